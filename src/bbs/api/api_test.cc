@@ -1,0 +1,85 @@
+#include "bbs/api/api.h"
+
+#include <gtest/gtest.h>
+
+#include "bbs/api/encoding.h"
+#include "bbs/models/models.h"
+#include "bbs/storage/memory_store.h"
+
+namespace bbs::api {
+namespace {
+
+class ApiTest : public ::testing::Test {
+ protected:
+  ApiTest()
+      : engine_(&store_, &clock_, &guids_, &publisher_, Logger(LogSink::Null(), "t"),
+                state::Engine::Options{}),
+        api_(&engine_, Logger(LogSink::Null(), "t")) {
+    EXPECT_TRUE(engine_.Load().ok());
+    engine_.Start();
+    for (auto& r : api_.Routes()) routes_[r.method + " " + r.path] = r;
+  }
+
+  std::string Call(const std::string& route, const std::string& body) {
+    auto it = routes_.find(route);
+    EXPECT_NE(it, routes_.end()) << route;
+    if (it == routes_.end() || !it->second.handler) return "";
+    return it->second.handler(api::Call{body, "trace-1"});
+  }
+
+  storage::MemoryStore store_;
+  FakeClock clock_;
+  SequentialGuidGenerator guids_;
+  events::NullPublisher publisher_;
+  state::Engine engine_;
+  Api api_;
+  std::map<std::string, Route> routes_;
+};
+
+TEST_F(ApiTest, ErrorResponseEncodesTheErrorAsFieldOne) {
+  EXPECT_EQ(ErrorResponse(Status::Ok()), "");
+  models::DesiredLRPLifecycleResponse resp;
+  ASSERT_TRUE(resp.ParseFromString(ErrorResponse(Exists())));
+  EXPECT_EQ(resp.error().type(), models::Error::ResourceExists);
+  EXPECT_EQ(resp.error().message(), "the requested resource already exists");
+}
+
+TEST_F(ApiTest, PingAnswersAvailable) {
+  EXPECT_EQ(Call("POST /v1/ping", ""), std::string("\x08\x01", 2));
+}
+
+TEST_F(ApiTest, TheRouteTableHasEveryCurrentRoute) {
+  // api.md §3.1 lists 50 routes; the seed adds 8 that upstream removed.
+  EXPECT_EQ(api_.Routes().size(), 58u);
+  EXPECT_TRUE(routes_.count("GET /v1/events.r1"));
+  EXPECT_TRUE(routes_.count("POST /v1/cells/list.r1"));
+  EXPECT_TRUE(routes_.count("POST /v1/lrps/converge"));
+}
+
+TEST_F(ApiTest, ListedActualLrpsEncodeLikeTheResponseMessage) {
+  models::DesireLRPRequest req;
+  auto* lrp = req.mutable_desired_lrp();
+  lrp->set_process_guid("pg-1");
+  lrp->set_domain("d");
+  lrp->set_root_fs("preloaded:cflinuxfs4");
+  lrp->set_instances(2);
+  lrp->mutable_action()->mutable_run_action()->set_path("/bin/true");
+  lrp->mutable_action()->mutable_run_action()->set_user("vcap");
+  (*lrp->mutable_metric_tags())["source_id"].set_static_("x");
+  ASSERT_EQ(Call("POST /v1/desired_lrp/desire.r2", req.SerializeAsString()), "");
+
+  std::string body = Call("POST /v1/actual_lrps/list", "");
+  models::ActualLRPsResponse resp;
+  ASSERT_TRUE(resp.ParseFromString(body));
+  ASSERT_EQ(resp.actual_lrps_size(), 2);
+  EXPECT_EQ(resp.SerializeAsString(), body);
+}
+
+TEST_F(ApiTest, ActualLrpsByProcessGuidsRequiresAGuid) {
+  models::ActualLRPsByProcessGuidsResponse resp;
+  ASSERT_TRUE(resp.ParseFromString(Call("POST /v1/actual_lrps/list_by_process_guids", "")));
+  EXPECT_EQ(resp.error().type(), models::Error::InvalidRequest);
+}
+
+}  // namespace
+}  // namespace bbs::api

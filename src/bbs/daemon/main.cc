@@ -1,0 +1,191 @@
+// bbs: the Diego Bulletin Board System. Wiring only: the one place that names concrete classes.
+
+#include <pthread.h>
+#include <signal.h>
+
+#include <cstdio>
+#include <memory>
+#include <thread>
+
+#include "bbs/api/api.h"
+#include "bbs/base/clock.h"
+#include "bbs/base/guid.h"
+#include "bbs/base/logger.h"
+#include "bbs/base/worker_pool.h"
+#include "bbs/daemon/config.h"
+#include "bbs/events/event.h"
+#include "bbs/http/server.h"
+#include "bbs/state/engine.h"
+#include "bbs/storage/factory.h"
+
+namespace bbs::daemon {
+namespace {
+
+// Splits "host:port". Config validation has already checked the shape.
+bool SplitHostPort(const std::string& address, std::string* host, uint16_t* port) {
+  auto colon = address.rfind(':');
+  if (colon == std::string::npos) return false;
+  *host = address.substr(0, colon);
+  if (host->size() >= 2 && host->front() == '[' && host->back() == ']') {
+    *host = host->substr(1, host->size() - 2);
+  }
+  if (host->empty()) *host = "0.0.0.0";
+  try {
+    int p = std::stoi(address.substr(colon + 1));
+    if (p < 0 || p > 65535) return false;
+    *port = static_cast<uint16_t>(p);
+  } catch (...) {
+    return false;
+  }
+  return true;
+}
+
+http::Response Protobuf(std::string body) {
+  http::Response r;
+  r.status = 200;
+  r.content_type = "application/x-protobuf";
+  r.body = std::move(body);
+  return r;
+}
+
+http::Router BuildApiRouter(api::Api* api, WorkerPool* pool, const Logger& logger) {
+  http::Router router;
+  for (auto& route : api->Routes()) {
+    if (route.kind == api::RouteKind::kUnary) {
+      auto handler = std::make_shared<api::UnaryHandler>(std::move(route.handler));
+      std::string name = route.name;
+      router.Add(route.method, route.path, route.name,
+                 [pool, handler, name, logger](http::Request&& req, http::Responder respond) {
+                   auto call = std::make_shared<api::Call>(
+                       api::Call{std::move(req.body), std::move(req.request_id)});
+                   bool queued = pool->Submit([handler, call, respond, name, logger] {
+                     if (logger.DebugEnabled()) logger.Debug("serving", {{"route", name}});
+                     respond(Protobuf((*handler)(*call)));
+                   });
+                   if (!queued) {
+                     http::Response r;
+                     r.status = 503;
+                     respond(std::move(r));
+                   }
+                 });
+    } else {
+      router.Add(route.method, route.path, route.name,
+                 [](http::Request&&, http::Responder respond) {
+                   http::Response r;
+                   r.status = 501;
+                   r.content_type = "text/plain; charset=utf-8";
+                   r.body = "event streams are not implemented in this version of bbs\n";
+                   respond(std::move(r));
+                 });
+    }
+  }
+  return router;
+}
+
+int Run(int argc, char** argv) {
+  auto config = LoadConfig(argc, argv);
+  if (!config.ok()) {
+    std::fprintf(stderr, "bbs: %s\n", config.status().message().c_str());
+    return 2;
+  }
+  if (config->help) {
+    std::fputs(FlagUsage().c_str(), stdout);
+    return 0;
+  }
+
+  // Block the shutdown signals in every thread; main waits for them below.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  auto sink = LogSink::Stdout(config->log_level);
+  Logger logger(sink, config->session_name);
+  for (const auto& note : config->NotYetSupported()) {
+    logger.Info("not-yet-supported", {{"detail", note}});
+  }
+
+  auto clock = std::make_shared<SystemClock>();
+
+  // Health listener: plain HTTP, 200 to anything, available before the store is loaded.
+  http::ServerOptions health_options;
+  if (!SplitHostPort(config->health_address, &health_options.host, &health_options.port)) {
+    logger.Fatal("invalid-health-address", config->health_address);
+    return 2;
+  }
+  health_options.threads = 1;
+  health_options.logger = logger.Session("health");
+  http::Router health_router;
+  health_router.SetFallback(
+      [](http::Request&&, http::Responder respond) { respond(http::Response{}); });
+  http::Server health(health_options, std::move(health_router));
+  if (Status s = health.Start(); !s.ok()) {
+    logger.Fatal("health-listener-failed", s.message(), {{"address", config->health_address}});
+    return 1;
+  }
+  health.SetReady(true);
+
+  auto store = storage::OpenStore(config->database_driver, config->database_connection_string,
+                                  logger.Session("store"));
+  if (!store.ok()) {
+    logger.Fatal("opening-store-failed", store.status().message(),
+                 {{"driver", config->database_driver}});
+    std::fprintf(stderr, "bbs: %s\n", store.status().message().c_str());
+    return 1;
+  }
+
+  RandomGuidGenerator guids;
+  events::NullPublisher publisher;
+  state::Engine engine(store->get(), clock.get(), &guids, &publisher, logger.Session("state"),
+                       state::Engine::Options{});
+  api::Api api(&engine, logger.Session("request"));
+  WorkerPool pool(64);
+
+  http::ServerOptions api_options;
+  if (!SplitHostPort(config->listen_address, &api_options.host, &api_options.port)) {
+    logger.Fatal("invalid-listen-address", config->listen_address);
+    return 2;
+  }
+  api_options.threads = config->http_worker_threads;
+  api_options.max_body_bytes = static_cast<size_t>(config->max_request_body_bytes);
+  api_options.clock = clock;
+  api_options.logger = logger.Session("http");
+  http::Server server(api_options, BuildApiRouter(&api, &pool, logger.Session("request")));
+  if (Status s = server.Start(); !s.ok()) {
+    logger.Fatal("listener-failed", s.message(), {{"address", config->listen_address}});
+    std::fprintf(stderr, "bbs: cannot listen on %s: %s\n", config->listen_address.c_str(),
+                 s.message().c_str());
+    return 1;
+  }
+  // Until the store is loaded every request gets 503 (api.md §1.2).
+  logger.Info("started",
+              {{"address", api_options.host + ":" + std::to_string(server.port())},
+               {"health_address", health_options.host + ":" + std::to_string(health.port())},
+               {"database_driver", config->database_driver}});
+
+  if (Status s = engine.Load(); !s.ok()) {
+    logger.Fatal("loading-store-failed", s.ToString());
+    server.Stop();
+    return 1;
+  }
+  engine.Start();
+  server.SetReady(true);
+  logger.Info("ready");
+
+  int signo = 0;
+  sigwait(&signals, &signo);
+  logger.Info("shutting-down", {{"signal", signo}});
+  server.Stop();
+  pool.Shutdown();
+  engine.Stop();
+  health.Stop();
+  logger.Info("exited");
+  return 0;
+}
+
+}  // namespace
+}  // namespace bbs::daemon
+
+int main(int argc, char** argv) { return bbs::daemon::Run(argc, argv); }

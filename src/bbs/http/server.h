@@ -1,0 +1,75 @@
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "bbs/base/clock.h"
+#include "bbs/base/logger.h"
+#include "bbs/base/status.h"
+#include "bbs/http/message.h"
+#include "bbs/http/router.h"
+
+namespace bbs::http {
+
+namespace internal {
+class ServerImpl;
+}  // namespace internal
+
+struct ServerOptions {
+  std::string host = "127.0.0.1";          // an IP address or a resolvable name
+  uint16_t port = 0;                       // 0 = any free port; read it back with Server::port()
+  int threads = 0;                         // I/O threads; 0 = std::thread::hardware_concurrency()
+  std::size_t max_body_bytes = 16 << 20;   // larger bodies get 413 and the connection closes
+  std::size_t max_header_bytes = 1 << 20;  // larger request heads get 431 and close
+  // A request's head and body must arrive within this time after the server starts waiting
+  // for it; also the keep-alive idle timeout. The connection closes silently when it passes.
+  std::chrono::milliseconds read_timeout = std::chrono::seconds(120);
+  // Every write (a unary response, each batch of stream bytes) must finish within this time.
+  std::chrono::milliseconds write_timeout = std::chrono::seconds(120);
+  // Stop() waits this long for in-flight requests and stream terminators, then closes
+  // whatever is left.
+  std::chrono::milliseconds shutdown_timeout = std::chrono::seconds(10);
+  // Source of the `Date` header; no Date header when null.
+  std::shared_ptr<const Clock> clock;
+  Logger logger{LogSink::Null(), "http"};
+};
+
+// An HTTP/1.1 server (keep-alive, no TLS) that knows nothing about BBS: it reads each request
+// fully, routes it with a Router and writes the handler's Response, unary or streaming.
+// Until SetReady(true) every request gets 503 with an empty body. The public methods are
+// thread-safe, but Stop() and the destructor must not be called from a handler.
+class Server {
+ public:
+  Server(ServerOptions options, Router router);
+  ~Server();  // Stop()s if needed.
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds host:port, starts listening and starts the I/O threads. Fails when the address
+  // cannot be resolved or bound. REQUIRES: called at most once.
+  Status Start();
+
+  // Graceful shutdown: stops accepting, closes idle connections, lets in-flight requests
+  // finish (their responses carry `Connection: close`), calls Stream::Stop() on every open
+  // stream and waits for the streams to close, all within options.shutdown_timeout; then closes
+  // whatever is left and joins the threads. Idempotent.
+  void Stop();
+
+  // The readiness gate (initially false): while false every request gets 503.
+  void SetReady(bool ready);
+  bool ready() const;
+
+  // The bound port. REQUIRES: Start() succeeded.
+  uint16_t port() const;
+
+  // Connections currently open (for tests and metrics).
+  std::size_t connection_count() const;
+
+ private:
+  std::unique_ptr<internal::ServerImpl> impl_;
+};
+
+}  // namespace bbs::http

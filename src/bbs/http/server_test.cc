@@ -1,0 +1,612 @@
+#include "bbs/http/server.h"
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <future>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "bbs/http/test_client.h"
+
+namespace bbs::http {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+constexpr auto kWait = seconds(10);
+
+// Echoes what the handler saw: "<method> <path> <body>".
+void Echo(Request&& request, Responder respond) {
+  Response response;
+  response.content_type = "application/x-protobuf";
+  response.body = request.method + " " + request.path + " " + request.body;
+  response.headers.emplace_back("X-Request-Id-Seen",
+                                request.has_request_id ? "[" + request.request_id + "]" : "none");
+  respond(std::move(response));
+}
+
+ServerOptions TestOptions() {
+  ServerOptions options;
+  options.threads = 2;
+  options.shutdown_timeout = seconds(5);
+  return options;
+}
+
+std::unique_ptr<Server> StartServer(Router router, ServerOptions options = TestOptions(),
+                                    bool ready = true) {
+  auto server = std::make_unique<Server>(std::move(options), std::move(router));
+  Status status = server->Start();
+  EXPECT_TRUE(status.ok()) << status.ToString();
+  server->SetReady(ready);
+  return server;
+}
+
+Router EchoRouter() {
+  Router router;
+  router.Add("POST", "/v1/echo", "Echo", Echo);
+  return router;
+}
+
+// Hands requests to a thread owned by the test, like an application's worker pool.
+class Worker {
+ public:
+  Handler handler() {
+    return [this](Request&& request, Responder respond) {
+      std::lock_guard<std::mutex> lock(mu_);
+      queue_.emplace_back(std::move(request), std::move(respond));
+      cv_.notify_all();
+    };
+  }
+
+  // Waits for the next queued request and returns its responder.
+  std::optional<std::pair<Request, Responder>> Next() {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (!cv_.wait_for(lock, kWait, [this] { return !queue_.empty(); })) return std::nullopt;
+    auto item = std::move(queue_.front());
+    queue_.pop_front();
+    return item;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::pair<Request, Responder>> queue_;
+};
+
+// A stream that records its calls; on Stop() it may end itself the way the event stream does.
+class RecordingStream : public Stream {
+ public:
+  explicit RecordingStream(bool terminate_on_stop) : terminate_on_stop_(terminate_on_stop) {}
+
+  void Start(std::shared_ptr<StreamWriter> writer) override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      writer_ = writer;
+    }
+    started_.set_value(writer);
+  }
+
+  void Stop() override {
+    int stops = ++stops_;
+    if (terminate_on_stop_) {
+      std::shared_ptr<StreamWriter> writer;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        writer = writer_;
+      }
+      writer->Write("0\r\n\r\n");
+      writer->Close();
+    }
+    if (stops == 1) stopped_.set_value();
+  }
+
+  std::shared_ptr<StreamWriter> WaitStarted() {
+    if (started_future_.wait_for(kWait) != std::future_status::ready) return nullptr;
+    return started_future_.get();
+  }
+  bool WaitStopped() { return stopped_future_.wait_for(kWait) == std::future_status::ready; }
+  int stops() const { return stops_.load(); }
+
+ private:
+  const bool terminate_on_stop_;
+  std::mutex mu_;
+  std::shared_ptr<StreamWriter> writer_;
+  std::promise<std::shared_ptr<StreamWriter>> started_;
+  std::future<std::shared_ptr<StreamWriter>> started_future_ = started_.get_future();
+  std::promise<void> stopped_;
+  std::future<void> stopped_future_ = stopped_.get_future();
+  std::atomic<int> stops_{0};
+};
+
+Handler StreamHandler(std::shared_ptr<RecordingStream> stream) {
+  return [stream](Request&&, Responder respond) {
+    Response response;
+    response.content_type = "text/event-stream; charset=utf-8";
+    response.headers = {{"Cache-Control", "no-cache, no-store, must-revalidate"},
+                        {"Connection", "keep-alive"},
+                        {"Transfer-Encoding", "chunked"}};
+    response.stream = stream;
+    respond(std::move(response));
+  };
+}
+
+std::string Chunk(std::string_view data) {
+  char size[16];
+  std::snprintf(size, sizeof(size), "%zx", data.size());
+  return std::string(size) + ";\r\n" + std::string(data) + "\r\n";
+}
+
+TEST(ServerTest, RoutesByExactPathIgnoringTheQueryString) {
+  auto server = StartServer(EchoRouter());
+  TestClient client(server->port());
+  auto response =
+      client.Send("POST", "/v1/echo?ignored=1", "hello", {{"X-Vcap-Request-Id", "abc-123"}});
+  ASSERT_TRUE(response.ok()) << response.status().ToString();
+  EXPECT_EQ(response->status, 200);
+  EXPECT_EQ(response->body, "POST /v1/echo hello");
+  EXPECT_EQ(response->Header("Content-Type"), "application/x-protobuf");
+  EXPECT_EQ(response->Header("Content-Length"), "19");
+  EXPECT_EQ(response->Header("X-Request-Id-Seen"), "[abc-123]");
+  EXPECT_FALSE(response->HasHeader("Transfer-Encoding"));
+}
+
+TEST(ServerTest, TellsAnEmptyRequestIdFromAnAbsentOne) {
+  auto server = StartServer(EchoRouter());
+  TestClient client(server->port());
+  auto empty = client.Send("POST", "/v1/echo", "", {{"X-Vcap-Request-Id", ""}});
+  ASSERT_TRUE(empty.ok()) << empty.status().ToString();
+  EXPECT_EQ(empty->Header("X-Request-Id-Seen"), "[]");
+  auto absent = client.Send("POST", "/v1/echo");
+  ASSERT_TRUE(absent.ok()) << absent.status().ToString();
+  EXPECT_EQ(absent->Header("X-Request-Id-Seen"), "none");
+}
+
+TEST(ServerTest, AnswersAnUnknownPathWithGosExact404) {
+  auto server = StartServer(EchoRouter());
+  TestClient client(server->port());
+  for (const char* method : {"GET", "POST", "PUT"}) {
+    auto response = client.Send(method, "/v1/nothing-here");
+    ASSERT_TRUE(response.ok()) << response.status().ToString();
+    EXPECT_EQ(response->status, 404);
+    EXPECT_EQ(response->body, "404 page not found\n");
+    EXPECT_EQ(response->Header("Content-Type"), "text/plain; charset=utf-8");
+    EXPECT_EQ(response->Header("X-Content-Type-Options"), "nosniff");
+    EXPECT_EQ(response->Header("Content-Length"), "19");
+  }
+  EXPECT_EQ(client.connections(), 1);
+}
+
+TEST(ServerTest, AnswersAKnownPathUnderAnotherMethodWithExact405) {
+  Router router = EchoRouter();
+  router.Add("GET", "/v1/events", "Events", Echo);
+  auto server = StartServer(std::move(router));
+  TestClient client(server->port());
+  auto response = client.Send("GET", "/v1/echo");
+  ASSERT_TRUE(response.ok()) << response.status().ToString();
+  EXPECT_EQ(response->status, 405);
+  EXPECT_EQ(response->body, "Method Not Allowed\n");
+  EXPECT_EQ(response->Header("Content-Type"), "text/plain; charset=utf-8");
+  EXPECT_EQ(response->Header("Allow"), "POST");
+
+  auto head = client.Send("HEAD", "/v1/events");
+  ASSERT_TRUE(head.ok()) << head.status().ToString();
+  EXPECT_EQ(head->status, 405) << "HEAD is never routed";
+  EXPECT_EQ(head->Header("Allow"), "GET");
+  EXPECT_EQ(head->body, "");
+
+  auto after = client.Send("POST", "/v1/echo", "still-in-sync");
+  ASSERT_TRUE(after.ok()) << after.status().ToString();
+  EXPECT_EQ(after->body, "POST /v1/echo still-in-sync");
+  EXPECT_EQ(client.connections(), 1);
+}
+
+TEST(ServerTest, AnswersEverythingWith503UntilReady) {
+  auto server = StartServer(EchoRouter(), TestOptions(), /*ready=*/false);
+  TestClient client(server->port());
+  for (const char* path : {"/v1/echo", "/unknown"}) {
+    auto response = client.Send("POST", path, "x");
+    ASSERT_TRUE(response.ok()) << response.status().ToString();
+    EXPECT_EQ(response->status, 503);
+    EXPECT_EQ(response->body, "");
+    EXPECT_FALSE(response->HasHeader("Content-Type"));
+  }
+  server->SetReady(true);
+  auto response = client.Send("POST", "/v1/echo", "x");
+  ASSERT_TRUE(response.ok()) << response.status().ToString();
+  EXPECT_EQ(response->status, 200);
+  EXPECT_EQ(response->body, "POST /v1/echo x");
+}
+
+TEST(ServerTest, ServesTwoRequestsOnOneKeptAliveConnection) {
+  auto server = StartServer(EchoRouter());
+  TestClient client(server->port());
+  auto first = client.Send("POST", "/v1/echo", "one");
+  auto second = client.Send("POST", "/v1/echo", "two");
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  ASSERT_TRUE(second.ok()) << second.status().ToString();
+  EXPECT_EQ(first->body, "POST /v1/echo one");
+  EXPECT_EQ(second->body, "POST /v1/echo two");
+  EXPECT_FALSE(first->HasHeader("Connection"));
+  EXPECT_EQ(client.connections(), 1);
+  EXPECT_EQ(server->connection_count(), 1u);
+}
+
+TEST(ServerTest, AnswersPipelinedRequestsInOrder) {
+  auto server = StartServer(EchoRouter());
+  TestClient client(server->port());
+  ASSERT_TRUE(client
+                  .Write(TestClient::FormatRequest("POST", "/v1/echo", "a", {}, 0) +
+                         TestClient::FormatRequest("POST", "/v1/echo", "b", {}, 0))
+                  .ok());
+  auto first = client.ReadResponse();
+  auto second = client.ReadResponse();
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  ASSERT_TRUE(second.ok()) << second.status().ToString();
+  EXPECT_EQ(first->body, "POST /v1/echo a");
+  EXPECT_EQ(second->body, "POST /v1/echo b");
+}
+
+TEST(ServerTest, HandsAnEmptyBodyPostToTheHandler) {
+  Router router;
+  router.Add("POST", "/v1/empty", "Empty", [](Request&& request, Responder respond) {
+    Response response;
+    response.content_type = "application/x-protobuf";
+    response.body = request.body.empty() ? "" : "unexpected body";
+    respond(std::move(response));
+  });
+  auto server = StartServer(std::move(router));
+  TestClient client(server->port());
+  auto response = client.Send("POST", "/v1/empty", "");
+  ASSERT_TRUE(response.ok()) << response.status().ToString();
+  EXPECT_EQ(response->status, 200);
+  EXPECT_EQ(response->body, "");
+  EXPECT_EQ(response->Header("Content-Length"), "0");
+  EXPECT_EQ(response->Header("Content-Type"), "application/x-protobuf");
+}
+
+TEST(ServerTest, ReadsAChunkedRequestBody) {
+  auto server = StartServer(EchoRouter());
+  TestClient client(server->port());
+  ASSERT_TRUE(client
+                  .Write("POST /v1/echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                         "3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n")
+                  .ok());
+  auto response = client.ReadResponse();
+  ASSERT_TRUE(response.ok()) << response.status().ToString();
+  EXPECT_EQ(response->body, "POST /v1/echo abcde");
+}
+
+TEST(ServerTest, RejectsABodyOverTheLimitWith413AndCloses) {
+  ServerOptions options = TestOptions();
+  options.max_body_bytes = 1024;
+  auto server = StartServer(EchoRouter(), options);
+  TestClient client(server->port());
+  auto at_limit = client.Send("POST", "/v1/echo", std::string(1024, 'a'));
+  ASSERT_TRUE(at_limit.ok()) << at_limit.status().ToString();
+  EXPECT_EQ(at_limit->status, 200);
+
+  auto response = client.Send("POST", "/v1/echo", std::string(4096, 'a'));
+  ASSERT_TRUE(response.ok()) << response.status().ToString();
+  EXPECT_EQ(response->status, 413);
+  EXPECT_EQ(response->Header("Connection"), "close");
+  EXPECT_FALSE(client.connected());
+}
+
+TEST(ServerTest, RejectsAChunkedBodyOverTheLimitWith413) {
+  ServerOptions options = TestOptions();
+  options.max_body_bytes = 8;
+  auto server = StartServer(EchoRouter(), options);
+  TestClient client(server->port());
+  ASSERT_TRUE(client
+                  .Write("POST /v1/echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                         "6\r\nabcdef\r\n6\r\nghijkl\r\n0\r\n\r\n")
+                  .ok());
+  auto response = client.ReadResponse();
+  ASSERT_TRUE(response.ok()) << response.status().ToString();
+  EXPECT_EQ(response->status, 413);
+  auto rest = client.ReadToEof();
+  ASSERT_TRUE(rest.ok()) << rest.status().ToString();
+}
+
+TEST(ServerTest, RejectsAnOversizedHeadWith431) {
+  ServerOptions options = TestOptions();
+  options.max_header_bytes = 1024;
+  auto server = StartServer(EchoRouter(), options);
+  TestClient client(server->port());
+  auto response = client.Send("POST", "/v1/echo", "", {{"X-Padding", std::string(4096, 'p')}});
+  ASSERT_TRUE(response.ok()) << response.status().ToString();
+  EXPECT_EQ(response->status, 431);
+  EXPECT_FALSE(client.connected());
+}
+
+TEST(ServerTest, AnswersAMalformedRequestWith400AndCloses) {
+  auto server = StartServer(EchoRouter());
+  TestClient client(server->port());
+  ASSERT_TRUE(client.Write("NOT HTTP AT ALL\r\n\r\n").ok());
+  auto response = client.ReadResponse();
+  ASSERT_TRUE(response.ok()) << response.status().ToString();
+  EXPECT_EQ(response->status, 400);
+  EXPECT_FALSE(client.connected());
+}
+
+TEST(ServerTest, SendsOneHundredContinueWhenAsked) {
+  auto server = StartServer(EchoRouter());
+  TestClient client(server->port());
+  ASSERT_TRUE(client
+                  .Write("POST /v1/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n"
+                         "Expect: 100-continue\r\n\r\n")
+                  .ok());
+  auto interim = client.ReadUntil("\r\n\r\n");
+  ASSERT_TRUE(interim.ok()) << interim.status().ToString();
+  EXPECT_EQ(*interim, "HTTP/1.1 100 Continue\r\n\r\n");
+  ASSERT_TRUE(client.Write("body").ok());
+  auto response = client.ReadResponse();
+  ASSERT_TRUE(response.ok()) << response.status().ToString();
+  EXPECT_EQ(response->body, "POST /v1/echo body");
+}
+
+TEST(ServerTest, WritesTheDateFromItsClock) {
+  ServerOptions options = TestOptions();
+  options.clock = std::make_shared<FakeClock>(int64_t{1'700'000'000} * kNanosPerSecond);
+  auto server = StartServer(EchoRouter(), options);
+  TestClient client(server->port());
+  auto response = client.Send("POST", "/v1/echo");
+  ASSERT_TRUE(response.ok()) << response.status().ToString();
+  EXPECT_EQ(response->Header("Date"), "Tue, 14 Nov 2023 22:13:20 GMT");
+}
+
+TEST(ServerTest, SendsEveryRequestToTheFallback) {
+  Router router;
+  router.SetFallback([](Request&&, Responder respond) { respond(Response{}); });
+  auto server = StartServer(std::move(router));
+  TestClient client(server->port());
+  for (const char* method : {"GET", "POST", "DELETE"}) {
+    auto response = client.Send(method, "/ping");
+    ASSERT_TRUE(response.ok()) << response.status().ToString();
+    EXPECT_EQ(response->status, 200);
+    EXPECT_EQ(response->body, "");
+    EXPECT_FALSE(response->HasHeader("Content-Type"));
+  }
+}
+
+TEST(ServerTest, TakesAResponseFromAnotherThreadWhileServingOtherConnections) {
+  Worker worker;
+  Router router = EchoRouter();
+  router.Add("POST", "/v1/slow", "Slow", worker.handler());
+  auto server = StartServer(std::move(router));
+
+  TestClient slow(server->port());
+  ASSERT_TRUE(slow.StartRequest("POST", "/v1/slow", "later").ok());
+  auto pending = worker.Next();
+  ASSERT_TRUE(pending.has_value());
+
+  TestClient fast(server->port());
+  auto response = fast.Send("POST", "/v1/echo", "now");
+  ASSERT_TRUE(response.ok()) << response.status().ToString();
+  EXPECT_EQ(response->body, "POST /v1/echo now");
+
+  std::thread answer([pending = std::move(*pending)]() mutable {
+    Response response;
+    response.body = "answered " + pending.first.body;
+    Responder respond = pending.second;  // copies deliver to the same request
+    respond(std::move(response));
+    pending.second(Response{}) /* a second answer is ignored */;
+  });
+  auto slow_response = slow.ReadResponse();
+  answer.join();
+  ASSERT_TRUE(slow_response.ok()) << slow_response.status().ToString();
+  EXPECT_EQ(slow_response->body, "answered later");
+
+  auto next = slow.Send("POST", "/v1/echo", "again");
+  ASSERT_TRUE(next.ok()) << next.status().ToString();
+  EXPECT_EQ(next->body, "POST /v1/echo again");
+}
+
+TEST(ServerTest, ClosesAConnectionWhoseHandlerThrew) {
+  Router router;
+  router.Add("POST", "/v1/throw", "Throw",
+             [](Request&&, Responder) { throw std::runtime_error("boom"); });
+  auto server = StartServer(std::move(router));
+  TestClient client(server->port());
+  ASSERT_TRUE(client.StartRequest("POST", "/v1/throw").ok());
+  auto rest = client.ReadToEof();
+  ASSERT_TRUE(rest.ok()) << rest.status().ToString();
+  EXPECT_EQ(*rest, "");
+}
+
+TEST(ServerTest, ClosesAnIdleConnectionAfterTheReadTimeout) {
+  ServerOptions options = TestOptions();
+  options.read_timeout = milliseconds(200);
+  auto server = StartServer(EchoRouter(), options);
+  TestClient client(server->port());
+  ASSERT_TRUE(client.Send("POST", "/v1/echo").ok());
+  auto rest = client.ReadToEof();
+  ASSERT_TRUE(rest.ok()) << rest.status().ToString();
+  EXPECT_EQ(*rest, "");
+}
+
+TEST(ServerTest, StreamsChunksInTheOrderWritten) {
+  auto stream = std::make_shared<RecordingStream>(/*terminate_on_stop=*/false);
+  Router router;
+  router.Add("POST", "/v1/events/tasks.r1", "TaskEvents", StreamHandler(stream));
+  auto server = StartServer(std::move(router));
+  TestClient client(server->port());
+  ASSERT_TRUE(client.StartRequest("POST", "/v1/events/tasks.r1").ok());
+
+  auto head = client.ReadUntil("\r\n\r\n");
+  ASSERT_TRUE(head.ok()) << head.status().ToString();
+  EXPECT_EQ(*head,
+            "HTTP/1.1 200 OK\r\n"
+            "Content-Type: text/event-stream; charset=utf-8\r\n"
+            "Cache-Control: no-cache, no-store, must-revalidate\r\n"
+            "Connection: keep-alive\r\n"
+            "Transfer-Encoding: chunked\r\n\r\n");
+
+  std::shared_ptr<StreamWriter> writer = stream->WaitStarted();
+  ASSERT_NE(writer, nullptr);
+  std::string expected;
+  std::thread producer([&writer] {
+    for (int i = 0; i < 200; ++i) writer->Write(Chunk("id: " + std::to_string(i) + "\n\n"));
+  });
+  for (int i = 0; i < 200; ++i) expected += Chunk("id: " + std::to_string(i) + "\n\n");
+  producer.join();
+  auto body = client.ReadUntil(Chunk("id: 199\n\n"));
+  ASSERT_TRUE(body.ok()) << body.status().ToString();
+  EXPECT_EQ(*body, expected);
+  EXPECT_EQ(stream->stops(), 0);
+}
+
+TEST(ServerTest, StopsTheStreamOnceWhenTheClientDisconnects) {
+  auto stream = std::make_shared<RecordingStream>(/*terminate_on_stop=*/false);
+  Router router;
+  router.Add("POST", "/v1/events", "Events", StreamHandler(stream));
+  auto server = StartServer(std::move(router));
+  {
+    TestClient client(server->port());
+    ASSERT_TRUE(client.StartRequest("POST", "/v1/events").ok());
+    ASSERT_TRUE(client.ReadUntil("\r\n\r\n").ok());
+    std::shared_ptr<StreamWriter> writer = stream->WaitStarted();
+    ASSERT_NE(writer, nullptr);
+    EXPECT_FALSE(writer->closed());
+    client.Close();
+    ASSERT_TRUE(stream->WaitStopped());
+    EXPECT_TRUE(writer->closed());
+    writer->Write("ignored");  // writing to a gone connection is harmless
+  }
+  server->Stop();
+  EXPECT_EQ(stream->stops(), 1);
+  EXPECT_EQ(server->connection_count(), 0u);
+}
+
+TEST(ServerTest, StopsAStreamWhoseClientStopsReading) {
+  ServerOptions options = TestOptions();
+  options.write_timeout = milliseconds(200);
+  auto stream = std::make_shared<RecordingStream>(/*terminate_on_stop=*/false);
+  Router router;
+  router.Add("POST", "/v1/events", "Events", StreamHandler(stream));
+  auto server = StartServer(std::move(router), options);
+  TestClient client(server->port());
+  ASSERT_TRUE(client.StartRequest("POST", "/v1/events").ok());
+  std::shared_ptr<StreamWriter> writer = stream->WaitStarted();
+  ASSERT_NE(writer, nullptr);
+  // Far more than the socket buffers hold: the writes stall and the write timeout fires.
+  for (int i = 0; i < 64 && !writer->closed(); ++i) writer->Write(std::string(1 << 20, 'e'));
+  ASSERT_TRUE(stream->WaitStopped());
+  EXPECT_TRUE(writer->closed());
+  EXPECT_EQ(writer->queued_bytes(), 0u);
+  EXPECT_EQ(stream->stops(), 1);
+}
+
+TEST(ServerTest, EndsTheConnectionWhenTheStreamClosesItsWriter) {
+  auto stream = std::make_shared<RecordingStream>(/*terminate_on_stop=*/false);
+  Router router;
+  router.Add("POST", "/v1/events", "Events", StreamHandler(stream));
+  auto server = StartServer(std::move(router));
+  TestClient client(server->port());
+  ASSERT_TRUE(client.StartRequest("POST", "/v1/events").ok());
+  std::shared_ptr<StreamWriter> writer = stream->WaitStarted();
+  ASSERT_NE(writer, nullptr);
+  writer->Write(Chunk("last"));
+  writer->Write("0\r\n\r\n");
+  writer->Close();
+  auto all = client.ReadToEof();
+  ASSERT_TRUE(all.ok()) << all.status().ToString();
+  EXPECT_NE(all->find("\r\n\r\n" + Chunk("last") + "0\r\n\r\n"), std::string::npos) << *all;
+  EXPECT_TRUE(all->ends_with("0\r\n\r\n"));
+  ASSERT_TRUE(stream->WaitStopped());
+  EXPECT_EQ(stream->stops(), 1);
+}
+
+TEST(ServerTest, ShutdownEndsAnOpenStreamCleanly) {
+  auto stream = std::make_shared<RecordingStream>(/*terminate_on_stop=*/true);
+  Router router = EchoRouter();
+  router.Add("POST", "/v1/events", "Events", StreamHandler(stream));
+  auto server = StartServer(std::move(router));
+  TestClient idle(server->port());
+  ASSERT_TRUE(idle.Send("POST", "/v1/echo").ok());
+
+  TestClient client(server->port());
+  ASSERT_TRUE(client.StartRequest("POST", "/v1/events").ok());
+  ASSERT_TRUE(client.ReadUntil("\r\n\r\n").ok());
+  std::shared_ptr<StreamWriter> writer = stream->WaitStarted();
+  ASSERT_NE(writer, nullptr);
+  writer->Write(Chunk("event"));
+
+  std::thread stopper([&server] { server->Stop(); });
+  auto rest = client.ReadToEof();
+  stopper.join();
+  ASSERT_TRUE(rest.ok()) << rest.status().ToString();
+  EXPECT_EQ(*rest, Chunk("event") + "0\r\n\r\n");
+  EXPECT_EQ(stream->stops(), 1);
+
+  auto idle_rest = idle.ReadToEof();
+  ASSERT_TRUE(idle_rest.ok()) << idle_rest.status().ToString();
+  EXPECT_EQ(*idle_rest, "") << "the idle connection was closed";
+  TestClient late(server->port());
+  EXPECT_FALSE(late.Send("POST", "/v1/echo").ok()) << "no longer accepting";
+}
+
+TEST(ServerTest, ShutdownLetsAnInFlightRequestFinish) {
+  Worker worker;
+  Router router;
+  router.Add("POST", "/v1/slow", "Slow", worker.handler());
+  auto server = StartServer(std::move(router));
+  TestClient client(server->port());
+  ASSERT_TRUE(client.StartRequest("POST", "/v1/slow", "x").ok());
+  auto pending = worker.Next();
+  ASSERT_TRUE(pending.has_value());
+
+  std::thread stopper([&server] { server->Stop(); });
+  Response response;
+  response.body = "finished";
+  pending->second(std::move(response));
+  auto got = client.ReadResponse();
+  stopper.join();
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(got->body, "finished");
+  auto rest = client.ReadToEof();
+  ASSERT_TRUE(rest.ok()) << rest.status().ToString();
+  EXPECT_EQ(*rest, "");
+}
+
+TEST(ServerTest, DropsAStreamThatArrivesAfterItsConnectionClosed) {
+  Worker worker;
+  Router router;
+  router.Add("POST", "/v1/events", "Events", worker.handler());
+  ServerOptions options = TestOptions();
+  options.shutdown_timeout = milliseconds(100);
+  auto server = StartServer(std::move(router), options);
+  auto stream = std::make_shared<RecordingStream>(/*terminate_on_stop=*/false);
+  {
+    TestClient client(server->port());
+    ASSERT_TRUE(client.StartRequest("POST", "/v1/events").ok());
+    auto pending = worker.Next();
+    ASSERT_TRUE(pending.has_value());
+    server->Stop();  // the in-flight request is force-closed after shutdown_timeout at worst
+    Response response;
+    response.stream = stream;
+    pending->second(std::move(response));
+  }
+  server.reset();
+  EXPECT_EQ(stream->stops(), 0);
+  EXPECT_EQ(stream.use_count(), 1) << "the server released the undelivered stream";
+}
+
+TEST(ServerTest, FailsToStartOnAPortInUse) {
+  auto first = StartServer(EchoRouter());
+  ServerOptions options = TestOptions();
+  options.port = first->port();
+  Server second(options, EchoRouter());
+  Status status = second.Start();
+  EXPECT_FALSE(status.ok());
+  EXPECT_NE(status.message().find("listen tcp 127.0.0.1:"), std::string::npos) << status.message();
+}
+
+}  // namespace
+}  // namespace bbs::http

@@ -1,0 +1,293 @@
+#include "bbs/http/test_client.h"
+
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/string.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+
+namespace bbs::http {
+namespace internal {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = asio::ip::tcp;
+using IoError = boost::system::error_code;
+using Millis = std::chrono::milliseconds;
+
+Status IoFailure(std::string_view what, const IoError& ec) {
+  return Status(ErrorCode::kUnknownError, std::string(what) + ": " + ec.message());
+}
+
+Status Timeout(std::string_view what) {
+  return Status(ErrorCode::kTimeout, std::string(what) + ": timed out");
+}
+
+bool HasHeaderNamed(const HeaderList& headers, std::string_view name) {
+  for (const auto& [key, value] : headers) {
+    if (beast::iequals(key, name)) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+class TestClientImpl {
+ public:
+  TestClientImpl(uint16_t port, Millis timeout) : port_(port), timeout_(timeout), socket_(ioc_) {}
+
+  Status Connect() {
+    if (socket_.is_open()) return Status::Ok();
+    buffer_.clear();
+    IoError ec;
+    socket_.connect(tcp::endpoint(asio::ip::make_address_v4("127.0.0.1"), port_), ec);
+    if (ec) {
+      IoError ignored;
+      socket_.close(ignored);
+      return IoFailure("connect", ec);
+    }
+    socket_.set_option(tcp::no_delay(true), ec);
+    ++connections_;
+    return Status::Ok();
+  }
+
+  void Close() {
+    IoError ignored;
+    socket_.shutdown(tcp::socket::shutdown_both, ignored);
+    socket_.close(ignored);
+    buffer_.clear();
+  }
+
+  Status Write(std::string_view bytes) {
+    if (Status status = Connect(); !status.ok()) return status;
+    IoError ec;
+    bool timed_out = Run(
+        [&](auto handler) {
+          asio::async_write(socket_, asio::buffer(bytes.data(), bytes.size()), handler);
+        },
+        timeout_, &ec);
+    if (timed_out) {
+      Close();
+      return Timeout("write");
+    }
+    if (ec) {
+      Close();
+      return IoFailure("write", ec);
+    }
+    return Status::Ok();
+  }
+
+  Result<TestResponse> ReadResponse(std::string_view request_method) {
+    if (!socket_.is_open()) return Status(ErrorCode::kUnknownError, "read: not connected");
+    for (;;) {
+      bhttp::response_parser<bhttp::string_body> parser;
+      parser.body_limit(boost::none);
+      parser.header_limit(1 << 20);
+      if (request_method == "HEAD") parser.skip(true);
+      IoError ec;
+      bool timed_out =
+          Run([&](auto handler) { bhttp::async_read(socket_, buffer_, parser, handler); }, timeout_,
+              &ec);
+      if (timed_out) {
+        Close();
+        return Timeout("read response");
+      }
+      if (ec) {
+        Close();
+        return IoFailure("read response", ec);
+      }
+      auto& message = parser.get();
+      int status = static_cast<int>(message.result_int());
+      if (status / 100 == 1 && status != 101) continue;
+      TestResponse response;
+      response.status = status;
+      for (const auto& field : message) {
+        response.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+      }
+      response.body = std::move(message.body());
+      if (!message.keep_alive()) Close();
+      return response;
+    }
+  }
+
+  Result<std::string> ReadSome(Millis timeout) {
+    if (buffer_.size() > 0) return TakeBuffered(buffer_.size());
+    if (!socket_.is_open()) return Status(ErrorCode::kUnknownError, "read: not connected");
+    IoError ec;
+    if (ReadMore(timeout, &ec)) return Timeout("read");
+    if (ec == asio::error::eof) return std::string();
+    if (ec) return IoFailure("read", ec);
+    return TakeBuffered(buffer_.size());
+  }
+
+  Result<std::string> ReadUntil(std::string_view needle, Millis timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+      std::string_view have(static_cast<const char*>(buffer_.data().data()), buffer_.size());
+      size_t at = have.find(needle);
+      if (at != std::string_view::npos) return TakeBuffered(at + needle.size());
+      if (!socket_.is_open()) return Status(ErrorCode::kUnknownError, "read: not connected");
+      auto left = std::chrono::duration_cast<Millis>(deadline - std::chrono::steady_clock::now());
+      if (left <= Millis(0)) return Timeout("read until \"" + std::string(needle) + "\"");
+      IoError ec;
+      if (ReadMore(left, &ec)) return Timeout("read until \"" + std::string(needle) + "\"");
+      if (ec == asio::error::eof) {
+        return Status(
+            ErrorCode::kUnknownError,
+            "connection closed before \"" + std::string(needle) + "\"; got: " + std::string(have));
+      }
+      if (ec) return IoFailure("read", ec);
+    }
+  }
+
+  Result<std::string> ReadToEof(Millis timeout) {
+    if (!socket_.is_open()) return TakeBuffered(buffer_.size());
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+      auto left = std::chrono::duration_cast<Millis>(deadline - std::chrono::steady_clock::now());
+      if (left <= Millis(0)) return Timeout("read to end of stream");
+      IoError ec;
+      if (ReadMore(left, &ec)) return Timeout("read to end of stream");
+      if (ec == asio::error::eof) {
+        Result<std::string> all = TakeBuffered(buffer_.size());
+        Close();
+        return all;
+      }
+      if (ec) return IoFailure("read", ec);
+    }
+  }
+
+  bool connected() const { return socket_.is_open(); }
+  int connections() const { return connections_; }
+  uint16_t port() const { return port_; }
+  Millis timeout() const { return timeout_; }
+
+ private:
+  // Runs one asynchronous operation for at most `timeout`. Returns true when it timed out
+  // (the operation is then cancelled); otherwise *ec is its result.
+  template <typename Start>
+  bool Run(Start&& start, Millis timeout, IoError* ec) {
+    bool done = false;
+    start([&](const IoError& result, size_t) {
+      *ec = result;
+      done = true;
+    });
+    ioc_.restart();
+    ioc_.run_for(timeout);
+    if (done) return false;
+    IoError ignored;
+    socket_.cancel(ignored);
+    ioc_.restart();
+    ioc_.run();
+    return true;
+  }
+
+  // Appends what arrives next to buffer_. True on timeout.
+  bool ReadMore(Millis timeout, IoError* ec) {
+    return Run(
+        [&](auto handler) {
+          socket_.async_read_some(buffer_.prepare(64 * 1024),
+                                  [this, handler](const IoError& result, size_t n) {
+                                    buffer_.commit(n);
+                                    handler(result, n);
+                                  });
+        },
+        timeout, ec);
+  }
+
+  std::string TakeBuffered(size_t n) {
+    std::string out(static_cast<const char*>(buffer_.data().data()), n);
+    buffer_.consume(n);
+    return out;
+  }
+
+  const uint16_t port_;
+  const Millis timeout_;
+  asio::io_context ioc_{1};
+  tcp::socket socket_;
+  beast::flat_buffer buffer_;
+  int connections_ = 0;
+};
+
+}  // namespace internal
+
+std::string TestResponse::Header(std::string_view name) const {
+  for (const auto& [key, value] : headers) {
+    if (boost::beast::iequals(key, name)) return value;
+  }
+  return "";
+}
+
+bool TestResponse::HasHeader(std::string_view name) const {
+  return internal::HasHeaderNamed(headers, name);
+}
+
+TestClient::TestClient(uint16_t port, std::chrono::milliseconds timeout)
+    : impl_(std::make_unique<internal::TestClientImpl>(port, timeout)) {}
+
+TestClient::~TestClient() = default;
+
+Result<TestResponse> TestClient::Send(std::string_view method, std::string_view path,
+                                      std::string_view body, const HeaderList& headers) {
+  if (Status status = StartRequest(method, path, body, headers); !status.ok()) return status;
+  return impl_->ReadResponse(method);
+}
+
+Status TestClient::StartRequest(std::string_view method, std::string_view path,
+                                std::string_view body, const HeaderList& headers) {
+  return impl_->Write(FormatRequest(method, path, body, headers, impl_->port()));
+}
+
+Status TestClient::Write(std::string_view bytes) { return impl_->Write(bytes); }
+
+Result<TestResponse> TestClient::ReadResponse(std::string_view request_method) {
+  return impl_->ReadResponse(request_method);
+}
+
+Result<std::string> TestClient::ReadSome() { return impl_->ReadSome(impl_->timeout()); }
+Result<std::string> TestClient::ReadSome(std::chrono::milliseconds timeout) {
+  return impl_->ReadSome(timeout);
+}
+Result<std::string> TestClient::ReadUntil(std::string_view needle) {
+  return impl_->ReadUntil(needle, impl_->timeout());
+}
+Result<std::string> TestClient::ReadUntil(std::string_view needle,
+                                          std::chrono::milliseconds timeout) {
+  return impl_->ReadUntil(needle, timeout);
+}
+Result<std::string> TestClient::ReadToEof() { return impl_->ReadToEof(impl_->timeout()); }
+Result<std::string> TestClient::ReadToEof(std::chrono::milliseconds timeout) {
+  return impl_->ReadToEof(timeout);
+}
+
+Status TestClient::Connect() { return impl_->Connect(); }
+void TestClient::Close() { impl_->Close(); }
+bool TestClient::connected() const { return impl_->connected(); }
+int TestClient::connections() const { return impl_->connections(); }
+
+std::string TestClient::FormatRequest(std::string_view method, std::string_view path,
+                                      std::string_view body, const HeaderList& headers,
+                                      uint16_t port) {
+  std::string out;
+  out.reserve(128 + body.size());
+  out.append(method).append(" ").append(path).append(" HTTP/1.1\r\n");
+  if (!internal::HasHeaderNamed(headers, "Host")) {
+    out.append("Host: 127.0.0.1:").append(std::to_string(port)).append("\r\n");
+  }
+  if (!internal::HasHeaderNamed(headers, "Content-Length") &&
+      !internal::HasHeaderNamed(headers, "Transfer-Encoding")) {
+    out.append("Content-Length: ").append(std::to_string(body.size())).append("\r\n");
+  }
+  for (const auto& [name, value] : headers)
+    out.append(name).append(": ").append(value).append("\r\n");
+  out.append("\r\n").append(body);
+  return out;
+}
+
+}  // namespace bbs::http

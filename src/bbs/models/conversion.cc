@@ -1,0 +1,551 @@
+#include "bbs/models/conversion.h"
+
+#include <optional>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
+
+namespace bbs::model {
+namespace {
+
+constexpr size_t kTruncateAt = 1024;
+constexpr char kTruncatedSuffix[] = "(truncated)";
+
+std::string ToLowerAscii(std::string text) {
+  for (char& c : text) {
+    if (c >= 'A' && c <= 'Z') {
+      c = static_cast<char>(c - 'A' + 'a');
+    }
+  }
+  return text;
+}
+
+// The name used for shared layers' checksum algorithm: "" unless SHA256 or SHA512.
+std::string SharedDigestAlgorithmName(models::ImageLayer::DigestAlgorithm algorithm) {
+  switch (algorithm) {
+    case models::ImageLayer::SHA256:
+      return "sha256";
+    case models::ImageLayer::SHA512:
+      return "sha512";
+    default:
+      return "";
+  }
+}
+
+// The name used for exclusive layers: upstream lower-cases the enum's String(), which gives
+// "digestalgorithminvalid" for 0 and the number for values it does not know.
+std::string ExclusiveDigestAlgorithmName(models::ImageLayer::DigestAlgorithm algorithm) {
+  const std::string& name = models::ImageLayer::DigestAlgorithm_Name(algorithm);
+  if (name.empty()) {
+    return std::to_string(static_cast<int>(algorithm));
+  }
+  return ToLowerAscii(name);
+}
+
+// Shared layers as cached dependencies (§3.4.2 step 1).
+std::vector<models::CachedDependency> SharedLayersAsDependencies(
+    const google::protobuf::RepeatedPtrField<models::ImageLayer>& layers) {
+  std::vector<models::CachedDependency> dependencies;
+  for (const models::ImageLayer& layer : layers) {
+    if (layer.layer_type() != models::ImageLayer::SHARED) {
+      continue;
+    }
+    models::CachedDependency& dependency = dependencies.emplace_back();
+    const std::string algorithm = SharedDigestAlgorithmName(layer.digest_algorithm());
+    dependency.set_name(layer.name());
+    dependency.set_from(layer.url());
+    dependency.set_to(layer.destination_path());
+    dependency.set_checksum_algorithm(algorithm);
+    dependency.set_checksum_value(layer.digest_value());
+    dependency.set_cache_key(layer.digest_value().empty() ? layer.url()
+                                                          : algorithm + ":" + layer.digest_value());
+  }
+  return dependencies;
+}
+
+void PrependDependencies(std::vector<models::CachedDependency> first,
+                         google::protobuf::RepeatedPtrField<models::CachedDependency>* list) {
+  if (first.empty()) {
+    return;
+  }
+  for (models::CachedDependency& existing : *list) {
+    first.push_back(std::move(existing));
+  }
+  list->Clear();
+  for (models::CachedDependency& dependency : first) {
+    *list->Add() = std::move(dependency);
+  }
+}
+
+// Exclusive layers as parallel downloads run before `existing` (§3.4.2 step 2). Leaves the
+// action alone when there are no exclusive layers.
+void PrependExclusiveLayerDownloads(
+    const google::protobuf::RepeatedPtrField<models::ImageLayer>& layers,
+    const std::string& download_user, bool has_existing, models::Action* existing) {
+  models::Action parallel;
+  for (const models::ImageLayer& layer : layers) {
+    if (layer.layer_type() != models::ImageLayer::EXCLUSIVE) {
+      continue;
+    }
+    const std::string algorithm = ExclusiveDigestAlgorithmName(layer.digest_algorithm());
+    models::DownloadAction* download =
+        parallel.mutable_parallel_action()->add_actions()->mutable_download_action();
+    download->set_artifact(layer.name());
+    download->set_from(layer.url());
+    download->set_to(layer.destination_path());
+    download->set_cache_key(algorithm + ":" + layer.digest_value());
+    download->set_user(download_user);
+    download->set_checksum_algorithm(algorithm);
+    download->set_checksum_value(layer.digest_value());
+  }
+  if (!parallel.has_parallel_action()) {
+    return;
+  }
+  if (!has_existing) {
+    *existing = std::move(parallel);
+    return;
+  }
+  models::Action serial;
+  models::SerialAction* actions = serial.mutable_serial_action();
+  *actions->add_actions() = std::move(parallel);
+  *actions->add_actions() = std::move(*existing);
+  *existing = std::move(serial);
+}
+
+int64_t MillisecondsToNanoseconds(int64_t ms) {
+  // Wraps on overflow like Go's int64 multiplication.
+  return static_cast<int64_t>(static_cast<uint64_t>(ms) * 1000000u);
+}
+
+std::optional<models::Action> WithDeprecatedTimeout(const models::Action& action);
+
+// Rebuilds a parallel/serial/codependent action with converted children. A child that converts
+// to nothing (upstream: nil) becomes an empty Action.
+template <typename List>
+void ConvertChildren(const List& source, List* target) {
+  *target = source;
+  target->clear_actions();
+  for (const models::Action& child : source.actions()) {
+    std::optional<models::Action> converted = WithDeprecatedTimeout(child);
+    *target->add_actions() = converted ? std::move(*converted) : models::Action();
+  }
+}
+
+// Upstream's Action.SetDeprecatedTimeoutNs (§3.4.1 step 1). Returns nullopt where upstream
+// returns nil (an emit-progress or try wrapper without a child).
+std::optional<models::Action> WithDeprecatedTimeout(const models::Action& action) {
+  if (action.has_download_action() || action.has_upload_action() || action.has_run_action()) {
+    return action;
+  }
+  models::Action result;
+  if (action.has_timeout_action()) {
+    models::TimeoutAction* timeout = result.mutable_timeout_action();
+    *timeout = action.timeout_action();
+    timeout->set_deprecated_timeout_ns(MillisecondsToNanoseconds(timeout->timeout_ms()));
+    return result;
+  }
+  if (action.has_emit_progress_action()) {
+    if (!action.emit_progress_action().has_action()) {
+      return std::nullopt;
+    }
+    return WithDeprecatedTimeout(action.emit_progress_action().action());
+  }
+  if (action.has_try_action()) {
+    if (!action.try_action().has_action()) {
+      return std::nullopt;
+    }
+    return WithDeprecatedTimeout(action.try_action().action());
+  }
+  if (action.has_parallel_action()) {
+    ConvertChildren(action.parallel_action(), result.mutable_parallel_action());
+    return result;
+  }
+  if (action.has_serial_action()) {
+    ConvertChildren(action.serial_action(), result.mutable_serial_action());
+    return result;
+  }
+  if (action.has_codependent_action()) {
+    ConvertChildren(action.codependent_action(), result.mutable_codependent_action());
+    return result;
+  }
+  return action;
+}
+
+template <typename Message>
+void ConvertOptionalAction(bool present, Message* owner,
+                           models::Action* (Message::*mutable_field)(),
+                           void (Message::*clear_field)()) {
+  if (!present) {
+    return;
+  }
+  models::Action* action = (owner->*mutable_field)();
+  std::optional<models::Action> converted = WithDeprecatedTimeout(*action);
+  if (converted) {
+    *action = std::move(*converted);
+  } else {
+    (owner->*clear_field)();
+  }
+}
+
+std::string GroupKey(const models::ActualLRPKey& key) {
+  std::string text = key.process_guid();
+  text.push_back('\0');
+  text += std::to_string(key.index());
+  return text;
+}
+
+// Whether `row` takes the `instance` slot from `occupant` (§8.3).
+bool TakesInstanceSlot(const models::ActualLRP& row, const models::ActualLRP* occupant) {
+  if (occupant == nullptr) {
+    return true;
+  }
+  const bool running = row.state() == kStateRunning;
+  const bool claimed = row.state() == kStateClaimed;
+  const bool occupant_running = occupant->state() == kStateRunning;
+  const bool occupant_claimed = occupant->state() == kStateClaimed;
+  switch (row.presence()) {
+    case models::ActualLRP::ORDINARY:
+      return running || (claimed && !occupant_running && !occupant_claimed);
+    case models::ActualLRP::SUSPECT:
+      return (running || claimed) && !occupant_running;
+    default:
+      return false;
+  }
+}
+
+std::vector<uint32_t> UniquePorts(const google::protobuf::RepeatedField<uint32_t>& ports) {
+  std::vector<uint32_t> unique;
+  std::unordered_set<uint32_t> seen;
+  for (uint32_t port : ports) {
+    if (seen.insert(port).second) {
+      unique.push_back(port);
+    }
+  }
+  return unique;
+}
+
+}  // namespace
+
+void ConvertDesiredLrpImageLayers(models::DesiredLRP* lrp) {
+  PrependDependencies(SharedLayersAsDependencies(lrp->image_layers()),
+                      lrp->mutable_cached_dependencies());
+  const bool has_setup = lrp->has_setup();
+  models::Action setup = has_setup ? lrp->setup() : models::Action();
+  PrependExclusiveLayerDownloads(lrp->image_layers(), lrp->legacy_download_user(), has_setup,
+                                 &setup);
+  if (has_setup || setup.has_parallel_action()) {
+    *lrp->mutable_setup() = std::move(setup);
+  }
+  lrp->clear_image_layers();
+}
+
+void ConvertDesiredLrpToV0(models::DesiredLRP* lrp) {
+  ConvertOptionalAction(lrp->has_action(), lrp, &models::DesiredLRP::mutable_action,
+                        &models::DesiredLRP::clear_action);
+  ConvertOptionalAction(lrp->has_setup(), lrp, &models::DesiredLRP::mutable_setup,
+                        &models::DesiredLRP::clear_setup);
+  ConvertOptionalAction(lrp->has_monitor(), lrp, &models::DesiredLRP::mutable_monitor,
+                        &models::DesiredLRP::clear_monitor);
+
+  lrp->set_deprecated_start_timeout_s(static_cast<uint32_t>(lrp->start_timeout_ms()) / 1000);
+
+  if (lrp->cached_dependencies().empty()) {
+    return;
+  }
+  models::Action parallel;
+  models::ParallelAction* downloads = parallel.mutable_parallel_action();
+  for (const models::CachedDependency& dependency : lrp->cached_dependencies()) {
+    models::DownloadAction* download = downloads->add_actions()->mutable_download_action();
+    download->set_artifact(dependency.name());
+    download->set_from(dependency.from());
+    download->set_to(dependency.to());
+    download->set_cache_key(dependency.cache_key());
+    download->set_log_source(dependency.log_source());
+    download->set_user(lrp->legacy_download_user());
+  }
+  models::Action serial;
+  *serial.mutable_serial_action()->add_actions() = std::move(parallel);
+  if (lrp->has_setup()) {
+    *serial.mutable_serial_action()->add_actions() = std::move(*lrp->mutable_setup());
+  }
+  *lrp->mutable_setup() = std::move(serial);
+  lrp->clear_cached_dependencies();
+}
+
+models::DesiredLRP DesiredLrpDownTo(const models::DesiredLRP& lrp, FormatVersion version) {
+  models::DesiredLRP converted = lrp;
+  if (version < FormatVersion::kV3) {
+    ConvertDesiredLrpImageLayers(&converted);
+  }
+  if (version < FormatVersion::kV1) {
+    ConvertDesiredLrpToV0(&converted);
+  }
+  return converted;
+}
+
+void ConvertTaskImageLayers(models::TaskDefinition* definition) {
+  PrependDependencies(SharedLayersAsDependencies(definition->image_layers()),
+                      definition->mutable_cached_dependencies());
+  const bool has_action = definition->has_action();
+  models::Action action = has_action ? definition->action() : models::Action();
+  PrependExclusiveLayerDownloads(definition->image_layers(), definition->legacy_download_user(),
+                                 has_action, &action);
+  if (has_action || action.has_parallel_action()) {
+    *definition->mutable_action() = std::move(action);
+  }
+  definition->clear_image_layers();
+}
+
+models::Task TaskDownTo(const models::Task& task, FormatVersion version) {
+  models::Task converted = task;
+  if (version < FormatVersion::kV3 && converted.has_task_definition()) {
+    ConvertTaskImageLayers(converted.mutable_task_definition());
+  }
+  return converted;
+}
+
+void FixUpMetricsGuid(models::DesiredLRP* lrp) {
+  const auto source_id = lrp->metric_tags().find("source_id");
+  if (source_id != lrp->metric_tags().end()) {
+    if (lrp->metrics_guid().empty()) {
+      lrp->set_metrics_guid(source_id->second.static_());
+    }
+  } else if (!lrp->metrics_guid().empty()) {
+    models::MetricTagValue value;
+    value.set_static_(lrp->metrics_guid());
+    (*lrp->mutable_metric_tags())["source_id"] = std::move(value);
+  }
+}
+
+DesiredLrpParts SplitDesiredLrp(const models::DesiredLRP& lrp, int64_t created_at) {
+  DesiredLrpParts parts;
+
+  models::DesiredLRPKey key;
+  key.set_process_guid(lrp.process_guid());
+  key.set_domain(lrp.domain());
+  key.set_log_guid(lrp.log_guid());
+
+  models::DesiredLRPSchedulingInfo& info = parts.scheduling_info;
+  *info.mutable_desired_lrp_key() = key;
+  info.set_annotation(lrp.annotation());
+  info.set_instances(lrp.instances());
+  models::DesiredLRPResource* resource = info.mutable_desired_lrp_resource();
+  resource->set_memory_mb(lrp.memory_mb());
+  resource->set_disk_mb(lrp.disk_mb());
+  resource->set_root_fs(lrp.root_fs());
+  resource->set_max_pids(lrp.max_pids());
+  *info.mutable_routes() = lrp.routes();
+  *info.mutable_modification_tag() = lrp.modification_tag();
+  models::VolumePlacement* placement = info.mutable_volume_placement();
+  for (const models::VolumeMount& mount : lrp.volume_mounts()) {
+    placement->add_driver_names(mount.driver());
+  }
+  *info.mutable_placementtags() = lrp.placementtags();
+
+  models::DesiredLRPRunInfo& run = parts.run_info;
+  *run.mutable_desired_lrp_key() = std::move(key);
+  *run.mutable_environment_variables() = lrp.environment_variables();
+  if (lrp.has_setup()) {
+    *run.mutable_setup() = lrp.setup();
+  }
+  if (lrp.has_action()) {
+    *run.mutable_action() = lrp.action();
+  }
+  if (lrp.has_monitor()) {
+    *run.mutable_monitor() = lrp.monitor();
+  }
+  run.set_deprecated_start_timeout_s(lrp.deprecated_start_timeout_s());
+  run.set_privileged(lrp.privileged());
+  run.set_cpu_weight(lrp.cpu_weight());
+  *run.mutable_ports() = lrp.ports();
+  *run.mutable_egress_rules() = lrp.egress_rules();
+  run.set_log_source(lrp.log_source());
+  run.set_metrics_guid(lrp.metrics_guid());
+  run.set_created_at(created_at);
+  *run.mutable_cached_dependencies() = lrp.cached_dependencies();
+  run.set_legacy_download_user(lrp.legacy_download_user());
+  run.set_trusted_system_certificates_path(lrp.trusted_system_certificates_path());
+  *run.mutable_volume_mounts() = lrp.volume_mounts();
+  if (lrp.has_network()) {
+    *run.mutable_network() = lrp.network();
+  }
+  run.set_start_timeout_ms(lrp.start_timeout_ms());
+  if (lrp.has_certificate_properties()) {
+    *run.mutable_certificate_properties() = lrp.certificate_properties();
+  }
+  run.set_image_username(lrp.image_username());
+  run.set_image_password(lrp.image_password());
+  if (lrp.has_check_definition()) {
+    *run.mutable_check_definition() = lrp.check_definition();
+  }
+  *run.mutable_image_layers() = lrp.image_layers();
+  *run.mutable_metric_tags() = lrp.metric_tags();
+  *run.mutable_sidecars() = lrp.sidecars();
+  if (lrp.has_log_rate_limit()) {
+    *run.mutable_log_rate_limit() = lrp.log_rate_limit();
+  }
+  *run.mutable_volume_mounted_files() = lrp.volume_mounted_files();
+  return parts;
+}
+
+models::DesiredLRP JoinDesiredLrp(
+    const models::DesiredLRPSchedulingInfo& scheduling_info,
+    const models::DesiredLRPRunInfo& run_info,
+    const google::protobuf::Map<std::string, models::MetricTagValue>& metric_tags,
+    models::DesiredLRP::UpdateStrategy update_strategy) {
+  models::DesiredLRP lrp;
+  const models::DesiredLRPKey& key = scheduling_info.desired_lrp_key();
+  const models::DesiredLRPResource& resource = scheduling_info.desired_lrp_resource();
+  lrp.set_process_guid(key.process_guid());
+  lrp.set_domain(key.domain());
+  lrp.set_log_guid(key.log_guid());
+  lrp.set_root_fs(resource.root_fs());
+  lrp.set_memory_mb(resource.memory_mb());
+  lrp.set_disk_mb(resource.disk_mb());
+  lrp.set_max_pids(resource.max_pids());
+  lrp.set_instances(scheduling_info.instances());
+  lrp.set_annotation(scheduling_info.annotation());
+  *lrp.mutable_routes() = scheduling_info.routes();
+  *lrp.mutable_modification_tag() = scheduling_info.modification_tag();
+  *lrp.mutable_placementtags() = scheduling_info.placementtags();
+
+  *lrp.mutable_environment_variables() = run_info.environment_variables();
+  if (run_info.has_setup()) {
+    *lrp.mutable_setup() = run_info.setup();
+  }
+  if (run_info.has_action()) {
+    *lrp.mutable_action() = run_info.action();
+  }
+  if (run_info.has_monitor()) {
+    *lrp.mutable_monitor() = run_info.monitor();
+  }
+  lrp.set_deprecated_start_timeout_s(run_info.deprecated_start_timeout_s());
+  lrp.set_privileged(run_info.privileged());
+  lrp.set_cpu_weight(run_info.cpu_weight());
+  for (uint32_t port : UniquePorts(run_info.ports())) {
+    lrp.add_ports(port);
+  }
+  *lrp.mutable_egress_rules() = run_info.egress_rules();
+  lrp.set_log_source(run_info.log_source());
+  lrp.set_metrics_guid(run_info.metrics_guid());
+  *lrp.mutable_cached_dependencies() = run_info.cached_dependencies();
+  lrp.set_legacy_download_user(run_info.legacy_download_user());
+  lrp.set_trusted_system_certificates_path(run_info.trusted_system_certificates_path());
+  *lrp.mutable_volume_mounts() = run_info.volume_mounts();
+  if (run_info.has_network()) {
+    *lrp.mutable_network() = run_info.network();
+  }
+  lrp.set_start_timeout_ms(run_info.start_timeout_ms());
+  if (run_info.has_certificate_properties()) {
+    *lrp.mutable_certificate_properties() = run_info.certificate_properties();
+  }
+  lrp.set_image_username(run_info.image_username());
+  lrp.set_image_password(run_info.image_password());
+  if (run_info.has_check_definition()) {
+    *lrp.mutable_check_definition() = run_info.check_definition();
+  }
+  *lrp.mutable_image_layers() = run_info.image_layers();
+  *lrp.mutable_metric_tags() = metric_tags;
+  *lrp.mutable_sidecars() = run_info.sidecars();
+  if (run_info.has_log_rate_limit()) {
+    *lrp.mutable_log_rate_limit() = run_info.log_rate_limit();
+  }
+  *lrp.mutable_volume_mounted_files() = run_info.volume_mounted_files();
+  lrp.set_update_strategy(update_strategy);
+  return lrp;
+}
+
+models::DesiredLRP RoutingInfo(const models::DesiredLRP& lrp) {
+  models::DesiredLRP info;
+  info.set_process_guid(lrp.process_guid());
+  info.set_domain(lrp.domain());
+  info.set_instances(lrp.instances());
+  *info.mutable_routes() = lrp.routes();
+  info.set_log_guid(lrp.log_guid());
+  *info.mutable_modification_tag() = lrp.modification_tag();
+  *info.mutable_metric_tags() = lrp.metric_tags();
+  return info;
+}
+
+models::DesiredLRP RoutingInfo(
+    const models::DesiredLRPSchedulingInfo& scheduling_info,
+    const google::protobuf::Map<std::string, models::MetricTagValue>& metric_tags) {
+  models::DesiredLRP info;
+  const models::DesiredLRPKey& key = scheduling_info.desired_lrp_key();
+  info.set_process_guid(key.process_guid());
+  info.set_domain(key.domain());
+  info.set_instances(scheduling_info.instances());
+  *info.mutable_routes() = scheduling_info.routes();
+  info.set_log_guid(key.log_guid());
+  *info.mutable_modification_tag() = scheduling_info.modification_tag();
+  *info.mutable_metric_tags() = metric_tags;
+  return info;
+}
+
+Result<std::map<std::string, std::string>> ResolveMetricTags(
+    const google::protobuf::Map<std::string, models::MetricTagValue>& tags, int32_t index,
+    const std::string& instance_guid) {
+  std::map<std::string, std::string> resolved;
+  for (const auto& [name, value] : tags) {
+    // Like upstream, any value that is not positive means "static".
+    if (value.dynamic() <= models::MetricTagValue::DynamicValueInvalid) {
+      resolved[name] = value.static_();
+    } else if (value.dynamic() == models::MetricTagValue::INDEX) {
+      resolved[name] = std::to_string(index);
+    } else if (value.dynamic() == models::MetricTagValue::INSTANCE_GUID) {
+      resolved[name] = instance_guid;
+    } else {
+      return InvalidRequest("invalid dynamic value for metric tag " + name);
+    }
+  }
+  return resolved;
+}
+
+std::string Truncate1024(std::string text) {
+  if (text.size() < kTruncateAt) {
+    return text;
+  }
+  text.resize(kTruncateAt - (sizeof(kTruncatedSuffix) - 1));
+  text += kTruncatedSuffix;
+  return text;
+}
+
+std::vector<models::ActualLRPGroup> GroupActualLrps(
+    const std::vector<const models::ActualLRP*>& lrps) {
+  std::vector<models::ActualLRPGroup> groups;
+  std::unordered_map<std::string, size_t> position;
+  for (const models::ActualLRP* lrp : lrps) {
+    const auto [it, inserted] =
+        position.try_emplace(GroupKey(lrp->actual_lrp_key()), groups.size());
+    if (inserted) {
+      groups.emplace_back();
+    }
+    models::ActualLRPGroup& group = groups[it->second];
+    if (lrp->presence() == models::ActualLRP::EVACUATING) {
+      *group.mutable_evacuating() = *lrp;
+    } else if (TakesInstanceSlot(*lrp, group.has_instance() ? &group.instance() : nullptr)) {
+      *group.mutable_instance() = *lrp;
+    }
+  }
+  return groups;
+}
+
+const models::ActualLRP* ResolveGroup(const models::ActualLRPGroup& group) {
+  if (group.has_instance() && group.has_evacuating()) {
+    const std::string& state = group.instance().state();
+    if (state == kStateRunning || state == kStateCrashed) {
+      return &group.instance();
+    }
+    return &group.evacuating();
+  }
+  if (group.has_instance()) {
+    return &group.instance();
+  }
+  if (group.has_evacuating()) {
+    return &group.evacuating();
+  }
+  return nullptr;
+}
+
+}  // namespace bbs::model

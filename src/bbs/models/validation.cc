@@ -1,0 +1,1181 @@
+#include "bbs/models/validation.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <cstring>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace bbs::model {
+namespace {
+
+constexpr size_t kMaxAnnotationBytes = 10240;
+constexpr size_t kMaxRoutesBytes = 131072;
+constexpr size_t kMaxVolumeMountedFilesBytes = 1048576;
+
+// Upstream's ValidationError: an ordered list of problems, nested errors flattened into it.
+using Problems = std::vector<std::string>;
+
+void AddField(Problems* out, std::string_view field) {
+  out->push_back("Invalid field: " + std::string(field));
+}
+
+void AddAll(Problems* out, Problems more) {
+  out->insert(out->end(), std::make_move_iterator(more.begin()),
+              std::make_move_iterator(more.end()));
+}
+
+// Upstream's "Invalid field: <field>" followed by the nested problems, when there are any.
+void AddNested(Problems* out, std::string_view field, Problems nested) {
+  if (nested.empty()) {
+    return;
+  }
+  AddField(out, field);
+  AddAll(out, std::move(nested));
+}
+
+std::string Join(const Problems& problems) {
+  std::string text;
+  for (const std::string& problem : problems) {
+    if (!text.empty()) {
+      text += ", ";
+    }
+    text += problem;
+  }
+  return text;
+}
+
+Status ToStatus(const Problems& problems) {
+  if (problems.empty()) {
+    return Status::Ok();
+  }
+  return InvalidRequest(Join(problems));
+}
+
+bool IsAsciiLetter(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+bool IsAsciiDigit(char c) { return c >= '0' && c <= '9'; }
+bool IsAsciiAlnum(char c) { return IsAsciiLetter(c) || IsAsciiDigit(c); }
+bool IsHex(char c) { return IsAsciiDigit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
+int HexValue(char c) {
+  if (IsAsciiDigit(c)) {
+    return c - '0';
+  }
+  if (c >= 'a' && c <= 'f') {
+    return c - 'a' + 10;
+  }
+  return c - 'A' + 10;
+}
+
+// --- Go url.Parse, reduced to "does it fail" --------------------------------------------------
+
+// Go's unescape() in every mode: each '%' must start a two-digit hex escape.
+bool ValidEscapes(std::string_view s) {
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] != '%') {
+      continue;
+    }
+    if (i + 2 >= s.size() || !IsHex(s[i + 1]) || !IsHex(s[i + 2])) {
+      return false;
+    }
+    i += 2;
+  }
+  return true;
+}
+
+// Go's unescape() in host mode: escapes only for non-ASCII bytes (or %25), and only the ASCII
+// characters that may appear in a host.
+bool ValidHostChars(std::string_view s) {
+  for (size_t i = 0; i < s.size(); ++i) {
+    const char c = s[i];
+    if (c == '%') {
+      if (i + 2 >= s.size() || !IsHex(s[i + 1]) || !IsHex(s[i + 2])) {
+        return false;
+      }
+      if (HexValue(s[i + 1]) < 8 && s.substr(i, 3) != "%25") {
+        return false;
+      }
+      i += 2;
+      continue;
+    }
+    if (static_cast<unsigned char>(c) >= 0x80 || IsAsciiAlnum(c)) {
+      continue;
+    }
+    if (std::string_view("!$&'()*+,;=:[]<>\"-_.~").find(c) != std::string_view::npos) {
+      continue;
+    }
+    return false;
+  }
+  return true;
+}
+
+// Go's validOptionalPort: empty, or ':' followed by digits only.
+bool ValidOptionalPort(std::string_view port) {
+  if (port.empty()) {
+    return true;
+  }
+  if (port[0] != ':') {
+    return false;
+  }
+  return std::all_of(port.begin() + 1, port.end(), IsAsciiDigit);
+}
+
+bool ValidHost(std::string_view host) {
+  if (!host.empty() && host[0] == '[') {
+    const size_t close = host.rfind(']');
+    if (close == std::string_view::npos) {
+      return false;
+    }
+    if (!ValidOptionalPort(host.substr(close + 1))) {
+      return false;
+    }
+  } else if (const size_t colon = host.rfind(':'); colon != std::string_view::npos) {
+    if (!ValidOptionalPort(host.substr(colon))) {
+      return false;
+    }
+  }
+  return ValidHostChars(host);
+}
+
+bool ValidUserinfo(std::string_view userinfo) {
+  for (char c : userinfo) {
+    if (IsAsciiAlnum(c)) {
+      continue;
+    }
+    if (std::string_view("-._:~!$&'()*+,;=%@").find(c) != std::string_view::npos) {
+      continue;
+    }
+    return false;
+  }
+  return ValidEscapes(userinfo);
+}
+
+bool ValidAuthority(std::string_view authority) {
+  const size_t at = authority.rfind('@');
+  if (at == std::string_view::npos) {
+    return ValidHost(authority);
+  }
+  return ValidUserinfo(authority.substr(0, at)) && ValidHost(authority.substr(at + 1));
+}
+
+// --- IP literals for egress destinations ------------------------------------------------------
+
+// The address in Go's 16-byte form (IPv4 mapped into ::ffff:0:0/96), and its bit length.
+struct IpAddress {
+  std::array<uint8_t, 16> bytes{};
+  int bits = 0;
+};
+
+std::optional<IpAddress> ParseIp(std::string_view text) {
+  if (text.find('\0') != std::string_view::npos) {
+    return std::nullopt;
+  }
+  const std::string s(text);
+  IpAddress ip;
+  in_addr v4{};
+  if (inet_pton(AF_INET, s.c_str(), &v4) == 1) {
+    ip.bytes[10] = 0xff;
+    ip.bytes[11] = 0xff;
+    std::memcpy(&ip.bytes[12], &v4, 4);
+    ip.bits = 32;
+    return ip;
+  }
+  in6_addr v6{};
+  if (inet_pton(AF_INET6, s.c_str(), &v6) == 1) {
+    std::memcpy(ip.bytes.data(), &v6, 16);
+    ip.bits = 128;
+    return ip;
+  }
+  return std::nullopt;
+}
+
+// Go's net.ParseCIDR: "<ip>/<decimal prefix length within the address size>".
+bool ValidCidr(std::string_view text) {
+  const size_t slash = text.find('/');
+  if (slash == std::string_view::npos) {
+    return false;
+  }
+  const std::optional<IpAddress> ip = ParseIp(text.substr(0, slash));
+  if (!ip) {
+    return false;
+  }
+  const std::string_view mask = text.substr(slash + 1);
+  if (mask.empty()) {
+    return false;
+  }
+  int bits = 0;
+  for (char c : mask) {
+    if (!IsAsciiDigit(c)) {
+      return false;
+    }
+    bits = bits * 10 + (c - '0');  // leading zeros are allowed, as by Go
+    if (bits > ip->bits) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// Checks one comma-separated piece of a destination; returns "" when it is valid.
+std::string CheckDestination(std::string_view destination) {
+  const size_t n = destination.find_first_of("-/");
+  if (n == std::string_view::npos) {
+    if (!ParseIp(destination)) {
+      return "Invalid IP: " + std::string(destination);
+    }
+  } else if (destination[n] == '/') {
+    if (!ValidCidr(destination)) {
+      return "Invalid CIDR: " + std::string(destination);
+    }
+  } else {
+    const std::optional<IpAddress> first = ParseIp(destination.substr(0, n));
+    const std::optional<IpAddress> second = ParseIp(destination.substr(n + 1));
+    if (!first || !second || first->bytes > second->bytes) {
+      return "Invalid IP range: " + std::string(destination);
+    }
+  }
+  return "";
+}
+
+// --- nested models ----------------------------------------------------------------------------
+
+void CheckChecksum(const std::string& algorithm, const std::string& value, Problems* out) {
+  if (algorithm.empty() && value.empty()) {
+    return;
+  }
+  if (algorithm.empty()) {
+    AddField(out, "checksum algorithm");
+    return;
+  }
+  if (value.empty()) {
+    AddField(out, "checksum value");
+    return;
+  }
+  std::string lower = algorithm;
+  std::transform(lower.begin(), lower.end(), lower.begin(), [](char c) {
+    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+  });
+  if (lower != "md5" && lower != "sha1" && lower != "sha256") {
+    AddField(out, "invalid algorithm");
+  }
+}
+
+void CheckAction(const models::Action& action, Problems* out);
+
+// The child of a timeout, emit_progress or try action.
+void CheckChildAction(bool present, const models::Action& child, Problems* out) {
+  if (!present) {
+    AddField(out, "action");
+    return;
+  }
+  Problems nested;
+  CheckAction(child, &nested);
+  AddNested(out, "action", std::move(nested));
+}
+
+void CheckActionList(const google::protobuf::RepeatedPtrField<models::Action>& actions,
+                     Problems* out) {
+  if (actions.empty()) {
+    AddField(out, "actions");
+    return;
+  }
+  for (int i = 0; i < actions.size(); ++i) {
+    Problems nested;
+    CheckAction(actions.Get(i), &nested);
+    AddNested(out, "action at index " + std::to_string(i), std::move(nested));
+  }
+}
+
+// Validates the member upstream treats as the action's value: the first one set, in field order.
+void CheckAction(const models::Action& action, Problems* out) {
+  if (action.has_download_action()) {
+    const models::DownloadAction& a = action.download_action();
+    if (a.from().empty()) {
+      AddField(out, "from");
+    }
+    if (a.to().empty()) {
+      AddField(out, "to");
+    }
+    if (a.user().empty()) {
+      AddField(out, "user");
+    }
+    CheckChecksum(a.checksum_algorithm(), a.checksum_value(), out);
+  } else if (action.has_upload_action()) {
+    const models::UploadAction& a = action.upload_action();
+    if (a.to().empty()) {
+      AddField(out, "to");
+    }
+    if (a.from().empty()) {
+      AddField(out, "from");
+    }
+    if (a.user().empty()) {
+      AddField(out, "user");
+    }
+  } else if (action.has_run_action()) {
+    const models::RunAction& a = action.run_action();
+    if (a.path().empty()) {
+      AddField(out, "path");
+    }
+    if (a.user().empty()) {
+      AddField(out, "user");
+    }
+  } else if (action.has_timeout_action()) {
+    const models::TimeoutAction& a = action.timeout_action();
+    CheckChildAction(a.has_action(), a.action(), out);
+    if (a.timeout_ms() <= 0) {
+      AddField(out, "timeout_ms");
+    }
+  } else if (action.has_emit_progress_action()) {
+    const models::EmitProgressAction& a = action.emit_progress_action();
+    CheckChildAction(a.has_action(), a.action(), out);
+  } else if (action.has_try_action()) {
+    const models::TryAction& a = action.try_action();
+    CheckChildAction(a.has_action(), a.action(), out);
+  } else if (action.has_parallel_action()) {
+    CheckActionList(action.parallel_action().actions(), out);
+  } else if (action.has_serial_action()) {
+    CheckActionList(action.serial_action().actions(), out);
+  } else if (action.has_codependent_action()) {
+    CheckActionList(action.codependent_action().actions(), out);
+  } else {
+    AddField(out, "inner-action");
+  }
+}
+
+void CheckSecurityGroupRule(const models::SecurityGroupRule& rule, Problems* out) {
+  const bool has_ports = rule.ports_size() > 0;
+  const bool has_range = rule.has_port_range();
+  const std::string& protocol = rule.protocol();
+  if (protocol == "tcp" || protocol == "udp") {
+    if (!has_ports && !has_range) {
+      out->push_back("Missing required field: ports or port_range");
+    } else if (has_ports && has_range) {
+      out->push_back("Invalid: ports and port_range provided");
+    } else if (has_range) {
+      const models::PortRange& range = rule.port_range();
+      if (range.start() < 1 || range.end() < 1 || range.start() > range.end()) {
+        AddField(out, "port_range");
+      }
+    } else if (std::any_of(rule.ports().begin(), rule.ports().end(),
+                           [](uint32_t port) { return port < 1; })) {
+      AddField(out, "ports");
+    }
+    if (rule.has_icmp_info()) {
+      AddField(out, "icmp_info");
+    }
+  } else if (protocol == "icmp" || protocol == "icmpv6") {
+    if (has_range) {
+      AddField(out, "port_range");
+    }
+    if (has_ports) {
+      AddField(out, "ports");
+    }
+    if (!rule.has_icmp_info()) {
+      AddField(out, protocol == "icmp" ? "icmp_info" : "icmpv6_info");
+    }
+  } else if (protocol == "all") {
+    if (has_range) {
+      AddField(out, "port_range");
+    }
+    if (has_ports) {
+      AddField(out, "ports");
+    }
+    if (rule.has_icmp_info()) {
+      AddField(out, "icmp_info");
+    }
+  } else {
+    AddField(out, "protocol");
+  }
+
+  std::vector<std::string> details;
+  if (rule.destinations().empty()) {
+    details.push_back("Must have at least 1 destination");
+  }
+  for (const std::string& entry : rule.destinations()) {
+    std::string_view rest = entry;
+    while (true) {
+      const size_t comma = rest.find(',');
+      std::string detail = CheckDestination(rest.substr(0, comma));
+      if (!detail.empty()) {
+        details.push_back(std::move(detail));
+      }
+      if (comma == std::string_view::npos) {
+        break;
+      }
+      rest.remove_prefix(comma + 1);
+    }
+  }
+  if (!details.empty()) {
+    AddField(out, "destinations [ " + Join(details) + " ]");
+  }
+}
+
+void CheckCachedDependency(const models::CachedDependency& dependency, Problems* out) {
+  if (dependency.from().empty()) {
+    AddField(out, "from");
+  }
+  if (dependency.to().empty()) {
+    AddField(out, "to");
+  }
+  CheckChecksum(dependency.checksum_algorithm(), dependency.checksum_value(), out);
+}
+
+void CheckImageLayer(const models::ImageLayer& layer, Problems* out) {
+  const bool exclusive = layer.layer_type() == models::ImageLayer::EXCLUSIVE;
+  const bool has_algorithm = layer.digest_algorithm() != models::ImageLayer::DigestAlgorithmInvalid;
+  const bool has_value = !layer.digest_value().empty();
+  if (layer.url().empty()) {
+    AddField(out, "url");
+  }
+  if (layer.destination_path().empty()) {
+    AddField(out, "destination_path");
+  }
+  if (layer.layer_type() != models::ImageLayer::SHARED && !exclusive) {
+    AddField(out, "layer_type");
+  }
+  if (layer.media_type() != models::ImageLayer::TGZ &&
+      layer.media_type() != models::ImageLayer::TAR &&
+      layer.media_type() != models::ImageLayer::ZIP) {
+    AddField(out, "media_type");
+  }
+  if ((has_value || exclusive) && !has_algorithm) {
+    AddField(out, "digest_algorithm");
+  }
+  if ((has_algorithm || exclusive) && !has_value) {
+    AddField(out, "digest_value");
+  }
+  if (has_value && has_algorithm && layer.digest_algorithm() != models::ImageLayer::SHA256 &&
+      layer.digest_algorithm() != models::ImageLayer::SHA512) {
+    AddField(out, "digest_algorithm");
+  }
+}
+
+void CheckVolumeMount(const models::VolumeMount& mount, Problems* out) {
+  if (mount.driver().empty()) {
+    out->push_back("invalid volume_mount driver");
+  }
+  if (mount.mode() != "r" && mount.mode() != "rw") {
+    out->push_back("invalid volume_mount mode");
+  }
+  if (mount.has_shared() && mount.shared().volume_id().empty()) {
+    out->push_back("invalid volume_mount volume id");
+  }
+  if (mount.has_dedicated() && mount.dedicated().mounter_id().empty()) {
+    out->push_back("invalid volume_mount mounter id");
+  }
+}
+
+void CheckCheck(const models::Check& check, Problems* out) {
+  if (check.has_http_check() && check.has_tcp_check()) {
+    AddField(out, "check");
+    return;
+  }
+  // A check with neither member reads as a TCP check on port 0.
+  const uint32_t port =
+      check.has_http_check() ? check.http_check().port() : check.tcp_check().port();
+  if (port < 1 || port > 65535) {
+    AddField(out, "port");
+  }
+}
+
+void CheckCheckDefinition(const models::CheckDefinition& definition, Problems* out) {
+  for (const models::Check& check : definition.checks()) {
+    CheckCheck(check, out);
+  }
+  for (const models::Check& check : definition.readiness_checks()) {
+    CheckCheck(check, out);
+  }
+}
+
+void CheckSidecar(const models::Sidecar& sidecar, Problems* out) {
+  if (!sidecar.has_action()) {
+    out->push_back("invalid action type");
+  } else {
+    Problems nested;
+    CheckAction(sidecar.action(), &nested);
+    AddNested(out, "action", std::move(nested));
+  }
+  if (sidecar.memory_mb() < 0) {
+    AddField(out, "memory_mb");
+  }
+  if (sidecar.disk_mb() < 0) {
+    AddField(out, "disk_mb");
+  }
+}
+
+void CheckMetricTagValue(const models::MetricTagValue& value, Problems* out) {
+  const bool has_static = !value.static_().empty();
+  const bool has_dynamic = value.dynamic() == models::MetricTagValue::INDEX ||
+                           value.dynamic() == models::MetricTagValue::INSTANCE_GUID;
+  if (has_static == has_dynamic) {
+    AddField(out, "static");
+    AddField(out, "dynamic");
+  }
+}
+
+// Problems of each metric tag value, in key order so that messages are deterministic.
+Problems MetricTagProblems(const google::protobuf::Map<std::string, models::MetricTagValue>& tags) {
+  std::vector<const std::string*> keys;
+  keys.reserve(tags.size());
+  for (const auto& [key, value] : tags) {
+    keys.push_back(&key);
+  }
+  std::sort(keys.begin(), keys.end(),
+            [](const std::string* a, const std::string* b) { return *a < *b; });
+  Problems problems;
+  for (const std::string* key : keys) {
+    CheckMetricTagValue(tags.at(*key), &problems);
+  }
+  return problems;
+}
+
+// An optional top-level action (setup, monitor): absent is fine.
+void CheckOptionalAction(bool present, const models::Action& action, std::string_view field,
+                         Problems* out) {
+  if (!present) {
+    return;
+  }
+  Problems nested;
+  CheckAction(action, &nested);
+  AddNested(out, field, std::move(nested));
+}
+
+void CheckRequiredAction(bool present, const models::Action& action, Problems* out) {
+  if (!present) {
+    out->push_back("invalid action type");
+    return;
+  }
+  Problems nested;
+  CheckAction(action, &nested);
+  AddNested(out, "action", std::move(nested));
+}
+
+void CheckImageLayers(const google::protobuf::RepeatedPtrField<models::ImageLayer>& layers,
+                      const std::string& legacy_download_user, Problems* out) {
+  bool needs_download_user = false;
+  for (const models::ImageLayer& layer : layers) {
+    Problems nested;
+    CheckImageLayer(layer, &nested);
+    AddNested(out, "image_layer", std::move(nested));
+    if (layer.layer_type() == models::ImageLayer::EXCLUSIVE) {
+      needs_download_user = true;
+    }
+  }
+  if (needs_download_user && legacy_download_user.empty()) {
+    AddField(out, "legacy_download_user");
+  }
+}
+
+void CheckCachedDependencies(
+    const google::protobuf::RepeatedPtrField<models::CachedDependency>& dependencies,
+    Problems* out) {
+  for (const models::CachedDependency& dependency : dependencies) {
+    Problems nested;
+    CheckCachedDependency(dependency, &nested);
+    AddNested(out, "cached_dependency", std::move(nested));
+  }
+}
+
+void CheckImageCredentials(const std::string& username, const std::string& password,
+                           Problems* out) {
+  if (username.empty() && !password.empty()) {
+    AddField(out, "image_username");
+  }
+  if (!username.empty() && password.empty()) {
+    AddField(out, "image_password");
+  }
+}
+
+void CheckVolumeMountedFilesSize(const google::protobuf::RepeatedPtrField<models::File>& files,
+                                 Problems* out) {
+  size_t total = 0;
+  for (const models::File& file : files) {
+    total += file.content().size();
+  }
+  if (total > kMaxVolumeMountedFilesBytes) {
+    AddField(out, "volumeMountedFiles");
+  }
+}
+
+size_t RoutesBytes(const models::ProtoRoutes& routes) {
+  size_t total = 0;
+  for (const auto& [name, value] : routes.routes()) {
+    total += value.size();
+  }
+  return total;
+}
+
+void CheckActualLrpKey(const models::ActualLRPKey& key, Problems* out) {
+  if (key.process_guid().empty()) {
+    AddField(out, "process_guid");
+  }
+  if (key.index() < 0) {
+    AddField(out, "index");
+  }
+  if (key.domain().empty()) {
+    AddField(out, "domain");
+  }
+}
+
+void CheckActualLrpInstanceKey(const models::ActualLRPInstanceKey& key, Problems* out) {
+  if (key.cell_id().empty()) {
+    AddField(out, "cell_id");
+  }
+  if (key.instance_guid().empty()) {
+    AddField(out, "instance_guid");
+  }
+}
+
+template <typename Request>
+void CheckKeyAndInstanceKey(const Request& request, Problems* out) {
+  if (!request.has_actual_lrp_key()) {
+    AddField(out, "actual_lrp_key");
+  } else {
+    CheckActualLrpKey(request.actual_lrp_key(), out);
+  }
+  if (!request.has_actual_lrp_instance_key()) {
+    AddField(out, "actual_lrp_instance_key");
+  } else {
+    CheckActualLrpInstanceKey(request.actual_lrp_instance_key(), out);
+  }
+}
+
+template <typename Request>
+void CheckNetInfo(const Request& request, Problems* out) {
+  if (!request.has_actual_lrp_net_info()) {
+    AddField(out, "actual_lrp_net_info");
+  } else if (request.actual_lrp_net_info().address().empty()) {
+    AddField(out, "address");
+  }
+}
+
+void CheckDesiredLrp(const models::DesiredLRP& lrp, Problems* out) {
+  CheckVolumeMountedFilesSize(lrp.volume_mounted_files(), out);
+  if (lrp.domain().empty()) {
+    AddField(out, "domain");
+  }
+  if (lrp.root_fs().empty()) {
+    AddField(out, "rootfs");
+  }
+  if (!IsUrlWithScheme(lrp.root_fs())) {
+    AddField(out, "rootfs");
+  }
+  if (lrp.instances() < 0) {
+    AddField(out, "instances");
+  }
+  if (lrp.memory_mb() < 0) {
+    AddField(out, "memory_mb");
+  }
+  if (lrp.disk_mb() < 0) {
+    AddField(out, "disk_mb");
+  }
+  if (lrp.has_log_rate_limit() && lrp.log_rate_limit().bytes_per_second() < -1) {
+    AddField(out, "log_rate_limit_bytes_per_second");
+  }
+  if (lrp.annotation().size() > kMaxAnnotationBytes) {
+    AddField(out, "annotation");
+  }
+  if (lrp.max_pids() < 0) {
+    AddField(out, "max_pids");
+  }
+  if (RoutesBytes(lrp.routes()) > kMaxRoutesBytes) {
+    AddField(out, "routes");
+  }
+  if (lrp.metric_tags().empty()) {
+    AddField(out, "metric_tags");
+  } else {
+    Problems nested = MetricTagProblems(lrp.metric_tags());
+    if (!lrp.metrics_guid().empty()) {
+      const auto source_id = lrp.metric_tags().find("source_id");
+      if (source_id == lrp.metric_tags().end() ||
+          source_id->second.static_() != lrp.metrics_guid()) {
+        AddField(&nested, "source_id should match metrics_guid");
+      }
+    }
+    AddNested(out, "metric_tags", std::move(nested));
+  }
+
+  // Run-info checks (upstream validates the run info it derives from the LRP).
+  if (lrp.domain().empty()) {
+    AddField(out, "domain");
+  }
+  if (!IsValidGuid(lrp.process_guid())) {
+    AddField(out, "process_guid");
+  }
+  CheckVolumeMountedFilesSize(lrp.volume_mounted_files(), out);
+  CheckOptionalAction(lrp.has_setup(), lrp.setup(), "setup", out);
+  CheckRequiredAction(lrp.has_action(), lrp.action(), out);
+  CheckOptionalAction(lrp.has_monitor(), lrp.monitor(), "monitor", out);
+  for (const models::EnvironmentVariable& variable : lrp.environment_variables()) {
+    if (variable.name().empty()) {
+      out->push_back("invalid field: name cannot be blank");
+    }
+  }
+  for (const models::SecurityGroupRule& rule : lrp.egress_rules()) {
+    Problems nested;
+    CheckSecurityGroupRule(rule, &nested);
+    AddNested(out, "egress_rules", std::move(nested));
+  }
+  CheckCachedDependencies(lrp.cached_dependencies(), out);
+  CheckImageLayers(lrp.image_layers(), lrp.legacy_download_user(), out);
+  for (const models::Sidecar& sidecar : lrp.sidecars()) {
+    Problems nested;
+    CheckSidecar(sidecar, &nested);
+    AddNested(out, "sidecars", std::move(nested));
+  }
+  for (const models::VolumeMount& mount : lrp.volume_mounts()) {
+    CheckVolumeMount(mount, out);
+  }
+  CheckImageCredentials(lrp.image_username(), lrp.image_password(), out);
+  if (lrp.has_check_definition()) {
+    Problems nested;
+    CheckCheckDefinition(lrp.check_definition(), &nested);
+    AddNested(out, "check_definition", std::move(nested));
+  }
+  if (lrp.has_log_rate_limit() && lrp.log_rate_limit().bytes_per_second() < -1) {
+    AddField(out, "log_rate_limit");
+  }
+}
+
+void CheckDesiredLrpUpdate(const models::DesiredLRPUpdate& update, Problems* out) {
+  if (update.has_instances() && update.instances() < 0) {
+    AddField(out, "instances");
+  }
+  if (update.has_annotation() && update.annotation().size() > kMaxAnnotationBytes) {
+    AddField(out, "annotation");
+  }
+  if (update.has_routes() && RoutesBytes(update.routes()) > kMaxRoutesBytes) {
+    AddField(out, "routes");
+  }
+  AddNested(out, "metric_tags", MetricTagProblems(update.metric_tags()));
+  if (update.has_image_username() && !update.has_image_password()) {
+    AddField(out, "image_password");
+  }
+  if (update.has_image_password() && !update.has_image_username()) {
+    AddField(out, "image_username");
+  }
+}
+
+void CheckTaskDefinition(const models::TaskDefinition& definition, Problems* out) {
+  if (definition.root_fs().empty() || !IsUrlWithScheme(definition.root_fs())) {
+    AddField(out, "rootfs");
+  }
+  CheckRequiredAction(definition.has_action(), definition.action(), out);
+  if (definition.memory_mb() < 0) {
+    AddField(out, "memory_mb");
+  }
+  if (definition.disk_mb() < 0) {
+    AddField(out, "disk_mb");
+  }
+  if (definition.has_log_rate_limit() && definition.log_rate_limit().bytes_per_second() < -1) {
+    AddField(out, "log_rate_limit");
+  }
+  if (definition.max_pids() < 0) {
+    AddField(out, "max_pids");
+  }
+  if (definition.annotation().size() > kMaxAnnotationBytes) {
+    AddField(out, "annotation");
+  }
+  for (const models::SecurityGroupRule& rule : definition.egress_rules()) {
+    Problems details;
+    CheckSecurityGroupRule(rule, &details);
+    if (!details.empty()) {
+      AddField(out, "egress_rules");
+    }
+  }
+  CheckImageCredentials(definition.image_username(), definition.image_password(), out);
+  CheckCachedDependencies(definition.cached_dependencies(), out);
+  CheckImageLayers(definition.image_layers(), definition.legacy_download_user(), out);
+}
+
+void CheckTaskGuidPattern(const std::string& task_guid, Problems* out) {
+  if (!IsValidGuid(task_guid)) {
+    AddField(out, "task_guid");
+  }
+}
+
+template <typename Check, typename Model>
+Status Run(Check check, const Model& model) {
+  Problems problems;
+  check(model, &problems);
+  return ToStatus(problems);
+}
+
+}  // namespace
+
+bool IsValidGuid(std::string_view guid) {
+  return !guid.empty() && std::all_of(guid.begin(), guid.end(), [](char c) {
+    return IsAsciiAlnum(c) || c == '_' || c == '-';
+  });
+}
+
+bool IsUrlWithScheme(std::string_view text) {
+  // Go parses the fragment separately and checks control bytes only before it.
+  std::string_view rest = text;
+  if (const size_t hash = rest.find('#'); hash != std::string_view::npos) {
+    if (!ValidEscapes(rest.substr(hash + 1))) {
+      return false;
+    }
+    rest = rest.substr(0, hash);
+  }
+  if (std::any_of(rest.begin(), rest.end(),
+                  [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; })) {
+    return false;
+  }
+  // getScheme: letters, then letters/digits/+/-/., then ':'; anything else means "no scheme".
+  size_t colon = std::string_view::npos;
+  for (size_t i = 0; i < rest.size(); ++i) {
+    const char c = rest[i];
+    if (IsAsciiLetter(c)) {
+      continue;
+    }
+    if (IsAsciiDigit(c) || c == '+' || c == '-' || c == '.') {
+      if (i == 0) {
+        return false;
+      }
+      continue;
+    }
+    if (c == ':' && i > 0) {
+      colon = i;
+    }
+    break;
+  }
+  if (colon == std::string_view::npos) {
+    return false;
+  }
+  rest.remove_prefix(colon + 1);
+  rest = rest.substr(0, rest.find('?'));  // the query is not checked
+  if (rest.empty() || rest[0] != '/') {
+    return true;  // opaque: not checked either
+  }
+  if (rest.size() >= 2 && rest[1] == '/') {
+    rest.remove_prefix(2);
+    const size_t slash = rest.find('/');
+    if (!ValidAuthority(rest.substr(0, slash))) {
+      return false;
+    }
+    rest = slash == std::string_view::npos ? std::string_view() : rest.substr(slash);
+  }
+  return ValidEscapes(rest);
+}
+
+Status Validate(const models::UpsertDomainRequest& request) {
+  Problems problems;
+  if (request.domain().empty()) {
+    AddField(&problems, "domain");
+  }
+  return ToStatus(problems);
+}
+
+Status Validate(const models::ActualLRPsRequest&) { return Status::Ok(); }
+
+Status Validate(const models::ActualLRPsByProcessGuidsRequest& request) {
+  if (request.process_guids().empty()) {
+    return InvalidRequest("process_guids must not be empty");
+  }
+  return Status::Ok();
+}
+
+Status Validate(const models::ActualLRPGroupsRequest&) { return Status::Ok(); }
+
+Status Validate(const models::ActualLRPGroupsByProcessGuidRequest& request) {
+  Problems problems;
+  if (request.process_guid().empty()) {
+    AddField(&problems, "process_guid");
+  }
+  return ToStatus(problems);
+}
+
+Status Validate(const models::ActualLRPGroupByProcessGuidAndIndexRequest& request) {
+  Problems problems;
+  if (request.process_guid().empty()) {
+    AddField(&problems, "process_guid");
+  }
+  if (request.index() < 0) {
+    AddField(&problems, "index");
+  }
+  return ToStatus(problems);
+}
+
+Status Validate(const models::ClaimActualLRPRequest& request) {
+  Problems problems;
+  if (request.process_guid().empty()) {
+    AddField(&problems, "process_guid");
+  }
+  if (!request.has_actual_lrp_instance_key()) {
+    AddField(&problems, "actual_lrp_instance_key");
+  } else {
+    CheckActualLrpInstanceKey(request.actual_lrp_instance_key(), &problems);
+  }
+  return ToStatus(problems);
+}
+
+Status Validate(const models::StartActualLRPRequest& request) {
+  Problems problems;
+  CheckKeyAndInstanceKey(request, &problems);
+  CheckNetInfo(request, &problems);
+  return ToStatus(problems);
+}
+
+Status Validate(const models::CrashActualLRPRequest& request) {
+  Problems problems;
+  CheckKeyAndInstanceKey(request, &problems);
+  return ToStatus(problems);
+}
+
+Status Validate(const models::FailActualLRPRequest& request) {
+  Problems problems;
+  if (!request.has_actual_lrp_key()) {
+    AddField(&problems, "actual_lrp_key");
+  } else {
+    CheckActualLrpKey(request.actual_lrp_key(), &problems);
+  }
+  if (request.error_message().empty()) {
+    AddField(&problems, "error_message");
+  }
+  return ToStatus(problems);
+}
+
+Status Validate(const models::RetireActualLRPRequest& request) {
+  Problems problems;
+  if (!request.has_actual_lrp_key()) {
+    AddField(&problems, "actual_lrp_key");
+  } else {
+    CheckActualLrpKey(request.actual_lrp_key(), &problems);
+  }
+  return ToStatus(problems);
+}
+
+Status Validate(const models::RemoveActualLRPRequest& request) {
+  Problems problems;
+  if (request.process_guid().empty()) {
+    AddField(&problems, "process_guid");
+  }
+  if (request.index() < 0) {
+    AddField(&problems, "index");
+  }
+  return ToStatus(problems);
+}
+
+Status Validate(const models::EvacuateClaimedActualLRPRequest& request) {
+  Problems problems;
+  CheckKeyAndInstanceKey(request, &problems);
+  return ToStatus(problems);
+}
+
+Status Validate(const models::EvacuateRunningActualLRPRequest& request) {
+  Problems problems;
+  CheckKeyAndInstanceKey(request, &problems);
+  CheckNetInfo(request, &problems);
+  return ToStatus(problems);
+}
+
+Status Validate(const models::EvacuateStoppedActualLRPRequest& request) {
+  Problems problems;
+  CheckKeyAndInstanceKey(request, &problems);
+  return ToStatus(problems);
+}
+
+Status Validate(const models::EvacuateCrashedActualLRPRequest& request) {
+  Problems problems;
+  CheckKeyAndInstanceKey(request, &problems);
+  if (request.error_message().empty()) {
+    AddField(&problems, "error_message");
+  }
+  return ToStatus(problems);
+}
+
+Status Validate(const models::RemoveEvacuatingActualLRPRequest& request) {
+  Problems problems;
+  CheckKeyAndInstanceKey(request, &problems);
+  return ToStatus(problems);
+}
+
+Status Validate(const models::DesiredLRPsRequest&) { return Status::Ok(); }
+
+Status Validate(const models::DesiredLRPByProcessGuidRequest& request) {
+  Problems problems;
+  if (request.process_guid().empty()) {
+    AddField(&problems, "process_guid");
+  }
+  return ToStatus(problems);
+}
+
+Status Validate(const models::RemoveDesiredLRPRequest& request) {
+  Problems problems;
+  if (request.process_guid().empty()) {
+    AddField(&problems, "process_guid");
+  }
+  return ToStatus(problems);
+}
+
+Status Validate(const models::UpdateDesiredLRPRequest& request) {
+  Problems problems;
+  if (request.process_guid().empty()) {
+    AddField(&problems, "process_guid");
+  }
+  if (!request.has_update()) {
+    AddField(&problems, "update");
+  } else {
+    CheckDesiredLrpUpdate(request.update(), &problems);
+  }
+  return ToStatus(problems);
+}
+
+Status Validate(const models::DesireLRPRequest& request) {
+  Problems problems;
+  if (!request.has_desired_lrp()) {
+    AddField(&problems, "desired_lrp");
+  } else {
+    CheckDesiredLrp(request.desired_lrp(), &problems);
+  }
+  return ToStatus(problems);
+}
+
+Status Validate(const models::TasksRequest&) { return Status::Ok(); }
+
+Status Validate(const models::TaskByGuidRequest& request) {
+  Problems problems;
+  if (request.task_guid().empty()) {
+    AddField(&problems, "task_guid");
+  }
+  return ToStatus(problems);
+}
+
+Status Validate(const models::TaskGuidRequest& request) {
+  Problems problems;
+  if (request.task_guid().empty()) {
+    AddField(&problems, "task_guid");
+  }
+  return ToStatus(problems);
+}
+
+Status Validate(const models::DesireTaskRequest& request) {
+  Problems problems;
+  CheckTaskGuidPattern(request.task_guid(), &problems);
+  if (request.domain().empty()) {
+    AddField(&problems, "domain");
+  }
+  if (!request.has_task_definition()) {
+    AddField(&problems, "task_definition");
+  } else {
+    CheckTaskDefinition(request.task_definition(), &problems);
+  }
+  return ToStatus(problems);
+}
+
+Status Validate(const models::StartTaskRequest& request) {
+  Problems problems;
+  CheckTaskGuidPattern(request.task_guid(), &problems);
+  if (request.cell_id().empty()) {
+    AddField(&problems, "cell_id");
+  }
+  return ToStatus(problems);
+}
+
+Status Validate(const models::CompleteTaskRequest& request) {
+  Problems problems;
+  CheckTaskGuidPattern(request.task_guid(), &problems);
+  if (request.cell_id().empty()) {
+    AddField(&problems, "cell_id");
+  }
+  return ToStatus(problems);
+}
+
+Status Validate(const models::FailTaskRequest& request) {
+  Problems problems;
+  CheckTaskGuidPattern(request.task_guid(), &problems);
+  if (request.failure_reason().empty()) {
+    AddField(&problems, "failure_reason");
+  }
+  return ToStatus(problems);
+}
+
+Status Validate(const models::RejectTaskRequest& request) {
+  Problems problems;
+  CheckTaskGuidPattern(request.task_guid(), &problems);
+  if (request.rejection_reason().empty()) {
+    AddField(&problems, "failure_reason");
+  }
+  return ToStatus(problems);
+}
+
+Status Validate(const models::EventsByCellId&) { return Status::Ok(); }
+
+Status ValidateActualLrpKey(const models::ActualLRPKey& key) { return Run(CheckActualLrpKey, key); }
+
+Status ValidateActualLrpInstanceKey(const models::ActualLRPInstanceKey& key) {
+  return Run(CheckActualLrpInstanceKey, key);
+}
+
+Status ValidateDesiredLrp(const models::DesiredLRP& lrp) { return Run(CheckDesiredLrp, lrp); }
+
+Status ValidateDesiredLrpUpdate(const models::DesiredLRPUpdate& update) {
+  return Run(CheckDesiredLrpUpdate, update);
+}
+
+Status ValidateTaskDefinition(const models::TaskDefinition& definition) {
+  return Run(CheckTaskDefinition, definition);
+}
+
+Status ValidateAction(const models::Action& action) { return Run(CheckAction, action); }
+
+Status ValidateSecurityGroupRule(const models::SecurityGroupRule& rule) {
+  return Run(CheckSecurityGroupRule, rule);
+}
+
+Status ValidateCachedDependency(const models::CachedDependency& dependency) {
+  return Run(CheckCachedDependency, dependency);
+}
+
+Status ValidateImageLayer(const models::ImageLayer& layer) { return Run(CheckImageLayer, layer); }
+
+Status ValidateVolumeMount(const models::VolumeMount& mount) {
+  return Run(CheckVolumeMount, mount);
+}
+
+Status ValidateCheckDefinition(const models::CheckDefinition& definition) {
+  return Run(CheckCheckDefinition, definition);
+}
+
+Status ValidateSidecar(const models::Sidecar& sidecar) { return Run(CheckSidecar, sidecar); }
+
+Status ValidateMetricTagValue(const models::MetricTagValue& value) {
+  return Run(CheckMetricTagValue, value);
+}
+
+Status ValidateCellPresence(const models::CellPresence& cell) {
+  Problems problems;
+  if (cell.cell_id().empty()) {
+    AddField(&problems, "cell_id");
+  }
+  if (cell.rep_address().empty()) {
+    AddField(&problems, "rep_address");
+  }
+  const std::string& url = cell.rep_url();
+  if (!url.empty() && url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0) {
+    AddField(&problems, "rep_url");
+  }
+  if (cell.capacity().memory_mb() <= 0) {
+    AddField(&problems, "memory_mb");
+  }
+  if (cell.capacity().disk_mb() < 0) {
+    AddField(&problems, "disk_mb");
+  }
+  if (cell.capacity().containers() <= 0) {
+    AddField(&problems, "containers");
+  }
+  for (const auto& [key, value] : cell.annotations()) {
+    if (key.empty() || value.empty()) {
+      AddField(&problems, "annotations");
+      break;
+    }
+  }
+  return ToStatus(problems);
+}
+
+}  // namespace bbs::model

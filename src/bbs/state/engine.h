@@ -1,0 +1,169 @@
+#pragma once
+
+#include <array>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <shared_mutex>
+#include <string>
+#include <thread>
+#include <tuple>
+#include <unordered_map>
+#include <vector>
+
+#include "bbs/base/clock.h"
+#include "bbs/base/guid.h"
+#include "bbs/base/logger.h"
+#include "bbs/base/status.h"
+#include "bbs/events/event.h"
+#include "bbs/storage/store.h"
+#include "models/actual_lrp.pb.h"
+#include "models/desired_lrp.pb.h"
+#include "models/task.pb.h"
+#include "records/records.pb.h"
+
+namespace bbs::state {
+
+using ActualLrpPtr = std::shared_ptr<const models::ActualLRP>;
+using DesiredLrpPtr = std::shared_ptr<const records::DesiredLRPRecord>;
+using TaskPtr = std::shared_ptr<const models::Task>;
+
+// Filters of /v1/actual_lrps/list (all ANDed; empty = no filter).
+struct ActualLrpFilter {
+  std::string domain;
+  std::string cell_id;
+  std::string process_guid;
+  std::optional<int32_t> index;
+};
+
+// Filters of the desired LRP reads (all ANDed; empty = no filter). app_guids is a prefix match
+// on the process guid, ORed among its entries.
+struct DesiredLrpFilter {
+  std::string domain;
+  std::vector<std::string> process_guids;
+  std::vector<std::string> app_guids;
+};
+
+// One operation's worth of writes: the mutations to commit atomically and the events they cause.
+struct Change {
+  std::vector<storage::Mutation> mutations;
+  std::vector<events::Event> events;
+};
+
+// Engine is the in-memory authoritative model of the BBS and its write path (design.md §3).
+//
+// Reads are served from memory. A write takes the lock of its key (the process guid for desired
+// and actual LRPs, the task guid for tasks, the domain name for domains), reads the current
+// records, computes the change, hands it to the committer and waits. The committer thread
+// group-commits every pending change in one store transaction, then applies the changes to
+// memory and publishes their events, in commit order. Memory never changes before the store
+// has durably accepted the change; a failed commit leaves memory untouched.
+//
+// Thread-safe. Records handed out are immutable snapshots (shared_ptr to const).
+class Engine {
+ public:
+  struct Options {
+    // Upper bound of mutations in one group commit.
+    size_t max_batch_mutations = 20000;
+  };
+
+  Engine(storage::Store* store, const Clock* clock, GuidGenerator* guids,
+         events::Publisher* publisher, Logger logger, Options options);
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // Loads every record from the store into memory. REQUIRES: called once, before Start().
+  Status Load();
+  // Starts the committer thread.
+  void Start();
+  // Finishes the pending commits, then refuses further writes.
+  void Stop();
+
+  // --- Domains (behavior.md §6) ---
+  Status UpsertDomain(const std::string& domain, uint32_t ttl_seconds);
+  std::vector<std::string> FreshDomains() const;
+
+  // --- Desired LRPs (behavior.md §4) ---
+  // REQUIRES: `lrp` passed validation.
+  Status DesireLrp(const models::DesiredLRP& lrp, const std::string& trace_id);
+  // REQUIRES: `update` passed validation.
+  Status UpdateDesiredLrp(const std::string& process_guid, const models::DesiredLRPUpdate& update,
+                          const std::string& trace_id);
+  Status RemoveDesiredLrp(const std::string& process_guid, const std::string& trace_id);
+  DesiredLrpPtr DesiredLrp(const std::string& process_guid) const;
+  std::vector<DesiredLrpPtr> DesiredLrps(const DesiredLrpFilter& filter) const;
+
+  // --- Actual LRPs: reads ---
+  std::vector<ActualLrpPtr> ActualLrps(const ActualLrpFilter& filter) const;
+  std::vector<ActualLrpPtr> ActualLrpsByProcessGuids(const std::vector<std::string>& guids) const;
+
+  // Counts, for tests and metrics.
+  size_t DesiredLrpCount() const;
+  size_t ActualLrpCount() const;
+
+  // Commits `change` durably, applies it to memory and publishes its events. Blocks until done.
+  // REQUIRES: the caller holds the key locks of everything the change touches.
+  Status Commit(Change change);
+
+  // The lock that serialises writes to one process guid (its desired LRP and all its actuals).
+  std::unique_lock<std::mutex> LockProcess(const std::string& process_guid);
+
+  const Clock& clock() const { return *clock_; }
+  GuidGenerator& guids() { return *guids_; }
+
+ private:
+  struct Slots {
+    std::array<ActualLrpPtr, 3> by_presence;  // indexed by models::ActualLRP::Presence
+  };
+  struct ProcessEntry {
+    DesiredLrpPtr desired;
+    std::map<int32_t, Slots> actuals;
+  };
+  using ActualRef = std::tuple<std::string, int32_t, int>;  // guid, index, presence
+  struct Pending {
+    Change change;
+    Status status;
+    bool done = false;
+  };
+
+  void CommitLoop();
+  void ApplyLocked(storage::Mutation& mutation);
+  void IndexCellLocked(const models::ActualLRP& lrp, bool add);
+  void CollectActualsLocked(const ProcessEntry& entry, const ActualLrpFilter& filter,
+                            std::vector<ActualLrpPtr>* out) const;
+  std::vector<const models::ActualLRP*> ActualsOfLocked(const std::string& process_guid) const;
+
+  storage::Store* store_;
+  const Clock* clock_;
+  GuidGenerator* guids_;
+  events::Publisher* publisher_;
+  Logger logger_;
+  Options options_;
+
+  mutable std::shared_mutex state_mu_;  // guards the maps below
+  std::unordered_map<std::string, ProcessEntry> processes_;
+  std::unordered_map<std::string, std::set<ActualRef>> by_cell_;
+  std::unordered_map<std::string, int64_t> domains_;
+  std::unordered_map<std::string, TaskPtr> tasks_;
+  size_t actual_count_ = 0;
+  size_t desired_count_ = 0;
+
+  std::array<std::mutex, 1024> stripes_;
+  std::mutex domain_write_mu_;
+
+  std::mutex queue_mu_;
+  std::condition_variable queue_cv_;
+  std::condition_variable done_cv_;
+  std::deque<Pending*> queue_;
+  bool stopping_ = false;
+  bool running_ = false;
+  std::thread committer_;
+};
+
+}  // namespace bbs::state

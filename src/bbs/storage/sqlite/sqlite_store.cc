@@ -1,0 +1,858 @@
+#include "bbs/storage/sqlite/sqlite_store.h"
+
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <type_traits>
+#include <utility>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+namespace bbs::storage {
+namespace {
+
+constexpr int kBusyTimeoutMs = 5000;
+// Negative = KiB. Large enough to keep the indexes of 250k actual LRPs hot.
+constexpr const char* kCacheSizePragma = "PRAGMA cache_size=-65536";
+
+// Upstream's final schema (spec/behavior.md §10.1) in SQLite types. Columns holding serialized
+// protobuf are BLOB; the legacy columns actual_lrps.evacuating and expire_time are kept.
+constexpr const char* kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS configurations (
+  id VARCHAR(255) NOT NULL PRIMARY KEY,
+  value VARCHAR(255)
+);
+CREATE TABLE IF NOT EXISTS domains (
+  domain VARCHAR(255) NOT NULL PRIMARY KEY,
+  expire_time BIGINT DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS domains_expire_time_idx ON domains (expire_time);
+CREATE TABLE IF NOT EXISTS desired_lrps (
+  process_guid VARCHAR(255) NOT NULL PRIMARY KEY,
+  domain VARCHAR(255) NOT NULL,
+  log_guid VARCHAR(255) NOT NULL,
+  annotation TEXT,
+  instances INT NOT NULL,
+  memory_mb INT NOT NULL,
+  disk_mb INT NOT NULL,
+  max_pids INTEGER DEFAULT 0,
+  rootfs VARCHAR(1024) NOT NULL,
+  routes BLOB NOT NULL,
+  volume_placement BLOB NOT NULL,
+  modification_tag_epoch VARCHAR(255) NOT NULL,
+  modification_tag_index INT,
+  run_info BLOB NOT NULL,
+  placement_tags TEXT,
+  metric_tags BLOB,
+  update_strategy INT NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS desired_lrps_domain_idx ON desired_lrps (domain);
+CREATE TABLE IF NOT EXISTS actual_lrps (
+  process_guid VARCHAR(255) NOT NULL,
+  instance_index INT NOT NULL,
+  presence INT NOT NULL DEFAULT 0,
+  evacuating BOOL DEFAULT false,
+  domain VARCHAR(255) NOT NULL,
+  state VARCHAR(255) NOT NULL,
+  instance_guid VARCHAR(255) NOT NULL DEFAULT '',
+  cell_id VARCHAR(255) NOT NULL DEFAULT '',
+  placement_error VARCHAR(1024) NOT NULL DEFAULT '',
+  since BIGINT DEFAULT 0,
+  net_info BLOB NOT NULL,
+  modification_tag_epoch VARCHAR(255) NOT NULL,
+  modification_tag_index INT,
+  crash_count INT NOT NULL DEFAULT 0,
+  crash_reason VARCHAR(1024) NOT NULL DEFAULT '',
+  expire_time BIGINT DEFAULT 0,
+  internal_routes BLOB,
+  metric_tags BLOB,
+  routable BOOL DEFAULT false,
+  availability_zone VARCHAR(255) NOT NULL DEFAULT '',
+  PRIMARY KEY (process_guid, instance_index, presence)
+);
+CREATE INDEX IF NOT EXISTS actual_lrps_domain_idx ON actual_lrps (domain);
+CREATE INDEX IF NOT EXISTS actual_lrps_cell_id_idx ON actual_lrps (cell_id);
+CREATE INDEX IF NOT EXISTS actual_lrps_since_idx ON actual_lrps (since);
+CREATE INDEX IF NOT EXISTS actual_lrps_state_idx ON actual_lrps (state);
+CREATE INDEX IF NOT EXISTS actual_lrps_expire_time_idx ON actual_lrps (expire_time);
+CREATE TABLE IF NOT EXISTS tasks (
+  guid VARCHAR(255) NOT NULL PRIMARY KEY,
+  domain VARCHAR(255) NOT NULL,
+  updated_at BIGINT DEFAULT 0,
+  created_at BIGINT DEFAULT 0,
+  first_completed_at BIGINT DEFAULT 0,
+  state INT,
+  cell_id VARCHAR(255) NOT NULL DEFAULT '',
+  result TEXT,
+  failed BOOL DEFAULT false,
+  failure_reason VARCHAR(1024) NOT NULL DEFAULT '',
+  task_definition BLOB NOT NULL,
+  rejection_count INTEGER NOT NULL DEFAULT 0,
+  rejection_reason VARCHAR(1024) NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS tasks_domain_idx ON tasks (domain);
+CREATE INDEX IF NOT EXISTS tasks_state_idx ON tasks (state);
+CREATE INDEX IF NOT EXISTS tasks_cell_id_idx ON tasks (cell_id);
+CREATE INDEX IF NOT EXISTS tasks_updated_at_idx ON tasks (updated_at);
+CREATE INDEX IF NOT EXISTS tasks_created_at_idx ON tasks (created_at);
+CREATE INDEX IF NOT EXISTS tasks_first_completed_at_idx ON tasks (first_completed_at);
+)sql";
+
+constexpr const char* kPutDomain = R"sql(
+INSERT INTO domains (domain, expire_time) VALUES (?1, ?2)
+ON CONFLICT (domain) DO UPDATE SET expire_time = excluded.expire_time)sql";
+
+constexpr const char* kPutDesired = R"sql(
+INSERT INTO desired_lrps (process_guid, domain, log_guid, annotation, instances, memory_mb,
+  disk_mb, max_pids, rootfs, routes, volume_placement, modification_tag_epoch,
+  modification_tag_index, run_info, placement_tags, metric_tags, update_strategy)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)
+ON CONFLICT (process_guid) DO UPDATE SET
+  domain = excluded.domain, log_guid = excluded.log_guid, annotation = excluded.annotation,
+  instances = excluded.instances, memory_mb = excluded.memory_mb, disk_mb = excluded.disk_mb,
+  max_pids = excluded.max_pids, rootfs = excluded.rootfs, routes = excluded.routes,
+  volume_placement = excluded.volume_placement,
+  modification_tag_epoch = excluded.modification_tag_epoch,
+  modification_tag_index = excluded.modification_tag_index, run_info = excluded.run_info,
+  placement_tags = excluded.placement_tags, metric_tags = excluded.metric_tags,
+  update_strategy = excluded.update_strategy)sql";
+
+constexpr const char* kPutActual = R"sql(
+INSERT INTO actual_lrps (process_guid, instance_index, presence, evacuating, domain, state,
+  instance_guid, cell_id, placement_error, since, net_info, modification_tag_epoch,
+  modification_tag_index, crash_count, crash_reason, expire_time, internal_routes, metric_tags,
+  routable, availability_zone)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, 0, ?16, ?17, ?18, ?19)
+ON CONFLICT (process_guid, instance_index, presence) DO UPDATE SET
+  evacuating = excluded.evacuating, domain = excluded.domain, state = excluded.state,
+  instance_guid = excluded.instance_guid, cell_id = excluded.cell_id,
+  placement_error = excluded.placement_error, since = excluded.since,
+  net_info = excluded.net_info, modification_tag_epoch = excluded.modification_tag_epoch,
+  modification_tag_index = excluded.modification_tag_index,
+  crash_count = excluded.crash_count, crash_reason = excluded.crash_reason,
+  internal_routes = excluded.internal_routes, metric_tags = excluded.metric_tags,
+  routable = excluded.routable, availability_zone = excluded.availability_zone)sql";
+
+constexpr const char* kPutTask = R"sql(
+INSERT INTO tasks (guid, domain, updated_at, created_at, first_completed_at, state, cell_id,
+  result, failed, failure_reason, task_definition, rejection_count, rejection_reason)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+ON CONFLICT (guid) DO UPDATE SET
+  domain = excluded.domain, updated_at = excluded.updated_at, created_at = excluded.created_at,
+  first_completed_at = excluded.first_completed_at, state = excluded.state,
+  cell_id = excluded.cell_id, result = excluded.result, failed = excluded.failed,
+  failure_reason = excluded.failure_reason, task_definition = excluded.task_definition,
+  rejection_count = excluded.rejection_count, rejection_reason = excluded.rejection_reason)sql";
+
+// Column order of the SELECTs below.
+enum DesiredColumn : int {
+  kDesiredProcessGuid,
+  kDesiredDomain,
+  kDesiredLogGuid,
+  kDesiredAnnotation,
+  kDesiredInstances,
+  kDesiredMemoryMb,
+  kDesiredDiskMb,
+  kDesiredMaxPids,
+  kDesiredRootfs,
+  kDesiredRoutes,
+  kDesiredVolumePlacement,
+  kDesiredTagEpoch,
+  kDesiredTagIndex,
+  kDesiredRunInfo,
+  kDesiredPlacementTags,
+  kDesiredMetricTags,
+  kDesiredUpdateStrategy,
+};
+constexpr const char* kSelectDesired = R"sql(
+SELECT process_guid, domain, log_guid, annotation, instances, memory_mb, disk_mb, max_pids,
+  rootfs, routes, volume_placement, modification_tag_epoch, modification_tag_index, run_info,
+  placement_tags, metric_tags, update_strategy
+FROM desired_lrps)sql";
+
+enum ActualColumn : int {
+  kActualProcessGuid,
+  kActualIndex,
+  kActualPresence,
+  kActualDomain,
+  kActualState,
+  kActualInstanceGuid,
+  kActualCellId,
+  kActualPlacementError,
+  kActualSince,
+  kActualNetInfo,
+  kActualTagEpoch,
+  kActualTagIndex,
+  kActualCrashCount,
+  kActualCrashReason,
+  kActualInternalRoutes,
+  kActualMetricTags,
+  kActualRoutable,
+  kActualAvailabilityZone,
+};
+constexpr const char* kSelectActual = R"sql(
+SELECT process_guid, instance_index, presence, domain, state, instance_guid, cell_id,
+  placement_error, since, net_info, modification_tag_epoch, modification_tag_index, crash_count,
+  crash_reason, internal_routes, metric_tags, routable, availability_zone
+FROM actual_lrps)sql";
+
+enum TaskColumn : int {
+  kTaskGuid,
+  kTaskDomain,
+  kTaskUpdatedAt,
+  kTaskCreatedAt,
+  kTaskFirstCompletedAt,
+  kTaskState,
+  kTaskCellId,
+  kTaskResult,
+  kTaskFailed,
+  kTaskFailureReason,
+  kTaskDefinition,
+  kTaskRejectionCount,
+  kTaskRejectionReason,
+};
+constexpr const char* kSelectTasks = R"sql(
+SELECT guid, domain, updated_at, created_at, first_completed_at, state, cell_id, result, failed,
+  failure_reason, task_definition, rejection_count, rejection_reason
+FROM tasks)sql";
+
+// --- binding: every pointer passed here must stay valid until the statement is reset. ---
+
+void BindText(sqlite3_stmt* stmt, int index, const std::string& value) {
+  sqlite3_bind_text64(stmt, index, value.data(), value.size(), SQLITE_STATIC, SQLITE_UTF8);
+}
+void BindBlob(sqlite3_stmt* stmt, int index, const std::string& value) {
+  // A null data pointer would bind NULL; std::string::data() never is one.
+  sqlite3_bind_blob64(stmt, index, value.data(), value.size(), SQLITE_STATIC);
+}
+void BindInt(sqlite3_stmt* stmt, int index, int64_t value) {
+  sqlite3_bind_int64(stmt, index, value);
+}
+
+// --- reading columns ---
+
+std::string_view ColumnBytes(sqlite3_stmt* stmt, int column) {
+  // sqlite3_column_blob must be called before sqlite3_column_bytes.
+  const void* data = sqlite3_column_blob(stmt, column);
+  int size = sqlite3_column_bytes(stmt, column);
+  if (data == nullptr) {
+    return std::string_view("");
+  }
+  return std::string_view(static_cast<const char*>(data), static_cast<size_t>(size));
+}
+void ReadString(sqlite3_stmt* stmt, int column, std::string* out) {
+  std::string_view bytes = ColumnBytes(stmt, column);
+  out->assign(bytes.data(), bytes.size());
+}
+bool ParseColumn(sqlite3_stmt* stmt, int column, google::protobuf::MessageLite* out) {
+  std::string_view bytes = ColumnBytes(stmt, column);
+  return out->ParseFromArray(bytes.data(), static_cast<int>(bytes.size()));
+}
+bool IsNull(sqlite3_stmt* stmt, int column) {
+  return sqlite3_column_type(stmt, column) == SQLITE_NULL;
+}
+
+std::string EncodePlacementTags(const google::protobuf::RepeatedPtrField<std::string>& tags) {
+  nlohmann::json array = nlohmann::json::array();
+  for (const std::string& tag : tags) {
+    array.push_back(tag);
+  }
+  // Go's encoding/json replaces invalid UTF-8 the same way.
+  return array.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+bool DecodePlacementTags(std::string_view text,
+                         google::protobuf::RepeatedPtrField<std::string>* out) {
+  nlohmann::json array = nlohmann::json::parse(text.begin(), text.end(), nullptr,
+                                               /*allow_exceptions=*/false);
+  if (array.is_discarded()) {
+    return false;
+  }
+  if (array.is_null()) {
+    return true;
+  }
+  if (!array.is_array()) {
+    return false;
+  }
+  out->Reserve(static_cast<int>(array.size()));
+  for (const nlohmann::json& tag : array) {
+    if (!tag.is_string()) {
+      return false;
+    }
+    out->Add(std::string(tag.get_ref<const std::string&>()));
+  }
+  return true;
+}
+
+// Resets a statement when leaving the scope, whatever the outcome of the steps.
+class ResetOnExit {
+ public:
+  explicit ResetOnExit(sqlite3_stmt* stmt) : stmt_(stmt) {}
+  ResetOnExit(const ResetOnExit&) = delete;
+  ResetOnExit& operator=(const ResetOnExit&) = delete;
+  ~ResetOnExit() { sqlite3_reset(stmt_); }
+
+ private:
+  sqlite3_stmt* stmt_;
+};
+
+}  // namespace
+
+void SqliteStore::StmtDeleter::operator()(sqlite3_stmt* stmt) const { sqlite3_finalize(stmt); }
+
+SqliteStore::SqliteStore(sqlite3* db, Logger logger) : db_(db), logger_(std::move(logger)) {}
+
+SqliteStore::~SqliteStore() {
+  // close_v2 defers the close until the member statements are finalized just after this body.
+  sqlite3_close_v2(db_);
+}
+
+Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path, Logger logger) {
+  sqlite3* db = nullptr;
+  int rc = sqlite3_open_v2(
+      path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  if (rc != SQLITE_OK) {
+    std::string message = fmt::format("sqlite: cannot open '{}': {}", path,
+                                      db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+    sqlite3_close_v2(db);
+    return UnknownError(std::move(message));
+  }
+  logger = logger.Session("sqlite-store");
+  std::unique_ptr<SqliteStore> store(new SqliteStore(db, std::move(logger)));  // private ctor
+  for (Status (SqliteStore::*step)() :
+       {&SqliteStore::Configure, &SqliteStore::CreateSchema, &SqliteStore::PrepareStatements}) {
+    Status status = (store.get()->*step)();
+    if (!status.ok()) {
+      store->logger_.Error("failed-to-open", status.message(), {{"path", path}});
+      return status;
+    }
+  }
+  return store;
+}
+
+Status SqliteStore::Configure() {
+  sqlite3_extended_result_codes(db_, 1);
+  sqlite3_busy_timeout(db_, kBusyTimeoutMs);
+
+  Stmt journal;
+  if (Status s = Prepare("PRAGMA journal_mode=WAL", &journal); !s.ok()) {
+    return s;
+  }
+  int rc = sqlite3_step(journal.get());
+  if (rc != SQLITE_ROW) {
+    return Error(rc, "set journal_mode");
+  }
+  std::string_view mode = ColumnBytes(journal.get(), 0);
+  // An in-memory database reports "memory"; it has nothing to make durable.
+  if (mode != "wal" && mode != "memory") {
+    return UnknownError(fmt::format("sqlite: cannot enable WAL mode (journal_mode is '{}')", mode));
+  }
+  journal.reset();
+
+  if (Status s = Exec("PRAGMA synchronous=FULL"); !s.ok()) {
+    return s;
+  }
+  if (Status s = Exec(kCacheSizePragma); !s.ok()) {
+    return s;
+  }
+  return Status::Ok();
+}
+
+Status SqliteStore::CreateSchema() {
+  if (Status s = Exec("BEGIN IMMEDIATE"); !s.ok()) {
+    return s;
+  }
+  Status status = Exec(kSchema);
+  if (status.ok()) {
+    status = CheckVersion();
+  }
+  if (status.ok()) {
+    status = Exec("COMMIT");
+  }
+  if (!status.ok()) {
+    Rollback();
+  }
+  return status;
+}
+
+Status SqliteStore::CheckVersion() {
+  Stmt select;
+  if (Status s = Prepare("SELECT value FROM configurations WHERE id = 'version'", &select);
+      !s.ok()) {
+    return s;
+  }
+  int rc = sqlite3_step(select.get());
+  if (rc == SQLITE_ROW) {
+    std::string_view text = ColumnBytes(select.get(), 0);
+    nlohmann::json value = nlohmann::json::parse(text.begin(), text.end(), nullptr, false);
+    if (value.is_discarded() || !value.is_object() || !value.contains("CurrentVersion") ||
+        !value["CurrentVersion"].is_number_integer()) {
+      return Status(ErrorCode::kUnrecoverable,
+                    fmt::format("sqlite: invalid version record '{}'", text));
+    }
+    auto version = value["CurrentVersion"].get<int64_t>();
+    if (version > kSchemaVersion) {
+      return Status(ErrorCode::kUnrecoverable,
+                    fmt::format("Existing DB version ({}) exceeds bbs version ({})", version,
+                                kSchemaVersion));
+    }
+    if (version == kSchemaVersion) {
+      return Status::Ok();
+    }
+    // Older versions have no migrations yet: the CREATE IF NOT EXISTS above is the whole schema.
+  } else if (rc != SQLITE_DONE) {
+    return Error(rc, "read schema version");
+  }
+  select.reset();
+
+  Stmt upsert;
+  if (Status s = Prepare("INSERT INTO configurations (id, value) VALUES ('version', ?1) "
+                         "ON CONFLICT (id) DO UPDATE SET value = excluded.value",
+                         &upsert);
+      !s.ok()) {
+    return s;
+  }
+  std::string value = nlohmann::json{{"CurrentVersion", kSchemaVersion}}.dump();
+  BindText(upsert.get(), 1, value);
+  return Run(upsert.get(), "write schema version");
+}
+
+Status SqliteStore::PrepareStatements() {
+  const std::pair<Stmt*, const char*> statements[] = {
+      {&begin_immediate_, "BEGIN IMMEDIATE"},
+      {&begin_read_, "BEGIN"},
+      {&commit_, "COMMIT"},
+      {&rollback_, "ROLLBACK"},
+      {&put_domain_, kPutDomain},
+      {&delete_domain_, "DELETE FROM domains WHERE domain = ?1"},
+      {&put_desired_, kPutDesired},
+      {&delete_desired_, "DELETE FROM desired_lrps WHERE process_guid = ?1"},
+      {&put_actual_, kPutActual},
+      {&delete_actual_,
+       "DELETE FROM actual_lrps WHERE process_guid = ?1 AND instance_index = ?2 AND "
+       "presence = ?3"},
+      {&put_task_, kPutTask},
+      {&delete_task_, "DELETE FROM tasks WHERE guid = ?1"},
+      {&select_domains_, "SELECT domain, expire_time FROM domains"},
+      {&select_desired_, kSelectDesired},
+      {&select_actual_, kSelectActual},
+      {&select_tasks_, kSelectTasks},
+      {&count_desired_, "SELECT COUNT(*) FROM desired_lrps"},
+      {&count_actual_, "SELECT COUNT(*) FROM actual_lrps"},
+      {&count_tasks_, "SELECT COUNT(*) FROM tasks"},
+  };
+  for (const auto& [stmt, sql] : statements) {
+    if (Status s = Prepare(sql, stmt); !s.ok()) {
+      return s;
+    }
+  }
+  return Status::Ok();
+}
+
+Status SqliteStore::Exec(const char* sql) {
+  char* message = nullptr;
+  int rc = sqlite3_exec(db_, sql, nullptr, nullptr, &message);
+  if (rc == SQLITE_OK) {
+    return Status::Ok();
+  }
+  Status status = Error(rc, message != nullptr ? message : sql);
+  sqlite3_free(message);
+  return status;
+}
+
+Status SqliteStore::Prepare(std::string_view sql, Stmt* out) {
+  sqlite3_stmt* stmt = nullptr;
+  int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()),
+                              SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
+  if (rc != SQLITE_OK) {
+    sqlite3_finalize(stmt);
+    return Error(rc, "prepare");
+  }
+  out->reset(stmt);
+  return Status::Ok();
+}
+
+Status SqliteStore::Run(sqlite3_stmt* stmt, std::string_view what) {
+  ResetOnExit reset(stmt);
+  int rc = sqlite3_step(stmt);
+  if (rc == SQLITE_DONE) {
+    return Status::Ok();
+  }
+  return Error(rc, what);
+}
+
+void SqliteStore::Rollback() {
+  if (sqlite3_get_autocommit(db_)) {
+    return;  // SQLite already rolled back (e.g. on IOERR).
+  }
+  sqlite3_stmt* stmt = rollback_ != nullptr ? rollback_.get() : nullptr;
+  Status status = stmt != nullptr ? Run(stmt, "rollback") : Exec("ROLLBACK");
+  if (!status.ok()) {
+    logger_.Error("failed-to-rollback", status.message());
+  }
+}
+
+Status SqliteStore::Error(int rc, std::string_view what) const {
+  // SQLITE_ERROR is SQLite's "SQL error or missing table": our fixed statements only hit it when
+  // the schema is not the one we created. I/O, locking and constraint errors are UnknownError.
+  int primary = rc & 0xff;
+  bool broken = primary == SQLITE_ERROR || primary == SQLITE_CORRUPT || primary == SQLITE_NOTADB;
+  ErrorCode code = broken ? ErrorCode::kUnrecoverable : ErrorCode::kUnknownError;
+  return Status(code, fmt::format("sqlite: {}: {} ({})", what, sqlite3_errmsg(db_), rc));
+}
+
+// --- Commit ---
+
+Status SqliteStore::Commit(std::span<const Mutation> mutations) {
+  if (mutations.empty()) {
+    return Status::Ok();
+  }
+  if (Status s = Run(begin_immediate_.get(), "begin"); !s.ok()) {
+    logger_.Error("failed-to-begin", s.message());
+    Rollback();
+    return s;
+  }
+  for (size_t i = 0; i < mutations.size(); ++i) {
+    if (Status s = Apply(mutations[i]); !s.ok()) {
+      logger_.Error("failed-to-apply", s.message(), {{"mutation", i}, {"count", mutations.size()}});
+      Rollback();
+      return s;
+    }
+  }
+  if (Status s = Run(commit_.get(), "commit"); !s.ok()) {
+    logger_.Error("failed-to-commit", s.message(), {{"count", mutations.size()}});
+    Rollback();
+    return s;
+  }
+  return Status::Ok();
+}
+
+Status SqliteStore::Apply(const Mutation& mutation) {
+  return std::visit(
+      [this](const auto& m) -> Status {
+        using M = std::decay_t<decltype(m)>;
+        if constexpr (std::is_same_v<M, PutDomain>) {
+          BindText(put_domain_.get(), 1, m.domain);
+          BindInt(put_domain_.get(), 2, m.expire_time);
+          return Run(put_domain_.get(), "put domain");
+        } else if constexpr (std::is_same_v<M, DeleteDomain>) {
+          BindText(delete_domain_.get(), 1, m.domain);
+          return Run(delete_domain_.get(), "delete domain");
+        } else if constexpr (std::is_same_v<M, PutDesiredLrp>) {
+          return PutDesired(m.record);
+        } else if constexpr (std::is_same_v<M, DeleteDesiredLrp>) {
+          BindText(delete_desired_.get(), 1, m.process_guid);
+          return Run(delete_desired_.get(), "delete desired lrp");
+        } else if constexpr (std::is_same_v<M, PutActualLrp>) {
+          return PutActual(m.lrp);
+        } else if constexpr (std::is_same_v<M, DeleteActualLrp>) {
+          sqlite3_stmt* stmt = delete_actual_.get();
+          BindText(stmt, 1, m.process_guid);
+          BindInt(stmt, 2, m.index);
+          BindInt(stmt, 3, static_cast<int64_t>(m.presence));
+          return Run(stmt, "delete actual lrp");
+        } else if constexpr (std::is_same_v<M, PutTask>) {
+          return PutTaskRow(m.task);
+        } else if constexpr (std::is_same_v<M, DeleteTask>) {
+          BindText(delete_task_.get(), 1, m.task_guid);
+          return Run(delete_task_.get(), "delete task");
+        } else {
+          static_assert(sizeof(M) == 0, "unhandled mutation");
+        }
+      },
+      mutation);
+}
+
+Status SqliteStore::PutDesired(const records::DesiredLRPRecord& record) {
+  const auto& info = record.scheduling_info();
+  const auto& key = info.desired_lrp_key();
+  const auto& resource = info.desired_lrp_resource();
+  info.routes().SerializeToString(&blob_a_);
+  info.volume_placement().SerializeToString(&blob_b_);
+  blob_c_ = EncodePlacementTags(info.placementtags());
+  {
+    records::MetricTags tags;
+    *tags.mutable_tags() = record.metric_tags();
+    tags.SerializeToString(&blob_d_);
+  }
+  sqlite3_stmt* stmt = put_desired_.get();
+  BindText(stmt, 1, key.process_guid());
+  BindText(stmt, 2, key.domain());
+  BindText(stmt, 3, key.log_guid());
+  BindText(stmt, 4, info.annotation());
+  BindInt(stmt, 5, info.instances());
+  BindInt(stmt, 6, resource.memory_mb());
+  BindInt(stmt, 7, resource.disk_mb());
+  BindInt(stmt, 8, resource.max_pids());
+  BindText(stmt, 9, resource.root_fs());
+  BindBlob(stmt, 10, blob_a_);
+  BindBlob(stmt, 11, blob_b_);
+  BindText(stmt, 12, info.modification_tag().epoch());
+  BindInt(stmt, 13, info.modification_tag().index());
+  BindBlob(stmt, 14, record.run_info());
+  BindText(stmt, 15, blob_c_);
+  BindBlob(stmt, 16, blob_d_);
+  BindInt(stmt, 17, static_cast<int64_t>(record.update_strategy()));
+  return Run(stmt, "put desired lrp");
+}
+
+Status SqliteStore::PutActual(const models::ActualLRP& lrp) {
+  const auto& key = lrp.actual_lrp_key();
+  const auto& instance = lrp.actual_lrp_instance_key();
+  lrp.actual_lrp_net_info().SerializeToString(&blob_a_);
+  {
+    records::InternalRoutes routes;
+    *routes.mutable_routes() = lrp.actual_lrp_internal_routes();
+    routes.SerializeToString(&blob_b_);
+  }
+  {
+    records::StringMap tags;
+    *tags.mutable_entries() = lrp.metric_tags();
+    tags.SerializeToString(&blob_c_);
+  }
+  sqlite3_stmt* stmt = put_actual_.get();
+  BindText(stmt, 1, key.process_guid());
+  BindInt(stmt, 2, key.index());
+  BindInt(stmt, 3, static_cast<int64_t>(lrp.presence()));
+  BindInt(stmt, 4, lrp.presence() == models::ActualLRP::EVACUATING ? 1 : 0);
+  BindText(stmt, 5, key.domain());
+  BindText(stmt, 6, lrp.state());
+  BindText(stmt, 7, instance.instance_guid());
+  BindText(stmt, 8, instance.cell_id());
+  BindText(stmt, 9, lrp.placement_error());
+  BindInt(stmt, 10, lrp.since());
+  BindBlob(stmt, 11, blob_a_);
+  BindText(stmt, 12, lrp.modification_tag().epoch());
+  BindInt(stmt, 13, lrp.modification_tag().index());
+  BindInt(stmt, 14, lrp.crash_count());
+  BindText(stmt, 15, lrp.crash_reason());
+  BindBlob(stmt, 16, blob_b_);
+  BindBlob(stmt, 17, blob_c_);
+  if (lrp.has_routable()) {
+    BindInt(stmt, 18, lrp.routable() ? 1 : 0);
+  } else {
+    sqlite3_bind_null(stmt, 18);
+  }
+  BindText(stmt, 19, lrp.availability_zone());
+  return Run(stmt, "put actual lrp");
+}
+
+Status SqliteStore::PutTaskRow(const models::Task& task) {
+  task.task_definition().SerializeToString(&blob_a_);
+  sqlite3_stmt* stmt = put_task_.get();
+  BindText(stmt, 1, task.task_guid());
+  BindText(stmt, 2, task.domain());
+  BindInt(stmt, 3, task.updated_at());
+  BindInt(stmt, 4, task.created_at());
+  BindInt(stmt, 5, task.first_completed_at());
+  BindInt(stmt, 6, static_cast<int64_t>(task.state()));
+  BindText(stmt, 7, task.cell_id());
+  BindText(stmt, 8, task.result());
+  BindInt(stmt, 9, task.failed() ? 1 : 0);
+  BindText(stmt, 10, task.failure_reason());
+  BindBlob(stmt, 11, blob_a_);
+  BindInt(stmt, 12, task.rejection_count());
+  BindText(stmt, 13, task.rejection_reason());
+  return Run(stmt, "put task");
+}
+
+// --- Load ---
+
+Status SqliteStore::Load(Snapshot* out) {
+  Snapshot snapshot;
+  // One read transaction, so the four tables are read at the same point in time.
+  Status status = Run(begin_read_.get(), "begin");
+  if (status.ok()) {
+    status = LoadDomains(&snapshot);
+  }
+  if (status.ok()) {
+    status = LoadDesiredLrps(&snapshot);
+  }
+  if (status.ok()) {
+    status = LoadActualLrps(&snapshot);
+  }
+  if (status.ok()) {
+    status = LoadTasks(&snapshot);
+  }
+  if (status.ok()) {
+    status = Run(commit_.get(), "end read");
+  }
+  if (!status.ok()) {
+    logger_.Error("failed-to-load", status.message());
+    Rollback();
+    return status;
+  }
+  logger_.Info("loaded", {{"domains", snapshot.domains.size()},
+                          {"desired_lrps", snapshot.desired_lrps.size()},
+                          {"actual_lrps", snapshot.actual_lrps.size()},
+                          {"tasks", snapshot.tasks.size()}});
+  *out = std::move(snapshot);
+  return Status::Ok();
+}
+
+Status SqliteStore::CountRows(sqlite3_stmt* stmt, size_t* out) {
+  ResetOnExit reset(stmt);
+  int rc = sqlite3_step(stmt);
+  if (rc != SQLITE_ROW) {
+    return Error(rc, "count rows");
+  }
+  *out = static_cast<size_t>(sqlite3_column_int64(stmt, 0));
+  return Status::Ok();
+}
+
+Status SqliteStore::LoadDomains(Snapshot* out) {
+  sqlite3_stmt* stmt = select_domains_.get();
+  ResetOnExit reset(stmt);
+  int rc;
+  while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+    PutDomain& domain = out->domains.emplace_back();
+    ReadString(stmt, 0, &domain.domain);
+    domain.expire_time = sqlite3_column_int64(stmt, 1);
+  }
+  return rc == SQLITE_DONE ? Status::Ok() : Error(rc, "read domains");
+}
+
+Status SqliteStore::LoadDesiredLrps(Snapshot* out) {
+  size_t count = 0;
+  if (Status s = CountRows(count_desired_.get(), &count); !s.ok()) {
+    return s;
+  }
+  out->desired_lrps.reserve(count);
+  sqlite3_stmt* stmt = select_desired_.get();
+  ResetOnExit reset(stmt);
+  records::MetricTags tags;
+  int rc;
+  while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+    records::DesiredLRPRecord& record = out->desired_lrps.emplace_back();
+    auto* info = record.mutable_scheduling_info();
+    auto* key = info->mutable_desired_lrp_key();
+    ReadString(stmt, kDesiredProcessGuid, key->mutable_process_guid());
+    ReadString(stmt, kDesiredDomain, key->mutable_domain());
+    ReadString(stmt, kDesiredLogGuid, key->mutable_log_guid());
+    ReadString(stmt, kDesiredAnnotation, info->mutable_annotation());
+    info->set_instances(sqlite3_column_int(stmt, kDesiredInstances));
+    auto* resource = info->mutable_desired_lrp_resource();
+    resource->set_memory_mb(sqlite3_column_int(stmt, kDesiredMemoryMb));
+    resource->set_disk_mb(sqlite3_column_int(stmt, kDesiredDiskMb));
+    resource->set_max_pids(sqlite3_column_int(stmt, kDesiredMaxPids));
+    ReadString(stmt, kDesiredRootfs, resource->mutable_root_fs());
+    auto* tag = info->mutable_modification_tag();
+    ReadString(stmt, kDesiredTagEpoch, tag->mutable_epoch());
+    tag->set_index(static_cast<uint32_t>(sqlite3_column_int64(stmt, kDesiredTagIndex)));
+    ReadString(stmt, kDesiredRunInfo, record.mutable_run_info());
+    record.set_update_strategy(static_cast<models::DesiredLRP::UpdateStrategy>(
+        sqlite3_column_int(stmt, kDesiredUpdateStrategy)));
+
+    const char* bad_column = nullptr;
+    if (!ParseColumn(stmt, kDesiredRoutes, info->mutable_routes())) {
+      bad_column = "routes";
+    } else if (!ParseColumn(stmt, kDesiredVolumePlacement, info->mutable_volume_placement())) {
+      bad_column = "volume_placement";
+    } else if (!DecodePlacementTags(ColumnBytes(stmt, kDesiredPlacementTags),
+                                    info->mutable_placementtags())) {
+      bad_column = "placement_tags";
+    } else if (!ParseColumn(stmt, kDesiredMetricTags, &tags)) {
+      bad_column = "metric_tags";
+    }
+    if (bad_column != nullptr) {
+      logger_.Error("failed-to-decode-desired-lrp", fmt::format("invalid {}", bad_column),
+                    {{"process_guid", key->process_guid()}});
+      out->desired_lrps.pop_back();
+      continue;
+    }
+    record.mutable_metric_tags()->swap(*tags.mutable_tags());
+  }
+  return rc == SQLITE_DONE ? Status::Ok() : Error(rc, "read desired lrps");
+}
+
+Status SqliteStore::LoadActualLrps(Snapshot* out) {
+  size_t count = 0;
+  if (Status s = CountRows(count_actual_.get(), &count); !s.ok()) {
+    return s;
+  }
+  out->actual_lrps.reserve(count);
+  sqlite3_stmt* stmt = select_actual_.get();
+  ResetOnExit reset(stmt);
+  records::InternalRoutes routes;
+  records::StringMap tags;
+  int rc;
+  while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+    models::ActualLRP& lrp = out->actual_lrps.emplace_back();
+    auto* key = lrp.mutable_actual_lrp_key();
+    ReadString(stmt, kActualProcessGuid, key->mutable_process_guid());
+    key->set_index(sqlite3_column_int(stmt, kActualIndex));
+    ReadString(stmt, kActualDomain, key->mutable_domain());
+    lrp.set_presence(
+        static_cast<models::ActualLRP::Presence>(sqlite3_column_int(stmt, kActualPresence)));
+    ReadString(stmt, kActualState, lrp.mutable_state());
+    auto* instance = lrp.mutable_actual_lrp_instance_key();
+    ReadString(stmt, kActualInstanceGuid, instance->mutable_instance_guid());
+    ReadString(stmt, kActualCellId, instance->mutable_cell_id());
+    ReadString(stmt, kActualPlacementError, lrp.mutable_placement_error());
+    lrp.set_since(sqlite3_column_int64(stmt, kActualSince));
+    auto* tag = lrp.mutable_modification_tag();
+    ReadString(stmt, kActualTagEpoch, tag->mutable_epoch());
+    tag->set_index(static_cast<uint32_t>(sqlite3_column_int64(stmt, kActualTagIndex)));
+    lrp.set_crash_count(sqlite3_column_int(stmt, kActualCrashCount));
+    ReadString(stmt, kActualCrashReason, lrp.mutable_crash_reason());
+    if (!IsNull(stmt, kActualRoutable)) {
+      lrp.set_routable(sqlite3_column_int(stmt, kActualRoutable) != 0);
+    }
+    ReadString(stmt, kActualAvailabilityZone, lrp.mutable_availability_zone());
+
+    const char* bad_column = nullptr;
+    if (!ParseColumn(stmt, kActualNetInfo, lrp.mutable_actual_lrp_net_info())) {
+      bad_column = "net_info";
+    } else if (!ParseColumn(stmt, kActualInternalRoutes, &routes)) {
+      bad_column = "internal_routes";
+    } else if (!ParseColumn(stmt, kActualMetricTags, &tags)) {
+      bad_column = "metric_tags";
+    }
+    if (bad_column != nullptr) {
+      logger_.Error("failed-to-decode-actual-lrp", fmt::format("invalid {}", bad_column),
+                    {{"process_guid", key->process_guid()},
+                     {"index", key->index()},
+                     {"presence", static_cast<int>(lrp.presence())}});
+      out->actual_lrps.pop_back();
+      continue;
+    }
+    lrp.mutable_actual_lrp_internal_routes()->Swap(routes.mutable_routes());
+    lrp.mutable_metric_tags()->swap(*tags.mutable_entries());
+  }
+  return rc == SQLITE_DONE ? Status::Ok() : Error(rc, "read actual lrps");
+}
+
+Status SqliteStore::LoadTasks(Snapshot* out) {
+  size_t count = 0;
+  if (Status s = CountRows(count_tasks_.get(), &count); !s.ok()) {
+    return s;
+  }
+  out->tasks.reserve(count);
+  sqlite3_stmt* stmt = select_tasks_.get();
+  ResetOnExit reset(stmt);
+  int rc;
+  while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+    models::Task& task = out->tasks.emplace_back();
+    ReadString(stmt, kTaskGuid, task.mutable_task_guid());
+    ReadString(stmt, kTaskDomain, task.mutable_domain());
+    task.set_updated_at(sqlite3_column_int64(stmt, kTaskUpdatedAt));
+    task.set_created_at(sqlite3_column_int64(stmt, kTaskCreatedAt));
+    task.set_first_completed_at(sqlite3_column_int64(stmt, kTaskFirstCompletedAt));
+    task.set_state(static_cast<models::Task::State>(sqlite3_column_int(stmt, kTaskState)));
+    ReadString(stmt, kTaskCellId, task.mutable_cell_id());
+    ReadString(stmt, kTaskResult, task.mutable_result());
+    task.set_failed(sqlite3_column_int(stmt, kTaskFailed) != 0);
+    ReadString(stmt, kTaskFailureReason, task.mutable_failure_reason());
+    task.set_rejection_count(sqlite3_column_int(stmt, kTaskRejectionCount));
+    ReadString(stmt, kTaskRejectionReason, task.mutable_rejection_reason());
+    if (!ParseColumn(stmt, kTaskDefinition, task.mutable_task_definition())) {
+      logger_.Error("failed-to-decode-task", "invalid task_definition",
+                    {{"task_guid", task.task_guid()}});
+      out->tasks.pop_back();
+    }
+  }
+  return rc == SQLITE_DONE ? Status::Ok() : Error(rc, "read tasks");
+}
+
+}  // namespace bbs::storage

@@ -1,0 +1,298 @@
+#include "bbs/storage/sqlite/sqlite_store.h"
+
+#include <sqlite3.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "bbs/storage/store_test_util.h"
+
+namespace bbs::storage {
+namespace {
+
+using models::ActualLRP;
+using testing::CapturingSink;
+using testing::EqualsProto;
+using ::testing::HasSubstr;
+using testing::IsOk;
+using ::testing::IsSupersetOf;
+using testing::NullLogger;
+using ::testing::SizeIs;
+using testing::StatusIs;
+using testing::TempDir;
+
+// A second, raw connection to the same file, to look at and tamper with what the store wrote.
+class RawDb {
+ public:
+  explicit RawDb(const std::string& path) {
+    EXPECT_EQ(sqlite3_open(path.c_str(), &db_), SQLITE_OK);
+  }
+  RawDb(const RawDb&) = delete;
+  RawDb& operator=(const RawDb&) = delete;
+  ~RawDb() { sqlite3_close(db_); }
+
+  void Exec(const std::string& sql) {
+    char* error = nullptr;
+    EXPECT_EQ(sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &error), SQLITE_OK)
+        << sql << ": " << (error != nullptr ? error : "");
+    sqlite3_free(error);
+  }
+
+  // The rows of `sql`, each column as text ("NULL" for NULL).
+  std::vector<std::vector<std::string>> Query(const std::string& sql) {
+    std::vector<std::vector<std::string>> rows;
+    sqlite3_stmt* stmt = nullptr;
+    EXPECT_EQ(sqlite3_prepare_v2(db_, sql.c_str(), -1, &stmt, nullptr), SQLITE_OK)
+        << sqlite3_errmsg(db_);
+    while (sqlite3_step(stmt) == SQLITE_ROW) {
+      std::vector<std::string>& row = rows.emplace_back();
+      for (int i = 0; i < sqlite3_column_count(stmt); ++i) {
+        if (sqlite3_column_type(stmt, i) == SQLITE_NULL) {
+          row.push_back("NULL");
+        } else {
+          const void* data = sqlite3_column_blob(stmt, i);
+          int size = sqlite3_column_bytes(stmt, i);
+          row.emplace_back(data != nullptr ? static_cast<const char*>(data) : "",
+                           static_cast<size_t>(size));
+        }
+      }
+    }
+    sqlite3_finalize(stmt);
+    return rows;
+  }
+
+ private:
+  sqlite3* db_ = nullptr;
+};
+
+class SqliteStoreTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<SqliteStore> Open(Logger logger = NullLogger()) {
+    auto store = SqliteStore::Open(path_, std::move(logger));
+    EXPECT_TRUE(store.ok()) << store.status().ToString();
+    return store.ok() ? std::move(store).value() : nullptr;
+  }
+
+  TempDir dir_;
+  std::string path_ = (dir_.path() / "bbs.db").string();
+};
+
+TEST_F(SqliteStoreTest, CreatesUpstreamsTablesAndIndexes) {
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  RawDb raw(path_);
+  std::vector<std::string> names;
+  for (const auto& row :
+       raw.Query("SELECT name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'")) {
+    names.push_back(row[0]);
+  }
+  EXPECT_THAT(names, IsSupersetOf({"configurations", "domains", "desired_lrps", "actual_lrps",
+                                   "tasks", "domains_expire_time_idx", "desired_lrps_domain_idx",
+                                   "actual_lrps_domain_idx", "actual_lrps_cell_id_idx",
+                                   "actual_lrps_since_idx", "actual_lrps_state_idx",
+                                   "actual_lrps_expire_time_idx", "tasks_domain_idx",
+                                   "tasks_state_idx", "tasks_cell_id_idx", "tasks_updated_at_idx",
+                                   "tasks_created_at_idx", "tasks_first_completed_at_idx"}));
+}
+
+TEST_F(SqliteStoreTest, RecordsItsSchemaVersionAndUsesWal) {
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  RawDb raw(path_);
+  auto rows = raw.Query("SELECT value FROM configurations WHERE id = 'version'");
+  ASSERT_THAT(rows, SizeIs(1));
+  EXPECT_EQ(rows[0][0], fmt::format("{{\"CurrentVersion\":{}}}", SqliteStore::kSchemaVersion));
+  EXPECT_EQ(raw.Query("PRAGMA journal_mode")[0][0], "wal");
+}
+
+TEST_F(SqliteStoreTest, OpensItsOwnDatabaseAgain) {
+  ASSERT_NE(Open(), nullptr);
+  ASSERT_NE(Open(), nullptr);
+  RawDb raw(path_);
+  EXPECT_THAT(raw.Query("SELECT * FROM configurations WHERE id = 'version'"), SizeIs(1));
+}
+
+TEST_F(SqliteStoreTest, RefusesADatabaseWithANewerSchemaVersion) {
+  ASSERT_NE(Open(), nullptr);
+  {
+    RawDb raw(path_);
+    raw.Exec("UPDATE configurations SET value = '{\"CurrentVersion\":99}' WHERE id = 'version'");
+  }
+  auto store = SqliteStore::Open(path_, NullLogger());
+  ASSERT_FALSE(store.ok());
+  EXPECT_THAT(store.status(), StatusIs(ErrorCode::kUnrecoverable));
+  EXPECT_EQ(store.status().message(),
+            fmt::format("Existing DB version (99) exceeds bbs version ({})",
+                        SqliteStore::kSchemaVersion));
+}
+
+TEST_F(SqliteStoreTest, RefusesAFileThatIsNotADatabase) {
+  { std::ofstream(path_) << std::string(4096, 'x'); }
+  auto store = SqliteStore::Open(path_, NullLogger());
+  ASSERT_FALSE(store.ok());
+  EXPECT_THAT(store.status(), StatusIs(ErrorCode::kUnrecoverable));
+}
+
+TEST_F(SqliteStoreTest, FailsToOpenInAMissingDirectory) {
+  auto store = SqliteStore::Open((dir_.path() / "missing" / "bbs.db").string(), NullLogger());
+  ASSERT_FALSE(store.ok());
+  EXPECT_THAT(store.status(), StatusIs(ErrorCode::kUnknownError));
+}
+
+TEST_F(SqliteStoreTest, KeepsScalarsInColumnsAndNestedMessagesAsProtobufBlobs) {
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  ActualLRP lrp = testing::SmallActualLrp("pg", 2);
+  lrp.set_presence(ActualLRP::EVACUATING);
+  ActualLRP unroutable = testing::SmallActualLrp("pg", 3);
+  unroutable.clear_optional_routable();
+  records::DesiredLRPRecord desired = testing::FullDesiredLrp("pg", 1);
+  desired.mutable_scheduling_info()->clear_placementtags();
+  desired.mutable_scheduling_info()->add_placementtags("tag-a");
+  desired.mutable_scheduling_info()->add_placementtags("tag-b");
+  models::Task task = testing::SmallTask("tg");
+  std::vector<Mutation> put = {PutActualLrp{lrp}, PutActualLrp{unroutable}, PutDesiredLrp{desired},
+                               PutTask{task}};
+  ASSERT_THAT(store->Commit(put), IsOk());
+
+  RawDb raw(path_);
+  auto rows = raw.Query(
+      "SELECT process_guid, instance_index, presence, evacuating, domain, state, instance_guid, "
+      "cell_id, since, modification_tag_epoch, modification_tag_index, routable, net_info "
+      "FROM actual_lrps ORDER BY instance_index");
+  ASSERT_THAT(rows, SizeIs(2));
+  EXPECT_THAT(rows[0],
+              ::testing::ElementsAre("pg", "2", "1", "1", "cf-apps", "RUNNING", "ig-pg-2", "cell-1",
+                                     "1700000000000000000", "epoch-1", "2", "1", ::testing::_));
+  models::ActualLRPNetInfo net_info;
+  ASSERT_TRUE(net_info.ParseFromString(rows[0][12]));
+  EXPECT_THAT(net_info, EqualsProto(lrp.actual_lrp_net_info()));
+  EXPECT_EQ(rows[1][11], "NULL");
+
+  rows = raw.Query("SELECT placement_tags, run_info FROM desired_lrps");
+  ASSERT_THAT(rows, SizeIs(1));
+  EXPECT_EQ(rows[0][0], R"(["tag-a","tag-b"])");
+  EXPECT_EQ(rows[0][1], desired.run_info());
+
+  rows = raw.Query("SELECT guid, domain, state, created_at, task_definition FROM tasks");
+  ASSERT_THAT(rows, SizeIs(1));
+  EXPECT_EQ(rows[0][0], "tg");
+  EXPECT_EQ(rows[0][2], "1");
+  EXPECT_EQ(rows[0][3], "1700000000000000000");
+  models::TaskDefinition definition;
+  ASSERT_TRUE(definition.ParseFromString(rows[0][4]));
+  EXPECT_THAT(definition, EqualsProto(task.task_definition()));
+}
+
+TEST_F(SqliteStoreTest, SkipsAndLogsRowsThatDoNotDecode) {
+  auto sink = std::make_shared<CapturingSink>();
+  auto store = Open(Logger(sink, "bbs"));
+  ASSERT_NE(store, nullptr);
+  std::vector<Mutation> put = {
+      PutActualLrp{testing::SmallActualLrp("good", 0)},
+      PutActualLrp{testing::SmallActualLrp("bad", 0)},
+      PutDesiredLrp{testing::FullDesiredLrp("good", 1)},
+      PutDesiredLrp{testing::FullDesiredLrp("bad", 2)},
+      PutTask{testing::SmallTask("good")},
+      PutTask{testing::SmallTask("bad")},
+  };
+  ASSERT_THAT(store->Commit(put), IsOk());
+  {
+    RawDb raw(path_);
+    raw.Exec("UPDATE actual_lrps SET net_info = X'FFFFFFFF' WHERE process_guid = 'bad'");
+    raw.Exec("UPDATE desired_lrps SET placement_tags = '[1' WHERE process_guid = 'bad'");
+    raw.Exec("UPDATE tasks SET task_definition = X'0A' WHERE guid = 'bad'");
+  }
+  Snapshot snapshot;
+  ASSERT_THAT(store->Load(&snapshot), IsOk());
+  ASSERT_THAT(snapshot.actual_lrps, SizeIs(1));
+  EXPECT_EQ(snapshot.actual_lrps[0].actual_lrp_key().process_guid(), "good");
+  ASSERT_THAT(snapshot.desired_lrps, SizeIs(1));
+  EXPECT_EQ(snapshot.desired_lrps[0].scheduling_info().desired_lrp_key().process_guid(), "good");
+  ASSERT_THAT(snapshot.tasks, SizeIs(1));
+  EXPECT_EQ(snapshot.tasks[0].task_guid(), "good");
+
+  int errors = 0;
+  for (const std::string& line : sink->lines()) {
+    auto json = nlohmann::json::parse(line);
+    if (json["log_level"] != 2) {
+      continue;
+    }
+    ++errors;
+    EXPECT_THAT(json["message"].get<std::string>(), HasSubstr("failed-to-decode"));
+    EXPECT_THAT(line, HasSubstr("bad"));
+  }
+  EXPECT_EQ(errors, 3);
+}
+
+TEST_F(SqliteStoreTest, ARejectedCommitLeavesTheStoreUsable) {
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  {
+    RawDb raw(path_);
+    raw.Exec(
+        "CREATE TRIGGER no_bad BEFORE INSERT ON domains WHEN NEW.domain = 'bad' "
+        "BEGIN SELECT RAISE(ABORT, 'no bad domains'); END;");
+  }
+  std::vector<Mutation> bad = {PutDomain{"good", 0}, PutDomain{"bad", 0}};
+  Status status = store->Commit(bad);
+  EXPECT_THAT(status, StatusIs(ErrorCode::kUnknownError));
+  EXPECT_THAT(status.message(), HasSubstr("no bad domains"));
+  std::vector<Mutation> good = {PutDomain{"good", 0}};
+  ASSERT_THAT(store->Commit(good), IsOk());
+  Snapshot snapshot;
+  ASSERT_THAT(store->Load(&snapshot), IsOk());
+  ASSERT_THAT(snapshot.domains, SizeIs(1));
+  EXPECT_EQ(snapshot.domains[0].domain, "good");
+}
+
+TEST_F(SqliteStoreTest, ABrokenSchemaIsUnrecoverable) {
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  {
+    RawDb raw(path_);
+    raw.Exec("DROP TABLE tasks");
+  }
+  std::vector<Mutation> put = {PutTask{testing::SmallTask("tg")}};
+  EXPECT_THAT(store->Commit(put), StatusIs(ErrorCode::kUnrecoverable));
+  Snapshot snapshot;
+  EXPECT_THAT(store->Load(&snapshot), StatusIs(ErrorCode::kUnrecoverable));
+}
+
+// Timing check for release builds: --gtest_also_run_disabled_tests.
+TEST_F(SqliteStoreTest, DISABLED_Loads250kActualLrpsInUnderTwoSeconds) {
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  constexpr int kLrps = 250000;
+  for (int batch = 0; batch < kLrps / 10000; ++batch) {
+    std::vector<Mutation> put;
+    put.reserve(10000);
+    for (int i = 0; i < 10000; ++i) {
+      int n = batch * 10000 + i;
+      put.push_back(PutActualLrp{testing::SmallActualLrp(
+          fmt::format("{:08x}-0000-4000-8000-{:012x}", n / 4, n / 4), n % 4)});
+    }
+    ASSERT_THAT(store->Commit(put), IsOk());
+  }
+  store.reset();
+  store = Open();
+  ASSERT_NE(store, nullptr);
+  auto start = std::chrono::steady_clock::now();
+  Snapshot snapshot;
+  ASSERT_THAT(store->Load(&snapshot), IsOk());
+  auto elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_THAT(snapshot.actual_lrps, SizeIs(kLrps));
+  std::printf("loaded %d actual LRPs in %.3f s\n", kLrps, elapsed);
+  EXPECT_LT(elapsed, 2.0);
+}
+
+}  // namespace
+}  // namespace bbs::storage

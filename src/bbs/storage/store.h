@@ -1,0 +1,81 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "bbs/base/status.h"
+#include "models/actual_lrp.pb.h"
+#include "models/task.pb.h"
+#include "records/records.pb.h"
+
+namespace bbs::storage {
+
+// --- Mutations: the only way state changes in a Store. Puts are upserts by primary key. ---
+
+struct PutDomain {
+  std::string domain;
+  int64_t expire_time = 0;  // Unix ns; INT64_MAX = never expires
+};
+struct DeleteDomain {
+  std::string domain;
+};
+// Primary key: record.scheduling_info().desired_lrp_key().process_guid().
+struct PutDesiredLrp {
+  records::DesiredLRPRecord record;
+};
+struct DeleteDesiredLrp {
+  std::string process_guid;
+};
+// Primary key: (actual_lrp_key.process_guid, actual_lrp_key.index, presence).
+struct PutActualLrp {
+  models::ActualLRP lrp;
+};
+struct DeleteActualLrp {
+  std::string process_guid;
+  int32_t index = 0;
+  models::ActualLRP::Presence presence = models::ActualLRP::ORDINARY;
+};
+// Primary key: task.task_guid().
+struct PutTask {
+  models::Task task;
+};
+struct DeleteTask {
+  std::string task_guid;
+};
+
+using Mutation = std::variant<PutDomain, DeleteDomain, PutDesiredLrp, DeleteDesiredLrp,
+                              PutActualLrp, DeleteActualLrp, PutTask, DeleteTask>;
+
+// Everything a Store holds, as loaded at start-up. Order within each vector is unspecified.
+struct Snapshot {
+  std::vector<PutDomain> domains;
+  std::vector<records::DesiredLRPRecord> desired_lrps;
+  std::vector<models::ActualLRP> actual_lrps;
+  std::vector<models::Task> tasks;
+};
+
+// Store persists BBS records. It holds no business logic: the state engine decides, the store
+// records. Implementations must make Commit atomic (all mutations or none) and durable (a
+// successful Commit survives kill -9 and, where the engine allows, power loss).
+//
+// Thread-safety: Load and Commit may be called from any thread, but never concurrently with
+// each other (the state engine has a single committer).
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // Reads every record. A record that cannot be decoded is skipped (and reported in the log by
+  // the backend); Load fails only when the store itself cannot be read.
+  virtual Status Load(Snapshot* out) = 0;
+
+  // Applies `mutations` in order inside one transaction. A delete of a missing key is not an
+  // error. On failure nothing is applied and the error is UnknownError (I/O) or Unrecoverable
+  // (the schema is broken).
+  virtual Status Commit(std::span<const Mutation> mutations) = 0;
+};
+
+}  // namespace bbs::storage

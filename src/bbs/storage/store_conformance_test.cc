@@ -1,0 +1,441 @@
+// The suite every Store backend must pass. Adding a backend = one entry in kBackends.
+#include <sqlite3.h>
+
+#include <climits>
+#include <functional>
+#include <memory>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "bbs/storage/memory_store.h"
+#include "bbs/storage/sqlite/sqlite_store.h"
+#include "bbs/storage/store.h"
+#include "bbs/storage/store_test_util.h"
+
+namespace bbs::storage {
+namespace {
+
+using models::ActualLRP;
+using testing::EqualsProto;
+using testing::FindActualLrp;
+using testing::FindDomain;
+using testing::FindTask;
+using testing::FullActualLrp;
+using testing::FullDesiredLrp;
+using testing::FullTask;
+using ::testing::IsNull;
+using testing::IsOk;
+using ::testing::NotNull;
+using testing::NullLogger;
+using ::testing::SizeIs;
+using testing::TempDir;
+
+struct Backend {
+  std::string name;
+  // Opens the store kept in `dir` (a fresh temp directory per test).
+  std::function<Result<std::unique_ptr<Store>>(const std::string& dir)> open;
+  // True if a store reopened on the same `dir` shows what was committed before.
+  bool persistent = false;
+  // Makes every later write of the task with guid "poison" fail inside the backend, or null if
+  // the backend cannot be made to fail half-way through a commit.
+  std::function<void(const std::string& dir)> poison_task_writes;
+};
+
+void PrintTo(const Backend& backend, std::ostream* os) { *os << backend.name; }
+
+std::string SqlitePath(const std::string& dir) { return dir + "/bbs.db"; }
+
+void PoisonSqliteTaskWrites(const std::string& dir) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(SqlitePath(dir).c_str(), &db), SQLITE_OK);
+  char* error = nullptr;
+  int rc = sqlite3_exec(db,
+                        "CREATE TRIGGER poison BEFORE INSERT ON tasks WHEN NEW.guid = 'poison' "
+                        "BEGIN SELECT RAISE(ABORT, 'poisoned'); END;",
+                        nullptr, nullptr, &error);
+  EXPECT_EQ(rc, SQLITE_OK) << (error != nullptr ? error : "");
+  sqlite3_free(error);
+  sqlite3_close(db);
+}
+
+const Backend kBackends[] = {
+    {"Memory",
+     [](const std::string&) -> Result<std::unique_ptr<Store>> {
+       return std::unique_ptr<Store>(std::make_unique<MemoryStore>());
+     },
+     false, nullptr},
+    {"Sqlite",
+     [](const std::string& dir) -> Result<std::unique_ptr<Store>> {
+       auto store = SqliteStore::Open(SqlitePath(dir), NullLogger());
+       if (!store.ok()) {
+         return store.status();
+       }
+       return std::unique_ptr<Store>(std::move(store).value());
+     },
+     true, PoisonSqliteTaskWrites},
+};
+
+class StoreConformanceTest : public ::testing::TestWithParam<Backend> {
+ protected:
+  void SetUp() override { Reopen(); }
+
+  void Reopen() {
+    store_.reset();
+    auto store = GetParam().open(dir_.path().string());
+    ASSERT_THAT(store.ok() ? Status::Ok() : store.status(), IsOk());
+    store_ = std::move(store).value();
+  }
+
+  Status Commit(std::vector<Mutation> mutations) { return store_->Commit(mutations); }
+
+  Snapshot Load() {
+    Snapshot snapshot;
+    EXPECT_THAT(store_->Load(&snapshot), IsOk());
+    return snapshot;
+  }
+
+  TempDir dir_;
+  std::unique_ptr<Store> store_;
+};
+
+TEST_P(StoreConformanceTest, ANewStoreIsEmpty) {
+  Snapshot snapshot = Load();
+  EXPECT_THAT(snapshot.domains, SizeIs(0));
+  EXPECT_THAT(snapshot.desired_lrps, SizeIs(0));
+  EXPECT_THAT(snapshot.actual_lrps, SizeIs(0));
+  EXPECT_THAT(snapshot.tasks, SizeIs(0));
+}
+
+TEST_P(StoreConformanceTest, RoundTripsDomainsWithTheirExpiryTimes) {
+  ASSERT_THAT(Commit({PutDomain{"cf-apps", INT64_MAX}, PutDomain{"cf-tasks", 1700000000123456789},
+                      PutDomain{"", 0}}),
+              IsOk());
+  Snapshot snapshot = Load();
+  ASSERT_THAT(snapshot.domains, SizeIs(3));
+  ASSERT_THAT(FindDomain(snapshot, "cf-apps"), NotNull());
+  EXPECT_EQ(FindDomain(snapshot, "cf-apps")->expire_time, INT64_MAX);
+  ASSERT_THAT(FindDomain(snapshot, "cf-tasks"), NotNull());
+  EXPECT_EQ(FindDomain(snapshot, "cf-tasks")->expire_time, 1700000000123456789);
+  ASSERT_THAT(FindDomain(snapshot, ""), NotNull());
+  EXPECT_EQ(FindDomain(snapshot, "")->expire_time, 0);
+}
+
+TEST_P(StoreConformanceTest, RoundTripsADesiredLrpWithEveryFieldSet) {
+  records::DesiredLRPRecord record = FullDesiredLrp("pg-1", 1);
+  ASSERT_THAT(Commit({PutDesiredLrp{record}}), IsOk());
+  Snapshot snapshot = Load();
+  ASSERT_THAT(snapshot.desired_lrps, SizeIs(1));
+  EXPECT_THAT(snapshot.desired_lrps[0], EqualsProto(record));
+}
+
+TEST_P(StoreConformanceTest, RoundTripsAnActualLrpWithEveryFieldSet) {
+  ActualLRP lrp = FullActualLrp("pg-1", 3, ActualLRP::EVACUATING, 1);
+  ASSERT_TRUE(lrp.has_routable());
+  ASSERT_THAT(Commit({PutActualLrp{lrp}}), IsOk());
+  Snapshot snapshot = Load();
+  ASSERT_THAT(snapshot.actual_lrps, SizeIs(1));
+  EXPECT_THAT(snapshot.actual_lrps[0], EqualsProto(lrp));
+}
+
+TEST_P(StoreConformanceTest, RoundTripsATaskWithEveryFieldSet) {
+  models::Task task = FullTask("tg-1", 1);
+  ASSERT_THAT(Commit({PutTask{task}}), IsOk());
+  Snapshot snapshot = Load();
+  ASSERT_THAT(snapshot.tasks, SizeIs(1));
+  EXPECT_THAT(snapshot.tasks[0], EqualsProto(task));
+}
+
+TEST_P(StoreConformanceTest, RoundTripsEmptyRecords) {
+  records::DesiredLRPRecord record;
+  record.mutable_scheduling_info()->mutable_desired_lrp_key()->set_process_guid("pg-empty");
+  ActualLRP lrp;
+  lrp.mutable_actual_lrp_key()->set_process_guid("pg-empty");
+  models::Task task;
+  task.set_task_guid("tg-empty");
+  ASSERT_THAT(Commit({PutDesiredLrp{record}, PutActualLrp{lrp}, PutTask{task}}), IsOk());
+  Snapshot snapshot = Load();
+  ASSERT_THAT(snapshot.desired_lrps, SizeIs(1));
+  ASSERT_THAT(snapshot.actual_lrps, SizeIs(1));
+  ASSERT_THAT(snapshot.tasks, SizeIs(1));
+  // Sub-messages that upstream always writes may come back present but empty.
+  google::protobuf::util::MessageDifferencer equivalent;
+  equivalent.set_message_field_comparison(google::protobuf::util::MessageDifferencer::EQUIVALENT);
+  EXPECT_TRUE(equivalent.Compare(snapshot.desired_lrps[0], record));
+  EXPECT_TRUE(equivalent.Compare(snapshot.actual_lrps[0], lrp));
+  EXPECT_TRUE(equivalent.Compare(snapshot.tasks[0], task));
+  EXPECT_FALSE(snapshot.actual_lrps[0].has_routable());
+}
+
+TEST_P(StoreConformanceTest, KeepsWhetherRoutableIsSet) {
+  ActualLRP unset = FullActualLrp("pg", 0, ActualLRP::ORDINARY, 1);
+  unset.clear_optional_routable();
+  ActualLRP set_false = FullActualLrp("pg", 1, ActualLRP::ORDINARY, 2);
+  set_false.set_routable(false);
+  ActualLRP set_true = FullActualLrp("pg", 2, ActualLRP::ORDINARY, 3);
+  set_true.set_routable(true);
+  ASSERT_THAT(Commit({PutActualLrp{unset}, PutActualLrp{set_false}, PutActualLrp{set_true}}),
+              IsOk());
+  Snapshot snapshot = Load();
+  const ActualLRP* got_unset = FindActualLrp(snapshot, "pg", 0, ActualLRP::ORDINARY);
+  const ActualLRP* got_false = FindActualLrp(snapshot, "pg", 1, ActualLRP::ORDINARY);
+  const ActualLRP* got_true = FindActualLrp(snapshot, "pg", 2, ActualLRP::ORDINARY);
+  ASSERT_THAT(got_unset, NotNull());
+  ASSERT_THAT(got_false, NotNull());
+  ASSERT_THAT(got_true, NotNull());
+  EXPECT_FALSE(got_unset->has_routable());
+  EXPECT_TRUE(got_false->has_routable());
+  EXPECT_FALSE(got_false->routable());
+  EXPECT_TRUE(got_true->has_routable());
+  EXPECT_TRUE(got_true->routable());
+  EXPECT_THAT(*got_unset, EqualsProto(unset));
+  EXPECT_THAT(*got_false, EqualsProto(set_false));
+  EXPECT_THAT(*got_true, EqualsProto(set_true));
+}
+
+TEST_P(StoreConformanceTest, PutsOverwriteTheRecordWithTheSameKey) {
+  ASSERT_THAT(Commit({PutDomain{"d", 1}, PutDesiredLrp{FullDesiredLrp("pg", 1)},
+                      PutActualLrp{FullActualLrp("pg", 0, ActualLRP::ORDINARY, 1)},
+                      PutTask{FullTask("tg", 1)}}),
+              IsOk());
+  records::DesiredLRPRecord desired = FullDesiredLrp("pg", 2);
+  ActualLRP actual = FullActualLrp("pg", 0, ActualLRP::ORDINARY, 2);
+  actual.clear_optional_routable();
+  models::Task task = FullTask("tg", 2);
+  ASSERT_THAT(
+      Commit({PutDomain{"d", 2}, PutDesiredLrp{desired}, PutActualLrp{actual}, PutTask{task}}),
+      IsOk());
+  Snapshot snapshot = Load();
+  ASSERT_THAT(snapshot.domains, SizeIs(1));
+  EXPECT_EQ(snapshot.domains[0].expire_time, 2);
+  ASSERT_THAT(snapshot.desired_lrps, SizeIs(1));
+  EXPECT_THAT(snapshot.desired_lrps[0], EqualsProto(desired));
+  ASSERT_THAT(snapshot.actual_lrps, SizeIs(1));
+  EXPECT_THAT(snapshot.actual_lrps[0], EqualsProto(actual));
+  ASSERT_THAT(snapshot.tasks, SizeIs(1));
+  EXPECT_THAT(snapshot.tasks[0], EqualsProto(task));
+}
+
+TEST_P(StoreConformanceTest, DeletesRemoveOnlyTheNamedRecords) {
+  ASSERT_THAT(
+      Commit({PutDomain{"d1", 0}, PutDomain{"d2", 0}, PutDesiredLrp{FullDesiredLrp("pg1", 1)},
+              PutDesiredLrp{FullDesiredLrp("pg2", 2)},
+              PutActualLrp{FullActualLrp("pg1", 0, ActualLRP::ORDINARY, 1)},
+              PutActualLrp{FullActualLrp("pg1", 1, ActualLRP::ORDINARY, 2)},
+              PutTask{FullTask("tg1", 1)}, PutTask{FullTask("tg2", 2)}}),
+      IsOk());
+  ASSERT_THAT(Commit({DeleteDomain{"d1"}, DeleteDesiredLrp{"pg1"},
+                      DeleteActualLrp{"pg1", 0, ActualLRP::ORDINARY}, DeleteTask{"tg1"}}),
+              IsOk());
+  Snapshot snapshot = Load();
+  ASSERT_THAT(snapshot.domains, SizeIs(1));
+  EXPECT_EQ(snapshot.domains[0].domain, "d2");
+  ASSERT_THAT(snapshot.desired_lrps, SizeIs(1));
+  EXPECT_THAT(snapshot.desired_lrps[0], EqualsProto(FullDesiredLrp("pg2", 2)));
+  ASSERT_THAT(snapshot.actual_lrps, SizeIs(1));
+  EXPECT_THAT(snapshot.actual_lrps[0],
+              EqualsProto(FullActualLrp("pg1", 1, ActualLRP::ORDINARY, 2)));
+  ASSERT_THAT(snapshot.tasks, SizeIs(1));
+  EXPECT_THAT(snapshot.tasks[0], EqualsProto(FullTask("tg2", 2)));
+}
+
+TEST_P(StoreConformanceTest, DeletingAMissingKeyIsNotAnError) {
+  ASSERT_THAT(Commit({PutTask{FullTask("tg", 1)}}), IsOk());
+  EXPECT_THAT(Commit({DeleteDomain{"nope"}, DeleteDesiredLrp{"nope"},
+                      DeleteActualLrp{"nope", 0, ActualLRP::ORDINARY},
+                      DeleteActualLrp{"nope", 0, ActualLRP::SUSPECT}, DeleteTask{"nope"}}),
+              IsOk());
+  EXPECT_THAT(Load().tasks, SizeIs(1));
+}
+
+TEST_P(StoreConformanceTest, PresenceIsPartOfTheActualLrpKey) {
+  ActualLRP ordinary = FullActualLrp("pg", 4, ActualLRP::ORDINARY, 1);
+  ActualLRP evacuating = FullActualLrp("pg", 4, ActualLRP::EVACUATING, 2);
+  ActualLRP suspect = FullActualLrp("pg", 4, ActualLRP::SUSPECT, 3);
+  ASSERT_THAT(Commit({PutActualLrp{ordinary}, PutActualLrp{evacuating}, PutActualLrp{suspect}}),
+              IsOk());
+  Snapshot snapshot = Load();
+  ASSERT_THAT(snapshot.actual_lrps, SizeIs(3));
+  ASSERT_THAT(FindActualLrp(snapshot, "pg", 4, ActualLRP::ORDINARY), NotNull());
+  EXPECT_THAT(*FindActualLrp(snapshot, "pg", 4, ActualLRP::ORDINARY), EqualsProto(ordinary));
+  ASSERT_THAT(FindActualLrp(snapshot, "pg", 4, ActualLRP::EVACUATING), NotNull());
+  EXPECT_THAT(*FindActualLrp(snapshot, "pg", 4, ActualLRP::EVACUATING), EqualsProto(evacuating));
+  ASSERT_THAT(FindActualLrp(snapshot, "pg", 4, ActualLRP::SUSPECT), NotNull());
+  EXPECT_THAT(*FindActualLrp(snapshot, "pg", 4, ActualLRP::SUSPECT), EqualsProto(suspect));
+
+  ASSERT_THAT(Commit({DeleteActualLrp{"pg", 4, ActualLRP::EVACUATING}}), IsOk());
+  snapshot = Load();
+  EXPECT_THAT(snapshot.actual_lrps, SizeIs(2));
+  EXPECT_THAT(FindActualLrp(snapshot, "pg", 4, ActualLRP::EVACUATING), IsNull());
+  EXPECT_THAT(FindActualLrp(snapshot, "pg", 4, ActualLRP::ORDINARY), NotNull());
+  EXPECT_THAT(FindActualLrp(snapshot, "pg", 4, ActualLRP::SUSPECT), NotNull());
+}
+
+TEST_P(StoreConformanceTest, AppliesTheMutationsOfACommitInOrder) {
+  models::Task first = FullTask("overwritten", 1);
+  models::Task second = FullTask("overwritten", 2);
+  ASSERT_THAT(Commit({
+                  PutTask{FullTask("put-then-deleted", 1)},
+                  DeleteTask{"put-then-deleted"},
+                  DeleteTask{"deleted-then-put"},
+                  PutTask{FullTask("deleted-then-put", 1)},
+                  PutTask{first},
+                  PutTask{second},
+                  PutActualLrp{FullActualLrp("pg", 0, ActualLRP::ORDINARY, 1)},
+                  DeleteActualLrp{"pg", 0, ActualLRP::ORDINARY},
+                  PutDesiredLrp{FullDesiredLrp("pg", 1)},
+                  DeleteDesiredLrp{"pg"},
+                  PutDomain{"d", 1},
+                  DeleteDomain{"d"},
+              }),
+              IsOk());
+  Snapshot snapshot = Load();
+  EXPECT_THAT(FindTask(snapshot, "put-then-deleted"), IsNull());
+  EXPECT_THAT(FindTask(snapshot, "deleted-then-put"), NotNull());
+  ASSERT_THAT(FindTask(snapshot, "overwritten"), NotNull());
+  EXPECT_THAT(*FindTask(snapshot, "overwritten"), EqualsProto(second));
+  EXPECT_THAT(snapshot.tasks, SizeIs(2));
+  EXPECT_THAT(snapshot.actual_lrps, SizeIs(0));
+  EXPECT_THAT(snapshot.desired_lrps, SizeIs(0));
+  EXPECT_THAT(snapshot.domains, SizeIs(0));
+}
+
+TEST_P(StoreConformanceTest, AnEmptyCommitSucceedsAndChangesNothing) {
+  ASSERT_THAT(Commit({PutDomain{"d", 0}}), IsOk());
+  EXPECT_THAT(store_->Commit({}), IsOk());
+  EXPECT_THAT(Load().domains, SizeIs(1));
+}
+
+TEST_P(StoreConformanceTest, CommitsTenThousandMutationsAtOnce) {
+  std::vector<Mutation> mutations;
+  mutations.reserve(10000);
+  for (int i = 0; i < 4000; ++i) {
+    mutations.push_back(
+        PutActualLrp{testing::SmallActualLrp(fmt::format("pg-{}", i / 10), i % 10)});
+  }
+  for (int i = 0; i < 4000; ++i) {
+    mutations.push_back(PutTask{testing::SmallTask(fmt::format("tg-{}", i))});
+  }
+  for (int i = 0; i < 2000; ++i) {
+    mutations.push_back(DeleteTask{fmt::format("tg-{}", i * 2)});
+  }
+  ASSERT_THAT(store_->Commit(mutations), IsOk());
+  Snapshot snapshot = Load();
+  EXPECT_THAT(snapshot.actual_lrps, SizeIs(4000));
+  EXPECT_THAT(snapshot.tasks, SizeIs(2000));
+  EXPECT_THAT(FindTask(snapshot, "tg-0"), IsNull());
+  ASSERT_THAT(FindTask(snapshot, "tg-3999"), NotNull());
+  EXPECT_THAT(*FindTask(snapshot, "tg-3999"), EqualsProto(testing::SmallTask("tg-3999")));
+  ASSERT_THAT(FindActualLrp(snapshot, "pg-399", 9, ActualLRP::ORDINARY), NotNull());
+  EXPECT_THAT(*FindActualLrp(snapshot, "pg-399", 9, ActualLRP::ORDINARY),
+              EqualsProto(testing::SmallActualLrp("pg-399", 9)));
+}
+
+TEST_P(StoreConformanceTest, LoadReplacesWhatTheSnapshotHeld) {
+  Snapshot snapshot;
+  snapshot.domains.push_back(PutDomain{"stale", 0});
+  snapshot.tasks.push_back(FullTask("stale", 1));
+  ASSERT_THAT(store_->Load(&snapshot), IsOk());
+  EXPECT_THAT(snapshot.domains, SizeIs(0));
+  EXPECT_THAT(snapshot.tasks, SizeIs(0));
+}
+
+TEST_P(StoreConformanceTest, AReopenedStoreShowsEverythingCommitted) {
+  if (!GetParam().persistent) {
+    GTEST_SKIP() << "backend keeps nothing across reopen";
+  }
+  records::DesiredLRPRecord desired = FullDesiredLrp("pg", 1);
+  ActualLRP actual = FullActualLrp("pg", 0, ActualLRP::ORDINARY, 1);
+  models::Task task = FullTask("tg", 1);
+  ASSERT_THAT(Commit({PutDomain{"d", INT64_MAX}, PutDesiredLrp{desired}, PutActualLrp{actual},
+                      PutTask{task}, PutTask{FullTask("gone", 2)}}),
+              IsOk());
+  ASSERT_THAT(Commit({DeleteTask{"gone"}}), IsOk());
+  Reopen();
+  Snapshot snapshot = Load();
+  ASSERT_THAT(snapshot.domains, SizeIs(1));
+  EXPECT_EQ(snapshot.domains[0].domain, "d");
+  EXPECT_EQ(snapshot.domains[0].expire_time, INT64_MAX);
+  ASSERT_THAT(snapshot.desired_lrps, SizeIs(1));
+  EXPECT_THAT(snapshot.desired_lrps[0], EqualsProto(desired));
+  ASSERT_THAT(snapshot.actual_lrps, SizeIs(1));
+  EXPECT_THAT(snapshot.actual_lrps[0], EqualsProto(actual));
+  ASSERT_THAT(snapshot.tasks, SizeIs(1));
+  EXPECT_THAT(snapshot.tasks[0], EqualsProto(task));
+}
+
+TEST_P(StoreConformanceTest, ACommitThatFailsHalfWayAppliesNothing) {
+  if (!GetParam().poison_task_writes) {
+    GTEST_SKIP() << "backend cannot fail half-way";
+  }
+  ASSERT_THAT(Commit({PutTask{FullTask("kept", 1)}}), IsOk());
+  GetParam().poison_task_writes(dir_.path().string());
+
+  Status status =
+      Commit({PutDomain{"d", 0}, PutActualLrp{FullActualLrp("pg", 0, ActualLRP::ORDINARY, 1)},
+              DeleteTask{"kept"}, PutTask{FullTask("poison", 1)}, PutTask{FullTask("after", 1)}});
+  EXPECT_FALSE(status.ok());
+  EXPECT_TRUE(status.code() == ErrorCode::kUnknownError ||
+              status.code() == ErrorCode::kUnrecoverable)
+      << status.ToString();
+  Snapshot snapshot = Load();
+  EXPECT_THAT(snapshot.domains, SizeIs(0));
+  EXPECT_THAT(snapshot.actual_lrps, SizeIs(0));
+  ASSERT_THAT(snapshot.tasks, SizeIs(1));
+  EXPECT_THAT(snapshot.tasks[0], EqualsProto(FullTask("kept", 1)));
+
+  // The store stays usable after a failed commit, and so does the data after a reopen.
+  ASSERT_THAT(Commit({PutDomain{"later", 0}}), IsOk());
+  if (GetParam().persistent) {
+    Reopen();
+  }
+  snapshot = Load();
+  EXPECT_THAT(snapshot.domains, SizeIs(1));
+  EXPECT_THAT(snapshot.tasks, SizeIs(1));
+}
+
+// Guards the helper the round-trip tests rely on: "every field set" must stay true as the
+// .proto files grow.
+void CollectUnsetFields(const google::protobuf::Message& message, const std::string& path,
+                        int depth, std::vector<std::string>* unset) {
+  const auto* descriptor = message.GetDescriptor();
+  const auto* reflection = message.GetReflection();
+  for (int i = 0; i < descriptor->field_count(); ++i) {
+    const auto* field = descriptor->field(i);
+    const auto* oneof = field->real_containing_oneof();
+    if (oneof != nullptr && oneof->field(0) != field) {
+      continue;
+    }
+    std::string name = path + "." + field->name();
+    bool set = field->is_repeated() ? reflection->FieldSize(message, field) > 0
+                                    : reflection->HasField(message, field);
+    if (!set) {
+      unset->push_back(name);
+      continue;
+    }
+    if (depth < 2 && !field->is_repeated() &&
+        field->cpp_type() == google::protobuf::FieldDescriptor::CPPTYPE_MESSAGE) {
+      CollectUnsetFields(reflection->GetMessage(message, field), name, depth + 1, unset);
+    }
+  }
+}
+
+TEST(StoreTestUtilTest, FullRecordsHaveEveryFieldSet) {
+  std::vector<std::string> unset;
+  CollectUnsetFields(FullDesiredLrp("pg", 1), "desired", 0, &unset);
+  CollectUnsetFields(FullActualLrp("pg", 1, ActualLRP::SUSPECT, 1), "actual", 0, &unset);
+  CollectUnsetFields(FullTask("tg", 1), "task", 0, &unset);
+  EXPECT_THAT(unset, ::testing::IsEmpty());
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, StoreConformanceTest, ::testing::ValuesIn(kBackends),
+                         [](const ::testing::TestParamInfo<Backend>& info) {
+                           return info.param.name;
+                         });
+
+}  // namespace
+}  // namespace bbs::storage

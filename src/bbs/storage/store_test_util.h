@@ -1,0 +1,106 @@
+#pragma once
+
+#include <filesystem>
+#include <mutex>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include <gmock/gmock.h>
+#include <google/protobuf/message.h>
+#include <google/protobuf/util/message_differencer.h>
+
+#include "bbs/base/logger.h"
+#include "bbs/base/status.h"
+#include "bbs/storage/store.h"
+
+namespace bbs {
+// Lets gtest print a Status as "ResourceNotFound: ..." instead of its bytes.
+inline void PrintTo(const Status& status, std::ostream* os) { *os << status.ToString(); }
+}  // namespace bbs
+
+// Helpers for the storage tests: fully populated records, a temp directory, matchers.
+namespace bbs::storage::testing {
+
+// Sets every field of `message` (recursively, nested messages to a bounded depth) to a value
+// derived from `seed`: strings with quotes, a backslash and UTF-8; negative and extreme
+// integers; the last value of each enum; two entries in repeated fields and maps near the top.
+// In each oneof, the first member is set.
+void FillAllFields(google::protobuf::Message* message, int seed);
+
+// Records with every field set, then the primary key overwritten with the given values.
+records::DesiredLRPRecord FullDesiredLrp(const std::string& process_guid, int seed);
+models::ActualLRP FullActualLrp(const std::string& process_guid, int32_t index,
+                                models::ActualLRP::Presence presence, int seed);
+models::Task FullTask(const std::string& task_guid, int seed);
+
+// Small records as the state engine writes them (for bulk tests).
+models::ActualLRP SmallActualLrp(const std::string& process_guid, int32_t index);
+models::Task SmallTask(const std::string& task_guid);
+
+// Lookups in a snapshot by primary key; null if absent.
+const PutDomain* FindDomain(const Snapshot& snapshot, const std::string& domain);
+const records::DesiredLRPRecord* FindDesiredLrp(const Snapshot& snapshot,
+                                                const std::string& process_guid);
+const models::ActualLRP* FindActualLrp(const Snapshot& snapshot, const std::string& process_guid,
+                                       int32_t index, models::ActualLRP::Presence presence);
+const models::Task* FindTask(const Snapshot& snapshot, const std::string& task_guid);
+
+// A fresh directory under the system temp directory, removed with everything in it.
+class TempDir {
+ public:
+  TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  ~TempDir();
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// A LogSink that keeps every line (debug level and up).
+class CapturingSink final : public LogSink {
+ public:
+  CapturingSink() : LogSink(LogLevel::kDebug) {}
+  void Write(const std::string& line) override;
+  std::vector<std::string> lines() const;
+
+ private:
+  mutable std::mutex mu_;
+  std::vector<std::string> lines_;
+};
+
+inline Logger NullLogger() { return Logger(LogSink::Null(), "bbs"); }
+
+// Matches a message equal to `expected` per MessageDifferencer::Equals; explains the difference.
+MATCHER_P(EqualsProto, expected, "equals " + expected.ShortDebugString()) {
+  google::protobuf::util::MessageDifferencer differencer;
+  std::string report;
+  differencer.ReportDifferencesToString(&report);
+  if (differencer.Compare(arg, expected)) {
+    return true;
+  }
+  *result_listener << "differences:\n" << report;
+  return false;
+}
+
+// Matches an OK Status; otherwise prints it.
+MATCHER(IsOk, "is OK") {
+  if (arg.ok()) {
+    return true;
+  }
+  *result_listener << "got " << arg.ToString();
+  return false;
+}
+
+// Matches a non-OK Status with the given ErrorCode.
+MATCHER_P(StatusIs, code, std::string("has error ") + ErrorCodeName(code)) {
+  if (!arg.ok() && arg.code() == code) {
+    return true;
+  }
+  *result_listener << "got " << arg.ToString();
+  return false;
+}
+
+}  // namespace bbs::storage::testing

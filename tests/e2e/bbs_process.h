@@ -1,0 +1,64 @@
+#pragma once
+
+#include <sys/types.h>
+
+#include <condition_variable>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace bbs::testing {
+
+// Runs the real `bbs` binary as a child process for end-to-end tests: API and health listeners
+// on 127.0.0.1 port 0, data in a directory the test chooses. The ports are read back from the
+// daemon's "bbs.started" log line. Not thread-safe.
+class BbsProcess {
+ public:
+  // `data_dir` must exist; the SQLite file is data_dir/bbs.db.
+  explicit BbsProcess(std::string data_dir, std::vector<std::string> extra_args = {});
+  ~BbsProcess();  // kills the process if it still runs
+
+  // Starts the binary and waits (bounded) until it logged "bbs.ready". False on failure, with
+  // the reason in error().
+  bool Start();
+  // SIGTERM, then waits for exit; returns the exit status (or -1).
+  int Stop();
+  // SIGKILL, then reaps the process.
+  void Kill();
+
+  int port() const { return port_; }
+  int health_port() const { return health_port_; }
+  const std::string& error() const { return error_; }
+  // Every stdout line so far.
+  std::vector<std::string> Lines();
+
+ private:
+  void ReadLoop(int fd);
+  bool WaitForLine(const std::string& needle, int timeout_ms, std::string* line);
+
+  std::string data_dir_;
+  std::vector<std::string> extra_args_;
+  pid_t pid_ = -1;
+  int port_ = 0;
+  int health_port_ = 0;
+  std::string error_;
+  std::thread reader_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::string> lines_;
+  bool eof_ = false;
+};
+
+// A fresh temporary directory, removed with its content on destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+}  // namespace bbs::testing
