@@ -280,12 +280,50 @@ TEST_F(E2eTest, GracefulRestartKeepsData) {
   EXPECT_EQ(Actuals("pg-1").size(), 1u);
 }
 
-TEST_F(E2eTest, RoutesOfLaterFeaturesAnswerAWellFormedError) {
-  models::TasksRequest req;
-  auto resp = client_->Call<models::TasksResponse>("/v1/tasks/list.r3", req);
-  ASSERT_TRUE(resp.has_error());
-  EXPECT_EQ(resp.error().type(), models::Error::UnknownError);
-  EXPECT_EQ(client_->Send("POST", "/v1/ping", "").status, 200);
+TEST_F(E2eTest, TasksAreDesiredListedAndResolved) {
+  models::DesireTaskRequest desire;
+  desire.set_task_guid("tg-1");
+  desire.set_domain("cf-tasks");
+  auto* def = desire.mutable_task_definition();
+  def->set_root_fs("docker:///busybox");
+  def->mutable_action()->mutable_run_action()->set_path("/bin/true");
+  def->mutable_action()->mutable_run_action()->set_user("root");
+  auto desired = client_->Call<models::TaskLifecycleResponse>("/v1/tasks/desire.r2", desire);
+  ASSERT_FALSE(desired.has_error()) << desired.error().message();
+
+  models::StartTaskRequest start;
+  start.set_task_guid("tg-1");
+  start.set_cell_id("cell-1");
+  auto started = client_->Call<models::StartTaskResponse>("/v1/tasks/start", start);
+  EXPECT_TRUE(started.should_start());
+  auto again = client_->Call<models::StartTaskResponse>("/v1/tasks/start", start);
+  EXPECT_FALSE(again.has_error());
+  EXPECT_FALSE(again.should_start());
+
+  models::CompleteTaskRequest complete;
+  complete.set_task_guid("tg-1");
+  complete.set_cell_id("cell-1");
+  complete.set_result("42");
+  EXPECT_FALSE(
+      client_->Call<models::TaskLifecycleResponse>("/v1/tasks/complete", complete).has_error());
+
+  models::TasksRequest list;
+  list.set_domain("cf-tasks");
+  auto tasks = client_->Call<models::TasksResponse>("/v1/tasks/list.r3", list);
+  ASSERT_EQ(tasks.tasks_size(), 1);
+  EXPECT_EQ(tasks.tasks(0).state(), models::Task::Completed);
+  EXPECT_EQ(tasks.tasks(0).result(), "42");
+
+  models::TaskGuidRequest guid;
+  guid.set_task_guid("tg-1");
+  auto bad = client_->Call<models::TaskLifecycleResponse>("/v1/tasks/delete", guid);
+  EXPECT_EQ(bad.error().type(), models::Error::InvalidStateTransition);
+  EXPECT_FALSE(client_->Call<models::TaskLifecycleResponse>("/v1/tasks/resolving", guid)
+                   .has_error());
+  EXPECT_FALSE(
+      client_->Call<models::TaskLifecycleResponse>("/v1/tasks/delete", guid).has_error());
+  auto gone = client_->Call<models::TaskResponse>("/v1/tasks/get_by_task_guid.r3", guid);
+  EXPECT_EQ(gone.error().type(), models::Error::ResourceNotFound);
 }
 
 }  // namespace

@@ -90,10 +90,6 @@ std::vector<Route> Api::Routes() {
   auto unary = [&](const char* method, const char* path, const char* name, UnaryHandler h) {
     routes.push_back(Route{method, path, name, RouteKind::kUnary, std::move(h)});
   };
-  auto todo = [&](const char* method, const char* path, const char* name) {
-    std::string n = name;
-    unary(method, path, name, [this, n](const Call&) { return NotImplemented(n); });
-  };
   auto stream = [&](const char* method, const char* path, const char* name) {
     routes.push_back(Route{method, path, name, RouteKind::kEventStream, nullptr});
   };
@@ -113,19 +109,27 @@ std::vector<Route> Api::Routes() {
         bind(&Api::ActualLrpGroupsByProcessGuid));
   unary("POST", "/v1/actual_lrp_groups/get_by_process_guid_and_index",
         "ActualLRPGroupsByProcessGuidAndIndex", bind(&Api::ActualLrpGroupByProcessGuidAndIndex));
-  todo("POST", "/v1/actual_lrps/claim", "ClaimActualLRP");
-  todo("POST", "/v1/actual_lrps/start.r1", "StartActualLRP");
-  todo("POST", "/v1/actual_lrps/start", "StartActualLRP_r0");
-  todo("POST", "/v1/actual_lrps/crash", "CrashActualLRP");
-  todo("POST", "/v1/actual_lrps/fail", "FailActualLRP");
-  todo("POST", "/v1/actual_lrps/remove", "RemoveActualLRP");
-  todo("POST", "/v1/actual_lrps/retire", "RetireActualLRP");
-  todo("POST", "/v1/actual_lrps/remove_evacuating", "RemoveEvacuatingActualLRP");
-  todo("POST", "/v1/actual_lrps/evacuate_claimed", "EvacuateClaimedActualLRP");
-  todo("POST", "/v1/actual_lrps/evacuate_crashed", "EvacuateCrashedActualLRP");
-  todo("POST", "/v1/actual_lrps/evacuate_stopped", "EvacuateStoppedActualLRP");
-  todo("POST", "/v1/actual_lrps/evacuate_running.r1", "EvacuateRunningActualLRP");
-  todo("POST", "/v1/actual_lrps/evacuate_running", "EvacuateRunningActualLRP_r0");
+  unary("POST", "/v1/actual_lrps/claim", "ClaimActualLRP", bind(&Api::ClaimActualLrp));
+  unary("POST", "/v1/actual_lrps/start.r1", "StartActualLRP",
+        [this](const Call& c) { return StartActualLrp(c, true); });
+  unary("POST", "/v1/actual_lrps/start", "StartActualLRP_r0",
+        [this](const Call& c) { return StartActualLrp(c, false); });
+  unary("POST", "/v1/actual_lrps/crash", "CrashActualLRP", bind(&Api::CrashActualLrp));
+  unary("POST", "/v1/actual_lrps/fail", "FailActualLRP", bind(&Api::FailActualLrp));
+  unary("POST", "/v1/actual_lrps/remove", "RemoveActualLRP", bind(&Api::RemoveActualLrp));
+  unary("POST", "/v1/actual_lrps/retire", "RetireActualLRP", bind(&Api::RetireActualLrp));
+  unary("POST", "/v1/actual_lrps/remove_evacuating", "RemoveEvacuatingActualLRP",
+        bind(&Api::RemoveEvacuatingActualLrp));
+  unary("POST", "/v1/actual_lrps/evacuate_claimed", "EvacuateClaimedActualLRP",
+        bind(&Api::EvacuateClaimedActualLrp));
+  unary("POST", "/v1/actual_lrps/evacuate_crashed", "EvacuateCrashedActualLRP",
+        bind(&Api::EvacuateCrashedActualLrp));
+  unary("POST", "/v1/actual_lrps/evacuate_stopped", "EvacuateStoppedActualLRP",
+        bind(&Api::EvacuateStoppedActualLrp));
+  unary("POST", "/v1/actual_lrps/evacuate_running.r1", "EvacuateRunningActualLRP",
+        [this](const Call& c) { return EvacuateRunningActualLrp(c, true); });
+  unary("POST", "/v1/actual_lrps/evacuate_running", "EvacuateRunningActualLRP_r0",
+        [this](const Call& c) { return EvacuateRunningActualLrp(c, false); });
   unary("POST", "/v1/desired_lrp_scheduling_infos/list", "DesiredLRPSchedulingInfos",
         bind(&Api::SchedulingInfos));
   unary("POST", "/v1/desired_lrp_scheduling_infos/get_by_process_guid",
@@ -144,18 +148,20 @@ std::vector<Route> Api::Routes() {
         [this](const Call& c) { return DesireLrp(c, false); });
   unary("POST", "/v1/desired_lrp/update", "UpdateDesireLRP", bind(&Api::UpdateDesiredLrp));
   unary("POST", "/v1/desired_lrp/remove", "RemoveDesiredLRP", bind(&Api::RemoveDesiredLrp));
-  todo("POST", "/v1/tasks/list.r3", "Tasks");
-  todo("POST", "/v1/tasks/get_by_task_guid.r3", "TaskByGuid");
-  todo("POST", "/v1/tasks/list.r2", "Tasks_r2");
-  todo("POST", "/v1/tasks/get_by_task_guid.r2", "TaskByGuid_r2");
-  todo("POST", "/v1/tasks/desire.r2", "DesireTask");
-  todo("POST", "/v1/tasks/start", "StartTask");
-  todo("POST", "/v1/tasks/cancel", "CancelTask");
-  todo("POST", "/v1/tasks/fail", "FailTask");
-  todo("POST", "/v1/tasks/reject", "RejectTask");
-  todo("POST", "/v1/tasks/complete", "CompleteTask");
-  todo("POST", "/v1/tasks/resolving", "ResolvingTask");
-  todo("POST", "/v1/tasks/delete", "DeleteTask");
+  unary("POST", "/v1/tasks/list.r3", "Tasks", [this](const Call& c) { return Tasks(c, 3); });
+  unary("POST", "/v1/tasks/get_by_task_guid.r3", "TaskByGuid",
+        [this](const Call& c) { return TaskByGuid(c, 3); });
+  unary("POST", "/v1/tasks/list.r2", "Tasks_r2", [this](const Call& c) { return Tasks(c, 2); });
+  unary("POST", "/v1/tasks/get_by_task_guid.r2", "TaskByGuid_r2",
+        [this](const Call& c) { return TaskByGuid(c, 2); });
+  unary("POST", "/v1/tasks/desire.r2", "DesireTask", bind(&Api::DesireTask));
+  unary("POST", "/v1/tasks/start", "StartTask", bind(&Api::StartTask));
+  unary("POST", "/v1/tasks/cancel", "CancelTask", bind(&Api::CancelTask));
+  unary("POST", "/v1/tasks/fail", "FailTask", bind(&Api::FailTask));
+  unary("POST", "/v1/tasks/reject", "RejectTask", bind(&Api::RejectTask));
+  unary("POST", "/v1/tasks/complete", "CompleteTask", bind(&Api::CompleteTask));
+  unary("POST", "/v1/tasks/resolving", "ResolvingTask", bind(&Api::ResolvingTask));
+  unary("POST", "/v1/tasks/delete", "DeleteTask", bind(&Api::DeleteTask));
   stream("GET", "/v1/events.r1", "EventStream");
   stream("POST", "/v1/events/tasks.r1", "TaskEventStream");
   stream("POST", "/v1/events/lrp_instances.r1", "LRPInstanceEventStream");
@@ -172,11 +178,18 @@ std::vector<Route> Api::Routes() {
         [this](const Call& c) { return DesiredLrpByProcessGuid(c, 0); });
   unary("POST", "/v1/desired_lrp/desire", "DesireDesiredLRP_r0",
         [this](const Call& c) { return DesireLrp(c, true); });
-  todo("POST", "/v1/lrps/converge", "ConvergeLRPs");
-  todo("POST", "/v1/tasks/list", "Tasks_r0");
-  todo("GET", "/v1/tasks/get_by_task_guid", "TaskByGuid_r0");
-  todo("POST", "/v1/tasks/desire", "DesireTask_r0");
-  todo("POST", "/v1/tasks/converge", "ConvergeTasks");
+  unary("POST", "/v1/lrps/converge", "ConvergeLRPs", [this](const Call&) {
+    if (!converge_lrps_) return NotImplemented("ConvergeLRPs");
+    return ErrorResponse(converge_lrps_());
+  });
+  unary("POST", "/v1/tasks/list", "Tasks_r0", [this](const Call& c) { return Tasks(c, 0); });
+  unary("GET", "/v1/tasks/get_by_task_guid", "TaskByGuid_r0",
+        [this](const Call& c) { return TaskByGuid(c, 0); });
+  unary("POST", "/v1/tasks/desire", "DesireTask_r0", bind(&Api::DesireTask));
+  unary("POST", "/v1/tasks/converge", "ConvergeTasks", [this](const Call&) {
+    if (!converge_tasks_) return NotImplemented("ConvergeTasks");
+    return ErrorResponse(converge_tasks_());
+  });
   return routes;
 }
 
@@ -276,6 +289,126 @@ std::string Api::ActualLrpGroupByProcessGuidAndIndex(const Call& call) {
   return Encode(resp);
 }
 
+// --- actual LRP lifecycle ---
+
+namespace {
+
+// Start/evacuate-running parameters; r0 routes drop internal routes and metric tags.
+template <typename Req>
+domain::StartParams StartParamsOf(const Req& req, bool r1) {
+  domain::StartParams p;
+  p.key = req.actual_lrp_key();
+  p.instance_key = req.actual_lrp_instance_key();
+  p.net_info = req.actual_lrp_net_info();
+  if (r1) {
+    p.internal_routes.assign(req.actual_lrp_internal_routes().begin(),
+                             req.actual_lrp_internal_routes().end());
+    for (const auto& [k, v] : req.metric_tags()) p.metric_tags[k] = v;
+  }
+  p.routable = req.has_routable() ? req.routable() : true;
+  p.availability_zone = req.availability_zone();
+  return p;
+}
+
+std::string EvacuationResponse(const Status& status, bool keep_container) {
+  models::EvacuationResponse resp;
+  if (!status.ok()) {
+    resp.mutable_error()->set_type(static_cast<models::Error::Type>(status.code()));
+    resp.mutable_error()->set_message(status.message());
+  }
+  resp.set_keep_container(keep_container);
+  return Encode(resp);
+}
+
+}  // namespace
+
+std::string Api::ClaimActualLrp(const Call& call) {
+  models::ClaimActualLRPRequest req;
+  Status error;
+  if (!Decode(call, &req, &error)) return ErrorResponse(error);
+  return ErrorResponse(
+      engine_->ClaimActualLrp(req.process_guid(), req.index(), req.actual_lrp_instance_key()));
+}
+
+std::string Api::StartActualLrp(const Call& call, bool r1) {
+  models::StartActualLRPRequest req;
+  Status error;
+  if (!Decode(call, &req, &error)) return ErrorResponse(error);
+  return ErrorResponse(engine_->StartActualLrp(StartParamsOf(req, r1)));
+}
+
+std::string Api::CrashActualLrp(const Call& call) {
+  models::CrashActualLRPRequest req;
+  Status error;
+  if (!Decode(call, &req, &error)) return ErrorResponse(error);
+  return ErrorResponse(engine_->CrashActualLrp(req.actual_lrp_key(), req.actual_lrp_instance_key(),
+                                               req.error_message()));
+}
+
+std::string Api::FailActualLrp(const Call& call) {
+  models::FailActualLRPRequest req;
+  Status error;
+  if (!Decode(call, &req, &error)) return ErrorResponse(error);
+  return ErrorResponse(engine_->FailActualLrp(req.actual_lrp_key(), req.error_message()));
+}
+
+std::string Api::RemoveActualLrp(const Call& call) {
+  models::RemoveActualLRPRequest req;
+  Status error;
+  if (!Decode(call, &req, &error)) return ErrorResponse(error);
+  return ErrorResponse(engine_->RemoveActualLrp(
+      req.process_guid(), req.index(),
+      req.has_actual_lrp_instance_key() ? &req.actual_lrp_instance_key() : nullptr));
+}
+
+std::string Api::RetireActualLrp(const Call& call) {
+  models::RetireActualLRPRequest req;
+  Status error;
+  if (!Decode(call, &req, &error)) return ErrorResponse(error);
+  return ErrorResponse(engine_->RetireActualLrp(req.actual_lrp_key(), call.trace_id));
+}
+
+std::string Api::RemoveEvacuatingActualLrp(const Call& call) {
+  models::RemoveEvacuatingActualLRPRequest req;
+  Status error;
+  if (!Decode(call, &req, &error)) return ErrorResponse(error);
+  return ErrorResponse(
+      engine_->RemoveEvacuatingActualLrp(req.actual_lrp_key(), req.actual_lrp_instance_key()));
+}
+
+std::string Api::EvacuateClaimedActualLrp(const Call& call) {
+  models::EvacuateClaimedActualLRPRequest req;
+  Status error;
+  if (!Decode(call, &req, &error)) return EvacuationResponse(error, true);
+  auto r = engine_->EvacuateClaimedActualLrp(req.actual_lrp_key(), req.actual_lrp_instance_key());
+  return EvacuationResponse(r.status, r.keep_container);
+}
+
+std::string Api::EvacuateCrashedActualLrp(const Call& call) {
+  models::EvacuateCrashedActualLRPRequest req;
+  Status error;
+  if (!Decode(call, &req, &error)) return EvacuationResponse(error, false);
+  auto r = engine_->EvacuateCrashedActualLrp(req.actual_lrp_key(), req.actual_lrp_instance_key(),
+                                             req.error_message());
+  return EvacuationResponse(r.status, false);
+}
+
+std::string Api::EvacuateStoppedActualLrp(const Call& call) {
+  models::EvacuateStoppedActualLRPRequest req;
+  Status error;
+  if (!Decode(call, &req, &error)) return EvacuationResponse(error, false);
+  auto r = engine_->EvacuateStoppedActualLrp(req.actual_lrp_key(), req.actual_lrp_instance_key());
+  return EvacuationResponse(r.status, false);
+}
+
+std::string Api::EvacuateRunningActualLrp(const Call& call, bool r1) {
+  models::EvacuateRunningActualLRPRequest req;
+  Status error;
+  if (!Decode(call, &req, &error)) return EvacuationResponse(error, true);
+  auto r = engine_->EvacuateRunningActualLrp(StartParamsOf(req, r1));
+  return EvacuationResponse(r.status, r.keep_container);
+}
+
 // --- desired LRPs ---
 
 std::string Api::DesiredLrps(const Call& call, int format) {
@@ -372,6 +505,104 @@ std::string Api::RemoveDesiredLrp(const Call& call) {
   Status error;
   if (!Decode(call, &req, &error)) return ErrorResponse(error);
   return ErrorResponse(engine_->RemoveDesiredLrp(req.process_guid(), call.trace_id));
+}
+
+// --- tasks ---
+
+namespace {
+
+models::Task TaskForRoute(const models::Task& task, int format) {
+  if (format >= 3) return task;
+  return model::TaskDownTo(task, model::FormatVersion::kV2);
+}
+
+}  // namespace
+
+std::string Api::Tasks(const Call& call, int format) {
+  models::TasksRequest req;
+  Status error;
+  if (!DecodeOnly(call, &req, &error)) return ErrorResponse(error);
+  std::string out;
+  for (const auto& task : engine_->Tasks(req.domain(), req.cell_id())) {
+    if (format >= 3) {
+      AppendMessageField(&out, 2, *task);
+    } else {
+      AppendMessageField(&out, 2, TaskForRoute(*task, format));
+    }
+  }
+  return out;
+}
+
+std::string Api::TaskByGuid(const Call& call, int format) {
+  models::TaskByGuidRequest req;
+  Status error;
+  if (!Decode(call, &req, &error)) return ErrorResponse(error);
+  auto task = engine_->Task(req.task_guid());
+  if (!task) return ErrorResponse(NotFound());
+  std::string out;
+  AppendMessageField(&out, 2, TaskForRoute(*task, format));
+  return out;
+}
+
+std::string Api::DesireTask(const Call& call) {
+  models::DesireTaskRequest req;
+  Status error;
+  if (!Decode(call, &req, &error)) return ErrorResponse(error);
+  return ErrorResponse(engine_->DesireTask(req.task_guid(), req.domain(), req.task_definition()));
+}
+
+std::string Api::StartTask(const Call& call) {
+  models::StartTaskRequest req;
+  Status error;
+  if (!Decode(call, &req, &error)) return ErrorResponse(error);
+  auto started = engine_->StartTask(req.task_guid(), req.cell_id());
+  if (!started.ok()) return ErrorResponse(started.status());
+  models::StartTaskResponse resp;
+  resp.set_should_start(*started);
+  return Encode(resp);
+}
+
+std::string Api::CancelTask(const Call& call) {
+  models::TaskGuidRequest req;
+  Status error;
+  if (!Decode(call, &req, &error)) return ErrorResponse(error);
+  return ErrorResponse(engine_->CancelTask(req.task_guid(), call.trace_id));
+}
+
+std::string Api::FailTask(const Call& call) {
+  models::FailTaskRequest req;
+  Status error;
+  if (!Decode(call, &req, &error)) return ErrorResponse(error);
+  return ErrorResponse(engine_->FailTask(req.task_guid(), req.failure_reason()));
+}
+
+std::string Api::RejectTask(const Call& call) {
+  models::RejectTaskRequest req;
+  Status error;
+  if (!Decode(call, &req, &error)) return ErrorResponse(error);
+  return ErrorResponse(engine_->RejectTask(req.task_guid(), req.rejection_reason()));
+}
+
+std::string Api::CompleteTask(const Call& call) {
+  models::CompleteTaskRequest req;
+  Status error;
+  if (!Decode(call, &req, &error)) return ErrorResponse(error);
+  return ErrorResponse(engine_->CompleteTask(req.task_guid(), req.cell_id(), req.failed(),
+                                             req.failure_reason(), req.result()));
+}
+
+std::string Api::ResolvingTask(const Call& call) {
+  models::TaskGuidRequest req;
+  Status error;
+  if (!Decode(call, &req, &error)) return ErrorResponse(error);
+  return ErrorResponse(engine_->ResolvingTask(req.task_guid()));
+}
+
+std::string Api::DeleteTask(const Call& call) {
+  models::TaskGuidRequest req;
+  Status error;
+  if (!Decode(call, &req, &error)) return ErrorResponse(error);
+  return ErrorResponse(engine_->DeleteTask(req.task_guid()));
 }
 
 }  // namespace bbs::api

@@ -38,6 +38,12 @@ class Api {
  public:
   Api(state::Engine* engine, Logger logger);
 
+  // The seed's on-demand convergence routes run these (unset: the routes answer an error).
+  void SetConvergeHooks(std::function<Status()> lrps, std::function<Status()> tasks) {
+    converge_lrps_ = std::move(lrps);
+    converge_tasks_ = std::move(tasks);
+  }
+
   // Every route. Routes whose feature is not built yet answer a well-formed response whose
   // error says so.
   std::vector<Route> Routes();
@@ -54,6 +60,19 @@ class Api {
   std::string ActualLrpGroupsByProcessGuid(const Call& call);
   std::string ActualLrpGroupByProcessGuidAndIndex(const Call& call);
 
+  std::string ClaimActualLrp(const Call& call);
+  // `r1`: the .r1 route, which honours internal routes and metric tags.
+  std::string StartActualLrp(const Call& call, bool r1);
+  std::string CrashActualLrp(const Call& call);
+  std::string FailActualLrp(const Call& call);
+  std::string RemoveActualLrp(const Call& call);
+  std::string RetireActualLrp(const Call& call);
+  std::string RemoveEvacuatingActualLrp(const Call& call);
+  std::string EvacuateClaimedActualLrp(const Call& call);
+  std::string EvacuateCrashedActualLrp(const Call& call);
+  std::string EvacuateStoppedActualLrp(const Call& call);
+  std::string EvacuateRunningActualLrp(const Call& call, bool r1);
+
   // `format`: 3 = current, 2 = .r2 (image layers down-converted), 0 = 2015 seed route (V0).
   std::string DesiredLrps(const Call& call, int format);
   std::string DesiredLrpByProcessGuid(const Call& call, int format);
@@ -65,10 +84,24 @@ class Api {
   std::string UpdateDesiredLrp(const Call& call);
   std::string RemoveDesiredLrp(const Call& call);
 
+  // `format`: 3 = current, 2 = .r2 and the 2015 seed routes (image layers down-converted).
+  std::string Tasks(const Call& call, int format);
+  std::string TaskByGuid(const Call& call, int format);
+  std::string DesireTask(const Call& call);
+  std::string StartTask(const Call& call);
+  std::string CancelTask(const Call& call);
+  std::string FailTask(const Call& call);
+  std::string RejectTask(const Call& call);
+  std::string CompleteTask(const Call& call);
+  std::string ResolvingTask(const Call& call);
+  std::string DeleteTask(const Call& call);
+
   std::string NotImplemented(const std::string& route_name);
 
   state::Engine* engine_;
   Logger logger_;
+  std::function<Status()> converge_lrps_;
+  std::function<Status()> converge_tasks_;
 };
 
 }  // namespace bbs::api

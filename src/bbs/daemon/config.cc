@@ -512,6 +512,7 @@ Status DecodeConfig(const Json& root, const std::string& where, Config* c,
   r.Int64("max_request_body_bytes", &c->max_request_body_bytes, 1,
           std::numeric_limits<std::int64_t>::max());
   r.Int("http_worker_threads", &c->http_worker_threads);
+  r.String("rep_url_template", &c->rep_url_template);
   return r.Finish();
 }
 
@@ -578,6 +579,8 @@ const FlagSpec kFlags[] = {
      "etcd client key (not built yet)"},
     {"etcdCaFile", FlagKind::kString, &Config::etcd_ca_file, nullptr,
      "etcd CA certificate (not built yet)"},
+    {"repUrlTemplate", FlagKind::kString, &Config::rep_url_template, nullptr,
+     "rep URL of a cell while no cell registry knows it; {cell_id} is replaced (bbs extension)"},
     {"consulCluster", FlagKind::kString, &Config::consul_cluster, nullptr,
      "comma-separated Consul URLs (accepted and ignored)"},
     {"help", FlagKind::kHelp, nullptr, nullptr, "print this help and exit"},

@@ -143,6 +143,9 @@ struct Config {
   // --- bbs extensions (not upstream keys) ---
   std::int64_t max_request_body_bytes = std::int64_t{16} << 20;  // 16 MiB; must be positive
   int http_worker_threads = 0;                                   // 0 = hardware concurrency
+  // The rep URL of a cell that no cell registry knows (yet): "{cell_id}" is replaced by the
+  // cell id. Empty = such cells are treated as gone.
+  std::string rep_url_template;
 
   // One human sentence for each feature that this configuration asks for but bbs does not
   // build yet (empty when none). The daemon logs them at startup; it does not fail on them.

@@ -12,10 +12,16 @@
 #include "bbs/base/guid.h"
 #include "bbs/base/logger.h"
 #include "bbs/base/worker_pool.h"
+#include "bbs/cells/cell_directory.h"
+#include "bbs/clients/auctioneer.h"
+#include "bbs/clients/callbacks.h"
+#include "bbs/clients/reps.h"
+#include "bbs/converger/converger.h"
 #include "bbs/daemon/config.h"
-#include "bbs/events/event.h"
+#include "bbs/events/hub.h"
 #include "bbs/http/server.h"
 #include "bbs/state/engine.h"
+#include "bbs/state/task_callbacks.h"
 #include "bbs/storage/factory.h"
 
 namespace bbs::daemon {
@@ -48,7 +54,8 @@ http::Response Protobuf(std::string body) {
   return r;
 }
 
-http::Router BuildApiRouter(api::Api* api, WorkerPool* pool, const Logger& logger) {
+http::Router BuildApiRouter(api::Api* api, events::Hub* hub, WorkerPool* pool,
+                            const Logger& logger) {
   http::Router router;
   for (auto& route : api->Routes()) {
     if (route.kind == api::RouteKind::kUnary) {
@@ -69,14 +76,9 @@ http::Router BuildApiRouter(api::Api* api, WorkerPool* pool, const Logger& logge
                    }
                  });
     } else {
-      router.Add(route.method, route.path, route.name,
-                 [](http::Request&&, http::Responder respond) {
-                   http::Response r;
-                   r.status = 501;
-                   r.content_type = "text/plain; charset=utf-8";
-                   r.body = "event streams are not implemented in this version of bbs\n";
-                   respond(std::move(r));
-                 });
+      auto kind = events::StreamKindForPath(route.path);
+      if (!kind) continue;
+      router.Add(route.method, route.path, route.name, events::StreamHandler(hub, *kind));
     }
   }
   return router;
@@ -136,11 +138,74 @@ int Run(int argc, char** argv) {
     return 1;
   }
 
+  // Outbound peers.
+  std::unique_ptr<clients::HttpAuctioneer> auctioneer;
+  if (!config->auctioneer_address.empty()) {
+    clients::HttpAuctioneer::Options options;
+    options.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(
+        config->communication_timeout);
+    options.require_tls = config->auctioneer_require_tls;
+    options.tls.ca_file = config->auctioneer_ca_cert;
+    options.tls.cert_file = config->auctioneer_client_cert;
+    options.tls.key_file = config->auctioneer_client_key;
+    auto created = clients::HttpAuctioneer::Create(config->auctioneer_address, options,
+                                                   logger.Session("auctioneer-client"));
+    if (!created.ok()) {
+      logger.Fatal("auctioneer-client-failed", created.status().message());
+      std::fprintf(stderr, "bbs: %s\n", created.status().message().c_str());
+      return 2;
+    }
+    auctioneer = std::move(*created);
+  } else {
+    logger.Info("no-auctioneer-configured");
+  }
+  clients::HttpReps::Options rep_options;
+  rep_options.timeout =
+      std::chrono::duration_cast<std::chrono::milliseconds>(config->communication_timeout);
+  rep_options.tls.ca_file = config->rep_ca_cert;
+  rep_options.tls.cert_file = config->rep_client_cert;
+  rep_options.tls.key_file = config->rep_client_key;
+  // Upstream always requires https to reps; without rep TLS settings we also accept http URLs.
+  rep_options.require_tls = !config->rep_ca_cert.empty();
+  auto reps = clients::HttpReps::Create(rep_options, logger.Session("rep-client"));
+  if (!reps.ok()) {
+    logger.Fatal("rep-client-failed", reps.status().message());
+    return 2;
+  }
+  auto callbacks = clients::HttpCallbacks::Create(
+      std::chrono::duration_cast<std::chrono::milliseconds>(config->communication_timeout),
+      logger.Session("task-callback-client"));
+  if (!callbacks.ok()) {
+    logger.Fatal("callback-client-failed", callbacks.status().message());
+    return 2;
+  }
+  cells::TemplateCellDirectory cells(config->rep_url_template);
+
+  events::HubOptions hub_options;
+  hub_options.logger = logger.Session("events");
+  events::Hub hub(hub_options);
+
   RandomGuidGenerator guids;
-  events::NullPublisher publisher;
-  state::Engine engine(store->get(), clock.get(), &guids, &publisher, logger.Session("state"),
+  state::Engine engine(store->get(), clock.get(), &guids, &hub, logger.Session("state"),
                        state::Engine::Options{});
+  engine.SetPeers(auctioneer.get(), reps->get(), &cells);
+  engine.SetTaskOptions({config->max_task_retries});
+  state::TaskCallbacks task_callbacks(&engine, callbacks->get(),
+                                      static_cast<size_t>(config->task_callback_workers),
+                                      logger.Session("task-callbacks"));
+  engine.SetCallbackSink([&task_callbacks](state::TaskPtr task) { task_callbacks.Submit(task); });
+
+  converger::Converger::Options converger_options;
+  converger_options.interval = config->converge_repeat_interval;
+  converger_options.task_durations = {config->kick_task_duration.count(),
+                                      config->expire_pending_task_duration.count(),
+                                      config->expire_completed_task_duration.count()};
+  converger::Converger converger(&engine, &cells, &task_callbacks, converger_options,
+                                 logger.Session("converger"));
+
   api::Api api(&engine, logger.Session("request"));
+  api.SetConvergeHooks([&converger] { return converger.ConvergeLrps(); },
+                       [&converger] { return converger.ConvergeTasks(); });
   WorkerPool pool(64);
 
   http::ServerOptions api_options;
@@ -152,7 +217,8 @@ int Run(int argc, char** argv) {
   api_options.max_body_bytes = static_cast<size_t>(config->max_request_body_bytes);
   api_options.clock = clock;
   api_options.logger = logger.Session("http");
-  http::Server server(api_options, BuildApiRouter(&api, &pool, logger.Session("request")));
+  http::Server server(api_options,
+                      BuildApiRouter(&api, &hub, &pool, logger.Session("request")));
   if (Status s = server.Start(); !s.ok()) {
     logger.Fatal("listener-failed", s.message(), {{"address", config->listen_address}});
     std::fprintf(stderr, "bbs: cannot listen on %s: %s\n", config->listen_address.c_str(),
@@ -171,14 +237,19 @@ int Run(int argc, char** argv) {
     return 1;
   }
   engine.Start();
+  task_callbacks.Recover();
+  converger.Start();
   server.SetReady(true);
   logger.Info("ready");
 
   int signo = 0;
   sigwait(&signals, &signo);
   logger.Info("shutting-down", {{"signal", signo}});
+  converger.Stop();
+  hub.Close();
   server.Stop();
   pool.Shutdown();
+  task_callbacks.Shutdown();
   engine.Stop();
   health.Stop();
   logger.Info("exited");

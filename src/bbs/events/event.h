@@ -8,11 +8,14 @@
 
 namespace bbs::events {
 
-// Which hub (and so which streams) an event belongs to (api.md §4.5).
+// Which hub (and so which streams) an event belongs to (api.md §4.5). Upstream has one hub per
+// family and computes `actual_lrp_crashed` twice, once for the group hub and once for the
+// instance hub (behavior.md §1.6.2); a crashed event therefore carries the family of the hub it
+// was computed for, and kActualLrpCrashed is for a producer that has one crashed event for both.
 enum class Family {
   kDesiredLrp,         // desired_lrp_*: both LRP stream families
-  kActualLrpInstance,  // actual_lrp_instance_*: lrp_instances streams
-  kActualLrpGroup,     // actual_lrp_created/changed/removed: deprecated /v1/events streams
+  kActualLrpInstance,  // actual_lrp_instance_* (+ its crashed events): lrp_instances streams
+  kActualLrpGroup,     // actual_lrp_created/changed/removed (+ its crashed events): /v1/events*
   kActualLrpCrashed,   // actual_lrp_crashed: both LRP stream families
   kTask,               // task_*: task streams
 };
@@ -25,6 +28,10 @@ struct Event {
   // Cell ids that let this event through a cell_id filter (api.md §4.7). Empty for desired
   // LRP and task events (never filtered).
   std::vector<std::string> cell_ids;
+  // Group events only: the event's group cannot be resolved to one LRP (both slots empty).
+  // Upstream's cell filter fails on such an event and ends the cell-filtered stream that meets
+  // it (api.md §4.7 quirk); the hub does the same, and unfiltered streams receive it.
+  bool unresolved_group = false;
 };
 
 // Receives committed events in commit order. Implementations must not block for long.

@@ -6,6 +6,7 @@
 
 #include "bbs/domain/actual_lrp_factory.h"
 #include "bbs/domain/desired_lrp_ops.h"
+#include "bbs/domain/lrp_event_calc.h"
 #include "bbs/domain/lrp_events.h"
 
 namespace bbs::state {
@@ -318,15 +319,23 @@ Status Engine::DesireLrp(const models::DesiredLRP& lrp, const std::string& trace
   Change change;
   change.events.push_back(domain::DesiredLrpCreatedEvent(*full, trace_id));
   const auto& key = record->scheduling_info().desired_lrp_key();
+  std::vector<int32_t> created;
   for (int32_t i = 0; i < record->scheduling_info().instances(); ++i) {
     if (existing_ordinary.count(i)) continue;
     models::ActualLRP actual =
         domain::NewUnclaimedActualLrp(key.process_guid(), i, key.domain(), now, guids_->NewGuid());
-    change.events.push_back(domain::ActualLrpInstanceCreatedEvent(actual, trace_id));
+    auto events = domain::ComputeActualLrpEvents({}, {{std::nullopt, actual}},
+                                                   domain::LrpEventMode::kStandard, trace_id);
+    change.events.insert(change.events.end(), events.begin(), events.end());
     change.mutations.push_back(storage::PutActualLrp{std::move(actual)});
+    created.push_back(i);
   }
+  auto desired = std::make_shared<const records::DesiredLRPRecord>(*record);
   change.mutations.insert(change.mutations.begin(), storage::PutDesiredLrp{std::move(*record)});
-  return Commit(std::move(change));
+  Status s = Commit(std::move(change));
+  key_lock.unlock();
+  if (s.ok()) RequestAuction(desired, std::move(created), trace_id);
+  return s;
 }
 
 Status Engine::UpdateDesiredLrp(const std::string& process_guid,
@@ -354,6 +363,8 @@ Status Engine::UpdateDesiredLrp(const std::string& process_guid,
   if (!after_full.ok()) return after_full.status();
 
   Change change;
+  std::vector<int32_t> created;
+  std::vector<models::ActualLRP> to_stop;
   int64_t now = clock_->NowNanos();
   int32_t old_count = before->scheduling_info().instances();
   int32_t new_count = after->scheduling_info().instances();
@@ -368,8 +379,12 @@ Status Engine::UpdateDesiredLrp(const std::string& process_guid,
       if (existing.count(i)) continue;
       models::ActualLRP actual = domain::NewUnclaimedActualLrp(key.process_guid(), i, key.domain(),
                                                                now, guids_->NewGuid());
-      change.events.push_back(domain::ActualLrpInstanceCreatedEvent(actual, trace_id));
+      auto events =
+          domain::ComputeActualLrpEvents({}, {{std::nullopt, actual}},
+                                                   domain::LrpEventMode::kStandard, trace_id);
+      change.events.insert(change.events.end(), events.begin(), events.end());
       change.mutations.push_back(storage::PutActualLrp{std::move(actual)});
+      created.push_back(i);
     }
   } else if (update.has_instances() && new_count < old_count) {
     std::vector<const models::ActualLRP*> raw;
@@ -378,13 +393,21 @@ Status Engine::UpdateDesiredLrp(const std::string& process_guid,
     for (const auto& lrp : plan.to_delete) {
       change.mutations.push_back(storage::DeleteActualLrp{
           lrp.actual_lrp_key().process_guid(), lrp.actual_lrp_key().index(), lrp.presence()});
-      change.events.push_back(domain::ActualLrpInstanceRemovedEvent(lrp, trace_id));
+      auto events = domain::ComputeActualLrpEvents({lrp}, {{lrp, std::nullopt}},
+                                                   domain::LrpEventMode::kStandard, trace_id);
+      change.events.insert(change.events.end(), events.begin(), events.end());
     }
-    // CLAIMED/RUNNING instances in plan.to_stop are stopped through their rep (lifecycle issue).
+    to_stop = std::move(plan.to_stop);
   }
   change.events.push_back(domain::DesiredLrpChangedEvent(*before_full, *after_full, trace_id));
+  auto desired = std::make_shared<const records::DesiredLRPRecord>(*after);
   change.mutations.insert(change.mutations.begin(), storage::PutDesiredLrp{std::move(*after)});
-  return Commit(std::move(change));
+  Status s = Commit(std::move(change));
+  key_lock.unlock();
+  if (!s.ok()) return s;
+  RequestAuction(desired, std::move(created), trace_id);
+  StopInstancesAsync(to_stop, trace_id);
+  return s;
 }
 
 Status Engine::RemoveDesiredLrp(const std::string& process_guid, const std::string& trace_id) {
@@ -414,9 +437,14 @@ Status Engine::RemoveDesiredLrp(const std::string& process_guid, const std::stri
   for (const auto& lrp : plan.to_delete) {
     change.mutations.push_back(storage::DeleteActualLrp{
         lrp.actual_lrp_key().process_guid(), lrp.actual_lrp_key().index(), lrp.presence()});
-    change.events.push_back(domain::ActualLrpInstanceRemovedEvent(lrp, trace_id));
+    auto events = domain::ComputeActualLrpEvents({lrp}, {{lrp, std::nullopt}},
+                                                   domain::LrpEventMode::kStandard, trace_id);
+    change.events.insert(change.events.end(), events.begin(), events.end());
   }
-  return Commit(std::move(change));
+  Status s = Commit(std::move(change));
+  key_lock.unlock();
+  if (s.ok()) StopInstancesAsync(plan.to_stop, trace_id);
+  return s;
 }
 
 DesiredLrpPtr Engine::DesiredLrp(const std::string& process_guid) const {

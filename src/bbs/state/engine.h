@@ -4,6 +4,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -20,12 +21,22 @@
 #include "bbs/base/guid.h"
 #include "bbs/base/logger.h"
 #include "bbs/base/status.h"
+#include "bbs/cells/cell_directory.h"
+#include "bbs/domain/actual_lrp_lifecycle.h"
+#include "bbs/domain/lrp_convergence.h"
+#include "bbs/domain/lrp_event_calc.h"
+#include "bbs/domain/task_lifecycle.h"
 #include "bbs/events/event.h"
 #include "bbs/storage/store.h"
 #include "models/actual_lrp.pb.h"
 #include "models/desired_lrp.pb.h"
 #include "models/task.pb.h"
 #include "records/records.pb.h"
+
+namespace bbs::clients {
+class Auctioneer;
+class Reps;
+}  // namespace bbs::clients
 
 namespace bbs::state {
 
@@ -103,6 +114,79 @@ class Engine {
   std::vector<ActualLrpPtr> ActualLrps(const ActualLrpFilter& filter) const;
   std::vector<ActualLrpPtr> ActualLrpsByProcessGuids(const std::vector<std::string>& guids) const;
 
+  // --- Actual LRPs: lifecycle (behavior.md §1, §3) ---
+  // The outbound peers; without them auctions and rep calls are skipped (and logged).
+  // REQUIRES: called before Start(); the objects outlive the engine.
+  void SetPeers(clients::Auctioneer* auctioneer, clients::Reps* reps, cells::CellDirectory* cells);
+
+  struct EvacuationResult {
+    Status status;
+    bool keep_container = false;
+  };
+  Status ClaimActualLrp(const std::string& process_guid, int32_t index,
+                        const models::ActualLRPInstanceKey& instance_key);
+  Status StartActualLrp(const domain::StartParams& params);
+  Status CrashActualLrp(const models::ActualLRPKey& key,
+                        const models::ActualLRPInstanceKey& instance_key,
+                        const std::string& error_message);
+  Status FailActualLrp(const models::ActualLRPKey& key, const std::string& error_message);
+  Status RemoveActualLrp(const std::string& process_guid, int32_t index,
+                         const models::ActualLRPInstanceKey* instance_key);
+  Status RetireActualLrp(const models::ActualLRPKey& key, const std::string& trace_id);
+  EvacuationResult EvacuateClaimedActualLrp(const models::ActualLRPKey& key,
+                                            const models::ActualLRPInstanceKey& instance_key);
+  EvacuationResult EvacuateCrashedActualLrp(const models::ActualLRPKey& key,
+                                            const models::ActualLRPInstanceKey& instance_key,
+                                            const std::string& error_message);
+  EvacuationResult EvacuateStoppedActualLrp(const models::ActualLRPKey& key,
+                                            const models::ActualLRPInstanceKey& instance_key);
+  EvacuationResult EvacuateRunningActualLrp(const domain::StartParams& params);
+  Status RemoveEvacuatingActualLrp(const models::ActualLRPKey& key,
+                                   const models::ActualLRPInstanceKey& instance_key);
+
+  // --- Tasks (behavior.md §5) ---
+  struct TaskOptions {
+    int32_t max_task_retries = 3;
+  };
+  void SetTaskOptions(TaskOptions options) { task_options_ = options; }
+  // Receives every task that became COMPLETED with a completion_callback_url, after commit.
+  void SetCallbackSink(std::function<void(TaskPtr)> sink) { callback_sink_ = std::move(sink); }
+
+  // REQUIRES: the request passed validation.
+  Status DesireTask(const std::string& task_guid, const std::string& domain,
+                    const models::TaskDefinition& definition);
+  // should_start, or the error.
+  Result<bool> StartTask(const std::string& task_guid, const std::string& cell_id);
+  Status CancelTask(const std::string& task_guid, const std::string& trace_id);
+  Status FailTask(const std::string& task_guid, const std::string& reason);
+  Status RejectTask(const std::string& task_guid, const std::string& reason);
+  Status CompleteTask(const std::string& task_guid, const std::string& cell_id, bool failed,
+                      const std::string& failure_reason, const std::string& result);
+  Status ResolvingTask(const std::string& task_guid);
+  Status DeleteTask(const std::string& task_guid);
+  TaskPtr Task(const std::string& task_guid) const;
+  // Filters ANDed; empty = no filter.
+  std::vector<TaskPtr> Tasks(const std::string& domain, const std::string& cell_id) const;
+
+  // --- Convergence (behavior.md §7) ---
+  struct LrpConvergenceReport {
+    domain::LrpConvergenceMetrics metrics;
+    int64_t duration_ns = 0;
+  };
+  // One LRP convergence pass against `present_cells`: computes the actions with the pure
+  // calculator, applies each as an ordinary write (rechecked under its process lock), then
+  // sends one auction request. Retires go through RetireActualLrp (rep stops).
+  // `present_cells` = nullopt when no cell registry exists: every cell is then assumed present
+  // (nothing becomes suspect, no evacuating row is pruned, no task fails for its cell).
+  LrpConvergenceReport ConvergeLrps(const std::optional<std::set<std::string>>& present_cells);
+  struct TaskConvergenceReport {
+    domain::TaskConvergenceMetrics metrics;
+    int64_t duration_ns = 0;
+    std::vector<TaskPtr> to_kick;  // COMPLETED tasks to hand to the callback worker
+  };
+  TaskConvergenceReport ConvergeTasks(const std::optional<std::set<std::string>>& present_cells,
+                                      const domain::TaskConvergenceDurations& durations);
+
   // Counts, for tests and metrics.
   size_t DesiredLrpCount() const;
   size_t ActualLrpCount() const;
@@ -132,6 +216,30 @@ class Engine {
     bool done = false;
   };
 
+  // Snapshot of the rows of one (process_guid, index) and of its desired LRP.
+  struct LrpSnapshot {
+    ActualLrpPtr ordinary, evacuating, suspect;
+    DesiredLrpPtr desired;
+    int32_t running_ordinary = 0;  // RUNNING ORDINARY rows of the whole process
+    domain::LrpRows rows() const { return {ordinary.get(), evacuating.get(), suspect.get()}; }
+  };
+  LrpSnapshot SnapshotLrp(const std::string& process_guid, int32_t index) const;
+  // Commits what `decision` says, then asks for an auction if it wants one. REQUIRES: the
+  // process lock is held.
+  Status ApplyLrpDecision(const LrpSnapshot& snap, const domain::LrpDecision& decision,
+                          const std::string& trace_id,
+                          std::optional<domain::LrpEventMode> mode = std::nullopt);
+  void RequestAuction(const DesiredLrpPtr& desired, std::vector<int32_t> indices,
+                      const std::string& trace_id);
+  // Asks the reps of `lrps` to stop them, asynchronously (scale down, removal).
+  void StopInstancesAsync(const std::vector<models::ActualLRP>& lrps, const std::string& trace_id);
+
+  // Commits a task decision (write + event), then does its outbound work. REQUIRES: the task
+  // lock is held by the caller through `lock`, which this releases before any network call.
+  Status ApplyTaskDecision(std::unique_lock<std::mutex>& lock, const TaskPtr& before,
+                           const domain::TaskDecision& decision, const std::string& trace_id);
+  std::unique_lock<std::mutex> LockTask(const std::string& task_guid);
+
   void CommitLoop();
   void ApplyLocked(storage::Mutation& mutation);
   void IndexCellLocked(const models::ActualLRP& lrp, bool add);
@@ -143,6 +251,11 @@ class Engine {
   const Clock* clock_;
   GuidGenerator* guids_;
   events::Publisher* publisher_;
+  clients::Auctioneer* auctioneer_ = nullptr;
+  clients::Reps* reps_ = nullptr;
+  cells::CellDirectory* cells_ = nullptr;
+  TaskOptions task_options_;
+  std::function<void(TaskPtr)> callback_sink_;
   Logger logger_;
   Options options_;
 

@@ -1,5 +1,6 @@
 #include "bbs/state/engine.h"
 
+#include <algorithm>
 #include <atomic>
 #include <thread>
 
@@ -91,9 +92,11 @@ TEST_F(EngineTest, DesireOfAnExistingProcessGuidIsResourceExists) {
 TEST_F(EngineTest, DesireEmitsDesiredThenInstanceEvents) {
   ASSERT_TRUE(engine_->DesireLrp(NewLrp("pg-1", 2), "").ok());
   auto types = publisher_.Types();
-  ASSERT_EQ(types.size(), 3u);
+  // desired_lrp_created, then per index the group and the instance event.
+  ASSERT_EQ(types.size(), 5u);
   EXPECT_EQ(types[0], "desired_lrp_created");
-  EXPECT_EQ(types[1], "actual_lrp_instance_created");
+  EXPECT_EQ(std::count(types.begin(), types.end(), "actual_lrp_instance_created"), 2);
+  EXPECT_EQ(std::count(types.begin(), types.end(), "actual_lrp_created"), 2);
 }
 
 TEST_F(EngineTest, ScalingUpAddsTheNewIndicesAndBumpsTheTag) {

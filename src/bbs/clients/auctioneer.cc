@@ -1,0 +1,301 @@
+#include "bbs/clients/auctioneer.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "bbs/clients/go_json.h"
+
+namespace bbs::clients {
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+
+void AppendIntArray(std::string& out, const std::vector<int32_t>& values) {
+  out += '[';
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (i > 0) out += ',';
+    AppendGoJsonInt(out, values[i]);
+  }
+  out += ']';
+}
+
+void AppendKey(std::string& out, std::string_view key) {
+  out += '"';
+  out += key;
+  out += "\":";
+}
+
+}  // namespace
+
+std::string EncodeLrpStartRequests(const std::vector<LrpStartRequest>& requests) {
+  std::string out = "[";
+  for (size_t i = 0; i < requests.size(); ++i) {
+    const LrpStartRequest& r = requests[i];
+    if (i > 0) out += ',';
+    out += '{';
+    AppendKey(out, "process_guid");
+    AppendGoJsonString(out, r.process_guid);
+    out += ',';
+    AppendKey(out, "domain");
+    AppendGoJsonString(out, r.domain);
+    out += ',';
+    AppendKey(out, "indices");
+    AppendIntArray(out, r.indices);
+    out += ',';
+    AppendKey(out, "PlacementTags");
+    AppendGoJsonStringArray(out, r.placement_tags, /*null_when_empty=*/true);
+    out += ',';
+    AppendKey(out, "VolumeDrivers");
+    AppendGoJsonStringArray(out, r.volume_drivers, /*null_when_empty=*/false);
+    out += ',';
+    AppendKey(out, "RootFs");
+    AppendGoJsonString(out, r.root_fs);
+    out += ',';
+    AppendKey(out, "MemoryMB");
+    AppendGoJsonInt(out, r.memory_mb);
+    out += ',';
+    AppendKey(out, "DiskMB");
+    AppendGoJsonInt(out, r.disk_mb);
+    out += ',';
+    AppendKey(out, "MaxPids");
+    AppendGoJsonInt(out, r.max_pids);
+    out += '}';
+  }
+  out += ']';
+  return out;
+}
+
+std::string EncodeTaskStartRequests(const std::vector<TaskStartRequest>& requests) {
+  std::string out = "[";
+  for (size_t i = 0; i < requests.size(); ++i) {
+    const TaskStartRequest& r = requests[i];
+    if (i > 0) out += ',';
+    out += '{';
+    AppendKey(out, "TaskGuid");
+    AppendGoJsonString(out, r.task_guid);
+    out += ',';
+    AppendKey(out, "Domain");
+    AppendGoJsonString(out, r.domain);
+    out += ',';
+    AppendKey(out, "PlacementTags");
+    AppendGoJsonStringArray(out, r.placement_tags, /*null_when_empty=*/true);
+    out += ',';
+    AppendKey(out, "VolumeDrivers");
+    AppendGoJsonStringArray(out, r.volume_drivers, /*null_when_empty=*/false);
+    out += ',';
+    AppendKey(out, "RootFs");
+    AppendGoJsonString(out, r.root_fs);
+    out += ',';
+    AppendKey(out, "MemoryMB");
+    AppendGoJsonInt(out, r.memory_mb);
+    out += ',';
+    AppendKey(out, "DiskMB");
+    AppendGoJsonInt(out, r.disk_mb);
+    out += ',';
+    AppendKey(out, "MaxPids");
+    AppendGoJsonInt(out, r.max_pids);
+    out += ",\"state\":\"Invalid\",\"failed\":false}";
+  }
+  out += ']';
+  return out;
+}
+
+Result<std::unique_ptr<HttpAuctioneer>> HttpAuctioneer::Create(std::string base_url,
+                                                               Options options, Logger logger) {
+  if (base_url.empty()) {
+    return Status(ErrorCode::kInvalidRequest, "auctioneer address is required");
+  }
+  auto url = ParseUrl(base_url);
+  if (!url.ok()) return url.status();
+  HttpClientOptions client_options;
+  client_options.timeout = options.timeout;
+  client_options.tls = options.tls;
+  auto client = HttpClient::Create(std::move(client_options));
+  if (!client.ok()) return client.status();
+  return std::make_unique<HttpAuctioneer>(std::move(*url), std::move(options), std::move(logger),
+                                          std::move(*client));
+}
+
+HttpAuctioneer::HttpAuctioneer(Url base_url, Options options, Logger logger,
+                               std::shared_ptr<HttpTransport> transport)
+    : base_url_(std::move(base_url)),
+      options_(std::move(options)),
+      logger_(logger.Session("auctioneer-client")),
+      transport_(std::move(transport)),
+      fallback_to_http_(base_url_.scheme == "https" && options_.tls.any() &&
+                        !options_.require_tls) {
+  int workers = std::max(1, options_.workers);
+  senders_.reserve(static_cast<size_t>(workers));
+  for (int i = 0; i < workers; ++i) senders_.emplace_back([this] { RunSender(); });
+}
+
+HttpAuctioneer::~HttpAuctioneer() { Shutdown(options_.shutdown_timeout); }
+
+void HttpAuctioneer::RequestLrpAuctions(std::vector<LrpStartRequest> requests,
+                                        std::string trace_id) {
+  if (requests.empty()) return;
+  Job job;
+  job.trace_id = std::move(trace_id);
+  job.lrps = std::move(requests);
+  Enqueue(std::move(job));
+}
+
+void HttpAuctioneer::RequestTaskAuctions(std::vector<TaskStartRequest> requests) {
+  if (requests.empty()) return;
+  Job job;
+  job.tasks = true;
+  job.task_requests = std::move(requests);
+  Enqueue(std::move(job));
+}
+
+Status HttpAuctioneer::SendLrpAuctions(const std::vector<LrpStartRequest>& requests,
+                                       const std::string& trace_id) {
+  return SendOnce("/v1/lrps", EncodeLrpStartRequests(requests), trace_id).status;
+}
+
+Status HttpAuctioneer::SendTaskAuctions(const std::vector<TaskStartRequest>& requests) {
+  return SendOnce("/v1/tasks", EncodeTaskStartRequests(requests), "").status;
+}
+
+void HttpAuctioneer::Enqueue(Job job) {
+  size_t count = job.tasks ? job.task_requests.size() : job.lrps.size();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (accepting_) {
+      // Requests still waiting for a sender travel together.
+      for (Job& waiting : queue_) {
+        if (waiting.attempt == 0 && waiting.tasks == job.tasks &&
+            waiting.trace_id == job.trace_id) {
+          if (job.tasks) {
+            std::move(job.task_requests.begin(), job.task_requests.end(),
+                      std::back_inserter(waiting.task_requests));
+          } else {
+            std::move(job.lrps.begin(), job.lrps.end(), std::back_inserter(waiting.lrps));
+          }
+          return;
+        }
+      }
+      job.not_before = SteadyClock::now();
+      queue_.push_back(std::move(job));
+      work_cv_.notify_one();
+      return;
+    }
+  }
+  logger_.Error(job.tasks ? "failed-requesting-task-auction" : "failed-to-request-auction",
+                "auctioneer client is shut down", {{"count", count}});
+}
+
+void HttpAuctioneer::RunSender() {
+  for (;;) {
+    std::unique_lock<std::mutex> lock(mu_);
+    auto ready = queue_.end();
+    for (;;) {
+      if (stopping_) return;
+      auto now = SteadyClock::now();
+      ready = std::find_if(queue_.begin(), queue_.end(),
+                           [&](const Job& job) { return job.not_before <= now; });
+      if (ready != queue_.end()) break;
+      if (queue_.empty()) {
+        work_cv_.wait(lock);
+      } else {
+        auto earliest = std::min_element(
+            queue_.begin(), queue_.end(),
+            [](const Job& a, const Job& b) { return a.not_before < b.not_before; });
+        work_cv_.wait_until(lock, earliest->not_before);
+      }
+    }
+    Job job = std::move(*ready);
+    queue_.erase(ready);
+    ++in_flight_;
+    lock.unlock();
+
+    Attempt attempt = SendJob(job);
+    const bool tasks = job.tasks;
+    const size_t count = tasks ? job.task_requests.size() : job.lrps.size();
+    const int attempts = job.attempt + 1;
+    const bool wants_retry =
+        !attempt.status.ok() && attempt.retryable && job.attempt < options_.max_retries;
+    bool requeued = false;
+
+    lock.lock();
+    if (wants_retry && !stopping_) {
+      job.attempt = attempts;
+      job.not_before = SteadyClock::now() + options_.retry_backoff * attempts;
+      queue_.push_back(std::move(job));
+      requeued = true;
+      work_cv_.notify_one();
+    }
+    --in_flight_;
+    idle_cv_.notify_all();
+    lock.unlock();
+
+    nlohmann::json data = {{"count", count}, {"attempt", attempts}};
+    if (attempt.status.ok()) {
+      logger_.Debug(tasks ? "requested-task-auctions" : "requested-lrp-auctions", data);
+    } else if (requeued) {
+      logger_.Info("retrying-auction-request",
+                   {{"count", count}, {"attempt", attempts}, {"error", attempt.status.message()}});
+    } else {
+      logger_.Error(tasks ? "failed-requesting-task-auction" : "failed-to-request-auction",
+                    attempt.status.message(), data);
+    }
+  }
+}
+
+HttpAuctioneer::Attempt HttpAuctioneer::SendJob(const Job& job) {
+  if (job.tasks) return SendOnce("/v1/tasks", EncodeTaskStartRequests(job.task_requests), "");
+  return SendOnce("/v1/lrps", EncodeLrpStartRequests(job.lrps), job.trace_id);
+}
+
+HttpAuctioneer::Attempt HttpAuctioneer::SendOnce(const std::string& route, const std::string& body,
+                                                 const std::string& trace_id) {
+  HttpRequest request;
+  request.method = "POST";
+  request.url = base_url_.WithRoute(route).ToString();
+  request.headers = {{"Content-Type", "application/json"}, {"X-Vcap-Request-Id", trace_id}};
+  request.body = body;
+  HttpResult result = transport_->Send(request);
+  if (!result.ok() && fallback_to_http_ && result.error != TransportError::kShutdown) {
+    logger_.Info("retrying-on-http", {{"error", result.message}});
+    Url plain = base_url_;
+    plain.scheme = "http";
+    if (!plain.explicit_port) plain.port = 80;
+    request.url = plain.WithRoute(route).ToString();
+    result = transport_->Send(request);
+  }
+  Attempt attempt;
+  if (!result.ok()) {
+    attempt.status = UnknownError(result.message);
+    attempt.retryable =
+        result.error != TransportError::kShutdown && result.error != TransportError::kInvalidUrl;
+  } else if (result.response.status != 202) {
+    attempt.status = UnknownError(HttpStatusError(result.response.status));
+    attempt.retryable = result.response.status >= 500;
+  }
+  return attempt;
+}
+
+void HttpAuctioneer::Shutdown(std::chrono::milliseconds timeout) {
+  std::lock_guard<std::mutex> serial(shutdown_mu_);
+  if (shut_down_) return;
+  shut_down_ = true;
+  size_t dropped = 0;
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    accepting_ = false;
+    idle_cv_.wait_for(lock, timeout, [&] { return queue_.empty() && in_flight_ == 0; });
+    stopping_ = true;
+    for (const Job& job : queue_) dropped += job.tasks ? job.task_requests.size() : job.lrps.size();
+    queue_.clear();
+    work_cv_.notify_all();
+  }
+  transport_->Shutdown();
+  for (std::thread& sender : senders_) sender.join();
+  senders_.clear();
+  if (dropped > 0) {
+    logger_.Error("dropped-auction-requests", "shut down before they were sent",
+                  {{"count", dropped}});
+  }
+}
+
+}  // namespace bbs::clients

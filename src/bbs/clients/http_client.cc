@@ -1,0 +1,929 @@
+#include "bbs/clients/http_client.h"
+
+#include <poll.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cctype>
+#include <charconv>
+#include <condition_variable>
+#include <exception>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+
+#include <openssl/ssl.h>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/beast/core/error.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/string.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/verb.hpp>
+#include <boost/beast/http/write.hpp>
+
+namespace bbs::clients {
+
+// ------------------------------------------------------------------------------------------
+// URLs and status texts
+
+namespace {
+
+std::string Lower(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+bool IsUnreservedInSegment(unsigned char c) {
+  if (std::isalnum(c)) return true;
+  switch (c) {
+    case '-':
+    case '_':
+    case '.':
+    case '~':
+    case '$':
+    case '&':
+    case '+':
+    case ':':
+    case '=':
+    case '@':
+      return true;
+    default:
+      return false;
+  }
+}
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+}  // namespace
+
+std::string Url::Authority() const {
+  std::string out = host.find(':') != std::string::npos ? "[" + host + "]" : host;
+  if (explicit_port) out += ":" + std::to_string(port);
+  return out;
+}
+
+std::string Url::Target() const {
+  std::string out = path.empty() ? "/" : path;
+  if (!query.empty()) out += "?" + query;
+  return out;
+}
+
+std::string Url::ToString() const {
+  std::string out = scheme + "://" + Authority() + path;
+  if (!query.empty()) out += "?" + query;
+  return out;
+}
+
+Url Url::WithRoute(std::string_view route) const {
+  Url out = *this;
+  while (!out.path.empty() && out.path.back() == '/') out.path.pop_back();
+  out.path.append(route);
+  out.query.clear();
+  return out;
+}
+
+Result<Url> ParseUrl(std::string_view text) {
+  auto fail = [&](const std::string& why) {
+    return Status(ErrorCode::kInvalidRequest, "parse \"" + std::string(text) + "\": " + why);
+  };
+  for (char c : text) {
+    auto u = static_cast<unsigned char>(c);
+    if (u <= 0x20 || u == 0x7F) return fail("invalid character in URL");
+  }
+  size_t sep = text.find("://");
+  if (sep == std::string_view::npos) {
+    if (text.empty()) return fail("empty url");
+    return fail("missing protocol scheme");
+  }
+  Url url;
+  url.scheme = Lower(text.substr(0, sep));
+  if (url.scheme != "http" && url.scheme != "https") {
+    return fail("unsupported protocol scheme \"" + url.scheme + "\"");
+  }
+  std::string_view rest = text.substr(sep + 3);
+  size_t authority_end = rest.find_first_of("/?#");
+  std::string_view authority = rest.substr(0, authority_end);
+  std::string_view tail =
+      authority_end == std::string_view::npos ? std::string_view() : rest.substr(authority_end);
+  if (size_t hash = tail.find('#'); hash != std::string_view::npos) tail = tail.substr(0, hash);
+  if (size_t at = authority.rfind('@'); at != std::string_view::npos) {
+    authority = authority.substr(at + 1);
+  }
+  std::string_view port_text;
+  bool has_port = false;
+  if (!authority.empty() && authority.front() == '[') {
+    size_t close = authority.find(']');
+    if (close == std::string_view::npos) return fail("missing ']' in host");
+    url.host = std::string(authority.substr(1, close - 1));
+    std::string_view after = authority.substr(close + 1);
+    if (!after.empty()) {
+      if (after.front() != ':') return fail("invalid port after host");
+      port_text = after.substr(1);
+      has_port = true;
+    }
+  } else {
+    size_t colon = authority.rfind(':');
+    if (colon != std::string_view::npos) {
+      port_text = authority.substr(colon + 1);
+      has_port = true;
+      authority = authority.substr(0, colon);
+    }
+    url.host = std::string(authority);
+  }
+  if (url.host.empty()) return fail("missing host");
+  url.port = url.scheme == "https" ? 443 : 80;
+  if (has_port && !port_text.empty()) {
+    unsigned value = 0;
+    auto [ptr, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), value);
+    if (ec != std::errc() || ptr != port_text.data() + port_text.size() || value == 0 ||
+        value > 65535) {
+      return fail("invalid port \":" + std::string(port_text) + "\" after host");
+    }
+    url.port = static_cast<uint16_t>(value);
+    url.explicit_port = true;
+  }
+  size_t question = tail.find('?');
+  url.path = std::string(tail.substr(0, question));
+  if (question != std::string_view::npos) url.query = std::string(tail.substr(question + 1));
+  return url;
+}
+
+std::string EscapePathSegment(std::string_view segment) {
+  static constexpr char kUpperHex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(segment.size());
+  for (char c : segment) {
+    auto u = static_cast<unsigned char>(c);
+    if (IsUnreservedInSegment(u)) {
+      out += c;
+    } else {
+      out += '%';
+      out += kUpperHex[u >> 4];
+      out += kUpperHex[u & 0xF];
+    }
+  }
+  return out;
+}
+
+std::string UnescapePath(std::string_view path) {
+  std::string out;
+  out.reserve(path.size());
+  for (size_t i = 0; i < path.size(); ++i) {
+    if (path[i] == '%' && i + 2 < path.size()) {
+      int hi = HexValue(path[i + 1]);
+      int lo = HexValue(path[i + 2]);
+      if (hi >= 0 && lo >= 0) {
+        out += static_cast<char>(hi * 16 + lo);
+        i += 2;
+        continue;
+      }
+    }
+    out += path[i];
+  }
+  return out;
+}
+
+std::string_view StatusText(int status) {
+  switch (status) {
+    case 100:
+      return "Continue";
+    case 101:
+      return "Switching Protocols";
+    case 102:
+      return "Processing";
+    case 103:
+      return "Early Hints";
+    case 200:
+      return "OK";
+    case 201:
+      return "Created";
+    case 202:
+      return "Accepted";
+    case 203:
+      return "Non-Authoritative Information";
+    case 204:
+      return "No Content";
+    case 205:
+      return "Reset Content";
+    case 206:
+      return "Partial Content";
+    case 207:
+      return "Multi-Status";
+    case 208:
+      return "Already Reported";
+    case 226:
+      return "IM Used";
+    case 300:
+      return "Multiple Choices";
+    case 301:
+      return "Moved Permanently";
+    case 302:
+      return "Found";
+    case 303:
+      return "See Other";
+    case 304:
+      return "Not Modified";
+    case 305:
+      return "Use Proxy";
+    case 307:
+      return "Temporary Redirect";
+    case 308:
+      return "Permanent Redirect";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 402:
+      return "Payment Required";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 406:
+      return "Not Acceptable";
+    case 407:
+      return "Proxy Authentication Required";
+    case 408:
+      return "Request Timeout";
+    case 409:
+      return "Conflict";
+    case 410:
+      return "Gone";
+    case 411:
+      return "Length Required";
+    case 412:
+      return "Precondition Failed";
+    case 413:
+      return "Request Entity Too Large";
+    case 414:
+      return "Request URI Too Long";
+    case 415:
+      return "Unsupported Media Type";
+    case 416:
+      return "Requested Range Not Satisfiable";
+    case 417:
+      return "Expectation Failed";
+    case 418:
+      return "I'm a teapot";
+    case 421:
+      return "Misdirected Request";
+    case 422:
+      return "Unprocessable Entity";
+    case 423:
+      return "Locked";
+    case 424:
+      return "Failed Dependency";
+    case 425:
+      return "Too Early";
+    case 426:
+      return "Upgrade Required";
+    case 428:
+      return "Precondition Required";
+    case 429:
+      return "Too Many Requests";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 451:
+      return "Unavailable For Legal Reasons";
+    case 500:
+      return "Internal Server Error";
+    case 501:
+      return "Not Implemented";
+    case 502:
+      return "Bad Gateway";
+    case 503:
+      return "Service Unavailable";
+    case 504:
+      return "Gateway Timeout";
+    case 505:
+      return "HTTP Version Not Supported";
+    case 506:
+      return "Variant Also Negotiates";
+    case 507:
+      return "Insufficient Storage";
+    case 508:
+      return "Loop Detected";
+    case 510:
+      return "Not Extended";
+    case 511:
+      return "Network Authentication Required";
+    default:
+      return "";
+  }
+}
+
+std::string HttpStatusError(int status) {
+  return "http error: status code " + std::to_string(status) + " (" +
+         std::string(StatusText(status)) + ")";
+}
+
+std::string HttpResponse::Header(std::string_view name) const {
+  for (const auto& [key, value] : headers) {
+    if (boost::beast::iequals(key, name)) return value;
+  }
+  return "";
+}
+
+const char* TransportErrorName(TransportError error) {
+  switch (error) {
+    case TransportError::kNone:
+      return "none";
+    case TransportError::kInvalidUrl:
+      return "invalid-url";
+    case TransportError::kResolve:
+      return "resolve";
+    case TransportError::kConnect:
+      return "connect";
+    case TransportError::kTls:
+      return "tls";
+    case TransportError::kTimeout:
+      return "timeout";
+    case TransportError::kConnectionClosed:
+      return "connection-closed";
+    case TransportError::kProtocol:
+      return "protocol";
+    case TransportError::kShutdown:
+      return "shutdown";
+  }
+  return "unknown";
+}
+
+// ------------------------------------------------------------------------------------------
+// The client
+
+namespace internal {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+namespace ssl = boost::asio::ssl;
+using tcp = asio::ip::tcp;
+using IoError = boost::system::error_code;
+using SteadyClock = std::chrono::steady_clock;
+using TlsStream = ssl::stream<beast::tcp_stream>;
+using Request = bhttp::request<bhttp::string_body>;
+
+constexpr const char* kTls12Ciphers = "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-AES128-GCM-SHA256";
+
+struct Deadline {
+  bool set = false;
+  SteadyClock::time_point at;
+
+  Deadline Earlier(std::chrono::milliseconds limit) const {
+    auto other = SteadyClock::now() + limit;
+    return Deadline{true, set ? std::min(at, other) : other};
+  }
+};
+
+// One kept-alive connection. Its io_context runs only on the thread using the connection, so
+// a connection needs no lock; Abort() arrives as a handler posted to that io_context.
+struct Connection {
+  explicit Connection(std::string pool_key) : key(std::move(pool_key)) {}
+
+  beast::tcp_stream& lowest() { return tls ? tls->next_layer() : *plain; }
+  template <typename Fn>
+  IoError Visit(Fn&& fn) {
+    if (tls) return fn(*tls);
+    return fn(*plain);
+  }
+  void Abort() {
+    IoError ignored;
+    lowest().socket().shutdown(tcp::socket::shutdown_both, ignored);
+    lowest().close();
+  }
+
+  asio::io_context ioc{1};  // declared first: destroyed after the streams using it
+  std::optional<beast::tcp_stream> plain;
+  std::optional<TlsStream> tls;
+  beast::flat_buffer buffer;
+  std::string key;
+  SteadyClock::time_point idle_since;
+};
+
+void SetExpiry(beast::tcp_stream& stream, const Deadline& deadline) {
+  if (deadline.set) {
+    stream.expires_at(deadline.at);
+  } else {
+    stream.expires_never();
+  }
+}
+
+// Runs one asynchronous operation on the connection's io_context until it completes. The
+// stream's expiry bounds it, so this returns by the deadline.
+template <typename Start>
+IoError Run(Connection& connection, Start&& start) {
+  IoError result = asio::error::operation_aborted;
+  start([&result](const IoError& ec, auto&&...) { result = ec; });
+  connection.ioc.restart();
+  connection.ioc.run();
+  return result;
+}
+
+// True when the idle connection shows no sign of having been closed by the peer (nothing to
+// read: neither an end of stream nor unexpected bytes).
+bool LooksReusable(Connection& connection) {
+  auto& socket = connection.lowest().socket();
+  if (!socket.is_open() || connection.buffer.size() > 0) return false;
+  pollfd pfd{};
+  pfd.fd = socket.native_handle();
+  pfd.events = POLLIN;
+  return ::poll(&pfd, 1, 0) == 0;
+}
+
+struct ResolveState {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool done = false;
+  IoError ec;
+  std::vector<tcp::endpoint> endpoints;
+};
+
+// Resolves `host` within the deadline. getaddrinfo cannot be cancelled, so it runs on a
+// detached thread that a timed-out caller abandons.
+IoError Resolve(const std::string& host, uint16_t port, const Deadline& deadline,
+                std::vector<tcp::endpoint>* out, bool* timed_out) {
+  IoError ec;
+  asio::ip::address address = asio::ip::make_address(host, ec);
+  if (!ec) {
+    out->emplace_back(address, port);
+    return {};
+  }
+  auto state = std::make_shared<ResolveState>();
+  std::thread([state, host, port] {
+    asio::io_context ioc(1);
+    tcp::resolver resolver(ioc);
+    IoError resolve_error;
+    auto results = resolver.resolve(host, std::to_string(port), resolve_error);
+    std::vector<tcp::endpoint> endpoints;
+    for (const auto& entry : results) endpoints.push_back(entry.endpoint());
+    std::lock_guard<std::mutex> lock(state->mu);
+    state->done = true;
+    state->ec = resolve_error;
+    state->endpoints = std::move(endpoints);
+    state->cv.notify_all();
+  }).detach();
+  std::unique_lock<std::mutex> lock(state->mu);
+  if (deadline.set) {
+    if (!state->cv.wait_until(lock, deadline.at, [&] { return state->done; })) {
+      *timed_out = true;
+      return {};
+    }
+  } else {
+    state->cv.wait(lock, [&] { return state->done; });
+  }
+  *out = state->endpoints;
+  return state->ec;
+}
+
+bool IsRedirect(int status) {
+  return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
+}
+
+// Go writes "Post", "Put" in its error texts.
+std::string GoMethodName(std::string_view method) {
+  std::string out = Lower(method);
+  if (!out.empty()) out[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(out[0])));
+  return out;
+}
+
+// Resolves a redirect's Location against the URL that answered.
+Result<Url> ResolveReference(const Url& base, const std::string& location) {
+  if (location.find("://") != std::string::npos) return ParseUrl(location);
+  if (location.rfind("//", 0) == 0) return ParseUrl(base.scheme + ":" + location);
+  Url out = base;
+  out.query.clear();
+  std::string_view rest = location;
+  if (size_t hash = rest.find('#'); hash != std::string_view::npos) rest = rest.substr(0, hash);
+  size_t question = rest.find('?');
+  std::string path(rest.substr(0, question));
+  if (question != std::string_view::npos) out.query = std::string(rest.substr(question + 1));
+  if (path.empty()) {
+    if (question == std::string_view::npos) out.query = base.query;
+    return out;
+  }
+  if (path.front() == '/') {
+    out.path = path;
+  } else {
+    size_t slash = base.path.rfind('/');
+    out.path = (slash == std::string::npos ? "/" : base.path.substr(0, slash + 1)) + path;
+  }
+  return out;
+}
+
+const boost::system::error_category& BeastHttpCategory() {
+  static const boost::system::error_category& category =
+      bhttp::make_error_code(bhttp::error::end_of_stream).category();
+  return category;
+}
+
+bool IsClosedError(const IoError& ec) {
+  return ec == asio::error::eof || ec == bhttp::error::end_of_stream ||
+         ec == bhttp::error::partial_message || ec == asio::error::connection_reset ||
+         ec == asio::error::broken_pipe || ec == asio::error::connection_aborted ||
+         ec == asio::error::not_connected || ec == asio::error::bad_descriptor ||
+         ec == asio::error::operation_aborted || ec == ssl::error::stream_truncated;
+}
+
+Result<std::unique_ptr<ssl::context>> MakeTlsContext(const TlsOptions& tls) {
+  auto fail = [](const std::string& what, const IoError& ec) {
+    return Status(ErrorCode::kUnknownError, "tls: " + what + ": " + ec.message());
+  };
+  std::unique_ptr<ssl::context> context;
+  try {
+    context = std::make_unique<ssl::context>(ssl::context::tls_client);
+  } catch (const std::exception& e) {
+    return Status(ErrorCode::kUnknownError, std::string("tls: creating context: ") + e.what());
+  }
+  SSL_CTX* native = context->native_handle();
+  SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION);
+  SSL_CTX_set_max_proto_version(native, TLS1_3_VERSION);
+  if (SSL_CTX_set_cipher_list(native, kTls12Ciphers) != 1) {
+    return Status(ErrorCode::kUnknownError, "tls: cipher suites not supported");
+  }
+  IoError ec;
+  context->set_verify_mode(ssl::verify_peer, ec);
+  // Without a CA file the system roots are loaded on first https use (HttpClientImpl::Connect):
+  // loading them costs ~100 ms, and most clients never speak https.
+  if (!tls.ca_file.empty()) {
+    context->load_verify_file(tls.ca_file, ec);
+    if (ec) return fail("loading CA file " + tls.ca_file, ec);
+  }
+  if (!tls.cert_file.empty() || !tls.key_file.empty()) {
+    if (tls.cert_file.empty() || tls.key_file.empty()) {
+      return Status(ErrorCode::kUnknownError,
+                    "tls: a client certificate needs both a cert file and a key file");
+    }
+    context->use_certificate_chain_file(tls.cert_file, ec);
+    if (ec) return fail("loading certificate " + tls.cert_file, ec);
+    context->use_private_key_file(tls.key_file, ssl::context::pem, ec);
+    if (ec) return fail("loading key " + tls.key_file, ec);
+  }
+  return context;
+}
+
+}  // namespace
+
+class HttpClientImpl {
+ public:
+  HttpClientImpl(HttpClientOptions options, std::unique_ptr<ssl::context> tls)
+      : options_(std::move(options)), tls_(std::move(tls)) {}
+
+  ~HttpClientImpl() {
+    std::lock_guard<std::mutex> lock(mu_);
+    idle_.clear();
+  }
+
+  HttpResult Send(const HttpRequest& request) {
+    Deadline deadline;
+    if (options_.timeout.count() > 0) {
+      deadline = Deadline{true, SteadyClock::now() + options_.timeout};
+    }
+    std::string method = request.method;
+    std::string body = request.body;
+    auto parsed = ParseUrl(request.url);
+    if (!parsed.ok()) {
+      return Failure(TransportError::kInvalidUrl, method, request.url, parsed.status().message());
+    }
+    Url url = std::move(parsed).value();
+    for (int hops = 0;; ++hops) {
+      HttpResult result = SendOnce(method, url, request.headers, body, deadline);
+      if (!result.ok() || !IsRedirect(result.response.status)) return result;
+      std::string location = result.response.Header("Location");
+      if (location.empty()) return result;
+      if (hops >= options_.max_redirects) {
+        return Failure(TransportError::kProtocol, method, url.ToString(),
+                       "stopped after " + std::to_string(options_.max_redirects) + " redirects");
+      }
+      auto next = ResolveReference(url, location);
+      if (!next.ok()) {
+        return Failure(TransportError::kInvalidUrl, method, url.ToString(),
+                       "failed to follow redirect: " + next.status().message());
+      }
+      int status = result.response.status;
+      if (status == 301 || status == 302 || status == 303) {
+        if (method != "GET" && method != "HEAD") method = "GET";
+        body.clear();
+      }
+      url = std::move(next).value();
+    }
+  }
+
+  void Shutdown() {
+    std::unordered_map<std::string, std::vector<std::unique_ptr<Connection>>> idle;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      shutdown_.store(true);
+      for (Connection* connection : active_) {
+        asio::post(connection->ioc, [connection] { connection->Abort(); });
+      }
+      idle.swap(idle_);
+    }
+  }
+
+  int connections_opened() const { return opened_.load(); }
+
+  int idle_connections() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    size_t count = 0;
+    for (const auto& [key, connections] : idle_) count += connections.size();
+    return static_cast<int>(count);
+  }
+
+ private:
+  enum class Phase { kConnect, kHandshake, kExchange };
+
+  static HttpResult Failure(TransportError error, std::string_view method, const std::string& url,
+                            const std::string& detail) {
+    HttpResult result;
+    result.error = error;
+    result.message = GoMethodName(method) + " \"" + url + "\": " + detail;
+    return result;
+  }
+
+  HttpResult IoFailure(Phase phase, const IoError& ec, std::string_view method, const Url& url,
+                       const std::string& what) const {
+    TransportError error;
+    std::string detail = what + ": " + ec.message();
+    if (shutdown_.load()) {
+      error = TransportError::kShutdown;
+      detail = "client shut down";
+    } else if (ec == beast::error::timeout) {
+      error = TransportError::kTimeout;
+      detail = what + ": timeout (Client.Timeout exceeded)";
+    } else if (phase == Phase::kConnect) {
+      error = TransportError::kConnect;
+    } else if (phase == Phase::kHandshake) {
+      error = TransportError::kTls;
+    } else if (IsClosedError(ec)) {
+      error = TransportError::kConnectionClosed;
+    } else if (ec.category() == BeastHttpCategory()) {
+      error = TransportError::kProtocol;
+    } else if (ec.category() == asio::error::get_ssl_category() ||
+               ec.category() == ssl::error::get_stream_category()) {
+      error = TransportError::kTls;
+    } else {
+      error = TransportError::kConnectionClosed;
+    }
+    return Failure(error, method, url.ToString(), detail);
+  }
+
+  static std::string PoolKey(const Url& url) {
+    return url.scheme + "://" + url.host + ":" + std::to_string(url.port);
+  }
+
+  Request BuildRequest(const std::string& method, const Url& url, const HeaderList& headers,
+                       const std::string& body) const {
+    Request request;
+    bhttp::verb verb = bhttp::string_to_verb(method);
+    if (verb == bhttp::verb::unknown) {
+      request.method_string(method);
+    } else {
+      request.method(verb);
+    }
+    request.target(url.Target());
+    request.version(11);
+    request.set(bhttp::field::host, url.Authority());
+    if (!options_.user_agent.empty()) request.set(bhttp::field::user_agent, options_.user_agent);
+    for (const auto& [name, value] : headers) {
+      if (beast::iequals(name, "Host") || beast::iequals(name, "Content-Length")) continue;
+      request.insert(name, value);
+    }
+    if (!body.empty() || (method != "GET" && method != "HEAD")) {
+      request.content_length(body.size());
+    }
+    request.body() = body;
+    return request;
+  }
+
+  HttpResult SendOnce(const std::string& method, const Url& url, const HeaderList& headers,
+                      const std::string& body, const Deadline& deadline) {
+    if (shutdown_.load()) {
+      return Failure(TransportError::kShutdown, method, url.ToString(), "client shut down");
+    }
+    Request request = BuildRequest(method, url, headers, body);
+    std::string key = PoolKey(url);
+    if (std::unique_ptr<Connection> reused = TakeIdle(key)) {
+      bool keep_alive = false;
+      bool got_some = false;
+      HttpResult result = Exchange(*reused, request, method, url, deadline, &keep_alive, &got_some);
+      if (result.ok() || got_some || result.error != TransportError::kConnectionClosed) {
+        Release(std::move(reused), result.ok() && keep_alive);
+        return result;
+      }
+      // The peer closed the idle connection while we were writing: try a fresh one.
+      Release(std::move(reused), false);
+    }
+    std::unique_ptr<Connection> connection;
+    HttpResult connected = Connect(method, url, key, deadline, &connection);
+    if (!connected.ok()) return connected;
+    bool keep_alive = false;
+    bool got_some = false;
+    HttpResult result =
+        Exchange(*connection, request, method, url, deadline, &keep_alive, &got_some);
+    Release(std::move(connection), result.ok() && keep_alive);
+    return result;
+  }
+
+  HttpResult Connect(const std::string& method, const Url& url, const std::string& key,
+                     const Deadline& deadline, std::unique_ptr<Connection>* out) {
+    if (url.scheme == "https") {
+      if (tls_ == nullptr) {
+        return Failure(TransportError::kTls, method, url.ToString(), "TLS is not configured");
+      }
+      std::call_once(system_roots_once_, [this] {
+        if (!options_.tls.ca_file.empty()) return;
+        IoError ec;
+        tls_->set_default_verify_paths(ec);
+        if (ec) system_roots_error_ = "loading system roots: " + ec.message();
+      });
+      if (!system_roots_error_.empty()) {
+        return Failure(TransportError::kTls, method, url.ToString(), system_roots_error_);
+      }
+    }
+    std::vector<tcp::endpoint> endpoints;
+    bool timed_out = false;
+    IoError ec = Resolve(url.host, url.port, deadline, &endpoints, &timed_out);
+    if (timed_out) {
+      return Failure(TransportError::kTimeout, method, url.ToString(),
+                     "dial tcp: lookup " + url.host + ": timeout (Client.Timeout exceeded)");
+    }
+    if (ec || endpoints.empty()) {
+      return Failure(TransportError::kResolve, method, url.ToString(),
+                     "dial tcp: lookup " + url.host + ": " +
+                         (ec ? ec.message() : std::string("no such host")));
+    }
+    auto connection = std::make_unique<Connection>(key);
+    if (url.scheme == "https") {
+      connection->tls.emplace(connection->ioc, *tls_);
+      IoError ignored;
+      asio::ip::make_address(url.host, ignored);
+      if (ignored) SSL_set_tlsext_host_name(connection->tls->native_handle(), url.host.c_str());
+      connection->tls->set_verify_callback(ssl::host_name_verification(url.host));
+    } else {
+      connection->plain.emplace(connection->ioc);
+    }
+    if (!Activate(connection.get())) {
+      return Failure(TransportError::kShutdown, method, url.ToString(), "client shut down");
+    }
+    opened_.fetch_add(1);
+    Connection& c = *connection;
+    SetExpiry(c.lowest(), deadline.Earlier(options_.connect_timeout));
+    ec = Run(c, [&](auto handler) { c.lowest().async_connect(endpoints, std::move(handler)); });
+    if (ec) {
+      HttpResult failure = IoFailure(
+          Phase::kConnect, ec, method, url,
+          "dial tcp " + endpoints.front().address().to_string() + ":" + std::to_string(url.port));
+      Release(std::move(connection), false);
+      return failure;
+    }
+    IoError ignored;
+    c.lowest().socket().set_option(tcp::no_delay(true), ignored);
+    if (c.tls) {
+      SetExpiry(c.lowest(), deadline);
+      ec = Run(c, [&](auto handler) {
+        c.tls->async_handshake(ssl::stream_base::client, std::move(handler));
+      });
+      if (ec) {
+        HttpResult failure = IoFailure(Phase::kHandshake, ec, method, url, "tls handshake");
+        Release(std::move(connection), false);
+        return failure;
+      }
+    }
+    *out = std::move(connection);
+    return HttpResult{};
+  }
+
+  HttpResult Exchange(Connection& c, Request& request, const std::string& method, const Url& url,
+                      const Deadline& deadline, bool* keep_alive, bool* got_some) {
+    SetExpiry(c.lowest(), deadline);
+    IoError ec = c.Visit([&](auto& stream) {
+      return Run(c, [&](auto handler) { bhttp::async_write(stream, request, std::move(handler)); });
+    });
+    if (ec) return IoFailure(Phase::kExchange, ec, method, url, "write request");
+    for (;;) {
+      bhttp::response_parser<bhttp::string_body> parser;
+      parser.body_limit(options_.max_response_bytes);
+      parser.header_limit(1 << 20);
+      if (method == "HEAD") parser.skip(true);
+      ec = c.Visit([&](auto& stream) {
+        return Run(c, [&](auto handler) {
+          bhttp::async_read(stream, c.buffer, parser, std::move(handler));
+        });
+      });
+      if (parser.got_some()) *got_some = true;
+      if (ec) return IoFailure(Phase::kExchange, ec, method, url, "read response");
+      auto& message = parser.get();
+      int status = static_cast<int>(message.result_int());
+      if (status / 100 == 1 && status != 101) continue;
+      HttpResult result;
+      result.response.status = status;
+      for (const auto& field : message) {
+        result.response.headers.emplace_back(std::string(field.name_string()),
+                                             std::string(field.value()));
+      }
+      result.response.body = std::move(message.body());
+      *keep_alive = message.keep_alive() && status != 101;
+      return result;
+    }
+  }
+
+  bool Activate(Connection* connection) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (shutdown_.load()) return false;
+    active_.insert(connection);
+    return true;
+  }
+
+  // Takes an idle connection to `key` that still looks usable, or returns null.
+  std::unique_ptr<Connection> TakeIdle(const std::string& key) {
+    for (;;) {
+      std::unique_ptr<Connection> candidate;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (shutdown_.load()) return nullptr;
+        auto it = idle_.find(key);
+        if (it == idle_.end() || it->second.empty()) return nullptr;
+        candidate = std::move(it->second.back());
+        it->second.pop_back();
+      }
+      bool fresh = SteadyClock::now() - candidate->idle_since < options_.idle_timeout;
+      if (fresh && LooksReusable(*candidate)) {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (shutdown_.load()) return nullptr;
+        active_.insert(candidate.get());
+        return candidate;
+      }
+      // Stale: dropped here, outside the lock; look at the next one.
+    }
+  }
+
+  // Ends the use of an active connection: back to the pool when reusable and there is room,
+  // otherwise closed (outside the lock).
+  void Release(std::unique_ptr<Connection> connection, bool reusable) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      active_.erase(connection.get());
+      if (reusable && !shutdown_.load() && options_.max_idle_per_host > 0) {
+        auto& pool = idle_[connection->key];
+        if (pool.size() < static_cast<size_t>(options_.max_idle_per_host)) {
+          connection->idle_since = SteadyClock::now();
+          pool.push_back(std::move(connection));
+          return;
+        }
+      }
+    }
+    connection.reset();
+  }
+
+  const HttpClientOptions options_;
+  const std::unique_ptr<ssl::context> tls_;  // outlives every connection (declared before)
+  std::once_flag system_roots_once_;
+  std::string system_roots_error_;  // written once under system_roots_once_
+  std::atomic<int> opened_{0};
+  std::atomic<bool> shutdown_{false};
+  mutable std::mutex mu_;
+  std::unordered_map<std::string, std::vector<std::unique_ptr<Connection>>> idle_;
+  std::unordered_set<Connection*> active_;
+};
+
+}  // namespace internal
+
+Result<std::shared_ptr<HttpClient>> HttpClient::Create(HttpClientOptions options) {
+  auto tls = internal::MakeTlsContext(options.tls);
+  if (!tls.ok()) return tls.status();
+  auto impl = std::make_unique<internal::HttpClientImpl>(std::move(options), std::move(*tls));
+  return std::shared_ptr<HttpClient>(new HttpClient(std::move(impl)));
+}
+
+HttpClient::HttpClient(std::unique_ptr<internal::HttpClientImpl> impl) : impl_(std::move(impl)) {}
+HttpClient::~HttpClient() = default;
+
+HttpResult HttpClient::Send(const HttpRequest& request) { return impl_->Send(request); }
+void HttpClient::Shutdown() { impl_->Shutdown(); }
+int HttpClient::connections_opened() const { return impl_->connections_opened(); }
+int HttpClient::idle_connections() const { return impl_->idle_connections(); }
+
+}  // namespace bbs::clients

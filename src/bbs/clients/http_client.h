@@ -1,0 +1,157 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "bbs/base/status.h"
+
+namespace bbs::clients {
+
+namespace internal {
+class HttpClientImpl;
+}  // namespace internal
+
+// TLS material for outbound HTTPS, as PEM file paths. TLS 1.2 (ECDHE-RSA-AES-GCM suites only)
+// to 1.3, the server's certificate checked against the URL host.
+struct TlsOptions {
+  std::string ca_file;    // the only trusted CAs; empty = the system roots
+  std::string cert_file;  // client certificate chain, presented when the server asks
+  std::string key_file;   // its private key
+
+  // True when any file is set (upstream's "secure client").
+  bool any() const { return !ca_file.empty() || !cert_file.empty() || !key_file.empty(); }
+};
+
+// An absolute http:// or https:// URL, split.
+struct Url {
+  std::string scheme;  // "http" or "https" (lower case)
+  std::string host;    // a name or an IP address, IPv6 without brackets
+  uint16_t port = 0;   // the explicit port or the scheme's default
+  bool explicit_port = false;
+  std::string path;   // as given (already escaped), "" when absent
+  std::string query;  // after '?', without it; "" when absent
+
+  // "host[:port]" as the Host header carries it (the port only when it was explicit).
+  std::string Authority() const;
+  // The request target: path (or "/") plus "?query".
+  std::string Target() const;
+  std::string ToString() const;
+  // This URL with `route` (which starts with '/') appended to its path, the query dropped:
+  // how a base URL with a path prefix is joined with a route.
+  Url WithRoute(std::string_view route) const;
+};
+
+// Parses an absolute URL. Fails (InvalidRequest) on anything but http/https with a host.
+Result<Url> ParseUrl(std::string_view text);
+
+// Percent-escapes `segment` as one URL path segment, as Go's url.PathEscape: letters, digits
+// and -_.~$&+:=@ stay; everything else (including '/') becomes %XX.
+std::string EscapePathSegment(std::string_view segment);
+// The inverse, for fakes: %XX decoded, everything else kept.
+std::string UnescapePath(std::string_view path);
+
+// Go's http.StatusText(status): "Internal Server Error", or "" for a code it does not know.
+std::string_view StatusText(int status);
+// Upstream's error text for a non-success status: "http error: status code 500 (Internal Server
+// Error)".
+std::string HttpStatusError(int status);
+
+using HeaderList = std::vector<std::pair<std::string, std::string>>;
+
+struct HttpRequest {
+  std::string method;  // "POST", "PUT", ...
+  std::string url;     // absolute
+  HeaderList headers;  // besides Host, User-Agent and Content-Length, which the transport adds
+  std::string body;
+};
+
+struct HttpResponse {
+  int status = 0;
+  HeaderList headers;  // in the order received
+  std::string body;
+  // The first value of header `name` (case-insensitive), or "".
+  std::string Header(std::string_view name) const;
+};
+
+// Why a request got no HTTP response.
+enum class TransportError {
+  kNone,
+  kInvalidUrl,        // the URL (or a redirect's Location) is not a usable http(s) URL
+  kResolve,           // the host name did not resolve
+  kConnect,           // refused, unreachable, ...
+  kTls,               // handshake or certificate failure, a TLS alert
+  kTimeout,           // the request's deadline passed (connect, TLS, write or read)
+  kConnectionClosed,  // the peer closed or reset the connection before the whole response
+  kProtocol,          // a malformed or oversized response, too many redirects
+  kShutdown,          // the transport was shut down
+};
+
+const char* TransportErrorName(TransportError error);
+
+// What one Send() produced: an HTTP response, or a transport error with a message such as
+// `POST "http://127.0.0.1:9/v1/lrps": connect: Connection refused`.
+struct HttpResult {
+  TransportError error = TransportError::kNone;
+  std::string message;
+  HttpResponse response;
+
+  bool ok() const { return error == TransportError::kNone; }
+};
+
+// Sends HTTP requests. The clients take one, so tests can substitute a recording fake for the
+// network. Implementations are thread-safe.
+class HttpTransport {
+ public:
+  virtual ~HttpTransport() = default;
+  // Sends `request` and returns the final response (redirects followed) or the transport error.
+  // Blocks for at most the transport's timeout (per redirect hop chain, not per hop).
+  virtual HttpResult Send(const HttpRequest& request) = 0;
+  // Aborts requests in flight and fails later ones with kShutdown. Idempotent.
+  virtual void Shutdown() {}
+};
+
+struct HttpClientOptions {
+  // Whole-request deadline: connect, TLS, write, headers and body. Zero = none (upstream's
+  // behaviour when communication_timeout is absent).
+  std::chrono::milliseconds timeout = std::chrono::seconds(10);
+  std::chrono::milliseconds connect_timeout = std::chrono::seconds(5);
+  TlsOptions tls;             // for https:// URLs
+  int max_idle_per_host = 2;  // kept-alive connections kept per scheme://host:port
+  std::chrono::milliseconds idle_timeout = std::chrono::seconds(90);
+  int max_redirects = 10;                    // 301/302/303 become a body-less GET, 307/308 resend
+  std::size_t max_response_bytes = 4 << 20;  // larger bodies: kProtocol
+  std::string user_agent = "Go-http-client/1.1";
+};
+
+// A small blocking HTTP/1.1 client on Boost.Beast: http:// and https://, keep-alive
+// connection reuse per host, an overall deadline per request, Go's redirect rules. Each
+// connection runs its own private io_context on the calling thread; no lock is held during
+// network I/O. A request that fails on a reused connection before any response byte arrived is
+// retried once on a fresh connection (the peer closed the idle connection). Thread-safe.
+class HttpClient final : public HttpTransport {
+ public:
+  // Fails when a TLS file cannot be read or used.
+  static Result<std::shared_ptr<HttpClient>> Create(HttpClientOptions options);
+  ~HttpClient() override;
+  HttpClient(const HttpClient&) = delete;
+  HttpClient& operator=(const HttpClient&) = delete;
+
+  HttpResult Send(const HttpRequest& request) override;
+  void Shutdown() override;
+
+  // Connections opened so far (tests check keep-alive reuse with it).
+  int connections_opened() const;
+  // Idle connections currently pooled.
+  int idle_connections() const;
+
+ private:
+  explicit HttpClient(std::unique_ptr<internal::HttpClientImpl> impl);
+  std::unique_ptr<internal::HttpClientImpl> impl_;
+};
+
+}  // namespace bbs::clients

@@ -1,0 +1,282 @@
+#include "bbs/clients/http_client.h"
+
+#include <future>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "bbs/clients/fake_peers.h"
+#include "bbs/clients/test_util.h"
+
+namespace bbs::clients {
+namespace {
+
+using std::chrono::milliseconds;
+using testing::kWait;
+using testing::RefusingPort;
+using testing::SharedPki;
+
+std::shared_ptr<HttpClient> NewClient(HttpClientOptions options = {}) {
+  auto client = HttpClient::Create(std::move(options));
+  EXPECT_TRUE(client.ok()) << client.status().ToString();
+  return client.ok() ? *client : nullptr;
+}
+
+HttpRequest Post(std::string url, std::string body = "{}") {
+  HttpRequest request;
+  request.method = "POST";
+  request.url = std::move(url);
+  request.headers = {{"Content-Type", "application/json"}};
+  request.body = std::move(body);
+  return request;
+}
+
+TEST(HttpClientTest, PostsABodyWithHostUserAgentAndContentLength) {
+  FakeCallbackReceiver peer;
+  ASSERT_TRUE(peer.Start().ok());
+  peer.SetDefaultReply(FakeReply::Respond(201, "created", "text/plain"));
+  auto client = NewClient();
+
+  HttpResult result = client->Send(Post(peer.url() + "/a/b?x=1", R"({"k":1})"));
+  ASSERT_TRUE(result.ok()) << result.message;
+  EXPECT_EQ(result.response.status, 201);
+  EXPECT_EQ(result.response.body, "created");
+  EXPECT_EQ(result.response.Header("content-type"), "text/plain");
+
+  ASSERT_EQ(peer.request_count(), 1u);
+  RecordedRequest seen = peer.requests()[0];
+  EXPECT_EQ(seen.method, "POST");
+  EXPECT_EQ(seen.target, "/a/b?x=1");
+  EXPECT_EQ(seen.Header("Host"), "127.0.0.1:" + std::to_string(peer.port()));
+  EXPECT_EQ(seen.Header("User-Agent"), "Go-http-client/1.1");
+  EXPECT_EQ(seen.Header("Content-Type"), "application/json");
+  EXPECT_EQ(seen.Header("Content-Length"), "7");
+  EXPECT_EQ(seen.body, R"({"k":1})");
+}
+
+TEST(HttpClientTest, SendsContentLengthZeroOnABodylessPost) {
+  FakeCallbackReceiver peer;
+  ASSERT_TRUE(peer.Start().ok());
+  auto client = NewClient();
+  ASSERT_TRUE(client->Send(Post(peer.url() + "/x", "")).ok());
+  RecordedRequest seen = peer.requests().at(0);
+  EXPECT_EQ(seen.Header("Content-Length"), "0");
+  EXPECT_FALSE(seen.HasHeader("Transfer-Encoding"));
+}
+
+TEST(HttpClientTest, ReusesAKeptAliveConnection) {
+  FakeCallbackReceiver peer;
+  ASSERT_TRUE(peer.Start().ok());
+  auto client = NewClient();
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(client->Send(Post(peer.url() + "/x")).ok());
+  EXPECT_EQ(client->connections_opened(), 1);
+  EXPECT_EQ(peer.connections_accepted(), 1);
+  EXPECT_EQ(client->idle_connections(), 1);
+}
+
+TEST(HttpClientTest, ReconnectsWhenThePeerClosedTheIdleConnection) {
+  auto first = std::make_unique<FakeCallbackReceiver>();
+  ASSERT_TRUE(first->Start().ok());
+  uint16_t port = first->port();
+  auto client = NewClient();
+  ASSERT_TRUE(client->Send(Post(first->url() + "/x")).ok());
+  first->Stop();  // closes the kept-alive connection
+
+  FakePeerOptions options;
+  options.port = port;
+  FakeCallbackReceiver second(options);
+  ASSERT_TRUE(second.Start().ok());
+  HttpResult result = client->Send(Post(second.url() + "/x"));
+  ASSERT_TRUE(result.ok()) << result.message;
+  EXPECT_EQ(result.response.status, 200);
+  EXPECT_EQ(client->connections_opened(), 2);
+}
+
+TEST(HttpClientTest, ReportsATimeoutWhenThePeerDoesNotAnswer) {
+  FakeCallbackReceiver peer;
+  ASSERT_TRUE(peer.Start().ok());
+  peer.Script({FakeReply::Hang()});
+  HttpClientOptions options;
+  options.timeout = milliseconds(200);
+  auto client = NewClient(options);
+  HttpResult result = client->Send(Post(peer.url() + "/slow"));
+  EXPECT_EQ(result.error, TransportError::kTimeout) << result.message;
+  EXPECT_NE(result.message.find("Client.Timeout"), std::string::npos) << result.message;
+  peer.ReleaseHung();
+}
+
+TEST(HttpClientTest, ReportsAClosedConnection) {
+  FakeCallbackReceiver peer;
+  ASSERT_TRUE(peer.Start().ok());
+  peer.SetDefaultReply(FakeReply::CloseConnection());
+  auto client = NewClient();
+  HttpResult result = client->Send(Post(peer.url() + "/x"));
+  EXPECT_EQ(result.error, TransportError::kConnectionClosed) << result.message;
+}
+
+TEST(HttpClientTest, ReportsARefusedConnection) {
+  RefusingPort refusing;
+  auto client = NewClient();
+  HttpResult result = client->Send(Post(refusing.url() + "/x"));
+  EXPECT_EQ(result.error, TransportError::kConnect) << result.message;
+  EXPECT_EQ(result.message.rfind("Post \"" + refusing.url() + "/x\": dial tcp", 0), 0u)
+      << result.message;
+}
+
+TEST(HttpClientTest, ReportsAMalformedUrl) {
+  auto client = NewClient();
+  EXPECT_EQ(client->Send(Post("not a url")).error, TransportError::kInvalidUrl);
+  EXPECT_EQ(client->Send(Post("ftp://127.0.0.1/x")).error, TransportError::kInvalidUrl);
+}
+
+TEST(HttpClientTest, ResendsThePostOnA307AndTurnsItIntoAGetOnA302) {
+  FakeCallbackReceiver peer;
+  ASSERT_TRUE(peer.Start().ok());
+  FakeReply temporary = FakeReply::Respond(307);
+  temporary.headers = {{"Location", "/moved"}};
+  FakeReply found = FakeReply::Respond(302);
+  found.headers = {{"Location", peer.url() + "/found?q=1"}};
+  peer.Script({temporary, FakeReply::Respond(200), found, FakeReply::Respond(204)});
+  auto client = NewClient();
+
+  HttpResult first = client->Send(Post(peer.url() + "/start", "body-1"));
+  ASSERT_TRUE(first.ok()) << first.message;
+  EXPECT_EQ(first.response.status, 200);
+  HttpResult second = client->Send(Post(peer.url() + "/start", "body-2"));
+  ASSERT_TRUE(second.ok()) << second.message;
+  EXPECT_EQ(second.response.status, 204);
+
+  auto requests = peer.requests();
+  ASSERT_EQ(requests.size(), 4u);
+  EXPECT_EQ(requests[1].method, "POST");
+  EXPECT_EQ(requests[1].target, "/moved");
+  EXPECT_EQ(requests[1].body, "body-1");
+  EXPECT_EQ(requests[3].method, "GET");
+  EXPECT_EQ(requests[3].target, "/found?q=1");
+  EXPECT_EQ(requests[3].body, "");
+  EXPECT_FALSE(requests[3].HasHeader("Content-Length"));
+}
+
+TEST(HttpClientTest, StopsAfterTooManyRedirects) {
+  FakeCallbackReceiver peer;
+  ASSERT_TRUE(peer.Start().ok());
+  FakeReply loop = FakeReply::Respond(307);
+  loop.headers = {{"Location", "/again"}};
+  peer.SetDefaultReply(loop);
+  HttpClientOptions options;
+  options.max_redirects = 3;
+  auto client = NewClient(options);
+  HttpResult result = client->Send(Post(peer.url() + "/x"));
+  EXPECT_EQ(result.error, TransportError::kProtocol) << result.message;
+  EXPECT_EQ(peer.request_count(), 4u);
+}
+
+TEST(HttpClientTest, ShutdownAbortsARequestInFlight) {
+  FakeCallbackReceiver peer;
+  ASSERT_TRUE(peer.Start().ok());
+  peer.Script({FakeReply::Hang()});
+  HttpClientOptions options;
+  options.timeout = std::chrono::seconds(60);
+  auto client = NewClient(options);
+  auto pending = std::async(std::launch::async, [&] { return client->Send(Post(peer.url())); });
+  ASSERT_TRUE(peer.WaitForRequests(1, kWait));
+  client->Shutdown();
+  ASSERT_EQ(pending.wait_for(kWait), std::future_status::ready);
+  EXPECT_EQ(pending.get().error, TransportError::kShutdown);
+  EXPECT_EQ(client->Send(Post(peer.url())).error, TransportError::kShutdown);
+  peer.ReleaseHung();
+}
+
+TEST(HttpClientTest, ReportsAnUnreadableTlsFileAtCreation) {
+  HttpClientOptions options;
+  options.tls.ca_file = "/nonexistent/ca.crt";
+  EXPECT_FALSE(HttpClient::Create(options).ok());
+  options.tls = {};
+  options.tls.cert_file = SharedPki().client_cert_file;  // without a key
+  EXPECT_FALSE(HttpClient::Create(options).ok());
+}
+
+// --- HTTPS ---
+
+FakePeerOptions TlsPeer(bool require_client_cert) {
+  const TestPki& pki = SharedPki();
+  FakePeerOptions options;
+  options.cert_file = pki.server_cert_file;
+  options.key_file = pki.server_key_file;
+  if (require_client_cert) options.client_ca_file = pki.ca_file;
+  return options;
+}
+
+HttpClientOptions TlsClient(bool with_client_cert) {
+  const TestPki& pki = SharedPki();
+  HttpClientOptions options;
+  options.tls.ca_file = pki.ca_file;
+  if (with_client_cert) {
+    options.tls.cert_file = pki.client_cert_file;
+    options.tls.key_file = pki.client_key_file;
+  }
+  return options;
+}
+
+TEST(HttpClientTlsTest, TalksHttpsToAServerSignedByTheConfiguredCa) {
+  FakeCallbackReceiver peer(TlsPeer(false));
+  ASSERT_TRUE(peer.Start().ok());
+  ASSERT_EQ(peer.url().rfind("https://", 0), 0u);
+  auto client = NewClient(TlsClient(false));
+  for (int i = 0; i < 2; ++i) {
+    HttpResult result = client->Send(Post(peer.url() + "/secure"));
+    ASSERT_TRUE(result.ok()) << result.message;
+    EXPECT_EQ(result.response.status, 200);
+  }
+  EXPECT_EQ(client->connections_opened(), 1);
+  EXPECT_EQ(peer.requests().at(0).body, "{}");
+}
+
+TEST(HttpClientTlsTest, PresentsTheClientCertificateForMutualTls) {
+  FakeCallbackReceiver peer(TlsPeer(true));
+  ASSERT_TRUE(peer.Start().ok());
+  auto client = NewClient(TlsClient(true));
+  HttpResult result = client->Send(Post(peer.url() + "/mtls"));
+  ASSERT_TRUE(result.ok()) << result.message;
+  EXPECT_EQ(result.response.status, 200);
+}
+
+TEST(HttpClientTlsTest, FailsWithATlsErrorWithoutTheClientCertificateMutualTlsNeeds) {
+  FakeCallbackReceiver peer(TlsPeer(true));
+  ASSERT_TRUE(peer.Start().ok());
+  auto client = NewClient(TlsClient(false));
+  HttpResult result = client->Send(Post(peer.url() + "/mtls"));
+  EXPECT_EQ(result.error, TransportError::kTls) << result.message;
+  EXPECT_EQ(peer.request_count(), 0u);
+}
+
+TEST(HttpClientTlsTest, RejectsAServerCertificateFromAnotherCa) {
+  const TestPki& pki = SharedPki();
+  FakePeerOptions options;
+  options.cert_file = pki.untrusted_cert_file;
+  options.key_file = pki.untrusted_key_file;
+  FakeCallbackReceiver peer(options);
+  ASSERT_TRUE(peer.Start().ok());
+  auto client = NewClient(TlsClient(false));
+  HttpResult result = client->Send(Post(peer.url() + "/x"));
+  EXPECT_EQ(result.error, TransportError::kTls) << result.message;
+}
+
+TEST(HttpClientTlsTest, TrustsOnlyTheSystemRootsWithoutACaFile) {
+  FakeCallbackReceiver peer(TlsPeer(false));
+  ASSERT_TRUE(peer.Start().ok());
+  auto client = NewClient();
+  HttpResult result = client->Send(Post(peer.url() + "/x"));
+  EXPECT_EQ(result.error, TransportError::kTls) << result.message;
+}
+
+TEST(HttpClientTlsTest, FailsWithATlsErrorAgainstAPlainHttpServer) {
+  FakeCallbackReceiver peer;
+  ASSERT_TRUE(peer.Start().ok());
+  auto client = NewClient(TlsClient(false));
+  HttpResult result = client->Send(Post("https://127.0.0.1:" + std::to_string(peer.port())));
+  EXPECT_EQ(result.error, TransportError::kTls) << result.message;
+}
+
+}  // namespace
+}  // namespace bbs::clients

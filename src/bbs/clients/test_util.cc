@@ -1,0 +1,117 @@
+#include "bbs/clients/test_util.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <strings.h>
+#include <cstdlib>
+
+#include <gtest/gtest.h>
+
+namespace bbs::clients::testing {
+
+void CapturingLogSink::Write(const std::string& line) {
+  std::lock_guard<std::mutex> lock(mu_);
+  lines_.push_back(line);
+}
+
+std::vector<std::string> CapturingLogSink::lines() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return lines_;
+}
+
+bool CapturingLogSink::Contains(std::initializer_list<std::string_view> needles) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const std::string& line : lines_) {
+    bool all = true;
+    for (std::string_view needle : needles) all = all && line.find(needle) != std::string::npos;
+    if (all) return true;
+  }
+  return false;
+}
+
+HttpResult FakeTransport::Send(const HttpRequest& request) {
+  std::lock_guard<std::mutex> lock(mu_);
+  requests_.push_back(request);
+  if (script_.empty()) return Response(202);
+  HttpResult result = std::move(script_.front());
+  script_.pop_front();
+  return result;
+}
+
+void FakeTransport::Script(std::vector<HttpResult> results) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (HttpResult& result : results) script_.push_back(std::move(result));
+}
+
+std::vector<HttpRequest> FakeTransport::requests() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return requests_;
+}
+
+HttpResult FakeTransport::Response(int status) {
+  HttpResult result;
+  result.response.status = status;
+  return result;
+}
+
+HttpResult FakeTransport::Error(TransportError error, std::string message) {
+  HttpResult result;
+  result.error = error;
+  result.message = std::move(message);
+  return result;
+}
+
+RefusingPort::RefusingPort() {
+  fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  address.sin_port = 0;
+  socklen_t length = sizeof(address);
+  if (fd_ < 0 || ::bind(fd_, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0 ||
+      ::getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+    ADD_FAILURE() << "cannot reserve a loopback port";
+    return;
+  }
+  port_ = ntohs(address.sin_port);
+}
+
+RefusingPort::~RefusingPort() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+std::string RefusingPort::url(std::string_view scheme) const {
+  return std::string(scheme) + "://127.0.0.1:" + std::to_string(port_);
+}
+
+const TestPki& SharedPki() {
+  static const TestPki pki = [] {
+    std::string pattern = ::testing::TempDir() + "bbs_clients_pki_XXXXXX";
+    char* directory = ::mkdtemp(pattern.data());
+    if (directory == nullptr) {
+      ADD_FAILURE() << "mkdtemp failed";
+      return TestPki{};
+    }
+    auto created = TestPki::Create(directory);
+    if (!created.ok()) {
+      ADD_FAILURE() << created.status().ToString();
+      return TestPki{};
+    }
+    return *created;
+  }();
+  return pki;
+}
+
+const std::string* FindHeader(const HeaderList& headers, std::string_view name) {
+  for (const auto& [key, value] : headers) {
+    if (key.size() == name.size() && ::strncasecmp(key.data(), name.data(), name.size()) == 0) {
+      return &value;
+    }
+  }
+  return nullptr;
+}
+
+}  // namespace bbs::clients::testing

@@ -1,0 +1,61 @@
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include "bbs/base/logger.h"
+#include "bbs/cells/cell_directory.h"
+#include "bbs/state/engine.h"
+#include "bbs/state/task_callbacks.h"
+
+namespace bbs::converger {
+
+// The periodic convergence loop (behavior.md §7.0): every `interval` it runs the task and the
+// LRP pass, then waits again; passes never overlap. Passes can also be run on demand (the
+// seed's /v1/lrps/converge and /v1/tasks/converge routes). Thread-safe.
+class Converger {
+ public:
+  struct Options {
+    std::chrono::nanoseconds interval = std::chrono::seconds(30);
+    domain::TaskConvergenceDurations task_durations{30'000'000'000LL, 1'800'000'000'000LL,
+                                                    120'000'000'000LL};
+  };
+  // `callbacks` may be null (no completion callbacks are kicked then).
+  Converger(state::Engine* engine, cells::CellDirectory* cells, state::TaskCallbacks* callbacks,
+            Options options, Logger logger);
+  ~Converger();
+
+  void Start();
+  void Stop();
+
+  // One pass now, on the caller's thread (serialised with the loop's passes).
+  Status ConvergeLrps();
+  Status ConvergeTasks();
+
+  // The reports of the last passes (zero before the first).
+  state::Engine::LrpConvergenceReport last_lrp_report() const;
+  state::Engine::TaskConvergenceReport last_task_report() const;
+
+ private:
+  void Loop();
+  // The present cells, nullopt when the directory is no registry; an error aborts the pass.
+  Result<std::optional<std::set<std::string>>> PresentCells();
+
+  state::Engine* engine_;
+  cells::CellDirectory* cells_;
+  state::TaskCallbacks* callbacks_;
+  Options options_;
+  Logger logger_;
+
+  std::mutex pass_mu_;  // one pass at a time
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;
+  std::thread thread_;
+  state::Engine::LrpConvergenceReport lrp_report_;
+  state::Engine::TaskConvergenceReport task_report_;
+};
+
+}  // namespace bbs::converger

@@ -1,0 +1,174 @@
+#include "bbs/domain/lrp_convergence.h"
+
+#include <gtest/gtest.h>
+
+#include "bbs/domain/actual_lrp_factory.h"
+
+namespace bbs::domain {
+namespace {
+
+constexpr int64_t kNow = 1'700'000'000'000'000'000;
+constexpr int64_t kSecond = 1'000'000'000;
+
+records::DesiredLRPRecord Desired(const std::string& guid, int instances,
+                                  const std::string& domain = "cf-apps") {
+  records::DesiredLRPRecord r;
+  auto* key = r.mutable_scheduling_info()->mutable_desired_lrp_key();
+  key->set_process_guid(guid);
+  key->set_domain(domain);
+  r.mutable_scheduling_info()->set_instances(instances);
+  return r;
+}
+
+models::ActualLRP Actual(const std::string& guid, int index, const std::string& state,
+                         const std::string& cell = "",
+                         models::ActualLRP::Presence presence = models::ActualLRP::ORDINARY,
+                         int64_t since = kNow) {
+  auto lrp = NewUnclaimedActualLrp(guid, index, "cf-apps", since, "e");
+  lrp.set_state(state);
+  lrp.set_presence(presence);
+  if (!cell.empty()) {
+    lrp.mutable_actual_lrp_instance_key()->set_cell_id(cell);
+    lrp.mutable_actual_lrp_instance_key()->set_instance_guid("ig-" + cell);
+  }
+  return lrp;
+}
+
+struct Fixture {
+  std::vector<records::DesiredLRPRecord> desired;
+  std::vector<models::ActualLRP> actuals;
+  std::set<std::string> cells{"cell-1"};
+  std::set<std::string> domains{"cf-apps"};
+
+  LrpConvergenceActions Run() {
+    LrpConvergenceInput in;
+    for (const auto& d : desired) in.desired.push_back(&d);
+    for (const auto& a : actuals) in.actuals.push_back(&a);
+    in.present_cells = cells;
+    in.fresh_domains = domains;
+    in.now = kNow;
+    return CalculateLrpConvergence(in);
+  }
+};
+
+TEST(LrpConvergenceTest, NothingToDoWhenEveryInstanceRuns) {
+  Fixture f;
+  f.desired = {Desired("pg", 2)};
+  f.actuals = {Actual("pg", 0, kRunning, "cell-1"), Actual("pg", 1, kRunning, "cell-1")};
+  auto a = f.Run();
+  EXPECT_TRUE(a.retire.empty());
+  EXPECT_TRUE(a.create_missing.empty());
+  EXPECT_TRUE(a.unclaim_stale.empty());
+  EXPECT_TRUE(a.missing_cell_replace.empty());
+  EXPECT_EQ(a.metrics.running, 2);
+  EXPECT_EQ(a.metrics.desired_instances, 2);
+}
+
+TEST(LrpConvergenceTest, MissingInstancesAreCreated) {
+  Fixture f;
+  f.desired = {Desired("pg", 3)};
+  f.actuals = {Actual("pg", 1, kRunning, "cell-1")};
+  auto a = f.Run();
+  EXPECT_EQ(a.create_missing, (std::vector<LrpKey>{{"pg", 0}, {"pg", 2}}));
+  EXPECT_EQ(a.metrics.missing, 2);
+}
+
+TEST(LrpConvergenceTest, ExtraInstancesAreRetiredOnlyInAFreshDomain) {
+  Fixture f;
+  f.desired = {Desired("pg", 1)};
+  f.actuals = {Actual("pg", 0, kRunning, "cell-1"), Actual("pg", 1, kRunning, "cell-1")};
+  EXPECT_EQ(f.Run().retire, (std::vector<LrpKey>{{"pg", 1}}));
+  f.domains.clear();
+  EXPECT_TRUE(f.Run().retire.empty());
+}
+
+TEST(LrpConvergenceTest, OrphanedInstancesAreRetiredOnlyInAFreshDomain) {
+  Fixture f;
+  f.actuals = {Actual("gone", 0, kRunning, "cell-1")};
+  EXPECT_EQ(f.Run().retire, (std::vector<LrpKey>{{"gone", 0}}));
+  f.domains.clear();
+  EXPECT_TRUE(f.Run().retire.empty());
+}
+
+TEST(LrpConvergenceTest, StaleUnclaimedInstancesAreReAuctioned) {
+  Fixture f;
+  f.desired = {Desired("pg", 2)};
+  f.actuals = {Actual("pg", 0, kUnclaimed, "", models::ActualLRP::ORDINARY, kNow - 31 * kSecond),
+               Actual("pg", 1, kUnclaimed, "", models::ActualLRP::ORDINARY, kNow - 29 * kSecond)};
+  EXPECT_EQ(f.Run().unclaim_stale, (std::vector<LrpKey>{{"pg", 0}}));
+}
+
+TEST(LrpConvergenceTest, CrashedInstancesRestartAfterTheirBackOff) {
+  Fixture f;
+  f.desired = {Desired("pg", 2)};
+  auto due = Actual("pg", 0, kCrashed, "", models::ActualLRP::ORDINARY, kNow - 31 * kSecond);
+  due.set_crash_count(3);
+  auto waiting = Actual("pg", 1, kCrashed, "", models::ActualLRP::ORDINARY, kNow - 31 * kSecond);
+  waiting.set_crash_count(4);
+  f.actuals = {due, waiting};
+  auto a = f.Run();
+  EXPECT_EQ(a.unclaim_stale, (std::vector<LrpKey>{{"pg", 0}}));
+  EXPECT_EQ(a.metrics.crashed, 2);
+  EXPECT_EQ(a.metrics.crashing_desired, 1);
+}
+
+TEST(LrpConvergenceTest, InstancesOnMissingCellsBecomeSuspectWithAReplacement) {
+  Fixture f;
+  f.desired = {Desired("pg", 1)};
+  f.actuals = {Actual("pg", 0, kRunning, "cell-gone")};
+  auto a = f.Run();
+  EXPECT_EQ(a.missing_cell_replace, (std::vector<LrpKey>{{"pg", 0}}));
+  EXPECT_EQ(a.metrics.suspect_cells, 1);
+}
+
+TEST(LrpConvergenceTest, AReplacementOnAMissingCellIsOnlyUnclaimedWhenASuspectExists) {
+  Fixture f;
+  f.desired = {Desired("pg", 1)};
+  f.actuals = {Actual("pg", 0, kClaimed, "cell-gone-2"),
+               Actual("pg", 0, kRunning, "cell-gone", models::ActualLRP::SUSPECT)};
+  auto a = f.Run();
+  EXPECT_TRUE(a.missing_cell_replace.empty());
+  EXPECT_EQ(a.missing_cell_unclaim, (std::vector<LrpKey>{{"pg", 0}}));
+  EXPECT_EQ(a.metrics.suspect_running, 1);
+}
+
+TEST(LrpConvergenceTest, ASuspectWhoseCellReturnedIsPromoted) {
+  Fixture f;
+  f.desired = {Desired("pg", 1)};
+  f.actuals = {Actual("pg", 0, kUnclaimed),
+               Actual("pg", 0, kRunning, "cell-1", models::ActualLRP::SUSPECT)};
+  EXPECT_EQ(f.Run().promote_suspect, (std::vector<LrpKey>{{"pg", 0}}));
+}
+
+TEST(LrpConvergenceTest, ASuspectIsRemovedOnceItsReplacementRuns) {
+  Fixture f;
+  f.desired = {Desired("pg", 1)};
+  f.actuals = {Actual("pg", 0, kRunning, "cell-1"),
+               Actual("pg", 0, kRunning, "cell-gone", models::ActualLRP::SUSPECT)};
+  EXPECT_EQ(f.Run().remove_suspect, (std::vector<LrpKey>{{"pg", 0}}));
+}
+
+TEST(LrpConvergenceTest, OrphanedSuspectsAreRemovedInAFreshDomain) {
+  Fixture f;
+  f.actuals = {Actual("gone", 0, kRunning, "cell-x", models::ActualLRP::SUSPECT)};
+  EXPECT_EQ(f.Run().remove_suspect, (std::vector<LrpKey>{{"gone", 0}}));
+}
+
+TEST(LrpConvergenceTest, EvacuatingRowsOnVanishedCellsArePruned) {
+  Fixture f;
+  f.desired = {Desired("pg", 1)};
+  f.actuals = {Actual("pg", 0, kRunning, "cell-1"),
+               Actual("pg", 0, kRunning, "cell-gone", models::ActualLRP::EVACUATING)};
+  EXPECT_EQ(f.Run().prune_evacuating.size(), 1u);
+}
+
+TEST(LrpConvergenceTest, AnEmptyCellSetPrunesEveryEvacuatingRow) {
+  Fixture f;
+  f.cells.clear();
+  f.desired = {Desired("pg", 1)};
+  f.actuals = {Actual("pg", 0, kRunning, "cell-1", models::ActualLRP::EVACUATING)};
+  EXPECT_EQ(f.Run().prune_evacuating.size(), 1u);
+}
+
+}  // namespace
+}  // namespace bbs::domain

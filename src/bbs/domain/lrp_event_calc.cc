@@ -1,0 +1,357 @@
+#include "bbs/domain/lrp_event_calc.h"
+
+#include <algorithm>
+#include <memory>
+#include <utility>
+
+#include <google/protobuf/util/message_differencer.h>
+
+#include "bbs/domain/lrp_events.h"
+#include "bbs/models/conversion.h"
+#include "models/events.pb.h"
+
+namespace bbs::domain {
+namespace {
+
+using events::Event;
+using events::Family;
+
+bool InstanceKeyEmpty(const models::ActualLRPInstanceKey& key) {
+  return key.instance_guid().empty() && key.cell_id().empty();
+}
+
+bool ActualLrpKeyEmpty(const models::ActualLRPKey& key) {
+  return key.process_guid().empty() && key.index() == 0 && key.domain().empty();
+}
+
+bool IsState(const models::ActualLRP* lrp, const char* state) {
+  return lrp != nullptr && lrp->state() == state;
+}
+
+// Upstream's EventScore: crashed events first, then events whose resulting LRP is RUNNING
+// (continuous routability), then removals and changes to other states.
+constexpr int kCrashedScore = 2;
+int ResultScore(const models::ActualLRP* result) {
+  return IsState(result, model::kStateRunning) ? 1 : 0;
+}
+
+struct Scored {
+  int score;
+  Event event;
+};
+
+class EventList {
+ public:
+  void Add(int score, Event event) { events_.push_back({score, std::move(event)}); }
+
+  // Stably sorted by descending score.
+  std::vector<Event> Sorted() && {
+    std::stable_sort(events_.begin(), events_.end(),
+                     [](const Scored& a, const Scored& b) { return a.score > b.score; });
+    std::vector<Event> out;
+    out.reserve(events_.size());
+    for (Scored& s : events_) out.push_back(std::move(s.event));
+    return out;
+  }
+
+ private:
+  std::vector<Scored> events_;
+};
+
+bool SameSlot(const models::ActualLRP* a, const models::ActualLRP* b) {
+  if (a == nullptr || b == nullptr) return a == b;
+  return SameActualLrp(*a, *b);
+}
+
+// The group events of one slot (behavior.md §1.6.2, group hub table).
+void AddGroupSlotEvents(const models::ActualLRP* old_lrp, const models::ActualLRP* new_lrp,
+                        EventList* out) {
+  if (SameSlot(old_lrp, new_lrp)) return;
+  if (new_lrp == nullptr) {
+    out->Add(0, ActualLrpGroupRemovedEvent(GroupOf(*old_lrp)));
+    return;
+  }
+  if (old_lrp == nullptr) {
+    out->Add(ResultScore(new_lrp), ActualLrpGroupCreatedEvent(GroupOf(*new_lrp)));
+    return;
+  }
+  const std::string& state = new_lrp->state();
+  if (state == model::kStateUnclaimed) {
+    out->Add(ResultScore(new_lrp),
+             ActualLrpGroupChangedEvent(GroupOf(*old_lrp), GroupOf(*new_lrp)));
+  } else if (state == model::kStateClaimed || state == model::kStateRunning) {
+    const auto& old_key = old_lrp->actual_lrp_instance_key();
+    if (!InstanceKeyEmpty(old_key) &&
+        !InstanceKeysEqual(new_lrp->actual_lrp_instance_key(), old_key)) {
+      // Another instance took the slot (e.g. an ordinary LRP replaced a suspect one).
+      out->Add(ResultScore(new_lrp), ActualLrpGroupCreatedEvent(GroupOf(*new_lrp)));
+      out->Add(0, ActualLrpGroupRemovedEvent(GroupOf(*old_lrp)));
+    } else {
+      out->Add(ResultScore(new_lrp),
+               ActualLrpGroupChangedEvent(GroupOf(*old_lrp), GroupOf(*new_lrp)));
+    }
+  } else if (state == model::kStateCrashed) {
+    out->Add(kCrashedScore, ActualLrpCrashedEvent(*old_lrp, *new_lrp, Family::kActualLrpGroup));
+    out->Add(ResultScore(new_lrp),
+             ActualLrpGroupChangedEvent(GroupOf(*old_lrp), GroupOf(*new_lrp)));
+  }
+}
+
+// The group events of one slot for CrashActualLRP (§1.6.3): the changed event carries the
+// whole groups.
+void AddCrashGroupSlotEvents(const models::ActualLRP* old_lrp, const models::ActualLRP* new_lrp,
+                             const models::ActualLRPGroup& before_group,
+                             const models::ActualLRPGroup& after_group, EventList* out) {
+  if (SameSlot(old_lrp, new_lrp)) return;
+  if (new_lrp == nullptr) {
+    out->Add(0, ActualLrpGroupRemovedEvent(GroupOf(*old_lrp)));
+  } else if (old_lrp == nullptr) {
+    out->Add(ResultScore(new_lrp), ActualLrpGroupCreatedEvent(GroupOf(*new_lrp)));
+  } else {
+    out->Add(kCrashedScore, ActualLrpCrashedEvent(*old_lrp, *new_lrp, Family::kActualLrpGroup));
+    out->Add(ResultScore(model::ResolveGroup(after_group)),
+             ActualLrpGroupChangedEvent(before_group, after_group));
+  }
+}
+
+// The instance events of one aligned pair (§1.6.2, instance hub table).
+void AddInstanceEvents(const models::ActualLRP* before, const models::ActualLRP* after,
+                       const std::string& trace_id, EventList* out) {
+  if (SameSlot(before, after)) return;
+  if (after == nullptr) {
+    out->Add(0, ActualLrpInstanceRemovedEvent(*before, trace_id));
+    return;
+  }
+  if (before == nullptr) {
+    out->Add(ResultScore(after), ActualLrpInstanceCreatedEvent(*after, trace_id));
+    return;
+  }
+  const std::string& state = after->state();
+  if (state == model::kStateUnclaimed) {
+    if (before->state() == model::kStateUnclaimed) {
+      // e.g. the auctioneer's FailActualLRP
+      out->Add(0, ActualLrpInstanceChangedEvent(*before, *after, trace_id));
+    } else {
+      // The instance identity ended: a new UNCLAIMED instance and the old one gone.
+      out->Add(0, ActualLrpInstanceCreatedEvent(*after, trace_id));
+      out->Add(0, ActualLrpInstanceRemovedEvent(*before, trace_id));
+    }
+  } else if (state == model::kStateClaimed || state == model::kStateRunning) {
+    out->Add(ResultScore(after), ActualLrpInstanceChangedEvent(*before, *after, trace_id));
+  } else if (state == model::kStateCrashed) {
+    out->Add(kCrashedScore, ActualLrpCrashedEvent(*before, *after, Family::kActualLrpInstance));
+    out->Add(0, ActualLrpInstanceChangedEvent(*before, *after, trace_id));
+  }
+}
+
+// The instance events of one aligned pair for CrashActualLRP (§1.6.3).
+void AddCrashInstanceEvents(const models::ActualLRP* before, const models::ActualLRP* after,
+                            const std::string& trace_id, EventList* out) {
+  if (SameSlot(before, after)) return;
+  if (after == nullptr) {
+    out->Add(0, ActualLrpInstanceRemovedEvent(*before, trace_id));
+  } else if (before == nullptr) {
+    out->Add(ResultScore(after), ActualLrpInstanceCreatedEvent(*after, trace_id));
+  } else if (after->state() == model::kStateCrashed) {
+    out->Add(kCrashedScore, ActualLrpCrashedEvent(*before, *after, Family::kActualLrpInstance));
+    out->Add(0, ActualLrpInstanceChangedEvent(*before, *after, trace_id));
+  } else {
+    out->Add(kCrashedScore, ActualLrpCrashedEvent(*before, *after, Family::kActualLrpInstance));
+    out->Add(ResultScore(after), ActualLrpInstanceCreatedEvent(*after, trace_id));
+    out->Add(0, ActualLrpInstanceRemovedEvent(*before, trace_id));
+  }
+}
+
+models::ActualLRPGroup GroupOfRows(const std::vector<const models::ActualLRP*>& rows) {
+  std::vector<models::ActualLRPGroup> groups = model::GroupActualLrps(rows);
+  return groups.empty() ? models::ActualLRPGroup() : std::move(groups.front());
+}
+
+const models::ActualLRP* Instance(const models::ActualLRPGroup& group) {
+  return group.has_instance() ? &group.instance() : nullptr;
+}
+
+const models::ActualLRP* Evacuating(const models::ActualLRPGroup& group) {
+  return group.has_evacuating() ? &group.evacuating() : nullptr;
+}
+
+// A group event; the cell filter (§4.7) sees the cells of the groups' resolved LRPs.
+Event GroupEvent(const char* type, std::shared_ptr<const google::protobuf::Message> payload,
+                 const std::vector<const models::ActualLRPGroup*>& groups) {
+  Event event{Family::kActualLrpGroup, type, std::move(payload), {}};
+  for (const models::ActualLRPGroup* group : groups) {
+    const models::ActualLRP* resolved = model::ResolveGroup(*group);
+    if (resolved == nullptr) {
+      event.unresolved_group = true;
+      continue;
+    }
+    const std::string& cell = resolved->actual_lrp_instance_key().cell_id();
+    if (std::find(event.cell_ids.begin(), event.cell_ids.end(), cell) == event.cell_ids.end()) {
+      event.cell_ids.push_back(cell);
+    }
+  }
+  return event;
+}
+
+}  // namespace
+
+std::vector<std::optional<models::ActualLRP>> ApplyRowChanges(
+    const std::vector<models::ActualLRP>& before_rows, const std::vector<RowChange>& changes) {
+  std::vector<std::optional<models::ActualLRP>> rows(before_rows.begin(), before_rows.end());
+  for (const RowChange& change : changes) {
+    bool found = false;
+    if (change.before) {
+      for (auto& row : rows) {
+        if (row && InstanceKeysEqual(row->actual_lrp_instance_key(),
+                                     change.before->actual_lrp_instance_key())) {
+          row = change.after;
+          found = true;
+        }
+      }
+    }
+    if (!found) rows.push_back(change.after);
+  }
+  return rows;
+}
+
+std::vector<Event> ComputeActualLrpEvents(const std::vector<models::ActualLRP>& before_rows,
+                                          const std::vector<RowChange>& changes, LrpEventMode mode,
+                                          const std::string& trace_id) {
+  EventList group;
+  EventList instance;
+  if (mode == LrpEventMode::kPerChange) {
+    for (const RowChange& change : changes) {
+      const models::ActualLRP* before = change.before ? &*change.before : nullptr;
+      const models::ActualLRP* after = change.after ? &*change.after : nullptr;
+      AddGroupSlotEvents(before, after, &group);
+      AddInstanceEvents(before, after, trace_id, &instance);
+    }
+  } else {
+    const std::vector<std::optional<models::ActualLRP>> after_rows =
+        ApplyRowChanges(before_rows, changes);
+    if (mode != LrpEventMode::kInstanceOnly) {
+      std::vector<const models::ActualLRP*> before_ptrs;
+      for (const auto& row : before_rows) before_ptrs.push_back(&row);
+      std::vector<const models::ActualLRP*> after_ptrs;
+      for (const auto& row : after_rows) {
+        if (row) after_ptrs.push_back(&*row);
+      }
+      const models::ActualLRPGroup before_group = GroupOfRows(before_ptrs);
+      const models::ActualLRPGroup after_group = GroupOfRows(after_ptrs);
+      if (mode == LrpEventMode::kCrash) {
+        AddCrashGroupSlotEvents(Instance(before_group), Instance(after_group), before_group,
+                                after_group, &group);
+        AddCrashGroupSlotEvents(Evacuating(before_group), Evacuating(after_group), before_group,
+                                after_group, &group);
+      } else {
+        AddGroupSlotEvents(Instance(before_group), Instance(after_group), &group);
+        AddGroupSlotEvents(Evacuating(before_group), Evacuating(after_group), &group);
+      }
+    }
+    for (size_t i = 0; i < after_rows.size(); ++i) {
+      const models::ActualLRP* before = i < before_rows.size() ? &before_rows[i] : nullptr;
+      const models::ActualLRP* after = after_rows[i] ? &*after_rows[i] : nullptr;
+      if (mode == LrpEventMode::kCrash) {
+        AddCrashInstanceEvents(before, after, trace_id, &instance);
+      } else {
+        AddInstanceEvents(before, after, trace_id, &instance);
+      }
+    }
+  }
+  std::vector<Event> out = std::move(group).Sorted();
+  std::vector<Event> instance_events = std::move(instance).Sorted();
+  out.insert(out.end(), std::make_move_iterator(instance_events.begin()),
+             std::make_move_iterator(instance_events.end()));
+  return out;
+}
+
+Event ActualLrpInstanceChangedEvent(const models::ActualLRP& before, const models::ActualLRP& after,
+                                    const std::string& trace_id) {
+  auto payload = std::make_shared<models::ActualLRPInstanceChangedEvent>();
+  *payload->mutable_actual_lrp_key() =
+      ActualLrpKeyEmpty(after.actual_lrp_key()) ? before.actual_lrp_key() : after.actual_lrp_key();
+  *payload->mutable_actual_lrp_instance_key() = InstanceKeyEmpty(after.actual_lrp_instance_key())
+                                                    ? before.actual_lrp_instance_key()
+                                                    : after.actual_lrp_instance_key();
+  *payload->mutable_before() = InfoOf(before);
+  *payload->mutable_after() = InfoOf(after);
+  payload->set_trace_id(trace_id);
+  std::string cell = payload->actual_lrp_instance_key().cell_id();
+  return Event{Family::kActualLrpInstance,
+               "actual_lrp_instance_changed",
+               std::move(payload),
+               {std::move(cell)}};
+}
+
+Event ActualLrpCrashedEvent(const models::ActualLRP& before, const models::ActualLRP& after,
+                            Family family) {
+  auto payload = std::make_shared<models::ActualLRPCrashedEvent>();
+  *payload->mutable_actual_lrp_key() = after.actual_lrp_key();
+  *payload->mutable_actual_lrp_instance_key() = before.actual_lrp_instance_key();
+  payload->set_crash_count(after.crash_count());
+  payload->set_crash_reason(after.crash_reason());
+  payload->set_since(after.since());
+  return Event{family,
+               "actual_lrp_crashed",
+               std::move(payload),
+               {before.actual_lrp_instance_key().cell_id()}};
+}
+
+Event ActualLrpGroupCreatedEvent(const models::ActualLRPGroup& group) {
+  auto payload = std::make_shared<models::ActualLRPCreatedEvent>();
+  *payload->mutable_actual_lrp_group() = group;
+  return GroupEvent("actual_lrp_created", payload, {&payload->actual_lrp_group()});
+}
+
+Event ActualLrpGroupChangedEvent(const models::ActualLRPGroup& before,
+                                 const models::ActualLRPGroup& after) {
+  auto payload = std::make_shared<models::ActualLRPChangedEvent>();
+  *payload->mutable_before() = before;
+  *payload->mutable_after() = after;
+  return GroupEvent("actual_lrp_changed", payload, {&payload->before(), &payload->after()});
+}
+
+Event ActualLrpGroupRemovedEvent(const models::ActualLRPGroup& group) {
+  auto payload = std::make_shared<models::ActualLRPRemovedEvent>();
+  *payload->mutable_actual_lrp_group() = group;
+  return GroupEvent("actual_lrp_removed", payload, {&payload->actual_lrp_group()});
+}
+
+models::ActualLRPGroup GroupOf(const models::ActualLRP& lrp) {
+  models::ActualLRPGroup group;
+  if (lrp.presence() == models::ActualLRP::EVACUATING) {
+    *group.mutable_evacuating() = lrp;
+  } else {
+    *group.mutable_instance() = lrp;
+  }
+  return group;
+}
+
+models::ActualLRPInfo InfoOf(const models::ActualLRP& lrp) {
+  models::ActualLRPInfo info;
+  *info.mutable_actual_lrp_net_info() = lrp.actual_lrp_net_info();
+  info.set_crash_count(lrp.crash_count());
+  info.set_crash_reason(lrp.crash_reason());
+  info.set_state(lrp.state());
+  info.set_placement_error(lrp.placement_error());
+  info.set_since(lrp.since());
+  *info.mutable_modification_tag() = lrp.modification_tag();
+  info.set_presence(lrp.presence());
+  if (lrp.has_routable()) info.set_routable(lrp.routable());
+  info.set_availability_zone(lrp.availability_zone());
+  return info;
+}
+
+bool SameActualLrp(const models::ActualLRP& a, const models::ActualLRP& b) {
+  auto normalized = [](const models::ActualLRP& lrp) {
+    models::ActualLRP copy = lrp;
+    copy.mutable_actual_lrp_key();
+    copy.mutable_actual_lrp_instance_key();
+    copy.mutable_actual_lrp_net_info();
+    copy.mutable_modification_tag();
+    return copy;
+  };
+  return google::protobuf::util::MessageDifferencer::Equals(normalized(a), normalized(b));
+}
+
+}  // namespace bbs::domain

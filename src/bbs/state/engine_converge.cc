@@ -1,0 +1,306 @@
+// Convergence passes of the state engine (behavior.md §7): snapshot, calculate with the pure
+// calculators, then apply every action as an ordinary write under its own lock, so that
+// convergence and API calls never race.
+
+#include <chrono>
+#include <map>
+
+#include "bbs/clients/auctioneer.h"
+#include "bbs/domain/actual_lrp_factory.h"
+#include "bbs/state/engine.h"
+#include "models/events.pb.h"
+
+namespace bbs::state {
+namespace {
+
+int64_t SteadyNanos() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+bool RunningOrClaimed(const models::ActualLRP& lrp) {
+  return lrp.state() == domain::kRunning || lrp.state() == domain::kClaimed;
+}
+
+}  // namespace
+
+Engine::LrpConvergenceReport Engine::ConvergeLrps(
+    const std::optional<std::set<std::string>>& present_cells) {
+  int64_t started = SteadyNanos();
+  int64_t now = clock_->NowNanos();
+
+  // 1. Expired domains go first.
+  std::vector<std::string> expired;
+  std::vector<DesiredLrpPtr> desired;
+  std::vector<ActualLrpPtr> actuals;
+  std::set<std::string> fresh;
+  {
+    std::shared_lock lock(state_mu_);
+    for (const auto& [name, expire] : domains_) {
+      if (expire <= now) {
+        expired.push_back(name);
+      } else {
+        fresh.insert(name);
+      }
+    }
+    desired.reserve(desired_count_);
+    actuals.reserve(actual_count_);
+    for (const auto& [guid, entry] : processes_) {
+      if (entry.desired) desired.push_back(entry.desired);
+      for (const auto& [index, slots] : entry.actuals) {
+        for (const auto& p : slots.by_presence) {
+          if (p) actuals.push_back(p);
+        }
+      }
+    }
+  }
+  if (!expired.empty()) {
+    std::lock_guard write_lock(domain_write_mu_);
+    Change change;
+    for (const auto& d : expired) change.mutations.push_back(storage::DeleteDomain{d});
+    Status s = Commit(std::move(change));
+    if (!s.ok()) logger_.Error("prune-domains-failed", s.ToString());
+  }
+
+  domain::LrpConvergenceInput input;
+  for (const auto& d : desired) input.desired.push_back(d.get());
+  for (const auto& a : actuals) input.actuals.push_back(a.get());
+  if (present_cells) {
+    input.present_cells = *present_cells;
+  } else {
+    for (const auto& a : actuals) input.present_cells.insert(a->actual_lrp_instance_key().cell_id());
+  }
+  input.fresh_domains = fresh;
+  input.now = now;
+  domain::LrpConvergenceActions actions = domain::CalculateLrpConvergence(input);
+
+  std::map<std::string, std::vector<int32_t>> auctions;
+  auto apply = [&](const LrpSnapshot& snap, const domain::LrpDecision& d,
+                   std::optional<domain::LrpEventMode> mode = std::nullopt) {
+    Status s = ApplyLrpDecision(snap, d, "", mode);
+    if (!s.ok()) logger_.Error("convergence-write-failed", s.ToString());
+    return s.ok();
+  };
+
+  for (const auto& row : actions.prune_evacuating) {
+    const auto& key = row.actual_lrp_key();
+    auto lock = LockProcess(key.process_guid());
+    LrpSnapshot snap = SnapshotLrp(key.process_guid(), key.index());
+    if (!snap.evacuating || !domain::InstanceKeysEqual(snap.evacuating->actual_lrp_instance_key(),
+                                                       row.actual_lrp_instance_key())) {
+      continue;
+    }
+    domain::LrpDecision d;
+    d.deletes.push_back(*snap.evacuating);
+    d.event_changes.push_back({*snap.evacuating, std::nullopt});
+    apply(snap, d);
+  }
+
+  for (const auto& key : actions.create_missing) {
+    auto lock = LockProcess(key.process_guid);
+    LrpSnapshot snap = SnapshotLrp(key.process_guid, key.index);
+    if (snap.ordinary || !snap.desired ||
+        key.index >= snap.desired->scheduling_info().instances()) {
+      continue;
+    }
+    domain::LrpDecision d;
+    auto lrp = domain::NewUnclaimedActualLrp(
+        key.process_guid, key.index, snap.desired->scheduling_info().desired_lrp_key().domain(),
+        clock_->NowNanos(), guids_->NewGuid());
+    d.puts.push_back(lrp);
+    d.event_changes.push_back({std::nullopt, lrp});
+    if (apply(snap, d)) auctions[key.process_guid].push_back(key.index);
+  }
+
+  for (const auto& key : actions.unclaim_stale) {
+    auto lock = LockProcess(key.process_guid);
+    LrpSnapshot snap = SnapshotLrp(key.process_guid, key.index);
+    if (!snap.desired) continue;
+    auto d = domain::Unclaim(snap.rows(), /*is_stale=*/true, clock_->NowNanos());
+    if (d.status.ok()) {
+      if (!apply(snap, d)) continue;
+    } else if (d.status.code() != ErrorCode::kActualLrpCannotBeUnclaimed) {
+      continue;
+    }
+    auctions[key.process_guid].push_back(key.index);
+  }
+
+  for (const auto& key : actions.missing_cell_replace) {
+    auto lock = LockProcess(key.process_guid);
+    LrpSnapshot snap = SnapshotLrp(key.process_guid, key.index);
+    if (!snap.ordinary || !snap.desired || !RunningOrClaimed(*snap.ordinary) || snap.suspect) {
+      continue;
+    }
+    domain::LrpDecision d;
+    models::ActualLRP suspect = *snap.ordinary;
+    suspect.set_presence(models::ActualLRP::SUSPECT);
+    auto replacement = domain::NewUnclaimedActualLrp(
+        key.process_guid, key.index, snap.ordinary->actual_lrp_key().domain(),
+        clock_->NowNanos(), guids_->NewGuid());
+    d.deletes.push_back(*snap.ordinary);
+    d.puts.push_back(suspect);
+    d.puts.push_back(replacement);
+    d.event_changes.push_back({*snap.ordinary, suspect});
+    d.event_changes.push_back({std::nullopt, replacement});
+    if (apply(snap, d, domain::LrpEventMode::kInstanceOnly)) auctions[key.process_guid].push_back(key.index);
+  }
+
+  for (const auto& key : actions.missing_cell_unclaim) {
+    auto lock = LockProcess(key.process_guid);
+    LrpSnapshot snap = SnapshotLrp(key.process_guid, key.index);
+    auto d = domain::Unclaim(snap.rows(), /*is_stale=*/false, clock_->NowNanos());
+    if (d.status.ok()) apply(snap, d);
+  }
+
+  for (const auto& key : actions.promote_suspect) {
+    auto lock = LockProcess(key.process_guid);
+    LrpSnapshot snap = SnapshotLrp(key.process_guid, key.index);
+    if (!snap.suspect) continue;
+    domain::LrpDecision d;
+    if (snap.ordinary) {
+      d.deletes.push_back(*snap.ordinary);
+      d.event_changes.push_back({*snap.ordinary, std::nullopt});
+    }
+    models::ActualLRP promoted = *snap.suspect;
+    promoted.set_presence(models::ActualLRP::ORDINARY);
+    d.deletes.push_back(*snap.suspect);
+    d.puts.push_back(promoted);
+    d.event_changes.push_back({*snap.suspect, promoted});
+    apply(snap, d, domain::LrpEventMode::kPerChange);
+  }
+
+  for (const auto& key : actions.remove_suspect) {
+    auto lock = LockProcess(key.process_guid);
+    LrpSnapshot snap = SnapshotLrp(key.process_guid, key.index);
+    if (!snap.suspect) continue;
+    domain::LrpDecision d;
+    d.deletes.push_back(*snap.suspect);
+    d.event_changes.push_back({*snap.suspect, std::nullopt});
+    apply(snap, d, domain::LrpEventMode::kPerChange);
+  }
+
+  for (const auto& key : actions.retire) {
+    models::ActualLRPKey k;
+    k.set_process_guid(key.process_guid);
+    k.set_index(key.index);
+    Status s = RetireActualLrp(k, "");
+    if (!s.ok()) logger_.Error("convergence-retire-failed", s.ToString());
+  }
+
+  // One auction request for the whole pass.
+  if (auctioneer_ != nullptr && !auctions.empty()) {
+    std::vector<clients::LrpStartRequest> requests;
+    for (auto& [guid, indices] : auctions) {
+      DesiredLrpPtr d = DesiredLrp(guid);
+      if (!d) continue;
+      const auto& info = d->scheduling_info();
+      for (int32_t index : indices) {
+        clients::LrpStartRequest req;
+        req.process_guid = guid;
+        req.domain = info.desired_lrp_key().domain();
+        req.indices = {index};
+        req.placement_tags.assign(info.placementtags().begin(), info.placementtags().end());
+        req.volume_drivers.assign(info.volume_placement().driver_names().begin(),
+                                  info.volume_placement().driver_names().end());
+        req.root_fs = info.desired_lrp_resource().root_fs();
+        req.memory_mb = info.desired_lrp_resource().memory_mb();
+        req.disk_mb = info.desired_lrp_resource().disk_mb();
+        req.max_pids = info.desired_lrp_resource().max_pids();
+        requests.push_back(std::move(req));
+      }
+    }
+    if (!requests.empty()) auctioneer_->RequestLrpAuctions(std::move(requests), "");
+  }
+
+  LrpConvergenceReport report;
+  report.metrics = actions.metrics;
+  report.duration_ns = SteadyNanos() - started;
+  return report;
+}
+
+Engine::TaskConvergenceReport Engine::ConvergeTasks(
+    const std::optional<std::set<std::string>>& present_cells,
+    const domain::TaskConvergenceDurations& durations) {
+  int64_t started = SteadyNanos();
+  std::vector<TaskPtr> tasks;
+  {
+    std::shared_lock lock(state_mu_);
+    tasks.reserve(tasks_.size());
+    for (const auto& [guid, t] : tasks_) tasks.push_back(t);
+  }
+  std::vector<const models::Task*> raw;
+  raw.reserve(tasks.size());
+  for (const auto& t : tasks) raw.push_back(t.get());
+  std::set<std::string> cells;
+  if (present_cells) {
+    cells = *present_cells;
+  } else {
+    for (const auto& t : tasks) cells.insert(t->cell_id());
+  }
+  domain::TaskConvergence c = domain::Converge(raw, cells, clock_->NowNanos(), durations);
+
+  TaskConvergenceReport report;
+  // Steps 1, 3, 4: rewrite, each only if the task is still the one the pass saw.
+  auto rewrite = [&](const domain::TaskUpdate& u) {
+    auto lock = LockTask(u.before->task_guid());
+    TaskPtr current = Task(u.before->task_guid());
+    if (!current || current->SerializeAsString() != u.before->SerializeAsString()) return;
+    Change change;
+    change.mutations.push_back(storage::PutTask{u.after});
+    auto e = std::make_shared<models::TaskChangedEvent>();
+    *e->mutable_before() = *current;
+    *e->mutable_after() = u.after;
+    change.events.push_back(events::Event{events::Family::kTask, "task_changed", std::move(e), {}});
+    Status s = Commit(std::move(change));
+    if (!s.ok()) logger_.Error("task-convergence-write-failed", s.ToString());
+  };
+  for (const auto& u : c.expired_pending) rewrite(u);
+  for (const auto& u : c.cell_disappeared) rewrite(u);
+  for (const auto& u : c.demoted_resolving) rewrite(u);
+  // Step 5: delete expired completed tasks.
+  for (const auto& t : c.to_delete) {
+    auto lock = LockTask(t.task_guid());
+    TaskPtr current = Task(t.task_guid());
+    if (!current) continue;
+    if (current->state() != models::Task::Completed &&
+        current->state() != models::Task::Resolving) {
+      continue;
+    }
+    Change change;
+    change.mutations.push_back(storage::DeleteTask{t.task_guid()});
+    auto e = std::make_shared<models::TaskRemovedEvent>();
+    *e->mutable_task() = *current;
+    change.events.push_back(events::Event{events::Family::kTask, "task_removed", std::move(e), {}});
+    Status s = Commit(std::move(change));
+    if (!s.ok()) logger_.Error("task-convergence-delete-failed", s.ToString());
+  }
+  // Step 2: one auction request with every pending task.
+  if (auctioneer_ != nullptr && !c.to_auction.empty()) {
+    std::vector<clients::TaskStartRequest> requests;
+    for (const models::Task* t : c.to_auction) {
+      const auto& def = t->task_definition();
+      clients::TaskStartRequest req;
+      req.task_guid = t->task_guid();
+      req.domain = t->domain();
+      req.placement_tags.assign(def.placement_tags().begin(), def.placement_tags().end());
+      for (const auto& m : def.volume_mounts()) req.volume_drivers.push_back(m.driver());
+      req.root_fs = def.root_fs();
+      req.memory_mb = def.memory_mb();
+      req.disk_mb = def.disk_mb();
+      req.max_pids = def.max_pids();
+      requests.push_back(std::move(req));
+    }
+    auctioneer_->RequestTaskAuctions(std::move(requests));
+  }
+  // Step 6: completed tasks to kick (callbacks).
+  for (const auto& t : c.to_kick) {
+    TaskPtr current = Task(t.task_guid());
+    if (current && current->state() == models::Task::Completed) report.to_kick.push_back(current);
+  }
+  report.metrics = c.metrics;
+  report.duration_ns = SteadyNanos() - started;
+  return report;
+}
+
+}  // namespace bbs::state

@@ -1,0 +1,241 @@
+#include <atomic>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "bbs/clients/auctioneer.h"
+#include "bbs/clients/reps.h"
+#include "bbs/state/engine.h"
+#include "bbs/storage/memory_store.h"
+
+namespace bbs::state {
+namespace {
+
+class RecordingAuctioneer final : public clients::Auctioneer {
+ public:
+  void RequestLrpAuctions(std::vector<clients::LrpStartRequest> requests,
+                          std::string) override {
+    std::lock_guard lock(mu);
+    for (auto& r : requests) lrps.push_back(std::move(r));
+  }
+  void RequestTaskAuctions(std::vector<clients::TaskStartRequest> requests) override {
+    std::lock_guard lock(mu);
+    for (auto& r : requests) tasks.push_back(std::move(r));
+  }
+  std::vector<int32_t> Indices() {
+    std::lock_guard lock(mu);
+    std::vector<int32_t> out;
+    for (const auto& r : lrps) out.insert(out.end(), r.indices.begin(), r.indices.end());
+    return out;
+  }
+  std::mutex mu;
+  std::vector<clients::LrpStartRequest> lrps;
+  std::vector<clients::TaskStartRequest> tasks;
+};
+
+class RecordingReps final : public clients::Reps {
+ public:
+  Status StopLrpInstance(const std::string& rep_url, const std::string& process_guid,
+                         const std::string& instance_guid, const std::string&) override {
+    std::lock_guard lock(mu);
+    stops.push_back(rep_url + " " + process_guid + " " + instance_guid);
+    return stop_status;
+  }
+  void StopLrpInstanceAsync(std::string rep_url, std::string process_guid,
+                            std::string instance_guid, std::string trace_id) override {
+    (void)StopLrpInstance(rep_url, process_guid, instance_guid, trace_id);
+  }
+  void UpdateLrpInstanceAsync(std::string, clients::LrpInstanceUpdate, std::string) override {}
+  Status CancelTask(const std::string& rep_url, const std::string& task_guid,
+                    const std::string&) override {
+    std::lock_guard lock(mu);
+    cancels.push_back(rep_url + " " + task_guid);
+    return Status::Ok();
+  }
+  std::mutex mu;
+  std::vector<std::string> stops;
+  std::vector<std::string> cancels;
+  Status stop_status;
+};
+
+models::DesiredLRP NewLrp(const std::string& guid, int instances) {
+  models::DesiredLRP lrp;
+  lrp.set_process_guid(guid);
+  lrp.set_domain("cf-apps");
+  lrp.set_root_fs("preloaded:cflinuxfs4");
+  lrp.set_instances(instances);
+  lrp.mutable_action()->mutable_run_action()->set_path("/bin/true");
+  lrp.mutable_action()->mutable_run_action()->set_user("vcap");
+  (*lrp.mutable_metric_tags())["source_id"].set_static_("app");
+  return lrp;
+}
+
+models::ActualLRPInstanceKey Ik(const std::string& guid, const std::string& cell) {
+  models::ActualLRPInstanceKey k;
+  k.set_instance_guid(guid);
+  k.set_cell_id(cell);
+  return k;
+}
+
+models::ActualLRPKey Key(const std::string& guid, int index) {
+  models::ActualLRPKey k;
+  k.set_process_guid(guid);
+  k.set_index(index);
+  k.set_domain("cf-apps");
+  return k;
+}
+
+domain::StartParams Start(const std::string& guid, int index,
+                          const models::ActualLRPInstanceKey& ik) {
+  domain::StartParams p;
+  p.key = Key(guid, index);
+  p.instance_key = ik;
+  p.net_info.set_address("10.0.0.1");
+  return p;
+}
+
+class EngineLrpTest : public ::testing::Test {
+ protected:
+  EngineLrpTest()
+      : cells_("http://rep-{cell_id}:1800"),
+        engine_(&store_, &clock_, &guids_, &publisher_, Logger(LogSink::Null(), "t"),
+                Engine::Options{}) {
+    engine_.SetPeers(&auctioneer_, &reps_, &cells_);
+    EXPECT_TRUE(engine_.Load().ok());
+    engine_.Start();
+  }
+
+  ActualLrpPtr Ordinary(const std::string& guid, int index) {
+    auto rows = engine_.ActualLrps({"", "", guid, index});
+    for (const auto& r : rows) {
+      if (r->presence() == models::ActualLRP::ORDINARY) return r;
+    }
+    return nullptr;
+  }
+
+  void Running(const std::string& guid, int index, const std::string& ig,
+               const std::string& cell) {
+    ASSERT_TRUE(engine_.ClaimActualLrp(guid, index, Ik(ig, cell)).ok());
+    ASSERT_TRUE(engine_.StartActualLrp(Start(guid, index, Ik(ig, cell))).ok());
+  }
+
+  storage::MemoryStore store_;
+  FakeClock clock_;
+  SequentialGuidGenerator guids_;
+  events::NullPublisher publisher_;
+  RecordingAuctioneer auctioneer_;
+  RecordingReps reps_;
+  cells::TemplateCellDirectory cells_;
+  Engine engine_;
+};
+
+TEST_F(EngineLrpTest, DesireRequestsOneAuctionForAllIndices) {
+  ASSERT_TRUE(engine_.DesireLrp(NewLrp("pg", 3), "").ok());
+  ASSERT_EQ(auctioneer_.lrps.size(), 1u);
+  EXPECT_EQ(auctioneer_.lrps[0].indices, (std::vector<int32_t>{0, 1, 2}));
+  EXPECT_EQ(auctioneer_.lrps[0].root_fs, "preloaded:cflinuxfs4");
+}
+
+TEST_F(EngineLrpTest, ClaimThenStartMakesTheInstanceRunning) {
+  ASSERT_TRUE(engine_.DesireLrp(NewLrp("pg", 1), "").ok());
+  Running("pg", 0, "ig-1", "cell-1");
+  auto lrp = Ordinary("pg", 0);
+  ASSERT_NE(lrp, nullptr);
+  EXPECT_EQ(lrp->state(), "RUNNING");
+  EXPECT_EQ(lrp->modification_tag().index(), 2u);
+  EXPECT_EQ(engine_.ActualLrps({"", "cell-1", "", std::nullopt}).size(), 1u);
+}
+
+TEST_F(EngineLrpTest, AnIdenticalStartHeartbeatWritesNothing) {
+  ASSERT_TRUE(engine_.DesireLrp(NewLrp("pg", 1), "").ok());
+  Running("pg", 0, "ig-1", "cell-1");
+  int64_t commits = store_.commit_count();
+  ASSERT_TRUE(engine_.StartActualLrp(Start("pg", 0, Ik("ig-1", "cell-1"))).ok());
+  EXPECT_EQ(store_.commit_count(), commits);
+}
+
+TEST_F(EngineLrpTest, FirstTwoCrashesReAuctionAndTheThirdWaits) {
+  ASSERT_TRUE(engine_.DesireLrp(NewLrp("pg", 1), "").ok());
+  for (int crash = 1; crash <= 3; ++crash) {
+    Running("pg", 0, "ig-" + std::to_string(crash), "cell-1");
+    ASSERT_TRUE(
+        engine_.CrashActualLrp(Key("pg", 0), Ik("ig-" + std::to_string(crash), "cell-1"), "boom")
+            .ok());
+    auto lrp = Ordinary("pg", 0);
+    EXPECT_EQ(lrp->crash_count(), crash);
+    EXPECT_EQ(lrp->state(), crash < 3 ? "UNCLAIMED" : "CRASHED");
+  }
+  // desire + crash #1 + crash #2
+  EXPECT_EQ(auctioneer_.Indices(), (std::vector<int32_t>{0, 0, 0}));
+}
+
+TEST_F(EngineLrpTest, RetiringARunningInstanceAsksItsRepToStopIt) {
+  ASSERT_TRUE(engine_.DesireLrp(NewLrp("pg", 1), "").ok());
+  Running("pg", 0, "ig-1", "cell-1");
+  ASSERT_TRUE(engine_.RetireActualLrp(Key("pg", 0), "trace").ok());
+  ASSERT_EQ(reps_.stops.size(), 1u);
+  EXPECT_EQ(reps_.stops[0], "http://rep-cell-1:1800 pg ig-1");
+  EXPECT_NE(Ordinary("pg", 0), nullptr);  // the rep removes it when the container is gone
+}
+
+TEST_F(EngineLrpTest, RetireGivesUpAfterFiveFailedStops) {
+  ASSERT_TRUE(engine_.DesireLrp(NewLrp("pg", 1), "").ok());
+  Running("pg", 0, "ig-1", "cell-1");
+  reps_.stop_status = UnknownError("rep down");
+  Status s = engine_.RetireActualLrp(Key("pg", 0), "");
+  EXPECT_EQ(s.code(), ErrorCode::kUnknownError);
+  EXPECT_EQ(reps_.stops.size(), 5u);
+}
+
+TEST_F(EngineLrpTest, RetiringAnUnclaimedInstanceDeletesIt) {
+  ASSERT_TRUE(engine_.DesireLrp(NewLrp("pg", 1), "").ok());
+  ASSERT_TRUE(engine_.RetireActualLrp(Key("pg", 0), "").ok());
+  EXPECT_EQ(Ordinary("pg", 0), nullptr);
+  EXPECT_TRUE(reps_.stops.empty());
+}
+
+TEST_F(EngineLrpTest, ScaleDownStopsRunningInstancesThroughTheirRep) {
+  ASSERT_TRUE(engine_.DesireLrp(NewLrp("pg", 2), "").ok());
+  Running("pg", 1, "ig-1", "cell-9");
+  models::DesiredLRPUpdate update;
+  update.set_instances(1);
+  ASSERT_TRUE(engine_.UpdateDesiredLrp("pg", update, "").ok());
+  ASSERT_EQ(reps_.stops.size(), 1u);
+  EXPECT_EQ(reps_.stops[0], "http://rep-cell-9:1800 pg ig-1");
+}
+
+TEST_F(EngineLrpTest, RollingEvacuationKeepsTheContainerAndAuctionsAReplacement) {
+  ASSERT_TRUE(engine_.DesireLrp(NewLrp("pg", 1), "").ok());
+  Running("pg", 0, "ig-1", "cell-1");
+  auto r = engine_.EvacuateRunningActualLrp(Start("pg", 0, Ik("ig-1", "cell-1")));
+  ASSERT_TRUE(r.status.ok()) << r.status.ToString();
+  EXPECT_TRUE(r.keep_container);
+  EXPECT_EQ(Ordinary("pg", 0)->state(), "UNCLAIMED");
+  EXPECT_EQ(engine_.ActualLrps({"", "", "pg", 0}).size(), 2u);
+  EXPECT_EQ(auctioneer_.Indices().size(), 2u);
+  // The replacement starts: the evacuating row goes, and the old cell may let go.
+  Running("pg", 0, "ig-2", "cell-2");
+  EXPECT_EQ(engine_.ActualLrps({"", "", "pg", 0}).size(), 1u);
+  auto again = engine_.EvacuateRunningActualLrp(Start("pg", 0, Ik("ig-1", "cell-1")));
+  EXPECT_FALSE(again.keep_container);
+}
+
+TEST_F(EngineLrpTest, ConcurrentClaimsHaveExactlyOneWinner) {
+  ASSERT_TRUE(engine_.DesireLrp(NewLrp("pg", 1), "").ok());
+  constexpr int kClaimers = 16;
+  std::atomic<int> wins{0}, refused{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kClaimers; ++i) {
+    threads.emplace_back([&, i] {
+      Status s = engine_.ClaimActualLrp("pg", 0, Ik("ig-" + std::to_string(i), "cell"));
+      if (s.ok()) ++wins;
+      if (s.code() == ErrorCode::kActualLrpCannotBeClaimed) ++refused;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(wins.load(), 1);
+  EXPECT_EQ(refused.load(), kClaimers - 1);
+}
+
+}  // namespace
+}  // namespace bbs::state

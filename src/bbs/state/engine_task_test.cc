@@ -1,0 +1,140 @@
+#include <gtest/gtest.h>
+
+#include "bbs/clients/auctioneer.h"
+#include "bbs/clients/reps.h"
+#include "bbs/state/engine.h"
+#include "bbs/storage/memory_store.h"
+
+namespace bbs::state {
+namespace {
+
+class NullAuctioneer final : public clients::Auctioneer {
+ public:
+  void RequestLrpAuctions(std::vector<clients::LrpStartRequest>, std::string) override {}
+  void RequestTaskAuctions(std::vector<clients::TaskStartRequest> requests) override {
+    for (auto& r : requests) tasks.push_back(r.task_guid);
+  }
+  std::vector<std::string> tasks;
+};
+
+class CancelRecorder final : public clients::Reps {
+ public:
+  Status StopLrpInstance(const std::string&, const std::string&, const std::string&,
+                         const std::string&) override {
+    return Status::Ok();
+  }
+  void StopLrpInstanceAsync(std::string, std::string, std::string, std::string) override {}
+  void UpdateLrpInstanceAsync(std::string, clients::LrpInstanceUpdate, std::string) override {}
+  Status CancelTask(const std::string& rep_url, const std::string& task_guid,
+                    const std::string&) override {
+    cancels.push_back(rep_url + " " + task_guid);
+    return Status::Ok();
+  }
+  std::vector<std::string> cancels;
+};
+
+models::TaskDefinition Definition(const std::string& callback_url = "") {
+  models::TaskDefinition def;
+  def.set_root_fs("docker:///busybox");
+  def.mutable_action()->mutable_run_action()->set_path("/bin/true");
+  def.mutable_action()->mutable_run_action()->set_user("root");
+  def.set_completion_callback_url(callback_url);
+  return def;
+}
+
+class EngineTaskTest : public ::testing::Test {
+ protected:
+  EngineTaskTest()
+      : cells_("http://{cell_id}:1801"),
+        engine_(&store_, &clock_, &guids_, &publisher_, Logger(LogSink::Null(), "t"),
+                Engine::Options{}) {
+    engine_.SetPeers(&auctioneer_, &reps_, &cells_);
+    engine_.SetCallbackSink([this](TaskPtr t) { callbacks_.push_back(t->task_guid()); });
+    EXPECT_TRUE(engine_.Load().ok());
+    engine_.Start();
+  }
+
+  storage::MemoryStore store_;
+  FakeClock clock_;
+  SequentialGuidGenerator guids_;
+  events::NullPublisher publisher_;
+  NullAuctioneer auctioneer_;
+  CancelRecorder reps_;
+  cells::TemplateCellDirectory cells_;
+  Engine engine_;
+  std::vector<std::string> callbacks_;
+};
+
+TEST_F(EngineTaskTest, DesireCreatesAPendingTaskAndAuctionsIt) {
+  ASSERT_TRUE(engine_.DesireTask("tg-1", "cf-tasks", Definition()).ok());
+  EXPECT_EQ(engine_.DesireTask("tg-1", "cf-tasks", Definition()).code(),
+            ErrorCode::kResourceExists);
+  auto task = engine_.Task("tg-1");
+  ASSERT_NE(task, nullptr);
+  EXPECT_EQ(task->state(), models::Task::Pending);
+  EXPECT_EQ(task->created_at(), clock_.NowNanos());
+  EXPECT_EQ(auctioneer_.tasks, std::vector<std::string>{"tg-1"});
+}
+
+TEST_F(EngineTaskTest, ASecondStartOnTheSameCellShouldNotStart) {
+  ASSERT_TRUE(engine_.DesireTask("tg-1", "cf-tasks", Definition()).ok());
+  auto first = engine_.StartTask("tg-1", "cell-1");
+  ASSERT_TRUE(first.ok());
+  EXPECT_TRUE(*first);
+  auto second = engine_.StartTask("tg-1", "cell-1");
+  ASSERT_TRUE(second.ok());
+  EXPECT_FALSE(*second);
+  EXPECT_EQ(engine_.StartTask("tg-1", "cell-2").status().code(),
+            ErrorCode::kInvalidStateTransition);
+}
+
+TEST_F(EngineTaskTest, CancellingARunningTaskTellsItsRep) {
+  ASSERT_TRUE(engine_.DesireTask("tg-1", "cf-tasks", Definition()).ok());
+  ASSERT_TRUE(engine_.StartTask("tg-1", "cell-1").ok());
+  ASSERT_TRUE(engine_.CancelTask("tg-1", "").ok());
+  EXPECT_EQ(reps_.cancels, std::vector<std::string>{"http://cell-1:1801 tg-1"});
+  auto task = engine_.Task("tg-1");
+  EXPECT_EQ(task->state(), models::Task::Completed);
+  EXPECT_EQ(task->failure_reason(), "task was cancelled");
+}
+
+TEST_F(EngineTaskTest, CompletionWithACallbackUrlReachesTheCallbackSink) {
+  ASSERT_TRUE(engine_.DesireTask("tg-1", "cf-tasks", Definition("http://cc/cb")).ok());
+  ASSERT_TRUE(engine_.StartTask("tg-1", "cell-1").ok());
+  EXPECT_EQ(engine_.CompleteTask("tg-1", "cell-2", false, "", "").code(),
+            ErrorCode::kRunningOnDifferentCell);
+  ASSERT_TRUE(engine_.CompleteTask("tg-1", "cell-1", false, "", "42").ok());
+  EXPECT_EQ(callbacks_, std::vector<std::string>{"tg-1"});
+}
+
+TEST_F(EngineTaskTest, ResolvingThenDeletingRemovesTheTask) {
+  ASSERT_TRUE(engine_.DesireTask("tg-1", "cf-tasks", Definition()).ok());
+  EXPECT_EQ(engine_.DeleteTask("tg-1").code(), ErrorCode::kInvalidStateTransition);
+  ASSERT_TRUE(engine_.CancelTask("tg-1", "").ok());
+  ASSERT_TRUE(engine_.ResolvingTask("tg-1").ok());
+  ASSERT_TRUE(engine_.DeleteTask("tg-1").ok());
+  EXPECT_EQ(engine_.Task("tg-1"), nullptr);
+  EXPECT_EQ(engine_.DeleteTask("tg-1").code(), ErrorCode::kResourceNotFound);
+}
+
+TEST_F(EngineTaskTest, TheFourthRejectionFailsTheTask) {
+  ASSERT_TRUE(engine_.DesireTask("tg-1", "cf-tasks", Definition()).ok());
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(engine_.RejectTask("tg-1", "no room").ok());
+  EXPECT_EQ(engine_.Task("tg-1")->state(), models::Task::Pending);
+  ASSERT_TRUE(engine_.RejectTask("tg-1", "no room").ok());
+  EXPECT_EQ(engine_.Task("tg-1")->state(), models::Task::Completed);
+  EXPECT_TRUE(engine_.Task("tg-1")->failed());
+}
+
+TEST_F(EngineTaskTest, ListsFilterByDomainAndCell) {
+  ASSERT_TRUE(engine_.DesireTask("tg-1", "a", Definition()).ok());
+  ASSERT_TRUE(engine_.DesireTask("tg-2", "b", Definition()).ok());
+  ASSERT_TRUE(engine_.StartTask("tg-2", "cell-1").ok());
+  EXPECT_EQ(engine_.Tasks("", "").size(), 2u);
+  EXPECT_EQ(engine_.Tasks("a", "").size(), 1u);
+  EXPECT_EQ(engine_.Tasks("", "cell-1").size(), 1u);
+  EXPECT_EQ(engine_.Tasks("a", "cell-1").size(), 0u);
+}
+
+}  // namespace
+}  // namespace bbs::state
