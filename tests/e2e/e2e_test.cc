@@ -318,10 +318,9 @@ TEST_F(E2eTest, TasksAreDesiredListedAndResolved) {
   guid.set_task_guid("tg-1");
   auto bad = client_->Call<models::TaskLifecycleResponse>("/v1/tasks/delete", guid);
   EXPECT_EQ(bad.error().type(), models::Error::InvalidStateTransition);
-  EXPECT_FALSE(client_->Call<models::TaskLifecycleResponse>("/v1/tasks/resolving", guid)
-                   .has_error());
   EXPECT_FALSE(
-      client_->Call<models::TaskLifecycleResponse>("/v1/tasks/delete", guid).has_error());
+      client_->Call<models::TaskLifecycleResponse>("/v1/tasks/resolving", guid).has_error());
+  EXPECT_FALSE(client_->Call<models::TaskLifecycleResponse>("/v1/tasks/delete", guid).has_error());
   auto gone = client_->Call<models::TaskResponse>("/v1/tasks/get_by_task_guid.r3", guid);
   EXPECT_EQ(gone.error().type(), models::Error::ResourceNotFound);
 }

@@ -123,6 +123,25 @@ TEST(HttpClientTest, ReportsARefusedConnection) {
       << result.message;
 }
 
+TEST(HttpClientTest, ResolvesHostNames) {
+  FakeCallbackReceiver peer;
+  ASSERT_TRUE(peer.Start().ok());
+  auto client = NewClient();
+  HttpResult result = client->Send(Post("http://localhost:" + std::to_string(peer.port()) + "/x"));
+  ASSERT_TRUE(result.ok()) << result.message;
+  EXPECT_EQ(peer.requests().at(0).Header("Host"), "localhost:" + std::to_string(peer.port()));
+}
+
+TEST(HttpClientTest, ReportsAHostThatDoesNotResolve) {
+  HttpClientOptions options;
+  options.timeout = std::chrono::seconds(5);
+  auto client = NewClient(options);
+  HttpResult result = client->Send(Post("http://nonexistent.invalid:9/x"));
+  // Without a DNS server the lookup may also run into the deadline; never a response.
+  EXPECT_TRUE(result.error == TransportError::kResolve || result.error == TransportError::kTimeout)
+      << result.message;
+}
+
 TEST(HttpClientTest, ReportsAMalformedUrl) {
   auto client = NewClient();
   EXPECT_EQ(client->Send(Post("not a url")).error, TransportError::kInvalidUrl);

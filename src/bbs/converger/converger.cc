@@ -59,14 +59,19 @@ Status Converger::ConvergeLrps() {
   }
   auto report = engine_->ConvergeLrps(*cells);
   const auto& m = report.metrics;
-  logger_.Info("converge-lrps-done",
-               {{"duration_ns", report.duration_ns}, {"LRPsUnclaimed", m.unclaimed},
-                {"LRPsClaimed", m.claimed}, {"LRPsRunning", m.running},
-                {"CrashedActualLRPs", m.crashed}, {"CrashingDesiredLRPs", m.crashing_desired},
-                {"LRPsDesired", m.desired_instances}, {"LRPsMissing", m.missing},
-                {"LRPsExtra", m.extra}, {"SuspectRunningActualLRPs", m.suspect_running},
-                {"SuspectClaimedActualLRPs", m.suspect_claimed}, {"PresentCells", m.present_cells},
-                {"SuspectCells", m.suspect_cells}});
+  logger_.Info("converge-lrps-done", {{"duration_ns", report.duration_ns},
+                                      {"LRPsUnclaimed", m.unclaimed},
+                                      {"LRPsClaimed", m.claimed},
+                                      {"LRPsRunning", m.running},
+                                      {"CrashedActualLRPs", m.crashed},
+                                      {"CrashingDesiredLRPs", m.crashing_desired},
+                                      {"LRPsDesired", m.desired_instances},
+                                      {"LRPsMissing", m.missing},
+                                      {"LRPsExtra", m.extra},
+                                      {"SuspectRunningActualLRPs", m.suspect_running},
+                                      {"SuspectClaimedActualLRPs", m.suspect_claimed},
+                                      {"PresentCells", m.present_cells},
+                                      {"SuspectCells", m.suspect_cells}});
   std::lock_guard lock(mu_);
   lrp_report_ = report;
   return Status::Ok();
@@ -84,11 +89,13 @@ Status Converger::ConvergeTasks() {
     for (const auto& t : report.to_kick) callbacks_->Submit(t);
   }
   const auto& m = report.metrics;
-  logger_.Info("converge-tasks-done",
-               {{"duration_ns", report.duration_ns}, {"TasksPending", m.pending},
-                {"TasksRunning", m.running}, {"TasksCompleted", m.completed},
-                {"TasksResolving", m.resolving}, {"ConvergenceTasksKicked", m.kicked},
-                {"ConvergenceTasksPruned", m.pruned}});
+  logger_.Info("converge-tasks-done", {{"duration_ns", report.duration_ns},
+                                       {"TasksPending", m.pending},
+                                       {"TasksRunning", m.running},
+                                       {"TasksCompleted", m.completed},
+                                       {"TasksResolving", m.resolving},
+                                       {"ConvergenceTasksKicked", m.kicked},
+                                       {"ConvergenceTasksPruned", m.pruned}});
   std::lock_guard lock(mu_);
   task_report_ = std::move(report);
   return Status::Ok();

@@ -142,8 +142,8 @@ int Run(int argc, char** argv) {
   std::unique_ptr<clients::HttpAuctioneer> auctioneer;
   if (!config->auctioneer_address.empty()) {
     clients::HttpAuctioneer::Options options;
-    options.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(
-        config->communication_timeout);
+    options.timeout =
+        std::chrono::duration_cast<std::chrono::milliseconds>(config->communication_timeout);
     options.require_tls = config->auctioneer_require_tls;
     options.tls.ca_file = config->auctioneer_ca_cert;
     options.tls.cert_file = config->auctioneer_client_cert;
@@ -217,8 +217,7 @@ int Run(int argc, char** argv) {
   api_options.max_body_bytes = static_cast<size_t>(config->max_request_body_bytes);
   api_options.clock = clock;
   api_options.logger = logger.Session("http");
-  http::Server server(api_options,
-                      BuildApiRouter(&api, &hub, &pool, logger.Session("request")));
+  http::Server server(api_options, BuildApiRouter(&api, &hub, &pool, logger.Session("request")));
   if (Status s = server.Start(); !s.ok()) {
     logger.Fatal("listener-failed", s.message(), {{"address", config->listen_address}});
     std::fprintf(stderr, "bbs: cannot listen on %s: %s\n", config->listen_address.c_str(),

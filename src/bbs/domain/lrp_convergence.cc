@@ -34,8 +34,8 @@ LrpConvergenceActions CalculateLrpConvergence(const LrpConvergenceInput& in) {
   for (const models::ActualLRP* lrp : in.actuals) {
     int p = static_cast<int>(lrp->presence());
     if (p < 0 || p > 2) continue;
-    by_process[lrp->actual_lrp_key().process_guid()][lrp->actual_lrp_key().index()]
-        .by_presence[p] = lrp;
+    by_process[lrp->actual_lrp_key().process_guid()][lrp->actual_lrp_key().index()].by_presence[p] =
+        lrp;
   }
   std::unordered_map<std::string, const records::DesiredLRPRecord*> desired;
   desired.reserve(in.desired.size());
@@ -118,8 +118,8 @@ LrpConvergenceActions CalculateLrpConvergence(const LrpConvergenceInput& in) {
         }
       }
       if (suspect != nullptr) {
-        bool both_running = ordinary != nullptr && ordinary->state() == kRunning &&
-                            suspect->state() == kRunning;
+        bool both_running =
+            ordinary != nullptr && ordinary->state() == kRunning && suspect->state() == kRunning;
         if (both_running) {
           out.remove_suspect.push_back(key);
         } else if (!in.present_cells.empty() &&

@@ -32,7 +32,7 @@ struct LrpConvergenceInput {
 
 struct LrpConvergenceMetrics {
   int32_t unclaimed = 0, claimed = 0, running = 0, crashed = 0;  // ORDINARY rows by state
-  int32_t crashing_desired = 0;  // process guids with a CRASHED ordinary row
+  int32_t crashing_desired = 0;   // process guids with a CRASHED ordinary row
   int64_t desired_instances = 0;  // sum of instances over desired LRPs
   int32_t missing = 0;
   int32_t extra = 0;  // retire keys

@@ -432,9 +432,9 @@ class HubCore {
   }
 
   void DropSlow(Subscriber& sub, const char* reason) {
+    dropped_slow_.fetch_add(1);  // before the writer closes: tests wait for that
     sub.ended = true;
     Terminate(sub);
-    dropped_slow_.fetch_add(1);
     log_.Info("slow-consumer-dropped", {{"stream", KindName(sub.kind)},
                                         {"cell_id", sub.cell_id},
                                         {"reason", reason},

@@ -325,7 +325,7 @@ Status Engine::DesireLrp(const models::DesiredLRP& lrp, const std::string& trace
     models::ActualLRP actual =
         domain::NewUnclaimedActualLrp(key.process_guid(), i, key.domain(), now, guids_->NewGuid());
     auto events = domain::ComputeActualLrpEvents({}, {{std::nullopt, actual}},
-                                                   domain::LrpEventMode::kStandard, trace_id);
+                                                 domain::LrpEventMode::kStandard, trace_id);
     change.events.insert(change.events.end(), events.begin(), events.end());
     change.mutations.push_back(storage::PutActualLrp{std::move(actual)});
     created.push_back(i);
@@ -379,8 +379,7 @@ Status Engine::UpdateDesiredLrp(const std::string& process_guid,
       if (existing.count(i)) continue;
       models::ActualLRP actual = domain::NewUnclaimedActualLrp(key.process_guid(), i, key.domain(),
                                                                now, guids_->NewGuid());
-      auto events =
-          domain::ComputeActualLrpEvents({}, {{std::nullopt, actual}},
+      auto events = domain::ComputeActualLrpEvents({}, {{std::nullopt, actual}},
                                                    domain::LrpEventMode::kStandard, trace_id);
       change.events.insert(change.events.end(), events.begin(), events.end());
       change.mutations.push_back(storage::PutActualLrp{std::move(actual)});
@@ -438,7 +437,7 @@ Status Engine::RemoveDesiredLrp(const std::string& process_guid, const std::stri
     change.mutations.push_back(storage::DeleteActualLrp{
         lrp.actual_lrp_key().process_guid(), lrp.actual_lrp_key().index(), lrp.presence()});
     auto events = domain::ComputeActualLrpEvents({lrp}, {{lrp, std::nullopt}},
-                                                   domain::LrpEventMode::kStandard, trace_id);
+                                                 domain::LrpEventMode::kStandard, trace_id);
     change.events.insert(change.events.end(), events.begin(), events.end());
   }
   Status s = Commit(std::move(change));

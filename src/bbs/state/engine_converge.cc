@@ -69,7 +69,8 @@ Engine::LrpConvergenceReport Engine::ConvergeLrps(
   if (present_cells) {
     input.present_cells = *present_cells;
   } else {
-    for (const auto& a : actuals) input.present_cells.insert(a->actual_lrp_instance_key().cell_id());
+    for (const auto& a : actuals)
+      input.present_cells.insert(a->actual_lrp_instance_key().cell_id());
   }
   input.fresh_domains = fresh;
   input.now = now;
@@ -135,15 +136,16 @@ Engine::LrpConvergenceReport Engine::ConvergeLrps(
     domain::LrpDecision d;
     models::ActualLRP suspect = *snap.ordinary;
     suspect.set_presence(models::ActualLRP::SUSPECT);
-    auto replacement = domain::NewUnclaimedActualLrp(
-        key.process_guid, key.index, snap.ordinary->actual_lrp_key().domain(),
-        clock_->NowNanos(), guids_->NewGuid());
+    auto replacement = domain::NewUnclaimedActualLrp(key.process_guid, key.index,
+                                                     snap.ordinary->actual_lrp_key().domain(),
+                                                     clock_->NowNanos(), guids_->NewGuid());
     d.deletes.push_back(*snap.ordinary);
     d.puts.push_back(suspect);
     d.puts.push_back(replacement);
     d.event_changes.push_back({*snap.ordinary, suspect});
     d.event_changes.push_back({std::nullopt, replacement});
-    if (apply(snap, d, domain::LrpEventMode::kInstanceOnly)) auctions[key.process_guid].push_back(key.index);
+    if (apply(snap, d, domain::LrpEventMode::kInstanceOnly))
+      auctions[key.process_guid].push_back(key.index);
   }
 
   for (const auto& key : actions.missing_cell_unclaim) {

@@ -57,14 +57,13 @@ Status Engine::ApplyLrpDecision(const LrpSnapshot& snap, const domain::LrpDecisi
   if (d.puts.empty() && d.deletes.empty()) return Status::Ok();
   Change change;
   for (const auto& del : d.deletes) {
-    change.mutations.push_back(storage::DeleteActualLrp{del.actual_lrp_key().process_guid(),
-                                                        del.actual_lrp_key().index(),
-                                                        del.presence()});
+    change.mutations.push_back(storage::DeleteActualLrp{
+        del.actual_lrp_key().process_guid(), del.actual_lrp_key().index(), del.presence()});
   }
   for (const auto& put : d.puts) change.mutations.push_back(storage::PutActualLrp{put});
   if (!mode) mode = d.crash_events ? domain::LrpEventMode::kCrash : domain::LrpEventMode::kStandard;
-  change.events = domain::ComputeActualLrpEvents(RowsOf(snap.rows()), d.event_changes, *mode,
-                                                 trace_id);
+  change.events =
+      domain::ComputeActualLrpEvents(RowsOf(snap.rows()), d.event_changes, *mode, trace_id);
   Status s = Commit(std::move(change));
   if (!s.ok()) return s;
   if (d.request_auction && !d.puts.empty()) {
@@ -217,8 +216,8 @@ Engine::EvacuationResult Engine::EvacuateCrashedActualLrp(
     const std::string& error_message) {
   auto lock = LockProcess(key.process_guid());
   LrpSnapshot snap = SnapshotLrp(key.process_guid(), key.index());
-  auto d = domain::EvacuateCrashed(snap.rows(), key, instance_key, error_message,
-                                   clock_->NowNanos());
+  auto d =
+      domain::EvacuateCrashed(snap.rows(), key, instance_key, error_message, clock_->NowNanos());
   if (!d.status.ok()) return {d.status, false};
   return {ApplyLrpDecision(snap, d, ""), false};
 }
@@ -242,8 +241,8 @@ Engine::EvacuationResult Engine::EvacuateRunningActualLrp(const domain::StartPar
     desired.instances = snap.desired->scheduling_info().instances();
     desired.running_ordinary = snap.running_ordinary;
   }
-  auto d = domain::EvacuateRunning(snap.rows(), params, desired, clock_->NowNanos(),
-                                   guids_->NewGuid());
+  auto d =
+      domain::EvacuateRunning(snap.rows(), params, desired, clock_->NowNanos(), guids_->NewGuid());
   if (!d.status.ok()) return {d.status, true};
   Status s = ApplyLrpDecision(snap, d, "");
   return {s, s.ok() ? d.keep_container : true};

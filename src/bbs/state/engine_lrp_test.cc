@@ -13,8 +13,7 @@ namespace {
 
 class RecordingAuctioneer final : public clients::Auctioneer {
  public:
-  void RequestLrpAuctions(std::vector<clients::LrpStartRequest> requests,
-                          std::string) override {
+  void RequestLrpAuctions(std::vector<clients::LrpStartRequest> requests, std::string) override {
     std::lock_guard lock(mu);
     for (auto& r : requests) lrps.push_back(std::move(r));
   }
@@ -113,8 +112,7 @@ class EngineLrpTest : public ::testing::Test {
     return nullptr;
   }
 
-  void Running(const std::string& guid, int index, const std::string& ig,
-               const std::string& cell) {
+  void Running(const std::string& guid, int index, const std::string& ig, const std::string& cell) {
     ASSERT_TRUE(engine_.ClaimActualLrp(guid, index, Ik(ig, cell)).ok());
     ASSERT_TRUE(engine_.StartActualLrp(Start(guid, index, Ik(ig, cell))).ok());
   }

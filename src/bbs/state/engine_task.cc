@@ -153,8 +153,7 @@ Status Engine::CompleteTask(const std::string& task_guid, const std::string& cel
   auto lock = LockTask(task_guid);
   TaskPtr task = Task(task_guid);
   if (!task) return NotFound();
-  auto d = domain::CompleteTask(*task, cell_id, failed, failure_reason, result,
-                                clock_->NowNanos());
+  auto d = domain::CompleteTask(*task, cell_id, failed, failure_reason, result, clock_->NowNanos());
   return ApplyTaskDecision(lock, task, d, "");
 }
 
