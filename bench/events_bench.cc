@@ -33,7 +33,9 @@ struct Flight {
 
   void Delivered() {
     std::lock_guard<std::mutex> lock(mu);
-    if (--missing == 0) cv.notify_one();
+    if (--missing == 0) {
+      cv.notify_one();
+    }
   }
   void Expect(int n) {
     std::lock_guard<std::mutex> lock(mu);
@@ -55,7 +57,9 @@ class InstantWriter final : public bbs::http::StreamWriter {
  public:
   explicit InstantWriter(Flight* flight) : flight_(flight) {}
   void Write(std::string bytes) override {
-    if (bytes.rfind("0\r\n", 0) == 0) return;  // the terminator at the end of the run
+    if (bytes.rfind("0\r\n", 0) == 0) {
+      return;  // the terminator at the end of the run
+    }
     latencies_ns.push_back(NowNs() - flight_->published_ns.load(std::memory_order_acquire));
     flight_->Delivered();
   }
@@ -115,7 +119,9 @@ void BM_PublishToDelivery(benchmark::State& state) {
   }
   std::sort(all.begin(), all.end());
   auto percentile = [&](double p) {
-    if (all.empty()) return 0.0;
+    if (all.empty()) {
+      return 0.0;
+    }
     const size_t at = std::min(all.size() - 1, static_cast<size_t>(p * all.size()));
     return static_cast<double>(all[at]) / 1000.0;
   };

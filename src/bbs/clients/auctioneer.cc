@@ -100,8 +100,9 @@ std::string EncodeTaskStartRequests(const std::vector<TaskStartRequest>& request
   return out;
 }
 
-Result<std::unique_ptr<HttpAuctioneer>> HttpAuctioneer::Create(std::string base_url,
-                                                               Options options, Logger logger) {
+Result<std::unique_ptr<HttpAuctioneer>> HttpAuctioneer::Create(const std::string& base_url,
+                                                               Options options,
+                                                               const Logger& logger) {
   if (base_url.empty()) {
     return Status(ErrorCode::kInvalidRequest, "auctioneer address is required");
   }
@@ -112,15 +113,15 @@ Result<std::unique_ptr<HttpAuctioneer>> HttpAuctioneer::Create(std::string base_
   client_options.tls = options.tls;
   auto client = HttpClient::Create(std::move(client_options));
   if (!client.ok()) return client.status();
-  return std::make_unique<HttpAuctioneer>(std::move(*url), std::move(options), std::move(logger),
+  return std::make_unique<HttpAuctioneer>(std::move(*url), std::move(options), logger,
                                           std::move(*client));
 }
 
-HttpAuctioneer::HttpAuctioneer(Url base_url, Options options, Logger logger,
+HttpAuctioneer::HttpAuctioneer(Url base_url, Options options, const Logger& logger,
                                std::shared_ptr<HttpTransport> transport)
     : base_url_(std::move(base_url)),
       options_(std::move(options)),
-      logger_(logger.Session("auctioneer-client")),
+      logger_(logger),
       transport_(std::move(transport)),
       fallback_to_http_(base_url_.scheme == "https" && options_.tls.any() &&
                         !options_.require_tls) {

@@ -70,16 +70,16 @@ struct HttpAuctioneerOptions {
 // requests of one kind with the same trace id that are waiting when a sender picks them up go
 // out as one POST (one JSON array). An attempt succeeds on 202; transport errors and 5xx are
 // retried up to max_retries times with a short back-off, anything else is logged and dropped.
-// Thread-safe.
+// Logs go to `logger` as given (the caller names the session). Thread-safe.
 class HttpAuctioneer final : public Auctioneer {
  public:
   using Options = HttpAuctioneerOptions;
 
   // Fails when base_url is not an http(s) URL or a TLS file cannot be used.
-  static Result<std::unique_ptr<HttpAuctioneer>> Create(std::string base_url, Options options,
-                                                        Logger logger);
+  static Result<std::unique_ptr<HttpAuctioneer>> Create(const std::string& base_url,
+                                                        Options options, const Logger& logger);
   // Sends through `transport` (a fake, or a client shared with others).
-  HttpAuctioneer(Url base_url, Options options, Logger logger,
+  HttpAuctioneer(Url base_url, Options options, const Logger& logger,
                  std::shared_ptr<HttpTransport> transport);
   ~HttpAuctioneer() override;  // Shutdown(options.shutdown_timeout)
   HttpAuctioneer(const HttpAuctioneer&) = delete;

@@ -49,7 +49,7 @@ class AuctioneerTest : public ::testing::Test {
   void SetUp() override { ASSERT_TRUE(fake_.Start().ok()); }
 
   std::unique_ptr<HttpAuctioneer> NewAuctioneer(HttpAuctioneerOptions options = FastOptions(),
-                                                std::string url = "") {
+                                                const std::string& url = "") {
     auto created = HttpAuctioneer::Create(url.empty() ? fake_.url() : url, std::move(options),
                                           Logger(sink_, "bbs"));
     EXPECT_TRUE(created.ok()) << created.status().ToString();

@@ -27,17 +27,17 @@ std::string EncodeTaskCallback(const std::string& task_guid, bool failed,
 }
 
 Result<std::unique_ptr<HttpCallbacks>> HttpCallbacks::Create(std::chrono::milliseconds timeout,
-                                                             Logger logger, TlsOptions tls) {
+                                                             const Logger& logger, TlsOptions tls) {
   HttpClientOptions options;
   options.timeout = timeout;
   options.tls = std::move(tls);
   auto client = HttpClient::Create(std::move(options));
   if (!client.ok()) return client.status();
-  return std::make_unique<HttpCallbacks>(std::move(logger), std::move(*client));
+  return std::make_unique<HttpCallbacks>(logger, std::move(*client));
 }
 
-HttpCallbacks::HttpCallbacks(Logger logger, std::shared_ptr<HttpTransport> transport)
-    : logger_(logger.Session("task-callback-client")), transport_(std::move(transport)) {}
+HttpCallbacks::HttpCallbacks(const Logger& logger, std::shared_ptr<HttpTransport> transport)
+    : logger_(logger), transport_(std::move(transport)) {}
 
 CallbackOutcome HttpCallbacks::Post(const std::string& url, const std::string& json_body) {
   HttpRequest request;

@@ -36,15 +36,16 @@ class Callbacks {
 
 // Callbacks over HTTP. A timeout or a connection the peer closed or reset is retryable; a
 // refused connection, an unresolvable host, a TLS failure or a malformed URL is fatal; any
-// HTTP response (after redirects) is kResponse with its status.
+// HTTP response (after redirects) is kResponse with its status. Transport failures are logged at
+// debug level to `logger` as given; the caller logs the outcome of its policy.
 class HttpCallbacks final : public Callbacks {
  public:
   // For https URLs upstream presents the BBS server certificate (tls.cert_file/key_file) and
   // trusts only the BBS CA (tls.ca_file); with no CA file, the system roots. Fails when a TLS
   // file cannot be used.
   static Result<std::unique_ptr<HttpCallbacks>> Create(std::chrono::milliseconds timeout,
-                                                       Logger logger, TlsOptions tls = {});
-  HttpCallbacks(Logger logger, std::shared_ptr<HttpTransport> transport);
+                                                       const Logger& logger, TlsOptions tls = {});
+  HttpCallbacks(const Logger& logger, std::shared_ptr<HttpTransport> transport);
 
   CallbackOutcome Post(const std::string& url, const std::string& json_body) override;
 

@@ -677,14 +677,13 @@ class HttpClientImpl {
       error = TransportError::kConnect;
     } else if (phase == Phase::kHandshake) {
       error = TransportError::kTls;
-    } else if (IsClosedError(ec)) {
-      error = TransportError::kConnectionClosed;
-    } else if (ec.category() == BeastHttpCategory()) {
+    } else if (!IsClosedError(ec) && ec.category() == BeastHttpCategory()) {
       error = TransportError::kProtocol;
-    } else if (ec.category() == asio::error::get_ssl_category() ||
-               ec.category() == ssl::error::get_stream_category()) {
+    } else if (!IsClosedError(ec) && (ec.category() == asio::error::get_ssl_category() ||
+                                      ec.category() == ssl::error::get_stream_category())) {
       error = TransportError::kTls;
     } else {
+      // Closed or reset by the peer, or another socket failure in the middle of the exchange.
       error = TransportError::kConnectionClosed;
     }
     return Failure(error, method, url.ToString(), detail);

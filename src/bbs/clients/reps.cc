@@ -71,18 +71,18 @@ std::string EncodeLrpInstanceUpdate(const LrpInstanceUpdate& update) {
   return out;
 }
 
-Result<std::unique_ptr<HttpReps>> HttpReps::Create(Options options, Logger logger) {
+Result<std::unique_ptr<HttpReps>> HttpReps::Create(Options options, const Logger& logger) {
   HttpClientOptions client_options;
   client_options.timeout = options.timeout;
   client_options.tls = options.tls;
   auto client = HttpClient::Create(std::move(client_options));
   if (!client.ok()) return client.status();
-  return std::make_unique<HttpReps>(std::move(options), std::move(logger), std::move(*client));
+  return std::make_unique<HttpReps>(std::move(options), logger, std::move(*client));
 }
 
-HttpReps::HttpReps(Options options, Logger logger, std::shared_ptr<HttpTransport> transport)
+HttpReps::HttpReps(Options options, const Logger& logger, std::shared_ptr<HttpTransport> transport)
     : options_(std::move(options)),
-      logger_(logger.Session("rep-client")),
+      logger_(logger),
       transport_(std::move(transport)),
       queue_(options_.workers) {}
 

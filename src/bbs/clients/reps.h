@@ -60,14 +60,14 @@ struct HttpRepsOptions {
 
 // Reps over HTTP (outbound.md §4): one HTTP client (keep-alive per cell) shared by all reps.
 // X-Vcap-Request-Id is sent only when the trace id is non-empty. The asynchronous calls go
-// through a queue served by `workers` threads. Thread-safe.
+// through a queue served by `workers` threads. Logs go to `logger` as given. Thread-safe.
 class HttpReps final : public Reps {
  public:
   using Options = HttpRepsOptions;
 
   // Fails when a TLS file cannot be used.
-  static Result<std::unique_ptr<HttpReps>> Create(Options options, Logger logger);
-  HttpReps(Options options, Logger logger, std::shared_ptr<HttpTransport> transport);
+  static Result<std::unique_ptr<HttpReps>> Create(Options options, const Logger& logger);
+  HttpReps(Options options, const Logger& logger, std::shared_ptr<HttpTransport> transport);
   ~HttpReps() override;  // Shutdown(options.shutdown_timeout)
   HttpReps(const HttpReps&) = delete;
   HttpReps& operator=(const HttpReps&) = delete;

@@ -50,7 +50,9 @@ class EventList {
                      [](const Scored& a, const Scored& b) { return a.score > b.score; });
     std::vector<Event> out;
     out.reserve(events_.size());
-    for (Scored& s : events_) out.push_back(std::move(s.event));
+    for (Scored& s : events_) {
+      out.push_back(std::move(s.event));
+    }
     return out;
   }
 
@@ -59,14 +61,18 @@ class EventList {
 };
 
 bool SameSlot(const models::ActualLRP* a, const models::ActualLRP* b) {
-  if (a == nullptr || b == nullptr) return a == b;
+  if (a == nullptr || b == nullptr) {
+    return a == b;
+  }
   return SameActualLrp(*a, *b);
 }
 
 // The group events of one slot (behavior.md §1.6.2, group hub table).
 void AddGroupSlotEvents(const models::ActualLRP* old_lrp, const models::ActualLRP* new_lrp,
                         EventList* out) {
-  if (SameSlot(old_lrp, new_lrp)) return;
+  if (SameSlot(old_lrp, new_lrp)) {
+    return;
+  }
   if (new_lrp == nullptr) {
     out->Add(0, ActualLrpGroupRemovedEvent(GroupOf(*old_lrp)));
     return;
@@ -102,7 +108,9 @@ void AddGroupSlotEvents(const models::ActualLRP* old_lrp, const models::ActualLR
 void AddCrashGroupSlotEvents(const models::ActualLRP* old_lrp, const models::ActualLRP* new_lrp,
                              const models::ActualLRPGroup& before_group,
                              const models::ActualLRPGroup& after_group, EventList* out) {
-  if (SameSlot(old_lrp, new_lrp)) return;
+  if (SameSlot(old_lrp, new_lrp)) {
+    return;
+  }
   if (new_lrp == nullptr) {
     out->Add(0, ActualLrpGroupRemovedEvent(GroupOf(*old_lrp)));
   } else if (old_lrp == nullptr) {
@@ -117,7 +125,9 @@ void AddCrashGroupSlotEvents(const models::ActualLRP* old_lrp, const models::Act
 // The instance events of one aligned pair (§1.6.2, instance hub table).
 void AddInstanceEvents(const models::ActualLRP* before, const models::ActualLRP* after,
                        const std::string& trace_id, EventList* out) {
-  if (SameSlot(before, after)) return;
+  if (SameSlot(before, after)) {
+    return;
+  }
   if (after == nullptr) {
     out->Add(0, ActualLrpInstanceRemovedEvent(*before, trace_id));
     return;
@@ -147,7 +157,9 @@ void AddInstanceEvents(const models::ActualLRP* before, const models::ActualLRP*
 // The instance events of one aligned pair for CrashActualLRP (§1.6.3).
 void AddCrashInstanceEvents(const models::ActualLRP* before, const models::ActualLRP* after,
                             const std::string& trace_id, EventList* out) {
-  if (SameSlot(before, after)) return;
+  if (SameSlot(before, after)) {
+    return;
+  }
   if (after == nullptr) {
     out->Add(0, ActualLrpInstanceRemovedEvent(*before, trace_id));
   } else if (before == nullptr) {
@@ -209,7 +221,9 @@ std::vector<std::optional<models::ActualLRP>> ApplyRowChanges(
         }
       }
     }
-    if (!found) rows.push_back(change.after);
+    if (!found) {
+      rows.push_back(change.after);
+    }
   }
   return rows;
 }
@@ -231,10 +245,14 @@ std::vector<Event> ComputeActualLrpEvents(const std::vector<models::ActualLRP>& 
         ApplyRowChanges(before_rows, changes);
     if (mode != LrpEventMode::kInstanceOnly) {
       std::vector<const models::ActualLRP*> before_ptrs;
-      for (const auto& row : before_rows) before_ptrs.push_back(&row);
+      for (const auto& row : before_rows) {
+        before_ptrs.push_back(&row);
+      }
       std::vector<const models::ActualLRP*> after_ptrs;
       for (const auto& row : after_rows) {
-        if (row) after_ptrs.push_back(&*row);
+        if (row) {
+          after_ptrs.push_back(&*row);
+        }
       }
       const models::ActualLRPGroup before_group = GroupOfRows(before_ptrs);
       const models::ActualLRPGroup after_group = GroupOfRows(after_ptrs);
@@ -337,7 +355,9 @@ models::ActualLRPInfo InfoOf(const models::ActualLRP& lrp) {
   info.set_since(lrp.since());
   *info.mutable_modification_tag() = lrp.modification_tag();
   info.set_presence(lrp.presence());
-  if (lrp.has_routable()) info.set_routable(lrp.routable());
+  if (lrp.has_routable()) {
+    info.set_routable(lrp.routable());
+  }
   info.set_availability_zone(lrp.availability_zone());
   return info;
 }

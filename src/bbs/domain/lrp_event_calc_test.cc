@@ -28,7 +28,9 @@ models::ActualLRP Row(const std::string& state, const std::string& instance = ""
   lrp.mutable_actual_lrp_instance_key()->set_instance_guid(instance);
   lrp.mutable_actual_lrp_instance_key()->set_cell_id(cell);
   lrp.mutable_actual_lrp_net_info();
-  if (state == "RUNNING") lrp.mutable_actual_lrp_net_info()->set_address("10.0.0." + cell);
+  if (state == "RUNNING") {
+    lrp.mutable_actual_lrp_net_info()->set_address("10.0.0." + cell);
+  }
   lrp.mutable_modification_tag()->set_epoch("epoch-" + instance);
   lrp.set_state(state);
   lrp.set_since(100);
@@ -71,30 +73,43 @@ RowChange Change(std::optional<models::ActualLRP> before, std::optional<models::
 
 std::string StateOf(const models::ActualLRP& lrp) {
   std::string text = lrp.state();
-  if (lrp.presence() == kEvacuating) text += "/EVACUATING";
-  if (lrp.presence() == kSuspect) text += "/SUSPECT";
+  if (lrp.presence() == kEvacuating) {
+    text += "/EVACUATING";
+  }
+  if (lrp.presence() == kSuspect) {
+    text += "/SUSPECT";
+  }
   return text;
 }
 
 std::string InfoState(const models::ActualLRPInfo& info) {
   std::string text = info.state();
-  if (info.presence() == kEvacuating) text += "/EVACUATING";
-  if (info.presence() == kSuspect) text += "/SUSPECT";
+  if (info.presence() == kEvacuating) {
+    text += "/EVACUATING";
+  }
+  if (info.presence() == kSuspect) {
+    text += "/SUSPECT";
+  }
   return text;
 }
 
 std::string GroupText(const models::ActualLRPGroup& group) {
   std::string text;
-  if (group.has_instance()) text += "I=" + StateOf(group.instance());
-  if (group.has_evacuating())
+  if (group.has_instance()) {
+    text += "I=" + StateOf(group.instance());
+  }
+  if (group.has_evacuating()) {
     text += std::string(text.empty() ? "" : ",") + "E=" + StateOf(group.evacuating());
+  }
   return text;
 }
 
 // A compact description of an event, e.g. "changed(CLAIMED->RUNNING)" or "crashed".
 std::string Describe(const Event& event) {
   const google::protobuf::Message& p = *event.payload;
-  if (event.type == "actual_lrp_crashed") return "crashed";
+  if (event.type == "actual_lrp_crashed") {
+    return "crashed";
+  }
   if (event.type == "actual_lrp_instance_created") {
     return "created(" +
            StateOf(static_cast<const models::ActualLRPInstanceCreatedEvent&>(p).actual_lrp()) + ")";

@@ -27,8 +27,12 @@ class FakeWriter final : public http::StreamWriter {
 
   void Write(std::string bytes) override {
     std::lock_guard<std::mutex> lock(mu_);
-    if (closed_) return;
-    if (stalled_) queued_ += bytes.size();
+    if (closed_) {
+      return;
+    }
+    if (stalled_) {
+      queued_ += bytes.size();
+    }
     data_ += bytes;
     ++writes_;
     cv_.notify_all();
@@ -91,7 +95,9 @@ inline ParsedStream ParseStream(const std::string& bytes) {
   size_t at = 0;
   while (at < bytes.size()) {
     const size_t semi = bytes.find(";\r\n", at);
-    if (semi == std::string::npos) break;
+    if (semi == std::string::npos) {
+      break;
+    }
     const size_t size = std::stoul(bytes.substr(at, semi - at), nullptr, 16);
     const size_t start = semi + 3;
     if (size == 0) {
@@ -99,7 +105,9 @@ inline ParsedStream ParseStream(const std::string& bytes) {
       out.well_formed = false;
       break;
     }
-    if (start + size + 2 > bytes.size()) break;
+    if (start + size + 2 > bytes.size()) {
+      break;
+    }
     const std::string text = bytes.substr(start, size);
     if (bytes.compare(start + size, 2, "\r\n") != 0) {
       out.well_formed = false;
@@ -115,24 +123,36 @@ inline ParsedStream ParseStream(const std::string& bytes) {
         break;
       }
       const std::string line = text.substr(line_start, nl - line_start);
-      if (line.rfind("id: ", 0) == 0) event.id = line.substr(4);
-      if (line.rfind("event: ", 0) == 0) event.type = line.substr(7);
-      if (line.rfind("data: ", 0) == 0) event.data = line.substr(6);
+      if (line.rfind("id: ", 0) == 0) {
+        event.id = line.substr(4);
+      }
+      if (line.rfind("event: ", 0) == 0) {
+        event.type = line.substr(7);
+      }
+      if (line.rfind("data: ", 0) == 0) {
+        event.data = line.substr(6);
+      }
       ++lines;
       line_start = nl + 1;
     }
-    if (lines != 4 || text.substr(text.size() - 2) != "\n\n") out.well_formed = false;
+    if (lines != 4 || text.substr(text.size() - 2) != "\n\n") {
+      out.well_formed = false;
+    }
     out.events.push_back(std::move(event));
     at = start + size + 2;
     if (bytes.compare(at, 5, "0\r\n\r\n") == 0) {
       out.terminated = true;
-      if (at + 5 != bytes.size()) out.well_formed = false;
+      if (at + 5 != bytes.size()) {
+        out.well_formed = false;
+      }
       break;
     }
   }
   if (at == 0 && bytes.compare(0, 5, "0\r\n\r\n") == 0) {
     out.terminated = true;
-    if (bytes.size() != 5) out.well_formed = false;
+    if (bytes.size() != 5) {
+      out.well_formed = false;
+    }
   }
   return out;
 }
@@ -145,10 +165,16 @@ inline std::string Unbase64(const std::string& text) {
   const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
                                 reinterpret_cast<const unsigned char*>(text.data()),
                                 static_cast<int>(text.size()));
-  if (n < 0) return "<invalid base64>";
+  if (n < 0) {
+    return "<invalid base64>";
+  }
   size_t size = static_cast<size_t>(n);
-  if (!text.empty() && text.back() == '=') --size;
-  if (text.size() > 1 && text[text.size() - 2] == '=') --size;
+  if (!text.empty() && text.back() == '=') {
+    --size;
+  }
+  if (text.size() > 1 && text[text.size() - 2] == '=') {
+    --size;
+  }
   out.resize(size);
   return out;
 }
@@ -212,7 +238,9 @@ inline models::DesiredLRP Desired(const std::string& guid) {
 inline Event DesiredCreated(const std::string& guid, size_t padding = 0) {
   auto payload = std::make_shared<models::DesiredLRPCreatedEvent>();
   *payload->mutable_desired_lrp() = Desired(guid);
-  if (padding > 0) payload->mutable_desired_lrp()->set_annotation(std::string(padding, 'a'));
+  if (padding > 0) {
+    payload->mutable_desired_lrp()->set_annotation(std::string(padding, 'a'));
+  }
   payload->set_trace_id("trace-" + guid);
   return Event{Family::kDesiredLrp, "desired_lrp_created", std::move(payload), {}};
 }

@@ -57,13 +57,17 @@ std::string RandomEpoch() {
 // Splits a resumable id "<epoch>-<sequence>". False when `id` does not have that form.
 bool ParseResumableId(std::string_view id, std::string_view* epoch, uint64_t* sequence) {
   const size_t dash = id.rfind('-');
-  if (dash == std::string_view::npos || dash == 0 || dash + 1 == id.size()) return false;
+  if (dash == std::string_view::npos || dash == 0 || dash + 1 == id.size()) {
+    return false;
+  }
   const std::string_view digits = id.substr(dash + 1);
   if (!std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) {
     return false;
   }
   auto [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), *sequence);
-  if (error != std::errc() || end != digits.data() + digits.size()) return false;
+  if (error != std::errc() || end != digits.data() + digits.size()) {
+    return false;
+  }
   *epoch = id.substr(0, dash);
   return true;
 }
@@ -76,36 +80,50 @@ std::string DownConvertedBytes(const Event& event) {
   constexpr auto kV2 = model::FormatVersion::kV2;
   if (auto* e = dynamic_cast<const models::DesiredLRPCreatedEvent*>(&payload)) {
     models::DesiredLRPCreatedEvent copy = *e;
-    if (copy.has_desired_lrp())
+    if (copy.has_desired_lrp()) {
       *copy.mutable_desired_lrp() = model::DesiredLrpDownTo(e->desired_lrp(), kV0);
+    }
     return copy.SerializeAsString();
   }
   if (auto* e = dynamic_cast<const models::DesiredLRPChangedEvent*>(&payload)) {
     models::DesiredLRPChangedEvent copy = *e;
-    if (copy.has_before()) *copy.mutable_before() = model::DesiredLrpDownTo(e->before(), kV0);
-    if (copy.has_after()) *copy.mutable_after() = model::DesiredLrpDownTo(e->after(), kV0);
+    if (copy.has_before()) {
+      *copy.mutable_before() = model::DesiredLrpDownTo(e->before(), kV0);
+    }
+    if (copy.has_after()) {
+      *copy.mutable_after() = model::DesiredLrpDownTo(e->after(), kV0);
+    }
     return copy.SerializeAsString();
   }
   if (auto* e = dynamic_cast<const models::DesiredLRPRemovedEvent*>(&payload)) {
     models::DesiredLRPRemovedEvent copy = *e;
-    if (copy.has_desired_lrp())
+    if (copy.has_desired_lrp()) {
       *copy.mutable_desired_lrp() = model::DesiredLrpDownTo(e->desired_lrp(), kV0);
+    }
     return copy.SerializeAsString();
   }
   if (auto* e = dynamic_cast<const models::TaskCreatedEvent*>(&payload)) {
     models::TaskCreatedEvent copy = *e;
-    if (copy.has_task()) *copy.mutable_task() = model::TaskDownTo(e->task(), kV2);
+    if (copy.has_task()) {
+      *copy.mutable_task() = model::TaskDownTo(e->task(), kV2);
+    }
     return copy.SerializeAsString();
   }
   if (auto* e = dynamic_cast<const models::TaskChangedEvent*>(&payload)) {
     models::TaskChangedEvent copy = *e;
-    if (copy.has_before()) *copy.mutable_before() = model::TaskDownTo(e->before(), kV2);
-    if (copy.has_after()) *copy.mutable_after() = model::TaskDownTo(e->after(), kV2);
+    if (copy.has_before()) {
+      *copy.mutable_before() = model::TaskDownTo(e->before(), kV2);
+    }
+    if (copy.has_after()) {
+      *copy.mutable_after() = model::TaskDownTo(e->after(), kV2);
+    }
     return copy.SerializeAsString();
   }
   if (auto* e = dynamic_cast<const models::TaskRemovedEvent*>(&payload)) {
     models::TaskRemovedEvent copy = *e;
-    if (copy.has_task()) *copy.mutable_task() = model::TaskDownTo(e->task(), kV2);
+    if (copy.has_task()) {
+      *copy.mutable_task() = model::TaskDownTo(e->task(), kV2);
+    }
     return copy.SerializeAsString();
   }
   return payload.SerializeAsString();
@@ -161,7 +179,9 @@ class HubCore {
   }
 
   void Publish(const std::vector<Event>& batch) {
-    if (batch.empty()) return;
+    if (batch.empty()) {
+      return;
+    }
     std::vector<std::shared_ptr<Entry>> entries;
     entries.reserve(batch.size());
     for (const Event& event : batch) {
@@ -171,14 +191,18 @@ class HubCore {
     }
     {
       std::lock_guard<std::mutex> lock(mu_);
-      if (closed_) return;
+      if (closed_) {
+        return;
+      }
       const uint64_t last = head_ + entries.size();
       for (auto& entry : entries) {
         entry->sequence = ++head_;
         entry->batch_last = last;
         ring_.push_back(std::move(entry));
       }
-      while (ring_.size() > options_.ring_capacity) ring_.pop_front();
+      while (ring_.size() > options_.ring_capacity) {
+        ring_.pop_front();
+      }
     }
     wake_cv_.notify_one();
   }
@@ -186,14 +210,18 @@ class HubCore {
   // Null when closed. *registered tells whether the subscriber is live (false: it ends at once).
   std::shared_ptr<Subscriber> Subscribe(StreamKind kind, std::string cell_id,
                                         std::string_view last_event_id) {
-    if (!IsLrpKind(kind)) cell_id.clear();
+    if (!IsLrpKind(kind)) {
+      cell_id.clear();
+    }
     auto sub = std::make_shared<Subscriber>(kind, std::move(cell_id), !last_event_id.empty());
     std::string_view epoch;
     uint64_t seen = 0;
     const bool resume = ParseResumableId(last_event_id, &epoch, &seen);
     {
       std::lock_guard<std::mutex> lock(mu_);
-      if (closed_) return nullptr;
+      if (closed_) {
+        return nullptr;
+      }
       if (resume) {
         const uint64_t oldest = ring_.empty() ? head_ + 1 : ring_.front()->sequence;
         if (epoch != epoch_ || seen > head_ || seen + 1 < oldest) {
@@ -224,7 +252,9 @@ class HubCore {
   void Start(const std::shared_ptr<Subscriber>& sub, std::shared_ptr<http::StreamWriter> writer) {
     {
       std::lock_guard<std::mutex> lock(sub->mu);
-      if (sub->started) return;
+      if (sub->started) {
+        return;
+      }
       sub->started = true;
       sub->writer = std::move(writer);
       sub->baseline = sub->writer->queued_bytes();
@@ -246,7 +276,9 @@ class HubCore {
       std::lock_guard<std::mutex> lock(sub->mu);
       if (!sub->ended) {
         sub->ended = true;
-        if (sub->writer) Terminate(*sub);
+        if (sub->writer) {
+          Terminate(*sub);
+        }
       }
     }
     Remove({sub.get()});
@@ -256,7 +288,9 @@ class HubCore {
     std::vector<std::shared_ptr<Subscriber>> subs;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      if (closed_) return;
+      if (closed_) {
+        return;
+      }
       closed_ = true;
       subs.swap(subs_);
       ++generation_;
@@ -265,9 +299,13 @@ class HubCore {
     subs_cv_.notify_all();
     for (auto& sub : subs) {
       std::lock_guard<std::mutex> lock(sub->mu);
-      if (sub->ended) continue;
+      if (sub->ended) {
+        continue;
+      }
       sub->ended = true;
-      if (sub->writer) Terminate(*sub);
+      if (sub->writer) {
+        Terminate(*sub);
+      }
     }
     log_.Info("closed", {{"streams", subs.size()}});
   }
@@ -310,7 +348,9 @@ class HubCore {
         } else {
           wake_cv_.wait(lock, ready);
         }
-        if (closed_) return;
+        if (closed_) {
+          return;
+        }
         wake_ = false;
         if (head_ != mirrored) {
           const uint64_t oldest = ring_.empty() ? head_ + 1 : ring_.front()->sequence;
@@ -318,7 +358,9 @@ class HubCore {
             window.push_back(ring_[seq - oldest]);
           }
           mirrored = head_;
-          while (!window.empty() && window.front()->sequence < oldest) window.pop_front();
+          while (!window.empty() && window.front()->sequence < oldest) {
+            window.pop_front();
+          }
         }
         if (generation != generation_) {
           subs = subs_;
@@ -339,7 +381,9 @@ class HubCore {
             break;
         }
       }
-      if (!ended.empty()) Remove(ended);
+      if (!ended.empty()) {
+        Remove(ended);
+      }
     }
   }
 
@@ -362,14 +406,18 @@ class HubCore {
                                           gone.end();
                                  }),
                   subs_.end());
-      if (subs_.size() == before) return;
+      if (subs_.size() == before) {
+        return;
+      }
       ++generation_;
     }
     subs_cv_.notify_all();
   }
 
   Delivery Route(const Subscriber& sub, const Event& event) const {
-    if (!event.payload) return Delivery::kSkip;
+    if (!event.payload) {
+      return Delivery::kSkip;
+    }
     const bool lrp = IsLrpKind(sub.kind);
     const bool instances =
         sub.kind == StreamKind::kLrpInstances || sub.kind == StreamKind::kLrpInstancesR0;
@@ -379,17 +427,27 @@ class HubCore {
       case Family::kTask:
         return lrp ? Delivery::kSkip : Delivery::kDeliver;
       case Family::kActualLrpInstance:
-        if (!instances) return Delivery::kSkip;
+        if (!instances) {
+          return Delivery::kSkip;
+        }
         break;
       case Family::kActualLrpGroup:
-        if (!lrp || instances) return Delivery::kSkip;
+        if (!lrp || instances) {
+          return Delivery::kSkip;
+        }
         break;
       case Family::kActualLrpCrashed:
-        if (!lrp) return Delivery::kSkip;
+        if (!lrp) {
+          return Delivery::kSkip;
+        }
         break;
     }
-    if (sub.cell_id.empty()) return Delivery::kDeliver;
-    if (event.unresolved_group) return Delivery::kEndStream;
+    if (sub.cell_id.empty()) {
+      return Delivery::kDeliver;
+    }
+    if (event.unresolved_group) {
+      return Delivery::kEndStream;
+    }
     return std::find(event.cell_ids.begin(), event.cell_ids.end(), sub.cell_id) !=
                    event.cell_ids.end()
                ? Delivery::kDeliver
@@ -426,9 +484,13 @@ class HubCore {
   static void Refresh(Subscriber& sub) {
     const uint64_t queued = sub.writer->queued_bytes();
     const uint64_t total = sub.baseline + sub.handed;
-    if (queued > total) return;
+    if (queued > total) {
+      return;
+    }
     const uint64_t sent = total - queued;  // baseline-inclusive
-    while (!sub.unsent.empty() && sub.baseline + sub.unsent.front() <= sent) sub.unsent.pop_front();
+    while (!sub.unsent.empty() && sub.baseline + sub.unsent.front() <= sent) {
+      sub.unsent.pop_front();
+    }
   }
 
   void DropSlow(Subscriber& sub, const char* reason) {
@@ -443,7 +505,9 @@ class HubCore {
 
   Outcome Serve(Subscriber& sub, std::deque<std::shared_ptr<Entry>>& window, uint64_t mirrored) {
     std::lock_guard<std::mutex> lock(sub.mu);
-    if (sub.ended || !sub.started) return Outcome::kIdle;
+    if (sub.ended || !sub.started) {
+      return Outcome::kIdle;
+    }
     const uint64_t first = window.empty() ? mirrored + 1 : window.front()->sequence;
     if (sub.cursor <= mirrored && sub.cursor < first) {
       DropSlow(sub, "events left the ring before they could be sent");
@@ -456,7 +520,9 @@ class HubCore {
     // they are written first, so that the writer can tell how many of them its socket took.
     std::string out;
     auto write_out = [&] {
-      if (out.empty()) return;
+      if (out.empty()) {
+        return;
+      }
       sub.handed += out.size();
       sub.writer->Write(std::move(out));
       out.clear();
@@ -471,13 +537,19 @@ class HubCore {
       while (sub.cursor <= sub.admitted) {
         if (sub.unsent.size() >= capacity) {
           refresh();
-          if (sub.unsent.size() >= capacity) break;
+          if (sub.unsent.size() >= capacity) {
+            break;
+          }
         }
         Entry& entry = at(sub.cursor);
         const Delivery delivery = Route(sub, entry.event);
-        if (delivery == Delivery::kEndStream) return false;
+        if (delivery == Delivery::kEndStream) {
+          return false;
+        }
         ++sub.cursor;
-        if (delivery == Delivery::kSkip) continue;
+        if (delivery == Delivery::kSkip) {
+          continue;
+        }
         AppendFrame(&out, sub, entry);
         --sub.waiting;
       }
@@ -500,7 +572,9 @@ class HubCore {
         }
       }
       for (uint64_t seq = sub.admitted + 1; seq <= last; ++seq) {
-        if (Route(sub, at(seq).event) != Delivery::kSkip) ++sub.waiting;
+        if (Route(sub, at(seq).event) != Delivery::kSkip) {
+          ++sub.waiting;
+        }
       }
       sub.admitted = last;
       end_stream = !hand_over();
@@ -572,14 +646,18 @@ void Hub::Publish(const std::vector<Event>& batch) { core_->Publish(batch); }
 std::shared_ptr<http::Stream> Hub::Subscribe(StreamKind kind, std::string cell_id,
                                              std::string_view last_event_id) {
   auto sub = core_->Subscribe(kind, std::move(cell_id), last_event_id);
-  if (!sub) return nullptr;
+  if (!sub) {
+    return nullptr;
+  }
   return std::make_shared<internal::EventStream>(core_, std::move(sub));
 }
 
 void Hub::Close() {
   core_->Close();
   std::lock_guard<std::mutex> lock(join_mu_);
-  if (thread_.joinable()) thread_.join();
+  if (thread_.joinable()) {
+    thread_.join();
+  }
 }
 
 size_t Hub::subscriber_count() const { return core_->subscriber_count(); }
@@ -591,17 +669,29 @@ bool Hub::WaitForSubscriberCount(size_t count, std::chrono::milliseconds timeout
 }
 
 std::optional<StreamKind> StreamKindForPath(std::string_view path) {
-  if (path == "/v1/events/lrp_instances.r1") return StreamKind::kLrpInstances;
-  if (path == "/v1/events/lrp_instances") return StreamKind::kLrpInstancesR0;
-  if (path == "/v1/events.r1") return StreamKind::kLrpGroups;
-  if (path == "/v1/events") return StreamKind::kLrpGroupsR0;
-  if (path == "/v1/events/tasks.r1") return StreamKind::kTasks;
-  if (path == "/v1/events/tasks") return StreamKind::kTasksR0;
+  if (path == "/v1/events/lrp_instances.r1") {
+    return StreamKind::kLrpInstances;
+  }
+  if (path == "/v1/events/lrp_instances") {
+    return StreamKind::kLrpInstancesR0;
+  }
+  if (path == "/v1/events.r1") {
+    return StreamKind::kLrpGroups;
+  }
+  if (path == "/v1/events") {
+    return StreamKind::kLrpGroupsR0;
+  }
+  if (path == "/v1/events/tasks.r1") {
+    return StreamKind::kTasks;
+  }
+  if (path == "/v1/events/tasks") {
+    return StreamKind::kTasksR0;
+  }
   return std::nullopt;
 }
 
 http::Handler StreamHandler(Hub* hub, StreamKind kind) {
-  return [hub, kind](http::Request&& request, http::Responder respond) {
+  return [hub, kind](http::Request&& request, const http::Responder& respond) {
     std::string cell_id;
     if (internal::IsLrpKind(kind)) {
       models::EventsByCellId filter;

@@ -38,28 +38,34 @@ struct Sub {
   std::vector<testing::SseEvent> Events() const { return ParseStream(writer->data()).events; }
   std::vector<std::string> Types() const {
     std::vector<std::string> types;
-    for (const auto& e : Events()) types.push_back(e.type);
+    for (const auto& e : Events()) {
+      types.push_back(e.type);
+    }
     return types;
   }
   std::vector<std::string> Ids() const {
     std::vector<std::string> ids;
-    for (const auto& e : Events()) ids.push_back(e.id);
+    for (const auto& e : Events()) {
+      ids.push_back(e.id);
+    }
     return ids;
   }
 };
 
-Sub Subscribe(Hub& hub, StreamKind kind, std::string cell_id = "", std::string last_id = "",
+Sub Subscribe(Hub& hub, StreamKind kind, std::string cell_id = "", const std::string& last_id = "",
               bool stalled = false) {
   Sub sub;
   sub.stream = hub.Subscribe(kind, std::move(cell_id), last_id);
   sub.writer = std::make_shared<FakeWriter>(stalled);
-  if (sub.stream) sub.stream->Start(sub.writer);
+  if (sub.stream) {
+    sub.stream->Start(sub.writer);
+  }
   return sub;
 }
 
 // Publishes a marker task event and waits until `sub` has it: everything published before
 // has then been looked at for every subscriber.
-void Flush(Hub& hub, std::vector<Sub*> subs) {
+void Flush(Hub& hub, const std::vector<Sub*>& subs) {
   static int marker = 0;
   const std::string guid = "marker-" + std::to_string(++marker);
   hub.Publish({testing::TaskCreated(guid)});
@@ -221,8 +227,12 @@ TEST(HubTest, EncodesEachEventOncePerFormatWhateverTheSubscriberCount) {
     subs.push_back(Subscribe(hub, StreamKind::kLrpGroups));
   }
   hub.Publish({testing::DesiredCreated("pg"), testing::InstanceCreated("i", "cell-1")});
-  for (auto& sub : subs) ASSERT_TRUE(sub.WaitEvents(1));
-  for (size_t i = 0; i < subs.size(); i += 3) ASSERT_TRUE(subs[i].WaitEvents(2));
+  for (auto& sub : subs) {
+    ASSERT_TRUE(sub.WaitEvents(1));
+  }
+  for (size_t i = 0; i < subs.size(); i += 3) {
+    ASSERT_TRUE(subs[i].WaitEvents(2));
+  }
   // desired: V3 + V0; instance event: one format.
   EXPECT_EQ(hub.stats().encoded, 3u);
 }
@@ -255,7 +265,9 @@ TEST(HubTest, DropsAStalledSubscriberWhenItsQueueOverflowsWhileOthersKeepReceivi
   Sub fast = Subscribe(hub, StreamKind::kTasks);
   Sub stalled = Subscribe(hub, StreamKind::kTasks, "", "", /*stalled=*/true);
   constexpr int kEvents = 1100;
-  for (int i = 0; i < kEvents; ++i) hub.Publish({testing::TaskCreated("t" + std::to_string(i))});
+  for (int i = 0; i < kEvents; ++i) {
+    hub.Publish({testing::TaskCreated("t" + std::to_string(i))});
+  }
   ASSERT_TRUE(stalled.writer->WaitClosed());
   EXPECT_TRUE(Terminated(stalled.writer->data()));
   // It held exactly a full queue when the next batch found no room.
@@ -271,7 +283,9 @@ TEST(HubTest, TakesOneLargeBatchWholeAndDeliversAllOfItToAFastSubscriber) {
   Sub fast = Subscribe(hub, StreamKind::kLrpInstances);
   Sub stalled = Subscribe(hub, StreamKind::kLrpInstances, "", "", /*stalled=*/true);
   std::vector<Event> batch;
-  for (int i = 0; i < 3000; ++i) batch.push_back(testing::InstanceCreated("i", "cell-1"));
+  for (int i = 0; i < 3000; ++i) {
+    batch.push_back(testing::InstanceCreated("i", "cell-1"));
+  }
   hub.Publish(batch);
   ASSERT_TRUE(fast.WaitEvents(3000));
   ASSERT_TRUE(stalled.WaitEvents(1024));
@@ -336,7 +350,9 @@ TEST(HubTest, AThousandSubscribersReceiveEveryEventOfABurst) {
   }
   for (int i = 0; i < kEvents; i += 10) {
     std::vector<Event> batch;
-    for (int j = 0; j < 10; ++j) batch.push_back(testing::DesiredCreated(std::to_string(i + j)));
+    for (int j = 0; j < 10; ++j) {
+      batch.push_back(testing::DesiredCreated(std::to_string(i + j)));
+    }
     hub.Publish(batch);
   }
   for (auto& sub : subs) {
@@ -344,7 +360,9 @@ TEST(HubTest, AThousandSubscribersReceiveEveryEventOfABurst) {
     const auto parsed = ParseStream(sub.writer->data());
     ASSERT_EQ(parsed.events.size(), static_cast<size_t>(kEvents));
     ASSERT_TRUE(parsed.well_formed);
-    for (int i = 0; i < kEvents; ++i) ASSERT_EQ(parsed.events[i].id, std::to_string(i));
+    for (int i = 0; i < kEvents; ++i) {
+      ASSERT_EQ(parsed.events[i].id, std::to_string(i));
+    }
   }
   EXPECT_EQ(hub.stats().dropped_slow, 0u);
   EXPECT_EQ(hub.subscriber_count(), static_cast<size_t>(kSubscribers));
@@ -381,7 +399,9 @@ TEST(HubTest, ResumingAtTheNewestEventReplaysNothing) {
 
 TEST(HubTest, ReplaysMoreThanAQueueOfEventsToAReconnectingClient) {
   Hub hub(Options("e1"));
-  for (int i = 0; i < 3000; ++i) hub.Publish({testing::TaskCreated(std::to_string(i))});
+  for (int i = 0; i < 3000; ++i) {
+    hub.Publish({testing::TaskCreated(std::to_string(i))});
+  }
   Sub resumed = Subscribe(hub, StreamKind::kTasks, "", "e1-0");
   ASSERT_TRUE(resumed.WaitEvents(3000));
   EXPECT_EQ(resumed.Ids().front(), "e1-1");
@@ -393,7 +413,9 @@ TEST(HubTest, EndsAResumingStreamAtOnceWhenTheGapHasLeftTheRing) {
   HubOptions options = Options("e1");
   options.ring_capacity = 5;
   Hub hub(options);
-  for (int i = 0; i < 10; ++i) hub.Publish({testing::TaskCreated(std::to_string(i))});
+  for (int i = 0; i < 10; ++i) {
+    hub.Publish({testing::TaskCreated(std::to_string(i))});
+  }
   Sub ok = Subscribe(hub, StreamKind::kTasks, "", "e1-5");  // 6..10 are in the ring
   ASSERT_TRUE(ok.WaitEvents(5));
   Sub too_old = Subscribe(hub, StreamKind::kTasks, "", "e1-4");
@@ -428,7 +450,9 @@ TEST(HubTest, DropsAStreamWhoseEventsLeftTheRingBeforeItStarted) {
   options.ring_capacity = 5;
   Hub hub(options);
   std::shared_ptr<http::Stream> stream = hub.Subscribe(StreamKind::kTasks, "");
-  for (int i = 0; i < 10; ++i) hub.Publish({testing::TaskCreated(std::to_string(i))});
+  for (int i = 0; i < 10; ++i) {
+    hub.Publish({testing::TaskCreated(std::to_string(i))});
+  }
   Sub other = Subscribe(hub, StreamKind::kTasks);
   hub.Publish({testing::TaskCreated("sync")});
   ASSERT_TRUE(other.WaitEvents(1));

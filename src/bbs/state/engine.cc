@@ -4,10 +4,13 @@
 #include <functional>
 #include <limits>
 
+#include "bbs/clients/reps.h"
 #include "bbs/domain/actual_lrp_factory.h"
 #include "bbs/domain/desired_lrp_ops.h"
 #include "bbs/domain/lrp_event_calc.h"
 #include "bbs/domain/lrp_events.h"
+#include "bbs/models/conversion.h"
+#include "bbs/models/routes_json.h"
 
 namespace bbs::state {
 namespace {
@@ -406,7 +409,61 @@ Status Engine::UpdateDesiredLrp(const std::string& process_guid,
   if (!s.ok()) return s;
   RequestAuction(desired, std::move(created), trace_id);
   StopInstancesAsync(to_stop, trace_id);
+  UpdateInstancesAsync(*before, update, actuals, trace_id);
   return s;
+}
+
+void Engine::UpdateInstancesAsync(const records::DesiredLRPRecord& before,
+                                  const models::DesiredLRPUpdate& update,
+                                  const std::vector<ActualLrpPtr>& actuals,
+                                  const std::string& trace_id) {
+  if (reps_ == nullptr || cells_ == nullptr) return;
+  // behavior.md §4.3 step 4 / outbound.md §4.7: any update carrying routes counts as an
+  // internal-route change unless both sides carry identical internal-router entries.
+  static constexpr char kInternalRouter[] = "internal-router";
+  bool routes_changed = false;
+  if (update.has_routes()) {
+    const auto& old_routes = before.scheduling_info().routes().routes();
+    const auto& new_routes = update.routes().routes();
+    auto o = old_routes.find(kInternalRouter);
+    auto n = new_routes.find(kInternalRouter);
+    routes_changed = !(o != old_routes.end() && n != new_routes.end() && o->second == n->second);
+  }
+  bool tags_changed = false;
+  if (!update.metric_tags().empty()) {
+    const auto& old_tags = before.metric_tags();
+    tags_changed = old_tags.size() != update.metric_tags().size();
+    for (const auto& [k, v] : update.metric_tags()) {
+      auto it = old_tags.find(k);
+      if (it == old_tags.end() || it->second.static_() != v.static_() ||
+          it->second.dynamic() != v.dynamic()) {
+        tags_changed = true;
+      }
+    }
+  }
+  if (!routes_changed && !tags_changed) return;
+  std::optional<std::vector<std::string>> hostnames;
+  if (routes_changed && update.routes().routes().count(kInternalRouter)) {
+    hostnames = model::InternalRoutesFromRoutes(update.routes());
+  }
+  for (const auto& lrp : actuals) {
+    if (lrp->presence() == models::ActualLRP::EVACUATING) continue;
+    if (lrp->state() != domain::kClaimed && lrp->state() != domain::kRunning) continue;
+    clients::LrpInstanceUpdate u;
+    u.process_guid = lrp->actual_lrp_key().process_guid();
+    u.instance_guid = lrp->actual_lrp_instance_key().instance_guid();
+    u.domain = lrp->actual_lrp_key().domain();
+    u.index = lrp->actual_lrp_key().index();
+    if (routes_changed) u.internal_routes = hostnames;
+    if (tags_changed) {
+      auto resolved = model::ResolveMetricTags(update.metric_tags(), u.index, u.instance_guid);
+      if (!resolved.ok()) continue;
+      u.metric_tags = std::move(*resolved);
+    }
+    auto presence = cells_->Lookup(lrp->actual_lrp_instance_key().cell_id());
+    if (!presence.ok()) continue;
+    reps_->UpdateLrpInstanceAsync(presence->rep_url(), std::move(u), trace_id);
+  }
 }
 
 Status Engine::RemoveDesiredLrp(const std::string& process_guid, const std::string& trace_id) {

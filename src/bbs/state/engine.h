@@ -231,6 +231,11 @@ class Engine {
                           std::optional<domain::LrpEventMode> mode = std::nullopt);
   void RequestAuction(const DesiredLrpPtr& desired, std::vector<int32_t> indices,
                       const std::string& trace_id);
+  // Tells the reps of the CLAIMED/RUNNING instances about changed internal routes or metric
+  // tags (behavior.md §4.3 step 4), asynchronously.
+  void UpdateInstancesAsync(const records::DesiredLRPRecord& before,
+                            const models::DesiredLRPUpdate& update,
+                            const std::vector<ActualLrpPtr>& actuals, const std::string& trace_id);
   // Asks the reps of `lrps` to stop them, asynchronously (scale down, removal).
   void StopInstancesAsync(const std::vector<models::ActualLRP>& lrps, const std::string& trace_id);
 

@@ -44,7 +44,11 @@ class RecordingReps final : public clients::Reps {
                             std::string instance_guid, std::string trace_id) override {
     (void)StopLrpInstance(rep_url, process_guid, instance_guid, trace_id);
   }
-  void UpdateLrpInstanceAsync(std::string, clients::LrpInstanceUpdate, std::string) override {}
+  void UpdateLrpInstanceAsync(std::string rep_url, clients::LrpInstanceUpdate update,
+                              std::string) override {
+    std::lock_guard lock(mu);
+    updates.push_back({rep_url, std::move(update)});
+  }
   Status CancelTask(const std::string& rep_url, const std::string& task_guid,
                     const std::string&) override {
     std::lock_guard lock(mu);
@@ -54,6 +58,7 @@ class RecordingReps final : public clients::Reps {
   std::mutex mu;
   std::vector<std::string> stops;
   std::vector<std::string> cancels;
+  std::vector<std::pair<std::string, clients::LrpInstanceUpdate>> updates;
   Status stop_status;
 };
 
@@ -200,6 +205,33 @@ TEST_F(EngineLrpTest, ScaleDownStopsRunningInstancesThroughTheirRep) {
   ASSERT_TRUE(engine_.UpdateDesiredLrp("pg", update, "").ok());
   ASSERT_EQ(reps_.stops.size(), 1u);
   EXPECT_EQ(reps_.stops[0], "http://rep-cell-9:1800 pg ig-1");
+}
+
+TEST_F(EngineLrpTest, ChangedInternalRoutesAndMetricTagsReachTheRepsOfRunningInstances) {
+  ASSERT_TRUE(engine_.DesireLrp(NewLrp("pg", 2), "").ok());
+  Running("pg", 1, "ig-1", "cell-1");
+  models::DesiredLRPUpdate update;
+  (*update.mutable_routes()->mutable_routes())["internal-router"] =
+      R"([{"hostname":"app.apps.internal"}])";
+  (*update.mutable_metric_tags())["instance"].set_dynamic(models::MetricTagValue::INDEX);
+  ASSERT_TRUE(engine_.UpdateDesiredLrp("pg", update, "").ok());
+  ASSERT_EQ(reps_.updates.size(), 1u);  // the UNCLAIMED instance 0 has no rep
+  const auto& [url, u] = reps_.updates[0];
+  EXPECT_EQ(url, "http://rep-cell-1:1800");
+  EXPECT_EQ(u.instance_guid, "ig-1");
+  ASSERT_TRUE(u.internal_routes.has_value());
+  EXPECT_EQ(*u.internal_routes, std::vector<std::string>{"app.apps.internal"});
+  ASSERT_TRUE(u.metric_tags.has_value());
+  EXPECT_EQ(u.metric_tags->at("instance"), "1");
+}
+
+TEST_F(EngineLrpTest, AnUpdateWithoutRoutesOrTagsCallsNoRep) {
+  ASSERT_TRUE(engine_.DesireLrp(NewLrp("pg", 1), "").ok());
+  Running("pg", 0, "ig-1", "cell-1");
+  models::DesiredLRPUpdate update;
+  update.set_annotation("x");
+  ASSERT_TRUE(engine_.UpdateDesiredLrp("pg", update, "").ok());
+  EXPECT_TRUE(reps_.updates.empty());
 }
 
 TEST_F(EngineLrpTest, RollingEvacuationKeepsTheContainerAndAuctionsAReplacement) {
