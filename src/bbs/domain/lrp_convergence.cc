@@ -1,10 +1,13 @@
 #include "bbs/domain/lrp_convergence.h"
 
+#include <algorithm>
 #include <map>
 #include <unordered_map>
 
 #include "bbs/domain/actual_lrp_factory.h"
 #include "bbs/domain/restart_policy.h"
+#include "bbs/models/conversion.h"
+#include "bbs/models/routes_json.h"
 
 namespace bbs::domain {
 namespace {
@@ -19,6 +22,58 @@ bool CellPresent(const LrpConvergenceInput& in, const std::string& cell) {
 
 bool RunningOrClaimed(const models::ActualLRP& lrp) {
   return lrp.state() == kRunning || lrp.state() == kClaimed;
+}
+
+// behavior.md §7.1 #14 and #15: the rep update a RUNNING ordinary instance needs, if any.
+std::optional<LrpConvergenceActions::InstanceUpdate> DriftOf(
+    const models::ActualLRP& lrp, const records::DesiredLRPRecord& d,
+    std::unordered_map<std::string, std::vector<std::string>>* hostnames_cache) {
+  LrpConvergenceActions::InstanceUpdate update;
+  bool drift = false;
+  const auto& routes = d.scheduling_info().routes().routes();
+  bool has_internal = routes.count("internal-router") > 0;
+  if (has_internal || lrp.actual_lrp_internal_routes_size() > 0) {
+    const std::string& guid = d.scheduling_info().desired_lrp_key().process_guid();
+    auto it = hostnames_cache->find(guid);
+    if (it == hostnames_cache->end()) {
+      it = hostnames_cache
+               ->emplace(guid, has_internal
+                                   ? model::InternalRoutesFromRoutes(d.scheduling_info().routes())
+                                   : std::vector<std::string>())
+               .first;
+    }
+    const auto& desired = it->second;
+    bool same = static_cast<int>(desired.size()) == lrp.actual_lrp_internal_routes_size();
+    for (const auto& host : desired) {
+      if (!same) break;
+      same = std::any_of(lrp.actual_lrp_internal_routes().begin(),
+                         lrp.actual_lrp_internal_routes().end(),
+                         [&](const auto& r) { return r.hostname() == host; });
+    }
+    if (!same) {
+      drift = true;
+      if (!desired.empty()) update.internal_routes = desired;
+    }
+  }
+  if (lrp.metric_tags_size() > 0) {
+    auto resolved = model::ResolveMetricTags(d.metric_tags(), lrp.actual_lrp_key().index(),
+                                             lrp.actual_lrp_instance_key().instance_guid());
+    if (resolved.ok()) {
+      bool same = static_cast<int>(resolved->size()) == lrp.metric_tags_size();
+      for (const auto& [k, v] : *resolved) {
+        if (!same) break;
+        auto it = lrp.metric_tags().find(k);
+        same = it != lrp.metric_tags().end() && it->second == v;
+      }
+      if (!same) {
+        drift = true;
+        update.metric_tags = std::move(*resolved);
+      }
+    }
+  }
+  if (!drift) return std::nullopt;
+  update.lrp = lrp;
+  return update;
 }
 
 }  // namespace
@@ -45,6 +100,7 @@ LrpConvergenceActions CalculateLrpConvergence(const LrpConvergenceInput& in) {
   }
 
   std::set<std::string> missing_cells;
+  std::unordered_map<std::string, std::vector<std::string>> hostnames_cache;
   for (auto& [guid, slots] : by_process) {
     auto dit = desired.find(guid);
     const records::DesiredLRPRecord* d = dit == desired.end() ? nullptr : dit->second;
@@ -114,6 +170,10 @@ LrpConvergenceActions CalculateLrpConvergence(const LrpConvergenceInput& in) {
             out.missing_cell_unclaim.push_back(key);
           } else {
             out.missing_cell_replace.push_back(key);
+          }
+        } else if (state == kRunning) {
+          if (auto update = DriftOf(*ordinary, *d, &hostnames_cache)) {
+            out.instance_updates.push_back(std::move(*update));
           }
         }
       }

@@ -1,6 +1,8 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -52,6 +54,14 @@ struct LrpConvergenceActions {
   std::vector<LrpKey> missing_cell_unclaim;         // a suspect exists already: unclaim only
   std::vector<LrpKey> promote_suspect;              // the suspect's cell came back
   std::vector<LrpKey> remove_suspect;               // orphaned or superseded suspects
+  // RUNNING ordinary instances whose rep must learn the desired internal routes (hostnames
+  // of the desired `internal-router` route) or the desired metric tags resolved for them.
+  struct InstanceUpdate {
+    models::ActualLRP lrp;
+    std::optional<std::vector<std::string>> internal_routes;
+    std::optional<std::map<std::string, std::string>> metric_tags;
+  };
+  std::vector<InstanceUpdate> instance_updates;
   LrpConvergenceMetrics metrics;
 };
 

@@ -172,3 +172,36 @@ TEST(LrpConvergenceTest, AnEmptyCellSetPrunesEveryEvacuatingRow) {
 
 }  // namespace
 }  // namespace bbs::domain
+
+namespace bbs::domain {
+namespace {
+
+TEST(LrpConvergenceDriftTest, InternalRouteDriftAsksTheRepForAnUpdate) {
+  Fixture f;
+  f.desired = {Desired("pg", 1)};
+  (*f.desired[0].mutable_scheduling_info()->mutable_routes()->mutable_routes())["internal-router"] =
+      R"([{"hostname":"a.internal"}])";
+  f.actuals = {Actual("pg", 0, kRunning, "cell-1")};
+  auto a = f.Run();
+  ASSERT_EQ(a.instance_updates.size(), 1u);
+  ASSERT_TRUE(a.instance_updates[0].internal_routes.has_value());
+  EXPECT_EQ(*a.instance_updates[0].internal_routes, std::vector<std::string>{"a.internal"});
+  EXPECT_FALSE(a.instance_updates[0].metric_tags.has_value());
+  f.actuals[0].add_actual_lrp_internal_routes()->set_hostname("a.internal");
+  EXPECT_TRUE(f.Run().instance_updates.empty());
+}
+
+TEST(LrpConvergenceDriftTest, MetricTagDriftAsksTheRepForAnUpdate) {
+  Fixture f;
+  f.desired = {Desired("pg", 1)};
+  (*f.desired[0].mutable_metric_tags())["source_id"].set_static_("new");
+  f.actuals = {Actual("pg", 0, kRunning, "cell-1")};
+  EXPECT_TRUE(f.Run().instance_updates.empty());  // no stored tags: nothing to compare
+  (*f.actuals[0].mutable_metric_tags())["source_id"] = "old";
+  auto a = f.Run();
+  ASSERT_EQ(a.instance_updates.size(), 1u);
+  EXPECT_EQ(a.instance_updates[0].metric_tags->at("source_id"), "new");
+}
+
+}  // namespace
+}  // namespace bbs::domain

@@ -245,6 +245,7 @@ std::vector<Event> ComputeActualLrpEvents(const std::vector<models::ActualLRP>& 
         ApplyRowChanges(before_rows, changes);
     if (mode != LrpEventMode::kInstanceOnly) {
       std::vector<const models::ActualLRP*> before_ptrs;
+      before_ptrs.reserve(before_rows.size());
       for (const auto& row : before_rows) {
         before_ptrs.push_back(&row);
       }

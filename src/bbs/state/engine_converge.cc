@@ -6,6 +6,7 @@
 #include <map>
 
 #include "bbs/clients/auctioneer.h"
+#include "bbs/clients/reps.h"
 #include "bbs/domain/actual_lrp_factory.h"
 #include "bbs/state/engine.h"
 #include "models/events.pb.h"
@@ -180,6 +181,21 @@ Engine::LrpConvergenceReport Engine::ConvergeLrps(
     d.deletes.push_back(*snap.suspect);
     d.event_changes.push_back({*snap.suspect, std::nullopt});
     apply(snap, d, domain::LrpEventMode::kPerChange);
+  }
+
+  if (reps_ != nullptr && cells_ != nullptr) {
+    for (const auto& u : actions.instance_updates) {
+      auto presence = cells_->Lookup(u.lrp.actual_lrp_instance_key().cell_id());
+      if (!presence.ok()) continue;
+      clients::LrpInstanceUpdate update;
+      update.process_guid = u.lrp.actual_lrp_key().process_guid();
+      update.instance_guid = u.lrp.actual_lrp_instance_key().instance_guid();
+      update.domain = u.lrp.actual_lrp_key().domain();
+      update.index = u.lrp.actual_lrp_key().index();
+      update.internal_routes = u.internal_routes;
+      update.metric_tags = u.metric_tags;
+      reps_->UpdateLrpInstanceAsync(presence->rep_url(), std::move(update), "");
+    }
   }
 
   for (const auto& key : actions.retire) {

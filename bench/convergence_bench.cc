@@ -1,0 +1,122 @@
+// One LRP convergence pass over N desired LRPs with one instance each on 1,000 cells
+// (issue "Convergence"): when nothing needs doing, and when 10% of the instances need work
+// (half of them missing, half stale UNCLAIMED). The pass runs on the real state engine over
+// the in-memory store, so it measures the engine, not the disk.
+//
+//   ./build/release/bench/bbs_convergence_bench --benchmark_filter=Converge
+
+#include <benchmark/benchmark.h>
+
+#include "bbs/domain/actual_lrp_factory.h"
+#include "bbs/domain/desired_lrp_ops.h"
+#include "bbs/domain/lrp_convergence.h"
+#include "bbs/state/engine.h"
+#include "bbs/storage/memory_store.h"
+
+namespace {
+
+using namespace bbs;
+
+constexpr int kCells = 1000;
+constexpr int64_t kNow = 1'700'000'000'000'000'000;
+
+models::DesiredLRP Lrp(int i) {
+  models::DesiredLRP lrp;
+  lrp.set_process_guid("pg-" + std::to_string(i));
+  lrp.set_domain("cf-apps");
+  lrp.set_root_fs("preloaded:cflinuxfs4");
+  lrp.set_instances(1);
+  lrp.set_memory_mb(1024);
+  lrp.set_disk_mb(512);
+  lrp.mutable_action()->mutable_run_action()->set_path("/bin/app");
+  lrp.mutable_action()->mutable_run_action()->set_user("vcap");
+  (*lrp.mutable_metric_tags())["source_id"].set_static_("app-" + std::to_string(i));
+  return lrp;
+}
+
+// A store holding `n` desired LRPs, each with one RUNNING instance on one of 1,000 cells, except
+// that every 10th (when `broken`) has its instance missing (even) or stale UNCLAIMED (odd).
+void Populate(storage::MemoryStore* store, int n, bool broken) {
+  std::vector<storage::Mutation> muts;
+  muts.reserve(static_cast<size_t>(n) * 2 + 1);
+  muts.push_back(storage::PutDomain{"cf-apps", std::numeric_limits<int64_t>::max()});
+  for (int i = 0; i < n; ++i) {
+    auto record = domain::NewDesiredLrpRecord(Lrp(i), kNow, "epoch-" + std::to_string(i));
+    muts.push_back(storage::PutDesiredLrp{std::move(*record)});
+    bool needs_work = broken && i % 10 == 0;
+    if (needs_work && (i / 10) % 2 == 0) continue;  // missing
+    auto actual = domain::NewUnclaimedActualLrp("pg-" + std::to_string(i), 0, "cf-apps",
+                                                kNow - 60'000'000'000LL, "a-" + std::to_string(i));
+    if (!needs_work) {
+      actual.set_state(domain::kRunning);
+      actual.mutable_actual_lrp_instance_key()->set_instance_guid("ig-" + std::to_string(i));
+      actual.mutable_actual_lrp_instance_key()->set_cell_id("cell-" + std::to_string(i % kCells));
+      actual.mutable_actual_lrp_net_info()->set_address("10.0.0.1");
+      actual.set_routable(true);
+    }
+    muts.push_back(storage::PutActualLrp{std::move(actual)});
+  }
+  (void)store->Commit(muts);
+}
+
+std::set<std::string> AllCells() {
+  std::set<std::string> cells;
+  for (int c = 0; c < kCells; ++c) cells.insert("cell-" + std::to_string(c));
+  return cells;
+}
+
+void BM_ConvergeLrps(benchmark::State& state) {
+  const int n = static_cast<int>(state.range(0));
+  const bool broken = state.range(1) != 0;
+  auto cells = AllCells();
+  int64_t total_ns = 0;
+  int passes = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    storage::MemoryStore store;
+    Populate(&store, n, broken);
+    FakeClock clock(kNow);
+    SequentialGuidGenerator guids;
+    events::NullPublisher publisher;
+    state::Engine engine(&store, &clock, &guids, &publisher, Logger(LogSink::Null(), "bench"),
+                         state::Engine::Options{});
+    (void)engine.Load();
+    engine.Start();
+    state.ResumeTiming();
+    auto report = engine.ConvergeLrps(cells);
+    benchmark::DoNotOptimize(report);
+    state.PauseTiming();
+    total_ns += report.duration_ns;
+    ++passes;
+    if (broken && report.metrics.missing != n / 20) state.SkipWithError("unexpected plan");
+    engine.Stop();
+    state.ResumeTiming();
+  }
+  state.counters["pass_ms"] = static_cast<double>(total_ns) / passes / 1e6;
+}
+BENCHMARK(BM_ConvergeLrps)
+    ->ArgsProduct({{50'000, 250'000}, {0, 1}})
+    ->ArgNames({"lrps", "tenth_broken"})
+    ->Unit(benchmark::kMillisecond)
+    ->Iterations(3);
+
+// The pure calculator alone (no writes), nothing to do.
+void BM_CalculateLrpConvergence(benchmark::State& state) {
+  const int n = static_cast<int>(state.range(0));
+  storage::MemoryStore store;
+  Populate(&store, n, false);
+  storage::Snapshot snap;
+  (void)store.Load(&snap);
+  domain::LrpConvergenceInput in;
+  for (const auto& d : snap.desired_lrps) in.desired.push_back(&d);
+  for (const auto& a : snap.actual_lrps) in.actuals.push_back(&a);
+  in.present_cells = AllCells();
+  in.fresh_domains = {"cf-apps"};
+  in.now = kNow;
+  for (auto _ : state) benchmark::DoNotOptimize(domain::CalculateLrpConvergence(in));
+}
+BENCHMARK(BM_CalculateLrpConvergence)->Arg(50'000)->Arg(250'000)->Unit(benchmark::kMillisecond);
+
+}  // namespace
+
+BENCHMARK_MAIN();
