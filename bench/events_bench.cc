@@ -122,7 +122,8 @@ void BM_PublishToDelivery(benchmark::State& state) {
     if (all.empty()) {
       return 0.0;
     }
-    const size_t at = std::min(all.size() - 1, static_cast<size_t>(p * all.size()));
+    const size_t at =
+        std::min(all.size() - 1, static_cast<size_t>(p * static_cast<double>(all.size())));
     return static_cast<double>(all[at]) / 1000.0;
   };
   state.counters["p50_us"] = percentile(0.50);

@@ -141,8 +141,8 @@ void AppendKey(std::string& out, const char* key, bool* first) {
 using Json = nlohmann::ordered_json;
 
 Status TypeError(std::string_view field, std::string_view want) {
-  return Status(ErrorCode::kInvalidJson, "json: cannot unmarshal into field " +
-                                             std::string(field) + " of type " + std::string(want));
+  return Status(ErrorCode::kInvalidJson, "json: cannot unmarshal into field " + std::string(field) +
+                                             " of type " + std::string(want));
 }
 
 // ASCII case-insensitive equality (Go also folds U+212A and U+017F; no CellPresence key has a
@@ -270,9 +270,8 @@ Status DecodeField(std::string_view key, const Json& item, models::CellPresence*
   }
   if (KeyIs(key, "optional_placement_tags")) {
     if (!item.is_null()) p->clear_optional_placement_tags();
-    return DecodeStringArray(item, "optional_placement_tags", [&](std::string t) {
-      p->add_optional_placement_tags(std::move(t));
-    });
+    return DecodeStringArray(item, "optional_placement_tags",
+                             [&](std::string t) { p->add_optional_placement_tags(std::move(t)); });
   }
   if (KeyIs(key, "annotations")) return DecodeAnnotations(item, p);
   return Status::Ok();

@@ -110,9 +110,10 @@ Result<std::unique_ptr<LocketClient>> LocketClient::Create(const LocketClientOpt
     credentials = grpc::InsecureChannelCredentials();
   }
   grpc::ChannelArguments args;
-  auto keepalive_time = std::max<std::chrono::seconds>(options.keepalive_time, std::chrono::seconds(10));
-  auto keepalive_timeout = options.keepalive_timeout.count() > 0 ? options.keepalive_timeout
-                                                                 : std::chrono::seconds(20);
+  auto keepalive_time =
+      std::max<std::chrono::seconds>(options.keepalive_time, std::chrono::seconds(10));
+  auto keepalive_timeout =
+      options.keepalive_timeout.count() > 0 ? options.keepalive_timeout : std::chrono::seconds(20);
   args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS,
               static_cast<int>(std::chrono::milliseconds(keepalive_time).count()));
   args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
@@ -134,8 +135,8 @@ Status LocketClient::WaitForConnected(std::chrono::milliseconds timeout) {
   if (impl_->channel->WaitForConnected(std::chrono::system_clock::now() + timeout)) {
     return Status::Ok();
   }
-  return Status(ErrorCode::kTimeout, "locket: not connected within " +
-                                         std::to_string(timeout.count()) + " ms");
+  return Status(ErrorCode::kTimeout,
+                "locket: not connected within " + std::to_string(timeout.count()) + " ms");
 }
 
 Status LocketClient::Lock(const LocketResource& resource, int64_t ttl_seconds,
@@ -165,8 +166,7 @@ Status LocketClient::Release(const std::string& key, const std::string& owner,
   return FromGrpc(impl_->stub->Release(&context, request, &response));
 }
 
-Result<LocketResource> LocketClient::Fetch(const std::string& key,
-                                           const LocketCallOptions& call) {
+Result<LocketResource> LocketClient::Fetch(const std::string& key, const LocketCallOptions& call) {
   models::FetchRequest request;
   request.set_key(key);
   models::FetchResponse response;

@@ -28,9 +28,7 @@ grpc::Status ToGrpc(const Status& status) {
   }
 }
 
-grpc::Status MissingResource() {
-  return {grpc::StatusCode::INVALID_ARGUMENT, "invalid-resource"};
-}
+grpc::Status MissingResource() { return {grpc::StatusCode::INVALID_ARGUMENT, "invalid-resource"}; }
 
 // The `uuid` metadata Diego's lock runner attaches, for the logs.
 std::string RequestUuid(const grpc::ServerContext* context) {
@@ -129,15 +127,17 @@ Status LocketServer::Start(const LocketServerOptions& options) {
   // client (which pings at most every 10 s) is ever sent GOAWAY "too_many_pings".
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 5000);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  // gRPC binds with SO_REUSEPORT by default: a second server on a taken port would then start
+  // and share the traffic instead of failing.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   server_ = builder.BuildAndStart();
   if (!server_ || port == 0) {
     server_.reset();
     return UnknownError("locket: cannot listen on " + options.address);
   }
   port_ = port;
-  logger_.Info("locket.started", {{"address", options.address},
-                                  {"port", port_},
-                                  {"tls", options.tls.has_value()}});
+  logger_.Info("locket.started",
+               {{"address", options.address}, {"port", port_}, {"tls", options.tls.has_value()}});
   return Status::Ok();
 }
 

@@ -35,8 +35,7 @@ Result<Pems> ReadPems(const LocketTls& tls) {
 
 }  // namespace
 
-Result<std::shared_ptr<grpc::ServerCredentials>> MakeLocketServerCredentials(
-    const LocketTls& tls) {
+Result<std::shared_ptr<grpc::ServerCredentials>> MakeLocketServerCredentials(const LocketTls& tls) {
   Result<Pems> pems = ReadPems(tls);
   if (!pems.ok()) return pems.status();
   grpc::SslServerCredentialsOptions options(

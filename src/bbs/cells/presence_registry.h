@@ -68,8 +68,8 @@ class PresenceRegistry {
   std::map<std::string, Entry> entries_;  // guarded by mu_
   // (expires_at_nanos, key) of every entry, soonest first.
   std::set<std::pair<int64_t, std::string>> deadlines_;  // guarded by mu_
-  int64_t locks_expired_ = 0;             // guarded by mu_
-  int64_t presences_expired_ = 0;         // guarded by mu_
+  int64_t locks_expired_ = 0;                            // guarded by mu_
+  int64_t presences_expired_ = 0;                        // guarded by mu_
 };
 
 }  // namespace bbs::cells

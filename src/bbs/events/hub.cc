@@ -207,7 +207,8 @@ class HubCore {
     wake_cv_.notify_one();
   }
 
-  // Null when closed. *registered tells whether the subscriber is live (false: it ends at once).
+  // Null when closed. A subscriber whose Last-Event-ID cannot be honoured comes back ended and
+  // unregistered: its stream ends as soon as it starts.
   std::shared_ptr<Subscriber> Subscribe(StreamKind kind, std::string cell_id,
                                         std::string_view last_event_id) {
     if (!IsLrpKind(kind)) {
@@ -217,6 +218,7 @@ class HubCore {
     std::string_view epoch;
     uint64_t seen = 0;
     const bool resume = ParseResumableId(last_event_id, &epoch, &seen);
+    bool registered = false;
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (closed_) {
@@ -238,9 +240,10 @@ class HubCore {
       if (!sub->ended) {
         subs_.push_back(sub);
         ++generation_;
+        registered = true;
       }
     }
-    if (sub->ended) {
+    if (!registered) {
       log_.Info("resume-gap-too-old",
                 {{"stream", KindName(kind)}, {"last_event_id", std::string(last_event_id)}});
     } else {

@@ -49,7 +49,7 @@ struct HubStats {
   size_t subscribers = 0;     // open subscriptions
   uint64_t published = 0;     // events published so far (the newest sequence number)
   uint64_t dropped_slow = 0;  // subscribers dropped because their queue overflowed
-  uint64_t ended_gap = 0;     // subscriptions ended because their Last-Event-ID was too old
+  uint64_t ended_gap = 0;     // resumptions refused: gap left the ring, other epoch
   uint64_t encoded = 0;       // event bodies serialised and base64-encoded (once per format)
 };
 
@@ -61,20 +61,24 @@ struct HubStats {
 // writes it to every subscriber whose stream kind and cell filter (§4.7) let it through.
 //
 // Slow consumers. A subscriber's queue holds the events accepted for it and not yet handed to
-// its socket: those written to its connection and still unsent, plus those waiting in the
-// ring behind them. At most `queue_capacity` events are handed to a connection at a time. The
-// events of one Publish() call (one operation) are accepted together, so one large operation
-// (e.g. 2,000 instance events of a desire) does not drop a subscriber that keeps up; but a
-// subscriber whose queue is still full when a further batch arrives is dropped: its stream
-// ends with "0\r\n\r\n" and its subscription is freed. A subscriber whose next event has left
-// the ring before it could be sent is dropped the same way.
+// its socket (the writer's queued_bytes() tells how far the socket got): those written to its
+// connection and still unsent, plus those waiting in the ring behind them. The delivery thread
+// accepts each Publish() batch and hands it over before it looks at the next one, so its own
+// delay never counts against a subscriber. At most `queue_capacity` events are handed to a
+// connection at a time. The events of one Publish() call (one operation) are accepted together,
+// so one large operation (e.g. 2,000 instance events of a desire) does not drop a subscriber
+// that keeps up; but a subscriber whose queue is still full when a further batch arrives is
+// dropped (upstream's rule): its stream ends with "0\r\n\r\n" after the events already handed
+// over, and its subscription is freed. A subscriber whose next event has left the ring before it
+// could be sent is dropped the same way. Memory stays bounded: framed bytes exist only for
+// handed-over events; the rest is shared in the ring.
 //
 // Event ids and Last-Event-ID. Upstream numbers events per connection from 0 and ignores
 // Last-Event-ID. Every published event also gets a global sequence number (1, 2, ...), and:
 //   * A request without Last-Event-ID gets exactly upstream's bytes: ids 0, 1, 2, ... on this
 //     connection, live events only.
 //   * A request whose Last-Event-ID is a resumable id "<epoch>-<sequence>" of this hub (the
-//     form below) gets first the events after that sequence still in the ring, then live
+//     ids of the next point) gets first the events after that sequence still in the ring, then live
 //     events. If events after it have already left the ring, or the id names another epoch
 //     (another server process, whose events since are unknown), or a sequence not yet
 //     published, the stream ends at once with "0\r\n\r\n": the client must re-sync by listing

@@ -283,6 +283,7 @@ TEST(HubTest, TakesOneLargeBatchWholeAndDeliversAllOfItToAFastSubscriber) {
   Sub fast = Subscribe(hub, StreamKind::kLrpInstances);
   Sub stalled = Subscribe(hub, StreamKind::kLrpInstances, "", "", /*stalled=*/true);
   std::vector<Event> batch;
+  batch.reserve(3000);
   for (int i = 0; i < 3000; ++i) {
     batch.push_back(testing::InstanceCreated("i", "cell-1"));
   }
@@ -345,11 +346,13 @@ TEST(HubTest, AThousandSubscribersReceiveEveryEventOfABurst) {
   constexpr int kSubscribers = 1000;
   constexpr int kEvents = 1000;
   std::vector<Sub> subs;
+  subs.reserve(kSubscribers);
   for (int i = 0; i < kSubscribers; ++i) {
     subs.push_back(Subscribe(hub, i % 2 ? StreamKind::kLrpInstances : StreamKind::kLrpGroups));
   }
   for (int i = 0; i < kEvents; i += 10) {
     std::vector<Event> batch;
+    batch.reserve(10);
     for (int j = 0; j < 10; ++j) {
       batch.push_back(testing::DesiredCreated(std::to_string(i + j)));
     }
