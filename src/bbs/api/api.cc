@@ -219,8 +219,12 @@ std::string Api::UpsertDomain(const Call& call) {
 }
 
 std::string Api::Cells(const Call&) {
-  // No cell registry yet: no cell is known to be present.
-  return std::string();
+  if (!cells_source_) return std::string();
+  auto cells = cells_source_();
+  if (!cells.ok()) return ErrorResponse(UnknownError(cells.status().message()));
+  std::string out;
+  for (const auto& cell : *cells) AppendMessageField(&out, 2, cell);
+  return out;
 }
 
 // --- actual LRP reads ---

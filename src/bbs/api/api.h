@@ -6,6 +6,7 @@
 
 #include "bbs/base/logger.h"
 #include "bbs/state/engine.h"
+#include "models/cells.pb.h"
 
 namespace bbs::api {
 
@@ -42,6 +43,11 @@ class Api {
   void SetConvergeHooks(std::function<Status()> lrps, std::function<Status()> tasks) {
     converge_lrps_ = std::move(lrps);
     converge_tasks_ = std::move(tasks);
+  }
+
+  // Where /v1/cells/list.r1 reads the present cells (unset: no cell is listed).
+  void SetCellsSource(std::function<Result<std::vector<models::CellPresence>>()> source) {
+    cells_source_ = std::move(source);
   }
 
   // Every route. Routes whose feature is not built yet answer a well-formed response whose
@@ -102,6 +108,7 @@ class Api {
   Logger logger_;
   std::function<Status()> converge_lrps_;
   std::function<Status()> converge_tasks_;
+  std::function<Result<std::vector<models::CellPresence>>()> cells_source_;
 };
 
 }  // namespace bbs::api

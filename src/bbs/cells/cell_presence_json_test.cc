@@ -8,7 +8,6 @@
 namespace bbs::cells {
 namespace {
 
-using ::testing::ElementsAre;
 using testing::IsOk;
 
 // locket.md §10.3, the current rep's value (one line on the wire).

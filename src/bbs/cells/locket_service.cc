@@ -106,7 +106,7 @@ grpc::Status LocketService::FetchAll(grpc::ServerContext* /*context*/,
 }
 
 LocketServer::LocketServer(PresenceRegistry* registry, Logger logger)
-    : logger_(logger), service_(registry, logger.Session("locket")) {}
+    : logger_(std::move(logger)), service_(registry, logger_.Session("locket")) {}
 
 LocketServer::~LocketServer() { Stop(); }
 

@@ -513,6 +513,7 @@ Status DecodeConfig(const Json& root, const std::string& where, Config* c,
           std::numeric_limits<std::int64_t>::max());
   r.Int("http_worker_threads", &c->http_worker_threads);
   r.String("rep_url_template", &c->rep_url_template);
+  r.String("locket_listen_address", &c->locket_listen_address, OptionalHostPortProblem);
   return r.Finish();
 }
 
@@ -579,6 +580,9 @@ const FlagSpec kFlags[] = {
      "etcd client key (not built yet)"},
     {"etcdCaFile", FlagKind::kString, &Config::etcd_ca_file, nullptr,
      "etcd CA certificate (not built yet)"},
+    {"locketListenAddress", FlagKind::kString, &Config::locket_listen_address,
+     OptionalHostPortProblem,
+     "serve the Locket gRPC API for cell presences on host:port (bbs extension; default off)"},
     {"repUrlTemplate", FlagKind::kString, &Config::rep_url_template, nullptr,
      "rep URL of a cell while no cell registry knows it; {cell_id} is replaced (bbs extension)"},
     {"consulCluster", FlagKind::kString, &Config::consul_cluster, nullptr,
@@ -1018,26 +1022,10 @@ std::vector<std::string> Config::NotYetSupported() const {
       " set but TLS for the API is not built yet; the API serves plain HTTP");
   add(SetNames({{"access_log_path", !access_log_path.empty()}}),
       " set but the access log is not built yet; no access log is written");
-  add(SetNames({{"auctioneer_ca_cert", !auctioneer_ca_cert.empty()},
-                {"auctioneer_client_cert", !auctioneer_client_cert.empty()},
-                {"auctioneer_client_key", !auctioneer_client_key.empty()},
-                {"auctioneer_require_tls", auctioneer_require_tls}}),
-      " set but TLS to the auctioneer is not built yet");
-  add(SetNames({{"rep_ca_cert", !rep_ca_cert.empty()},
-                {"rep_client_cert", !rep_client_cert.empty()},
-                {"rep_client_key", !rep_client_key.empty()},
-                {"rep_client_session_cache_size",
+  add(SetNames({{"rep_client_session_cache_size",
                  rep_client_session_cache_size != d.rep_client_session_cache_size}}),
-      " set but TLS to the cell reps is not built yet");
-  add(SetNames({{"locket_address", !locket_address.empty()},
-                {"locket_ca_cert_file", !locket_ca_cert_file.empty()},
-                {"locket_client_cert_file", !locket_client_cert_file.empty()},
-                {"locket_client_key_file", !locket_client_key_file.empty()},
-                {"locket_client_keepalive_time",
-                 locket_client_keepalive_time != d.locket_client_keepalive_time},
-                {"locket_client_keepalive_timeout",
-                 locket_client_keepalive_timeout != d.locket_client_keepalive_timeout},
-                {"lock_ttl", lock_ttl != d.lock_ttl},
+      " set but the rep client's TLS session cache is not built yet");
+  add(SetNames({{"lock_ttl", lock_ttl != d.lock_ttl},
                 {"lock_retry_interval", lock_retry_interval != d.lock_retry_interval}}),
       " set but Locket (the leader lock) is not built yet; this bbs takes no lock, so run only "
       "one");

@@ -146,6 +146,9 @@ struct Config {
   // The rep URL of a cell that no cell registry knows (yet): "{cell_id}" is replaced by the
   // cell id. Empty = such cells are treated as gone.
   std::string rep_url_template;
+  // Serve the Locket gRPC API (Lock, Release, Fetch, FetchAll) on this host:port so reps can
+  // register their presence with bbs directly. Empty = off.
+  std::string locket_listen_address;
 
   // One human sentence for each feature that this configuration asks for but bbs does not
   // build yet (empty when none). The daemon logs them at startup; it does not fail on them.

@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <memory>
 #include <thread>
@@ -13,6 +14,11 @@
 #include "bbs/base/logger.h"
 #include "bbs/base/worker_pool.h"
 #include "bbs/cells/cell_directory.h"
+#include "bbs/cells/locket_cell_directory.h"
+#include "bbs/cells/locket_client.h"
+#include "bbs/cells/locket_service.h"
+#include "bbs/cells/presence_registry.h"
+#include "bbs/cells/registry_cell_directory.h"
 #include "bbs/clients/auctioneer.h"
 #include "bbs/clients/callbacks.h"
 #include "bbs/clients/reps.h"
@@ -179,7 +185,57 @@ int Run(int argc, char** argv) {
     logger.Fatal("callback-client-failed", callbacks.status().message());
     return 2;
   }
-  cells::TemplateCellDirectory cells(config->rep_url_template);
+  // Where cell presences come from: an external Locket, our own Locket service, or nothing
+  // (then rep URLs come from -repUrlTemplate and no cell is ever considered vanished).
+  std::unique_ptr<cells::PresenceRegistry> registry;
+  std::unique_ptr<cells::LocketServer> locket_server;
+  std::unique_ptr<cells::LocketClient> locket_client;
+  std::unique_ptr<cells::CellDirectory> cell_directory;
+  std::string locket_listen;
+  if (!config->locket_address.empty()) {
+    cells::LocketClientOptions options;
+    options.address = config->locket_address;
+    if (!config->locket_ca_cert_file.empty()) {
+      options.tls = cells::LocketTls{config->locket_ca_cert_file, config->locket_client_cert_file,
+                                     config->locket_client_key_file};
+    }
+    options.keepalive_time =
+        std::chrono::duration_cast<std::chrono::seconds>(config->locket_client_keepalive_time);
+    options.keepalive_timeout =
+        std::chrono::duration_cast<std::chrono::seconds>(config->locket_client_keepalive_timeout);
+    auto client = cells::LocketClient::Create(options);
+    if (!client.ok() || !(*client)->WaitForConnected(std::chrono::seconds(10)).ok()) {
+      logger.Fatal("failed-to-create-locket-client",
+                   client.ok() ? "locket not reachable" : client.status().message(),
+                   {{"locket_address", config->locket_address}});
+      return 1;
+    }
+    locket_client = std::move(*client);
+    // Upstream reuses db_connection_timeout as the Locket deadline; bound it to be useful.
+    auto deadline = std::min<std::chrono::milliseconds>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(config->db_connection_timeout),
+        std::chrono::seconds(10));
+    cell_directory = std::make_unique<cells::LocketCellDirectory>(
+        locket_client.get(), deadline, logger.Session("locket-cells"));
+  } else if (!config->locket_listen_address.empty()) {
+    registry = std::make_unique<cells::PresenceRegistry>(clock.get(), logger.Session("locket"));
+    locket_server = std::make_unique<cells::LocketServer>(registry.get(), logger.Session("locket"));
+    cells::LocketServerOptions options;
+    options.address = config->locket_listen_address;
+    if (Status s = locket_server->Start(options); !s.ok()) {
+      logger.Fatal("locket-listener-failed", s.message(),
+                   {{"address", config->locket_listen_address}});
+      return 1;
+    }
+    locket_listen = config->locket_listen_address.substr(
+                        0, config->locket_listen_address.rfind(':') + 1) +
+                    std::to_string(locket_server->port());
+    cell_directory =
+        std::make_unique<cells::RegistryCellDirectory>(registry.get(), logger.Session("cells"));
+  } else {
+    cell_directory = std::make_unique<cells::TemplateCellDirectory>(config->rep_url_template);
+  }
+  cells::CellDirectory& cells = *cell_directory;
 
   events::HubOptions hub_options;
   hub_options.logger = logger.Session("events");
@@ -204,6 +260,7 @@ int Run(int argc, char** argv) {
                                  logger.Session("converger"));
 
   api::Api api(&engine, logger.Session("request"));
+  api.SetCellsSource([&cells] { return cells.All(); });
   api.SetConvergeHooks([&converger] { return converger.ConvergeLrps(); },
                        [&converger] { return converger.ConvergeTasks(); });
   WorkerPool pool(64);
@@ -228,6 +285,7 @@ int Run(int argc, char** argv) {
   logger.Info("started",
               {{"address", api_options.host + ":" + std::to_string(server.port())},
                {"health_address", health_options.host + ":" + std::to_string(health.port())},
+               {"locket_listen_address", locket_listen},
                {"database_driver", config->database_driver}});
 
   if (Status s = engine.Load(); !s.ok()) {
@@ -250,6 +308,7 @@ int Run(int argc, char** argv) {
   pool.Shutdown();
   task_callbacks.Shutdown();
   engine.Stop();
+  if (locket_server) locket_server->Stop();
   health.Stop();
   logger.Info("exited");
   return 0;
