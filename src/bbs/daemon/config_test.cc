@@ -705,9 +705,7 @@ TEST_F(ConfigTest, NotYetSupportedNamesEachFeatureThatIsSet) {
           "plain HTTP",
           "access_log_path is set but the access log is not built yet; no access log is "
           "written",
-          "auctioneer_require_tls is set but TLS to the auctioneer is not built yet",
-          "rep_ca_cert is set but TLS to the cell reps is not built yet",
-          "locket_address and lock_ttl are set but Locket (the leader lock) is not built yet; "
+          "lock_ttl is set but Locket (the leader lock) is not built yet; "
           "this bbs takes no lock, so run only one",
           "encryption_keys and active_key_label are set but blob encryption is not built yet; "
           "records are stored unencrypted",
