@@ -5,6 +5,8 @@
 //
 //   ./build/release/bench/bbs_convergence_bench --benchmark_filter=Converge
 
+#include <map>
+
 #include <benchmark/benchmark.h>
 
 #include "bbs/domain/actual_lrp_factory.h"
@@ -107,10 +109,24 @@ void BM_CalculateLrpConvergence(benchmark::State& state) {
   Populate(&store, n, false);
   storage::Snapshot snap;
   (void)store.Load(&snap);
-  domain::LrpConvergenceInput in;
-  for (const auto& d : snap.desired_lrps) in.desired.push_back(&d);
-  for (const auto& a : snap.actual_lrps) in.actuals.push_back(&a);
-  in.present_cells = AllCells();
+  // Grouped as the engine keeps it: desired i at process i, its instance in slot i.
+  domain::LrpGroupedInput in;
+  std::map<std::string, const models::ActualLRP*> by_guid;
+  for (const auto& a : snap.actual_lrps) by_guid[a.actual_lrp_key().process_guid()] = &a;
+  for (const auto& d : snap.desired_lrps) {
+    domain::LrpProcessView view;
+    view.desired = &d;
+    view.first_slot = in.slots.size();
+    auto it = by_guid.find(d.scheduling_info().desired_lrp_key().process_guid());
+    if (it != by_guid.end()) {
+      domain::LrpSlotView slot;
+      slot.rows[models::ActualLRP::ORDINARY] = it->second;
+      in.slots.push_back(slot);
+    }
+    view.slot_count = in.slots.size() - view.first_slot;
+    in.processes.push_back(view);
+  }
+  for (const auto& c : AllCells()) in.present_cells.insert(c);
   in.fresh_domains = {"cf-apps"};
   in.now = kNow;
   for (auto _ : state) benchmark::DoNotOptimize(domain::CalculateLrpConvergence(in));

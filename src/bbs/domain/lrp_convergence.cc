@@ -12,11 +12,7 @@
 namespace bbs::domain {
 namespace {
 
-struct Slot {
-  const models::ActualLRP* by_presence[3] = {nullptr, nullptr, nullptr};
-};
-
-bool CellPresent(const LrpConvergenceInput& in, const std::string& cell) {
+bool CellPresent(const LrpGroupedInput& in, const std::string& cell) {
   return in.present_cells.count(cell) > 0;
 }
 
@@ -78,38 +74,38 @@ std::optional<LrpConvergenceActions::InstanceUpdate> DriftOf(
 
 }  // namespace
 
-LrpConvergenceActions CalculateLrpConvergence(const LrpConvergenceInput& in) {
+LrpConvergenceActions CalculateLrpConvergence(const LrpGroupedInput& in) {
   LrpConvergenceActions out;
   auto& m = out.metrics;
   m.present_cells = static_cast<int32_t>(in.present_cells.size());
-
-  // Group the rows by process guid and index.
-  std::unordered_map<std::string, std::map<int32_t, Slot>> by_process;
-  by_process.reserve(in.desired.size());
-  for (const models::ActualLRP* lrp : in.actuals) {
-    int p = static_cast<int>(lrp->presence());
-    if (p < 0 || p > 2) continue;
-    by_process[lrp->actual_lrp_key().process_guid()][lrp->actual_lrp_key().index()].by_presence[p] =
-        lrp;
-  }
-  std::unordered_map<std::string, const records::DesiredLRPRecord*> desired;
-  desired.reserve(in.desired.size());
-  for (const auto* d : in.desired) {
-    desired[d->scheduling_info().desired_lrp_key().process_guid()] = d;
-    m.desired_instances += d->scheduling_info().instances();
-  }
-
   std::set<std::string> missing_cells;
   std::unordered_map<std::string, std::vector<std::string>> hostnames_cache;
-  for (auto& [guid, slots] : by_process) {
-    auto dit = desired.find(guid);
-    const records::DesiredLRPRecord* d = dit == desired.end() ? nullptr : dit->second;
+
+  for (const LrpProcessView& proc : in.processes) {
+    const records::DesiredLRPRecord* d = proc.desired;
+    int32_t instances = d ? d->scheduling_info().instances() : 0;
+    if (d) m.desired_instances += instances;
     bool crashing = false;
-    for (auto& [index, slot] : slots) {
-      LrpKey key{guid, index};
-      const models::ActualLRP* ordinary = slot.by_presence[models::ActualLRP::ORDINARY];
-      const models::ActualLRP* evacuating = slot.by_presence[models::ActualLRP::EVACUATING];
-      const models::ActualLRP* suspect = slot.by_presence[models::ActualLRP::SUSPECT];
+    int32_t next_expected = 0;  // for missing indices: slots come in ascending index order
+    auto add_missing_until = [&](int32_t limit) {
+      if (!d) return;
+      for (; next_expected < std::min(limit, instances); ++next_expected) {
+        out.create_missing.push_back(
+            {d->scheduling_info().desired_lrp_key().process_guid(), next_expected});
+      }
+    };
+    for (size_t s = proc.first_slot; s < proc.first_slot + proc.slot_count; ++s) {
+      const LrpSlotView& slot = in.slots[s];
+      const int32_t index = slot.index;
+      const models::ActualLRP* ordinary = slot.rows[models::ActualLRP::ORDINARY];
+      const models::ActualLRP* evacuating = slot.rows[models::ActualLRP::EVACUATING];
+      const models::ActualLRP* suspect = slot.rows[models::ActualLRP::SUSPECT];
+      const models::ActualLRP* any = ordinary ? ordinary : (suspect ? suspect : evacuating);
+      if (any == nullptr) continue;
+      LrpKey key{any->actual_lrp_key().process_guid(), index};
+
+      add_missing_until(index);
+      if (ordinary != nullptr && index == next_expected && index < instances) ++next_expected;
 
       if (evacuating != nullptr &&
           (in.present_cells.empty() ||
@@ -120,13 +116,11 @@ LrpConvergenceActions CalculateLrpConvergence(const LrpConvergenceInput& in) {
         if (suspect->state() == kRunning) ++m.suspect_running;
         if (suspect->state() == kClaimed) ++m.suspect_claimed;
       }
-      // Rows on cells that vanished (any presence), for the SuspectCells metric.
-      for (const models::ActualLRP* row : slot.by_presence) {
+      for (const models::ActualLRP* row : slot.rows) {
         if (row == nullptr || !RunningOrClaimed(*row)) continue;
         const std::string& cell = row->actual_lrp_instance_key().cell_id();
         if (!cell.empty() && !CellPresent(in, cell)) missing_cells.insert(cell);
       }
-
       if (ordinary != nullptr) {
         const std::string& state = ordinary->state();
         if (state == kUnclaimed) ++m.unclaimed;
@@ -138,22 +132,18 @@ LrpConvergenceActions CalculateLrpConvergence(const LrpConvergenceInput& in) {
         }
       }
 
-      const std::string& domain_name =
-          ordinary ? ordinary->actual_lrp_key().domain()
-                   : (suspect ? suspect->actual_lrp_key().domain() : std::string());
-      bool fresh = in.fresh_domains.count(domain_name) > 0;
-
       if (d == nullptr) {
         // Orphans: retired only while their domain is fresh.
+        const std::string& domain_name = any->actual_lrp_key().domain();
+        bool fresh = in.fresh_domains.count(domain_name) > 0;
         if (fresh && ordinary != nullptr) out.retire.push_back(key);
         if (fresh && suspect != nullptr) out.remove_suspect.push_back(key);
         continue;
       }
-      int32_t instances = d->scheduling_info().instances();
-      bool desired_fresh =
-          in.fresh_domains.count(d->scheduling_info().desired_lrp_key().domain()) > 0;
       if (ordinary != nullptr && index >= instances) {
-        if (desired_fresh) out.retire.push_back(key);
+        if (in.fresh_domains.count(d->scheduling_info().desired_lrp_key().domain()) > 0) {
+          out.retire.push_back(key);
+        }
         continue;
       }
       if (ordinary != nullptr) {
@@ -188,27 +178,44 @@ LrpConvergenceActions CalculateLrpConvergence(const LrpConvergenceInput& in) {
         }
       }
     }
+    add_missing_until(instances);
     if (crashing) ++m.crashing_desired;
-  }
-
-  // Missing indices: every index in [0, instances) without an ORDINARY row.
-  for (const auto* d : in.desired) {
-    const std::string& guid = d->scheduling_info().desired_lrp_key().process_guid();
-    auto pit = by_process.find(guid);
-    for (int32_t i = 0; i < d->scheduling_info().instances(); ++i) {
-      bool has_ordinary = false;
-      if (pit != by_process.end()) {
-        auto sit = pit->second.find(i);
-        has_ordinary = sit != pit->second.end() &&
-                       sit->second.by_presence[models::ActualLRP::ORDINARY] != nullptr;
-      }
-      if (!has_ordinary) out.create_missing.push_back({guid, i});
-    }
   }
   m.missing = static_cast<int32_t>(out.create_missing.size());
   m.extra = static_cast<int32_t>(out.retire.size());
   m.suspect_cells = static_cast<int32_t>(missing_cells.size());
   return out;
+}
+
+LrpConvergenceActions CalculateLrpConvergence(const LrpConvergenceInput& in) {
+  // Group by process guid, then index (ascending), then presence.
+  std::map<std::string, std::map<int32_t, LrpSlotView>> by_process;
+  for (const models::ActualLRP* lrp : in.actuals) {
+    int p = static_cast<int>(lrp->presence());
+    if (p < 0 || p > 2) continue;
+    auto& slot = by_process[lrp->actual_lrp_key().process_guid()][lrp->actual_lrp_key().index()];
+    slot.index = lrp->actual_lrp_key().index();
+    slot.rows[p] = lrp;
+  }
+  std::map<std::string, const records::DesiredLRPRecord*> desired;
+  for (const auto* d : in.desired)
+    desired[d->scheduling_info().desired_lrp_key().process_guid()] = d;
+  for (const auto& [guid, d] : desired) by_process[guid];
+
+  LrpGroupedInput grouped;
+  grouped.present_cells.insert(in.present_cells.begin(), in.present_cells.end());
+  grouped.fresh_domains.insert(in.fresh_domains.begin(), in.fresh_domains.end());
+  grouped.now = in.now;
+  for (const auto& [guid, slots] : by_process) {
+    LrpProcessView view;
+    auto it = desired.find(guid);
+    view.desired = it == desired.end() ? nullptr : it->second;
+    view.first_slot = grouped.slots.size();
+    for (const auto& [index, slot] : slots) grouped.slots.push_back(slot);
+    view.slot_count = grouped.slots.size() - view.first_slot;
+    grouped.processes.push_back(view);
+  }
+  return CalculateLrpConvergence(grouped);
 }
 
 }  // namespace bbs::domain

@@ -5,6 +5,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "models/actual_lrp.pb.h"
@@ -29,6 +30,26 @@ struct LrpConvergenceInput {
   std::vector<const models::ActualLRP*> actuals;  // every row, every presence
   std::set<std::string> present_cells;
   std::set<std::string> fresh_domains;
+  int64_t now = 0;
+};
+
+// The same input grouped the way the state engine keeps it in memory: one entry per process
+// guid, its rows by index (ascending) and presence. Lets the engine hand its memory to the
+// calculator without copying or regrouping anything.
+struct LrpSlotView {
+  int32_t index = 0;
+  const models::ActualLRP* rows[3] = {nullptr, nullptr, nullptr};  // by presence
+};
+struct LrpProcessView {
+  const records::DesiredLRPRecord* desired = nullptr;  // null: no desired LRP
+  size_t first_slot = 0;                               // into LrpGroupedInput::slots
+  size_t slot_count = 0;
+};
+struct LrpGroupedInput {
+  std::vector<LrpProcessView> processes;
+  std::vector<LrpSlotView> slots;
+  std::unordered_set<std::string> present_cells;
+  std::unordered_set<std::string> fresh_domains;
   int64_t now = 0;
 };
 
@@ -66,6 +87,8 @@ struct LrpConvergenceActions {
 };
 
 // The LRP convergence calculator (behavior.md §7.1). Pure; O(desired + actuals).
+LrpConvergenceActions CalculateLrpConvergence(const LrpGroupedInput& input);
+// The same over flat lists (groups them first).
 LrpConvergenceActions CalculateLrpConvergence(const LrpConvergenceInput& input);
 
 }  // namespace bbs::domain

@@ -2,8 +2,11 @@
 // calculators, then apply every action as an ordinary write under its own lock, so that
 // convergence and API calls never race.
 
+#include <atomic>
 #include <chrono>
 #include <map>
+#include <mutex>
+#include <thread>
 
 #include "bbs/clients/auctioneer.h"
 #include "bbs/clients/reps.h"
@@ -20,6 +23,26 @@ int64_t SteadyNanos() {
       .count();
 }
 
+// Runs fn(i) for i in [0, n) on up to `workers` threads (upstream: convergence_workers = 20), so
+// that the writes of one pass are group-committed together instead of one after another.
+template <typename Fn>
+void ParallelFor(size_t n, size_t workers, Fn fn) {
+  if (n < 64 || workers <= 1) {
+    for (size_t i = 0; i < n; ++i) fn(i);
+    return;
+  }
+  std::atomic<size_t> next{0};
+  std::vector<std::thread> threads;
+  for (size_t w = 0; w < std::min(workers, n); ++w) {
+    threads.emplace_back([&] {
+      for (size_t i = next++; i < n; i = next++) fn(i);
+    });
+  }
+  for (auto& t : threads) t.join();
+}
+
+constexpr size_t kConvergenceWorkers = 20;
+
 bool RunningOrClaimed(const models::ActualLRP& lrp) {
   return lrp.state() == domain::kRunning || lrp.state() == domain::kClaimed;
 }
@@ -33,27 +56,10 @@ Engine::LrpConvergenceReport Engine::ConvergeLrps(
 
   // 1. Expired domains go first.
   std::vector<std::string> expired;
-  std::vector<DesiredLrpPtr> desired;
-  std::vector<ActualLrpPtr> actuals;
-  std::set<std::string> fresh;
   {
     std::shared_lock lock(state_mu_);
     for (const auto& [name, expire] : domains_) {
-      if (expire <= now) {
-        expired.push_back(name);
-      } else {
-        fresh.insert(name);
-      }
-    }
-    desired.reserve(desired_count_);
-    actuals.reserve(actual_count_);
-    for (const auto& [guid, entry] : processes_) {
-      if (entry.desired) desired.push_back(entry.desired);
-      for (const auto& [index, slots] : entry.actuals) {
-        for (const auto& p : slots.by_presence) {
-          if (p) actuals.push_back(p);
-        }
-      }
+      if (expire <= now) expired.push_back(name);
     }
   }
   if (!expired.empty()) {
@@ -64,20 +70,44 @@ Engine::LrpConvergenceReport Engine::ConvergeLrps(
     if (!s.ok()) logger_.Error("prune-domains-failed", s.ToString());
   }
 
-  domain::LrpConvergenceInput input;
-  for (const auto& d : desired) input.desired.push_back(d.get());
-  for (const auto& a : actuals) input.actuals.push_back(a.get());
-  if (present_cells) {
-    input.present_cells = *present_cells;
-  } else {
-    for (const auto& a : actuals)
-      input.present_cells.insert(a->actual_lrp_instance_key().cell_id());
+  // 2. The calculator reads memory in place, under the shared lock: no copies, no refcounts.
+  domain::LrpConvergenceActions actions;
+  {
+    std::shared_lock lock(state_mu_);
+    domain::LrpGroupedInput input;
+    input.now = now;
+    for (const auto& [name, expire] : domains_) {
+      if (expire > now) input.fresh_domains.insert(name);
+    }
+    input.processes.reserve(processes_.size());
+    input.slots.reserve(actual_count_);
+    for (const auto& [guid, entry] : processes_) {
+      domain::LrpProcessView view;
+      view.desired = entry.desired.get();
+      view.first_slot = input.slots.size();
+      for (const auto& [index, slots] : entry.actuals) {
+        domain::LrpSlotView slot;
+        slot.index = index;
+        for (int p = 0; p < 3; ++p) slot.rows[p] = slots.by_presence[p].get();
+        input.slots.push_back(slot);
+      }
+      view.slot_count = input.slots.size() - view.first_slot;
+      input.processes.push_back(view);
+    }
+    if (present_cells) {
+      input.present_cells.insert(present_cells->begin(), present_cells->end());
+    } else {
+      for (const auto& [cell, refs] : by_cell_) input.present_cells.insert(cell);
+    }
+    actions = domain::CalculateLrpConvergence(input);
   }
-  input.fresh_domains = fresh;
-  input.now = now;
-  domain::LrpConvergenceActions actions = domain::CalculateLrpConvergence(input);
 
   std::map<std::string, std::vector<int32_t>> auctions;
+  std::mutex auctions_mu;
+  auto auction = [&](const std::string& guid, int32_t index) {
+    std::lock_guard lock(auctions_mu);
+    auctions[guid].push_back(index);
+  };
   auto apply = [&](const LrpSnapshot& snap, const domain::LrpDecision& d,
                    std::optional<domain::LrpEventMode> mode = std::nullopt) {
     Status s = ApplyLrpDecision(snap, d, "", mode);
@@ -99,12 +129,13 @@ Engine::LrpConvergenceReport Engine::ConvergeLrps(
     apply(snap, d);
   }
 
-  for (const auto& key : actions.create_missing) {
+  ParallelFor(actions.create_missing.size(), kConvergenceWorkers, [&](size_t i) {
+    const auto& key = actions.create_missing[i];
     auto lock = LockProcess(key.process_guid);
     LrpSnapshot snap = SnapshotLrp(key.process_guid, key.index);
     if (snap.ordinary || !snap.desired ||
         key.index >= snap.desired->scheduling_info().instances()) {
-      continue;
+      return;
     }
     domain::LrpDecision d;
     auto lrp = domain::NewUnclaimedActualLrp(
@@ -112,21 +143,22 @@ Engine::LrpConvergenceReport Engine::ConvergeLrps(
         clock_->NowNanos(), guids_->NewGuid());
     d.puts.push_back(lrp);
     d.event_changes.push_back({std::nullopt, lrp});
-    if (apply(snap, d)) auctions[key.process_guid].push_back(key.index);
-  }
+    if (apply(snap, d)) auction(key.process_guid, key.index);
+  });
 
-  for (const auto& key : actions.unclaim_stale) {
+  ParallelFor(actions.unclaim_stale.size(), kConvergenceWorkers, [&](size_t i) {
+    const auto& key = actions.unclaim_stale[i];
     auto lock = LockProcess(key.process_guid);
     LrpSnapshot snap = SnapshotLrp(key.process_guid, key.index);
-    if (!snap.desired) continue;
+    if (!snap.desired) return;
     auto d = domain::Unclaim(snap.rows(), /*is_stale=*/true, clock_->NowNanos());
     if (d.status.ok()) {
-      if (!apply(snap, d)) continue;
+      if (!apply(snap, d)) return;
     } else if (d.status.code() != ErrorCode::kActualLrpCannotBeUnclaimed) {
-      continue;
+      return;
     }
-    auctions[key.process_guid].push_back(key.index);
-  }
+    auction(key.process_guid, key.index);
+  });
 
   for (const auto& key : actions.missing_cell_replace) {
     auto lock = LockProcess(key.process_guid);
