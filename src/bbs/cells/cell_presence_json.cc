@@ -1,5 +1,7 @@
 #include "bbs/cells/cell_presence_json.h"
 
+#include "bbs/base/go_json.h"
+
 #include <algorithm>
 #include <cctype>
 #include <charconv>
@@ -15,106 +17,9 @@ namespace {
 
 // ---- Encoding, byte for byte as Go's encoding/json. ----
 
-constexpr char kHex[] = "0123456789abcdef";
+void AppendString(std::string& out, std::string_view text) { AppendGoJsonString(out, text); }
 
-void AppendUnicodeEscape(std::string& out, unsigned code) {
-  out += "\\u";
-  for (int shift = 12; shift >= 0; shift -= 4) out += kHex[(code >> shift) & 0xFu];
-}
-
-// Length of the valid UTF-8 sequence at text[i] (Go's rules: no overlong forms, surrogates or
-// code points above U+10FFFF), or 0.
-size_t Utf8SequenceLength(std::string_view text, size_t i, unsigned* code_point) {
-  auto b0 = static_cast<unsigned char>(text[i]);
-  size_t need = 0;
-  unsigned cp = 0;
-  unsigned min = 0;
-  if (b0 >= 0xC2 && b0 <= 0xDF) {
-    need = 2, cp = b0 & 0x1Fu, min = 0x80;
-  } else if (b0 >= 0xE0 && b0 <= 0xEF) {
-    need = 3, cp = b0 & 0x0Fu, min = 0x800;
-  } else if (b0 >= 0xF0 && b0 <= 0xF4) {
-    need = 4, cp = b0 & 0x07u, min = 0x10000;
-  } else {
-    return 0;
-  }
-  if (i + need > text.size()) return 0;
-  for (size_t k = 1; k < need; ++k) {
-    auto b = static_cast<unsigned char>(text[i + k]);
-    if ((b & 0xC0u) != 0x80u) return 0;
-    cp = (cp << 6) | (b & 0x3Fu);
-  }
-  if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
-  *code_point = cp;
-  return need;
-}
-
-// Go escapes `"` `\`, \b \f \n \r \t by name, other controls and < > & as \u00XX, U+2028/9 as
-// \u2028/9, and replaces each byte of invalid UTF-8 with \ufffd.
-void AppendString(std::string& out, std::string_view text) {
-  out += '"';
-  size_t i = 0;
-  while (i < text.size()) {
-    auto c = static_cast<unsigned char>(text[i]);
-    if (c < 0x80) {
-      switch (c) {
-        case '"':
-          out += "\\\"";
-          break;
-        case '\\':
-          out += "\\\\";
-          break;
-        case '\b':
-          out += "\\b";
-          break;
-        case '\f':
-          out += "\\f";
-          break;
-        case '\n':
-          out += "\\n";
-          break;
-        case '\r':
-          out += "\\r";
-          break;
-        case '\t':
-          out += "\\t";
-          break;
-        case '<':
-        case '>':
-        case '&':
-          AppendUnicodeEscape(out, c);
-          break;
-        default:
-          if (c < 0x20) {
-            AppendUnicodeEscape(out, c);
-          } else {
-            out += static_cast<char>(c);
-          }
-      }
-      ++i;
-      continue;
-    }
-    unsigned code_point = 0;
-    size_t n = Utf8SequenceLength(text, i, &code_point);
-    if (n == 0) {
-      out += "\\ufffd";
-      ++i;
-    } else if (code_point == 0x2028 || code_point == 0x2029) {
-      AppendUnicodeEscape(out, code_point);
-      i += n;
-    } else {
-      out.append(text.substr(i, n));
-      i += n;
-    }
-  }
-  out += '"';
-}
-
-void AppendInt(std::string& out, int64_t value) {
-  char digits[24];
-  auto result = std::to_chars(digits, digits + sizeof(digits), value);
-  out.append(digits, result.ptr);
-}
+void AppendInt(std::string& out, int64_t value) { AppendGoJsonInt(out, value); }
 
 template <typename Strings>
 void AppendStringArray(std::string& out, const Strings& values) {

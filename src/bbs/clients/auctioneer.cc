@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <utility>
 
-#include "bbs/clients/go_json.h"
+#include "bbs/base/go_json.h"
 
 namespace bbs::clients {
 namespace {

@@ -2,7 +2,7 @@
 
 #include <utility>
 
-#include "bbs/clients/go_json.h"
+#include "bbs/base/go_json.h"
 
 namespace bbs::clients {
 

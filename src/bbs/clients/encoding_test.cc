@@ -2,7 +2,7 @@
 
 #include "bbs/clients/auctioneer.h"
 #include "bbs/clients/callbacks.h"
-#include "bbs/clients/go_json.h"
+#include "bbs/base/go_json.h"
 #include "bbs/clients/http_client.h"
 #include "bbs/clients/reps.h"
 

@@ -5,7 +5,7 @@
 #include <string_view>
 #include <vector>
 
-namespace bbs::clients {
+namespace bbs {
 
 // Helpers that write JSON exactly as Go's encoding/json does, for bodies whose bytes peers
 // (and our contract tests) compare: compact, no spaces, strings escaped the Go way.
@@ -21,4 +21,4 @@ void AppendGoJsonStringArray(std::string& out, const std::vector<std::string>& v
 
 void AppendGoJsonInt(std::string& out, int64_t value);
 
-}  // namespace bbs::clients
+}  // namespace bbs

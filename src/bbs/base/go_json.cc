@@ -1,8 +1,8 @@
-#include "bbs/clients/go_json.h"
+#include "bbs/base/go_json.h"
 
 #include <charconv>
 
-namespace bbs::clients {
+namespace bbs {
 namespace {
 
 constexpr char kHex[] = "0123456789abcdef";
@@ -124,4 +124,4 @@ void AppendGoJsonInt(std::string& out, int64_t value) {
   out.append(digits, result.ptr);
 }
 
-}  // namespace bbs::clients
+}  // namespace bbs
