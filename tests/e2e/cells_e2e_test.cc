@@ -20,8 +20,8 @@ using namespace std::chrono_literals;
 class CellsE2eTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    bbs_ = std::make_unique<BbsProcess>(dir_.path(),
-                                        std::vector<std::string>{"-locketListenAddress=127.0.0.1:0"});
+    bbs_ = std::make_unique<BbsProcess>(
+        dir_.path(), std::vector<std::string>{"-locketListenAddress=127.0.0.1:0"});
     ASSERT_TRUE(bbs_->Start()) << bbs_->error();
     client_ = std::make_unique<http::TestClient>(static_cast<uint16_t>(bbs_->port()));
     std::string locket;

@@ -1,8 +1,8 @@
 #include <gtest/gtest.h>
 
+#include "bbs/base/go_json.h"
 #include "bbs/clients/auctioneer.h"
 #include "bbs/clients/callbacks.h"
-#include "bbs/base/go_json.h"
 #include "bbs/clients/http_client.h"
 #include "bbs/clients/reps.h"
 

@@ -215,8 +215,8 @@ int Run(int argc, char** argv) {
     auto deadline = std::min<std::chrono::milliseconds>(
         std::chrono::duration_cast<std::chrono::milliseconds>(config->db_connection_timeout),
         std::chrono::seconds(10));
-    cell_directory = std::make_unique<cells::LocketCellDirectory>(
-        locket_client.get(), deadline, logger.Session("locket-cells"));
+    cell_directory = std::make_unique<cells::LocketCellDirectory>(locket_client.get(), deadline,
+                                                                  logger.Session("locket-cells"));
   } else if (!config->locket_listen_address.empty()) {
     registry = std::make_unique<cells::PresenceRegistry>(clock.get(), logger.Session("locket"));
     locket_server = std::make_unique<cells::LocketServer>(registry.get(), logger.Session("locket"));
@@ -227,9 +227,9 @@ int Run(int argc, char** argv) {
                    {{"address", config->locket_listen_address}});
       return 1;
     }
-    locket_listen = config->locket_listen_address.substr(
-                        0, config->locket_listen_address.rfind(':') + 1) +
-                    std::to_string(locket_server->port());
+    locket_listen =
+        config->locket_listen_address.substr(0, config->locket_listen_address.rfind(':') + 1) +
+        std::to_string(locket_server->port());
     cell_directory =
         std::make_unique<cells::RegistryCellDirectory>(registry.get(), logger.Session("cells"));
   } else {
