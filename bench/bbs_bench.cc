@@ -33,6 +33,7 @@
 
 #include "bbs/http/test_client.h"
 #include "bbs/models/models.h"
+#include "bbs/testing/bbs_process.h"
 
 namespace bbs::bench {
 namespace {
@@ -350,111 +351,6 @@ class Subscriber {
   std::atomic<bool> ready_{false};
   std::atomic<bool> failed_{false};
   std::atomic<int64_t> count_{0};
-};
-
-// --- spawning bbs --------------------------------------------------------------------------
-
-// Runs the bbs binary on a fresh temp dir (API on port 0, read back from "bbs.started"), and
-// drains its log so that it never blocks on a full pipe.
-class SpawnedBbs {
- public:
-  ~SpawnedBbs() { Stop(); }
-
-  bool Start(const std::string& binary, std::string* error) {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "bbs-bench-XXXXXX").string();
-    if (mkdtemp(tmpl.data()) == nullptr) {
-      *error = "mkdtemp failed";
-      return false;
-    }
-    dir_ = tmpl;
-    int fds[2];
-    if (pipe(fds) != 0) {
-      *error = "pipe failed";
-      return false;
-    }
-    std::vector<std::string> args = {binary,
-                                     "-address=127.0.0.1:0",
-                                     "-healthAddress=127.0.0.1:0",
-                                     "-databaseDriver=sqlite",
-                                     "-databaseConnectionString=" + dir_ + "/bbs.db",
-                                     "-logLevel=info"};
-    pid_ = fork();
-    if (pid_ == 0) {
-      dup2(fds[1], STDOUT_FILENO);
-      close(fds[0]);
-      close(fds[1]);
-      std::vector<char*> argv;
-      for (auto& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      execv(argv[0], argv.data());
-      _exit(127);
-    }
-    close(fds[1]);
-    if (pid_ < 0) {
-      close(fds[0]);
-      *error = "fork failed";
-      return false;
-    }
-    fd_ = fds[0];
-    // Read the log line by line until the API is ready; the drain thread takes over then.
-    std::string buffer;
-    char chunk[4096];
-    bool ready = false;
-    while (!ready) {
-      ssize_t n = read(fd_, chunk, sizeof(chunk));
-      if (n <= 0) {
-        *error = "bbs exited before it was ready";
-        return false;
-      }
-      buffer.append(chunk, static_cast<size_t>(n));
-      size_t nl;
-      while ((nl = buffer.find('\n')) != std::string::npos) {
-        std::string line = buffer.substr(0, nl);
-        buffer.erase(0, nl + 1);
-        if (line.find("\"bbs.started\"") != std::string::npos) {
-          auto j = Json::parse(line, nullptr, false);
-          if (j.is_discarded() || !j["data"]["address"].is_string()) {
-            *error = "unparseable start line: " + line;
-            return false;
-          }
-          std::string addr = j["data"]["address"].get<std::string>();
-          port_ = static_cast<uint16_t>(std::atoi(addr.substr(addr.rfind(':') + 1).c_str()));
-        }
-        if (line.find("\"bbs.ready\"") != std::string::npos) ready = true;
-      }
-    }
-    drain_ = std::thread([fd = fd_] {
-      char sink[4096];
-      while (read(fd, sink, sizeof(sink)) > 0) {
-      }
-    });
-    return port_ != 0;
-  }
-
-  void Stop() {
-    if (pid_ > 0) {
-      kill(pid_, SIGTERM);
-      int status = 0;
-      waitpid(pid_, &status, 0);
-      pid_ = -1;
-    }
-    if (drain_.joinable()) drain_.join();
-    if (fd_ >= 0) close(fd_);
-    fd_ = -1;
-    std::error_code ec;
-    if (!dir_.empty()) std::filesystem::remove_all(dir_, ec);
-    dir_.clear();
-  }
-
-  uint16_t port() const { return port_; }
-  int pid() const { return pid_; }
-
- private:
-  std::string dir_;
-  pid_t pid_ = -1;
-  int fd_ = -1;
-  uint16_t port_ = 0;
-  std::thread drain_;
 };
 
 // The pid of the process listening on 127.0.0.1:`port` (found through the socket's inode in
@@ -919,17 +815,19 @@ int main(int argc, char** argv) {
   app.add_option("--seed", opt.seed, "random seed");
   CLI11_PARSE(app, argc, argv);
 
-  bbs::bench::SpawnedBbs spawned;
+  // With --spawn-bbs: a fresh bbs on a temp dir, API on port 0.
+  bbs::testing::TempDir spawn_dir;
+  std::unique_ptr<bbs::testing::BbsProcess> spawned;
   uint16_t port = 0;
   int pid = opt.pid;
   if (!opt.spawn_bbs.empty()) {
-    std::string error;
-    if (!spawned.Start(opt.spawn_bbs, &error)) {
-      std::fprintf(stderr, "bbs-bench: cannot start bbs: %s\n", error.c_str());
+    spawned = std::make_unique<bbs::testing::BbsProcess>(opt.spawn_bbs, spawn_dir.path());
+    if (!spawned->Start()) {
+      std::fprintf(stderr, "bbs-bench: cannot start bbs: %s\n", spawned->error().c_str());
       return 2;
     }
-    port = spawned.port();
-    pid = spawned.pid();
+    port = static_cast<uint16_t>(spawned->port());
+    pid = spawned->pid();
   } else {
     size_t colon = opt.address.rfind(':');
     std::string host = opt.address.substr(0, colon == std::string::npos ? 0 : colon);

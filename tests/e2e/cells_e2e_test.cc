@@ -10,7 +10,7 @@
 #include "bbs/cells/locket_client.h"
 #include "bbs/http/test_client.h"
 #include "bbs/models/models.h"
-#include "bbs_process.h"
+#include "bbs/testing/bbs_process.h"
 
 namespace bbs::testing {
 namespace {
@@ -21,7 +21,7 @@ class CellsE2eTest : public ::testing::Test {
  protected:
   void SetUp() override {
     bbs_ = std::make_unique<BbsProcess>(
-        dir_.path(), std::vector<std::string>{"-locketListenAddress=127.0.0.1:0"});
+        BBS_BINARY, dir_.path(), std::vector<std::string>{"-locketListenAddress=127.0.0.1:0"});
     ASSERT_TRUE(bbs_->Start()) << bbs_->error();
     client_ = std::make_unique<http::TestClient>(static_cast<uint16_t>(bbs_->port()));
     std::string locket;

@@ -7,7 +7,7 @@
 
 #include "bbs/http/test_client.h"
 #include "bbs/models/models.h"
-#include "bbs_process.h"
+#include "bbs/testing/bbs_process.h"
 
 namespace bbs::testing {
 namespace {
@@ -76,7 +76,7 @@ models::DesiredLRP NewLrp(const std::string& guid, int instances) {
 class E2eTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    bbs_ = std::make_unique<BbsProcess>(dir_.path());
+    bbs_ = std::make_unique<BbsProcess>(BBS_BINARY, dir_.path());
     ASSERT_TRUE(bbs_->Start()) << bbs_->error();
     client_ = std::make_unique<Client>(bbs_->port());
   }
@@ -88,7 +88,7 @@ class E2eTest : public ::testing::Test {
     } else {
       EXPECT_EQ(bbs_->Stop(), 0);
     }
-    bbs_ = std::make_unique<BbsProcess>(dir_.path());
+    bbs_ = std::make_unique<BbsProcess>(BBS_BINARY, dir_.path());
     ASSERT_TRUE(bbs_->Start()) << bbs_->error();
     client_ = std::make_unique<Client>(bbs_->port());
   }

@@ -7,7 +7,7 @@
 
 #include "bbs/http/test_client.h"
 #include "bbs/models/models.h"
-#include "bbs_process.h"
+#include "bbs/testing/bbs_process.h"
 
 namespace bbs::testing {
 namespace {
@@ -87,7 +87,7 @@ class RawStream {
 class EventsE2eTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    bbs_ = std::make_unique<BbsProcess>(dir_.path());
+    bbs_ = std::make_unique<BbsProcess>(BBS_BINARY, dir_.path());
     ASSERT_TRUE(bbs_->Start()) << bbs_->error();
     client_ = std::make_unique<http::TestClient>(static_cast<uint16_t>(bbs_->port()));
   }

@@ -9,7 +9,7 @@
 #include "bbs/clients/fake_peers.h"
 #include "bbs/http/test_client.h"
 #include "bbs/models/models.h"
-#include "bbs_process.h"
+#include "bbs/testing/bbs_process.h"
 
 namespace bbs::testing {
 namespace {
@@ -65,8 +65,9 @@ class LifecycleE2eTest : public ::testing::Test {
     auctioneer_.SetDefaultReply(clients::FakeReply::Respond(202, "{}", "application/json"));
     rep_.SetDefaultReply(clients::FakeReply::Respond(202));
     bbs_ = std::make_unique<BbsProcess>(
-        dir_.path(), std::vector<std::string>{"-auctioneerAddress=" + auctioneer_.url(),
-                                              "-repUrlTemplate=" + rep_.url()});
+        BBS_BINARY, dir_.path(),
+        std::vector<std::string>{"-auctioneerAddress=" + auctioneer_.url(),
+                                 "-repUrlTemplate=" + rep_.url()});
     ASSERT_TRUE(bbs_->Start()) << bbs_->error();
     client_ = std::make_unique<http::TestClient>(static_cast<uint16_t>(bbs_->port()));
   }

@@ -12,6 +12,7 @@
 #include "bbs/clients/reps.h"
 #include "bbs/domain/actual_lrp_factory.h"
 #include "bbs/state/engine.h"
+#include "bbs/state/start_requests.h"
 #include "models/events.pb.h"
 
 namespace bbs::state {
@@ -244,21 +245,7 @@ Engine::LrpConvergenceReport Engine::ConvergeLrps(
     for (auto& [guid, indices] : auctions) {
       DesiredLrpPtr d = DesiredLrp(guid);
       if (!d) continue;
-      const auto& info = d->scheduling_info();
-      for (int32_t index : indices) {
-        clients::LrpStartRequest req;
-        req.process_guid = guid;
-        req.domain = info.desired_lrp_key().domain();
-        req.indices = {index};
-        req.placement_tags.assign(info.placementtags().begin(), info.placementtags().end());
-        req.volume_drivers.assign(info.volume_placement().driver_names().begin(),
-                                  info.volume_placement().driver_names().end());
-        req.root_fs = info.desired_lrp_resource().root_fs();
-        req.memory_mb = info.desired_lrp_resource().memory_mb();
-        req.disk_mb = info.desired_lrp_resource().disk_mb();
-        req.max_pids = info.desired_lrp_resource().max_pids();
-        requests.push_back(std::move(req));
-      }
+      for (int32_t index : indices) requests.push_back(LrpStartRequestOf(*d, {index}));
     }
     if (!requests.empty()) auctioneer_->RequestLrpAuctions(std::move(requests), "");
   }
@@ -328,19 +315,7 @@ Engine::TaskConvergenceReport Engine::ConvergeTasks(
   // Step 2: one auction request with every pending task.
   if (auctioneer_ != nullptr && !c.to_auction.empty()) {
     std::vector<clients::TaskStartRequest> requests;
-    for (const models::Task* t : c.to_auction) {
-      const auto& def = t->task_definition();
-      clients::TaskStartRequest req;
-      req.task_guid = t->task_guid();
-      req.domain = t->domain();
-      req.placement_tags.assign(def.placement_tags().begin(), def.placement_tags().end());
-      for (const auto& m : def.volume_mounts()) req.volume_drivers.push_back(m.driver());
-      req.root_fs = def.root_fs();
-      req.memory_mb = def.memory_mb();
-      req.disk_mb = def.disk_mb();
-      req.max_pids = def.max_pids();
-      requests.push_back(std::move(req));
-    }
+    for (const models::Task* t : c.to_auction) requests.push_back(TaskStartRequestOf(*t));
     auctioneer_->RequestTaskAuctions(std::move(requests));
   }
   // Step 6: completed tasks to kick (callbacks).

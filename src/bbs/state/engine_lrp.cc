@@ -10,6 +10,7 @@
 #include "bbs/domain/lrp_event_calc.h"
 #include "bbs/domain/lrp_events.h"
 #include "bbs/state/engine.h"
+#include "bbs/state/start_requests.h"
 
 namespace bbs::state {
 
@@ -75,18 +76,7 @@ Status Engine::ApplyLrpDecision(const LrpSnapshot& snap, const domain::LrpDecisi
 void Engine::RequestAuction(const DesiredLrpPtr& desired, std::vector<int32_t> indices,
                             const std::string& trace_id) {
   if (auctioneer_ == nullptr || desired == nullptr || indices.empty()) return;
-  const auto& info = desired->scheduling_info();
-  clients::LrpStartRequest req;
-  req.process_guid = info.desired_lrp_key().process_guid();
-  req.domain = info.desired_lrp_key().domain();
-  req.indices = std::move(indices);
-  req.placement_tags.assign(info.placementtags().begin(), info.placementtags().end());
-  req.volume_drivers.assign(info.volume_placement().driver_names().begin(),
-                            info.volume_placement().driver_names().end());
-  req.root_fs = info.desired_lrp_resource().root_fs();
-  req.memory_mb = info.desired_lrp_resource().memory_mb();
-  req.disk_mb = info.desired_lrp_resource().disk_mb();
-  req.max_pids = info.desired_lrp_resource().max_pids();
+  auto req = LrpStartRequestOf(*desired, std::move(indices));
   auctioneer_->RequestLrpAuctions({std::move(req)}, trace_id);
 }
 

@@ -5,6 +5,7 @@
 #include "bbs/clients/reps.h"
 #include "bbs/domain/task_lifecycle.h"
 #include "bbs/state/engine.h"
+#include "bbs/state/start_requests.h"
 #include "models/events.pb.h"
 
 namespace bbs::state {
@@ -33,20 +34,6 @@ events::Event TaskEventOf(domain::TaskEvent kind, const TaskPtr& before,
     e.payload = std::move(p);
   }
   return e;
-}
-
-clients::TaskStartRequest TaskStartRequestOf(const models::Task& task) {
-  const auto& def = task.task_definition();
-  clients::TaskStartRequest req;
-  req.task_guid = task.task_guid();
-  req.domain = task.domain();
-  req.placement_tags.assign(def.placement_tags().begin(), def.placement_tags().end());
-  for (const auto& m : def.volume_mounts()) req.volume_drivers.push_back(m.driver());
-  req.root_fs = def.root_fs();
-  req.memory_mb = def.memory_mb();
-  req.disk_mb = def.disk_mb();
-  req.max_pids = def.max_pids();
-  return req;
 }
 
 }  // namespace

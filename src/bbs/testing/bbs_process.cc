@@ -1,4 +1,4 @@
-#include "bbs_process.h"
+#include "bbs/testing/bbs_process.h"
 
 #include <signal.h>
 #include <sys/wait.h>
@@ -12,8 +12,11 @@
 
 namespace bbs::testing {
 
-BbsProcess::BbsProcess(std::string data_dir, std::vector<std::string> extra_args)
-    : data_dir_(std::move(data_dir)), extra_args_(std::move(extra_args)) {}
+BbsProcess::BbsProcess(std::string binary, std::string data_dir,
+                       std::vector<std::string> extra_args)
+    : binary_(std::move(binary)),
+      data_dir_(std::move(data_dir)),
+      extra_args_(std::move(extra_args)) {}
 
 BbsProcess::~BbsProcess() { Kill(); }
 
@@ -28,7 +31,7 @@ bool BbsProcess::Start() {
     error_ = "pipe failed";
     return false;
   }
-  std::vector<std::string> args = {BBS_BINARY,
+  std::vector<std::string> args = {binary_,
                                    "-address=127.0.0.1:0",
                                    "-healthAddress=127.0.0.1:0",
                                    "-databaseDriver=sqlite",

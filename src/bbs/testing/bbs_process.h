@@ -10,13 +10,13 @@
 
 namespace bbs::testing {
 
-// Runs the real `bbs` binary as a child process for end-to-end tests: API and health listeners
-// on 127.0.0.1 port 0, data in a directory the test chooses. The ports are read back from the
-// daemon's "bbs.started" log line. Not thread-safe.
+// Runs the real `bbs` binary as a child process (end-to-end tests, the bbs-bench load tool):
+// API and health listeners on 127.0.0.1 port 0, data in a directory the caller chooses. The
+// ports are read back from the daemon's "bbs.started" log line. Not thread-safe.
 class BbsProcess {
  public:
-  // `data_dir` must exist; the SQLite file is data_dir/bbs.db.
-  explicit BbsProcess(std::string data_dir, std::vector<std::string> extra_args = {});
+  // `binary` is the path of bbs; `data_dir` must exist; the SQLite file is data_dir/bbs.db.
+  BbsProcess(std::string binary, std::string data_dir, std::vector<std::string> extra_args = {});
   ~BbsProcess();  // kills the process if it still runs
 
   // Starts the binary and waits (bounded) until it logged "bbs.ready". False on failure, with
@@ -29,6 +29,7 @@ class BbsProcess {
 
   int port() const { return port_; }
   int health_port() const { return health_port_; }
+  pid_t pid() const { return pid_; }
   const std::string& error() const { return error_; }
   // Every stdout line so far.
   std::vector<std::string> Lines();
@@ -37,6 +38,7 @@ class BbsProcess {
   void ReadLoop(int fd);
   bool WaitForLine(const std::string& needle, int timeout_ms, std::string* line);
 
+  std::string binary_;
   std::string data_dir_;
   std::vector<std::string> extra_args_;
   pid_t pid_ = -1;
