@@ -9,6 +9,8 @@ PKGS=(
   libcli11-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-format clang-tidy
+  libmariadb-dev prometheus-cpp-dev
+  postgresql mariadb-server etcd-server etcd-client
 )
 missing=()
 for p in "${PKGS[@]}"; do
