@@ -60,8 +60,6 @@ struct Config {
   std::string etcd_cert_file;  // -etcdCertFile
   std::string etcd_key_file;   // -etcdKeyFile
   std::string etcd_ca_file;    // -etcdCaFile
-  // Filled by LoadConfig: one line per unknown JSON key, naming it. The daemon logs each.
-  std::vector<std::string> warnings;
 
   // --- §11.1 Core ---
   std::string listen_address = "127.0.0.1:8889";  // -address; laptop default
@@ -156,6 +154,10 @@ struct Config {
   // Serve the Locket gRPC API (Lock, Release, Fetch, FetchAll) on this host:port so reps can
   // register their presence with bbs directly. Empty = off.
   std::string locket_listen_address;
+
+  // --- Filled by LoadConfig ---
+  // One line per unknown JSON key, naming it (upstream ignores such keys). The daemon logs each.
+  std::vector<std::string> warnings;
 
   // One human sentence for each feature that this configuration asks for but bbs does not
   // build yet (empty when none). The daemon logs them at startup; it does not fail on them.

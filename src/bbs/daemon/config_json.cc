@@ -72,14 +72,12 @@ class ObjectReader {
       catalog_->push_back(prefix_ + std::string(key));
       return nullptr;
     }
+    // Go applies every matching key in turn, a null one as a no-op: the last non-null wins.
     const Json* found = nullptr;
     for (const auto& [name, value] : object_.items()) {
-      if (name == key || EqualFold(name, key)) {
+      if (!value.is_null() && EqualFold(name, key)) {
         found = &value;
       }
-    }
-    if (found == nullptr || found->is_null()) {
-      return nullptr;
     }
     return found;
   }

@@ -499,13 +499,14 @@ TEST_F(ConfigTest, KeysMatchCaseInsensitivelyAndTheLastMatchWinsAsInGo) {
   Result<Config> loaded = LoadWithFile(
       R"({"LOG_LEVEL": "debug", "Listen_Address": "0.0.0.0:1",
           "loggregator": {"batchflushinterval": 7}, "convergence_workers": 3,
-          "CONVERGENCE_WORKERS": 4})");
+          "CONVERGENCE_WORKERS": 4, "task_callback_workers": 9, "Task_Callback_Workers": null})");
   ASSERT_TRUE(loaded.ok()) << ErrorOf(loaded);
   EXPECT_THAT(loaded->warnings, IsEmpty());
   EXPECT_EQ(loaded->log_level, LogLevel::kDebug);
   EXPECT_EQ(loaded->listen_address, "0.0.0.0:1");
   EXPECT_EQ(loaded->loggregator.batch_flush_interval, nanoseconds(7));
   EXPECT_EQ(loaded->convergence_workers, 4);
+  EXPECT_EQ(loaded->task_callback_workers, 9);  // a later null is a no-op
 }
 
 TEST_F(ConfigTest, TimeFormatTakesLagersNumericFormsToo) {
