@@ -495,6 +495,42 @@ TEST_F(ConfigTest, TheLoggregatorObjectTakesEveryKeyOfUpstreamsGoStruct) {
               HasSubstr(R"(key "loggregator.BatchFlushInterval": must not be negative)"));
 }
 
+// The shape json.Marshal gives upstream's BBSConfig in its own test suite: Go's duration
+// strings ("1m0s"), every loggregator field including the untagged one, nulls for nil slices.
+TEST_F(ConfigTest, AConfigAsUpstreamsGoTestToolingWritesItLoadsWithoutWarnings) {
+  Result<Config> loaded = LoadWithFile(R"({
+    "auctioneer_address": "http://127.0.0.1:45000", "uuid": "bbs-bosh-boshy-bosh-bosh",
+    "communication_timeout": "10s", "converge_repeat_interval": "1m0s",
+    "convergence_workers": 20, "database_connection_string": "postgres://u:p@localhost/diego",
+    "database_driver": "postgres", "desired_lrp_creation_timeout": "1m0s",
+    "expire_completed_task_duration": "2m0s", "expire_pending_task_duration": "30m0s",
+    "health_address": "127.0.0.1:45001", "kick_task_duration": "30s",
+    "listen_address": "127.0.0.1:45002", "lock_retry_interval": "1s", "lock_ttl": "15s",
+    "max_idle_database_connections": 200, "max_open_database_connections": 200,
+    "report_interval": "10ms", "require_ssl": true, "session_name": "bbs",
+    "task_callback_workers": 1000, "update_workers": 1000,
+    "loggregator": {"loggregator_use_v2_api": true, "loggregator_api_port": 45003,
+      "loggregator_ca_path": "/f/ca.crt", "loggregator_cert_path": "/f/client.crt",
+      "loggregator_key_path": "/f/client.key", "loggregator_job_deployment": "",
+      "loggregator_job_name": "", "loggregator_job_index": "", "loggregator_job_ip": "",
+      "loggregator_job_origin": "", "loggregator_source_id": "", "loggregator_instance_id": "",
+      "loggregator_batch_max_size": 0, "BatchFlushInterval": 0,
+      "loggregator_app_metric_exclusion_filter": null},
+    "advanced_metrics": {"enabled": false,
+      "route_config": {"request_count": null, "request_latency": null}},
+    "debug_address": "127.0.0.1:45004", "active_key_label": "label",
+    "encryption_keys": {"label": "passphrase"}, "log_level": "debug",
+    "time_format": "unix-epoch", "max_data_string_length": 0,
+    "locket_address": "127.0.0.1:45005", "locket_ca_cert_file": "/f/ca.crt",
+    "locket_client_cert_file": "/f/client.crt", "locket_client_key_file": "/f/client.key"
+  })");
+  ASSERT_TRUE(loaded.ok()) << ErrorOf(loaded);
+  EXPECT_THAT(loaded->warnings, IsEmpty());
+  EXPECT_EQ(loaded->converge_repeat_interval, minutes(1));
+  EXPECT_EQ(loaded->report_interval, milliseconds(10));
+  EXPECT_EQ(loaded->loggregator.api_port, 45003);
+}
+
 TEST_F(ConfigTest, KeysMatchCaseInsensitivelyAndTheLastMatchWinsAsInGo) {
   Result<Config> loaded = LoadWithFile(
       R"({"LOG_LEVEL": "debug", "Listen_Address": "0.0.0.0:1",
