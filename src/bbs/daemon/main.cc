@@ -115,8 +115,14 @@ int Run(int argc, char** argv) {
 
   auto sink = LogSink::Stdout(config->log_level);
   Logger logger(sink, config->session_name);
+  for (const auto& warning : config->warnings) {
+    logger.Info("config-warning", {{"detail", warning}});
+  }
   for (const auto& note : config->NotYetSupported()) {
     logger.Info("not-yet-supported", {{"detail", note}});
+  }
+  for (const auto& note : config->Ignored()) {
+    logger.Info("accepted-and-ignored", {{"detail", note}});
   }
 
   auto clock = std::make_shared<SystemClock>();

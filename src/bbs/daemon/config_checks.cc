@@ -1,0 +1,169 @@
+#include "bbs/daemon/config_checks.h"
+
+#include <algorithm>
+#include <cctype>
+#include <utility>
+
+#include <nlohmann/json.hpp>
+
+#include "bbs/base/logger.h"
+
+namespace bbs::daemon {
+namespace {
+
+bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+
+size_t EditDistance(std::string_view a, std::string_view b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) {
+    row[j] = j;
+  }
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+// Lower case without '_' and '-', so that "listenAddress" matches "listen_address".
+std::string Folded(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    if (c != '_' && c != '-') {
+      out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+Status ConfigError(std::string message) {
+  return Status(ErrorCode::kInvalidRequest, std::move(message));
+}
+
+std::string Quote(std::string_view text) {
+  return nlohmann::json(std::string(text))
+      .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+std::string HostPortProblem(std::string_view value) {
+  std::string want = "want host:port with a numeric port, got " + Quote(value);
+  std::string_view host;
+  std::string_view port;
+  if (!value.empty() && value.front() == '[') {
+    size_t close = value.find(']');
+    if (close == std::string_view::npos) {
+      return want + " (missing ']')";
+    }
+    if (close + 1 >= value.size() || value[close + 1] != ':') {
+      return want + " (missing port)";
+    }
+    host = value.substr(1, close - 1);
+    port = value.substr(close + 2);
+  } else {
+    size_t colon = value.rfind(':');
+    if (colon == std::string_view::npos) {
+      return want + " (missing port)";
+    }
+    host = value.substr(0, colon);
+    port = value.substr(colon + 1);
+    if (host.find(':') != std::string_view::npos) {
+      return want + " (too many colons; write an IPv6 host as [::1]:8889)";
+    }
+  }
+  if (host.find_first_of("[] ") != std::string_view::npos) {
+    return want + " (bad host)";
+  }
+  if (port.empty() || port.size() > 5 || !std::all_of(port.begin(), port.end(), IsDigit) ||
+      std::stoi(std::string(port)) > 65535) {
+    return want + " (port must be a number from 0 to 65535)";
+  }
+  return "";
+}
+
+std::string OptionalHostPortProblem(std::string_view value) {
+  return value.empty() ? "" : HostPortProblem(value);
+}
+
+std::string LogLevelProblem(std::string_view value) {
+  LogLevel level;
+  if (ParseLogLevel(value, &level)) {
+    return "";
+  }
+  return "want one of debug, info, error, fatal; got " + Quote(value);
+}
+
+std::string DriverProblem(std::string_view value) {
+  if (value == "sqlite" || value == "postgres" || value == "etcd") {
+    return "";
+  }
+  return "want one of sqlite, postgres, etcd; got " + Quote(value);
+}
+
+std::string UrlProblem(std::string_view value) {
+  if (value.empty()) {
+    return "";
+  }
+  for (std::string_view scheme : {"http://", "https://"}) {
+    if (value.substr(0, scheme.size()) == scheme && value.size() > scheme.size()) {
+      return "";
+    }
+  }
+  return "want an http:// or https:// URL, got " + Quote(value);
+}
+
+std::optional<std::string> CanonicalTimeFormat(std::string_view value) {
+  if (value == "unix-epoch" || value == "0") {
+    return "unix-epoch";
+  }
+  if (value == "rfc3339" || value == "1") {
+    return "rfc3339";
+  }
+  return std::nullopt;
+}
+
+std::string TimeFormatProblem(std::string_view value) {
+  if (CanonicalTimeFormat(value)) {
+    return "";
+  }
+  return "want \"unix-epoch\" or \"rfc3339\", got " + Quote(value);
+}
+
+std::optional<bool> ParseGoBool(std::string_view text) {
+  for (std::string_view yes : {"1", "t", "T", "true", "TRUE", "True"}) {
+    if (text == yes) {
+      return true;
+    }
+  }
+  for (std::string_view no : {"0", "f", "F", "false", "FALSE", "False"}) {
+    if (text == no) {
+      return false;
+    }
+  }
+  return std::nullopt;
+}
+
+std::string Suggestion(std::string_view wrong, const std::vector<std::string>& known,
+                       std::string_view prefix) {
+  const std::string* best = nullptr;
+  size_t best_distance = 3;
+  for (const std::string& candidate : known) {
+    size_t distance = Folded(candidate) == Folded(wrong) ? 0 : EditDistance(wrong, candidate);
+    if (distance < best_distance) {
+      best = &candidate;
+      best_distance = distance;
+    }
+  }
+  if (best == nullptr) {
+    return "";
+  }
+  return " (did you mean " + std::string(prefix) + *best + "?)";
+}
+
+}  // namespace bbs::daemon
