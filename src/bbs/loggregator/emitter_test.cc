@@ -170,7 +170,9 @@ TEST_F(EmitterTest, TheReportersMetricsReachTheAgentWithUpstreamsNamesAndUnits) 
   for (const auto& e : envelopes) {
     if (e.has_counter() && e.counter().name() == "RequestCount") {
       ++request_counts;
-      if (request_counts == 2) EXPECT_EQ(e.counter().delta(), 0u);
+      if (request_counts == 2) {
+        EXPECT_EQ(e.counter().delta(), 0u);
+      }
     }
   }
   EXPECT_EQ(request_counts, 2);

@@ -158,7 +158,9 @@ TEST(DashboardTest, PanelsHaveUniqueIdsAndTitles) {
   for (const auto& panel : dashboard.at("panels")) {
     EXPECT_TRUE(ids.insert(panel.at("id").get<int>()).second) << panel.at("id");
     EXPECT_TRUE(titles.insert(panel.at("title").get<std::string>()).second) << panel.at("title");
-    if (panel.at("type") != "row") EXPECT_FALSE(panel.at("targets").empty()) << panel.at("title");
+    if (panel.at("type") != "row") {
+      EXPECT_FALSE(panel.at("targets").empty()) << panel.at("title");
+    }
   }
 }
 
