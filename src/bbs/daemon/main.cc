@@ -141,6 +141,8 @@ int Run(int argc, char** argv) {
       logger.Fatal("debug-listener-failed", s.message(), {{"address", config->debug_address}});
       return 1;
     }
+    logger.Info("debug-server-started",
+                {{"address", debug_options.host + ":" + std::to_string(debug_server->port())}});
   }
   std::unique_ptr<loggregator::Emitter> emitter;
   if (config->loggregator.use_v2_api) {
