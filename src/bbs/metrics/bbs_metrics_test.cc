@@ -310,5 +310,23 @@ TEST(BbsMetricsTest, ConcurrentObservationsAreAllCounted) {
   EXPECT_EQ(report.max_latency, std::chrono::microseconds(kPerThread - 1 + kThreads - 1));
 }
 
+TEST(BbsMetricsTest, ConcurrentRegistrationsOfARouteShareOneHandle) {
+  BbsMetrics m;
+  std::vector<RouteMetrics*> seen(8);
+  std::vector<std::thread> threads;
+  for (size_t t = 0; t < seen.size(); ++t) {
+    threads.emplace_back([&m, &seen, t] {
+      seen[t] = m.RouteFor("ClaimActualLRP");
+      m.RouteFor("Route" + std::to_string(t));
+      m.ObserveRequest(seen[t], 200, milliseconds(1));
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (RouteMetrics* r : seen) EXPECT_EQ(r, seen[0]);
+  RequestReport report = m.TakeRequestReport();
+  EXPECT_EQ(report.count, seen.size());
+  EXPECT_EQ(report.routes.size(), seen.size() + 1);
+}
+
 }  // namespace
 }  // namespace bbs::metrics
