@@ -27,6 +27,10 @@
 #include "bbs/daemon/config.h"
 #include "bbs/events/hub.h"
 #include "bbs/http/server.h"
+#include "bbs/loggregator/emitter.h"
+#include "bbs/metrics/bbs_metrics.h"
+#include "bbs/metrics/debug_server.h"
+#include "bbs/metrics/reporter.h"
 #include "bbs/state/engine.h"
 #include "bbs/state/task_callbacks.h"
 #include "bbs/storage/factory.h"
@@ -126,6 +130,61 @@ int Run(int argc, char** argv) {
   }
 
   auto clock = std::make_shared<SystemClock>();
+
+  // Metrics (behavior.md §12): the registry every layer records into, the debug listener
+  // (/metrics, /log-level, /healthz), the Loggregator v2 emitter and the periodic reporters.
+  metrics::BbsMetrics bbs_metrics;
+  std::unique_ptr<metrics::DebugServer> debug_server;
+  if (!config->debug_address.empty()) {
+    metrics::DebugServerOptions debug_options;
+    if (!SplitHostPort(config->debug_address, &debug_options.host, &debug_options.port)) {
+      logger.Fatal("invalid-debug-address", config->debug_address);
+      return 2;
+    }
+    debug_server = std::make_unique<metrics::DebugServer>(debug_options, &bbs_metrics, sink,
+                                                          logger.Session("debug-server"));
+    if (Status s = debug_server->Start(); !s.ok()) {
+      logger.Fatal("debug-listener-failed", s.message(), {{"address", config->debug_address}});
+      return 1;
+    }
+    logger.Info("debug-server-started",
+                {{"address", debug_options.host + ":" + std::to_string(debug_server->port())}});
+  }
+  std::unique_ptr<loggregator::Emitter> emitter;
+  if (config->loggregator.use_v2_api) {
+    const LoggregatorConfig& lc = config->loggregator;
+    loggregator::EmitterOptions options;
+    options.address = "127.0.0.1:" + std::to_string(lc.api_port);
+    options.ca_file = lc.ca_path;
+    options.cert_file = lc.cert_path;
+    options.key_file = lc.key_path;
+    options.source_id = lc.source_id;
+    options.instance_id = lc.instance_id;
+    options.tags["origin"] = lc.job_origin;
+    for (const auto& [tag, value] :
+         {std::pair{"deployment", lc.job_deployment}, std::pair{"job", lc.job_name},
+          std::pair{"index", lc.job_index}, std::pair{"ip", lc.job_ip}}) {
+      if (!value.empty()) options.tags[tag] = value;
+    }
+    auto created = loggregator::Emitter::Create(std::move(options), clock.get(), &bbs_metrics,
+                                                logger.Session("loggregator"));
+    if (!created.ok()) {
+      logger.Fatal("loggregator-client-failed", created.status().message());
+      std::fprintf(stderr, "bbs: %s\n", created.status().message().c_str());
+      return 2;
+    }
+    emitter = std::move(*created);
+    emitter->Start();
+  }
+  metrics::ReporterOptions reporter_options;
+  reporter_options.report_interval = config->report_interval;
+  reporter_options.report_store = config->database_driver != "etcd";
+  reporter_options.advanced_enabled = config->advanced_metrics.enabled;
+  reporter_options.request_count_routes = config->advanced_metrics.request_count_routes;
+  reporter_options.request_latency_routes = config->advanced_metrics.request_latency_routes;
+  metrics::Reporter metrics_reporter(&bbs_metrics, emitter.get(), reporter_options,
+                                     logger.Session("metrics"));
+  metrics_reporter.Start();
 
   // Health listener: plain HTTP, 200 to anything, available before the store is loaded.
   http::ServerOptions health_options;
@@ -307,6 +366,10 @@ int Run(int argc, char** argv) {
   task_callbacks.Recover();
   converger.Start();
   server.SetReady(true);
+  // Without a leader lock this process is always the active one (behavior.md §9.2 steps 7, 13;
+  // these move to the lock-acquired point once the lock runner exists).
+  bbs_metrics.SetLockHeld(true);
+  bbs_metrics.MasterElected();
   logger.Info("ready");
 
   int signo = 0;
@@ -320,6 +383,9 @@ int Run(int argc, char** argv) {
   engine.Stop();
   if (locket_server) locket_server->Stop();
   health.Stop();
+  metrics_reporter.Stop();
+  if (emitter) emitter->Stop();
+  if (debug_server) debug_server->Stop();
   logger.Info("exited");
   return 0;
 }
