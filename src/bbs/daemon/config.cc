@@ -393,8 +393,6 @@ std::vector<std::string> Config::NotYetSupported() const {
       " set but the etcd store is not built yet; ignored");
   add(SetNames({{"-consulCluster", !consul_cluster.empty()}}),
       " set but Consul registration is not built (Diego dropped Consul); ignored");
-  add(SetNames({{"debug_address (-debugAddr)", !debug_address.empty()}}),
-      " set but the debug server is not built yet; nothing listens there");
   if (database_driver == "postgres") {
     out.push_back("database_driver is \"postgres\" but the PostgreSQL store is not built yet");
   } else if (database_driver == "etcd") {
@@ -447,12 +445,6 @@ std::vector<std::string> Config::NotYetSupported() const {
       " set but secret redaction in logs is not built yet");
   add(SetNames({{"max_data_string_length", max_data_string_length != d.max_data_string_length}}),
       " set but truncation of long log data is not built yet");
-  add(SetNames({{"report_interval", report_interval != d.report_interval}}),
-      " set but periodic metric reports are not built yet");
-  add(SetNames({{"loggregator", loggregator != d.loggregator}}),
-      " set but metric emission to Loggregator is not built yet; ignored");
-  add(SetNames({{"advanced_metrics", advanced_metrics != d.advanced_metrics}}),
-      " set but per-route request metrics are not built yet");
   return out;
 }
 
@@ -467,7 +459,9 @@ std::vector<std::string> Config::Ignored() const {
                     {"locks_locket_enabled", locks_locket_enabled != d.locks_locket_enabled},
                     {"cell_registrations_locket_enabled",
                      cell_registrations_locket_enabled != d.cell_registrations_locket_enabled},
-                    {"rep_require_tls", rep_require_tls != d.rep_require_tls}});
+                    {"rep_require_tls", rep_require_tls != d.rep_require_tls},
+                    {"loggregator.loggregator_app_metric_exclusion_filter",
+                     !loggregator.app_metric_exclusion_filter.empty()}});
       !names.empty()) {
     out.push_back(names + " set but unused, as upstream; ignored");
   }
@@ -487,7 +481,7 @@ const std::vector<AcceptedKey>& AcceptedKeys() {
       // §11.1
       {"listen_address", kApplied, ""},
       {"health_address", kApplied, ""},
-      {"debug_address", kNotYet, ""},
+      {"debug_address", kApplied, ""},
       {"session_name", kApplied, ""},
       {"uuid", kIgnored, ""},
       {"advertise_url", kIgnored, ""},
@@ -550,28 +544,28 @@ const std::vector<AcceptedKey>& AcceptedKeys() {
       {"time_format", kNotYet, ""},
       {"max_data_string_length", kNotYet, ""},
       {"redact_secrets", kNotYet, ""},
-      {"report_interval", kNotYet, ""},
-      {"loggregator", kNotYet, ""},
-      {"loggregator.loggregator_use_v2_api", kNotYet, "loggregator"},
-      {"loggregator.loggregator_api_port", kNotYet, "loggregator"},
-      {"loggregator.loggregator_ca_path", kNotYet, "loggregator"},
-      {"loggregator.loggregator_cert_path", kNotYet, "loggregator"},
-      {"loggregator.loggregator_key_path", kNotYet, "loggregator"},
-      {"loggregator.loggregator_job_deployment", kNotYet, "loggregator"},
-      {"loggregator.loggregator_job_name", kNotYet, "loggregator"},
-      {"loggregator.loggregator_job_index", kNotYet, "loggregator"},
-      {"loggregator.loggregator_job_ip", kNotYet, "loggregator"},
-      {"loggregator.loggregator_job_origin", kNotYet, "loggregator"},
-      {"loggregator.loggregator_source_id", kNotYet, "loggregator"},
-      {"loggregator.loggregator_instance_id", kNotYet, "loggregator"},
-      {"loggregator.loggregator_batch_max_size", kNotYet, "loggregator"},
-      {"loggregator.BatchFlushInterval", kNotYet, "loggregator"},
-      {"loggregator.loggregator_app_metric_exclusion_filter", kNotYet, "loggregator"},
-      {"advanced_metrics", kNotYet, ""},
-      {"advanced_metrics.enabled", kNotYet, "advanced_metrics"},
-      {"advanced_metrics.route_config", kNotYet, "advanced_metrics"},
-      {"advanced_metrics.route_config.request_count", kNotYet, "advanced_metrics"},
-      {"advanced_metrics.route_config.request_latency", kNotYet, "advanced_metrics"},
+      {"report_interval", kApplied, ""},
+      {"loggregator", kApplied, ""},
+      {"loggregator.loggregator_use_v2_api", kApplied, ""},
+      {"loggregator.loggregator_api_port", kApplied, ""},
+      {"loggregator.loggregator_ca_path", kApplied, ""},
+      {"loggregator.loggregator_cert_path", kApplied, ""},
+      {"loggregator.loggregator_key_path", kApplied, ""},
+      {"loggregator.loggregator_job_deployment", kApplied, ""},
+      {"loggregator.loggregator_job_name", kApplied, ""},
+      {"loggregator.loggregator_job_index", kApplied, ""},
+      {"loggregator.loggregator_job_ip", kApplied, ""},
+      {"loggregator.loggregator_job_origin", kApplied, ""},
+      {"loggregator.loggregator_source_id", kApplied, ""},
+      {"loggregator.loggregator_instance_id", kApplied, ""},
+      {"loggregator.loggregator_batch_max_size", kApplied, ""},
+      {"loggregator.BatchFlushInterval", kApplied, ""},
+      {"loggregator.loggregator_app_metric_exclusion_filter", kIgnored, ""},
+      {"advanced_metrics", kApplied, ""},
+      {"advanced_metrics.enabled", kApplied, ""},
+      {"advanced_metrics.route_config", kApplied, ""},
+      {"advanced_metrics.route_config.request_count", kApplied, ""},
+      {"advanced_metrics.route_config.request_latency", kApplied, ""},
       {"locks_locket_enabled", kIgnored, ""},
       {"cell_registrations_locket_enabled", kIgnored, ""},
       {"rep_require_tls", kIgnored, ""},
@@ -584,7 +578,7 @@ const std::vector<AcceptedKey>& AcceptedKeys() {
       {"-config", kApplied, ""},
       {"-address", kApplied, ""},
       {"-healthAddress", kApplied, ""},
-      {"-debugAddr", kNotYet, "debug_address"},
+      {"-debugAddr", kApplied, ""},
       {"-auctioneerAddress", kApplied, ""},
       {"-logLevel", kApplied, ""},
       {"-databaseDriver", kApplied, ""},

@@ -760,9 +760,7 @@ TEST_F(ConfigTest, NotYetSupportedNamesEachFeatureThatIsSet) {
           "records are stored unencrypted",
           "time_format is \"rfc3339\" but only unix-epoch log timestamps are built yet",
           "redact_secrets is set but secret redaction in logs is not built yet",
-          "max_data_string_length is set but truncation of long log data is not built yet",
-          "loggregator is set but metric emission to Loggregator is not built yet; ignored",
-          "advanced_metrics is set but per-route request metrics are not built yet"));
+          "max_data_string_length is set but truncation of long log data is not built yet"));
 }
 
 TEST_F(ConfigTest, NotYetSupportedNamesTheEtcdDriver) {
@@ -803,11 +801,8 @@ TEST_F(ConfigTest, NotYetSupportedNamesTheKeysThatWereOnceSilentlyIgnored) {
                    {"-debugAddr=127.0.0.1:17017"});
   ASSERT_TRUE(loaded.ok()) << ErrorOf(loaded);
   EXPECT_THAT(loaded->NotYetSupported(),
-              ElementsAre("debug_address (-debugAddr) is set but the debug server is not built "
-                          "yet; nothing listens there",
-                          "convergence_workers and update_workers are set but bbs has no limit on "
-                          "these workers yet; ignored",
-                          "report_interval is set but periodic metric reports are not built yet"));
+              ElementsAre("convergence_workers and update_workers are set but bbs has no limit on "
+                          "these workers yet; ignored"));
   EXPECT_THAT(loaded->Ignored(), ElementsAre("desired_lrp_creation_timeout is set but unused, as "
                                              "upstream; ignored"));
 }

@@ -160,6 +160,11 @@ int Run(int argc, char** argv) {
     options.key_file = lc.key_path;
     options.source_id = lc.source_id;
     options.instance_id = lc.instance_id;
+    if (lc.batch_max_size > 0) options.batch_size = static_cast<std::size_t>(lc.batch_max_size);
+    if (lc.batch_flush_interval.count() > 0) {
+      options.flush_interval =
+          std::chrono::duration_cast<std::chrono::milliseconds>(lc.batch_flush_interval);
+    }
     options.tags["origin"] = lc.job_origin;
     for (const auto& [tag, value] :
          {std::pair{"deployment", lc.job_deployment}, std::pair{"job", lc.job_name},
