@@ -1,1 +1,707 @@
+// End-to-end tests of bbsctl: the real binary against a real bbs started by the test (with its
+// own Locket). Every verb's output is compared, after masking timestamps and epochs, with a
+// golden file in testdata/ (BBS_UPDATE_GOLDEN=1 rewrites them); `top` runs in a pseudo-terminal.
+
+#include <fcntl.h>
+#include <poll.h>
+#include <pty.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <regex>
+#include <sstream>
+#include <thread>
+
 #include <gtest/gtest.h>
+
+#include "bbs/cli/tls_test_proxy.h"
+#include "bbs/testing/bbs_process.h"
+
+namespace bbs::cli {
+namespace {
+
+using namespace std::chrono_literals;
+using Env = std::map<std::string, std::string>;
+
+struct CliRun {
+  int code = -1;
+  std::string out;
+  std::string err;
+};
+
+// Environment variables bbsctl reads; cleared in the child so the test's own environment
+// cannot leak in.
+const char* const kCliEnv[] = {"BBS_URL",          "CA_CERT_FILE",        "CLIENT_CERT_FILE",
+                               "CLIENT_KEY_FILE",  "SKIP_CERT_VERIFY",    "BBS_CA_CERT_FILE",
+                               "BBS_CERT_FILE",    "BBS_KEY_FILE",        "BBS_SKIP_CERT_VERIFY",
+                               "CFDOT_TIMEOUT",    "LOCKET_API_LOCATION", "LOCKET_CA_CERT_FILE",
+                               "LOCKET_CERT_FILE", "LOCKET_KEY_FILE",     "LOCKET_SKIP_CERT_VERIFY",
+                               "LOCKET_PLAINTEXT", "BBS_METRICS_URL"};
+
+void ExecCli(const std::vector<std::string>& args, const Env& env) {
+  for (const char* name : kCliEnv) unsetenv(name);
+  for (const auto& [k, v] : env) setenv(k.c_str(), v.c_str(), 1);
+  std::vector<char*> argv;
+  argv.push_back(const_cast<char*>(BBSCTL_BINARY));
+  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  execv(BBSCTL_BINARY, argv.data());
+  _exit(127);
+}
+
+// Runs bbsctl to completion, capturing both streams.
+CliRun RunCli(const std::vector<std::string>& args, const Env& env) {
+  int out_pipe[2];
+  int err_pipe[2];
+  EXPECT_EQ(pipe(out_pipe), 0);
+  EXPECT_EQ(pipe(err_pipe), 0);
+  pid_t pid = fork();
+  if (pid == 0) {
+    dup2(out_pipe[1], 1);
+    dup2(err_pipe[1], 2);
+    close(out_pipe[0]);
+    close(err_pipe[0]);
+    ExecCli(args, env);
+  }
+  close(out_pipe[1]);
+  close(err_pipe[1]);
+  CliRun run;
+  pollfd fds[2] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}};
+  int open_fds = 2;
+  while (open_fds > 0) {
+    if (poll(fds, 2, 20000) <= 0) break;
+    for (int i = 0; i < 2; ++i) {
+      if (fds[i].fd < 0 || fds[i].revents == 0) continue;
+      char buf[4096];
+      ssize_t n = read(fds[i].fd, buf, sizeof(buf));
+      if (n <= 0) {
+        close(fds[i].fd);
+        fds[i].fd = -1;
+        --open_fds;
+        continue;
+      }
+      (i == 0 ? run.out : run.err).append(buf, static_cast<size_t>(n));
+    }
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  run.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return run;
+}
+
+// A bbsctl left running (event streams), its stdout read line by line.
+class Background {
+ public:
+  Background(const std::vector<std::string>& args, const Env& env) {
+    int out_pipe[2];
+    pipe(out_pipe);
+    pid_ = fork();
+    if (pid_ == 0) {
+      dup2(out_pipe[1], 1);
+      int null = open("/dev/null", O_WRONLY);
+      dup2(null, 2);
+      close(out_pipe[0]);
+      ExecCli(args, env);
+    }
+    close(out_pipe[1]);
+    fd_ = out_pipe[0];
+  }
+  ~Background() {
+    if (pid_ > 0) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+    close(fd_);
+  }
+  // Lines read so far, waiting up to `timeout` for at least `n`.
+  std::vector<std::string> WaitLines(size_t n, std::chrono::milliseconds timeout) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (Lines().size() < n && std::chrono::steady_clock::now() < deadline) {
+      pollfd p{fd_, POLLIN, 0};
+      if (poll(&p, 1, 100) > 0) {
+        char buf[4096];
+        ssize_t got = read(fd_, buf, sizeof(buf));
+        if (got <= 0) break;
+        text_.append(buf, static_cast<size_t>(got));
+      }
+    }
+    return Lines();
+  }
+  bool Running() { return waitpid(pid_, nullptr, WNOHANG) == 0; }
+
+ private:
+  std::vector<std::string> Lines() const {
+    std::vector<std::string> lines;
+    std::istringstream in(text_);
+    std::string line;
+    while (std::getline(in, line)) lines.push_back(line);
+    if (!text_.empty() && text_.back() != '\n' && !lines.empty()) lines.pop_back();
+    return lines;
+  }
+  pid_t pid_ = -1;
+  int fd_ = -1;
+  std::string text_;
+};
+
+// Masks what changes from run to run: timestamps and modification-tag epochs.
+std::string Mask(const std::string& text) {
+  static const std::regex kTimes(
+      "\"(since|created_at|updated_at|first_completed_at)\":[1-9][0-9]*");
+  static const std::regex kEpoch("\"epoch\":\"[^\"]+\"");
+  std::string out = std::regex_replace(text, kTimes, "\"$1\":\"<time>\"");
+  return std::regex_replace(out, kEpoch, "\"epoch\":\"<epoch>\"");
+}
+
+void ExpectGolden(const std::string& name, const std::string& actual) {
+  std::string path = std::string(BBS_CLI_GOLDEN_DIR) + "/" + name + ".jsonl";
+  std::string masked = Mask(actual);
+  if (std::getenv("BBS_UPDATE_GOLDEN") != nullptr) {
+    std::ofstream(path) << masked;
+    return;
+  }
+  std::ifstream in(path);
+  ASSERT_TRUE(in.good()) << "missing golden file " << path << "; run with BBS_UPDATE_GOLDEN=1";
+  std::stringstream expected;
+  expected << in.rdbuf();
+  EXPECT_EQ(masked, expected.str()) << "golden " << path;
+}
+
+std::string LocketAddress(testing::BbsProcess& bbs) {
+  for (const auto& line : bbs.Lines()) {
+    auto pos = line.find("\"locket_listen_address\":\"");
+    if (pos == std::string::npos) continue;
+    pos += 25;
+    return line.substr(pos, line.find('"', pos) - pos);
+  }
+  return "";
+}
+
+constexpr char kLrpSpec[] =
+    R"({"process_guid":"pg-1","domain":"cf-apps","rootfs":"preloaded:cflinuxfs4","instances":2,)"
+    R"("memory_mb":256,"disk_mb":1024,"log_guid":"log-1","ports":[8080],)"
+    R"("env":[{"name":"A","value":"b<c"}],)"
+    R"("action":{"run":{"path":"/bin/sleep","args":["100"],"user":"vcap"}},)"
+    R"("routes":{"cf-router":[{"hostnames":["a.example.com"],"port":8080}]},)"
+    R"("metric_tags":{"source_id":{"static":"app"},"index":{"dynamic":"INDEX"}}})";
+
+constexpr char kTaskSpec[] =
+    R"({"task_guid":"t-1","domain":"cf-tasks","rootfs":"preloaded:cflinuxfs4","memory_mb":10,)"
+    R"("action":{"run":{"path":"/bin/true","user":"vcap"}},"result_file":"/tmp/result"})";
+
+class CliE2eTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    bbs_ = std::make_unique<testing::BbsProcess>(
+        BBS_BINARY, dir_.path(), std::vector<std::string>{"-locketListenAddress=127.0.0.1:0"});
+    ASSERT_TRUE(bbs_->Start()) << bbs_->error();
+    url_ = "http://127.0.0.1:" + std::to_string(bbs_->port());
+    locket_ = LocketAddress(*bbs_);
+    ASSERT_FALSE(locket_.empty());
+  }
+
+  Env BbsEnv() const { return {{"BBS_URL", url_}}; }
+  Env LocketEnv() const { return {{"LOCKET_API_LOCATION", locket_}, {"LOCKET_PLAINTEXT", "true"}}; }
+
+  CliRun Cli(const std::vector<std::string>& args) { return RunCli(args, BbsEnv()); }
+  // Runs a verb that must succeed silently.
+  void Ok(const std::vector<std::string>& args) {
+    CliRun r = Cli(args);
+    ASSERT_EQ(r.code, 0) << args[0] << ": " << r.err;
+    EXPECT_EQ(r.out, "");
+  }
+  void DesireLrp() { Ok({"create-desired-lrp", kLrpSpec}); }
+  void RegisterCell(const std::string& cell) {
+    CliRun r = RunCli({"claim-presence", "-k", cell, "-o", "rep-" + cell, "-t", "60", "-v",
+                       R"({"cell_id":")" + cell +
+                           R"(","rep_address":"http://10.0.0.1:1800","zone":"z1",)"
+                           R"("capacity":{"memory_mb":4096,"disk_mb":8192,"containers":100},)"
+                           R"("rep_url":"https://)" +
+                           cell + R"(.service.cf.internal:1801"})"},
+                      LocketEnv());
+    ASSERT_EQ(r.code, 0) << r.err;
+  }
+
+  testing::TempDir dir_;
+  std::unique_ptr<testing::BbsProcess> bbs_;
+  std::string url_;
+  std::string locket_;
+};
+
+TEST_F(CliE2eTest, SetDomainThenDomainsPrintsEachDomainAsAJsonString) {
+  Ok({"set-domain", "cf-apps"});
+  Ok({"set-domain", "cf-tasks", "--ttl", "120"});
+  CliRun r = Cli({"domains"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  ExpectGolden("domains", r.out);
+}
+
+TEST_F(CliE2eTest, SetDomainRejectsANegativeTtlWithExitCode3) {
+  CliRun r = Cli({"set-domain", "cf-apps", "-t", "-5"});
+  EXPECT_EQ(r.code, 3);
+  EXPECT_EQ(r.err.substr(0, r.err.find('\n')), "Error: ttl is negative");
+}
+
+TEST_F(CliE2eTest, DesiredLrpVerbsPrintCfdotsJsonShape) {
+  DesireLrp();
+  CliRun list = Cli({"desired-lrps", "-d", "cf-apps"});
+  ASSERT_EQ(list.code, 0) << list.err;
+  ExpectGolden("desired_lrps", list.out);
+  CliRun one = Cli({"desired-lrp", "pg-1"});
+  ASSERT_EQ(one.code, 0) << one.err;
+  EXPECT_EQ(one.out, list.out);
+  CliRun infos = Cli({"desired-lrp-scheduling-infos"});
+  ASSERT_EQ(infos.code, 0) << infos.err;
+  ExpectGolden("desired_lrp_scheduling_infos", infos.out);
+  EXPECT_EQ(Cli({"desired-lrps", "-d", "other"}).out, "");
+}
+
+TEST_F(CliE2eTest, AnUnknownDesiredLrpIsABbsErrorWithExitCode4) {
+  CliRun r = Cli({"desired-lrp", "missing"});
+  EXPECT_EQ(r.code, 4);
+  EXPECT_EQ(r.out, "");
+  EXPECT_EQ(r.err,
+            "Error: BBS error\nType 13: ResourceNotFound\nMessage: the requested resource could "
+            "not be found\n");
+}
+
+TEST_F(CliE2eTest, CreatingAnExistingDesiredLrpReportsResourceExists) {
+  DesireLrp();
+  CliRun r = Cli({"create-desired-lrp", kLrpSpec});
+  EXPECT_EQ(r.code, 4);
+  EXPECT_NE(r.err.find("Type 12: ResourceExists"), std::string::npos) << r.err;
+}
+
+TEST_F(CliE2eTest, CreateDesiredLrpReadsItsSpecFromAFile) {
+  std::string path = dir_.path() + "/lrp.json";
+  std::ofstream(path) << kLrpSpec;
+  Ok({"create-desired-lrp", "@" + path});
+  EXPECT_NE(Cli({"desired-lrp", "pg-1"}).out.find("\"process_guid\":\"pg-1\""), std::string::npos);
+  CliRun missing = Cli({"create-desired-lrp", "@" + dir_.path() + "/nope.json"});
+  EXPECT_EQ(missing.code, 3);
+}
+
+TEST_F(CliE2eTest, UpdateDesiredLrpScalesAndDeleteRemovesIt) {
+  DesireLrp();
+  Ok({"update-desired-lrp", "pg-1", R"({"instances":3,"annotation":"scaled"})"});
+  CliRun lrp = Cli({"desired-lrp", "pg-1"});
+  EXPECT_NE(lrp.out.find("\"instances\":3"), std::string::npos) << lrp.out;
+  EXPECT_NE(lrp.out.find("\"annotation\":\"scaled\""), std::string::npos) << lrp.out;
+  CliRun actual = Cli({"actual-lrps", "-p", "pg-1"});
+  EXPECT_EQ(std::count(actual.out.begin(), actual.out.end(), '\n'), 3) << actual.out;
+  Ok({"delete-desired-lrp", "pg-1"});
+  EXPECT_EQ(Cli({"desired-lrp", "pg-1"}).code, 4);
+}
+
+TEST_F(CliE2eTest, ActualLrpVerbsFilterAndPrintCfdotsJsonShape) {
+  DesireLrp();
+  CliRun all = Cli({"actual-lrps"});
+  ASSERT_EQ(all.code, 0) << all.err;
+  ExpectGolden("actual_lrps", all.out);
+  CliRun one = Cli({"actual-lrps", "--process-guid=pg-1", "-i", "1", "-d", "cf-apps"});
+  ASSERT_EQ(one.code, 0) << one.err;
+  ExpectGolden("actual_lrps_index_1", one.out);
+  EXPECT_EQ(Cli({"actual-lrps", "-c", "no-such-cell"}).out, "");
+  CliRun groups = Cli({"actual-lrp-groups"});
+  ASSERT_EQ(groups.code, 0) << groups.err;
+  ExpectGolden("actual_lrp_groups", groups.out);
+  CliRun for_guid = Cli({"actual-lrp-groups-for-guid", "pg-1"});
+  EXPECT_EQ(for_guid.out, groups.out);
+  CliRun index = Cli({"actual-lrp-groups-for-guid", "pg-1", "-i", "0"});
+  ASSERT_EQ(index.code, 0) << index.err;
+  ExpectGolden("actual_lrp_groups_for_guid_index_0", index.out);
+  CliRun bad = Cli({"actual-lrp-groups-for-guid", "pg-1", "-i", "x"});
+  EXPECT_EQ(bad.code, 3);
+  EXPECT_NE(bad.err.find("Index must be a non-negative integer"), std::string::npos);
+}
+
+TEST_F(CliE2eTest, RetireActualLrpRemovesTheInstance) {
+  DesireLrp();
+  Ok({"retire-actual-lrp", "pg-1", "1"});
+  CliRun left = Cli({"actual-lrps", "-p", "pg-1"});
+  EXPECT_EQ(std::count(left.out.begin(), left.out.end(), '\n'), 1) << left.out;
+  EXPECT_NE(left.out.find("\"index\":0"), std::string::npos);
+  CliRun bad = Cli({"retire-actual-lrp", "pg-1"});
+  EXPECT_EQ(bad.code, 3);
+  EXPECT_EQ(bad.err.substr(0, bad.err.find('\n')), "Error: Missing arguments");
+}
+
+TEST_F(CliE2eTest, TaskVerbsCreateListShowCancelAndDelete) {
+  Ok({"create-task", kTaskSpec});
+  CliRun list = Cli({"tasks", "-d", "cf-tasks"});
+  ASSERT_EQ(list.code, 0) << list.err;
+  ExpectGolden("tasks", list.out);
+  CliRun one = Cli({"task", "t-1"});
+  EXPECT_EQ(one.out, list.out);
+  Ok({"cancel-task", "t-1"});
+  CliRun cancelled = Cli({"task", "t-1"});
+  ExpectGolden("task_cancelled", cancelled.out);
+  Ok({"delete-task", "t-1"});
+  EXPECT_EQ(Cli({"tasks"}).out, "");
+  CliRun gone = Cli({"cancel-task", "t-1"});
+  EXPECT_EQ(gone.code, 4);
+  EXPECT_NE(gone.err.find("ResourceNotFound"), std::string::npos) << gone.err;
+}
+
+TEST_F(CliE2eTest, CellsAndCellShowRegisteredPresences) {
+  RegisterCell("cell-2");
+  RegisterCell("cell-1");
+  CliRun cells = Cli({"cells"});
+  ASSERT_EQ(cells.code, 0) << cells.err;
+  ExpectGolden("cells", cells.out);
+  CliRun one = Cli({"cell", "cell-1"});
+  ASSERT_EQ(one.code, 0) << one.err;
+  ExpectGolden("cell", one.out);
+  EXPECT_EQ(Cli({"cell", "cell-9"}).code, 4);
+}
+
+TEST_F(CliE2eTest, LocketVerbsClaimListAndReleaseLocksAndPresences) {
+  Env env = LocketEnv();
+  ASSERT_EQ(RunCli({"claim-lock", "-k", "lock-a", "-o", "me", "-v", "v1", "-t", "30"}, env).code,
+            0);
+  RegisterCell("cell-1");
+  CliRun locks = RunCli({"locks"}, env);
+  ASSERT_EQ(locks.code, 0) << locks.err;
+  ExpectGolden("locks", locks.out);
+  CliRun presences = RunCli({"presences"}, env);
+  ExpectGolden("presences", presences.out);
+  CliRun taken = RunCli({"claim-lock", "-k", "lock-a", "-o", "other", "-t", "30"}, env);
+  EXPECT_EQ(taken.code, 4);
+  EXPECT_EQ(taken.err, "Error: rpc error: code = AlreadyExists desc = lock-collision\n");
+  CliRun no_ttl = RunCli({"claim-lock", "-k", "lock-b", "-o", "me"}, env);
+  EXPECT_EQ(no_ttl.code, 3);
+  EXPECT_NE(no_ttl.err.find("ttl should be an integer greater than zero"), std::string::npos);
+  ASSERT_EQ(RunCli({"release-lock", "-k", "lock-a", "-o", "me"}, env).code, 0);
+  EXPECT_EQ(RunCli({"locks"}, env).out, "");
+  CliRun no_locket = RunCli({"locks"}, {});
+  EXPECT_EQ(no_locket.code, 3);
+  EXPECT_NE(no_locket.err.find("Locket API Location not set"), std::string::npos);
+  CliRun no_tls = RunCli({"locks", "--locketAPILocation", locket_}, {});
+  EXPECT_EQ(no_tls.code, 3);
+  EXPECT_NE(no_tls.err.find("--locketCACertFile must be specified"), std::string::npos);
+}
+
+TEST_F(CliE2eTest, LrpEventsPrintsTypedEventsAsTheyHappen) {
+  Background events({"lrp-events", "--exclude-actual-lrp-groups"}, BbsEnv());
+  std::this_thread::sleep_for(300ms);  // the stream is open once bbsctl is past its connect
+  DesireLrp();
+  auto lines = events.WaitLines(3, 10s);
+  ASSERT_GE(lines.size(), 3u);
+  std::multiset<std::string> types;
+  for (const auto& l : lines) types.insert(l.substr(0, l.find(",\"data\"")));
+  EXPECT_EQ(types.count(R"({"type":"desired_lrp_created")"), 1u);
+  EXPECT_EQ(types.count(R"({"type":"actual_lrp_instance_created")"), 2u);
+  for (const auto& l : lines) {
+    if (l.find("desired_lrp_created") != std::string::npos)
+      ExpectGolden("lrp_events_desired", l + "\n");
+  }
+}
+
+TEST_F(CliE2eTest, LrpEventsWithGroupsAlsoPrintsDeprecatedGroupEventsAndWarns) {
+  CliRun warn = RunCli({"lrp-events", "--timeout", "1"}, {{"BBS_URL", "http://127.0.0.1:1"}});
+  EXPECT_NE(warn.err.find("are deprecated. Use \"--exclude-actual-lrp-groups\""),
+            std::string::npos);
+  EXPECT_EQ(warn.code, 5);
+  Background events({"lrp-events"}, BbsEnv());
+  std::this_thread::sleep_for(300ms);
+  DesireLrp();
+  auto lines = events.WaitLines(5, 10s);
+  int groups = 0;
+  for (const auto& l : lines) groups += l.rfind(R"({"type":"actual_lrp_created")", 0) == 0;
+  EXPECT_EQ(groups, 2);
+}
+
+TEST_F(CliE2eTest, TaskEventsFollowsTheStreamAcrossABbsRestart) {
+  Background events({"task-events"}, BbsEnv());
+  std::this_thread::sleep_for(300ms);
+  Ok({"create-task", kTaskSpec});
+  auto lines = events.WaitLines(1, 10s);
+  ASSERT_EQ(lines.size(), 1u);
+  ExpectGolden("task_events_created", lines[0] + "\n");
+  // Kill bbs and start it again on the same port: the stream breaks, bbsctl reconnects (with
+  // Last-Event-ID) and keeps printing.
+  int port = bbs_->port();
+  bbs_->Kill();
+  bbs_ = std::make_unique<testing::BbsProcess>(
+      BBS_BINARY, dir_.path(),
+      std::vector<std::string>{"-address=127.0.0.1:" + std::to_string(port)});
+  ASSERT_TRUE(bbs_->Start()) << bbs_->error();
+  EXPECT_TRUE(events.Running());
+  std::this_thread::sleep_for(1500ms);  // bbsctl retries every second
+  Ok({"cancel-task", "t-1"});
+  lines = events.WaitLines(2, 10s);
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_EQ(lines[1].rfind(R"({"type":"task_changed")", 0), 0u) << lines[1];
+}
+
+TEST_F(CliE2eTest, SummaryPrintsTheSystemOnceAsJson) {
+  RegisterCell("cell-1");
+  DesireLrp();
+  Ok({"create-task", kTaskSpec});
+  CliRun r = Cli({"summary"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  ExpectGolden("summary", r.out);
+  CliRun metrics = Cli({"summary", "--metricsURL", url_ + "/metrics"});
+  EXPECT_NE(metrics.out.find(R"("metrics":{"available":false,"error":")"), std::string::npos)
+      << metrics.out;
+}
+
+// ---- configuration and errors, as cfdot reports them ----
+
+TEST_F(CliE2eTest, AMissingBbsUrlIsAValidationError) {
+  CliRun r = RunCli({"domains"}, {});
+  EXPECT_EQ(r.code, 3);
+  EXPECT_EQ(r.err.substr(0, r.err.find('\n')),
+            "Error: BBS URL not set. Please specify one with the '--bbsURL' flag or the "
+            "'BBS_URL' environment variable.");
+}
+
+TEST_F(CliE2eTest, TheBbsUrlFlagWinsOverTheEnvironment) {
+  Ok({"set-domain", "d"});
+  CliRun r = RunCli({"domains", "--bbsURL", url_}, {{"BBS_URL", "http://127.0.0.1:1"}});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "\"d\"\n");
+}
+
+TEST_F(CliE2eTest, AUrlWithoutHttpSchemeIsAValidationError) {
+  CliRun r = RunCli({"domains", "--bbsURL", "ftp://x"}, {});
+  EXPECT_EQ(r.code, 3);
+  EXPECT_NE(r.err.find("does not have an 'http' or 'https' scheme"), std::string::npos);
+}
+
+TEST_F(CliE2eTest, HttpsNeedsACaAndAClientCertificateUnlessTold) {
+  CliRun no_ca = RunCli({"domains", "--bbsURL", "https://127.0.0.1:1"}, {});
+  EXPECT_EQ(no_ca.code, 3);
+  EXPECT_NE(no_ca.err.find("--caCertFile must be specified if using HTTPS and --skipCertVerify "
+                           "is not set"),
+            std::string::npos);
+  CliRun no_cert = RunCli({"domains", "--bbsURL", "https://127.0.0.1:1", "--skipCertVerify"}, {});
+  EXPECT_EQ(no_cert.code, 3);
+  EXPECT_NE(no_cert.err.find("--clientCertFile and --clientKeyFile must both be specified"),
+            std::string::npos);
+  CliRun bad_env = RunCli({"domains"}, {{"BBS_URL", url_}, {"SKIP_CERT_VERIFY", "maybe"}});
+  EXPECT_EQ(bad_env.code, 3);
+  EXPECT_NE(bad_env.err.find("is not a valid value for SKIP_CERT_VERIFY"), std::string::npos);
+  CliRun missing_ca =
+      RunCli({"domains", "--bbsURL", "https://127.0.0.1:1", "--caCertFile", "/nonexistent"}, {});
+  EXPECT_EQ(missing_ca.code, 3);
+  EXPECT_NE(missing_ca.err.find("CA cert file '/nonexistent' doesn't exist or is not readable: "
+                                "open /nonexistent: no such file or directory"),
+            std::string::npos)
+      << missing_ca.err;
+}
+
+TEST_F(CliE2eTest, AnUnreachableBbsExitsWith5AndGosWording) {
+  CliRun r = RunCli({"domains"}, {{"BBS_URL", "http://127.0.0.1:1"}});
+  EXPECT_EQ(r.code, 5);
+  EXPECT_EQ(r.err,
+            "Error: Post \"http://127.0.0.1:1/v1/domains/list\": dial tcp 127.0.0.1:1: connect: "
+            "connection refused\n");
+}
+
+TEST_F(CliE2eTest, FlagErrorsExitLikeCfdot) {
+  CliRun unknown = Cli({"domains", "--nope"});
+  EXPECT_EQ(unknown.code, 255);
+  EXPECT_EQ(unknown.err.substr(0, unknown.err.find('\n')), "Error: unknown flag: --nope");
+  CliRun invalid = Cli({"actual-lrps", "-i", "abc"});
+  EXPECT_EQ(invalid.code, 3);
+  EXPECT_EQ(invalid.err.substr(0, invalid.err.find('\n')),
+            "Error: invalid argument \"abc\" for \"-i, --index\" flag: strconv.ParseInt: parsing "
+            "\"abc\": invalid syntax");
+  CliRun extra = Cli({"domains", "extra"});
+  EXPECT_EQ(extra.code, 3);
+  EXPECT_EQ(extra.err.substr(0, extra.err.find('\n')), "Error: Too many arguments specified");
+  EXPECT_EQ(Cli({"no-such-verb"}).code, 255);
+}
+
+TEST_F(CliE2eTest, HelpPrintsAManualPageForEachVerb) {
+  CliRun r = RunCli({"help", "actual-lrps"}, {});
+  ASSERT_EQ(r.code, 0);
+  for (const char* section : {"NAME\n    bbsctl actual-lrps - List actual LRPs", "SYNOPSIS",
+                              "DESCRIPTION", "OPTIONS", "-i, --index int", "--bbsURL string",
+                              "[environment variable: BBS_URL]", "EXIT STATUS", "EXAMPLES"}) {
+    EXPECT_NE(r.out.find(section), std::string::npos) << section;
+  }
+  EXPECT_EQ(RunCli({"actual-lrps", "--help"}, {}).out, r.out);
+  CliRun list = RunCli({"help"}, {});
+  EXPECT_NE(list.out.find("retire-actual-lrp"), std::string::npos);
+}
+
+TEST_F(CliE2eTest, TheCommittedBashCompletionIsWhatTheBinaryGenerates) {
+  CliRun r = RunCli({"completion", "bash"}, {});
+  ASSERT_EQ(r.code, 0);
+  std::ifstream in(std::string(BBS_SOURCE_DIR) + "/scripts/bbsctl-completion.bash");
+  std::stringstream committed;
+  committed << in.rdbuf();
+  EXPECT_EQ(r.out, committed.str()) << "regenerate with: bbsctl completion bash > "
+                                       "scripts/bbsctl-completion.bash";
+  // And bash accepts it and completes a verb's flags.
+  std::string script = dir_.path() + "/complete.sh";
+  std::ofstream(script) << r.out
+                        << "COMP_WORDS=(bbsctl actual-lrps --proc); COMP_CWORD=2; _bbsctl; echo "
+                           "\"${COMPREPLY[@]}\"\n";
+  std::string cmd = "bash " + script + " > " + dir_.path() + "/complete.out 2>&1";
+  ASSERT_EQ(std::system(cmd.c_str()), 0);
+  std::ifstream out(dir_.path() + "/complete.out");
+  std::string line;
+  std::getline(out, line);
+  EXPECT_EQ(line, "--process-guid");
+}
+
+// ---- top, in a pseudo-terminal ----
+
+// bbsctl running on the slave side of a pty; the test reads the screen and types keys.
+class PtyCli {
+ public:
+  PtyCli(const std::vector<std::string>& args, const Env& env, int rows = 40, int cols = 140) {
+    winsize ws{};
+    ws.ws_row = static_cast<unsigned short>(rows);
+    ws.ws_col = static_cast<unsigned short>(cols);
+    pid_ = forkpty(&master_, nullptr, nullptr, &ws);
+    if (pid_ == 0) ExecCli(args, env);
+  }
+  ~PtyCli() {
+    if (pid_ > 0 && waitpid(pid_, nullptr, WNOHANG) == 0) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+    close(master_);
+  }
+  void Type(const std::string& keys) {
+    ASSERT_EQ(write(master_, keys.data(), keys.size()), static_cast<ssize_t>(keys.size()));
+  }
+  // The last frame drawn (text after the last cursor-home), escape sequences removed.
+  std::string Screen() const {
+    size_t home = raw_.rfind("\033[H");
+    std::string frame = home == std::string::npos ? raw_ : raw_.substr(home);
+    static const std::regex kEscape("\033\\[[0-9;?]*[A-Za-z]");
+    frame = std::regex_replace(frame, kEscape, "");
+    frame.erase(std::remove(frame.begin(), frame.end(), '\r'), frame.end());
+    return frame;
+  }
+  // Reads until the screen contains all of `needles` or `timeout` passes.
+  bool WaitFor(const std::vector<std::string>& needles, std::chrono::milliseconds timeout) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+      std::string screen = Screen();
+      bool all = std::all_of(needles.begin(), needles.end(), [&](const std::string& n) {
+        return screen.find(n) != std::string::npos;
+      });
+      if (all) return true;
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      Pump(100);
+    }
+  }
+  int WaitExit(std::chrono::milliseconds timeout) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+      Pump(50);
+      int status = 0;
+      if (waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+      }
+    }
+    return -1;
+  }
+  const std::string& raw() const { return raw_; }
+
+ private:
+  void Pump(int ms) {
+    pollfd p{master_, POLLIN, 0};
+    if (poll(&p, 1, ms) > 0) {
+      char buf[8192];
+      ssize_t n = read(master_, buf, sizeof(buf));
+      if (n > 0) raw_.append(buf, static_cast<size_t>(n));
+    }
+  }
+  pid_t pid_ = -1;
+  int master_ = -1;
+  std::string raw_;
+};
+
+TEST_F(CliE2eTest, TopShowsTheSystemAndFollowsItsEvents) {
+  RegisterCell("cell-1");
+  RegisterCell("cell-2");
+  DesireLrp();
+  PtyCli top({"top"}, BbsEnv());
+  ASSERT_TRUE(
+      top.WaitFor({"CELLS (2)", "cell-1", "cell-2", "desired 1 (2 instances)", "UNCLAIMED 2",
+                   "Pending 0", "CONVERGENCE  unavailable (no --metricsURL)"},
+                  15s))
+      << top.Screen();
+  // Changes arrive through the event streams.
+  Ok({"create-task", kTaskSpec});
+  Ok({"update-desired-lrp", "pg-1", R"({"instances":5})"});
+  ASSERT_TRUE(top.WaitFor({"desired 1 (5 instances)", "UNCLAIMED 5", "Pending 1"}, 10s))
+      << top.Screen();
+  // Keys: filter to cell-2, then quit.
+  top.Type("/cell-2\r");
+  ASSERT_TRUE(top.WaitFor({"CELLS (1)", "[/]filter:\"cell-2\""}, 5s)) << top.Screen();
+  EXPECT_EQ(top.Screen().find("cell-1 "), std::string::npos) << top.Screen();
+  top.Type("s");
+  ASSERT_TRUE(top.WaitFor({"[s]ort:instances"}, 5s)) << top.Screen();
+  top.Type("q");
+  EXPECT_EQ(top.WaitExit(10s), 0);
+}
+
+TEST_F(CliE2eTest, TopWithoutATerminalTellsToUseSummary) {
+  CliRun r = Cli({"top"});
+  EXPECT_EQ(r.code, 5);
+  EXPECT_NE(r.err.find("top needs a terminal"), std::string::npos) << r.err;
+}
+
+TEST_F(CliE2eTest, LongListsShowProgressOnATerminalStderr) {
+  Ok({"create-desired-lrp",
+      R"({"process_guid":"big","domain":"d","rootfs":"r:x","instances":1200,)"
+      R"("metric_tags":{"source_id":{"static":"big"}},"action":{"run":{"path":"/x","user":"u"}}})"});
+  // stdout to a file, stderr to the pty.
+  std::string out = dir_.path() + "/out.jsonl";
+  PtyCli list({"actual-lrps", "-p", "big"}, BbsEnv());
+  (void)out;
+  EXPECT_EQ(list.WaitExit(20s), 0);
+  EXPECT_NE(list.raw().find("actual LRPs: 1001/1200"), std::string::npos);
+  EXPECT_NE(list.raw().find("actual LRPs: 1200/1200"), std::string::npos);
+}
+
+// ---- TLS: bbs behind a mutual-TLS terminating proxy ----
+
+TEST_F(CliE2eTest, VerbsAndTopWorkOverMutualTls) {
+  TlsTestPki pki(dir_.path());
+  ASSERT_TRUE(pki.ok()) << pki.error();
+  TlsTestProxy proxy(pki, bbs_->port());
+  ASSERT_TRUE(proxy.ok()) << proxy.error();
+  Env env = {{"BBS_URL", "https://127.0.0.1:" + std::to_string(proxy.port())},
+             {"CA_CERT_FILE", pki.ca_file()},
+             {"CLIENT_CERT_FILE", pki.client_cert_file()},
+             {"CLIENT_KEY_FILE", pki.client_key_file()}};
+  Ok({"set-domain", "secure"});
+  CliRun r = RunCli({"domains"}, env);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "\"secure\"\n");
+  // A server whose certificate the CA did not sign is refused.
+  Env wrong_ca = env;
+  wrong_ca["CA_CERT_FILE"] = pki.other_ca_file();
+  CliRun refused = RunCli({"domains"}, wrong_ca);
+  EXPECT_EQ(refused.code, 5);
+  EXPECT_NE(refused.err.find("x509"), std::string::npos) << refused.err;
+  Env skip = env;
+  skip.erase("CA_CERT_FILE");
+  skip["SKIP_CERT_VERIFY"] = "true";
+  EXPECT_EQ(RunCli({"domains"}, skip).out, "\"secure\"\n");
+
+  PtyCli top({"top"}, env);
+  ASSERT_TRUE(top.WaitFor({"bbsctl top - https://127.0.0.1:", "desired 0"}, 15s)) << top.Screen();
+  Ok({"create-desired-lrp", kLrpSpec});
+  ASSERT_TRUE(top.WaitFor({"desired 1 (2 instances)", "UNCLAIMED 2"}, 10s)) << top.Screen();
+  top.Type("q");
+  EXPECT_EQ(top.WaitExit(10s), 0) << top.raw().substr(
+      top.raw().size() > 3000 ? top.raw().size() - 3000 : 0);
+}
+
+}  // namespace
+}  // namespace bbs::cli

@@ -17,6 +17,7 @@
 #include <cctype>
 #include <cerrno>
 #include <cstring>
+#include <mutex>
 
 namespace bbs::cli {
 namespace {
@@ -399,6 +400,7 @@ std::string MethodName(const std::string& method) {
 }  // namespace
 
 struct HttpClient::Tls {
+  std::mutex mu;  // guards the lazy creation of ctx: streams open from several threads
   SSL_CTX* ctx = nullptr;
   ~Tls() {
     if (ctx != nullptr) SSL_CTX_free(ctx);
@@ -441,7 +443,10 @@ Result<Endpoint> ParseEndpoint(std::string_view url) {
 }
 
 HttpClient::HttpClient(Endpoint endpoint, TlsOptions tls, std::chrono::milliseconds timeout)
-    : endpoint_(std::move(endpoint)), tls_options_(std::move(tls)), timeout_(timeout) {}
+    : endpoint_(std::move(endpoint)),
+      tls_options_(std::move(tls)),
+      timeout_(timeout),
+      tls_(std::make_unique<Tls>()) {}
 
 HttpClient::~HttpClient() = default;
 
@@ -488,18 +493,28 @@ Status MakeContext(const TlsOptions& options, SSL_CTX** out) {
 
 namespace {
 
-// Connects and, for https, shakes hands. `tls` is created on first use.
+// Connects and, for https, shakes hands. The context is created on first use.
 Result<std::unique_ptr<Socket>> Dial(const Endpoint& ep, const TlsOptions& options, SSL_CTX** ctx,
-                                     std::chrono::milliseconds timeout) {
+                                     std::mutex* mu, std::chrono::milliseconds timeout) {
   auto socket = std::make_unique<Socket>();
   Status s = socket->Connect(ep, timeout);
   if (!s.ok()) return s;
   if (ep.scheme == "https") {
-    if (*ctx == nullptr) {
-      s = MakeContext(options, ctx);
-      if (!s.ok()) return s;
+    SSL_CTX* context = nullptr;
+    {
+      std::lock_guard<std::mutex> lock(*mu);
+      if (*ctx == nullptr) {
+        SSL_CTX* made = nullptr;
+        s = MakeContext(options, &made);
+        if (!s.ok()) {
+          SSL_CTX_free(made);
+          return s;
+        }
+        *ctx = made;
+      }
+      context = *ctx;
     }
-    s = socket->StartTls(*ctx, ep, options.skip_verify);
+    s = socket->StartTls(context, ep, options.skip_verify);
     if (!s.ok()) return s;
   }
   return socket;
@@ -531,9 +546,8 @@ Status Decorate(const Status& s, const std::string& method, const std::string& u
 
 Result<HttpResponse> HttpClient::Request(const std::string& method, const std::string& path,
                                          std::string_view body, const std::string& content_type) {
-  if (tls_ == nullptr) tls_ = std::make_unique<Tls>();
   std::string url = Url(path);
-  auto socket = Dial(endpoint_, tls_options_, &tls_->ctx, timeout_);
+  auto socket = Dial(endpoint_, tls_options_, &tls_->ctx, &tls_->mu, timeout_);
   if (!socket.ok()) return Decorate(socket.status(), method, url);
   std::string request =
       RequestHead(method, endpoint_, path, body.size(), content_type, "Connection: close\r\n");
@@ -565,9 +579,8 @@ Result<HttpResponse> HttpClient::Request(const std::string& method, const std::s
 Result<HttpClient::Opened> HttpClient::OpenStream(const std::string& method,
                                                   const std::string& path, std::string_view body,
                                                   const std::string& last_event_id) {
-  if (tls_ == nullptr) tls_ = std::make_unique<Tls>();
   std::string url = Url(path);
-  auto socket = Dial(endpoint_, tls_options_, &tls_->ctx, timeout_);
+  auto socket = Dial(endpoint_, tls_options_, &tls_->ctx, &tls_->mu, timeout_);
   if (!socket.ok()) return Decorate(socket.status(), method, url);
   std::string extra = "Accept: text/event-stream\r\n";
   if (!last_event_id.empty()) extra += "Last-Event-ID: " + last_event_id + "\r\n";
