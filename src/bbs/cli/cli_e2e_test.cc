@@ -19,6 +19,7 @@
 
 #include <gtest/gtest.h>
 
+#include "bbs/cli/bbs_api.h"
 #include "bbs/cli/tls_test_proxy.h"
 #include "bbs/testing/bbs_process.h"
 
@@ -224,6 +225,35 @@ class CliE2eTest : public ::testing::Test {
                            cell + R"(.service.cf.internal:1801"})"},
                       LocketEnv());
     ASSERT_EQ(r.code, 0) << r.err;
+  }
+
+  // What a rep does: claims and starts instance `index` of pg-1 on `cell`; crashes it once
+  // when `crash` (the instance then restarts or stays CRASHED, as the restart policy says).
+  void Place(int index, const std::string& cell, bool crash) {
+    HttpClient client(*ParseEndpoint(url_), {}, std::chrono::seconds(5));
+    models::ClaimActualLRPRequest claim;
+    claim.set_process_guid("pg-1");
+    claim.set_index(index);
+    claim.mutable_actual_lrp_instance_key()->set_instance_guid("ig-" + std::to_string(index));
+    claim.mutable_actual_lrp_instance_key()->set_cell_id(cell);
+    auto claimed = Call<models::ActualLRPLifecycleResponse>(client, "/v1/actual_lrps/claim", claim);
+    ASSERT_TRUE(claimed.ok()) << claimed.status().ToString();
+    models::StartActualLRPRequest start;
+    start.mutable_actual_lrp_key()->set_process_guid("pg-1");
+    start.mutable_actual_lrp_key()->set_index(index);
+    start.mutable_actual_lrp_key()->set_domain("cf-apps");
+    *start.mutable_actual_lrp_instance_key() = claim.actual_lrp_instance_key();
+    start.mutable_actual_lrp_net_info()->set_address("10.0.0.1");
+    auto started =
+        Call<models::ActualLRPLifecycleResponse>(client, "/v1/actual_lrps/start.r1", start);
+    ASSERT_TRUE(started.ok()) << started.status().ToString();
+    if (!crash) return;
+    models::CrashActualLRPRequest crashed;
+    *crashed.mutable_actual_lrp_key() = start.actual_lrp_key();
+    *crashed.mutable_actual_lrp_instance_key() = claim.actual_lrp_instance_key();
+    crashed.set_error_message("exit status 1");
+    auto r = Call<models::ActualLRPLifecycleResponse>(client, "/v1/actual_lrps/crash", crashed);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
   }
 
   testing::TempDir dir_;
@@ -441,6 +471,8 @@ TEST_F(CliE2eTest, TaskEventsFollowsTheStreamAcrossABbsRestart) {
 TEST_F(CliE2eTest, SummaryPrintsTheSystemOnceAsJson) {
   RegisterCell("cell-1");
   DesireLrp();
+  Place(0, "cell-1", false);
+  Place(1, "cell-1", true);
   Ok({"create-task", kTaskSpec});
   CliRun r = Cli({"summary"});
   ASSERT_EQ(r.code, 0) << r.err;
@@ -628,16 +660,22 @@ TEST_F(CliE2eTest, TopShowsTheSystemAndFollowsItsEvents) {
   RegisterCell("cell-1");
   RegisterCell("cell-2");
   DesireLrp();
+  Place(0, "cell-1", false);
   PtyCli top({"top"}, BbsEnv());
   ASSERT_TRUE(
-      top.WaitFor({"CELLS (2)", "cell-1", "cell-2", "desired 1 (2 instances)", "UNCLAIMED 2",
-                   "Pending 0", "CONVERGENCE  unavailable (no --metricsURL)"},
+      top.WaitFor({"CELLS (2)", "cell-2", "desired 1 (2 instances)", "RUNNING 1  UNCLAIMED 1",
+                   "Pending 0", "CRASHING LRPS (0", "CONVERGENCE  unavailable (no --metricsURL)"},
                   15s))
+      << top.Screen();
+  // cell-1 holds one 256 MB instance.
+  EXPECT_NE(top.Screen().find("3840/4096"), std::string::npos) << top.Screen();
+  Place(1, "cell-2", true);
+  ASSERT_TRUE(top.WaitFor({"CRASHING LRPS (1, crash events 1)", "exit status 1"}, 10s))
       << top.Screen();
   // Changes arrive through the event streams.
   Ok({"create-task", kTaskSpec});
   Ok({"update-desired-lrp", "pg-1", R"({"instances":5})"});
-  ASSERT_TRUE(top.WaitFor({"desired 1 (5 instances)", "UNCLAIMED 5", "Pending 1"}, 10s))
+  ASSERT_TRUE(top.WaitFor({"desired 1 (5 instances)", "RUNNING 1  UNCLAIMED 4", "Pending 1"}, 10s))
       << top.Screen();
   // Keys: filter to cell-2, then quit.
   top.Type("/cell-2\r");

@@ -103,13 +103,13 @@ void SystemView::SetCells(const std::vector<models::CellPresence>& cells) {
 }
 
 void SystemView::PutActual(const models::ActualLRP& lrp) {
-  actual_[{lrp.actual_lrp_key().process_guid(), lrp.actual_lrp_key().index(), lrp.presence()}] =
-      lrp;
+  actual_[{lrp.actual_lrp_key().process_guid(), lrp.actual_lrp_key().index(), lrp.presence(),
+           lrp.actual_lrp_instance_key().instance_guid()}] = lrp;
 }
 
 void SystemView::RemoveActual(const models::ActualLRP& lrp) {
-  actual_.erase(
-      {lrp.actual_lrp_key().process_guid(), lrp.actual_lrp_key().index(), lrp.presence()});
+  actual_.erase({lrp.actual_lrp_key().process_guid(), lrp.actual_lrp_key().index(), lrp.presence(),
+                 lrp.actual_lrp_instance_key().instance_guid()});
 }
 
 void SystemView::Apply(const std::string& name, const google::protobuf::Message& event) {
@@ -129,10 +129,13 @@ void SystemView::Apply(const std::string& name, const google::protobuf::Message&
     RemoveActual(static_cast<const models::ActualLRPInstanceRemovedEvent&>(event).actual_lrp());
   } else if (name == "actual_lrp_instance_changed") {
     const auto& e = static_cast<const models::ActualLRPInstanceChangedEvent&>(event);
-    ActualKey before{e.actual_lrp_key().process_guid(), e.actual_lrp_key().index(),
-                     e.before().presence()};
+    // The row changed is the one with the event's instance guid, or (a claim) the one without.
+    const std::string& guid = e.actual_lrp_key().process_guid();
+    int32_t index = e.actual_lrp_key().index();
+    int presence = e.before().presence();
+    auto it = actual_.find({guid, index, presence, e.actual_lrp_instance_key().instance_guid()});
+    if (it == actual_.end()) it = actual_.find({guid, index, presence, ""});
     models::ActualLRP lrp;
-    auto it = actual_.find(before);
     if (it != actual_.end()) {
       lrp = it->second;
       actual_.erase(it);
@@ -359,7 +362,7 @@ std::vector<std::string> RenderScreen(const SystemView& view, const MetricsRows&
   lines.push_back("");
   std::string lrps = "LRPS  desired " + Num(counts.desired_lrps) + " (" +
                      Num(counts.desired_instances) + " instances)  ";
-  for (const auto& [state, n] : counts.actual_by_state) lrps += " " + state + " " + Num(n);
+  for (const auto& [state, n] : counts.actual_by_state) lrps += "  " + state + " " + Num(n);
   lrps += "  evacuating " + Num(counts.evacuating) + "  suspect " + Num(counts.suspect);
   lines.push_back(lrps);
   lines.push_back("");
@@ -384,9 +387,9 @@ std::vector<std::string> RenderScreen(const SystemView& view, const MetricsRows&
                     Pad(Num(r.crash_count), 8) + r.crash_reason);
   }
   lines.push_back("");
-  std::string tasks = "TASKS ";
+  std::string tasks = "TASKS";
   for (const char* s : {"Pending", "Running", "Completed", "Resolving"}) {
-    tasks += std::string(" ") + s + " " + Num(counts.tasks_by_state[s]);
+    tasks += std::string("  ") + s + " " + Num(counts.tasks_by_state[s]);
   }
   lines.push_back(tasks);
   lines.push_back("");

@@ -70,7 +70,9 @@ class SystemView {
     int32_t memory_mb = 0;
     int32_t disk_mb = 0;
   };
-  using ActualKey = std::tuple<std::string, int32_t, int>;  // process guid, index, presence
+  // process guid, index, presence, instance guid: while an instance is replaced (a crash that
+  // restarts it) the old and the new row exist side by side until the old one's removal.
+  using ActualKey = std::tuple<std::string, int32_t, int, std::string>;
 
   void PutActual(const models::ActualLRP& lrp);
   void RemoveActual(const models::ActualLRP& lrp);
