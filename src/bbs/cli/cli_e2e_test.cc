@@ -2,7 +2,9 @@
 // own Locket). Every verb's output is compared, after masking timestamps and epochs, with a
 // golden file in testdata/ (BBS_UPDATE_GOLDEN=1 rewrites them); `top` runs in a pseudo-terminal.
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <pty.h>
 #include <signal.h>
@@ -484,6 +486,27 @@ TEST_F(CliE2eTest, SummaryPrintsTheSystemOnceAsJson) {
 
 // ---- configuration and errors, as cfdot reports them ----
 
+TEST_F(CliE2eTest, ATimeoutIsABbsTimeoutErrorWithExitCode4) {
+  // A listener that never answers: the connection is made, the response never comes.
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  ASSERT_EQ(listen(fd, 4), 0);
+  socklen_t len = sizeof(addr);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  std::string silent = "http://127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
+  CliRun r = RunCli({"domains", "--timeout", "1"}, {{"BBS_URL", silent}});
+  EXPECT_EQ(r.code, 4);
+  EXPECT_EQ(r.err, "Error: BBS error\nType 31: Timeout\nMessage: Post \"" + silent +
+                       "/v1/domains/list\": context deadline exceeded (Client.Timeout exceeded "
+                       "while awaiting headers)\n");
+  CliRun env = RunCli({"domains"}, {{"BBS_URL", silent}, {"CFDOT_TIMEOUT", "1"}});
+  EXPECT_EQ(env.code, 4);
+  close(fd);
+}
+
 TEST_F(CliE2eTest, AMissingBbsUrlIsAValidationError) {
   CliRun r = RunCli({"domains"}, {});
   EXPECT_EQ(r.code, 3);
@@ -704,6 +727,27 @@ TEST_F(CliE2eTest, LongListsShowProgressOnATerminalStderr) {
   EXPECT_EQ(list.WaitExit(20s), 0);
   EXPECT_NE(list.raw().find("actual LRPs: 1001/1200"), std::string::npos);
   EXPECT_NE(list.raw().find("actual LRPs: 1200/1200"), std::string::npos);
+}
+
+TEST_F(CliE2eTest, SummaryAndTopShowConvergenceAndRequestRowsFromTheMetricsEndpoint) {
+  StaticHttpServer metrics(
+      "# TYPE ConvergenceLRPRuns counter\nConvergenceLRPRuns 7\nConvergenceLRPDuration 1500000\n"
+      "RequestCount{route=\"Ping\"} 40\nRequestCount{route=\"Cells\"} 2\n"
+      "RequestLatency 250000\n");
+  std::string url = "http://127.0.0.1:" + std::to_string(metrics.port()) + "/metrics";
+  CliRun r = Cli({"summary", "--metricsURL", url});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find(R"("metrics":{"available":true,"convergence_lrp_duration_ns":1500000,)"
+                       R"("convergence_lrp_runs":7,"request_count":42,)"
+                       R"("request_latency_max_ns":250000})"),
+            std::string::npos)
+      << r.out;
+  PtyCli top({"top"}, {{"BBS_URL", url_}, {"BBS_METRICS_URL", url}});
+  ASSERT_TRUE(top.WaitFor(
+      {"CONVERGENCE  lrp runs 7  last lrp pass 1500000 ns", "REQUESTS     total 42"}, 15s))
+      << top.Screen();
+  top.Type("q");
+  EXPECT_EQ(top.WaitExit(10s), 0);
 }
 
 // ---- TLS: bbs behind a mutual-TLS terminating proxy ----

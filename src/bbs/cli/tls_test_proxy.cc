@@ -125,4 +125,44 @@ void TlsTestProxy::Serve(int client) {
   close(client);
 }
 
+StaticHttpServer::StaticHttpServer(std::string body) : body_(std::move(body)) {
+  listen_fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  listen(listen_fd_, 16);
+  socklen_t len = sizeof(addr);
+  getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+  port_ = ntohs(addr.sin_port);
+  thread_ = std::thread([this] {
+    while (!stopping_) {
+      pollfd p{listen_fd_, POLLIN, 0};
+      if (poll(&p, 1, 100) <= 0) continue;
+      int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+      if (fd < 0) continue;
+      std::string request;
+      char buf[4096];
+      while (request.find("\r\n\r\n") == std::string::npos) {
+        ssize_t n = read(fd, buf, sizeof(buf));
+        if (n <= 0) break;
+        request.append(buf, static_cast<size_t>(n));
+      }
+      std::string response =
+          "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\n"
+          "Content-Length: " +
+          std::to_string(body_.size()) + "\r\nConnection: close\r\n\r\n" + body_;
+      if (write(fd, response.data(), response.size()) < 0) {
+      }
+      close(fd);
+    }
+  });
+}
+
+StaticHttpServer::~StaticHttpServer() {
+  stopping_ = true;
+  if (thread_.joinable()) thread_.join();
+  close(listen_fd_);
+}
+
 }  // namespace bbs::cli

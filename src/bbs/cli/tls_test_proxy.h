@@ -51,4 +51,20 @@ class TlsTestProxy {
   std::vector<std::thread> connections_;
 };
 
+// A plain HTTP server on 127.0.0.1:port() answering every request with 200 and `body` (the
+// tests' stand-in for the metrics endpoint). One connection at a time.
+class StaticHttpServer {
+ public:
+  explicit StaticHttpServer(std::string body);
+  ~StaticHttpServer();
+  int port() const { return port_; }
+
+ private:
+  std::string body_;
+  int listen_fd_ = -1;
+  int port_ = 0;
+  std::atomic<bool> stopping_{false};
+  std::thread thread_;
+};
+
 }  // namespace bbs::cli
