@@ -54,6 +54,8 @@ struct Failure {
 };
 
 int Fail(Context& ctx, int code, const std::string& message) {
+  // Clears a "fetching ..." line left on a terminal.
+  if (isatty(fileno(ctx.err)) != 0) std::fprintf(ctx.err, "\r\033[K");
   std::fprintf(ctx.err, "Error: %s\n", message.c_str());
   if (code == kExitValidation || code == kExitUsage) {
     std::fprintf(ctx.err, "Run 'bbsctl help %s' for usage.\n",
@@ -1215,8 +1217,8 @@ int RunCli(const std::vector<std::string>& argv, std::FILE* out, std::FILE* err)
   ctx.out = out;
   ctx.err = err;
   if (argv.size() < 2 || argv[1] == "-h" || argv[1] == "--help") {
-    PrintVerbList(argv.size() < 2 ? err : out);
-    return argv.size() < 2 ? kExitValidation : kExitOk;
+    PrintVerbList(out);
+    return kExitOk;
   }
   const std::string& name = argv[1];
   if (name == "help") {
