@@ -447,6 +447,23 @@ TEST_F(CliE2eTest, LrpEventsWithGroupsAlsoPrintsDeprecatedGroupEventsAndWarns) {
   EXPECT_EQ(groups, 2);
 }
 
+TEST_F(CliE2eTest, LrpEventsWithACellIdShowsOnlyThatCellsInstanceEvents) {
+  DesireLrp();
+  Background events({"lrp-events", "-x", "-c", "cell-2"}, BbsEnv());
+  std::this_thread::sleep_for(300ms);
+  Place(0, "cell-1", false);
+  Place(1, "cell-2", false);
+  Ok({"update-desired-lrp", "pg-1", R"({"annotation":"a"})"});
+  // cell-2's claim and start, then the desired LRP change (never filtered).
+  auto lines = events.WaitLines(3, 10s);
+  ASSERT_EQ(lines.size(), 3u);
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_EQ(lines[i].rfind(R"({"type":"actual_lrp_instance_changed")", 0), 0u) << lines[i];
+    EXPECT_NE(lines[i].find(R"("cell_id":"cell-2")"), std::string::npos) << lines[i];
+  }
+  EXPECT_EQ(lines[2].rfind(R"({"type":"desired_lrp_changed")", 0), 0u) << lines[2];
+}
+
 TEST_F(CliE2eTest, TaskEventsFollowsTheStreamAcrossABbsRestart) {
   Background events({"task-events"}, BbsEnv());
   std::this_thread::sleep_for(300ms);

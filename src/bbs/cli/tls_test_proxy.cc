@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 
@@ -125,7 +126,8 @@ void TlsTestProxy::Serve(int client) {
   close(client);
 }
 
-StaticHttpServer::StaticHttpServer(std::string body) : body_(std::move(body)) {
+StaticHttpServer::StaticHttpServer(std::string body, std::vector<std::string> raw_responses)
+    : body_(std::move(body)), raw_(std::move(raw_responses)) {
   listen_fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
@@ -148,15 +150,28 @@ StaticHttpServer::StaticHttpServer(std::string body) : body_(std::move(body)) {
         if (n <= 0) break;
         request.append(buf, static_cast<size_t>(n));
       }
-      std::string response =
-          "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\n"
-          "Content-Length: " +
-          std::to_string(body_.size()) + "\r\nConnection: close\r\n\r\n" + body_;
+      size_t served;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        requests_.push_back(request);
+        served = requests_.size() - 1;
+      }
+      std::string response = !raw_.empty()
+                                 ? raw_[std::min(served, raw_.size() - 1)]
+                                 : "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\n"
+                                   "Content-Length: " +
+                                       std::to_string(body_.size()) +
+                                       "\r\nConnection: close\r\n\r\n" + body_;
       if (write(fd, response.data(), response.size()) < 0) {
       }
       close(fd);
     }
   });
+}
+
+std::vector<std::string> StaticHttpServer::Requests() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return requests_;
 }
 
 StaticHttpServer::~StaticHttpServer() {

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <atomic>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -51,16 +52,22 @@ class TlsTestProxy {
   std::vector<std::thread> connections_;
 };
 
-// A plain HTTP server on 127.0.0.1:port() answering every request with 200 and `body` (the
-// tests' stand-in for the metrics endpoint). One connection at a time.
+// A plain HTTP server on 127.0.0.1:port(), one connection at a time. By default it answers
+// every request with 200 and `body` (the tests' stand-in for the metrics endpoint); with
+// `raw_responses` it writes the n-th of them, byte for byte, to the n-th connection and closes
+// it (the last one repeats). Records each request's head.
 class StaticHttpServer {
  public:
-  explicit StaticHttpServer(std::string body);
+  explicit StaticHttpServer(std::string body, std::vector<std::string> raw_responses = {});
   ~StaticHttpServer();
   int port() const { return port_; }
+  std::vector<std::string> Requests();
 
  private:
   std::string body_;
+  std::vector<std::string> raw_;
+  std::mutex mu_;
+  std::vector<std::string> requests_;
   int listen_fd_ = -1;
   int port_ = 0;
   std::atomic<bool> stopping_{false};
