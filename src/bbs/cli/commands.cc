@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <csignal>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -42,6 +43,12 @@ struct Context {
   void Line(const std::string& text) {
     std::fwrite(text.data(), 1, text.size(), out);
     std::fputc('\n', out);
+    if (std::ferror(out) != 0 && errno == EPIPE) {
+      // The reader went away (`bbsctl lrp-events | head -1`): die of SIGPIPE as a Go program
+      // does; sockets ignore it (main sets SIG_IGN), stdout must not.
+      std::signal(SIGPIPE, SIG_DFL);
+      std::raise(SIGPIPE);
+    }
   }
 };
 
