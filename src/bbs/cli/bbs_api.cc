@@ -89,7 +89,6 @@ Status FollowEvents(HttpClient& client, const FollowOptions& options,
                     const std::function<bool(const SseEvent&)>& on_event) {
   std::string last_id;
   int failures = 0;
-  bool opened_once = false;
   auto stopped = [&] { return options.stop && options.stop(); };
   for (;;) {
     if (stopped()) return Status::Ok();
@@ -109,7 +108,6 @@ Status FollowEvents(HttpClient& client, const FollowOptions& options,
                     "Invalid Response with status code: " + std::to_string(opened->head.status));
     }
     failures = 0;
-    opened_once = true;
     if (options.on_open) options.on_open(opened->stream.get());
     for (;;) {
       auto next = opened->stream->Next();
@@ -125,7 +123,6 @@ Status FollowEvents(HttpClient& client, const FollowOptions& options,
       }
     }
     if (options.on_open) options.on_open(nullptr);
-    (void)opened_once;
     if (stopped()) return Status::Ok();
     std::this_thread::sleep_for(options.retry_interval);
   }

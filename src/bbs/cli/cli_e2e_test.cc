@@ -125,20 +125,56 @@ class Background {
   std::vector<std::string> WaitLines(size_t n, std::chrono::milliseconds timeout) {
     auto deadline = std::chrono::steady_clock::now() + timeout;
     while (Lines().size() < n && std::chrono::steady_clock::now() < deadline) {
-      pollfd p{fd_, POLLIN, 0};
-      if (poll(&p, 1, 100) > 0) {
-        char buf[4096];
-        ssize_t got = read(fd_, buf, sizeof(buf));
-        if (got <= 0) break;
-        text_.append(buf, static_cast<size_t>(got));
-      }
+      if (!Pump(100)) break;
     }
     return Lines();
   }
   bool Running() { return waitpid(pid_, nullptr, WNOHANG) == 0; }
 
+  // Only lines after this point count for SawProbe.
+  void Mark() { mark_ = AllLines().size(); }
+  // Reads until, for each of `types`, a line of that event type about a probe has arrived.
+  bool SawProbe(const std::vector<std::string>& types, std::chrono::milliseconds timeout) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+      bool all = true;
+      for (const auto& type : types) {
+        bool seen = false;
+        auto lines = AllLines();
+        for (size_t i = mark_; i < lines.size(); ++i) {
+          const std::string& line = lines[i];
+          seen = seen || (line.rfind("{\"type\":\"" + type + "\"", 0) == 0 &&
+                          line.find("probe-") != std::string::npos);
+        }
+        all = all && seen;
+      }
+      if (all) return true;
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      Pump(50);
+    }
+  }
+
  private:
+  bool Pump(int ms) {
+    pollfd p{fd_, POLLIN, 0};
+    if (poll(&p, 1, ms) > 0) {
+      char buf[4096];
+      ssize_t got = read(fd_, buf, sizeof(buf));
+      if (got <= 0) return false;
+      text_.append(buf, static_cast<size_t>(got));
+    }
+    return true;
+  }
+  // The complete lines that are not about a probe (the events tests make to know that a
+  // stream is open).
   std::vector<std::string> Lines() const {
+    std::vector<std::string> lines;
+    for (auto& l : AllLines()) {
+      if (l.find("probe-") == std::string::npos) lines.push_back(l);
+    }
+    return lines;
+  }
+  std::vector<std::string> AllLines() const {
     std::vector<std::string> lines;
     std::istringstream in(text_);
     std::string line;
@@ -149,6 +185,7 @@ class Background {
   pid_t pid_ = -1;
   int fd_ = -1;
   std::string text_;
+  size_t mark_ = 0;
 };
 
 // Masks what changes from run to run: timestamps and modification-tag epochs.
@@ -258,6 +295,30 @@ class CliE2eTest : public ::testing::Test {
     ASSERT_TRUE(r.ok()) << r.status().ToString();
   }
 
+  // Makes probe events until `events` prints them: its streams are then open. Replaces a sleep.
+  void SyncLrps(Background& events, const std::vector<std::string>& types) {
+    events.Mark();
+    for (int i = 0; i < 50; ++i) {
+      Ok({"create-desired-lrp", R"({"process_guid":"probe-)" + std::to_string(probes_++) +
+                                    R"(","domain":"probe","rootfs":"r:x","instances":1,)"
+                                    R"("metric_tags":{"s":{"static":"x"}},)"
+                                    R"("action":{"run":{"path":"/x","user":"u"}}})"});
+      if (events.SawProbe(types, 200ms)) return;
+    }
+    FAIL() << "the event stream never opened";
+  }
+  void SyncTasks(Background& events) {
+    events.Mark();
+    for (int i = 0; i < 50; ++i) {
+      Ok({"create-task", R"({"task_guid":"probe-)" + std::to_string(probes_++) +
+                             R"(","domain":"probe","rootfs":"r:x",)"
+                             R"("action":{"run":{"path":"/x","user":"u"}}})"});
+      if (events.SawProbe({"task_created"}, 200ms)) return;
+    }
+    FAIL() << "the event stream never opened";
+  }
+
+  int probes_ = 0;
   testing::TempDir dir_;
   std::unique_ptr<testing::BbsProcess> bbs_;
   std::string url_;
@@ -419,7 +480,7 @@ TEST_F(CliE2eTest, LocketVerbsClaimListAndReleaseLocksAndPresences) {
 
 TEST_F(CliE2eTest, LrpEventsPrintsTypedEventsAsTheyHappen) {
   Background events({"lrp-events", "--exclude-actual-lrp-groups"}, BbsEnv());
-  std::this_thread::sleep_for(300ms);  // the stream is open once bbsctl is past its connect
+  SyncLrps(events, {"desired_lrp_created"});
   DesireLrp();
   auto lines = events.WaitLines(3, 10s);
   ASSERT_GE(lines.size(), 3u);
@@ -439,7 +500,7 @@ TEST_F(CliE2eTest, LrpEventsWithGroupsAlsoPrintsDeprecatedGroupEventsAndWarns) {
             std::string::npos);
   EXPECT_EQ(warn.code, 5);
   Background events({"lrp-events"}, BbsEnv());
-  std::this_thread::sleep_for(300ms);
+  SyncLrps(events, {"actual_lrp_created", "actual_lrp_instance_created"});
   DesireLrp();
   auto lines = events.WaitLines(5, 10s);
   int groups = 0;
@@ -450,7 +511,7 @@ TEST_F(CliE2eTest, LrpEventsWithGroupsAlsoPrintsDeprecatedGroupEventsAndWarns) {
 TEST_F(CliE2eTest, LrpEventsWithACellIdShowsOnlyThatCellsInstanceEvents) {
   DesireLrp();
   Background events({"lrp-events", "-x", "-c", "cell-2"}, BbsEnv());
-  std::this_thread::sleep_for(300ms);
+  SyncLrps(events, {"desired_lrp_created"});
   Place(0, "cell-1", false);
   Place(1, "cell-2", false);
   Ok({"update-desired-lrp", "pg-1", R"({"annotation":"a"})"});
@@ -466,7 +527,7 @@ TEST_F(CliE2eTest, LrpEventsWithACellIdShowsOnlyThatCellsInstanceEvents) {
 
 TEST_F(CliE2eTest, TaskEventsFollowsTheStreamAcrossABbsRestart) {
   Background events({"task-events"}, BbsEnv());
-  std::this_thread::sleep_for(300ms);
+  SyncTasks(events);
   Ok({"create-task", kTaskSpec});
   auto lines = events.WaitLines(1, 10s);
   ASSERT_EQ(lines.size(), 1u);
@@ -480,7 +541,7 @@ TEST_F(CliE2eTest, TaskEventsFollowsTheStreamAcrossABbsRestart) {
       std::vector<std::string>{"-address=127.0.0.1:" + std::to_string(port)});
   ASSERT_TRUE(bbs_->Start()) << bbs_->error();
   EXPECT_TRUE(events.Running());
-  std::this_thread::sleep_for(1500ms);  // bbsctl retries every second
+  SyncTasks(events);  // bbsctl reconnects within a second
   Ok({"cancel-task", "t-1"});
   lines = events.WaitLines(2, 10s);
   ASSERT_EQ(lines.size(), 2u);

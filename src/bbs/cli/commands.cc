@@ -54,12 +54,6 @@ struct Context {
 
 namespace {
 
-// A failure on its way to stderr: "Error: <message>" and the exit code.
-struct Failure {
-  int code;
-  std::string message;
-};
-
 int Fail(Context& ctx, int code, const std::string& message) {
   // Clears a "fetching ..." line left on a terminal.
   if (isatty(fileno(ctx.err)) != 0) std::fprintf(ctx.err, "\r\033[K");
@@ -149,17 +143,6 @@ void PrintAll(Context& ctx, const std::string& noun, const Repeated& items) {
   }
 }
 
-bool ReadableFile(const std::string& path, std::string* why) {
-  std::FILE* f = std::fopen(path.c_str(), "r");
-  if (f == nullptr) {
-    *why = "open " + path + ": " + std::strerror(errno);
-    for (auto& c : *why) c = static_cast<char>(c);
-    return false;
-  }
-  std::fclose(f);
-  return true;
-}
-
 std::string LowerFirst(std::string s) {
   if (!s.empty()) s[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(s[0])));
   return s;
@@ -167,8 +150,11 @@ std::string LowerFirst(std::string s) {
 
 // Checks a file the way cfdot's validateReadableFile does.
 bool CheckFile(Context& ctx, const std::string& path, const std::string& label, int* code) {
-  std::string why;
-  if (ReadableFile(path, &why)) return true;
+  std::FILE* f = std::fopen(path.c_str(), "r");
+  if (f != nullptr) {
+    std::fclose(f);
+    return true;
+  }
   // Go's os.Open error text: "open <path>: no such file or directory".
   std::string go_why = "open " + path + ": " + LowerFirst(std::strerror(errno));
   *code = Fail(ctx, kExitValidation,
