@@ -258,8 +258,8 @@ std::vector<const FieldDescriptor*> OrderedFields(const Descriptor* d) {
   return fields;
 }
 
-// Writes a raw JSON document compacted (whitespace outside strings removed), as Go's encoder
-// does for json.RawMessage.
+// Writes a raw JSON document as Go's encoder writes a json.RawMessage: compacted (whitespace
+// outside strings removed) and, inside strings, `<` `>` `&` U+2028 U+2029 escaped.
 void AppendCompactRaw(std::string& out, std::string_view raw) {
   if (raw.empty()) {
     out += "null";
@@ -267,16 +267,25 @@ void AppendCompactRaw(std::string& out, std::string_view raw) {
   }
   bool in_string = false;
   bool escaped = false;
-  for (char c : raw) {
+  for (size_t i = 0; i < raw.size(); ++i) {
+    char c = raw[i];
     if (in_string) {
-      out += c;
       if (escaped) {
         escaped = false;
       } else if (c == '\\') {
         escaped = true;
       } else if (c == '"') {
         in_string = false;
+      } else if (c == '<' || c == '>' || c == '&') {
+        out += c == '<' ? "\\u003c" : c == '>' ? "\\u003e" : "\\u0026";
+        continue;
+      } else if (c == '\xE2' && i + 2 < raw.size() && raw[i + 1] == '\x80' &&
+                 (raw[i + 2] == '\xA8' || raw[i + 2] == '\xA9')) {
+        out += raw[i + 2] == '\xA8' ? "\\u2028" : "\\u2029";
+        i += 2;
+        continue;
       }
+      out += c;
       continue;
     }
     if (c == ' ' || c == '\n' || c == '\r' || c == '\t') continue;

@@ -85,7 +85,7 @@ TEST(ModelJsonTest, DesiredLrpKeepsUpstreamsDeclarationOrderAndRawRoutes) {
                       R"("start_timeout_ms":5000,"disk_mb":0)"),
             std::string::npos)
       << json;
-  EXPECT_NE(json.find(R"("routes":{"cf-router":[{"hostnames":["a<b"]}]})"), std::string::npos)
+  EXPECT_NE(json.find(R"("routes":{"cf-router":[{"hostnames":["a\u003cb"]}]})"), std::string::npos)
       << json;
   EXPECT_NE(json.find(R"("env":null)"), std::string::npos);
   EXPECT_EQ(json.find("deprecated_timeout_ns"), std::string::npos);
