@@ -1,6 +1,14 @@
 #include "bbs/daemon/startup.h"
 
+#include <pthread.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+
 #include <gtest/gtest.h>
+
+#include "bbs/lock/file_lock.h"
 
 namespace bbs::daemon {
 namespace {
@@ -60,6 +68,49 @@ TEST(StartupTimerTest, ReportsEachPhaseAndTheTotalInMilliseconds) {
   EXPECT_TRUE(json.contains("open_store_ms"));
   EXPECT_DOUBLE_EQ(json["load_read_store_ms"].get<double>(), 5.0);
   EXPECT_TRUE(json.contains("total_ms"));
+}
+
+TEST(LockHeldReporterTest, ReportsTheLockStateAtOnceAndThenEveryInterval) {
+  lock::ProcessLocalLock lock;
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<bool> reports;
+  {
+    LockHeldReporter reporter(&lock, std::chrono::milliseconds(5), [&](bool held) {
+      std::lock_guard guard(mu);
+      reports.push_back(held);
+      cv.notify_all();
+    });
+    std::unique_lock guard(mu);
+    ASSERT_TRUE(cv.wait_for(guard, std::chrono::seconds(10), [&] { return !reports.empty(); }));
+    EXPECT_FALSE(reports.front()) << "a passive reports LockHeld = 0";
+    guard.unlock();
+    ASSERT_EQ(*lock.Acquire(nullptr), lock::AcquireOutcome::kAcquired);
+    guard.lock();
+    ASSERT_TRUE(cv.wait_for(guard, std::chrono::seconds(10), [&] { return reports.back(); }));
+  }
+  std::lock_guard guard(mu);
+  size_t after_destruction = reports.size();
+  EXPECT_GE(after_destruction, 2u);
+}
+
+TEST(AwaitLeadershipTest, BecomesActiveAndReportsMasterElectedOnce) {
+  // The watcher needs its signal blocked in the thread that creates it.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGUSR2);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  SignalWatcher watcher(signals);
+  lock::ProcessLocalLock lock;
+  int elected = 0;
+  LockMetrics metrics;
+  metrics.master_elected = [&elected] { ++elected; };
+  auto leadership = AwaitLeadership(&lock, &watcher, metrics, NullLogger());
+  ASSERT_TRUE(leadership.ok());
+  EXPECT_EQ(*leadership, Leadership::kActive);
+  EXPECT_EQ(elected, 1);
+  EXPECT_TRUE(lock.Held());
+  EXPECT_FALSE(watcher.Signalled());
 }
 
 }  // namespace
