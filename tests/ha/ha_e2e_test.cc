@@ -229,6 +229,39 @@ TEST_F(HaE2eTest, AGracefulStopReleasesTheLockAndThePassiveTakesOver) {
   EXPECT_EQ(DesiredGuids(passive_port), std::set<std::string>{"pg-1"});
 }
 
+// What the route-emitter sees: its event stream ends when the active dies, and a new
+// subscription to the new active works (events in between must be re-synced by listing).
+TEST_F(HaE2eTest, AnEventStreamEndsWhenTheActiveDiesAndResubscribingReachesTheNewActive) {
+  auto active = MakeBbs(FreePort());
+  ASSERT_TRUE(active->Start()) << active->error();
+  int passive_port = FreePort();
+  auto passive = MakeBbs(passive_port);
+  ASSERT_TRUE(passive->Launch());
+  WaitUntilPassive(*passive, kFileLockWaiting);
+
+  http::TestClient stream(static_cast<uint16_t>(active->port()));
+  ASSERT_TRUE(stream.StartRequest("POST", "/v1/events/lrp_instances.r1").ok());
+  auto head = stream.ReadUntil("\r\n\r\n");
+  ASSERT_TRUE(head.ok()) << head.status().ToString();
+  EXPECT_NE(head->find("200"), std::string::npos) << *head;
+
+  active->Kill();
+  auto rest = stream.ReadToEof(10s);
+  EXPECT_TRUE(rest.ok() || rest.status().code() != ErrorCode::kTimeout)
+      << "the stream outlived the active";
+
+  ASSERT_TRUE(passive->WaitUntilServing(30000)) << passive->error();
+  http::TestClient again(static_cast<uint16_t>(passive_port));
+  ASSERT_TRUE(again.StartRequest("POST", "/v1/events/lrp_instances.r1").ok());
+  auto again_head = again.ReadUntil("\r\n\r\n");
+  ASSERT_TRUE(again_head.ok()) << again_head.status().ToString();
+  EXPECT_NE(again_head->find("200"), std::string::npos) << *again_head;
+  http::TestClient api(static_cast<uint16_t>(passive_port));
+  ASSERT_TRUE(Desire(api, "pg-seen-by-the-new-stream"));
+  auto event = again.ReadUntil("actual_lrp_instance_created", 10s);
+  EXPECT_TRUE(event.ok()) << event.status().ToString();
+}
+
 // SQLite's guarantee is single-host flock semantics: a stopped (or hung) active keeps its flock,
 // so the passive must not take over — no split brain, at the price of no failover until the
 // active dies.
