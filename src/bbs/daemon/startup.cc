@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
+#include <system_error>
 
 #include "bbs/lock/file_lock.h"
 #include "bbs/lock/locket_lock.h"
@@ -89,6 +91,17 @@ Result<std::unique_ptr<lock::LeaderLock>> MakeLeaderLock(const Config& config,
   const std::string& database = config.database_connection_string;
   if (config.database_driver == "sqlite" && database != ":memory:" &&
       !database.starts_with("file:")) {
+    // The lock comes before the store, so create the store's directory here (as OpenStore would
+    // on a first start).
+    std::filesystem::path parent = std::filesystem::path(database).parent_path();
+    if (!parent.empty()) {
+      std::error_code error;
+      std::filesystem::create_directories(parent, error);
+      if (error) {
+        return UnknownError("cannot create directory '" + parent.string() +
+                            "' for the sqlite database: " + error.message());
+      }
+    }
     lock::FileLockOptions options;
     options.path = database + ".lock";
     options.owner = config.uuid;

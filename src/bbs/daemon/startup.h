@@ -72,7 +72,7 @@ struct LockMetrics {
 // The leader lock for `config` (docs/ha.md §"Which lock"):
 //   locket_address set          -> LocketLock on key "bbs" owned by `uuid` over `locket`
 //                                  (fails with InvalidRequest "invalid-uuid" when uuid is empty);
-//   sqlite on a file            -> FileLock on "<database file>.lock";
+//   sqlite on a file            -> FileLock on "<database file>.lock" (its directory is created);
 //   memory, sqlite ":memory:"   -> ProcessLocalLock (nothing is shared);
 //   any other driver            -> ProcessLocalLock with a warning until its store lock exists
 //                                  (the SQL lease row of docs/ha.md plugs in here).

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <filesystem>
 #include <mutex>
 
 #include <gtest/gtest.h>
@@ -47,6 +48,20 @@ TEST(MakeLeaderLockTest, AnSqliteFileGivesAFileLockBesideTheDatabase) {
   auto lock = MakeLeaderLock(config, nullptr, NullLogger());
   ASSERT_TRUE(lock.ok());
   EXPECT_EQ((*lock)->Description(), "flock of /var/lib/bbs/bbs.db.lock");
+}
+
+TEST(MakeLeaderLockTest, CreatesTheDatabaseDirectoryOnAFirstStart) {
+  std::string tmpl = (std::filesystem::temp_directory_path() / "bbs-startup-XXXXXX").string();
+  ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
+  Config config;
+  config.database_connection_string = tmpl + "/bbs-data/bbs.db";
+  auto lock = MakeLeaderLock(config, nullptr, NullLogger());
+  ASSERT_TRUE(lock.ok()) << lock.status().ToString();
+  auto outcome = (*lock)->Acquire(nullptr);
+  ASSERT_TRUE(outcome.ok()) << outcome.status().ToString();
+  EXPECT_TRUE(std::filesystem::exists(tmpl + "/bbs-data/bbs.db.lock"));
+  (*lock)->Release();
+  std::filesystem::remove_all(tmpl);
 }
 
 TEST(MakeLeaderLockTest, AStoreNoOtherProcessCanReachNeedsNoLock) {
