@@ -430,10 +430,6 @@ std::vector<std::string> Config::NotYetSupported() const {
   add(SetNames({{"rep_client_session_cache_size",
                  rep_client_session_cache_size != d.rep_client_session_cache_size}}),
       " set but the rep client's TLS session cache is not built yet");
-  add(SetNames({{"lock_ttl", lock_ttl != d.lock_ttl},
-                {"lock_retry_interval", lock_retry_interval != d.lock_retry_interval}}),
-      " set but Locket (the leader lock) is not built yet; this bbs takes no lock, so run only "
-      "one");
   add(SetNames({{"encryption_keys", !encryption_keys.empty()},
                 {"active_key_label", !active_key_label.empty()}}),
       " set but blob encryption is not built yet; records are stored unencrypted");
@@ -465,11 +461,6 @@ std::vector<std::string> Config::Ignored() const {
       !names.empty()) {
     out.push_back(names + " set but unused, as upstream; ignored");
   }
-  if (!uuid.empty()) {
-    out.push_back(
-        "uuid is set but only names the owner of the leader lock, which this bbs does "
-        "not take yet; ignored");
-  }
   return out;
 }
 
@@ -483,7 +474,7 @@ const std::vector<AcceptedKey>& AcceptedKeys() {
       {"health_address", kApplied, ""},
       {"debug_address", kApplied, ""},
       {"session_name", kApplied, ""},
-      {"uuid", kIgnored, ""},
+      {"uuid", kApplied, ""},
       {"advertise_url", kIgnored, ""},
       {"require_ssl", kIgnored, ""},
       {"desired_lrp_creation_timeout", kIgnored, ""},
@@ -535,8 +526,8 @@ const std::vector<AcceptedKey>& AcceptedKeys() {
       {"locket_client_key_file", kApplied, ""},
       {"locket_client_keepalive_time", kApplied, ""},
       {"locket_client_keepalive_timeout", kApplied, ""},
-      {"lock_ttl", kNotYet, ""},
-      {"lock_retry_interval", kNotYet, ""},
+      {"lock_ttl", kApplied, ""},
+      {"lock_retry_interval", kApplied, ""},
       // §11.7
       {"active_key_label", kNotYet, ""},
       {"encryption_keys", kNotYet, ""},

@@ -66,9 +66,9 @@ struct Config {
   std::string health_address = "127.0.0.1:8890";  // -healthAddress
   std::string debug_address;                      // -debugAddr; laptop default "" = no debug server
   std::string session_name = "bbs";
-  std::string uuid;           // laptop default "": required only once there is a lock
-  std::string advertise_url;  // unused upstream too
-  bool require_ssl = true;    // unused upstream too
+  std::string uuid;  // laptop default "": the Locket lock owner, required with locket_address
+  std::string advertise_url;                                        // unused upstream too
+  bool require_ssl = true;                                          // unused upstream too
   Duration desired_lrp_creation_timeout = std::chrono::minutes(1);  // unused upstream too
   std::string access_log_path;
 
@@ -163,7 +163,7 @@ struct Config {
   // build yet (empty when none). The daemon logs them at startup; it does not fail on them.
   std::vector<std::string> NotYetSupported() const;
   // One human sentence for each group of keys set here that bbs accepts and ignores (empty
-  // when none): keys upstream ignores too, and uuid, which only names a lock bbs does not take.
+  // when none): keys upstream ignores too.
   std::vector<std::string> Ignored() const;
 };
 

@@ -754,8 +754,6 @@ TEST_F(ConfigTest, NotYetSupportedNamesEachFeatureThatIsSet) {
           "plain HTTP",
           "access_log_path is set but the access log is not built yet; no access log is "
           "written",
-          "lock_ttl is set but Locket (the leader lock) is not built yet; "
-          "this bbs takes no lock, so run only one",
           "encryption_keys and active_key_label are set but blob encryption is not built yet; "
           "records are stored unencrypted",
           "time_format is \"rfc3339\" but only unix-epoch log timestamps are built yet",
@@ -788,9 +786,7 @@ TEST_F(ConfigTest, IgnoredNamesTheKeysBbsAcceptsAndDoesNotUse) {
   EXPECT_THAT(loaded->Ignored(),
               ElementsAre("advertise_url, require_ssl, desired_lrp_creation_timeout, "
                           "locks_locket_enabled, cell_registrations_locket_enabled and "
-                          "rep_require_tls are set but unused, as upstream; ignored",
-                          "uuid is set but only names the owner of the leader lock, which this "
-                          "bbs does not take yet; ignored"));
+                          "rep_require_tls are set but unused, as upstream; ignored"));
   EXPECT_THAT(LoadConfig(std::vector<std::string>{})->Ignored(), IsEmpty());
 }
 

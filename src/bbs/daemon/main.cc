@@ -25,6 +25,7 @@
 #include "bbs/clients/reps.h"
 #include "bbs/converger/converger.h"
 #include "bbs/daemon/config.h"
+#include "bbs/daemon/startup.h"
 #include "bbs/events/hub.h"
 #include "bbs/http/server.h"
 #include "bbs/loggregator/emitter.h"
@@ -116,6 +117,7 @@ int Run(int argc, char** argv) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
+  SignalWatcher signal_watcher(signals);
 
   auto sink = LogSink::Stdout(config->log_level);
   Logger logger(sink, config->session_name);
@@ -208,15 +210,6 @@ int Run(int argc, char** argv) {
     return 1;
   }
   health.SetReady(true);
-
-  auto store = storage::OpenStore(config->database_driver, config->database_connection_string,
-                                  logger.Session("store"));
-  if (!store.ok()) {
-    logger.Fatal("opening-store-failed", store.status().message(),
-                 {{"driver", config->database_driver}});
-    std::fprintf(stderr, "bbs: %s\n", store.status().message().c_str());
-    return 1;
-  }
 
   // Outbound peers.
   std::unique_ptr<clients::HttpAuctioneer> auctioneer;
@@ -311,12 +304,62 @@ int Run(int argc, char** argv) {
   }
   cells::CellDirectory& cells = *cell_directory;
 
+  // --- Leader election (behavior.md §9.2, docs/ha.md) -----------------------------------
+  // Everything above serves on every process; a passive process waits here and never opens
+  // the store for writing nor listens on the API port.
+  auto leader_lock = MakeLeaderLock(*config, locket_client.get(), logger);
+  if (!leader_lock.ok()) {
+    logger.Fatal("invalid-lock-config", leader_lock.status().message());
+    std::fprintf(stderr, "bbs: %s\n", leader_lock.status().message().c_str());
+    return 2;
+  }
+  LockMetrics lock_metrics{
+      .lock_held = [&bbs_metrics](bool held) { bbs_metrics.SetLockHeld(held); },
+      .master_elected =
+          [&bbs_metrics] {
+            // behavior.md §9.2 steps 7 and 13: LockHeld = 1 as soon as the lock is held.
+            bbs_metrics.SetLockHeld(true);
+            bbs_metrics.MasterElected();
+          }};
+  LockHeldReporter lock_held_reporter(leader_lock->get(), config->report_interval,
+                                      lock_metrics.lock_held);
+  logger.Info("acquiring-lock",
+              {{"lock", (*leader_lock)->Description()},
+               {"health_address", health_options.host + ":" + std::to_string(health.port())},
+               {"locket_listen_address", locket_listen}});
+  auto leadership = AwaitLeadership(leader_lock->get(), &signal_watcher, lock_metrics, logger);
+  if (!leadership.ok()) {
+    logger.Fatal("lock-failed", leadership.status().message());
+    std::fprintf(stderr, "bbs: %s\n", leadership.status().message().c_str());
+    return 1;
+  }
+  if (*leadership == Leadership::kShutdown) {
+    logger.Info("exited", {{"passive", true}});
+    return 0;
+  }
+  StartupTimer startup_timer;
+
+  // Migrations: opening the store creates or upgrades the schema. (Storage work: log
+  // bbs.migration-manager.finished-migrations and emit MigrationDuration here.)
+  auto store = storage::OpenStore(config->database_driver, config->database_connection_string,
+                                  logger.Session("store"));
+  if (!store.ok()) {
+    logger.Fatal("opening-store-failed", store.status().message(),
+                 {{"driver", config->database_driver}});
+    std::fprintf(stderr, "bbs: %s\n", store.status().message().c_str());
+    return 1;
+  }
+  startup_timer.Mark("open_store");
+  // Encryptor: check/rotate the encryption key before the load. (Storage work: log
+  // bbs.encryptor.encryption-finished and emit EncryptionDuration here.)
+  LoadTimingStore timed_store(store->get());
+
   events::HubOptions hub_options;
   hub_options.logger = logger.Session("events");
   events::Hub hub(hub_options);
 
   RandomGuidGenerator guids;
-  state::Engine engine(store->get(), clock.get(), &guids, &hub, logger.Session("state"),
+  state::Engine engine(&timed_store, clock.get(), &guids, &hub, logger.Session("state"),
                        state::Engine::Options{});
   engine.SetPeers(auctioneer.get(), reps->get(), &cells);
   engine.SetTaskOptions({config->max_task_retries});
@@ -362,23 +405,26 @@ int Run(int argc, char** argv) {
                {"locket_listen_address", locket_listen},
                {"database_driver", config->database_driver}});
 
+  startup_timer.Mark("wire_and_listen");
+  auto load_started = std::chrono::steady_clock::now();
   if (Status s = engine.Load(); !s.ok()) {
     logger.Fatal("loading-store-failed", s.ToString());
     server.Stop();
     return 1;
   }
+  startup_timer.Mark("load");
+  startup_timer.Add("load_read_store", timed_store.load_duration());
+  startup_timer.Add("load_build_model",
+                    std::chrono::steady_clock::now() - load_started - timed_store.load_duration());
   engine.Start();
   task_callbacks.Recover();
   converger.Start();
   server.SetReady(true);
-  // Without a leader lock this process is always the active one (behavior.md §9.2 steps 7, 13;
-  // these move to the lock-acquired point once the lock runner exists).
-  bbs_metrics.SetLockHeld(true);
-  bbs_metrics.MasterElected();
+  startup_timer.Mark("start_serving");
   logger.Info("ready");
+  logger.Info("start-up-durations", startup_timer.ToJson());
 
-  int signo = 0;
-  sigwait(&signals, &signo);
+  int signo = signal_watcher.Wait();
   logger.Info("shutting-down", {{"signal", signo}});
   converger.Stop();
   hub.Close();
@@ -386,6 +432,7 @@ int Run(int argc, char** argv) {
   pool.Shutdown();
   task_callbacks.Shutdown();
   engine.Stop();
+  (*leader_lock)->Release();
   if (locket_server) locket_server->Stop();
   health.Stop();
   metrics_reporter.Stop();

@@ -20,7 +20,9 @@ BbsProcess::BbsProcess(std::string binary, std::string data_dir,
 
 BbsProcess::~BbsProcess() { Kill(); }
 
-bool BbsProcess::Start() {
+bool BbsProcess::Start() { return Launch() && WaitUntilServing(30000); }
+
+bool BbsProcess::Launch() {
   {
     std::lock_guard lock(mu_);
     lines_.clear();
@@ -56,9 +58,12 @@ bool BbsProcess::Start() {
     return false;
   }
   reader_ = std::thread([this, fd = fds[0]] { ReadLoop(fd); });
+  return true;
+}
 
+bool BbsProcess::WaitUntilServing(int timeout_ms) {
   std::string line;
-  if (!WaitForLine("\"bbs.started\"", 30000, &line)) {
+  if (!WaitForLine("\"bbs.started\"", timeout_ms, &line)) {
     error_ = "bbs did not start";
     return false;
   }
@@ -72,7 +77,7 @@ bool BbsProcess::Start() {
   };
   port_ = port_of(j["data"]["address"].get<std::string>());
   health_port_ = port_of(j["data"]["health_address"].get<std::string>());
-  if (!WaitForLine("\"bbs.ready\"", 30000, &line)) {
+  if (!WaitForLine("\"bbs.ready\"", timeout_ms, &line)) {
     error_ = "bbs did not become ready";
     return false;
   }
@@ -123,6 +128,20 @@ int BbsProcess::Stop() {
   waitpid(pid_, &status, 0);
   pid_ = -1;
   if (reader_.joinable()) reader_.join();
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+int BbsProcess::WaitForExit(int timeout_ms) {
+  if (pid_ <= 0) return -1;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  int status = 0;
+  while (waitpid(pid_, &status, WNOHANG) == 0) {
+    if (std::chrono::steady_clock::now() > deadline) return -1;
+    usleep(10000);
+  }
+  pid_ = -1;
+  if (reader_.joinable()) reader_.join();
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 

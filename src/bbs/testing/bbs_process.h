@@ -22,6 +22,15 @@ class BbsProcess {
   // Starts the binary and waits (bounded) until it logged "bbs.ready". False on failure, with
   // the reason in error().
   bool Start();
+  // Start() in two steps, for a process that may wait as a passive first (docs/ha.md): Launch
+  // only starts the binary; WaitUntilServing waits (bounded) for "bbs.started" and "bbs.ready".
+  bool Launch();
+  bool WaitUntilServing(int timeout_ms);
+  // Waits up to `timeout_ms` for a stdout line containing `needle`; the line goes to `line`.
+  bool WaitForLine(const std::string& needle, int timeout_ms, std::string* line);
+  // Waits up to `timeout_ms` for the process to exit by itself and reaps it. Returns its exit
+  // status, 128 + signal when a signal ended it, or -1 on timeout.
+  int WaitForExit(int timeout_ms);
   // SIGTERM, then waits for exit; returns the exit status (or -1).
   int Stop();
   // SIGKILL, then reaps the process.
@@ -36,7 +45,6 @@ class BbsProcess {
 
  private:
   void ReadLoop(int fd);
-  bool WaitForLine(const std::string& needle, int timeout_ms, std::string* line);
 
   std::string binary_;
   std::string data_dir_;
