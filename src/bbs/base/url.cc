@@ -163,6 +163,28 @@ bool ValidAuthority(std::string_view authority) {
   return ValidUserinfo(authority.substr(0, at)) && ValidHost(authority.substr(at + 1));
 }
 
+// `text` with every byte after the authority (which starts at `authority_at`) that RFC 3986
+// allows nowhere in a path or query percent-escaped; '%' and the reserved characters stay.
+std::string EscapeLikeGo(std::string_view text, size_t authority_at) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  size_t tail = text.find_first_of("/?#", authority_at);
+  if (tail == std::string_view::npos) return std::string(text);
+  std::string out(text.substr(0, tail));
+  for (char c : text.substr(tail)) {
+    auto u = static_cast<unsigned char>(c);
+    bool allowed = IsAsciiAlnum(c) ||
+                   std::string_view("-._~!$&'()*+,;=:@/?#%[]").find(c) != std::string_view::npos;
+    if (allowed) {
+      out += c;
+    } else {
+      out += '%';
+      out += kHex[u >> 4];
+      out += kHex[u & 0xF];
+    }
+  }
+  return out;
+}
+
 // What Go's url.PathEscape leaves alone.
 constexpr urls::grammar::lut_chars kPathSegmentUnreserved =
     urls::grammar::lut_chars(urls::grammar::alnum_chars) + urls::grammar::lut_chars("-_.~$&+:=@");
@@ -269,7 +291,10 @@ Result<Url> ParseUrl(std::string_view text) {
       !problem.empty()) {
     return fail(problem);
   }
-  auto parsed = urls::parse_uri(text);
+  // Go accepts, and escapes when it sends, bytes RFC 3986 does not allow in a path or query
+  // ('{', '|', '"', non-ASCII, ...): escape them the same way before Boost.URL parses.
+  const std::string escaped = EscapeLikeGo(text, sep + 3);
+  auto parsed = urls::parse_uri(escaped);
   if (!parsed) return fail("invalid URL: " + parsed.error().message());
   const urls::url_view& view = *parsed;
   switch (view.host_type()) {

@@ -61,6 +61,14 @@ TEST(ParseUrlTest, SplitsAnAbsoluteUrl) {
   EXPECT_EQ(ParseUrl("http://h")->port, 80);
 }
 
+TEST(ParseUrlTest, EscapesBytesGoAcceptsButRfc3986DoesNot) {
+  auto url = ParseUrl("http://h:1/cb/{id}?x={a}|b");
+  ASSERT_TRUE(url.ok()) << url.status().ToString();
+  EXPECT_EQ(url->path, "/cb/%7Bid%7D");
+  EXPECT_EQ(url->query, "x=%7Ba%7D%7Cb");
+  EXPECT_FALSE(ParseUrl("http://h/bad%zz").ok());
+}
+
 TEST(ParseUrlTest, KeepsGosErrorTexts) {
   EXPECT_EQ(ParseUrl("http://h:port").status().message(),
             "parse \"http://h:port\": invalid port \":port\" after host");
