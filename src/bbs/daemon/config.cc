@@ -416,31 +416,14 @@ std::vector<std::string> Config::NotYetSupported() const {
                 {"health_check_failure_threshold",
                  health_check_failure_threshold != d.health_check_failure_threshold}}),
       " set but the database health check is not built yet");
-  add(SetNames({{"ca_file", !ca_file.empty()},
-                {"cert_file", !cert_file.empty()},
-                {"key_file", !key_file.empty()}}),
-      " set but TLS for the API is not built yet; the API serves plain HTTP");
-  add(SetNames({{"access_log_path", !access_log_path.empty()}}),
-      " set but the access log is not built yet; no access log is written");
   add(SetNames({{"convergence_workers", convergence_workers != d.convergence_workers},
                 {"update_workers", update_workers != d.update_workers}}),
       " set but bbs has no limit on these workers yet; ignored");
   add(SetNames({{"debug_lrp_start_heartbeats", debug_lrp_start_heartbeats}}),
       " set but no-change StartActualLRP heartbeats are not logged at any level yet");
-  add(SetNames({{"rep_client_session_cache_size",
-                 rep_client_session_cache_size != d.rep_client_session_cache_size}}),
-      " set but the rep client's TLS session cache is not built yet");
   add(SetNames({{"encryption_keys", !encryption_keys.empty()},
                 {"active_key_label", !active_key_label.empty()}}),
       " set but blob encryption is not built yet; records are stored unencrypted");
-  if (time_format != d.time_format) {
-    out.push_back("time_format is " + Quote(time_format) +
-                  " but only unix-epoch log timestamps are built yet");
-  }
-  add(SetNames({{"redact_secrets", redact_secrets}}),
-      " set but secret redaction in logs is not built yet");
-  add(SetNames({{"max_data_string_length", max_data_string_length != d.max_data_string_length}}),
-      " set but truncation of long log data is not built yet");
   return out;
 }
 
@@ -478,11 +461,11 @@ const std::vector<AcceptedKey>& AcceptedKeys() {
       {"advertise_url", kIgnored, ""},
       {"require_ssl", kIgnored, ""},
       {"desired_lrp_creation_timeout", kIgnored, ""},
-      {"access_log_path", kNotYet, ""},
+      {"access_log_path", kApplied, ""},
       // §11.2
-      {"ca_file", kNotYet, ""},
-      {"cert_file", kNotYet, ""},
-      {"key_file", kNotYet, ""},
+      {"ca_file", kApplied, ""},
+      {"cert_file", kApplied, ""},
+      {"key_file", kApplied, ""},
       // §11.3
       {"database_driver", kApplied, ""},
       {"database_connection_string", kApplied, ""},
@@ -517,7 +500,7 @@ const std::vector<AcceptedKey>& AcceptedKeys() {
       {"rep_ca_cert", kApplied, ""},
       {"rep_client_cert", kApplied, ""},
       {"rep_client_key", kApplied, ""},
-      {"rep_client_session_cache_size", kNotYet, ""},
+      {"rep_client_session_cache_size", kApplied, ""},
       {"communication_timeout", kApplied, ""},
       // §11.6
       {"locket_address", kApplied, ""},
@@ -532,9 +515,9 @@ const std::vector<AcceptedKey>& AcceptedKeys() {
       {"active_key_label", kNotYet, ""},
       {"encryption_keys", kNotYet, ""},
       {"log_level", kApplied, ""},
-      {"time_format", kNotYet, ""},
-      {"max_data_string_length", kNotYet, ""},
-      {"redact_secrets", kNotYet, ""},
+      {"time_format", kApplied, ""},
+      {"max_data_string_length", kApplied, ""},
+      {"redact_secrets", kApplied, ""},
       {"report_interval", kApplied, ""},
       {"loggregator", kApplied, ""},
       {"loggregator.loggregator_use_v2_api", kApplied, ""},

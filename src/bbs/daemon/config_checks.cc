@@ -7,11 +7,10 @@
 #include <nlohmann/json.hpp>
 
 #include "bbs/base/logger.h"
+#include "bbs/base/url.h"
 
 namespace bbs::daemon {
 namespace {
-
-bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 
 size_t EditDistance(std::string_view a, std::string_view b) {
   std::vector<size_t> row(b.size() + 1);
@@ -53,38 +52,12 @@ std::string Quote(std::string_view text) {
 }
 
 std::string HostPortProblem(std::string_view value) {
-  std::string want = "want host:port with a numeric port, got " + Quote(value);
-  std::string_view host;
-  std::string_view port;
-  if (!value.empty() && value.front() == '[') {
-    size_t close = value.find(']');
-    if (close == std::string_view::npos) {
-      return want + " (missing ']')";
-    }
-    if (close + 1 >= value.size() || value[close + 1] != ':') {
-      return want + " (missing port)";
-    }
-    host = value.substr(1, close - 1);
-    port = value.substr(close + 2);
-  } else {
-    size_t colon = value.rfind(':');
-    if (colon == std::string_view::npos) {
-      return want + " (missing port)";
-    }
-    host = value.substr(0, colon);
-    port = value.substr(colon + 1);
-    if (host.find(':') != std::string_view::npos) {
-      return want + " (too many colons; write an IPv6 host as [::1]:8889)";
-    }
+  Result<url::HostPort> split = url::SplitHostPort(value);
+  if (split.ok()) {
+    return "";
   }
-  if (host.find_first_of("[] ") != std::string_view::npos) {
-    return want + " (bad host)";
-  }
-  if (port.empty() || port.size() > 5 || !std::all_of(port.begin(), port.end(), IsDigit) ||
-      std::stoi(std::string(port)) > 65535) {
-    return want + " (port must be a number from 0 to 65535)";
-  }
-  return "";
+  return "want host:port with a numeric port, got " + Quote(value) + " (" +
+         split.status().message() + ")";
 }
 
 std::string OptionalHostPortProblem(std::string_view value) {
@@ -107,13 +80,8 @@ std::string DriverProblem(std::string_view value) {
 }
 
 std::string UrlProblem(std::string_view value) {
-  if (value.empty()) {
+  if (value.empty() || url::ParseUrl(value).ok()) {
     return "";
-  }
-  for (std::string_view scheme : {"http://", "https://"}) {
-    if (value.substr(0, scheme.size()) == scheme && value.size() > scheme.size()) {
-      return "";
-    }
   }
   return "want an http:// or https:// URL, got " + Quote(value);
 }

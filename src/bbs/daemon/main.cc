@@ -13,6 +13,7 @@
 #include "bbs/base/clock.h"
 #include "bbs/base/guid.h"
 #include "bbs/base/logger.h"
+#include "bbs/base/url.h"
 #include "bbs/base/worker_pool.h"
 #include "bbs/cells/cell_directory.h"
 #include "bbs/cells/locket_cell_directory.h"
@@ -39,22 +40,13 @@
 namespace bbs::daemon {
 namespace {
 
-// Splits "host:port". Config validation has already checked the shape.
+// Splits "host:port" (config validation has already checked the shape); an empty host means
+// every interface.
 bool SplitHostPort(const std::string& address, std::string* host, uint16_t* port) {
-  auto colon = address.rfind(':');
-  if (colon == std::string::npos) return false;
-  *host = address.substr(0, colon);
-  if (host->size() >= 2 && host->front() == '[' && host->back() == ']') {
-    *host = host->substr(1, host->size() - 2);
-  }
-  if (host->empty()) *host = "0.0.0.0";
-  try {
-    int p = std::stoi(address.substr(colon + 1));
-    if (p < 0 || p > 65535) return false;
-    *port = static_cast<uint16_t>(p);
-  } catch (...) {
-    return false;
-  }
+  auto split = url::SplitHostPort(address);
+  if (!split.ok()) return false;
+  *host = split->host.empty() ? "0.0.0.0" : split->host;
+  *port = split->port;
   return true;
 }
 
@@ -119,7 +111,11 @@ int Run(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);
   SignalWatcher signal_watcher(signals);
 
-  auto sink = LogSink::Stdout(config->log_level);
+  LogFormat log_format;
+  log_format.rfc3339 = config->time_format == "rfc3339";
+  log_format.max_data_string_length = config->max_data_string_length;
+  log_format.redact_secrets = config->redact_secrets;
+  auto sink = LogSink::Stdout(config->log_level, log_format);
   Logger logger(sink, config->session_name);
   for (const auto& warning : config->warnings) {
     logger.Info("config-warning", {{"detail", warning}});
@@ -238,6 +234,7 @@ int Run(int argc, char** argv) {
   rep_options.tls.ca_file = config->rep_ca_cert;
   rep_options.tls.cert_file = config->rep_client_cert;
   rep_options.tls.key_file = config->rep_client_key;
+  rep_options.tls_session_cache_size = config->rep_client_session_cache_size;
   // Upstream always requires https to reps; without rep TLS settings we also accept http URLs.
   rep_options.require_tls = !config->rep_ca_cert.empty();
   auto reps = clients::HttpReps::Create(rep_options, logger.Session("rep-client"));
@@ -245,9 +242,11 @@ int Run(int argc, char** argv) {
     logger.Fatal("rep-client-failed", reps.status().message());
     return 2;
   }
+  // https callbacks present the server's own certificate and trust its CA (behavior.md §11.2).
   auto callbacks = clients::HttpCallbacks::Create(
       std::chrono::duration_cast<std::chrono::milliseconds>(config->communication_timeout),
-      logger.Session("task-callback-client"));
+      logger.Session("task-callback-client"),
+      clients::TlsOptions{config->ca_file, config->cert_file, config->key_file});
   if (!callbacks.ok()) {
     logger.Fatal("callback-client-failed", callbacks.status().message());
     return 2;
@@ -289,6 +288,11 @@ int Run(int argc, char** argv) {
     locket_server = std::make_unique<cells::LocketServer>(registry.get(), logger.Session("locket"));
     cells::LocketServerOptions options;
     options.address = config->locket_listen_address;
+    // Upstream's Locket job serves mutual TLS with ca_file/cert_file/key_file: so do we, with
+    // the API's.
+    if (!config->cert_file.empty()) {
+      options.tls = cells::LocketTls{config->ca_file, config->cert_file, config->key_file};
+    }
     if (Status s = locket_server->Start(options); !s.ok()) {
       logger.Fatal("locket-listener-failed", s.message(),
                    {{"address", config->locket_listen_address}});
@@ -391,6 +395,26 @@ int Run(int argc, char** argv) {
   api_options.max_body_bytes = static_cast<size_t>(config->max_request_body_bytes);
   api_options.clock = clock;
   api_options.logger = logger.Session("http");
+  // api.md §1.1: mutual TLS when configured; plain HTTP otherwise, meant for loopback.
+  api_options.tls = {config->ca_file, config->cert_file, config->key_file};
+  if (!api_options.tls.enabled()) {
+    if (!url::IsLoopbackHost(api_options.host)) {
+      logger.Info("warning-plain-http-on-non-loopback-address",
+                  {{"address", config->listen_address},
+                   {"detail",
+                    "no cert_file/key_file/ca_file configured: the API is served without TLS "
+                    "or client authentication"}});
+    }
+  }
+  if (!config->access_log_path.empty()) {
+    std::string error;
+    auto access_sink = LogSink::File(config->access_log_path, LogLevel::kInfo, log_format, &error);
+    if (access_sink == nullptr) {
+      logger.Fatal("access-log-failed", error, {{"access_log_path", config->access_log_path}});
+      return 2;
+    }
+    api_options.access_logger = Logger(access_sink, config->session_name).Session("access");
+  }
   http::Server server(api_options, BuildApiRouter(&api, &hub, &pool, logger.Session("request")));
   if (Status s = server.Start(); !s.ok()) {
     logger.Fatal("listener-failed", s.message(), {{"address", config->listen_address}});
@@ -403,6 +427,7 @@ int Run(int argc, char** argv) {
               {{"address", api_options.host + ":" + std::to_string(server.port())},
                {"health_address", health_options.host + ":" + std::to_string(health.port())},
                {"locket_listen_address", locket_listen},
+               {"tls", api_options.tls.enabled()},
                {"database_driver", config->database_driver}});
 
   startup_timer.Mark("wire_and_listen");
