@@ -16,6 +16,7 @@
 
 #include "bbs/storage/encryption/encoder.h"
 #include "bbs/storage/memory_store.h"
+#include "bbs/storage/postgres/postgres_store.h"
 #include "bbs/storage/sqlite/sqlite_store.h"
 
 namespace bbs::storage {
@@ -127,7 +128,24 @@ Result<std::unique_ptr<Store>> OpenStore(const StoreOptions& options, Logger log
   if (options.driver == "memory") {
     return std::unique_ptr<Store>(std::make_unique<MemoryStore>());
   }
-  if (options.driver == "postgres" || options.driver == "mysql") {
+  if (options.driver == "postgres") {
+    auto encoder = MakeEncoder(options, "");
+    if (!encoder.ok()) {
+      return encoder.status();
+    }
+    PostgresStore::Options pg;
+    pg.url = options.connection_string;
+    pg.connection_timeout = options.connection_timeout;
+    pg.max_connection_lifetime = options.max_connection_lifetime;
+    pg.ca_cert_file = options.sql_ca_cert_file;
+    pg.verify_identity = options.sql_enable_identity_verification;
+    auto store = PostgresStore::Open(pg, std::move(logger), encoder.value());
+    if (!store.ok()) {
+      return store.status();
+    }
+    return std::unique_ptr<Store>(std::move(store).value());
+  }
+  if (options.driver == "mysql") {
     auto encoder = MakeEncoder(options, "");
     if (!encoder.ok()) {
       return encoder.status();

@@ -2,6 +2,7 @@
 #include <sqlite3.h>
 
 #include <climits>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <ostream>
@@ -13,6 +14,8 @@
 #include <gtest/gtest.h>
 
 #include "bbs/storage/memory_store.h"
+#include "bbs/storage/postgres/postgres_store.h"
+#include "bbs/storage/postgres/postgres_test_util.h"
 #include "bbs/storage/sqlite/sqlite_store.h"
 #include "bbs/storage/store.h"
 #include "bbs/storage/store_test_util.h"
@@ -44,6 +47,8 @@ struct Backend {
   // Makes every later write of the task with guid "poison" fail inside the backend, or null if
   // the backend cannot be made to fail half-way through a commit.
   std::function<void(const std::string& dir)> poison_task_writes;
+  // A reason to skip (e.g. no server configured), or "" if the backend can run here.
+  std::function<std::string()> unavailable;
 };
 
 void PrintTo(const Backend& backend, std::ostream* os) { *os << backend.name; }
@@ -63,12 +68,25 @@ void PoisonSqliteTaskWrites(const std::string& dir) {
   sqlite3_close(db);
 }
 
+// One schema per test directory: tests running in parallel never share tables.
+std::string PostgresUrl(const std::string& dir) {
+  return testing::PostgresUrlWithFreshSchemaOnce(std::filesystem::path(dir).filename().string());
+}
+
+void PoisonPostgresTaskWrites(const std::string& dir) {
+  testing::PostgresExec(PostgresUrl(dir), R"sql(
+CREATE FUNCTION poison() RETURNS trigger AS $$
+BEGIN IF NEW.guid = 'poison' THEN RAISE EXCEPTION 'poisoned'; END IF; RETURN NEW; END
+$$ LANGUAGE plpgsql;
+CREATE TRIGGER poison BEFORE INSERT ON tasks FOR EACH ROW EXECUTE FUNCTION poison();)sql");
+}
+
 const Backend kBackends[] = {
     {"Memory",
      [](const std::string&) -> Result<std::unique_ptr<Store>> {
        return std::unique_ptr<Store>(std::make_unique<MemoryStore>());
      },
-     false, nullptr},
+     false, nullptr, nullptr},
     {"Sqlite",
      [](const std::string& dir) -> Result<std::unique_ptr<Store>> {
        auto store = SqliteStore::Open(SqlitePath(dir), NullLogger(), testing::TestEncoder());
@@ -77,12 +95,35 @@ const Backend kBackends[] = {
        }
        return std::unique_ptr<Store>(std::move(store).value());
      },
-     true, PoisonSqliteTaskWrites},
+     true, PoisonSqliteTaskWrites, nullptr},
+    {"Postgres",
+     [](const std::string& dir) -> Result<std::unique_ptr<Store>> {
+       PostgresStore::Options options;
+       options.url = PostgresUrl(dir);
+       auto store = PostgresStore::Open(options, NullLogger(), testing::TestEncoder());
+       if (!store.ok()) {
+         return store.status();
+       }
+       return std::unique_ptr<Store>(std::move(store).value());
+     },
+     true, PoisonPostgresTaskWrites,
+     [] {
+       return testing::PostgresTestUrl().empty()
+                  ? std::string("BBS_TEST_POSTGRES_URL is not set (scripts/servers/postgres.sh)")
+                  : std::string();
+     }},
 };
 
 class StoreConformanceTest : public ::testing::TestWithParam<Backend> {
  protected:
-  void SetUp() override { Reopen(); }
+  void SetUp() override {
+    if (GetParam().unavailable) {
+      if (std::string reason = GetParam().unavailable(); !reason.empty()) {
+        GTEST_SKIP() << reason;
+      }
+    }
+    Reopen();
+  }
 
   void Reopen() {
     store_.reset();
