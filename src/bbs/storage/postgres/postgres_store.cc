@@ -213,6 +213,12 @@ std::string Int(int64_t v) { return std::to_string(v); }
 std::string Bool(bool v) { return v ? "true" : "false"; }
 
 std::string OneLine(std::string text) {
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ' || text.back() == '\t')) {
+    text.pop_back();
+  }
+  for (size_t at; (at = text.find("\n\t")) != std::string::npos;) {
+    text.replace(at, 2, "; ");
+  }
   std::replace(text.begin(), text.end(), '\n', ' ');
   while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) {
     text.pop_back();
