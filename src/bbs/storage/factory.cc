@@ -16,6 +16,7 @@
 
 #include "bbs/storage/encryption/encoder.h"
 #include "bbs/storage/memory_store.h"
+#include "bbs/storage/mysql/mysql_store.h"
 #include "bbs/storage/postgres/postgres_store.h"
 #include "bbs/storage/sqlite/sqlite_store.h"
 
@@ -150,7 +151,19 @@ Result<std::unique_ptr<Store>> OpenStore(const StoreOptions& options, Logger log
     if (!encoder.ok()) {
       return encoder.status();
     }
-    return InvalidRequest(fmt::format("database driver '{}' is not built yet", options.driver));
+    MysqlStore::Options my;
+    my.dsn = options.connection_string;
+    my.connection_timeout = options.connection_timeout;
+    my.read_timeout = options.read_timeout;
+    my.write_timeout = options.write_timeout;
+    my.max_connection_lifetime = options.max_connection_lifetime;
+    my.ca_cert_file = options.sql_ca_cert_file;
+    my.verify_identity = options.sql_enable_identity_verification;
+    auto store = MysqlStore::Open(my, std::move(logger), encoder.value());
+    if (!store.ok()) {
+      return store.status();
+    }
+    return std::unique_ptr<Store>(std::move(store).value());
   }
   if (options.driver == "etcd") {
     return InvalidRequest(fmt::format("database driver '{}' is not built yet", options.driver));

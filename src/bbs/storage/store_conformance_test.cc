@@ -14,6 +14,8 @@
 #include <gtest/gtest.h>
 
 #include "bbs/storage/memory_store.h"
+#include "bbs/storage/mysql/mysql_store.h"
+#include "bbs/storage/mysql/mysql_test_util.h"
 #include "bbs/storage/postgres/postgres_store.h"
 #include "bbs/storage/postgres/postgres_test_util.h"
 #include "bbs/storage/sqlite/sqlite_store.h"
@@ -81,6 +83,17 @@ $$ LANGUAGE plpgsql;
 CREATE TRIGGER poison BEFORE INSERT ON tasks FOR EACH ROW EXECUTE FUNCTION poison();)sql");
 }
 
+std::string MysqlDsn(const std::string& dir) {
+  return testing::MysqlDsnWithFreshDatabaseOnce(std::filesystem::path(dir).filename().string());
+}
+
+void PoisonMysqlTaskWrites(const std::string& dir) {
+  testing::MysqlExec(MysqlDsn(dir),
+                     "CREATE TRIGGER poison BEFORE INSERT ON tasks FOR EACH ROW BEGIN IF NEW.guid "
+                     "= 'poison' THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'poisoned'; END "
+                     "IF; END");
+}
+
 const Backend kBackends[] = {
     {"Memory",
      [](const std::string&) -> Result<std::unique_ptr<Store>> {
@@ -110,6 +123,22 @@ const Backend kBackends[] = {
      [] {
        return testing::PostgresTestUrl().empty()
                   ? std::string("BBS_TEST_POSTGRES_URL is not set (scripts/servers/postgres.sh)")
+                  : std::string();
+     }},
+    {"Mysql",
+     [](const std::string& dir) -> Result<std::unique_ptr<Store>> {
+       MysqlStore::Options options;
+       options.dsn = MysqlDsn(dir);
+       auto store = MysqlStore::Open(options, NullLogger(), testing::TestEncoder());
+       if (!store.ok()) {
+         return store.status();
+       }
+       return std::unique_ptr<Store>(std::move(store).value());
+     },
+     true, PoisonMysqlTaskWrites,
+     [] {
+       return testing::MysqlTestDsn().empty()
+                  ? std::string("BBS_TEST_MYSQL_URL is not set (scripts/servers/mariadb.sh)")
                   : std::string();
      }},
 };
