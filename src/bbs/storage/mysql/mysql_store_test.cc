@@ -11,6 +11,7 @@
 
 #include "bbs/storage/mysql/mysql_test_util.h"
 #include "bbs/storage/store_test_util.h"
+#include "bbs/storage/tcp_proxy_test_util.h"
 
 namespace bbs::storage {
 namespace {
@@ -157,6 +158,35 @@ TEST_F(MysqlStoreTest, ReconnectsWhenItsConnectionIsKilled) {
   Snapshot snapshot;
   ASSERT_THAT((*store)->Load(&snapshot), IsOk());
   EXPECT_THAT(snapshot.domains, SizeIs(2));
+}
+
+TEST_F(MysqlStoreTest, WritesFailWhileTheServerIsAwayAndSucceedOnceItIsBack) {
+  size_t host = dsn_.find("127.0.0.1:") + 10;
+  size_t close = dsn_.find(')', host);
+  testing::TcpProxy proxy(static_cast<uint16_t>(std::stoi(dsn_.substr(host, close - host))));
+  std::string direct = dsn_;
+  dsn_ = dsn_.substr(0, host) + std::to_string(proxy.port()) + dsn_.substr(close);
+  auto store = Open();
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  std::vector<Mutation> first = {PutTask{testing::SmallTask("before")}};
+  ASSERT_THAT((*store)->Commit(first), IsOk());
+
+  proxy.Down();
+  std::vector<Mutation> lost = {PutTask{testing::SmallTask("while-down")}};
+  EXPECT_THAT((*store)->Commit(lost), StatusIs(ErrorCode::kUnknownError));
+  Snapshot snapshot;
+  EXPECT_THAT((*store)->Load(&snapshot), StatusIs(ErrorCode::kUnknownError));
+
+  proxy.Up();
+  std::vector<Mutation> later = {PutTask{testing::SmallTask("after")}};
+  ASSERT_THAT((*store)->Commit(later), IsOk());
+  ASSERT_THAT((*store)->Load(&snapshot), IsOk());
+  std::vector<std::string> guids;
+  for (const auto& task : snapshot.tasks) {
+    guids.push_back(task.task_guid());
+  }
+  EXPECT_THAT(guids, ::testing::UnorderedElementsAre("before", "after"));
+  dsn_ = direct;
 }
 
 TEST(MysqlStoreOpenTest, AnUnreachableServerIsAOneLineErrorWithoutThePassword) {
