@@ -1,6 +1,7 @@
 #include "bbs/storage/mysql/mysql_store.h"
 
 #include <chrono>
+#include <cstdio>
 #include <memory>
 #include <string>
 #include <vector>
@@ -200,6 +201,31 @@ TEST(MysqlStoreOpenTest, AnUnreachableServerIsAOneLineErrorWithoutThePassword) {
   EXPECT_THAT(store.status().message(), HasSubstr("mysql: cannot connect"));
   EXPECT_THAT(store.status().message(), ::testing::Not(HasSubstr("\n")));
   EXPECT_THAT(store.status().message(), ::testing::Not(HasSubstr("s3cret")));
+}
+
+// Start-up load time for docs/benchmarks.md (release build): --gtest_also_run_disabled_tests.
+TEST_F(MysqlStoreTest, DISABLED_Loads250kActualLrps) {
+  auto store = Open();
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  constexpr int kLrps = 250000;
+  for (int batch = 0; batch < kLrps / 10000; ++batch) {
+    std::vector<Mutation> put;
+    put.reserve(10000);
+    for (int i = 0; i < 10000; ++i) {
+      int n = batch * 10000 + i;
+      put.push_back(PutActualLrp{testing::SmallActualLrp(
+          fmt::format("{:08x}-0000-4000-8000-{:012x}", n / 4, n / 4), n % 4)});
+    }
+    ASSERT_THAT((*store)->Commit(put), IsOk());
+  }
+  store = Open();
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  auto start = std::chrono::steady_clock::now();
+  Snapshot snapshot;
+  ASSERT_THAT((*store)->Load(&snapshot), IsOk());
+  auto elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_THAT(snapshot.actual_lrps, SizeIs(kLrps));
+  std::printf("loaded %d actual LRPs in %.3f s\n", kLrps, elapsed);
 }
 
 }  // namespace
