@@ -11,8 +11,16 @@ command -v mariadbd >/dev/null || [ -x /usr/sbin/mariadbd ] ||
   { echo "mariadb.sh: MariaDB is not installed (apt-get install mariadb-server)" >&2; exit 1; }
 server=$(command -v mariadbd || echo /usr/sbin/mariadbd)
 
+# A loopback port nothing answers on (bash only: no python in minimal images).
 free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+  local port
+  while true; do
+    port=$((20000 + RANDOM % 40000))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      echo "$port"
+      return
+    fi
+  done
 }
 
 case "$cmd" in
