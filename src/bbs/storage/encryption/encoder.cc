@@ -28,6 +28,33 @@ struct CipherCtxDeleter {
 };
 using CipherCtx = std::unique_ptr<EVP_CIPHER_CTX, CipherCtxDeleter>;
 
+// OpenSSL 3 looks the cipher up in its provider store on every implicit use (a locked table):
+// fetch it once, and keep one context per thread and direction, so that the parallel decode
+// at start-up does not serialise on that lock.
+const EVP_CIPHER* Aes256Gcm() {
+  static EVP_CIPHER* cipher = EVP_CIPHER_fetch(nullptr, "AES-256-GCM", nullptr);
+  return cipher;
+}
+
+// A context of this thread, set up for AES-256-GCM with a 12-byte nonce in `encrypt`
+// direction; each use only sets the key and nonce. Null if OpenSSL cannot allocate.
+EVP_CIPHER_CTX* ThreadContext(bool encrypt) {
+  thread_local CipherCtx contexts[2];
+  CipherCtx& ctx = contexts[encrypt ? 1 : 0];
+  if (ctx == nullptr) {
+    CipherCtx fresh(EVP_CIPHER_CTX_new());
+    if (fresh == nullptr || Aes256Gcm() == nullptr ||
+        EVP_CipherInit_ex(fresh.get(), Aes256Gcm(), nullptr, nullptr, nullptr, encrypt ? 1 : 0) !=
+            1 ||
+        EVP_CIPHER_CTX_ctrl(fresh.get(), EVP_CTRL_GCM_SET_IVLEN,
+                            static_cast<int>(Encoder::kNonceSize), nullptr) != 1) {
+      return nullptr;
+    }
+    ctx = std::move(fresh);
+  }
+  return ctx.get();
+}
+
 const unsigned char* Bytes(std::string_view s) {
   return reinterpret_cast<const unsigned char*>(s.data());
 }
@@ -131,18 +158,15 @@ std::string Encoder::EncodeValueWithNonce(std::string_view plaintext, const Nonc
   frame.resize(cipher_at + plaintext.size() + kTagSize);
   auto* cipher = reinterpret_cast<unsigned char*>(frame.data() + cipher_at);
 
-  CipherCtx ctx(EVP_CIPHER_CTX_new());
+  EVP_CIPHER_CTX* ctx = ThreadContext(/*encrypt=*/true);
   int len = 0;
   bool ok =
       ctx != nullptr &&
-      EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, nullptr, nullptr) == 1 &&
-      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_IVLEN, kNonceSize, nullptr) == 1 &&
-      EVP_EncryptInit_ex(ctx.get(), nullptr, nullptr, active_key_.data(), nonce.data()) == 1 &&
-      EVP_EncryptUpdate(ctx.get(), cipher, &len, Bytes(plaintext),
-                        static_cast<int>(plaintext.size())) == 1 &&
-      EVP_EncryptFinal_ex(ctx.get(), cipher + len, &len) == 1 &&
-      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, kTagSize, cipher + plaintext.size()) ==
-          1;
+      EVP_EncryptInit_ex(ctx, nullptr, nullptr, active_key_.data(), nonce.data()) == 1 &&
+      EVP_EncryptUpdate(ctx, cipher, &len, Bytes(plaintext), static_cast<int>(plaintext.size())) ==
+          1 &&
+      EVP_EncryptFinal_ex(ctx, cipher + len, &len) == 1 &&
+      EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, kTagSize, cipher + plaintext.size()) == 1;
   // AES-GCM with a valid key cannot fail short of memory exhaustion.
   if (!ok) {
     std::abort();
@@ -197,17 +221,14 @@ Result<std::string> Encoder::DecodeValue(std::string_view encoded) const {
   std::array<unsigned char, kTagSize> tag;
   std::memcpy(tag.data(), cipher + cipher_size, kTagSize);
 
-  CipherCtx ctx(EVP_CIPHER_CTX_new());
+  EVP_CIPHER_CTX* ctx = ThreadContext(/*encrypt=*/false);
   int len = 0;
-  bool ok = ctx != nullptr &&
-            EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, nullptr, nullptr) == 1 &&
-            EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_IVLEN, kNonceSize, nullptr) == 1 &&
-            EVP_DecryptInit_ex(ctx.get(), nullptr, nullptr, key->data(), nonce) == 1 &&
-            EVP_DecryptUpdate(ctx.get(), reinterpret_cast<unsigned char*>(plain.data()), &len,
-                              cipher, static_cast<int>(cipher_size)) == 1 &&
-            EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, kTagSize, tag.data()) == 1 &&
-            EVP_DecryptFinal_ex(ctx.get(), reinterpret_cast<unsigned char*>(plain.data()) + len,
-                                &len) == 1;
+  bool ok =
+      ctx != nullptr && EVP_DecryptInit_ex(ctx, nullptr, nullptr, key->data(), nonce) == 1 &&
+      EVP_DecryptUpdate(ctx, reinterpret_cast<unsigned char*>(plain.data()), &len, cipher,
+                        static_cast<int>(cipher_size)) == 1 &&
+      EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, kTagSize, tag.data()) == 1 &&
+      EVP_DecryptFinal_ex(ctx, reinterpret_cast<unsigned char*>(plain.data()) + len, &len) == 1;
   if (!ok) {
     return Undecodable("authentication failed");
   }
