@@ -224,6 +224,16 @@ TEST_F(PostgresStoreTest, WritesFailWhileTheServerIsAwayAndSucceedOnceItIsBack) 
   EXPECT_THAT(guids, ::testing::UnorderedElementsAre("before", "after"));
 }
 
+TEST_F(PostgresStoreTest, AConfiguredCaFileMakesTlsRequired) {
+  PostgresStore::Options options;
+  options.url = url_;
+  options.ca_cert_file = "/nonexistent/ca.crt";
+  auto store = PostgresStore::Open(options, NullLogger(), testing::TestEncoder());
+  // The test server has no TLS: with sql_ca_cert_file set, bbs must not fall back to plain text.
+  ASSERT_FALSE(store.ok());
+  EXPECT_THAT(store.status().message(), HasSubstr("postgres: cannot connect"));
+}
+
 TEST(PostgresStoreOpenTest, AnUnreachableServerIsAOneLineErrorWithoutThePassword) {
   PostgresStore::Options options;
   // Port 1 on loopback: nothing listens there, the connection is refused at once.
