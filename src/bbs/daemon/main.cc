@@ -345,8 +345,20 @@ int Run(int argc, char** argv) {
 
   // Migrations: opening the store creates or upgrades the schema. (Storage work: log
   // bbs.migration-manager.finished-migrations and emit MigrationDuration here.)
-  auto store = storage::OpenStore(config->database_driver, config->database_connection_string,
-                                  logger.Session("store"));
+  storage::StoreOptions store_options;
+  store_options.driver = config->database_driver;
+  store_options.connection_string = config->database_connection_string;
+  store_options.encryption_keys = config->encryption_keys;
+  store_options.active_key_label = config->active_key_label;
+  store_options.max_open_connections = config->max_open_database_connections;
+  store_options.max_idle_connections = config->max_idle_database_connections;
+  store_options.max_connection_lifetime = config->max_database_connection_lifetime;
+  store_options.connection_timeout = config->db_connection_timeout;
+  store_options.read_timeout = config->db_read_timeout;
+  store_options.write_timeout = config->db_write_timeout;
+  store_options.sql_ca_cert_file = config->sql_ca_cert_file;
+  store_options.sql_enable_identity_verification = config->sql_enable_identity_verification;
+  auto store = storage::OpenStore(store_options, logger.Session("store"));
   if (!store.ok()) {
     logger.Fatal("opening-store-failed", store.status().message(),
                  {{"driver", config->database_driver}});

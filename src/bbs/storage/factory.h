@@ -1,6 +1,9 @@
 #pragma once
 
+#include <chrono>
+#include <map>
 #include <memory>
+#include <string>
 #include <string_view>
 
 #include "bbs/base/logger.h"
@@ -9,12 +12,40 @@
 
 namespace bbs::storage {
 
-// Opens the Store backend named `driver`:
-//   "sqlite"  — `connection_string` is the database file path; its parent directory is
-//               created if missing.
-//   "memory"  — an empty MemoryStore; `connection_string` is ignored.
-// "postgres" and "etcd" are known but not built yet; they, an unknown driver and an empty sqlite
-// path fail with InvalidRequest. Other failures are those of the backend's Open.
+// Everything a backend needs to open (the `database_*`, `sql_*`, `db_*` and encryption keys of
+// spec/behavior.md §11.3 and §11.7).
+struct StoreOptions {
+  std::string driver = "sqlite";
+  std::string connection_string;
+  std::map<std::string, std::string> encryption_keys;  // label -> passphrase
+  std::string active_key_label;
+  int max_open_connections = 200;  // 0 = unlimited
+  int max_idle_connections = 200;
+  std::chrono::nanoseconds max_connection_lifetime{0};  // 0 = unlimited
+  std::chrono::nanoseconds connection_timeout = std::chrono::minutes(10);
+  std::chrono::nanoseconds read_timeout = std::chrono::minutes(10);
+  std::chrono::nanoseconds write_timeout = std::chrono::minutes(10);
+  std::string sql_ca_cert_file;
+  bool sql_enable_identity_verification = true;
+};
+
+// The file beside a SQLite database that keeps its generated encryption key when no keys are
+// configured: "<database path>.key" (mode 0600, one line "label:passphrase").
+std::string SqliteKeyFilePath(const std::string& database_path);
+
+// Opens the Store backend named `options.driver`:
+//   "sqlite"   — `connection_string` is the database file path; its parent directory is
+//                created if missing. Without configured keys, a random key is generated once
+//                and kept in SqliteKeyFilePath() (the laptop default needs no set-up).
+//   "postgres" — `connection_string` is upstream's postgres://user:pass@host:port/db?... URL.
+//   "mysql"    — `connection_string` is upstream's user:pass@tcp(host:port)/db?... DSN.
+//   "memory"   — an empty MemoryStore; `connection_string` is ignored.
+// The SQL servers require `encryption_keys` and `active_key_label` (InvalidRequest otherwise,
+// as upstream refuses to start without them). An unknown driver or an empty sqlite path fail
+// with InvalidRequest. Other failures are those of the backend's Open.
+Result<std::unique_ptr<Store>> OpenStore(const StoreOptions& options, Logger logger);
+
+// Shorthand for a store without configured keys and with default pool settings.
 Result<std::unique_ptr<Store>> OpenStore(std::string_view driver,
                                          std::string_view connection_string, Logger logger);
 

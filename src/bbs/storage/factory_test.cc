@@ -39,21 +39,62 @@ TEST(OpenStoreTest, OpensAnEmptyMemoryStore) {
   EXPECT_THAT(snapshot.tasks, SizeIs(0));
 }
 
-TEST(OpenStoreTest, SaysPostgresAndEtcdAreNotBuiltYet) {
-  for (const char* driver : {"postgres", "etcd"}) {
-    auto store = OpenStore(driver, "whatever", NullLogger());
+TEST(OpenStoreTest, SqlServersRequireEncryptionKeys) {
+  for (const char* driver : {"postgres", "mysql"}) {
+    auto store = OpenStore(driver, "x", NullLogger());
     ASSERT_FALSE(store.ok());
     EXPECT_THAT(store.status(), StatusIs(ErrorCode::kInvalidRequest));
     EXPECT_EQ(store.status().message(),
-              std::string("database driver '") + driver + "' is not built yet");
+              std::string("encryption_keys and active_key_label are required with "
+                          "database_driver '") +
+                  driver + "'");
   }
 }
 
-TEST(OpenStoreTest, RejectsAnUnknownDriver) {
-  auto store = OpenStore("mysql", "x", NullLogger());
+TEST(OpenStoreTest, SqliteWithoutKeysGeneratesOnePrivateKeyFileAndKeepsUsingIt) {
+  TempDir dir;
+  std::string path = (dir.path() / "bbs.db").string();
+  {
+    auto store = OpenStore("sqlite", path, NullLogger());
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    std::vector<Mutation> put = {PutTask{testing::SmallTask("tg")}};
+    ASSERT_THAT((*store)->Commit(put), IsOk());
+  }
+  std::string key_file = SqliteKeyFilePath(path);
+  ASSERT_TRUE(std::filesystem::exists(key_file));
+  EXPECT_EQ(std::filesystem::status(key_file).permissions() & std::filesystem::perms::all,
+            std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  std::string content;
+  std::getline(std::ifstream(key_file), content);
+  EXPECT_THAT(content, ::testing::StartsWith("bbs-local:"));
+
+  auto store = OpenStore("sqlite", path, NullLogger());
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  Snapshot snapshot;
+  ASSERT_THAT((*store)->Load(&snapshot), IsOk());
+  EXPECT_THAT(snapshot.tasks, SizeIs(1));
+}
+
+TEST(OpenStoreTest, SqliteUsesConfiguredKeysWhenGiven) {
+  TempDir dir;
+  StoreOptions options;
+  options.connection_string = (dir.path() / "bbs.db").string();
+  options.encryption_keys = {{"k1", "secret"}};
+  options.active_key_label = "k1";
+  auto store = OpenStore(options, NullLogger());
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  EXPECT_FALSE(std::filesystem::exists(SqliteKeyFilePath(options.connection_string)));
+  options.active_key_label = "missing";
+  store = OpenStore(options, NullLogger());
   ASSERT_FALSE(store.ok());
   EXPECT_THAT(store.status(), StatusIs(ErrorCode::kInvalidRequest));
-  EXPECT_EQ(store.status().message(), "unknown database driver 'mysql'");
+}
+
+TEST(OpenStoreTest, RejectsAnUnknownDriver) {
+  auto store = OpenStore("oracle", "x", NullLogger());
+  ASSERT_FALSE(store.ok());
+  EXPECT_THAT(store.status(), StatusIs(ErrorCode::kInvalidRequest));
+  EXPECT_EQ(store.status().message(), "unknown database driver 'oracle'");
 }
 
 TEST(OpenStoreTest, RejectsAnEmptySqlitePath) {
