@@ -40,7 +40,7 @@ const FlagSpec kFlags[] = {
     {"logLevel", FlagKind::kLogLevel, nullptr, LogLevelProblem,
      "debug, info, error or fatal (log_level; default info)"},
     {"databaseDriver", FlagKind::kString, &Config::database_driver, DriverProblem,
-     "sqlite, postgres or etcd (database_driver; default sqlite)"},
+     "sqlite, postgres, mysql or etcd (database_driver; default sqlite)"},
     {"databaseConnectionString", FlagKind::kString, &Config::database_connection_string, nullptr,
      "database file, URL or endpoints (database_connection_string; default ./bbs-data/bbs.db)"},
     {"encryptionKey", FlagKind::kEncryptionKey, nullptr, nullptr,
@@ -393,23 +393,9 @@ std::vector<std::string> Config::NotYetSupported() const {
       " set but the etcd store is not built yet; ignored");
   add(SetNames({{"-consulCluster", !consul_cluster.empty()}}),
       " set but Consul registration is not built (Diego dropped Consul); ignored");
-  if (database_driver == "postgres") {
-    out.push_back("database_driver is \"postgres\" but the PostgreSQL store is not built yet");
-  } else if (database_driver == "etcd") {
+  if (database_driver == "etcd") {
     out.push_back("database_driver is \"etcd\" but the etcd store is not built yet");
   }
-  add(SetNames({{"max_open_database_connections",
-                 max_open_database_connections != d.max_open_database_connections},
-                {"max_idle_database_connections",
-                 max_idle_database_connections != d.max_idle_database_connections},
-                {"max_database_connection_lifetime",
-                 max_database_connection_lifetime != d.max_database_connection_lifetime},
-                {"db_read_timeout", db_read_timeout != d.db_read_timeout},
-                {"db_write_timeout", db_write_timeout != d.db_write_timeout}}),
-      " set but no SQL server store (PostgreSQL, MySQL) is built yet to use it; ignored");
-  add(SetNames({{"sql_ca_cert_file", !sql_ca_cert_file.empty()},
-                {"sql_enable_identity_verification", !sql_enable_identity_verification}}),
-      " set but TLS to the SQL database is not built yet");
   add(SetNames({{"enable_db_health_check", enable_db_health_check},
                 {"health_check_interval", health_check_interval != d.health_check_interval},
                 {"health_check_timeout", health_check_timeout != d.health_check_timeout},
@@ -421,9 +407,6 @@ std::vector<std::string> Config::NotYetSupported() const {
       " set but bbs has no limit on these workers yet; ignored");
   add(SetNames({{"debug_lrp_start_heartbeats", debug_lrp_start_heartbeats}}),
       " set but no-change StartActualLRP heartbeats are not logged at any level yet");
-  add(SetNames({{"encryption_keys", !encryption_keys.empty()},
-                {"active_key_label", !active_key_label.empty()}}),
-      " set but blob encryption is not built yet; records are stored unencrypted");
   return out;
 }
 
@@ -469,14 +452,14 @@ const std::vector<AcceptedKey>& AcceptedKeys() {
       // §11.3
       {"database_driver", kApplied, ""},
       {"database_connection_string", kApplied, ""},
-      {"max_open_database_connections", kNotYet, ""},
-      {"max_idle_database_connections", kNotYet, ""},
-      {"max_database_connection_lifetime", kNotYet, ""},
+      {"max_open_database_connections", kApplied, ""},
+      {"max_idle_database_connections", kApplied, ""},
+      {"max_database_connection_lifetime", kApplied, ""},
       {"db_connection_timeout", kApplied, ""},  // the Locket call deadline, as upstream
-      {"db_read_timeout", kNotYet, ""},
-      {"db_write_timeout", kNotYet, ""},
-      {"sql_ca_cert_file", kNotYet, ""},
-      {"sql_enable_identity_verification", kNotYet, ""},
+      {"db_read_timeout", kApplied, ""},
+      {"db_write_timeout", kApplied, ""},
+      {"sql_ca_cert_file", kApplied, ""},
+      {"sql_enable_identity_verification", kApplied, ""},
       {"enable_db_health_check", kNotYet, ""},
       {"health_check_interval", kNotYet, ""},
       {"health_check_timeout", kNotYet, ""},
@@ -512,8 +495,8 @@ const std::vector<AcceptedKey>& AcceptedKeys() {
       {"lock_ttl", kApplied, ""},
       {"lock_retry_interval", kApplied, ""},
       // §11.7
-      {"active_key_label", kNotYet, ""},
-      {"encryption_keys", kNotYet, ""},
+      {"active_key_label", kApplied, ""},
+      {"encryption_keys", kApplied, ""},
       {"log_level", kApplied, ""},
       {"time_format", kApplied, ""},
       {"max_data_string_length", kApplied, ""},
@@ -557,8 +540,8 @@ const std::vector<AcceptedKey>& AcceptedKeys() {
       {"-logLevel", kApplied, ""},
       {"-databaseDriver", kApplied, ""},
       {"-databaseConnectionString", kApplied, ""},
-      {"-encryptionKey", kNotYet, "encryption_keys"},
-      {"-activeKeyLabel", kNotYet, "active_key_label"},
+      {"-encryptionKey", kApplied, ""},
+      {"-activeKeyLabel", kApplied, ""},
       {"-etcdCluster", kNotYet, ""},
       {"-etcdCertFile", kNotYet, ""},
       {"-etcdKeyFile", kNotYet, ""},

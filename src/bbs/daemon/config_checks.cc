@@ -73,10 +73,10 @@ std::string LogLevelProblem(std::string_view value) {
 }
 
 std::string DriverProblem(std::string_view value) {
-  if (value == "sqlite" || value == "postgres" || value == "etcd") {
+  if (value == "sqlite" || value == "postgres" || value == "mysql" || value == "etcd") {
     return "";
   }
-  return "want one of sqlite, postgres, etcd; got " + Quote(value);
+  return "want one of sqlite, postgres, mysql, etcd; got " + Quote(value);
 }
 
 std::string UrlProblem(std::string_view value) {

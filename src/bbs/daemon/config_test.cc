@@ -673,10 +673,10 @@ TEST_F(ConfigTest, AnEmptyDebugAddressTurnsTheDebugServerOff) {
 }
 
 TEST_F(ConfigTest, TheDatabaseDriverMustBeKnown) {
-  EXPECT_EQ(ErrorOf(LoadConfig(std::vector<std::string>{"-databaseDriver=mysql"})),
-            "flag -databaseDriver: want one of sqlite, postgres, etcd; got \"mysql\"");
-  EXPECT_THAT(ErrorOf(LoadWithFile(R"({"database_driver": "mysql"})")),
-              HasSubstr(R"(key "database_driver": want one of sqlite, postgres, etcd)"));
+  EXPECT_EQ(ErrorOf(LoadConfig(std::vector<std::string>{"-databaseDriver=oracle"})),
+            "flag -databaseDriver: want one of sqlite, postgres, mysql, etcd; got \"oracle\"");
+  EXPECT_THAT(ErrorOf(LoadWithFile(R"({"database_driver": "oracle"})")),
+              HasSubstr(R"(key "database_driver": want one of sqlite, postgres, mysql, etcd)"));
 }
 
 TEST_F(ConfigTest, OtherDriversNeedAnExplicitConnectionString) {
@@ -747,11 +747,7 @@ TEST_F(ConfigTest, NotYetSupportedNamesEachFeatureThatIsSet) {
           "-etcdKeyFile and -etcdCaFile are set but the etcd store is not built yet; ignored",
           "-consulCluster is set but Consul registration is not built (Diego dropped Consul); "
           "ignored",
-          "database_driver is \"postgres\" but the PostgreSQL store is not built yet",
-          "sql_ca_cert_file is set but TLS to the SQL database is not built yet",
-          "enable_db_health_check is set but the database health check is not built yet",
-          "encryption_keys and active_key_label are set but blob encryption is not built yet; "
-          "records are stored unencrypted"));
+          "enable_db_health_check is set but the database health check is not built yet"));
 }
 
 TEST_F(ConfigTest, NotYetSupportedNamesTheEtcdDriver) {
