@@ -118,6 +118,24 @@ TEST_F(HostileClientTest, AHeadOf64KiBIsAnsweredAtOnce) {
   ExpectAlive();
 }
 
+// Reproducer, disabled until src/bbs/http handles it: a single header field whose value is
+// 65,533 bytes or more makes Beast's fields container throw std::length_error ("field value too
+// large": its offsets are 16-bit) inside the parser; the server logs "handler-threw" and the
+// client gets no answer and no close until the read timeout (120 s). Upstream accepts heads up
+// to 1 MiB. Expected: an answer at once, 200 (or 431 and a close if our limit is lower).
+TEST_F(HostileClientTest, DISABLED_ASingleHeaderFieldOf64KiBIsAnsweredAtOnce) {
+  RawConnection c;
+  ASSERT_TRUE(c.Connect(port_));
+  ASSERT_TRUE(c.Send("POST /v1/ping HTTP/1.1\r\nHost: bbs\r\nContent-Length: 0\r\nX-Big: " +
+                     std::string(64 * 1024, 'a') + "\r\n\r\n"));
+  bool closed = false;
+  std::string response = c.Read(3s, &closed, 12);
+  int status = StatusOf(response);
+  EXPECT_TRUE(status == 200 || status == 431) << "no answer within 3 s";
+  if (status == 431) EXPECT_TRUE(closed || c.Read(3s, &closed).empty());
+  ExpectAlive();
+}
+
 TEST_F(HostileClientTest, AHeadBeyondOneMiBGets431AndTheConnectionCloses) {
   bool closed = false;
   std::string response = Exchange(RequestWithHeaderBytes((1 << 20) + 4096), &closed);

@@ -89,7 +89,7 @@ TEST_F(InstanceBoundTest, OneInstanceAboveTheBoundIsRejectedAndTheBoundItselfIsV
 // A desire of kLongDesireInstances takes a few seconds in the sanitizer build: long enough for
 // SIGTERM to land in the middle of it. Stopping waits for that request (graceful shutdown), so
 // the stop time is bounded by one desire's time, which the instance bound bounds.
-constexpr int32_t kLongDesireInstances = 20'000;
+constexpr int32_t kLongDesireInstances = 10'000;
 
 TEST_F(InstanceBoundTest, SigtermDuringALongDesireStopsBbsOnceItIsCommitted) {
   // The desire runs on its own connection; SIGTERM arrives while it is being committed.
