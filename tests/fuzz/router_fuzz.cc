@@ -81,7 +81,16 @@ void Exchange(uint16_t port, std::string_view bytes) {
   addr.sin_family = AF_INET;
   addr.sin_port = htons(port);
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) std::abort();
+  // Thousands of connections a second can exhaust the ephemeral ports for a moment: a failed
+  // connect is the machine's limit, not a finding, so it is retried.
+  for (int attempt = 0; ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0;
+       ++attempt) {
+    if (attempt == 100) std::abort();
+    ::close(fd);
+    ::usleep(10000);
+    fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) std::abort();
+  }
   while (!bytes.empty()) {
     ssize_t n = ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
     if (n <= 0) break;  // the server may close early (400, 413, 431)
@@ -91,11 +100,15 @@ void Exchange(uint16_t port, std::string_view bytes) {
   char buf[4096];
   for (;;) {
     pollfd p{fd, POLLIN, 0};
-    // The server must close a half-closed connection once it has answered what it could.
-    if (::poll(&p, 1, 5000) <= 0) std::abort();
+    // The server must close a half-closed connection once it has answered what it could. The
+    // bound is generous: on a loaded machine a sanitizer build stalls for seconds at times.
+    if (::poll(&p, 1, 20000) <= 0) std::abort();
     ssize_t n = ::recv(fd, buf, sizeof buf, 0);
     if (n <= 0) break;
   }
+  // Reset rather than close: no TIME_WAIT left behind on this side for every input.
+  linger reset{1, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
   ::close(fd);
 }
 
