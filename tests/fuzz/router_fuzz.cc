@@ -12,6 +12,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <memory>
 #include <string>
@@ -102,7 +103,11 @@ void Exchange(uint16_t port, std::string_view bytes) {
     pollfd p{fd, POLLIN, 0};
     // The server must close a half-closed connection once it has answered what it could. The
     // bound is generous: on a loaded machine a sanitizer build stalls for seconds at times.
-    if (::poll(&p, 1, 20000) <= 0) std::abort();
+    if (::poll(&p, 1, 20000) <= 0) {
+      std::fprintf(stderr, "router_fuzz: no answer or close within 20 s; %zu connections open\n",
+                   TheServer().connection_count());
+      std::abort();
+    }
     ssize_t n = ::recv(fd, buf, sizeof buf, 0);
     if (n <= 0) break;
   }

@@ -350,7 +350,10 @@ CrashTrialResult RunCrashTrial(const CrashTrialOptions& options) {
   }
   result.acknowledged = log.acknowledged;
   result.in_flight = log.in_flight;
-  testing::BbsProcess restarted(options.binary, options.data_dir, options.backend_args);
+  testing::BbsProcess restarted(
+      options.binary,
+      options.restart_data_dir.empty() ? options.data_dir : options.restart_data_dir,
+      options.backend_args);
   if (!restarted.Start()) {
     result.problems.push_back("bbs did not restart: " + restarted.error());
     return result;

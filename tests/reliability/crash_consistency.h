@@ -12,8 +12,11 @@
 namespace bbs::reliability {
 
 struct CrashTrialOptions {
-  std::string binary;                     // the bbs binary
-  std::string data_dir;                   // exists; kept across the kill and the restart
+  std::string binary;    // the bbs binary
+  std::string data_dir;  // exists; kept across the kill and the restart
+  // Where the restarted bbs keeps its data; "" = data_dir. Another (empty) directory loses
+  // every write: the harness's own negative control.
+  std::string restart_data_dir;
   std::vector<std::string> backend_args;  // extra bbs flags: the backend under test
   uint32_t seed = 1;                      // chooses the kill moment
   int kill_after_min_ms = 300;            // the kill comes this long after the writers start...

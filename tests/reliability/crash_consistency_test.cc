@@ -27,5 +27,20 @@ TEST(CrashConsistencyTest, KillDashNineUnderConcurrentWritesOnSqliteLosesNothing
   }
 }
 
+TEST(CrashConsistencyTest, ATrialThatRestartsOnEmptyDataReportsTheLostWrites) {
+  testing::TempDir dir;
+  testing::TempDir empty;
+  CrashTrialOptions options;
+  options.binary = BBS_BINARY;
+  options.data_dir = dir.path();
+  options.restart_data_dir = empty.path();
+  options.kill_after_min_ms = 500;
+  options.kill_after_max_ms = 500;
+  CrashTrialResult result = RunCrashTrial(options);
+  ASSERT_TRUE(result.ran);
+  ASSERT_GT(result.acknowledged, 0);
+  EXPECT_FALSE(result.problems.empty()) << "the checker missed every lost write";
+}
+
 }  // namespace
 }  // namespace bbs::reliability
