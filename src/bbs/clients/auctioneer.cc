@@ -199,10 +199,12 @@ void HttpAuctioneer::RunSender() {
       if (queue_.empty()) {
         work_cv_.wait(lock);
       } else {
-        auto earliest = std::min_element(
-            queue_.begin(), queue_.end(),
-            [](const Job& a, const Job& b) { return a.not_before < b.not_before; });
-        work_cv_.wait_until(lock, earliest->not_before);
+        // A copy: another sender may take that job (freeing it) while this one waits.
+        const auto wake =
+            std::min_element(queue_.begin(), queue_.end(), [](const Job& a, const Job& b) {
+              return a.not_before < b.not_before;
+            })->not_before;
+        work_cv_.wait_until(lock, wake);
       }
     }
     Job job = std::move(*ready);

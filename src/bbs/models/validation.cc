@@ -564,7 +564,7 @@ void CheckDesiredLrp(const models::DesiredLRP& lrp, Problems* out) {
   if (!IsUrlWithScheme(lrp.root_fs())) {
     AddField(out, "rootfs");
   }
-  if (lrp.instances() < 0) {
+  if (lrp.instances() < 0 || lrp.instances() > kMaxInstancesPerDesiredLrp) {
     AddField(out, "instances");
   }
   if (lrp.memory_mb() < 0) {
@@ -642,7 +642,8 @@ void CheckDesiredLrp(const models::DesiredLRP& lrp, Problems* out) {
 }
 
 void CheckDesiredLrpUpdate(const models::DesiredLRPUpdate& update, Problems* out) {
-  if (update.has_instances() && update.instances() < 0) {
+  if (update.has_instances() &&
+      (update.instances() < 0 || update.instances() > kMaxInstancesPerDesiredLrp)) {
     AddField(out, "instances");
   }
   if (update.has_annotation() && update.annotation().size() > kMaxAnnotationBytes) {
