@@ -1,4 +1,5 @@
 #include "bbs/api/api.h"
+#include "bbs/domain/event_testing.h"
 
 #include <gtest/gtest.h>
 
@@ -30,7 +31,7 @@ class ApiTest : public ::testing::Test {
   storage::MemoryStore store_;
   FakeClock clock_;
   SequentialGuidGenerator guids_;
-  events::NullPublisher publisher_;
+  domain::testing::NullEventPublisher publisher_;
   state::Engine engine_;
   Api api_;
   std::map<std::string, Route> routes_;

@@ -1,4 +1,5 @@
 #include "bbs/converger/converger.h"
+#include "bbs/domain/event_testing.h"
 
 #include <gtest/gtest.h>
 
@@ -88,7 +89,7 @@ class ConvergerTest : public ::testing::Test {
   storage::MemoryStore store_;
   FakeClock clock_;
   SequentialGuidGenerator guids_;
-  events::NullPublisher publisher_;
+  domain::testing::NullEventPublisher publisher_;
   Auctions auctions_;
   Cells cells_;
   state::Engine engine_;

@@ -425,21 +425,21 @@ class HubCore {
     const bool instances =
         sub.kind == StreamKind::kLrpInstances || sub.kind == StreamKind::kLrpInstancesR0;
     switch (event.family) {
-      case Family::kDesiredLrp:
+      case EventFamily::kDesiredLrp:
         return lrp ? Delivery::kDeliver : Delivery::kSkip;
-      case Family::kTask:
+      case EventFamily::kTask:
         return lrp ? Delivery::kSkip : Delivery::kDeliver;
-      case Family::kActualLrpInstance:
+      case EventFamily::kActualLrpInstance:
         if (!instances) {
           return Delivery::kSkip;
         }
         break;
-      case Family::kActualLrpGroup:
+      case EventFamily::kActualLrpGroup:
         if (!lrp || instances) {
           return Delivery::kSkip;
         }
         break;
-      case Family::kActualLrpCrashed:
+      case EventFamily::kActualLrpCrashed:
         if (!lrp) {
           return Delivery::kSkip;
         }
@@ -471,9 +471,10 @@ class HubCore {
   }
 
   void AppendFrame(std::string* out, Subscriber& sub, Entry& entry) {
-    const Family family = entry.event.family;
+    const EventFamily family = entry.event.family;
     const int format =
-        IsR0(sub.kind) && (family == Family::kDesiredLrp || family == Family::kTask) ? 1 : 0;
+        IsR0(sub.kind) && (family == EventFamily::kDesiredLrp || family == EventFamily::kTask) ? 1
+                                                                                               : 0;
     const std::string& body = Body(entry, format);
     std::string id = sub.resumable_ids ? epoch_ + "-" + std::to_string(entry.sequence)
                                        : std::to_string(sub.next_id++);

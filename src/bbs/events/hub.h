@@ -12,10 +12,13 @@
 #include <vector>
 
 #include "bbs/base/logger.h"
-#include "bbs/events/event.h"
+#include "bbs/domain/event.h"
 #include "bbs/http/message.h"
 
 namespace bbs::events {
+
+using domain::Event;
+using domain::EventFamily;
 
 namespace internal {
 class HubCore;
@@ -91,7 +94,7 @@ struct HubStats {
 //     only the id text differs from upstream, and only for clients that sent Last-Event-ID.
 //
 // Thread-safe. Close() (and the destructor) end every stream cleanly; later subscriptions fail.
-class Hub final : public Publisher {
+class Hub final : public domain::EventPublisher {
  public:
   explicit Hub(HubOptions options = HubOptions());
   ~Hub() override;  // Close()s

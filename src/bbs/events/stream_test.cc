@@ -70,7 +70,7 @@ Event AppendixACrash() {
   crash->set_crash_count(1);
   crash->set_crash_reason("exit 1");
   crash->set_since(1700000000000000000);
-  return Event{Family::kActualLrpInstance, "actual_lrp_crashed", std::move(crash), {"cell-1"}};
+  return Event{EventFamily::kActualLrpInstance, "actual_lrp_crashed", std::move(crash), {"cell-1"}};
 }
 
 TEST(EventStreamTest, WritesTheFirstEventOfAppendixAByteForByte) {

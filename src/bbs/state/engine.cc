@@ -7,8 +7,8 @@
 #include "bbs/clients/reps.h"
 #include "bbs/domain/actual_lrp_factory.h"
 #include "bbs/domain/desired_lrp_ops.h"
+#include "bbs/domain/events.h"
 #include "bbs/domain/lrp_event_calc.h"
-#include "bbs/domain/lrp_events.h"
 #include "bbs/models/conversion.h"
 #include "bbs/models/routes_json.h"
 
@@ -49,7 +49,7 @@ size_t MutationCount(const Change& c) { return c.mutations.size(); }
 }  // namespace
 
 Engine::Engine(storage::Store* store, const Clock* clock, GuidGenerator* guids,
-               events::Publisher* publisher, Logger logger, Options options)
+               domain::EventPublisher* publisher, Logger logger, Options options)
     : store_(store),
       clock_(clock),
       guids_(guids),

@@ -23,10 +23,10 @@
 #include "bbs/base/status.h"
 #include "bbs/cells/cell_directory.h"
 #include "bbs/domain/actual_lrp_lifecycle.h"
+#include "bbs/domain/event.h"
 #include "bbs/domain/lrp_convergence.h"
 #include "bbs/domain/lrp_event_calc.h"
 #include "bbs/domain/task_lifecycle.h"
-#include "bbs/events/event.h"
 #include "bbs/storage/store.h"
 #include "models/actual_lrp.pb.h"
 #include "models/desired_lrp.pb.h"
@@ -63,7 +63,7 @@ struct DesiredLrpFilter {
 // One operation's worth of writes: the mutations to commit atomically and the events they cause.
 struct Change {
   std::vector<storage::Mutation> mutations;
-  std::vector<events::Event> events;
+  std::vector<domain::Event> events;
 };
 
 // Engine is the in-memory authoritative model of the BBS and its write path (design.md §3).
@@ -84,7 +84,7 @@ class Engine {
   };
 
   Engine(storage::Store* store, const Clock* clock, GuidGenerator* guids,
-         events::Publisher* publisher, Logger logger, Options options);
+         domain::EventPublisher* publisher, Logger logger, Options options);
   ~Engine();
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
@@ -255,7 +255,7 @@ class Engine {
   storage::Store* store_;
   const Clock* clock_;
   GuidGenerator* guids_;
-  events::Publisher* publisher_;
+  domain::EventPublisher* publisher_;
   clients::Auctioneer* auctioneer_ = nullptr;
   clients::Reps* reps_ = nullptr;
   cells::CellDirectory* cells_ = nullptr;

@@ -11,9 +11,9 @@
 #include "bbs/clients/auctioneer.h"
 #include "bbs/clients/reps.h"
 #include "bbs/domain/actual_lrp_factory.h"
+#include "bbs/domain/events.h"
 #include "bbs/state/engine.h"
 #include "bbs/state/start_requests.h"
-#include "models/events.pb.h"
 
 namespace bbs::state {
 namespace {
@@ -285,10 +285,7 @@ Engine::TaskConvergenceReport Engine::ConvergeTasks(
     if (!current || current->SerializeAsString() != u.before->SerializeAsString()) return;
     Change change;
     change.mutations.push_back(storage::PutTask{u.after});
-    auto e = std::make_shared<models::TaskChangedEvent>();
-    *e->mutable_before() = *current;
-    *e->mutable_after() = u.after;
-    change.events.push_back(events::Event{events::Family::kTask, "task_changed", std::move(e), {}});
+    change.events.push_back(domain::TaskChangedEvent(*current, u.after));
     Status s = Commit(std::move(change));
     if (!s.ok()) logger_.Error("task-convergence-write-failed", s.ToString());
   };
@@ -306,9 +303,7 @@ Engine::TaskConvergenceReport Engine::ConvergeTasks(
     }
     Change change;
     change.mutations.push_back(storage::DeleteTask{t.task_guid()});
-    auto e = std::make_shared<models::TaskRemovedEvent>();
-    *e->mutable_task() = *current;
-    change.events.push_back(events::Event{events::Family::kTask, "task_removed", std::move(e), {}});
+    change.events.push_back(domain::TaskRemovedEvent(*current));
     Status s = Commit(std::move(change));
     if (!s.ok()) logger_.Error("task-convergence-delete-failed", s.ToString());
   }

@@ -7,8 +7,8 @@
 #include "bbs/clients/auctioneer.h"
 #include "bbs/clients/reps.h"
 #include "bbs/domain/actual_lrp_factory.h"
+#include "bbs/domain/events.h"
 #include "bbs/domain/lrp_event_calc.h"
-#include "bbs/domain/lrp_events.h"
 #include "bbs/state/engine.h"
 #include "bbs/state/start_requests.h"
 

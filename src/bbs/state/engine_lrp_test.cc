@@ -5,6 +5,7 @@
 
 #include "bbs/clients/auctioneer.h"
 #include "bbs/clients/reps.h"
+#include "bbs/domain/event_testing.h"
 #include "bbs/state/engine.h"
 #include "bbs/storage/memory_store.h"
 
@@ -125,7 +126,7 @@ class EngineLrpTest : public ::testing::Test {
   storage::MemoryStore store_;
   FakeClock clock_;
   SequentialGuidGenerator guids_;
-  events::NullPublisher publisher_;
+  domain::testing::NullEventPublisher publisher_;
   RecordingAuctioneer auctioneer_;
   RecordingReps reps_;
   cells::TemplateCellDirectory cells_;

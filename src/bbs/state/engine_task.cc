@@ -3,37 +3,25 @@
 
 #include "bbs/clients/auctioneer.h"
 #include "bbs/clients/reps.h"
+#include "bbs/domain/events.h"
 #include "bbs/domain/task_lifecycle.h"
 #include "bbs/state/engine.h"
 #include "bbs/state/start_requests.h"
-#include "models/events.pb.h"
 
 namespace bbs::state {
 
 namespace {
 
-events::Event TaskEventOf(domain::TaskEvent kind, const TaskPtr& before,
+domain::Event TaskEventOf(domain::TaskEvent kind, const TaskPtr& before,
                           const models::Task* after) {
-  events::Event e;
-  e.family = events::Family::kTask;
-  if (kind == domain::TaskEvent::kCreated) {
-    auto p = std::make_shared<models::TaskCreatedEvent>();
-    *p->mutable_task() = *after;
-    e.type = "task_created";
-    e.payload = std::move(p);
-  } else if (kind == domain::TaskEvent::kChanged) {
-    auto p = std::make_shared<models::TaskChangedEvent>();
-    *p->mutable_before() = *before;
-    *p->mutable_after() = *after;
-    e.type = "task_changed";
-    e.payload = std::move(p);
-  } else {
-    auto p = std::make_shared<models::TaskRemovedEvent>();
-    *p->mutable_task() = *before;
-    e.type = "task_removed";
-    e.payload = std::move(p);
+  switch (kind) {
+    case domain::TaskEvent::kCreated:
+      return domain::TaskCreatedEvent(*after);
+    case domain::TaskEvent::kChanged:
+      return domain::TaskChangedEvent(*before, *after);
+    default:
+      return domain::TaskRemovedEvent(*before);
   }
-  return e;
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include "bbs/clients/auctioneer.h"
 #include "bbs/clients/reps.h"
+#include "bbs/domain/event_testing.h"
 #include "bbs/state/engine.h"
 #include "bbs/storage/memory_store.h"
 
@@ -57,7 +58,7 @@ class EngineTaskTest : public ::testing::Test {
   storage::MemoryStore store_;
   FakeClock clock_;
   SequentialGuidGenerator guids_;
-  events::NullPublisher publisher_;
+  domain::testing::NullEventPublisher publisher_;
   NullAuctioneer auctioneer_;
   CancelRecorder reps_;
   cells::TemplateCellDirectory cells_;

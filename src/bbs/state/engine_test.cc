@@ -12,9 +12,9 @@
 namespace bbs::state {
 namespace {
 
-class RecordingPublisher final : public events::Publisher {
+class RecordingPublisher final : public domain::EventPublisher {
  public:
-  void Publish(const std::vector<events::Event>& batch) override {
+  void Publish(const std::vector<domain::Event>& batch) override {
     std::lock_guard lock(mu_);
     for (const auto& e : batch) types.push_back(e.type);
   }
