@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "bbs/api/encoding.h"
+#include "bbs/base/status_matchers.h"
 #include "bbs/models/models.h"
 #include "bbs/storage/memory_store.h"
 
@@ -16,7 +17,7 @@ class ApiTest : public ::testing::Test {
       : engine_(&store_, &clock_, &guids_, &publisher_, Logger(LogSink::Null(), "t"),
                 state::Engine::Options{}),
         api_(&engine_, Logger(LogSink::Null(), "t")) {
-    EXPECT_TRUE(engine_.Load().ok());
+    EXPECT_THAT(engine_.Load(), IsOk());
     engine_.Start();
     for (auto& r : api_.Routes()) routes_[r.method + " " + r.path] = r;
   }

@@ -1,4 +1,5 @@
 #include "bbs/domain/task_lifecycle.h"
+#include "bbs/base/status_matchers.h"
 
 #include <gtest/gtest.h>
 
@@ -84,7 +85,7 @@ TEST(TaskLifecycleTest, GenericCheckAllowsOnlyTheThreeForwardSteps) {
 
 TEST(TaskLifecycleTest, DesiringATaskCreatesItPendingAndAsksForAnAuction) {
   TaskDecision d = DesireTask("tg", "d", Definition(), kNow);
-  ASSERT_TRUE(d.status.ok());
+  ASSERT_THAT(d.status, IsOk());
   ASSERT_TRUE(d.after.has_value());
   EXPECT_EQ(d.after->task_guid(), "tg");
   EXPECT_EQ(d.after->domain(), "d");
@@ -108,7 +109,7 @@ TEST(TaskLifecycleTest, DesiringATaskWithAnEmptyDefinitionStillStoresTheDefiniti
 
 TEST(TaskLifecycleTest, StartingAPendingTaskRunsItOnTheCell) {
   TaskDecision d = StartTask(TaskIn(models::Task::Pending), "cell-1", kNow);
-  ASSERT_TRUE(d.status.ok());
+  ASSERT_THAT(d.status, IsOk());
   ASSERT_TRUE(d.after.has_value());
   EXPECT_EQ(d.after->state(), models::Task::Running);
   EXPECT_EQ(d.after->cell_id(), "cell-1");
@@ -147,7 +148,7 @@ TEST(TaskLifecycleTest, StartingAnInvalidTaskIsAnInvalidStateTransition) {
 
 TEST(TaskLifecycleTest, CancellingAPendingTaskCompletesItFailed) {
   TaskDecision d = CancelTask(TaskIn(models::Task::Pending), kNow);
-  ASSERT_TRUE(d.status.ok());
+  ASSERT_THAT(d.status, IsOk());
   ASSERT_TRUE(d.after.has_value());
   ExpectCompletedAtNow(*d.after, true, "task was cancelled", "");
   EXPECT_EQ(d.event, TaskEvent::kChanged);
@@ -157,7 +158,7 @@ TEST(TaskLifecycleTest, CancellingAPendingTaskCompletesItFailed) {
 
 TEST(TaskLifecycleTest, CancellingARunningTaskAsksItsCellToCancel) {
   TaskDecision d = CancelTask(TaskIn(models::Task::Running, "cell-1"), kNow);
-  ASSERT_TRUE(d.status.ok());
+  ASSERT_THAT(d.status, IsOk());
   ASSERT_TRUE(d.after.has_value());
   ExpectCompletedAtNow(*d.after, true, "task was cancelled", "");
   EXPECT_EQ(d.cancel_on_cell, "cell-1");
@@ -182,7 +183,7 @@ TEST(TaskLifecycleTest, CancellingAResolvingTaskIsAnInvalidStateTransition) {
 
 TEST(TaskLifecycleTest, FailingAPendingTaskCompletesItWithTheReason) {
   TaskDecision d = FailTask(TaskIn(models::Task::Pending), "boom", kNow);
-  ASSERT_TRUE(d.status.ok());
+  ASSERT_THAT(d.status, IsOk());
   ASSERT_TRUE(d.after.has_value());
   ExpectCompletedAtNow(*d.after, true, "boom", "");
   EXPECT_EQ(d.event, TaskEvent::kChanged);
@@ -224,7 +225,7 @@ TEST(TaskLifecycleTest, FailingKeepsAReasonOf1023Bytes) {
 
 TEST(TaskLifecycleTest, RejectingAPendingTaskCountsTheRejection) {
   TaskDecision d = RejectTask(TaskIn(models::Task::Pending), "no room", 3, kNow);
-  ASSERT_TRUE(d.status.ok());
+  ASSERT_THAT(d.status, IsOk());
   ASSERT_TRUE(d.after.has_value());
   EXPECT_EQ(d.after->state(), models::Task::Pending);
   EXPECT_EQ(d.after->rejection_count(), 1);
@@ -266,7 +267,7 @@ TEST(TaskLifecycleTest, WithMaxRetriesThreeTheFourthRejectionFailsTheTask) {
     task = *d.after;
   }
   TaskDecision d = RejectTask(task, "no room 4", 3, kNow);
-  ASSERT_TRUE(d.status.ok());
+  ASSERT_THAT(d.status, IsOk());
   ASSERT_TRUE(d.after.has_value());
   ExpectCompletedAtNow(*d.after, true, "no room 4", "");
   EXPECT_EQ(d.after->rejection_count(), 4);
@@ -278,7 +279,7 @@ TEST(TaskLifecycleTest, WithMaxRetriesThreeTheFourthRejectionFailsTheTask) {
 
 TEST(TaskLifecycleTest, WithMaxRetriesZeroTheFirstRejectionFailsTheTask) {
   TaskDecision d = RejectTask(TaskIn(models::Task::Pending), "no room", 0, kNow);
-  ASSERT_TRUE(d.status.ok());
+  ASSERT_THAT(d.status, IsOk());
   ASSERT_TRUE(d.after.has_value());
   ExpectCompletedAtNow(*d.after, true, "no room", "");
   EXPECT_EQ(d.after->rejection_count(), 1);
@@ -302,7 +303,7 @@ TEST(TaskLifecycleTest, RejectingTruncatesBothReasonsTo1024Bytes) {
 TEST(TaskLifecycleTest, CompletingARunningTaskOnItsCellRecordsTheOutcome) {
   TaskDecision d =
       CompleteTask(TaskIn(models::Task::Running, "cell-1"), "cell-1", false, "", "42", kNow);
-  ASSERT_TRUE(d.status.ok());
+  ASSERT_THAT(d.status, IsOk());
   ASSERT_TRUE(d.after.has_value());
   ExpectCompletedAtNow(*d.after, false, "", "42");
   EXPECT_EQ(d.event, TaskEvent::kChanged);
@@ -352,7 +353,7 @@ TEST(TaskLifecycleTest, CompletingAResolvingTaskIsAnInvalidStateTransition) {
 TEST(TaskLifecycleTest, ResolvingACompletedTaskMakesItResolving) {
   models::Task task = TaskIn(models::Task::Completed, "", "http://cc/done");
   TaskDecision d = ResolvingTask(task, kNow);
-  ASSERT_TRUE(d.status.ok());
+  ASSERT_THAT(d.status, IsOk());
   ASSERT_TRUE(d.after.has_value());
   EXPECT_EQ(d.after->state(), models::Task::Resolving);
   EXPECT_EQ(d.after->updated_at(), kNow);
@@ -381,7 +382,7 @@ TEST(TaskLifecycleTest, ResolvingAResolvingTaskIsAnInvalidStateTransition) {
 
 TEST(TaskLifecycleTest, DeletingAResolvingTaskRemovesIt) {
   TaskDecision d = DeleteTask(TaskIn(models::Task::Resolving));
-  ASSERT_TRUE(d.status.ok());
+  ASSERT_THAT(d.status, IsOk());
   EXPECT_TRUE(d.deleted);
   EXPECT_FALSE(d.after.has_value());
   EXPECT_EQ(d.event, TaskEvent::kRemoved);

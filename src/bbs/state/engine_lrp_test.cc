@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include "bbs/base/status_matchers.h"
 #include "bbs/clients/auctioneer.h"
 #include "bbs/clients/reps.h"
 #include "bbs/domain/event_testing.h"
@@ -106,7 +107,7 @@ class EngineLrpTest : public ::testing::Test {
         engine_(&store_, &clock_, &guids_, &publisher_, Logger(LogSink::Null(), "t"),
                 Engine::Options{}) {
     engine_.SetPeers(&auctioneer_, &reps_, &cells_);
-    EXPECT_TRUE(engine_.Load().ok());
+    EXPECT_THAT(engine_.Load(), IsOk());
     engine_.Start();
   }
 
@@ -119,8 +120,8 @@ class EngineLrpTest : public ::testing::Test {
   }
 
   void Running(const std::string& guid, int index, const std::string& ig, const std::string& cell) {
-    ASSERT_TRUE(engine_.ClaimActualLrp(guid, index, Ik(ig, cell)).ok());
-    ASSERT_TRUE(engine_.StartActualLrp(Start(guid, index, Ik(ig, cell))).ok());
+    ASSERT_THAT(engine_.ClaimActualLrp(guid, index, Ik(ig, cell)), IsOk());
+    ASSERT_THAT(engine_.StartActualLrp(Start(guid, index, Ik(ig, cell))), IsOk());
   }
 
   storage::MemoryStore store_;
@@ -134,14 +135,14 @@ class EngineLrpTest : public ::testing::Test {
 };
 
 TEST_F(EngineLrpTest, DesireRequestsOneAuctionForAllIndices) {
-  ASSERT_TRUE(engine_.DesireLrp(NewLrp("pg", 3), "").ok());
+  ASSERT_THAT(engine_.DesireLrp(NewLrp("pg", 3), ""), IsOk());
   ASSERT_EQ(auctioneer_.lrps.size(), 1u);
   EXPECT_EQ(auctioneer_.lrps[0].indices, (std::vector<int32_t>{0, 1, 2}));
   EXPECT_EQ(auctioneer_.lrps[0].root_fs, "preloaded:cflinuxfs4");
 }
 
 TEST_F(EngineLrpTest, ClaimThenStartMakesTheInstanceRunning) {
-  ASSERT_TRUE(engine_.DesireLrp(NewLrp("pg", 1), "").ok());
+  ASSERT_THAT(engine_.DesireLrp(NewLrp("pg", 1), ""), IsOk());
   Running("pg", 0, "ig-1", "cell-1");
   auto lrp = Ordinary("pg", 0);
   ASSERT_NE(lrp, nullptr);
@@ -151,20 +152,20 @@ TEST_F(EngineLrpTest, ClaimThenStartMakesTheInstanceRunning) {
 }
 
 TEST_F(EngineLrpTest, AnIdenticalStartHeartbeatWritesNothing) {
-  ASSERT_TRUE(engine_.DesireLrp(NewLrp("pg", 1), "").ok());
+  ASSERT_THAT(engine_.DesireLrp(NewLrp("pg", 1), ""), IsOk());
   Running("pg", 0, "ig-1", "cell-1");
   int64_t commits = store_.commit_count();
-  ASSERT_TRUE(engine_.StartActualLrp(Start("pg", 0, Ik("ig-1", "cell-1"))).ok());
+  ASSERT_THAT(engine_.StartActualLrp(Start("pg", 0, Ik("ig-1", "cell-1"))), IsOk());
   EXPECT_EQ(store_.commit_count(), commits);
 }
 
 TEST_F(EngineLrpTest, FirstTwoCrashesReAuctionAndTheThirdWaits) {
-  ASSERT_TRUE(engine_.DesireLrp(NewLrp("pg", 1), "").ok());
+  ASSERT_THAT(engine_.DesireLrp(NewLrp("pg", 1), ""), IsOk());
   for (int crash = 1; crash <= 3; ++crash) {
     Running("pg", 0, "ig-" + std::to_string(crash), "cell-1");
-    ASSERT_TRUE(
-        engine_.CrashActualLrp(Key("pg", 0), Ik("ig-" + std::to_string(crash), "cell-1"), "boom")
-            .ok());
+    ASSERT_THAT(
+        engine_.CrashActualLrp(Key("pg", 0), Ik("ig-" + std::to_string(crash), "cell-1"), "boom"),
+        IsOk());
     auto lrp = Ordinary("pg", 0);
     EXPECT_EQ(lrp->crash_count(), crash);
     EXPECT_EQ(lrp->state(), crash < 3 ? "UNCLAIMED" : "CRASHED");
@@ -174,48 +175,48 @@ TEST_F(EngineLrpTest, FirstTwoCrashesReAuctionAndTheThirdWaits) {
 }
 
 TEST_F(EngineLrpTest, RetiringARunningInstanceAsksItsRepToStopIt) {
-  ASSERT_TRUE(engine_.DesireLrp(NewLrp("pg", 1), "").ok());
+  ASSERT_THAT(engine_.DesireLrp(NewLrp("pg", 1), ""), IsOk());
   Running("pg", 0, "ig-1", "cell-1");
-  ASSERT_TRUE(engine_.RetireActualLrp(Key("pg", 0), "trace").ok());
+  ASSERT_THAT(engine_.RetireActualLrp(Key("pg", 0), "trace"), IsOk());
   ASSERT_EQ(reps_.stops.size(), 1u);
   EXPECT_EQ(reps_.stops[0], "http://rep-cell-1:1800 pg ig-1");
   EXPECT_NE(Ordinary("pg", 0), nullptr);  // the rep removes it when the container is gone
 }
 
 TEST_F(EngineLrpTest, RetireGivesUpAfterFiveFailedStops) {
-  ASSERT_TRUE(engine_.DesireLrp(NewLrp("pg", 1), "").ok());
+  ASSERT_THAT(engine_.DesireLrp(NewLrp("pg", 1), ""), IsOk());
   Running("pg", 0, "ig-1", "cell-1");
   reps_.stop_status = UnknownError("rep down");
   Status s = engine_.RetireActualLrp(Key("pg", 0), "");
-  EXPECT_EQ(s.code(), ErrorCode::kUnknownError);
+  EXPECT_THAT(s, StatusIs(ErrorCode::kUnknownError));
   EXPECT_EQ(reps_.stops.size(), 5u);
 }
 
 TEST_F(EngineLrpTest, RetiringAnUnclaimedInstanceDeletesIt) {
-  ASSERT_TRUE(engine_.DesireLrp(NewLrp("pg", 1), "").ok());
-  ASSERT_TRUE(engine_.RetireActualLrp(Key("pg", 0), "").ok());
+  ASSERT_THAT(engine_.DesireLrp(NewLrp("pg", 1), ""), IsOk());
+  ASSERT_THAT(engine_.RetireActualLrp(Key("pg", 0), ""), IsOk());
   EXPECT_EQ(Ordinary("pg", 0), nullptr);
   EXPECT_TRUE(reps_.stops.empty());
 }
 
 TEST_F(EngineLrpTest, ScaleDownStopsRunningInstancesThroughTheirRep) {
-  ASSERT_TRUE(engine_.DesireLrp(NewLrp("pg", 2), "").ok());
+  ASSERT_THAT(engine_.DesireLrp(NewLrp("pg", 2), ""), IsOk());
   Running("pg", 1, "ig-1", "cell-9");
   models::DesiredLRPUpdate update;
   update.set_instances(1);
-  ASSERT_TRUE(engine_.UpdateDesiredLrp("pg", update, "").ok());
+  ASSERT_THAT(engine_.UpdateDesiredLrp("pg", update, ""), IsOk());
   ASSERT_EQ(reps_.stops.size(), 1u);
   EXPECT_EQ(reps_.stops[0], "http://rep-cell-9:1800 pg ig-1");
 }
 
 TEST_F(EngineLrpTest, ChangedInternalRoutesAndMetricTagsReachTheRepsOfRunningInstances) {
-  ASSERT_TRUE(engine_.DesireLrp(NewLrp("pg", 2), "").ok());
+  ASSERT_THAT(engine_.DesireLrp(NewLrp("pg", 2), ""), IsOk());
   Running("pg", 1, "ig-1", "cell-1");
   models::DesiredLRPUpdate update;
   (*update.mutable_routes()->mutable_routes())["internal-router"] =
       R"([{"hostname":"app.apps.internal"}])";
   (*update.mutable_metric_tags())["instance"].set_dynamic(models::MetricTagValue::INDEX);
-  ASSERT_TRUE(engine_.UpdateDesiredLrp("pg", update, "").ok());
+  ASSERT_THAT(engine_.UpdateDesiredLrp("pg", update, ""), IsOk());
   ASSERT_EQ(reps_.updates.size(), 1u);  // the UNCLAIMED instance 0 has no rep
   const auto& [url, u] = reps_.updates[0];
   EXPECT_EQ(url, "http://rep-cell-1:1800");
@@ -227,19 +228,19 @@ TEST_F(EngineLrpTest, ChangedInternalRoutesAndMetricTagsReachTheRepsOfRunningIns
 }
 
 TEST_F(EngineLrpTest, AnUpdateWithoutRoutesOrTagsCallsNoRep) {
-  ASSERT_TRUE(engine_.DesireLrp(NewLrp("pg", 1), "").ok());
+  ASSERT_THAT(engine_.DesireLrp(NewLrp("pg", 1), ""), IsOk());
   Running("pg", 0, "ig-1", "cell-1");
   models::DesiredLRPUpdate update;
   update.set_annotation("x");
-  ASSERT_TRUE(engine_.UpdateDesiredLrp("pg", update, "").ok());
+  ASSERT_THAT(engine_.UpdateDesiredLrp("pg", update, ""), IsOk());
   EXPECT_TRUE(reps_.updates.empty());
 }
 
 TEST_F(EngineLrpTest, RollingEvacuationKeepsTheContainerAndAuctionsAReplacement) {
-  ASSERT_TRUE(engine_.DesireLrp(NewLrp("pg", 1), "").ok());
+  ASSERT_THAT(engine_.DesireLrp(NewLrp("pg", 1), ""), IsOk());
   Running("pg", 0, "ig-1", "cell-1");
   auto r = engine_.EvacuateRunningActualLrp(Start("pg", 0, Ik("ig-1", "cell-1")));
-  ASSERT_TRUE(r.status.ok()) << r.status.ToString();
+  ASSERT_THAT(r.status, IsOk()) << r.status.ToString();
   EXPECT_TRUE(r.keep_container);
   EXPECT_EQ(Ordinary("pg", 0)->state(), "UNCLAIMED");
   EXPECT_EQ(engine_.ActualLrps({"", "", "pg", 0}).size(), 2u);
@@ -252,7 +253,7 @@ TEST_F(EngineLrpTest, RollingEvacuationKeepsTheContainerAndAuctionsAReplacement)
 }
 
 TEST_F(EngineLrpTest, ConcurrentClaimsHaveExactlyOneWinner) {
-  ASSERT_TRUE(engine_.DesireLrp(NewLrp("pg", 1), "").ok());
+  ASSERT_THAT(engine_.DesireLrp(NewLrp("pg", 1), ""), IsOk());
   constexpr int kClaimers = 16;
   std::atomic<int> wins{0}, refused{0};
   std::vector<std::thread> threads;

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include "bbs/base/status_matchers.h"
 #include "bbs/clients/auctioneer.h"
 #include "bbs/clients/reps.h"
 #include "bbs/domain/event_testing.h"
@@ -51,7 +52,7 @@ class EngineTaskTest : public ::testing::Test {
                 Engine::Options{}) {
     engine_.SetPeers(&auctioneer_, &reps_, &cells_);
     engine_.SetCallbackSink([this](TaskPtr t) { callbacks_.push_back(t->task_guid()); });
-    EXPECT_TRUE(engine_.Load().ok());
+    EXPECT_THAT(engine_.Load(), IsOk());
     engine_.Start();
   }
 
@@ -67,7 +68,7 @@ class EngineTaskTest : public ::testing::Test {
 };
 
 TEST_F(EngineTaskTest, DesireCreatesAPendingTaskAndAuctionsIt) {
-  ASSERT_TRUE(engine_.DesireTask("tg-1", "cf-tasks", Definition()).ok());
+  ASSERT_THAT(engine_.DesireTask("tg-1", "cf-tasks", Definition()), IsOk());
   EXPECT_EQ(engine_.DesireTask("tg-1", "cf-tasks", Definition()).code(),
             ErrorCode::kResourceExists);
   auto task = engine_.Task("tg-1");
@@ -78,21 +79,21 @@ TEST_F(EngineTaskTest, DesireCreatesAPendingTaskAndAuctionsIt) {
 }
 
 TEST_F(EngineTaskTest, ASecondStartOnTheSameCellShouldNotStart) {
-  ASSERT_TRUE(engine_.DesireTask("tg-1", "cf-tasks", Definition()).ok());
+  ASSERT_THAT(engine_.DesireTask("tg-1", "cf-tasks", Definition()), IsOk());
   auto first = engine_.StartTask("tg-1", "cell-1");
-  ASSERT_TRUE(first.ok());
+  ASSERT_THAT(first, IsOk());
   EXPECT_TRUE(*first);
   auto second = engine_.StartTask("tg-1", "cell-1");
-  ASSERT_TRUE(second.ok());
+  ASSERT_THAT(second, IsOk());
   EXPECT_FALSE(*second);
   EXPECT_EQ(engine_.StartTask("tg-1", "cell-2").status().code(),
             ErrorCode::kInvalidStateTransition);
 }
 
 TEST_F(EngineTaskTest, CancellingARunningTaskTellsItsRep) {
-  ASSERT_TRUE(engine_.DesireTask("tg-1", "cf-tasks", Definition()).ok());
-  ASSERT_TRUE(engine_.StartTask("tg-1", "cell-1").ok());
-  ASSERT_TRUE(engine_.CancelTask("tg-1", "").ok());
+  ASSERT_THAT(engine_.DesireTask("tg-1", "cf-tasks", Definition()), IsOk());
+  ASSERT_THAT(engine_.StartTask("tg-1", "cell-1"), IsOk());
+  ASSERT_THAT(engine_.CancelTask("tg-1", ""), IsOk());
   EXPECT_EQ(reps_.cancels, std::vector<std::string>{"http://cell-1:1801 tg-1"});
   auto task = engine_.Task("tg-1");
   EXPECT_EQ(task->state(), models::Task::Completed);
@@ -100,37 +101,37 @@ TEST_F(EngineTaskTest, CancellingARunningTaskTellsItsRep) {
 }
 
 TEST_F(EngineTaskTest, CompletionWithACallbackUrlReachesTheCallbackSink) {
-  ASSERT_TRUE(engine_.DesireTask("tg-1", "cf-tasks", Definition("http://cc/cb")).ok());
-  ASSERT_TRUE(engine_.StartTask("tg-1", "cell-1").ok());
+  ASSERT_THAT(engine_.DesireTask("tg-1", "cf-tasks", Definition("http://cc/cb")), IsOk());
+  ASSERT_THAT(engine_.StartTask("tg-1", "cell-1"), IsOk());
   EXPECT_EQ(engine_.CompleteTask("tg-1", "cell-2", false, "", "").code(),
             ErrorCode::kRunningOnDifferentCell);
-  ASSERT_TRUE(engine_.CompleteTask("tg-1", "cell-1", false, "", "42").ok());
+  ASSERT_THAT(engine_.CompleteTask("tg-1", "cell-1", false, "", "42"), IsOk());
   EXPECT_EQ(callbacks_, std::vector<std::string>{"tg-1"});
 }
 
 TEST_F(EngineTaskTest, ResolvingThenDeletingRemovesTheTask) {
-  ASSERT_TRUE(engine_.DesireTask("tg-1", "cf-tasks", Definition()).ok());
-  EXPECT_EQ(engine_.DeleteTask("tg-1").code(), ErrorCode::kInvalidStateTransition);
-  ASSERT_TRUE(engine_.CancelTask("tg-1", "").ok());
-  ASSERT_TRUE(engine_.ResolvingTask("tg-1").ok());
-  ASSERT_TRUE(engine_.DeleteTask("tg-1").ok());
+  ASSERT_THAT(engine_.DesireTask("tg-1", "cf-tasks", Definition()), IsOk());
+  EXPECT_THAT(engine_.DeleteTask("tg-1"), StatusIs(ErrorCode::kInvalidStateTransition));
+  ASSERT_THAT(engine_.CancelTask("tg-1", ""), IsOk());
+  ASSERT_THAT(engine_.ResolvingTask("tg-1"), IsOk());
+  ASSERT_THAT(engine_.DeleteTask("tg-1"), IsOk());
   EXPECT_EQ(engine_.Task("tg-1"), nullptr);
-  EXPECT_EQ(engine_.DeleteTask("tg-1").code(), ErrorCode::kResourceNotFound);
+  EXPECT_THAT(engine_.DeleteTask("tg-1"), StatusIs(ErrorCode::kResourceNotFound));
 }
 
 TEST_F(EngineTaskTest, TheFourthRejectionFailsTheTask) {
-  ASSERT_TRUE(engine_.DesireTask("tg-1", "cf-tasks", Definition()).ok());
-  for (int i = 0; i < 3; ++i) ASSERT_TRUE(engine_.RejectTask("tg-1", "no room").ok());
+  ASSERT_THAT(engine_.DesireTask("tg-1", "cf-tasks", Definition()), IsOk());
+  for (int i = 0; i < 3; ++i) ASSERT_THAT(engine_.RejectTask("tg-1", "no room"), IsOk());
   EXPECT_EQ(engine_.Task("tg-1")->state(), models::Task::Pending);
-  ASSERT_TRUE(engine_.RejectTask("tg-1", "no room").ok());
+  ASSERT_THAT(engine_.RejectTask("tg-1", "no room"), IsOk());
   EXPECT_EQ(engine_.Task("tg-1")->state(), models::Task::Completed);
   EXPECT_TRUE(engine_.Task("tg-1")->failed());
 }
 
 TEST_F(EngineTaskTest, ListsFilterByDomainAndCell) {
-  ASSERT_TRUE(engine_.DesireTask("tg-1", "a", Definition()).ok());
-  ASSERT_TRUE(engine_.DesireTask("tg-2", "b", Definition()).ok());
-  ASSERT_TRUE(engine_.StartTask("tg-2", "cell-1").ok());
+  ASSERT_THAT(engine_.DesireTask("tg-1", "a", Definition()), IsOk());
+  ASSERT_THAT(engine_.DesireTask("tg-2", "b", Definition()), IsOk());
+  ASSERT_THAT(engine_.StartTask("tg-2", "cell-1"), IsOk());
   EXPECT_EQ(engine_.Tasks("", "").size(), 2u);
   EXPECT_EQ(engine_.Tasks("a", "").size(), 1u);
   EXPECT_EQ(engine_.Tasks("", "cell-1").size(), 1u);

@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include "bbs/base/status_matchers.h"
 #include "bbs/storage/memory_store.h"
 #include "models/common.pb.h"
 
@@ -49,7 +50,7 @@ class EngineTest : public ::testing::Test {
     if (engine_) engine_->Stop();
     engine_ = std::make_unique<Engine>(&faulty_, &clock_, &guids_, &publisher_,
                                        Logger(LogSink::Null(), "test"), Engine::Options{});
-    ASSERT_TRUE(engine_->Load().ok());
+    ASSERT_THAT(engine_->Load(), IsOk());
     engine_->Start();
   }
 
@@ -66,7 +67,7 @@ class EngineTest : public ::testing::Test {
 };
 
 TEST_F(EngineTest, DesireCreatesOneUnclaimedInstancePerIndex) {
-  ASSERT_TRUE(engine_->DesireLrp(NewLrp("pg-1", 3), "trace").ok());
+  ASSERT_THAT(engine_->DesireLrp(NewLrp("pg-1", 3), "trace"), IsOk());
   auto actuals = Actuals("pg-1");
   ASSERT_EQ(actuals.size(), 3u);
   for (const auto& a : actuals) {
@@ -84,13 +85,13 @@ TEST_F(EngineTest, DesireCreatesOneUnclaimedInstancePerIndex) {
 }
 
 TEST_F(EngineTest, DesireOfAnExistingProcessGuidIsResourceExists) {
-  ASSERT_TRUE(engine_->DesireLrp(NewLrp("pg-1", 1), "").ok());
+  ASSERT_THAT(engine_->DesireLrp(NewLrp("pg-1", 1), ""), IsOk());
   Status s = engine_->DesireLrp(NewLrp("pg-1", 1), "");
-  EXPECT_EQ(s.code(), ErrorCode::kResourceExists) << s.ToString();
+  EXPECT_THAT(s, StatusIs(ErrorCode::kResourceExists)) << s.ToString();
 }
 
 TEST_F(EngineTest, DesireEmitsDesiredThenInstanceEvents) {
-  ASSERT_TRUE(engine_->DesireLrp(NewLrp("pg-1", 2), "").ok());
+  ASSERT_THAT(engine_->DesireLrp(NewLrp("pg-1", 2), ""), IsOk());
   auto types = publisher_.Types();
   // desired_lrp_created, then per index the group and the instance event.
   ASSERT_EQ(types.size(), 5u);
@@ -100,20 +101,20 @@ TEST_F(EngineTest, DesireEmitsDesiredThenInstanceEvents) {
 }
 
 TEST_F(EngineTest, ScalingUpAddsTheNewIndicesAndBumpsTheTag) {
-  ASSERT_TRUE(engine_->DesireLrp(NewLrp("pg-1", 1), "").ok());
+  ASSERT_THAT(engine_->DesireLrp(NewLrp("pg-1", 1), ""), IsOk());
   models::DesiredLRPUpdate update;
   update.set_instances(3);
-  ASSERT_TRUE(engine_->UpdateDesiredLrp("pg-1", update, "").ok());
+  ASSERT_THAT(engine_->UpdateDesiredLrp("pg-1", update, ""), IsOk());
   EXPECT_EQ(Actuals("pg-1").size(), 3u);
   EXPECT_EQ(engine_->DesiredLrp("pg-1")->scheduling_info().instances(), 3);
   EXPECT_EQ(engine_->DesiredLrp("pg-1")->scheduling_info().modification_tag().index(), 1u);
 }
 
 TEST_F(EngineTest, ScalingDownDeletesUnclaimedInstancesAboveTheNewCount) {
-  ASSERT_TRUE(engine_->DesireLrp(NewLrp("pg-1", 4), "").ok());
+  ASSERT_THAT(engine_->DesireLrp(NewLrp("pg-1", 4), ""), IsOk());
   models::DesiredLRPUpdate update;
   update.set_instances(1);
-  ASSERT_TRUE(engine_->UpdateDesiredLrp("pg-1", update, "").ok());
+  ASSERT_THAT(engine_->UpdateDesiredLrp("pg-1", update, ""), IsOk());
   auto actuals = Actuals("pg-1");
   ASSERT_EQ(actuals.size(), 1u);
   EXPECT_EQ(actuals[0]->actual_lrp_key().index(), 0);
@@ -122,39 +123,40 @@ TEST_F(EngineTest, ScalingDownDeletesUnclaimedInstancesAboveTheNewCount) {
 TEST_F(EngineTest, UpdateOfAMissingLrpIsResourceNotFound) {
   models::DesiredLRPUpdate update;
   update.set_instances(1);
-  EXPECT_EQ(engine_->UpdateDesiredLrp("nope", update, "").code(), ErrorCode::kResourceNotFound);
+  EXPECT_THAT(engine_->UpdateDesiredLrp("nope", update, ""),
+              StatusIs(ErrorCode::kResourceNotFound));
 }
 
 TEST_F(EngineTest, UpdateWithoutInstancesKeepsTheInstances) {
-  ASSERT_TRUE(engine_->DesireLrp(NewLrp("pg-1", 2), "").ok());
+  ASSERT_THAT(engine_->DesireLrp(NewLrp("pg-1", 2), ""), IsOk());
   models::DesiredLRPUpdate update;
   update.set_annotation("new");
-  ASSERT_TRUE(engine_->UpdateDesiredLrp("pg-1", update, "").ok());
+  ASSERT_THAT(engine_->UpdateDesiredLrp("pg-1", update, ""), IsOk());
   EXPECT_EQ(Actuals("pg-1").size(), 2u);
   EXPECT_EQ(engine_->DesiredLrp("pg-1")->scheduling_info().annotation(), "new");
 }
 
 TEST_F(EngineTest, RemoveDeletesTheDesiredLrpAndItsUnclaimedInstances) {
-  ASSERT_TRUE(engine_->DesireLrp(NewLrp("pg-1", 2), "").ok());
-  ASSERT_TRUE(engine_->RemoveDesiredLrp("pg-1", "").ok());
+  ASSERT_THAT(engine_->DesireLrp(NewLrp("pg-1", 2), ""), IsOk());
+  ASSERT_THAT(engine_->RemoveDesiredLrp("pg-1", ""), IsOk());
   EXPECT_EQ(engine_->DesiredLrp("pg-1"), nullptr);
   EXPECT_TRUE(Actuals("pg-1").empty());
-  EXPECT_EQ(engine_->RemoveDesiredLrp("pg-1", "").code(), ErrorCode::kResourceNotFound);
+  EXPECT_THAT(engine_->RemoveDesiredLrp("pg-1", ""), StatusIs(ErrorCode::kResourceNotFound));
 }
 
 TEST_F(EngineTest, AFailedCommitLeavesMemoryUntouchedAndPublishesNothing) {
   faulty_.FailNextCommits(1);
   Status s = engine_->DesireLrp(NewLrp("pg-1", 2), "");
-  EXPECT_EQ(s.code(), ErrorCode::kUnknownError);
+  EXPECT_THAT(s, StatusIs(ErrorCode::kUnknownError));
   EXPECT_EQ(engine_->DesiredLrp("pg-1"), nullptr);
   EXPECT_TRUE(Actuals("pg-1").empty());
   EXPECT_TRUE(publisher_.Types().empty());
-  EXPECT_TRUE(engine_->DesireLrp(NewLrp("pg-1", 2), "").ok());
+  EXPECT_THAT(engine_->DesireLrp(NewLrp("pg-1", 2), ""), IsOk());
 }
 
 TEST_F(EngineTest, CommittedStateSurvivesARestart) {
-  ASSERT_TRUE(engine_->DesireLrp(NewLrp("pg-1", 2), "").ok());
-  ASSERT_TRUE(engine_->UpsertDomain("cf-apps", 0).ok());
+  ASSERT_THAT(engine_->DesireLrp(NewLrp("pg-1", 2), ""), IsOk());
+  ASSERT_THAT(engine_->UpsertDomain("cf-apps", 0), IsOk());
   Restart();
   EXPECT_NE(engine_->DesiredLrp("pg-1"), nullptr);
   EXPECT_EQ(Actuals("pg-1").size(), 2u);
@@ -162,8 +164,8 @@ TEST_F(EngineTest, CommittedStateSurvivesARestart) {
 }
 
 TEST_F(EngineTest, DomainsExpireAfterTheirTtl) {
-  ASSERT_TRUE(engine_->UpsertDomain("d1", 10).ok());
-  ASSERT_TRUE(engine_->UpsertDomain("forever", 0).ok());
+  ASSERT_THAT(engine_->UpsertDomain("d1", 10), IsOk());
+  ASSERT_THAT(engine_->UpsertDomain("forever", 0), IsOk());
   EXPECT_EQ(engine_->FreshDomains().size(), 2u);
   clock_.Advance(std::chrono::seconds(11));
   EXPECT_EQ(engine_->FreshDomains(), std::vector<std::string>{"forever"});
@@ -190,8 +192,8 @@ TEST_F(EngineTest, ConcurrentWritesAreGroupCommittedAndAllLand) {
 }
 
 TEST_F(EngineTest, ActualLrpFiltersCombine) {
-  ASSERT_TRUE(engine_->DesireLrp(NewLrp("pg-1", 3), "").ok());
-  ASSERT_TRUE(engine_->DesireLrp(NewLrp("pg-2", 1), "").ok());
+  ASSERT_THAT(engine_->DesireLrp(NewLrp("pg-1", 3), ""), IsOk());
+  ASSERT_THAT(engine_->DesireLrp(NewLrp("pg-2", 1), ""), IsOk());
   EXPECT_EQ(engine_->ActualLrps({}).size(), 4u);
   EXPECT_EQ(engine_->ActualLrps({"cf-apps", "", "", std::nullopt}).size(), 4u);
   EXPECT_EQ(engine_->ActualLrps({"other", "", "", std::nullopt}).size(), 0u);
@@ -201,8 +203,8 @@ TEST_F(EngineTest, ActualLrpFiltersCombine) {
 }
 
 TEST_F(EngineTest, DesiredLrpFiltersCombine) {
-  ASSERT_TRUE(engine_->DesireLrp(NewLrp("app1-v1", 1), "").ok());
-  ASSERT_TRUE(engine_->DesireLrp(NewLrp("app2-v1", 1), "").ok());
+  ASSERT_THAT(engine_->DesireLrp(NewLrp("app1-v1", 1), ""), IsOk());
+  ASSERT_THAT(engine_->DesireLrp(NewLrp("app2-v1", 1), ""), IsOk());
   DesiredLrpFilter by_app;
   by_app.app_guids = {"app1"};
   EXPECT_EQ(engine_->DesiredLrps(by_app).size(), 1u);
