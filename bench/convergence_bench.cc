@@ -86,7 +86,7 @@ void BM_ConvergeLrps(benchmark::State& state) {
     (void)engine.Load();
     engine.Start();
     state.ResumeTiming();
-    auto report = engine.ConvergeLrps(cells);
+    auto report = engine.convergence().ConvergeLrps(cells);
     benchmark::DoNotOptimize(report);
     state.PauseTiming();
     total_ns += report.duration_ns;

@@ -207,7 +207,7 @@ std::string Api::Ping(const Call&) {
 
 std::string Api::Domains(const Call&) {
   models::DomainsResponse resp;
-  for (auto& d : engine_->FreshDomains()) resp.add_domains(std::move(d));
+  for (auto& d : engine_->domains().FreshDomains()) resp.add_domains(std::move(d));
   return Encode(resp);
 }
 
@@ -215,7 +215,7 @@ std::string Api::UpsertDomain(const Call& call) {
   models::UpsertDomainRequest req;
   Status error;
   if (!Decode(call, &req, &error)) return ErrorResponse(error);
-  return ErrorResponse(engine_->UpsertDomain(req.domain(), req.ttl()));
+  return ErrorResponse(engine_->domains().UpsertDomain(req.domain(), req.ttl()));
 }
 
 std::string Api::Cells(const Call&) {
@@ -236,7 +236,7 @@ std::string Api::ActualLrps(const Call& call) {
   state::ActualLrpFilter filter{req.domain(), req.cell_id(), req.process_guid(), std::nullopt};
   if (req.has_index()) filter.index = req.index();
   std::string out;
-  for (const auto& lrp : engine_->ActualLrps(filter)) AppendMessageField(&out, 2, *lrp);
+  for (const auto& lrp : engine_->model().ActualLrps(filter)) AppendMessageField(&out, 2, *lrp);
   return out;
 }
 
@@ -246,7 +246,7 @@ std::string Api::ActualLrpsByProcessGuids(const Call& call) {
   if (!Decode(call, &req, &error)) return ErrorResponse(error);
   std::vector<std::string> guids(req.process_guids().begin(), req.process_guids().end());
   std::string out;
-  for (const auto& lrp : engine_->ActualLrpsByProcessGuids(guids)) {
+  for (const auto& lrp : engine_->model().ActualLrpsByProcessGuids(guids)) {
     AppendMessageField(&out, 2, *lrp);
   }
   return out;
@@ -269,21 +269,21 @@ std::string Api::ActualLrpGroups(const Call& call) {
   models::ActualLRPGroupsRequest req;
   Status error;
   if (!DecodeOnly(call, &req, &error)) return ErrorResponse(error);
-  return EncodeGroups(engine_->ActualLrps({req.domain(), req.cell_id(), "", std::nullopt}));
+  return EncodeGroups(engine_->model().ActualLrps({req.domain(), req.cell_id(), "", std::nullopt}));
 }
 
 std::string Api::ActualLrpGroupsByProcessGuid(const Call& call) {
   models::ActualLRPGroupsByProcessGuidRequest req;
   Status error;
   if (!Decode(call, &req, &error)) return ErrorResponse(error);
-  return EncodeGroups(engine_->ActualLrps({"", "", req.process_guid(), std::nullopt}));
+  return EncodeGroups(engine_->model().ActualLrps({"", "", req.process_guid(), std::nullopt}));
 }
 
 std::string Api::ActualLrpGroupByProcessGuidAndIndex(const Call& call) {
   models::ActualLRPGroupByProcessGuidAndIndexRequest req;
   Status error;
   if (!Decode(call, &req, &error)) return ErrorResponse(error);
-  auto lrps = engine_->ActualLrps({"", "", req.process_guid(), req.index()});
+  auto lrps = engine_->model().ActualLrps({"", "", req.process_guid(), req.index()});
   if (lrps.empty()) return ErrorResponse(NotFound());
   std::vector<const models::ActualLRP*> raw;
   for (const auto& p : lrps) raw.push_back(p.get());
@@ -330,37 +330,38 @@ std::string Api::ClaimActualLrp(const Call& call) {
   models::ClaimActualLRPRequest req;
   Status error;
   if (!Decode(call, &req, &error)) return ErrorResponse(error);
-  return ErrorResponse(
-      engine_->ClaimActualLrp(req.process_guid(), req.index(), req.actual_lrp_instance_key()));
+  return ErrorResponse(engine_->actual_lrps().ClaimActualLrp(req.process_guid(), req.index(),
+                                                             req.actual_lrp_instance_key()));
 }
 
 std::string Api::StartActualLrp(const Call& call, bool r1) {
   models::StartActualLRPRequest req;
   Status error;
   if (!Decode(call, &req, &error)) return ErrorResponse(error);
-  return ErrorResponse(engine_->StartActualLrp(StartParamsOf(req, r1)));
+  return ErrorResponse(engine_->actual_lrps().StartActualLrp(StartParamsOf(req, r1)));
 }
 
 std::string Api::CrashActualLrp(const Call& call) {
   models::CrashActualLRPRequest req;
   Status error;
   if (!Decode(call, &req, &error)) return ErrorResponse(error);
-  return ErrorResponse(engine_->CrashActualLrp(req.actual_lrp_key(), req.actual_lrp_instance_key(),
-                                               req.error_message()));
+  return ErrorResponse(engine_->actual_lrps().CrashActualLrp(
+      req.actual_lrp_key(), req.actual_lrp_instance_key(), req.error_message()));
 }
 
 std::string Api::FailActualLrp(const Call& call) {
   models::FailActualLRPRequest req;
   Status error;
   if (!Decode(call, &req, &error)) return ErrorResponse(error);
-  return ErrorResponse(engine_->FailActualLrp(req.actual_lrp_key(), req.error_message()));
+  return ErrorResponse(
+      engine_->actual_lrps().FailActualLrp(req.actual_lrp_key(), req.error_message()));
 }
 
 std::string Api::RemoveActualLrp(const Call& call) {
   models::RemoveActualLRPRequest req;
   Status error;
   if (!Decode(call, &req, &error)) return ErrorResponse(error);
-  return ErrorResponse(engine_->RemoveActualLrp(
+  return ErrorResponse(engine_->actual_lrps().RemoveActualLrp(
       req.process_guid(), req.index(),
       req.has_actual_lrp_instance_key() ? &req.actual_lrp_instance_key() : nullptr));
 }
@@ -369,22 +370,23 @@ std::string Api::RetireActualLrp(const Call& call) {
   models::RetireActualLRPRequest req;
   Status error;
   if (!Decode(call, &req, &error)) return ErrorResponse(error);
-  return ErrorResponse(engine_->RetireActualLrp(req.actual_lrp_key(), call.trace_id));
+  return ErrorResponse(engine_->actual_lrps().RetireActualLrp(req.actual_lrp_key(), call.trace_id));
 }
 
 std::string Api::RemoveEvacuatingActualLrp(const Call& call) {
   models::RemoveEvacuatingActualLRPRequest req;
   Status error;
   if (!Decode(call, &req, &error)) return ErrorResponse(error);
-  return ErrorResponse(
-      engine_->RemoveEvacuatingActualLrp(req.actual_lrp_key(), req.actual_lrp_instance_key()));
+  return ErrorResponse(engine_->actual_lrps().RemoveEvacuatingActualLrp(
+      req.actual_lrp_key(), req.actual_lrp_instance_key()));
 }
 
 std::string Api::EvacuateClaimedActualLrp(const Call& call) {
   models::EvacuateClaimedActualLRPRequest req;
   Status error;
   if (!Decode(call, &req, &error)) return EvacuationResponse(error, true);
-  auto r = engine_->EvacuateClaimedActualLrp(req.actual_lrp_key(), req.actual_lrp_instance_key());
+  auto r = engine_->actual_lrps().EvacuateClaimedActualLrp(req.actual_lrp_key(),
+                                                           req.actual_lrp_instance_key());
   return EvacuationResponse(r.status, r.keep_container);
 }
 
@@ -392,8 +394,8 @@ std::string Api::EvacuateCrashedActualLrp(const Call& call) {
   models::EvacuateCrashedActualLRPRequest req;
   Status error;
   if (!Decode(call, &req, &error)) return EvacuationResponse(error, false);
-  auto r = engine_->EvacuateCrashedActualLrp(req.actual_lrp_key(), req.actual_lrp_instance_key(),
-                                             req.error_message());
+  auto r = engine_->actual_lrps().EvacuateCrashedActualLrp(
+      req.actual_lrp_key(), req.actual_lrp_instance_key(), req.error_message());
   return EvacuationResponse(r.status, false);
 }
 
@@ -401,7 +403,8 @@ std::string Api::EvacuateStoppedActualLrp(const Call& call) {
   models::EvacuateStoppedActualLRPRequest req;
   Status error;
   if (!Decode(call, &req, &error)) return EvacuationResponse(error, false);
-  auto r = engine_->EvacuateStoppedActualLrp(req.actual_lrp_key(), req.actual_lrp_instance_key());
+  auto r = engine_->actual_lrps().EvacuateStoppedActualLrp(req.actual_lrp_key(),
+                                                           req.actual_lrp_instance_key());
   return EvacuationResponse(r.status, false);
 }
 
@@ -409,7 +412,7 @@ std::string Api::EvacuateRunningActualLrp(const Call& call, bool r1) {
   models::EvacuateRunningActualLRPRequest req;
   Status error;
   if (!Decode(call, &req, &error)) return EvacuationResponse(error, true);
-  auto r = engine_->EvacuateRunningActualLrp(StartParamsOf(req, r1));
+  auto r = engine_->actual_lrps().EvacuateRunningActualLrp(StartParamsOf(req, r1));
   return EvacuationResponse(r.status, r.keep_container);
 }
 
@@ -424,7 +427,7 @@ std::string Api::DesiredLrps(const Call& call, int format) {
   filter.process_guids.assign(req.process_guids().begin(), req.process_guids().end());
   filter.app_guids.assign(req.app_guids().begin(), req.app_guids().end());
   std::string out;
-  for (const auto& record : engine_->DesiredLrps(filter)) {
+  for (const auto& record : engine_->model().DesiredLrps(filter)) {
     auto lrp = ConvertForRoute(*record, format);
     if (!lrp.ok()) {
       logger_.Error("desired-lrp-undecodable", lrp.status().ToString(),
@@ -440,7 +443,7 @@ std::string Api::DesiredLrpByProcessGuid(const Call& call, int format) {
   models::DesiredLRPByProcessGuidRequest req;
   Status error;
   if (!Decode(call, &req, &error)) return ErrorResponse(error);
-  auto record = engine_->DesiredLrp(req.process_guid());
+  auto record = engine_->model().DesiredLrp(req.process_guid());
   if (!record) return ErrorResponse(NotFound());
   auto lrp = ConvertForRoute(*record, format);
   if (!lrp.ok()) return ErrorResponse(lrp.status());
@@ -457,7 +460,7 @@ std::string Api::SchedulingInfos(const Call& call) {
   filter.domain = req.domain();
   filter.process_guids.assign(req.process_guids().begin(), req.process_guids().end());
   std::string out;
-  for (const auto& record : engine_->DesiredLrps(filter)) {
+  for (const auto& record : engine_->model().DesiredLrps(filter)) {
     AppendMessageField(&out, 2, record->scheduling_info());
   }
   return out;
@@ -467,7 +470,7 @@ std::string Api::SchedulingInfoByProcessGuid(const Call& call) {
   models::DesiredLRPByProcessGuidRequest req;
   Status error;
   if (!Decode(call, &req, &error)) return ErrorResponse(error);
-  auto record = engine_->DesiredLrp(req.process_guid());
+  auto record = engine_->model().DesiredLrp(req.process_guid());
   if (!record) return ErrorResponse(NotFound());
   std::string out;
   AppendMessageField(&out, 2, record->scheduling_info());
@@ -481,7 +484,7 @@ std::string Api::RoutingInfos(const Call& call) {
   state::DesiredLrpFilter filter;  // upstream honours only process_guids here
   filter.process_guids.assign(req.process_guids().begin(), req.process_guids().end());
   std::string out;
-  for (const auto& record : engine_->DesiredLrps(filter)) {
+  for (const auto& record : engine_->model().DesiredLrps(filter)) {
     AppendMessageField(&out, 2,
                        model::RoutingInfo(record->scheduling_info(), record->metric_tags()));
   }
@@ -494,21 +497,22 @@ std::string Api::DesireLrp(const Call& call, bool seed) {
   if (seed && req.has_desired_lrp()) UpgradeV0DesiredLrp(req.mutable_desired_lrp());
   Status error = model::Validate(req);
   if (!error.ok()) return ErrorResponse(error);
-  return ErrorResponse(engine_->DesireLrp(req.desired_lrp(), call.trace_id));
+  return ErrorResponse(engine_->desired_lrps().DesireLrp(req.desired_lrp(), call.trace_id));
 }
 
 std::string Api::UpdateDesiredLrp(const Call& call) {
   models::UpdateDesiredLRPRequest req;
   Status error;
   if (!Decode(call, &req, &error)) return ErrorResponse(error);
-  return ErrorResponse(engine_->UpdateDesiredLrp(req.process_guid(), req.update(), call.trace_id));
+  return ErrorResponse(
+      engine_->desired_lrps().UpdateDesiredLrp(req.process_guid(), req.update(), call.trace_id));
 }
 
 std::string Api::RemoveDesiredLrp(const Call& call) {
   models::RemoveDesiredLRPRequest req;
   Status error;
   if (!Decode(call, &req, &error)) return ErrorResponse(error);
-  return ErrorResponse(engine_->RemoveDesiredLrp(req.process_guid(), call.trace_id));
+  return ErrorResponse(engine_->desired_lrps().RemoveDesiredLrp(req.process_guid(), call.trace_id));
 }
 
 // --- tasks ---
@@ -527,7 +531,7 @@ std::string Api::Tasks(const Call& call, int format) {
   Status error;
   if (!DecodeOnly(call, &req, &error)) return ErrorResponse(error);
   std::string out;
-  for (const auto& task : engine_->Tasks(req.domain(), req.cell_id())) {
+  for (const auto& task : engine_->model().Tasks(req.domain(), req.cell_id())) {
     if (format >= 3) {
       AppendMessageField(&out, 2, *task);
     } else {
@@ -541,7 +545,7 @@ std::string Api::TaskByGuid(const Call& call, int format) {
   models::TaskByGuidRequest req;
   Status error;
   if (!Decode(call, &req, &error)) return ErrorResponse(error);
-  auto task = engine_->Task(req.task_guid());
+  auto task = engine_->model().Task(req.task_guid());
   if (!task) return ErrorResponse(NotFound());
   std::string out;
   AppendMessageField(&out, 2, TaskForRoute(*task, format));
@@ -552,14 +556,15 @@ std::string Api::DesireTask(const Call& call) {
   models::DesireTaskRequest req;
   Status error;
   if (!Decode(call, &req, &error)) return ErrorResponse(error);
-  return ErrorResponse(engine_->DesireTask(req.task_guid(), req.domain(), req.task_definition()));
+  return ErrorResponse(
+      engine_->tasks().DesireTask(req.task_guid(), req.domain(), req.task_definition()));
 }
 
 std::string Api::StartTask(const Call& call) {
   models::StartTaskRequest req;
   Status error;
   if (!Decode(call, &req, &error)) return ErrorResponse(error);
-  auto started = engine_->StartTask(req.task_guid(), req.cell_id());
+  auto started = engine_->tasks().StartTask(req.task_guid(), req.cell_id());
   if (!started.ok()) return ErrorResponse(started.status());
   models::StartTaskResponse resp;
   resp.set_should_start(*started);
@@ -570,43 +575,43 @@ std::string Api::CancelTask(const Call& call) {
   models::TaskGuidRequest req;
   Status error;
   if (!Decode(call, &req, &error)) return ErrorResponse(error);
-  return ErrorResponse(engine_->CancelTask(req.task_guid(), call.trace_id));
+  return ErrorResponse(engine_->tasks().CancelTask(req.task_guid(), call.trace_id));
 }
 
 std::string Api::FailTask(const Call& call) {
   models::FailTaskRequest req;
   Status error;
   if (!Decode(call, &req, &error)) return ErrorResponse(error);
-  return ErrorResponse(engine_->FailTask(req.task_guid(), req.failure_reason()));
+  return ErrorResponse(engine_->tasks().FailTask(req.task_guid(), req.failure_reason()));
 }
 
 std::string Api::RejectTask(const Call& call) {
   models::RejectTaskRequest req;
   Status error;
   if (!Decode(call, &req, &error)) return ErrorResponse(error);
-  return ErrorResponse(engine_->RejectTask(req.task_guid(), req.rejection_reason()));
+  return ErrorResponse(engine_->tasks().RejectTask(req.task_guid(), req.rejection_reason()));
 }
 
 std::string Api::CompleteTask(const Call& call) {
   models::CompleteTaskRequest req;
   Status error;
   if (!Decode(call, &req, &error)) return ErrorResponse(error);
-  return ErrorResponse(engine_->CompleteTask(req.task_guid(), req.cell_id(), req.failed(),
-                                             req.failure_reason(), req.result()));
+  return ErrorResponse(engine_->tasks().CompleteTask(req.task_guid(), req.cell_id(), req.failed(),
+                                                     req.failure_reason(), req.result()));
 }
 
 std::string Api::ResolvingTask(const Call& call) {
   models::TaskGuidRequest req;
   Status error;
   if (!Decode(call, &req, &error)) return ErrorResponse(error);
-  return ErrorResponse(engine_->ResolvingTask(req.task_guid()));
+  return ErrorResponse(engine_->tasks().ResolvingTask(req.task_guid()));
 }
 
 std::string Api::DeleteTask(const Call& call) {
   models::TaskGuidRequest req;
   Status error;
   if (!Decode(call, &req, &error)) return ErrorResponse(error);
-  return ErrorResponse(engine_->DeleteTask(req.task_guid()));
+  return ErrorResponse(engine_->tasks().DeleteTask(req.task_guid()));
 }
 
 }  // namespace bbs::api

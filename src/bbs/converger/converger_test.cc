@@ -67,7 +67,7 @@ class ConvergerTest : public ::testing::Test {
   }
 
   state::ActualLrpPtr Row(const std::string& guid, int index, models::ActualLRP::Presence p) {
-    for (const auto& r : engine_.ActualLrps({"", "", guid, index})) {
+    for (const auto& r : engine_.model().ActualLrps({"", "", guid, index})) {
       if (r->presence() == p) return r;
     }
     return nullptr;
@@ -77,14 +77,14 @@ class ConvergerTest : public ::testing::Test {
     models::ActualLRPInstanceKey ik;
     ik.set_instance_guid("ig-" + cell);
     ik.set_cell_id(cell);
-    ASSERT_THAT(engine_.ClaimActualLrp(guid, index, ik), IsOk());
+    ASSERT_THAT(engine_.actual_lrps().ClaimActualLrp(guid, index, ik), IsOk());
     domain::StartParams p;
     p.key.set_process_guid(guid);
     p.key.set_index(index);
     p.key.set_domain("cf-apps");
     p.instance_key = ik;
     p.net_info.set_address("10.0.0.1");
-    ASSERT_THAT(engine_.StartActualLrp(p), IsOk());
+    ASSERT_THAT(engine_.actual_lrps().StartActualLrp(p), IsOk());
   }
 
   storage::MemoryStore store_;
@@ -98,7 +98,7 @@ class ConvergerTest : public ::testing::Test {
 };
 
 TEST_F(ConvergerTest, AStaleUnclaimedInstanceIsReAuctionedAfterThirtySeconds) {
-  ASSERT_THAT(engine_.DesireLrp(NewLrp("pg", 1), ""), IsOk());
+  ASSERT_THAT(engine_.desired_lrps().DesireLrp(NewLrp("pg", 1), ""), IsOk());
   auctions_.lrps.clear();
   ASSERT_THAT(converger_.ConvergeLrps(), IsOk());
   EXPECT_TRUE(auctions_.lrps.empty());
@@ -109,7 +109,7 @@ TEST_F(ConvergerTest, AStaleUnclaimedInstanceIsReAuctionedAfterThirtySeconds) {
 }
 
 TEST_F(ConvergerTest, AnInstanceOnAVanishedCellBecomesSuspectAndIsReplaced) {
-  ASSERT_THAT(engine_.DesireLrp(NewLrp("pg", 1), ""), IsOk());
+  ASSERT_THAT(engine_.desired_lrps().DesireLrp(NewLrp("pg", 1), ""), IsOk());
   Running("pg", 0, "cell-1");
   auctions_.lrps.clear();
   cells_.present.clear();
@@ -130,7 +130,7 @@ TEST_F(ConvergerTest, AnInstanceOnAVanishedCellBecomesSuspectAndIsReplaced) {
 }
 
 TEST_F(ConvergerTest, ASuspectWhoseCellReturnsIsPromotedBack) {
-  ASSERT_THAT(engine_.DesireLrp(NewLrp("pg", 1), ""), IsOk());
+  ASSERT_THAT(engine_.desired_lrps().DesireLrp(NewLrp("pg", 1), ""), IsOk());
   Running("pg", 0, "cell-1");
   cells_.present.clear();
   ASSERT_THAT(converger_.ConvergeLrps(), IsOk());
@@ -144,12 +144,12 @@ TEST_F(ConvergerTest, ASuspectWhoseCellReturnsIsPromotedBack) {
 }
 
 TEST_F(ConvergerTest, MissingInstancesAreCreatedAndAuctionedInOneRequest) {
-  ASSERT_THAT(engine_.DesireLrp(NewLrp("pg", 2), ""), IsOk());
+  ASSERT_THAT(engine_.desired_lrps().DesireLrp(NewLrp("pg", 2), ""), IsOk());
   models::ActualLRPKey key;
   key.set_process_guid("pg");
   key.set_index(1);
   key.set_domain("cf-apps");
-  ASSERT_THAT(engine_.RetireActualLrp(key, ""), IsOk());
+  ASSERT_THAT(engine_.actual_lrps().RetireActualLrp(key, ""), IsOk());
   auctions_.lrps.clear();
   ASSERT_THAT(converger_.ConvergeLrps(), IsOk());
   EXPECT_NE(Row("pg", 1, models::ActualLRP::ORDINARY), nullptr);
@@ -162,13 +162,13 @@ TEST_F(ConvergerTest, PendingTasksAreReAuctionedAndExpireAfterThirtyMinutes) {
   models::TaskDefinition def;
   def.set_root_fs("docker:///busybox");
   def.mutable_action()->mutable_run_action()->set_path("/bin/true");
-  ASSERT_THAT(engine_.DesireTask("tg", "d", def), IsOk());
+  ASSERT_THAT(engine_.tasks().DesireTask("tg", "d", def), IsOk());
   auctions_.tasks.clear();
   ASSERT_THAT(converger_.ConvergeTasks(), IsOk());
   EXPECT_EQ(auctions_.tasks, std::vector<std::string>{"tg"});
   clock_.Advance(31min);
   ASSERT_THAT(converger_.ConvergeTasks(), IsOk());
-  auto task = engine_.Task("tg");
+  auto task = engine_.model().Task("tg");
   EXPECT_EQ(task->state(), models::Task::Completed);
   EXPECT_EQ(task->failure_reason(), "not started within time limit");
 }
@@ -177,10 +177,10 @@ TEST_F(ConvergerTest, RunningTasksOnAVanishedCellFail) {
   models::TaskDefinition def;
   def.set_root_fs("docker:///busybox");
   def.mutable_action()->mutable_run_action()->set_path("/bin/true");
-  ASSERT_THAT(engine_.DesireTask("tg", "d", def), IsOk());
-  ASSERT_THAT(engine_.StartTask("tg", "cell-9"), IsOk());
+  ASSERT_THAT(engine_.tasks().DesireTask("tg", "d", def), IsOk());
+  ASSERT_THAT(engine_.tasks().StartTask("tg", "cell-9"), IsOk());
   ASSERT_THAT(converger_.ConvergeTasks(), IsOk());
-  auto task = engine_.Task("tg");
+  auto task = engine_.model().Task("tg");
   EXPECT_EQ(task->state(), models::Task::Completed);
   EXPECT_EQ(task->failure_reason(), "cell disappeared before completion");
   EXPECT_EQ(task->cell_id(), "cell-9");

@@ -249,11 +249,12 @@ int Run(int argc, char** argv) {
   state::Engine engine(store->get(), clock.get(), &guids, &hub, logger.Session("state"),
                        state::Engine::Options{});
   engine.SetPeers(auctioneer.get(), reps->get(), &cells);
-  engine.SetTaskOptions({config->max_task_retries});
+  engine.tasks().SetOptions({config->max_task_retries});
   state::TaskCallbacks task_callbacks(&engine, callbacks->get(),
                                       static_cast<size_t>(config->task_callback_workers),
                                       logger.Session("task-callbacks"));
-  engine.SetCallbackSink([&task_callbacks](state::TaskPtr task) { task_callbacks.Submit(task); });
+  engine.tasks().SetCallbackSink(
+      [&task_callbacks](state::TaskPtr task) { task_callbacks.Submit(task); });
 
   converger::Converger::Options converger_options;
   converger_options.interval = config->converge_repeat_interval;

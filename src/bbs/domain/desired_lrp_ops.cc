@@ -81,4 +81,17 @@ StopPlan PlanStopInstances(const std::vector<const models::ActualLRP*>& actuals,
   return plan;
 }
 
+std::vector<models::ActualLRP> NewInstances(const records::DesiredLRPRecord& desired,
+                                            int32_t from_index,
+                                            const std::set<int32_t>& existing_ordinary, int64_t now,
+                                            const std::function<std::string()>& epoch) {
+  std::vector<models::ActualLRP> out;
+  const auto& key = desired.scheduling_info().desired_lrp_key();
+  for (int32_t i = from_index; i < desired.scheduling_info().instances(); ++i) {
+    if (existing_ordinary.count(i)) continue;
+    out.push_back(NewUnclaimedActualLrp(key.process_guid(), i, key.domain(), now, epoch()));
+  }
+  return out;
+}
+
 }  // namespace bbs::domain

@@ -218,4 +218,74 @@ LrpConvergenceActions CalculateLrpConvergence(const LrpConvergenceInput& in) {
   return CalculateLrpConvergence(grouped);
 }
 
+LrpDecision PruneEvacuating(const LrpRows& rows, const models::ActualLRPInstanceKey& seen) {
+  LrpDecision d;
+  if (rows.evacuating == nullptr ||
+      !InstanceKeysEqual(rows.evacuating->actual_lrp_instance_key(), seen)) {
+    return d;
+  }
+  d.deletes.push_back(*rows.evacuating);
+  d.event_changes.push_back({*rows.evacuating, std::nullopt});
+  return d;
+}
+
+LrpDecision CreateMissing(const LrpRows& rows, const records::DesiredLRPRecord* desired,
+                          const LrpKey& key, int64_t now, const std::string& epoch) {
+  LrpDecision d;
+  if (rows.ordinary != nullptr || desired == nullptr ||
+      key.index >= desired->scheduling_info().instances()) {
+    return d;
+  }
+  auto lrp =
+      NewUnclaimedActualLrp(key.process_guid, key.index,
+                            desired->scheduling_info().desired_lrp_key().domain(), now, epoch);
+  d.puts.push_back(lrp);
+  d.event_changes.push_back({std::nullopt, lrp});
+  return d;
+}
+
+LrpDecision ReplaceWithSuspect(const LrpRows& rows, bool desired_exists, int64_t now,
+                               const std::string& epoch) {
+  LrpDecision d;
+  const models::ActualLRP* ordinary = rows.ordinary;
+  if (ordinary == nullptr || !desired_exists || rows.suspect != nullptr ||
+      (ordinary->state() != kRunning && ordinary->state() != kClaimed)) {
+    return d;
+  }
+  models::ActualLRP suspect = *ordinary;
+  suspect.set_presence(models::ActualLRP::SUSPECT);
+  const auto& key = ordinary->actual_lrp_key();
+  auto replacement =
+      NewUnclaimedActualLrp(key.process_guid(), key.index(), key.domain(), now, epoch);
+  d.deletes.push_back(*ordinary);
+  d.puts.push_back(suspect);
+  d.puts.push_back(replacement);
+  d.event_changes.push_back({*ordinary, suspect});
+  d.event_changes.push_back({std::nullopt, replacement});
+  return d;
+}
+
+LrpDecision PromoteSuspect(const LrpRows& rows) {
+  LrpDecision d;
+  if (rows.suspect == nullptr) return d;
+  if (rows.ordinary != nullptr) {
+    d.deletes.push_back(*rows.ordinary);
+    d.event_changes.push_back({*rows.ordinary, std::nullopt});
+  }
+  models::ActualLRP promoted = *rows.suspect;
+  promoted.set_presence(models::ActualLRP::ORDINARY);
+  d.deletes.push_back(*rows.suspect);
+  d.puts.push_back(promoted);
+  d.event_changes.push_back({*rows.suspect, promoted});
+  return d;
+}
+
+LrpDecision RemoveSuspect(const LrpRows& rows) {
+  LrpDecision d;
+  if (rows.suspect == nullptr) return d;
+  d.deletes.push_back(*rows.suspect);
+  d.event_changes.push_back({*rows.suspect, std::nullopt});
+  return d;
+}
+
 }  // namespace bbs::domain

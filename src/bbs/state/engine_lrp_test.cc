@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "bbs/base/status_matchers.h"
+#include "bbs/cells/cell_directory.h"
 #include "bbs/clients/auctioneer.h"
 #include "bbs/clients/reps.h"
 #include "bbs/domain/event_testing.h"
@@ -112,7 +113,7 @@ class EngineLrpTest : public ::testing::Test {
   }
 
   ActualLrpPtr Ordinary(const std::string& guid, int index) {
-    auto rows = engine_.ActualLrps({"", "", guid, index});
+    auto rows = engine_.model().ActualLrps({"", "", guid, index});
     for (const auto& r : rows) {
       if (r->presence() == models::ActualLRP::ORDINARY) return r;
     }
@@ -120,8 +121,8 @@ class EngineLrpTest : public ::testing::Test {
   }
 
   void Running(const std::string& guid, int index, const std::string& ig, const std::string& cell) {
-    ASSERT_THAT(engine_.ClaimActualLrp(guid, index, Ik(ig, cell)), IsOk());
-    ASSERT_THAT(engine_.StartActualLrp(Start(guid, index, Ik(ig, cell))), IsOk());
+    ASSERT_THAT(engine_.actual_lrps().ClaimActualLrp(guid, index, Ik(ig, cell)), IsOk());
+    ASSERT_THAT(engine_.actual_lrps().StartActualLrp(Start(guid, index, Ik(ig, cell))), IsOk());
   }
 
   storage::MemoryStore store_;
@@ -135,37 +136,37 @@ class EngineLrpTest : public ::testing::Test {
 };
 
 TEST_F(EngineLrpTest, DesireRequestsOneAuctionForAllIndices) {
-  ASSERT_THAT(engine_.DesireLrp(NewLrp("pg", 3), ""), IsOk());
+  ASSERT_THAT(engine_.desired_lrps().DesireLrp(NewLrp("pg", 3), ""), IsOk());
   ASSERT_EQ(auctioneer_.lrps.size(), 1u);
   EXPECT_EQ(auctioneer_.lrps[0].indices, (std::vector<int32_t>{0, 1, 2}));
   EXPECT_EQ(auctioneer_.lrps[0].root_fs, "preloaded:cflinuxfs4");
 }
 
 TEST_F(EngineLrpTest, ClaimThenStartMakesTheInstanceRunning) {
-  ASSERT_THAT(engine_.DesireLrp(NewLrp("pg", 1), ""), IsOk());
+  ASSERT_THAT(engine_.desired_lrps().DesireLrp(NewLrp("pg", 1), ""), IsOk());
   Running("pg", 0, "ig-1", "cell-1");
   auto lrp = Ordinary("pg", 0);
   ASSERT_NE(lrp, nullptr);
   EXPECT_EQ(lrp->state(), "RUNNING");
   EXPECT_EQ(lrp->modification_tag().index(), 2u);
-  EXPECT_EQ(engine_.ActualLrps({"", "cell-1", "", std::nullopt}).size(), 1u);
+  EXPECT_EQ(engine_.model().ActualLrps({"", "cell-1", "", std::nullopt}).size(), 1u);
 }
 
 TEST_F(EngineLrpTest, AnIdenticalStartHeartbeatWritesNothing) {
-  ASSERT_THAT(engine_.DesireLrp(NewLrp("pg", 1), ""), IsOk());
+  ASSERT_THAT(engine_.desired_lrps().DesireLrp(NewLrp("pg", 1), ""), IsOk());
   Running("pg", 0, "ig-1", "cell-1");
   int64_t commits = store_.commit_count();
-  ASSERT_THAT(engine_.StartActualLrp(Start("pg", 0, Ik("ig-1", "cell-1"))), IsOk());
+  ASSERT_THAT(engine_.actual_lrps().StartActualLrp(Start("pg", 0, Ik("ig-1", "cell-1"))), IsOk());
   EXPECT_EQ(store_.commit_count(), commits);
 }
 
 TEST_F(EngineLrpTest, FirstTwoCrashesReAuctionAndTheThirdWaits) {
-  ASSERT_THAT(engine_.DesireLrp(NewLrp("pg", 1), ""), IsOk());
+  ASSERT_THAT(engine_.desired_lrps().DesireLrp(NewLrp("pg", 1), ""), IsOk());
   for (int crash = 1; crash <= 3; ++crash) {
     Running("pg", 0, "ig-" + std::to_string(crash), "cell-1");
-    ASSERT_THAT(
-        engine_.CrashActualLrp(Key("pg", 0), Ik("ig-" + std::to_string(crash), "cell-1"), "boom"),
-        IsOk());
+    ASSERT_THAT(engine_.actual_lrps().CrashActualLrp(
+                    Key("pg", 0), Ik("ig-" + std::to_string(crash), "cell-1"), "boom"),
+                IsOk());
     auto lrp = Ordinary("pg", 0);
     EXPECT_EQ(lrp->crash_count(), crash);
     EXPECT_EQ(lrp->state(), crash < 3 ? "UNCLAIMED" : "CRASHED");
@@ -175,48 +176,48 @@ TEST_F(EngineLrpTest, FirstTwoCrashesReAuctionAndTheThirdWaits) {
 }
 
 TEST_F(EngineLrpTest, RetiringARunningInstanceAsksItsRepToStopIt) {
-  ASSERT_THAT(engine_.DesireLrp(NewLrp("pg", 1), ""), IsOk());
+  ASSERT_THAT(engine_.desired_lrps().DesireLrp(NewLrp("pg", 1), ""), IsOk());
   Running("pg", 0, "ig-1", "cell-1");
-  ASSERT_THAT(engine_.RetireActualLrp(Key("pg", 0), "trace"), IsOk());
+  ASSERT_THAT(engine_.actual_lrps().RetireActualLrp(Key("pg", 0), "trace"), IsOk());
   ASSERT_EQ(reps_.stops.size(), 1u);
   EXPECT_EQ(reps_.stops[0], "http://rep-cell-1:1800 pg ig-1");
   EXPECT_NE(Ordinary("pg", 0), nullptr);  // the rep removes it when the container is gone
 }
 
 TEST_F(EngineLrpTest, RetireGivesUpAfterFiveFailedStops) {
-  ASSERT_THAT(engine_.DesireLrp(NewLrp("pg", 1), ""), IsOk());
+  ASSERT_THAT(engine_.desired_lrps().DesireLrp(NewLrp("pg", 1), ""), IsOk());
   Running("pg", 0, "ig-1", "cell-1");
   reps_.stop_status = UnknownError("rep down");
-  Status s = engine_.RetireActualLrp(Key("pg", 0), "");
+  Status s = engine_.actual_lrps().RetireActualLrp(Key("pg", 0), "");
   EXPECT_THAT(s, StatusIs(ErrorCode::kUnknownError));
   EXPECT_EQ(reps_.stops.size(), 5u);
 }
 
 TEST_F(EngineLrpTest, RetiringAnUnclaimedInstanceDeletesIt) {
-  ASSERT_THAT(engine_.DesireLrp(NewLrp("pg", 1), ""), IsOk());
-  ASSERT_THAT(engine_.RetireActualLrp(Key("pg", 0), ""), IsOk());
+  ASSERT_THAT(engine_.desired_lrps().DesireLrp(NewLrp("pg", 1), ""), IsOk());
+  ASSERT_THAT(engine_.actual_lrps().RetireActualLrp(Key("pg", 0), ""), IsOk());
   EXPECT_EQ(Ordinary("pg", 0), nullptr);
   EXPECT_TRUE(reps_.stops.empty());
 }
 
 TEST_F(EngineLrpTest, ScaleDownStopsRunningInstancesThroughTheirRep) {
-  ASSERT_THAT(engine_.DesireLrp(NewLrp("pg", 2), ""), IsOk());
+  ASSERT_THAT(engine_.desired_lrps().DesireLrp(NewLrp("pg", 2), ""), IsOk());
   Running("pg", 1, "ig-1", "cell-9");
   models::DesiredLRPUpdate update;
   update.set_instances(1);
-  ASSERT_THAT(engine_.UpdateDesiredLrp("pg", update, ""), IsOk());
+  ASSERT_THAT(engine_.desired_lrps().UpdateDesiredLrp("pg", update, ""), IsOk());
   ASSERT_EQ(reps_.stops.size(), 1u);
   EXPECT_EQ(reps_.stops[0], "http://rep-cell-9:1800 pg ig-1");
 }
 
 TEST_F(EngineLrpTest, ChangedInternalRoutesAndMetricTagsReachTheRepsOfRunningInstances) {
-  ASSERT_THAT(engine_.DesireLrp(NewLrp("pg", 2), ""), IsOk());
+  ASSERT_THAT(engine_.desired_lrps().DesireLrp(NewLrp("pg", 2), ""), IsOk());
   Running("pg", 1, "ig-1", "cell-1");
   models::DesiredLRPUpdate update;
   (*update.mutable_routes()->mutable_routes())["internal-router"] =
       R"([{"hostname":"app.apps.internal"}])";
   (*update.mutable_metric_tags())["instance"].set_dynamic(models::MetricTagValue::INDEX);
-  ASSERT_THAT(engine_.UpdateDesiredLrp("pg", update, ""), IsOk());
+  ASSERT_THAT(engine_.desired_lrps().UpdateDesiredLrp("pg", update, ""), IsOk());
   ASSERT_EQ(reps_.updates.size(), 1u);  // the UNCLAIMED instance 0 has no rep
   const auto& [url, u] = reps_.updates[0];
   EXPECT_EQ(url, "http://rep-cell-1:1800");
@@ -228,38 +229,39 @@ TEST_F(EngineLrpTest, ChangedInternalRoutesAndMetricTagsReachTheRepsOfRunningIns
 }
 
 TEST_F(EngineLrpTest, AnUpdateWithoutRoutesOrTagsCallsNoRep) {
-  ASSERT_THAT(engine_.DesireLrp(NewLrp("pg", 1), ""), IsOk());
+  ASSERT_THAT(engine_.desired_lrps().DesireLrp(NewLrp("pg", 1), ""), IsOk());
   Running("pg", 0, "ig-1", "cell-1");
   models::DesiredLRPUpdate update;
   update.set_annotation("x");
-  ASSERT_THAT(engine_.UpdateDesiredLrp("pg", update, ""), IsOk());
+  ASSERT_THAT(engine_.desired_lrps().UpdateDesiredLrp("pg", update, ""), IsOk());
   EXPECT_TRUE(reps_.updates.empty());
 }
 
 TEST_F(EngineLrpTest, RollingEvacuationKeepsTheContainerAndAuctionsAReplacement) {
-  ASSERT_THAT(engine_.DesireLrp(NewLrp("pg", 1), ""), IsOk());
+  ASSERT_THAT(engine_.desired_lrps().DesireLrp(NewLrp("pg", 1), ""), IsOk());
   Running("pg", 0, "ig-1", "cell-1");
-  auto r = engine_.EvacuateRunningActualLrp(Start("pg", 0, Ik("ig-1", "cell-1")));
+  auto r = engine_.actual_lrps().EvacuateRunningActualLrp(Start("pg", 0, Ik("ig-1", "cell-1")));
   ASSERT_THAT(r.status, IsOk()) << r.status.ToString();
   EXPECT_TRUE(r.keep_container);
   EXPECT_EQ(Ordinary("pg", 0)->state(), "UNCLAIMED");
-  EXPECT_EQ(engine_.ActualLrps({"", "", "pg", 0}).size(), 2u);
+  EXPECT_EQ(engine_.model().ActualLrps({"", "", "pg", 0}).size(), 2u);
   EXPECT_EQ(auctioneer_.Indices().size(), 2u);
   // The replacement starts: the evacuating row goes, and the old cell may let go.
   Running("pg", 0, "ig-2", "cell-2");
-  EXPECT_EQ(engine_.ActualLrps({"", "", "pg", 0}).size(), 1u);
-  auto again = engine_.EvacuateRunningActualLrp(Start("pg", 0, Ik("ig-1", "cell-1")));
+  EXPECT_EQ(engine_.model().ActualLrps({"", "", "pg", 0}).size(), 1u);
+  auto again = engine_.actual_lrps().EvacuateRunningActualLrp(Start("pg", 0, Ik("ig-1", "cell-1")));
   EXPECT_FALSE(again.keep_container);
 }
 
 TEST_F(EngineLrpTest, ConcurrentClaimsHaveExactlyOneWinner) {
-  ASSERT_THAT(engine_.DesireLrp(NewLrp("pg", 1), ""), IsOk());
+  ASSERT_THAT(engine_.desired_lrps().DesireLrp(NewLrp("pg", 1), ""), IsOk());
   constexpr int kClaimers = 16;
   std::atomic<int> wins{0}, refused{0};
   std::vector<std::thread> threads;
   for (int i = 0; i < kClaimers; ++i) {
     threads.emplace_back([&, i] {
-      Status s = engine_.ClaimActualLrp("pg", 0, Ik("ig-" + std::to_string(i), "cell"));
+      Status s =
+          engine_.actual_lrps().ClaimActualLrp("pg", 0, Ik("ig-" + std::to_string(i), "cell"));
       if (s.ok()) ++wins;
       if (s.code() == ErrorCode::kActualLrpCannotBeClaimed) ++refused;
     });

@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include "bbs/base/status_matchers.h"
+#include "bbs/cells/cell_directory.h"
 #include "bbs/clients/auctioneer.h"
 #include "bbs/clients/reps.h"
 #include "bbs/domain/event_testing.h"
@@ -51,7 +52,7 @@ class EngineTaskTest : public ::testing::Test {
         engine_(&store_, &clock_, &guids_, &publisher_, Logger(LogSink::Null(), "t"),
                 Engine::Options{}) {
     engine_.SetPeers(&auctioneer_, &reps_, &cells_);
-    engine_.SetCallbackSink([this](TaskPtr t) { callbacks_.push_back(t->task_guid()); });
+    engine_.tasks().SetCallbackSink([this](TaskPtr t) { callbacks_.push_back(t->task_guid()); });
     EXPECT_THAT(engine_.Load(), IsOk());
     engine_.Start();
   }
@@ -68,10 +69,10 @@ class EngineTaskTest : public ::testing::Test {
 };
 
 TEST_F(EngineTaskTest, DesireCreatesAPendingTaskAndAuctionsIt) {
-  ASSERT_THAT(engine_.DesireTask("tg-1", "cf-tasks", Definition()), IsOk());
-  EXPECT_EQ(engine_.DesireTask("tg-1", "cf-tasks", Definition()).code(),
+  ASSERT_THAT(engine_.tasks().DesireTask("tg-1", "cf-tasks", Definition()), IsOk());
+  EXPECT_EQ(engine_.tasks().DesireTask("tg-1", "cf-tasks", Definition()).code(),
             ErrorCode::kResourceExists);
-  auto task = engine_.Task("tg-1");
+  auto task = engine_.model().Task("tg-1");
   ASSERT_NE(task, nullptr);
   EXPECT_EQ(task->state(), models::Task::Pending);
   EXPECT_EQ(task->created_at(), clock_.NowNanos());
@@ -79,63 +80,63 @@ TEST_F(EngineTaskTest, DesireCreatesAPendingTaskAndAuctionsIt) {
 }
 
 TEST_F(EngineTaskTest, ASecondStartOnTheSameCellShouldNotStart) {
-  ASSERT_THAT(engine_.DesireTask("tg-1", "cf-tasks", Definition()), IsOk());
-  auto first = engine_.StartTask("tg-1", "cell-1");
+  ASSERT_THAT(engine_.tasks().DesireTask("tg-1", "cf-tasks", Definition()), IsOk());
+  auto first = engine_.tasks().StartTask("tg-1", "cell-1");
   ASSERT_THAT(first, IsOk());
   EXPECT_TRUE(*first);
-  auto second = engine_.StartTask("tg-1", "cell-1");
+  auto second = engine_.tasks().StartTask("tg-1", "cell-1");
   ASSERT_THAT(second, IsOk());
   EXPECT_FALSE(*second);
-  EXPECT_EQ(engine_.StartTask("tg-1", "cell-2").status().code(),
+  EXPECT_EQ(engine_.tasks().StartTask("tg-1", "cell-2").status().code(),
             ErrorCode::kInvalidStateTransition);
 }
 
 TEST_F(EngineTaskTest, CancellingARunningTaskTellsItsRep) {
-  ASSERT_THAT(engine_.DesireTask("tg-1", "cf-tasks", Definition()), IsOk());
-  ASSERT_THAT(engine_.StartTask("tg-1", "cell-1"), IsOk());
-  ASSERT_THAT(engine_.CancelTask("tg-1", ""), IsOk());
+  ASSERT_THAT(engine_.tasks().DesireTask("tg-1", "cf-tasks", Definition()), IsOk());
+  ASSERT_THAT(engine_.tasks().StartTask("tg-1", "cell-1"), IsOk());
+  ASSERT_THAT(engine_.tasks().CancelTask("tg-1", ""), IsOk());
   EXPECT_EQ(reps_.cancels, std::vector<std::string>{"http://cell-1:1801 tg-1"});
-  auto task = engine_.Task("tg-1");
+  auto task = engine_.model().Task("tg-1");
   EXPECT_EQ(task->state(), models::Task::Completed);
   EXPECT_EQ(task->failure_reason(), "task was cancelled");
 }
 
 TEST_F(EngineTaskTest, CompletionWithACallbackUrlReachesTheCallbackSink) {
-  ASSERT_THAT(engine_.DesireTask("tg-1", "cf-tasks", Definition("http://cc/cb")), IsOk());
-  ASSERT_THAT(engine_.StartTask("tg-1", "cell-1"), IsOk());
-  EXPECT_EQ(engine_.CompleteTask("tg-1", "cell-2", false, "", "").code(),
+  ASSERT_THAT(engine_.tasks().DesireTask("tg-1", "cf-tasks", Definition("http://cc/cb")), IsOk());
+  ASSERT_THAT(engine_.tasks().StartTask("tg-1", "cell-1"), IsOk());
+  EXPECT_EQ(engine_.tasks().CompleteTask("tg-1", "cell-2", false, "", "").code(),
             ErrorCode::kRunningOnDifferentCell);
-  ASSERT_THAT(engine_.CompleteTask("tg-1", "cell-1", false, "", "42"), IsOk());
+  ASSERT_THAT(engine_.tasks().CompleteTask("tg-1", "cell-1", false, "", "42"), IsOk());
   EXPECT_EQ(callbacks_, std::vector<std::string>{"tg-1"});
 }
 
 TEST_F(EngineTaskTest, ResolvingThenDeletingRemovesTheTask) {
-  ASSERT_THAT(engine_.DesireTask("tg-1", "cf-tasks", Definition()), IsOk());
-  EXPECT_THAT(engine_.DeleteTask("tg-1"), StatusIs(ErrorCode::kInvalidStateTransition));
-  ASSERT_THAT(engine_.CancelTask("tg-1", ""), IsOk());
-  ASSERT_THAT(engine_.ResolvingTask("tg-1"), IsOk());
-  ASSERT_THAT(engine_.DeleteTask("tg-1"), IsOk());
-  EXPECT_EQ(engine_.Task("tg-1"), nullptr);
-  EXPECT_THAT(engine_.DeleteTask("tg-1"), StatusIs(ErrorCode::kResourceNotFound));
+  ASSERT_THAT(engine_.tasks().DesireTask("tg-1", "cf-tasks", Definition()), IsOk());
+  EXPECT_THAT(engine_.tasks().DeleteTask("tg-1"), StatusIs(ErrorCode::kInvalidStateTransition));
+  ASSERT_THAT(engine_.tasks().CancelTask("tg-1", ""), IsOk());
+  ASSERT_THAT(engine_.tasks().ResolvingTask("tg-1"), IsOk());
+  ASSERT_THAT(engine_.tasks().DeleteTask("tg-1"), IsOk());
+  EXPECT_EQ(engine_.model().Task("tg-1"), nullptr);
+  EXPECT_THAT(engine_.tasks().DeleteTask("tg-1"), StatusIs(ErrorCode::kResourceNotFound));
 }
 
 TEST_F(EngineTaskTest, TheFourthRejectionFailsTheTask) {
-  ASSERT_THAT(engine_.DesireTask("tg-1", "cf-tasks", Definition()), IsOk());
-  for (int i = 0; i < 3; ++i) ASSERT_THAT(engine_.RejectTask("tg-1", "no room"), IsOk());
-  EXPECT_EQ(engine_.Task("tg-1")->state(), models::Task::Pending);
-  ASSERT_THAT(engine_.RejectTask("tg-1", "no room"), IsOk());
-  EXPECT_EQ(engine_.Task("tg-1")->state(), models::Task::Completed);
-  EXPECT_TRUE(engine_.Task("tg-1")->failed());
+  ASSERT_THAT(engine_.tasks().DesireTask("tg-1", "cf-tasks", Definition()), IsOk());
+  for (int i = 0; i < 3; ++i) ASSERT_THAT(engine_.tasks().RejectTask("tg-1", "no room"), IsOk());
+  EXPECT_EQ(engine_.model().Task("tg-1")->state(), models::Task::Pending);
+  ASSERT_THAT(engine_.tasks().RejectTask("tg-1", "no room"), IsOk());
+  EXPECT_EQ(engine_.model().Task("tg-1")->state(), models::Task::Completed);
+  EXPECT_TRUE(engine_.model().Task("tg-1")->failed());
 }
 
 TEST_F(EngineTaskTest, ListsFilterByDomainAndCell) {
-  ASSERT_THAT(engine_.DesireTask("tg-1", "a", Definition()), IsOk());
-  ASSERT_THAT(engine_.DesireTask("tg-2", "b", Definition()), IsOk());
-  ASSERT_THAT(engine_.StartTask("tg-2", "cell-1"), IsOk());
-  EXPECT_EQ(engine_.Tasks("", "").size(), 2u);
-  EXPECT_EQ(engine_.Tasks("a", "").size(), 1u);
-  EXPECT_EQ(engine_.Tasks("", "cell-1").size(), 1u);
-  EXPECT_EQ(engine_.Tasks("a", "cell-1").size(), 0u);
+  ASSERT_THAT(engine_.tasks().DesireTask("tg-1", "a", Definition()), IsOk());
+  ASSERT_THAT(engine_.tasks().DesireTask("tg-2", "b", Definition()), IsOk());
+  ASSERT_THAT(engine_.tasks().StartTask("tg-2", "cell-1"), IsOk());
+  EXPECT_EQ(engine_.model().Tasks("", "").size(), 2u);
+  EXPECT_EQ(engine_.model().Tasks("a", "").size(), 1u);
+  EXPECT_EQ(engine_.model().Tasks("", "cell-1").size(), 1u);
+  EXPECT_EQ(engine_.model().Tasks("a", "cell-1").size(), 0u);
 }
 
 }  // namespace

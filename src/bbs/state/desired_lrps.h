@@ -1,0 +1,44 @@
+#pragma once
+
+#include <string>
+
+#include "bbs/base/status.h"
+#include "bbs/state/write_context.h"
+#include "models/desired_lrp.pb.h"
+
+namespace bbs::state {
+
+// The desired LRP writes (behavior.md §4): each creates, scales or removes the actual LRPs of
+// its process in the same change, then asks for auctions and rep stops/updates. Thread-safe.
+class DesiredLrps {
+ public:
+  explicit DesiredLrps(WriteContext ctx) : ctx_(std::move(ctx)) {}
+
+  // REQUIRES: `lrp` passed validation.
+  Status DesireLrp(const models::DesiredLRP& lrp, const std::string& trace_id);
+  // REQUIRES: `update` passed validation.
+  Status UpdateDesiredLrp(const std::string& process_guid, const models::DesiredLRPUpdate& update,
+                          const std::string& trace_id);
+  Status RemoveDesiredLrp(const std::string& process_guid, const std::string& trace_id);
+
+ private:
+  WriteContext ctx_;
+};
+
+// The domain writes and reads (behavior.md §6). Thread-safe.
+class Domains {
+ public:
+  explicit Domains(WriteContext ctx) : ctx_(std::move(ctx)) {}
+
+  Status UpsertDomain(const std::string& domain, uint32_t ttl_seconds);
+  // The domains not expired now, sorted.
+  std::vector<std::string> FreshDomains() const;
+  // Deletes the domains expired by `now` (convergence's first step).
+  void PruneExpired(int64_t now);
+
+ private:
+  WriteContext ctx_;
+  std::mutex write_mu_;  // serialises domain writes
+};
+
+}  // namespace bbs::state
