@@ -53,44 +53,6 @@ bool SplitHostPort(const std::string& address, std::string* host, uint16_t* port
   return true;
 }
 
-http::Response Protobuf(std::string body) {
-  http::Response r;
-  r.status = 200;
-  r.content_type = "application/x-protobuf";
-  r.body = std::move(body);
-  return r;
-}
-
-http::Router BuildApiRouter(api::Api* api, events::Hub* hub, WorkerPool* pool,
-                            const Logger& logger) {
-  http::Router router;
-  for (auto& route : api->Routes()) {
-    if (route.kind == api::RouteKind::kUnary) {
-      auto handler = std::make_shared<api::UnaryHandler>(std::move(route.handler));
-      std::string name = route.name;
-      router.Add(route.method, route.path, route.name,
-                 [pool, handler, name, logger](http::Request&& req, http::Responder respond) {
-                   auto call = std::make_shared<api::Call>(
-                       api::Call{std::move(req.body), std::move(req.request_id)});
-                   bool queued = pool->Submit([handler, call, respond, name, logger] {
-                     if (logger.DebugEnabled()) logger.Debug("serving", {{"route", name}});
-                     respond(Protobuf((*handler)(*call)));
-                   });
-                   if (!queued) {
-                     http::Response r;
-                     r.status = 503;
-                     respond(std::move(r));
-                   }
-                 });
-    } else {
-      auto kind = events::StreamKindForPath(route.path);
-      if (!kind) continue;
-      router.Add(route.method, route.path, route.name, events::StreamHandler(hub, *kind));
-    }
-  }
-  return router;
-}
-
 int Run(int argc, char** argv) {
   // Dozens of handler threads would each get a glibc malloc arena holding freed memory; a few
   // arenas keep the resident set close to the live data (measured: see docs/benchmarks.md).
@@ -279,7 +241,7 @@ int Run(int argc, char** argv) {
   api_options.max_body_bytes = static_cast<size_t>(config->max_request_body_bytes);
   api_options.clock = clock;
   api_options.logger = logger.Session("http");
-  http::Server server(api_options, BuildApiRouter(&api, &hub, &pool, logger.Session("request")));
+  http::Server server(api_options, api.Router(&hub, &pool));
   if (Status s = server.Start(); !s.ok()) {
     logger.Fatal("listener-failed", s.message(), {{"address", config->listen_address}});
     std::fprintf(stderr, "bbs: cannot listen on %s: %s\n", config->listen_address.c_str(),

@@ -95,7 +95,7 @@ Result<models::ActualLRP> Crashed(const models::ActualLRP& row,
   after.clear_actual_lrp_instance_key();
   after.clear_actual_lrp_net_info();
   after.set_crash_count(count);
-  after.set_crash_reason(model::Truncate1024(message));
+  after.set_crash_reason(wire::Truncate1024(message));
   after.set_since(now);
   BumpTag(&after);
   NormalizeActualLrp(&after);
@@ -297,7 +297,7 @@ LrpDecision Fail(const LrpRows& rows, const std::string& message, int64_t now) {
   const models::ActualLRP& row = *rows.ordinary;
   if (row.state() != kUnclaimed) return Fails(Status::Error(ErrorCode::kActualLrpCannotBeFailed));
   models::ActualLRP after = row;
-  after.set_placement_error(model::Truncate1024(message));
+  after.set_placement_error(wire::Truncate1024(message));
   after.set_since(now);
   BumpTag(&after);
   Update(&d, row, after);

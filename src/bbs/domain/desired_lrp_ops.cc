@@ -9,14 +9,14 @@ namespace bbs::domain {
 Result<records::DesiredLRPRecord> NewDesiredLrpRecord(const models::DesiredLRP& lrp, int64_t now,
                                                       const std::string& epoch) {
   models::DesiredLRP copy = lrp;
-  auto routes = model::NormalizeRoutes(copy.routes());
+  auto routes = wire::NormalizeRoutes(copy.routes());
   if (!routes.ok()) return routes.status();
   *copy.mutable_routes() = std::move(*routes);
   auto* tag = copy.mutable_modification_tag();
   tag->set_epoch(epoch);
   tag->set_index(0);
 
-  auto split = model::SplitDesiredLrp(copy, now);
+  auto split = wire::SplitDesiredLrp(copy, now);
   records::DesiredLRPRecord record;
   *record.mutable_scheduling_info() = std::move(split.scheduling_info);
   if (!split.run_info.SerializeToString(record.mutable_run_info())) {
@@ -32,7 +32,7 @@ Result<models::DesiredLRP> DesiredLrpFromRecord(const records::DesiredLRPRecord&
   if (!run_info.ParseFromString(record.run_info())) {
     return Status::Error(ErrorCode::kDeserialize);
   }
-  return model::JoinDesiredLrp(record.scheduling_info(), run_info, record.metric_tags(),
+  return wire::JoinDesiredLrp(record.scheduling_info(), run_info, record.metric_tags(),
                                record.update_strategy());
 }
 
@@ -42,7 +42,7 @@ Result<records::DesiredLRPRecord> ApplyDesiredLrpUpdate(const records::DesiredLR
   auto* info = after.mutable_scheduling_info();
   if (update.has_instances()) info->set_instances(update.instances());
   if (update.has_routes()) {
-    auto routes = model::NormalizeRoutes(update.routes());
+    auto routes = wire::NormalizeRoutes(update.routes());
     if (!routes.ok()) return routes.status();
     *info->mutable_routes() = std::move(*routes);
   }

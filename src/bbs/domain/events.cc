@@ -29,7 +29,7 @@ Event GroupEvent(const char* type, std::shared_ptr<const google::protobuf::Messa
                  const std::vector<const models::ActualLRPGroup*>& groups) {
   Event event{EventFamily::kActualLrpGroup, type, std::move(payload), {}};
   for (const models::ActualLRPGroup* group : groups) {
-    const models::ActualLRP* resolved = model::ResolveGroup(*group);
+    const models::ActualLRP* resolved = wire::ResolveGroup(*group);
     if (resolved == nullptr) {
       event.unresolved_group = true;
       continue;

@@ -34,7 +34,7 @@ std::optional<LrpConvergenceActions::InstanceUpdate> DriftOf(
     if (it == hostnames_cache->end()) {
       it = hostnames_cache
                ->emplace(guid, has_internal
-                                   ? model::InternalRoutesFromRoutes(d.scheduling_info().routes())
+                                   ? wire::InternalRoutesFromRoutes(d.scheduling_info().routes())
                                    : std::vector<std::string>())
                .first;
     }
@@ -52,7 +52,7 @@ std::optional<LrpConvergenceActions::InstanceUpdate> DriftOf(
     }
   }
   if (lrp.metric_tags_size() > 0) {
-    auto resolved = model::ResolveMetricTags(d.metric_tags(), lrp.actual_lrp_key().index(),
+    auto resolved = wire::ResolveMetricTags(d.metric_tags(), lrp.actual_lrp_key().index(),
                                              lrp.actual_lrp_instance_key().instance_guid());
     if (resolved.ok()) {
       bool same = static_cast<int>(resolved->size()) == lrp.metric_tags_size();

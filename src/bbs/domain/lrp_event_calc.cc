@@ -28,7 +28,7 @@ bool IsState(const models::ActualLRP* lrp, const char* state) {
 // (continuous routability), then removals and changes to other states.
 constexpr int kCrashedScore = 2;
 int ResultScore(const models::ActualLRP* result) {
-  return IsState(result, model::kStateRunning) ? 1 : 0;
+  return IsState(result, wire::kStateRunning) ? 1 : 0;
 }
 
 struct Scored {
@@ -78,10 +78,10 @@ void AddGroupSlotEvents(const models::ActualLRP* old_lrp, const models::ActualLR
     return;
   }
   const std::string& state = new_lrp->state();
-  if (state == model::kStateUnclaimed) {
+  if (state == wire::kStateUnclaimed) {
     out->Add(ResultScore(new_lrp),
              ActualLrpGroupChangedEvent(GroupOf(*old_lrp), GroupOf(*new_lrp)));
-  } else if (state == model::kStateClaimed || state == model::kStateRunning) {
+  } else if (state == wire::kStateClaimed || state == wire::kStateRunning) {
     const auto& old_key = old_lrp->actual_lrp_instance_key();
     if (!InstanceKeyEmpty(old_key) &&
         !InstanceKeysEqual(new_lrp->actual_lrp_instance_key(), old_key)) {
@@ -92,7 +92,7 @@ void AddGroupSlotEvents(const models::ActualLRP* old_lrp, const models::ActualLR
       out->Add(ResultScore(new_lrp),
                ActualLrpGroupChangedEvent(GroupOf(*old_lrp), GroupOf(*new_lrp)));
     }
-  } else if (state == model::kStateCrashed) {
+  } else if (state == wire::kStateCrashed) {
     out->Add(kCrashedScore,
              ActualLrpCrashedEvent(*old_lrp, *new_lrp, EventFamily::kActualLrpGroup));
     out->Add(ResultScore(new_lrp),
@@ -115,7 +115,7 @@ void AddCrashGroupSlotEvents(const models::ActualLRP* old_lrp, const models::Act
   } else {
     out->Add(kCrashedScore,
              ActualLrpCrashedEvent(*old_lrp, *new_lrp, EventFamily::kActualLrpGroup));
-    out->Add(ResultScore(model::ResolveGroup(after_group)),
+    out->Add(ResultScore(wire::ResolveGroup(after_group)),
              ActualLrpGroupChangedEvent(before_group, after_group));
   }
 }
@@ -135,8 +135,8 @@ void AddInstanceEvents(const models::ActualLRP* before, const models::ActualLRP*
     return;
   }
   const std::string& state = after->state();
-  if (state == model::kStateUnclaimed) {
-    if (before->state() == model::kStateUnclaimed) {
+  if (state == wire::kStateUnclaimed) {
+    if (before->state() == wire::kStateUnclaimed) {
       // e.g. the auctioneer's FailActualLRP
       out->Add(0, ActualLrpInstanceChangedEvent(*before, *after, trace_id));
     } else {
@@ -144,9 +144,9 @@ void AddInstanceEvents(const models::ActualLRP* before, const models::ActualLRP*
       out->Add(0, ActualLrpInstanceCreatedEvent(*after, trace_id));
       out->Add(0, ActualLrpInstanceRemovedEvent(*before, trace_id));
     }
-  } else if (state == model::kStateClaimed || state == model::kStateRunning) {
+  } else if (state == wire::kStateClaimed || state == wire::kStateRunning) {
     out->Add(ResultScore(after), ActualLrpInstanceChangedEvent(*before, *after, trace_id));
-  } else if (state == model::kStateCrashed) {
+  } else if (state == wire::kStateCrashed) {
     out->Add(kCrashedScore,
              ActualLrpCrashedEvent(*before, *after, EventFamily::kActualLrpInstance));
     out->Add(0, ActualLrpInstanceChangedEvent(*before, *after, trace_id));
@@ -163,7 +163,7 @@ void AddCrashInstanceEvents(const models::ActualLRP* before, const models::Actua
     out->Add(0, ActualLrpInstanceRemovedEvent(*before, trace_id));
   } else if (before == nullptr) {
     out->Add(ResultScore(after), ActualLrpInstanceCreatedEvent(*after, trace_id));
-  } else if (after->state() == model::kStateCrashed) {
+  } else if (after->state() == wire::kStateCrashed) {
     out->Add(kCrashedScore,
              ActualLrpCrashedEvent(*before, *after, EventFamily::kActualLrpInstance));
     out->Add(0, ActualLrpInstanceChangedEvent(*before, *after, trace_id));
@@ -176,7 +176,7 @@ void AddCrashInstanceEvents(const models::ActualLRP* before, const models::Actua
 }
 
 models::ActualLRPGroup GroupOfRows(const std::vector<const models::ActualLRP*>& rows) {
-  std::vector<models::ActualLRPGroup> groups = model::GroupActualLrps(rows);
+  std::vector<models::ActualLRPGroup> groups = wire::GroupActualLrps(rows);
   return groups.empty() ? models::ActualLRPGroup() : std::move(groups.front());
 }
 

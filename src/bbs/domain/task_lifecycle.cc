@@ -21,7 +21,7 @@ models::Task Completed(const models::Task& task, bool failed, std::string failur
   models::Task after = task;
   after.set_state(models::Task::Completed);
   after.set_failed(failed);
-  after.set_failure_reason(model::Truncate1024(std::move(failure_reason)));
+  after.set_failure_reason(wire::Truncate1024(std::move(failure_reason)));
   after.set_result(std::move(result));
   after.clear_cell_id();
   after.set_first_completed_at(now);
@@ -142,7 +142,7 @@ TaskDecision RejectTask(const models::Task& task, const std::string& reason,
   }
   models::Task rejected = task;
   rejected.set_rejection_count(task.rejection_count() + 1);
-  rejected.set_rejection_reason(model::Truncate1024(reason));
+  rejected.set_rejection_reason(wire::Truncate1024(reason));
   rejected.set_state(models::Task::Pending);
   rejected.set_updated_at(now);
   if (task.rejection_count() >= max_task_retries) {

@@ -35,6 +35,11 @@ enum class StreamKind {
   kTasksR0,         // POST /v1/events/tasks (deprecated)
 };
 
+// Whether streams of `kind` carry LRP events (and so honour a cell_id filter).
+inline bool IsLrpStream(StreamKind kind) {
+  return kind != StreamKind::kTasks && kind != StreamKind::kTasksR0;
+}
+
 struct HubOptions {
   // Events a subscriber may have outstanding (accepted for it and not yet handed to the socket)
   // before it is dropped as a slow consumer (upstream: 1024).
@@ -131,14 +136,5 @@ class Hub final : public domain::EventPublisher {
   std::mutex join_mu_;  // serialises joining thread_
   std::thread thread_;
 };
-
-// The stream kind served at `path` (api.md §4.1), or nullopt for any other path.
-std::optional<StreamKind> StreamKindForPath(std::string_view path);
-
-// The handler of a stream route: decodes the body as EventsByCellId for the LRP kinds (the
-// task kinds ignore it), subscribes with the request's Last-Event-ID and answers the stream
-// response (EventStreamResponse). Answers 500 with an empty body when the body does not decode
-// or the hub is closed. REQUIRES: `hub` outlives the handler.
-http::Handler StreamHandler(Hub* hub, StreamKind kind);
 
 }  // namespace bbs::events

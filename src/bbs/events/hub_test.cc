@@ -198,7 +198,7 @@ TEST(HubTest, SendsV0DesiredLrpsOnR0StreamsAndStoredOnesOnR1) {
   models::DesiredLRPCreatedEvent expected =
       static_cast<const models::DesiredLRPCreatedEvent&>(*event.payload);
   *expected.mutable_desired_lrp() =
-      model::DesiredLrpDownTo(expected.desired_lrp(), model::FormatVersion::kV0);
+      wire::DesiredLrpDownTo(expected.desired_lrp(), wire::FormatVersion::kV0);
   EXPECT_EQ(testing::Unbase64(r0.Events()[0].data), expected.SerializeAsString());
   EXPECT_EQ(r0.Events()[0].data, groups_r0.Events()[0].data);
 }
@@ -472,16 +472,6 @@ TEST(HubTest, GeneratesARandomEpochWithoutDashes) {
   EXPECT_EQ(a.epoch().size(), 16u);
   EXPECT_EQ(a.epoch().find('-'), std::string::npos);
   EXPECT_NE(a.epoch(), b.epoch());
-}
-
-TEST(HubTest, MapsTheStreamRoutesToKinds) {
-  EXPECT_EQ(StreamKindForPath("/v1/events/lrp_instances.r1"), StreamKind::kLrpInstances);
-  EXPECT_EQ(StreamKindForPath("/v1/events/lrp_instances"), StreamKind::kLrpInstancesR0);
-  EXPECT_EQ(StreamKindForPath("/v1/events.r1"), StreamKind::kLrpGroups);
-  EXPECT_EQ(StreamKindForPath("/v1/events"), StreamKind::kLrpGroupsR0);
-  EXPECT_EQ(StreamKindForPath("/v1/events/tasks.r1"), StreamKind::kTasks);
-  EXPECT_EQ(StreamKindForPath("/v1/events/tasks"), StreamKind::kTasksR0);
-  EXPECT_EQ(StreamKindForPath("/v1/ping"), std::nullopt);
 }
 
 }  // namespace

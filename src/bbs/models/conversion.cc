@@ -6,7 +6,7 @@
 #include <unordered_set>
 #include <utility>
 
-namespace bbs::model {
+namespace bbs::wire {
 namespace {
 
 constexpr size_t kTruncateAt = 1024;
@@ -548,4 +548,59 @@ const models::ActualLRP* ResolveGroup(const models::ActualLRPGroup& group) {
   return nullptr;
 }
 
-}  // namespace bbs::model
+namespace {
+
+// If `payload` is an `Event`, the bytes of a copy with `convert` applied; else nullopt. (The
+// descriptor identifies the generated class, so the static_cast is exact.)
+template <typename Event, typename Convert>
+std::optional<std::string> ConvertedIf(const google::protobuf::Message& payload, Convert convert) {
+  if (payload.GetDescriptor() != Event::descriptor()) return std::nullopt;
+  Event copy = static_cast<const Event&>(payload);
+  convert(&copy);
+  return copy.SerializeAsString();
+}
+
+void ToV0(bool present, models::DesiredLRP* lrp) {
+  if (present) *lrp = DesiredLrpDownTo(*lrp, FormatVersion::kV0);
+}
+
+void ToV2(bool present, models::Task* task) {
+  if (present) *task = TaskDownTo(*task, FormatVersion::kV2);
+}
+
+}  // namespace
+
+std::string R0EventPayload(const google::protobuf::Message& payload) {
+  std::optional<std::string> out;
+  if (!out) {
+    out = ConvertedIf<models::DesiredLRPCreatedEvent>(
+        payload, [](auto* e) { ToV0(e->has_desired_lrp(), e->mutable_desired_lrp()); });
+  }
+  if (!out) {
+    out = ConvertedIf<models::DesiredLRPChangedEvent>(payload, [](auto* e) {
+      ToV0(e->has_before(), e->mutable_before());
+      ToV0(e->has_after(), e->mutable_after());
+    });
+  }
+  if (!out) {
+    out = ConvertedIf<models::DesiredLRPRemovedEvent>(
+        payload, [](auto* e) { ToV0(e->has_desired_lrp(), e->mutable_desired_lrp()); });
+  }
+  if (!out) {
+    out = ConvertedIf<models::TaskCreatedEvent>(
+        payload, [](auto* e) { ToV2(e->has_task(), e->mutable_task()); });
+  }
+  if (!out) {
+    out = ConvertedIf<models::TaskChangedEvent>(payload, [](auto* e) {
+      ToV2(e->has_before(), e->mutable_before());
+      ToV2(e->has_after(), e->mutable_after());
+    });
+  }
+  if (!out) {
+    out = ConvertedIf<models::TaskRemovedEvent>(
+        payload, [](auto* e) { ToV2(e->has_task(), e->mutable_task()); });
+  }
+  return out ? *out : payload.SerializeAsString();
+}
+
+}  // namespace bbs::wire

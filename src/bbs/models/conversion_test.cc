@@ -7,7 +7,7 @@
 #include <google/protobuf/util/message_differencer.h>
 #include <gtest/gtest.h>
 
-namespace bbs::model {
+namespace bbs::wire {
 namespace {
 
 using google::protobuf::util::MessageDifferencer;
@@ -701,4 +701,4 @@ TEST(ResolveGroupTest, WithBothPrefersARunningOrCrashedInstance) {
 }
 
 }  // namespace
-}  // namespace bbs::model
+}  // namespace bbs::wire

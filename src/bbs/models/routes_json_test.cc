@@ -6,7 +6,7 @@
 
 #include <gtest/gtest.h>
 
-namespace bbs::model {
+namespace bbs::wire {
 namespace {
 
 models::ProtoRoutes Routes(const std::string& name, const std::string& value) {
@@ -122,4 +122,4 @@ TEST(InternalRoutesTest, MalformedEntriesGiveNoHostnames) {
 }
 
 }  // namespace
-}  // namespace bbs::model
+}  // namespace bbs::wire

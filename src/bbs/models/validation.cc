@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-namespace bbs::model {
+namespace bbs::wire {
 namespace {
 
 constexpr size_t kMaxAnnotationBytes = 10240;
@@ -1178,4 +1178,4 @@ Status ValidateCellPresence(const models::CellPresence& cell) {
   return ToStatus(problems);
 }
 
-}  // namespace bbs::model
+}  // namespace bbs::wire

@@ -12,7 +12,7 @@
 // "Invalid field: domain, Invalid field: rootfs". Where upstream panics on malformed input
 // (an empty nested Action, a metric tag entry without a value, an update request without
 // `update`) these functions report InvalidRequest instead.
-namespace bbs::model {
+namespace bbs::wire {
 
 // True if `guid` matches ^[a-zA-Z0-9_-]+$ (process and task guids).
 bool IsValidGuid(std::string_view guid);
@@ -82,4 +82,4 @@ Status ValidateMetricTagValue(const models::MetricTagValue& value);
 // reads as all zeros.
 Status ValidateCellPresence(const models::CellPresence& cell);
 
-}  // namespace bbs::model
+}  // namespace bbs::wire

@@ -85,7 +85,7 @@ void Outbound::UpdateInstancesAsync(const records::DesiredLRPRecord& before,
   if (!routes_changed && !tags_changed) return;
   std::optional<std::vector<std::string>> hostnames;
   if (routes_changed && update.routes().routes().count(kInternalRouter)) {
-    hostnames = model::InternalRoutesFromRoutes(update.routes());
+    hostnames = wire::InternalRoutesFromRoutes(update.routes());
   }
   for (const auto& lrp : actuals) {
     if (lrp->presence() == models::ActualLRP::EVACUATING) continue;
@@ -97,7 +97,7 @@ void Outbound::UpdateInstancesAsync(const records::DesiredLRPRecord& before,
     u.index = lrp->actual_lrp_key().index();
     if (routes_changed) u.internal_routes = hostnames;
     if (tags_changed) {
-      auto resolved = model::ResolveMetricTags(update.metric_tags(), u.index, u.instance_guid);
+      auto resolved = wire::ResolveMetricTags(update.metric_tags(), u.index, u.instance_guid);
       if (!resolved.ok()) continue;
       u.metric_tags = std::move(*resolved);
     }

@@ -9,6 +9,7 @@
 
 #include <gtest/gtest.h>
 
+#include "bbs/api/api.h"
 #include "bbs/base/status_matchers.h"
 #include "bbs/events/events_test_util.h"
 #include "bbs/events/hub.h"
@@ -17,6 +18,8 @@
 #include "models/common.pb.h"
 
 namespace bbs::events {
+
+using api::StreamHandler;
 namespace {
 
 using std::chrono::seconds;
