@@ -5,6 +5,7 @@
 
 #include "bbs/base/status_matchers.h"
 #include "bbs/clients/auctioneer.h"
+#include "bbs/state/engine_testing.h"
 #include "bbs/storage/memory_store.h"
 
 namespace bbs::converger {
@@ -42,17 +43,7 @@ class Cells final : public cells::CellDirectory {
   std::set<std::string> present;
 };
 
-models::DesiredLRP NewLrp(const std::string& guid, int instances) {
-  models::DesiredLRP lrp;
-  lrp.set_process_guid(guid);
-  lrp.set_domain("cf-apps");
-  lrp.set_root_fs("preloaded:cflinuxfs4");
-  lrp.set_instances(instances);
-  lrp.mutable_action()->mutable_run_action()->set_path("/bin/true");
-  lrp.mutable_action()->mutable_run_action()->set_user("vcap");
-  (*lrp.mutable_metric_tags())["source_id"].set_static_("app");
-  return lrp;
-}
+using state::testing::NewLrp;
 
 class ConvergerTest : public ::testing::Test {
  protected:

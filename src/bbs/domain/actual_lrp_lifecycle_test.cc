@@ -235,27 +235,25 @@ TEST(StartTest, StartingRemovesTheEvacuatingAndSuspectRows) {
   EXPECT_EQ(d.deletes[0].presence(), models::ActualLRP::EVACUATING);
 }
 
-TEST(CrashTest, FirstAndSecondCrashRestartImmediately) {
-  auto row = Row(kRunning, Ik("ig-1", "cell-1"));
-  row.set_crash_count(1);
-  auto d = Crash({&row}, Key(), Ik("ig-1", "cell-1"), "boom", kNow);
-  ASSERT_THAT(d.status, IsOk());
-  EXPECT_EQ(d.puts[0].state(), kUnclaimed);
-  EXPECT_EQ(d.puts[0].crash_count(), 2);
-  EXPECT_EQ(d.puts[0].crash_reason(), "boom");
-  EXPECT_TRUE(d.puts[0].actual_lrp_instance_key().cell_id().empty());
-  EXPECT_TRUE(d.request_auction);
-  EXPECT_TRUE(d.crash_events);
-}
-
-TEST(CrashTest, ThirdCrashLeavesTheInstanceCrashedWithoutAuction) {
-  auto row = Row(kRunning, Ik("ig-1", "cell-1"));
-  row.set_crash_count(2);
-  auto d = Crash({&row}, Key(), Ik("ig-1", "cell-1"), "boom", kNow);
-  ASSERT_THAT(d.status, IsOk());
-  EXPECT_EQ(d.puts[0].state(), kCrashed);
-  EXPECT_EQ(d.puts[0].crash_count(), 3);
-  EXPECT_FALSE(d.request_auction);
+TEST(CrashTest, TheFirstTwoCrashesRestartImmediatelyAndTheThirdWaits) {
+  struct Case {
+    int previous_crashes;
+    const char* state;
+    bool auction;
+  };
+  for (const Case& c :
+       {Case{0, kUnclaimed, true}, Case{1, kUnclaimed, true}, Case{2, kCrashed, false}}) {
+    auto row = Row(kRunning, Ik("ig-1", "cell-1"));
+    row.set_crash_count(c.previous_crashes);
+    auto d = Crash({&row}, Key(), Ik("ig-1", "cell-1"), "boom", kNow);
+    ASSERT_THAT(d.status, IsOk());
+    EXPECT_EQ(d.puts[0].state(), c.state) << c.previous_crashes;
+    EXPECT_EQ(d.puts[0].crash_count(), c.previous_crashes + 1);
+    EXPECT_EQ(d.puts[0].crash_reason(), "boom");
+    EXPECT_EQ(d.request_auction, c.auction) << c.previous_crashes;
+    EXPECT_TRUE(d.crash_events);
+    if (c.auction) EXPECT_TRUE(d.puts[0].actual_lrp_instance_key().cell_id().empty());
+  }
 }
 
 TEST(CrashTest, CrashingFromAnotherCellFails) {

@@ -33,7 +33,7 @@ Result<models::DesiredLRP> DesiredLrpFromRecord(const records::DesiredLRPRecord&
     return Status::Error(ErrorCode::kDeserialize);
   }
   return wire::JoinDesiredLrp(record.scheduling_info(), run_info, record.metric_tags(),
-                               record.update_strategy());
+                              record.update_strategy());
 }
 
 Result<records::DesiredLRPRecord> ApplyDesiredLrpUpdate(const records::DesiredLRPRecord& before,

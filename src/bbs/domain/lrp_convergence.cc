@@ -53,7 +53,7 @@ std::optional<LrpConvergenceActions::InstanceUpdate> DriftOf(
   }
   if (lrp.metric_tags_size() > 0) {
     auto resolved = wire::ResolveMetricTags(d.metric_tags(), lrp.actual_lrp_key().index(),
-                                             lrp.actual_lrp_instance_key().instance_guid());
+                                            lrp.actual_lrp_instance_key().instance_guid());
     if (resolved.ok()) {
       bool same = static_cast<int>(resolved->size()) == lrp.metric_tags_size();
       for (const auto& [k, v] : *resolved) {

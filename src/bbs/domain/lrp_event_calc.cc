@@ -120,20 +120,26 @@ void AddCrashGroupSlotEvents(const models::ActualLRP* old_lrp, const models::Act
   }
 }
 
-// The instance events of one aligned pair (§1.6.2, instance hub table).
-void AddInstanceEvents(const models::ActualLRP* before, const models::ActualLRP* after,
-                       const std::string& trace_id, EventList* out) {
-  if (SameSlot(before, after)) {
-    return;
-  }
+// The instance events both tables share: nothing for an unchanged slot, removed for a deleted
+// row, created for a new one. True when one of these applied.
+bool AddedOrRemoved(const models::ActualLRP* before, const models::ActualLRP* after,
+                    const std::string& trace_id, EventList* out) {
+  if (SameSlot(before, after)) return true;
   if (after == nullptr) {
     out->Add(0, ActualLrpInstanceRemovedEvent(*before, trace_id));
-    return;
+    return true;
   }
   if (before == nullptr) {
     out->Add(ResultScore(after), ActualLrpInstanceCreatedEvent(*after, trace_id));
-    return;
+    return true;
   }
+  return false;
+}
+
+// The instance events of one aligned pair (§1.6.2, instance hub table).
+void AddInstanceEvents(const models::ActualLRP* before, const models::ActualLRP* after,
+                       const std::string& trace_id, EventList* out) {
+  if (AddedOrRemoved(before, after, trace_id, out)) return;
   const std::string& state = after->state();
   if (state == wire::kStateUnclaimed) {
     if (before->state() == wire::kStateUnclaimed) {
@@ -156,14 +162,8 @@ void AddInstanceEvents(const models::ActualLRP* before, const models::ActualLRP*
 // The instance events of one aligned pair for CrashActualLRP (§1.6.3).
 void AddCrashInstanceEvents(const models::ActualLRP* before, const models::ActualLRP* after,
                             const std::string& trace_id, EventList* out) {
-  if (SameSlot(before, after)) {
-    return;
-  }
-  if (after == nullptr) {
-    out->Add(0, ActualLrpInstanceRemovedEvent(*before, trace_id));
-  } else if (before == nullptr) {
-    out->Add(ResultScore(after), ActualLrpInstanceCreatedEvent(*after, trace_id));
-  } else if (after->state() == wire::kStateCrashed) {
+  if (AddedOrRemoved(before, after, trace_id, out)) return;
+  if (after->state() == wire::kStateCrashed) {
     out->Add(kCrashedScore,
              ActualLrpCrashedEvent(*before, *after, EventFamily::kActualLrpInstance));
     out->Add(0, ActualLrpInstanceChangedEvent(*before, *after, trace_id));

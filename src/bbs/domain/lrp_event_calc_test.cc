@@ -72,25 +72,12 @@ RowChange Change(std::optional<models::ActualLRP> before, std::optional<models::
   return RowChange{std::move(before), std::move(after)};
 }
 
-std::string StateOf(const models::ActualLRP& lrp) {
+// "STATE", "STATE/EVACUATING" or "STATE/SUSPECT" of an ActualLRP or ActualLRPInfo.
+template <typename Lrp>
+std::string StateOf(const Lrp& lrp) {
   std::string text = lrp.state();
-  if (lrp.presence() == kEvacuating) {
-    text += "/EVACUATING";
-  }
-  if (lrp.presence() == kSuspect) {
-    text += "/SUSPECT";
-  }
-  return text;
-}
-
-std::string InfoState(const models::ActualLRPInfo& info) {
-  std::string text = info.state();
-  if (info.presence() == kEvacuating) {
-    text += "/EVACUATING";
-  }
-  if (info.presence() == kSuspect) {
-    text += "/SUSPECT";
-  }
+  if (lrp.presence() == kEvacuating) text += "/EVACUATING";
+  if (lrp.presence() == kSuspect) text += "/SUSPECT";
   return text;
 }
 
@@ -121,7 +108,7 @@ std::string Describe(const Event& event) {
   }
   if (event.type == "actual_lrp_instance_changed") {
     const auto& e = static_cast<const models::ActualLRPInstanceChangedEvent&>(p);
-    return "changed(" + InfoState(e.before()) + "->" + InfoState(e.after()) + ")";
+    return "changed(" + StateOf(e.before()) + "->" + StateOf(e.after()) + ")";
   }
   if (event.type == "actual_lrp_created") {
     return "created(" +

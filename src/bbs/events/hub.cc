@@ -24,23 +24,11 @@ bool IsR0(StreamKind kind) {
          kind == StreamKind::kTasksR0;
 }
 
-const char* KindName(StreamKind kind) {
-  switch (kind) {
-    case StreamKind::kLrpInstances:
-      return "lrp_instances.r1";
-    case StreamKind::kLrpInstancesR0:
-      return "lrp_instances";
-    case StreamKind::kLrpGroups:
-      return "events.r1";
-    case StreamKind::kLrpGroupsR0:
-      return "events";
-    case StreamKind::kTasks:
-      return "tasks.r1";
-    case StreamKind::kTasksR0:
-      return "tasks";
-  }
-  return "unknown";
-}
+// The stream's name in logs, indexed by StreamKind.
+constexpr const char* kKindNames[] = {"lrp_instances.r1", "lrp_instances", "events.r1",
+                                      "events",           "tasks.r1",      "tasks"};
+
+const char* KindName(StreamKind kind) { return kKindNames[static_cast<int>(kind)]; }
 
 std::string RandomEpoch() {
   std::random_device device;

@@ -1,26 +1,10 @@
 #pragma once
 
-#include "bbs/base/clock.h"
-#include "bbs/base/guid.h"
-#include "bbs/base/logger.h"
-#include "bbs/base/status.h"
-#include "bbs/domain/event.h"
 #include "bbs/state/actual_lrps.h"
 #include "bbs/state/committer.h"
 #include "bbs/state/convergence.h"
 #include "bbs/state/desired_lrps.h"
-#include "bbs/state/key_locks.h"
-#include "bbs/state/model.h"
-#include "bbs/state/outbound.h"
 #include "bbs/state/tasks.h"
-
-namespace bbs::cells {
-class CellDirectory;
-}
-namespace bbs::clients {
-class Auctioneer;
-class Reps;
-}  // namespace bbs::clients
 
 namespace bbs::state {
 

@@ -9,6 +9,7 @@
 #include "bbs/clients/reps.h"
 #include "bbs/domain/event_testing.h"
 #include "bbs/state/engine.h"
+#include "bbs/state/engine_testing.h"
 #include "bbs/storage/memory_store.h"
 
 namespace bbs::state {
@@ -65,17 +66,7 @@ class RecordingReps final : public clients::Reps {
   Status stop_status;
 };
 
-models::DesiredLRP NewLrp(const std::string& guid, int instances) {
-  models::DesiredLRP lrp;
-  lrp.set_process_guid(guid);
-  lrp.set_domain("cf-apps");
-  lrp.set_root_fs("preloaded:cflinuxfs4");
-  lrp.set_instances(instances);
-  lrp.mutable_action()->mutable_run_action()->set_path("/bin/true");
-  lrp.mutable_action()->mutable_run_action()->set_user("vcap");
-  (*lrp.mutable_metric_tags())["source_id"].set_static_("app");
-  return lrp;
-}
+using testing::NewLrp;
 
 models::ActualLRPInstanceKey Ik(const std::string& guid, const std::string& cell) {
   models::ActualLRPInstanceKey k;
@@ -107,9 +98,7 @@ class EngineLrpTest : public ::testing::Test {
       : cells_("http://rep-{cell_id}:1800"),
         engine_(&store_, &clock_, &guids_, &publisher_, Logger(LogSink::Null(), "t"),
                 Engine::Options{}) {
-    engine_.SetPeers(&auctioneer_, &reps_, &cells_);
-    EXPECT_THAT(engine_.Load(), IsOk());
-    engine_.Start();
+    testing::StartWithPeers(&engine_, &auctioneer_, &reps_, &cells_);
   }
 
   ActualLrpPtr Ordinary(const std::string& guid, int index) {

@@ -6,6 +6,7 @@
 #include "bbs/clients/reps.h"
 #include "bbs/domain/event_testing.h"
 #include "bbs/state/engine.h"
+#include "bbs/state/engine_testing.h"
 #include "bbs/storage/memory_store.h"
 
 namespace bbs::state {
@@ -51,10 +52,8 @@ class EngineTaskTest : public ::testing::Test {
       : cells_("http://{cell_id}:1801"),
         engine_(&store_, &clock_, &guids_, &publisher_, Logger(LogSink::Null(), "t"),
                 Engine::Options{}) {
-    engine_.SetPeers(&auctioneer_, &reps_, &cells_);
     engine_.tasks().SetCallbackSink([this](TaskPtr t) { callbacks_.push_back(t->task_guid()); });
-    EXPECT_THAT(engine_.Load(), IsOk());
-    engine_.Start();
+    testing::StartWithPeers(&engine_, &auctioneer_, &reps_, &cells_);
   }
 
   storage::MemoryStore store_;

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include "bbs/base/status_matchers.h"
+#include "bbs/state/engine_testing.h"
 #include "bbs/storage/memory_store.h"
 #include "models/common.pb.h"
 
@@ -29,18 +30,7 @@ class RecordingPublisher final : public domain::EventPublisher {
   std::vector<std::string> types;
 };
 
-models::DesiredLRP NewLrp(const std::string& guid, int instances) {
-  models::DesiredLRP lrp;
-  lrp.set_process_guid(guid);
-  lrp.set_domain("cf-apps");
-  lrp.set_root_fs("preloaded:cflinuxfs4");
-  lrp.set_instances(instances);
-  lrp.set_log_guid("log-" + guid);
-  lrp.mutable_action()->mutable_run_action()->set_path("/bin/true");
-  lrp.mutable_action()->mutable_run_action()->set_user("vcap");
-  (*lrp.mutable_metric_tags())["source_id"].set_static_("app");
-  return lrp;
-}
+using testing::NewLrp;
 
 class EngineTest : public ::testing::Test {
  protected:
