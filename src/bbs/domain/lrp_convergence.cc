@@ -230,7 +230,8 @@ LrpDecision PruneEvacuating(const LrpRows& rows, const models::ActualLRPInstance
 }
 
 LrpDecision CreateMissing(const LrpRows& rows, const records::DesiredLRPRecord* desired,
-                          const LrpKey& key, int64_t now, const std::string& epoch) {
+                          const LrpKey& key, int64_t now,
+                          const std::function<std::string()>& epoch) {
   LrpDecision d;
   if (rows.ordinary != nullptr || desired == nullptr ||
       key.index >= desired->scheduling_info().instances()) {
@@ -238,14 +239,14 @@ LrpDecision CreateMissing(const LrpRows& rows, const records::DesiredLRPRecord* 
   }
   auto lrp =
       NewUnclaimedActualLrp(key.process_guid, key.index,
-                            desired->scheduling_info().desired_lrp_key().domain(), now, epoch);
+                            desired->scheduling_info().desired_lrp_key().domain(), now, epoch());
   d.puts.push_back(lrp);
   d.event_changes.push_back({std::nullopt, lrp});
   return d;
 }
 
 LrpDecision ReplaceWithSuspect(const LrpRows& rows, bool desired_exists, int64_t now,
-                               const std::string& epoch) {
+                               const std::function<std::string()>& epoch) {
   LrpDecision d;
   const models::ActualLRP* ordinary = rows.ordinary;
   if (ordinary == nullptr || !desired_exists || rows.suspect != nullptr ||
@@ -256,7 +257,7 @@ LrpDecision ReplaceWithSuspect(const LrpRows& rows, bool desired_exists, int64_t
   suspect.set_presence(models::ActualLRP::SUSPECT);
   const auto& key = ordinary->actual_lrp_key();
   auto replacement =
-      NewUnclaimedActualLrp(key.process_guid(), key.index(), key.domain(), now, epoch);
+      NewUnclaimedActualLrp(key.process_guid(), key.index(), key.domain(), now, epoch());
   d.deletes.push_back(*ordinary);
   d.puts.push_back(suspect);
   d.puts.push_back(replacement);

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -102,13 +103,15 @@ LrpConvergenceActions CalculateLrpConvergence(const LrpConvergenceInput& input);
 LrpDecision PruneEvacuating(const LrpRows& rows, const models::ActualLRPInstanceKey& seen);
 // create_missing: a new UNCLAIMED ORDINARY row for `key`, unless an ORDINARY row exists or the
 // desired LRP (null: gone) no longer wants that index. kStandard.
+// `epoch` yields the new row's GUID (called only when a row is created).
 LrpDecision CreateMissing(const LrpRows& rows, const records::DesiredLRPRecord* desired,
-                          const LrpKey& key, int64_t now, const std::string& epoch);
+                          const LrpKey& key, int64_t now,
+                          const std::function<std::string()>& epoch);
 // missing_cell_replace: a CLAIMED/RUNNING ORDINARY row on a vanished cell becomes SUSPECT and a
 // new UNCLAIMED ORDINARY row takes its place, unless a suspect exists already or the desired LRP
 // is gone. kInstanceOnly (behavior.md §1.6.4: no group events).
 LrpDecision ReplaceWithSuspect(const LrpRows& rows, bool desired_exists, int64_t now,
-                               const std::string& epoch);
+                               const std::function<std::string()>& epoch);
 // promote_suspect: the suspect's cell came back: the suspect becomes ORDINARY again and its
 // replacement, if any, is deleted. kPerChange.
 LrpDecision PromoteSuspect(const LrpRows& rows);

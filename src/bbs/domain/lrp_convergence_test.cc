@@ -94,11 +94,12 @@ TEST(LrpConvergenceTest, OrphanedInstancesAreRetiredOnlyInAFreshDomain) {
 }
 
 TEST(LrpConvergenceTest, StaleUnclaimedInstancesAreReAuctioned) {
-  Fixture f;
-  f.desired = {Desired("pg", 2)};
-  f.actuals = {Actual("pg", 0, kUnclaimed, "", models::ActualLRP::ORDINARY, kNow - 31 * kSecond),
-               Actual("pg", 1, kUnclaimed, "", models::ActualLRP::ORDINARY, kNow - 29 * kSecond)};
-  EXPECT_EQ(f.Run().unclaim_stale, (std::vector<LrpKey>{{"pg", 0}}));
+  EXPECT_EQ(
+      Converge({Desired("pg", 2)},
+               {Actual("pg", 0, kUnclaimed, "", models::ActualLRP::ORDINARY, kNow - 31 * kSecond),
+                Actual("pg", 1, kUnclaimed, "", models::ActualLRP::ORDINARY, kNow - 29 * kSecond)})
+          .unclaim_stale,
+      (std::vector<LrpKey>{{"pg", 0}}));
 }
 
 TEST(LrpConvergenceTest, CrashedInstancesRestartAfterTheirBackOff) {
@@ -131,19 +132,19 @@ TEST(LrpConvergenceTest, AReplacementOnAMissingCellIsOnlyUnclaimedWhenASuspectEx
 }
 
 TEST(LrpConvergenceTest, ASuspectWhoseCellReturnedIsPromoted) {
-  Fixture f;
-  f.desired = {Desired("pg", 1)};
-  f.actuals = {Actual("pg", 0, kUnclaimed),
-               Actual("pg", 0, kRunning, "cell-1", models::ActualLRP::SUSPECT)};
-  EXPECT_EQ(f.Run().promote_suspect, (std::vector<LrpKey>{{"pg", 0}}));
+  EXPECT_EQ(Converge({Desired("pg", 1)},
+                     {Actual("pg", 0, kUnclaimed),
+                      Actual("pg", 0, kRunning, "cell-1", models::ActualLRP::SUSPECT)})
+                .promote_suspect,
+            (std::vector<LrpKey>{{"pg", 0}}));
 }
 
 TEST(LrpConvergenceTest, ASuspectIsRemovedOnceItsReplacementRuns) {
-  Fixture f;
-  f.desired = {Desired("pg", 1)};
-  f.actuals = {Actual("pg", 0, kRunning, "cell-1"),
-               Actual("pg", 0, kRunning, "cell-gone", models::ActualLRP::SUSPECT)};
-  EXPECT_EQ(f.Run().remove_suspect, (std::vector<LrpKey>{{"pg", 0}}));
+  EXPECT_EQ(Converge({Desired("pg", 1)},
+                     {Actual("pg", 0, kRunning, "cell-1"),
+                      Actual("pg", 0, kRunning, "cell-gone", models::ActualLRP::SUSPECT)})
+                .remove_suspect,
+            (std::vector<LrpKey>{{"pg", 0}}));
 }
 
 TEST(LrpConvergenceTest, OrphanedSuspectsAreRemovedInAFreshDomain) {
@@ -153,11 +154,11 @@ TEST(LrpConvergenceTest, OrphanedSuspectsAreRemovedInAFreshDomain) {
 }
 
 TEST(LrpConvergenceTest, EvacuatingRowsOnVanishedCellsArePruned) {
-  Fixture f;
-  f.desired = {Desired("pg", 1)};
-  f.actuals = {Actual("pg", 0, kRunning, "cell-1"),
-               Actual("pg", 0, kRunning, "cell-gone", models::ActualLRP::EVACUATING)};
-  EXPECT_EQ(f.Run().prune_evacuating.size(), 1u);
+  EXPECT_EQ(Converge({Desired("pg", 1)},
+                     {Actual("pg", 0, kRunning, "cell-1"),
+                      Actual("pg", 0, kRunning, "cell-gone", models::ActualLRP::EVACUATING)})
+                .prune_evacuating.size(),
+            1u);
 }
 
 TEST(LrpConvergenceTest, AnEmptyCellSetPrunesEveryEvacuatingRow) {

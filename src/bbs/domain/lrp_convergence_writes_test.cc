@@ -1,6 +1,7 @@
 // Table tests of the per-index convergence writes (lrp_convergence.h): each re-decides one
 // action of a pass against the rows as they are when it is applied.
 
+#include <functional>
 #include <optional>
 #include <set>
 #include <string>
@@ -58,6 +59,11 @@ std::vector<std::string> Writes(const LrpDecision& d) {
   return out;
 }
 
+// An epoch generator that always answers `epoch`.
+std::function<std::string()> Epoch(const std::string& epoch) {
+  return [epoch] { return epoch; };
+}
+
 const auto kOrdinary = models::ActualLRP::ORDINARY;
 const auto kSuspect = models::ActualLRP::SUSPECT;
 const auto kEvacuating = models::ActualLRP::EVACUATING;
@@ -82,7 +88,7 @@ TEST(ReplaceWithSuspectTest, TurnsAClaimedOrRunningRowIntoASuspectWithANewReplac
       {"no row: nothing", {}, {}},
   };
   for (const auto& c : cases) {
-    auto d = ReplaceWithSuspect(c.rows.View(), /*desired_exists=*/true, kNow, "new-epoch");
+    auto d = ReplaceWithSuspect(c.rows.View(), /*desired_exists=*/true, kNow, Epoch("new-epoch"));
     EXPECT_EQ(Writes(d), c.want) << c.name;
     EXPECT_TRUE(d.status.ok()) << c.name;
     EXPECT_FALSE(d.request_auction) << c.name;
@@ -91,12 +97,12 @@ TEST(ReplaceWithSuspectTest, TurnsAClaimedOrRunningRowIntoASuspectWithANewReplac
 
 TEST(ReplaceWithSuspectTest, DoesNothingOnceTheDesiredLrpIsGone) {
   Rows rows{Row(kRunning, kOrdinary), {}, {}};
-  EXPECT_TRUE(Writes(ReplaceWithSuspect(rows.View(), false, kNow, "e")).empty());
+  EXPECT_TRUE(Writes(ReplaceWithSuspect(rows.View(), false, kNow, Epoch("e"))).empty());
 }
 
 TEST(ReplaceWithSuspectTest, TheReplacementIsFreshAndTheEventsFollowBothRows) {
   Rows rows{Row(kRunning, kOrdinary), {}, {}};
-  auto d = ReplaceWithSuspect(rows.View(), true, kNow, "new-epoch");
+  auto d = ReplaceWithSuspect(rows.View(), true, kNow, Epoch("new-epoch"));
   ASSERT_EQ(d.puts.size(), 2u);
   const auto& replacement = d.puts[1];
   EXPECT_EQ(replacement.since(), kNow);
@@ -165,7 +171,7 @@ TEST(CreateMissingTest, CreatesTheOrdinaryRowOnlyWhileTheDesiredLrpWantsIt) {
       {"desired gone", {}, nullptr, 0, {}},
   };
   for (const auto& c : cases) {
-    auto d = CreateMissing(c.rows.View(), c.desired, LrpKey{"pg", c.index}, kNow, "e");
+    auto d = CreateMissing(c.rows.View(), c.desired, LrpKey{"pg", c.index}, kNow, Epoch("e"));
     EXPECT_EQ(Writes(d), c.want) << c.name;
     if (!d.puts.empty()) {
       EXPECT_EQ(d.puts[0].actual_lrp_key().index(), c.index) << c.name;

@@ -120,7 +120,8 @@ Convergence::LrpReport Convergence::ConvergeLrps(
                  lock_key, slot_key, [&](const domain::LrpKey& key) {
                    return apply(key, true, std::nullopt, [&](const LrpSnapshot& snap) {
                      return domain::CreateMissing(snap.rows(), snap.desired.get(), key,
-                                                  ctx_.clock->NowNanos(), ctx_.guids->NewGuid());
+                                                  ctx_.clock->NowNanos(),
+                                                  [this] { return ctx_.guids->NewGuid(); });
                    });
                  });
 
@@ -145,7 +146,8 @@ Convergence::LrpReport Convergence::ConvergeLrps(
       slot_key, [&](const domain::LrpKey& key) {
         return apply(key, true, domain::LrpEventMode::kInstanceOnly, [&](const LrpSnapshot& snap) {
           return domain::ReplaceWithSuspect(snap.rows(), snap.desired != nullptr,
-                                            ctx_.clock->NowNanos(), ctx_.guids->NewGuid());
+                                            ctx_.clock->NowNanos(),
+                                            [this] { return ctx_.guids->NewGuid(); });
         });
       });
 
