@@ -25,8 +25,8 @@ Status ActualLrps::Apply(const LrpSnapshot& snap, const domain::LrpDecision& d,
   return Status::Ok();
 }
 
-template <typename Decide>
-Status ActualLrps::Decide(const models::ActualLRPKey& key, Decide decide) {
+template <typename DecideFn>
+Status ActualLrps::Decide(const models::ActualLRPKey& key, DecideFn decide) {
   auto lock = ctx_.locks->Lock(key.process_guid());
   LrpSnapshot snap = ctx_.model->SnapshotLrp(key.process_guid(), key.index());
   domain::LrpDecision d = decide(snap.rows());

@@ -52,8 +52,8 @@ class ActualLrps {
   Status Apply(const LrpSnapshot& snap, const domain::LrpDecision& decision,
                const std::string& trace_id);
   // Locks the process of `key`, snapshots its index, and applies what `decide(rows)` returns.
-  template <typename Decide>
-  Status Decide(const models::ActualLRPKey& key, Decide decide);
+  template <typename DecideFn>
+  Status Decide(const models::ActualLRPKey& key, DecideFn decide);
 
   WriteContext ctx_;
 };

@@ -9,7 +9,7 @@
 #include "bbs/domain/lrp_convergence.h"
 #include "bbs/domain/task_lifecycle.h"
 #include "bbs/state/actual_lrps.h"
-#include "bbs/state/desired_lrps.h"
+#include "bbs/state/domains.h"
 #include "bbs/state/write_context.h"
 
 namespace bbs::state {

@@ -4,6 +4,7 @@
 #include "bbs/state/committer.h"
 #include "bbs/state/convergence.h"
 #include "bbs/state/desired_lrps.h"
+#include "bbs/state/domains.h"
 #include "bbs/state/tasks.h"
 
 namespace bbs::state {

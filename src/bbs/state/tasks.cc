@@ -50,8 +50,8 @@ void Tasks::Kick(const TaskPtr& task) const {
   if (callback_sink_) callback_sink_(task);
 }
 
-template <typename Decide>
-Status Tasks::Decide(const std::string& task_guid, const std::string& trace_id, Decide decide,
+template <typename DecideFn>
+Status Tasks::Decide(const std::string& task_guid, const std::string& trace_id, DecideFn decide,
                      domain::TaskDecision* out) {
   auto lock = ctx_.locks->Lock(KeyLocks::TaskKey(task_guid));
   TaskPtr task = ctx_.model->Task(task_guid);

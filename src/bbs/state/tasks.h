@@ -49,8 +49,8 @@ class Tasks {
   Status Apply(std::unique_lock<std::mutex>& lock, const TaskPtr& before,
                const domain::TaskDecision& decision, const std::string& trace_id);
   // Locks the task, reads it (NotFound when missing) and applies what `decide(task)` returns.
-  template <typename Decide>
-  Status Decide(const std::string& task_guid, const std::string& trace_id, Decide decide,
+  template <typename DecideFn>
+  Status Decide(const std::string& task_guid, const std::string& trace_id, DecideFn decide,
                 domain::TaskDecision* out = nullptr);
 
   WriteContext ctx_;
