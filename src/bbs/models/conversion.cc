@@ -1,5 +1,6 @@
 #include "bbs/models/conversion.h"
 
+#include <memory>
 #include <optional>
 #include <string_view>
 #include <unordered_map>
@@ -548,59 +549,32 @@ const models::ActualLRP* ResolveGroup(const models::ActualLRPGroup& group) {
   return nullptr;
 }
 
-namespace {
-
-// If `payload` is an `Event`, the bytes of a copy with `convert` applied; else nullopt. (The
-// descriptor identifies the generated class, so the static_cast is exact.)
-template <typename Event, typename Convert>
-std::optional<std::string> ConvertedIf(const google::protobuf::Message& payload, Convert convert) {
-  if (payload.GetDescriptor() != Event::descriptor()) return std::nullopt;
-  Event copy = static_cast<const Event&>(payload);
-  convert(&copy);
-  return copy.SerializeAsString();
-}
-
-void ToV0(bool present, models::DesiredLRP* lrp) {
-  if (present) *lrp = DesiredLrpDownTo(*lrp, FormatVersion::kV0);
-}
-
-void ToV2(bool present, models::Task* task) {
-  if (present) *task = TaskDownTo(*task, FormatVersion::kV2);
-}
-
-}  // namespace
-
 std::string R0EventPayload(const google::protobuf::Message& payload) {
-  std::optional<std::string> out;
-  if (!out) {
-    out = ConvertedIf<models::DesiredLRPCreatedEvent>(
-        payload, [](auto* e) { ToV0(e->has_desired_lrp(), e->mutable_desired_lrp()); });
+  // Every DesiredLRP and Task field of the event (desired_lrp/before/after, task/before/after):
+  // the only event types with such fields are the desired_lrp_* and task_* events.
+  std::unique_ptr<google::protobuf::Message> copy(payload.New());
+  copy->CopyFrom(payload);
+  const google::protobuf::Reflection* reflection = copy->GetReflection();
+  const google::protobuf::Descriptor* descriptor = copy->GetDescriptor();
+  bool converted = false;
+  for (int i = 0; i < descriptor->field_count(); ++i) {
+    const google::protobuf::FieldDescriptor* field = descriptor->field(i);
+    if (field->type() != google::protobuf::FieldDescriptor::TYPE_MESSAGE || field->is_repeated() ||
+        !reflection->HasField(*copy, field)) {
+      continue;
+    }
+    google::protobuf::Message* value = reflection->MutableMessage(copy.get(), field);
+    if (field->message_type() == models::DesiredLRP::descriptor()) {
+      auto* lrp = static_cast<models::DesiredLRP*>(value);
+      *lrp = DesiredLrpDownTo(*lrp, FormatVersion::kV0);
+      converted = true;
+    } else if (field->message_type() == models::Task::descriptor()) {
+      auto* task = static_cast<models::Task*>(value);
+      *task = TaskDownTo(*task, FormatVersion::kV2);
+      converted = true;
+    }
   }
-  if (!out) {
-    out = ConvertedIf<models::DesiredLRPChangedEvent>(payload, [](auto* e) {
-      ToV0(e->has_before(), e->mutable_before());
-      ToV0(e->has_after(), e->mutable_after());
-    });
-  }
-  if (!out) {
-    out = ConvertedIf<models::DesiredLRPRemovedEvent>(
-        payload, [](auto* e) { ToV0(e->has_desired_lrp(), e->mutable_desired_lrp()); });
-  }
-  if (!out) {
-    out = ConvertedIf<models::TaskCreatedEvent>(
-        payload, [](auto* e) { ToV2(e->has_task(), e->mutable_task()); });
-  }
-  if (!out) {
-    out = ConvertedIf<models::TaskChangedEvent>(payload, [](auto* e) {
-      ToV2(e->has_before(), e->mutable_before());
-      ToV2(e->has_after(), e->mutable_after());
-    });
-  }
-  if (!out) {
-    out = ConvertedIf<models::TaskRemovedEvent>(
-        payload, [](auto* e) { ToV2(e->has_task(), e->mutable_task()); });
-  }
-  return out ? *out : payload.SerializeAsString();
+  return converted ? copy->SerializeAsString() : payload.SerializeAsString();
 }
 
 }  // namespace bbs::wire
