@@ -11,6 +11,7 @@
 
 #include "bbs/domain/actual_lrp_factory.h"
 #include "bbs/domain/desired_lrp_ops.h"
+#include "bbs/domain/event_testing.h"
 #include "bbs/domain/lrp_convergence.h"
 #include "bbs/state/engine.h"
 #include "bbs/storage/memory_store.h"
@@ -79,13 +80,13 @@ void BM_ConvergeLrps(benchmark::State& state) {
     Populate(&store, n, broken);
     FakeClock clock(kNow);
     SequentialGuidGenerator guids;
-    events::NullPublisher publisher;
+    domain::testing::NullEventPublisher publisher;
     state::Engine engine(&store, &clock, &guids, &publisher, Logger(LogSink::Null(), "bench"),
                          state::Engine::Options{});
     (void)engine.Load();
     engine.Start();
     state.ResumeTiming();
-    auto report = engine.ConvergeLrps(cells);
+    auto report = engine.convergence().ConvergeLrps(cells);
     benchmark::DoNotOptimize(report);
     state.PauseTiming();
     total_ns += report.duration_ns;

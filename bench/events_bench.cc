@@ -73,7 +73,7 @@ class InstantWriter final : public bbs::http::StreamWriter {
   std::atomic<bool> closed_{false};
 };
 
-bbs::events::Event InstanceChanged() {
+bbs::domain::Event InstanceChanged() {
   auto payload = std::make_shared<models::ActualLRPInstanceChangedEvent>();
   payload->mutable_actual_lrp_key()->set_process_guid("3f8a2b6c-0d1e-4f5a-9b8c-7d6e5f4a3b2c");
   payload->mutable_actual_lrp_key()->set_domain("cf-apps");
@@ -87,7 +87,7 @@ bbs::events::Event InstanceChanged() {
   port->set_host_port(61001);
   payload->mutable_after()->mutable_modification_tag()->set_epoch("epoch");
   payload->mutable_after()->mutable_modification_tag()->set_index(2);
-  return bbs::events::Event{bbs::events::Family::kActualLrpInstance,
+  return bbs::domain::Event{bbs::domain::EventFamily::kActualLrpInstance,
                             "actual_lrp_instance_changed",
                             std::move(payload),
                             {"cell-17"}};
@@ -104,7 +104,7 @@ void BM_PublishToDelivery(benchmark::State& state) {
     writers.push_back(std::make_shared<InstantWriter>(&flight));
     streams.back()->Start(writers.back());
   }
-  const std::vector<bbs::events::Event> batch = {InstanceChanged()};
+  const std::vector<bbs::domain::Event> batch = {InstanceChanged()};
   for (auto _ : state) {
     flight.Expect(subscribers);
     flight.published_ns.store(NowNs(), std::memory_order_release);

@@ -13,13 +13,13 @@
 
 namespace {
 
-using bbs::model::FormatVersion;
+using bbs::wire::FormatVersion;
 
 template <typename Request>
 void DecodeAndValidate(const uint8_t* data, size_t size) {
   Request request;
   if (!request.ParseFromArray(data, static_cast<int>(size))) return;
-  (void)bbs::model::Validate(request);
+  (void)bbs::wire::Validate(request);
   // What the handlers send back is re-encoded: it must serialise.
   (void)request.SerializeAsString();
 }
@@ -27,18 +27,18 @@ void DecodeAndValidate(const uint8_t* data, size_t size) {
 void DesiredLrp(const uint8_t* data, size_t size) {
   models::DesireLRPRequest request;
   if (!request.ParseFromArray(data, static_cast<int>(size))) return;
-  if (!bbs::model::Validate(request).ok()) return;
+  if (!bbs::wire::Validate(request).ok()) return;
   const auto& lrp = request.desired_lrp();
-  auto routes = bbs::model::NormalizeRoutes(lrp.routes());
-  (void)bbs::model::InternalRoutesFromRoutes(lrp.routes());
-  auto parts = bbs::model::SplitDesiredLrp(lrp, 1);
-  auto joined = bbs::model::JoinDesiredLrp(parts.scheduling_info, parts.run_info, lrp.metric_tags(),
+  auto routes = bbs::wire::NormalizeRoutes(lrp.routes());
+  (void)bbs::wire::InternalRoutesFromRoutes(lrp.routes());
+  auto parts = bbs::wire::SplitDesiredLrp(lrp, 1);
+  auto joined = bbs::wire::JoinDesiredLrp(parts.scheduling_info, parts.run_info, lrp.metric_tags(),
                                            lrp.update_strategy());
-  (void)bbs::model::RoutingInfo(joined);
-  (void)bbs::model::ResolveMetricTags(lrp.metric_tags(), 0, "instance-guid");
+  (void)bbs::wire::RoutingInfo(joined);
+  (void)bbs::wire::ResolveMetricTags(lrp.metric_tags(), 0, "instance-guid");
   for (auto v : {FormatVersion::kV0, FormatVersion::kV1, FormatVersion::kV2}) {
-    auto down = bbs::model::DesiredLrpDownTo(joined, v);
-    bbs::model::FixUpMetricsGuid(&down);
+    auto down = bbs::wire::DesiredLrpDownTo(joined, v);
+    bbs::wire::FixUpMetricsGuid(&down);
     (void)down.SerializeAsString();
   }
 }
@@ -46,13 +46,13 @@ void DesiredLrp(const uint8_t* data, size_t size) {
 void Task(const uint8_t* data, size_t size) {
   models::DesireTaskRequest request;
   if (!request.ParseFromArray(data, static_cast<int>(size))) return;
-  if (!bbs::model::Validate(request).ok()) return;
+  if (!bbs::wire::Validate(request).ok()) return;
   models::Task task;
   task.set_task_guid(request.task_guid());
   task.set_domain(request.domain());
   *task.mutable_task_definition() = request.task_definition();
   for (auto v : {FormatVersion::kV0, FormatVersion::kV1, FormatVersion::kV2}) {
-    (void)bbs::model::TaskDownTo(task, v).SerializeAsString();
+    (void)bbs::wire::TaskDownTo(task, v).SerializeAsString();
   }
 }
 

@@ -79,11 +79,11 @@ TEST_F(InstanceBoundTest, ScalingToFiftyMillionInstancesIsAnInvalidRequestAndCha
 }
 
 TEST_F(InstanceBoundTest, OneInstanceAboveTheBoundIsRejectedAndTheBoundItselfIsValid) {
-  EXPECT_EQ(Desire(NewLrp("over", model::kMaxInstancesPerDesiredLrp + 1)).error().type(),
+  EXPECT_EQ(Desire(NewLrp("over", wire::kMaxInstancesPerDesiredLrp + 1)).error().type(),
             models::Error::InvalidRequest);
   EXPECT_EQ(Desire(NewLrp("neg", -1)).error().type(), models::Error::InvalidRequest);
   // Validation alone (a desire at the bound is exercised below, against the stop deadline).
-  EXPECT_TRUE(model::ValidateDesiredLrp(NewLrp("at", model::kMaxInstancesPerDesiredLrp)).ok());
+  EXPECT_TRUE(wire::ValidateDesiredLrp(NewLrp("at", wire::kMaxInstancesPerDesiredLrp)).ok());
 }
 
 // A desire of kLongDesireInstances takes a few seconds in the sanitizer build: long enough for
@@ -124,10 +124,10 @@ TEST_F(InstanceBoundTest, SigtermDuringALongDesireStopsBbsOnceItIsCommitted) {
 TEST_F(InstanceBoundTest, DISABLED_MeasureTheLargestAllowedDesire) {
   int64_t rss_before = RssKib(bbs_->pid());
   auto start = std::chrono::steady_clock::now();
-  auto response = Desire(NewLrp("largest", model::kMaxInstancesPerDesiredLrp));
+  auto response = Desire(NewLrp("largest", wire::kMaxInstancesPerDesiredLrp));
   auto took = std::chrono::steady_clock::now() - start;
   EXPECT_FALSE(response.has_error()) << response.error().message();
-  std::cout << "desire of " << model::kMaxInstancesPerDesiredLrp
+  std::cout << "desire of " << wire::kMaxInstancesPerDesiredLrp
             << " instances: " << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
             << " ms, RSS before " << rss_before / 1024 << " MiB, peak "
             << PeakRssKib(bbs_->pid()) / 1024 << " MiB, after " << RssKib(bbs_->pid()) / 1024

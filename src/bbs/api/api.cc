@@ -1,35 +1,32 @@
 #include "bbs/api/api.h"
 
+#include <memory>
+#include <optional>
 #include <utility>
 
 #include "bbs/api/encoding.h"
 #include "bbs/domain/desired_lrp_ops.h"
+#include "bbs/events/sse.h"
 #include "bbs/models/conversion.h"
-#include "bbs/models/models.h"
 #include "bbs/models/validation.h"
 
 namespace bbs::api {
 namespace {
 
-// Decodes `body` into `req` and validates it; on failure returns the error response.
-template <typename Req>
-bool Decode(const Call& call, Req* req, Status* error) {
-  if (!req->ParseFromString(call.body)) {
-    *error = InvalidRequest();
-    return false;
-  }
-  *error = model::Validate(*req);
-  return error->ok();
-}
-
-// Decodes a request that has no validation rules.
-template <typename Req>
-bool DecodeOnly(const Call& call, Req* req, Status* error) {
-  if (!req->ParseFromString(call.body)) {
-    *error = InvalidRequest();
-    return false;
-  }
-  return true;
+// The handler of a route whose request is `Req`: decodes the body (failure: InvalidRequest),
+// runs `prepare` on it, validates it (api.md §7), then answers fn(request, call). Decode and
+// validation errors are answered with `on_error` (default: the response's `error` field).
+template <typename Req, typename Fn>
+UnaryHandler Unary(Fn fn, std::function<std::string(const Status&)> on_error = ErrorResponse,
+                   std::function<void(Req*)> prepare = nullptr) {
+  return [fn = std::move(fn), on_error = std::move(on_error),
+          prepare = std::move(prepare)](const Call& call) -> std::string {
+    Req req;
+    if (!req.ParseFromString(call.body)) return on_error(InvalidRequest());
+    if (prepare) prepare(&req);
+    if (Status error = wire::Validate(req); !error.ok()) return on_error(error);
+    return fn(req, call);
+  };
 }
 
 std::string Encode(const google::protobuf::MessageLite& m) {
@@ -38,17 +35,24 @@ std::string Encode(const google::protobuf::MessageLite& m) {
   return out;
 }
 
-// The full DesiredLRP of `record` as route format `format` wants it (api.md §3.4).
-Result<models::DesiredLRP> ConvertForRoute(const records::DesiredLRPRecord& record, int format) {
+// The full DesiredLRP of `record` as a route of `format` sends it (api.md §3.4).
+Result<models::DesiredLRP> ConvertForRoute(const records::DesiredLRPRecord& record,
+                                           ModelFormat format) {
   auto lrp = domain::DesiredLrpFromRecord(record);
   if (!lrp.ok()) return lrp.status();
-  if (format == 2) {
-    model::ConvertDesiredLrpImageLayers(&*lrp);
-  } else if (format == 0) {
-    *lrp = model::DesiredLrpDownTo(*lrp, model::FormatVersion::kV0);
+  if (format == ModelFormat::kR2) {
+    wire::ConvertDesiredLrpImageLayers(&*lrp);
+  } else if (format == ModelFormat::kSeed) {
+    *lrp = wire::DesiredLrpDownTo(*lrp, wire::FormatVersion::kV0);
   }
-  model::FixUpMetricsGuid(&*lrp);
+  wire::FixUpMetricsGuid(&*lrp);
   return lrp;
+}
+
+// The task as a route of `format` sends it: .r2 and seed routes get image layers converted.
+models::Task TaskForRoute(const models::Task& task, ModelFormat format) {
+  if (format == ModelFormat::kCurrent) return task;
+  return wire::TaskDownTo(task, wire::FormatVersion::kV2);
 }
 
 // 2015 clients sent timeouts only in their deprecated fields; carry them into the current ones.
@@ -81,221 +85,24 @@ void UpgradeV0DesiredLrp(models::DesiredLRP* lrp) {
   if (lrp->has_monitor()) UpgradeV0Timeouts(lrp->mutable_monitor());
 }
 
-}  // namespace
-
-Api::Api(state::Engine* engine, Logger logger) : engine_(engine), logger_(std::move(logger)) {}
-
-std::vector<Route> Api::Routes() {
-  std::vector<Route> routes;
-  auto unary = [&](const char* method, const char* path, const char* name, UnaryHandler h) {
-    routes.push_back(Route{method, path, name, RouteKind::kUnary, std::move(h)});
-  };
-  auto stream = [&](const char* method, const char* path, const char* name) {
-    routes.push_back(Route{method, path, name, RouteKind::kEventStream, nullptr});
-  };
-  auto bind = [this](std::string (Api::*fn)(const Call&)) {
-    return [this, fn](const Call& c) { return (this->*fn)(c); };
-  };
-
-  // api.md §3.1, in table order.
-  unary("POST", "/v1/ping", "Ping", bind(&Api::Ping));
-  unary("POST", "/v1/domains/list", "Domains", bind(&Api::Domains));
-  unary("POST", "/v1/domains/upsert", "UpsertDomain", bind(&Api::UpsertDomain));
-  unary("POST", "/v1/actual_lrps/list", "ActualLRPs", bind(&Api::ActualLrps));
-  unary("POST", "/v1/actual_lrps/list_by_process_guids", "ActualLRPsByProcessGuids",
-        bind(&Api::ActualLrpsByProcessGuids));
-  unary("POST", "/v1/actual_lrp_groups/list", "ActualLRPGroups", bind(&Api::ActualLrpGroups));
-  unary("POST", "/v1/actual_lrp_groups/list_by_process_guid", "ActualLRPGroupsByProcessGuid",
-        bind(&Api::ActualLrpGroupsByProcessGuid));
-  unary("POST", "/v1/actual_lrp_groups/get_by_process_guid_and_index",
-        "ActualLRPGroupsByProcessGuidAndIndex", bind(&Api::ActualLrpGroupByProcessGuidAndIndex));
-  unary("POST", "/v1/actual_lrps/claim", "ClaimActualLRP", bind(&Api::ClaimActualLrp));
-  unary("POST", "/v1/actual_lrps/start.r1", "StartActualLRP",
-        [this](const Call& c) { return StartActualLrp(c, true); });
-  unary("POST", "/v1/actual_lrps/start", "StartActualLRP_r0",
-        [this](const Call& c) { return StartActualLrp(c, false); });
-  unary("POST", "/v1/actual_lrps/crash", "CrashActualLRP", bind(&Api::CrashActualLrp));
-  unary("POST", "/v1/actual_lrps/fail", "FailActualLRP", bind(&Api::FailActualLrp));
-  unary("POST", "/v1/actual_lrps/remove", "RemoveActualLRP", bind(&Api::RemoveActualLrp));
-  unary("POST", "/v1/actual_lrps/retire", "RetireActualLRP", bind(&Api::RetireActualLrp));
-  unary("POST", "/v1/actual_lrps/remove_evacuating", "RemoveEvacuatingActualLRP",
-        bind(&Api::RemoveEvacuatingActualLrp));
-  unary("POST", "/v1/actual_lrps/evacuate_claimed", "EvacuateClaimedActualLRP",
-        bind(&Api::EvacuateClaimedActualLrp));
-  unary("POST", "/v1/actual_lrps/evacuate_crashed", "EvacuateCrashedActualLRP",
-        bind(&Api::EvacuateCrashedActualLrp));
-  unary("POST", "/v1/actual_lrps/evacuate_stopped", "EvacuateStoppedActualLRP",
-        bind(&Api::EvacuateStoppedActualLrp));
-  unary("POST", "/v1/actual_lrps/evacuate_running.r1", "EvacuateRunningActualLRP",
-        [this](const Call& c) { return EvacuateRunningActualLrp(c, true); });
-  unary("POST", "/v1/actual_lrps/evacuate_running", "EvacuateRunningActualLRP_r0",
-        [this](const Call& c) { return EvacuateRunningActualLrp(c, false); });
-  unary("POST", "/v1/desired_lrp_scheduling_infos/list", "DesiredLRPSchedulingInfos",
-        bind(&Api::SchedulingInfos));
-  unary("POST", "/v1/desired_lrp_scheduling_infos/get_by_process_guid",
-        "DesiredLRPSchedulingInfoByProcessGuid", bind(&Api::SchedulingInfoByProcessGuid));
-  unary("POST", "/v1/desired_lrp_routing_infos/list", "DesiredLRPRoutingInfos",
-        bind(&Api::RoutingInfos));
-  unary("POST", "/v1/desired_lrps/list.r3", "DesiredLRPs",
-        [this](const Call& c) { return DesiredLrps(c, 3); });
-  unary("POST", "/v1/desired_lrps/get_by_process_guid.r3", "DesiredLRPByProcessGuid",
-        [this](const Call& c) { return DesiredLrpByProcessGuid(c, 3); });
-  unary("POST", "/v1/desired_lrps/list.r2", "DesiredLRPs_r2",
-        [this](const Call& c) { return DesiredLrps(c, 2); });
-  unary("POST", "/v1/desired_lrps/get_by_process_guid.r2", "DesiredLRPByProcessGuid_r2",
-        [this](const Call& c) { return DesiredLrpByProcessGuid(c, 2); });
-  unary("POST", "/v1/desired_lrp/desire.r2", "DesireDesiredLRP",
-        [this](const Call& c) { return DesireLrp(c, false); });
-  unary("POST", "/v1/desired_lrp/update", "UpdateDesireLRP", bind(&Api::UpdateDesiredLrp));
-  unary("POST", "/v1/desired_lrp/remove", "RemoveDesiredLRP", bind(&Api::RemoveDesiredLrp));
-  unary("POST", "/v1/tasks/list.r3", "Tasks", [this](const Call& c) { return Tasks(c, 3); });
-  unary("POST", "/v1/tasks/get_by_task_guid.r3", "TaskByGuid",
-        [this](const Call& c) { return TaskByGuid(c, 3); });
-  unary("POST", "/v1/tasks/list.r2", "Tasks_r2", [this](const Call& c) { return Tasks(c, 2); });
-  unary("POST", "/v1/tasks/get_by_task_guid.r2", "TaskByGuid_r2",
-        [this](const Call& c) { return TaskByGuid(c, 2); });
-  unary("POST", "/v1/tasks/desire.r2", "DesireTask", bind(&Api::DesireTask));
-  unary("POST", "/v1/tasks/start", "StartTask", bind(&Api::StartTask));
-  unary("POST", "/v1/tasks/cancel", "CancelTask", bind(&Api::CancelTask));
-  unary("POST", "/v1/tasks/fail", "FailTask", bind(&Api::FailTask));
-  unary("POST", "/v1/tasks/reject", "RejectTask", bind(&Api::RejectTask));
-  unary("POST", "/v1/tasks/complete", "CompleteTask", bind(&Api::CompleteTask));
-  unary("POST", "/v1/tasks/resolving", "ResolvingTask", bind(&Api::ResolvingTask));
-  unary("POST", "/v1/tasks/delete", "DeleteTask", bind(&Api::DeleteTask));
-  stream("GET", "/v1/events.r1", "EventStream");
-  stream("POST", "/v1/events/tasks.r1", "TaskEventStream");
-  stream("POST", "/v1/events/lrp_instances.r1", "LRPInstanceEventStream");
-  stream("GET", "/v1/events", "EventStream_r0");
-  stream("POST", "/v1/events/tasks", "TaskEventStream_r0");
-  stream("POST", "/v1/events/lrp_instances", "LrpInstanceEventStream_r0");
-  unary("POST", "/v1/cells/list.r1", "Cells", bind(&Api::Cells));
-
-  // The seed's 2015 routes that upstream has since removed (api.md §11.2), served with their
-  // closest current meaning.
-  unary("POST", "/v1/desired_lrps/list", "DesiredLRPs_r0",
-        [this](const Call& c) { return DesiredLrps(c, 0); });
-  unary("POST", "/v1/desired_lrps/get_by_process_guid", "DesiredLRPByProcessGuid_r0",
-        [this](const Call& c) { return DesiredLrpByProcessGuid(c, 0); });
-  unary("POST", "/v1/desired_lrp/desire", "DesireDesiredLRP_r0",
-        [this](const Call& c) { return DesireLrp(c, true); });
-  unary("POST", "/v1/lrps/converge", "ConvergeLRPs", [this](const Call&) {
-    if (!converge_lrps_) return NotImplemented("ConvergeLRPs");
-    return ErrorResponse(converge_lrps_());
-  });
-  unary("POST", "/v1/tasks/list", "Tasks_r0", [this](const Call& c) { return Tasks(c, 0); });
-  unary("GET", "/v1/tasks/get_by_task_guid", "TaskByGuid_r0",
-        [this](const Call& c) { return TaskByGuid(c, 0); });
-  unary("POST", "/v1/tasks/desire", "DesireTask_r0", bind(&Api::DesireTask));
-  unary("POST", "/v1/tasks/converge", "ConvergeTasks", [this](const Call&) {
-    if (!converge_tasks_) return NotImplemented("ConvergeTasks");
-    return ErrorResponse(converge_tasks_());
-  });
-  return routes;
-}
-
-std::string Api::NotImplemented(const std::string& route_name) {
-  return ErrorResponse(UnknownError(route_name + " is not implemented in this version of bbs"));
-}
-
-// --- ping, domains, cells ---
-
-std::string Api::Ping(const Call&) {
-  models::PingResponse resp;
-  resp.set_available(true);
-  return Encode(resp);
-}
-
-std::string Api::Domains(const Call&) {
-  models::DomainsResponse resp;
-  for (auto& d : engine_->FreshDomains()) resp.add_domains(std::move(d));
-  return Encode(resp);
-}
-
-std::string Api::UpsertDomain(const Call& call) {
-  models::UpsertDomainRequest req;
-  Status error;
-  if (!Decode(call, &req, &error)) return ErrorResponse(error);
-  return ErrorResponse(engine_->UpsertDomain(req.domain(), req.ttl()));
-}
-
-std::string Api::Cells(const Call&) {
-  if (!cells_source_) return std::string();
-  auto cells = cells_source_();
-  if (!cells.ok()) return ErrorResponse(UnknownError(cells.status().message()));
-  std::string out;
-  for (const auto& cell : *cells) AppendMessageField(&out, 2, cell);
-  return out;
-}
-
-// --- actual LRP reads ---
-
-std::string Api::ActualLrps(const Call& call) {
-  models::ActualLRPsRequest req;
-  Status error;
-  if (!DecodeOnly(call, &req, &error)) return ErrorResponse(error);
-  state::ActualLrpFilter filter{req.domain(), req.cell_id(), req.process_guid(), std::nullopt};
-  if (req.has_index()) filter.index = req.index();
-  std::string out;
-  for (const auto& lrp : engine_->ActualLrps(filter)) AppendMessageField(&out, 2, *lrp);
-  return out;
-}
-
-std::string Api::ActualLrpsByProcessGuids(const Call& call) {
-  models::ActualLRPsByProcessGuidsRequest req;
-  Status error;
-  if (!Decode(call, &req, &error)) return ErrorResponse(error);
-  std::vector<std::string> guids(req.process_guids().begin(), req.process_guids().end());
-  std::string out;
-  for (const auto& lrp : engine_->ActualLrpsByProcessGuids(guids)) {
-    AppendMessageField(&out, 2, *lrp);
-  }
-  return out;
-}
-
-namespace {
-
 std::string EncodeGroups(const std::vector<state::ActualLrpPtr>& lrps) {
   std::vector<const models::ActualLRP*> raw;
   raw.reserve(lrps.size());
   for (const auto& p : lrps) raw.push_back(p.get());
   std::string out;
-  for (const auto& group : model::GroupActualLrps(raw)) AppendMessageField(&out, 2, group);
+  for (const auto& group : wire::GroupActualLrps(raw)) {
+    AppendMessageField(&out, models::ActualLRPGroupsResponse::kActualLrpGroupsFieldNumber, group);
+  }
   return out;
 }
 
-}  // namespace
-
-std::string Api::ActualLrpGroups(const Call& call) {
-  models::ActualLRPGroupsRequest req;
-  Status error;
-  if (!DecodeOnly(call, &req, &error)) return ErrorResponse(error);
-  return EncodeGroups(engine_->ActualLrps({req.domain(), req.cell_id(), "", std::nullopt}));
+std::string EncodeActualLrps(const std::vector<state::ActualLrpPtr>& lrps) {
+  std::string out;
+  for (const auto& lrp : lrps) {
+    AppendMessageField(&out, models::ActualLRPsResponse::kActualLrpsFieldNumber, *lrp);
+  }
+  return out;
 }
-
-std::string Api::ActualLrpGroupsByProcessGuid(const Call& call) {
-  models::ActualLRPGroupsByProcessGuidRequest req;
-  Status error;
-  if (!Decode(call, &req, &error)) return ErrorResponse(error);
-  return EncodeGroups(engine_->ActualLrps({"", "", req.process_guid(), std::nullopt}));
-}
-
-std::string Api::ActualLrpGroupByProcessGuidAndIndex(const Call& call) {
-  models::ActualLRPGroupByProcessGuidAndIndexRequest req;
-  Status error;
-  if (!Decode(call, &req, &error)) return ErrorResponse(error);
-  auto lrps = engine_->ActualLrps({"", "", req.process_guid(), req.index()});
-  if (lrps.empty()) return ErrorResponse(NotFound());
-  std::vector<const models::ActualLRP*> raw;
-  for (const auto& p : lrps) raw.push_back(p.get());
-  auto groups = model::GroupActualLrps(raw);
-  models::ActualLRPGroupResponse resp;
-  if (!groups.empty()) *resp.mutable_actual_lrp_group() = std::move(groups.front());
-  return Encode(resp);
-}
-
-// --- actual LRP lifecycle ---
-
-namespace {
 
 // Start/evacuate-running parameters; r0 routes drop internal routes and metric tags.
 template <typename Req>
@@ -324,289 +131,429 @@ std::string EvacuationResponse(const Status& status, bool keep_container) {
   return Encode(resp);
 }
 
+// The answer of an evacuation route when the request does not decode or validate.
+std::function<std::string(const Status&)> EvacuationError(bool keep_container) {
+  return [keep_container](const Status& s) { return EvacuationResponse(s, keep_container); };
+}
+
+state::DesiredLrpFilter FilterOf(const models::DesiredLRPsRequest& req, bool domain_and_apps) {
+  state::DesiredLrpFilter filter;
+  if (domain_and_apps) filter.domain = req.domain();
+  filter.process_guids.assign(req.process_guids().begin(), req.process_guids().end());
+  if (domain_and_apps) filter.app_guids.assign(req.app_guids().begin(), req.app_guids().end());
+  return filter;
+}
+
+http::Response Protobuf(std::string body) {
+  http::Response r;
+  r.status = 200;
+  r.content_type = "application/x-protobuf";
+  r.body = std::move(body);
+  return r;
+}
+
+http::Response Failure(int status) {
+  http::Response r;
+  r.status = status;
+  return r;
+}
+
 }  // namespace
 
-std::string Api::ClaimActualLrp(const Call& call) {
-  models::ClaimActualLRPRequest req;
-  Status error;
-  if (!Decode(call, &req, &error)) return ErrorResponse(error);
-  return ErrorResponse(
-      engine_->ClaimActualLrp(req.process_guid(), req.index(), req.actual_lrp_instance_key()));
+Api::Api(state::Engine* engine, Logger logger) : engine_(engine), logger_(std::move(logger)) {}
+
+http::Router Api::Router(events::Hub* hub, WorkerPool* pool) {
+  http::Router router;
+  Logger logger = logger_;
+  ForEachRoute(
+      [&](const char* method, const char* path, const char* name, UnaryHandler handler) {
+        auto shared = std::make_shared<UnaryHandler>(std::move(handler));
+        std::string route = name;
+        router.Add(method, path, name,
+                   [pool, shared, route, logger](http::Request&& req, http::Responder respond) {
+                     auto call = std::make_shared<Call>(
+                         Call{std::move(req.body), std::move(req.request_id)});
+                     bool queued = pool->Submit([shared, call, respond, route, logger] {
+                       if (logger.DebugEnabled()) logger.Debug("serving", {{"route", route}});
+                       respond(Protobuf((*shared)(*call)));
+                     });
+                     if (!queued) respond(Failure(503));
+                   });
+      },
+      [&](const char* method, const char* path, const char* name, events::StreamKind kind) {
+        router.Add(method, path, name, StreamHandler(hub, kind));
+      });
+  return router;
 }
 
-std::string Api::StartActualLrp(const Call& call, bool r1) {
-  models::StartActualLRPRequest req;
-  Status error;
-  if (!Decode(call, &req, &error)) return ErrorResponse(error);
-  return ErrorResponse(engine_->StartActualLrp(StartParamsOf(req, r1)));
+http::Handler StreamHandler(events::Hub* hub, events::StreamKind kind) {
+  return [hub, kind](http::Request&& request, const http::Responder& respond) {
+    std::string cell_id;
+    if (events::IsLrpStream(kind)) {
+      models::EventsByCellId filter;
+      if (!filter.ParseFromString(request.body)) {
+        respond(Failure(500));
+        return;
+      }
+      cell_id = filter.cell_id();
+    }
+    std::shared_ptr<http::Stream> stream =
+        hub->Subscribe(kind, std::move(cell_id), request.last_event_id);
+    if (!stream) {
+      respond(Failure(500));
+      return;
+    }
+    respond(events::EventStreamResponse(std::move(stream)));
+  };
 }
 
-std::string Api::CrashActualLrp(const Call& call) {
-  models::CrashActualLRPRequest req;
-  Status error;
-  if (!Decode(call, &req, &error)) return ErrorResponse(error);
-  return ErrorResponse(engine_->CrashActualLrp(req.actual_lrp_key(), req.actual_lrp_instance_key(),
-                                               req.error_message()));
+void Api::ForEachRoute(
+    const std::function<void(const char*, const char*, const char*, UnaryHandler)>& unary,
+    const std::function<void(const char*, const char*, const char*, events::StreamKind)>& stream) {
+  using Kind = events::StreamKind;
+  using Format = ModelFormat;
+  state::Engine* engine = engine_;
+
+  // --- ping, domains ---
+  unary("POST", "/v1/ping", "Ping", [](const Call&) {
+    models::PingResponse resp;
+    resp.set_available(true);
+    return Encode(resp);
+  });
+  unary("POST", "/v1/domains/list", "Domains", [engine](const Call&) {
+    models::DomainsResponse resp;
+    for (auto& d : engine->domains().FreshDomains()) resp.add_domains(std::move(d));
+    return Encode(resp);
+  });
+  unary("POST", "/v1/domains/upsert", "UpsertDomain",
+        Unary<models::UpsertDomainRequest>([engine](const auto& req, const Call&) {
+          return ErrorResponse(engine->domains().UpsertDomain(req.domain(), req.ttl()));
+        }));
+
+  // --- actual LRP reads ---
+  unary("POST", "/v1/actual_lrps/list", "ActualLRPs",
+        Unary<models::ActualLRPsRequest>([engine](const auto& req, const Call&) {
+          state::ActualLrpFilter filter{req.domain(), req.cell_id(), req.process_guid(),
+                                        std::nullopt};
+          if (req.has_index()) filter.index = req.index();
+          return EncodeActualLrps(engine->model().ActualLrps(filter));
+        }));
+  unary("POST", "/v1/actual_lrps/list_by_process_guids", "ActualLRPsByProcessGuids",
+        Unary<models::ActualLRPsByProcessGuidsRequest>([engine](const auto& req, const Call&) {
+          std::vector<std::string> guids(req.process_guids().begin(), req.process_guids().end());
+          return EncodeActualLrps(engine->model().ActualLrpsByProcessGuids(guids));
+        }));
+  unary("POST", "/v1/actual_lrp_groups/list", "ActualLRPGroups",
+        Unary<models::ActualLRPGroupsRequest>([engine](const auto& req, const Call&) {
+          return EncodeGroups(
+              engine->model().ActualLrps({req.domain(), req.cell_id(), "", std::nullopt}));
+        }));
+  unary(
+      "POST", "/v1/actual_lrp_groups/list_by_process_guid", "ActualLRPGroupsByProcessGuid",
+      Unary<models::ActualLRPGroupsByProcessGuidRequest>([engine](const auto& req, const Call&) {
+        return EncodeGroups(engine->model().ActualLrps({"", "", req.process_guid(), std::nullopt}));
+      }));
+  unary("POST", "/v1/actual_lrp_groups/get_by_process_guid_and_index",
+        "ActualLRPGroupsByProcessGuidAndIndex",
+        Unary<models::ActualLRPGroupByProcessGuidAndIndexRequest>(
+            [engine](const auto& req, const Call&) {
+              auto lrps = engine->model().ActualLrps({"", "", req.process_guid(), req.index()});
+              if (lrps.empty()) return ErrorResponse(NotFound());
+              std::vector<const models::ActualLRP*> raw;
+              for (const auto& p : lrps) raw.push_back(p.get());
+              auto groups = wire::GroupActualLrps(raw);
+              models::ActualLRPGroupResponse resp;
+              if (!groups.empty()) *resp.mutable_actual_lrp_group() = std::move(groups.front());
+              return Encode(resp);
+            }));
+
+  // --- actual LRP lifecycle ---
+  unary("POST", "/v1/actual_lrps/claim", "ClaimActualLRP",
+        Unary<models::ClaimActualLRPRequest>([engine](const auto& req, const Call&) {
+          return ErrorResponse(engine->actual_lrps().ClaimActualLrp(req.process_guid(), req.index(),
+                                                                    req.actual_lrp_instance_key()));
+        }));
+  auto start = [engine](bool r1) {
+    return Unary<models::StartActualLRPRequest>([engine, r1](const auto& req, const Call&) {
+      return ErrorResponse(engine->actual_lrps().StartActualLrp(StartParamsOf(req, r1)));
+    });
+  };
+  unary("POST", "/v1/actual_lrps/start.r1", "StartActualLRP", start(true));
+  unary("POST", "/v1/actual_lrps/start", "StartActualLRP_r0", start(false));
+  unary("POST", "/v1/actual_lrps/crash", "CrashActualLRP",
+        Unary<models::CrashActualLRPRequest>([engine](const auto& req, const Call&) {
+          return ErrorResponse(engine->actual_lrps().CrashActualLrp(
+              req.actual_lrp_key(), req.actual_lrp_instance_key(), req.error_message()));
+        }));
+  unary("POST", "/v1/actual_lrps/fail", "FailActualLRP",
+        Unary<models::FailActualLRPRequest>([engine](const auto& req, const Call&) {
+          return ErrorResponse(
+              engine->actual_lrps().FailActualLrp(req.actual_lrp_key(), req.error_message()));
+        }));
+  unary("POST", "/v1/actual_lrps/remove", "RemoveActualLRP",
+        Unary<models::RemoveActualLRPRequest>([engine](const auto& req, const Call&) {
+          return ErrorResponse(engine->actual_lrps().RemoveActualLrp(
+              req.process_guid(), req.index(),
+              req.has_actual_lrp_instance_key() ? &req.actual_lrp_instance_key() : nullptr));
+        }));
+  unary("POST", "/v1/actual_lrps/retire", "RetireActualLRP",
+        Unary<models::RetireActualLRPRequest>([engine](const auto& req, const Call& call) {
+          return ErrorResponse(
+              engine->actual_lrps().RetireActualLrp(req.actual_lrp_key(), call.trace_id));
+        }));
+  unary("POST", "/v1/actual_lrps/remove_evacuating", "RemoveEvacuatingActualLRP",
+        Unary<models::RemoveEvacuatingActualLRPRequest>([engine](const auto& req, const Call&) {
+          return ErrorResponse(engine->actual_lrps().RemoveEvacuatingActualLrp(
+              req.actual_lrp_key(), req.actual_lrp_instance_key()));
+        }));
+  unary("POST", "/v1/actual_lrps/evacuate_claimed", "EvacuateClaimedActualLRP",
+        Unary<models::EvacuateClaimedActualLRPRequest>(
+            [engine](const auto& req, const Call&) {
+              auto r = engine->actual_lrps().EvacuateClaimedActualLrp(
+                  req.actual_lrp_key(), req.actual_lrp_instance_key());
+              return EvacuationResponse(r.status, r.keep_container);
+            },
+            EvacuationError(true)));
+  unary("POST", "/v1/actual_lrps/evacuate_crashed", "EvacuateCrashedActualLRP",
+        Unary<models::EvacuateCrashedActualLRPRequest>(
+            [engine](const auto& req, const Call&) {
+              auto r = engine->actual_lrps().EvacuateCrashedActualLrp(
+                  req.actual_lrp_key(), req.actual_lrp_instance_key(), req.error_message());
+              return EvacuationResponse(r.status, false);
+            },
+            EvacuationError(false)));
+  unary("POST", "/v1/actual_lrps/evacuate_stopped", "EvacuateStoppedActualLRP",
+        Unary<models::EvacuateStoppedActualLRPRequest>(
+            [engine](const auto& req, const Call&) {
+              auto r = engine->actual_lrps().EvacuateStoppedActualLrp(
+                  req.actual_lrp_key(), req.actual_lrp_instance_key());
+              return EvacuationResponse(r.status, false);
+            },
+            EvacuationError(false)));
+  auto evacuate_running = [engine](bool r1) {
+    return Unary<models::EvacuateRunningActualLRPRequest>(
+        [engine, r1](const auto& req, const Call&) {
+          auto r = engine->actual_lrps().EvacuateRunningActualLrp(StartParamsOf(req, r1));
+          return EvacuationResponse(r.status, r.keep_container);
+        },
+        EvacuationError(true));
+  };
+  unary("POST", "/v1/actual_lrps/evacuate_running.r1", "EvacuateRunningActualLRP",
+        evacuate_running(true));
+  unary("POST", "/v1/actual_lrps/evacuate_running", "EvacuateRunningActualLRP_r0",
+        evacuate_running(false));
+
+  // --- desired LRPs ---
+  unary("POST", "/v1/desired_lrp_scheduling_infos/list", "DesiredLRPSchedulingInfos",
+        Unary<models::DesiredLRPsRequest>([engine](const auto& req, const Call&) {
+          state::DesiredLrpFilter filter = FilterOf(req, false);
+          filter.domain = req.domain();
+          std::string out;
+          for (const auto& record : engine->model().DesiredLrps(filter)) {
+            AppendMessageField(
+                &out,
+                models::DesiredLRPSchedulingInfosResponse::kDesiredLrpSchedulingInfosFieldNumber,
+                record->scheduling_info());
+          }
+          return out;
+        }));
+  unary("POST", "/v1/desired_lrp_scheduling_infos/get_by_process_guid",
+        "DesiredLRPSchedulingInfoByProcessGuid",
+        Unary<models::DesiredLRPByProcessGuidRequest>([engine](const auto& req, const Call&) {
+          auto record = engine->model().DesiredLrp(req.process_guid());
+          if (!record) return ErrorResponse(NotFound());
+          std::string out;
+          AppendMessageField(&out,
+                             models::DesiredLRPSchedulingInfoByProcessGuidResponse::
+                                 kDesiredLrpSchedulingInfoFieldNumber,
+                             record->scheduling_info());
+          return out;
+        }));
+  unary("POST", "/v1/desired_lrp_routing_infos/list", "DesiredLRPRoutingInfos",
+        Unary<models::DesiredLRPsRequest>([engine](const auto& req, const Call&) {
+          // Upstream honours only process_guids here.
+          std::string out;
+          for (const auto& record : engine->model().DesiredLrps(FilterOf(req, false))) {
+            AppendMessageField(
+                &out, models::DesiredLRPsResponse::kDesiredLrpsFieldNumber,
+                wire::RoutingInfo(record->scheduling_info(), record->metric_tags()));
+          }
+          return out;
+        }));
+  auto desired_lrps = [this](Format format) {
+    return Unary<models::DesiredLRPsRequest>(
+        [this, format](const auto& req, const Call&) { return DesiredLrps(req, format); });
+  };
+  auto desired_lrp = [engine](Format format) {
+    return Unary<models::DesiredLRPByProcessGuidRequest>(
+        [engine, format](const auto& req, const Call&) {
+          auto record = engine->model().DesiredLrp(req.process_guid());
+          if (!record) return ErrorResponse(NotFound());
+          auto lrp = ConvertForRoute(*record, format);
+          if (!lrp.ok()) return ErrorResponse(lrp.status());
+          std::string out;
+          AppendMessageField(&out, models::DesiredLRPResponse::kDesiredLrpFieldNumber, *lrp);
+          return out;
+        });
+  };
+  unary("POST", "/v1/desired_lrps/list.r3", "DesiredLRPs", desired_lrps(Format::kCurrent));
+  unary("POST", "/v1/desired_lrps/get_by_process_guid.r3", "DesiredLRPByProcessGuid",
+        desired_lrp(Format::kCurrent));
+  unary("POST", "/v1/desired_lrps/list.r2", "DesiredLRPs_r2", desired_lrps(Format::kR2));
+  unary("POST", "/v1/desired_lrps/get_by_process_guid.r2", "DesiredLRPByProcessGuid_r2",
+        desired_lrp(Format::kR2));
+  // `seed`: the 2015 route, whose clients sent timeouts only in the deprecated V0 fields.
+  auto desire = [engine](bool seed) {
+    std::function<void(models::DesireLRPRequest*)> upgrade;
+    if (seed) {
+      upgrade = [](models::DesireLRPRequest* req) {
+        if (req->has_desired_lrp()) UpgradeV0DesiredLrp(req->mutable_desired_lrp());
+      };
+    }
+    return Unary<models::DesireLRPRequest>(
+        [engine](const auto& req, const Call& call) {
+          return ErrorResponse(engine->desired_lrps().DesireLrp(req.desired_lrp(), call.trace_id));
+        },
+        ErrorResponse, upgrade);
+  };
+  unary("POST", "/v1/desired_lrp/desire.r2", "DesireDesiredLRP", desire(false));
+  unary("POST", "/v1/desired_lrp/update", "UpdateDesireLRP",
+        Unary<models::UpdateDesiredLRPRequest>([engine](const auto& req, const Call& call) {
+          return ErrorResponse(engine->desired_lrps().UpdateDesiredLrp(
+              req.process_guid(), req.update(), call.trace_id));
+        }));
+  unary("POST", "/v1/desired_lrp/remove", "RemoveDesiredLRP",
+        Unary<models::RemoveDesiredLRPRequest>([engine](const auto& req, const Call& call) {
+          return ErrorResponse(
+              engine->desired_lrps().RemoveDesiredLrp(req.process_guid(), call.trace_id));
+        }));
+
+  // --- tasks ---
+  auto tasks = [this](Format format) {
+    return Unary<models::TasksRequest>(
+        [this, format](const auto& req, const Call&) { return Tasks(req, format); });
+  };
+  auto task = [engine](Format format) {
+    return Unary<models::TaskByGuidRequest>([engine, format](const auto& req, const Call&) {
+      auto task = engine->model().Task(req.task_guid());
+      if (!task) return ErrorResponse(NotFound());
+      std::string out;
+      AppendMessageField(&out, models::TaskResponse::kTaskFieldNumber, TaskForRoute(*task, format));
+      return out;
+    });
+  };
+  unary("POST", "/v1/tasks/list.r3", "Tasks", tasks(Format::kCurrent));
+  unary("POST", "/v1/tasks/get_by_task_guid.r3", "TaskByGuid", task(Format::kCurrent));
+  unary("POST", "/v1/tasks/list.r2", "Tasks_r2", tasks(Format::kR2));
+  unary("POST", "/v1/tasks/get_by_task_guid.r2", "TaskByGuid_r2", task(Format::kR2));
+  auto desire_task = Unary<models::DesireTaskRequest>([engine](const auto& req, const Call&) {
+    return ErrorResponse(
+        engine->tasks().DesireTask(req.task_guid(), req.domain(), req.task_definition()));
+  });
+  unary("POST", "/v1/tasks/desire.r2", "DesireTask", desire_task);
+  unary("POST", "/v1/tasks/start", "StartTask",
+        Unary<models::StartTaskRequest>([engine](const auto& req, const Call&) {
+          auto started = engine->tasks().StartTask(req.task_guid(), req.cell_id());
+          if (!started.ok()) return ErrorResponse(started.status());
+          models::StartTaskResponse resp;
+          resp.set_should_start(*started);
+          return Encode(resp);
+        }));
+  unary("POST", "/v1/tasks/cancel", "CancelTask",
+        Unary<models::TaskGuidRequest>([engine](const auto& req, const Call& call) {
+          return ErrorResponse(engine->tasks().CancelTask(req.task_guid(), call.trace_id));
+        }));
+  unary("POST", "/v1/tasks/fail", "FailTask",
+        Unary<models::FailTaskRequest>([engine](const auto& req, const Call&) {
+          return ErrorResponse(engine->tasks().FailTask(req.task_guid(), req.failure_reason()));
+        }));
+  unary("POST", "/v1/tasks/reject", "RejectTask",
+        Unary<models::RejectTaskRequest>([engine](const auto& req, const Call&) {
+          return ErrorResponse(engine->tasks().RejectTask(req.task_guid(), req.rejection_reason()));
+        }));
+  unary("POST", "/v1/tasks/complete", "CompleteTask",
+        Unary<models::CompleteTaskRequest>([engine](const auto& req, const Call&) {
+          return ErrorResponse(engine->tasks().CompleteTask(
+              req.task_guid(), req.cell_id(), req.failed(), req.failure_reason(), req.result()));
+        }));
+  unary("POST", "/v1/tasks/resolving", "ResolvingTask",
+        Unary<models::TaskGuidRequest>([engine](const auto& req, const Call&) {
+          return ErrorResponse(engine->tasks().ResolvingTask(req.task_guid()));
+        }));
+  unary("POST", "/v1/tasks/delete", "DeleteTask",
+        Unary<models::TaskGuidRequest>([engine](const auto& req, const Call&) {
+          return ErrorResponse(engine->tasks().DeleteTask(req.task_guid()));
+        }));
+
+  // --- event streams (api.md §4.1) ---
+  stream("GET", "/v1/events.r1", "EventStream", Kind::kLrpGroups);
+  stream("POST", "/v1/events/tasks.r1", "TaskEventStream", Kind::kTasks);
+  stream("POST", "/v1/events/lrp_instances.r1", "LRPInstanceEventStream", Kind::kLrpInstances);
+  stream("GET", "/v1/events", "EventStream_r0", Kind::kLrpGroupsR0);
+  stream("POST", "/v1/events/tasks", "TaskEventStream_r0", Kind::kTasksR0);
+  stream("POST", "/v1/events/lrp_instances", "LrpInstanceEventStream_r0", Kind::kLrpInstancesR0);
+
+  unary("POST", "/v1/cells/list.r1", "Cells", [this](const Call&) { return Cells(); });
+
+  // The seed's 2015 routes that upstream has since removed (api.md §11.2), served with their
+  // closest current meaning.
+  unary("POST", "/v1/desired_lrps/list", "DesiredLRPs_r0", desired_lrps(Format::kSeed));
+  unary("POST", "/v1/desired_lrps/get_by_process_guid", "DesiredLRPByProcessGuid_r0",
+        desired_lrp(Format::kSeed));
+  unary("POST", "/v1/desired_lrp/desire", "DesireDesiredLRP_r0", desire(true));
+  unary("POST", "/v1/lrps/converge", "ConvergeLRPs", [this](const Call&) {
+    if (!converge_lrps_) return NotImplemented("ConvergeLRPs");
+    return ErrorResponse(converge_lrps_());
+  });
+  unary("POST", "/v1/tasks/list", "Tasks_r0", tasks(Format::kSeed));
+  unary("GET", "/v1/tasks/get_by_task_guid", "TaskByGuid_r0", task(Format::kSeed));
+  unary("POST", "/v1/tasks/desire", "DesireTask_r0", desire_task);
+  unary("POST", "/v1/tasks/converge", "ConvergeTasks", [this](const Call&) {
+    if (!converge_tasks_) return NotImplemented("ConvergeTasks");
+    return ErrorResponse(converge_tasks_());
+  });
 }
 
-std::string Api::FailActualLrp(const Call& call) {
-  models::FailActualLRPRequest req;
-  Status error;
-  if (!Decode(call, &req, &error)) return ErrorResponse(error);
-  return ErrorResponse(engine_->FailActualLrp(req.actual_lrp_key(), req.error_message()));
+std::string Api::NotImplemented(const std::string& route_name) {
+  return ErrorResponse(UnknownError(route_name + " is not implemented in this version of bbs"));
 }
 
-std::string Api::RemoveActualLrp(const Call& call) {
-  models::RemoveActualLRPRequest req;
-  Status error;
-  if (!Decode(call, &req, &error)) return ErrorResponse(error);
-  return ErrorResponse(engine_->RemoveActualLrp(
-      req.process_guid(), req.index(),
-      req.has_actual_lrp_instance_key() ? &req.actual_lrp_instance_key() : nullptr));
-}
-
-std::string Api::RetireActualLrp(const Call& call) {
-  models::RetireActualLRPRequest req;
-  Status error;
-  if (!Decode(call, &req, &error)) return ErrorResponse(error);
-  return ErrorResponse(engine_->RetireActualLrp(req.actual_lrp_key(), call.trace_id));
-}
-
-std::string Api::RemoveEvacuatingActualLrp(const Call& call) {
-  models::RemoveEvacuatingActualLRPRequest req;
-  Status error;
-  if (!Decode(call, &req, &error)) return ErrorResponse(error);
-  return ErrorResponse(
-      engine_->RemoveEvacuatingActualLrp(req.actual_lrp_key(), req.actual_lrp_instance_key()));
-}
-
-std::string Api::EvacuateClaimedActualLrp(const Call& call) {
-  models::EvacuateClaimedActualLRPRequest req;
-  Status error;
-  if (!Decode(call, &req, &error)) return EvacuationResponse(error, true);
-  auto r = engine_->EvacuateClaimedActualLrp(req.actual_lrp_key(), req.actual_lrp_instance_key());
-  return EvacuationResponse(r.status, r.keep_container);
-}
-
-std::string Api::EvacuateCrashedActualLrp(const Call& call) {
-  models::EvacuateCrashedActualLRPRequest req;
-  Status error;
-  if (!Decode(call, &req, &error)) return EvacuationResponse(error, false);
-  auto r = engine_->EvacuateCrashedActualLrp(req.actual_lrp_key(), req.actual_lrp_instance_key(),
-                                             req.error_message());
-  return EvacuationResponse(r.status, false);
-}
-
-std::string Api::EvacuateStoppedActualLrp(const Call& call) {
-  models::EvacuateStoppedActualLRPRequest req;
-  Status error;
-  if (!Decode(call, &req, &error)) return EvacuationResponse(error, false);
-  auto r = engine_->EvacuateStoppedActualLrp(req.actual_lrp_key(), req.actual_lrp_instance_key());
-  return EvacuationResponse(r.status, false);
-}
-
-std::string Api::EvacuateRunningActualLrp(const Call& call, bool r1) {
-  models::EvacuateRunningActualLRPRequest req;
-  Status error;
-  if (!Decode(call, &req, &error)) return EvacuationResponse(error, true);
-  auto r = engine_->EvacuateRunningActualLrp(StartParamsOf(req, r1));
-  return EvacuationResponse(r.status, r.keep_container);
-}
-
-// --- desired LRPs ---
-
-std::string Api::DesiredLrps(const Call& call, int format) {
-  models::DesiredLRPsRequest req;
-  Status error;
-  if (!DecodeOnly(call, &req, &error)) return ErrorResponse(error);
-  state::DesiredLrpFilter filter;
-  filter.domain = req.domain();
-  filter.process_guids.assign(req.process_guids().begin(), req.process_guids().end());
-  filter.app_guids.assign(req.app_guids().begin(), req.app_guids().end());
+std::string Api::Cells() {
+  if (!cells_source_) return std::string();
+  auto cells = cells_source_();
+  if (!cells.ok()) return ErrorResponse(UnknownError(cells.status().message()));
   std::string out;
-  for (const auto& record : engine_->DesiredLrps(filter)) {
+  for (const auto& cell : *cells) {
+    AppendMessageField(&out, models::CellsResponse::kCellsFieldNumber, cell);
+  }
+  return out;
+}
+
+std::string Api::DesiredLrps(const models::DesiredLRPsRequest& req, ModelFormat format) {
+  std::string out;
+  for (const auto& record : engine_->model().DesiredLrps(FilterOf(req, true))) {
     auto lrp = ConvertForRoute(*record, format);
     if (!lrp.ok()) {
       logger_.Error("desired-lrp-undecodable", lrp.status().ToString(),
                     {{"process_guid", record->scheduling_info().desired_lrp_key().process_guid()}});
       continue;
     }
-    AppendMessageField(&out, 2, *lrp);
+    AppendMessageField(&out, models::DesiredLRPsResponse::kDesiredLrpsFieldNumber, *lrp);
   }
   return out;
 }
 
-std::string Api::DesiredLrpByProcessGuid(const Call& call, int format) {
-  models::DesiredLRPByProcessGuidRequest req;
-  Status error;
-  if (!Decode(call, &req, &error)) return ErrorResponse(error);
-  auto record = engine_->DesiredLrp(req.process_guid());
-  if (!record) return ErrorResponse(NotFound());
-  auto lrp = ConvertForRoute(*record, format);
-  if (!lrp.ok()) return ErrorResponse(lrp.status());
+std::string Api::Tasks(const models::TasksRequest& req, ModelFormat format) {
   std::string out;
-  AppendMessageField(&out, 2, *lrp);
-  return out;
-}
-
-std::string Api::SchedulingInfos(const Call& call) {
-  models::DesiredLRPsRequest req;
-  Status error;
-  if (!DecodeOnly(call, &req, &error)) return ErrorResponse(error);
-  state::DesiredLrpFilter filter;
-  filter.domain = req.domain();
-  filter.process_guids.assign(req.process_guids().begin(), req.process_guids().end());
-  std::string out;
-  for (const auto& record : engine_->DesiredLrps(filter)) {
-    AppendMessageField(&out, 2, record->scheduling_info());
-  }
-  return out;
-}
-
-std::string Api::SchedulingInfoByProcessGuid(const Call& call) {
-  models::DesiredLRPByProcessGuidRequest req;
-  Status error;
-  if (!Decode(call, &req, &error)) return ErrorResponse(error);
-  auto record = engine_->DesiredLrp(req.process_guid());
-  if (!record) return ErrorResponse(NotFound());
-  std::string out;
-  AppendMessageField(&out, 2, record->scheduling_info());
-  return out;
-}
-
-std::string Api::RoutingInfos(const Call& call) {
-  models::DesiredLRPsRequest req;
-  Status error;
-  if (!DecodeOnly(call, &req, &error)) return ErrorResponse(error);
-  state::DesiredLrpFilter filter;  // upstream honours only process_guids here
-  filter.process_guids.assign(req.process_guids().begin(), req.process_guids().end());
-  std::string out;
-  for (const auto& record : engine_->DesiredLrps(filter)) {
-    AppendMessageField(&out, 2,
-                       model::RoutingInfo(record->scheduling_info(), record->metric_tags()));
-  }
-  return out;
-}
-
-std::string Api::DesireLrp(const Call& call, bool seed) {
-  models::DesireLRPRequest req;
-  if (!req.ParseFromString(call.body)) return ErrorResponse(InvalidRequest());
-  if (seed && req.has_desired_lrp()) UpgradeV0DesiredLrp(req.mutable_desired_lrp());
-  Status error = model::Validate(req);
-  if (!error.ok()) return ErrorResponse(error);
-  return ErrorResponse(engine_->DesireLrp(req.desired_lrp(), call.trace_id));
-}
-
-std::string Api::UpdateDesiredLrp(const Call& call) {
-  models::UpdateDesiredLRPRequest req;
-  Status error;
-  if (!Decode(call, &req, &error)) return ErrorResponse(error);
-  return ErrorResponse(engine_->UpdateDesiredLrp(req.process_guid(), req.update(), call.trace_id));
-}
-
-std::string Api::RemoveDesiredLrp(const Call& call) {
-  models::RemoveDesiredLRPRequest req;
-  Status error;
-  if (!Decode(call, &req, &error)) return ErrorResponse(error);
-  return ErrorResponse(engine_->RemoveDesiredLrp(req.process_guid(), call.trace_id));
-}
-
-// --- tasks ---
-
-namespace {
-
-models::Task TaskForRoute(const models::Task& task, int format) {
-  if (format >= 3) return task;
-  return model::TaskDownTo(task, model::FormatVersion::kV2);
-}
-
-}  // namespace
-
-std::string Api::Tasks(const Call& call, int format) {
-  models::TasksRequest req;
-  Status error;
-  if (!DecodeOnly(call, &req, &error)) return ErrorResponse(error);
-  std::string out;
-  for (const auto& task : engine_->Tasks(req.domain(), req.cell_id())) {
-    if (format >= 3) {
-      AppendMessageField(&out, 2, *task);
+  constexpr int kTasks = models::TasksResponse::kTasksFieldNumber;
+  for (const auto& task : engine_->model().Tasks(req.domain(), req.cell_id())) {
+    if (format == ModelFormat::kCurrent) {
+      AppendMessageField(&out, kTasks, *task);  // no copy on the current route
     } else {
-      AppendMessageField(&out, 2, TaskForRoute(*task, format));
+      AppendMessageField(&out, kTasks, TaskForRoute(*task, format));
     }
   }
   return out;
-}
-
-std::string Api::TaskByGuid(const Call& call, int format) {
-  models::TaskByGuidRequest req;
-  Status error;
-  if (!Decode(call, &req, &error)) return ErrorResponse(error);
-  auto task = engine_->Task(req.task_guid());
-  if (!task) return ErrorResponse(NotFound());
-  std::string out;
-  AppendMessageField(&out, 2, TaskForRoute(*task, format));
-  return out;
-}
-
-std::string Api::DesireTask(const Call& call) {
-  models::DesireTaskRequest req;
-  Status error;
-  if (!Decode(call, &req, &error)) return ErrorResponse(error);
-  return ErrorResponse(engine_->DesireTask(req.task_guid(), req.domain(), req.task_definition()));
-}
-
-std::string Api::StartTask(const Call& call) {
-  models::StartTaskRequest req;
-  Status error;
-  if (!Decode(call, &req, &error)) return ErrorResponse(error);
-  auto started = engine_->StartTask(req.task_guid(), req.cell_id());
-  if (!started.ok()) return ErrorResponse(started.status());
-  models::StartTaskResponse resp;
-  resp.set_should_start(*started);
-  return Encode(resp);
-}
-
-std::string Api::CancelTask(const Call& call) {
-  models::TaskGuidRequest req;
-  Status error;
-  if (!Decode(call, &req, &error)) return ErrorResponse(error);
-  return ErrorResponse(engine_->CancelTask(req.task_guid(), call.trace_id));
-}
-
-std::string Api::FailTask(const Call& call) {
-  models::FailTaskRequest req;
-  Status error;
-  if (!Decode(call, &req, &error)) return ErrorResponse(error);
-  return ErrorResponse(engine_->FailTask(req.task_guid(), req.failure_reason()));
-}
-
-std::string Api::RejectTask(const Call& call) {
-  models::RejectTaskRequest req;
-  Status error;
-  if (!Decode(call, &req, &error)) return ErrorResponse(error);
-  return ErrorResponse(engine_->RejectTask(req.task_guid(), req.rejection_reason()));
-}
-
-std::string Api::CompleteTask(const Call& call) {
-  models::CompleteTaskRequest req;
-  Status error;
-  if (!Decode(call, &req, &error)) return ErrorResponse(error);
-  return ErrorResponse(engine_->CompleteTask(req.task_guid(), req.cell_id(), req.failed(),
-                                             req.failure_reason(), req.result()));
-}
-
-std::string Api::ResolvingTask(const Call& call) {
-  models::TaskGuidRequest req;
-  Status error;
-  if (!Decode(call, &req, &error)) return ErrorResponse(error);
-  return ErrorResponse(engine_->ResolvingTask(req.task_guid()));
-}
-
-std::string Api::DeleteTask(const Call& call) {
-  models::TaskGuidRequest req;
-  Status error;
-  if (!Decode(call, &req, &error)) return ErrorResponse(error);
-  return ErrorResponse(engine_->DeleteTask(req.task_guid()));
 }
 
 }  // namespace bbs::api

@@ -5,8 +5,12 @@
 #include <vector>
 
 #include "bbs/base/logger.h"
+#include "bbs/base/worker_pool.h"
+#include "bbs/events/hub.h"
+#include "bbs/http/router.h"
 #include "bbs/state/engine.h"
 #include "models/cells.pb.h"
+#include "bbs/models/models.h"
 
 namespace bbs::api {
 
@@ -20,21 +24,15 @@ struct Call {
 // (status 200, application/x-protobuf); failures travel in the response's `error` field.
 using UnaryHandler = std::function<std::string(const Call&)>;
 
-enum class RouteKind {
-  kUnary,
-  kEventStream,  // server-sent events (api.md §4)
-};
-
-struct Route {
-  std::string method;
-  std::string path;
-  std::string name;  // upstream's route name (logs, metrics)
-  RouteKind kind = RouteKind::kUnary;
-  UnaryHandler handler;  // for kUnary
+// The model version a route speaks (api.md §3.4).
+enum class ModelFormat {
+  kCurrent,  // .r3 desired LRP and task routes, every route without a suffix family
+  kR2,       // .r2 routes: image layers down-converted
+  kSeed,     // the 2015 seed routes (api.md §11.2): DesiredLRPs as V0, tasks as .r2
 };
 
 // The BBS API: the complete current route table (api.md §3.1) and the seed's 2015 routes that
-// are gone upstream (api.md §11.2), bound to the state engine. Thread-safe.
+// are gone upstream (api.md §11.2), bound to the state engine and the event hub. Thread-safe.
 class Api {
  public:
   Api(state::Engine* engine, Logger logger);
@@ -50,58 +48,22 @@ class Api {
     cells_source_ = std::move(source);
   }
 
-  // Every route. Routes whose feature is not built yet answer a well-formed response whose
-  // error says so.
-  std::vector<Route> Routes();
+  // The HTTP binding of every route. Unary routes run their handler on `pool` (so HTTP I/O
+  // threads never block) and answer 200 application/x-protobuf, or 503 once the pool is shut
+  // down. Stream routes subscribe to `hub` (api.md §4). REQUIRES: `hub` and `pool` outlive the
+  // router.
+  http::Router Router(events::Hub* hub, WorkerPool* pool);
 
  private:
-  std::string Ping(const Call& call);
-  std::string Domains(const Call& call);
-  std::string UpsertDomain(const Call& call);
-  std::string Cells(const Call& call);
+  // Calls `bind(method, path, name, handler)` for every unary route and
+  // `stream(method, path, name, kind)` for every stream route, in api.md §3.1 order.
+  void ForEachRoute(
+      const std::function<void(const char*, const char*, const char*, UnaryHandler)>& unary,
+      const std::function<void(const char*, const char*, const char*, events::StreamKind)>& stream);
 
-  std::string ActualLrps(const Call& call);
-  std::string ActualLrpsByProcessGuids(const Call& call);
-  std::string ActualLrpGroups(const Call& call);
-  std::string ActualLrpGroupsByProcessGuid(const Call& call);
-  std::string ActualLrpGroupByProcessGuidAndIndex(const Call& call);
-
-  std::string ClaimActualLrp(const Call& call);
-  // `r1`: the .r1 route, which honours internal routes and metric tags.
-  std::string StartActualLrp(const Call& call, bool r1);
-  std::string CrashActualLrp(const Call& call);
-  std::string FailActualLrp(const Call& call);
-  std::string RemoveActualLrp(const Call& call);
-  std::string RetireActualLrp(const Call& call);
-  std::string RemoveEvacuatingActualLrp(const Call& call);
-  std::string EvacuateClaimedActualLrp(const Call& call);
-  std::string EvacuateCrashedActualLrp(const Call& call);
-  std::string EvacuateStoppedActualLrp(const Call& call);
-  std::string EvacuateRunningActualLrp(const Call& call, bool r1);
-
-  // `format`: 3 = current, 2 = .r2 (image layers down-converted), 0 = 2015 seed route (V0).
-  std::string DesiredLrps(const Call& call, int format);
-  std::string DesiredLrpByProcessGuid(const Call& call, int format);
-  std::string SchedulingInfos(const Call& call);
-  std::string SchedulingInfoByProcessGuid(const Call& call);
-  std::string RoutingInfos(const Call& call);
-  // `seed`: the 2015 route that accepted V0 timeouts.
-  std::string DesireLrp(const Call& call, bool seed);
-  std::string UpdateDesiredLrp(const Call& call);
-  std::string RemoveDesiredLrp(const Call& call);
-
-  // `format`: 3 = current, 2 = .r2 and the 2015 seed routes (image layers down-converted).
-  std::string Tasks(const Call& call, int format);
-  std::string TaskByGuid(const Call& call, int format);
-  std::string DesireTask(const Call& call);
-  std::string StartTask(const Call& call);
-  std::string CancelTask(const Call& call);
-  std::string FailTask(const Call& call);
-  std::string RejectTask(const Call& call);
-  std::string CompleteTask(const Call& call);
-  std::string ResolvingTask(const Call& call);
-  std::string DeleteTask(const Call& call);
-
+  std::string Cells();
+  std::string DesiredLrps(const models::DesiredLRPsRequest& req, ModelFormat format);
+  std::string Tasks(const models::TasksRequest& req, ModelFormat format);
   std::string NotImplemented(const std::string& route_name);
 
   state::Engine* engine_;
@@ -110,5 +72,11 @@ class Api {
   std::function<Status()> converge_tasks_;
   std::function<Result<std::vector<models::CellPresence>>()> cells_source_;
 };
+
+// The handler of a stream route of `kind`: decodes the body as EventsByCellId for the LRP kinds
+// (the task kinds ignore it), subscribes with the request's Last-Event-ID and answers the stream
+// response. Answers 500 with an empty body when the body does not decode or the hub is closed.
+// REQUIRES: `hub` outlives the handler.
+http::Handler StreamHandler(events::Hub* hub, events::StreamKind kind);
 
 }  // namespace bbs::api

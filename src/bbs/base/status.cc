@@ -2,99 +2,62 @@
 
 namespace bbs {
 
-const char* ErrorCodeName(ErrorCode code) {
-  switch (code) {
-    case ErrorCode::kUnknownError:
-      return "UnknownError";
-    case ErrorCode::kInvalidRecord:
-      return "InvalidRecord";
-    case ErrorCode::kInvalidRequest:
-      return "InvalidRequest";
-    case ErrorCode::kInvalidResponse:
-      return "InvalidResponse";
-    case ErrorCode::kInvalidProtobufMessage:
-      return "InvalidProtobufMessage";
-    case ErrorCode::kInvalidJson:
-      return "InvalidJSON";
-    case ErrorCode::kFailedToOpenEnvelope:
-      return "FailedToOpenEnvelope";
-    case ErrorCode::kInvalidStateTransition:
-      return "InvalidStateTransition";
-    case ErrorCode::kResourceConflict:
-      return "ResourceConflict";
-    case ErrorCode::kResourceExists:
-      return "ResourceExists";
-    case ErrorCode::kResourceNotFound:
-      return "ResourceNotFound";
-    case ErrorCode::kRouterError:
-      return "RouterError";
-    case ErrorCode::kActualLrpCannotBeClaimed:
-      return "ActualLRPCannotBeClaimed";
-    case ErrorCode::kActualLrpCannotBeStarted:
-      return "ActualLRPCannotBeStarted";
-    case ErrorCode::kActualLrpCannotBeCrashed:
-      return "ActualLRPCannotBeCrashed";
-    case ErrorCode::kActualLrpCannotBeFailed:
-      return "ActualLRPCannotBeFailed";
-    case ErrorCode::kActualLrpCannotBeRemoved:
-      return "ActualLRPCannotBeRemoved";
-    case ErrorCode::kActualLrpCannotBeUnclaimed:
-      return "ActualLRPCannotBeUnclaimed";
-    case ErrorCode::kRunningOnDifferentCell:
-      return "RunningOnDifferentCell";
-    case ErrorCode::kGuidGeneration:
-      return "GUIDGeneration";
-    case ErrorCode::kDeserialize:
-      return "Deserialize";
-    case ErrorCode::kDeadlock:
-      return "Deadlock";
-    case ErrorCode::kUnrecoverable:
-      return "Unrecoverable";
-    case ErrorCode::kLockCollision:
-      return "LockCollision";
-    case ErrorCode::kTimeout:
-      return "Timeout";
+namespace {
+
+// Every error type: upstream's name and its fixed message ("" where it is always specific).
+struct ErrorInfo {
+  ErrorCode code;
+  const char* name;
+  const char* message;
+};
+
+constexpr ErrorInfo kErrors[] = {
+    {ErrorCode::kUnknownError, "UnknownError", "the request failed for an unknown reason"},
+    {ErrorCode::kInvalidRecord, "InvalidRecord", ""},
+    {ErrorCode::kInvalidRequest, "InvalidRequest", "the request received is invalid"},
+    {ErrorCode::kInvalidResponse, "InvalidResponse", ""},
+    {ErrorCode::kInvalidProtobufMessage, "InvalidProtobufMessage", ""},
+    {ErrorCode::kInvalidJson, "InvalidJSON", ""},
+    {ErrorCode::kFailedToOpenEnvelope, "FailedToOpenEnvelope", "could not open envelope"},
+    {ErrorCode::kInvalidStateTransition, "InvalidStateTransition", ""},
+    {ErrorCode::kResourceConflict, "ResourceConflict",
+     "the requested resource is in a conflicting state"},
+    {ErrorCode::kResourceExists, "ResourceExists", "the requested resource already exists"},
+    {ErrorCode::kResourceNotFound, "ResourceNotFound", "the requested resource could not be found"},
+    {ErrorCode::kRouterError, "RouterError", ""},
+    {ErrorCode::kActualLrpCannotBeClaimed, "ActualLRPCannotBeClaimed", "cannot claim actual LRP"},
+    {ErrorCode::kActualLrpCannotBeStarted, "ActualLRPCannotBeStarted", "cannot start actual LRP"},
+    {ErrorCode::kActualLrpCannotBeCrashed, "ActualLRPCannotBeCrashed", "cannot crash actual LRP"},
+    {ErrorCode::kActualLrpCannotBeFailed, "ActualLRPCannotBeFailed", "cannot fail actual LRP"},
+    {ErrorCode::kActualLrpCannotBeRemoved, "ActualLRPCannotBeRemoved", "cannot remove actual LRP"},
+    {ErrorCode::kActualLrpCannotBeUnclaimed, "ActualLRPCannotBeUnclaimed",
+     "cannot unclaim actual LRP"},
+    {ErrorCode::kRunningOnDifferentCell, "RunningOnDifferentCell", ""},
+    {ErrorCode::kGuidGeneration, "GUIDGeneration", "cannot generate random guid"},
+    {ErrorCode::kDeserialize, "Deserialize", "could not deserialize record"},
+    {ErrorCode::kDeadlock, "Deadlock", "the request failed due to deadlock"},
+    {ErrorCode::kUnrecoverable, "Unrecoverable", ""},
+    {ErrorCode::kLockCollision, "LockCollision", "lock already exists"},
+    {ErrorCode::kTimeout, "Timeout", ""},
+};
+
+const ErrorInfo* Find(ErrorCode code) {
+  for (const ErrorInfo& e : kErrors) {
+    if (e.code == code) return &e;
   }
-  return "UnknownError";
+  return nullptr;
+}
+
+}  // namespace
+
+const char* ErrorCodeName(ErrorCode code) {
+  const ErrorInfo* e = Find(code);
+  return e != nullptr ? e->name : "UnknownError";
 }
 
 const char* CanonicalMessage(ErrorCode code) {
-  switch (code) {
-    case ErrorCode::kUnknownError:
-      return "the request failed for an unknown reason";
-    case ErrorCode::kInvalidRequest:
-      return "the request received is invalid";
-    case ErrorCode::kFailedToOpenEnvelope:
-      return "could not open envelope";
-    case ErrorCode::kResourceConflict:
-      return "the requested resource is in a conflicting state";
-    case ErrorCode::kResourceExists:
-      return "the requested resource already exists";
-    case ErrorCode::kResourceNotFound:
-      return "the requested resource could not be found";
-    case ErrorCode::kActualLrpCannotBeClaimed:
-      return "cannot claim actual LRP";
-    case ErrorCode::kActualLrpCannotBeStarted:
-      return "cannot start actual LRP";
-    case ErrorCode::kActualLrpCannotBeCrashed:
-      return "cannot crash actual LRP";
-    case ErrorCode::kActualLrpCannotBeFailed:
-      return "cannot fail actual LRP";
-    case ErrorCode::kActualLrpCannotBeRemoved:
-      return "cannot remove actual LRP";
-    case ErrorCode::kActualLrpCannotBeUnclaimed:
-      return "cannot unclaim actual LRP";
-    case ErrorCode::kGuidGeneration:
-      return "cannot generate random guid";
-    case ErrorCode::kDeserialize:
-      return "could not deserialize record";
-    case ErrorCode::kDeadlock:
-      return "the request failed due to deadlock";
-    case ErrorCode::kLockCollision:
-      return "lock already exists";
-    default:
-      return "";
-  }
+  const ErrorInfo* e = Find(code);
+  return e != nullptr ? e->message : "";
 }
 
 std::string Status::ToString() const {

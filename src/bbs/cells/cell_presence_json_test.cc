@@ -3,12 +3,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "bbs/cells/test_matchers.h"
+#include "bbs/base/status_matchers.h"
 
 namespace bbs::cells {
 namespace {
-
-using testing::IsOk;
 
 // locket.md §10.3, the current rep's value (one line on the wire).
 constexpr char kRepExample[] =

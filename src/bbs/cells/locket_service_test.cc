@@ -19,10 +19,10 @@
 #include <grpcpp/security/credentials.h>
 #include <gtest/gtest.h>
 
+#include "bbs/base/status_matchers.h"
 #include "bbs/cells/cell_presence_json.h"
 #include "bbs/cells/locket_cell_directory.h"
 #include "bbs/cells/locket_client.h"
-#include "bbs/cells/test_matchers.h"
 #include "bbs/clients/test_pki.h"
 
 // gRPC suites are named Grpc* so that a TSan run can leave them out (toolchain.md).
@@ -33,8 +33,6 @@ namespace {
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 using ::testing::IsEmpty;
-using testing::IsOk;
-using testing::StatusIs;
 
 std::string Hex(const std::string& bytes) {
   static constexpr char kDigits[] = "0123456789abcdef";

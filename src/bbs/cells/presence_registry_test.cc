@@ -6,9 +6,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "bbs/base/status_matchers.h"
 #include "bbs/cells/cell_presence_json.h"
 #include "bbs/cells/registry_cell_directory.h"
-#include "bbs/cells/test_matchers.h"
 
 namespace bbs::cells {
 namespace {
@@ -17,8 +17,6 @@ using std::chrono::milliseconds;
 using std::chrono::seconds;
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
-using testing::IsOk;
-using testing::StatusIs;
 
 LocketResource Lock(std::string key, std::string owner, std::string value = "") {
   return {std::move(key), std::move(owner), std::move(value), ResourceType::kLock};

@@ -57,7 +57,7 @@ Status Converger::ConvergeLrps() {
     logger_.Error("converge-lrps-failed-to-fetch-cells", cells.status().ToString());
     return cells.status();
   }
-  auto report = engine_->ConvergeLrps(*cells);
+  auto report = engine_->convergence().ConvergeLrps(*cells);
   const auto& m = report.metrics;
   logger_.Info("converge-lrps-done", {{"duration_ns", report.duration_ns},
                                       {"LRPsUnclaimed", m.unclaimed},
@@ -84,7 +84,7 @@ Status Converger::ConvergeTasks() {
     logger_.Error("converge-tasks-failed-to-fetch-cells", cells.status().ToString());
     return cells.status();
   }
-  auto report = engine_->ConvergeTasks(*cells, options_.task_durations);
+  auto report = engine_->convergence().ConvergeTasks(*cells, options_.task_durations);
   if (callbacks_ != nullptr) {
     for (const auto& t : report.to_kick) callbacks_->Submit(t);
   }
@@ -101,12 +101,12 @@ Status Converger::ConvergeTasks() {
   return Status::Ok();
 }
 
-state::Engine::LrpConvergenceReport Converger::last_lrp_report() const {
+state::Convergence::LrpReport Converger::last_lrp_report() const {
   std::lock_guard lock(mu_);
   return lrp_report_;
 }
 
-state::Engine::TaskConvergenceReport Converger::last_task_report() const {
+state::Convergence::TaskReport Converger::last_task_report() const {
   std::lock_guard lock(mu_);
   return task_report_;
 }

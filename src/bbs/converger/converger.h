@@ -35,8 +35,8 @@ class Converger {
   Status ConvergeTasks();
 
   // The reports of the last passes (zero before the first).
-  state::Engine::LrpConvergenceReport last_lrp_report() const;
-  state::Engine::TaskConvergenceReport last_task_report() const;
+  state::Convergence::LrpReport last_lrp_report() const;
+  state::Convergence::TaskReport last_task_report() const;
 
  private:
   void Loop();
@@ -54,8 +54,8 @@ class Converger {
   std::condition_variable cv_;
   bool stopping_ = false;
   std::thread thread_;
-  state::Engine::LrpConvergenceReport lrp_report_;
-  state::Engine::TaskConvergenceReport task_report_;
+  state::Convergence::LrpReport lrp_report_;
+  state::Convergence::TaskReport task_report_;
 };
 
 }  // namespace bbs::converger

@@ -1,8 +1,11 @@
 #include "bbs/converger/converger.h"
+#include "bbs/domain/event_testing.h"
 
 #include <gtest/gtest.h>
 
+#include "bbs/base/status_matchers.h"
 #include "bbs/clients/auctioneer.h"
+#include "bbs/state/engine_testing.h"
 #include "bbs/storage/memory_store.h"
 
 namespace bbs::converger {
@@ -40,17 +43,7 @@ class Cells final : public cells::CellDirectory {
   std::set<std::string> present;
 };
 
-models::DesiredLRP NewLrp(const std::string& guid, int instances) {
-  models::DesiredLRP lrp;
-  lrp.set_process_guid(guid);
-  lrp.set_domain("cf-apps");
-  lrp.set_root_fs("preloaded:cflinuxfs4");
-  lrp.set_instances(instances);
-  lrp.mutable_action()->mutable_run_action()->set_path("/bin/true");
-  lrp.mutable_action()->mutable_run_action()->set_user("vcap");
-  (*lrp.mutable_metric_tags())["source_id"].set_static_("app");
-  return lrp;
-}
+using state::testing::NewLrp;
 
 class ConvergerTest : public ::testing::Test {
  protected:
@@ -59,13 +52,13 @@ class ConvergerTest : public ::testing::Test {
                 state::Engine::Options{}),
         converger_(&engine_, &cells_, nullptr, Converger::Options{}, Logger(LogSink::Null(), "t")) {
     engine_.SetPeers(&auctions_, nullptr, &cells_);
-    EXPECT_TRUE(engine_.Load().ok());
+    EXPECT_THAT(engine_.Load(), IsOk());
     engine_.Start();
     cells_.present = {"cell-1"};
   }
 
   state::ActualLrpPtr Row(const std::string& guid, int index, models::ActualLRP::Presence p) {
-    for (const auto& r : engine_.ActualLrps({"", "", guid, index})) {
+    for (const auto& r : engine_.model().ActualLrps({"", "", guid, index})) {
       if (r->presence() == p) return r;
     }
     return nullptr;
@@ -75,20 +68,20 @@ class ConvergerTest : public ::testing::Test {
     models::ActualLRPInstanceKey ik;
     ik.set_instance_guid("ig-" + cell);
     ik.set_cell_id(cell);
-    ASSERT_TRUE(engine_.ClaimActualLrp(guid, index, ik).ok());
+    ASSERT_THAT(engine_.actual_lrps().ClaimActualLrp(guid, index, ik), IsOk());
     domain::StartParams p;
     p.key.set_process_guid(guid);
     p.key.set_index(index);
     p.key.set_domain("cf-apps");
     p.instance_key = ik;
     p.net_info.set_address("10.0.0.1");
-    ASSERT_TRUE(engine_.StartActualLrp(p).ok());
+    ASSERT_THAT(engine_.actual_lrps().StartActualLrp(p), IsOk());
   }
 
   storage::MemoryStore store_;
   FakeClock clock_;
   SequentialGuidGenerator guids_;
-  events::NullPublisher publisher_;
+  domain::testing::NullEventPublisher publisher_;
   Auctions auctions_;
   Cells cells_;
   state::Engine engine_;
@@ -96,23 +89,23 @@ class ConvergerTest : public ::testing::Test {
 };
 
 TEST_F(ConvergerTest, AStaleUnclaimedInstanceIsReAuctionedAfterThirtySeconds) {
-  ASSERT_TRUE(engine_.DesireLrp(NewLrp("pg", 1), "").ok());
+  ASSERT_THAT(engine_.desired_lrps().DesireLrp(NewLrp("pg", 1), ""), IsOk());
   auctions_.lrps.clear();
-  ASSERT_TRUE(converger_.ConvergeLrps().ok());
+  ASSERT_THAT(converger_.ConvergeLrps(), IsOk());
   EXPECT_TRUE(auctions_.lrps.empty());
   clock_.Advance(31s);
-  ASSERT_TRUE(converger_.ConvergeLrps().ok());
+  ASSERT_THAT(converger_.ConvergeLrps(), IsOk());
   ASSERT_EQ(auctions_.lrps.size(), 1u);
   EXPECT_EQ(auctions_.lrps[0].process_guid, "pg");
 }
 
 TEST_F(ConvergerTest, AnInstanceOnAVanishedCellBecomesSuspectAndIsReplaced) {
-  ASSERT_TRUE(engine_.DesireLrp(NewLrp("pg", 1), "").ok());
+  ASSERT_THAT(engine_.desired_lrps().DesireLrp(NewLrp("pg", 1), ""), IsOk());
   Running("pg", 0, "cell-1");
   auctions_.lrps.clear();
   cells_.present.clear();
   cells_.present.insert("cell-2");
-  ASSERT_TRUE(converger_.ConvergeLrps().ok());
+  ASSERT_THAT(converger_.ConvergeLrps(), IsOk());
   auto suspect = Row("pg", 0, models::ActualLRP::SUSPECT);
   ASSERT_NE(suspect, nullptr);
   EXPECT_EQ(suspect->state(), "RUNNING");
@@ -128,13 +121,13 @@ TEST_F(ConvergerTest, AnInstanceOnAVanishedCellBecomesSuspectAndIsReplaced) {
 }
 
 TEST_F(ConvergerTest, ASuspectWhoseCellReturnsIsPromotedBack) {
-  ASSERT_TRUE(engine_.DesireLrp(NewLrp("pg", 1), "").ok());
+  ASSERT_THAT(engine_.desired_lrps().DesireLrp(NewLrp("pg", 1), ""), IsOk());
   Running("pg", 0, "cell-1");
   cells_.present.clear();
-  ASSERT_TRUE(converger_.ConvergeLrps().ok());
+  ASSERT_THAT(converger_.ConvergeLrps(), IsOk());
   ASSERT_NE(Row("pg", 0, models::ActualLRP::SUSPECT), nullptr);
   cells_.present.insert("cell-1");
-  ASSERT_TRUE(converger_.ConvergeLrps().ok());
+  ASSERT_THAT(converger_.ConvergeLrps(), IsOk());
   EXPECT_EQ(Row("pg", 0, models::ActualLRP::SUSPECT), nullptr);
   auto ordinary = Row("pg", 0, models::ActualLRP::ORDINARY);
   ASSERT_NE(ordinary, nullptr);
@@ -142,14 +135,14 @@ TEST_F(ConvergerTest, ASuspectWhoseCellReturnsIsPromotedBack) {
 }
 
 TEST_F(ConvergerTest, MissingInstancesAreCreatedAndAuctionedInOneRequest) {
-  ASSERT_TRUE(engine_.DesireLrp(NewLrp("pg", 2), "").ok());
+  ASSERT_THAT(engine_.desired_lrps().DesireLrp(NewLrp("pg", 2), ""), IsOk());
   models::ActualLRPKey key;
   key.set_process_guid("pg");
   key.set_index(1);
   key.set_domain("cf-apps");
-  ASSERT_TRUE(engine_.RetireActualLrp(key, "").ok());
+  ASSERT_THAT(engine_.actual_lrps().RetireActualLrp(key, ""), IsOk());
   auctions_.lrps.clear();
-  ASSERT_TRUE(converger_.ConvergeLrps().ok());
+  ASSERT_THAT(converger_.ConvergeLrps(), IsOk());
   EXPECT_NE(Row("pg", 1, models::ActualLRP::ORDINARY), nullptr);
   ASSERT_EQ(auctions_.lrps.size(), 1u);
   EXPECT_EQ(auctions_.lrps[0].indices, std::vector<int32_t>{1});
@@ -160,13 +153,13 @@ TEST_F(ConvergerTest, PendingTasksAreReAuctionedAndExpireAfterThirtyMinutes) {
   models::TaskDefinition def;
   def.set_root_fs("docker:///busybox");
   def.mutable_action()->mutable_run_action()->set_path("/bin/true");
-  ASSERT_TRUE(engine_.DesireTask("tg", "d", def).ok());
+  ASSERT_THAT(engine_.tasks().DesireTask("tg", "d", def), IsOk());
   auctions_.tasks.clear();
-  ASSERT_TRUE(converger_.ConvergeTasks().ok());
+  ASSERT_THAT(converger_.ConvergeTasks(), IsOk());
   EXPECT_EQ(auctions_.tasks, std::vector<std::string>{"tg"});
   clock_.Advance(31min);
-  ASSERT_TRUE(converger_.ConvergeTasks().ok());
-  auto task = engine_.Task("tg");
+  ASSERT_THAT(converger_.ConvergeTasks(), IsOk());
+  auto task = engine_.model().Task("tg");
   EXPECT_EQ(task->state(), models::Task::Completed);
   EXPECT_EQ(task->failure_reason(), "not started within time limit");
 }
@@ -175,10 +168,10 @@ TEST_F(ConvergerTest, RunningTasksOnAVanishedCellFail) {
   models::TaskDefinition def;
   def.set_root_fs("docker:///busybox");
   def.mutable_action()->mutable_run_action()->set_path("/bin/true");
-  ASSERT_TRUE(engine_.DesireTask("tg", "d", def).ok());
-  ASSERT_TRUE(engine_.StartTask("tg", "cell-9").ok());
-  ASSERT_TRUE(converger_.ConvergeTasks().ok());
-  auto task = engine_.Task("tg");
+  ASSERT_THAT(engine_.tasks().DesireTask("tg", "d", def), IsOk());
+  ASSERT_THAT(engine_.tasks().StartTask("tg", "cell-9"), IsOk());
+  ASSERT_THAT(converger_.ConvergeTasks(), IsOk());
+  auto task = engine_.model().Task("tg");
   EXPECT_EQ(task->state(), models::Task::Completed);
   EXPECT_EQ(task->failure_reason(), "cell disappeared before completion");
   EXPECT_EQ(task->cell_id(), "cell-9");

@@ -50,44 +50,6 @@ bool SplitHostPort(const std::string& address, std::string* host, uint16_t* port
   return true;
 }
 
-http::Response Protobuf(std::string body) {
-  http::Response r;
-  r.status = 200;
-  r.content_type = "application/x-protobuf";
-  r.body = std::move(body);
-  return r;
-}
-
-http::Router BuildApiRouter(api::Api* api, events::Hub* hub, WorkerPool* pool,
-                            const Logger& logger) {
-  http::Router router;
-  for (auto& route : api->Routes()) {
-    if (route.kind == api::RouteKind::kUnary) {
-      auto handler = std::make_shared<api::UnaryHandler>(std::move(route.handler));
-      std::string name = route.name;
-      router.Add(route.method, route.path, route.name,
-                 [pool, handler, name, logger](http::Request&& req, http::Responder respond) {
-                   auto call = std::make_shared<api::Call>(
-                       api::Call{std::move(req.body), std::move(req.request_id)});
-                   bool queued = pool->Submit([handler, call, respond, name, logger] {
-                     if (logger.DebugEnabled()) logger.Debug("serving", {{"route", name}});
-                     respond(Protobuf((*handler)(*call)));
-                   });
-                   if (!queued) {
-                     http::Response r;
-                     r.status = 503;
-                     respond(std::move(r));
-                   }
-                 });
-    } else {
-      auto kind = events::StreamKindForPath(route.path);
-      if (!kind) continue;
-      router.Add(route.method, route.path, route.name, events::StreamHandler(hub, *kind));
-    }
-  }
-  return router;
-}
-
 int Run(int argc, char** argv) {
   // Dozens of handler threads would each get a glibc malloc arena holding freed memory; a few
   // arenas keep the resident set close to the live data (measured: see docs/benchmarks.md).
@@ -378,11 +340,12 @@ int Run(int argc, char** argv) {
   state::Engine engine(&timed_store, clock.get(), &guids, &hub, logger.Session("state"),
                        state::Engine::Options{});
   engine.SetPeers(auctioneer.get(), reps->get(), &cells);
-  engine.SetTaskOptions({config->max_task_retries});
+  engine.tasks().SetOptions({config->max_task_retries});
   state::TaskCallbacks task_callbacks(&engine, callbacks->get(),
                                       static_cast<size_t>(config->task_callback_workers),
                                       logger.Session("task-callbacks"));
-  engine.SetCallbackSink([&task_callbacks](state::TaskPtr task) { task_callbacks.Submit(task); });
+  engine.tasks().SetCallbackSink(
+      [&task_callbacks](state::TaskPtr task) { task_callbacks.Submit(task); });
 
   converger::Converger::Options converger_options;
   converger_options.interval = config->converge_repeat_interval;
@@ -427,7 +390,7 @@ int Run(int argc, char** argv) {
     }
     api_options.access_logger = Logger(access_sink, config->session_name).Session("access");
   }
-  http::Server server(api_options, BuildApiRouter(&api, &hub, &pool, logger.Session("request")));
+  http::Server server(api_options, api.Router(&hub, &pool));
   if (Status s = server.Start(); !s.ok()) {
     logger.Fatal("listener-failed", s.message(), {{"address", config->listen_address}});
     std::fprintf(stderr, "bbs: cannot listen on %s: %s\n", config->listen_address.c_str(),

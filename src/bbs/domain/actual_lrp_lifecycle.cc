@@ -44,6 +44,22 @@ void SetRunningFields(models::ActualLRP* lrp, const StartParams& p) {
   lrp->set_availability_zone(p.availability_zone);
 }
 
+// A new RUNNING row of `presence` for `key` with the start request's fields, since = now and
+// modification tag (epoch, 0).
+models::ActualLRP NewRunningRow(const models::ActualLRPKey& key,
+                                models::ActualLRP::Presence presence, const StartParams& p,
+                                int64_t now, const std::string& epoch) {
+  models::ActualLRP row;
+  *row.mutable_actual_lrp_key() = key;
+  row.set_state(kRunning);
+  row.set_presence(presence);
+  SetRunningFields(&row, p);
+  row.set_since(now);
+  row.mutable_modification_tag()->set_epoch(epoch);
+  NormalizeActualLrp(&row);
+  return row;
+}
+
 void BumpTag(models::ActualLRP* lrp) {
   lrp->mutable_modification_tag()->set_index(lrp->modification_tag().index() + 1);
 }
@@ -95,7 +111,7 @@ Result<models::ActualLRP> Crashed(const models::ActualLRP& row,
   after.clear_actual_lrp_instance_key();
   after.clear_actual_lrp_net_info();
   after.set_crash_count(count);
-  after.set_crash_reason(model::Truncate1024(message));
+  after.set_crash_reason(wire::Truncate1024(message));
   after.set_since(now);
   BumpTag(&after);
   NormalizeActualLrp(&after);
@@ -109,15 +125,7 @@ std::optional<models::ActualLRP> EvacuatingRow(const LrpRows& rows, const models
                                                const std::string& epoch) {
   const models::ActualLRP* existing = rows.evacuating;
   if (existing == nullptr) {
-    models::ActualLRP row;
-    *row.mutable_actual_lrp_key() = key;
-    row.set_state(kRunning);
-    row.set_presence(models::ActualLRP::EVACUATING);
-    SetRunningFields(&row, p);
-    row.set_since(now);
-    row.mutable_modification_tag()->set_epoch(epoch);
-    NormalizeActualLrp(&row);
-    return row;
+    return NewRunningRow(key, models::ActualLRP::EVACUATING, p, now, epoch);
   }
   if (ActualLrpKeysEqual(existing->actual_lrp_key(), key) &&
       InstanceKeysEqual(existing->actual_lrp_instance_key(), p.instance_key) &&
@@ -237,14 +245,7 @@ LrpDecision Start(const LrpRows& rows, const StartParams& p, int64_t now,
   const models::ActualLRP* target = rows.WithInstanceKey(p.instance_key);
   if (target != nullptr && target->presence() == models::ActualLRP::SUSPECT) return d;
   if (rows.ordinary == nullptr) {
-    models::ActualLRP row;
-    *row.mutable_actual_lrp_key() = p.key;
-    row.set_state(kRunning);
-    row.set_presence(models::ActualLRP::ORDINARY);
-    SetRunningFields(&row, p);
-    row.set_since(now);
-    row.mutable_modification_tag()->set_epoch(epoch);
-    NormalizeActualLrp(&row);
+    models::ActualLRP row = NewRunningRow(p.key, models::ActualLRP::ORDINARY, p, now, epoch);
     Insert(&d, row);
   } else {
     const models::ActualLRP& row = *rows.ordinary;
@@ -297,7 +298,7 @@ LrpDecision Fail(const LrpRows& rows, const std::string& message, int64_t now) {
   const models::ActualLRP& row = *rows.ordinary;
   if (row.state() != kUnclaimed) return Fails(Status::Error(ErrorCode::kActualLrpCannotBeFailed));
   models::ActualLRP after = row;
-  after.set_placement_error(model::Truncate1024(message));
+  after.set_placement_error(wire::Truncate1024(message));
   after.set_since(now);
   BumpTag(&after);
   Update(&d, row, after);

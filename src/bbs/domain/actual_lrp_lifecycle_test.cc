@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "bbs/base/status_matchers.h"
 #include "bbs/domain/actual_lrp_factory.h"
 #include "bbs/domain/restart_policy.h"
 
@@ -157,7 +158,7 @@ TEST(ClaimTest, ClaimsAnUnclaimedInstance) {
   row.set_placement_error("no room");
   LrpRows rows{&row};
   auto d = Claim(rows, Ik("ig-1", "cell-1"), kNow);
-  ASSERT_TRUE(d.status.ok());
+  ASSERT_THAT(d.status, IsOk());
   ASSERT_EQ(d.puts.size(), 1u);
   EXPECT_EQ(d.puts[0].state(), kClaimed);
   EXPECT_EQ(d.puts[0].actual_lrp_instance_key().cell_id(), "cell-1");
@@ -169,32 +170,32 @@ TEST(ClaimTest, ClaimsAnUnclaimedInstance) {
 TEST(ClaimTest, ClaimingAgainWithTheSameKeyChangesNothing) {
   auto row = Row(kClaimed, Ik("ig-1", "cell-1"));
   auto d = Claim({&row}, Ik("ig-1", "cell-1"), kNow);
-  EXPECT_TRUE(d.status.ok());
+  EXPECT_THAT(d.status, IsOk());
   EXPECT_TRUE(d.puts.empty());
 }
 
 TEST(ClaimTest, ClaimingAnInstanceClaimedByAnotherCellFails) {
   auto row = Row(kClaimed, Ik("ig-1", "cell-1"));
   auto d = Claim({&row}, Ik("ig-2", "cell-2"), kNow);
-  EXPECT_EQ(d.status.code(), ErrorCode::kActualLrpCannotBeClaimed);
+  EXPECT_THAT(d.status, StatusIs(ErrorCode::kActualLrpCannotBeClaimed));
 }
 
 TEST(ClaimTest, ClaimingAMissingInstanceIsNotFound) {
-  EXPECT_EQ(Claim({}, Ik("ig-1", "c"), kNow).status.code(), ErrorCode::kResourceNotFound);
+  EXPECT_THAT(Claim({}, Ik("ig-1", "c"), kNow).status, StatusIs(ErrorCode::kResourceNotFound));
 }
 
 TEST(ClaimTest, AClaimFromASuspectInstanceIsIgnored) {
   auto ordinary = Row(kUnclaimed);
   auto suspect = Row(kRunning, Ik("ig-1", "cell-1"), models::ActualLRP::SUSPECT);
   auto d = Claim({&ordinary, nullptr, &suspect}, Ik("ig-1", "cell-1"), kNow);
-  EXPECT_TRUE(d.status.ok());
+  EXPECT_THAT(d.status, IsOk());
   EXPECT_TRUE(d.puts.empty());
 }
 
 TEST(StartTest, StartsAClaimedInstanceFromAnyCell) {
   auto row = Row(kClaimed, Ik("ig-1", "cell-1"));
   auto d = Start({&row}, Params(Ik("ig-2", "cell-2")), kNow, "e");
-  ASSERT_TRUE(d.status.ok());
+  ASSERT_THAT(d.status, IsOk());
   ASSERT_EQ(d.puts.size(), 1u);
   EXPECT_EQ(d.puts[0].state(), kRunning);
   EXPECT_EQ(d.puts[0].actual_lrp_net_info().address(), "10.0.0.1");
@@ -205,14 +206,14 @@ TEST(StartTest, AnIdenticalHeartbeatChangesNothing) {
   auto row = Row(kRunning, Ik("ig-1", "cell-1"));
   row.set_routable(true);
   auto d = Start({&row}, Params(Ik("ig-1", "cell-1")), kNow, "e");
-  EXPECT_TRUE(d.status.ok());
+  EXPECT_THAT(d.status, IsOk());
   EXPECT_TRUE(d.puts.empty());
   EXPECT_TRUE(d.deletes.empty());
 }
 
 TEST(StartTest, StartingAMissingInstanceCreatesItRunning) {
   auto d = Start({}, Params(Ik("ig-1", "cell-1")), kNow, "fresh-epoch");
-  ASSERT_TRUE(d.status.ok());
+  ASSERT_THAT(d.status, IsOk());
   ASSERT_EQ(d.puts.size(), 1u);
   EXPECT_EQ(d.puts[0].state(), kRunning);
   EXPECT_EQ(d.puts[0].modification_tag().epoch(), "fresh-epoch");
@@ -222,52 +223,50 @@ TEST(StartTest, StartingAMissingInstanceCreatesItRunning) {
 TEST(StartTest, StartingARunningInstanceOfAnotherCellFails) {
   auto row = Row(kRunning, Ik("ig-1", "cell-1"));
   auto d = Start({&row}, Params(Ik("ig-2", "cell-2")), kNow, "e");
-  EXPECT_EQ(d.status.code(), ErrorCode::kActualLrpCannotBeStarted);
+  EXPECT_THAT(d.status, StatusIs(ErrorCode::kActualLrpCannotBeStarted));
 }
 
 TEST(StartTest, StartingRemovesTheEvacuatingAndSuspectRows) {
   auto row = Row(kClaimed, Ik("ig-2", "cell-2"));
   auto evac = Row(kRunning, Ik("ig-1", "cell-1"), models::ActualLRP::EVACUATING);
   auto d = Start({&row, &evac}, Params(Ik("ig-2", "cell-2")), kNow, "e");
-  ASSERT_TRUE(d.status.ok());
+  ASSERT_THAT(d.status, IsOk());
   ASSERT_EQ(d.deletes.size(), 1u);
   EXPECT_EQ(d.deletes[0].presence(), models::ActualLRP::EVACUATING);
 }
 
-TEST(CrashTest, FirstAndSecondCrashRestartImmediately) {
-  auto row = Row(kRunning, Ik("ig-1", "cell-1"));
-  row.set_crash_count(1);
-  auto d = Crash({&row}, Key(), Ik("ig-1", "cell-1"), "boom", kNow);
-  ASSERT_TRUE(d.status.ok());
-  EXPECT_EQ(d.puts[0].state(), kUnclaimed);
-  EXPECT_EQ(d.puts[0].crash_count(), 2);
-  EXPECT_EQ(d.puts[0].crash_reason(), "boom");
-  EXPECT_TRUE(d.puts[0].actual_lrp_instance_key().cell_id().empty());
-  EXPECT_TRUE(d.request_auction);
-  EXPECT_TRUE(d.crash_events);
-}
-
-TEST(CrashTest, ThirdCrashLeavesTheInstanceCrashedWithoutAuction) {
-  auto row = Row(kRunning, Ik("ig-1", "cell-1"));
-  row.set_crash_count(2);
-  auto d = Crash({&row}, Key(), Ik("ig-1", "cell-1"), "boom", kNow);
-  ASSERT_TRUE(d.status.ok());
-  EXPECT_EQ(d.puts[0].state(), kCrashed);
-  EXPECT_EQ(d.puts[0].crash_count(), 3);
-  EXPECT_FALSE(d.request_auction);
+TEST(CrashTest, TheFirstTwoCrashesRestartImmediatelyAndTheThirdWaits) {
+  struct Case {
+    int previous_crashes;
+    const char* state;
+    bool auction;
+  };
+  for (const Case& c :
+       {Case{0, kUnclaimed, true}, Case{1, kUnclaimed, true}, Case{2, kCrashed, false}}) {
+    auto row = Row(kRunning, Ik("ig-1", "cell-1"));
+    row.set_crash_count(c.previous_crashes);
+    auto d = Crash({&row}, Key(), Ik("ig-1", "cell-1"), "boom", kNow);
+    ASSERT_THAT(d.status, IsOk());
+    EXPECT_EQ(d.puts[0].state(), c.state) << c.previous_crashes;
+    EXPECT_EQ(d.puts[0].crash_count(), c.previous_crashes + 1);
+    EXPECT_EQ(d.puts[0].crash_reason(), "boom");
+    EXPECT_EQ(d.request_auction, c.auction) << c.previous_crashes;
+    EXPECT_TRUE(d.crash_events);
+    if (c.auction) EXPECT_TRUE(d.puts[0].actual_lrp_instance_key().cell_id().empty());
+  }
 }
 
 TEST(CrashTest, CrashingFromAnotherCellFails) {
   auto row = Row(kRunning, Ik("ig-1", "cell-1"));
   auto d = Crash({&row}, Key(), Ik("ig-2", "cell-2"), "boom", kNow);
-  EXPECT_EQ(d.status.code(), ErrorCode::kActualLrpCannotBeCrashed);
+  EXPECT_THAT(d.status, StatusIs(ErrorCode::kActualLrpCannotBeCrashed));
 }
 
 TEST(CrashTest, ACrashOfASuspectRemovesTheSuspectOnly) {
   auto ordinary = Row(kUnclaimed);
   auto suspect = Row(kRunning, Ik("ig-1", "cell-1"), models::ActualLRP::SUSPECT);
   auto d = Crash({&ordinary, nullptr, &suspect}, Key(), Ik("ig-1", "cell-1"), "x", kNow);
-  ASSERT_TRUE(d.status.ok());
+  ASSERT_THAT(d.status, IsOk());
   ASSERT_EQ(d.deletes.size(), 1u);
   EXPECT_EQ(d.deletes[0].presence(), models::ActualLRP::SUSPECT);
   EXPECT_TRUE(d.puts.empty());
@@ -282,19 +281,19 @@ TEST(CrashTest, LongCrashReasonsAreTruncated) {
 TEST(FailTest, SetsThePlacementErrorOfAnUnclaimedInstance) {
   auto row = Row(kUnclaimed);
   auto d = Fail({&row}, "insufficient resources", kNow);
-  ASSERT_TRUE(d.status.ok());
+  ASSERT_THAT(d.status, IsOk());
   EXPECT_EQ(d.puts[0].placement_error(), "insufficient resources");
   EXPECT_EQ(d.puts[0].state(), kUnclaimed);
 }
 
 TEST(FailTest, FailingAClaimedInstanceIsRefused) {
   auto row = Row(kClaimed, Ik("ig", "c"));
-  EXPECT_EQ(Fail({&row}, "x", kNow).status.code(), ErrorCode::kActualLrpCannotBeFailed);
+  EXPECT_THAT(Fail({&row}, "x", kNow).status, StatusIs(ErrorCode::kActualLrpCannotBeFailed));
 }
 
 TEST(FailTest, FailingAMissingInstanceSucceeds) {
   auto d = Fail({}, "x", kNow);
-  EXPECT_TRUE(d.status.ok());
+  EXPECT_THAT(d.status, IsOk());
   EXPECT_TRUE(d.puts.empty());
 }
 
@@ -303,20 +302,21 @@ TEST(RemoveTest, RemovesTheOrdinaryRowWhenTheInstanceKeyMatches) {
   auto ik = Ik("ig-1", "cell-1");
   EXPECT_EQ(Remove({&row}, &ik).deletes.size(), 1u);
   auto other = Ik("ig-2", "cell-1");
-  EXPECT_EQ(Remove({&row}, &other).status.code(), ErrorCode::kResourceNotFound);
-  EXPECT_EQ(Remove({}, nullptr).status.code(), ErrorCode::kResourceNotFound);
+  EXPECT_THAT(Remove({&row}, &other).status, StatusIs(ErrorCode::kResourceNotFound));
+  EXPECT_THAT(Remove({}, nullptr).status, StatusIs(ErrorCode::kResourceNotFound));
 }
 
 TEST(UnclaimTest, StaleUnclaimRefusesClaimedAndUnclaimedRows) {
   auto claimed = Row(kClaimed, Ik("ig", "c"));
-  EXPECT_EQ(Unclaim({&claimed}, true, kNow).status.code(), ErrorCode::kActualLrpCannotBeUnclaimed);
+  EXPECT_THAT(Unclaim({&claimed}, true, kNow).status,
+              StatusIs(ErrorCode::kActualLrpCannotBeUnclaimed));
   auto unclaimed = Row(kUnclaimed);
   EXPECT_EQ(Unclaim({&unclaimed}, false, kNow).status.code(),
             ErrorCode::kActualLrpCannotBeUnclaimed);
   auto crashed = Row(kCrashed);
   crashed.set_crash_count(4);
   auto d = Unclaim({&crashed}, true, kNow);
-  ASSERT_TRUE(d.status.ok());
+  ASSERT_THAT(d.status, IsOk());
   EXPECT_EQ(d.puts[0].state(), kUnclaimed);
   EXPECT_EQ(d.puts[0].crash_count(), 4);
 }
@@ -326,14 +326,14 @@ TEST(RetireTest, RunningInstancesNeedTheirRep) {
   EXPECT_TRUE(Retire({&running}).needs_rep_stop);
   auto crashed = Row(kCrashed);
   EXPECT_FALSE(Retire({&crashed}).needs_rep_stop);
-  EXPECT_EQ(Retire({}).status.code(), ErrorCode::kResourceNotFound);
+  EXPECT_THAT(Retire({}).status, StatusIs(ErrorCode::kResourceNotFound));
 }
 
 TEST(EvacuateRunningTest, RollingEvacuationCopiesTheInstanceAndUnclaimsTheOrdinary) {
   auto row = Row(kRunning, Ik("ig-1", "cell-1"));
   DesiredInfo desired{true, 0, 1, 1};
   auto d = EvacuateRunning({&row}, Params(Ik("ig-1", "cell-1")), desired, kNow, "ev-epoch");
-  ASSERT_TRUE(d.status.ok());
+  ASSERT_THAT(d.status, IsOk());
   EXPECT_TRUE(d.keep_container);
   EXPECT_TRUE(d.request_auction);
   ASSERT_EQ(d.puts.size(), 2u);
@@ -370,12 +370,12 @@ TEST(EvacuateRunningTest, RecreateKeepsTheContainerUntilEveryInstanceRuns) {
 TEST(EvacuateClaimedTest, UnclaimsAndAuctions) {
   auto row = Row(kClaimed, Ik("ig-1", "cell-1"));
   auto d = EvacuateClaimed({&row}, Ik("ig-1", "cell-1"), kNow);
-  ASSERT_TRUE(d.status.ok());
+  ASSERT_THAT(d.status, IsOk());
   EXPECT_FALSE(d.keep_container);
   EXPECT_TRUE(d.request_auction);
   EXPECT_EQ(d.puts[0].state(), kUnclaimed);
   auto unknown = EvacuateClaimed({&row}, Ik("ig-9", "cell-9"), kNow);
-  EXPECT_EQ(unknown.status.code(), ErrorCode::kResourceNotFound);
+  EXPECT_THAT(unknown.status, StatusIs(ErrorCode::kResourceNotFound));
 }
 
 TEST(RemoveEvacuatingTest, RequiresAnEvacuatingRowWithThatKey) {

@@ -9,14 +9,14 @@ namespace bbs::domain {
 Result<records::DesiredLRPRecord> NewDesiredLrpRecord(const models::DesiredLRP& lrp, int64_t now,
                                                       const std::string& epoch) {
   models::DesiredLRP copy = lrp;
-  auto routes = model::NormalizeRoutes(copy.routes());
+  auto routes = wire::NormalizeRoutes(copy.routes());
   if (!routes.ok()) return routes.status();
   *copy.mutable_routes() = std::move(*routes);
   auto* tag = copy.mutable_modification_tag();
   tag->set_epoch(epoch);
   tag->set_index(0);
 
-  auto split = model::SplitDesiredLrp(copy, now);
+  auto split = wire::SplitDesiredLrp(copy, now);
   records::DesiredLRPRecord record;
   *record.mutable_scheduling_info() = std::move(split.scheduling_info);
   if (!split.run_info.SerializeToString(record.mutable_run_info())) {
@@ -32,8 +32,8 @@ Result<models::DesiredLRP> DesiredLrpFromRecord(const records::DesiredLRPRecord&
   if (!run_info.ParseFromString(record.run_info())) {
     return Status::Error(ErrorCode::kDeserialize);
   }
-  return model::JoinDesiredLrp(record.scheduling_info(), run_info, record.metric_tags(),
-                               record.update_strategy());
+  return wire::JoinDesiredLrp(record.scheduling_info(), run_info, record.metric_tags(),
+                              record.update_strategy());
 }
 
 Result<records::DesiredLRPRecord> ApplyDesiredLrpUpdate(const records::DesiredLRPRecord& before,
@@ -42,7 +42,7 @@ Result<records::DesiredLRPRecord> ApplyDesiredLrpUpdate(const records::DesiredLR
   auto* info = after.mutable_scheduling_info();
   if (update.has_instances()) info->set_instances(update.instances());
   if (update.has_routes()) {
-    auto routes = model::NormalizeRoutes(update.routes());
+    auto routes = wire::NormalizeRoutes(update.routes());
     if (!routes.ok()) return routes.status();
     *info->mutable_routes() = std::move(*routes);
   }
@@ -79,6 +79,19 @@ StopPlan PlanStopInstances(const std::vector<const models::ActualLRP*>& actuals,
     }
   }
   return plan;
+}
+
+std::vector<models::ActualLRP> NewInstances(const records::DesiredLRPRecord& desired,
+                                            int32_t from_index,
+                                            const std::set<int32_t>& existing_ordinary, int64_t now,
+                                            const std::function<std::string()>& epoch) {
+  std::vector<models::ActualLRP> out;
+  const auto& key = desired.scheduling_info().desired_lrp_key();
+  for (int32_t i = from_index; i < desired.scheduling_info().instances(); ++i) {
+    if (existing_ordinary.count(i)) continue;
+    out.push_back(NewUnclaimedActualLrp(key.process_guid(), i, key.domain(), now, epoch()));
+  }
+  return out;
 }
 
 }  // namespace bbs::domain

@@ -1,6 +1,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -25,6 +27,14 @@ Result<models::DesiredLRP> DesiredLrpFromRecord(const records::DesiredLRPRecord&
 // and the modification tag index goes up by one. REQUIRES: `update` passed validation.
 Result<records::DesiredLRPRecord> ApplyDesiredLrpUpdate(const records::DesiredLRPRecord& before,
                                                         const models::DesiredLRPUpdate& update);
+
+// The new UNCLAIMED ORDINARY rows that bring `desired` up to its instance count, for the indices
+// from `from_index` (desire: 0; scale up: the old count) that have no ORDINARY row yet, in index
+// order. `epoch` yields a fresh GUID per new row.
+std::vector<models::ActualLRP> NewInstances(const records::DesiredLRPRecord& desired,
+                                            int32_t from_index,
+                                            const std::set<int32_t>& existing_ordinary, int64_t now,
+                                            const std::function<std::string()>& epoch);
 
 // What stopping the instances with index >= `from_index` means (behavior.md §4.3 step 3,
 // §4.4 step 4): UNCLAIMED/CRASHED rows are deleted; CLAIMED/RUNNING rows (ordinary or suspect)

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "bbs/base/status_matchers.h"
 #include "bbs/domain/actual_lrp_factory.h"
 
 namespace bbs::domain {
@@ -24,7 +25,7 @@ models::DesiredLRP NewLrp() {
 
 TEST(DesiredLrpOpsTest, NewRecordReplacesTheModificationTagAndStampsCreatedAt) {
   auto record = NewDesiredLrpRecord(NewLrp(), 42, "epoch-1");
-  ASSERT_TRUE(record.ok()) << record.status().ToString();
+  ASSERT_THAT(record, IsOk()) << record.status().ToString();
   EXPECT_EQ(record->scheduling_info().modification_tag().epoch(), "epoch-1");
   EXPECT_EQ(record->scheduling_info().modification_tag().index(), 0u);
   models::DesiredLRPRunInfo run_info;
@@ -34,7 +35,7 @@ TEST(DesiredLrpOpsTest, NewRecordReplacesTheModificationTagAndStampsCreatedAt) {
 
 TEST(DesiredLrpOpsTest, NewRecordReEncodesRouteJson) {
   auto record = NewDesiredLrpRecord(NewLrp(), 42, "epoch-1");
-  ASSERT_TRUE(record.ok());
+  ASSERT_THAT(record, IsOk());
   EXPECT_EQ(record->scheduling_info().routes().routes().at("cf-router"),
             R"([{"hostnames":["a\u003cb"]}])");
 }
@@ -43,15 +44,14 @@ TEST(DesiredLrpOpsTest, NewRecordRejectsRouteValuesThatAreNotJson) {
   auto lrp = NewLrp();
   (*lrp.mutable_routes()->mutable_routes())["cf-router"] = "{nope";
   auto record = NewDesiredLrpRecord(lrp, 42, "epoch-1");
-  ASSERT_FALSE(record.ok());
-  EXPECT_EQ(record.status().code(), ErrorCode::kInvalidRequest);
+  EXPECT_THAT(record, StatusIs(ErrorCode::kInvalidRequest));
 }
 
 TEST(DesiredLrpOpsTest, RecordRoundTripsToTheDesiredLrp) {
   auto record = NewDesiredLrpRecord(NewLrp(), 42, "epoch-1");
-  ASSERT_TRUE(record.ok());
+  ASSERT_THAT(record, IsOk());
   auto lrp = DesiredLrpFromRecord(*record);
-  ASSERT_TRUE(lrp.ok());
+  ASSERT_THAT(lrp, IsOk());
   EXPECT_EQ(lrp->process_guid(), "pg-1");
   EXPECT_EQ(lrp->instances(), 2);
   EXPECT_EQ(lrp->action().run_action().path(), "/bin/true");
@@ -60,28 +60,28 @@ TEST(DesiredLrpOpsTest, RecordRoundTripsToTheDesiredLrp) {
 
 TEST(DesiredLrpOpsTest, UpdateChangesOnlyWhatIsPresent) {
   auto before = NewDesiredLrpRecord(NewLrp(), 42, "epoch-1");
-  ASSERT_TRUE(before.ok());
+  ASSERT_THAT(before, IsOk());
   models::DesiredLRPUpdate update;
   update.set_image_username("u2");
   update.set_image_password("p2");
   auto after = ApplyDesiredLrpUpdate(*before, update);
-  ASSERT_TRUE(after.ok());
+  ASSERT_THAT(after, IsOk());
   EXPECT_EQ(after->scheduling_info().instances(), 2);
   EXPECT_EQ(after->scheduling_info().routes().routes_size(), 1);
   EXPECT_EQ(after->scheduling_info().modification_tag().index(), 1u);
   auto lrp = DesiredLrpFromRecord(*after);
-  ASSERT_TRUE(lrp.ok());
+  ASSERT_THAT(lrp, IsOk());
   EXPECT_EQ(lrp->image_username(), "u2");
   EXPECT_EQ(lrp->image_password(), "p2");
 }
 
 TEST(DesiredLrpOpsTest, UpdateWithAPresentEmptyRoutesMessageClearsTheRoutes) {
   auto before = NewDesiredLrpRecord(NewLrp(), 42, "epoch-1");
-  ASSERT_TRUE(before.ok());
+  ASSERT_THAT(before, IsOk());
   models::DesiredLRPUpdate update;
   update.mutable_routes();
   auto after = ApplyDesiredLrpUpdate(*before, update);
-  ASSERT_TRUE(after.ok());
+  ASSERT_THAT(after, IsOk());
   EXPECT_EQ(after->scheduling_info().routes().routes_size(), 0);
 }
 

@@ -34,7 +34,7 @@ std::optional<LrpConvergenceActions::InstanceUpdate> DriftOf(
     if (it == hostnames_cache->end()) {
       it = hostnames_cache
                ->emplace(guid, has_internal
-                                   ? model::InternalRoutesFromRoutes(d.scheduling_info().routes())
+                                   ? wire::InternalRoutesFromRoutes(d.scheduling_info().routes())
                                    : std::vector<std::string>())
                .first;
     }
@@ -52,8 +52,8 @@ std::optional<LrpConvergenceActions::InstanceUpdate> DriftOf(
     }
   }
   if (lrp.metric_tags_size() > 0) {
-    auto resolved = model::ResolveMetricTags(d.metric_tags(), lrp.actual_lrp_key().index(),
-                                             lrp.actual_lrp_instance_key().instance_guid());
+    auto resolved = wire::ResolveMetricTags(d.metric_tags(), lrp.actual_lrp_key().index(),
+                                            lrp.actual_lrp_instance_key().instance_guid());
     if (resolved.ok()) {
       bool same = static_cast<int>(resolved->size()) == lrp.metric_tags_size();
       for (const auto& [k, v] : *resolved) {
@@ -216,6 +216,77 @@ LrpConvergenceActions CalculateLrpConvergence(const LrpConvergenceInput& in) {
     grouped.processes.push_back(view);
   }
   return CalculateLrpConvergence(grouped);
+}
+
+LrpDecision PruneEvacuating(const LrpRows& rows, const models::ActualLRPInstanceKey& seen) {
+  LrpDecision d;
+  if (rows.evacuating == nullptr ||
+      !InstanceKeysEqual(rows.evacuating->actual_lrp_instance_key(), seen)) {
+    return d;
+  }
+  d.deletes.push_back(*rows.evacuating);
+  d.event_changes.push_back({*rows.evacuating, std::nullopt});
+  return d;
+}
+
+LrpDecision CreateMissing(const LrpRows& rows, const records::DesiredLRPRecord* desired,
+                          const LrpKey& key, int64_t now,
+                          const std::function<std::string()>& epoch) {
+  LrpDecision d;
+  if (rows.ordinary != nullptr || desired == nullptr ||
+      key.index >= desired->scheduling_info().instances()) {
+    return d;
+  }
+  auto lrp =
+      NewUnclaimedActualLrp(key.process_guid, key.index,
+                            desired->scheduling_info().desired_lrp_key().domain(), now, epoch());
+  d.puts.push_back(lrp);
+  d.event_changes.push_back({std::nullopt, lrp});
+  return d;
+}
+
+LrpDecision ReplaceWithSuspect(const LrpRows& rows, bool desired_exists, int64_t now,
+                               const std::function<std::string()>& epoch) {
+  LrpDecision d;
+  const models::ActualLRP* ordinary = rows.ordinary;
+  if (ordinary == nullptr || !desired_exists || rows.suspect != nullptr ||
+      (ordinary->state() != kRunning && ordinary->state() != kClaimed)) {
+    return d;
+  }
+  models::ActualLRP suspect = *ordinary;
+  suspect.set_presence(models::ActualLRP::SUSPECT);
+  const auto& key = ordinary->actual_lrp_key();
+  auto replacement =
+      NewUnclaimedActualLrp(key.process_guid(), key.index(), key.domain(), now, epoch());
+  d.deletes.push_back(*ordinary);
+  d.puts.push_back(suspect);
+  d.puts.push_back(replacement);
+  d.event_changes.push_back({*ordinary, suspect});
+  d.event_changes.push_back({std::nullopt, replacement});
+  return d;
+}
+
+LrpDecision PromoteSuspect(const LrpRows& rows) {
+  LrpDecision d;
+  if (rows.suspect == nullptr) return d;
+  if (rows.ordinary != nullptr) {
+    d.deletes.push_back(*rows.ordinary);
+    d.event_changes.push_back({*rows.ordinary, std::nullopt});
+  }
+  models::ActualLRP promoted = *rows.suspect;
+  promoted.set_presence(models::ActualLRP::ORDINARY);
+  d.deletes.push_back(*rows.suspect);
+  d.puts.push_back(promoted);
+  d.event_changes.push_back({*rows.suspect, promoted});
+  return d;
+}
+
+LrpDecision RemoveSuspect(const LrpRows& rows) {
+  LrpDecision d;
+  if (rows.suspect == nullptr) return d;
+  d.deletes.push_back(*rows.suspect);
+  d.event_changes.push_back({*rows.suspect, std::nullopt});
+  return d;
 }
 
 }  // namespace bbs::domain

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -8,6 +9,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "bbs/domain/actual_lrp_lifecycle.h"
 #include "models/actual_lrp.pb.h"
 #include "records/records.pb.h"
 
@@ -90,5 +92,30 @@ struct LrpConvergenceActions {
 LrpConvergenceActions CalculateLrpConvergence(const LrpGroupedInput& input);
 // The same over flat lists (groups them first).
 LrpConvergenceActions CalculateLrpConvergence(const LrpConvergenceInput& input);
+
+// --- One action of a pass, decided again against the rows of its index as they are when it is
+// applied (read under the process lock). A decision without puts or deletes means the rows
+// moved on since the pass: nothing to write. None asks for an auction itself: the caller
+// collects the indices of applied create/replace actions into the pass's one auction request.
+// The event mode each needs (lrp_event_calc.h) is named per function.
+
+// prune_evacuating: deletes the EVACUATING row if it is still the one the pass saw. kStandard.
+LrpDecision PruneEvacuating(const LrpRows& rows, const models::ActualLRPInstanceKey& seen);
+// create_missing: a new UNCLAIMED ORDINARY row for `key`, unless an ORDINARY row exists or the
+// desired LRP (null: gone) no longer wants that index. kStandard.
+// `epoch` yields the new row's GUID (called only when a row is created).
+LrpDecision CreateMissing(const LrpRows& rows, const records::DesiredLRPRecord* desired,
+                          const LrpKey& key, int64_t now,
+                          const std::function<std::string()>& epoch);
+// missing_cell_replace: a CLAIMED/RUNNING ORDINARY row on a vanished cell becomes SUSPECT and a
+// new UNCLAIMED ORDINARY row takes its place, unless a suspect exists already or the desired LRP
+// is gone. kInstanceOnly (behavior.md §1.6.4: no group events).
+LrpDecision ReplaceWithSuspect(const LrpRows& rows, bool desired_exists, int64_t now,
+                               const std::function<std::string()>& epoch);
+// promote_suspect: the suspect's cell came back: the suspect becomes ORDINARY again and its
+// replacement, if any, is deleted. kPerChange.
+LrpDecision PromoteSuspect(const LrpRows& rows);
+// remove_suspect: deletes the suspect row. kPerChange.
+LrpDecision RemoveSuspect(const LrpRows& rows);
 
 }  // namespace bbs::domain

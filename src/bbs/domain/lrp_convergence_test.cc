@@ -51,11 +51,17 @@ struct Fixture {
   }
 };
 
-TEST(LrpConvergenceTest, NothingToDoWhenEveryInstanceRuns) {
+LrpConvergenceActions Converge(std::vector<records::DesiredLRPRecord> desired,
+                               std::vector<models::ActualLRP> actuals) {
   Fixture f;
-  f.desired = {Desired("pg", 2)};
-  f.actuals = {Actual("pg", 0, kRunning, "cell-1"), Actual("pg", 1, kRunning, "cell-1")};
-  auto a = f.Run();
+  f.desired = std::move(desired);
+  f.actuals = std::move(actuals);
+  return f.Run();
+}
+
+TEST(LrpConvergenceTest, NothingToDoWhenEveryInstanceRuns) {
+  auto a = Converge({Desired("pg", 2)},
+                    {Actual("pg", 0, kRunning, "cell-1"), Actual("pg", 1, kRunning, "cell-1")});
   EXPECT_TRUE(a.retire.empty());
   EXPECT_TRUE(a.create_missing.empty());
   EXPECT_TRUE(a.unclaim_stale.empty());
@@ -65,10 +71,7 @@ TEST(LrpConvergenceTest, NothingToDoWhenEveryInstanceRuns) {
 }
 
 TEST(LrpConvergenceTest, MissingInstancesAreCreated) {
-  Fixture f;
-  f.desired = {Desired("pg", 3)};
-  f.actuals = {Actual("pg", 1, kRunning, "cell-1")};
-  auto a = f.Run();
+  auto a = Converge({Desired("pg", 3)}, {Actual("pg", 1, kRunning, "cell-1")});
   EXPECT_EQ(a.create_missing, (std::vector<LrpKey>{{"pg", 0}, {"pg", 2}}));
   EXPECT_EQ(a.metrics.missing, 2);
 }
@@ -91,11 +94,12 @@ TEST(LrpConvergenceTest, OrphanedInstancesAreRetiredOnlyInAFreshDomain) {
 }
 
 TEST(LrpConvergenceTest, StaleUnclaimedInstancesAreReAuctioned) {
-  Fixture f;
-  f.desired = {Desired("pg", 2)};
-  f.actuals = {Actual("pg", 0, kUnclaimed, "", models::ActualLRP::ORDINARY, kNow - 31 * kSecond),
-               Actual("pg", 1, kUnclaimed, "", models::ActualLRP::ORDINARY, kNow - 29 * kSecond)};
-  EXPECT_EQ(f.Run().unclaim_stale, (std::vector<LrpKey>{{"pg", 0}}));
+  EXPECT_EQ(
+      Converge({Desired("pg", 2)},
+               {Actual("pg", 0, kUnclaimed, "", models::ActualLRP::ORDINARY, kNow - 31 * kSecond),
+                Actual("pg", 1, kUnclaimed, "", models::ActualLRP::ORDINARY, kNow - 29 * kSecond)})
+          .unclaim_stale,
+      (std::vector<LrpKey>{{"pg", 0}}));
 }
 
 TEST(LrpConvergenceTest, CrashedInstancesRestartAfterTheirBackOff) {
@@ -113,39 +117,34 @@ TEST(LrpConvergenceTest, CrashedInstancesRestartAfterTheirBackOff) {
 }
 
 TEST(LrpConvergenceTest, InstancesOnMissingCellsBecomeSuspectWithAReplacement) {
-  Fixture f;
-  f.desired = {Desired("pg", 1)};
-  f.actuals = {Actual("pg", 0, kRunning, "cell-gone")};
-  auto a = f.Run();
+  auto a = Converge({Desired("pg", 1)}, {Actual("pg", 0, kRunning, "cell-gone")});
   EXPECT_EQ(a.missing_cell_replace, (std::vector<LrpKey>{{"pg", 0}}));
   EXPECT_EQ(a.metrics.suspect_cells, 1);
 }
 
 TEST(LrpConvergenceTest, AReplacementOnAMissingCellIsOnlyUnclaimedWhenASuspectExists) {
-  Fixture f;
-  f.desired = {Desired("pg", 1)};
-  f.actuals = {Actual("pg", 0, kClaimed, "cell-gone-2"),
-               Actual("pg", 0, kRunning, "cell-gone", models::ActualLRP::SUSPECT)};
-  auto a = f.Run();
+  auto a = Converge({Desired("pg", 1)},
+                    {Actual("pg", 0, kClaimed, "cell-gone-2"),
+                     Actual("pg", 0, kRunning, "cell-gone", models::ActualLRP::SUSPECT)});
   EXPECT_TRUE(a.missing_cell_replace.empty());
   EXPECT_EQ(a.missing_cell_unclaim, (std::vector<LrpKey>{{"pg", 0}}));
   EXPECT_EQ(a.metrics.suspect_running, 1);
 }
 
 TEST(LrpConvergenceTest, ASuspectWhoseCellReturnedIsPromoted) {
-  Fixture f;
-  f.desired = {Desired("pg", 1)};
-  f.actuals = {Actual("pg", 0, kUnclaimed),
-               Actual("pg", 0, kRunning, "cell-1", models::ActualLRP::SUSPECT)};
-  EXPECT_EQ(f.Run().promote_suspect, (std::vector<LrpKey>{{"pg", 0}}));
+  EXPECT_EQ(Converge({Desired("pg", 1)},
+                     {Actual("pg", 0, kUnclaimed),
+                      Actual("pg", 0, kRunning, "cell-1", models::ActualLRP::SUSPECT)})
+                .promote_suspect,
+            (std::vector<LrpKey>{{"pg", 0}}));
 }
 
 TEST(LrpConvergenceTest, ASuspectIsRemovedOnceItsReplacementRuns) {
-  Fixture f;
-  f.desired = {Desired("pg", 1)};
-  f.actuals = {Actual("pg", 0, kRunning, "cell-1"),
-               Actual("pg", 0, kRunning, "cell-gone", models::ActualLRP::SUSPECT)};
-  EXPECT_EQ(f.Run().remove_suspect, (std::vector<LrpKey>{{"pg", 0}}));
+  EXPECT_EQ(Converge({Desired("pg", 1)},
+                     {Actual("pg", 0, kRunning, "cell-1"),
+                      Actual("pg", 0, kRunning, "cell-gone", models::ActualLRP::SUSPECT)})
+                .remove_suspect,
+            (std::vector<LrpKey>{{"pg", 0}}));
 }
 
 TEST(LrpConvergenceTest, OrphanedSuspectsAreRemovedInAFreshDomain) {
@@ -155,11 +154,11 @@ TEST(LrpConvergenceTest, OrphanedSuspectsAreRemovedInAFreshDomain) {
 }
 
 TEST(LrpConvergenceTest, EvacuatingRowsOnVanishedCellsArePruned) {
-  Fixture f;
-  f.desired = {Desired("pg", 1)};
-  f.actuals = {Actual("pg", 0, kRunning, "cell-1"),
-               Actual("pg", 0, kRunning, "cell-gone", models::ActualLRP::EVACUATING)};
-  EXPECT_EQ(f.Run().prune_evacuating.size(), 1u);
+  EXPECT_EQ(Converge({Desired("pg", 1)},
+                     {Actual("pg", 0, kRunning, "cell-1"),
+                      Actual("pg", 0, kRunning, "cell-gone", models::ActualLRP::EVACUATING)})
+                .prune_evacuating.size(),
+            1u);
 }
 
 TEST(LrpConvergenceTest, AnEmptyCellSetPrunesEveryEvacuatingRow) {

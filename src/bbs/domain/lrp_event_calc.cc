@@ -6,22 +6,18 @@
 
 #include <google/protobuf/util/message_differencer.h>
 
-#include "bbs/domain/lrp_events.h"
+#include "bbs/domain/events.h"
 #include "bbs/models/conversion.h"
 #include "models/events.pb.h"
 
 namespace bbs::domain {
 namespace {
 
-using events::Event;
-using events::Family;
+using domain::Event;
+using domain::EventFamily;
 
 bool InstanceKeyEmpty(const models::ActualLRPInstanceKey& key) {
   return key.instance_guid().empty() && key.cell_id().empty();
-}
-
-bool ActualLrpKeyEmpty(const models::ActualLRPKey& key) {
-  return key.process_guid().empty() && key.index() == 0 && key.domain().empty();
 }
 
 bool IsState(const models::ActualLRP* lrp, const char* state) {
@@ -32,7 +28,7 @@ bool IsState(const models::ActualLRP* lrp, const char* state) {
 // (continuous routability), then removals and changes to other states.
 constexpr int kCrashedScore = 2;
 int ResultScore(const models::ActualLRP* result) {
-  return IsState(result, model::kStateRunning) ? 1 : 0;
+  return IsState(result, wire::kStateRunning) ? 1 : 0;
 }
 
 struct Scored {
@@ -82,10 +78,10 @@ void AddGroupSlotEvents(const models::ActualLRP* old_lrp, const models::ActualLR
     return;
   }
   const std::string& state = new_lrp->state();
-  if (state == model::kStateUnclaimed) {
+  if (state == wire::kStateUnclaimed) {
     out->Add(ResultScore(new_lrp),
              ActualLrpGroupChangedEvent(GroupOf(*old_lrp), GroupOf(*new_lrp)));
-  } else if (state == model::kStateClaimed || state == model::kStateRunning) {
+  } else if (state == wire::kStateClaimed || state == wire::kStateRunning) {
     const auto& old_key = old_lrp->actual_lrp_instance_key();
     if (!InstanceKeyEmpty(old_key) &&
         !InstanceKeysEqual(new_lrp->actual_lrp_instance_key(), old_key)) {
@@ -96,8 +92,9 @@ void AddGroupSlotEvents(const models::ActualLRP* old_lrp, const models::ActualLR
       out->Add(ResultScore(new_lrp),
                ActualLrpGroupChangedEvent(GroupOf(*old_lrp), GroupOf(*new_lrp)));
     }
-  } else if (state == model::kStateCrashed) {
-    out->Add(kCrashedScore, ActualLrpCrashedEvent(*old_lrp, *new_lrp, Family::kActualLrpGroup));
+  } else if (state == wire::kStateCrashed) {
+    out->Add(kCrashedScore,
+             ActualLrpCrashedEvent(*old_lrp, *new_lrp, EventFamily::kActualLrpGroup));
     out->Add(ResultScore(new_lrp),
              ActualLrpGroupChangedEvent(GroupOf(*old_lrp), GroupOf(*new_lrp)));
   }
@@ -116,29 +113,36 @@ void AddCrashGroupSlotEvents(const models::ActualLRP* old_lrp, const models::Act
   } else if (old_lrp == nullptr) {
     out->Add(ResultScore(new_lrp), ActualLrpGroupCreatedEvent(GroupOf(*new_lrp)));
   } else {
-    out->Add(kCrashedScore, ActualLrpCrashedEvent(*old_lrp, *new_lrp, Family::kActualLrpGroup));
-    out->Add(ResultScore(model::ResolveGroup(after_group)),
+    out->Add(kCrashedScore,
+             ActualLrpCrashedEvent(*old_lrp, *new_lrp, EventFamily::kActualLrpGroup));
+    out->Add(ResultScore(wire::ResolveGroup(after_group)),
              ActualLrpGroupChangedEvent(before_group, after_group));
   }
+}
+
+// The instance events both tables share: nothing for an unchanged slot, removed for a deleted
+// row, created for a new one. True when one of these applied.
+bool AddedOrRemoved(const models::ActualLRP* before, const models::ActualLRP* after,
+                    const std::string& trace_id, EventList* out) {
+  if (SameSlot(before, after)) return true;
+  if (after == nullptr) {
+    out->Add(0, ActualLrpInstanceRemovedEvent(*before, trace_id));
+    return true;
+  }
+  if (before == nullptr) {
+    out->Add(ResultScore(after), ActualLrpInstanceCreatedEvent(*after, trace_id));
+    return true;
+  }
+  return false;
 }
 
 // The instance events of one aligned pair (§1.6.2, instance hub table).
 void AddInstanceEvents(const models::ActualLRP* before, const models::ActualLRP* after,
                        const std::string& trace_id, EventList* out) {
-  if (SameSlot(before, after)) {
-    return;
-  }
-  if (after == nullptr) {
-    out->Add(0, ActualLrpInstanceRemovedEvent(*before, trace_id));
-    return;
-  }
-  if (before == nullptr) {
-    out->Add(ResultScore(after), ActualLrpInstanceCreatedEvent(*after, trace_id));
-    return;
-  }
+  if (AddedOrRemoved(before, after, trace_id, out)) return;
   const std::string& state = after->state();
-  if (state == model::kStateUnclaimed) {
-    if (before->state() == model::kStateUnclaimed) {
+  if (state == wire::kStateUnclaimed) {
+    if (before->state() == wire::kStateUnclaimed) {
       // e.g. the auctioneer's FailActualLRP
       out->Add(0, ActualLrpInstanceChangedEvent(*before, *after, trace_id));
     } else {
@@ -146,10 +150,11 @@ void AddInstanceEvents(const models::ActualLRP* before, const models::ActualLRP*
       out->Add(0, ActualLrpInstanceCreatedEvent(*after, trace_id));
       out->Add(0, ActualLrpInstanceRemovedEvent(*before, trace_id));
     }
-  } else if (state == model::kStateClaimed || state == model::kStateRunning) {
+  } else if (state == wire::kStateClaimed || state == wire::kStateRunning) {
     out->Add(ResultScore(after), ActualLrpInstanceChangedEvent(*before, *after, trace_id));
-  } else if (state == model::kStateCrashed) {
-    out->Add(kCrashedScore, ActualLrpCrashedEvent(*before, *after, Family::kActualLrpInstance));
+  } else if (state == wire::kStateCrashed) {
+    out->Add(kCrashedScore,
+             ActualLrpCrashedEvent(*before, *after, EventFamily::kActualLrpInstance));
     out->Add(0, ActualLrpInstanceChangedEvent(*before, *after, trace_id));
   }
 }
@@ -157,25 +162,21 @@ void AddInstanceEvents(const models::ActualLRP* before, const models::ActualLRP*
 // The instance events of one aligned pair for CrashActualLRP (§1.6.3).
 void AddCrashInstanceEvents(const models::ActualLRP* before, const models::ActualLRP* after,
                             const std::string& trace_id, EventList* out) {
-  if (SameSlot(before, after)) {
-    return;
-  }
-  if (after == nullptr) {
-    out->Add(0, ActualLrpInstanceRemovedEvent(*before, trace_id));
-  } else if (before == nullptr) {
-    out->Add(ResultScore(after), ActualLrpInstanceCreatedEvent(*after, trace_id));
-  } else if (after->state() == model::kStateCrashed) {
-    out->Add(kCrashedScore, ActualLrpCrashedEvent(*before, *after, Family::kActualLrpInstance));
+  if (AddedOrRemoved(before, after, trace_id, out)) return;
+  if (after->state() == wire::kStateCrashed) {
+    out->Add(kCrashedScore,
+             ActualLrpCrashedEvent(*before, *after, EventFamily::kActualLrpInstance));
     out->Add(0, ActualLrpInstanceChangedEvent(*before, *after, trace_id));
   } else {
-    out->Add(kCrashedScore, ActualLrpCrashedEvent(*before, *after, Family::kActualLrpInstance));
+    out->Add(kCrashedScore,
+             ActualLrpCrashedEvent(*before, *after, EventFamily::kActualLrpInstance));
     out->Add(ResultScore(after), ActualLrpInstanceCreatedEvent(*after, trace_id));
     out->Add(0, ActualLrpInstanceRemovedEvent(*before, trace_id));
   }
 }
 
 models::ActualLRPGroup GroupOfRows(const std::vector<const models::ActualLRP*>& rows) {
-  std::vector<models::ActualLRPGroup> groups = model::GroupActualLrps(rows);
+  std::vector<models::ActualLRPGroup> groups = wire::GroupActualLrps(rows);
   return groups.empty() ? models::ActualLRPGroup() : std::move(groups.front());
 }
 
@@ -185,24 +186,6 @@ const models::ActualLRP* Instance(const models::ActualLRPGroup& group) {
 
 const models::ActualLRP* Evacuating(const models::ActualLRPGroup& group) {
   return group.has_evacuating() ? &group.evacuating() : nullptr;
-}
-
-// A group event; the cell filter (§4.7) sees the cells of the groups' resolved LRPs.
-Event GroupEvent(const char* type, std::shared_ptr<const google::protobuf::Message> payload,
-                 const std::vector<const models::ActualLRPGroup*>& groups) {
-  Event event{Family::kActualLrpGroup, type, std::move(payload), {}};
-  for (const models::ActualLRPGroup* group : groups) {
-    const models::ActualLRP* resolved = model::ResolveGroup(*group);
-    if (resolved == nullptr) {
-      event.unresolved_group = true;
-      continue;
-    }
-    const std::string& cell = resolved->actual_lrp_instance_key().cell_id();
-    if (std::find(event.cell_ids.begin(), event.cell_ids.end(), cell) == event.cell_ids.end()) {
-      event.cell_ids.push_back(cell);
-    }
-  }
-  return event;
 }
 
 }  // namespace
@@ -282,85 +265,6 @@ std::vector<Event> ComputeActualLrpEvents(const std::vector<models::ActualLRP>& 
   out.insert(out.end(), std::make_move_iterator(instance_events.begin()),
              std::make_move_iterator(instance_events.end()));
   return out;
-}
-
-Event ActualLrpInstanceChangedEvent(const models::ActualLRP& before, const models::ActualLRP& after,
-                                    const std::string& trace_id) {
-  auto payload = std::make_shared<models::ActualLRPInstanceChangedEvent>();
-  *payload->mutable_actual_lrp_key() =
-      ActualLrpKeyEmpty(after.actual_lrp_key()) ? before.actual_lrp_key() : after.actual_lrp_key();
-  *payload->mutable_actual_lrp_instance_key() = InstanceKeyEmpty(after.actual_lrp_instance_key())
-                                                    ? before.actual_lrp_instance_key()
-                                                    : after.actual_lrp_instance_key();
-  *payload->mutable_before() = InfoOf(before);
-  *payload->mutable_after() = InfoOf(after);
-  payload->set_trace_id(trace_id);
-  std::string cell = payload->actual_lrp_instance_key().cell_id();
-  return Event{Family::kActualLrpInstance,
-               "actual_lrp_instance_changed",
-               std::move(payload),
-               {std::move(cell)}};
-}
-
-Event ActualLrpCrashedEvent(const models::ActualLRP& before, const models::ActualLRP& after,
-                            Family family) {
-  auto payload = std::make_shared<models::ActualLRPCrashedEvent>();
-  *payload->mutable_actual_lrp_key() = after.actual_lrp_key();
-  *payload->mutable_actual_lrp_instance_key() = before.actual_lrp_instance_key();
-  payload->set_crash_count(after.crash_count());
-  payload->set_crash_reason(after.crash_reason());
-  payload->set_since(after.since());
-  return Event{family,
-               "actual_lrp_crashed",
-               std::move(payload),
-               {before.actual_lrp_instance_key().cell_id()}};
-}
-
-Event ActualLrpGroupCreatedEvent(const models::ActualLRPGroup& group) {
-  auto payload = std::make_shared<models::ActualLRPCreatedEvent>();
-  *payload->mutable_actual_lrp_group() = group;
-  return GroupEvent("actual_lrp_created", payload, {&payload->actual_lrp_group()});
-}
-
-Event ActualLrpGroupChangedEvent(const models::ActualLRPGroup& before,
-                                 const models::ActualLRPGroup& after) {
-  auto payload = std::make_shared<models::ActualLRPChangedEvent>();
-  *payload->mutable_before() = before;
-  *payload->mutable_after() = after;
-  return GroupEvent("actual_lrp_changed", payload, {&payload->before(), &payload->after()});
-}
-
-Event ActualLrpGroupRemovedEvent(const models::ActualLRPGroup& group) {
-  auto payload = std::make_shared<models::ActualLRPRemovedEvent>();
-  *payload->mutable_actual_lrp_group() = group;
-  return GroupEvent("actual_lrp_removed", payload, {&payload->actual_lrp_group()});
-}
-
-models::ActualLRPGroup GroupOf(const models::ActualLRP& lrp) {
-  models::ActualLRPGroup group;
-  if (lrp.presence() == models::ActualLRP::EVACUATING) {
-    *group.mutable_evacuating() = lrp;
-  } else {
-    *group.mutable_instance() = lrp;
-  }
-  return group;
-}
-
-models::ActualLRPInfo InfoOf(const models::ActualLRP& lrp) {
-  models::ActualLRPInfo info;
-  *info.mutable_actual_lrp_net_info() = lrp.actual_lrp_net_info();
-  info.set_crash_count(lrp.crash_count());
-  info.set_crash_reason(lrp.crash_reason());
-  info.set_state(lrp.state());
-  info.set_placement_error(lrp.placement_error());
-  info.set_since(lrp.since());
-  *info.mutable_modification_tag() = lrp.modification_tag();
-  info.set_presence(lrp.presence());
-  if (lrp.has_routable()) {
-    info.set_routable(lrp.routable());
-  }
-  info.set_availability_zone(lrp.availability_zone());
-  return info;
 }
 
 bool SameActualLrp(const models::ActualLRP& a, const models::ActualLRP& b) {

@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "bbs/domain/actual_lrp_lifecycle.h"
-#include "bbs/events/event.h"
+#include "bbs/domain/event.h"
 #include "models/actual_lrp.pb.h"
 
 // The ActualLRP events of one operation on one (process_guid, index) (behavior.md §1.6.2-§1.6.4,
@@ -56,27 +56,9 @@ std::vector<std::optional<models::ActualLRP>> ApplyRowChanges(
 // LRP's cell; instance changed: the event's instance key's cell; crashed: the crashed
 // instance's cell; group created/removed: the resolved LRP's cell; group changed: the resolved
 // before and after LRPs' cells.
-std::vector<events::Event> ComputeActualLrpEvents(const std::vector<models::ActualLRP>& before_rows,
+std::vector<domain::Event> ComputeActualLrpEvents(const std::vector<models::ActualLRP>& before_rows,
                                                   const std::vector<RowChange>& changes,
                                                   LrpEventMode mode, const std::string& trace_id);
-
-// The single events, for callers that emit one directly (payload shapes of api.md §6.11; the
-// always-written sub-messages of §5 are present). `family` is the hub the crashed event is for.
-events::Event ActualLrpInstanceChangedEvent(const models::ActualLRP& before,
-                                            const models::ActualLRP& after,
-                                            const std::string& trace_id);
-events::Event ActualLrpCrashedEvent(const models::ActualLRP& before, const models::ActualLRP& after,
-                                    events::Family family);
-events::Event ActualLrpGroupCreatedEvent(const models::ActualLRPGroup& group);
-events::Event ActualLrpGroupChangedEvent(const models::ActualLRPGroup& before,
-                                         const models::ActualLRPGroup& after);
-events::Event ActualLrpGroupRemovedEvent(const models::ActualLRPGroup& group);
-
-// The group holding only `lrp`: in `evacuating` when it is EVACUATING, else in `instance`.
-models::ActualLRPGroup GroupOf(const models::ActualLRP& lrp);
-
-// The mutable part of `lrp` as ActualLRPInstanceChangedEvent carries it.
-models::ActualLRPInfo InfoOf(const models::ActualLRP& lrp);
 
 // Upstream's ActualLRP equality: same fields and values, where an absent key, instance key,
 // net info or modification tag equals an empty one.

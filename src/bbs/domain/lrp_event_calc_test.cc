@@ -5,13 +5,14 @@
 
 #include <gtest/gtest.h>
 
+#include "bbs/domain/events.h"
 #include "models/events.pb.h"
 
 namespace bbs::domain {
 namespace {
 
-using events::Event;
-using events::Family;
+using domain::Event;
+using domain::EventFamily;
 using Presence = models::ActualLRP::Presence;
 
 constexpr Presence kOrdinary = models::ActualLRP::ORDINARY;
@@ -71,25 +72,12 @@ RowChange Change(std::optional<models::ActualLRP> before, std::optional<models::
   return RowChange{std::move(before), std::move(after)};
 }
 
-std::string StateOf(const models::ActualLRP& lrp) {
+// "STATE", "STATE/EVACUATING" or "STATE/SUSPECT" of an ActualLRP or ActualLRPInfo.
+template <typename Lrp>
+std::string StateOf(const Lrp& lrp) {
   std::string text = lrp.state();
-  if (lrp.presence() == kEvacuating) {
-    text += "/EVACUATING";
-  }
-  if (lrp.presence() == kSuspect) {
-    text += "/SUSPECT";
-  }
-  return text;
-}
-
-std::string InfoState(const models::ActualLRPInfo& info) {
-  std::string text = info.state();
-  if (info.presence() == kEvacuating) {
-    text += "/EVACUATING";
-  }
-  if (info.presence() == kSuspect) {
-    text += "/SUSPECT";
-  }
+  if (lrp.presence() == kEvacuating) text += "/EVACUATING";
+  if (lrp.presence() == kSuspect) text += "/SUSPECT";
   return text;
 }
 
@@ -120,7 +108,7 @@ std::string Describe(const Event& event) {
   }
   if (event.type == "actual_lrp_instance_changed") {
     const auto& e = static_cast<const models::ActualLRPInstanceChangedEvent&>(p);
-    return "changed(" + InfoState(e.before()) + "->" + InfoState(e.after()) + ")";
+    return "changed(" + StateOf(e.before()) + "->" + StateOf(e.after()) + ")";
   }
   if (event.type == "actual_lrp_created") {
     return "created(" +
@@ -146,11 +134,11 @@ struct Split {
 Split Describe(const std::vector<Event>& events) {
   Split out;
   for (const Event& e : events) {
-    if (e.family == Family::kActualLrpGroup) {
+    if (e.family == EventFamily::kActualLrpGroup) {
       EXPECT_TRUE(out.instance.empty()) << "group event after instance events";
       out.group.push_back(Describe(e));
     } else {
-      EXPECT_EQ(e.family, Family::kActualLrpInstance);
+      EXPECT_EQ(e.family, EventFamily::kActualLrpInstance);
       out.instance.push_back(Describe(e));
     }
   }
@@ -434,7 +422,7 @@ TEST(LrpEventCalcTest, InfoCopiesTheStateButNoKeysRoutesOrTags) {
 
 TEST(LrpEventCalcTest, CrashedEventTakesTheInstanceKeyFromBeforeAndTheRestFromAfter) {
   const models::ActualLRP after = Crashed(kR, 4);
-  Event e = ActualLrpCrashedEvent(kR, after, Family::kActualLrpInstance);
+  Event e = ActualLrpCrashedEvent(kR, after, EventFamily::kActualLrpInstance);
   const auto& crash = static_cast<const models::ActualLRPCrashedEvent&>(*e.payload);
   EXPECT_EQ(crash.actual_lrp_key().process_guid(), "pg");
   EXPECT_EQ(crash.actual_lrp_instance_key().instance_guid(), "ig-1");
@@ -442,7 +430,7 @@ TEST(LrpEventCalcTest, CrashedEventTakesTheInstanceKeyFromBeforeAndTheRestFromAf
   EXPECT_EQ(crash.crash_reason(), "exit 1");
   EXPECT_EQ(crash.since(), 200);
   EXPECT_EQ(e.cell_ids, std::vector<std::string>{"cell-1"});
-  EXPECT_EQ(e.family, Family::kActualLrpInstance);
+  EXPECT_EQ(e.family, EventFamily::kActualLrpInstance);
 }
 
 TEST(LrpEventCalcTest, PutsTraceIdsOnInstanceEventsOnly) {
@@ -469,7 +457,7 @@ TEST(LrpEventCalcTest, CrashGroupChangedEventCarriesTheWholeGroups) {
                                        LrpEventMode::kCrash, "");
   ASSERT_GE(events.size(), 2u);
   EXPECT_EQ(events[0].type, "actual_lrp_crashed");
-  EXPECT_EQ(events[0].family, Family::kActualLrpGroup);
+  EXPECT_EQ(events[0].family, EventFamily::kActualLrpGroup);
   ASSERT_EQ(events[1].type, "actual_lrp_changed");
   const auto& changed = static_cast<const models::ActualLRPChangedEvent&>(*events[1].payload);
   EXPECT_EQ(GroupText(changed.before()), "I=RUNNING,E=RUNNING/EVACUATING");

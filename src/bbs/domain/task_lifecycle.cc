@@ -21,7 +21,7 @@ models::Task Completed(const models::Task& task, bool failed, std::string failur
   models::Task after = task;
   after.set_state(models::Task::Completed);
   after.set_failed(failed);
-  after.set_failure_reason(model::Truncate1024(std::move(failure_reason)));
+  after.set_failure_reason(wire::Truncate1024(std::move(failure_reason)));
   after.set_result(std::move(result));
   after.clear_cell_id();
   after.set_first_completed_at(now);
@@ -142,7 +142,7 @@ TaskDecision RejectTask(const models::Task& task, const std::string& reason,
   }
   models::Task rejected = task;
   rejected.set_rejection_count(task.rejection_count() + 1);
-  rejected.set_rejection_reason(model::Truncate1024(reason));
+  rejected.set_rejection_reason(wire::Truncate1024(reason));
   rejected.set_state(models::Task::Pending);
   rejected.set_updated_at(now);
   if (task.rejection_count() >= max_task_retries) {
@@ -186,6 +186,23 @@ TaskDecision DeleteTask(const models::Task& task) {
   return d;
 }
 
+namespace {
+
+// Convergence's failure of a task (behavior.md §7.2 steps 1 and 3): COMPLETED, failed with
+// `reason`, no result, completed and updated now.
+models::Task ConvergenceFailure(const models::Task& task, const char* reason, int64_t now) {
+  models::Task after = task;
+  after.set_state(models::Task::Completed);
+  after.set_failed(true);
+  after.set_failure_reason(reason);
+  after.set_result("");
+  after.set_first_completed_at(now);
+  after.set_updated_at(now);
+  return after;
+}
+
+}  // namespace
+
 TaskConvergence Converge(const std::vector<const models::Task*>& tasks,
                          const std::set<std::string>& present_cells, int64_t now,
                          const TaskConvergenceDurations& durations) {
@@ -202,14 +219,8 @@ TaskConvergence Converge(const std::vector<const models::Task*>& tasks,
     switch (task->state()) {
       case models::Task::Pending:
         if (task->created_at() < expire_pending_before) {  // 1.
-          models::Task after = *task;
-          after.set_state(models::Task::Completed);
-          after.set_failed(true);
-          after.set_failure_reason(kExpiredPendingReason);
-          after.set_result("");
-          after.set_first_completed_at(now);
-          after.set_updated_at(now);
-          c.expired_pending.push_back({task, std::move(after)});
+          c.expired_pending.push_back(
+              {task, ConvergenceFailure(*task, kExpiredPendingReason, now)});
           current = &c.expired_pending.back().after;
           ++c.metrics.kicked;
         } else if (task->created_at() > expire_pending_before) {  // 2.
@@ -219,14 +230,8 @@ TaskConvergence Converge(const std::vector<const models::Task*>& tasks,
         break;
       case models::Task::Running:
         if (present_cells.count(task->cell_id()) == 0) {  // 3.
-          models::Task after = *task;
-          after.set_state(models::Task::Completed);
-          after.set_failed(true);
-          after.set_failure_reason(kCellDisappearedReason);
-          after.set_result("");
-          after.set_first_completed_at(now);
-          after.set_updated_at(now);
-          c.cell_disappeared.push_back({task, std::move(after)});
+          c.cell_disappeared.push_back(
+              {task, ConvergenceFailure(*task, kCellDisappearedReason, now)});
           current = &c.cell_disappeared.back().after;
           ++c.metrics.kicked;
         }
@@ -257,21 +262,14 @@ TaskConvergence Converge(const std::vector<const models::Task*>& tasks,
     if (deleted) {
       continue;
     }
-    switch (current->state()) {  // 7.
-      case models::Task::Pending:
-        ++c.metrics.pending;
-        break;
-      case models::Task::Running:
-        ++c.metrics.running;
-        break;
-      case models::Task::Completed:
-        ++c.metrics.completed;
-        break;
-      case models::Task::Resolving:
-        ++c.metrics.resolving;
-        break;
-      default:
-        break;
+    // 7. Per-state counts.
+    static constexpr std::pair<models::Task::State, int32_t TaskConvergenceMetrics::*> kCounters[] =
+        {{models::Task::Pending, &TaskConvergenceMetrics::pending},
+         {models::Task::Running, &TaskConvergenceMetrics::running},
+         {models::Task::Completed, &TaskConvergenceMetrics::completed},
+         {models::Task::Resolving, &TaskConvergenceMetrics::resolving}};
+    for (const auto& [state, counter] : kCounters) {
+      if (current->state() == state) ++(c.metrics.*counter);
     }
   }
   return c;

@@ -13,11 +13,14 @@
 #include <string>
 #include <vector>
 
-#include "bbs/events/event.h"
+#include "bbs/domain/event.h"
 #include "bbs/http/message.h"
 #include "models/events.pb.h"
 
 namespace bbs::events::testing {
+
+using domain::Event;
+using domain::EventFamily;
 
 // Records what a stream writes. A stalled writer never hands anything to its "socket":
 // queued_bytes() then counts every byte written.
@@ -200,13 +203,13 @@ inline Event InstanceCreated(const std::string& guid, const std::string& cell) {
   auto payload = std::make_shared<models::ActualLRPInstanceCreatedEvent>();
   *payload->mutable_actual_lrp() = Lrp(guid, 0, cell);
   return Event{
-      Family::kActualLrpInstance, "actual_lrp_instance_created", std::move(payload), {cell}};
+      EventFamily::kActualLrpInstance, "actual_lrp_instance_created", std::move(payload), {cell}};
 }
 
 inline Event GroupCreated(const std::string& guid, const std::string& cell) {
   auto payload = std::make_shared<models::ActualLRPCreatedEvent>();
   *payload->mutable_actual_lrp_group()->mutable_instance() = Lrp(guid, 0, cell);
-  return Event{Family::kActualLrpGroup, "actual_lrp_created", std::move(payload), {cell}};
+  return Event{EventFamily::kActualLrpGroup, "actual_lrp_created", std::move(payload), {cell}};
 }
 
 inline Event GroupChanged(const std::string& guid, const std::string& before_cell,
@@ -214,11 +217,13 @@ inline Event GroupChanged(const std::string& guid, const std::string& before_cel
   auto payload = std::make_shared<models::ActualLRPChangedEvent>();
   *payload->mutable_before()->mutable_instance() = Lrp(guid, 0, before_cell);
   *payload->mutable_after()->mutable_instance() = Lrp(guid, 0, after_cell);
-  return Event{
-      Family::kActualLrpGroup, "actual_lrp_changed", std::move(payload), {before_cell, after_cell}};
+  return Event{EventFamily::kActualLrpGroup,
+               "actual_lrp_changed",
+               std::move(payload),
+               {before_cell, after_cell}};
 }
 
-inline Event Crashed(Family family, const std::string& guid, const std::string& cell) {
+inline Event Crashed(EventFamily family, const std::string& guid, const std::string& cell) {
   auto payload = std::make_shared<models::ActualLRPCrashedEvent>();
   payload->mutable_actual_lrp_key()->set_process_guid(guid);
   payload->mutable_actual_lrp_instance_key()->set_cell_id(cell);
@@ -242,7 +247,7 @@ inline Event DesiredCreated(const std::string& guid, size_t padding = 0) {
     payload->mutable_desired_lrp()->set_annotation(std::string(padding, 'a'));
   }
   payload->set_trace_id("trace-" + guid);
-  return Event{Family::kDesiredLrp, "desired_lrp_created", std::move(payload), {}};
+  return Event{EventFamily::kDesiredLrp, "desired_lrp_created", std::move(payload), {}};
 }
 
 inline Event TaskCreated(const std::string& guid) {
@@ -256,7 +261,7 @@ inline Event TaskCreated(const std::string& guid) {
   layer->set_media_type(models::ImageLayer::TGZ);
   layer->set_digest_algorithm(models::ImageLayer::SHA256);
   layer->set_digest_value("abc");
-  return Event{Family::kTask, "task_created", std::move(payload), {}};
+  return Event{EventFamily::kTask, "task_created", std::move(payload), {}};
 }
 
 }  // namespace bbs::events::testing

@@ -19,32 +19,16 @@ namespace bbs::events {
 namespace internal {
 namespace {
 
-bool IsLrpKind(StreamKind kind) {
-  return kind != StreamKind::kTasks && kind != StreamKind::kTasksR0;
-}
-
 bool IsR0(StreamKind kind) {
   return kind == StreamKind::kLrpInstancesR0 || kind == StreamKind::kLrpGroupsR0 ||
          kind == StreamKind::kTasksR0;
 }
 
-const char* KindName(StreamKind kind) {
-  switch (kind) {
-    case StreamKind::kLrpInstances:
-      return "lrp_instances.r1";
-    case StreamKind::kLrpInstancesR0:
-      return "lrp_instances";
-    case StreamKind::kLrpGroups:
-      return "events.r1";
-    case StreamKind::kLrpGroupsR0:
-      return "events";
-    case StreamKind::kTasks:
-      return "tasks.r1";
-    case StreamKind::kTasksR0:
-      return "tasks";
-  }
-  return "unknown";
-}
+// The stream's name in logs, indexed by StreamKind.
+constexpr const char* kKindNames[] = {"lrp_instances.r1", "lrp_instances", "events.r1",
+                                      "events",           "tasks.r1",      "tasks"};
+
+const char* KindName(StreamKind kind) { return kKindNames[static_cast<int>(kind)]; }
 
 std::string RandomEpoch() {
   std::random_device device;
@@ -70,63 +54,6 @@ bool ParseResumableId(std::string_view id, std::string_view* epoch, uint64_t* se
   }
   *epoch = id.substr(0, dash);
   return true;
-}
-
-// The payload as the r0 routes send it (api.md §3.4): DesiredLRPs as V0, tasks with their image
-// layers converted. Events of other types are the same on every route.
-std::string DownConvertedBytes(const Event& event) {
-  const google::protobuf::Message& payload = *event.payload;
-  constexpr auto kV0 = model::FormatVersion::kV0;
-  constexpr auto kV2 = model::FormatVersion::kV2;
-  if (auto* e = dynamic_cast<const models::DesiredLRPCreatedEvent*>(&payload)) {
-    models::DesiredLRPCreatedEvent copy = *e;
-    if (copy.has_desired_lrp()) {
-      *copy.mutable_desired_lrp() = model::DesiredLrpDownTo(e->desired_lrp(), kV0);
-    }
-    return copy.SerializeAsString();
-  }
-  if (auto* e = dynamic_cast<const models::DesiredLRPChangedEvent*>(&payload)) {
-    models::DesiredLRPChangedEvent copy = *e;
-    if (copy.has_before()) {
-      *copy.mutable_before() = model::DesiredLrpDownTo(e->before(), kV0);
-    }
-    if (copy.has_after()) {
-      *copy.mutable_after() = model::DesiredLrpDownTo(e->after(), kV0);
-    }
-    return copy.SerializeAsString();
-  }
-  if (auto* e = dynamic_cast<const models::DesiredLRPRemovedEvent*>(&payload)) {
-    models::DesiredLRPRemovedEvent copy = *e;
-    if (copy.has_desired_lrp()) {
-      *copy.mutable_desired_lrp() = model::DesiredLrpDownTo(e->desired_lrp(), kV0);
-    }
-    return copy.SerializeAsString();
-  }
-  if (auto* e = dynamic_cast<const models::TaskCreatedEvent*>(&payload)) {
-    models::TaskCreatedEvent copy = *e;
-    if (copy.has_task()) {
-      *copy.mutable_task() = model::TaskDownTo(e->task(), kV2);
-    }
-    return copy.SerializeAsString();
-  }
-  if (auto* e = dynamic_cast<const models::TaskChangedEvent*>(&payload)) {
-    models::TaskChangedEvent copy = *e;
-    if (copy.has_before()) {
-      *copy.mutable_before() = model::TaskDownTo(e->before(), kV2);
-    }
-    if (copy.has_after()) {
-      *copy.mutable_after() = model::TaskDownTo(e->after(), kV2);
-    }
-    return copy.SerializeAsString();
-  }
-  if (auto* e = dynamic_cast<const models::TaskRemovedEvent*>(&payload)) {
-    models::TaskRemovedEvent copy = *e;
-    if (copy.has_task()) {
-      *copy.mutable_task() = model::TaskDownTo(e->task(), kV2);
-    }
-    return copy.SerializeAsString();
-  }
-  return payload.SerializeAsString();
 }
 
 }  // namespace
@@ -211,7 +138,7 @@ class HubCore {
   // unregistered: its stream ends as soon as it starts.
   std::shared_ptr<Subscriber> Subscribe(StreamKind kind, std::string cell_id,
                                         std::string_view last_event_id) {
-    if (!IsLrpKind(kind)) {
+    if (!IsLrpStream(kind)) {
       cell_id.clear();
     }
     auto sub = std::make_shared<Subscriber>(kind, std::move(cell_id), !last_event_id.empty());
@@ -421,25 +348,25 @@ class HubCore {
     if (!event.payload) {
       return Delivery::kSkip;
     }
-    const bool lrp = IsLrpKind(sub.kind);
+    const bool lrp = IsLrpStream(sub.kind);
     const bool instances =
         sub.kind == StreamKind::kLrpInstances || sub.kind == StreamKind::kLrpInstancesR0;
     switch (event.family) {
-      case Family::kDesiredLrp:
+      case EventFamily::kDesiredLrp:
         return lrp ? Delivery::kDeliver : Delivery::kSkip;
-      case Family::kTask:
+      case EventFamily::kTask:
         return lrp ? Delivery::kSkip : Delivery::kDeliver;
-      case Family::kActualLrpInstance:
+      case EventFamily::kActualLrpInstance:
         if (!instances) {
           return Delivery::kSkip;
         }
         break;
-      case Family::kActualLrpGroup:
+      case EventFamily::kActualLrpGroup:
         if (!lrp || instances) {
           return Delivery::kSkip;
         }
         break;
-      case Family::kActualLrpCrashed:
+      case EventFamily::kActualLrpCrashed:
         if (!lrp) {
           return Delivery::kSkip;
         }
@@ -463,7 +390,7 @@ class HubCore {
       if (format == 0) {
         entry.body[0] = EventBody(entry.event.type, *entry.event.payload);
       } else {
-        entry.body[1] = EventBody(entry.event.type, DownConvertedBytes(entry.event));
+        entry.body[1] = EventBody(entry.event.type, wire::R0EventPayload(*entry.event.payload));
       }
       entry.has_body[format] = true;
     }
@@ -471,9 +398,10 @@ class HubCore {
   }
 
   void AppendFrame(std::string* out, Subscriber& sub, Entry& entry) {
-    const Family family = entry.event.family;
+    const EventFamily family = entry.event.family;
     const int format =
-        IsR0(sub.kind) && (family == Family::kDesiredLrp || family == Family::kTask) ? 1 : 0;
+        IsR0(sub.kind) && (family == EventFamily::kDesiredLrp || family == EventFamily::kTask) ? 1
+                                                                                               : 0;
     const std::string& body = Body(entry, format);
     std::string id = sub.resumable_ids ? epoch_ + "-" + std::to_string(entry.sequence)
                                        : std::to_string(sub.next_id++);
@@ -669,53 +597,6 @@ HubStats Hub::stats() const { return core_->stats(); }
 
 bool Hub::WaitForSubscriberCount(size_t count, std::chrono::milliseconds timeout) const {
   return core_->WaitForSubscriberCount(count, timeout);
-}
-
-std::optional<StreamKind> StreamKindForPath(std::string_view path) {
-  if (path == "/v1/events/lrp_instances.r1") {
-    return StreamKind::kLrpInstances;
-  }
-  if (path == "/v1/events/lrp_instances") {
-    return StreamKind::kLrpInstancesR0;
-  }
-  if (path == "/v1/events.r1") {
-    return StreamKind::kLrpGroups;
-  }
-  if (path == "/v1/events") {
-    return StreamKind::kLrpGroupsR0;
-  }
-  if (path == "/v1/events/tasks.r1") {
-    return StreamKind::kTasks;
-  }
-  if (path == "/v1/events/tasks") {
-    return StreamKind::kTasksR0;
-  }
-  return std::nullopt;
-}
-
-http::Handler StreamHandler(Hub* hub, StreamKind kind) {
-  return [hub, kind](http::Request&& request, const http::Responder& respond) {
-    std::string cell_id;
-    if (internal::IsLrpKind(kind)) {
-      models::EventsByCellId filter;
-      if (!filter.ParseFromString(request.body)) {
-        http::Response failure;
-        failure.status = 500;
-        respond(std::move(failure));
-        return;
-      }
-      cell_id = filter.cell_id();
-    }
-    std::shared_ptr<http::Stream> stream =
-        hub->Subscribe(kind, std::move(cell_id), request.last_event_id);
-    if (!stream) {
-      http::Response failure;
-      failure.status = 500;
-      respond(std::move(failure));
-      return;
-    }
-    respond(EventStreamResponse(std::move(stream)));
-  };
 }
 
 }  // namespace bbs::events

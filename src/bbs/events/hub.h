@@ -12,10 +12,13 @@
 #include <vector>
 
 #include "bbs/base/logger.h"
-#include "bbs/events/event.h"
+#include "bbs/domain/event.h"
 #include "bbs/http/message.h"
 
 namespace bbs::events {
+
+using domain::Event;
+using domain::EventFamily;
 
 namespace internal {
 class HubCore;
@@ -31,6 +34,11 @@ enum class StreamKind {
   kTasks,           // POST /v1/events/tasks.r1
   kTasksR0,         // POST /v1/events/tasks (deprecated)
 };
+
+// Whether streams of `kind` carry LRP events (and so honour a cell_id filter).
+inline bool IsLrpStream(StreamKind kind) {
+  return kind != StreamKind::kTasks && kind != StreamKind::kTasksR0;
+}
 
 struct HubOptions {
   // Events a subscriber may have outstanding (accepted for it and not yet handed to the socket)
@@ -91,7 +99,7 @@ struct HubStats {
 //     only the id text differs from upstream, and only for clients that sent Last-Event-ID.
 //
 // Thread-safe. Close() (and the destructor) end every stream cleanly; later subscriptions fail.
-class Hub final : public Publisher {
+class Hub final : public domain::EventPublisher {
  public:
   explicit Hub(HubOptions options = HubOptions());
   ~Hub() override;  // Close()s
@@ -128,14 +136,5 @@ class Hub final : public Publisher {
   std::mutex join_mu_;  // serialises joining thread_
   std::thread thread_;
 };
-
-// The stream kind served at `path` (api.md §4.1), or nullopt for any other path.
-std::optional<StreamKind> StreamKindForPath(std::string_view path);
-
-// The handler of a stream route: decodes the body as EventsByCellId for the LRP kinds (the
-// task kinds ignore it), subscribes with the request's Last-Event-ID and answers the stream
-// response (EventStreamResponse). Answers 500 with an empty body when the body does not decode
-// or the hub is closed. REQUIRES: `hub` outlives the handler.
-http::Handler StreamHandler(Hub* hub, StreamKind kind);
 
 }  // namespace bbs::events

@@ -91,9 +91,9 @@ TEST(HubTest, SendsEachFamilyToItsStreamKindsOnly) {
   }
   hub.Publish({testing::DesiredCreated("d"), testing::InstanceCreated("i", "cell-1"),
                testing::GroupCreated("g", "cell-1"),
-               testing::Crashed(Family::kActualLrpInstance, "ci", "cell-1"),
-               testing::Crashed(Family::kActualLrpGroup, "cg", "cell-1"),
-               testing::Crashed(Family::kActualLrpCrashed, "cb", "cell-1"),
+               testing::Crashed(EventFamily::kActualLrpInstance, "ci", "cell-1"),
+               testing::Crashed(EventFamily::kActualLrpGroup, "cg", "cell-1"),
+               testing::Crashed(EventFamily::kActualLrpCrashed, "cb", "cell-1"),
                testing::TaskCreated("t")});
   const std::vector<std::string> instance_types = {"desired_lrp_created",
                                                    "actual_lrp_instance_created",
@@ -133,8 +133,8 @@ TEST(HubTest, FiltersActualLrpEventsByCellButNeverDesiredLrpEvents) {
                testing::GroupChanged("moved-away", "cell-1", "cell-2"),
                testing::GroupChanged("moved-in", "cell-2", "cell-1"),
                testing::GroupChanged("elsewhere", "cell-2", "cell-3"),
-               testing::Crashed(Family::kActualLrpCrashed, "c2", "cell-2"),
-               testing::Crashed(Family::kActualLrpCrashed, "c1", "cell-1")});
+               testing::Crashed(EventFamily::kActualLrpCrashed, "c2", "cell-2"),
+               testing::Crashed(EventFamily::kActualLrpCrashed, "c1", "cell-1")});
   Flush(hub, {&tasks});
   Flush(hub, {&tasks});
   ASSERT_TRUE(instances.WaitEvents(3));
@@ -165,7 +165,7 @@ TEST(HubTest, AnUnresolvableGroupEndsCellFilteredGroupStreamsOnly) {
   Sub filtered = Subscribe(hub, StreamKind::kLrpGroups, "cell-1");
   Sub unfiltered = Subscribe(hub, StreamKind::kLrpGroups);
   Sub instances = Subscribe(hub, StreamKind::kLrpInstances, "cell-1");
-  Event empty_group{Family::kActualLrpGroup,
+  Event empty_group{EventFamily::kActualLrpGroup,
                     "actual_lrp_created",
                     std::make_shared<models::ActualLRPCreatedEvent>(),
                     {}};
@@ -198,7 +198,7 @@ TEST(HubTest, SendsV0DesiredLrpsOnR0StreamsAndStoredOnesOnR1) {
   models::DesiredLRPCreatedEvent expected =
       static_cast<const models::DesiredLRPCreatedEvent&>(*event.payload);
   *expected.mutable_desired_lrp() =
-      model::DesiredLrpDownTo(expected.desired_lrp(), model::FormatVersion::kV0);
+      wire::DesiredLrpDownTo(expected.desired_lrp(), wire::FormatVersion::kV0);
   EXPECT_EQ(testing::Unbase64(r0.Events()[0].data), expected.SerializeAsString());
   EXPECT_EQ(r0.Events()[0].data, groups_r0.Events()[0].data);
 }
@@ -472,16 +472,6 @@ TEST(HubTest, GeneratesARandomEpochWithoutDashes) {
   EXPECT_EQ(a.epoch().size(), 16u);
   EXPECT_EQ(a.epoch().find('-'), std::string::npos);
   EXPECT_NE(a.epoch(), b.epoch());
-}
-
-TEST(HubTest, MapsTheStreamRoutesToKinds) {
-  EXPECT_EQ(StreamKindForPath("/v1/events/lrp_instances.r1"), StreamKind::kLrpInstances);
-  EXPECT_EQ(StreamKindForPath("/v1/events/lrp_instances"), StreamKind::kLrpInstancesR0);
-  EXPECT_EQ(StreamKindForPath("/v1/events.r1"), StreamKind::kLrpGroups);
-  EXPECT_EQ(StreamKindForPath("/v1/events"), StreamKind::kLrpGroupsR0);
-  EXPECT_EQ(StreamKindForPath("/v1/events/tasks.r1"), StreamKind::kTasks);
-  EXPECT_EQ(StreamKindForPath("/v1/events/tasks"), StreamKind::kTasksR0);
-  EXPECT_EQ(StreamKindForPath("/v1/ping"), std::nullopt);
 }
 
 }  // namespace

@@ -1,5 +1,7 @@
 #include "bbs/events/sse.h"
 
+#include <utility>
+
 #include <gtest/gtest.h>
 
 #include "models/events.pb.h"
@@ -21,13 +23,14 @@ models::ActualLRPCrashedEvent AppendixACrash() {
 }
 
 TEST(Base64Test, EncodesTheRfc4648VectorsWithPadding) {
-  EXPECT_EQ(Base64(""), "");
-  EXPECT_EQ(Base64("f"), "Zg==");
-  EXPECT_EQ(Base64("fo"), "Zm8=");
-  EXPECT_EQ(Base64("foo"), "Zm9v");
-  EXPECT_EQ(Base64("foob"), "Zm9vYg==");
-  EXPECT_EQ(Base64("fooba"), "Zm9vYmE=");
-  EXPECT_EQ(Base64("foobar"), "Zm9vYmFy");
+  const std::pair<std::string, std::string> vectors[] = {{"", ""},
+                                                         {"f", "Zg=="},
+                                                         {"fo", "Zm8="},
+                                                         {"foo", "Zm9v"},
+                                                         {"foob", "Zm9vYg=="},
+                                                         {"fooba", "Zm9vYmE="},
+                                                         {"foobar", "Zm9vYmFy"}};
+  for (const auto& [in, out] : vectors) EXPECT_EQ(Base64(in), out) << in;
 }
 
 TEST(Base64Test, UsesTheStandardAlphabetAndNoLineBreaks) {

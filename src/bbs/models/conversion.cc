@@ -1,12 +1,13 @@
 #include "bbs/models/conversion.h"
 
+#include <memory>
 #include <optional>
 #include <string_view>
 #include <unordered_map>
 #include <unordered_set>
 #include <utility>
 
-namespace bbs::model {
+namespace bbs::wire {
 namespace {
 
 constexpr size_t kTruncateAt = 1024;
@@ -548,4 +549,32 @@ const models::ActualLRP* ResolveGroup(const models::ActualLRPGroup& group) {
   return nullptr;
 }
 
-}  // namespace bbs::model
+std::string R0EventPayload(const google::protobuf::Message& payload) {
+  // Every DesiredLRP and Task field of the event (desired_lrp/before/after, task/before/after):
+  // the only event types with such fields are the desired_lrp_* and task_* events.
+  std::unique_ptr<google::protobuf::Message> copy(payload.New());
+  copy->CopyFrom(payload);
+  const google::protobuf::Reflection* reflection = copy->GetReflection();
+  const google::protobuf::Descriptor* descriptor = copy->GetDescriptor();
+  bool converted = false;
+  for (int i = 0; i < descriptor->field_count(); ++i) {
+    const google::protobuf::FieldDescriptor* field = descriptor->field(i);
+    if (field->type() != google::protobuf::FieldDescriptor::TYPE_MESSAGE || field->is_repeated() ||
+        !reflection->HasField(*copy, field)) {
+      continue;
+    }
+    google::protobuf::Message* value = reflection->MutableMessage(copy.get(), field);
+    if (field->message_type() == models::DesiredLRP::descriptor()) {
+      auto* lrp = static_cast<models::DesiredLRP*>(value);
+      *lrp = DesiredLrpDownTo(*lrp, FormatVersion::kV0);
+      converted = true;
+    } else if (field->message_type() == models::Task::descriptor()) {
+      auto* task = static_cast<models::Task*>(value);
+      *task = TaskDownTo(*task, FormatVersion::kV2);
+      converted = true;
+    }
+  }
+  return converted ? copy->SerializeAsString() : payload.SerializeAsString();
+}
+
+}  // namespace bbs::wire

@@ -13,7 +13,7 @@
 // message truncation and the deprecated ActualLRPGroup view (§8.3).
 //
 // All functions are pure and thread-safe; the ones taking a pointer modify only that message.
-namespace bbs::model {
+namespace bbs::wire {
 
 // Model format versions (api.md §3.4). Stored models are always kV3.
 enum class FormatVersion { kV0 = 0, kV1 = 1, kV2 = 2, kV3 = 3 };
@@ -30,6 +30,11 @@ void ConvertDesiredLrpToV0(models::DesiredLRP* lrp);         // V1 -> V0
 // A copy of `task` converted down to `version`: below kV3 its image layers become cached
 // dependencies and downloads before `action` (§3.4.3); nothing else changes.
 models::Task TaskDownTo(const models::Task& task, FormatVersion version);
+
+// The wire bytes of an event payload as the r0 event streams send it (api.md §3.4):
+// DesiredLRPs inside desired_lrp_* events as V0, tasks inside task_* events as V2. Payloads
+// of other types are sent as they are.
+std::string R0EventPayload(const google::protobuf::Message& payload);
 // The task step, in place. REQUIRES: definition != nullptr.
 void ConvertTaskImageLayers(models::TaskDefinition* definition);
 
@@ -95,4 +100,4 @@ std::vector<models::ActualLRPGroup> GroupActualLrps(
 // `group`.
 const models::ActualLRP* ResolveGroup(const models::ActualLRPGroup& group);
 
-}  // namespace bbs::model
+}  // namespace bbs::wire

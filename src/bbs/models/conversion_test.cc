@@ -1,4 +1,5 @@
 #include "bbs/models/conversion.h"
+#include "bbs/base/status_matchers.h"
 
 #include <string>
 #include <vector>
@@ -6,7 +7,7 @@
 #include <google/protobuf/util/message_differencer.h>
 #include <gtest/gtest.h>
 
-namespace bbs::model {
+namespace bbs::wire {
 namespace {
 
 using google::protobuf::util::MessageDifferencer;
@@ -546,7 +547,7 @@ TEST(ResolveMetricTagsTest, ResolvesStaticIndexAndInstanceGuid) {
   tags["instance_id"].set_dynamic(models::MetricTagValue::INDEX);
   tags["instance_guid"].set_dynamic(models::MetricTagValue::INSTANCE_GUID);
   const Result<std::map<std::string, std::string>> resolved = ResolveMetricTags(tags, 7, "ig-1");
-  ASSERT_TRUE(resolved.ok()) << resolved.status().ToString();
+  ASSERT_THAT(resolved, IsOk()) << resolved.status().ToString();
   EXPECT_EQ(*resolved, (std::map<std::string, std::string>{
                            {"source_id", "app"}, {"instance_id", "7"}, {"instance_guid", "ig-1"}}));
 }
@@ -555,8 +556,7 @@ TEST(ResolveMetricTagsTest, RejectsAnUnknownDynamicValue) {
   google::protobuf::Map<std::string, models::MetricTagValue> tags;
   tags["x"].set_dynamic(static_cast<models::MetricTagValue::DynamicValue>(9));
   const Result<std::map<std::string, std::string>> resolved = ResolveMetricTags(tags, 0, "");
-  ASSERT_FALSE(resolved.ok());
-  EXPECT_EQ(resolved.status().code(), ErrorCode::kInvalidRequest);
+  EXPECT_THAT(resolved, StatusIs(ErrorCode::kInvalidRequest));
 }
 
 TEST(Truncate1024Test, Keeps1023Bytes) {
@@ -701,4 +701,4 @@ TEST(ResolveGroupTest, WithBothPrefersARunningOrCrashedInstance) {
 }
 
 }  // namespace
-}  // namespace bbs::model
+}  // namespace bbs::wire

@@ -1,7 +1,9 @@
 #pragma once
 
-// Umbrella header for the generated wire model (namespace `models`, api.md §6). Include this
-// rather than the individual "models/<file>.pb.h" headers.
+// Every generated message of the wire model (proto package `models`, api.md §6) in one include,
+// for code that handles most of them (validation, conversion, the api); code that needs one or
+// two includes "models/<file>.pb.h" directly. The C++ code of this folder lives in namespace
+// `bbs::wire`: a `bbs::models` would hide the proto package `::models` inside namespace bbs.
 
 #include "models/actions.pb.h"
 #include "models/actual_lrp.pb.h"

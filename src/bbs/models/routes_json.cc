@@ -4,7 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
-namespace bbs::model {
+namespace bbs::wire {
 namespace {
 
 constexpr char kInternalRouter[] = "internal-router";
@@ -138,4 +138,4 @@ std::vector<std::string> InternalRoutesFromRoutes(const models::ProtoRoutes& rou
   return hostnames;
 }
 
-}  // namespace bbs::model
+}  // namespace bbs::wire

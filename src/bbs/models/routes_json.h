@@ -8,7 +8,7 @@
 
 // The routes map of desired LRPs (api.md §8.7): router name -> opaque JSON document.
 // Pure functions; thread-safe.
-namespace bbs::model {
+namespace bbs::wire {
 
 // The routes as upstream stores and returns them. Every value must be a JSON document (a
 // zero-length value is not), else InvalidRequest "the request received is invalid". Each value
@@ -22,4 +22,4 @@ Result<models::ProtoRoutes> NormalizeRoutes(const models::ProtoRoutes& routes);
 // an error there; its callers then proceed without internal routes).
 std::vector<std::string> InternalRoutesFromRoutes(const models::ProtoRoutes& routes);
 
-}  // namespace bbs::model
+}  // namespace bbs::wire

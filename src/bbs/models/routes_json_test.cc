@@ -1,11 +1,12 @@
 #include "bbs/models/routes_json.h"
+#include "bbs/base/status_matchers.h"
 
 #include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
 
-namespace bbs::model {
+namespace bbs::wire {
 namespace {
 
 models::ProtoRoutes Routes(const std::string& name, const std::string& value) {
@@ -26,14 +27,13 @@ std::string Normalized(const std::string& value) {
 
 void ExpectRejected(const std::string& value) {
   const Result<models::ProtoRoutes> result = NormalizeRoutes(Routes("r", value));
-  ASSERT_FALSE(result.ok()) << "accepted: " << value;
-  EXPECT_EQ(result.status().code(), ErrorCode::kInvalidRequest);
+  EXPECT_THAT(result, StatusIs(ErrorCode::kInvalidRequest)) << value;
   EXPECT_EQ(result.status().message(), "the request received is invalid");
 }
 
 TEST(NormalizeRoutesTest, AcceptsAnEmptyMap) {
   const Result<models::ProtoRoutes> result = NormalizeRoutes(models::ProtoRoutes());
-  ASSERT_TRUE(result.ok());
+  ASSERT_THAT(result, IsOk());
   EXPECT_TRUE(result->routes().empty());
 }
 
@@ -85,14 +85,14 @@ TEST(NormalizeRoutesTest, RejectsInvalidJson) {
 TEST(NormalizeRoutesTest, RejectsTheWholeMapWhenOneValueIsInvalid) {
   models::ProtoRoutes routes = Routes("good", "[]");
   (*routes.mutable_routes())["bad"] = "nope";
-  EXPECT_FALSE(NormalizeRoutes(routes).ok());
+  EXPECT_THAT(NormalizeRoutes(routes), ::testing::Not(IsOk()));
 }
 
 TEST(NormalizeRoutesTest, NormalizesEveryEntry) {
   models::ProtoRoutes routes = Routes("a", " [ ] ");
   (*routes.mutable_routes())["b"] = "{ }";
   const Result<models::ProtoRoutes> result = NormalizeRoutes(routes);
-  ASSERT_TRUE(result.ok());
+  ASSERT_THAT(result, IsOk());
   EXPECT_EQ(result->routes().at("a"), "[]");
   EXPECT_EQ(result->routes().at("b"), "{}");
 }
@@ -122,4 +122,4 @@ TEST(InternalRoutesTest, MalformedEntriesGiveNoHostnames) {
 }
 
 }  // namespace
-}  // namespace bbs::model
+}  // namespace bbs::wire

@@ -13,7 +13,7 @@
 
 #include "bbs/base/url.h"
 
-namespace bbs::model {
+namespace bbs::wire {
 namespace {
 
 constexpr size_t kMaxAnnotationBytes = 10240;
@@ -25,6 +25,11 @@ using Problems = std::vector<std::string>;
 
 void AddField(Problems* out, std::string_view field) {
   out->push_back("Invalid field: " + std::string(field));
+}
+
+// Adds "Invalid field: <field>" when `value` is empty.
+void RequireNonEmpty(const std::string& value, std::string_view field, Problems* out) {
+  if (value.empty()) AddField(out, field);
 }
 
 void AddAll(Problems* out, Problems more) {
@@ -718,9 +723,7 @@ bool IsUrlWithScheme(std::string_view text) { return url::IsGoUrlWithScheme(text
 
 Status Validate(const models::UpsertDomainRequest& request) {
   Problems problems;
-  if (request.domain().empty()) {
-    AddField(&problems, "domain");
-  }
+  RequireNonEmpty(request.domain(), "domain", &problems);
   return ToStatus(problems);
 }
 
@@ -737,17 +740,13 @@ Status Validate(const models::ActualLRPGroupsRequest&) { return Status::Ok(); }
 
 Status Validate(const models::ActualLRPGroupsByProcessGuidRequest& request) {
   Problems problems;
-  if (request.process_guid().empty()) {
-    AddField(&problems, "process_guid");
-  }
+  RequireNonEmpty(request.process_guid(), "process_guid", &problems);
   return ToStatus(problems);
 }
 
 Status Validate(const models::ActualLRPGroupByProcessGuidAndIndexRequest& request) {
   Problems problems;
-  if (request.process_guid().empty()) {
-    AddField(&problems, "process_guid");
-  }
+  RequireNonEmpty(request.process_guid(), "process_guid", &problems);
   if (request.index() < 0) {
     AddField(&problems, "index");
   }
@@ -756,9 +755,7 @@ Status Validate(const models::ActualLRPGroupByProcessGuidAndIndexRequest& reques
 
 Status Validate(const models::ClaimActualLRPRequest& request) {
   Problems problems;
-  if (request.process_guid().empty()) {
-    AddField(&problems, "process_guid");
-  }
+  RequireNonEmpty(request.process_guid(), "process_guid", &problems);
   if (!request.has_actual_lrp_instance_key()) {
     AddField(&problems, "actual_lrp_instance_key");
   } else {
@@ -787,9 +784,7 @@ Status Validate(const models::FailActualLRPRequest& request) {
   } else {
     CheckActualLrpKey(request.actual_lrp_key(), &problems);
   }
-  if (request.error_message().empty()) {
-    AddField(&problems, "error_message");
-  }
+  RequireNonEmpty(request.error_message(), "error_message", &problems);
   return ToStatus(problems);
 }
 
@@ -805,9 +800,7 @@ Status Validate(const models::RetireActualLRPRequest& request) {
 
 Status Validate(const models::RemoveActualLRPRequest& request) {
   Problems problems;
-  if (request.process_guid().empty()) {
-    AddField(&problems, "process_guid");
-  }
+  RequireNonEmpty(request.process_guid(), "process_guid", &problems);
   if (request.index() < 0) {
     AddField(&problems, "index");
   }
@@ -836,9 +829,7 @@ Status Validate(const models::EvacuateStoppedActualLRPRequest& request) {
 Status Validate(const models::EvacuateCrashedActualLRPRequest& request) {
   Problems problems;
   CheckKeyAndInstanceKey(request, &problems);
-  if (request.error_message().empty()) {
-    AddField(&problems, "error_message");
-  }
+  RequireNonEmpty(request.error_message(), "error_message", &problems);
   return ToStatus(problems);
 }
 
@@ -852,25 +843,19 @@ Status Validate(const models::DesiredLRPsRequest&) { return Status::Ok(); }
 
 Status Validate(const models::DesiredLRPByProcessGuidRequest& request) {
   Problems problems;
-  if (request.process_guid().empty()) {
-    AddField(&problems, "process_guid");
-  }
+  RequireNonEmpty(request.process_guid(), "process_guid", &problems);
   return ToStatus(problems);
 }
 
 Status Validate(const models::RemoveDesiredLRPRequest& request) {
   Problems problems;
-  if (request.process_guid().empty()) {
-    AddField(&problems, "process_guid");
-  }
+  RequireNonEmpty(request.process_guid(), "process_guid", &problems);
   return ToStatus(problems);
 }
 
 Status Validate(const models::UpdateDesiredLRPRequest& request) {
   Problems problems;
-  if (request.process_guid().empty()) {
-    AddField(&problems, "process_guid");
-  }
+  RequireNonEmpty(request.process_guid(), "process_guid", &problems);
   if (!request.has_update()) {
     AddField(&problems, "update");
   } else {
@@ -893,26 +878,20 @@ Status Validate(const models::TasksRequest&) { return Status::Ok(); }
 
 Status Validate(const models::TaskByGuidRequest& request) {
   Problems problems;
-  if (request.task_guid().empty()) {
-    AddField(&problems, "task_guid");
-  }
+  RequireNonEmpty(request.task_guid(), "task_guid", &problems);
   return ToStatus(problems);
 }
 
 Status Validate(const models::TaskGuidRequest& request) {
   Problems problems;
-  if (request.task_guid().empty()) {
-    AddField(&problems, "task_guid");
-  }
+  RequireNonEmpty(request.task_guid(), "task_guid", &problems);
   return ToStatus(problems);
 }
 
 Status Validate(const models::DesireTaskRequest& request) {
   Problems problems;
   CheckTaskGuidPattern(request.task_guid(), &problems);
-  if (request.domain().empty()) {
-    AddField(&problems, "domain");
-  }
+  RequireNonEmpty(request.domain(), "domain", &problems);
   if (!request.has_task_definition()) {
     AddField(&problems, "task_definition");
   } else {
@@ -924,36 +903,28 @@ Status Validate(const models::DesireTaskRequest& request) {
 Status Validate(const models::StartTaskRequest& request) {
   Problems problems;
   CheckTaskGuidPattern(request.task_guid(), &problems);
-  if (request.cell_id().empty()) {
-    AddField(&problems, "cell_id");
-  }
+  RequireNonEmpty(request.cell_id(), "cell_id", &problems);
   return ToStatus(problems);
 }
 
 Status Validate(const models::CompleteTaskRequest& request) {
   Problems problems;
   CheckTaskGuidPattern(request.task_guid(), &problems);
-  if (request.cell_id().empty()) {
-    AddField(&problems, "cell_id");
-  }
+  RequireNonEmpty(request.cell_id(), "cell_id", &problems);
   return ToStatus(problems);
 }
 
 Status Validate(const models::FailTaskRequest& request) {
   Problems problems;
   CheckTaskGuidPattern(request.task_guid(), &problems);
-  if (request.failure_reason().empty()) {
-    AddField(&problems, "failure_reason");
-  }
+  RequireNonEmpty(request.failure_reason(), "failure_reason", &problems);
   return ToStatus(problems);
 }
 
 Status Validate(const models::RejectTaskRequest& request) {
   Problems problems;
   CheckTaskGuidPattern(request.task_guid(), &problems);
-  if (request.rejection_reason().empty()) {
-    AddField(&problems, "failure_reason");
-  }
+  RequireNonEmpty(request.rejection_reason(), "failure_reason", &problems);
   return ToStatus(problems);
 }
 
@@ -1003,12 +974,8 @@ Status ValidateMetricTagValue(const models::MetricTagValue& value) {
 
 Status ValidateCellPresence(const models::CellPresence& cell) {
   Problems problems;
-  if (cell.cell_id().empty()) {
-    AddField(&problems, "cell_id");
-  }
-  if (cell.rep_address().empty()) {
-    AddField(&problems, "rep_address");
-  }
+  RequireNonEmpty(cell.cell_id(), "cell_id", &problems);
+  RequireNonEmpty(cell.rep_address(), "rep_address", &problems);
   const std::string& url = cell.rep_url();
   if (!url.empty() && url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0) {
     AddField(&problems, "rep_url");
@@ -1031,4 +998,4 @@ Status ValidateCellPresence(const models::CellPresence& cell) {
   return ToStatus(problems);
 }
 
-}  // namespace bbs::model
+}  // namespace bbs::wire

@@ -13,7 +13,7 @@
 // "Invalid field: domain, Invalid field: rootfs". Where upstream panics on malformed input
 // (an empty nested Action, a metric tag entry without a value, an update request without
 // `update`) these functions report InvalidRequest instead.
-namespace bbs::model {
+namespace bbs::wire {
 
 // The most instances one desired LRP may ask for (DesireLRP, UpdateDesiredLRP). Upstream has
 // no bound; each instance becomes an actual LRP written in the desiring transaction, so an
@@ -90,4 +90,4 @@ Status ValidateMetricTagValue(const models::MetricTagValue& value);
 // reads as all zeros.
 Status ValidateCellPresence(const models::CellPresence& cell);
 
-}  // namespace bbs::model
+}  // namespace bbs::wire

@@ -4,7 +4,7 @@
 
 #include <gtest/gtest.h>
 
-namespace bbs::model {
+namespace bbs::wire {
 namespace {
 
 // Passes when `status` is OK; the failure message names what came back instead.
@@ -1005,4 +1005,4 @@ TEST(CellPresenceValidationTest, NeedsIdsHttpUrlPositiveCapacityAndNonEmptyAnnot
 }
 
 }  // namespace
-}  // namespace bbs::model
+}  // namespace bbs::wire

@@ -3,9 +3,13 @@
 
 #include <gtest/gtest.h>
 
+#include "bbs/base/status_matchers.h"
+#include "bbs/cells/cell_directory.h"
 #include "bbs/clients/auctioneer.h"
 #include "bbs/clients/reps.h"
+#include "bbs/domain/event_testing.h"
 #include "bbs/state/engine.h"
+#include "bbs/state/engine_testing.h"
 #include "bbs/storage/memory_store.h"
 
 namespace bbs::state {
@@ -62,17 +66,7 @@ class RecordingReps final : public clients::Reps {
   Status stop_status;
 };
 
-models::DesiredLRP NewLrp(const std::string& guid, int instances) {
-  models::DesiredLRP lrp;
-  lrp.set_process_guid(guid);
-  lrp.set_domain("cf-apps");
-  lrp.set_root_fs("preloaded:cflinuxfs4");
-  lrp.set_instances(instances);
-  lrp.mutable_action()->mutable_run_action()->set_path("/bin/true");
-  lrp.mutable_action()->mutable_run_action()->set_user("vcap");
-  (*lrp.mutable_metric_tags())["source_id"].set_static_("app");
-  return lrp;
-}
+using testing::NewLrp;
 
 models::ActualLRPInstanceKey Ik(const std::string& guid, const std::string& cell) {
   models::ActualLRPInstanceKey k;
@@ -104,13 +98,11 @@ class EngineLrpTest : public ::testing::Test {
       : cells_("http://rep-{cell_id}:1800"),
         engine_(&store_, &clock_, &guids_, &publisher_, Logger(LogSink::Null(), "t"),
                 Engine::Options{}) {
-    engine_.SetPeers(&auctioneer_, &reps_, &cells_);
-    EXPECT_TRUE(engine_.Load().ok());
-    engine_.Start();
+    testing::StartWithPeers(&engine_, &auctioneer_, &reps_, &cells_);
   }
 
   ActualLrpPtr Ordinary(const std::string& guid, int index) {
-    auto rows = engine_.ActualLrps({"", "", guid, index});
+    auto rows = engine_.model().ActualLrps({"", "", guid, index});
     for (const auto& r : rows) {
       if (r->presence() == models::ActualLRP::ORDINARY) return r;
     }
@@ -118,14 +110,14 @@ class EngineLrpTest : public ::testing::Test {
   }
 
   void Running(const std::string& guid, int index, const std::string& ig, const std::string& cell) {
-    ASSERT_TRUE(engine_.ClaimActualLrp(guid, index, Ik(ig, cell)).ok());
-    ASSERT_TRUE(engine_.StartActualLrp(Start(guid, index, Ik(ig, cell))).ok());
+    ASSERT_THAT(engine_.actual_lrps().ClaimActualLrp(guid, index, Ik(ig, cell)), IsOk());
+    ASSERT_THAT(engine_.actual_lrps().StartActualLrp(Start(guid, index, Ik(ig, cell))), IsOk());
   }
 
   storage::MemoryStore store_;
   FakeClock clock_;
   SequentialGuidGenerator guids_;
-  events::NullPublisher publisher_;
+  domain::testing::NullEventPublisher publisher_;
   RecordingAuctioneer auctioneer_;
   RecordingReps reps_;
   cells::TemplateCellDirectory cells_;
@@ -133,37 +125,37 @@ class EngineLrpTest : public ::testing::Test {
 };
 
 TEST_F(EngineLrpTest, DesireRequestsOneAuctionForAllIndices) {
-  ASSERT_TRUE(engine_.DesireLrp(NewLrp("pg", 3), "").ok());
+  ASSERT_THAT(engine_.desired_lrps().DesireLrp(NewLrp("pg", 3), ""), IsOk());
   ASSERT_EQ(auctioneer_.lrps.size(), 1u);
   EXPECT_EQ(auctioneer_.lrps[0].indices, (std::vector<int32_t>{0, 1, 2}));
   EXPECT_EQ(auctioneer_.lrps[0].root_fs, "preloaded:cflinuxfs4");
 }
 
 TEST_F(EngineLrpTest, ClaimThenStartMakesTheInstanceRunning) {
-  ASSERT_TRUE(engine_.DesireLrp(NewLrp("pg", 1), "").ok());
+  ASSERT_THAT(engine_.desired_lrps().DesireLrp(NewLrp("pg", 1), ""), IsOk());
   Running("pg", 0, "ig-1", "cell-1");
   auto lrp = Ordinary("pg", 0);
   ASSERT_NE(lrp, nullptr);
   EXPECT_EQ(lrp->state(), "RUNNING");
   EXPECT_EQ(lrp->modification_tag().index(), 2u);
-  EXPECT_EQ(engine_.ActualLrps({"", "cell-1", "", std::nullopt}).size(), 1u);
+  EXPECT_EQ(engine_.model().ActualLrps({"", "cell-1", "", std::nullopt}).size(), 1u);
 }
 
 TEST_F(EngineLrpTest, AnIdenticalStartHeartbeatWritesNothing) {
-  ASSERT_TRUE(engine_.DesireLrp(NewLrp("pg", 1), "").ok());
+  ASSERT_THAT(engine_.desired_lrps().DesireLrp(NewLrp("pg", 1), ""), IsOk());
   Running("pg", 0, "ig-1", "cell-1");
   int64_t commits = store_.commit_count();
-  ASSERT_TRUE(engine_.StartActualLrp(Start("pg", 0, Ik("ig-1", "cell-1"))).ok());
+  ASSERT_THAT(engine_.actual_lrps().StartActualLrp(Start("pg", 0, Ik("ig-1", "cell-1"))), IsOk());
   EXPECT_EQ(store_.commit_count(), commits);
 }
 
 TEST_F(EngineLrpTest, FirstTwoCrashesReAuctionAndTheThirdWaits) {
-  ASSERT_TRUE(engine_.DesireLrp(NewLrp("pg", 1), "").ok());
+  ASSERT_THAT(engine_.desired_lrps().DesireLrp(NewLrp("pg", 1), ""), IsOk());
   for (int crash = 1; crash <= 3; ++crash) {
     Running("pg", 0, "ig-" + std::to_string(crash), "cell-1");
-    ASSERT_TRUE(
-        engine_.CrashActualLrp(Key("pg", 0), Ik("ig-" + std::to_string(crash), "cell-1"), "boom")
-            .ok());
+    ASSERT_THAT(engine_.actual_lrps().CrashActualLrp(
+                    Key("pg", 0), Ik("ig-" + std::to_string(crash), "cell-1"), "boom"),
+                IsOk());
     auto lrp = Ordinary("pg", 0);
     EXPECT_EQ(lrp->crash_count(), crash);
     EXPECT_EQ(lrp->state(), crash < 3 ? "UNCLAIMED" : "CRASHED");
@@ -173,48 +165,48 @@ TEST_F(EngineLrpTest, FirstTwoCrashesReAuctionAndTheThirdWaits) {
 }
 
 TEST_F(EngineLrpTest, RetiringARunningInstanceAsksItsRepToStopIt) {
-  ASSERT_TRUE(engine_.DesireLrp(NewLrp("pg", 1), "").ok());
+  ASSERT_THAT(engine_.desired_lrps().DesireLrp(NewLrp("pg", 1), ""), IsOk());
   Running("pg", 0, "ig-1", "cell-1");
-  ASSERT_TRUE(engine_.RetireActualLrp(Key("pg", 0), "trace").ok());
+  ASSERT_THAT(engine_.actual_lrps().RetireActualLrp(Key("pg", 0), "trace"), IsOk());
   ASSERT_EQ(reps_.stops.size(), 1u);
   EXPECT_EQ(reps_.stops[0], "http://rep-cell-1:1800 pg ig-1");
   EXPECT_NE(Ordinary("pg", 0), nullptr);  // the rep removes it when the container is gone
 }
 
 TEST_F(EngineLrpTest, RetireGivesUpAfterFiveFailedStops) {
-  ASSERT_TRUE(engine_.DesireLrp(NewLrp("pg", 1), "").ok());
+  ASSERT_THAT(engine_.desired_lrps().DesireLrp(NewLrp("pg", 1), ""), IsOk());
   Running("pg", 0, "ig-1", "cell-1");
   reps_.stop_status = UnknownError("rep down");
-  Status s = engine_.RetireActualLrp(Key("pg", 0), "");
-  EXPECT_EQ(s.code(), ErrorCode::kUnknownError);
+  Status s = engine_.actual_lrps().RetireActualLrp(Key("pg", 0), "");
+  EXPECT_THAT(s, StatusIs(ErrorCode::kUnknownError));
   EXPECT_EQ(reps_.stops.size(), 5u);
 }
 
 TEST_F(EngineLrpTest, RetiringAnUnclaimedInstanceDeletesIt) {
-  ASSERT_TRUE(engine_.DesireLrp(NewLrp("pg", 1), "").ok());
-  ASSERT_TRUE(engine_.RetireActualLrp(Key("pg", 0), "").ok());
+  ASSERT_THAT(engine_.desired_lrps().DesireLrp(NewLrp("pg", 1), ""), IsOk());
+  ASSERT_THAT(engine_.actual_lrps().RetireActualLrp(Key("pg", 0), ""), IsOk());
   EXPECT_EQ(Ordinary("pg", 0), nullptr);
   EXPECT_TRUE(reps_.stops.empty());
 }
 
 TEST_F(EngineLrpTest, ScaleDownStopsRunningInstancesThroughTheirRep) {
-  ASSERT_TRUE(engine_.DesireLrp(NewLrp("pg", 2), "").ok());
+  ASSERT_THAT(engine_.desired_lrps().DesireLrp(NewLrp("pg", 2), ""), IsOk());
   Running("pg", 1, "ig-1", "cell-9");
   models::DesiredLRPUpdate update;
   update.set_instances(1);
-  ASSERT_TRUE(engine_.UpdateDesiredLrp("pg", update, "").ok());
+  ASSERT_THAT(engine_.desired_lrps().UpdateDesiredLrp("pg", update, ""), IsOk());
   ASSERT_EQ(reps_.stops.size(), 1u);
   EXPECT_EQ(reps_.stops[0], "http://rep-cell-9:1800 pg ig-1");
 }
 
 TEST_F(EngineLrpTest, ChangedInternalRoutesAndMetricTagsReachTheRepsOfRunningInstances) {
-  ASSERT_TRUE(engine_.DesireLrp(NewLrp("pg", 2), "").ok());
+  ASSERT_THAT(engine_.desired_lrps().DesireLrp(NewLrp("pg", 2), ""), IsOk());
   Running("pg", 1, "ig-1", "cell-1");
   models::DesiredLRPUpdate update;
   (*update.mutable_routes()->mutable_routes())["internal-router"] =
       R"([{"hostname":"app.apps.internal"}])";
   (*update.mutable_metric_tags())["instance"].set_dynamic(models::MetricTagValue::INDEX);
-  ASSERT_TRUE(engine_.UpdateDesiredLrp("pg", update, "").ok());
+  ASSERT_THAT(engine_.desired_lrps().UpdateDesiredLrp("pg", update, ""), IsOk());
   ASSERT_EQ(reps_.updates.size(), 1u);  // the UNCLAIMED instance 0 has no rep
   const auto& [url, u] = reps_.updates[0];
   EXPECT_EQ(url, "http://rep-cell-1:1800");
@@ -226,38 +218,39 @@ TEST_F(EngineLrpTest, ChangedInternalRoutesAndMetricTagsReachTheRepsOfRunningIns
 }
 
 TEST_F(EngineLrpTest, AnUpdateWithoutRoutesOrTagsCallsNoRep) {
-  ASSERT_TRUE(engine_.DesireLrp(NewLrp("pg", 1), "").ok());
+  ASSERT_THAT(engine_.desired_lrps().DesireLrp(NewLrp("pg", 1), ""), IsOk());
   Running("pg", 0, "ig-1", "cell-1");
   models::DesiredLRPUpdate update;
   update.set_annotation("x");
-  ASSERT_TRUE(engine_.UpdateDesiredLrp("pg", update, "").ok());
+  ASSERT_THAT(engine_.desired_lrps().UpdateDesiredLrp("pg", update, ""), IsOk());
   EXPECT_TRUE(reps_.updates.empty());
 }
 
 TEST_F(EngineLrpTest, RollingEvacuationKeepsTheContainerAndAuctionsAReplacement) {
-  ASSERT_TRUE(engine_.DesireLrp(NewLrp("pg", 1), "").ok());
+  ASSERT_THAT(engine_.desired_lrps().DesireLrp(NewLrp("pg", 1), ""), IsOk());
   Running("pg", 0, "ig-1", "cell-1");
-  auto r = engine_.EvacuateRunningActualLrp(Start("pg", 0, Ik("ig-1", "cell-1")));
-  ASSERT_TRUE(r.status.ok()) << r.status.ToString();
+  auto r = engine_.actual_lrps().EvacuateRunningActualLrp(Start("pg", 0, Ik("ig-1", "cell-1")));
+  ASSERT_THAT(r.status, IsOk()) << r.status.ToString();
   EXPECT_TRUE(r.keep_container);
   EXPECT_EQ(Ordinary("pg", 0)->state(), "UNCLAIMED");
-  EXPECT_EQ(engine_.ActualLrps({"", "", "pg", 0}).size(), 2u);
+  EXPECT_EQ(engine_.model().ActualLrps({"", "", "pg", 0}).size(), 2u);
   EXPECT_EQ(auctioneer_.Indices().size(), 2u);
   // The replacement starts: the evacuating row goes, and the old cell may let go.
   Running("pg", 0, "ig-2", "cell-2");
-  EXPECT_EQ(engine_.ActualLrps({"", "", "pg", 0}).size(), 1u);
-  auto again = engine_.EvacuateRunningActualLrp(Start("pg", 0, Ik("ig-1", "cell-1")));
+  EXPECT_EQ(engine_.model().ActualLrps({"", "", "pg", 0}).size(), 1u);
+  auto again = engine_.actual_lrps().EvacuateRunningActualLrp(Start("pg", 0, Ik("ig-1", "cell-1")));
   EXPECT_FALSE(again.keep_container);
 }
 
 TEST_F(EngineLrpTest, ConcurrentClaimsHaveExactlyOneWinner) {
-  ASSERT_TRUE(engine_.DesireLrp(NewLrp("pg", 1), "").ok());
+  ASSERT_THAT(engine_.desired_lrps().DesireLrp(NewLrp("pg", 1), ""), IsOk());
   constexpr int kClaimers = 16;
   std::atomic<int> wins{0}, refused{0};
   std::vector<std::thread> threads;
   for (int i = 0; i < kClaimers; ++i) {
     threads.emplace_back([&, i] {
-      Status s = engine_.ClaimActualLrp("pg", 0, Ik("ig-" + std::to_string(i), "cell"));
+      Status s =
+          engine_.actual_lrps().ClaimActualLrp("pg", 0, Ik("ig-" + std::to_string(i), "cell"));
       if (s.ok()) ++wins;
       if (s.code() == ErrorCode::kActualLrpCannotBeClaimed) ++refused;
     });

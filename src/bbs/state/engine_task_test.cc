@@ -1,8 +1,12 @@
 #include <gtest/gtest.h>
 
+#include "bbs/base/status_matchers.h"
+#include "bbs/cells/cell_directory.h"
 #include "bbs/clients/auctioneer.h"
 #include "bbs/clients/reps.h"
+#include "bbs/domain/event_testing.h"
 #include "bbs/state/engine.h"
+#include "bbs/state/engine_testing.h"
 #include "bbs/storage/memory_store.h"
 
 namespace bbs::state {
@@ -48,16 +52,14 @@ class EngineTaskTest : public ::testing::Test {
       : cells_("http://{cell_id}:1801"),
         engine_(&store_, &clock_, &guids_, &publisher_, Logger(LogSink::Null(), "t"),
                 Engine::Options{}) {
-    engine_.SetPeers(&auctioneer_, &reps_, &cells_);
-    engine_.SetCallbackSink([this](TaskPtr t) { callbacks_.push_back(t->task_guid()); });
-    EXPECT_TRUE(engine_.Load().ok());
-    engine_.Start();
+    engine_.tasks().SetCallbackSink([this](TaskPtr t) { callbacks_.push_back(t->task_guid()); });
+    testing::StartWithPeers(&engine_, &auctioneer_, &reps_, &cells_);
   }
 
   storage::MemoryStore store_;
   FakeClock clock_;
   SequentialGuidGenerator guids_;
-  events::NullPublisher publisher_;
+  domain::testing::NullEventPublisher publisher_;
   NullAuctioneer auctioneer_;
   CancelRecorder reps_;
   cells::TemplateCellDirectory cells_;
@@ -66,10 +68,10 @@ class EngineTaskTest : public ::testing::Test {
 };
 
 TEST_F(EngineTaskTest, DesireCreatesAPendingTaskAndAuctionsIt) {
-  ASSERT_TRUE(engine_.DesireTask("tg-1", "cf-tasks", Definition()).ok());
-  EXPECT_EQ(engine_.DesireTask("tg-1", "cf-tasks", Definition()).code(),
+  ASSERT_THAT(engine_.tasks().DesireTask("tg-1", "cf-tasks", Definition()), IsOk());
+  EXPECT_EQ(engine_.tasks().DesireTask("tg-1", "cf-tasks", Definition()).code(),
             ErrorCode::kResourceExists);
-  auto task = engine_.Task("tg-1");
+  auto task = engine_.model().Task("tg-1");
   ASSERT_NE(task, nullptr);
   EXPECT_EQ(task->state(), models::Task::Pending);
   EXPECT_EQ(task->created_at(), clock_.NowNanos());
@@ -77,63 +79,63 @@ TEST_F(EngineTaskTest, DesireCreatesAPendingTaskAndAuctionsIt) {
 }
 
 TEST_F(EngineTaskTest, ASecondStartOnTheSameCellShouldNotStart) {
-  ASSERT_TRUE(engine_.DesireTask("tg-1", "cf-tasks", Definition()).ok());
-  auto first = engine_.StartTask("tg-1", "cell-1");
-  ASSERT_TRUE(first.ok());
+  ASSERT_THAT(engine_.tasks().DesireTask("tg-1", "cf-tasks", Definition()), IsOk());
+  auto first = engine_.tasks().StartTask("tg-1", "cell-1");
+  ASSERT_THAT(first, IsOk());
   EXPECT_TRUE(*first);
-  auto second = engine_.StartTask("tg-1", "cell-1");
-  ASSERT_TRUE(second.ok());
+  auto second = engine_.tasks().StartTask("tg-1", "cell-1");
+  ASSERT_THAT(second, IsOk());
   EXPECT_FALSE(*second);
-  EXPECT_EQ(engine_.StartTask("tg-1", "cell-2").status().code(),
+  EXPECT_EQ(engine_.tasks().StartTask("tg-1", "cell-2").status().code(),
             ErrorCode::kInvalidStateTransition);
 }
 
 TEST_F(EngineTaskTest, CancellingARunningTaskTellsItsRep) {
-  ASSERT_TRUE(engine_.DesireTask("tg-1", "cf-tasks", Definition()).ok());
-  ASSERT_TRUE(engine_.StartTask("tg-1", "cell-1").ok());
-  ASSERT_TRUE(engine_.CancelTask("tg-1", "").ok());
+  ASSERT_THAT(engine_.tasks().DesireTask("tg-1", "cf-tasks", Definition()), IsOk());
+  ASSERT_THAT(engine_.tasks().StartTask("tg-1", "cell-1"), IsOk());
+  ASSERT_THAT(engine_.tasks().CancelTask("tg-1", ""), IsOk());
   EXPECT_EQ(reps_.cancels, std::vector<std::string>{"http://cell-1:1801 tg-1"});
-  auto task = engine_.Task("tg-1");
+  auto task = engine_.model().Task("tg-1");
   EXPECT_EQ(task->state(), models::Task::Completed);
   EXPECT_EQ(task->failure_reason(), "task was cancelled");
 }
 
 TEST_F(EngineTaskTest, CompletionWithACallbackUrlReachesTheCallbackSink) {
-  ASSERT_TRUE(engine_.DesireTask("tg-1", "cf-tasks", Definition("http://cc/cb")).ok());
-  ASSERT_TRUE(engine_.StartTask("tg-1", "cell-1").ok());
-  EXPECT_EQ(engine_.CompleteTask("tg-1", "cell-2", false, "", "").code(),
+  ASSERT_THAT(engine_.tasks().DesireTask("tg-1", "cf-tasks", Definition("http://cc/cb")), IsOk());
+  ASSERT_THAT(engine_.tasks().StartTask("tg-1", "cell-1"), IsOk());
+  EXPECT_EQ(engine_.tasks().CompleteTask("tg-1", "cell-2", false, "", "").code(),
             ErrorCode::kRunningOnDifferentCell);
-  ASSERT_TRUE(engine_.CompleteTask("tg-1", "cell-1", false, "", "42").ok());
+  ASSERT_THAT(engine_.tasks().CompleteTask("tg-1", "cell-1", false, "", "42"), IsOk());
   EXPECT_EQ(callbacks_, std::vector<std::string>{"tg-1"});
 }
 
 TEST_F(EngineTaskTest, ResolvingThenDeletingRemovesTheTask) {
-  ASSERT_TRUE(engine_.DesireTask("tg-1", "cf-tasks", Definition()).ok());
-  EXPECT_EQ(engine_.DeleteTask("tg-1").code(), ErrorCode::kInvalidStateTransition);
-  ASSERT_TRUE(engine_.CancelTask("tg-1", "").ok());
-  ASSERT_TRUE(engine_.ResolvingTask("tg-1").ok());
-  ASSERT_TRUE(engine_.DeleteTask("tg-1").ok());
-  EXPECT_EQ(engine_.Task("tg-1"), nullptr);
-  EXPECT_EQ(engine_.DeleteTask("tg-1").code(), ErrorCode::kResourceNotFound);
+  ASSERT_THAT(engine_.tasks().DesireTask("tg-1", "cf-tasks", Definition()), IsOk());
+  EXPECT_THAT(engine_.tasks().DeleteTask("tg-1"), StatusIs(ErrorCode::kInvalidStateTransition));
+  ASSERT_THAT(engine_.tasks().CancelTask("tg-1", ""), IsOk());
+  ASSERT_THAT(engine_.tasks().ResolvingTask("tg-1"), IsOk());
+  ASSERT_THAT(engine_.tasks().DeleteTask("tg-1"), IsOk());
+  EXPECT_EQ(engine_.model().Task("tg-1"), nullptr);
+  EXPECT_THAT(engine_.tasks().DeleteTask("tg-1"), StatusIs(ErrorCode::kResourceNotFound));
 }
 
 TEST_F(EngineTaskTest, TheFourthRejectionFailsTheTask) {
-  ASSERT_TRUE(engine_.DesireTask("tg-1", "cf-tasks", Definition()).ok());
-  for (int i = 0; i < 3; ++i) ASSERT_TRUE(engine_.RejectTask("tg-1", "no room").ok());
-  EXPECT_EQ(engine_.Task("tg-1")->state(), models::Task::Pending);
-  ASSERT_TRUE(engine_.RejectTask("tg-1", "no room").ok());
-  EXPECT_EQ(engine_.Task("tg-1")->state(), models::Task::Completed);
-  EXPECT_TRUE(engine_.Task("tg-1")->failed());
+  ASSERT_THAT(engine_.tasks().DesireTask("tg-1", "cf-tasks", Definition()), IsOk());
+  for (int i = 0; i < 3; ++i) ASSERT_THAT(engine_.tasks().RejectTask("tg-1", "no room"), IsOk());
+  EXPECT_EQ(engine_.model().Task("tg-1")->state(), models::Task::Pending);
+  ASSERT_THAT(engine_.tasks().RejectTask("tg-1", "no room"), IsOk());
+  EXPECT_EQ(engine_.model().Task("tg-1")->state(), models::Task::Completed);
+  EXPECT_TRUE(engine_.model().Task("tg-1")->failed());
 }
 
 TEST_F(EngineTaskTest, ListsFilterByDomainAndCell) {
-  ASSERT_TRUE(engine_.DesireTask("tg-1", "a", Definition()).ok());
-  ASSERT_TRUE(engine_.DesireTask("tg-2", "b", Definition()).ok());
-  ASSERT_TRUE(engine_.StartTask("tg-2", "cell-1").ok());
-  EXPECT_EQ(engine_.Tasks("", "").size(), 2u);
-  EXPECT_EQ(engine_.Tasks("a", "").size(), 1u);
-  EXPECT_EQ(engine_.Tasks("", "cell-1").size(), 1u);
-  EXPECT_EQ(engine_.Tasks("a", "cell-1").size(), 0u);
+  ASSERT_THAT(engine_.tasks().DesireTask("tg-1", "a", Definition()), IsOk());
+  ASSERT_THAT(engine_.tasks().DesireTask("tg-2", "b", Definition()), IsOk());
+  ASSERT_THAT(engine_.tasks().StartTask("tg-2", "cell-1"), IsOk());
+  EXPECT_EQ(engine_.model().Tasks("", "").size(), 2u);
+  EXPECT_EQ(engine_.model().Tasks("a", "").size(), 1u);
+  EXPECT_EQ(engine_.model().Tasks("", "cell-1").size(), 1u);
+  EXPECT_EQ(engine_.model().Tasks("a", "cell-1").size(), 0u);
 }
 
 }  // namespace

@@ -6,15 +6,17 @@
 
 #include <gtest/gtest.h>
 
+#include "bbs/base/status_matchers.h"
+#include "bbs/state/engine_testing.h"
 #include "bbs/storage/memory_store.h"
 #include "models/common.pb.h"
 
 namespace bbs::state {
 namespace {
 
-class RecordingPublisher final : public events::Publisher {
+class RecordingPublisher final : public domain::EventPublisher {
  public:
-  void Publish(const std::vector<events::Event>& batch) override {
+  void Publish(const std::vector<domain::Event>& batch) override {
     std::lock_guard lock(mu_);
     for (const auto& e : batch) types.push_back(e.type);
   }
@@ -28,18 +30,7 @@ class RecordingPublisher final : public events::Publisher {
   std::vector<std::string> types;
 };
 
-models::DesiredLRP NewLrp(const std::string& guid, int instances) {
-  models::DesiredLRP lrp;
-  lrp.set_process_guid(guid);
-  lrp.set_domain("cf-apps");
-  lrp.set_root_fs("preloaded:cflinuxfs4");
-  lrp.set_instances(instances);
-  lrp.set_log_guid("log-" + guid);
-  lrp.mutable_action()->mutable_run_action()->set_path("/bin/true");
-  lrp.mutable_action()->mutable_run_action()->set_user("vcap");
-  (*lrp.mutable_metric_tags())["source_id"].set_static_("app");
-  return lrp;
-}
+using testing::NewLrp;
 
 class EngineTest : public ::testing::Test {
  protected:
@@ -49,12 +40,12 @@ class EngineTest : public ::testing::Test {
     if (engine_) engine_->Stop();
     engine_ = std::make_unique<Engine>(&faulty_, &clock_, &guids_, &publisher_,
                                        Logger(LogSink::Null(), "test"), Engine::Options{});
-    ASSERT_TRUE(engine_->Load().ok());
+    ASSERT_THAT(engine_->Load(), IsOk());
     engine_->Start();
   }
 
   std::vector<ActualLrpPtr> Actuals(const std::string& guid) {
-    return engine_->ActualLrps(ActualLrpFilter{"", "", guid, std::nullopt});
+    return engine_->model().ActualLrps(ActualLrpFilter{"", "", guid, std::nullopt});
   }
 
   storage::MemoryStore store_;
@@ -66,7 +57,7 @@ class EngineTest : public ::testing::Test {
 };
 
 TEST_F(EngineTest, DesireCreatesOneUnclaimedInstancePerIndex) {
-  ASSERT_TRUE(engine_->DesireLrp(NewLrp("pg-1", 3), "trace").ok());
+  ASSERT_THAT(engine_->desired_lrps().DesireLrp(NewLrp("pg-1", 3), "trace"), IsOk());
   auto actuals = Actuals("pg-1");
   ASSERT_EQ(actuals.size(), 3u);
   for (const auto& a : actuals) {
@@ -77,20 +68,20 @@ TEST_F(EngineTest, DesireCreatesOneUnclaimedInstancePerIndex) {
     EXPECT_FALSE(a->routable());
     EXPECT_EQ(a->modification_tag().index(), 0u);
   }
-  auto desired = engine_->DesiredLrp("pg-1");
+  auto desired = engine_->model().DesiredLrp("pg-1");
   ASSERT_NE(desired, nullptr);
   EXPECT_EQ(desired->scheduling_info().modification_tag().index(), 0u);
   EXPECT_FALSE(desired->scheduling_info().modification_tag().epoch().empty());
 }
 
 TEST_F(EngineTest, DesireOfAnExistingProcessGuidIsResourceExists) {
-  ASSERT_TRUE(engine_->DesireLrp(NewLrp("pg-1", 1), "").ok());
-  Status s = engine_->DesireLrp(NewLrp("pg-1", 1), "");
-  EXPECT_EQ(s.code(), ErrorCode::kResourceExists) << s.ToString();
+  ASSERT_THAT(engine_->desired_lrps().DesireLrp(NewLrp("pg-1", 1), ""), IsOk());
+  Status s = engine_->desired_lrps().DesireLrp(NewLrp("pg-1", 1), "");
+  EXPECT_THAT(s, StatusIs(ErrorCode::kResourceExists)) << s.ToString();
 }
 
 TEST_F(EngineTest, DesireEmitsDesiredThenInstanceEvents) {
-  ASSERT_TRUE(engine_->DesireLrp(NewLrp("pg-1", 2), "").ok());
+  ASSERT_THAT(engine_->desired_lrps().DesireLrp(NewLrp("pg-1", 2), ""), IsOk());
   auto types = publisher_.Types();
   // desired_lrp_created, then per index the group and the instance event.
   ASSERT_EQ(types.size(), 5u);
@@ -100,20 +91,20 @@ TEST_F(EngineTest, DesireEmitsDesiredThenInstanceEvents) {
 }
 
 TEST_F(EngineTest, ScalingUpAddsTheNewIndicesAndBumpsTheTag) {
-  ASSERT_TRUE(engine_->DesireLrp(NewLrp("pg-1", 1), "").ok());
+  ASSERT_THAT(engine_->desired_lrps().DesireLrp(NewLrp("pg-1", 1), ""), IsOk());
   models::DesiredLRPUpdate update;
   update.set_instances(3);
-  ASSERT_TRUE(engine_->UpdateDesiredLrp("pg-1", update, "").ok());
+  ASSERT_THAT(engine_->desired_lrps().UpdateDesiredLrp("pg-1", update, ""), IsOk());
   EXPECT_EQ(Actuals("pg-1").size(), 3u);
-  EXPECT_EQ(engine_->DesiredLrp("pg-1")->scheduling_info().instances(), 3);
-  EXPECT_EQ(engine_->DesiredLrp("pg-1")->scheduling_info().modification_tag().index(), 1u);
+  EXPECT_EQ(engine_->model().DesiredLrp("pg-1")->scheduling_info().instances(), 3);
+  EXPECT_EQ(engine_->model().DesiredLrp("pg-1")->scheduling_info().modification_tag().index(), 1u);
 }
 
 TEST_F(EngineTest, ScalingDownDeletesUnclaimedInstancesAboveTheNewCount) {
-  ASSERT_TRUE(engine_->DesireLrp(NewLrp("pg-1", 4), "").ok());
+  ASSERT_THAT(engine_->desired_lrps().DesireLrp(NewLrp("pg-1", 4), ""), IsOk());
   models::DesiredLRPUpdate update;
   update.set_instances(1);
-  ASSERT_TRUE(engine_->UpdateDesiredLrp("pg-1", update, "").ok());
+  ASSERT_THAT(engine_->desired_lrps().UpdateDesiredLrp("pg-1", update, ""), IsOk());
   auto actuals = Actuals("pg-1");
   ASSERT_EQ(actuals.size(), 1u);
   EXPECT_EQ(actuals[0]->actual_lrp_key().index(), 0);
@@ -122,51 +113,53 @@ TEST_F(EngineTest, ScalingDownDeletesUnclaimedInstancesAboveTheNewCount) {
 TEST_F(EngineTest, UpdateOfAMissingLrpIsResourceNotFound) {
   models::DesiredLRPUpdate update;
   update.set_instances(1);
-  EXPECT_EQ(engine_->UpdateDesiredLrp("nope", update, "").code(), ErrorCode::kResourceNotFound);
+  EXPECT_THAT(engine_->desired_lrps().UpdateDesiredLrp("nope", update, ""),
+              StatusIs(ErrorCode::kResourceNotFound));
 }
 
 TEST_F(EngineTest, UpdateWithoutInstancesKeepsTheInstances) {
-  ASSERT_TRUE(engine_->DesireLrp(NewLrp("pg-1", 2), "").ok());
+  ASSERT_THAT(engine_->desired_lrps().DesireLrp(NewLrp("pg-1", 2), ""), IsOk());
   models::DesiredLRPUpdate update;
   update.set_annotation("new");
-  ASSERT_TRUE(engine_->UpdateDesiredLrp("pg-1", update, "").ok());
+  ASSERT_THAT(engine_->desired_lrps().UpdateDesiredLrp("pg-1", update, ""), IsOk());
   EXPECT_EQ(Actuals("pg-1").size(), 2u);
-  EXPECT_EQ(engine_->DesiredLrp("pg-1")->scheduling_info().annotation(), "new");
+  EXPECT_EQ(engine_->model().DesiredLrp("pg-1")->scheduling_info().annotation(), "new");
 }
 
 TEST_F(EngineTest, RemoveDeletesTheDesiredLrpAndItsUnclaimedInstances) {
-  ASSERT_TRUE(engine_->DesireLrp(NewLrp("pg-1", 2), "").ok());
-  ASSERT_TRUE(engine_->RemoveDesiredLrp("pg-1", "").ok());
-  EXPECT_EQ(engine_->DesiredLrp("pg-1"), nullptr);
+  ASSERT_THAT(engine_->desired_lrps().DesireLrp(NewLrp("pg-1", 2), ""), IsOk());
+  ASSERT_THAT(engine_->desired_lrps().RemoveDesiredLrp("pg-1", ""), IsOk());
+  EXPECT_EQ(engine_->model().DesiredLrp("pg-1"), nullptr);
   EXPECT_TRUE(Actuals("pg-1").empty());
-  EXPECT_EQ(engine_->RemoveDesiredLrp("pg-1", "").code(), ErrorCode::kResourceNotFound);
+  EXPECT_THAT(engine_->desired_lrps().RemoveDesiredLrp("pg-1", ""),
+              StatusIs(ErrorCode::kResourceNotFound));
 }
 
 TEST_F(EngineTest, AFailedCommitLeavesMemoryUntouchedAndPublishesNothing) {
   faulty_.FailNextCommits(1);
-  Status s = engine_->DesireLrp(NewLrp("pg-1", 2), "");
-  EXPECT_EQ(s.code(), ErrorCode::kUnknownError);
-  EXPECT_EQ(engine_->DesiredLrp("pg-1"), nullptr);
+  Status s = engine_->desired_lrps().DesireLrp(NewLrp("pg-1", 2), "");
+  EXPECT_THAT(s, StatusIs(ErrorCode::kUnknownError));
+  EXPECT_EQ(engine_->model().DesiredLrp("pg-1"), nullptr);
   EXPECT_TRUE(Actuals("pg-1").empty());
   EXPECT_TRUE(publisher_.Types().empty());
-  EXPECT_TRUE(engine_->DesireLrp(NewLrp("pg-1", 2), "").ok());
+  EXPECT_THAT(engine_->desired_lrps().DesireLrp(NewLrp("pg-1", 2), ""), IsOk());
 }
 
 TEST_F(EngineTest, CommittedStateSurvivesARestart) {
-  ASSERT_TRUE(engine_->DesireLrp(NewLrp("pg-1", 2), "").ok());
-  ASSERT_TRUE(engine_->UpsertDomain("cf-apps", 0).ok());
+  ASSERT_THAT(engine_->desired_lrps().DesireLrp(NewLrp("pg-1", 2), ""), IsOk());
+  ASSERT_THAT(engine_->domains().UpsertDomain("cf-apps", 0), IsOk());
   Restart();
-  EXPECT_NE(engine_->DesiredLrp("pg-1"), nullptr);
+  EXPECT_NE(engine_->model().DesiredLrp("pg-1"), nullptr);
   EXPECT_EQ(Actuals("pg-1").size(), 2u);
-  EXPECT_EQ(engine_->FreshDomains(), std::vector<std::string>{"cf-apps"});
+  EXPECT_EQ(engine_->domains().FreshDomains(), std::vector<std::string>{"cf-apps"});
 }
 
 TEST_F(EngineTest, DomainsExpireAfterTheirTtl) {
-  ASSERT_TRUE(engine_->UpsertDomain("d1", 10).ok());
-  ASSERT_TRUE(engine_->UpsertDomain("forever", 0).ok());
-  EXPECT_EQ(engine_->FreshDomains().size(), 2u);
+  ASSERT_THAT(engine_->domains().UpsertDomain("d1", 10), IsOk());
+  ASSERT_THAT(engine_->domains().UpsertDomain("forever", 0), IsOk());
+  EXPECT_EQ(engine_->domains().FreshDomains().size(), 2u);
   clock_.Advance(std::chrono::seconds(11));
-  EXPECT_EQ(engine_->FreshDomains(), std::vector<std::string>{"forever"});
+  EXPECT_EQ(engine_->domains().FreshDomains(), std::vector<std::string>{"forever"});
 }
 
 TEST_F(EngineTest, ConcurrentWritesAreGroupCommittedAndAllLand) {
@@ -178,40 +171,40 @@ TEST_F(EngineTest, ConcurrentWritesAreGroupCommittedAndAllLand) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < kPerThread; ++i) {
         auto guid = "pg-" + std::to_string(t) + "-" + std::to_string(i);
-        if (!engine_->DesireLrp(NewLrp(guid, 1), "").ok()) ++failures;
+        if (!engine_->desired_lrps().DesireLrp(NewLrp(guid, 1), "").ok()) ++failures;
       }
     });
   }
   for (auto& th : threads) th.join();
   EXPECT_EQ(failures.load(), 0);
-  EXPECT_EQ(engine_->DesiredLrpCount(), static_cast<size_t>(kThreads * kPerThread));
-  EXPECT_EQ(engine_->ActualLrpCount(), static_cast<size_t>(kThreads * kPerThread));
+  EXPECT_EQ(engine_->model().DesiredLrpCount(), static_cast<size_t>(kThreads * kPerThread));
+  EXPECT_EQ(engine_->model().ActualLrpCount(), static_cast<size_t>(kThreads * kPerThread));
   EXPECT_LE(store_.commit_count(), kThreads * kPerThread);
 }
 
 TEST_F(EngineTest, ActualLrpFiltersCombine) {
-  ASSERT_TRUE(engine_->DesireLrp(NewLrp("pg-1", 3), "").ok());
-  ASSERT_TRUE(engine_->DesireLrp(NewLrp("pg-2", 1), "").ok());
-  EXPECT_EQ(engine_->ActualLrps({}).size(), 4u);
-  EXPECT_EQ(engine_->ActualLrps({"cf-apps", "", "", std::nullopt}).size(), 4u);
-  EXPECT_EQ(engine_->ActualLrps({"other", "", "", std::nullopt}).size(), 0u);
-  EXPECT_EQ(engine_->ActualLrps({"", "", "pg-1", 0}).size(), 1u);
-  EXPECT_EQ(engine_->ActualLrps({"", "cell-1", "", std::nullopt}).size(), 0u);
-  EXPECT_EQ(engine_->ActualLrpsByProcessGuids({"pg-2", "pg-2", "nope"}).size(), 1u);
+  ASSERT_THAT(engine_->desired_lrps().DesireLrp(NewLrp("pg-1", 3), ""), IsOk());
+  ASSERT_THAT(engine_->desired_lrps().DesireLrp(NewLrp("pg-2", 1), ""), IsOk());
+  EXPECT_EQ(engine_->model().ActualLrps({}).size(), 4u);
+  EXPECT_EQ(engine_->model().ActualLrps({"cf-apps", "", "", std::nullopt}).size(), 4u);
+  EXPECT_EQ(engine_->model().ActualLrps({"other", "", "", std::nullopt}).size(), 0u);
+  EXPECT_EQ(engine_->model().ActualLrps({"", "", "pg-1", 0}).size(), 1u);
+  EXPECT_EQ(engine_->model().ActualLrps({"", "cell-1", "", std::nullopt}).size(), 0u);
+  EXPECT_EQ(engine_->model().ActualLrpsByProcessGuids({"pg-2", "pg-2", "nope"}).size(), 1u);
 }
 
 TEST_F(EngineTest, DesiredLrpFiltersCombine) {
-  ASSERT_TRUE(engine_->DesireLrp(NewLrp("app1-v1", 1), "").ok());
-  ASSERT_TRUE(engine_->DesireLrp(NewLrp("app2-v1", 1), "").ok());
+  ASSERT_THAT(engine_->desired_lrps().DesireLrp(NewLrp("app1-v1", 1), ""), IsOk());
+  ASSERT_THAT(engine_->desired_lrps().DesireLrp(NewLrp("app2-v1", 1), ""), IsOk());
   DesiredLrpFilter by_app;
   by_app.app_guids = {"app1"};
-  EXPECT_EQ(engine_->DesiredLrps(by_app).size(), 1u);
+  EXPECT_EQ(engine_->model().DesiredLrps(by_app).size(), 1u);
   DesiredLrpFilter by_guid;
   by_guid.process_guids = {"app2-v1", "missing"};
-  EXPECT_EQ(engine_->DesiredLrps(by_guid).size(), 1u);
+  EXPECT_EQ(engine_->model().DesiredLrps(by_guid).size(), 1u);
   DesiredLrpFilter by_domain;
   by_domain.domain = "other";
-  EXPECT_TRUE(engine_->DesiredLrps(by_domain).empty());
+  EXPECT_TRUE(engine_->model().DesiredLrps(by_domain).empty());
 }
 
 }  // namespace

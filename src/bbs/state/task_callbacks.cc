@@ -21,7 +21,7 @@ void TaskCallbacks::Submit(TaskPtr task) {
 }
 
 void TaskCallbacks::Recover() {
-  for (const auto& task : engine_->Tasks("", "")) {
+  for (const auto& task : engine_->model().Tasks("", "")) {
     if (task->task_definition().completion_callback_url().empty()) continue;
     if (task->state() != models::Task::Completed && task->state() != models::Task::Resolving) {
       continue;
@@ -36,10 +36,10 @@ void TaskCallbacks::Deliver(const TaskPtr& task, bool recovering) {
   const std::string& guid = task->task_guid();
   const std::string& url = task->task_definition().completion_callback_url();
   auto log = logger_.Session("task-callback");
-  TaskPtr current = engine_->Task(guid);
+  TaskPtr current = engine_->model().Task(guid);
   if (!current) return;
   if (current->state() == models::Task::Completed) {
-    Status s = engine_->ResolvingTask(guid);
+    Status s = engine_->tasks().ResolvingTask(guid);
     if (!s.ok()) {
       log.Error("marking-task-as-resolving-failed", s.ToString(), {{"task_guid", guid}});
       return;
@@ -61,7 +61,7 @@ void TaskCallbacks::Deliver(const TaskPtr& task, bool recovering) {
     if (outcome.kind == clients::CallbackOutcome::kResponse) {
       last_status = outcome.status;
       if (outcome.status != 503 && outcome.status != 504) {
-        Status s = engine_->DeleteTask(guid);
+        Status s = engine_->tasks().DeleteTask(guid);
         if (!s.ok()) log.Error("delete-task-failed", s.ToString(), {{"task_guid", guid}});
         return;
       }

@@ -12,6 +12,7 @@
 
 #include "bbs/base/logger.h"
 #include "bbs/base/status.h"
+#include "bbs/base/status_matchers.h"
 #include "bbs/storage/encryption/encoder.h"
 #include "bbs/storage/store.h"
 
@@ -90,22 +91,8 @@ MATCHER_P(EqualsProto, expected, "equals " + expected.ShortDebugString()) {
   return false;
 }
 
-// Matches an OK Status; otherwise prints it.
-MATCHER(IsOk, "is OK") {
-  if (arg.ok()) {
-    return true;
-  }
-  *result_listener << "got " << arg.ToString();
-  return false;
-}
-
-// Matches a non-OK Status with the given ErrorCode.
-MATCHER_P(StatusIs, code, std::string("has error ") + ErrorCodeName(code)) {
-  if (!arg.ok() && arg.code() == code) {
-    return true;
-  }
-  *result_listener << "got " << arg.ToString();
-  return false;
-}
+// The Status matchers every test shares (base/status_matchers.h).
+using ::bbs::IsOk;
+using ::bbs::StatusIs;
 
 }  // namespace bbs::storage::testing

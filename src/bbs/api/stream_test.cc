@@ -9,6 +9,8 @@
 
 #include <gtest/gtest.h>
 
+#include "bbs/api/api.h"
+#include "bbs/base/status_matchers.h"
 #include "bbs/events/events_test_util.h"
 #include "bbs/events/hub.h"
 #include "bbs/http/server.h"
@@ -16,6 +18,8 @@
 #include "models/common.pb.h"
 
 namespace bbs::events {
+
+using api::StreamHandler;
 namespace {
 
 using std::chrono::seconds;
@@ -41,7 +45,7 @@ std::unique_ptr<http::Server> StartServer(Hub* hub) {
   options.shutdown_timeout = seconds(5);
   auto server = std::make_unique<http::Server>(std::move(options), std::move(router));
   Status status = server->Start();
-  EXPECT_TRUE(status.ok()) << status.ToString();
+  EXPECT_THAT(status, IsOk()) << status.ToString();
   server->SetReady(true);
   return server;
 }
@@ -55,9 +59,9 @@ std::string CellFilter(const std::string& cell_id) {
 // Opens a stream and reads its head. The subscription exists once the head has arrived.
 void Open(http::TestClient& client, std::string_view method, std::string_view path,
           std::string_view body = {}, const http::HeaderList& headers = {}) {
-  ASSERT_TRUE(client.StartRequest(method, path, body, headers).ok());
+  ASSERT_THAT(client.StartRequest(method, path, body, headers), IsOk());
   auto head = client.ReadUntil("\r\n\r\n");
-  ASSERT_TRUE(head.ok()) << head.status().ToString();
+  ASSERT_THAT(head, IsOk()) << head.status().ToString();
   ASSERT_EQ(*head, kHead);
 }
 
@@ -70,7 +74,7 @@ Event AppendixACrash() {
   crash->set_crash_count(1);
   crash->set_crash_reason("exit 1");
   crash->set_since(1700000000000000000);
-  return Event{Family::kActualLrpInstance, "actual_lrp_crashed", std::move(crash), {"cell-1"}};
+  return Event{EventFamily::kActualLrpInstance, "actual_lrp_crashed", std::move(crash), {"cell-1"}};
 }
 
 TEST(EventStreamTest, WritesTheFirstEventOfAppendixAByteForByte) {
@@ -80,7 +84,7 @@ TEST(EventStreamTest, WritesTheFirstEventOfAppendixAByteForByte) {
   Open(client, "POST", "/v1/events/lrp_instances.r1");
   hub.Publish({AppendixACrash()});
   auto chunk = client.ReadUntil("\n\n\r\n");
-  ASSERT_TRUE(chunk.ok()) << chunk.status().ToString();
+  ASSERT_THAT(chunk, IsOk()) << chunk.status().ToString();
   EXPECT_EQ(*chunk,
             "70;\r\n"
             "id: 0\nevent: actual_lrp_crashed\n"
@@ -88,7 +92,7 @@ TEST(EventStreamTest, WritesTheFirstEventOfAppendixAByteForByte) {
             "\r\n");
   hub.Publish({AppendixACrash()});
   auto second = client.ReadUntil("\n\n\r\n");
-  ASSERT_TRUE(second.ok());
+  ASSERT_THAT(second, IsOk());
   EXPECT_EQ(second->substr(0, 11), "70;\r\nid: 1\n");
 }
 
@@ -101,7 +105,8 @@ TEST(EventStreamTest, FiltersByTheCellIdOfTheRequestBodyButPassesDesiredEvents) 
                testing::GroupCreated("here", "cell-1")});
   auto first = client.ReadUntil("\n\n\r\n");
   auto second = client.ReadUntil("\n\n\r\n");
-  ASSERT_TRUE(first.ok() && second.ok());
+  ASSERT_THAT(first, IsOk());
+  ASSERT_THAT(second, IsOk());
   const auto events = testing::ParseStream(*first + *second).events;
   ASSERT_EQ(events.size(), 2u);
   EXPECT_EQ(events[0].type, "desired_lrp_created");
@@ -118,7 +123,7 @@ TEST(EventStreamTest, AnswersAnUndecodableFilterWith500AndAnEmptyBody) {
   auto server = StartServer(&hub);
   http::TestClient client(server->port());
   auto response = client.Send("POST", "/v1/events/lrp_instances.r1", "\xff\xff\xff");
-  ASSERT_TRUE(response.ok()) << response.status().ToString();
+  ASSERT_THAT(response, IsOk()) << response.status().ToString();
   EXPECT_EQ(response->status, 500);
   EXPECT_EQ(response->body, "");
   EXPECT_EQ(hub.subscriber_count(), 0u);
@@ -138,7 +143,7 @@ TEST(EventStreamTest, AnswersAClosedHubWith500) {
   hub.Close();
   http::TestClient client(server->port());
   auto response = client.Send("POST", "/v1/events/tasks.r1");
-  ASSERT_TRUE(response.ok()) << response.status().ToString();
+  ASSERT_THAT(response, IsOk()) << response.status().ToString();
   EXPECT_EQ(response->status, 500);
 }
 
@@ -156,7 +161,7 @@ TEST(EventStreamTest, FreesTheSubscriptionWhenTheClientDisconnects) {
   }
   hub.Publish({testing::TaskCreated("t")});
   auto event = stays.ReadUntil("\n\n\r\n");
-  ASSERT_TRUE(event.ok());
+  ASSERT_THAT(event, IsOk());
   EXPECT_EQ(testing::ParseStream(*event).events.size(), 1u);
 }
 
@@ -168,11 +173,12 @@ TEST(EventStreamTest, HubCloseEndsEveryStreamWithTheLastChunk) {
   Open(a, "POST", "/v1/events/tasks.r1");
   Open(b, "POST", "/v1/events/lrp_instances.r1", CellFilter("cell-9"));
   hub.Publish({testing::TaskCreated("t")});
-  ASSERT_TRUE(a.ReadUntil("\n\n\r\n").ok());
+  ASSERT_THAT(a.ReadUntil("\n\n\r\n"), IsOk());
   hub.Close();
   auto rest_a = a.ReadToEof();
   auto rest_b = b.ReadToEof();
-  ASSERT_TRUE(rest_a.ok() && rest_b.ok());
+  ASSERT_THAT(rest_a, IsOk());
+  ASSERT_THAT(rest_b, IsOk());
   EXPECT_EQ(*rest_a, "0\r\n\r\n");
   EXPECT_EQ(*rest_b, "0\r\n\r\n");
 }
@@ -184,7 +190,7 @@ TEST(EventStreamTest, ServerShutdownEndsStreamsWithTheLastChunk) {
   Open(client, "POST", "/v1/events/tasks.r1");
   server->Stop();
   auto rest = client.ReadToEof();
-  ASSERT_TRUE(rest.ok());
+  ASSERT_THAT(rest, IsOk());
   EXPECT_EQ(*rest, "0\r\n\r\n");
   EXPECT_EQ(hub.subscriber_count(), 0u);
 }
@@ -198,7 +204,7 @@ TEST(EventStreamTest, ReplaysFromTheLastEventIdHeader) {
   http::TestClient client(server->port());
   Open(client, "POST", "/v1/events/tasks.r1", "", {{"Last-Event-ID", "feed-1"}});
   auto two = client.ReadUntil("id: feed-3\n");
-  ASSERT_TRUE(two.ok()) << two.status().ToString();
+  ASSERT_THAT(two, IsOk()) << two.status().ToString();
   EXPECT_NE(two->find("id: feed-2\n"), std::string::npos);
 }
 
@@ -269,7 +275,7 @@ TEST(EventStreamTest, DropsAClientThatStopsReadingWhileAReadingOneKeepsReceiving
     ASSERT_TRUE(reader.WaitCount(published + 1));
   }
   auto everything = slow.ReadToEof(seconds(60));
-  ASSERT_TRUE(everything.ok()) << everything.status().ToString();
+  ASSERT_THAT(everything, IsOk()) << everything.status().ToString();
   const auto parsed = testing::ParseStream(*everything);
   EXPECT_TRUE(parsed.terminated);
   EXPECT_TRUE(parsed.well_formed);

@@ -6,13 +6,13 @@
 
 #include <google/protobuf/message.h>
 
-namespace bbs::events {
+namespace bbs::domain {
 
 // Which hub (and so which streams) an event belongs to (api.md §4.5). Upstream has one hub per
 // family and computes `actual_lrp_crashed` twice, once for the group hub and once for the
 // instance hub (behavior.md §1.6.2); a crashed event therefore carries the family of the hub it
 // was computed for, and kActualLrpCrashed is for a producer that has one crashed event for both.
-enum class Family {
+enum class EventFamily {
   kDesiredLrp,         // desired_lrp_*: both LRP stream families
   kActualLrpInstance,  // actual_lrp_instance_* (+ its crashed events): lrp_instances streams
   kActualLrpGroup,     // actual_lrp_created/changed/removed (+ its crashed events): /v1/events*
@@ -22,7 +22,7 @@ enum class Family {
 
 // One event as computed by the write path, before framing. Immutable once published.
 struct Event {
-  Family family;
+  EventFamily family;
   std::string type;  // the SSE `event:` name, e.g. "actual_lrp_instance_changed"
   std::shared_ptr<const google::protobuf::Message> payload;
   // Cell ids that let this event through a cell_id filter (api.md §4.7). Empty for desired
@@ -34,17 +34,12 @@ struct Event {
   bool unresolved_group = false;
 };
 
-// Receives committed events in commit order. Implementations must not block for long.
-class Publisher {
+// Receives committed events in commit order (the event hub implements it). Implementations
+// must not block for long.
+class EventPublisher {
  public:
-  virtual ~Publisher() = default;
+  virtual ~EventPublisher() = default;
   virtual void Publish(const std::vector<Event>& batch) = 0;
 };
 
-// Drops everything (until the event hub exists, and in tests that do not look at events).
-class NullPublisher final : public Publisher {
- public:
-  void Publish(const std::vector<Event>&) override {}
-};
-
-}  // namespace bbs::events
+}  // namespace bbs::domain

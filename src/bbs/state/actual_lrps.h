@@ -1,0 +1,61 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "bbs/base/status.h"
+#include "bbs/domain/actual_lrp_lifecycle.h"
+#include "bbs/state/write_context.h"
+#include "models/actual_lrp.pb.h"
+
+namespace bbs::state {
+
+// The ActualLRP lifecycle writes (behavior.md §1, §3): snapshot the rows of one
+// (process_guid, index) under its process lock, let domain/actual_lrp_lifecycle decide, commit,
+// then do the outbound work (auction requests, rep calls) without holding any lock.
+// Thread-safe.
+class ActualLrps {
+ public:
+  explicit ActualLrps(WriteContext ctx) : ctx_(std::move(ctx)) {}
+
+  struct EvacuationResult {
+    Status status;
+    bool keep_container = false;
+  };
+  Status ClaimActualLrp(const std::string& process_guid, int32_t index,
+                        const models::ActualLRPInstanceKey& instance_key);
+  Status StartActualLrp(const domain::StartParams& params);
+  Status CrashActualLrp(const models::ActualLRPKey& key,
+                        const models::ActualLRPInstanceKey& instance_key,
+                        const std::string& error_message);
+  Status FailActualLrp(const models::ActualLRPKey& key, const std::string& error_message);
+  Status RemoveActualLrp(const std::string& process_guid, int32_t index,
+                         const models::ActualLRPInstanceKey* instance_key);
+  // UNCLAIMED/CRASHED rows are deleted; CLAIMED/RUNNING ones are stopped through their cell's
+  // rep (which then removes the row), or deleted when the cell is gone.
+  Status RetireActualLrp(const models::ActualLRPKey& key, const std::string& trace_id);
+  EvacuationResult EvacuateClaimedActualLrp(const models::ActualLRPKey& key,
+                                            const models::ActualLRPInstanceKey& instance_key);
+  EvacuationResult EvacuateCrashedActualLrp(const models::ActualLRPKey& key,
+                                            const models::ActualLRPInstanceKey& instance_key,
+                                            const std::string& error_message);
+  EvacuationResult EvacuateStoppedActualLrp(const models::ActualLRPKey& key,
+                                            const models::ActualLRPInstanceKey& instance_key);
+  EvacuationResult EvacuateRunningActualLrp(const domain::StartParams& params);
+  Status RemoveEvacuatingActualLrp(const models::ActualLRPKey& key,
+                                   const models::ActualLRPInstanceKey& instance_key);
+
+ private:
+  // Commits what `decision` says, then asks for an auction if it wants one. REQUIRES: the
+  // process lock is held.
+  Status Apply(const LrpSnapshot& snap, const domain::LrpDecision& decision,
+               const std::string& trace_id);
+  // Locks the process of `key`, snapshots its index, and applies what `decide(rows)` returns.
+  template <typename DecideFn>
+  Status Decide(const models::ActualLRPKey& key, DecideFn decide);
+
+  WriteContext ctx_;
+};
+
+}  // namespace bbs::state

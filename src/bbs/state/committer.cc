@@ -1,0 +1,105 @@
+#include "bbs/state/committer.h"
+
+#include <algorithm>
+
+#include "bbs/state/model.h"
+
+namespace bbs::state {
+
+Committer::Committer(storage::Store* store, Model* model, domain::EventPublisher* publisher,
+                     Logger logger, Options options)
+    : store_(store),
+      model_(model),
+      publisher_(publisher),
+      logger_(std::move(logger)),
+      options_(options) {}
+
+Committer::~Committer() { Stop(); }
+
+void Committer::Start() {
+  std::lock_guard lock(mu_);
+  if (running_) return;
+  running_ = true;
+  stopping_ = false;
+  thread_ = std::thread([this] { Loop(); });
+}
+
+void Committer::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    if (!running_) return;
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+  std::lock_guard lock(mu_);
+  running_ = false;
+}
+
+std::future<Status> Committer::Submit(Change change) {
+  std::promise<Status> done;
+  std::future<Status> result = done.get_future();
+  if (change.mutations.empty()) {
+    if (!change.events.empty()) publisher_->Publish(change.events);
+    done.set_value(Status::Ok());
+    return result;
+  }
+  std::lock_guard lock(mu_);
+  if (!running_ || stopping_) {
+    done.set_value(UnknownError("bbs is shutting down"));
+    return result;
+  }
+  queue_.push_back(Pending{std::move(change), std::move(done)});
+  cv_.notify_one();
+  return result;
+}
+
+void Committer::Loop() {
+  std::vector<Pending> batch;
+  std::vector<storage::Mutation> all;
+  for (;;) {
+    batch.clear();
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping and drained
+      size_t n = 0;
+      while (!queue_.empty() && (batch.empty() || n + queue_.front().change.mutations.size() <=
+                                                      options_.max_batch_mutations)) {
+        n += queue_.front().change.mutations.size();
+        batch.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+    }
+
+    std::vector<Status> results(batch.size());
+    all.clear();
+    for (const Pending& p : batch) {
+      all.insert(all.end(), p.change.mutations.begin(), p.change.mutations.end());
+    }
+    Status s = store_->Commit(all);
+    if (!s.ok() && batch.size() > 1) {
+      for (size_t i = 0; i < batch.size(); ++i) {
+        results[i] = store_->Commit(batch[i].change.mutations);
+      }
+    } else {
+      std::fill(results.begin(), results.end(), s);
+    }
+
+    std::vector<std::vector<storage::Mutation>*> applied;
+    for (size_t i = 0; i < batch.size(); ++i) {
+      if (results[i].ok()) applied.push_back(&batch[i].change.mutations);
+    }
+    model_->Apply(applied);
+    for (size_t i = 0; i < batch.size(); ++i) {
+      if (results[i].ok()) {
+        if (!batch[i].change.events.empty()) publisher_->Publish(batch[i].change.events);
+      } else {
+        logger_.Error("commit-failed", results[i].ToString());
+      }
+    }
+    for (size_t i = 0; i < batch.size(); ++i) batch[i].done.set_value(results[i]);
+  }
+}
+
+}  // namespace bbs::state

@@ -1,0 +1,85 @@
+#pragma once
+
+#include <condition_variable>
+#include <cstddef>
+#include <deque>
+#include <future>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "bbs/base/logger.h"
+#include "bbs/base/status.h"
+#include "bbs/domain/event.h"
+#include "bbs/storage/store.h"
+
+namespace bbs::state {
+
+class Model;
+
+// One operation's worth of writes: the mutations to commit atomically and the events they cause.
+struct Change {
+  std::vector<storage::Mutation> mutations;
+  std::vector<domain::Event> events;
+};
+
+// The write path's single writer (design.md §3). Submitted changes queue up; one thread takes
+// every change queued meanwhile (up to max_batch_mutations), writes them in one store
+// transaction (group commit), then applies them to the model and publishes their events, in
+// submission order. When the batch's transaction fails, each change is retried alone so that one
+// bad change cannot fail its neighbours. Memory never changes before the store accepted the
+// change; a failed change leaves memory untouched.
+//
+// Thread-safe.
+class Committer {
+ public:
+  struct Options {
+    // Upper bound of mutations in one group commit.
+    size_t max_batch_mutations = 20000;
+  };
+
+  Committer(storage::Store* store, Model* model, domain::EventPublisher* publisher, Logger logger,
+            Options options);
+  ~Committer();
+  Committer(const Committer&) = delete;
+  Committer& operator=(const Committer&) = delete;
+
+  // Starts the committer thread.
+  void Start();
+  // Finishes the queued changes, then refuses further ones.
+  void Stop();
+
+  // Queues `change`. The future becomes ready once the change is committed, applied and its
+  // events published (OK), or refused (the store's error, or UnknownError when stopped). A
+  // change without mutations only publishes its events, at once. Callers that submit many
+  // changes before waiting get them group-committed together.
+  // REQUIRES: until the future is ready the caller holds the key locks of every record the
+  // change touches (the model is read under those locks to compute changes).
+  std::future<Status> Submit(Change change);
+
+  // Submit(change).get().
+  Status Commit(Change change) { return Submit(std::move(change)).get(); }
+
+ private:
+  struct Pending {
+    Change change;
+    std::promise<Status> done;
+  };
+
+  void Loop();
+
+  storage::Store* store_;
+  Model* model_;
+  domain::EventPublisher* publisher_;
+  Logger logger_;
+  Options options_;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Pending> queue_;
+  bool stopping_ = false;
+  bool running_ = false;
+  std::thread thread_;
+};
+
+}  // namespace bbs::state

@@ -1,0 +1,132 @@
+#include "bbs/state/committer.h"
+
+#include <condition_variable>
+#include <future>
+#include <mutex>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "bbs/base/status_matchers.h"
+#include "bbs/state/model.h"
+#include "bbs/storage/memory_store.h"
+
+namespace bbs::state {
+namespace {
+
+// A store whose first Commit waits until Open(); counts the transactions it saw.
+class GatedStore final : public storage::Store {
+ public:
+  Status Load(storage::Snapshot* out) override { return target_.Load(out); }
+  Status Commit(std::span<const storage::Mutation> mutations) override {
+    std::unique_lock lock(mu_);
+    ++commits_;
+    entered_ = true;
+    cv_.notify_all();
+    cv_.wait(lock, [&] { return open_; });
+    return target_.Commit(mutations);
+  }
+  void WaitUntilEntered() {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return entered_; });
+  }
+  void Open() {
+    std::lock_guard lock(mu_);
+    open_ = true;
+    cv_.notify_all();
+  }
+  int commits() {
+    std::lock_guard lock(mu_);
+    return commits_;
+  }
+
+ private:
+  storage::MemoryStore target_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool entered_ = false;
+  bool open_ = false;
+  int commits_ = 0;
+};
+
+class CountingPublisher final : public domain::EventPublisher {
+ public:
+  void Publish(const std::vector<domain::Event>& batch) override {
+    std::lock_guard lock(mu_);
+    for (const auto& e : batch) types.push_back(e.type);
+  }
+  std::mutex mu_;
+  std::vector<std::string> types;
+};
+
+Change PutDomain(const std::string& name, const std::string& event_type = "") {
+  Change change;
+  change.mutations.push_back(storage::PutDomain{name, 1});
+  if (!event_type.empty())
+    change.events.push_back(domain::Event{domain::EventFamily::kTask, event_type, nullptr, {}});
+  return change;
+}
+
+TEST(CommitterTest, ChangesSubmittedWhileACommitRunsShareTheNextTransaction) {
+  GatedStore store;
+  Model model;
+  CountingPublisher publisher;
+  Committer committer(&store, &model, &publisher, Logger(LogSink::Null(), "test"), {});
+  committer.Start();
+
+  std::future<Status> first = committer.Submit(PutDomain("a", "e-a"));
+  store.WaitUntilEntered();
+  std::vector<std::future<Status>> rest;
+  for (const char* name : {"b", "c", "d"}) {
+    rest.push_back(committer.Submit(PutDomain(name, std::string("e-") + name)));
+  }
+  store.Open();
+  EXPECT_THAT(first.get(), IsOk());
+  for (auto& f : rest) EXPECT_THAT(f.get(), IsOk());
+
+  EXPECT_EQ(store.commits(), 2);
+  EXPECT_EQ(model.DomainCount(), 4u);
+  EXPECT_EQ(publisher.types, (std::vector<std::string>{"e-a", "e-b", "e-c", "e-d"}));
+}
+
+TEST(CommitterTest, AFailedChangeLeavesMemoryAndEventsUntouched) {
+  storage::MemoryStore memory;
+  storage::FaultyStore store(&memory);
+  Model model;
+  CountingPublisher publisher;
+  Committer committer(&store, &model, &publisher, Logger(LogSink::Null(), "test"), {});
+  committer.Start();
+  store.FailNextCommits(1);
+  EXPECT_THAT(committer.Commit(PutDomain("a", "e-a")), ::testing::Not(IsOk()));
+  EXPECT_EQ(model.DomainCount(), 0u);
+  EXPECT_TRUE(publisher.types.empty());
+  EXPECT_THAT(committer.Commit(PutDomain("a", "e-a")), IsOk());
+  EXPECT_EQ(model.DomainCount(), 1u);
+}
+
+TEST(CommitterTest, AChangeWithoutMutationsOnlyPublishes) {
+  GatedStore store;  // never opened: a commit would block
+  Model model;
+  CountingPublisher publisher;
+  Committer committer(&store, &model, &publisher, Logger(LogSink::Null(), "test"), {});
+  committer.Start();
+  Change change;
+  change.events.push_back(domain::Event{domain::EventFamily::kTask, "only-event", nullptr, {}});
+  EXPECT_THAT(committer.Submit(std::move(change)).get(), IsOk());
+  EXPECT_EQ(store.commits(), 0);
+  EXPECT_EQ(publisher.types, std::vector<std::string>{"only-event"});
+}
+
+TEST(CommitterTest, RefusesChangesOnceStopped) {
+  storage::MemoryStore store;
+  Model model;
+  CountingPublisher publisher;
+  Committer committer(&store, &model, &publisher, Logger(LogSink::Null(), "test"), {});
+  committer.Start();
+  committer.Stop();
+  EXPECT_THAT(committer.Commit(PutDomain("a")), StatusIs(ErrorCode::kUnknownError));
+  EXPECT_EQ(model.DomainCount(), 0u);
+}
+
+}  // namespace
+}  // namespace bbs::state

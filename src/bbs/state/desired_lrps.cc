@@ -1,0 +1,116 @@
+#include "bbs/state/desired_lrps.h"
+
+#include <memory>
+
+#include "bbs/domain/desired_lrp_ops.h"
+#include "bbs/domain/events.h"
+
+namespace bbs::state {
+namespace {
+
+// The creation of `lrps` (new UNCLAIMED rows), with their events; returns their indices.
+std::vector<int32_t> AppendCreations(std::vector<models::ActualLRP> lrps,
+                                     const std::string& trace_id, Change* change) {
+  std::vector<int32_t> indices;
+  for (auto& actual : lrps) {
+    auto events = domain::ComputeActualLrpEvents({}, {{std::nullopt, actual}},
+                                                 domain::LrpEventMode::kStandard, trace_id);
+    change->events.insert(change->events.end(), events.begin(), events.end());
+    indices.push_back(actual.actual_lrp_key().index());
+    change->mutations.push_back(storage::PutActualLrp{std::move(actual)});
+  }
+  return indices;
+}
+
+}  // namespace
+
+Status DesiredLrps::DesireLrp(const models::DesiredLRP& lrp, const std::string& trace_id) {
+  const std::string& guid = lrp.process_guid();
+  auto key_lock = ctx_.locks->Lock(guid);
+  if (ctx_.model->DesiredLrp(guid)) return Exists();
+  std::set<int32_t> existing_ordinary = ctx_.model->OrdinaryIndices(guid);
+  int64_t now = ctx_.clock->NowNanos();
+  auto record = domain::NewDesiredLrpRecord(lrp, now, ctx_.guids->NewGuid());
+  if (!record.ok()) return record.status();
+  auto full = domain::DesiredLrpFromRecord(*record);
+  if (!full.ok()) return full.status();
+
+  Change change;
+  change.events.push_back(domain::DesiredLrpCreatedEvent(*full, trace_id));
+  std::vector<int32_t> created =
+      AppendCreations(domain::NewInstances(*record, 0, existing_ordinary, now,
+                                           [this] { return ctx_.guids->NewGuid(); }),
+                      trace_id, &change);
+  auto desired = std::make_shared<const records::DesiredLRPRecord>(*record);
+  change.mutations.insert(change.mutations.begin(), storage::PutDesiredLrp{std::move(*record)});
+  Status s = ctx_.committer->Commit(std::move(change));
+  key_lock.unlock();
+  if (s.ok()) ctx_.outbound->RequestLrpAuction(desired, std::move(created), trace_id);
+  return s;
+}
+
+Status DesiredLrps::UpdateDesiredLrp(const std::string& process_guid,
+                                     const models::DesiredLRPUpdate& update,
+                                     const std::string& trace_id) {
+  auto key_lock = ctx_.locks->Lock(process_guid);
+  ProcessSnapshot process = ctx_.model->SnapshotProcess(process_guid);
+  if (!process.desired) return NotFound();
+  const records::DesiredLRPRecord& before = *process.desired;
+  auto after = domain::ApplyDesiredLrpUpdate(before, update);
+  if (!after.ok()) return after.status();
+  auto before_full = domain::DesiredLrpFromRecord(before);
+  if (!before_full.ok()) return before_full.status();
+  auto after_full = domain::DesiredLrpFromRecord(*after);
+  if (!after_full.ok()) return after_full.status();
+
+  Change change;
+  std::vector<int32_t> created;
+  std::vector<models::ActualLRP> to_stop;
+  int32_t old_count = before.scheduling_info().instances();
+  int32_t new_count = after->scheduling_info().instances();
+  if (update.has_instances() && new_count > old_count) {
+    std::set<int32_t> existing;
+    for (const auto& a : process.actuals) {
+      if (a->presence() == models::ActualLRP::ORDINARY)
+        existing.insert(a->actual_lrp_key().index());
+    }
+    created =
+        AppendCreations(domain::NewInstances(*after, old_count, existing, ctx_.clock->NowNanos(),
+                                             [this] { return ctx_.guids->NewGuid(); }),
+                        trace_id, &change);
+  } else if (update.has_instances() && new_count < old_count) {
+    auto plan = domain::PlanStopInstances(process.RawActuals(), new_count);
+    AppendLrpDeletions(plan.to_delete, trace_id, &change);
+    to_stop = std::move(plan.to_stop);
+  }
+  change.events.push_back(domain::DesiredLrpChangedEvent(*before_full, *after_full, trace_id));
+  auto desired = std::make_shared<const records::DesiredLRPRecord>(*after);
+  change.mutations.insert(change.mutations.begin(), storage::PutDesiredLrp{std::move(*after)});
+  Status s = ctx_.committer->Commit(std::move(change));
+  key_lock.unlock();
+  if (!s.ok()) return s;
+  ctx_.outbound->RequestLrpAuction(desired, std::move(created), trace_id);
+  ctx_.outbound->StopInstancesAsync(to_stop, trace_id);
+  ctx_.outbound->UpdateInstancesAsync(before, update, process.actuals, trace_id);
+  return s;
+}
+
+Status DesiredLrps::RemoveDesiredLrp(const std::string& process_guid, const std::string& trace_id) {
+  auto key_lock = ctx_.locks->Lock(process_guid);
+  ProcessSnapshot process = ctx_.model->SnapshotProcess(process_guid);
+  if (!process.desired) return NotFound();
+  Change change;
+  change.mutations.push_back(storage::DeleteDesiredLrp{process_guid});
+  auto before_full = domain::DesiredLrpFromRecord(*process.desired);
+  if (before_full.ok()) {
+    change.events.push_back(domain::DesiredLrpRemovedEvent(*before_full, trace_id));
+  }
+  auto plan = domain::PlanStopInstances(process.RawActuals(), 0);
+  AppendLrpDeletions(plan.to_delete, trace_id, &change);
+  Status s = ctx_.committer->Commit(std::move(change));
+  key_lock.unlock();
+  if (s.ok()) ctx_.outbound->StopInstancesAsync(plan.to_stop, trace_id);
+  return s;
+}
+
+}  // namespace bbs::state

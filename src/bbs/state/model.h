@@ -1,0 +1,126 @@
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <shared_mutex>
+#include <string>
+#include <tuple>
+#include <unordered_map>
+#include <vector>
+
+#include "bbs/domain/actual_lrp_lifecycle.h"
+#include "bbs/domain/lrp_convergence.h"
+#include "bbs/storage/store.h"
+#include "models/actual_lrp.pb.h"
+#include "models/task.pb.h"
+#include "records/records.pb.h"
+
+namespace bbs::state {
+
+using ActualLrpPtr = std::shared_ptr<const models::ActualLRP>;
+using DesiredLrpPtr = std::shared_ptr<const records::DesiredLRPRecord>;
+using TaskPtr = std::shared_ptr<const models::Task>;
+
+// Filters of /v1/actual_lrps/list (all ANDed; empty = no filter).
+struct ActualLrpFilter {
+  std::string domain;
+  std::string cell_id;
+  std::string process_guid;
+  std::optional<int32_t> index;
+};
+
+// Filters of the desired LRP reads (all ANDed; empty = no filter). app_guids is a prefix match
+// on the process guid, ORed among its entries.
+struct DesiredLrpFilter {
+  std::string domain;
+  std::vector<std::string> process_guids;
+  std::vector<std::string> app_guids;
+};
+
+// The rows of one (process_guid, index) and the desired LRP of its process, as read at one
+// moment.
+struct LrpSnapshot {
+  ActualLrpPtr ordinary, evacuating, suspect;
+  DesiredLrpPtr desired;
+  int32_t running_ordinary = 0;  // RUNNING ORDINARY rows of the whole process
+  domain::LrpRows rows() const { return {ordinary.get(), evacuating.get(), suspect.get()}; }
+  // The rows present, as values (ordinary, evacuating, suspect).
+  std::vector<models::ActualLRP> RowValues() const;
+};
+
+// A process's desired LRP and every one of its actual rows.
+struct ProcessSnapshot {
+  DesiredLrpPtr desired;
+  std::vector<ActualLrpPtr> actuals;
+  std::vector<const models::ActualLRP*> RawActuals() const;
+};
+
+// The in-memory authoritative model: domains, desired LRPs, actual LRPs (by process and by
+// cell), tasks. Only the committer changes it (Apply); everything else reads. Records handed
+// out are immutable (shared_ptr to const), so a reader keeps what it read after the lock is
+// gone. The only owner of the state lock.
+//
+// Thread-safe.
+class Model {
+ public:
+  // Replaces nothing: adds every record of `snapshot`. REQUIRES: called once, on an empty model.
+  void Load(storage::Snapshot snapshot);
+  // Applies committed mutations, batch by batch, under one exclusive lock.
+  void Apply(const std::vector<std::vector<storage::Mutation>*>& batches);
+
+  // --- reads ---
+  DesiredLrpPtr DesiredLrp(const std::string& process_guid) const;
+  std::vector<DesiredLrpPtr> DesiredLrps(const DesiredLrpFilter& filter) const;
+  std::vector<ActualLrpPtr> ActualLrps(const ActualLrpFilter& filter) const;
+  std::vector<ActualLrpPtr> ActualLrpsByProcessGuids(const std::vector<std::string>& guids) const;
+  TaskPtr Task(const std::string& task_guid) const;
+  // Filters ANDed; empty = no filter.
+  std::vector<TaskPtr> Tasks(const std::string& domain, const std::string& cell_id) const;
+  std::vector<TaskPtr> AllTasks() const;
+  // Names of the domains whose expiry is after `after` (sorted) / at or before it.
+  std::vector<std::string> DomainsExpiringAfter(int64_t after) const;
+  std::vector<std::string> DomainsExpiredBy(int64_t now) const;
+  size_t DesiredLrpCount() const;
+  size_t ActualLrpCount() const;
+  size_t DomainCount() const;
+  size_t TaskCount() const;
+
+  LrpSnapshot SnapshotLrp(const std::string& process_guid, int32_t index) const;
+  ProcessSnapshot SnapshotProcess(const std::string& process_guid) const;
+  // Indices of the process's ORDINARY rows.
+  std::set<int32_t> OrdinaryIndices(const std::string& process_guid) const;
+
+  // Runs the pure LRP convergence calculator over memory in place, under the shared lock (no
+  // copies). `present_cells` = nullopt: every cell that holds a row counts as present.
+  domain::LrpConvergenceActions CalculateLrpConvergence(
+      int64_t now, const std::optional<std::set<std::string>>& present_cells) const;
+
+ private:
+  struct Slots {
+    std::array<ActualLrpPtr, 3> by_presence;  // indexed by models::ActualLRP::Presence
+  };
+  struct ProcessEntry {
+    DesiredLrpPtr desired;
+    std::map<int32_t, Slots> actuals;
+  };
+  using ActualRef = std::tuple<std::string, int32_t, int>;  // guid, index, presence
+
+  void ApplyLocked(storage::Mutation& mutation);
+  void IndexCellLocked(const models::ActualLRP& lrp, bool add);
+  void CollectActualsLocked(const ProcessEntry& entry, const ActualLrpFilter& filter,
+                            std::vector<ActualLrpPtr>* out) const;
+
+  mutable std::shared_mutex mu_;  // guards everything below
+  std::unordered_map<std::string, ProcessEntry> processes_;
+  std::unordered_map<std::string, std::set<ActualRef>> by_cell_;
+  std::unordered_map<std::string, int64_t> domains_;
+  std::unordered_map<std::string, TaskPtr> tasks_;
+  size_t actual_count_ = 0;
+  size_t desired_count_ = 0;
+};
+
+}  // namespace bbs::state
