@@ -1,0 +1,69 @@
+#pragma once
+
+#include <sys/types.h>
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "bbs/base/status.h"
+#include "bbs/storage/etcd/etcd_store.h"
+#include "bbs/storage/store.h"
+
+// Helpers for tests against real etcd.
+namespace bbs::storage::etcd::testing {
+
+// The endpoints of the shared test etcd (BBS_TEST_ETCD_ENDPOINTS, comma-separated, as printed
+// by scripts/servers/etcd.sh), or empty when unset.
+std::vector<std::string> TestEndpoints();
+
+// A key root no other test (in this or a parallel process) uses: "/bbs-test/<pid>/<n>/<name>".
+std::string UniqueRoot(std::string_view name);
+
+// Store options for tests: the given endpoints and root, timeouts short enough for tests.
+EtcdStore::Options TestOptions(std::vector<std::string> endpoints, std::string root);
+
+// For the storage conformance suite: an EtcdStore on the test etcd under a root derived from
+// `dir` (unique per test, stable across reopens). Marks the current test skipped and fails
+// when BBS_TEST_ETCD_ENDPOINTS is unset.
+Result<std::unique_ptr<Store>> OpenConformanceStore(const std::string& dir);
+
+// A throwaway etcd cluster of `size` members on free loopback ports in `dir`, run from the
+// `etcd` binary on PATH with a short election timeout. Members are killed on destruction.
+class LocalCluster {
+ public:
+  static Result<std::unique_ptr<LocalCluster>> Start(int size, const std::filesystem::path& dir);
+  LocalCluster(const LocalCluster&) = delete;
+  LocalCluster& operator=(const LocalCluster&) = delete;
+  ~LocalCluster();
+
+  // Client URLs, member 0 first.
+  std::vector<std::string> endpoints() const;
+  // SIGKILLs member `i` and reaps it.
+  void Kill(int i);
+  // Starts member `i` again on its data and ports; waits until it answers.
+  Status Restart(int i);
+  // The index of the member the running members agree leads; waits for an election.
+  Result<int> Leader();
+
+ private:
+  struct Member {
+    std::string name;
+    int client_port = 0;
+    int peer_port = 0;
+    pid_t pid = -1;
+  };
+
+  explicit LocalCluster(std::filesystem::path dir) : dir_(std::move(dir)) {}
+  Status Spawn(int i, bool initial);
+  // Waits until every running member answers Status and knows a leader.
+  Status WaitHealthy();
+
+  std::filesystem::path dir_;
+  std::vector<Member> members_;
+  std::string initial_cluster_;
+};
+
+}  // namespace bbs::storage::etcd::testing
