@@ -139,8 +139,16 @@ int Run(int argc, char** argv) {
   }
   health.SetReady(true);
 
-  auto store = storage::OpenStore(config->database_driver, config->database_connection_string,
-                                  logger.Session("store"));
+  auto store = config->database_driver == "etcd"
+                   ? storage::OpenEtcdStore({.cluster = config->etcd_cluster.empty()
+                                                            ? config->database_connection_string
+                                                            : config->etcd_cluster,
+                                             .cert_file = config->etcd_cert_file,
+                                             .key_file = config->etcd_key_file,
+                                             .ca_file = config->etcd_ca_file},
+                                            logger.Session("store"))
+                   : storage::OpenStore(config->database_driver, config->database_connection_string,
+                                        logger.Session("store"));
   if (!store.ok()) {
     logger.Fatal("opening-store-failed", store.status().message(),
                  {{"driver", config->database_driver}});

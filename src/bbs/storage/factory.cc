@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "bbs/storage/etcd/etcd_store.h"
 #include "bbs/storage/memory_store.h"
 #include "bbs/storage/sqlite/sqlite_store.h"
 
@@ -47,10 +48,28 @@ Result<std::unique_ptr<Store>> OpenStore(std::string_view driver,
   if (driver == "memory") {
     return std::unique_ptr<Store>(std::make_unique<MemoryStore>());
   }
-  if (driver == "postgres" || driver == "etcd") {
+  if (driver == "etcd") {
+    return OpenEtcdStore(EtcdSettings{.cluster = std::string(connection_string)},
+                         std::move(logger));
+  }
+  if (driver == "postgres") {
     return InvalidRequest(fmt::format("database driver '{}' is not built yet", driver));
   }
   return InvalidRequest(fmt::format("unknown database driver '{}'", driver));
+}
+
+Result<std::unique_ptr<Store>> OpenEtcdStore(const EtcdSettings& settings, Logger logger) {
+  etcd::EtcdStore::Options options;
+  options.client.endpoints = etcd::SplitEndpoints(settings.cluster);
+  options.client.cert_file = settings.cert_file;
+  options.client.key_file = settings.key_file;
+  options.client.ca_file = settings.ca_file;
+  options.root = settings.root;
+  auto store = etcd::EtcdStore::Open(std::move(options), std::move(logger));
+  if (!store.ok()) {
+    return store.status();
+  }
+  return std::unique_ptr<Store>(std::move(store).value());
 }
 
 }  // namespace bbs::storage

@@ -39,8 +39,15 @@ TEST(OpenStoreTest, OpensAnEmptyMemoryStore) {
   EXPECT_THAT(snapshot.tasks, SizeIs(0));
 }
 
-TEST(OpenStoreTest, SaysPostgresAndEtcdAreNotBuiltYet) {
-  for (const char* driver : {"postgres", "etcd"}) {
+TEST(OpenStoreTest, OpensEtcdOnTheClusterUrlsInTheConnectionString) {
+  auto store = OpenStore("etcd", "unix:///var/run/etcd.sock", NullLogger());
+  ASSERT_FALSE(store.ok());
+  EXPECT_THAT(store.status(), StatusIs(ErrorCode::kInvalidRequest));
+  EXPECT_THAT(store.status().message(), ::testing::HasSubstr("unix:///var/run/etcd.sock"));
+}
+
+TEST(OpenStoreTest, SaysPostgresIsNotBuiltYet) {
+  for (const char* driver : {"postgres"}) {
     auto store = OpenStore(driver, "whatever", NullLogger());
     ASSERT_FALSE(store.ok());
     EXPECT_THAT(store.status(), StatusIs(ErrorCode::kInvalidRequest));

@@ -89,11 +89,11 @@ class Writer {
 
 class EtcdClusterTest : public ::testing::Test {
  protected:
-  void StartCluster(int size) {
+  void StartCluster(int size, const testing::TlsFiles* tls = nullptr) {
     if (!EtcdOnPath()) {
       GTEST_SKIP() << "etcd is not on PATH (apt-get install etcd-server)";
     }
-    auto cluster = testing::LocalCluster::Start(size, dir_.path());
+    auto cluster = testing::LocalCluster::Start(size, dir_.path(), tls);
     ASSERT_THAT(cluster.ok() ? Status::Ok() : cluster.status(), IsOk());
     cluster_ = std::move(cluster).value();
   }
@@ -125,7 +125,7 @@ class EtcdClusterTest : public ::testing::Test {
 
 TEST_F(EtcdClusterTest, AFollowerKilledWhileWritesRunLosesNoAcknowledgedWrite) {
   StartCluster(3);
-  if (IsSkipped()) return;
+  if (IsSkipped() || HasFatalFailure()) return;
   auto leader = cluster_->Leader();
   ASSERT_TRUE(leader.ok()) << leader.status().ToString();
   int victim = (*leader + 1) % 3;
@@ -147,7 +147,7 @@ TEST_F(EtcdClusterTest, AFollowerKilledWhileWritesRunLosesNoAcknowledgedWrite) {
 
 TEST_F(EtcdClusterTest, TheLeaderKilledWhileWritesRunLosesNoAcknowledgedWrite) {
   StartCluster(3);
-  if (IsSkipped()) return;
+  if (IsSkipped() || HasFatalFailure()) return;
   auto leader = cluster_->Leader();
   ASSERT_TRUE(leader.ok()) << leader.status().ToString();
   std::vector<std::string> endpoints = cluster_->endpoints();
@@ -170,7 +170,7 @@ TEST_F(EtcdClusterTest, TheLeaderKilledWhileWritesRunLosesNoAcknowledgedWrite) {
 
 TEST_F(EtcdClusterTest, CommitsFailWhileEtcdIsGoneAndSucceedOnceItIsBack) {
   StartCluster(1);
-  if (IsSkipped()) return;
+  if (IsSkipped() || HasFatalFailure()) return;
   auto options = testing::TestOptions(cluster_->endpoints(), "/gone-test");
   options.client.attempt_timeout = std::chrono::milliseconds(300);
   options.client.retry_budget = std::chrono::milliseconds(1000);
@@ -199,6 +199,34 @@ TEST_F(EtcdClusterTest, CommitsFailWhileEtcdIsGoneAndSucceedOnceItIsBack) {
   ASSERT_THAT(store->Load(&snapshot), IsOk());
   EXPECT_THAT(FindTask(snapshot, "before"), NotNull());
   EXPECT_THAT(FindTask(snapshot, "after"), NotNull());
+}
+
+TEST_F(EtcdClusterTest, SpeaksTlsWithAClientCertificateToAnEtcdThatRequiresOne) {
+  auto tls = testing::MakeTestCertificates(dir_.path());
+  ASSERT_TRUE(tls.ok()) << tls.status().ToString();
+  StartCluster(1, &*tls);
+  if (IsSkipped() || HasFatalFailure()) return;
+  ASSERT_TRUE(cluster_->endpoints()[0].starts_with("https://"));
+
+  auto options = testing::TestOptions(cluster_->endpoints(), "/tls-test");
+  options.client.ca_file = tls->ca_cert;
+  options.client.cert_file = tls->client_cert;
+  options.client.key_file = tls->client_key;
+  auto store = EtcdStore::Open(options, NullLogger());
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  ASSERT_THAT((*store)->Commit(std::vector<Mutation>{PutTask{storage::testing::SmallTask("t")}}),
+              IsOk());
+  Snapshot snapshot;
+  ASSERT_THAT((*store)->Load(&snapshot), IsOk());
+  EXPECT_THAT(FindTask(snapshot, "t"), NotNull());
+
+  // Without our certificate the server refuses the connection.
+  options.client.cert_file.clear();
+  options.client.key_file.clear();
+  options.connect_timeout = std::chrono::milliseconds(1000);
+  auto refused = EtcdStore::Open(options, NullLogger());
+  EXPECT_FALSE(refused.ok());
+  EXPECT_THAT(refused.status().message(), ::testing::HasSubstr("cannot reach etcd"));
 }
 
 }  // namespace

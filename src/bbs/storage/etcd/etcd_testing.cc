@@ -11,6 +11,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
+#include <fstream>
 #include <map>
 #include <thread>
 
@@ -47,9 +48,15 @@ void SkipNoEtcd() {
                   "eval \"$(scripts/servers/etcd.sh start /tmp/etcd)\"";
 }
 
-std::unique_ptr<EtcdClient> ClientFor(const std::string& endpoint) {
+std::unique_ptr<EtcdClient> ClientFor(const std::string& endpoint,
+                                      const std::optional<TlsFiles>& tls) {
   EtcdClientOptions options;
   options.endpoints = {endpoint};
+  if (tls) {
+    options.ca_file = tls->ca_cert;
+    options.cert_file = tls->client_cert;
+    options.key_file = tls->client_key;
+  }
   options.attempt_timeout = std::chrono::milliseconds(500);
   options.retry_budget = std::chrono::milliseconds(0);
   auto client = EtcdClient::Create(options, Logger(LogSink::Null(), "test"));
@@ -95,9 +102,38 @@ Result<std::unique_ptr<Store>> OpenConformanceStore(const std::string& dir) {
 
 // --- LocalCluster ----------------------------------------------------------------------------
 
+Result<TlsFiles> MakeTestCertificates(const std::filesystem::path& dir) {
+  TlsFiles files{(dir / "ca.crt").string(), (dir / "server.crt").string(),
+                 (dir / "server.key").string(), (dir / "client.crt").string(),
+                 (dir / "client.key").string()};
+  std::string d = dir.string();
+  std::string script = fmt::format(
+      "set -e; cd '{0}'; K='-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes'; "
+      "openssl req -x509 $K -keyout ca.key -out ca.crt -subj /CN=bbs-test-ca -days 2; "
+      "for who in server client; do "
+      "openssl req $K -keyout $who.key -out $who.csr -subj /CN=bbs-test-$who; "
+      "printf 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n' > $who.ext; "
+      "openssl x509 -req -in $who.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out $who.crt "
+      "-days 2 -extfile $who.ext; done",
+      d);
+  {
+    std::ofstream out(dir / "gen-certs.sh");
+    out << script << "\n";
+  }
+  std::string command = "sh '" + d + "/gen-certs.sh' > '" + d + "/openssl.log' 2>&1";
+  if (system(command.c_str()) != 0) {
+    return UnknownError("openssl failed; see " + d + "/openssl.log");
+  }
+  return files;
+}
+
 Result<std::unique_ptr<LocalCluster>> LocalCluster::Start(int size,
-                                                          const std::filesystem::path& dir) {
+                                                          const std::filesystem::path& dir,
+                                                          const TlsFiles* tls) {
   std::unique_ptr<LocalCluster> cluster(new LocalCluster(dir));
+  if (tls != nullptr) {
+    cluster->tls_ = *tls;
+  }
   for (int i = 0; i < size; ++i) {
     Member m;
     m.name = fmt::format("m{}", i);
@@ -127,14 +163,14 @@ LocalCluster::~LocalCluster() {
 std::vector<std::string> LocalCluster::endpoints() const {
   std::vector<std::string> out;
   for (const Member& m : members_) {
-    out.push_back(fmt::format("http://127.0.0.1:{}", m.client_port));
+    out.push_back(fmt::format("{}://127.0.0.1:{}", tls_ ? "https" : "http", m.client_port));
   }
   return out;
 }
 
 Status LocalCluster::Spawn(int i, bool initial) {
   Member& m = members_[i];
-  std::string client = fmt::format("http://127.0.0.1:{}", m.client_port);
+  std::string client = fmt::format("{}://127.0.0.1:{}", tls_ ? "https" : "http", m.client_port);
   std::string peer = fmt::format("http://127.0.0.1:{}", m.peer_port);
   std::string data = (dir_ / (m.name + ".data")).string();
   std::string log = (dir_ / (m.name + ".log")).string();
@@ -161,6 +197,13 @@ Status LocalCluster::Spawn(int i, bool initial) {
                                    "500",
                                    "--logger",
                                    "zap"};
+  if (tls_) {
+    for (std::string flag :
+         {"--cert-file=" + tls_->server_cert, "--key-file=" + tls_->server_key,
+          "--trusted-ca-file=" + tls_->ca_cert, std::string("--client-cert-auth")}) {
+      args.push_back(flag);
+    }
+  }
   std::vector<char*> argv;
   for (std::string& a : args) {
     argv.push_back(a.data());
@@ -216,7 +259,7 @@ Status LocalCluster::WaitHealthy() {
         return UnknownError(fmt::format("etcd member {} exited; see {}", members_[i].name,
                                         (dir_ / (members_[i].name + ".log")).string()));
       }
-      auto client = ClientFor(urls[i]);
+      auto client = ClientFor(urls[i], tls_);
       etcdserverpb::StatusResponse response;
       Status s = client ? client->MemberStatusAt(0, &response) : UnknownError("client");
       if (!s.ok() || response.leader() == 0) {
@@ -243,7 +286,7 @@ Result<int> LocalCluster::Leader() {
     if (members_[i].pid <= 0) {
       continue;
     }
-    auto client = ClientFor(urls[i]);
+    auto client = ClientFor(urls[i], tls_);
     etcdserverpb::StatusResponse response;
     if (client && client->MemberStatusAt(0, &response).ok()) {
       index_of_id[response.header().member_id()] = static_cast<int>(i);

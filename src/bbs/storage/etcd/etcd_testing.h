@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -30,11 +31,24 @@ EtcdStore::Options TestOptions(std::vector<std::string> endpoints, std::string r
 // when BBS_TEST_ETCD_ENDPOINTS is unset.
 Result<std::unique_ptr<Store>> OpenConformanceStore(const std::string& dir);
 
+// PEM files for a TLS test: a CA, a server certificate for IP 127.0.0.1 and a client
+// certificate, all signed by the CA; made with the openssl command in `dir`.
+struct TlsFiles {
+  std::string ca_cert;
+  std::string server_cert;
+  std::string server_key;
+  std::string client_cert;
+  std::string client_key;
+};
+Result<TlsFiles> MakeTestCertificates(const std::filesystem::path& dir);
+
 // A throwaway etcd cluster of `size` members on free loopback ports in `dir`, run from the
 // `etcd` binary on PATH with a short election timeout. Members are killed on destruction.
 class LocalCluster {
  public:
-  static Result<std::unique_ptr<LocalCluster>> Start(int size, const std::filesystem::path& dir);
+  // With `tls`, members serve https to clients and require a client certificate.
+  static Result<std::unique_ptr<LocalCluster>> Start(int size, const std::filesystem::path& dir,
+                                                     const TlsFiles* tls = nullptr);
   LocalCluster(const LocalCluster&) = delete;
   LocalCluster& operator=(const LocalCluster&) = delete;
   ~LocalCluster();
@@ -64,6 +78,7 @@ class LocalCluster {
   std::filesystem::path dir_;
   std::vector<Member> members_;
   std::string initial_cluster_;
+  std::optional<TlsFiles> tls_;
 };
 
 }  // namespace bbs::storage::etcd::testing
