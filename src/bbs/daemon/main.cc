@@ -139,14 +139,14 @@ int Run(int argc, char** argv) {
   }
   health.SetReady(true);
 
+  storage::EtcdSettings etcd;
+  etcd.cluster =
+      config->etcd_cluster.empty() ? config->database_connection_string : config->etcd_cluster;
+  etcd.cert_file = config->etcd_cert_file;
+  etcd.key_file = config->etcd_key_file;
+  etcd.ca_file = config->etcd_ca_file;
   auto store = config->database_driver == "etcd"
-                   ? storage::OpenEtcdStore({.cluster = config->etcd_cluster.empty()
-                                                            ? config->database_connection_string
-                                                            : config->etcd_cluster,
-                                             .cert_file = config->etcd_cert_file,
-                                             .key_file = config->etcd_key_file,
-                                             .ca_file = config->etcd_ca_file},
-                                            logger.Session("store"))
+                   ? storage::OpenEtcdStore(etcd, logger.Session("store"))
                    : storage::OpenStore(config->database_driver, config->database_connection_string,
                                         logger.Session("store"));
   if (!store.ok()) {

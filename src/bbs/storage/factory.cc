@@ -49,8 +49,9 @@ Result<std::unique_ptr<Store>> OpenStore(std::string_view driver,
     return std::unique_ptr<Store>(std::make_unique<MemoryStore>());
   }
   if (driver == "etcd") {
-    return OpenEtcdStore(EtcdSettings{.cluster = std::string(connection_string)},
-                         std::move(logger));
+    EtcdSettings settings;
+    settings.cluster = std::string(connection_string);
+    return OpenEtcdStore(settings, std::move(logger));
   }
   if (driver == "postgres") {
     return InvalidRequest(fmt::format("database driver '{}' is not built yet", driver));

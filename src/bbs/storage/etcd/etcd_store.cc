@@ -3,6 +3,7 @@
 #include <charconv>
 #include <chrono>
 #include <climits>
+#include <future>
 #include <map>
 #include <optional>
 #include <unordered_map>
@@ -431,20 +432,35 @@ Status EtcdStore::Load(Snapshot* out) {
   std::unordered_map<std::string, DesiredHalves> desired;
   int64_t revision = 0;
   size_t skipped = 0;
-  std::string next = prefix;
-  etcdserverpb::RangeResponse response;
-  for (;;) {
+  // One range read per page at one revision; the next page is read while this one is decoded.
+  struct Page {
+    Status status;
+    etcdserverpb::RangeResponse response;
+  };
+  auto fetch = [this, &end](std::string key, int64_t at) {
+    auto page = std::make_unique<Page>();
     etcdserverpb::RangeRequest request;
-    request.set_key(next);
+    request.set_key(std::move(key));
     request.set_range_end(end);
     request.set_limit(options_.page_size);
-    request.set_revision(revision);
-    response.Clear();
-    if (Status s = client_->Range(request, &response); !s.ok()) {
-      return s;
+    request.set_revision(at);
+    page->status = client_->Range(request, &page->response);
+    return page;
+  };
+  std::unique_ptr<Page> page = fetch(prefix, 0);
+  for (;;) {
+    if (!page->status.ok()) {
+      return page->status;
     }
+    const etcdserverpb::RangeResponse& response = page->response;
     if (revision == 0) {
       revision = response.header().revision();
+    }
+    std::future<std::unique_ptr<Page>> ahead;
+    if (response.more() && response.kvs_size() > 0) {
+      std::string next = response.kvs(response.kvs_size() - 1).key();
+      next.push_back('\0');
+      ahead = std::async(std::launch::async, fetch, std::move(next), revision);
     }
     for (const mvccpb::KeyValue& kv : response.kvs()) {
       std::string_view rest(kv.key());
@@ -510,11 +526,10 @@ Status EtcdStore::Load(Snapshot* out) {
         logger_.Debug("etcd-key-ignored", {{"key", kv.key()}});
       }
     }
-    if (!response.more() || response.kvs_size() == 0) {
+    if (!ahead.valid()) {
       break;
     }
-    next = response.kvs(response.kvs_size() - 1).key();
-    next.push_back('\0');
+    page = ahead.get();
   }
   out->desired_lrps.reserve(desired.size());
   for (auto& [guid, halves] : desired) {
