@@ -34,7 +34,7 @@ bbs::records::DesiredLRPRecord Desired(const std::string& guid) {
   info->mutable_desired_lrp_resource()->set_disk_mb(512);
   info->mutable_desired_lrp_resource()->set_root_fs("preloaded:cflinuxfs4");
   info->set_annotation(std::string(64, 'a'));
-  bbs::models::DesiredLRPRunInfo run;
+  models::DesiredLRPRunInfo run;
   run.mutable_desired_lrp_key()->CopyFrom(info->desired_lrp_key());
   run.add_environment_variables()->set_name("VCAP_APPLICATION");
   run.mutable_environment_variables(0)->set_value(std::string(600, 'x'));
@@ -53,10 +53,16 @@ int main(int argc, char** argv) {
     endpoints = env;
   }
   int lrps = 250000;
-  int64_t page_size = 10000;
+  int64_t page_size = 50000;
   app.add_option("--endpoints", endpoints, "etcd endpoints (default BBS_TEST_ETCD_ENDPOINTS)");
   app.add_option("--lrps", lrps, "desired LRPs, one actual LRP each");
   app.add_option("--page-size", page_size, "keys per range read");
+  std::string root;
+  bool keep = false;
+  bool skip_populate = false;
+  app.add_option("--root", root, "key root (default: a fresh one)");
+  app.add_flag("--keep", keep, "leave the records in etcd (to load them again with --root)");
+  app.add_flag("--skip-populate", skip_populate, "only load what --root holds");
   CLI11_PARSE(app, argc, argv);
   if (endpoints.empty()) {
     std::fprintf(stderr, "no etcd endpoints (--endpoints or BBS_TEST_ETCD_ENDPOINTS)\n");
@@ -64,7 +70,7 @@ int main(int argc, char** argv) {
   }
   EtcdStore::Options options;
   options.client.endpoints = bbs::storage::etcd::SplitEndpoints(endpoints);
-  options.root = fmt::format("/bbs-load-bench/{}", getpid());
+  options.root = root.empty() ? fmt::format("/bbs-load-bench/{}", getpid()) : root;
   options.page_size = page_size;
   bbs::Logger logger(bbs::LogSink::Null(), "bench");
 
@@ -75,7 +81,7 @@ int main(int argc, char** argv) {
   }
   auto populate_start = Clock::now();
   std::vector<Mutation> batch;
-  for (int i = 0; i < lrps; ++i) {
+  for (int i = 0; i < (skip_populate ? 0 : lrps); ++i) {
     std::string guid = fmt::format("pg-{:08d}", i);
     batch.push_back(bbs::storage::PutDesiredLrp{Desired(guid)});
     batch.push_back(bbs::storage::PutActualLrp{bbs::storage::testing::SmallActualLrp(guid, 0)});
@@ -103,6 +109,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   auto load_end = Clock::now();
+  std::printf("root %s\n", options.root.c_str());
   std::printf("populate %d desired + %d actual LRPs: %.1f s\n", lrps, lrps, populate_s);
   std::printf("open: %.3f s, load: %.3f s (%zu desired, %zu actual, page size %lld)\n",
               std::chrono::duration<double>(load_start - open_start).count(),
@@ -115,6 +122,8 @@ int main(int argc, char** argv) {
   del->set_key(options.root + "/");
   del->set_range_end(options.root + "0");
   etcdserverpb::TxnResponse ignored;
-  (void)(*reader)->client().Txn(cleanup, &ignored);
+  if (!keep) {
+    (void)(*reader)->client().Txn(cleanup, &ignored);
+  }
   return snapshot.desired_lrps.size() == static_cast<size_t>(lrps) ? 0 : 1;
 }

@@ -424,7 +424,6 @@ Status EtcdStore::Commit(std::span<const Mutation> mutations) {
 Status EtcdStore::Load(Snapshot* out) {
   *out = Snapshot{};
   const std::string prefix = layout_.Records();
-  const std::string end = PrefixEnd(prefix);
   struct DesiredHalves {
     std::optional<records::DesiredLRPRecord> schedule;
     std::optional<std::string> run;
@@ -437,7 +436,7 @@ Status EtcdStore::Load(Snapshot* out) {
     Status status;
     etcdserverpb::RangeResponse response;
   };
-  auto fetch = [this, &end](std::string key, int64_t at) {
+  auto fetch = [this](std::string key, std::string end, int64_t at) {
     auto page = std::make_unique<Page>();
     etcdserverpb::RangeRequest request;
     request.set_key(std::move(key));
@@ -447,89 +446,96 @@ Status EtcdStore::Load(Snapshot* out) {
     page->status = client_->Range(request, &page->response);
     return page;
   };
-  std::unique_ptr<Page> page = fetch(prefix, 0);
-  for (;;) {
-    if (!page->status.ok()) {
-      return page->status;
-    }
-    const etcdserverpb::RangeResponse& response = page->response;
-    if (revision == 0) {
-      revision = response.header().revision();
-    }
-    std::future<std::unique_ptr<Page>> ahead;
-    if (response.more() && response.kvs_size() > 0) {
-      std::string next = response.kvs(response.kvs_size() - 1).key();
-      next.push_back('\0');
-      ahead = std::async(std::launch::async, fetch, std::move(next), revision);
-    }
-    for (const mvccpb::KeyValue& kv : response.kvs()) {
-      std::string_view rest(kv.key());
-      rest.remove_prefix(prefix.size());
-      auto skip = [&](std::string_view why) {
-        ++skipped;
-        logger_.Error("etcd-record-skipped", why, {{"key", kv.key()}});
-      };
-      auto decode = [&](std::string* model) {
-        auto decoded = codec_->Decode(kv.value());
-        if (!decoded.ok()) {
-          skip(decoded.status().message());
-          return false;
-        }
-        *model = std::move(decoded).value();
-        return true;
-      };
-      std::string model;
-      if (rest.starts_with("domain/")) {
-        rest.remove_prefix(7);
-        PutDomain domain{std::string(rest), INT64_MAX};
-        const std::string& value = kv.value();
-        if (!value.empty()) {
-          auto [p, ec] =
-              std::from_chars(value.data(), value.data() + value.size(), domain.expire_time);
-          if (ec != std::errc() || p != value.data() + value.size()) {
-            skip("domain value is not an expiry time");
+  // Each section is read on its own: etcd 3.4 walks its index from a range's start key to its
+  // end for every read, so paging through everything at once costs O(keys^2 / page size).
+  for (const char* name :
+       {"domain/", "desired_lrp/schedule/", "desired_lrp/run/", "actual/", "task/"}) {
+    const std::string section = prefix + name;
+    const std::string end = PrefixEnd(section);
+    std::unique_ptr<Page> page = fetch(section, end, revision);
+    for (;;) {
+      if (!page->status.ok()) {
+        return page->status;
+      }
+      const etcdserverpb::RangeResponse& response = page->response;
+      if (revision == 0) {
+        revision = response.header().revision();
+      }
+      std::future<std::unique_ptr<Page>> ahead;
+      if (response.more() && response.kvs_size() > 0) {
+        std::string next = response.kvs(response.kvs_size() - 1).key();
+        next.push_back('\0');
+        ahead = std::async(std::launch::async, fetch, std::move(next), end, revision);
+      }
+      for (const mvccpb::KeyValue& kv : response.kvs()) {
+        std::string_view rest(kv.key());
+        rest.remove_prefix(prefix.size());
+        auto skip = [&](std::string_view why) {
+          ++skipped;
+          logger_.Error("etcd-record-skipped", why, {{"key", kv.key()}});
+        };
+        auto decode = [&](std::string* model) {
+          auto decoded = codec_->Decode(kv.value());
+          if (!decoded.ok()) {
+            skip(decoded.status().message());
+            return false;
+          }
+          *model = std::move(decoded).value();
+          return true;
+        };
+        std::string model;
+        if (rest.starts_with("domain/")) {
+          rest.remove_prefix(7);
+          PutDomain domain{std::string(rest), INT64_MAX};
+          const std::string& value = kv.value();
+          if (!value.empty()) {
+            auto [p, ec] =
+                std::from_chars(value.data(), value.data() + value.size(), domain.expire_time);
+            if (ec != std::errc() || p != value.data() + value.size()) {
+              skip("domain value is not an expiry time");
+              continue;
+            }
+          }
+          out->domains.push_back(std::move(domain));
+        } else if (rest.starts_with("desired_lrp/schedule/")) {
+          rest.remove_prefix(21);
+          if (!decode(&model)) continue;
+          records::DesiredLRPRecord record;
+          if (!ParseSchedule(model, &record)) {
+            skip("not a DesiredLRPSchedulingInfo");
             continue;
           }
+          desired[std::string(rest)].schedule = std::move(record);
+        } else if (rest.starts_with("desired_lrp/run/")) {
+          rest.remove_prefix(16);
+          if (!decode(&model)) continue;
+          desired[std::string(rest)].run = std::move(model);
+        } else if (rest.starts_with("actual/") &&
+                   PresenceFromName(rest.substr(rest.rfind('/') + 1)).has_value()) {
+          if (!decode(&model)) continue;
+          models::ActualLRP lrp;
+          if (!lrp.ParseFromString(model)) {
+            skip("not an ActualLRP");
+            continue;
+          }
+          out->actual_lrps.push_back(std::move(lrp));
+        } else if (rest.starts_with("task/")) {
+          if (!decode(&model)) continue;
+          models::Task task;
+          if (!task.ParseFromString(model)) {
+            skip("not a Task");
+            continue;
+          }
+          out->tasks.push_back(std::move(task));
+        } else {
+          logger_.Debug("etcd-key-ignored", {{"key", kv.key()}});
         }
-        out->domains.push_back(std::move(domain));
-      } else if (rest.starts_with("desired_lrp/schedule/")) {
-        rest.remove_prefix(21);
-        if (!decode(&model)) continue;
-        records::DesiredLRPRecord record;
-        if (!ParseSchedule(model, &record)) {
-          skip("not a DesiredLRPSchedulingInfo");
-          continue;
-        }
-        desired[std::string(rest)].schedule = std::move(record);
-      } else if (rest.starts_with("desired_lrp/run/")) {
-        rest.remove_prefix(16);
-        if (!decode(&model)) continue;
-        desired[std::string(rest)].run = std::move(model);
-      } else if (rest.starts_with("actual/") &&
-                 PresenceFromName(rest.substr(rest.rfind('/') + 1)).has_value()) {
-        if (!decode(&model)) continue;
-        models::ActualLRP lrp;
-        if (!lrp.ParseFromString(model)) {
-          skip("not an ActualLRP");
-          continue;
-        }
-        out->actual_lrps.push_back(std::move(lrp));
-      } else if (rest.starts_with("task/")) {
-        if (!decode(&model)) continue;
-        models::Task task;
-        if (!task.ParseFromString(model)) {
-          skip("not a Task");
-          continue;
-        }
-        out->tasks.push_back(std::move(task));
-      } else {
-        logger_.Debug("etcd-key-ignored", {{"key", kv.key()}});
       }
+      if (!ahead.valid()) {
+        break;
+      }
+      page = ahead.get();
     }
-    if (!ahead.valid()) {
-      break;
-    }
-    page = ahead.get();
   }
   out->desired_lrps.reserve(desired.size());
   for (auto& [guid, halves] : desired) {

@@ -60,7 +60,7 @@ class EtcdStore final : public Store {
     std::string root;  // see KeyLayout
     int max_ops_per_txn = 128;
     int64_t max_request_bytes = 1572864;
-    int64_t page_size = 10000;  // keys per range read in Load
+    int64_t page_size = 50000;  // keys per range read in Load
     // How long Open waits for a member to answer before failing.
     std::chrono::milliseconds connect_timeout{5000};
     // Null: UnencodedValueCodec.
