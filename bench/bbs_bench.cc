@@ -21,6 +21,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <sstream>
 #include <string>
@@ -55,6 +56,12 @@ struct Options {
   int pid = 0;
   std::string spawn_bbs;
   uint64_t seed = 1;
+  // "" = the Diego workload; "heartbeat" = populate, then only identical start heartbeats from
+  // every worker for saturate_seconds.
+  std::string saturate;
+  double saturate_seconds = 10;
+  bool spawn_tls = false;  // with --spawn-bbs: serve the API over mutual TLS (a test PKI)
+  std::string ca_file, cert_file, key_file;  // client TLS for --address
 };
 
 double SecondsSince(Clock::time_point start) {
@@ -286,7 +293,8 @@ models::StartActualLRPRequest HeartbeatFor(const models::ActualLRP& a) {
 // Counts the events of one stream ("event: " lines) on its own thread until Stop().
 class Subscriber {
  public:
-  Subscriber(uint16_t port, std::string cell_id) : port_(port), cell_id_(std::move(cell_id)) {}
+  Subscriber(uint16_t port, std::optional<http::TestClientTls> tls, std::string cell_id)
+      : port_(port), tls_(std::move(tls)), cell_id_(std::move(cell_id)) {}
   ~Subscriber() { Stop(); }
 
   void Start() {
@@ -303,7 +311,7 @@ class Subscriber {
 
  private:
   void Run() {
-    http::TestClient client(port_, std::chrono::seconds(10));
+    http::TestClient client(port_, tls_, std::chrono::seconds(10));
     std::string body;
     if (!cell_id_.empty()) {
       models::EventsByCellId filter;
@@ -345,6 +353,7 @@ class Subscriber {
   }
 
   uint16_t port_;
+  std::optional<http::TestClientTls> tls_;
   std::string cell_id_;
   std::thread thread_;
   std::atomic<bool> stop_{false};
@@ -409,7 +418,8 @@ struct Check {
 
 class Bench {
  public:
-  Bench(const Options& opt, uint16_t port, int pid) : opt_(opt), port_(port), pid_(pid) {}
+  Bench(const Options& opt, uint16_t port, int pid, std::optional<http::TestClientTls> tls)
+      : opt_(opt), port_(port), tls_(std::move(tls)), pid_(pid) {}
 
   int Run() {
     cell_of_.resize(opt_.desired);
@@ -421,10 +431,11 @@ class Bench {
     }
     Populate();
     CheckLists("after populate");
+    if (opt_.saturate == "heartbeat") return SaturateHeartbeats();
 
-    subscribers_.push_back(std::make_unique<Subscriber>(port_, ""));
+    subscribers_.push_back(std::make_unique<Subscriber>(port_, tls_, ""));
     for (int k = 0; k < opt_.cells; ++k) {
-      subscribers_.push_back(std::make_unique<Subscriber>(port_, CellId(k)));
+      subscribers_.push_back(std::make_unique<Subscriber>(port_, tls_, CellId(k)));
     }
     for (auto& s : subscribers_) s->Start();
     auto deadline = Clock::now() + std::chrono::seconds(10);
@@ -464,7 +475,7 @@ class Bench {
 
   void Populate() {
     {
-      http::TestClient client(port_);
+      http::TestClient client(port_, tls_);
       Recorder rec;
       models::UpsertDomainRequest req;
       req.set_domain(std::string(kDomain));
@@ -476,7 +487,7 @@ class Bench {
     std::atomic<int> next{0};
     auto start = Clock::now();
     Parallel(opt_.workers, [&](int) {
-      http::TestClient client(port_);
+      http::TestClient client(port_, tls_);
       Recorder rec;
       for (int i = next++; i < opt_.desired; i = next++) {
         models::DesireLRPRequest desire;
@@ -510,9 +521,75 @@ class Bench {
     }
   }
 
+  // Every worker sends the identical start heartbeat of its instances, round robin, over one
+  // kept-alive connection, as fast as the server answers. Prints one JSON line.
+  int SaturateHeartbeats() {
+    std::vector<std::string> bodies(static_cast<size_t>(opt_.desired));
+    for (int i = 0; i < opt_.desired; ++i) {
+      bodies[static_cast<size_t>(i)] = MakeStart(i, cell_of_[i]).SerializeAsString();
+    }
+    std::atomic<bool> stop{false};
+    std::mutex mu;
+    std::vector<double> latencies;
+    int64_t errors = 0;
+    std::string last_error;
+    const auto start = Clock::now();
+    std::thread timer([&] {
+      std::this_thread::sleep_for(std::chrono::duration<double>(opt_.saturate_seconds));
+      stop = true;
+    });
+    Parallel(opt_.workers, [&](int w) {
+      http::TestClient client(port_, tls_, std::chrono::seconds(30));
+      std::vector<double> mine;
+      int64_t my_errors = 0;
+      std::string my_last;
+      models::ActualLRPLifecycleResponse resp;
+      for (int i = w % opt_.desired; !stop.load(std::memory_order_relaxed);
+           i = (i + opt_.workers) % opt_.desired) {
+        auto t0 = Clock::now();
+        auto r = client.Send("POST", "/v1/actual_lrps/start.r1", bodies[static_cast<size_t>(i)],
+                             {{"Content-Type", "application/x-protobuf"}});
+        mine.push_back(SecondsSince(t0) * 1000.0);
+        if (!r.ok()) {
+          ++my_errors;
+          my_last = r.status().ToString();
+        } else if (r->status != 200 || !resp.ParseFromString(r->body) || resp.has_error()) {
+          ++my_errors;
+          my_last = "HTTP " + std::to_string(r->status);
+        }
+      }
+      std::lock_guard lock(mu);
+      latencies.insert(latencies.end(), mine.begin(), mine.end());
+      errors += my_errors;
+      if (!my_last.empty()) last_error = my_last;
+    });
+    const double seconds = SecondsSince(start);
+    timer.join();
+    std::sort(latencies.begin(), latencies.end());
+    auto pct = [&](double p) {
+      if (latencies.empty()) return 0.0;
+      size_t at = static_cast<size_t>(p * static_cast<double>(latencies.size() - 1));
+      return latencies[at];
+    };
+    Json out = {{"mode", "saturate-heartbeat"},
+                {"tls", tls_.has_value()},
+                {"workers", opt_.workers},
+                {"instances", opt_.desired},
+                {"seconds", seconds},
+                {"requests", latencies.size()},
+                {"requests_per_second", static_cast<double>(latencies.size()) / seconds},
+                {"p50_ms", pct(0.50)},
+                {"p99_ms", pct(0.99)},
+                {"errors", errors},
+                {"last_error", last_error}};
+    std::printf("%s\n", out.dump().c_str());
+    if (!opt_.json_path.empty()) std::ofstream(opt_.json_path) << out.dump(2) << "\n";
+    return errors == 0 ? 0 : 1;
+  }
+
   // The lists every sync relies on must see the whole population, all RUNNING.
   void CheckLists(const std::string& when) {
-    http::TestClient client(port_, std::chrono::seconds(60));
+    http::TestClient client(port_, tls_, std::chrono::seconds(60));
     Recorder rec;
     models::ActualLRPsRequest all;
     models::ActualLRPsResponse actuals;
@@ -600,7 +677,7 @@ class Bench {
     std::vector<std::thread> actors;
     for (int w = 0; w < opt_.workers; ++w) {
       actors.emplace_back([&, w] {
-        http::TestClient client(port_, std::chrono::seconds(60));
+        http::TestClient client(port_, tls_, std::chrono::seconds(60));
         Recorder rec;
         std::mt19937_64 local(seed ^ (0x9e3779b97f4a7c15ull * (w + 1)));
         for (size_t j = next_cell++; j < cell_plan.size(); j = next_cell++) {
@@ -612,7 +689,7 @@ class Bench {
     }
     auto sync = [&](const std::string& who, bool with_actuals, Clock::duration offset) {
       return std::thread([&, who, with_actuals, offset] {
-        http::TestClient client(port_, std::chrono::seconds(60));
+        http::TestClient client(port_, tls_, std::chrono::seconds(60));
         Recorder rec;
         std::this_thread::sleep_until(start + offset);
         if (with_actuals) {
@@ -638,7 +715,7 @@ class Bench {
     actors.push_back(sync("cc_sync", false, Clock::duration(rng() % (cycle.count() + 1))));
     double converge_seconds = -1;
     actors.emplace_back([&] {
-      http::TestClient client(port_, std::chrono::seconds(120));
+      http::TestClient client(port_, tls_, std::chrono::seconds(120));
       Recorder rec;
       std::this_thread::sleep_until(start + cycle / 2);
       models::ActualLRPsRequest empty;
@@ -779,6 +856,7 @@ class Bench {
 
   Options opt_;
   uint16_t port_;
+  std::optional<http::TestClientTls> tls_;
   int pid_;
   std::vector<int> cell_of_;
   std::vector<int> cell_count_;
@@ -813,6 +891,16 @@ int main(int argc, char** argv) {
   app.add_option("--spawn-bbs", opt.spawn_bbs,
                  "start this bbs binary on a temp dir and port 0 instead of using --address");
   app.add_option("--seed", opt.seed, "random seed");
+  app.add_option("--saturate", opt.saturate,
+                 "heartbeat: after populating, send only identical start heartbeats")
+      ->check(CLI::IsMember({"heartbeat"}));
+  app.add_option("--saturate-seconds", opt.saturate_seconds, "length of the saturation run")
+      ->check(CLI::PositiveNumber);
+  app.add_flag("--spawn-tls", opt.spawn_tls,
+               "with --spawn-bbs: serve the API over mutual TLS with a throwaway PKI");
+  app.add_option("--ca-file", opt.ca_file, "CA of the bbs server certificate (mutual TLS)");
+  app.add_option("--cert-file", opt.cert_file, "client certificate (mutual TLS)");
+  app.add_option("--key-file", opt.key_file, "client key (mutual TLS)");
   CLI11_PARSE(app, argc, argv);
 
   // With --spawn-bbs: a fresh bbs on a temp dir, API on port 0.
@@ -820,14 +908,17 @@ int main(int argc, char** argv) {
   std::unique_ptr<bbs::testing::BbsProcess> spawned;
   uint16_t port = 0;
   int pid = opt.pid;
+  std::optional<bbs::http::TestClientTls> tls;
   if (!opt.spawn_bbs.empty()) {
-    spawned = std::make_unique<bbs::testing::BbsProcess>(opt.spawn_bbs, spawn_dir.path());
+    spawned = std::make_unique<bbs::testing::BbsProcess>(opt.spawn_bbs, spawn_dir.path(),
+                                                         std::vector<std::string>{}, opt.spawn_tls);
     if (!spawned->Start()) {
       std::fprintf(stderr, "bbs-bench: cannot start bbs: %s\n", spawned->error().c_str());
       return 2;
     }
     port = static_cast<uint16_t>(spawned->port());
     pid = spawned->pid();
+    tls = spawned->client_tls();
   } else {
     size_t colon = opt.address.rfind(':');
     std::string host = opt.address.substr(0, colon == std::string::npos ? 0 : colon);
@@ -838,6 +929,9 @@ int main(int argc, char** argv) {
     port = static_cast<uint16_t>(std::atoi(opt.address.c_str() + colon + 1));
     if (pid == 0) pid = bbs::bench::FindListenerPid(port);
   }
-  bbs::bench::Bench bench(opt, port, pid);
+  if (!opt.ca_file.empty() || !opt.cert_file.empty()) {
+    tls = bbs::http::TestClientTls{opt.ca_file, opt.cert_file, opt.key_file};
+  }
+  bbs::bench::Bench bench(opt, port, pid, tls);
   return bench.Run();
 }

@@ -10,7 +10,7 @@ PKGS=(
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-format clang-tidy
   libmariadb-dev prometheus-cpp-dev
-  postgresql mariadb-server etcd-server etcd-client
+  postgresql mariadb-server etcd-server etcd-client openssl
 )
 missing=()
 for p in "${PKGS[@]}"; do

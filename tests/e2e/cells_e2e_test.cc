@@ -23,7 +23,7 @@ class CellsE2eTest : public ::testing::Test {
     bbs_ = std::make_unique<BbsProcess>(
         BBS_BINARY, dir_.path(), std::vector<std::string>{"-locketListenAddress=127.0.0.1:0"});
     ASSERT_TRUE(bbs_->Start()) << bbs_->error();
-    client_ = std::make_unique<http::TestClient>(static_cast<uint16_t>(bbs_->port()));
+    client_ = bbs_->NewClient();
     std::string locket;
     for (const auto& line : bbs_->Lines()) {
       auto pos = line.find("\"locket_listen_address\":\"");
@@ -34,6 +34,10 @@ class CellsE2eTest : public ::testing::Test {
     ASSERT_FALSE(locket.empty());
     cells::LocketClientOptions options;
     options.address = locket;
+    // In TLS mode the built-in Locket listener serves mutual TLS with the API's certificate.
+    if (const auto& tls = bbs_->client_tls()) {
+      options.tls = cells::LocketTls{tls->ca_file, tls->cert_file, tls->key_file};
+    }
     auto created = cells::LocketClient::Create(options);
     ASSERT_TRUE(created.ok()) << created.status().ToString();
     locket_ = std::move(*created);
@@ -125,7 +129,7 @@ TEST_F(CellsE2eTest, AnInstanceOnAnExpiredCellIsReplacedOnAnotherCell) {
   for (int i = 0; i < 100 && Cells().size() != 1; ++i) std::this_thread::sleep_for(50ms);
   ASSERT_EQ(Cells(), std::vector<std::string>{"cell-2"});
 
-  http::TestClient events(static_cast<uint16_t>(bbs_->port()), 20s);
+  http::TestClient events(static_cast<uint16_t>(bbs_->port()), bbs_->client_tls(), 20s);
   ASSERT_TRUE(events.StartRequest("POST", "/v1/events/lrp_instances.r1").ok());
   ASSERT_TRUE(events.ReadUntil("\r\n\r\n").ok());
 

@@ -21,7 +21,8 @@ struct Reply {
 // One keep-alive connection to the server under test.
 class Client {
  public:
-  explicit Client(int port) : client_(static_cast<uint16_t>(port)) {}
+  explicit Client(int port, const std::optional<http::TestClientTls>& tls = std::nullopt)
+      : client_(static_cast<uint16_t>(port), tls) {}
 
   Reply Send(const std::string& method, const std::string& path, const std::string& body,
              const std::vector<std::pair<std::string, std::string>>& headers = {}) {
@@ -78,7 +79,7 @@ class E2eTest : public ::testing::Test {
   void SetUp() override {
     bbs_ = std::make_unique<BbsProcess>(BBS_BINARY, dir_.path());
     ASSERT_TRUE(bbs_->Start()) << bbs_->error();
-    client_ = std::make_unique<Client>(bbs_->port());
+    client_ = std::make_unique<Client>(bbs_->port(), bbs_->client_tls());
   }
 
   void Restart(bool kill9) {
@@ -90,7 +91,7 @@ class E2eTest : public ::testing::Test {
     }
     bbs_ = std::make_unique<BbsProcess>(BBS_BINARY, dir_.path());
     ASSERT_TRUE(bbs_->Start()) << bbs_->error();
-    client_ = std::make_unique<Client>(bbs_->port());
+    client_ = std::make_unique<Client>(bbs_->port(), bbs_->client_tls());
   }
 
   models::DesiredLRPLifecycleResponse Desire(const models::DesiredLRP& lrp) {
@@ -252,7 +253,7 @@ TEST_F(E2eTest, AcknowledgedWritesSurviveKillDashNine) {
   std::vector<std::thread> writers;
   for (int w = 0; w < kWriters; ++w) {
     writers.emplace_back([&, w] {
-      Client c(bbs_->port());
+      Client c(bbs_->port(), bbs_->client_tls());
       for (int i = 0; i < kPerWriter; ++i) {
         models::DesireLRPRequest req;
         *req.mutable_desired_lrp() = NewLrp("pg-" + std::to_string(w) + "-" + std::to_string(i), 2);

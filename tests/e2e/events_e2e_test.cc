@@ -21,9 +21,9 @@ struct SseEvent {
 // Reads raw bytes of one stream and splits them into chunks and SSE events.
 class RawStream {
  public:
-  RawStream(int port, const std::string& method, const std::string& path,
-            const std::string& body = "")
-      : client_(static_cast<uint16_t>(port), 20s) {
+  RawStream(int port, const std::optional<http::TestClientTls>& tls, const std::string& method,
+            const std::string& path, const std::string& body = "")
+      : client_(static_cast<uint16_t>(port), tls, 20s) {
     EXPECT_TRUE(client_.StartRequest(method, path, body).ok());
     auto head = client_.ReadUntil("\r\n\r\n");
     EXPECT_TRUE(head.ok());
@@ -89,7 +89,7 @@ class EventsE2eTest : public ::testing::Test {
   void SetUp() override {
     bbs_ = std::make_unique<BbsProcess>(BBS_BINARY, dir_.path());
     ASSERT_TRUE(bbs_->Start()) << bbs_->error();
-    client_ = std::make_unique<http::TestClient>(static_cast<uint16_t>(bbs_->port()));
+    client_ = bbs_->NewClient();
   }
 
   void Post(const std::string& path, const google::protobuf::Message& req) {
@@ -133,7 +133,7 @@ class EventsE2eTest : public ::testing::Test {
 };
 
 TEST_F(EventsE2eTest, TheInstanceStreamCarriesEveryLifecycleEventInOrder) {
-  RawStream stream(bbs_->port(), "POST", "/v1/events/lrp_instances.r1");
+  RawStream stream(bbs_->port(), bbs_->client_tls(), "POST", "/v1/events/lrp_instances.r1");
   EXPECT_NE(stream.head().find("HTTP/1.1 200 OK"), std::string::npos);
   EXPECT_NE(stream.head().find("Content-Type: text/event-stream; charset=utf-8"),
             std::string::npos);
@@ -191,7 +191,8 @@ TEST_F(EventsE2eTest, TheInstanceStreamCarriesEveryLifecycleEventInOrder) {
 TEST_F(EventsE2eTest, ACellFilterPassesDesiredEventsAndOnlyThatCellsInstanceEvents) {
   models::EventsByCellId filter;
   filter.set_cell_id("cell-2");
-  RawStream stream(bbs_->port(), "POST", "/v1/events/lrp_instances.r1", filter.SerializeAsString());
+  RawStream stream(bbs_->port(), bbs_->client_tls(), "POST", "/v1/events/lrp_instances.r1",
+                   filter.SerializeAsString());
   Desire("pg-1");  // desired event passes, the UNCLAIMED instance (no cell) does not
   Desire("pg-2");
   ClaimAndStart("pg-1", "cell-1");  // filtered out
@@ -207,7 +208,7 @@ TEST_F(EventsE2eTest, ACellFilterPassesDesiredEventsAndOnlyThatCellsInstanceEven
 }
 
 TEST_F(EventsE2eTest, TheDeprecatedGroupStreamIsAGetWithABody) {
-  RawStream stream(bbs_->port(), "GET", "/v1/events.r1", "");
+  RawStream stream(bbs_->port(), bbs_->client_tls(), "GET", "/v1/events.r1", "");
   Desire("pg-1");
   auto events = stream.Until("actual_lrp_created");
   ASSERT_EQ(events.size(), 2u);
@@ -218,7 +219,7 @@ TEST_F(EventsE2eTest, TheDeprecatedGroupStreamIsAGetWithABody) {
 }
 
 TEST_F(EventsE2eTest, TheTaskStreamCarriesTaskEvents) {
-  RawStream stream(bbs_->port(), "POST", "/v1/events/tasks.r1");
+  RawStream stream(bbs_->port(), bbs_->client_tls(), "POST", "/v1/events/tasks.r1");
   models::DesireTaskRequest desire;
   desire.set_task_guid("tg-1");
   desire.set_domain("cf-tasks");
@@ -244,7 +245,7 @@ TEST_F(EventsE2eTest, AnUndecodableFilterGets500) {
 }
 
 TEST_F(EventsE2eTest, ShutdownEndsOpenStreamsWithTheLastChunk) {
-  http::TestClient raw(static_cast<uint16_t>(bbs_->port()), 20s);
+  http::TestClient raw(static_cast<uint16_t>(bbs_->port()), bbs_->client_tls(), 20s);
   ASSERT_TRUE(raw.StartRequest("POST", "/v1/events/tasks.r1").ok());
   ASSERT_TRUE(raw.ReadUntil("\r\n\r\n").ok());
   EXPECT_EQ(bbs_->Stop(), 0);

@@ -57,6 +57,19 @@ models::ActualLRPInstanceKey Ik(const std::string& ig, const std::string& cell) 
   return k;
 }
 
+// In TLS mode the fake auctioneer and rep serve https and demand a client certificate from
+// the shared test CA, and bbs is configured with upstream's client TLS keys for both.
+clients::FakePeerOptions PeerOptions() {
+  clients::FakePeerOptions options;
+  if (!TlsRequestedByEnvironment()) return options;
+  const clients::TestPki* pki = SharedTestPki();
+  if (pki == nullptr) return options;
+  options.cert_file = pki->server_cert_file;
+  options.key_file = pki->server_key_file;
+  options.client_ca_file = pki->ca_file;
+  return options;
+}
+
 class LifecycleE2eTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -68,8 +81,20 @@ class LifecycleE2eTest : public ::testing::Test {
         BBS_BINARY, dir_.path(),
         std::vector<std::string>{"-auctioneerAddress=" + auctioneer_.url(),
                                  "-repUrlTemplate=" + rep_.url()});
+    if (TlsRequestedByEnvironment()) {
+      std::string error;
+      const clients::TestPki* pki = SharedTestPki(&error);
+      ASSERT_NE(pki, nullptr) << error;
+      ASSERT_EQ(auctioneer_.url().rfind("https://", 0), 0u);
+      for (const char* peer : {"auctioneer", "rep"}) {
+        bbs_->SetConfigKey(std::string(peer) + "_ca_cert", pki->ca_file);
+        bbs_->SetConfigKey(std::string(peer) + "_client_cert", pki->client_cert_file);
+        bbs_->SetConfigKey(std::string(peer) + "_client_key", pki->client_key_file);
+      }
+      bbs_->SetConfigKey("auctioneer_require_tls", true);
+    }
     ASSERT_TRUE(bbs_->Start()) << bbs_->error();
-    client_ = std::make_unique<http::TestClient>(static_cast<uint16_t>(bbs_->port()));
+    client_ = bbs_->NewClient();
   }
 
   void Desire(const models::DesiredLRP& lrp) {
@@ -124,8 +149,8 @@ class LifecycleE2eTest : public ::testing::Test {
     return out;
   }
 
-  clients::FakeAuctioneer auctioneer_;
-  clients::FakeRep rep_;
+  clients::FakeAuctioneer auctioneer_{PeerOptions()};
+  clients::FakeRep rep_{PeerOptions()};
   TempDir dir_;
   std::unique_ptr<BbsProcess> bbs_;
   std::unique_ptr<http::TestClient> client_;
@@ -223,7 +248,7 @@ TEST_F(LifecycleE2eTest, ConcurrentClaimsOfOneInstanceHaveExactlyOneWinner) {
   std::vector<std::thread> threads;
   for (int i = 0; i < kClaimers; ++i) {
     threads.emplace_back([&, i] {
-      http::TestClient client(static_cast<uint16_t>(bbs_->port()));
+      http::TestClient client(static_cast<uint16_t>(bbs_->port()), bbs_->client_tls());
       auto error =
           Claim("pg-1", 0, Ik("ig-" + std::to_string(i), "cell-" + std::to_string(i)), &client);
       if (error.type() == models::Error::UnknownError && error.message().empty()) ++wins;
@@ -239,7 +264,7 @@ class TaskE2eTest : public LifecycleE2eTest {
  protected:
   // Opens the task event stream; events are then awaited with WaitForEvents.
   void SubscribeToTaskEvents() {
-    events_ = std::make_unique<http::TestClient>(static_cast<uint16_t>(bbs_->port()), 20s);
+    events_ = bbs_->NewClient(20s);
     ASSERT_TRUE(events_->StartRequest("POST", "/v1/events/tasks.r1").ok());
     auto head = events_->ReadUntil("\r\n\r\n");
     ASSERT_TRUE(head.ok());

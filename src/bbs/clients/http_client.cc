@@ -8,6 +8,7 @@
 #include <charconv>
 #include <condition_variable>
 #include <exception>
+#include <list>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -38,7 +39,7 @@
 namespace bbs::clients {
 
 // ------------------------------------------------------------------------------------------
-// URLs and status texts
+// Status texts
 
 namespace {
 
@@ -48,291 +49,7 @@ std::string Lower(std::string_view text) {
   return out;
 }
 
-bool IsUnreservedInSegment(unsigned char c) {
-  if (std::isalnum(c)) return true;
-  switch (c) {
-    case '-':
-    case '_':
-    case '.':
-    case '~':
-    case '$':
-    case '&':
-    case '+':
-    case ':':
-    case '=':
-    case '@':
-      return true;
-    default:
-      return false;
-  }
-}
-
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 }  // namespace
-
-std::string Url::Authority() const {
-  std::string out = host.find(':') != std::string::npos ? "[" + host + "]" : host;
-  if (explicit_port) out += ":" + std::to_string(port);
-  return out;
-}
-
-std::string Url::Target() const {
-  std::string out = path.empty() ? "/" : path;
-  if (!query.empty()) out += "?" + query;
-  return out;
-}
-
-std::string Url::ToString() const {
-  std::string out = scheme + "://" + Authority() + path;
-  if (!query.empty()) out += "?" + query;
-  return out;
-}
-
-Url Url::WithRoute(std::string_view route) const {
-  Url out = *this;
-  while (!out.path.empty() && out.path.back() == '/') out.path.pop_back();
-  out.path.append(route);
-  out.query.clear();
-  return out;
-}
-
-Result<Url> ParseUrl(std::string_view text) {
-  auto fail = [&](const std::string& why) {
-    return Status(ErrorCode::kInvalidRequest, "parse \"" + std::string(text) + "\": " + why);
-  };
-  for (char c : text) {
-    auto u = static_cast<unsigned char>(c);
-    if (u <= 0x20 || u == 0x7F) return fail("invalid character in URL");
-  }
-  size_t sep = text.find("://");
-  if (sep == std::string_view::npos) {
-    if (text.empty()) return fail("empty url");
-    return fail("missing protocol scheme");
-  }
-  Url url;
-  url.scheme = Lower(text.substr(0, sep));
-  if (url.scheme != "http" && url.scheme != "https") {
-    return fail("unsupported protocol scheme \"" + url.scheme + "\"");
-  }
-  std::string_view rest = text.substr(sep + 3);
-  size_t authority_end = rest.find_first_of("/?#");
-  std::string_view authority = rest.substr(0, authority_end);
-  std::string_view tail =
-      authority_end == std::string_view::npos ? std::string_view() : rest.substr(authority_end);
-  if (size_t hash = tail.find('#'); hash != std::string_view::npos) tail = tail.substr(0, hash);
-  if (size_t at = authority.rfind('@'); at != std::string_view::npos) {
-    authority = authority.substr(at + 1);
-  }
-  std::string_view port_text;
-  bool has_port = false;
-  if (!authority.empty() && authority.front() == '[') {
-    size_t close = authority.find(']');
-    if (close == std::string_view::npos) return fail("missing ']' in host");
-    url.host = std::string(authority.substr(1, close - 1));
-    std::string_view after = authority.substr(close + 1);
-    if (!after.empty()) {
-      if (after.front() != ':') return fail("invalid port after host");
-      port_text = after.substr(1);
-      has_port = true;
-    }
-  } else {
-    size_t colon = authority.rfind(':');
-    if (colon != std::string_view::npos) {
-      port_text = authority.substr(colon + 1);
-      has_port = true;
-      authority = authority.substr(0, colon);
-    }
-    url.host = std::string(authority);
-  }
-  if (url.host.empty()) return fail("missing host");
-  url.port = url.scheme == "https" ? 443 : 80;
-  if (has_port && !port_text.empty()) {
-    unsigned value = 0;
-    auto [ptr, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), value);
-    if (ec != std::errc() || ptr != port_text.data() + port_text.size() || value == 0 ||
-        value > 65535) {
-      return fail("invalid port \":" + std::string(port_text) + "\" after host");
-    }
-    url.port = static_cast<uint16_t>(value);
-    url.explicit_port = true;
-  }
-  size_t question = tail.find('?');
-  url.path = std::string(tail.substr(0, question));
-  if (question != std::string_view::npos) url.query = std::string(tail.substr(question + 1));
-  return url;
-}
-
-std::string EscapePathSegment(std::string_view segment) {
-  static constexpr char kUpperHex[] = "0123456789ABCDEF";
-  std::string out;
-  out.reserve(segment.size());
-  for (char c : segment) {
-    auto u = static_cast<unsigned char>(c);
-    if (IsUnreservedInSegment(u)) {
-      out += c;
-    } else {
-      out += '%';
-      out += kUpperHex[u >> 4];
-      out += kUpperHex[u & 0xF];
-    }
-  }
-  return out;
-}
-
-std::string UnescapePath(std::string_view path) {
-  std::string out;
-  out.reserve(path.size());
-  for (size_t i = 0; i < path.size(); ++i) {
-    if (path[i] == '%' && i + 2 < path.size()) {
-      int hi = HexValue(path[i + 1]);
-      int lo = HexValue(path[i + 2]);
-      if (hi >= 0 && lo >= 0) {
-        out += static_cast<char>(hi * 16 + lo);
-        i += 2;
-        continue;
-      }
-    }
-    out += path[i];
-  }
-  return out;
-}
-
-std::string_view StatusText(int status) {
-  switch (status) {
-    case 100:
-      return "Continue";
-    case 101:
-      return "Switching Protocols";
-    case 102:
-      return "Processing";
-    case 103:
-      return "Early Hints";
-    case 200:
-      return "OK";
-    case 201:
-      return "Created";
-    case 202:
-      return "Accepted";
-    case 203:
-      return "Non-Authoritative Information";
-    case 204:
-      return "No Content";
-    case 205:
-      return "Reset Content";
-    case 206:
-      return "Partial Content";
-    case 207:
-      return "Multi-Status";
-    case 208:
-      return "Already Reported";
-    case 226:
-      return "IM Used";
-    case 300:
-      return "Multiple Choices";
-    case 301:
-      return "Moved Permanently";
-    case 302:
-      return "Found";
-    case 303:
-      return "See Other";
-    case 304:
-      return "Not Modified";
-    case 305:
-      return "Use Proxy";
-    case 307:
-      return "Temporary Redirect";
-    case 308:
-      return "Permanent Redirect";
-    case 400:
-      return "Bad Request";
-    case 401:
-      return "Unauthorized";
-    case 402:
-      return "Payment Required";
-    case 403:
-      return "Forbidden";
-    case 404:
-      return "Not Found";
-    case 405:
-      return "Method Not Allowed";
-    case 406:
-      return "Not Acceptable";
-    case 407:
-      return "Proxy Authentication Required";
-    case 408:
-      return "Request Timeout";
-    case 409:
-      return "Conflict";
-    case 410:
-      return "Gone";
-    case 411:
-      return "Length Required";
-    case 412:
-      return "Precondition Failed";
-    case 413:
-      return "Request Entity Too Large";
-    case 414:
-      return "Request URI Too Long";
-    case 415:
-      return "Unsupported Media Type";
-    case 416:
-      return "Requested Range Not Satisfiable";
-    case 417:
-      return "Expectation Failed";
-    case 418:
-      return "I'm a teapot";
-    case 421:
-      return "Misdirected Request";
-    case 422:
-      return "Unprocessable Entity";
-    case 423:
-      return "Locked";
-    case 424:
-      return "Failed Dependency";
-    case 425:
-      return "Too Early";
-    case 426:
-      return "Upgrade Required";
-    case 428:
-      return "Precondition Required";
-    case 429:
-      return "Too Many Requests";
-    case 431:
-      return "Request Header Fields Too Large";
-    case 451:
-      return "Unavailable For Legal Reasons";
-    case 500:
-      return "Internal Server Error";
-    case 501:
-      return "Not Implemented";
-    case 502:
-      return "Bad Gateway";
-    case 503:
-      return "Service Unavailable";
-    case 504:
-      return "Gateway Timeout";
-    case 505:
-      return "HTTP Version Not Supported";
-    case 506:
-      return "Variant Also Negotiates";
-    case 507:
-      return "Insufficient Storage";
-    case 508:
-      return "Loop Detected";
-    case 510:
-      return "Not Extended";
-    case 511:
-      return "Network Authentication Required";
-    default:
-      return "";
-  }
-}
 
 std::string HttpStatusError(int status) {
   return "http error: status code " + std::to_string(status) + " (" +
@@ -509,30 +226,6 @@ std::string GoMethodName(std::string_view method) {
   return out;
 }
 
-// Resolves a redirect's Location against the URL that answered.
-Result<Url> ResolveReference(const Url& base, const std::string& location) {
-  if (location.find("://") != std::string::npos) return ParseUrl(location);
-  if (location.rfind("//", 0) == 0) return ParseUrl(base.scheme + ":" + location);
-  Url out = base;
-  out.query.clear();
-  std::string_view rest = location;
-  if (size_t hash = rest.find('#'); hash != std::string_view::npos) rest = rest.substr(0, hash);
-  size_t question = rest.find('?');
-  std::string path(rest.substr(0, question));
-  if (question != std::string_view::npos) out.query = std::string(rest.substr(question + 1));
-  if (path.empty()) {
-    if (question == std::string_view::npos) out.query = base.query;
-    return out;
-  }
-  if (path.front() == '/') {
-    out.path = path;
-  } else {
-    size_t slash = base.path.rfind('/');
-    out.path = (slash == std::string::npos ? "/" : base.path.substr(0, slash + 1)) + path;
-  }
-  return out;
-}
-
 const boost::system::error_category& BeastHttpCategory() {
   static const boost::system::error_category& category =
       bhttp::make_error_code(bhttp::error::end_of_stream).category();
@@ -617,7 +310,7 @@ class HttpClientImpl {
         return Failure(TransportError::kProtocol, method, url.ToString(),
                        "stopped after " + std::to_string(options_.max_redirects) + " redirects");
       }
-      auto next = ResolveReference(url, location);
+      auto next = bbs::url::ResolveReference(url, location);
       if (!next.ok()) {
         return Failure(TransportError::kInvalidUrl, method, url.ToString(),
                        "failed to follow redirect: " + next.status().message());
@@ -644,6 +337,7 @@ class HttpClientImpl {
   }
 
   int connections_opened() const { return opened_.load(); }
+  int tls_sessions_resumed() const { return resumed_.load(); }
 
   int idle_connections() const {
     std::lock_guard<std::mutex> lock(mu_);
@@ -781,6 +475,7 @@ class HttpClientImpl {
       asio::ip::make_address(url.host, ignored);
       if (ignored) SSL_set_tlsext_host_name(connection->tls->native_handle(), url.host.c_str());
       connection->tls->set_verify_callback(ssl::host_name_verification(url.host));
+      OfferCachedSession(key, connection->tls->native_handle());
     } else {
       connection->plain.emplace(connection->ioc);
     }
@@ -810,6 +505,7 @@ class HttpClientImpl {
         Release(std::move(connection), false);
         return failure;
       }
+      if (SSL_session_reused(c.tls->native_handle()) == 1) resumed_.fetch_add(1);
     }
     *out = std::move(connection);
     return HttpResult{};
@@ -882,6 +578,8 @@ class HttpClientImpl {
   // Ends the use of an active connection: back to the pool when reusable and there is room,
   // otherwise closed (outside the lock).
   void Release(std::unique_ptr<Connection> connection, bool reusable) {
+    // TLS 1.3 tickets arrive after the handshake: by now the session is the resumable one.
+    if (connection->tls) CacheSession(connection->key, connection->tls->native_handle());
     {
       std::lock_guard<std::mutex> lock(mu_);
       active_.erase(connection.get());
@@ -897,8 +595,61 @@ class HttpClientImpl {
     connection.reset();
   }
 
+  size_t SessionCacheCapacity() const {
+    if (options_.tls_session_cache_size < 0) return 0;
+    return options_.tls_session_cache_size == 0
+               ? 64
+               : static_cast<size_t>(options_.tls_session_cache_size);
+  }
+
+  void OfferCachedSession(const std::string& key, SSL* ssl) {
+    if (SessionCacheCapacity() == 0) return;
+    std::lock_guard<std::mutex> lock(session_mu_);
+    auto it = sessions_.find(key);
+    if (it == sessions_.end()) return;
+    SSL_set_session(ssl, it->second.session.get());  // takes its own reference
+    session_order_.splice(session_order_.begin(), session_order_, it->second.order);
+  }
+
+  void CacheSession(const std::string& key, SSL* ssl) {
+    const size_t capacity = SessionCacheCapacity();
+    if (capacity == 0) return;
+    SSL_SESSION* current = SSL_get0_session(ssl);
+    if (current == nullptr || SSL_SESSION_is_resumable(current) != 1) return;
+    // A copy: OpenSSL marks the connection's own session not resumable when the connection is
+    // freed without a close_notify, which is how pooled connections end.
+    SessionPtr session(SSL_SESSION_dup(current));
+    if (!session) return;
+    std::lock_guard<std::mutex> lock(session_mu_);
+    auto it = sessions_.find(key);
+    if (it != sessions_.end()) {
+      it->second.session = std::move(session);
+      session_order_.splice(session_order_.begin(), session_order_, it->second.order);
+      return;
+    }
+    session_order_.push_front(key);
+    sessions_.emplace(key, CachedSession{std::move(session), session_order_.begin()});
+    if (sessions_.size() > capacity) {
+      sessions_.erase(session_order_.back());
+      session_order_.pop_back();
+    }
+  }
+
+  struct SessionFree {
+    void operator()(SSL_SESSION* session) const { SSL_SESSION_free(session); }
+  };
+  using SessionPtr = std::unique_ptr<SSL_SESSION, SessionFree>;
+  struct CachedSession {
+    SessionPtr session;
+    std::list<std::string>::iterator order;
+  };
+
   const HttpClientOptions options_;
   const std::unique_ptr<ssl::context> tls_;  // outlives every connection (declared before)
+  std::atomic<int> resumed_{0};
+  std::mutex session_mu_;  // guards the session cache (LRU, most recent first)
+  std::list<std::string> session_order_;
+  std::unordered_map<std::string, CachedSession> sessions_;
   std::once_flag system_roots_once_;
   std::string system_roots_error_;  // written once under system_roots_once_
   std::atomic<int> opened_{0};
@@ -923,6 +674,7 @@ HttpClient::~HttpClient() = default;
 HttpResult HttpClient::Send(const HttpRequest& request) { return impl_->Send(request); }
 void HttpClient::Shutdown() { impl_->Shutdown(); }
 int HttpClient::connections_opened() const { return impl_->connections_opened(); }
+int HttpClient::tls_sessions_resumed() const { return impl_->tls_sessions_resumed(); }
 int HttpClient::idle_connections() const { return impl_->idle_connections(); }
 
 }  // namespace bbs::clients

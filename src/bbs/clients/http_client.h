@@ -9,6 +9,8 @@
 #include <vector>
 
 #include "bbs/base/status.h"
+#include "bbs/base/url.h"
+#include "bbs/http/status_text.h"
 
 namespace bbs::clients {
 
@@ -27,36 +29,14 @@ struct TlsOptions {
   bool any() const { return !ca_file.empty() || !cert_file.empty() || !key_file.empty(); }
 };
 
-// An absolute http:// or https:// URL, split.
-struct Url {
-  std::string scheme;  // "http" or "https" (lower case)
-  std::string host;    // a name or an IP address, IPv6 without brackets
-  uint16_t port = 0;   // the explicit port or the scheme's default
-  bool explicit_port = false;
-  std::string path;   // as given (already escaped), "" when absent
-  std::string query;  // after '?', without it; "" when absent
+// URLs live in base/url; these names keep the clients' spelling.
+using Url = ::bbs::url::Url;
+using ::bbs::url::EscapePathSegment;
+using ::bbs::url::ParseUrl;
+using ::bbs::url::UnescapePath;
+// Go's http.StatusText, shared with the server.
+using ::bbs::http::StatusText;
 
-  // "host[:port]" as the Host header carries it (the port only when it was explicit).
-  std::string Authority() const;
-  // The request target: path (or "/") plus "?query".
-  std::string Target() const;
-  std::string ToString() const;
-  // This URL with `route` (which starts with '/') appended to its path, the query dropped:
-  // how a base URL with a path prefix is joined with a route.
-  Url WithRoute(std::string_view route) const;
-};
-
-// Parses an absolute URL. Fails (InvalidRequest) on anything but http/https with a host.
-Result<Url> ParseUrl(std::string_view text);
-
-// Percent-escapes `segment` as one URL path segment, as Go's url.PathEscape: letters, digits
-// and -_.~$&+:=@ stay; everything else (including '/') becomes %XX.
-std::string EscapePathSegment(std::string_view segment);
-// The inverse, for fakes: %XX decoded, everything else kept.
-std::string UnescapePath(std::string_view path);
-
-// Go's http.StatusText(status): "Internal Server Error", or "" for a code it does not know.
-std::string_view StatusText(int status);
 // Upstream's error text for a non-success status: "http error: status code 500 (Internal Server
 // Error)".
 std::string HttpStatusError(int status);
@@ -126,6 +106,10 @@ struct HttpClientOptions {
   int max_redirects = 10;                    // 301/302/303 become a body-less GET, 307/308 resend
   std::size_t max_response_bytes = 4 << 20;  // larger bodies: kProtocol
   std::string user_agent = "Go-http-client/1.1";
+  // TLS session resumption (Go's ClientSessionCache): the last session of up to this many
+  // hosts is kept and offered on the next connection to the same host. 0 = Go's default size
+  // (64); negative = no resumption.
+  int tls_session_cache_size = -1;
 };
 
 // A small blocking HTTP/1.1 client on Boost.Beast: http:// and https://, keep-alive
@@ -148,6 +132,8 @@ class HttpClient final : public HttpTransport {
   int connections_opened() const;
   // Idle connections currently pooled.
   int idle_connections() const;
+  // TLS handshakes that resumed a cached session.
+  int tls_sessions_resumed() const;
 
  private:
   explicit HttpClient(std::unique_ptr<internal::HttpClientImpl> impl);

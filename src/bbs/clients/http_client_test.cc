@@ -260,6 +260,31 @@ TEST(HttpClientTlsTest, PresentsTheClientCertificateForMutualTls) {
   EXPECT_EQ(result.response.status, 200);
 }
 
+TEST(HttpClientTlsTest, ResumesTheTlsSessionOnANewConnectionWhenCaching) {
+  FakeCallbackReceiver peer(TlsPeer(true));
+  ASSERT_TRUE(peer.Start().ok());
+  HttpClientOptions options = TlsClient(true);
+  options.max_idle_per_host = 0;  // every request on a new connection
+  options.tls_session_cache_size = 0;
+  auto client = NewClient(options);
+  for (int i = 0; i < 3; ++i) {
+    HttpResult result = client->Send(Post(peer.url() + "/mtls"));
+    ASSERT_TRUE(result.ok()) << result.message;
+  }
+  EXPECT_EQ(client->connections_opened(), 3);
+  EXPECT_EQ(client->tls_sessions_resumed(), 2);
+}
+
+TEST(HttpClientTlsTest, DoesNotResumeWithoutASessionCache) {
+  FakeCallbackReceiver peer(TlsPeer(true));
+  ASSERT_TRUE(peer.Start().ok());
+  HttpClientOptions options = TlsClient(true);
+  options.max_idle_per_host = 0;
+  auto client = NewClient(options);
+  for (int i = 0; i < 2; ++i) ASSERT_TRUE(client->Send(Post(peer.url() + "/mtls")).ok());
+  EXPECT_EQ(client->tls_sessions_resumed(), 0);
+}
+
 TEST(HttpClientTlsTest, FailsWithATlsErrorWithoutTheClientCertificateMutualTlsNeeds) {
   FakeCallbackReceiver peer(TlsPeer(true));
   ASSERT_TRUE(peer.Start().ok());

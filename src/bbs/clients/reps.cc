@@ -75,6 +75,7 @@ Result<std::unique_ptr<HttpReps>> HttpReps::Create(Options options, const Logger
   HttpClientOptions client_options;
   client_options.timeout = options.timeout;
   client_options.tls = options.tls;
+  if (options.tls.any()) client_options.tls_session_cache_size = options.tls_session_cache_size;
   auto client = HttpClient::Create(std::move(client_options));
   if (!client.ok()) return client.status();
   return std::make_unique<HttpReps>(std::move(options), logger, std::move(*client));

@@ -53,6 +53,9 @@ struct HttpRepsOptions {
   // Upstream has required https rep URLs since 2025-06; tests against plain-HTTP fakes turn
   // this off.
   bool require_tls = true;
+  // rep_client_session_cache_size: TLS sessions kept for resumption (0 = Go's default, 64);
+  // used when rep TLS is configured.
+  int tls_session_cache_size = 0;
   int workers = 4;  // threads for the asynchronous calls
   // The destructor drains the asynchronous queue for at most this long.
   std::chrono::milliseconds shutdown_timeout = std::chrono::seconds(10);

@@ -30,6 +30,9 @@ struct LoggregatorConfig {
   std::string job_origin = "bbs";
   std::string source_id = "bbs";
   std::string instance_id;
+  std::int64_t batch_max_size = 0;                       // loggregator_batch_max_size
+  Duration batch_flush_interval{0};                      // BatchFlushInterval (nanoseconds)
+  std::vector<std::string> app_metric_exclusion_filter;  // loggregator_app_metric_exclusion_filter
 
   bool operator==(const LoggregatorConfig&) const = default;
 };
@@ -63,9 +66,9 @@ struct Config {
   std::string health_address = "127.0.0.1:8890";  // -healthAddress
   std::string debug_address;                      // -debugAddr; laptop default "" = no debug server
   std::string session_name = "bbs";
-  std::string uuid;           // laptop default "": required only once there is a lock
-  std::string advertise_url;  // unused upstream too
-  bool require_ssl = true;    // unused upstream too
+  std::string uuid;  // laptop default "": the Locket lock owner, required with locket_address
+  std::string advertise_url;                                        // unused upstream too
+  bool require_ssl = true;                                          // unused upstream too
   Duration desired_lrp_creation_timeout = std::chrono::minutes(1);  // unused upstream too
   std::string access_log_path;
 
@@ -128,8 +131,8 @@ struct Config {
   Duration lock_retry_interval = std::chrono::seconds(5);
 
   // --- §11.7 Encryption, logging, metrics ---
-  std::string active_key_label;
-  std::map<std::string, std::string> encryption_keys;  // label -> passphrase
+  std::string active_key_label;                        // -activeKeyLabel
+  std::map<std::string, std::string> encryption_keys;  // label -> passphrase; -encryptionKey
   LogLevel log_level = LogLevel::kInfo;                // -logLevel
   std::string time_format = "unix-epoch";              // or "rfc3339"
   int max_data_string_length = 640;                    // 0 = no truncation
@@ -137,8 +140,10 @@ struct Config {
   Duration report_interval = std::chrono::minutes(1);
   LoggregatorConfig loggregator;
   AdvancedMetricsConfig advanced_metrics;
-  // Accepted and ignored, as upstream: locks_locket_enabled, cell_registrations_locket_enabled,
-  // rep_require_tls.
+  // Written by the BOSH job, ignored by upstream and by bbs.
+  bool locks_locket_enabled = false;
+  bool cell_registrations_locket_enabled = false;
+  bool rep_require_tls = false;
 
   // --- bbs extensions (not upstream keys) ---
   std::int64_t max_request_body_bytes = std::int64_t{16} << 20;  // 16 MiB; must be positive
@@ -150,27 +155,46 @@ struct Config {
   // register their presence with bbs directly. Empty = off.
   std::string locket_listen_address;
 
+  // --- Filled by LoadConfig ---
+  // One line per unknown JSON key, naming it (upstream ignores such keys). The daemon logs each.
+  std::vector<std::string> warnings;
+
   // One human sentence for each feature that this configuration asks for but bbs does not
   // build yet (empty when none). The daemon logs them at startup; it does not fail on them.
   std::vector<std::string> NotYetSupported() const;
+  // One human sentence for each group of keys set here that bbs accepts and ignores (empty
+  // when none): keys upstream ignores too.
+  std::vector<std::string> Ignored() const;
 };
+
+// What bbs does with an accepted key or flag.
+enum class KeyUse {
+  kApplied,          // the daemon uses the value
+  kNotYetSupported,  // a value other than the default is reported by NotYetSupported()
+  kIgnored,          // a value other than the default is reported by Ignored()
+};
+
+struct AcceptedKey {
+  std::string_view name;  // JSON key (nested ones dotted) or flag ("-name")
+  KeyUse use;
+  std::string_view reported_as;  // the name the report line uses; "" = `name`
+};
+
+// Every JSON key and every flag that LoadConfig accepts, with its use.
+const std::vector<AcceptedKey>& AcceptedKeys();
 
 // Builds the configuration from command-line arguments (without argv[0]) and the JSON file
 // named by -config, if any. Flags are Go style: `-name=value`, `-name value`, `--name=value`;
-// booleans as `-name` or `-name=<bool>`. A flag wins over the file; an absent key keeps its
-// default. Fails with a one-line message naming the flag or key on an unknown flag or key, an
-// unreadable or malformed file, a value of the wrong type, or an invalid value. When -help is
-// given, returns at once with `help` set and nothing else loaded.
+// booleans as `-name` or `-name=<bool>`; -encryptionKey may be repeated. A flag wins over the
+// file; an absent key keeps its default. An unknown JSON key is skipped with a line in
+// `warnings`, as upstream skips it. Fails with a one-line message naming the flag or key on an
+// unknown flag, an unreadable or malformed file, a value of the wrong type, or an invalid
+// value. When -help is given, returns at once with `help` set and nothing else loaded.
 Result<Config> LoadConfig(const std::vector<std::string>& args);
 // The same for main()'s arguments; argv[0] is skipped.
 Result<Config> LoadConfig(int argc, char** argv);
 
 // The flag reference printed for -help, one flag per entry, Go style.
 std::string FlagUsage();
-
-// Parses a Go duration string ("300ms", "-1.5h", "2h45m", "1µs"). A sign is allowed, a unit is
-// required for every number except a lone "0". Fails on anything else or on overflow of int64
-// nanoseconds.
-Result<Duration> ParseGoDuration(std::string_view text);
 
 }  // namespace bbs::daemon

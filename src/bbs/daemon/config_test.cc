@@ -4,9 +4,14 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include "bbs/daemon/config_json.h"
 
 namespace bbs::daemon {
 namespace {
@@ -17,7 +22,9 @@ using std::chrono::milliseconds;
 using std::chrono::minutes;
 using std::chrono::nanoseconds;
 using std::chrono::seconds;
+using ::testing::Contains;
 using ::testing::ElementsAre;
+using ::testing::EndsWith;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::StartsWith;
@@ -415,23 +422,142 @@ TEST_F(ConfigTest, MalformedArgumentsAreErrors) {
               HasSubstr("unexpected argument \"-\""));
 }
 
-TEST_F(ConfigTest, AnUnknownKeyIsAnErrorWithASuggestion) {
-  std::string path = File(R"({"listen_adress": "0.0.0.0:8889"})");
-  EXPECT_EQ(
-      ErrorOf(LoadConfig(std::vector<std::string>{"-config", path})),
-      "config file \"" + path + "\": unknown key \"listen_adress\" (did you mean listen_address?)");
-  EXPECT_THAT(ErrorOf(LoadWithFile(R"({"listenAddress": "0.0.0.0:8889"})")),
-              HasSubstr("unknown key \"listenAddress\" (did you mean listen_address?)"));
-  EXPECT_THAT(ErrorOf(LoadWithFile(R"({"zzz": 1})")), HasSubstr("unknown key \"zzz\""));
+TEST_F(ConfigTest, AnUnknownKeyIsAWarningNamingItWithASuggestion) {
+  std::string path = File(R"({"listen_adress": "0.0.0.0:8889", "log_level": "debug"})");
+  Result<Config> loaded = LoadConfig(std::vector<std::string>{"-config", path});
+  ASSERT_TRUE(loaded.ok()) << ErrorOf(loaded);
+  EXPECT_EQ(loaded->log_level, LogLevel::kDebug);  // the rest of the file still applies
+  EXPECT_EQ(loaded->listen_address, "127.0.0.1:8889");
+  EXPECT_THAT(loaded->warnings,
+              ElementsAre("config file \"" + path +
+                          "\": unknown key \"listen_adress\" ignored (did you mean "
+                          "listen_address?)"));
+
+  Result<Config> camel = LoadWithFile(R"({"listenAddress": "0.0.0.0:8889", "zzz": 1})");
+  ASSERT_TRUE(camel.ok()) << ErrorOf(camel);
+  EXPECT_THAT(camel->warnings,
+              ElementsAre(HasSubstr("unknown key \"listenAddress\" ignored (did you mean "
+                                    "listen_address?)"),
+                          EndsWith("unknown key \"zzz\" ignored")));
 }
 
-TEST_F(ConfigTest, AnUnknownNestedKeyNamesItsPath) {
-  EXPECT_THAT(ErrorOf(LoadWithFile(R"({"loggregator": {"loggregator_api_prot": 1}})")),
-              HasSubstr("unknown key \"loggregator.loggregator_api_prot\" (did you mean "
-                        "loggregator.loggregator_api_port?)"));
-  EXPECT_THAT(
-      ErrorOf(LoadWithFile(R"({"advanced_metrics": {"route_config": {"request_counts": []}}})")),
-      HasSubstr("unknown key \"advanced_metrics.route_config.request_counts\""));
+TEST_F(ConfigTest, AnUnknownNestedKeyIsAWarningNamingItsPath) {
+  Result<Config> loaded = LoadWithFile(
+      R"({"loggregator": {"loggregator_api_prot": 1, "loggregator_api_port": 3459},
+          "advanced_metrics": {"route_config": {"request_counts": []}}})");
+  ASSERT_TRUE(loaded.ok()) << ErrorOf(loaded);
+  EXPECT_EQ(loaded->loggregator.api_port, 3459);
+  EXPECT_THAT(loaded->warnings,
+              ElementsAre(HasSubstr("unknown key \"loggregator.loggregator_api_prot\" ignored "
+                                    "(did you mean loggregator.loggregator_api_port?)"),
+                          HasSubstr("unknown key \"advanced_metrics.route_config.request_counts\" "
+                                    "ignored")));
+}
+
+TEST_F(ConfigTest, NoWarningsWhenEveryKeyIsKnown) {
+  Result<Config> loaded = LoadWithFile(R"({"log_level": "debug", "loggregator": {}})");
+  ASSERT_TRUE(loaded.ok()) << ErrorOf(loaded);
+  EXPECT_THAT(loaded->warnings, IsEmpty());
+}
+
+TEST_F(ConfigTest, ABadValueOfAKnownKeyIsStillAnErrorNextToUnknownKeys) {
+  EXPECT_THAT(ErrorOf(LoadWithFile(R"({"zzz": 1, "log_level": "loud"})")),
+              HasSubstr(R"(key "log_level": want one of debug, info, error, fatal; got "loud")"));
+  EXPECT_THAT(ErrorOf(LoadWithFile(R"({"loggregator": {"zzz": 1, "loggregator_api_port": "x"}})")),
+              HasSubstr(R"(key "loggregator.loggregator_api_port": want an integer)"));
+}
+
+// Upstream's test tooling marshals its Go config struct: the loggregator object then carries
+// the untagged field BatchFlushInterval (integer nanoseconds) and the batching keys.
+TEST_F(ConfigTest, TheLoggregatorObjectTakesEveryKeyOfUpstreamsGoStruct) {
+  Result<Config> loaded = LoadWithFile(R"({"loggregator": {
+      "loggregator_use_v2_api": false, "loggregator_api_port": 0, "loggregator_ca_path": "",
+      "loggregator_cert_path": "", "loggregator_key_path": "", "loggregator_job_deployment": "",
+      "loggregator_job_name": "", "loggregator_job_index": "", "loggregator_job_ip": "",
+      "loggregator_job_origin": "", "loggregator_source_id": "", "loggregator_instance_id": "",
+      "loggregator_batch_max_size": 100, "BatchFlushInterval": 50000000,
+      "loggregator_app_metric_exclusion_filter": ["cpu", "disk"]}})");
+  ASSERT_TRUE(loaded.ok()) << ErrorOf(loaded);
+  EXPECT_THAT(loaded->warnings, IsEmpty());
+  EXPECT_EQ(loaded->loggregator.batch_max_size, 100);
+  EXPECT_EQ(loaded->loggregator.batch_flush_interval, milliseconds(50));
+  EXPECT_THAT(loaded->loggregator.app_metric_exclusion_filter, ElementsAre("cpu", "disk"));
+  EXPECT_EQ(loaded->loggregator.api_port, 0);
+
+  Result<Config> nulls = LoadWithFile(
+      R"({"loggregator": {"BatchFlushInterval": 0, "loggregator_app_metric_exclusion_filter": null}})");
+  ASSERT_TRUE(nulls.ok()) << ErrorOf(nulls);
+  EXPECT_THAT(nulls->warnings, IsEmpty());
+
+  EXPECT_THAT(ErrorOf(LoadWithFile(R"({"loggregator": {"BatchFlushInterval": "1s"}})")),
+              HasSubstr(R"(key "loggregator.BatchFlushInterval": want an integer, got string)"));
+  EXPECT_THAT(ErrorOf(LoadWithFile(R"({"loggregator": {"BatchFlushInterval": -1}})")),
+              HasSubstr(R"(key "loggregator.BatchFlushInterval": must not be negative)"));
+}
+
+// The shape json.Marshal gives upstream's BBSConfig in its own test suite: Go's duration
+// strings ("1m0s"), every loggregator field including the untagged one, nulls for nil slices.
+TEST_F(ConfigTest, AConfigAsUpstreamsGoTestToolingWritesItLoadsWithoutWarnings) {
+  Result<Config> loaded = LoadWithFile(R"({
+    "auctioneer_address": "http://127.0.0.1:45000", "uuid": "bbs-bosh-boshy-bosh-bosh",
+    "communication_timeout": "10s", "converge_repeat_interval": "1m0s",
+    "convergence_workers": 20, "database_connection_string": "postgres://u:p@localhost/diego",
+    "database_driver": "postgres", "desired_lrp_creation_timeout": "1m0s",
+    "expire_completed_task_duration": "2m0s", "expire_pending_task_duration": "30m0s",
+    "health_address": "127.0.0.1:45001", "kick_task_duration": "30s",
+    "listen_address": "127.0.0.1:45002", "lock_retry_interval": "1s", "lock_ttl": "15s",
+    "max_idle_database_connections": 200, "max_open_database_connections": 200,
+    "report_interval": "10ms", "require_ssl": true, "session_name": "bbs",
+    "task_callback_workers": 1000, "update_workers": 1000,
+    "loggregator": {"loggregator_use_v2_api": true, "loggregator_api_port": 45003,
+      "loggregator_ca_path": "/f/ca.crt", "loggregator_cert_path": "/f/client.crt",
+      "loggregator_key_path": "/f/client.key", "loggregator_job_deployment": "",
+      "loggregator_job_name": "", "loggregator_job_index": "", "loggregator_job_ip": "",
+      "loggregator_job_origin": "", "loggregator_source_id": "", "loggregator_instance_id": "",
+      "loggregator_batch_max_size": 0, "BatchFlushInterval": 0,
+      "loggregator_app_metric_exclusion_filter": null},
+    "advanced_metrics": {"enabled": false,
+      "route_config": {"request_count": null, "request_latency": null}},
+    "debug_address": "127.0.0.1:45004", "active_key_label": "label",
+    "encryption_keys": {"label": "passphrase"}, "log_level": "debug",
+    "time_format": "unix-epoch", "max_data_string_length": 0,
+    "locket_address": "127.0.0.1:45005", "locket_ca_cert_file": "/f/ca.crt",
+    "locket_client_cert_file": "/f/client.crt", "locket_client_key_file": "/f/client.key"
+  })");
+  ASSERT_TRUE(loaded.ok()) << ErrorOf(loaded);
+  EXPECT_THAT(loaded->warnings, IsEmpty());
+  EXPECT_EQ(loaded->converge_repeat_interval, minutes(1));
+  EXPECT_EQ(loaded->report_interval, milliseconds(10));
+  EXPECT_EQ(loaded->loggregator.api_port, 45003);
+}
+
+TEST_F(ConfigTest, KeysMatchCaseInsensitivelyAndTheLastMatchWinsAsInGo) {
+  Result<Config> loaded = LoadWithFile(
+      R"({"LOG_LEVEL": "debug", "Listen_Address": "0.0.0.0:1",
+          "loggregator": {"batchflushinterval": 7}, "convergence_workers": 3,
+          "CONVERGENCE_WORKERS": 4, "task_callback_workers": 9, "Task_Callback_Workers": null})");
+  ASSERT_TRUE(loaded.ok()) << ErrorOf(loaded);
+  EXPECT_THAT(loaded->warnings, IsEmpty());
+  EXPECT_EQ(loaded->log_level, LogLevel::kDebug);
+  EXPECT_EQ(loaded->listen_address, "0.0.0.0:1");
+  EXPECT_EQ(loaded->loggregator.batch_flush_interval, nanoseconds(7));
+  EXPECT_EQ(loaded->convergence_workers, 4);
+  EXPECT_EQ(loaded->task_callback_workers, 9);  // a later null is a no-op
+}
+
+TEST_F(ConfigTest, TimeFormatTakesLagersNumericFormsToo) {
+  for (const char* json : {R"({"time_format": 1})", R"({"time_format": "1"})"}) {
+    Result<Config> loaded = LoadWithFile(json);
+    ASSERT_TRUE(loaded.ok()) << json << ": " << ErrorOf(loaded);
+    EXPECT_EQ(loaded->time_format, "rfc3339") << json;
+  }
+  for (const char* json : {R"({"time_format": 0})", R"({"time_format": "0"})"}) {
+    Result<Config> loaded = LoadWithFile(json);
+    ASSERT_TRUE(loaded.ok()) << json << ": " << ErrorOf(loaded);
+    EXPECT_EQ(loaded->time_format, "unix-epoch") << json;
+  }
+  EXPECT_THAT(ErrorOf(LoadWithFile(R"({"time_format": 2})")),
+              HasSubstr(R"(key "time_format": want "unix-epoch" or "rfc3339", got "2")"));
 }
 
 TEST_F(ConfigTest, AFileThatCannotBeReadIsAnError) {
@@ -537,7 +663,7 @@ TEST_F(ConfigTest, AddressesMustBeHostAndNumericPort) {
   }
   EXPECT_THAT(ErrorOf(LoadWithFile(R"({"health_address": "localhost"})")),
               HasSubstr(R"(key "health_address": want host:port with a numeric port, got )"
-                        R"("localhost" (missing port))"));
+                        R"("localhost" (address localhost: missing port in address))"));
 }
 
 TEST_F(ConfigTest, AnEmptyDebugAddressTurnsTheDebugServerOff) {
@@ -547,10 +673,10 @@ TEST_F(ConfigTest, AnEmptyDebugAddressTurnsTheDebugServerOff) {
 }
 
 TEST_F(ConfigTest, TheDatabaseDriverMustBeKnown) {
-  EXPECT_EQ(ErrorOf(LoadConfig(std::vector<std::string>{"-databaseDriver=mysql"})),
-            "flag -databaseDriver: want one of sqlite, postgres, etcd; got \"mysql\"");
-  EXPECT_THAT(ErrorOf(LoadWithFile(R"({"database_driver": "mysql"})")),
-              HasSubstr(R"(key "database_driver": want one of sqlite, postgres, etcd)"));
+  EXPECT_EQ(ErrorOf(LoadConfig(std::vector<std::string>{"-databaseDriver=oracle"})),
+            "flag -databaseDriver: want one of sqlite, postgres, mysql, etcd; got \"oracle\"");
+  EXPECT_THAT(ErrorOf(LoadWithFile(R"({"database_driver": "oracle"})")),
+              HasSubstr(R"(key "database_driver": want one of sqlite, postgres, mysql, etcd)"));
 }
 
 TEST_F(ConfigTest, OtherDriversNeedAnExplicitConnectionString) {
@@ -598,83 +724,6 @@ TEST_F(ConfigTest, LocketKeepaliveTimeMustNotExceedItsTimeout) {
                         "locket_client_keepalive_timeout"));
 }
 
-// --- Go durations ------------------------------------------------------------------------------
-
-TEST(ParseGoDurationTest, AcceptsGoSyntax) {
-  struct Case {
-    const char* text;
-    nanoseconds want;
-  };
-  for (const Case& c : std::vector<Case>{
-           {"0", nanoseconds(0)},
-           {"-0", nanoseconds(0)},
-           {"+0", nanoseconds(0)},
-           {"0s", nanoseconds(0)},
-           {"30s", seconds(30)},
-           {"1m30s", seconds(90)},
-           {"500ms", milliseconds(500)},
-           {"1h", hours(1)},
-           {"1.5s", milliseconds(1500)},
-           {"2h45m", minutes(165)},
-           {"300us", microseconds(300)},
-           {"300\xC2\xB5s", microseconds(300)},  // U+00B5 micro sign
-           {"300\xCE\xBCs", microseconds(300)},  // U+03BC Greek small letter mu
-           {"7ns", nanoseconds(7)},
-           {"1800s", seconds(1800)},
-           {".5s", milliseconds(500)},
-           {"1.s", seconds(1)},
-           {"-1.5h", -minutes(90)},
-           {"+2m", minutes(2)},
-           {"1h1m1s1ms1us1ns", nanoseconds(3'661'001'001'001)},
-           {"1s1s", seconds(2)},
-           {"0.000000001s", nanoseconds(1)},
-           {"0.0000000009s", nanoseconds(0)},
-           {"1.00000000000000000000000000000001s", seconds(1)},  // excess digits are dropped
-           {"9223372036854775807ns", nanoseconds(9223372036854775807)},
-           {"-9223372036854775808ns", nanoseconds::min()},
-           {"2562047h", hours(2562047)},
-       }) {
-    Result<Duration> parsed = ParseGoDuration(c.text);
-    ASSERT_TRUE(parsed.ok()) << c.text << ": " << ErrorOf(parsed);
-    EXPECT_EQ(*parsed, c.want) << c.text;
-  }
-}
-
-TEST(ParseGoDurationTest, RejectsWhatGoRejects) {
-  struct Case {
-    const char* text;
-    const char* why;
-  };
-  for (const Case& c : std::vector<Case>{
-           {"", "empty"},
-           {"-", "empty"},
-           {"30", "missing unit"},
-           {"1", "missing unit"},
-           {"00", "missing unit"},
-           {"1m30", "missing unit"},
-           {".", "expected a number"},
-           {".s", "expected a number"},
-           {"s", "expected a number"},
-           {"-s", "expected a number"},
-           {" 1s", "expected a number"},
-           {"1s ", "unknown unit \"s \""},
-           {"1 s", "unknown unit \" s\""},
-           {"1sec", "unknown unit \"sec\""},
-           {"1d", "unknown unit \"d\""},
-           {"1S", "unknown unit \"S\""},
-           {"1h-5m", "unknown unit \"h-\""},
-           {"9223372036854775808ns", "out of range"},
-           {"2562048h", "out of range"},
-           {"99999999999999999999s", "out of range"},
-       }) {
-    Result<Duration> parsed = ParseGoDuration(c.text);
-    EXPECT_THAT(ErrorOf(parsed),
-                StartsWith("invalid duration " + ::testing::PrintToString(std::string(c.text)) +
-                           ": " + c.why))
-        << c.text;
-  }
-}
-
 // --- Features not built yet --------------------------------------------------------------------
 
 TEST_F(ConfigTest, NotYetSupportedNamesEachFeatureThatIsSet) {
@@ -698,22 +747,7 @@ TEST_F(ConfigTest, NotYetSupportedNamesEachFeatureThatIsSet) {
           "-etcdKeyFile and -etcdCaFile are set but the etcd store is not built yet; ignored",
           "-consulCluster is set but Consul registration is not built (Diego dropped Consul); "
           "ignored",
-          "database_driver is \"postgres\" but the PostgreSQL store is not built yet",
-          "sql_ca_cert_file is set but TLS to the SQL database is not built yet",
-          "enable_db_health_check is set but the database health check is not built yet",
-          "ca_file and cert_file are set but TLS for the API is not built yet; the API serves "
-          "plain HTTP",
-          "access_log_path is set but the access log is not built yet; no access log is "
-          "written",
-          "lock_ttl is set but Locket (the leader lock) is not built yet; "
-          "this bbs takes no lock, so run only one",
-          "encryption_keys and active_key_label are set but blob encryption is not built yet; "
-          "records are stored unencrypted",
-          "time_format is \"rfc3339\" but only unix-epoch log timestamps are built yet",
-          "redact_secrets is set but secret redaction in logs is not built yet",
-          "max_data_string_length is set but truncation of long log data is not built yet",
-          "loggregator is set but metric emission to Loggregator is not built yet; ignored",
-          "advanced_metrics is set but per-route request metrics are not built yet"));
+          "enable_db_health_check is set but the database health check is not built yet"));
 }
 
 TEST_F(ConfigTest, NotYetSupportedNamesTheEtcdDriver) {
@@ -731,6 +765,222 @@ TEST_F(ConfigTest, KeysThatUpstreamIgnoresAreNotReportedAsMissingFeatures) {
       "lock_ttl": "15s"})");
   ASSERT_TRUE(loaded.ok()) << ErrorOf(loaded);
   EXPECT_THAT(loaded->NotYetSupported(), IsEmpty());
+}
+
+TEST_F(ConfigTest, IgnoredNamesTheKeysBbsAcceptsAndDoesNotUse) {
+  Result<Config> loaded = LoadWithFile(R"({"advertise_url": "https://x", "require_ssl": false,
+      "desired_lrp_creation_timeout": "5m", "locks_locket_enabled": true,
+      "cell_registrations_locket_enabled": true, "rep_require_tls": true, "uuid": "u"})");
+  ASSERT_TRUE(loaded.ok()) << ErrorOf(loaded);
+  EXPECT_THAT(loaded->Ignored(),
+              ElementsAre("advertise_url, require_ssl, desired_lrp_creation_timeout, "
+                          "locks_locket_enabled, cell_registrations_locket_enabled and "
+                          "rep_require_tls are set but unused, as upstream; ignored"));
+  EXPECT_THAT(LoadConfig(std::vector<std::string>{})->Ignored(), IsEmpty());
+}
+
+TEST_F(ConfigTest, NotYetSupportedNamesTheKeysThatWereOnceSilentlyIgnored) {
+  Result<Config> loaded =
+      LoadWithFile(R"({"convergence_workers": 5, "update_workers": 6, "report_interval": "2m",
+                       "desired_lrp_creation_timeout": "2m"})",
+                   {"-debugAddr=127.0.0.1:17017"});
+  ASSERT_TRUE(loaded.ok()) << ErrorOf(loaded);
+  EXPECT_THAT(loaded->NotYetSupported(),
+              ElementsAre("convergence_workers and update_workers are set but bbs has no limit on "
+                          "these workers yet; ignored"));
+  EXPECT_THAT(loaded->Ignored(), ElementsAre("desired_lrp_creation_timeout is set but unused, as "
+                                             "upstream; ignored"));
+}
+
+// --- Encryption flags --------------------------------------------------------------------------
+
+TEST_F(ConfigTest, EncryptionKeyFlagsRepeatAndNameTheActiveKey) {
+  Result<Config> loaded =
+      LoadConfig(std::vector<std::string>{"-encryptionKey=old:pass:with:colons", "-encryptionKey",
+                                          "new:secret", "-activeKeyLabel=new"});
+  ASSERT_TRUE(loaded.ok()) << ErrorOf(loaded);
+  EXPECT_EQ(loaded->encryption_keys,
+            (std::map<std::string, std::string>{{"old", "pass:with:colons"}, {"new", "secret"}}));
+  EXPECT_EQ(loaded->active_key_label, "new");
+}
+
+TEST_F(ConfigTest, EncryptionKeyFlagsReplaceTheFilesKeys) {
+  Result<Config> loaded =
+      LoadWithFile(R"({"encryption_keys": {"a": "1", "b": "2"}, "active_key_label": "a"})",
+                   {"-encryptionKey=c:3", "-activeKeyLabel=c"});
+  ASSERT_TRUE(loaded.ok()) << ErrorOf(loaded);
+  EXPECT_EQ(loaded->encryption_keys, (std::map<std::string, std::string>{{"c", "3"}}));
+  EXPECT_EQ(loaded->active_key_label, "c");
+
+  Result<Config> label_only =
+      LoadWithFile(R"({"encryption_keys": {"a": "1", "b": "2"}, "active_key_label": "a"})",
+                   {"-activeKeyLabel=b"});
+  ASSERT_TRUE(label_only.ok()) << ErrorOf(label_only);
+  EXPECT_EQ(label_only->encryption_keys.size(), 2u);
+  EXPECT_EQ(label_only->active_key_label, "b");
+}
+
+TEST_F(ConfigTest, BadEncryptionKeyFlagsAreErrorsThatDoNotEchoThePassphrase) {
+  EXPECT_EQ(
+      ErrorOf(LoadConfig(std::vector<std::string>{"-encryptionKey=s3cret", "-activeKeyLabel=k"})),
+      "flag -encryptionKey: want label:passphrase, got a value without ':'");
+  EXPECT_EQ(ErrorOf(LoadConfig(std::vector<std::string>{"-encryptionKey=k:a", "-encryptionKey=k:b",
+                                                        "-activeKeyLabel=k"})),
+            "flag -encryptionKey: label \"k\" is given twice");
+  EXPECT_THAT(ErrorOf(LoadConfig(std::vector<std::string>{"-encryptionKey=k:p"})),
+              HasSubstr("active_key_label is required when encryption_keys is set"));
+  EXPECT_THAT(
+      ErrorOf(LoadConfig(std::vector<std::string>{"-encryptionKey=k:p", "-activeKeyLabel=j"})),
+      HasSubstr("active_key_label \"j\" is not a label in encryption_keys"));
+  EXPECT_THAT(
+      ErrorOf(LoadConfig(std::vector<std::string>{"-encryptionKey=k:", "-activeKeyLabel=k"})),
+      HasSubstr("the passphrase of \"k\" is empty"));
+  EXPECT_THAT(ErrorOf(LoadConfig(std::vector<std::string>{"-encryptionKey"})),
+              HasSubstr("flag -encryptionKey needs a value"));
+}
+
+TEST_F(ConfigTest, FlagUsageShowsTheEncryptionFlags) {
+  std::string usage = FlagUsage();
+  EXPECT_THAT(usage, HasSubstr("\n  -encryptionKey value\n"));
+  EXPECT_THAT(usage, HasSubstr("\n  -activeKeyLabel string\n"));
+}
+
+// --- Every key is applied or reported ----------------------------------------------------------
+
+// The flags FlagUsage lists ("-name").
+std::set<std::string> FlagsInUsage() {
+  std::set<std::string> flags;
+  std::istringstream lines(FlagUsage());
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind("  -", 0) == 0) {
+      flags.insert(line.substr(2, line.find(' ', 2) - 2));
+    }
+  }
+  return flags;
+}
+
+TEST_F(ConfigTest, EveryAcceptedKeyIsAppliedOrReported) {
+  // AcceptedKeys() lists exactly what the reader and the flag set accept.
+  std::set<std::string> listed;
+  for (const AcceptedKey& key : AcceptedKeys()) {
+    EXPECT_TRUE(listed.insert(std::string(key.name)).second) << key.name << " listed twice";
+  }
+  std::set<std::string> accepted = FlagsInUsage();
+  for (const std::string& key : KnownConfigFileKeys()) {
+    accepted.insert(key);
+  }
+  for (const std::string& key : accepted) {
+    EXPECT_TRUE(listed.count(key)) << key << " is accepted but missing from AcceptedKeys()";
+  }
+  for (const std::string& key : listed) {
+    EXPECT_TRUE(accepted.count(key)) << key << " is in AcceptedKeys() but not accepted";
+  }
+
+  // A value for each key that is not applied, other than its default: the file's text, flags.
+  struct Sample {
+    std::string json;
+    std::vector<std::string> flags;
+  };
+  const std::map<std::string, Sample> samples = {
+      {"debug_address", {R"({"debug_address": "127.0.0.1:17017"})", {}}},
+      {"uuid", {R"({"uuid": "u"})", {}}},
+      {"advertise_url", {R"({"advertise_url": "https://bbs:8889"})", {}}},
+      {"require_ssl", {R"({"require_ssl": false})", {}}},
+      {"desired_lrp_creation_timeout", {R"({"desired_lrp_creation_timeout": "2m"})", {}}},
+      {"access_log_path", {R"({"access_log_path": "/log"})", {}}},
+      {"ca_file", {R"({"ca_file": "/ca"})", {}}},
+      {"cert_file", {R"({"cert_file": "/crt"})", {}}},
+      {"key_file", {R"({"key_file": "/key"})", {}}},
+      {"max_open_database_connections", {R"({"max_open_database_connections": 5})", {}}},
+      {"max_idle_database_connections", {R"({"max_idle_database_connections": 5})", {}}},
+      {"max_database_connection_lifetime", {R"({"max_database_connection_lifetime": "1h"})", {}}},
+      {"db_read_timeout", {R"({"db_read_timeout": "1s"})", {}}},
+      {"db_write_timeout", {R"({"db_write_timeout": "1s"})", {}}},
+      {"sql_ca_cert_file", {R"({"sql_ca_cert_file": "/ca"})", {}}},
+      {"sql_enable_identity_verification", {R"({"sql_enable_identity_verification": false})", {}}},
+      {"enable_db_health_check", {R"({"enable_db_health_check": true})", {}}},
+      {"health_check_interval", {R"({"health_check_interval": "1s"})", {}}},
+      {"health_check_timeout", {R"({"health_check_timeout": "1s"})", {}}},
+      {"health_check_failure_threshold", {R"({"health_check_failure_threshold": 9})", {}}},
+      {"convergence_workers", {R"({"convergence_workers": 5})", {}}},
+      {"update_workers", {R"({"update_workers": 5})", {}}},
+      {"debug_lrp_start_heartbeats", {R"({"debug_lrp_start_heartbeats": true})", {}}},
+      {"rep_client_session_cache_size", {R"({"rep_client_session_cache_size": 5})", {}}},
+      {"lock_ttl", {R"({"lock_ttl": "20s"})", {}}},
+      {"lock_retry_interval", {R"({"lock_retry_interval": "2s"})", {}}},
+      {"active_key_label", {R"({"active_key_label": "k", "encryption_keys": {"k": "p"}})", {}}},
+      {"encryption_keys", {R"({"active_key_label": "k", "encryption_keys": {"k": "p"}})", {}}},
+      {"time_format", {R"({"time_format": "rfc3339"})", {}}},
+      {"max_data_string_length", {R"({"max_data_string_length": 0})", {}}},
+      {"redact_secrets", {R"({"redact_secrets": true})", {}}},
+      {"report_interval", {R"({"report_interval": "2m"})", {}}},
+      {"loggregator", {R"({"loggregator": {"loggregator_use_v2_api": true}})", {}}},
+      {"loggregator.loggregator_use_v2_api",
+       {R"({"loggregator": {"loggregator_use_v2_api": true}})", {}}},
+      {"loggregator.loggregator_api_port", {R"({"loggregator": {"loggregator_api_port": 1}})", {}}},
+      {"loggregator.loggregator_ca_path", {R"({"loggregator": {"loggregator_ca_path": "x"}})", {}}},
+      {"loggregator.loggregator_cert_path",
+       {R"({"loggregator": {"loggregator_cert_path": "x"}})", {}}},
+      {"loggregator.loggregator_key_path",
+       {R"({"loggregator": {"loggregator_key_path": "x"}})", {}}},
+      {"loggregator.loggregator_job_deployment",
+       {R"({"loggregator": {"loggregator_job_deployment": "x"}})", {}}},
+      {"loggregator.loggregator_job_name",
+       {R"({"loggregator": {"loggregator_job_name": "x"}})", {}}},
+      {"loggregator.loggregator_job_index",
+       {R"({"loggregator": {"loggregator_job_index": "x"}})", {}}},
+      {"loggregator.loggregator_job_ip", {R"({"loggregator": {"loggregator_job_ip": "x"}})", {}}},
+      {"loggregator.loggregator_job_origin",
+       {R"({"loggregator": {"loggregator_job_origin": "x"}})", {}}},
+      {"loggregator.loggregator_source_id",
+       {R"({"loggregator": {"loggregator_source_id": "x"}})", {}}},
+      {"loggregator.loggregator_instance_id",
+       {R"({"loggregator": {"loggregator_instance_id": "x"}})", {}}},
+      {"loggregator.loggregator_batch_max_size",
+       {R"({"loggregator": {"loggregator_batch_max_size": 1}})", {}}},
+      {"loggregator.BatchFlushInterval", {R"({"loggregator": {"BatchFlushInterval": 1}})", {}}},
+      {"loggregator.loggregator_app_metric_exclusion_filter",
+       {R"({"loggregator": {"loggregator_app_metric_exclusion_filter": ["cpu"]}})", {}}},
+      {"advanced_metrics", {R"({"advanced_metrics": {"enabled": true}})", {}}},
+      {"advanced_metrics.enabled", {R"({"advanced_metrics": {"enabled": true}})", {}}},
+      {"advanced_metrics.route_config",
+       {R"({"advanced_metrics": {"route_config": {"request_count": ["Tasks"]}}})", {}}},
+      {"advanced_metrics.route_config.request_count",
+       {R"({"advanced_metrics": {"route_config": {"request_count": ["Tasks"]}}})", {}}},
+      {"advanced_metrics.route_config.request_latency",
+       {R"({"advanced_metrics": {"route_config": {"request_latency": ["Tasks"]}}})", {}}},
+      {"locks_locket_enabled", {R"({"locks_locket_enabled": true})", {}}},
+      {"cell_registrations_locket_enabled", {R"({"cell_registrations_locket_enabled": true})", {}}},
+      {"rep_require_tls", {R"({"rep_require_tls": true})", {}}},
+      {"-debugAddr", {"{}", {"-debugAddr=127.0.0.1:17017"}}},
+      {"-encryptionKey", {"{}", {"-encryptionKey=k:p", "-activeKeyLabel=k"}}},
+      {"-activeKeyLabel", {"{}", {"-encryptionKey=k:p", "-activeKeyLabel=k"}}},
+      {"-etcdCluster", {"{}", {"-etcdCluster=https://etcd:4001"}}},
+      {"-etcdCertFile", {"{}", {"-etcdCertFile=/crt"}}},
+      {"-etcdKeyFile", {"{}", {"-etcdKeyFile=/key"}}},
+      {"-etcdCaFile", {"{}", {"-etcdCaFile=/ca"}}},
+      {"-consulCluster", {"{}", {"-consulCluster=http://consul:8500"}}},
+  };
+
+  for (const AcceptedKey& key : AcceptedKeys()) {
+    if (key.use == KeyUse::kApplied) {
+      continue;
+    }
+    auto sample = samples.find(std::string(key.name));
+    if (sample == samples.end()) {
+      ADD_FAILURE() << key.name << " is not applied: give it a sample here";
+      continue;
+    }
+    Result<Config> loaded = LoadWithFile(sample->second.json, sample->second.flags);
+    ASSERT_TRUE(loaded.ok()) << key.name << ": " << ErrorOf(loaded);
+    EXPECT_THAT(loaded->warnings, IsEmpty()) << key.name;
+    std::string_view reported_as = key.reported_as.empty() ? key.name : key.reported_as;
+    std::vector<std::string> lines =
+        key.use == KeyUse::kIgnored ? loaded->Ignored() : loaded->NotYetSupported();
+    EXPECT_THAT(lines, Contains(HasSubstr(std::string(reported_as))))
+        << key.name
+        << (key.use == KeyUse::kIgnored ? " is not in Ignored()" : " is not in NotYetSupported()");
+  }
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include "bbs/base/clock.h"
 #include "bbs/base/guid.h"
 #include "bbs/base/logger.h"
+#include "bbs/base/url.h"
 #include "bbs/base/worker_pool.h"
 #include "bbs/cells/cell_directory.h"
 #include "bbs/cells/locket_cell_directory.h"
@@ -25,8 +26,13 @@
 #include "bbs/clients/reps.h"
 #include "bbs/converger/converger.h"
 #include "bbs/daemon/config.h"
+#include "bbs/daemon/startup.h"
 #include "bbs/events/hub.h"
 #include "bbs/http/server.h"
+#include "bbs/loggregator/emitter.h"
+#include "bbs/metrics/bbs_metrics.h"
+#include "bbs/metrics/debug_server.h"
+#include "bbs/metrics/reporter.h"
 #include "bbs/state/engine.h"
 #include "bbs/state/task_callbacks.h"
 #include "bbs/storage/factory.h"
@@ -34,22 +40,13 @@
 namespace bbs::daemon {
 namespace {
 
-// Splits "host:port". Config validation has already checked the shape.
+// Splits "host:port" (config validation has already checked the shape); an empty host means
+// every interface.
 bool SplitHostPort(const std::string& address, std::string* host, uint16_t* port) {
-  auto colon = address.rfind(':');
-  if (colon == std::string::npos) return false;
-  *host = address.substr(0, colon);
-  if (host->size() >= 2 && host->front() == '[' && host->back() == ']') {
-    *host = host->substr(1, host->size() - 2);
-  }
-  if (host->empty()) *host = "0.0.0.0";
-  try {
-    int p = std::stoi(address.substr(colon + 1));
-    if (p < 0 || p > 65535) return false;
-    *port = static_cast<uint16_t>(p);
-  } catch (...) {
-    return false;
-  }
+  auto split = url::SplitHostPort(address);
+  if (!split.ok()) return false;
+  *host = split->host.empty() ? "0.0.0.0" : split->host;
+  *port = split->port;
   return true;
 }
 
@@ -112,14 +109,85 @@ int Run(int argc, char** argv) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
+  SignalWatcher signal_watcher(signals);
 
-  auto sink = LogSink::Stdout(config->log_level);
+  LogFormat log_format;
+  log_format.rfc3339 = config->time_format == "rfc3339";
+  log_format.max_data_string_length = config->max_data_string_length;
+  log_format.redact_secrets = config->redact_secrets;
+  auto sink = LogSink::Stdout(config->log_level, log_format);
   Logger logger(sink, config->session_name);
+  for (const auto& warning : config->warnings) {
+    logger.Info("config-warning", {{"detail", warning}});
+  }
   for (const auto& note : config->NotYetSupported()) {
     logger.Info("not-yet-supported", {{"detail", note}});
   }
+  for (const auto& note : config->Ignored()) {
+    logger.Info("accepted-and-ignored", {{"detail", note}});
+  }
 
   auto clock = std::make_shared<SystemClock>();
+
+  // Metrics (behavior.md §12): the registry every layer records into, the debug listener
+  // (/metrics, /log-level, /healthz), the Loggregator v2 emitter and the periodic reporters.
+  metrics::BbsMetrics bbs_metrics;
+  std::unique_ptr<metrics::DebugServer> debug_server;
+  if (!config->debug_address.empty()) {
+    metrics::DebugServerOptions debug_options;
+    if (!SplitHostPort(config->debug_address, &debug_options.host, &debug_options.port)) {
+      logger.Fatal("invalid-debug-address", config->debug_address);
+      return 2;
+    }
+    debug_server = std::make_unique<metrics::DebugServer>(debug_options, &bbs_metrics, sink,
+                                                          logger.Session("debug-server"));
+    if (Status s = debug_server->Start(); !s.ok()) {
+      logger.Fatal("debug-listener-failed", s.message(), {{"address", config->debug_address}});
+      return 1;
+    }
+    logger.Info("debug-server-started",
+                {{"address", debug_options.host + ":" + std::to_string(debug_server->port())}});
+  }
+  std::unique_ptr<loggregator::Emitter> emitter;
+  if (config->loggregator.use_v2_api) {
+    const LoggregatorConfig& lc = config->loggregator;
+    loggregator::EmitterOptions options;
+    options.address = "127.0.0.1:" + std::to_string(lc.api_port);
+    options.ca_file = lc.ca_path;
+    options.cert_file = lc.cert_path;
+    options.key_file = lc.key_path;
+    options.source_id = lc.source_id;
+    options.instance_id = lc.instance_id;
+    if (lc.batch_max_size > 0) options.batch_size = static_cast<std::size_t>(lc.batch_max_size);
+    if (lc.batch_flush_interval.count() > 0) {
+      options.flush_interval =
+          std::chrono::duration_cast<std::chrono::milliseconds>(lc.batch_flush_interval);
+    }
+    options.tags["origin"] = lc.job_origin;
+    for (const auto& [tag, value] :
+         {std::pair{"deployment", lc.job_deployment}, std::pair{"job", lc.job_name},
+          std::pair{"index", lc.job_index}, std::pair{"ip", lc.job_ip}}) {
+      if (!value.empty()) options.tags[tag] = value;
+    }
+    auto created = loggregator::Emitter::Create(std::move(options), clock.get(), &bbs_metrics,
+                                                logger.Session("loggregator"));
+    if (!created.ok()) {
+      logger.Fatal("loggregator-client-failed", created.status().message());
+      std::fprintf(stderr, "bbs: %s\n", created.status().message().c_str());
+      return 2;
+    }
+    emitter = std::move(*created);
+    emitter->Start();
+  }
+  metrics::ReporterOptions reporter_options;
+  reporter_options.report_interval = config->report_interval;
+  reporter_options.report_store = config->database_driver != "etcd";
+  reporter_options.advanced_enabled = config->advanced_metrics.enabled;
+  reporter_options.request_count_routes = config->advanced_metrics.request_count_routes;
+  reporter_options.request_latency_routes = config->advanced_metrics.request_latency_routes;
+  metrics::Reporter metrics_reporter(&bbs_metrics, emitter.get(), reporter_options,
+                                     logger.Session("metrics"));
+  metrics_reporter.Start();
 
   // Health listener: plain HTTP, 200 to anything, available before the store is loaded.
   http::ServerOptions health_options;
@@ -138,23 +206,6 @@ int Run(int argc, char** argv) {
     return 1;
   }
   health.SetReady(true);
-
-  storage::EtcdSettings etcd;
-  etcd.cluster =
-      config->etcd_cluster.empty() ? config->database_connection_string : config->etcd_cluster;
-  etcd.cert_file = config->etcd_cert_file;
-  etcd.key_file = config->etcd_key_file;
-  etcd.ca_file = config->etcd_ca_file;
-  auto store = config->database_driver == "etcd"
-                   ? storage::OpenEtcdStore(etcd, logger.Session("store"))
-                   : storage::OpenStore(config->database_driver, config->database_connection_string,
-                                        logger.Session("store"));
-  if (!store.ok()) {
-    logger.Fatal("opening-store-failed", store.status().message(),
-                 {{"driver", config->database_driver}});
-    std::fprintf(stderr, "bbs: %s\n", store.status().message().c_str());
-    return 1;
-  }
 
   // Outbound peers.
   std::unique_ptr<clients::HttpAuctioneer> auctioneer;
@@ -183,6 +234,7 @@ int Run(int argc, char** argv) {
   rep_options.tls.ca_file = config->rep_ca_cert;
   rep_options.tls.cert_file = config->rep_client_cert;
   rep_options.tls.key_file = config->rep_client_key;
+  rep_options.tls_session_cache_size = config->rep_client_session_cache_size;
   // Upstream always requires https to reps; without rep TLS settings we also accept http URLs.
   rep_options.require_tls = !config->rep_ca_cert.empty();
   auto reps = clients::HttpReps::Create(rep_options, logger.Session("rep-client"));
@@ -190,9 +242,11 @@ int Run(int argc, char** argv) {
     logger.Fatal("rep-client-failed", reps.status().message());
     return 2;
   }
+  // https callbacks present the server's own certificate and trust its CA (behavior.md §11.2).
   auto callbacks = clients::HttpCallbacks::Create(
       std::chrono::duration_cast<std::chrono::milliseconds>(config->communication_timeout),
-      logger.Session("task-callback-client"));
+      logger.Session("task-callback-client"),
+      clients::TlsOptions{config->ca_file, config->cert_file, config->key_file});
   if (!callbacks.ok()) {
     logger.Fatal("callback-client-failed", callbacks.status().message());
     return 2;
@@ -234,6 +288,11 @@ int Run(int argc, char** argv) {
     locket_server = std::make_unique<cells::LocketServer>(registry.get(), logger.Session("locket"));
     cells::LocketServerOptions options;
     options.address = config->locket_listen_address;
+    // Upstream's Locket job serves mutual TLS with ca_file/cert_file/key_file: so do we, with
+    // the API's.
+    if (!config->cert_file.empty()) {
+      options.tls = cells::LocketTls{config->ca_file, config->cert_file, config->key_file};
+    }
     if (Status s = locket_server->Start(options); !s.ok()) {
       logger.Fatal("locket-listener-failed", s.message(),
                    {{"address", config->locket_listen_address}});
@@ -249,12 +308,78 @@ int Run(int argc, char** argv) {
   }
   cells::CellDirectory& cells = *cell_directory;
 
+  // --- Leader election (behavior.md §9.2, docs/ha.md) -----------------------------------
+  // Everything above serves on every process; a passive process waits here and never opens
+  // the store for writing nor listens on the API port.
+  auto leader_lock = MakeLeaderLock(*config, locket_client.get(), logger);
+  if (!leader_lock.ok()) {
+    logger.Fatal("invalid-lock-config", leader_lock.status().message());
+    std::fprintf(stderr, "bbs: %s\n", leader_lock.status().message().c_str());
+    return 2;
+  }
+  LockMetrics lock_metrics{
+      .lock_held = [&bbs_metrics](bool held) { bbs_metrics.SetLockHeld(held); },
+      .master_elected =
+          [&bbs_metrics] {
+            // behavior.md §9.2 steps 7 and 13: LockHeld = 1 as soon as the lock is held.
+            bbs_metrics.SetLockHeld(true);
+            bbs_metrics.MasterElected();
+          }};
+  LockHeldReporter lock_held_reporter(leader_lock->get(), config->report_interval,
+                                      lock_metrics.lock_held);
+  logger.Info("acquiring-lock",
+              {{"lock", (*leader_lock)->Description()},
+               {"health_address", health_options.host + ":" + std::to_string(health.port())},
+               {"locket_listen_address", locket_listen}});
+  auto leadership = AwaitLeadership(leader_lock->get(), &signal_watcher, lock_metrics, logger);
+  if (!leadership.ok()) {
+    logger.Fatal("lock-failed", leadership.status().message());
+    std::fprintf(stderr, "bbs: %s\n", leadership.status().message().c_str());
+    return 1;
+  }
+  if (*leadership == Leadership::kShutdown) {
+    logger.Info("exited", {{"passive", true}});
+    return 0;
+  }
+  StartupTimer startup_timer;
+
+  // Migrations: opening the store creates or upgrades the schema. (Storage work: log
+  // bbs.migration-manager.finished-migrations and emit MigrationDuration here.)
+  storage::StoreOptions store_options;
+  store_options.driver = config->database_driver;
+  store_options.connection_string = config->database_connection_string;
+  store_options.encryption_keys = config->encryption_keys;
+  store_options.active_key_label = config->active_key_label;
+  store_options.max_open_connections = config->max_open_database_connections;
+  store_options.max_idle_connections = config->max_idle_database_connections;
+  store_options.max_connection_lifetime = config->max_database_connection_lifetime;
+  store_options.connection_timeout = config->db_connection_timeout;
+  store_options.read_timeout = config->db_read_timeout;
+  store_options.write_timeout = config->db_write_timeout;
+  store_options.sql_ca_cert_file = config->sql_ca_cert_file;
+  store_options.sql_enable_identity_verification = config->sql_enable_identity_verification;
+  store_options.etcd_cluster = config->etcd_cluster;
+  store_options.etcd_cert_file = config->etcd_cert_file;
+  store_options.etcd_key_file = config->etcd_key_file;
+  store_options.etcd_ca_file = config->etcd_ca_file;
+  auto store = storage::OpenStore(store_options, logger.Session("store"));
+  if (!store.ok()) {
+    logger.Fatal("opening-store-failed", store.status().message(),
+                 {{"driver", config->database_driver}});
+    std::fprintf(stderr, "bbs: %s\n", store.status().message().c_str());
+    return 1;
+  }
+  startup_timer.Mark("open_store");
+  // Encryptor: check/rotate the encryption key before the load. (Storage work: log
+  // bbs.encryptor.encryption-finished and emit EncryptionDuration here.)
+  LoadTimingStore timed_store(store->get());
+
   events::HubOptions hub_options;
   hub_options.logger = logger.Session("events");
   events::Hub hub(hub_options);
 
   RandomGuidGenerator guids;
-  state::Engine engine(store->get(), clock.get(), &guids, &hub, logger.Session("state"),
+  state::Engine engine(&timed_store, clock.get(), &guids, &hub, logger.Session("state"),
                        state::Engine::Options{});
   engine.SetPeers(auctioneer.get(), reps->get(), &cells);
   engine.SetTaskOptions({config->max_task_retries});
@@ -286,6 +411,26 @@ int Run(int argc, char** argv) {
   api_options.max_body_bytes = static_cast<size_t>(config->max_request_body_bytes);
   api_options.clock = clock;
   api_options.logger = logger.Session("http");
+  // api.md §1.1: mutual TLS when configured; plain HTTP otherwise, meant for loopback.
+  api_options.tls = {config->ca_file, config->cert_file, config->key_file};
+  if (!api_options.tls.enabled()) {
+    if (!url::IsLoopbackHost(api_options.host)) {
+      logger.Info("warning-plain-http-on-non-loopback-address",
+                  {{"address", config->listen_address},
+                   {"detail",
+                    "no cert_file/key_file/ca_file configured: the API is served without TLS "
+                    "or client authentication"}});
+    }
+  }
+  if (!config->access_log_path.empty()) {
+    std::string error;
+    auto access_sink = LogSink::File(config->access_log_path, LogLevel::kInfo, log_format, &error);
+    if (access_sink == nullptr) {
+      logger.Fatal("access-log-failed", error, {{"access_log_path", config->access_log_path}});
+      return 2;
+    }
+    api_options.access_logger = Logger(access_sink, config->session_name).Session("access");
+  }
   http::Server server(api_options, BuildApiRouter(&api, &hub, &pool, logger.Session("request")));
   if (Status s = server.Start(); !s.ok()) {
     logger.Fatal("listener-failed", s.message(), {{"address", config->listen_address}});
@@ -298,21 +443,29 @@ int Run(int argc, char** argv) {
               {{"address", api_options.host + ":" + std::to_string(server.port())},
                {"health_address", health_options.host + ":" + std::to_string(health.port())},
                {"locket_listen_address", locket_listen},
+               {"tls", api_options.tls.enabled()},
                {"database_driver", config->database_driver}});
 
+  startup_timer.Mark("wire_and_listen");
+  auto load_started = std::chrono::steady_clock::now();
   if (Status s = engine.Load(); !s.ok()) {
     logger.Fatal("loading-store-failed", s.ToString());
     server.Stop();
     return 1;
   }
+  startup_timer.Mark("load");
+  startup_timer.Add("load_read_store", timed_store.load_duration());
+  startup_timer.Add("load_build_model",
+                    std::chrono::steady_clock::now() - load_started - timed_store.load_duration());
   engine.Start();
   task_callbacks.Recover();
   converger.Start();
   server.SetReady(true);
+  startup_timer.Mark("start_serving");
   logger.Info("ready");
+  logger.Info("start-up-durations", startup_timer.ToJson());
 
-  int signo = 0;
-  sigwait(&signals, &signo);
+  int signo = signal_watcher.Wait();
   logger.Info("shutting-down", {{"signal", signo}});
   converger.Stop();
   hub.Close();
@@ -320,8 +473,12 @@ int Run(int argc, char** argv) {
   pool.Shutdown();
   task_callbacks.Shutdown();
   engine.Stop();
+  (*leader_lock)->Release();
   if (locket_server) locket_server->Stop();
   health.Stop();
+  metrics_reporter.Stop();
+  if (emitter) emitter->Stop();
+  if (debug_server) debug_server->Stop();
   logger.Info("exited");
   return 0;
 }

@@ -17,6 +17,8 @@
 #include <utility>
 #include <vector>
 
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 #include <boost/asio/basic_socket_acceptor.hpp>
 #include <boost/asio/basic_stream_socket.hpp>
 #include <boost/asio/basic_waitable_timer.hpp>
@@ -25,15 +27,17 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/string.hpp>
+#include <boost/beast/http/basic_parser.hpp>
 #include <boost/beast/http/error.hpp>
-#include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
-#include <boost/beast/http/status.hpp>
-#include <boost/beast/http/string_body.hpp>
+
+#include "bbs/http/status_text.h"
 
 namespace bbs::http {
 namespace internal {
@@ -42,6 +46,7 @@ namespace {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
+namespace ssl = boost::asio::ssl;
 using tcp = asio::ip::tcp;
 using SteadyClock = std::chrono::steady_clock;
 
@@ -57,6 +62,166 @@ constexpr std::string_view k100Continue = "HTTP/1.1 100 Continue\r\n\r\n";
 constexpr std::chrono::milliseconds kLingerTimeout(1000);
 constexpr std::chrono::milliseconds kAcceptRetryDelay(50);
 constexpr std::chrono::milliseconds kForceCloseTimeout(2000);
+// The two TLS 1.2 suites upstream allows (api.md §1.1); TLS 1.3 keeps OpenSSL's defaults.
+constexpr const char* kTls12Ciphers = "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-AES128-GCM-SHA256";
+// Over TLS a response body up to this size goes out in the same record as its head.
+constexpr size_t kTlsCoalesceBytes = 16 << 10;
+
+// A connection's byte stream: the accepted socket, or a TLS stream over it. Satisfies Asio's
+// and Beast's AsyncReadStream/AsyncWriteStream for completion-handler callbacks.
+class Connection {
+ public:
+  using executor_type = Strand;
+
+  explicit Connection(Socket socket) : plain_(std::move(socket)) {}
+
+  void WrapInTls(ssl::context& context) {
+    tls_.emplace(std::move(*plain_), context);
+    plain_.reset();
+  }
+  bool is_tls() const { return tls_.has_value(); }
+  ssl::stream<Socket>& tls() { return *tls_; }
+  Socket& lowest() { return tls_ ? tls_->next_layer() : *plain_; }
+  executor_type get_executor() { return lowest().get_executor(); }
+
+  template <typename Buffers, typename Handler>
+  void async_read_some(const Buffers& buffers, Handler&& handler) {
+    if (tls_) {
+      tls_->async_read_some(buffers, std::forward<Handler>(handler));
+    } else {
+      plain_->async_read_some(buffers, std::forward<Handler>(handler));
+    }
+  }
+
+  template <typename Buffers, typename Handler>
+  void async_write_some(const Buffers& buffers, Handler&& handler) {
+    if (tls_) {
+      tls_->async_write_some(buffers, std::forward<Handler>(handler));
+    } else {
+      plain_->async_write_some(buffers, std::forward<Handler>(handler));
+    }
+  }
+
+ private:
+  std::optional<Socket> plain_;
+  std::optional<ssl::stream<Socket>> tls_;
+};
+
+Result<std::unique_ptr<ssl::context>> MakeServerTlsContext(const ServerTlsOptions& tls) {
+  auto fail = [](const std::string& what, const std::string& detail) {
+    return Status(ErrorCode::kUnknownError, "tls: " + what + ": " + detail);
+  };
+  if (tls.ca_file.empty() || tls.cert_file.empty() || tls.key_file.empty()) {
+    return Status(ErrorCode::kUnknownError,
+                  "tls: ca_file, cert_file and key_file must all be set for mutual TLS");
+  }
+  std::unique_ptr<ssl::context> context;
+  try {
+    context = std::make_unique<ssl::context>(ssl::context::tls_server);
+  } catch (const std::exception& e) {
+    return fail("creating context", e.what());
+  }
+  SSL_CTX* native = context->native_handle();
+  SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION);
+  SSL_CTX_set_max_proto_version(native, TLS1_3_VERSION);
+  SSL_CTX_set_options(native, SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_RENEGOTIATION);
+  if (SSL_CTX_set_cipher_list(native, kTls12Ciphers) != 1) {
+    return fail("cipher suites", "not supported by this OpenSSL");
+  }
+  IoError ec;
+  context->use_certificate_chain_file(tls.cert_file, ec);
+  if (ec) return fail("loading certificate " + tls.cert_file, ec.message());
+  context->use_private_key_file(tls.key_file, ssl::context::pem, ec);
+  if (ec) return fail("loading key " + tls.key_file, ec.message());
+  if (SSL_CTX_check_private_key(native) != 1) {
+    return fail("key " + tls.key_file, "does not match certificate " + tls.cert_file);
+  }
+  context->load_verify_file(tls.ca_file, ec);
+  if (ec) return fail("loading CA file " + tls.ca_file, ec.message());
+  if (STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(tls.ca_file.c_str())) {
+    SSL_CTX_set_client_CA_list(native, names);
+  }
+  context->set_verify_mode(ssl::verify_peer | ssl::verify_fail_if_no_peer_cert, ec);
+  if (ec) return fail("verify mode", ec.message());
+  // Without a session id context OpenSSL refuses to resume sessions of verified clients.
+  static constexpr unsigned char kSessionContext[] = "bbs";
+  SSL_CTX_set_session_id_context(native, kSessionContext, sizeof(kSessionContext) - 1);
+  return context;
+}
+
+// Parses one request, keeping only what the server uses. Unlike Beast's request_parser it does
+// not store every field in a basic_fields, which throws (out of the I/O loop, leaving the
+// connection unanswered) on a field value of 64 KiB or more: here any field fits as long as
+// the whole head stays within the header limit.
+class RequestParser final : public bhttp::basic_parser<true> {
+ public:
+  bhttp::verb method() const { return method_; }
+  const std::string& method_string() const { return method_string_; }
+  const std::string& target() const { return target_; }
+  int version() const { return version_; }
+  bool expect_continue() const { return expect_continue_; }
+  bool has_request_id() const { return has_request_id_; }
+  std::string& request_id() { return request_id_; }
+  std::string& last_event_id() { return last_event_id_; }
+  std::string& body() { return body_; }
+
+ private:
+  void on_request_impl(bhttp::verb method, beast::string_view method_str, beast::string_view target,
+                       int version, IoError&) override {
+    method_ = method;
+    method_string_.assign(method_str.data(), method_str.size());
+    target_.assign(target.data(), target.size());
+    version_ = version;
+  }
+  void on_response_impl(int, beast::string_view, int, IoError&) override {}
+  void on_field_impl(bhttp::field name, beast::string_view name_string, beast::string_view value,
+                     IoError&) override {
+    if (name == bhttp::field::expect) {
+      expect_continue_ = beast::iequals(value, "100-continue");
+    } else if (name != bhttp::field::unknown) {
+      return;
+    } else if (!has_request_id_ && beast::iequals(name_string, "X-Vcap-Request-Id")) {
+      has_request_id_ = true;
+      request_id_.assign(value.data(), value.size());
+    } else if (!has_last_event_id_ && beast::iequals(name_string, "Last-Event-ID")) {
+      has_last_event_id_ = true;
+      last_event_id_.assign(value.data(), value.size());
+    }
+  }
+  void on_header_impl(IoError&) override {}
+  void on_body_init_impl(const boost::optional<std::uint64_t>& content_length, IoError&) override {
+    if (content_length) body_.reserve(static_cast<size_t>(*content_length));
+  }
+  size_t on_body_impl(beast::string_view body, IoError&) override {
+    body_.append(body.data(), body.size());
+    return body.size();
+  }
+  void on_chunk_header_impl(std::uint64_t, beast::string_view, IoError&) override {}
+  size_t on_chunk_body_impl(std::uint64_t, beast::string_view body, IoError&) override {
+    body_.append(body.data(), body.size());
+    return body.size();
+  }
+  void on_finish_impl(IoError&) override {}
+
+  bhttp::verb method_ = bhttp::verb::unknown;
+  std::string method_string_;
+  std::string target_;
+  int version_ = 11;
+  bool expect_continue_ = false;
+  bool has_request_id_ = false;
+  bool has_last_event_id_ = false;
+  std::string request_id_;
+  std::string last_event_id_;
+  std::string body_;
+};
+
+std::string PeerSubject(SSL* ssl) {
+  X509* cert = SSL_get0_peer_certificate(ssl);
+  if (cert == nullptr) return "";
+  char buffer[512];
+  const char* text = X509_NAME_oneline(X509_get_subject_name(cert), buffer, sizeof(buffer));
+  return text == nullptr ? "" : text;
+}
 
 void AppendNumber(std::string& out, uint64_t value) {
   char digits[24];
@@ -68,13 +233,12 @@ void AppendStatusLine(std::string& out, int status) {
   out += "HTTP/1.1 ";
   AppendNumber(out, static_cast<uint64_t>(status));
   out += ' ';
-  bhttp::status known = bhttp::int_to_status(static_cast<unsigned>(status));
-  if (known == bhttp::status::unknown) {
+  std::string_view reason = StatusText(status);
+  if (reason.empty()) {
     out += "status code ";  // what Go writes for codes it has no text for
     AppendNumber(out, static_cast<uint64_t>(status));
   } else {
-    beast::string_view reason = bhttp::obsolete_reason(known);
-    out.append(reason.data(), reason.size());
+    out.append(reason);
   }
   out += "\r\n";
 }
@@ -160,6 +324,7 @@ class ServerImpl {
   const Router& router() const { return router_; }
   const Logger& logger() const { return log_; }
   const std::shared_ptr<PostGate>& gate() const { return gate_; }
+  ssl::context* tls_context() const { return tls_context_.get(); }
   void Unregister(Session* session);
 
  private:
@@ -170,6 +335,7 @@ class ServerImpl {
   const ServerOptions options_;
   const Router router_;
   const Logger log_;
+  std::unique_ptr<ssl::context> tls_context_;  // null for plain HTTP; outlives every session
   // Declared before everything that uses it, so destroyed after all of them.
   asio::io_context ioc_;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
@@ -267,12 +433,23 @@ class Session : public std::enable_shared_from_this<Session> {
       : server_(server),
         options_(server->options()),
         socket_(std::move(socket)),
-        timer_(socket_.get_executor()) {}
+        timer_(socket_.get_executor()) {
+    if (server->tls_context() != nullptr) socket_.WrapInTls(*server->tls_context());
+  }
 
   Strand executor() { return socket_.get_executor(); }
   bool OnStrand() { return socket_.get_executor().running_in_this_thread(); }
 
-  void Begin() { DoRead(); }
+  void Begin() {
+    if (!socket_.is_tls()) {
+      DoRead();
+      return;
+    }
+    ArmDeadline(options_.read_timeout);
+    socket_.tls().async_handshake(
+        ssl::stream_base::server,
+        [self = shared_from_this()](const IoError& ec) { self->OnHandshake(ec); });
+  }
 
   // The server is stopping: close if idle, otherwise finish the request in flight and close;
   // ask an open stream to end.
@@ -314,9 +491,17 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     inflight_buffers_.clear();
     inflight_bytes_ = 0;
+    for (const std::string& bytes : inflight_) inflight_bytes_ += bytes.size();
+    if (socket_.is_tls() && inflight_.size() > 1) {
+      // A TLS stream writes one buffer per record: gather the batch into one.
+      std::string joined;
+      joined.reserve(inflight_bytes_);
+      for (const std::string& bytes : inflight_) joined += bytes;
+      inflight_.clear();
+      inflight_.push_back(std::move(joined));
+    }
     for (const std::string& bytes : inflight_) {
       inflight_buffers_.emplace_back(bytes.data(), bytes.size());
-      inflight_bytes_ += bytes.size();
     }
     writing_ = true;
     ArmDeadline(options_.write_timeout);
@@ -327,6 +512,49 @@ class Session : public std::enable_shared_from_this<Session> {
 
  private:
   enum class State { kReading, kHandling, kWriting, kStreaming, kLingering, kClosed };
+
+  std::string PeerText() const { return peer_subject_ ? *peer_subject_ : std::string(); }
+
+  // The "done" debug line and the access log line of the request just answered (for a stream:
+  // when its head is queued).
+  void TraceDone(std::string_view error) {
+    tracing_ = false;
+    const int64_t nanos =
+        std::chrono::duration_cast<std::chrono::nanoseconds>(SteadyClock::now() - trace_start_)
+            .count();
+    if (server_->logger().DebugEnabled()) {
+      nlohmann::json data = {{"route", trace_route_},
+                             {"status", trace_status_},
+                             {"duration", nanos},
+                             {"peer", PeerText()}};
+      if (!error.empty()) data["error"] = std::string(error);
+      server_->logger().Debug("done", std::move(data));
+    }
+    if (options_.access_logger) {
+      options_.access_logger->Info("request", {{"route", trace_route_},
+                                               {"method", trace_method_},
+                                               {"path", trace_path_},
+                                               {"status", trace_status_},
+                                               {"duration", nanos},
+                                               {"request_bytes", trace_request_bytes_},
+                                               {"response_bytes", trace_response_bytes_},
+                                               {"peer", PeerText()}});
+    }
+  }
+
+  void OnHandshake(const IoError& ec) {
+    if (closed_) return;
+    ClearDeadline();
+    if (ec) {
+      if (server_->logger().DebugEnabled()) {
+        server_->logger().Debug("tls-handshake-failed", {{"error", ec.message()}});
+      }
+      Close();
+      return;
+    }
+    peer_subject_ = std::make_shared<const std::string>(PeerSubject(socket_.tls().native_handle()));
+    DoRead();
+  }
 
   void DoRead() {
     if (stopping_) {
@@ -350,8 +578,7 @@ class Session : public std::enable_shared_from_this<Session> {
       OnReadError(ec);
       return;
     }
-    if (!parser_->is_done() &&
-        beast::iequals(parser_->get()[bhttp::field::expect], "100-continue")) {
+    if (!parser_->is_done() && parser_->expect_continue()) {
       asio::async_write(socket_, asio::buffer(k100Continue.data(), k100Continue.size()),
                         [self = shared_from_this()](const IoError& ec, size_t) {
                           if (self->closed_) return;
@@ -402,6 +629,14 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void SendErrorAndClose(int status, std::string body) {
+    tracing_ = options_.access_logger.has_value() || server_->logger().DebugEnabled();
+    if (tracing_) {
+      trace_start_ = SteadyClock::now();
+      trace_method_.clear();
+      trace_path_.clear();
+      trace_route_.clear();
+      trace_request_bytes_ = 0;
+    }
     state_ = State::kHandling;
     keep_alive_ = false;
     is_head_ = false;
@@ -414,25 +649,29 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void OnRequest() {
     ClearDeadline();
-    auto& message = parser_->get();
-    keep_alive_ = message.keep_alive();
-    http10_ = message.version() < 11;
-    is_head_ = message.method() == bhttp::verb::head;
+    RequestParser& parsed = *parser_;
+    keep_alive_ = parsed.keep_alive();
+    http10_ = parsed.version() < 11;
+    is_head_ = parsed.method() == bhttp::verb::head;
 
     Request request;
-    beast::string_view method = message.method_string();
-    request.method.assign(method.data(), method.size());
-    beast::string_view target = message.target();
+    request.method = parsed.method_string();
+    const std::string& target = parsed.target();
     size_t query = target.find('?');
-    request.path.assign(target.data(), query == beast::string_view::npos ? target.size() : query);
-    request.body = std::move(message.body());
-    if (auto it = message.find("X-Vcap-Request-Id"); it != message.end()) {
-      request.has_request_id = true;
-      request.request_id.assign(it->value().data(), it->value().size());
+    request.path.assign(target, 0, query);
+    request.body = std::move(parsed.body());
+    tracing_ = options_.access_logger.has_value() || server_->logger().DebugEnabled();
+    if (tracing_) {
+      trace_start_ = SteadyClock::now();
+      trace_method_ = request.method;
+      trace_path_ = request.path;
+      trace_route_.clear();
+      trace_request_bytes_ = request.body.size();
     }
-    if (auto it = message.find("Last-Event-ID"); it != message.end()) {
-      request.last_event_id.assign(it->value().data(), it->value().size());
-    }
+    request.has_request_id = parsed.has_request_id();
+    request.request_id = std::move(parsed.request_id());
+    request.last_event_id = std::move(parsed.last_event_id());
+    request.peer_subject = peer_subject_;
     parser_.reset();
 
     state_ = State::kHandling;
@@ -449,6 +688,15 @@ class Session : public std::enable_shared_from_this<Session> {
       Deliver(sequence, std::move(miss));
       return;
     }
+    if (tracing_) {
+      trace_route_ = route->name;
+      if (server_->logger().DebugEnabled()) {
+        server_->logger().Debug("serving", {{"route", trace_route_},
+                                            {"method", trace_method_},
+                                            {"path", trace_path_},
+                                            {"peer", PeerText()}});
+      }
+    }
     try {
       route->handler(std::move(request), Responder(weak_from_this(), server_->gate(), sequence));
     } catch (const std::exception& e) {
@@ -461,6 +709,10 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void WriteResponse(Response response) {
+    if (tracing_) {
+      trace_status_ = response.status;
+      trace_response_bytes_ = response.body.size();
+    }
     close_after_ = !keep_alive_ || stopping_;
     head_.clear();
     AppendStatusLine(head_, response.status);
@@ -477,6 +729,11 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     head_ += "\r\n";
     body_ = std::move(response.body);
+    if (socket_.is_tls() && body_.size() <= kTlsCoalesceBytes) {
+      // One TLS record (and one socket write) instead of two.
+      if (!is_head_) head_ += body_;
+      body_.clear();
+    }
 
     state_ = State::kWriting;
     ArmDeadline(options_.write_timeout);
@@ -491,6 +748,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void OnWritten(const IoError& ec) {
     if (closed_) return;
     ClearDeadline();
+    if (tracing_) TraceDone(ec ? "write failed" : "");
     std::string().swap(body_);
     if (ec) {
       Close();
@@ -502,6 +760,11 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void StartStreaming(Response response) {
+    if (tracing_) {
+      trace_status_ = response.status;
+      trace_response_bytes_ = 0;
+      TraceDone("");
+    }
     state_ = State::kStreaming;
     stream_ = std::move(response.stream);
     writer_ = std::make_shared<StreamWriterImpl>(weak_from_this(), server_->gate());
@@ -559,7 +822,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void Linger() {
     state_ = State::kLingering;
     IoError ec;
-    socket_.shutdown(tcp::socket::shutdown_send, ec);
+    socket_.lowest().shutdown(tcp::socket::shutdown_send, ec);
     if (ec || stopping_) {
       Close();
       return;
@@ -574,8 +837,8 @@ class Session : public std::enable_shared_from_this<Session> {
     closed_ = true;
     state_ = State::kClosed;
     IoError ignored;
-    socket_.shutdown(tcp::socket::shutdown_both, ignored);
-    socket_.close(ignored);
+    socket_.lowest().shutdown(tcp::socket::shutdown_both, ignored);
+    socket_.lowest().close(ignored);
     timer_.cancel();
     if (writer_) writer_->MarkDead();
     StopStream();
@@ -618,7 +881,18 @@ class Session : public std::enable_shared_from_this<Session> {
 
   ServerImpl* const server_;
   const ServerOptions& options_;
-  Socket socket_;
+  Connection socket_;
+  std::shared_ptr<const std::string> peer_subject_;  // set after the TLS handshake
+
+  // Request tracing (debug lines and the access log), only while someone listens.
+  bool tracing_ = false;
+  SteadyClock::time_point trace_start_;
+  std::string trace_method_;
+  std::string trace_path_;
+  std::string trace_route_;
+  int trace_status_ = 0;
+  size_t trace_request_bytes_ = 0;
+  size_t trace_response_bytes_ = 0;
   Timer timer_;
   State state_ = State::kReading;
   bool closed_ = false;
@@ -626,7 +900,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // Request side.
   beast::flat_buffer buffer_;
-  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  std::optional<RequestParser> parser_;
   uint64_t sequence_ = 0;
   bool keep_alive_ = true;
   bool http10_ = false;
@@ -713,6 +987,11 @@ ServerImpl::~ServerImpl() {
 
 Status ServerImpl::Start() {
   if (started_) return Status(ErrorCode::kUnknownError, "http server started twice");
+  if (options_.tls.enabled()) {
+    auto context = MakeServerTlsContext(options_.tls);
+    if (!context.ok()) return context.status();
+    tls_context_ = std::move(*context);
+  }
   IoError ec;
   tcp::endpoint endpoint;
   asio::ip::address address = asio::ip::make_address(options_.host, ec);
@@ -746,8 +1025,9 @@ Status ServerImpl::Start() {
                           ? options_.threads
                           : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { RunThread(); });
-  log_.Info("listening",
-            {{"address", options_.host + ":" + std::to_string(port_)}, {"threads", threads}});
+  log_.Info("listening", {{"address", options_.host + ":" + std::to_string(port_)},
+                          {"threads", threads},
+                          {"tls", tls_context_ != nullptr}});
   return Status::Ok();
 }
 

@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "bbs/base/clock.h"
@@ -17,6 +18,18 @@ namespace bbs::http {
 namespace internal {
 class ServerImpl;
 }  // namespace internal
+
+// Mutual TLS for a listener (api.md §1.1), as PEM file paths: TLS 1.2 (only
+// ECDHE-RSA-AES256-GCM-SHA384 and ECDHE-RSA-AES128-GCM-SHA256) to 1.3, HTTP/1.1 without ALPN,
+// and a client certificate signed by `ca_file` required from every client.
+struct ServerTlsOptions {
+  std::string ca_file;    // the CAs client certificates must chain to
+  std::string cert_file;  // the server's certificate chain
+  std::string key_file;   // its private key
+
+  // TLS is on when any file is set; Start() then fails unless all three are usable.
+  bool enabled() const { return !ca_file.empty() || !cert_file.empty() || !key_file.empty(); }
+};
 
 struct ServerOptions {
   std::string host = "127.0.0.1";          // an IP address or a resolvable name
@@ -34,11 +47,17 @@ struct ServerOptions {
   std::chrono::milliseconds shutdown_timeout = std::chrono::seconds(10);
   // Source of the `Date` header; no Date header when null.
   std::shared_ptr<const Clock> clock;
+  // Also logs "serving" and "done" per request at debug level, with the client certificate's
+  // subject.
   Logger logger{LogSink::Null(), "http"};
+  ServerTlsOptions tls;  // plain HTTP when !tls.enabled()
+  // When set, one "request" line per answered request at info level: route, method, path,
+  // status, duration (ns), request and response body bytes, client certificate subject.
+  std::optional<Logger> access_logger;
 };
 
-// An HTTP/1.1 server (keep-alive, no TLS) that knows nothing about BBS: it reads each request
-// fully, routes it with a Router and writes the handler's Response, unary or streaming.
+// An HTTP/1.1 server (keep-alive, plain or mutual TLS) that knows nothing about BBS: it reads each
+// request fully, routes it with a Router and writes the handler's Response, unary or streaming.
 // Until SetReady(true) every request gets 503 with an empty body. The public methods are
 // thread-safe, but Stop() and the destructor must not be called from a handler.
 class Server {
@@ -49,7 +68,8 @@ class Server {
   Server& operator=(const Server&) = delete;
 
   // Binds host:port, starts listening and starts the I/O threads. Fails when the address
-  // cannot be resolved or bound. REQUIRES: called at most once.
+  // cannot be resolved or bound, or a TLS file cannot be read or used. REQUIRES: called at most
+  // once.
   Status Start();
 
   // Graceful shutdown: stops accepting, closes idle connections, lets in-flight requests

@@ -1,16 +1,21 @@
 #include "bbs/http/server.h"
 
+#include <openssl/ssl.h>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdlib>
 #include <deque>
+#include <filesystem>
 #include <future>
 #include <mutex>
 #include <optional>
 #include <thread>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
+#include "bbs/clients/test_pki.h"
 #include "bbs/http/test_client.h"
 
 namespace bbs::http {
@@ -325,6 +330,36 @@ TEST(ServerTest, RejectsAnOversizedHeadWith431) {
   EXPECT_FALSE(client.connected());
 }
 
+// Regression (issue #16): a request with 64 KiB of headers used to get no answer at all.
+TEST(ServerTest, ServesARequestWhoseHeadersTotal64KiB) {
+  auto server = StartServer(EchoRouter());
+  TestClient client(server->port(), seconds(3));
+  HeaderList headers;
+  for (int i = 0; i < 64; ++i) {
+    headers.emplace_back("X-Padding-" + std::to_string(i), std::string(1024, 'p'));
+  }
+  auto many = client.Send("POST", "/v1/echo", "many", headers);
+  ASSERT_TRUE(many.ok()) << many.status().ToString();
+  EXPECT_EQ(many->status, 200);
+  EXPECT_EQ(many->body, "POST /v1/echo many");
+
+  auto one = client.Send("POST", "/v1/echo", "one", {{"X-Padding", std::string(64 << 10, 'p')}});
+  ASSERT_TRUE(one.ok()) << one.status().ToString();
+  EXPECT_EQ(one->status, 200);
+  EXPECT_EQ(one->body, "POST /v1/echo one");
+}
+
+TEST(ServerTest, AnswersHeadersBeyondTheDefaultLimitWith431AndCloses) {
+  auto server = StartServer(EchoRouter());
+  TestClient client(server->port(), seconds(3));
+  auto response =
+      client.Send("POST", "/v1/echo", "", {{"X-Padding", std::string((1 << 20) + 1, 'p')}});
+  ASSERT_TRUE(response.ok()) << response.status().ToString();
+  EXPECT_EQ(response->status, 431);
+  EXPECT_EQ(response->Header("Connection"), "close");
+  EXPECT_FALSE(client.connected());
+}
+
 TEST(ServerTest, AnswersAMalformedRequestWith400AndCloses) {
   auto server = StartServer(EchoRouter());
   TestClient client(server->port());
@@ -606,6 +641,238 @@ TEST(ServerTest, FailsToStartOnAPortInUse) {
   Status status = second.Start();
   EXPECT_FALSE(status.ok());
   EXPECT_NE(status.message().find("listen tcp 127.0.0.1:"), std::string::npos) << status.message();
+}
+
+// Collects log lines, for the access log and request tracing tests.
+class CapturingSink final : public LogSink {
+ public:
+  explicit CapturingSink(LogLevel level) : LogSink(level) {}
+  void Write(const std::string& line) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    lines_.push_back(nlohmann::json::parse(line));
+  }
+  std::vector<nlohmann::json> lines() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return lines_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<nlohmann::json> lines_;
+};
+
+TEST(ServerTest, WritesOneAccessLogLinePerRequest) {
+  auto sink = std::make_shared<CapturingSink>(LogLevel::kInfo);
+  ServerOptions options = TestOptions();
+  options.access_logger = Logger(sink, "bbs").Session("access");
+  auto server = StartServer(EchoRouter(), options);
+  TestClient client(server->port());
+  ASSERT_TRUE(client.Send("POST", "/v1/echo", "abc").ok());
+  ASSERT_TRUE(client.Send("POST", "/v1/nope", "").ok());
+  server->Stop();
+  std::vector<nlohmann::json> lines;
+  for (auto& line : sink->lines()) {
+    if (line["message"] == "bbs.access.request") lines.push_back(line);
+  }
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_EQ(lines[0]["log_level"], 1);
+  EXPECT_EQ(lines[0]["data"]["route"], "Echo");
+  EXPECT_EQ(lines[0]["data"]["method"], "POST");
+  EXPECT_EQ(lines[0]["data"]["path"], "/v1/echo");
+  EXPECT_EQ(lines[0]["data"]["status"], 200);
+  EXPECT_EQ(lines[0]["data"]["request_bytes"], 3);
+  EXPECT_EQ(lines[0]["data"]["response_bytes"], std::string("POST /v1/echo abc").size());
+  EXPECT_GT(lines[0]["data"]["duration"].get<int64_t>(), 0);
+  EXPECT_EQ(lines[1]["data"]["status"], 404);
+  EXPECT_EQ(lines[1]["data"]["route"], "");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Mutual TLS (api.md §1.1).
+
+class ServerTlsTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    char pattern[] = "/tmp/bbs-http-tls-XXXXXX";
+    ASSERT_NE(mkdtemp(pattern), nullptr);
+    dir_ = new std::string(pattern);
+    auto pki = clients::TestPki::Create(*dir_);
+    ASSERT_TRUE(pki.ok()) << pki.status().ToString();
+    pki_ = new clients::TestPki(*pki);
+  }
+  static void TearDownTestSuite() {
+    std::error_code ignored;
+    if (dir_ != nullptr) std::filesystem::remove_all(*dir_, ignored);
+    delete dir_;
+    delete pki_;
+    dir_ = nullptr;
+    pki_ = nullptr;
+  }
+
+  static ServerOptions TlsOptions() {
+    ServerOptions options = TestOptions();
+    options.tls = {pki_->ca_file, pki_->server_cert_file, pki_->server_key_file};
+    return options;
+  }
+  static TestClientTls GoodClient() {
+    return {pki_->ca_file, pki_->client_cert_file, pki_->client_key_file};
+  }
+
+  // A handler that answers with the client certificate's subject.
+  static Router SubjectRouter() {
+    Router router;
+    router.Add("POST", "/v1/who", "Who", [](Request&& request, Responder respond) {
+      Response response;
+      response.body = request.peer_subject ? *request.peer_subject : "none";
+      respond(std::move(response));
+    });
+    return router;
+  }
+
+  static std::string* dir_;
+  static clients::TestPki* pki_;
+};
+
+std::string* ServerTlsTest::dir_ = nullptr;
+clients::TestPki* ServerTlsTest::pki_ = nullptr;
+
+TEST_F(ServerTlsTest, ServesAClientWithAValidCertificateOverOneKeptAliveConnection) {
+  auto server = StartServer(SubjectRouter(), TlsOptions());
+  TestClient client(server->port(), GoodClient());
+  for (int i = 0; i < 3; ++i) {
+    auto response = client.Send("POST", "/v1/who");
+    ASSERT_TRUE(response.ok()) << response.status().ToString();
+    EXPECT_EQ(response->status, 200);
+    EXPECT_EQ(response->body, "/CN=bbs test client");
+  }
+  EXPECT_EQ(client.connections(), 1);
+}
+
+TEST_F(ServerTlsTest, LogsServingAndDoneAtDebugWithThePeerCertificateSubject) {
+  auto sink = std::make_shared<CapturingSink>(LogLevel::kDebug);
+  ServerOptions options = TlsOptions();
+  options.logger = Logger(sink, "bbs").Session("http");
+  auto server = StartServer(EchoRouter(), options);
+  TestClient client(server->port(), GoodClient());
+  ASSERT_TRUE(client.Send("POST", "/v1/echo", "x").ok());
+  server->Stop();
+  int serving = 0;
+  int done = 0;
+  for (auto& line : sink->lines()) {
+    if (line["message"] == "bbs.http.serving") {
+      ++serving;
+      EXPECT_EQ(line["log_level"], 0);
+      EXPECT_EQ(line["data"]["route"], "Echo");
+      EXPECT_EQ(line["data"]["peer"], "/CN=bbs test client");
+    } else if (line["message"] == "bbs.http.done") {
+      ++done;
+      EXPECT_EQ(line["data"]["status"], 200);
+      EXPECT_EQ(line["data"]["peer"], "/CN=bbs test client");
+    }
+  }
+  EXPECT_EQ(serving, 1);
+  EXPECT_EQ(done, 1);
+}
+
+TEST_F(ServerTlsTest, ServesTheTwoTls12SuitesAndNoOther) {
+  auto server = StartServer(EchoRouter(), TlsOptions());
+  for (const char* suite : {"ECDHE-RSA-AES256-GCM-SHA384", "ECDHE-RSA-AES128-GCM-SHA256"}) {
+    TestClientTls tls = GoodClient();
+    tls.max_version = TLS1_2_VERSION;
+    tls.tls12_ciphers = suite;
+    TestClient client(server->port(), tls, seconds(3));
+    auto response = client.Send("POST", "/v1/echo", "x");
+    ASSERT_TRUE(response.ok()) << suite << ": " << response.status().ToString();
+    EXPECT_EQ(response->status, 200);
+  }
+  for (const char* suite : {"ECDHE-RSA-CHACHA20-POLY1305", "AES128-GCM-SHA256", "AES256-SHA"}) {
+    TestClientTls tls = GoodClient();
+    tls.max_version = TLS1_2_VERSION;
+    tls.tls12_ciphers = suite;
+    TestClient client(server->port(), tls, seconds(3));
+    EXPECT_FALSE(client.Send("POST", "/v1/echo", "x").ok()) << suite;
+  }
+}
+
+TEST_F(ServerTlsTest, RefusesAClientWithoutACertificate) {
+  auto server = StartServer(EchoRouter(), TlsOptions());
+  TestClient client(server->port(), TestClientTls{pki_->ca_file, "", ""}, seconds(3));
+  auto response = client.Send("POST", "/v1/echo", "x");
+  EXPECT_FALSE(response.ok());
+}
+
+TEST_F(ServerTlsTest, RefusesAClientCertificateFromAnotherCa) {
+  auto server = StartServer(EchoRouter(), TlsOptions());
+  TestClient client(
+      server->port(),
+      TestClientTls{pki_->ca_file, pki_->untrusted_cert_file, pki_->untrusted_key_file},
+      seconds(3));
+  auto response = client.Send("POST", "/v1/echo", "x");
+  EXPECT_FALSE(response.ok());
+}
+
+TEST_F(ServerTlsTest, RefusesAClientOfferingOnlyTls11) {
+  auto server = StartServer(EchoRouter(), TlsOptions());
+  TestClientTls tls = GoodClient();
+  tls.max_version = TLS1_1_VERSION;
+  TestClient client(server->port(), tls, seconds(3));
+  auto response = client.Send("POST", "/v1/echo", "x");
+  EXPECT_FALSE(response.ok());
+}
+
+TEST_F(ServerTlsTest, RefusesPlainHttpOnATlsListener) {
+  auto server = StartServer(EchoRouter(), TlsOptions());
+  TestClient client(server->port(), seconds(3));
+  auto response = client.Send("POST", "/v1/echo", "x");
+  EXPECT_FALSE(response.ok());
+}
+
+TEST_F(ServerTlsTest, StreamsOverTls) {
+  auto stream = std::make_shared<RecordingStream>(false);
+  Router router;
+  router.Add("POST", "/v1/events", "Events", [stream](Request&&, Responder respond) {
+    Response response;
+    response.content_type = "text/event-stream";
+    response.stream = stream;
+    respond(std::move(response));
+  });
+  auto server = StartServer(std::move(router), TlsOptions());
+  TestClient client(server->port(), GoodClient());
+  ASSERT_TRUE(client.StartRequest("POST", "/v1/events").ok());
+  auto head = client.ReadUntil("\r\n\r\n");
+  ASSERT_TRUE(head.ok()) << head.status().ToString();
+  EXPECT_NE(head->find("200 OK"), std::string::npos);
+  auto writer = stream->WaitStarted();
+  ASSERT_NE(writer, nullptr);
+  writer->Write("5\r\nfirst\r\n");
+  writer->Write("6\r\nsecond\r\n");
+  auto chunks = client.ReadUntil("second\r\n");
+  ASSERT_TRUE(chunks.ok()) << chunks.status().ToString();
+  EXPECT_EQ(*chunks, "5\r\nfirst\r\n6\r\nsecond\r\n");
+  writer->Write("0\r\n\r\n");
+  writer->Close();
+  auto rest = client.ReadToEof();
+  ASSERT_TRUE(rest.ok()) << rest.status().ToString();
+  EXPECT_EQ(*rest, "0\r\n\r\n");
+}
+
+TEST_F(ServerTlsTest, FailsToStartWithoutEveryFileOrWithAnUnreadableOne) {
+  ServerOptions missing_ca = TlsOptions();
+  missing_ca.tls.ca_file.clear();
+  Server a(missing_ca, EchoRouter());
+  EXPECT_FALSE(a.Start().ok());
+
+  ServerOptions bad_key = TlsOptions();
+  bad_key.tls.key_file = *dir_ + "/no-such.key";
+  Server b(bad_key, EchoRouter());
+  Status status = b.Start();
+  EXPECT_FALSE(status.ok());
+  EXPECT_NE(status.message().find("no-such.key"), std::string::npos) << status.message();
+
+  ServerOptions mismatched = TlsOptions();
+  mismatched.tls.key_file = pki_->client_key_file;
+  Server c(mismatched, EchoRouter());
+  EXPECT_FALSE(c.Start().ok());
 }
 
 }  // namespace

@@ -1,8 +1,12 @@
 #include "bbs/http/test_client.h"
 
+#include <openssl/ssl.h>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/string.hpp>
@@ -17,6 +21,7 @@ namespace {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
+namespace ssl = boost::asio::ssl;
 using tcp = asio::ip::tcp;
 using IoError = boost::system::error_code;
 using Millis = std::chrono::milliseconds;
@@ -40,27 +45,60 @@ bool HasHeaderNamed(const HeaderList& headers, std::string_view name) {
 
 class TestClientImpl {
  public:
-  TestClientImpl(uint16_t port, Millis timeout) : port_(port), timeout_(timeout), socket_(ioc_) {}
+  TestClientImpl(uint16_t port, Millis timeout, const std::optional<TestClientTls>& tls)
+      : port_(port), timeout_(timeout), plain_(ioc_) {
+    if (!tls) return;
+    context_.emplace(ssl::context::tls_client);
+    SSL_CTX* native = context_->native_handle();
+    if (tls->max_version != 0) {
+      SSL_CTX_set_security_level(native, 0);
+      SSL_CTX_set_min_proto_version(native, 0);
+      SSL_CTX_set_max_proto_version(native, tls->max_version);
+      SSL_CTX_set_cipher_list(native, "DEFAULT:@SECLEVEL=0");
+    }
+    if (!tls->tls12_ciphers.empty()) SSL_CTX_set_cipher_list(native, tls->tls12_ciphers.c_str());
+    IoError ec;
+    if (!tls->ca_file.empty()) {
+      context_->load_verify_file(tls->ca_file, ec);
+      context_->set_verify_mode(ssl::verify_peer, ec);
+    }
+    if (!tls->cert_file.empty() && !tls->key_file.empty()) {
+      context_->use_certificate_chain_file(tls->cert_file, ec);
+      context_->use_private_key_file(tls->key_file, ssl::context::pem, ec);
+    }
+  }
 
   Status Connect() {
-    if (socket_.is_open()) return Status::Ok();
+    if (socket().is_open()) return Status::Ok();
     buffer_.clear();
+    if (context_) tls_.emplace(ioc_, *context_);
     IoError ec;
-    socket_.connect(tcp::endpoint(asio::ip::make_address_v4("127.0.0.1"), port_), ec);
+    socket().connect(tcp::endpoint(asio::ip::make_address_v4("127.0.0.1"), port_), ec);
     if (ec) {
-      IoError ignored;
-      socket_.close(ignored);
+      Close();
       return IoFailure("connect", ec);
     }
-    socket_.set_option(tcp::no_delay(true), ec);
+    socket().set_option(tcp::no_delay(true), ec);
     ++connections_;
+    if (tls_) {
+      bool timed_out = Run(
+          [&](auto handler) {
+            tls_->async_handshake(ssl::stream_base::client,
+                                  [handler](const IoError& result) { handler(result, 0); });
+          },
+          timeout_, &ec);
+      if (timed_out || ec) {
+        Close();
+        return timed_out ? Timeout("tls handshake") : IoFailure("tls handshake", ec);
+      }
+    }
     return Status::Ok();
   }
 
   void Close() {
     IoError ignored;
-    socket_.shutdown(tcp::socket::shutdown_both, ignored);
-    socket_.close(ignored);
+    socket().shutdown(tcp::socket::shutdown_both, ignored);
+    socket().close(ignored);
     buffer_.clear();
   }
 
@@ -69,7 +107,9 @@ class TestClientImpl {
     IoError ec;
     bool timed_out = Run(
         [&](auto handler) {
-          asio::async_write(socket_, asio::buffer(bytes.data(), bytes.size()), handler);
+          WithStream([&](auto& stream) {
+            asio::async_write(stream, asio::buffer(bytes.data(), bytes.size()), handler);
+          });
         },
         timeout_, &ec);
     if (timed_out) {
@@ -84,16 +124,18 @@ class TestClientImpl {
   }
 
   Result<TestResponse> ReadResponse(std::string_view request_method) {
-    if (!socket_.is_open()) return Status(ErrorCode::kUnknownError, "read: not connected");
+    if (!socket().is_open()) return Status(ErrorCode::kUnknownError, "read: not connected");
     for (;;) {
       bhttp::response_parser<bhttp::string_body> parser;
       parser.body_limit(boost::none);
       parser.header_limit(1 << 20);
       if (request_method == "HEAD") parser.skip(true);
       IoError ec;
-      bool timed_out =
-          Run([&](auto handler) { bhttp::async_read(socket_, buffer_, parser, handler); }, timeout_,
-              &ec);
+      bool timed_out = Run(
+          [&](auto handler) {
+            WithStream([&](auto& stream) { bhttp::async_read(stream, buffer_, parser, handler); });
+          },
+          timeout_, &ec);
       if (timed_out) {
         Close();
         return Timeout("read response");
@@ -118,7 +160,7 @@ class TestClientImpl {
 
   Result<std::string> ReadSome(Millis timeout) {
     if (buffer_.size() > 0) return TakeBuffered(buffer_.size());
-    if (!socket_.is_open()) return Status(ErrorCode::kUnknownError, "read: not connected");
+    if (!socket().is_open()) return Status(ErrorCode::kUnknownError, "read: not connected");
     IoError ec;
     if (ReadMore(timeout, &ec)) return Timeout("read");
     if (ec == asio::error::eof) return std::string();
@@ -132,7 +174,7 @@ class TestClientImpl {
       std::string_view have(static_cast<const char*>(buffer_.data().data()), buffer_.size());
       size_t at = have.find(needle);
       if (at != std::string_view::npos) return TakeBuffered(at + needle.size());
-      if (!socket_.is_open()) return Status(ErrorCode::kUnknownError, "read: not connected");
+      if (!socket().is_open()) return Status(ErrorCode::kUnknownError, "read: not connected");
       auto left = std::chrono::duration_cast<Millis>(deadline - std::chrono::steady_clock::now());
       if (left <= Millis(0)) return Timeout("read until \"" + std::string(needle) + "\"");
       IoError ec;
@@ -147,7 +189,7 @@ class TestClientImpl {
   }
 
   Result<std::string> ReadToEof(Millis timeout) {
-    if (!socket_.is_open()) return TakeBuffered(buffer_.size());
+    if (!socket().is_open()) return TakeBuffered(buffer_.size());
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     for (;;) {
       auto left = std::chrono::duration_cast<Millis>(deadline - std::chrono::steady_clock::now());
@@ -163,7 +205,7 @@ class TestClientImpl {
     }
   }
 
-  bool connected() const { return socket_.is_open(); }
+  bool connected() const { return socket().is_open(); }
   int connections() const { return connections_; }
   uint16_t port() const { return port_; }
   Millis timeout() const { return timeout_; }
@@ -182,7 +224,7 @@ class TestClientImpl {
     ioc_.run_for(timeout);
     if (done) return false;
     IoError ignored;
-    socket_.cancel(ignored);
+    socket().cancel(ignored);
     ioc_.restart();
     ioc_.run();
     return true;
@@ -192,13 +234,32 @@ class TestClientImpl {
   bool ReadMore(Millis timeout, IoError* ec) {
     return Run(
         [&](auto handler) {
-          socket_.async_read_some(buffer_.prepare(64 * 1024),
-                                  [this, handler](const IoError& result, size_t n) {
-                                    buffer_.commit(n);
-                                    handler(result, n);
-                                  });
+          WithStream([&](auto& stream) {
+            stream.async_read_some(buffer_.prepare(64 * 1024),
+                                   [this, handler](const IoError& result, size_t n) {
+                                     buffer_.commit(n);
+                                     handler(IsEof(result) ? asio::error::eof : result, n);
+                                   });
+          });
         },
         timeout, ec);
+  }
+
+  tcp::socket& socket() { return tls_ ? tls_->next_layer() : plain_; }
+  const tcp::socket& socket() const { return tls_ ? tls_->next_layer() : plain_; }
+
+  template <typename Fn>
+  void WithStream(Fn&& fn) {
+    if (tls_) {
+      fn(*tls_);
+    } else {
+      fn(plain_);
+    }
+  }
+
+  // A TLS peer that closes without close_notify ends the stream too.
+  static bool IsEof(const IoError& ec) {
+    return ec == asio::error::eof || ec == ssl::error::stream_truncated;
   }
 
   std::string TakeBuffered(size_t n) {
@@ -210,7 +271,9 @@ class TestClientImpl {
   const uint16_t port_;
   const Millis timeout_;
   asio::io_context ioc_{1};
-  tcp::socket socket_;
+  std::optional<ssl::context> context_;  // set for TLS
+  tcp::socket plain_;
+  std::optional<ssl::stream<tcp::socket>> tls_;  // per connection, for TLS
   beast::flat_buffer buffer_;
   int connections_ = 0;
 };
@@ -229,7 +292,11 @@ bool TestResponse::HasHeader(std::string_view name) const {
 }
 
 TestClient::TestClient(uint16_t port, std::chrono::milliseconds timeout)
-    : impl_(std::make_unique<internal::TestClientImpl>(port, timeout)) {}
+    : impl_(std::make_unique<internal::TestClientImpl>(port, timeout, std::nullopt)) {}
+
+TestClient::TestClient(uint16_t port, const std::optional<TestClientTls>& tls,
+                       std::chrono::milliseconds timeout)
+    : impl_(std::make_unique<internal::TestClientImpl>(port, timeout, tls)) {}
 
 TestClient::~TestClient() = default;
 

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -18,6 +19,22 @@ class TestClientImpl;
 
 using HeaderList = std::vector<std::pair<std::string, std::string>>;
 
+// TLS for a TestClient, as PEM file paths. Verifies the server against `ca_file` (without a
+// host name check) and presents `cert_file`/`key_file` when both are set.
+struct TestClientTls {
+  TestClientTls() = default;
+  TestClientTls(std::string ca, std::string cert, std::string key)
+      : ca_file(std::move(ca)), cert_file(std::move(cert)), key_file(std::move(key)) {}
+
+  std::string ca_file;
+  std::string cert_file;
+  std::string key_file;
+  // The highest TLS version offered (an OpenSSL constant such as TLS1_1_VERSION); 0 = TLS 1.3.
+  // Below TLS 1.2 the client also lowers its own security level so it really offers it.
+  int max_version = 0;
+  std::string tls12_ciphers;  // OpenSSL cipher list for TLS <= 1.2; "" = OpenSSL's default
+};
+
 struct TestResponse {
   int status = 0;
   HeaderList headers;  // in the order received
@@ -28,7 +45,7 @@ struct TestResponse {
   bool HasHeader(std::string_view name) const;
 };
 
-// A small blocking HTTP/1.1 client for tests, talking plain TCP to 127.0.0.1:port over one
+// A small blocking HTTP/1.1 client for tests, talking plain TCP or TLS to 127.0.0.1:port over one
 // kept-alive connection (it connects on first use and again after the connection closed).
 // Not thread-safe: use one client per thread. Failures come back as a Status: kTimeout when
 // the timeout passed, kUnknownError with the reason otherwise.
@@ -47,6 +64,9 @@ struct TestResponse {
 class TestClient {
  public:
   explicit TestClient(uint16_t port, std::chrono::milliseconds timeout = std::chrono::seconds(10));
+  // Over TLS when `tls` is set (a TLS failure comes back from the first Send/Write/Read).
+  TestClient(uint16_t port, const std::optional<TestClientTls>& tls,
+             std::chrono::milliseconds timeout = std::chrono::seconds(10));
   ~TestClient();
   TestClient(const TestClient&) = delete;
   TestClient& operator=(const TestClient&) = delete;

@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "bbs/base/url.h"
+
 namespace bbs::model {
 namespace {
 
@@ -60,108 +62,6 @@ Status ToStatus(const Problems& problems) {
 bool IsAsciiLetter(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 bool IsAsciiDigit(char c) { return c >= '0' && c <= '9'; }
 bool IsAsciiAlnum(char c) { return IsAsciiLetter(c) || IsAsciiDigit(c); }
-bool IsHex(char c) { return IsAsciiDigit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
-int HexValue(char c) {
-  if (IsAsciiDigit(c)) {
-    return c - '0';
-  }
-  if (c >= 'a' && c <= 'f') {
-    return c - 'a' + 10;
-  }
-  return c - 'A' + 10;
-}
-
-// --- Go url.Parse, reduced to "does it fail" --------------------------------------------------
-
-// Go's unescape() in every mode: each '%' must start a two-digit hex escape.
-bool ValidEscapes(std::string_view s) {
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] != '%') {
-      continue;
-    }
-    if (i + 2 >= s.size() || !IsHex(s[i + 1]) || !IsHex(s[i + 2])) {
-      return false;
-    }
-    i += 2;
-  }
-  return true;
-}
-
-// Go's unescape() in host mode: escapes only for non-ASCII bytes (or %25), and only the ASCII
-// characters that may appear in a host.
-bool ValidHostChars(std::string_view s) {
-  for (size_t i = 0; i < s.size(); ++i) {
-    const char c = s[i];
-    if (c == '%') {
-      if (i + 2 >= s.size() || !IsHex(s[i + 1]) || !IsHex(s[i + 2])) {
-        return false;
-      }
-      if (HexValue(s[i + 1]) < 8 && s.substr(i, 3) != "%25") {
-        return false;
-      }
-      i += 2;
-      continue;
-    }
-    if (static_cast<unsigned char>(c) >= 0x80 || IsAsciiAlnum(c)) {
-      continue;
-    }
-    if (std::string_view("!$&'()*+,;=:[]<>\"-_.~").find(c) != std::string_view::npos) {
-      continue;
-    }
-    return false;
-  }
-  return true;
-}
-
-// Go's validOptionalPort: empty, or ':' followed by digits only.
-bool ValidOptionalPort(std::string_view port) {
-  if (port.empty()) {
-    return true;
-  }
-  if (port[0] != ':') {
-    return false;
-  }
-  return std::all_of(port.begin() + 1, port.end(), IsAsciiDigit);
-}
-
-bool ValidHost(std::string_view host) {
-  if (!host.empty() && host[0] == '[') {
-    const size_t close = host.rfind(']');
-    if (close == std::string_view::npos) {
-      return false;
-    }
-    if (!ValidOptionalPort(host.substr(close + 1))) {
-      return false;
-    }
-  } else if (const size_t colon = host.rfind(':'); colon != std::string_view::npos) {
-    if (!ValidOptionalPort(host.substr(colon))) {
-      return false;
-    }
-  }
-  return ValidHostChars(host);
-}
-
-bool ValidUserinfo(std::string_view userinfo) {
-  for (char c : userinfo) {
-    if (IsAsciiAlnum(c)) {
-      continue;
-    }
-    if (std::string_view("-._:~!$&'()*+,;=%@").find(c) != std::string_view::npos) {
-      continue;
-    }
-    return false;
-  }
-  return ValidEscapes(userinfo);
-}
-
-bool ValidAuthority(std::string_view authority) {
-  const size_t at = authority.rfind('@');
-  if (at == std::string_view::npos) {
-    return ValidHost(authority);
-  }
-  return ValidUserinfo(authority.substr(0, at)) && ValidHost(authority.substr(at + 1));
-}
-
 // --- IP literals for egress destinations ------------------------------------------------------
 
 // The address in Go's 16-byte form (IPv4 mapped into ::ffff:0:0/96), and its bit length.
@@ -813,55 +713,7 @@ bool IsValidGuid(std::string_view guid) {
   });
 }
 
-bool IsUrlWithScheme(std::string_view text) {
-  // Go parses the fragment separately and checks control bytes only before it.
-  std::string_view rest = text;
-  if (const size_t hash = rest.find('#'); hash != std::string_view::npos) {
-    if (!ValidEscapes(rest.substr(hash + 1))) {
-      return false;
-    }
-    rest = rest.substr(0, hash);
-  }
-  if (std::any_of(rest.begin(), rest.end(),
-                  [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; })) {
-    return false;
-  }
-  // getScheme: letters, then letters/digits/+/-/., then ':'; anything else means "no scheme".
-  size_t colon = std::string_view::npos;
-  for (size_t i = 0; i < rest.size(); ++i) {
-    const char c = rest[i];
-    if (IsAsciiLetter(c)) {
-      continue;
-    }
-    if (IsAsciiDigit(c) || c == '+' || c == '-' || c == '.') {
-      if (i == 0) {
-        return false;
-      }
-      continue;
-    }
-    if (c == ':' && i > 0) {
-      colon = i;
-    }
-    break;
-  }
-  if (colon == std::string_view::npos) {
-    return false;
-  }
-  rest.remove_prefix(colon + 1);
-  rest = rest.substr(0, rest.find('?'));  // the query is not checked
-  if (rest.empty() || rest[0] != '/') {
-    return true;  // opaque: not checked either
-  }
-  if (rest.size() >= 2 && rest[1] == '/') {
-    rest.remove_prefix(2);
-    const size_t slash = rest.find('/');
-    if (!ValidAuthority(rest.substr(0, slash))) {
-      return false;
-    }
-    rest = slash == std::string_view::npos ? std::string_view() : rest.substr(slash);
-  }
-  return ValidEscapes(rest);
-}
+bool IsUrlWithScheme(std::string_view text) { return url::IsGoUrlWithScheme(text); }
 
 Status Validate(const models::UpsertDomainRequest& request) {
   Problems problems;

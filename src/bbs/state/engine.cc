@@ -213,7 +213,7 @@ void Engine::ApplyLocked(storage::Mutation& mutation) {
         } else if constexpr (std::is_same_v<T, storage::PutDesiredLrp>) {
           auto& entry = processes_[m.record.scheduling_info().desired_lrp_key().process_guid()];
           if (!entry.desired) ++desired_count_;
-          entry.desired = std::make_shared<const records::DesiredLRPRecord>(m.record);
+          entry.desired = std::make_shared<const records::DesiredLRPRecord>(std::move(m.record));
         } else if constexpr (std::is_same_v<T, storage::DeleteDesiredLrp>) {
           auto it = processes_.find(m.process_guid);
           if (it == processes_.end() || !it->second.desired) return;
@@ -221,7 +221,7 @@ void Engine::ApplyLocked(storage::Mutation& mutation) {
           --desired_count_;
           if (it->second.actuals.empty()) processes_.erase(it);
         } else if constexpr (std::is_same_v<T, storage::PutActualLrp>) {
-          models::ActualLRP lrp = m.lrp;
+          models::ActualLRP lrp = std::move(m.lrp);
           domain::NormalizeActualLrp(&lrp);
           int presence = static_cast<int>(lrp.presence());
           if (presence < 0 || presence > 2) return;
@@ -251,7 +251,8 @@ void Engine::ApplyLocked(storage::Mutation& mutation) {
           if (!bp[0] && !bp[1] && !bp[2]) pit->second.actuals.erase(ait);
           if (pit->second.actuals.empty() && !pit->second.desired) processes_.erase(pit);
         } else if constexpr (std::is_same_v<T, storage::PutTask>) {
-          tasks_[m.task.task_guid()] = std::make_shared<const models::Task>(m.task);
+          std::string guid = m.task.task_guid();  // read before the move below
+          tasks_[guid] = std::make_shared<const models::Task>(std::move(m.task));
         } else if constexpr (std::is_same_v<T, storage::DeleteTask>) {
           tasks_.erase(m.task_guid);
         }

@@ -246,6 +246,7 @@ class Engine {
   std::unique_lock<std::mutex> LockTask(const std::string& task_guid);
 
   void CommitLoop();
+  // Applies a committed mutation to memory, moving its records out of `mutation`.
   void ApplyLocked(storage::Mutation& mutation);
   void IndexCellLocked(const models::ActualLRP& lrp, bool add);
   void CollectActualsLocked(const ProcessEntry& entry, const ActualLrpFilter& filter,

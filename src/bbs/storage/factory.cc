@@ -1,24 +1,101 @@
 #include "bbs/storage/factory.h"
 
+#include <fcntl.h>
+#include <openssl/rand.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <system_error>
 #include <utility>
 
 #include <fmt/format.h>
 
+#include "bbs/storage/encryption/encoder.h"
 #include "bbs/storage/etcd/etcd_store.h"
 #include "bbs/storage/memory_store.h"
+#include "bbs/storage/mysql/mysql_store.h"
+#include "bbs/storage/postgres/postgres_store.h"
 #include "bbs/storage/sqlite/sqlite_store.h"
 
 namespace bbs::storage {
 namespace {
 
-Result<std::unique_ptr<Store>> OpenSqlite(std::string_view connection_string, Logger logger) {
-  if (connection_string.empty()) {
+constexpr char kGeneratedLabel[] = "bbs-local";
+
+std::string RandomPassphrase() {
+  unsigned char bytes[32];
+  if (RAND_bytes(bytes, sizeof(bytes)) != 1) {
+    std::abort();
+  }
+  std::string hex;
+  for (unsigned char b : bytes) {
+    hex += fmt::format("{:02x}", b);
+  }
+  return hex;
+}
+
+// Reads the generated key of a SQLite database, creating it (0600) on first use.
+Status LoadOrCreateKeyFile(const std::string& path, std::string* label, std::string* passphrase) {
+  std::ifstream in(path);
+  if (in) {
+    std::string line;
+    std::getline(in, line);
+    size_t colon = line.find(':');
+    if (colon == std::string::npos || colon == 0 || colon + 1 == line.size()) {
+      return InvalidRequest(
+          fmt::format("encryption key file '{}' is not 'label:passphrase'", path));
+    }
+    *label = line.substr(0, colon);
+    *passphrase = line.substr(colon + 1);
+    return Status::Ok();
+  }
+  *label = kGeneratedLabel;
+  *passphrase = RandomPassphrase();
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    return UnknownError(fmt::format("cannot create encryption key file '{}': {}", path,
+                                    std::generic_category().message(errno)));
+  }
+  std::string content = *label + ":" + *passphrase + "\n";
+  bool ok = ::write(fd, content.data(), content.size()) == static_cast<ssize_t>(content.size()) &&
+            ::fsync(fd) == 0;
+  ::close(fd);
+  if (!ok) {
+    return UnknownError(fmt::format("cannot write encryption key file '{}'", path));
+  }
+  return Status::Ok();
+}
+
+Result<std::shared_ptr<const encryption::Encoder>> MakeEncoder(const StoreOptions& options,
+                                                               const std::string& sqlite_path) {
+  if (!options.encryption_keys.empty()) {
+    return encryption::Encoder::Create(options.encryption_keys, options.active_key_label);
+  }
+  if (options.driver != "sqlite") {
+    return InvalidRequest(
+        fmt::format("encryption_keys and active_key_label are required with database_driver '{}'",
+                    options.driver));
+  }
+  std::string label = kGeneratedLabel;
+  std::string passphrase;
+  if (sqlite_path == ":memory:" || sqlite_path.starts_with("file:")) {
+    passphrase = RandomPassphrase();
+  } else if (Status s = LoadOrCreateKeyFile(SqliteKeyFilePath(sqlite_path), &label, &passphrase);
+             !s.ok()) {
+    return s;
+  }
+  return encryption::Encoder::Create({{label, passphrase}}, label);
+}
+
+Result<std::unique_ptr<Store>> OpenSqlite(const StoreOptions& options, Logger logger) {
+  if (options.connection_string.empty()) {
     return InvalidRequest("the sqlite connection string (a database file path) is empty");
   }
-  std::string path(connection_string);
+  const std::string& path = options.connection_string;
   // ":memory:" and "file:" URIs name no directory of ours.
   if (path != ":memory:" && !path.starts_with("file:")) {
     std::filesystem::path parent = std::filesystem::path(path).parent_path();
@@ -31,7 +108,11 @@ Result<std::unique_ptr<Store>> OpenSqlite(std::string_view connection_string, Lo
       }
     }
   }
-  auto store = SqliteStore::Open(path, std::move(logger));
+  auto encoder = MakeEncoder(options, path);
+  if (!encoder.ok()) {
+    return encoder.status();
+  }
+  auto store = SqliteStore::Open(path, std::move(logger), encoder.value());
   if (!store.ok()) {
     return store.status();
   }
@@ -40,37 +121,79 @@ Result<std::unique_ptr<Store>> OpenSqlite(std::string_view connection_string, Lo
 
 }  // namespace
 
-Result<std::unique_ptr<Store>> OpenStore(std::string_view driver,
-                                         std::string_view connection_string, Logger logger) {
-  if (driver == "sqlite") {
-    return OpenSqlite(connection_string, std::move(logger));
+std::string SqliteKeyFilePath(const std::string& database_path) { return database_path + ".key"; }
+
+Result<std::unique_ptr<Store>> OpenStore(const StoreOptions& options, Logger logger) {
+  if (options.driver == "sqlite") {
+    return OpenSqlite(options, std::move(logger));
   }
-  if (driver == "memory") {
+  if (options.driver == "memory") {
     return std::unique_ptr<Store>(std::make_unique<MemoryStore>());
   }
-  if (driver == "etcd") {
-    EtcdSettings settings;
-    settings.cluster = std::string(connection_string);
-    return OpenEtcdStore(settings, std::move(logger));
+  if (options.driver == "postgres") {
+    auto encoder = MakeEncoder(options, "");
+    if (!encoder.ok()) {
+      return encoder.status();
+    }
+    PostgresStore::Options pg;
+    pg.url = options.connection_string;
+    pg.connection_timeout = options.connection_timeout;
+    pg.max_connection_lifetime = options.max_connection_lifetime;
+    pg.ca_cert_file = options.sql_ca_cert_file;
+    pg.verify_identity = options.sql_enable_identity_verification;
+    auto store = PostgresStore::Open(pg, std::move(logger), encoder.value());
+    if (!store.ok()) {
+      return store.status();
+    }
+    return std::unique_ptr<Store>(std::move(store).value());
   }
-  if (driver == "postgres") {
-    return InvalidRequest(fmt::format("database driver '{}' is not built yet", driver));
+  if (options.driver == "mysql") {
+    auto encoder = MakeEncoder(options, "");
+    if (!encoder.ok()) {
+      return encoder.status();
+    }
+    MysqlStore::Options my;
+    my.dsn = options.connection_string;
+    my.connection_timeout = options.connection_timeout;
+    my.read_timeout = options.read_timeout;
+    my.write_timeout = options.write_timeout;
+    my.max_connection_lifetime = options.max_connection_lifetime;
+    my.ca_cert_file = options.sql_ca_cert_file;
+    my.verify_identity = options.sql_enable_identity_verification;
+    auto store = MysqlStore::Open(my, std::move(logger), encoder.value());
+    if (!store.ok()) {
+      return store.status();
+    }
+    return std::unique_ptr<Store>(std::move(store).value());
   }
-  return InvalidRequest(fmt::format("unknown database driver '{}'", driver));
+  if (options.driver == "etcd") {
+    auto encoder = MakeEncoder(options, "");
+    if (!encoder.ok()) {
+      return encoder.status();
+    }
+    etcd::EtcdStore::Options etcd;
+    etcd.client.endpoints = etcd::SplitEndpoints(
+        options.etcd_cluster.empty() ? options.connection_string : options.etcd_cluster);
+    etcd.client.cert_file = options.etcd_cert_file;
+    etcd.client.key_file = options.etcd_key_file;
+    etcd.client.ca_file = options.etcd_ca_file;
+    etcd.root = options.etcd_root;
+    etcd.encoder = encoder.value();
+    auto store = etcd::EtcdStore::Open(std::move(etcd), std::move(logger));
+    if (!store.ok()) {
+      return store.status();
+    }
+    return std::unique_ptr<Store>(std::move(store).value());
+  }
+  return InvalidRequest(fmt::format("unknown database driver '{}'", options.driver));
 }
 
-Result<std::unique_ptr<Store>> OpenEtcdStore(const EtcdSettings& settings, Logger logger) {
-  etcd::EtcdStore::Options options;
-  options.client.endpoints = etcd::SplitEndpoints(settings.cluster);
-  options.client.cert_file = settings.cert_file;
-  options.client.key_file = settings.key_file;
-  options.client.ca_file = settings.ca_file;
-  options.root = settings.root;
-  auto store = etcd::EtcdStore::Open(std::move(options), std::move(logger));
-  if (!store.ok()) {
-    return store.status();
-  }
-  return std::unique_ptr<Store>(std::move(store).value());
+Result<std::unique_ptr<Store>> OpenStore(std::string_view driver,
+                                         std::string_view connection_string, Logger logger) {
+  StoreOptions options;
+  options.driver = std::string(driver);
+  options.connection_string = std::string(connection_string);
+  return OpenStore(options, std::move(logger));
 }
 
 }  // namespace bbs::storage

@@ -109,10 +109,23 @@ void FillMessage(Message* message, int seed, int depth) {
 
 void FillAllFields(Message* message, int seed) { FillMessage(message, seed, 0); }
 
+std::shared_ptr<const encryption::Encoder> TestEncoder(const std::string& label) {
+  auto encoder = encryption::Encoder::Create({{label, "passphrase of " + label}}, label);
+  if (!encoder.ok()) {
+    throw std::runtime_error(encoder.status().ToString());
+  }
+  return encoder.value();
+}
+
 records::DesiredLRPRecord FullDesiredLrp(const std::string& process_guid, int seed) {
   records::DesiredLRPRecord record;
   FillAllFields(&record, seed);
   record.mutable_scheduling_info()->mutable_desired_lrp_key()->set_process_guid(process_guid);
+  auto* routes = record.mutable_scheduling_info()->mutable_routes()->mutable_routes();
+  routes->clear();
+  (*routes)["cf-router"] =
+      fmt::format(R"([{{"hostnames":["app-{}.example.com"],"port":8080,"weight":1.50}}])", seed);
+  (*routes)["tcp-router"] = R"([{"external_port":61000,"container_port":5222}])";
   return record;
 }
 

@@ -12,6 +12,7 @@
 
 #include "bbs/base/logger.h"
 #include "bbs/base/status.h"
+#include "bbs/storage/encryption/encoder.h"
 #include "bbs/storage/store.h"
 
 namespace bbs {
@@ -28,7 +29,11 @@ namespace bbs::storage::testing {
 // In each oneof, the first member is set.
 void FillAllFields(google::protobuf::Message* message, int seed);
 
-// Records with every field set, then the primary key overwritten with the given values.
+// An encoder with one key ("test-key") active; `label` chooses another label name.
+std::shared_ptr<const encryption::Encoder> TestEncoder(const std::string& label = "test-key");
+
+// Records with every field set, then the primary key overwritten with the given values. Route
+// values are JSON documents (the only kind the API lets through).
 records::DesiredLRPRecord FullDesiredLrp(const std::string& process_guid, int seed);
 models::ActualLRP FullActualLrp(const std::string& process_guid, int32_t index,
                                 models::ActualLRP::Presence presence, int seed);

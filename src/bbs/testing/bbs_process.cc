@@ -7,20 +7,65 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 
 #include <nlohmann/json.hpp>
 
+#include "bbs/clients/test_pki.h"
+
 namespace bbs::testing {
+namespace {
+
+// One PKI per test process (RSA key generation takes a while), removed at exit.
+struct SharedPki {
+  TempDir dir;
+  std::optional<clients::TestPki> pki;
+  std::string error;
+
+  SharedPki() {
+    auto made = clients::TestPki::Create(dir.path());
+    if (made.ok()) {
+      pki = *made;
+    } else {
+      error = made.status().ToString();
+    }
+  }
+};
+
+const SharedPki& Pki() {
+  static const SharedPki* shared = new SharedPki();  // the directory outlives every process
+  return *shared;
+}
+
+}  // namespace
+
+const clients::TestPki* SharedTestPki(std::string* error) {
+  const SharedPki& shared = Pki();
+  if (!shared.pki && error != nullptr) *error = shared.error;
+  return shared.pki ? &*shared.pki : nullptr;
+}
+
+bool TlsRequestedByEnvironment() {
+  const char* value = std::getenv("BBS_E2E_TLS");
+  return value != nullptr && std::string(value) == "1";
+}
 
 BbsProcess::BbsProcess(std::string binary, std::string data_dir,
-                       std::vector<std::string> extra_args)
+                       std::vector<std::string> extra_args, std::optional<bool> tls)
     : binary_(std::move(binary)),
       data_dir_(std::move(data_dir)),
-      extra_args_(std::move(extra_args)) {}
+      extra_args_(std::move(extra_args)),
+      tls_(tls.value_or(TlsRequestedByEnvironment())) {}
+
+std::unique_ptr<http::TestClient> BbsProcess::NewClient(std::chrono::milliseconds timeout) const {
+  return std::make_unique<http::TestClient>(static_cast<uint16_t>(port_), client_tls_, timeout);
+}
 
 BbsProcess::~BbsProcess() { Kill(); }
 
-bool BbsProcess::Start() {
+bool BbsProcess::Start() { return Launch() && WaitUntilServing(30000); }
+
+bool BbsProcess::Launch() {
   {
     std::lock_guard lock(mu_);
     lines_.clear();
@@ -37,6 +82,24 @@ bool BbsProcess::Start() {
                                    "-databaseDriver=sqlite",
                                    "-databaseConnectionString=" + data_dir_ + "/bbs.db",
                                    "-logLevel=info"};
+  nlohmann::json config = config_;
+  if (tls_) {
+    const SharedPki& shared = Pki();
+    if (!shared.pki) {
+      error_ = "test pki: " + shared.error;
+      return false;
+    }
+    const clients::TestPki& pki = *shared.pki;
+    config["ca_file"] = pki.ca_file;
+    config["cert_file"] = pki.server_cert_file;
+    config["key_file"] = pki.server_key_file;
+    client_tls_ = http::TestClientTls{pki.ca_file, pki.client_cert_file, pki.client_key_file};
+  }
+  if (!config.empty()) {
+    const std::string path = data_dir_ + "/bbs-config.json";
+    std::ofstream(path) << config.dump();
+    args.push_back("-config=" + path);
+  }
   args.insert(args.end(), extra_args_.begin(), extra_args_.end());
   pid_ = fork();
   if (pid_ == 0) {
@@ -56,9 +119,12 @@ bool BbsProcess::Start() {
     return false;
   }
   reader_ = std::thread([this, fd = fds[0]] { ReadLoop(fd); });
+  return true;
+}
 
+bool BbsProcess::WaitUntilServing(int timeout_ms) {
   std::string line;
-  if (!WaitForLine("\"bbs.started\"", 30000, &line)) {
+  if (!WaitForLine("\"bbs.started\"", timeout_ms, &line)) {
     error_ = "bbs did not start";
     return false;
   }
@@ -72,7 +138,7 @@ bool BbsProcess::Start() {
   };
   port_ = port_of(j["data"]["address"].get<std::string>());
   health_port_ = port_of(j["data"]["health_address"].get<std::string>());
-  if (!WaitForLine("\"bbs.ready\"", 30000, &line)) {
+  if (!WaitForLine("\"bbs.ready\"", timeout_ms, &line)) {
     error_ = "bbs did not become ready";
     return false;
   }
@@ -123,6 +189,20 @@ int BbsProcess::Stop() {
   waitpid(pid_, &status, 0);
   pid_ = -1;
   if (reader_.joinable()) reader_.join();
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+int BbsProcess::WaitForExit(int timeout_ms) {
+  if (pid_ <= 0) return -1;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  int status = 0;
+  while (waitpid(pid_, &status, WNOHANG) == 0) {
+    if (std::chrono::steady_clock::now() > deadline) return -1;
+    usleep(10000);
+  }
+  pid_ = -1;
+  if (reader_.joinable()) reader_.join();
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 

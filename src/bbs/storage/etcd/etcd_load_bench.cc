@@ -72,6 +72,7 @@ int main(int argc, char** argv) {
   options.client.endpoints = bbs::storage::etcd::SplitEndpoints(endpoints);
   options.root = root.empty() ? fmt::format("/bbs-load-bench/{}", getpid()) : root;
   options.page_size = page_size;
+  options.encoder = bbs::storage::testing::TestEncoder();
   bbs::Logger logger(bbs::LogSink::Null(), "bench");
 
   auto writer = EtcdStore::Open(options, logger);

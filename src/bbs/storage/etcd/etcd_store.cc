@@ -169,6 +169,9 @@ Result<std::unique_ptr<EtcdStore>> EtcdStore::Open(Options options, Logger logge
       options.page_size < 1) {
     return InvalidRequest("etcd store limits must be positive");
   }
+  if (!options.encoder) {
+    return InvalidRequest("the etcd store needs an encoder (encryption_keys, active_key_label)");
+  }
   EtcdClientOptions client_options = options.client;
   client_options.retry_budget = options.connect_timeout;
   client_options.attempt_timeout =
@@ -195,6 +198,9 @@ Result<std::unique_ptr<EtcdStore>> EtcdStore::Open(Options options, Logger logge
   if (Status s = store->EnsureVersion(); !s.ok()) {
     return s;
   }
+  if (Status s = store->EnsureEncryptionKey(); !s.ok()) {
+    return s;
+  }
   return store;
 }
 
@@ -202,7 +208,7 @@ EtcdStore::EtcdStore(Options options, std::unique_ptr<EtcdClient> client, Logger
     : options_(std::move(options)),
       layout_{options_.root},
       client_(std::move(client)),
-      codec_(options_.codec ? options_.codec : std::make_shared<UnencodedValueCodec>()),
+      encoder_(options_.encoder),
       logger_(std::move(logger)) {
   if (!options_.now) {
     options_.now = SystemNow;
@@ -239,6 +245,91 @@ Status EtcdStore::EnsureVersion() {
   return Status::Ok();
 }
 
+Status EtcdStore::EnsureEncryptionKey() {
+  etcdserverpb::RangeRequest request;
+  request.set_key(layout_.EncryptionKey());
+  etcdserverpb::RangeResponse response;
+  if (Status s = client_->Range(request, &response); !s.ok()) {
+    return s;
+  }
+  const std::string& active = encoder_->active_label();
+  std::string stored;
+  if (response.kvs_size() == 1) {
+    stored = response.kvs(0).value();
+    if (!encoder_->HasLabel(stored)) {
+      return Status(
+          ErrorCode::kUnrecoverable,
+          fmt::format("Existing encryption key version ({}) is not among the known keys", stored));
+    }
+    if (stored == active) {
+      return Status::Ok();
+    }
+  }
+  logger_.Info("etcd-reencryption-started", {{"stored_label", stored}, {"active_label", active}});
+  auto rewritten = Reencrypt();
+  if (!rewritten.ok()) {
+    // The label stays as it was: the next start tries again.
+    logger_.Error("etcd-reencryption-failed", rewritten.status().message());
+    return rewritten.status();
+  }
+  etcdserverpb::PutRequest put;
+  put.set_key(layout_.EncryptionKey());
+  put.set_value(active);
+  etcdserverpb::TxnRequest txn;
+  *txn.add_success()->mutable_request_put() = std::move(put);
+  etcdserverpb::TxnResponse txn_response;
+  if (Status s = client_->Txn(txn, &txn_response); !s.ok()) {
+    return s;
+  }
+  logger_.Info("etcd-reencryption-finished", {{"active_label", active}, {"rewritten", *rewritten}});
+  return Status::Ok();
+}
+
+Result<size_t> EtcdStore::Reencrypt() {
+  const std::string& active = encoder_->active_label();
+  size_t rewritten = 0;
+  for (const char* name : {"desired_lrp/schedule/", "desired_lrp/run/", "actual/", "task/"}) {
+    const std::string section = layout_.Records() + name;
+    const std::string end = PrefixEnd(section);
+    std::string from = section;
+    for (;;) {
+      etcdserverpb::RangeRequest request;
+      request.set_key(from);
+      request.set_range_end(end);
+      request.set_limit(options_.page_size);
+      etcdserverpb::RangeResponse response;
+      if (Status s = client_->Range(request, &response); !s.ok()) {
+        return s;
+      }
+      std::vector<Op> ops;
+      for (const mvccpb::KeyValue& kv : response.kvs()) {
+        auto label = encryption::Encoder::LabelOf(kv.value());
+        if (label.ok() && *label == active) {
+          continue;
+        }
+        auto model = encoder_->DecodeModelBytes(kv.value());
+        if (!model.ok()) {
+          logger_.Error("etcd-reencryption-skipped", model.status().message(), {{"key", kv.key()}});
+          continue;
+        }
+        Op op = PutOp(kv.key(), encoder_->EncodeModelBytes(*model));
+        op.lease = kv.lease();
+        ops.push_back(std::move(op));
+      }
+      if (Status s = WriteOps(ops); !s.ok()) {
+        return s;
+      }
+      rewritten += ops.size();
+      if (!response.more() || response.kvs_size() == 0) {
+        break;
+      }
+      from = response.kvs(response.kvs_size() - 1).key();
+      from.push_back('\0');
+    }
+  }
+  return rewritten;
+}
+
 void EtcdStore::SetFence(std::string key, int64_t create_revision) {
   fence_key_ = std::move(key);
   fence_revision_ = create_revision;
@@ -261,11 +352,7 @@ Status EtcdStore::Coalesce(std::span<const Mutation> mutations, std::vector<Op>*
     }
   };
   auto put = [&](std::string key, const std::string& model) -> Status {
-    auto value = codec_->Encode(model);
-    if (!value.ok()) {
-      return value.status();
-    }
-    add(PutOp(std::move(key), std::move(value).value()));
+    add(PutOp(std::move(key), encoder_->EncodeModelBytes(model)));
     return Status::Ok();
   };
   const int64_t now = options_.now();
@@ -394,6 +481,12 @@ Status EtcdStore::Commit(std::span<const Mutation> mutations) {
   if (Status s = GrantLeases(&ops); !s.ok()) {
     return s;
   }
+  return WriteOps(ops);
+}
+
+Status EtcdStore::WriteOps(std::span<const Op> ops) {
+  const int64_t budget =
+      options_.max_request_bytes - kTxnOverheadBytes - static_cast<int64_t>(fence_key_.size());
   size_t begin = 0;
   size_t txns = 0;
   while (begin < ops.size()) {
@@ -408,7 +501,7 @@ Status EtcdStore::Commit(std::span<const Mutation> mutations) {
       bytes += op_bytes;
       ++end;
     }
-    if (Status s = WriteTxn(std::span<const Op>(ops).subspan(begin, end - begin)); !s.ok()) {
+    if (Status s = WriteTxn(ops.subspan(begin, end - begin)); !s.ok()) {
       if (txns > 0) {
         logger_.Error("etcd-commit-partially-applied", s.message(),
                       {{"applied_ops", begin}, {"total_ops", ops.size()}});
@@ -475,7 +568,7 @@ Status EtcdStore::Load(Snapshot* out) {
           logger_.Error("etcd-record-skipped", why, {{"key", kv.key()}});
         };
         auto decode = [&](std::string* model) {
-          auto decoded = codec_->Decode(kv.value());
+          auto decoded = encoder_->DecodeModelBytes(kv.value());
           if (!decoded.ok()) {
             skip(decoded.status().message());
             return false;

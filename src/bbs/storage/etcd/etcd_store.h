@@ -9,8 +9,8 @@
 
 #include "bbs/base/logger.h"
 #include "bbs/base/status.h"
+#include "bbs/storage/encryption/encoder.h"
 #include "bbs/storage/etcd/etcd_client.h"
-#include "bbs/storage/etcd/value_codec.h"
 #include "bbs/storage/store.h"
 
 namespace bbs::storage::etcd {
@@ -37,10 +37,12 @@ struct KeyLayout {
 //   domain            the expiry time as decimal Unix ns (the seed wrote an empty value; one is
 //                     read as "never expires"); a domain expiring in the future is attached to
 //                     a lease with the remaining TTL, so that etcd removes it as the seed did.
-//   desired schedule  codec(DesiredLRPSchedulingInfo + the record's metric tags and update
+//   desired schedule  model(DesiredLRPSchedulingInfo + the record's metric tags and update
 //                     strategy as fields 1001 and 1002, which the seed skips as unknown)
-//   desired run       codec(run_info)
-//   actual, task      codec(ActualLRP), codec(Task)
+//   desired run       model(run_info)
+//   actual, task      model(ActualLRP), model(Task)
+// where model() is the encrypted "serialised model" of spec/behavior.md §10.2 (the SQL stores'
+// Encoder, with the active key). /encryption-key holds the active key label (§10.3, §10.6).
 //
 // Commit coalesces the mutations to the last one per key and writes them in etcd transactions
 // of at most `max_ops_per_txn` operations and `max_request_bytes` bytes (etcd's server limits,
@@ -63,14 +65,19 @@ class EtcdStore final : public Store {
     int64_t page_size = 50000;  // keys per range read in Load
     // How long Open waits for a member to answer before failing.
     std::chrono::milliseconds connect_timeout{5000};
-    // Null: UnencodedValueCodec.
-    std::shared_ptr<const ValueCodec> codec;
+    // Required: encrypts what is written, decrypts with the label each value names.
+    std::shared_ptr<const encryption::Encoder> encoder;
     // Unix ns; null: the system clock. Used only for domain lease TTLs.
     std::function<int64_t()> now;
   };
 
-  // Connects (waiting up to connect_timeout for one member to answer) and writes the /version
-  // key if missing. Fails with UnknownError naming the endpoints if none answers.
+  // Connects (waiting up to connect_timeout for one member to answer), writes the /version key
+  // if missing, and checks the key label in /encryption-key (§10.3): a label the encoder does not
+  // know fails with Unrecoverable "Existing encryption key version (<label>) is not among the
+  // known keys"; a missing label or one other than the active label makes Open re-encrypt every
+  // record with the active key (values it cannot decode are logged and left alone) and then
+  // store the active label. Fails with UnknownError naming the endpoints if no member answers,
+  // and with InvalidRequest without an encoder.
   static Result<std::unique_ptr<EtcdStore>> Open(Options options, Logger logger);
 
   EtcdStore(const EtcdStore&) = delete;
@@ -97,6 +104,11 @@ class EtcdStore final : public Store {
   EtcdStore(Options options, std::unique_ptr<EtcdClient> client, Logger logger);
 
   Status EnsureVersion();
+  Status EnsureEncryptionKey();
+  // Rewrites every record value not already under the active label; returns how many.
+  Result<size_t> Reencrypt();
+  // Writes `ops` in as many transactions as the limits ask (see Commit).
+  Status WriteOps(std::span<const Op> ops);
   Status Coalesce(std::span<const Mutation> mutations, std::vector<Op>* ops);
   Status GrantLeases(std::vector<Op>* ops);
   Status WriteTxn(std::span<const Op> ops);
@@ -104,7 +116,7 @@ class EtcdStore final : public Store {
   Options options_;
   KeyLayout layout_;
   std::unique_ptr<EtcdClient> client_;
-  std::shared_ptr<const ValueCodec> codec_;
+  std::shared_ptr<const encryption::Encoder> encoder_;
   Logger logger_;
   std::string fence_key_;
   int64_t fence_revision_ = 0;

@@ -1,5 +1,6 @@
 // EtcdStore against a real etcd (BBS_TEST_ETCD_ENDPOINTS), beyond the conformance suite: the
-// seed's key layout, transaction splitting, leases, fencing, reading what the seed wrote.
+// seed's key layout, encryption and key rotation, transaction splitting, leases, fencing,
+// reading what the seed wrote.
 #include "bbs/storage/etcd/etcd_store.h"
 
 #include <chrono>
@@ -15,7 +16,6 @@
 #include <gtest/gtest.h>
 
 #include "bbs/storage/etcd/etcd_testing.h"
-#include "bbs/storage/etcd/value_codec.h"
 #include "bbs/storage/store_test_util.h"
 
 namespace bbs::storage::etcd {
@@ -32,19 +32,6 @@ using ::testing::HasSubstr;
 using ::testing::IsNull;
 using ::testing::NotNull;
 using ::testing::SizeIs;
-
-TEST(UnencodedValueCodecTest, RoundTripsAndWritesTheUnencodedProtobufEnvelope) {
-  UnencodedValueCodec codec;
-  auto encoded = codec.Encode(std::string("\x0a\x01x", 3));
-  ASSERT_TRUE(encoded.ok());
-  EXPECT_EQ(*encoded, std::string("00\x02\x00\x0a\x01x", 7));
-  auto decoded = codec.Decode(*encoded);
-  ASSERT_TRUE(decoded.ok());
-  EXPECT_EQ(*decoded, std::string("\x0a\x01x", 3));
-  EXPECT_FALSE(codec.Decode("02AAAA").ok());
-  EXPECT_FALSE(codec.Decode("00").ok());
-  EXPECT_FALSE(codec.Decode("").ok());
-}
 
 TEST(SplitEndpointsTest, SplitsTheClusterFlagOnCommasAndTrimsSlashes) {
   EXPECT_THAT(SplitEndpoints("https://a:2379, https://b:2379/,"),
@@ -170,22 +157,33 @@ TEST_F(EtcdStoreTest, WritesTheSeedKeyLayoutWithEncodedValues) {
     keys.push_back(kv.key().substr(root_.size()));
   }
   EXPECT_THAT(keys, ::testing::UnorderedElementsAre(
-                        "/version", "/v1/domain/cf-apps", "/v1/desired_lrp/schedule/pg",
-                        "/v1/desired_lrp/run/pg", "/v1/actual/pg/0/instance",
-                        "/v1/actual/pg/0/evacuating", "/v1/task/tg"));
+                        "/version", "/encryption-key", "/v1/domain/cf-apps",
+                        "/v1/desired_lrp/schedule/pg", "/v1/desired_lrp/run/pg",
+                        "/v1/actual/pg/0/instance", "/v1/actual/pg/0/evacuating", "/v1/task/tg"));
   EXPECT_EQ(RawKey(kvs, root_ + "/version")->value(), R"({"CurrentVersion":1})");
+  EXPECT_EQ(RawKey(kvs, root_ + "/encryption-key")->value(), "etcd-test");
+  // Every model value is encrypted with the active key (spec/behavior.md §10.2).
+  for (const auto& kv : kvs) {
+    if (kv.key().starts_with(root_ + "/v1/") && !kv.key().starts_with(root_ + "/v1/domain/")) {
+      EXPECT_TRUE(kv.value().starts_with("02")) << kv.key();
+      auto label = encryption::Encoder::LabelOf(kv.value());
+      ASSERT_TRUE(label.ok()) << kv.key();
+      EXPECT_EQ(*label, "etcd-test");
+    }
+  }
   // The schedule node is a DesiredLRPSchedulingInfo to a reader that knows nothing else.
-  UnencodedValueCodec codec;
-  auto schedule = codec.Decode(RawKey(kvs, root_ + "/v1/desired_lrp/schedule/pg")->value());
+  auto codec = testing::TestEncoder();
+  auto schedule =
+      codec->DecodeModelBytes(RawKey(kvs, root_ + "/v1/desired_lrp/schedule/pg")->value());
   ASSERT_TRUE(schedule.ok());
   models::DesiredLRPSchedulingInfo info;
   ASSERT_TRUE(info.ParseFromString(*schedule));
   info.GetReflection()->MutableUnknownFields(&info)->Clear();
   EXPECT_THAT(info, EqualsProto(desired.scheduling_info()));
-  auto run = codec.Decode(RawKey(kvs, root_ + "/v1/desired_lrp/run/pg")->value());
+  auto run = codec->DecodeModelBytes(RawKey(kvs, root_ + "/v1/desired_lrp/run/pg")->value());
   ASSERT_TRUE(run.ok());
   EXPECT_EQ(*run, desired.run_info());
-  auto task = codec.Decode(RawKey(kvs, root_ + "/v1/task/tg")->value());
+  auto task = codec->DecodeModelBytes(RawKey(kvs, root_ + "/v1/task/tg")->value());
   ASSERT_TRUE(task.ok());
   EXPECT_EQ(*task, storage::testing::SmallTask("tg").SerializeAsString());
 }
@@ -212,15 +210,16 @@ TEST_F(EtcdStoreTest, SplitsACommitIntoTransactionsWithinTheRequestSizeLimit) {
   std::vector<Mutation> mutations;
   for (int i = 0; i < 10; ++i) {
     models::Task task = storage::testing::SmallTask(fmt::format("big-{}", i));
-    task.mutable_task_definition()->set_annotation(std::string(400 * 1024, 'a'));
+    task.mutable_task_definition()->set_annotation(std::string(300 * 1024, 'a'));
     mutations.push_back(PutTask{task});
   }
   ASSERT_THAT(store_->Commit(mutations), IsOk());
-  // 1.5 MiB minus framing holds three 400 KiB values: 10 values need 4 transactions.
+  // Base64 makes each 300 KiB model a value of about 400 KiB; 1.5 MiB minus framing holds three
+  // of them: 10 values need 4 transactions.
   EXPECT_EQ(TransactionsThatWroteRecords(), 4u);
   Snapshot snapshot = Load();
   ASSERT_THAT(snapshot.tasks, SizeIs(10));
-  EXPECT_EQ(FindTask(snapshot, "big-9")->task_definition().annotation().size(), 400u * 1024);
+  EXPECT_EQ(FindTask(snapshot, "big-9")->task_definition().annotation().size(), 300u * 1024);
 }
 
 TEST_F(EtcdStoreTest, AValueOverTheRequestLimitFailsTheCommitBeforeWritingAnything) {
@@ -270,12 +269,12 @@ TEST_F(EtcdStoreTest, DomainsThatExpireLaterGetALeaseWithTheRemainingTtl) {
 }
 
 TEST_F(EtcdStoreTest, ReadsWhatTheSeedWroteAndSkipsWhatItCannotDecode) {
-  UnencodedValueCodec codec;
+  auto codec = testing::TestEncoder();
   RawPut(root_ + "/v1/domain/seeded", "");  // the seed's domains had empty values
   RawPut(root_ + "/v1/task/good",
-         *codec.Encode(storage::testing::SmallTask("good").SerializeAsString()));
+         codec->EncodeModelBytes(storage::testing::SmallTask("good").SerializeAsString()));
   RawPut(root_ + "/v1/task/corrupt", "02not-base64");
-  RawPut(root_ + "/v1/desired_lrp/schedule/half", *codec.Encode(""));
+  RawPut(root_ + "/v1/desired_lrp/schedule/half", codec->EncodeModelBytes(""));
   RawPut(root_ + "/v1/desired/legacy", "{}");  // pre-Sept-2015 layout: ignored
   Snapshot snapshot = Load();
   ASSERT_THAT(snapshot.domains, SizeIs(1));
@@ -284,6 +283,59 @@ TEST_F(EtcdStoreTest, ReadsWhatTheSeedWroteAndSkipsWhatItCannotDecode) {
   ASSERT_THAT(snapshot.tasks, SizeIs(1));
   EXPECT_EQ(snapshot.tasks[0].task_guid(), "good");
   EXPECT_THAT(snapshot.desired_lrps, SizeIs(0));
+}
+
+std::shared_ptr<const encryption::Encoder> TwoKeys(const std::string& active) {
+  auto encoder = encryption::Encoder::Create(
+      {{"etcd-test", "etcd test passphrase of etcd-test"}, {"new", "etcd test passphrase of new"}},
+      active);
+  EXPECT_TRUE(encoder.ok());
+  return encoder.value();
+}
+
+TEST_F(EtcdStoreTest, RefusesToStartOnAStoredKeyLabelItDoesNotKnow) {
+  RawPut(root_ + "/encryption-key", "retired");
+  store_.reset();
+  auto store = EtcdStore::Open(options_, NullLogger());
+  ASSERT_FALSE(store.ok());
+  EXPECT_THAT(store.status(), StatusIs(ErrorCode::kUnrecoverable));
+  EXPECT_EQ(store.status().message(),
+            "Existing encryption key version (retired) is not among the known keys");
+}
+
+TEST_F(EtcdStoreTest, ReencryptsEveryRecordWhenTheActiveKeyChanges) {
+  records::DesiredLRPRecord desired = storage::testing::FullDesiredLrp("pg", 1);
+  ASSERT_THAT(
+      store_->Commit(std::vector<Mutation>{PutDomain{"cf-apps", INT64_MAX}, PutDesiredLrp{desired},
+                                           PutActualLrp{storage::testing::SmallActualLrp("pg", 0)},
+                                           PutTask{storage::testing::SmallTask("tg")}}),
+      IsOk());
+  RawPut(root_ + "/v1/task/corrupt", "02not-base64");
+  options_.encoder = TwoKeys("new");
+  options_.page_size = 2;
+  Open();
+  auto kvs = RawKeys();
+  EXPECT_EQ(RawKey(kvs, root_ + "/encryption-key")->value(), "new");
+  for (const auto& kv : kvs) {
+    if (kv.key().starts_with(root_ + "/v1/") && !kv.key().starts_with(root_ + "/v1/domain/") &&
+        kv.key() != root_ + "/v1/task/corrupt") {
+      auto label = encryption::Encoder::LabelOf(kv.value());
+      ASSERT_TRUE(label.ok()) << kv.key();
+      EXPECT_EQ(*label, "new") << kv.key();
+    }
+  }
+  // What cannot be decoded is left as it was.
+  EXPECT_EQ(RawKey(kvs, root_ + "/v1/task/corrupt")->value(), "02not-base64");
+  // The old key is no longer needed to read the records.
+  options_.encoder = testing::TestEncoder("new");
+  auto only_new = EtcdStore::Open(options_, NullLogger());
+  ASSERT_TRUE(only_new.ok()) << only_new.status().ToString();
+  Snapshot snapshot;
+  ASSERT_THAT((*only_new)->Load(&snapshot), IsOk());
+  ASSERT_THAT(snapshot.desired_lrps, SizeIs(1));
+  EXPECT_THAT(snapshot.desired_lrps[0], EqualsProto(desired));
+  EXPECT_THAT(snapshot.actual_lrps, SizeIs(1));
+  EXPECT_THAT(snapshot.tasks, SizeIs(1));
 }
 
 TEST_F(EtcdStoreTest, LoadPagesThroughMoreKeysThanOneRangeRead) {

@@ -76,6 +76,14 @@ std::string UniqueRoot(std::string_view name) {
                      counter++, name);
 }
 
+std::shared_ptr<const encryption::Encoder> TestEncoder(const std::string& label) {
+  auto encoder = encryption::Encoder::Create({{label, "etcd test passphrase of " + label}}, label);
+  if (!encoder.ok()) {
+    std::abort();
+  }
+  return encoder.value();
+}
+
 EtcdStore::Options TestOptions(std::vector<std::string> endpoints, std::string root) {
   EtcdStore::Options options;
   options.client.endpoints = std::move(endpoints);
@@ -83,6 +91,7 @@ EtcdStore::Options TestOptions(std::vector<std::string> endpoints, std::string r
   options.client.retry_budget = std::chrono::milliseconds(8000);
   options.connect_timeout = std::chrono::milliseconds(2000);
   options.root = std::move(root);
+  options.encoder = TestEncoder();
   return options;
 }
 
@@ -98,6 +107,12 @@ Result<std::unique_ptr<Store>> OpenConformanceStore(const std::string& dir) {
     return store.status();
   }
   return std::unique_ptr<Store>(std::move(store).value());
+}
+
+std::string ConformanceUnavailable() {
+  return TestEndpoints().empty()
+             ? std::string("BBS_TEST_ETCD_ENDPOINTS is not set (scripts/servers/etcd.sh)")
+             : std::string();
 }
 
 // --- LocalCluster ----------------------------------------------------------------------------

@@ -23,13 +23,18 @@ std::vector<std::string> TestEndpoints();
 // A key root no other test (in this or a parallel process) uses: "/bbs-test/<pid>/<n>/<name>".
 std::string UniqueRoot(std::string_view name);
 
-// Store options for tests: the given endpoints and root, timeouts short enough for tests.
+// An encoder with one key, `label`, and a fixed passphrase derived from it.
+std::shared_ptr<const encryption::Encoder> TestEncoder(const std::string& label = "etcd-test");
+
+// Store options for tests: the given endpoints and root, TestEncoder(), timeouts short enough
+// for tests.
 EtcdStore::Options TestOptions(std::vector<std::string> endpoints, std::string root);
 
 // For the storage conformance suite: an EtcdStore on the test etcd under a root derived from
-// `dir` (unique per test, stable across reopens). Marks the current test skipped and fails
-// when BBS_TEST_ETCD_ENDPOINTS is unset.
+// `dir` (unique per test, stable across reopens). Fails when BBS_TEST_ETCD_ENDPOINTS is unset.
 Result<std::unique_ptr<Store>> OpenConformanceStore(const std::string& dir);
+// Why the conformance suite cannot run on etcd here ("" if it can).
+std::string ConformanceUnavailable();
 
 // PEM files for a TLS test: a CA, a server certificate for IP 127.0.0.1 and a client
 // certificate, all signed by the CA; made with the openssl command in `dir`.

@@ -2,12 +2,17 @@
 
 #include <sqlite3.h>
 
+#include <chrono>
 #include <cstdint>
+#include <optional>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
+
+#include "bbs/storage/sql/rows.h"
 
 namespace bbs::storage {
 namespace {
@@ -16,8 +21,9 @@ constexpr int kBusyTimeoutMs = 5000;
 // Negative = KiB. Large enough to keep the indexes of 250k actual LRPs hot.
 constexpr const char* kCacheSizePragma = "PRAGMA cache_size=-65536";
 
-// Upstream's final schema (spec/behavior.md §10.1) in SQLite types. Columns holding serialized
-// protobuf are BLOB; the legacy columns actual_lrps.evacuating and expire_time are kept.
+// Upstream's final schema (spec/behavior.md §10.1) in SQLite types: encrypted columns are TEXT
+// holding encoded values; the legacy columns actual_lrps.evacuating and expire_time are kept.
+// bbs_health_check is created for parity with upstream's migration list.
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS configurations (
   id VARCHAR(255) NOT NULL PRIMARY KEY,
@@ -38,13 +44,13 @@ CREATE TABLE IF NOT EXISTS desired_lrps (
   disk_mb INT NOT NULL,
   max_pids INTEGER DEFAULT 0,
   rootfs VARCHAR(1024) NOT NULL,
-  routes BLOB NOT NULL,
-  volume_placement BLOB NOT NULL,
+  routes TEXT NOT NULL,
+  volume_placement TEXT NOT NULL,
   modification_tag_epoch VARCHAR(255) NOT NULL,
   modification_tag_index INT,
-  run_info BLOB NOT NULL,
+  run_info TEXT NOT NULL,
   placement_tags TEXT,
-  metric_tags BLOB,
+  metric_tags TEXT,
   update_strategy INT NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS desired_lrps_domain_idx ON desired_lrps (domain);
@@ -59,14 +65,14 @@ CREATE TABLE IF NOT EXISTS actual_lrps (
   cell_id VARCHAR(255) NOT NULL DEFAULT '',
   placement_error VARCHAR(1024) NOT NULL DEFAULT '',
   since BIGINT DEFAULT 0,
-  net_info BLOB NOT NULL,
+  net_info TEXT NOT NULL,
   modification_tag_epoch VARCHAR(255) NOT NULL,
   modification_tag_index INT,
   crash_count INT NOT NULL DEFAULT 0,
   crash_reason VARCHAR(1024) NOT NULL DEFAULT '',
   expire_time BIGINT DEFAULT 0,
-  internal_routes BLOB,
-  metric_tags BLOB,
+  internal_routes TEXT,
+  metric_tags TEXT,
   routable BOOL DEFAULT false,
   availability_zone VARCHAR(255) NOT NULL DEFAULT '',
   PRIMARY KEY (process_guid, instance_index, presence)
@@ -87,7 +93,7 @@ CREATE TABLE IF NOT EXISTS tasks (
   result TEXT,
   failed BOOL DEFAULT false,
   failure_reason VARCHAR(1024) NOT NULL DEFAULT '',
-  task_definition BLOB NOT NULL,
+  task_definition TEXT NOT NULL,
   rejection_count INTEGER NOT NULL DEFAULT 0,
   rejection_reason VARCHAR(1024) NOT NULL DEFAULT ''
 );
@@ -97,6 +103,10 @@ CREATE INDEX IF NOT EXISTS tasks_cell_id_idx ON tasks (cell_id);
 CREATE INDEX IF NOT EXISTS tasks_updated_at_idx ON tasks (updated_at);
 CREATE INDEX IF NOT EXISTS tasks_created_at_idx ON tasks (created_at);
 CREATE INDEX IF NOT EXISTS tasks_first_completed_at_idx ON tasks (first_completed_at);
+CREATE TABLE IF NOT EXISTS bbs_health_check (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  time BIGINT NOT NULL
+);
 )sql";
 
 constexpr const char* kPutDomain = R"sql(
@@ -222,12 +232,15 @@ FROM tasks)sql";
 void BindText(sqlite3_stmt* stmt, int index, const std::string& value) {
   sqlite3_bind_text64(stmt, index, value.data(), value.size(), SQLITE_STATIC, SQLITE_UTF8);
 }
-void BindBlob(sqlite3_stmt* stmt, int index, const std::string& value) {
-  // A null data pointer would bind NULL; std::string::data() never is one.
-  sqlite3_bind_blob64(stmt, index, value.data(), value.size(), SQLITE_STATIC);
-}
 void BindInt(sqlite3_stmt* stmt, int index, int64_t value) {
   sqlite3_bind_int64(stmt, index, value);
+}
+void BindOptionalText(sqlite3_stmt* stmt, int index, const std::optional<std::string>& value) {
+  if (value.has_value()) {
+    BindText(stmt, index, *value);
+  } else {
+    sqlite3_bind_null(stmt, index);
+  }
 }
 
 // --- reading columns ---
@@ -245,21 +258,19 @@ void ReadString(sqlite3_stmt* stmt, int column, std::string* out) {
   std::string_view bytes = ColumnBytes(stmt, column);
   out->assign(bytes.data(), bytes.size());
 }
+void ReadOptional(sqlite3_stmt* stmt, int column, std::optional<std::string>* out) {
+  if (sqlite3_column_type(stmt, column) == SQLITE_NULL) {
+    out->reset();
+  } else {
+    out->emplace(ColumnBytes(stmt, column));
+  }
+}
 bool ParseColumn(sqlite3_stmt* stmt, int column, google::protobuf::MessageLite* out) {
   std::string_view bytes = ColumnBytes(stmt, column);
   return out->ParseFromArray(bytes.data(), static_cast<int>(bytes.size()));
 }
 bool IsNull(sqlite3_stmt* stmt, int column) {
   return sqlite3_column_type(stmt, column) == SQLITE_NULL;
-}
-
-std::string EncodePlacementTags(const google::protobuf::RepeatedPtrField<std::string>& tags) {
-  nlohmann::json array = nlohmann::json::array();
-  for (const std::string& tag : tags) {
-    array.push_back(tag);
-  }
-  // Go's encoding/json replaces invalid UTF-8 the same way.
-  return array.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 bool DecodePlacementTags(std::string_view text,
@@ -301,14 +312,19 @@ class ResetOnExit {
 
 void SqliteStore::StmtDeleter::operator()(sqlite3_stmt* stmt) const { sqlite3_finalize(stmt); }
 
-SqliteStore::SqliteStore(sqlite3* db, Logger logger) : db_(db), logger_(std::move(logger)) {}
+SqliteStore::SqliteStore(sqlite3* db, Logger logger,
+                         std::shared_ptr<const encryption::Encoder> encoder)
+    : db_(db), logger_(std::move(logger)), encoder_(std::move(encoder)) {}
+
+Status SqliteStore::MigrateIfLegacy() { return legacy_rows_ ? MigrateLegacyRows() : Status::Ok(); }
 
 SqliteStore::~SqliteStore() {
   // close_v2 defers the close until the member statements are finalized just after this body.
   sqlite3_close_v2(db_);
 }
 
-Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path, Logger logger) {
+Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(
+    const std::string& path, Logger logger, std::shared_ptr<const encryption::Encoder> encoder) {
   sqlite3* db = nullptr;
   int rc = sqlite3_open_v2(
       path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
@@ -319,9 +335,11 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path, 
     return UnknownError(std::move(message));
   }
   logger = logger.Session("sqlite-store");
-  std::unique_ptr<SqliteStore> store(new SqliteStore(db, std::move(logger)));  // private ctor
+  std::unique_ptr<SqliteStore> store(
+      new SqliteStore(db, std::move(logger), std::move(encoder)));  // private ctor
   for (Status (SqliteStore::*step)() :
-       {&SqliteStore::Configure, &SqliteStore::CreateSchema, &SqliteStore::PrepareStatements}) {
+       {&SqliteStore::Configure, &SqliteStore::CreateSchema, &SqliteStore::PrepareStatements,
+        &SqliteStore::MigrateIfLegacy, &SqliteStore::RunEncryptor}) {
     Status status = (store.get()->*step)();
     if (!status.ok()) {
       store->logger_.Error("failed-to-open", status.message(), {{"path", path}});
@@ -384,38 +402,188 @@ Status SqliteStore::CheckVersion() {
   }
   int rc = sqlite3_step(select.get());
   if (rc == SQLITE_ROW) {
-    std::string_view text = ColumnBytes(select.get(), 0);
-    nlohmann::json value = nlohmann::json::parse(text.begin(), text.end(), nullptr, false);
-    if (value.is_discarded() || !value.is_object() || !value.contains("CurrentVersion") ||
-        !value["CurrentVersion"].is_number_integer()) {
-      return Status(ErrorCode::kUnrecoverable,
-                    fmt::format("sqlite: invalid version record '{}'", text));
+    Result<int64_t> version = sql::ParseVersionJson(ColumnBytes(select.get(), 0));
+    if (!version.ok()) {
+      return version.status();
     }
-    auto version = value["CurrentVersion"].get<int64_t>();
-    if (version > kSchemaVersion) {
+    if (version.value() > sql::kLatestVersion) {
       return Status(ErrorCode::kUnrecoverable,
-                    fmt::format("Existing DB version ({}) exceeds bbs version ({})", version,
-                                kSchemaVersion));
+                    fmt::format("Existing DB version ({}) exceeds bbs version ({})",
+                                version.value(), sql::kLatestVersion));
     }
-    if (version == kSchemaVersion) {
+    if (version.value() == kLegacyVersion) {
+      // Written before the upstream row format: MigrateLegacyRows rewrites every row.
+      legacy_rows_ = true;
       return Status::Ok();
     }
-    // Older versions have no migrations yet: the CREATE IF NOT EXISTS above is the whole schema.
+    if (version.value() == sql::kLatestVersion) {
+      return Status::Ok();
+    }
+    // No file of ours holds another version; CREATE IF NOT EXISTS above made the schema final.
   } else if (rc != SQLITE_DONE) {
     return Error(rc, "read schema version");
   }
   select.reset();
+  return WriteConfiguration("version", sql::VersionJson(sql::kLatestVersion));
+}
 
+Status SqliteStore::WriteConfiguration(const std::string& id, const std::string& value) {
   Stmt upsert;
-  if (Status s = Prepare("INSERT INTO configurations (id, value) VALUES ('version', ?1) "
+  if (Status s = Prepare("INSERT INTO configurations (id, value) VALUES (?1, ?2) "
                          "ON CONFLICT (id) DO UPDATE SET value = excluded.value",
                          &upsert);
       !s.ok()) {
     return s;
   }
-  std::string value = nlohmann::json{{"CurrentVersion", kSchemaVersion}}.dump();
-  BindText(upsert.get(), 1, value);
-  return Run(upsert.get(), "write schema version");
+  BindText(upsert.get(), 1, id);
+  BindText(upsert.get(), 2, value);
+  return Run(upsert.get(), "write configuration");
+}
+
+Result<std::optional<std::string>> SqliteStore::ReadConfiguration(const std::string& id) {
+  Stmt select;
+  if (Status s = Prepare("SELECT value FROM configurations WHERE id = ?1", &select); !s.ok()) {
+    return s;
+  }
+  BindText(select.get(), 1, id);
+  int rc = sqlite3_step(select.get());
+  if (rc == SQLITE_ROW) {
+    return std::optional<std::string>(std::string(ColumnBytes(select.get(), 0)));
+  }
+  if (rc != SQLITE_DONE) {
+    return Error(rc, "read configuration");
+  }
+  return std::optional<std::string>();
+}
+
+Status SqliteStore::MigrateLegacyRows() {
+  Snapshot snapshot;
+  if (Status s = Run(begin_immediate_.get(), "begin"); !s.ok()) {
+    return s;
+  }
+  Status status = LoadLegacyDesiredLrps(&snapshot);
+  if (status.ok()) {
+    status = LoadLegacyActualLrps(&snapshot);
+  }
+  if (status.ok()) {
+    status = LoadLegacyTasks(&snapshot);
+  }
+  if (status.ok()) {
+    status = Exec("DELETE FROM desired_lrps; DELETE FROM actual_lrps; DELETE FROM tasks;");
+  }
+  for (const auto& record : snapshot.desired_lrps) {
+    if (status.ok()) {
+      status = PutDesired(record);
+    }
+  }
+  for (const auto& lrp : snapshot.actual_lrps) {
+    if (status.ok()) {
+      status = PutActual(lrp);
+    }
+  }
+  for (const auto& task : snapshot.tasks) {
+    if (status.ok()) {
+      status = PutTaskRow(task);
+    }
+  }
+  if (status.ok()) {
+    status = WriteConfiguration("version", sql::VersionJson(sql::kLatestVersion));
+  }
+  if (status.ok()) {
+    status = WriteConfiguration("encryption_key_label", encoder_->active_label());
+  }
+  if (status.ok()) {
+    status = Run(commit_.get(), "commit");
+  }
+  if (!status.ok()) {
+    Rollback();
+    return status;
+  }
+  legacy_rows_ = false;
+  logger_.Info("migrated-legacy-rows", {{"desired_lrps", snapshot.desired_lrps.size()},
+                                        {"actual_lrps", snapshot.actual_lrps.size()},
+                                        {"tasks", snapshot.tasks.size()}});
+  return Status::Ok();
+}
+
+Status SqliteStore::RunEncryptor() {
+  auto start = std::chrono::steady_clock::now();
+  Result<std::optional<std::string>> stored = ReadConfiguration("encryption_key_label");
+  if (!stored.ok()) {
+    return stored.status();
+  }
+  if (stored.value().has_value() && !encoder_->HasLabel(*stored.value())) {
+    return Status(ErrorCode::kUnrecoverable,
+                  fmt::format("Existing encryption key version ({}) is not among the known keys",
+                              *stored.value()));
+  }
+  if (stored.value() == encoder_->active_label()) {
+    return Status::Ok();
+  }
+  if (Status s = Run(begin_immediate_.get(), "begin"); !s.ok()) {
+    return s;
+  }
+  std::vector<sql::DesiredRow> desired;
+  std::vector<sql::ActualRow> actual;
+  std::vector<sql::TaskRow> tasks;
+  Status status = ReadDesiredRows(&desired);
+  if (status.ok()) {
+    status = ReadActualRows(&actual);
+  }
+  if (status.ok()) {
+    status = ReadTaskRows(&tasks);
+  }
+  size_t skipped = 0;
+  for (auto& row : desired) {
+    if (!status.ok()) {
+      break;
+    }
+    if (sql::ReencryptDesired(&row, *encoder_).ok()) {
+      status = PutDesiredRow(row);
+    } else {
+      ++skipped;
+    }
+  }
+  for (auto& row : actual) {
+    if (!status.ok()) {
+      break;
+    }
+    if (sql::ReencryptActual(&row, *encoder_).ok()) {
+      status = PutActualRow(row);
+    } else {
+      ++skipped;
+    }
+  }
+  for (auto& row : tasks) {
+    if (!status.ok()) {
+      break;
+    }
+    if (sql::ReencryptTask(&row, *encoder_).ok()) {
+      status = PutTaskRowRaw(row);
+    } else {
+      ++skipped;
+    }
+  }
+  if (status.ok()) {
+    status = WriteConfiguration("encryption_key_label", encoder_->active_label());
+  }
+  if (status.ok()) {
+    status = Run(commit_.get(), "commit");
+  }
+  if (!status.ok()) {
+    Rollback();
+    logger_.Error("encryption-failed", status.message());
+    return Status::Ok();  // upstream logs and retries at the next start
+  }
+  auto elapsed = std::chrono::steady_clock::now() - start;
+  logger_.Info("encryption-finished",
+               {{"desired_lrps", desired.size()},
+                {"actual_lrps", actual.size()},
+                {"tasks", tasks.size()},
+                {"undecodable", skipped},
+                {"EncryptionDuration",
+                 std::chrono::duration_cast<std::chrono::nanoseconds>(elapsed).count()}});
+  return Status::Ok();
 }
 
 Status SqliteStore::PrepareStatements() {
@@ -565,95 +733,82 @@ Status SqliteStore::Apply(const Mutation& mutation) {
 }
 
 Status SqliteStore::PutDesired(const records::DesiredLRPRecord& record) {
-  const auto& info = record.scheduling_info();
-  const auto& key = info.desired_lrp_key();
-  const auto& resource = info.desired_lrp_resource();
-  info.routes().SerializeToString(&blob_a_);
-  info.volume_placement().SerializeToString(&blob_b_);
-  blob_c_ = EncodePlacementTags(info.placementtags());
-  {
-    records::MetricTags tags;
-    *tags.mutable_tags() = record.metric_tags();
-    tags.SerializeToString(&blob_d_);
+  Result<sql::DesiredRow> row = sql::EncodeDesired(record, *encoder_);
+  if (!row.ok()) {
+    return row.status();
   }
-  sqlite3_stmt* stmt = put_desired_.get();
-  BindText(stmt, 1, key.process_guid());
-  BindText(stmt, 2, key.domain());
-  BindText(stmt, 3, key.log_guid());
-  BindText(stmt, 4, info.annotation());
-  BindInt(stmt, 5, info.instances());
-  BindInt(stmt, 6, resource.memory_mb());
-  BindInt(stmt, 7, resource.disk_mb());
-  BindInt(stmt, 8, resource.max_pids());
-  BindText(stmt, 9, resource.root_fs());
-  BindBlob(stmt, 10, blob_a_);
-  BindBlob(stmt, 11, blob_b_);
-  BindText(stmt, 12, info.modification_tag().epoch());
-  BindInt(stmt, 13, info.modification_tag().index());
-  BindBlob(stmt, 14, record.run_info());
-  BindText(stmt, 15, blob_c_);
-  BindBlob(stmt, 16, blob_d_);
-  BindInt(stmt, 17, static_cast<int64_t>(record.update_strategy()));
-  return Run(stmt, "put desired lrp");
+  return PutDesiredRow(row.value());
 }
 
 Status SqliteStore::PutActual(const models::ActualLRP& lrp) {
-  const auto& key = lrp.actual_lrp_key();
-  const auto& instance = lrp.actual_lrp_instance_key();
-  lrp.actual_lrp_net_info().SerializeToString(&blob_a_);
-  {
-    records::InternalRoutes routes;
-    *routes.mutable_routes() = lrp.actual_lrp_internal_routes();
-    routes.SerializeToString(&blob_b_);
-  }
-  {
-    records::StringMap tags;
-    *tags.mutable_entries() = lrp.metric_tags();
-    tags.SerializeToString(&blob_c_);
-  }
-  sqlite3_stmt* stmt = put_actual_.get();
-  BindText(stmt, 1, key.process_guid());
-  BindInt(stmt, 2, key.index());
-  BindInt(stmt, 3, static_cast<int64_t>(lrp.presence()));
-  BindInt(stmt, 4, lrp.presence() == models::ActualLRP::EVACUATING ? 1 : 0);
-  BindText(stmt, 5, key.domain());
-  BindText(stmt, 6, lrp.state());
-  BindText(stmt, 7, instance.instance_guid());
-  BindText(stmt, 8, instance.cell_id());
-  BindText(stmt, 9, lrp.placement_error());
-  BindInt(stmt, 10, lrp.since());
-  BindBlob(stmt, 11, blob_a_);
-  BindText(stmt, 12, lrp.modification_tag().epoch());
-  BindInt(stmt, 13, lrp.modification_tag().index());
-  BindInt(stmt, 14, lrp.crash_count());
-  BindText(stmt, 15, lrp.crash_reason());
-  BindBlob(stmt, 16, blob_b_);
-  BindBlob(stmt, 17, blob_c_);
-  if (lrp.has_routable()) {
-    BindInt(stmt, 18, lrp.routable() ? 1 : 0);
-  } else {
-    sqlite3_bind_null(stmt, 18);
-  }
-  BindText(stmt, 19, lrp.availability_zone());
-  return Run(stmt, "put actual lrp");
+  return PutActualRow(sql::EncodeActual(lrp, *encoder_));
 }
 
 Status SqliteStore::PutTaskRow(const models::Task& task) {
-  task.task_definition().SerializeToString(&blob_a_);
+  return PutTaskRowRaw(sql::EncodeTask(task, *encoder_));
+}
+
+Status SqliteStore::PutDesiredRow(const sql::DesiredRow& row) {
+  sqlite3_stmt* stmt = put_desired_.get();
+  BindText(stmt, 1, row.process_guid);
+  BindText(stmt, 2, row.domain);
+  BindText(stmt, 3, row.log_guid);
+  BindText(stmt, 4, row.annotation);
+  BindInt(stmt, 5, row.instances);
+  BindInt(stmt, 6, row.memory_mb);
+  BindInt(stmt, 7, row.disk_mb);
+  BindInt(stmt, 8, row.max_pids);
+  BindText(stmt, 9, row.rootfs);
+  BindText(stmt, 10, row.routes);
+  BindText(stmt, 11, row.volume_placement);
+  BindText(stmt, 12, row.modification_tag_epoch);
+  BindInt(stmt, 13, row.modification_tag_index);
+  BindText(stmt, 14, row.run_info);
+  BindOptionalText(stmt, 15, row.placement_tags);
+  BindOptionalText(stmt, 16, row.metric_tags);
+  BindInt(stmt, 17, row.update_strategy);
+  return Run(stmt, "put desired lrp");
+}
+
+Status SqliteStore::PutActualRow(const sql::ActualRow& row) {
+  sqlite3_stmt* stmt = put_actual_.get();
+  BindText(stmt, 1, row.process_guid);
+  BindInt(stmt, 2, row.instance_index);
+  BindInt(stmt, 3, row.presence);
+  BindInt(stmt, 4, row.evacuating ? 1 : 0);
+  BindText(stmt, 5, row.domain);
+  BindText(stmt, 6, row.state);
+  BindText(stmt, 7, row.instance_guid);
+  BindText(stmt, 8, row.cell_id);
+  BindText(stmt, 9, row.placement_error);
+  BindInt(stmt, 10, row.since);
+  BindText(stmt, 11, row.net_info);
+  BindText(stmt, 12, row.modification_tag_epoch);
+  BindInt(stmt, 13, row.modification_tag_index);
+  BindInt(stmt, 14, row.crash_count);
+  BindText(stmt, 15, row.crash_reason);
+  BindOptionalText(stmt, 16, row.internal_routes);
+  BindOptionalText(stmt, 17, row.metric_tags);
+  BindInt(stmt, 18, row.routable ? 1 : 0);
+  BindText(stmt, 19, row.availability_zone);
+  return Run(stmt, "put actual lrp");
+}
+
+Status SqliteStore::PutTaskRowRaw(const sql::TaskRow& row) {
   sqlite3_stmt* stmt = put_task_.get();
-  BindText(stmt, 1, task.task_guid());
-  BindText(stmt, 2, task.domain());
-  BindInt(stmt, 3, task.updated_at());
-  BindInt(stmt, 4, task.created_at());
-  BindInt(stmt, 5, task.first_completed_at());
-  BindInt(stmt, 6, static_cast<int64_t>(task.state()));
-  BindText(stmt, 7, task.cell_id());
-  BindText(stmt, 8, task.result());
-  BindInt(stmt, 9, task.failed() ? 1 : 0);
-  BindText(stmt, 10, task.failure_reason());
-  BindBlob(stmt, 11, blob_a_);
-  BindInt(stmt, 12, task.rejection_count());
-  BindText(stmt, 13, task.rejection_reason());
+  BindText(stmt, 1, row.guid);
+  BindText(stmt, 2, row.domain);
+  BindInt(stmt, 3, row.updated_at);
+  BindInt(stmt, 4, row.created_at);
+  BindInt(stmt, 5, row.first_completed_at);
+  BindInt(stmt, 6, row.state);
+  BindText(stmt, 7, row.cell_id);
+  BindOptionalText(stmt, 8, row.result);
+  BindInt(stmt, 9, row.failed ? 1 : 0);
+  BindText(stmt, 10, row.failure_reason);
+  BindText(stmt, 11, row.task_definition);
+  BindInt(stmt, 12, row.rejection_count);
+  BindText(stmt, 13, row.rejection_reason);
   return Run(stmt, "put task");
 }
 
@@ -661,19 +816,22 @@ Status SqliteStore::PutTaskRow(const models::Task& task) {
 
 Status SqliteStore::Load(Snapshot* out) {
   Snapshot snapshot;
+  std::vector<sql::DesiredRow> desired;
+  std::vector<sql::ActualRow> actual;
+  std::vector<sql::TaskRow> tasks;
   // One read transaction, so the four tables are read at the same point in time.
   Status status = Run(begin_read_.get(), "begin");
   if (status.ok()) {
     status = LoadDomains(&snapshot);
   }
   if (status.ok()) {
-    status = LoadDesiredLrps(&snapshot);
+    status = ReadDesiredRows(&desired);
   }
   if (status.ok()) {
-    status = LoadActualLrps(&snapshot);
+    status = ReadActualRows(&actual);
   }
   if (status.ok()) {
-    status = LoadTasks(&snapshot);
+    status = ReadTaskRows(&tasks);
   }
   if (status.ok()) {
     status = Run(commit_.get(), "end read");
@@ -683,13 +841,189 @@ Status SqliteStore::Load(Snapshot* out) {
     Rollback();
     return status;
   }
+  // Decrypting dominates: spread it over the cores, then drop (and delete) what did not decode.
+  std::vector<Mutation> deletes;
+  const encryption::Encoder& encoder = *encoder_;
+  {
+    std::vector<records::DesiredLRPRecord> records;
+    auto statuses = sql::DecodeParallel(desired, &records, [&](sql::DesiredRow& row, auto* rec) {
+      std::string guid = row.process_guid;
+      Status s = sql::DecodeDesired(row, encoder, rec);
+      if (!s.ok()) {
+        rec->mutable_scheduling_info()->mutable_desired_lrp_key()->set_process_guid(guid);
+      }
+      return s;
+    });
+    snapshot.desired_lrps.reserve(records.size());
+    for (size_t i = 0; i < records.size(); ++i) {
+      const std::string& guid = records[i].scheduling_info().desired_lrp_key().process_guid();
+      if (!statuses[i].ok()) {
+        logger_.Error("failed-to-decode-desired-lrp", statuses[i].message(),
+                      {{"process_guid", guid}});
+        deletes.push_back(DeleteDesiredLrp{guid});
+        continue;
+      }
+      snapshot.desired_lrps.push_back(std::move(records[i]));
+    }
+  }
+  {
+    std::vector<models::ActualLRP> lrps;
+    auto statuses = sql::DecodeParallel(actual, &lrps, [&](sql::ActualRow& row, auto* lrp) {
+      std::string guid = row.process_guid;
+      int64_t index = row.instance_index;
+      int64_t presence = row.presence;
+      Status s = sql::DecodeActual(row, encoder, lrp);
+      if (!s.ok()) {
+        lrp->mutable_actual_lrp_key()->set_process_guid(guid);
+        lrp->mutable_actual_lrp_key()->set_index(static_cast<int32_t>(index));
+        lrp->set_presence(static_cast<models::ActualLRP::Presence>(presence));
+      }
+      return s;
+    });
+    snapshot.actual_lrps.reserve(lrps.size());
+    for (size_t i = 0; i < lrps.size(); ++i) {
+      if (!statuses[i].ok()) {
+        const auto& key = lrps[i].actual_lrp_key();
+        logger_.Error("failed-to-decode-actual-lrp", statuses[i].message(),
+                      {{"process_guid", key.process_guid()},
+                       {"index", key.index()},
+                       {"presence", static_cast<int>(lrps[i].presence())}});
+        deletes.push_back(DeleteActualLrp{key.process_guid(), key.index(), lrps[i].presence()});
+        continue;
+      }
+      snapshot.actual_lrps.push_back(std::move(lrps[i]));
+    }
+  }
+  {
+    std::vector<models::Task> decoded;
+    auto statuses = sql::DecodeParallel(tasks, &decoded, [&](sql::TaskRow& row, auto* task) {
+      std::string guid = row.guid;
+      Status s = sql::DecodeTask(row, encoder, task);
+      if (!s.ok()) {
+        task->set_task_guid(guid);
+      }
+      return s;
+    });
+    snapshot.tasks.reserve(decoded.size());
+    for (size_t i = 0; i < decoded.size(); ++i) {
+      if (!statuses[i].ok()) {
+        logger_.Error("failed-to-decode-task", statuses[i].message(),
+                      {{"task_guid", decoded[i].task_guid()}});
+        deletes.push_back(DeleteTask{decoded[i].task_guid()});
+        continue;
+      }
+      snapshot.tasks.push_back(std::move(decoded[i]));
+    }
+  }
+  if (!deletes.empty()) {
+    // Upstream deletes a row it cannot decode when it reads it (§10.2).
+    if (Status s = Commit(deletes); !s.ok()) {
+      logger_.Error("failed-to-delete-undecodable-rows", s.message());
+    }
+  }
   logger_.Info("loaded", {{"domains", snapshot.domains.size()},
                           {"desired_lrps", snapshot.desired_lrps.size()},
                           {"actual_lrps", snapshot.actual_lrps.size()},
-                          {"tasks", snapshot.tasks.size()}});
+                          {"tasks", snapshot.tasks.size()},
+                          {"undecodable", deletes.size()}});
   *out = std::move(snapshot);
   return Status::Ok();
 }
+
+Status SqliteStore::ReadDesiredRows(std::vector<sql::DesiredRow>* out) {
+  size_t count = 0;
+  if (Status s = CountRows(count_desired_.get(), &count); !s.ok()) {
+    return s;
+  }
+  out->reserve(count);
+  sqlite3_stmt* stmt = select_desired_.get();
+  ResetOnExit reset(stmt);
+  int rc;
+  while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+    sql::DesiredRow& row = out->emplace_back();
+    ReadString(stmt, kDesiredProcessGuid, &row.process_guid);
+    ReadString(stmt, kDesiredDomain, &row.domain);
+    ReadString(stmt, kDesiredLogGuid, &row.log_guid);
+    ReadString(stmt, kDesiredAnnotation, &row.annotation);
+    row.instances = sqlite3_column_int64(stmt, kDesiredInstances);
+    row.memory_mb = sqlite3_column_int64(stmt, kDesiredMemoryMb);
+    row.disk_mb = sqlite3_column_int64(stmt, kDesiredDiskMb);
+    row.max_pids = sqlite3_column_int64(stmt, kDesiredMaxPids);
+    ReadString(stmt, kDesiredRootfs, &row.rootfs);
+    ReadString(stmt, kDesiredRoutes, &row.routes);
+    ReadString(stmt, kDesiredVolumePlacement, &row.volume_placement);
+    ReadString(stmt, kDesiredTagEpoch, &row.modification_tag_epoch);
+    row.modification_tag_index = sqlite3_column_int64(stmt, kDesiredTagIndex);
+    ReadString(stmt, kDesiredRunInfo, &row.run_info);
+    ReadOptional(stmt, kDesiredPlacementTags, &row.placement_tags);
+    ReadOptional(stmt, kDesiredMetricTags, &row.metric_tags);
+    row.update_strategy = sqlite3_column_int64(stmt, kDesiredUpdateStrategy);
+  }
+  return rc == SQLITE_DONE ? Status::Ok() : Error(rc, "read desired lrps");
+}
+
+Status SqliteStore::ReadActualRows(std::vector<sql::ActualRow>* out) {
+  size_t count = 0;
+  if (Status s = CountRows(count_actual_.get(), &count); !s.ok()) {
+    return s;
+  }
+  out->reserve(count);
+  sqlite3_stmt* stmt = select_actual_.get();
+  ResetOnExit reset(stmt);
+  int rc;
+  while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+    sql::ActualRow& row = out->emplace_back();
+    ReadString(stmt, kActualProcessGuid, &row.process_guid);
+    row.instance_index = sqlite3_column_int64(stmt, kActualIndex);
+    row.presence = sqlite3_column_int64(stmt, kActualPresence);
+    ReadString(stmt, kActualDomain, &row.domain);
+    ReadString(stmt, kActualState, &row.state);
+    ReadString(stmt, kActualInstanceGuid, &row.instance_guid);
+    ReadString(stmt, kActualCellId, &row.cell_id);
+    ReadString(stmt, kActualPlacementError, &row.placement_error);
+    row.since = sqlite3_column_int64(stmt, kActualSince);
+    ReadString(stmt, kActualNetInfo, &row.net_info);
+    ReadString(stmt, kActualTagEpoch, &row.modification_tag_epoch);
+    row.modification_tag_index = sqlite3_column_int64(stmt, kActualTagIndex);
+    row.crash_count = sqlite3_column_int64(stmt, kActualCrashCount);
+    ReadString(stmt, kActualCrashReason, &row.crash_reason);
+    ReadOptional(stmt, kActualInternalRoutes, &row.internal_routes);
+    ReadOptional(stmt, kActualMetricTags, &row.metric_tags);
+    row.routable = sqlite3_column_int(stmt, kActualRoutable) != 0;
+    ReadString(stmt, kActualAvailabilityZone, &row.availability_zone);
+  }
+  return rc == SQLITE_DONE ? Status::Ok() : Error(rc, "read actual lrps");
+}
+
+Status SqliteStore::ReadTaskRows(std::vector<sql::TaskRow>* out) {
+  size_t count = 0;
+  if (Status s = CountRows(count_tasks_.get(), &count); !s.ok()) {
+    return s;
+  }
+  out->reserve(count);
+  sqlite3_stmt* stmt = select_tasks_.get();
+  ResetOnExit reset(stmt);
+  int rc;
+  while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+    sql::TaskRow& row = out->emplace_back();
+    ReadString(stmt, kTaskGuid, &row.guid);
+    ReadString(stmt, kTaskDomain, &row.domain);
+    row.updated_at = sqlite3_column_int64(stmt, kTaskUpdatedAt);
+    row.created_at = sqlite3_column_int64(stmt, kTaskCreatedAt);
+    row.first_completed_at = sqlite3_column_int64(stmt, kTaskFirstCompletedAt);
+    row.state = sqlite3_column_int64(stmt, kTaskState);
+    ReadString(stmt, kTaskCellId, &row.cell_id);
+    ReadOptional(stmt, kTaskResult, &row.result);
+    row.failed = sqlite3_column_int(stmt, kTaskFailed) != 0;
+    ReadString(stmt, kTaskFailureReason, &row.failure_reason);
+    ReadString(stmt, kTaskDefinition, &row.task_definition);
+    row.rejection_count = sqlite3_column_int64(stmt, kTaskRejectionCount);
+    ReadString(stmt, kTaskRejectionReason, &row.rejection_reason);
+  }
+  return rc == SQLITE_DONE ? Status::Ok() : Error(rc, "read tasks");
+}
+
+// --- Legacy rows (bbs before the upstream row format: unencrypted protobuf blobs) ---
 
 Status SqliteStore::CountRows(sqlite3_stmt* stmt, size_t* out) {
   ResetOnExit reset(stmt);
@@ -713,7 +1047,7 @@ Status SqliteStore::LoadDomains(Snapshot* out) {
   return rc == SQLITE_DONE ? Status::Ok() : Error(rc, "read domains");
 }
 
-Status SqliteStore::LoadDesiredLrps(Snapshot* out) {
+Status SqliteStore::LoadLegacyDesiredLrps(Snapshot* out) {
   size_t count = 0;
   if (Status s = CountRows(count_desired_.get(), &count); !s.ok()) {
     return s;
@@ -766,7 +1100,7 @@ Status SqliteStore::LoadDesiredLrps(Snapshot* out) {
   return rc == SQLITE_DONE ? Status::Ok() : Error(rc, "read desired lrps");
 }
 
-Status SqliteStore::LoadActualLrps(Snapshot* out) {
+Status SqliteStore::LoadLegacyActualLrps(Snapshot* out) {
   size_t count = 0;
   if (Status s = CountRows(count_actual_.get(), &count); !s.ok()) {
     return s;
@@ -823,7 +1157,7 @@ Status SqliteStore::LoadActualLrps(Snapshot* out) {
   return rc == SQLITE_DONE ? Status::Ok() : Error(rc, "read actual lrps");
 }
 
-Status SqliteStore::LoadTasks(Snapshot* out) {
+Status SqliteStore::LoadLegacyTasks(Snapshot* out) {
   size_t count = 0;
   if (Status s = CountRows(count_tasks_.get(), &count); !s.ok()) {
     return s;

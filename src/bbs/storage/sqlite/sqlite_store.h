@@ -1,12 +1,16 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "bbs/base/logger.h"
 #include "bbs/base/status.h"
+#include "bbs/storage/encryption/encoder.h"
+#include "bbs/storage/sql/rows.h"
 #include "bbs/storage/store.h"
 
 struct sqlite3;
@@ -14,24 +18,33 @@ struct sqlite3_stmt;
 
 namespace bbs::storage {
 
-// SqliteStore keeps records in one SQLite file laid out like upstream's SQL schema
-// (spec/behavior.md §10.1): tables configurations, domains, desired_lrps, actual_lrps, tasks,
-// scalar fields in their own columns, nested messages as serialized protobuf in blob columns
-// (unencrypted). The database runs in WAL mode with synchronous=FULL, so a Commit that
-// returned OK survives kill -9 and power loss. Each Commit is one BEGIN IMMEDIATE transaction.
+// SqliteStore keeps records in one SQLite file laid out exactly like upstream's SQL rows
+// (spec/behavior.md §10.1-10.2): tables configurations, domains, desired_lrps, actual_lrps,
+// tasks, scalar fields in their own columns, nested data as encrypted encoded values. The
+// configurations rows "version" (upstream's latest migration) and "encryption_key_label" are
+// kept as upstream keeps them. The database runs in WAL mode with synchronous=FULL, so a Commit
+// that returned OK survives kill -9 and power loss. Each Commit is one BEGIN IMMEDIATE
+// transaction.
+//
+// Files written before the upstream row format (version 1: unencrypted protobuf blobs) are
+// rewritten in the new format, in one transaction, when opened. When the stored key label
+// differs from the encoder's active label every row is re-encrypted at open (§10.3).
 //
 // Thread-compatible: the Store contract (never Load and Commit concurrently) is all the
 // synchronisation it needs; it owns one connection and its cached prepared statements.
 class SqliteStore final : public Store {
  public:
-  // The schema version this code writes, kept as {"CurrentVersion": N} in configurations.
-  static constexpr int64_t kSchemaVersion = 1;
+  // The version of files written before the upstream row format.
+  static constexpr int64_t kLegacyVersion = 1;
 
   // Opens the database file at `path`, creating the file, the tables and the version row if
-  // missing. The parent directory must exist. Fails with UnknownError if the file cannot be
-  // opened or configured, and with Unrecoverable if it holds a newer schema version than ours
-  // or is not a database.
-  static Result<std::unique_ptr<SqliteStore>> Open(const std::string& path, Logger logger);
+  // missing, migrating legacy rows and re-encrypting rows as described above. The parent
+  // directory must exist. Fails with UnknownError if the file cannot be opened or configured,
+  // and with Unrecoverable if it holds a newer schema version than ours, is not a database, or
+  // names an encryption key label that `encoder` does not know.
+  // REQUIRES: encoder != nullptr.
+  static Result<std::unique_ptr<SqliteStore>> Open(
+      const std::string& path, Logger logger, std::shared_ptr<const encryption::Encoder> encoder);
 
   SqliteStore(const SqliteStore&) = delete;
   SqliteStore& operator=(const SqliteStore&) = delete;
@@ -46,11 +59,16 @@ class SqliteStore final : public Store {
   };
   using Stmt = std::unique_ptr<sqlite3_stmt, StmtDeleter>;
 
-  SqliteStore(sqlite3* db, Logger logger);
+  SqliteStore(sqlite3* db, Logger logger, std::shared_ptr<const encryption::Encoder> encoder);
 
   Status Configure();
   Status CreateSchema();
   Status CheckVersion();
+  Status MigrateIfLegacy();
+  Status MigrateLegacyRows();
+  Status RunEncryptor();
+  Status WriteConfiguration(const std::string& id, const std::string& value);
+  Result<std::optional<std::string>> ReadConfiguration(const std::string& id);
   Status PrepareStatements();
 
   Status Exec(const char* sql);
@@ -66,16 +84,24 @@ class SqliteStore final : public Store {
   Status PutDesired(const records::DesiredLRPRecord& record);
   Status PutActual(const models::ActualLRP& lrp);
   Status PutTaskRow(const models::Task& task);
+  Status PutDesiredRow(const sql::DesiredRow& row);
+  Status PutActualRow(const sql::ActualRow& row);
+  Status PutTaskRowRaw(const sql::TaskRow& row);
 
   Status LoadDomains(Snapshot* out);
-  Status LoadDesiredLrps(Snapshot* out);
-  Status LoadActualLrps(Snapshot* out);
-  Status LoadTasks(Snapshot* out);
+  Status ReadDesiredRows(std::vector<sql::DesiredRow>* out);
+  Status ReadActualRows(std::vector<sql::ActualRow>* out);
+  Status ReadTaskRows(std::vector<sql::TaskRow>* out);
+  Status LoadLegacyDesiredLrps(Snapshot* out);
+  Status LoadLegacyActualLrps(Snapshot* out);
+  Status LoadLegacyTasks(Snapshot* out);
   // Number of rows of `table`, to size the snapshot vectors.
   Status CountRows(sqlite3_stmt* stmt, size_t* out);
 
   sqlite3* db_;
   Logger logger_;
+  std::shared_ptr<const encryption::Encoder> encoder_;
+  bool legacy_rows_ = false;
 
   Stmt begin_immediate_, begin_read_, commit_, rollback_;
   Stmt put_domain_, delete_domain_;
@@ -84,9 +110,6 @@ class SqliteStore final : public Store {
   Stmt put_task_, delete_task_;
   Stmt select_domains_, select_desired_, select_actual_, select_tasks_;
   Stmt count_desired_, count_actual_, count_tasks_;
-
-  // Serialization buffers bound with SQLITE_STATIC; reused to avoid an allocation per write.
-  std::string blob_a_, blob_b_, blob_c_, blob_d_;
 };
 
 }  // namespace bbs::storage

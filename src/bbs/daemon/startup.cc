@@ -1,0 +1,208 @@
+#include "bbs/daemon/startup.h"
+
+#include <pthread.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <system_error>
+
+#include "bbs/lock/file_lock.h"
+#include "bbs/lock/locket_lock.h"
+
+namespace bbs::daemon {
+
+// --- SignalWatcher ------------------------------------------------------------------------
+
+SignalWatcher::SignalWatcher(const sigset_t& signals) : signals_(signals) {
+  thread_ = std::thread([this] { Loop(); });
+}
+
+SignalWatcher::~SignalWatcher() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  // The watcher sits in sigwait: hand it one of its own signals to wake it up.
+  int signo = 0;
+  for (int s = 1; s < NSIG && signo == 0; ++s) {
+    if (sigismember(&signals_, s) == 1) signo = s;
+  }
+  if (signo != 0) pthread_kill(thread_.native_handle(), signo);
+  thread_.join();
+}
+
+void SignalWatcher::Loop() {
+  int signo = 0;
+  sigwait(&signals_, &signo);
+  std::vector<std::function<void(int)>> fns;
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) return;
+    signo_ = signo;
+    fns = fns_;
+  }
+  cv_.notify_all();
+  for (auto& fn : fns) fn(signo);
+}
+
+void SignalWatcher::OnSignal(std::function<void(int)> fn) {
+  int signo;
+  {
+    std::lock_guard lock(mu_);
+    signo = signo_;
+    if (signo == 0) {
+      fns_.push_back(std::move(fn));
+      return;
+    }
+  }
+  fn(signo);
+}
+
+int SignalWatcher::Wait() {
+  std::unique_lock lock(mu_);
+  cv_.wait(lock, [this] { return signo_ != 0; });
+  return signo_;
+}
+
+bool SignalWatcher::Signalled() {
+  std::lock_guard lock(mu_);
+  return signo_ != 0;
+}
+
+// --- MakeLeaderLock -----------------------------------------------------------------------
+
+Result<std::unique_ptr<lock::LeaderLock>> MakeLeaderLock(const Config& config,
+                                                         cells::LocketClient* locket,
+                                                         const Logger& logger) {
+  if (!config.locket_address.empty()) {
+    if (config.uuid.empty()) {
+      return InvalidRequest("invalid-uuid: uuid is required as the owner of the Locket lock");
+    }
+    if (locket == nullptr) return InvalidRequest("no Locket client for locket_address");
+    lock::LocketLockOptions options;
+    options.owner = config.uuid;
+    options.ttl_seconds = std::chrono::duration_cast<std::chrono::seconds>(config.lock_ttl).count();
+    options.retry_interval =
+        std::chrono::duration_cast<std::chrono::milliseconds>(config.lock_retry_interval);
+    return std::unique_ptr<lock::LeaderLock>(
+        std::make_unique<lock::LocketLock>(locket, options, logger.Session("locket-lock")));
+  }
+  const std::string& database = config.database_connection_string;
+  if (config.database_driver == "sqlite" && database != ":memory:" &&
+      !database.starts_with("file:")) {
+    // The lock comes before the store, so create the store's directory here (as OpenStore would
+    // on a first start).
+    std::filesystem::path parent = std::filesystem::path(database).parent_path();
+    if (!parent.empty()) {
+      std::error_code error;
+      std::filesystem::create_directories(parent, error);
+      if (error) {
+        return UnknownError("cannot create directory '" + parent.string() +
+                            "' for the sqlite database: " + error.message());
+      }
+    }
+    lock::FileLockOptions options;
+    options.path = database + ".lock";
+    options.owner = config.uuid;
+    options.check_interval =
+        std::chrono::duration_cast<std::chrono::milliseconds>(config.lock_retry_interval);
+    return std::unique_ptr<lock::LeaderLock>(
+        std::make_unique<lock::FileLock>(options, logger.Session("file-lock")));
+  }
+  if (config.database_driver != "memory" && config.database_driver != "sqlite") {
+    // TODO(sql): the PostgreSQL/MySQL lease-row lock of docs/ha.md replaces this.
+    logger.Info("no-leader-lock", {{"database_driver", config.database_driver},
+                                   {"detail",
+                                    "no store lock for this driver yet; run one bbs or "
+                                    "set locket_address"}});
+  }
+  return std::unique_ptr<lock::LeaderLock>(std::make_unique<lock::ProcessLocalLock>());
+}
+
+// --- LockHeldReporter ---------------------------------------------------------------------
+
+LockHeldReporter::LockHeldReporter(const lock::LeaderLock* lock, std::chrono::nanoseconds interval,
+                                   std::function<void(bool)> report) {
+  if (!report) return;
+  thread_ = std::thread([this, lock, interval, report = std::move(report)] {
+    std::unique_lock guard(mu_);
+    while (!stopping_) {
+      report(lock->Held());
+      cv_.wait_for(guard, interval, [this] { return stopping_; });
+    }
+  });
+}
+
+LockHeldReporter::~LockHeldReporter() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+// --- AwaitLeadership ----------------------------------------------------------------------
+
+Result<Leadership> AwaitLeadership(lock::LeaderLock* lock, SignalWatcher* signals,
+                                   const LockMetrics& metrics, const Logger& logger) {
+  // A signal cancels the wait; it must not reach the lock once Acquire returned (the lock may
+  // be gone by the time a late signal arrives).
+  struct Target {
+    std::mutex mu;
+    lock::LeaderLock* lock;
+  };
+  auto target = std::make_shared<Target>();
+  target->lock = lock;
+  signals->OnSignal([target](int) {
+    std::lock_guard guard(target->mu);
+    if (target->lock != nullptr) target->lock->Cancel();
+  });
+  auto outcome = lock->Acquire([logger](const Status& why) {
+    // Fencing: from here on another process may be active. Stop at once, as upstream's lock
+    // runner does; the supervisor restarts us and we come back passive.
+    logger.Fatal("lost-lock-exiting", why.message());
+    std::fflush(stdout);
+    _exit(kExitLostLock);
+  });
+  {
+    std::lock_guard guard(target->mu);
+    target->lock = nullptr;
+  }
+  if (!outcome.ok()) return outcome.status();
+  if (*outcome == lock::AcquireOutcome::kCancelled) return Leadership::kShutdown;
+  if (metrics.master_elected) metrics.master_elected();
+  return Leadership::kActive;
+}
+
+// --- StartupTimer, LoadTimingStore --------------------------------------------------------
+
+StartupTimer::StartupTimer() : start_(std::chrono::steady_clock::now()), last_(start_) {}
+
+void StartupTimer::Mark(std::string_view phase) {
+  auto now = std::chrono::steady_clock::now();
+  Add(phase, now - last_);
+  last_ = now;
+}
+
+void StartupTimer::Add(std::string_view phase, std::chrono::steady_clock::duration duration) {
+  phases_.emplace_back(std::string(phase),
+                       std::chrono::duration<double, std::milli>(duration).count());
+}
+
+nlohmann::json StartupTimer::ToJson() const {
+  nlohmann::json out = nlohmann::json::object();
+  for (const auto& [phase, ms] : phases_) out[phase + "_ms"] = ms;
+  out["total_ms"] = std::chrono::duration<double, std::milli>(last_ - start_).count();
+  return out;
+}
+
+Status LoadTimingStore::Load(storage::Snapshot* out) {
+  auto start = std::chrono::steady_clock::now();
+  Status s = inner_->Load(out);
+  load_duration_ = std::chrono::steady_clock::now() - start;
+  return s;
+}
+
+}  // namespace bbs::daemon

@@ -1,0 +1,145 @@
+#pragma once
+
+// The leader-election part of the daemon's start-up (behavior.md §9.2, docs/ha.md): choosing the
+// lock, waiting for it as a passive process, exiting when it is lost, and the metrics and timing
+// hooks around it. main.cc calls these between building the listeners that serve every process
+// (health, the built-in Locket) and opening the store, which only the active process does.
+
+#include <signal.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "bbs/base/logger.h"
+#include "bbs/base/status.h"
+#include "bbs/cells/locket_client.h"
+#include "bbs/daemon/config.h"
+#include "bbs/lock/leader_lock.h"
+#include "bbs/storage/store.h"
+
+namespace bbs::daemon {
+
+// Exit status of a process that lost the leader lock (upstream exits 1 on any member failure).
+constexpr int kExitLostLock = 1;
+
+// Waits for the shutdown signals on a thread of its own, so that a passive process can be
+// stopped while it waits for the lock. REQUIRES: `signals` are blocked in every thread (main
+// blocks them before any thread starts). Thread-safe.
+class SignalWatcher {
+ public:
+  explicit SignalWatcher(const sigset_t& signals);
+  ~SignalWatcher();  // Ends the watcher thread.
+  SignalWatcher(const SignalWatcher&) = delete;
+  SignalWatcher& operator=(const SignalWatcher&) = delete;
+
+  // Runs `fn(signo)` on the watcher thread when the first signal arrives, or at once (on the
+  // caller's thread) when one already did.
+  void OnSignal(std::function<void(int)> fn);
+  // Blocks until a signal arrived; returns its number.
+  int Wait();
+  // Whether a signal arrived.
+  bool Signalled();
+
+ private:
+  void Loop();
+
+  sigset_t signals_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int signo_ = 0;                              // guarded by mu_
+  bool stopping_ = false;                      // guarded by mu_
+  std::vector<std::function<void(int)>> fns_;  // guarded by mu_
+  std::thread thread_;
+};
+
+// Where the lock metrics of behavior.md §12.1 go. An empty function emits nothing. (The metrics
+// library plugs in here: LockHeld is a gauge 0/1, BBSMasterElected a gauge set to 1 once.)
+struct LockMetrics {
+  std::function<void(bool held)> lock_held;  // every report_interval, active and passive
+  std::function<void()> master_elected;      // once, when this process becomes active
+};
+
+// The leader lock for `config` (docs/ha.md §"Which lock"):
+//   locket_address set          -> LocketLock on key "bbs" owned by `uuid` over `locket`
+//                                  (fails with InvalidRequest "invalid-uuid" when uuid is empty);
+//   sqlite on a file            -> FileLock on "<database file>.lock" (its directory is created);
+//   memory, sqlite ":memory:"   -> ProcessLocalLock (nothing is shared);
+//   any other driver            -> ProcessLocalLock with a warning until its store lock exists
+//                                  (the SQL lease row of docs/ha.md plugs in here).
+// `locket` must outlive the lock; it may be null when locket_address is empty.
+Result<std::unique_ptr<lock::LeaderLock>> MakeLeaderLock(const Config& config,
+                                                         cells::LocketClient* locket,
+                                                         const Logger& logger);
+
+// Calls `report(lock->Held())` at once and then every `interval` from its own thread, until
+// destroyed. Thread-safe.
+class LockHeldReporter {
+ public:
+  LockHeldReporter(const lock::LeaderLock* lock, std::chrono::nanoseconds interval,
+                   std::function<void(bool)> report);
+  ~LockHeldReporter();
+  LockHeldReporter(const LockHeldReporter&) = delete;
+  LockHeldReporter& operator=(const LockHeldReporter&) = delete;
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;  // guarded by mu_
+  std::thread thread_;
+};
+
+enum class Leadership { kActive, kShutdown };
+
+// Blocks while this process is passive, until it holds `lock` (kActive) or a shutdown signal
+// arrived first (kShutdown). Once active, losing the lock logs bbs.lost-lock-exiting and ends
+// the process at once with kExitLostLock, without any clean-up: nothing it could still do is
+// safe once another process may be active, and every acknowledged write is already durable.
+// Fails only when the lock cannot be used at all.
+Result<Leadership> AwaitLeadership(lock::LeaderLock* lock, SignalWatcher* signals,
+                                   const LockMetrics& metrics, const Logger& logger);
+
+// Wall-clock durations of the start-up phases after the lock, for the log line
+// "bbs.start-up-durations" (docs/ha.md §"Takeover time"). Not thread-safe.
+class StartupTimer {
+ public:
+  StartupTimer();
+  // Records the time since the previous mark (or construction) as `phase`.
+  void Mark(std::string_view phase);
+  // Adds `duration` as `phase` without moving the mark (a part of a later phase).
+  void Add(std::string_view phase, std::chrono::steady_clock::duration duration);
+  // {"<phase>_ms": ..., ..., "total_ms": ...}
+  nlohmann::json ToJson() const;
+
+ private:
+  std::chrono::steady_clock::time_point start_;
+  std::chrono::steady_clock::time_point last_;
+  std::vector<std::pair<std::string, double>> phases_;
+};
+
+// A Store that forwards to another and measures Load, so that the start-up line can split the
+// load into reading the store and building the in-memory model. Thread-compatible, as Store.
+class LoadTimingStore final : public storage::Store {
+ public:
+  explicit LoadTimingStore(storage::Store* inner) : inner_(inner) {}
+  Status Load(storage::Snapshot* out) override;
+  Status Commit(std::span<const storage::Mutation> mutations) override {
+    return inner_->Commit(mutations);
+  }
+  std::chrono::steady_clock::duration load_duration() const { return load_duration_; }
+
+ private:
+  storage::Store* inner_;
+  std::chrono::steady_clock::duration load_duration_{};
+};
+
+}  // namespace bbs::daemon

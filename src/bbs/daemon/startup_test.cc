@@ -1,0 +1,132 @@
+#include "bbs/daemon/startup.h"
+
+#include <pthread.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <filesystem>
+#include <mutex>
+
+#include <gtest/gtest.h>
+
+#include "bbs/lock/file_lock.h"
+
+namespace bbs::daemon {
+namespace {
+
+Logger NullLogger() { return Logger(LogSink::Null(), "bbs"); }
+
+TEST(MakeLeaderLockTest, AnExternalLocketGivesTheLocketLockOwnedByTheUuid) {
+  Config config;
+  config.locket_address = "127.0.0.1:1";
+  config.uuid = "bbs-z1-0";
+  cells::LocketClientOptions options;
+  options.address = config.locket_address;
+  auto client = cells::LocketClient::Create(options);
+  ASSERT_TRUE(client.ok());
+  auto lock = MakeLeaderLock(config, client->get(), NullLogger());
+  ASSERT_TRUE(lock.ok()) << lock.status().ToString();
+  EXPECT_EQ((*lock)->Description(), "locket key bbs as owner bbs-z1-0");
+}
+
+TEST(MakeLeaderLockTest, AnExternalLocketWithoutUuidIsAnError) {
+  Config config;
+  config.locket_address = "127.0.0.1:1";
+  cells::LocketClientOptions options;
+  options.address = config.locket_address;
+  auto client = cells::LocketClient::Create(options);
+  ASSERT_TRUE(client.ok());
+  auto lock = MakeLeaderLock(config, client->get(), NullLogger());
+  ASSERT_FALSE(lock.ok());
+  EXPECT_EQ(lock.status().code(), ErrorCode::kInvalidRequest);
+  EXPECT_NE(lock.status().message().find("invalid-uuid"), std::string::npos);
+}
+
+TEST(MakeLeaderLockTest, AnSqliteFileGivesAFileLockBesideTheDatabase) {
+  Config config;
+  config.database_connection_string = "/var/lib/bbs/bbs.db";
+  auto lock = MakeLeaderLock(config, nullptr, NullLogger());
+  ASSERT_TRUE(lock.ok());
+  EXPECT_EQ((*lock)->Description(), "flock of /var/lib/bbs/bbs.db.lock");
+}
+
+TEST(MakeLeaderLockTest, CreatesTheDatabaseDirectoryOnAFirstStart) {
+  std::string tmpl = (std::filesystem::temp_directory_path() / "bbs-startup-XXXXXX").string();
+  ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
+  Config config;
+  config.database_connection_string = tmpl + "/bbs-data/bbs.db";
+  auto lock = MakeLeaderLock(config, nullptr, NullLogger());
+  ASSERT_TRUE(lock.ok()) << lock.status().ToString();
+  auto outcome = (*lock)->Acquire(nullptr);
+  ASSERT_TRUE(outcome.ok()) << outcome.status().ToString();
+  EXPECT_TRUE(std::filesystem::exists(tmpl + "/bbs-data/bbs.db.lock"));
+  (*lock)->Release();
+  std::filesystem::remove_all(tmpl);
+}
+
+TEST(MakeLeaderLockTest, AStoreNoOtherProcessCanReachNeedsNoLock) {
+  for (auto [driver, database] : {std::pair{"memory", ""}, std::pair{"sqlite", ":memory:"}}) {
+    Config config;
+    config.database_driver = driver;
+    config.database_connection_string = database;
+    auto lock = MakeLeaderLock(config, nullptr, NullLogger());
+    ASSERT_TRUE(lock.ok());
+    EXPECT_EQ(*(*lock)->Acquire(nullptr), lock::AcquireOutcome::kAcquired) << driver;
+  }
+}
+
+TEST(StartupTimerTest, ReportsEachPhaseAndTheTotalInMilliseconds) {
+  StartupTimer timer;
+  timer.Mark("open_store");
+  timer.Add("load_read_store", std::chrono::milliseconds(5));
+  auto json = timer.ToJson();
+  EXPECT_TRUE(json.contains("open_store_ms"));
+  EXPECT_DOUBLE_EQ(json["load_read_store_ms"].get<double>(), 5.0);
+  EXPECT_TRUE(json.contains("total_ms"));
+}
+
+TEST(LockHeldReporterTest, ReportsTheLockStateAtOnceAndThenEveryInterval) {
+  lock::ProcessLocalLock lock;
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<bool> reports;
+  {
+    LockHeldReporter reporter(&lock, std::chrono::milliseconds(5), [&](bool held) {
+      std::lock_guard guard(mu);
+      reports.push_back(held);
+      cv.notify_all();
+    });
+    std::unique_lock guard(mu);
+    ASSERT_TRUE(cv.wait_for(guard, std::chrono::seconds(10), [&] { return !reports.empty(); }));
+    EXPECT_FALSE(reports.front()) << "a passive reports LockHeld = 0";
+    guard.unlock();
+    ASSERT_EQ(*lock.Acquire(nullptr), lock::AcquireOutcome::kAcquired);
+    guard.lock();
+    ASSERT_TRUE(cv.wait_for(guard, std::chrono::seconds(10), [&] { return reports.back(); }));
+  }
+  std::lock_guard guard(mu);
+  size_t after_destruction = reports.size();
+  EXPECT_GE(after_destruction, 2u);
+}
+
+TEST(AwaitLeadershipTest, BecomesActiveAndReportsMasterElectedOnce) {
+  // The watcher needs its signal blocked in the thread that creates it.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGUSR2);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  SignalWatcher watcher(signals);
+  lock::ProcessLocalLock lock;
+  int elected = 0;
+  LockMetrics metrics;
+  metrics.master_elected = [&elected] { ++elected; };
+  auto leadership = AwaitLeadership(&lock, &watcher, metrics, NullLogger());
+  ASSERT_TRUE(leadership.ok());
+  EXPECT_EQ(*leadership, Leadership::kActive);
+  EXPECT_EQ(elected, 1);
+  EXPECT_TRUE(lock.Held());
+  EXPECT_FALSE(watcher.Signalled());
+}
+
+}  // namespace
+}  // namespace bbs::daemon

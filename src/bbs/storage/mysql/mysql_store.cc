@@ -1,0 +1,959 @@
+#include "bbs/storage/mysql/mysql_store.h"
+
+#include <errmsg.h>
+#include <mysql.h>
+#include <mysqld_error.h>
+
+#include <algorithm>
+#include <charconv>
+#include <thread>
+#include <type_traits>
+#include <utility>
+
+#include <fmt/format.h>
+
+namespace bbs::storage {
+namespace {
+
+constexpr int kTries = 3;
+
+// Upstream's final schema (spec/behavior.md §10.1) in MySQL types.
+constexpr const char* kSchema[] = {
+    R"sql(CREATE TABLE IF NOT EXISTS domains (
+  domain VARCHAR(255) PRIMARY KEY,
+  expire_time BIGINT DEFAULT 0,
+  INDEX domains_expire_time_idx (expire_time)
+) DEFAULT CHARSET = utf8mb4)sql",
+    R"sql(CREATE TABLE IF NOT EXISTS desired_lrps (
+  process_guid VARCHAR(255) PRIMARY KEY,
+  domain VARCHAR(255) NOT NULL,
+  log_guid VARCHAR(255) NOT NULL,
+  annotation LONGTEXT,
+  instances INT NOT NULL,
+  memory_mb INT NOT NULL,
+  disk_mb INT NOT NULL,
+  max_pids INTEGER DEFAULT 0,
+  rootfs VARCHAR(1024) NOT NULL,
+  routes LONGTEXT NOT NULL,
+  volume_placement LONGTEXT NOT NULL,
+  modification_tag_epoch VARCHAR(255) NOT NULL,
+  modification_tag_index INT,
+  run_info LONGTEXT NOT NULL,
+  placement_tags TEXT,
+  metric_tags MEDIUMTEXT,
+  update_strategy INT NOT NULL DEFAULT 0,
+  INDEX desired_lrps_domain_idx (domain)
+) DEFAULT CHARSET = utf8mb4)sql",
+    R"sql(CREATE TABLE IF NOT EXISTS actual_lrps (
+  process_guid VARCHAR(255),
+  instance_index INT,
+  presence INT NOT NULL DEFAULT 0,
+  evacuating BOOL DEFAULT false,
+  domain VARCHAR(255) NOT NULL,
+  state VARCHAR(255) NOT NULL,
+  instance_guid VARCHAR(255) NOT NULL DEFAULT '',
+  cell_id VARCHAR(255) NOT NULL DEFAULT '',
+  placement_error VARCHAR(1024) NOT NULL DEFAULT '',
+  since BIGINT DEFAULT 0,
+  net_info LONGTEXT NOT NULL,
+  modification_tag_epoch VARCHAR(255) NOT NULL,
+  modification_tag_index INT,
+  crash_count INT NOT NULL DEFAULT 0,
+  crash_reason VARCHAR(1024) NOT NULL DEFAULT '',
+  expire_time BIGINT DEFAULT 0,
+  internal_routes MEDIUMTEXT,
+  metric_tags MEDIUMTEXT,
+  routable BOOL DEFAULT false,
+  availability_zone VARCHAR(255) NOT NULL DEFAULT '',
+  PRIMARY KEY (process_guid, instance_index, presence),
+  INDEX actual_lrps_domain_idx (domain),
+  INDEX actual_lrps_cell_id_idx (cell_id),
+  INDEX actual_lrps_since_idx (since),
+  INDEX actual_lrps_state_idx (state),
+  INDEX actual_lrps_expire_time_idx (expire_time)
+) DEFAULT CHARSET = utf8mb4)sql",
+    R"sql(CREATE TABLE IF NOT EXISTS tasks (
+  guid VARCHAR(255) PRIMARY KEY,
+  domain VARCHAR(255) NOT NULL,
+  updated_at BIGINT DEFAULT 0,
+  created_at BIGINT DEFAULT 0,
+  first_completed_at BIGINT DEFAULT 0,
+  state INT,
+  cell_id VARCHAR(255) NOT NULL DEFAULT '',
+  result LONGTEXT,
+  failed BOOL DEFAULT false,
+  failure_reason VARCHAR(1024) NOT NULL DEFAULT '',
+  task_definition LONGTEXT NOT NULL,
+  rejection_count INTEGER NOT NULL DEFAULT 0,
+  rejection_reason VARCHAR(1024) NOT NULL DEFAULT '',
+  INDEX tasks_domain_idx (domain),
+  INDEX tasks_state_idx (state),
+  INDEX tasks_cell_id_idx (cell_id),
+  INDEX tasks_updated_at_idx (updated_at),
+  INDEX tasks_created_at_idx (created_at),
+  INDEX tasks_first_completed_at_idx (first_completed_at)
+) DEFAULT CHARSET = utf8mb4)sql",
+    R"sql(CREATE TABLE IF NOT EXISTS bbs_health_check (
+  id INT AUTO_INCREMENT PRIMARY KEY,
+  time BIGINT NOT NULL
+))sql",
+};
+
+// The schema change of each migration after the first (§10.4), in MySQL, harmless when the
+// change is already there. Steps that need code (routable, metric tags) run separately.
+struct Migration {
+  int64_t version;
+  const char* sql;
+};
+constexpr Migration kMigrations[] = {
+    {1471030898,
+     "ALTER TABLE desired_lrps MODIFY annotation MEDIUMTEXT, MODIFY routes MEDIUMTEXT NOT NULL, "
+     "MODIFY volume_placement MEDIUMTEXT NOT NULL, MODIFY run_info MEDIUMTEXT NOT NULL; "
+     "ALTER TABLE actual_lrps MODIFY net_info MEDIUMTEXT NOT NULL; "
+     "ALTER TABLE tasks MODIFY result MEDIUMTEXT, MODIFY task_definition MEDIUMTEXT NOT NULL"},
+    {1472757022, "ALTER TABLE desired_lrps ADD COLUMN IF NOT EXISTS placement_tags TEXT"},
+    {1474908092,
+     "ALTER TABLE actual_lrps MODIFY crash_reason VARCHAR(1024) NOT NULL DEFAULT '', "
+     "MODIFY placement_error VARCHAR(1024) NOT NULL DEFAULT ''"},
+    {1474993971, ""},
+    {1481761088, "ALTER TABLE desired_lrps ADD COLUMN IF NOT EXISTS max_pids INTEGER DEFAULT 0"},
+    {1502289152, "ALTER TABLE desired_lrps MODIFY rootfs VARCHAR(1024) NOT NULL"},
+    {1522700600,
+     "ALTER TABLE tasks ADD COLUMN IF NOT EXISTS rejection_count INTEGER NOT NULL DEFAULT 0"},
+    {1523050077,
+     "ALTER TABLE tasks ADD COLUMN IF NOT EXISTS rejection_reason VARCHAR(255) NOT NULL "
+     "DEFAULT ''"},
+    {1528928964,
+     "ALTER TABLE tasks MODIFY rejection_reason VARCHAR(1024) NOT NULL DEFAULT '', "
+     "MODIFY failure_reason VARCHAR(1024) NOT NULL DEFAULT ''"},
+    {1529530809,
+     "ALTER TABLE actual_lrps ADD COLUMN IF NOT EXISTS presence INT NOT NULL DEFAULT 0; "
+     "UPDATE actual_lrps SET presence = 1 WHERE evacuating = true; "
+     "ALTER TABLE actual_lrps DROP PRIMARY KEY, "
+     "ADD PRIMARY KEY (process_guid, instance_index, presence)"},
+    {1643660541, "ALTER TABLE actual_lrps ADD COLUMN IF NOT EXISTS internal_routes MEDIUMTEXT"},
+    {1674146125,
+     "ALTER TABLE desired_lrps MODIFY annotation LONGTEXT, MODIFY routes LONGTEXT NOT NULL, "
+     "MODIFY volume_placement LONGTEXT NOT NULL, MODIFY run_info LONGTEXT NOT NULL; "
+     "ALTER TABLE actual_lrps MODIFY net_info LONGTEXT NOT NULL; "
+     "ALTER TABLE tasks MODIFY result LONGTEXT, MODIFY task_definition LONGTEXT NOT NULL"},
+    {1676360874, "ALTER TABLE actual_lrps ADD COLUMN IF NOT EXISTS metric_tags MEDIUMTEXT"},
+    {1686692176, ""},  // AddRoutableColumn
+    {1698182853,
+     "ALTER TABLE actual_lrps ADD COLUMN IF NOT EXISTS availability_zone VARCHAR(255) NOT NULL "
+     "DEFAULT ''"},
+    {1722634733, "ALTER TABLE desired_lrps ADD COLUMN IF NOT EXISTS metric_tags MEDIUMTEXT"},
+    {1764949919,
+     "CREATE TABLE IF NOT EXISTS bbs_health_check (id INT AUTO_INCREMENT PRIMARY KEY, time "
+     "BIGINT NOT NULL)"},
+    {1772581987,
+     "ALTER TABLE desired_lrps ADD COLUMN IF NOT EXISTS update_strategy INT NOT NULL DEFAULT 0"},
+};
+static_assert(std::size(kMigrations) + 1 == std::size(sql::kMigrationVersions));
+
+constexpr const char* kSelectDesired =
+    "SELECT process_guid, domain, log_guid, annotation, instances, memory_mb, disk_mb, "
+    "max_pids, rootfs, routes, volume_placement, modification_tag_epoch, modification_tag_index, "
+    "run_info, placement_tags, metric_tags, update_strategy FROM desired_lrps";
+constexpr const char* kSelectActual =
+    "SELECT process_guid, instance_index, presence, evacuating, domain, state, instance_guid, "
+    "cell_id, placement_error, since, net_info, modification_tag_epoch, modification_tag_index, "
+    "crash_count, crash_reason, internal_routes, metric_tags, routable, availability_zone "
+    "FROM actual_lrps";
+constexpr const char* kSelectTasks =
+    "SELECT guid, domain, updated_at, created_at, first_completed_at, state, cell_id, result, "
+    "failed, failure_reason, task_definition, rejection_count, rejection_reason FROM tasks";
+
+std::string Bool(bool v) { return v ? "1" : "0"; }
+
+bool Retryable(unsigned int error) {
+  return error == ER_LOCK_DEADLOCK || error == CR_SERVER_GONE_ERROR || error == CR_SERVER_LOST ||
+         error == CR_CONNECTION_ERROR || error == CR_CONN_HOST_ERROR ||
+         error == ER_LOCK_WAIT_TIMEOUT;
+}
+
+struct ParsedDsn {
+  std::string user, password, host = "127.0.0.1", socket, database;
+  unsigned int port = 3306;
+};
+
+// Go's DSN form: [user[:password]@][net[(addr)]]/dbname[?params] (params are ignored).
+Result<ParsedDsn> ParseDsn(std::string_view dsn) {
+  ParsedDsn out;
+  size_t query = dsn.find('?');
+  std::string_view main = dsn.substr(0, query);
+  size_t slash = main.rfind('/');
+  if (slash == std::string_view::npos) {
+    return InvalidRequest("mysql: the connection string is not user:pass@tcp(host:port)/db");
+  }
+  out.database = std::string(main.substr(slash + 1));
+  std::string_view left = main.substr(0, slash);
+  size_t at = left.rfind('@');
+  std::string_view net = left;
+  if (at != std::string_view::npos) {
+    std::string_view credentials = left.substr(0, at);
+    net = left.substr(at + 1);
+    size_t colon = credentials.find(':');
+    out.user = std::string(credentials.substr(0, colon));
+    if (colon != std::string_view::npos) {
+      out.password = std::string(credentials.substr(colon + 1));
+    }
+  }
+  size_t open = net.find('(');
+  if (open != std::string_view::npos && net.ends_with(")")) {
+    std::string_view kind = net.substr(0, open);
+    std::string_view address = net.substr(open + 1, net.size() - open - 2);
+    if (kind == "unix") {
+      out.socket = std::string(address);
+      out.host = "localhost";
+    } else {
+      size_t colon = address.rfind(':');
+      out.host = std::string(address.substr(0, colon));
+      if (colon != std::string_view::npos) {
+        unsigned int port = 0;
+        auto port_text = address.substr(colon + 1);
+        if (std::from_chars(port_text.data(), port_text.data() + port_text.size(), port).ec !=
+            std::errc()) {
+          return InvalidRequest("mysql: invalid port in the connection string");
+        }
+        out.port = port;
+      }
+    }
+  }
+  return out;
+}
+
+unsigned int Seconds(std::chrono::nanoseconds d) {
+  return static_cast<unsigned int>(
+      std::max<int64_t>(1, std::chrono::duration_cast<std::chrono::seconds>(d).count()));
+}
+
+struct ResultDeleter {
+  void operator()(MYSQL_RES* r) const { mysql_free_result(r); }
+};
+using MyResult = std::unique_ptr<MYSQL_RES, ResultDeleter>;
+
+class Row {
+ public:
+  Row(MYSQL_ROW row, unsigned long* lengths) : row_(row), lengths_(lengths) {}
+  bool IsNull(int c) const { return row_[c] == nullptr; }
+  std::string Text(int c) const {
+    return IsNull(c) ? std::string() : std::string(row_[c], lengths_[c]);
+  }
+  std::optional<std::string> Optional(int c) const {
+    return IsNull(c) ? std::nullopt : std::optional<std::string>(Text(c));
+  }
+  int64_t Int64(int c) const {
+    int64_t v = 0;
+    if (!IsNull(c)) {
+      std::from_chars(row_[c], row_[c] + lengths_[c], v);
+    }
+    return v;
+  }
+  bool Boolean(int c) const { return Int64(c) != 0; }
+
+ private:
+  MYSQL_ROW row_;
+  unsigned long* lengths_;
+};
+
+}  // namespace
+
+MysqlStore::MysqlStore(Options options, Logger logger,
+                       std::shared_ptr<const encryption::Encoder> encoder)
+    : options_(std::move(options)), logger_(std::move(logger)), encoder_(std::move(encoder)) {}
+
+MysqlStore::~MysqlStore() {
+  if (conn_ != nullptr) {
+    mysql_close(conn_);
+  }
+}
+
+Result<std::unique_ptr<MysqlStore>> MysqlStore::Open(
+    const Options& options, Logger logger, std::shared_ptr<const encryption::Encoder> encoder) {
+  std::unique_ptr<MysqlStore> store(
+      new MysqlStore(options, logger.Session("mysql-store"), std::move(encoder)));
+  for (Status (MysqlStore::*step)() :
+       {&MysqlStore::Connect, &MysqlStore::Migrate, &MysqlStore::RunEncryptor}) {
+    Status status = (store.get()->*step)();
+    if (!status.ok()) {
+      store->logger_.Error("failed-to-open", status.message());
+      return status.code() == ErrorCode::kDeadlock ? UnknownError(status.message()) : status;
+    }
+  }
+  return store;
+}
+
+Status MysqlStore::Connect() {
+  if (conn_ != nullptr) {
+    mysql_close(conn_);
+    conn_ = nullptr;
+  }
+  auto dsn = ParseDsn(options_.dsn);
+  if (!dsn.ok()) {
+    return dsn.status();
+  }
+  conn_ = mysql_init(nullptr);
+  if (conn_ == nullptr) {
+    return UnknownError("mysql: out of memory");
+  }
+  unsigned int connect = Seconds(options_.connection_timeout);
+  unsigned int read = Seconds(options_.read_timeout);
+  unsigned int write = Seconds(options_.write_timeout);
+  mysql_optionsv(conn_, MYSQL_OPT_CONNECT_TIMEOUT, &connect);
+  mysql_optionsv(conn_, MYSQL_OPT_READ_TIMEOUT, &read);
+  mysql_optionsv(conn_, MYSQL_OPT_WRITE_TIMEOUT, &write);
+  mysql_optionsv(conn_, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+  if (!options_.ca_cert_file.empty()) {
+    my_bool verify = options_.verify_identity ? 1 : 0;
+    mysql_optionsv(conn_, MYSQL_OPT_SSL_CA, options_.ca_cert_file.c_str());
+    mysql_optionsv(conn_, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &verify);
+  }
+  const ParsedDsn& d = dsn.value();
+  if (mysql_real_connect(conn_, d.host.c_str(), d.user.c_str(), d.password.c_str(),
+                         d.database.c_str(), d.port, d.socket.empty() ? nullptr : d.socket.c_str(),
+                         CLIENT_MULTI_STATEMENTS | CLIENT_FOUND_ROWS) == nullptr) {
+    std::string message = mysql_error(conn_);
+    mysql_close(conn_);
+    conn_ = nullptr;
+    return UnknownError("mysql: cannot connect: " + message);
+  }
+  connected_at_ = std::chrono::steady_clock::now();
+  return Exec("SET SESSION group_concat_max_len = 78888889");
+}
+
+Status MysqlStore::EnsureConnected() {
+  bool expired =
+      options_.max_connection_lifetime.count() > 0 &&
+      std::chrono::steady_clock::now() - connected_at_ > options_.max_connection_lifetime;
+  if (conn_ != nullptr && !expired) {
+    return Status::Ok();
+  }
+  Status s = Connect();
+  return s.ok() ? s : Status(ErrorCode::kDeadlock, s.message());
+}
+
+Status MysqlStore::Exec(const std::string& sql) {
+  Status first_error;
+  auto fail = [&] {
+    unsigned int error = mysql_errno(conn_);
+    if (first_error.ok()) {
+      first_error = Status(Retryable(error) ? ErrorCode::kDeadlock : ErrorCode::kUnknownError,
+                           fmt::format("mysql: {} ({})", mysql_error(conn_), error));
+    }
+    if (error == CR_SERVER_GONE_ERROR || error == CR_SERVER_LOST) {
+      mysql_close(conn_);
+      conn_ = nullptr;
+    }
+  };
+  if (mysql_real_query(conn_, sql.data(), sql.size()) != 0) {
+    fail();
+    return first_error;
+  }
+  while (true) {
+    MYSQL_RES* result = mysql_store_result(conn_);
+    if (result != nullptr) {
+      mysql_free_result(result);
+    } else if (mysql_field_count(conn_) != 0) {
+      fail();
+      return first_error;
+    }
+    int next = mysql_next_result(conn_);
+    if (next == -1) {
+      break;
+    }
+    if (next > 0) {
+      fail();
+      return first_error;
+    }
+  }
+  return Status::Ok();
+}
+
+std::string MysqlStore::Quote(const std::optional<std::string>& value) {
+  if (!value.has_value()) {
+    return "NULL";
+  }
+  std::string out(value->size() * 2 + 3, '\0');
+  out[0] = '\'';
+  unsigned long n = mysql_real_escape_string(conn_, out.data() + 1, value->data(), value->size());
+  out.resize(n + 1);
+  out.push_back('\'');
+  return out;
+}
+
+// --- Commit ---
+
+Status MysqlStore::Commit(std::span<const Mutation> mutations) {
+  if (mutations.empty()) {
+    return Status::Ok();
+  }
+  Status status;
+  for (int attempt = 1; attempt <= kTries; ++attempt) {
+    status = CommitOnce(mutations);
+    if (status.ok() || status.code() != ErrorCode::kDeadlock) {
+      break;
+    }
+    logger_.Error("commit-failed-retrying", status.message(), {{"attempt", attempt}});
+    if (attempt < kTries) {
+      std::this_thread::sleep_for(options_.retry_delay);
+    }
+  }
+  if (!status.ok()) {
+    logger_.Error("failed-to-commit", status.message(), {{"count", mutations.size()}});
+    if (status.code() == ErrorCode::kDeadlock) {
+      status = UnknownError(status.message());
+    }
+  }
+  return status;
+}
+
+Status MysqlStore::CommitOnce(std::span<const Mutation> mutations) {
+  if (Status s = EnsureConnected(); !s.ok()) {
+    return s;
+  }
+  std::string sql = "START TRANSACTION;\n";
+  for (const Mutation& mutation : mutations) {
+    Status status = std::visit(
+        [&](const auto& m) -> Status {
+          using M = std::decay_t<decltype(m)>;
+          if constexpr (std::is_same_v<M, PutDomain>) {
+            sql += fmt::format(
+                "INSERT INTO domains (domain, expire_time) VALUES ({}, {}) ON DUPLICATE KEY "
+                "UPDATE expire_time = VALUES(expire_time);\n",
+                Quote(m.domain), m.expire_time);
+          } else if constexpr (std::is_same_v<M, DeleteDomain>) {
+            sql += fmt::format("DELETE FROM domains WHERE domain = {};\n", Quote(m.domain));
+          } else if constexpr (std::is_same_v<M, PutDesiredLrp>) {
+            Result<sql::DesiredRow> encoded = sql::EncodeDesired(m.record, *encoder_);
+            if (!encoded.ok()) {
+              return encoded.status();
+            }
+            const sql::DesiredRow& r = encoded.value();
+            sql += fmt::format(
+                "INSERT INTO desired_lrps (process_guid, domain, log_guid, annotation, instances, "
+                "memory_mb, disk_mb, max_pids, rootfs, routes, volume_placement, "
+                "modification_tag_epoch, modification_tag_index, run_info, placement_tags, "
+                "metric_tags, update_strategy) VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, "
+                "{}, {}, {}, {}, {}, {}, {}) ON DUPLICATE KEY UPDATE domain = VALUES(domain), "
+                "log_guid = VALUES(log_guid), annotation = VALUES(annotation), instances = "
+                "VALUES(instances), memory_mb = VALUES(memory_mb), disk_mb = VALUES(disk_mb), "
+                "max_pids = VALUES(max_pids), rootfs = VALUES(rootfs), routes = VALUES(routes), "
+                "volume_placement = VALUES(volume_placement), modification_tag_epoch = "
+                "VALUES(modification_tag_epoch), modification_tag_index = "
+                "VALUES(modification_tag_index), run_info = VALUES(run_info), placement_tags = "
+                "VALUES(placement_tags), metric_tags = VALUES(metric_tags), update_strategy = "
+                "VALUES(update_strategy);\n",
+                Quote(r.process_guid), Quote(r.domain), Quote(r.log_guid), Quote(r.annotation),
+                r.instances, r.memory_mb, r.disk_mb, r.max_pids, Quote(r.rootfs), Quote(r.routes),
+                Quote(r.volume_placement), Quote(r.modification_tag_epoch),
+                r.modification_tag_index, Quote(r.run_info), Quote(r.placement_tags),
+                Quote(r.metric_tags), r.update_strategy);
+          } else if constexpr (std::is_same_v<M, DeleteDesiredLrp>) {
+            sql += fmt::format("DELETE FROM desired_lrps WHERE process_guid = {};\n",
+                               Quote(m.process_guid));
+          } else if constexpr (std::is_same_v<M, PutActualLrp>) {
+            sql::ActualRow r = sql::EncodeActual(m.lrp, *encoder_);
+            sql += fmt::format(
+                "INSERT INTO actual_lrps (process_guid, instance_index, presence, evacuating, "
+                "domain, state, instance_guid, cell_id, placement_error, since, net_info, "
+                "modification_tag_epoch, modification_tag_index, crash_count, crash_reason, "
+                "internal_routes, metric_tags, routable, availability_zone) VALUES ({}, {}, {}, "
+                "{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}) ON DUPLICATE KEY "
+                "UPDATE evacuating = VALUES(evacuating), domain = VALUES(domain), state = "
+                "VALUES(state), instance_guid = VALUES(instance_guid), cell_id = "
+                "VALUES(cell_id), placement_error = VALUES(placement_error), since = "
+                "VALUES(since), net_info = VALUES(net_info), modification_tag_epoch = "
+                "VALUES(modification_tag_epoch), modification_tag_index = "
+                "VALUES(modification_tag_index), crash_count = VALUES(crash_count), "
+                "crash_reason = VALUES(crash_reason), internal_routes = VALUES(internal_routes), "
+                "metric_tags = VALUES(metric_tags), routable = VALUES(routable), "
+                "availability_zone = VALUES(availability_zone);\n",
+                Quote(r.process_guid), r.instance_index, r.presence, Bool(r.evacuating),
+                Quote(r.domain), Quote(r.state), Quote(r.instance_guid), Quote(r.cell_id),
+                Quote(r.placement_error), r.since, Quote(r.net_info),
+                Quote(r.modification_tag_epoch), r.modification_tag_index, r.crash_count,
+                Quote(r.crash_reason), Quote(r.internal_routes), Quote(r.metric_tags),
+                Bool(r.routable), Quote(r.availability_zone));
+          } else if constexpr (std::is_same_v<M, DeleteActualLrp>) {
+            sql += fmt::format(
+                "DELETE FROM actual_lrps WHERE process_guid = {} AND instance_index = {} AND "
+                "presence = {};\n",
+                Quote(m.process_guid), m.index, static_cast<int>(m.presence));
+          } else if constexpr (std::is_same_v<M, PutTask>) {
+            sql::TaskRow r = sql::EncodeTask(m.task, *encoder_);
+            sql += fmt::format(
+                "INSERT INTO tasks (guid, domain, updated_at, created_at, first_completed_at, "
+                "state, cell_id, result, failed, failure_reason, task_definition, "
+                "rejection_count, rejection_reason) VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, "
+                "{}, {}, {}, {}) ON DUPLICATE KEY UPDATE domain = VALUES(domain), updated_at = "
+                "VALUES(updated_at), created_at = VALUES(created_at), first_completed_at = "
+                "VALUES(first_completed_at), state = VALUES(state), cell_id = VALUES(cell_id), "
+                "result = VALUES(result), failed = VALUES(failed), failure_reason = "
+                "VALUES(failure_reason), task_definition = VALUES(task_definition), "
+                "rejection_count = VALUES(rejection_count), rejection_reason = "
+                "VALUES(rejection_reason);\n",
+                Quote(r.guid), Quote(r.domain), r.updated_at, r.created_at, r.first_completed_at,
+                r.state, Quote(r.cell_id), Quote(r.result), Bool(r.failed), Quote(r.failure_reason),
+                Quote(r.task_definition), r.rejection_count, Quote(r.rejection_reason));
+          } else if constexpr (std::is_same_v<M, DeleteTask>) {
+            sql += fmt::format("DELETE FROM tasks WHERE guid = {};\n", Quote(m.task_guid));
+          } else {
+            static_assert(sizeof(M) == 0, "unhandled mutation");
+          }
+          return Status::Ok();
+        },
+        mutation);
+    if (!status.ok()) {
+      return status;
+    }
+  }
+  sql += "COMMIT";
+  Status status = Exec(sql);
+  if (!status.ok() && conn_ != nullptr) {
+    // A statement failed: the ones after it did not run and the transaction is still open.
+    if (Status rollback = Exec("ROLLBACK"); !rollback.ok() && conn_ != nullptr) {
+      mysql_close(conn_);
+      conn_ = nullptr;
+    }
+  }
+  return status;
+}
+
+// --- Load ---
+
+Status MysqlStore::Load(Snapshot* out) {
+  Status status;
+  std::vector<Mutation> undecodable;
+  for (int attempt = 1; attempt <= kTries; ++attempt) {
+    undecodable.clear();
+    status = LoadOnce(out, &undecodable);
+    if (status.ok() || status.code() != ErrorCode::kDeadlock) {
+      break;
+    }
+    if (attempt < kTries) {
+      std::this_thread::sleep_for(options_.retry_delay);
+    }
+  }
+  if (!status.ok()) {
+    logger_.Error("failed-to-load", status.message());
+    return status.code() == ErrorCode::kDeadlock ? UnknownError(status.message()) : status;
+  }
+  if (!undecodable.empty()) {
+    // Upstream deletes a row it cannot decode when it reads it (§10.2).
+    if (Status s = Commit(undecodable); !s.ok()) {
+      logger_.Error("failed-to-delete-undecodable-rows", s.message());
+    }
+  }
+  logger_.Info("loaded", {{"domains", out->domains.size()},
+                          {"desired_lrps", out->desired_lrps.size()},
+                          {"actual_lrps", out->actual_lrps.size()},
+                          {"tasks", out->tasks.size()},
+                          {"undecodable", undecodable.size()}});
+  return Status::Ok();
+}
+
+namespace {
+
+// Streams the rows of `sql` (mysql_use_result: no whole-result buffer) into `each`.
+template <typename Each>
+Status QueryRows(MYSQL* conn, const char* sql, const Each& each) {
+  if (mysql_query(conn, sql) != 0) {
+    unsigned int error = mysql_errno(conn);
+    return Status(Retryable(error) ? ErrorCode::kDeadlock : ErrorCode::kUnknownError,
+                  fmt::format("mysql: {} ({})", mysql_error(conn), error));
+  }
+  MyResult result(mysql_use_result(conn));
+  if (result == nullptr) {
+    unsigned int error = mysql_errno(conn);
+    return Status(Retryable(error) ? ErrorCode::kDeadlock : ErrorCode::kUnknownError,
+                  fmt::format("mysql: {} ({})", mysql_error(conn), error));
+  }
+  while (MYSQL_ROW row = mysql_fetch_row(result.get())) {
+    each(Row(row, mysql_fetch_lengths(result.get())));
+  }
+  if (unsigned int error = mysql_errno(conn); error != 0) {
+    return Status(Retryable(error) ? ErrorCode::kDeadlock : ErrorCode::kUnknownError,
+                  fmt::format("mysql: {} ({})", mysql_error(conn), error));
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status MysqlStore::LoadOnce(Snapshot* out, std::vector<Mutation>* undecodable) {
+  if (Status s = EnsureConnected(); !s.ok()) {
+    return s;
+  }
+  Snapshot snapshot;
+  std::vector<sql::DesiredRow> desired;
+  std::vector<sql::ActualRow> actual;
+  std::vector<sql::TaskRow> tasks;
+  Status status = Exec("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY");
+  if (status.ok()) {
+    status = QueryRows(conn_, "SELECT domain, expire_time FROM domains", [&](const Row& row) {
+      snapshot.domains.push_back(PutDomain{row.Text(0), row.Int64(1)});
+    });
+  }
+  if (status.ok()) {
+    status = ReadDesiredRows(&desired);
+  }
+  if (status.ok()) {
+    status = ReadActualRows(&actual);
+  }
+  if (status.ok()) {
+    status = ReadTaskRows(&tasks);
+  }
+  if (status.ok()) {
+    status = Exec("COMMIT");
+  }
+  if (!status.ok()) {
+    if (conn_ != nullptr) {
+      mysql_close(conn_);  // the connection may be mid-result; start clean
+      conn_ = nullptr;
+    }
+    return status;
+  }
+  const encryption::Encoder& encoder = *encoder_;
+  {
+    std::vector<std::string> guids;
+    for (const auto& row : desired) {
+      guids.push_back(row.process_guid);
+    }
+    std::vector<records::DesiredLRPRecord> records;
+    auto statuses = sql::DecodeParallel(desired, &records, [&](sql::DesiredRow& row, auto* rec) {
+      return sql::DecodeDesired(row, encoder, rec);
+    });
+    for (size_t i = 0; i < records.size(); ++i) {
+      if (!statuses[i].ok()) {
+        logger_.Error("failed-to-decode-desired-lrp", statuses[i].message(),
+                      {{"process_guid", guids[i]}});
+        undecodable->push_back(DeleteDesiredLrp{guids[i]});
+        continue;
+      }
+      snapshot.desired_lrps.push_back(std::move(records[i]));
+    }
+  }
+  {
+    std::vector<DeleteActualLrp> keys;
+    for (const auto& row : actual) {
+      keys.push_back({row.process_guid, static_cast<int32_t>(row.instance_index),
+                      static_cast<models::ActualLRP::Presence>(row.presence)});
+    }
+    std::vector<models::ActualLRP> lrps;
+    auto statuses = sql::DecodeParallel(actual, &lrps, [&](sql::ActualRow& row, auto* lrp) {
+      return sql::DecodeActual(row, encoder, lrp);
+    });
+    snapshot.actual_lrps.reserve(lrps.size());
+    for (size_t i = 0; i < lrps.size(); ++i) {
+      if (!statuses[i].ok()) {
+        logger_.Error("failed-to-decode-actual-lrp", statuses[i].message(),
+                      {{"process_guid", keys[i].process_guid},
+                       {"index", keys[i].index},
+                       {"presence", static_cast<int>(keys[i].presence)}});
+        undecodable->push_back(keys[i]);
+        continue;
+      }
+      snapshot.actual_lrps.push_back(std::move(lrps[i]));
+    }
+  }
+  {
+    std::vector<std::string> guids;
+    for (const auto& row : tasks) {
+      guids.push_back(row.guid);
+    }
+    std::vector<models::Task> decoded;
+    auto statuses = sql::DecodeParallel(tasks, &decoded, [&](sql::TaskRow& row, auto* task) {
+      return sql::DecodeTask(row, encoder, task);
+    });
+    for (size_t i = 0; i < decoded.size(); ++i) {
+      if (!statuses[i].ok()) {
+        logger_.Error("failed-to-decode-task", statuses[i].message(), {{"task_guid", guids[i]}});
+        undecodable->push_back(DeleteTask{guids[i]});
+        continue;
+      }
+      snapshot.tasks.push_back(std::move(decoded[i]));
+    }
+  }
+  *out = std::move(snapshot);
+  return Status::Ok();
+}
+
+Status MysqlStore::ReadDesiredRows(std::vector<sql::DesiredRow>* out) {
+  return QueryRows(conn_, kSelectDesired, [&](const Row& row) {
+    sql::DesiredRow& r = out->emplace_back();
+    r.process_guid = row.Text(0);
+    r.domain = row.Text(1);
+    r.log_guid = row.Text(2);
+    r.annotation = row.Text(3);
+    r.instances = row.Int64(4);
+    r.memory_mb = row.Int64(5);
+    r.disk_mb = row.Int64(6);
+    r.max_pids = row.Int64(7);
+    r.rootfs = row.Text(8);
+    r.routes = row.Text(9);
+    r.volume_placement = row.Text(10);
+    r.modification_tag_epoch = row.Text(11);
+    r.modification_tag_index = row.Int64(12);
+    r.run_info = row.Text(13);
+    r.placement_tags = row.Optional(14);
+    r.metric_tags = row.Optional(15);
+    r.update_strategy = row.Int64(16);
+  });
+}
+
+Status MysqlStore::ReadActualRows(std::vector<sql::ActualRow>* out) {
+  return QueryRows(conn_, kSelectActual, [&](const Row& row) {
+    sql::ActualRow& r = out->emplace_back();
+    r.process_guid = row.Text(0);
+    r.instance_index = row.Int64(1);
+    r.presence = row.Int64(2);
+    r.evacuating = row.Boolean(3);
+    r.domain = row.Text(4);
+    r.state = row.Text(5);
+    r.instance_guid = row.Text(6);
+    r.cell_id = row.Text(7);
+    r.placement_error = row.Text(8);
+    r.since = row.Int64(9);
+    r.net_info = row.Text(10);
+    r.modification_tag_epoch = row.Text(11);
+    r.modification_tag_index = row.Int64(12);
+    r.crash_count = row.Int64(13);
+    r.crash_reason = row.Text(14);
+    r.internal_routes = row.Optional(15);
+    r.metric_tags = row.Optional(16);
+    r.routable = row.Boolean(17);
+    r.availability_zone = row.Text(18);
+  });
+}
+
+Status MysqlStore::ReadTaskRows(std::vector<sql::TaskRow>* out) {
+  return QueryRows(conn_, kSelectTasks, [&](const Row& row) {
+    sql::TaskRow& r = out->emplace_back();
+    r.guid = row.Text(0);
+    r.domain = row.Text(1);
+    r.updated_at = row.Int64(2);
+    r.created_at = row.Int64(3);
+    r.first_completed_at = row.Int64(4);
+    r.state = row.Int64(5);
+    r.cell_id = row.Text(6);
+    r.result = row.Optional(7);
+    r.failed = row.Boolean(8);
+    r.failure_reason = row.Text(9);
+    r.task_definition = row.Text(10);
+    r.rejection_count = row.Int64(11);
+    r.rejection_reason = row.Text(12);
+  });
+}
+
+// --- Migrations and the encryptor ---
+
+Result<std::optional<std::string>> MysqlStore::ReadConfiguration(const std::string& id) {
+  std::optional<std::string> value;
+  std::string sql = "SELECT value FROM configurations WHERE id = " + Quote(id);
+  Status s = QueryRows(conn_, sql.c_str(), [&](const Row& row) { value = row.Text(0); });
+  if (!s.ok()) {
+    return s;
+  }
+  return value;
+}
+
+Result<bool> MysqlStore::ColumnExists(const std::string& table, const std::string& column) {
+  bool exists = false;
+  std::string sql =
+      "SELECT 1 FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name "
+      "= " +
+      Quote(table) + " AND column_name = " + Quote(column);
+  Status s = QueryRows(conn_, sql.c_str(), [&](const Row&) { exists = true; });
+  if (!s.ok()) {
+    return s;
+  }
+  return exists;
+}
+
+Status MysqlStore::Migrate() {
+  if (Status s = Exec("CREATE TABLE IF NOT EXISTS configurations (id VARCHAR(255) PRIMARY KEY, "
+                      "value VARCHAR(255)) DEFAULT CHARSET = utf8mb4");
+      !s.ok()) {
+    return s;
+  }
+  auto stored = ReadConfiguration("version");
+  if (!stored.ok()) {
+    return stored.status();
+  }
+  int64_t version = 0;
+  if (stored.value().has_value()) {
+    auto parsed = sql::ParseVersionJson(*stored.value());
+    if (!parsed.ok()) {
+      return parsed.status();
+    }
+    version = parsed.value();
+  }
+  if (version > sql::kLatestVersion) {
+    return Status(ErrorCode::kUnrecoverable,
+                  fmt::format("Existing DB version ({}) exceeds bbs version ({})", version,
+                              sql::kLatestVersion));
+  }
+  auto set_version = [](int64_t v) {
+    return fmt::format(
+        "INSERT INTO configurations (id, value) VALUES ('version', '{}') ON DUPLICATE KEY "
+        "UPDATE value = VALUES(value)",
+        sql::VersionJson(v));
+  };
+  if (version < sql::kMigrationVersions[0]) {
+    // The init migration: the final schema at once (DDL commits implicitly in MySQL).
+    for (const char* statement : kSchema) {
+      if (Status s = Exec(statement); !s.ok()) {
+        return s;
+      }
+    }
+    if (Status s = Exec(set_version(sql::kLatestVersion)); !s.ok()) {
+      return s;
+    }
+    logger_.Info("created-schema", {{"version", sql::kLatestVersion}});
+    return Status::Ok();
+  }
+  for (const Migration& migration : kMigrations) {
+    if (migration.version <= version) {
+      continue;
+    }
+    Status s = Status::Ok();
+    if (migration.sql[0] != '\0') {
+      s = Exec(migration.sql);
+    }
+    if (s.ok() && migration.version == 1686692176) {
+      s = AddRoutableColumn();
+    }
+    if (s.ok() && migration.version == 1722634733) {
+      s = CopyMetricTagsOutOfRunInfo();
+    }
+    if (s.ok()) {
+      s = Exec(set_version(migration.version));
+    }
+    if (!s.ok()) {
+      return Status(ErrorCode::kUnrecoverable,
+                    fmt::format("migration {} failed: {}", migration.version, s.message()));
+    }
+    logger_.Info("migrated", {{"version", migration.version}});
+  }
+  return Status::Ok();
+}
+
+Status MysqlStore::AddRoutableColumn() {
+  auto exists = ColumnExists("actual_lrps", "routable");
+  if (!exists.ok() || exists.value()) {
+    return exists.ok() ? Status::Ok() : exists.status();
+  }
+  return Exec(
+      "ALTER TABLE actual_lrps ADD COLUMN routable BOOL DEFAULT false; "
+      "UPDATE actual_lrps SET routable = true WHERE state = 'RUNNING'");
+}
+
+Status MysqlStore::CopyMetricTagsOutOfRunInfo() {
+  std::vector<std::pair<std::string, std::string>> rows;
+  Status s =
+      QueryRows(conn_, "SELECT process_guid, run_info FROM desired_lrps WHERE metric_tags IS NULL",
+                [&](const Row& row) { rows.emplace_back(row.Text(0), row.Text(1)); });
+  if (!s.ok()) {
+    return s;
+  }
+  for (const auto& [guid, encoded] : rows) {
+    models::DesiredLRPRunInfo run_info;
+    if (!encoder_->DecodeModel(encoded, &run_info).ok()) {
+      logger_.Error("failed-to-decode-run-info", "skipped", {{"process_guid", guid}});
+      continue;
+    }
+    std::string tags = encoder_->EncodeValue(sql::DesiredMetricTagsJson(run_info.metric_tags()));
+    if (Status u = Exec("UPDATE desired_lrps SET metric_tags = " + Quote(tags) +
+                        " WHERE process_guid = " + Quote(guid));
+        !u.ok()) {
+      return u;
+    }
+  }
+  return Status::Ok();
+}
+
+Status MysqlStore::RunEncryptor() {
+  auto start = std::chrono::steady_clock::now();
+  auto stored = ReadConfiguration("encryption_key_label");
+  if (!stored.ok()) {
+    return stored.status();
+  }
+  if (stored.value().has_value() && !encoder_->HasLabel(*stored.value())) {
+    return Status(ErrorCode::kUnrecoverable,
+                  fmt::format("Existing encryption key version ({}) is not among the known keys",
+                              *stored.value()));
+  }
+  if (stored.value() == encoder_->active_label()) {
+    return Status::Ok();
+  }
+  std::vector<sql::DesiredRow> desired;
+  std::vector<sql::ActualRow> actual;
+  std::vector<sql::TaskRow> tasks;
+  Status status = Exec("START TRANSACTION");
+  if (status.ok()) {
+    status = ReadDesiredRows(&desired);
+  }
+  if (status.ok()) {
+    status = ReadActualRows(&actual);
+  }
+  if (status.ok()) {
+    status = ReadTaskRows(&tasks);
+  }
+  std::string updates;
+  size_t skipped = 0;
+  for (auto& r : desired) {
+    if (!sql::ReencryptDesired(&r, *encoder_).ok()) {
+      ++skipped;
+      continue;
+    }
+    updates += fmt::format(
+        "UPDATE desired_lrps SET run_info = {}, volume_placement = {}, routes = {}, metric_tags "
+        "= {} WHERE process_guid = {};\n",
+        Quote(r.run_info), Quote(r.volume_placement), Quote(r.routes), Quote(r.metric_tags),
+        Quote(r.process_guid));
+  }
+  for (auto& r : actual) {
+    if (!sql::ReencryptActual(&r, *encoder_).ok()) {
+      ++skipped;
+      continue;
+    }
+    updates += fmt::format(
+        "UPDATE actual_lrps SET net_info = {}, internal_routes = {}, metric_tags = {} WHERE "
+        "process_guid = {} AND instance_index = {} AND presence = {};\n",
+        Quote(r.net_info), Quote(r.internal_routes), Quote(r.metric_tags), Quote(r.process_guid),
+        r.instance_index, r.presence);
+  }
+  for (auto& r : tasks) {
+    if (!sql::ReencryptTask(&r, *encoder_).ok()) {
+      ++skipped;
+      continue;
+    }
+    updates += fmt::format("UPDATE tasks SET task_definition = {} WHERE guid = {};\n",
+                           Quote(r.task_definition), Quote(r.guid));
+  }
+  updates += "INSERT INTO configurations (id, value) VALUES ('encryption_key_label', " +
+             Quote(encoder_->active_label()) +
+             ") ON DUPLICATE KEY UPDATE value = VALUES(value);\nCOMMIT";
+  if (status.ok()) {
+    status = Exec(updates);
+  }
+  if (!status.ok()) {
+    if (conn_ != nullptr) {
+      Exec("ROLLBACK");
+    }
+    logger_.Error("encryption-failed", status.message());
+    return conn_ != nullptr ? Status::Ok() : status;  // upstream retries at the next start
+  }
+  auto elapsed = std::chrono::steady_clock::now() - start;
+  logger_.Info("encryption-finished",
+               {{"desired_lrps", desired.size()},
+                {"actual_lrps", actual.size()},
+                {"tasks", tasks.size()},
+                {"undecodable", skipped},
+                {"EncryptionDuration",
+                 std::chrono::duration_cast<std::chrono::nanoseconds>(elapsed).count()}});
+  return Status::Ok();
+}
+
+}  // namespace bbs::storage

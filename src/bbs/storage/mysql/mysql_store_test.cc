@@ -1,0 +1,232 @@
+#include "bbs/storage/mysql/mysql_store.h"
+
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "bbs/storage/mysql/mysql_test_util.h"
+#include "bbs/storage/store_test_util.h"
+#include "bbs/storage/tcp_proxy_test_util.h"
+
+namespace bbs::storage {
+namespace {
+
+using models::ActualLRP;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using testing::IsOk;
+using testing::NullLogger;
+using ::testing::SizeIs;
+using testing::StatusIs;
+
+class MysqlStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (testing::MysqlTestDsn().empty()) {
+      GTEST_SKIP() << "BBS_TEST_MYSQL_URL is not set (scripts/servers/mariadb.sh)";
+    }
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    dsn_ = testing::MysqlDsnWithFreshDatabase(std::string("m_") + info->name());
+  }
+
+  Result<std::unique_ptr<MysqlStore>> Open(
+      std::shared_ptr<const encryption::Encoder> encoder = testing::TestEncoder()) {
+    MysqlStore::Options options;
+    options.dsn = dsn_;
+    options.retry_delay = std::chrono::milliseconds(10);
+    return MysqlStore::Open(options, NullLogger(), std::move(encoder));
+  }
+
+  std::vector<std::string> Column(const std::string& sql) {
+    return testing::MysqlColumn(dsn_, sql);
+  }
+
+  std::string dsn_;
+};
+
+TEST_F(MysqlStoreTest, CreatesUpstreamsSchemaWithMysqlTypes) {
+  auto store = Open();
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  EXPECT_THAT(Column("SELECT value FROM configurations WHERE id = 'version'"),
+              ElementsAre("{\"CurrentVersion\":1772581987}"));
+  EXPECT_THAT(Column("SELECT value FROM configurations WHERE id = 'encryption_key_label'"),
+              ElementsAre("test-key"));
+  EXPECT_THAT(Column("SELECT data_type FROM information_schema.columns WHERE table_schema = "
+                     "DATABASE() AND table_name = 'desired_lrps' AND column_name IN ('run_info', "
+                     "'metric_tags') ORDER BY column_name"),
+              ElementsAre("mediumtext", "longtext"));
+  EXPECT_THAT(Column("SELECT @@SESSION.group_concat_max_len"), ElementsAre(::testing::_));
+}
+
+// Rows as the Go BBS writes them, blobs computed independently (see the Postgres test).
+TEST_F(MysqlStoreTest, ReadsRowsWrittenInUpstreamsFormat) {
+  ASSERT_TRUE(Open().ok());
+  testing::MysqlExec(dsn_, R"sql(
+INSERT INTO actual_lrps (process_guid, instance_index, presence, evacuating, domain, state,
+  instance_guid, cell_id, placement_error, since, net_info, modification_tag_epoch,
+  modification_tag_index, crash_count, crash_reason, internal_routes, metric_tags, routable,
+  availability_zone)
+VALUES ('pg-1', 2, 0, false, 'cf-apps', 'RUNNING', 'ig-1', 'cell-1', '', 1700000000000000000,
+  '02B2ZpeHR1cmUAAQIDBAUGBwgJCgusAiHdFjACYZlK7+w0GGZToGqB9oXi1tvH5H/4', 'epoch', 3, 0, '',
+  '02B2ZpeHR1cmUAAQIDBAUGBwgJCgv1eQm9SHNYP9YXpP+HmK1qYCUDm75Kmk23MgV/6/y/RxD/NdkJeQ1hJRBGHPIY08Q=',
+  '02B2ZpeHR1cmUAAQIDBAUGBwgJCgvVIFi6UnJPNOgTpf+HmL9mfGQ6BbW6L7H56D3TuX/w7O8=', true, 'z1');
+UPDATE configurations SET value = 'fixture' WHERE id = 'encryption_key_label';
+)sql");
+  auto encoder = encryption::Encoder::Create(
+      {{"fixture", "fixture passphrase"}, {"test-key", "passphrase of test-key"}}, "test-key");
+  auto store = Open(encoder.value());
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  Snapshot snapshot;
+  ASSERT_THAT((*store)->Load(&snapshot), IsOk());
+  ASSERT_THAT(snapshot.actual_lrps, SizeIs(1));
+  const ActualLRP& lrp = snapshot.actual_lrps[0];
+  EXPECT_EQ(lrp.actual_lrp_net_info().address(), "10.0.0.1");
+  ASSERT_EQ(lrp.actual_lrp_internal_routes_size(), 1);
+  EXPECT_EQ(lrp.actual_lrp_internal_routes(0).hostname(), "a.apps.internal");
+  EXPECT_EQ(lrp.metric_tags().at("source_id"), "s");
+  EXPECT_TRUE(lrp.routable());
+  EXPECT_THAT(Column("SELECT substr(net_info, 1, 4) FROM actual_lrps"), ElementsAre("02CH"));
+}
+
+TEST_F(MysqlStoreTest, BringsAnOlderUpstreamSchemaForward) {
+  ASSERT_TRUE(Open().ok());
+  testing::MysqlExec(dsn_, R"sql(
+ALTER TABLE actual_lrps DROP COLUMN routable, DROP COLUMN availability_zone;
+ALTER TABLE desired_lrps DROP COLUMN metric_tags, DROP COLUMN update_strategy;
+DROP TABLE bbs_health_check;
+UPDATE configurations SET value = '{"CurrentVersion":1676360874}' WHERE id = 'version';
+)sql");
+  auto encoder = testing::TestEncoder();
+  sql::ActualRow row = sql::EncodeActual(testing::SmallActualLrp("pg", 0), *encoder);
+  models::DesiredLRPRunInfo run_info;
+  (*run_info.mutable_metric_tags())["source_id"].set_static_("from-run-info");
+  testing::MysqlExec(
+      dsn_,
+      fmt::format("INSERT INTO actual_lrps (process_guid, instance_index, presence, domain, state, "
+                  "net_info, modification_tag_epoch, modification_tag_index) VALUES ('pg', 0, 0, "
+                  "'cf-apps', 'RUNNING', '{}', 'e', 1); "
+                  "INSERT INTO desired_lrps (process_guid, domain, log_guid, instances, memory_mb, "
+                  "disk_mb, rootfs, routes, volume_placement, modification_tag_epoch, run_info) "
+                  "VALUES ('pg', 'cf-apps', 'lg', 1, 2, 3, 'r', '{}', '{}', 'e', '{}')",
+                  row.net_info, encoder->EncodeValue("{}"), encoder->EncodeModelBytes(""),
+                  encoder->EncodeModel(run_info)));
+  auto store = Open();
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  EXPECT_THAT(Column("SELECT value FROM configurations WHERE id = 'version'"),
+              ElementsAre("{\"CurrentVersion\":1772581987}"));
+  Snapshot snapshot;
+  ASSERT_THAT((*store)->Load(&snapshot), IsOk());
+  ASSERT_THAT(snapshot.actual_lrps, SizeIs(1));
+  EXPECT_TRUE(snapshot.actual_lrps[0].routable());
+  ASSERT_THAT(snapshot.desired_lrps, SizeIs(1));
+  EXPECT_EQ(snapshot.desired_lrps[0].metric_tags().at("source_id").static_(), "from-run-info");
+}
+
+TEST_F(MysqlStoreTest, RefusesANewerDatabaseAndAnUnknownKeyLabel) {
+  ASSERT_TRUE(Open().ok());
+  auto other = Open(testing::TestEncoder("other"));
+  ASSERT_FALSE(other.ok());
+  EXPECT_EQ(other.status().message(),
+            "Existing encryption key version (test-key) is not among the known keys");
+  testing::MysqlExec(dsn_,
+                     "UPDATE configurations SET value = '{\"CurrentVersion\":1999999999}' "
+                     "WHERE id = 'version'");
+  auto store = Open();
+  ASSERT_FALSE(store.ok());
+  EXPECT_THAT(store.status(), StatusIs(ErrorCode::kUnrecoverable));
+  EXPECT_EQ(store.status().message(),
+            "Existing DB version (1999999999) exceeds bbs version (1772581987)");
+}
+
+TEST_F(MysqlStoreTest, ReconnectsWhenItsConnectionIsKilled) {
+  auto store = Open();
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  std::vector<Mutation> first = {PutDomain{"before", 0}};
+  ASSERT_THAT((*store)->Commit(first), IsOk());
+  std::string db = dsn_.substr(dsn_.rfind('/') + 1);
+  auto ids = Column("SELECT id FROM information_schema.processlist WHERE db = '" + db +
+                    "' AND id <> CONNECTION_ID()");
+  ASSERT_THAT(ids, SizeIs(1));
+  testing::MysqlExec(dsn_, "KILL " + ids[0]);
+  std::vector<Mutation> second = {PutDomain{"after", 0}};
+  ASSERT_THAT((*store)->Commit(second), IsOk());
+  Snapshot snapshot;
+  ASSERT_THAT((*store)->Load(&snapshot), IsOk());
+  EXPECT_THAT(snapshot.domains, SizeIs(2));
+}
+
+TEST_F(MysqlStoreTest, WritesFailWhileTheServerIsAwayAndSucceedOnceItIsBack) {
+  size_t host = dsn_.find("127.0.0.1:") + 10;
+  size_t close = dsn_.find(')', host);
+  testing::TcpProxy proxy(static_cast<uint16_t>(std::stoi(dsn_.substr(host, close - host))));
+  std::string direct = dsn_;
+  dsn_ = dsn_.substr(0, host) + std::to_string(proxy.port()) + dsn_.substr(close);
+  auto store = Open();
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  std::vector<Mutation> first = {PutTask{testing::SmallTask("before")}};
+  ASSERT_THAT((*store)->Commit(first), IsOk());
+
+  proxy.Down();
+  std::vector<Mutation> lost = {PutTask{testing::SmallTask("while-down")}};
+  EXPECT_THAT((*store)->Commit(lost), StatusIs(ErrorCode::kUnknownError));
+  Snapshot snapshot;
+  EXPECT_THAT((*store)->Load(&snapshot), StatusIs(ErrorCode::kUnknownError));
+
+  proxy.Up();
+  std::vector<Mutation> later = {PutTask{testing::SmallTask("after")}};
+  ASSERT_THAT((*store)->Commit(later), IsOk());
+  ASSERT_THAT((*store)->Load(&snapshot), IsOk());
+  std::vector<std::string> guids;
+  for (const auto& task : snapshot.tasks) {
+    guids.push_back(task.task_guid());
+  }
+  EXPECT_THAT(guids, ::testing::UnorderedElementsAre("before", "after"));
+  dsn_ = direct;
+}
+
+TEST(MysqlStoreOpenTest, AnUnreachableServerIsAOneLineErrorWithoutThePassword) {
+  MysqlStore::Options options;
+  options.dsn = "bbs:s3cret@tcp(127.0.0.1:1)/bbs";
+  options.connection_timeout = std::chrono::seconds(2);
+  auto start = std::chrono::steady_clock::now();
+  auto store = MysqlStore::Open(options, NullLogger(), testing::TestEncoder());
+  ASSERT_FALSE(store.ok());
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+  EXPECT_THAT(store.status().message(), HasSubstr("mysql: cannot connect"));
+  EXPECT_THAT(store.status().message(), ::testing::Not(HasSubstr("\n")));
+  EXPECT_THAT(store.status().message(), ::testing::Not(HasSubstr("s3cret")));
+}
+
+// Start-up load time for docs/benchmarks.md (release build): --gtest_also_run_disabled_tests.
+TEST_F(MysqlStoreTest, DISABLED_Loads250kActualLrps) {
+  auto store = Open();
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  constexpr int kLrps = 250000;
+  for (int batch = 0; batch < kLrps / 10000; ++batch) {
+    std::vector<Mutation> put;
+    put.reserve(10000);
+    for (int i = 0; i < 10000; ++i) {
+      int n = batch * 10000 + i;
+      put.push_back(PutActualLrp{testing::SmallActualLrp(
+          fmt::format("{:08x}-0000-4000-8000-{:012x}", n / 4, n / 4), n % 4)});
+    }
+    ASSERT_THAT((*store)->Commit(put), IsOk());
+  }
+  store = Open();
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  auto start = std::chrono::steady_clock::now();
+  Snapshot snapshot;
+  ASSERT_THAT((*store)->Load(&snapshot), IsOk());
+  auto elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_THAT(snapshot.actual_lrps, SizeIs(kLrps));
+  std::printf("loaded %d actual LRPs in %.3f s\n", kLrps, elapsed);
+}
+
+}  // namespace
+}  // namespace bbs::storage

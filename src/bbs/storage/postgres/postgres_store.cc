@@ -1,0 +1,942 @@
+#include "bbs/storage/postgres/postgres_store.h"
+
+#include <libpq-fe.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cstdlib>
+#include <thread>
+#include <type_traits>
+#include <utility>
+
+#include <fmt/format.h>
+
+namespace bbs::storage {
+
+struct PostgresStore::Statement {
+  std::string sql;
+  std::vector<std::optional<std::string>> params;
+};
+
+namespace {
+
+constexpr int kTries = 3;
+
+// Upstream's final schema (spec/behavior.md §10.1) in PostgreSQL types.
+constexpr const char* kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS domains (
+  domain VARCHAR(255) PRIMARY KEY,
+  expire_time BIGINT DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS domains_expire_time_idx ON domains (expire_time);
+CREATE TABLE IF NOT EXISTS desired_lrps (
+  process_guid VARCHAR(255) PRIMARY KEY,
+  domain VARCHAR(255) NOT NULL,
+  log_guid VARCHAR(255) NOT NULL,
+  annotation TEXT,
+  instances INT NOT NULL,
+  memory_mb INT NOT NULL,
+  disk_mb INT NOT NULL,
+  max_pids INTEGER DEFAULT 0,
+  rootfs VARCHAR(1024) NOT NULL,
+  routes TEXT NOT NULL,
+  volume_placement TEXT NOT NULL,
+  modification_tag_epoch VARCHAR(255) NOT NULL,
+  modification_tag_index INT,
+  run_info TEXT NOT NULL,
+  placement_tags TEXT,
+  metric_tags TEXT,
+  update_strategy INT NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS desired_lrps_domain_idx ON desired_lrps (domain);
+CREATE TABLE IF NOT EXISTS actual_lrps (
+  process_guid VARCHAR(255),
+  instance_index INT,
+  presence INT NOT NULL DEFAULT 0,
+  evacuating BOOL DEFAULT false,
+  domain VARCHAR(255) NOT NULL,
+  state VARCHAR(255) NOT NULL,
+  instance_guid VARCHAR(255) NOT NULL DEFAULT '',
+  cell_id VARCHAR(255) NOT NULL DEFAULT '',
+  placement_error VARCHAR(1024) NOT NULL DEFAULT '',
+  since BIGINT DEFAULT 0,
+  net_info TEXT NOT NULL,
+  modification_tag_epoch VARCHAR(255) NOT NULL,
+  modification_tag_index INT,
+  crash_count INT NOT NULL DEFAULT 0,
+  crash_reason VARCHAR(1024) NOT NULL DEFAULT '',
+  expire_time BIGINT DEFAULT 0,
+  internal_routes TEXT,
+  metric_tags TEXT,
+  routable BOOL DEFAULT false,
+  availability_zone VARCHAR(255) NOT NULL DEFAULT '',
+  PRIMARY KEY (process_guid, instance_index, presence)
+);
+CREATE INDEX IF NOT EXISTS actual_lrps_domain_idx ON actual_lrps (domain);
+CREATE INDEX IF NOT EXISTS actual_lrps_cell_id_idx ON actual_lrps (cell_id);
+CREATE INDEX IF NOT EXISTS actual_lrps_since_idx ON actual_lrps (since);
+CREATE INDEX IF NOT EXISTS actual_lrps_state_idx ON actual_lrps (state);
+CREATE INDEX IF NOT EXISTS actual_lrps_expire_time_idx ON actual_lrps (expire_time);
+CREATE TABLE IF NOT EXISTS tasks (
+  guid VARCHAR(255) PRIMARY KEY,
+  domain VARCHAR(255) NOT NULL,
+  updated_at BIGINT DEFAULT 0,
+  created_at BIGINT DEFAULT 0,
+  first_completed_at BIGINT DEFAULT 0,
+  state INT,
+  cell_id VARCHAR(255) NOT NULL DEFAULT '',
+  result TEXT,
+  failed BOOL DEFAULT false,
+  failure_reason VARCHAR(1024) NOT NULL DEFAULT '',
+  task_definition TEXT NOT NULL,
+  rejection_count INTEGER NOT NULL DEFAULT 0,
+  rejection_reason VARCHAR(1024) NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS tasks_domain_idx ON tasks (domain);
+CREATE INDEX IF NOT EXISTS tasks_state_idx ON tasks (state);
+CREATE INDEX IF NOT EXISTS tasks_cell_id_idx ON tasks (cell_id);
+CREATE INDEX IF NOT EXISTS tasks_updated_at_idx ON tasks (updated_at);
+CREATE INDEX IF NOT EXISTS tasks_created_at_idx ON tasks (created_at);
+CREATE INDEX IF NOT EXISTS tasks_first_completed_at_idx ON tasks (first_completed_at);
+CREATE TABLE IF NOT EXISTS bbs_health_check (
+  id SERIAL PRIMARY KEY,
+  time BIGINT NOT NULL
+);
+)sql";
+
+// The schema change of each migration after the first (§10.4), in PostgreSQL, written so that
+// running it on a database that already has the change is harmless. Data steps that need
+// decryption run in code (CopyMetricTagsOutOfRunInfo).
+struct Migration {
+  int64_t version;
+  const char* sql;  // may be empty (MySQL-only changes, and routes encrypted since 2016)
+};
+constexpr Migration kMigrations[] = {
+    {1471030898, ""},
+    {1472757022, "ALTER TABLE desired_lrps ADD COLUMN IF NOT EXISTS placement_tags TEXT"},
+    {1474908092,
+     "ALTER TABLE actual_lrps ALTER COLUMN crash_reason TYPE VARCHAR(1024), "
+     "ALTER COLUMN placement_error TYPE VARCHAR(1024)"},
+    {1474993971, ""},
+    {1481761088, "ALTER TABLE desired_lrps ADD COLUMN IF NOT EXISTS max_pids INTEGER DEFAULT 0"},
+    {1502289152, "ALTER TABLE desired_lrps ALTER COLUMN rootfs TYPE VARCHAR(1024)"},
+    {1522700600,
+     "ALTER TABLE tasks ADD COLUMN IF NOT EXISTS rejection_count INTEGER NOT NULL DEFAULT 0"},
+    {1523050077,
+     "ALTER TABLE tasks ADD COLUMN IF NOT EXISTS rejection_reason VARCHAR(255) NOT NULL "
+     "DEFAULT ''"},
+    {1528928964,
+     "ALTER TABLE tasks ALTER COLUMN rejection_reason TYPE VARCHAR(1024), "
+     "ALTER COLUMN failure_reason TYPE VARCHAR(1024)"},
+    {1529530809,
+     "ALTER TABLE actual_lrps ADD COLUMN IF NOT EXISTS presence INT NOT NULL DEFAULT 0; "
+     "UPDATE actual_lrps SET presence = 1 WHERE evacuating = true; "
+     "ALTER TABLE actual_lrps DROP CONSTRAINT IF EXISTS actual_lrps_pkey; "
+     "ALTER TABLE actual_lrps ADD PRIMARY KEY (process_guid, instance_index, presence)"},
+    {1643660541, "ALTER TABLE actual_lrps ADD COLUMN IF NOT EXISTS internal_routes TEXT"},
+    {1674146125, ""},
+    {1676360874, "ALTER TABLE actual_lrps ADD COLUMN IF NOT EXISTS metric_tags TEXT"},
+    {1686692176,
+     "DO $$ BEGIN "
+     "IF NOT EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = "
+     "current_schema() AND table_name = 'actual_lrps' AND column_name = 'routable') THEN "
+     "ALTER TABLE actual_lrps ADD COLUMN routable BOOL DEFAULT false; "
+     "UPDATE actual_lrps SET routable = true WHERE state = 'RUNNING'; "
+     "END IF; END $$"},
+    {1698182853,
+     "ALTER TABLE actual_lrps ADD COLUMN IF NOT EXISTS availability_zone VARCHAR(255) NOT NULL "
+     "DEFAULT ''"},
+    {1722634733, "ALTER TABLE desired_lrps ADD COLUMN IF NOT EXISTS metric_tags TEXT"},
+    {1764949919,
+     "CREATE TABLE IF NOT EXISTS bbs_health_check (id SERIAL PRIMARY KEY, time BIGINT NOT NULL)"},
+    {1772581987,
+     "ALTER TABLE desired_lrps ADD COLUMN IF NOT EXISTS update_strategy INT NOT NULL DEFAULT 0"},
+};
+static_assert(std::size(kMigrations) + 1 == std::size(sql::kMigrationVersions));
+
+constexpr const char* kUpsertDesired = R"sql(
+INSERT INTO desired_lrps (process_guid, domain, log_guid, annotation, instances, memory_mb,
+  disk_mb, max_pids, rootfs, routes, volume_placement, modification_tag_epoch,
+  modification_tag_index, run_info, placement_tags, metric_tags, update_strategy)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+ON CONFLICT (process_guid) DO UPDATE SET
+  domain = excluded.domain, log_guid = excluded.log_guid, annotation = excluded.annotation,
+  instances = excluded.instances, memory_mb = excluded.memory_mb, disk_mb = excluded.disk_mb,
+  max_pids = excluded.max_pids, rootfs = excluded.rootfs, routes = excluded.routes,
+  volume_placement = excluded.volume_placement,
+  modification_tag_epoch = excluded.modification_tag_epoch,
+  modification_tag_index = excluded.modification_tag_index, run_info = excluded.run_info,
+  placement_tags = excluded.placement_tags, metric_tags = excluded.metric_tags,
+  update_strategy = excluded.update_strategy)sql";
+
+constexpr const char* kUpsertActual = R"sql(
+INSERT INTO actual_lrps (process_guid, instance_index, presence, evacuating, domain, state,
+  instance_guid, cell_id, placement_error, since, net_info, modification_tag_epoch,
+  modification_tag_index, crash_count, crash_reason, internal_routes, metric_tags, routable,
+  availability_zone)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
+ON CONFLICT (process_guid, instance_index, presence) DO UPDATE SET
+  evacuating = excluded.evacuating, domain = excluded.domain, state = excluded.state,
+  instance_guid = excluded.instance_guid, cell_id = excluded.cell_id,
+  placement_error = excluded.placement_error, since = excluded.since,
+  net_info = excluded.net_info, modification_tag_epoch = excluded.modification_tag_epoch,
+  modification_tag_index = excluded.modification_tag_index,
+  crash_count = excluded.crash_count, crash_reason = excluded.crash_reason,
+  internal_routes = excluded.internal_routes, metric_tags = excluded.metric_tags,
+  routable = excluded.routable, availability_zone = excluded.availability_zone)sql";
+
+constexpr const char* kUpsertTask = R"sql(
+INSERT INTO tasks (guid, domain, updated_at, created_at, first_completed_at, state, cell_id,
+  result, failed, failure_reason, task_definition, rejection_count, rejection_reason)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+ON CONFLICT (guid) DO UPDATE SET
+  domain = excluded.domain, updated_at = excluded.updated_at, created_at = excluded.created_at,
+  first_completed_at = excluded.first_completed_at, state = excluded.state,
+  cell_id = excluded.cell_id, result = excluded.result, failed = excluded.failed,
+  failure_reason = excluded.failure_reason, task_definition = excluded.task_definition,
+  rejection_count = excluded.rejection_count, rejection_reason = excluded.rejection_reason)sql";
+
+constexpr const char* kSelectDesired =
+    "SELECT process_guid, domain, log_guid, annotation, instances, memory_mb, disk_mb, "
+    "max_pids, rootfs, routes, volume_placement, modification_tag_epoch, modification_tag_index, "
+    "run_info, placement_tags, metric_tags, update_strategy FROM desired_lrps";
+constexpr const char* kSelectActual =
+    "SELECT process_guid, instance_index, presence, evacuating, domain, state, instance_guid, "
+    "cell_id, placement_error, since, net_info, modification_tag_epoch, modification_tag_index, "
+    "crash_count, crash_reason, internal_routes, metric_tags, routable, availability_zone "
+    "FROM actual_lrps";
+constexpr const char* kSelectTasks =
+    "SELECT guid, domain, updated_at, created_at, first_completed_at, state, cell_id, result, "
+    "failed, failure_reason, task_definition, rejection_count, rejection_reason FROM tasks";
+
+std::string Int(int64_t v) { return std::to_string(v); }
+std::string Bool(bool v) { return v ? "true" : "false"; }
+
+std::string OneLine(std::string text) {
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ' || text.back() == '\t')) {
+    text.pop_back();
+  }
+  for (size_t at; (at = text.find("\n\t")) != std::string::npos;) {
+    text.replace(at, 2, "; ");
+  }
+  std::replace(text.begin(), text.end(), '\n', ' ');
+  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) {
+    text.pop_back();
+  }
+  return text;
+}
+
+struct ResultDeleter {
+  void operator()(PGresult* r) const { PQclear(r); }
+};
+using PgResult = std::unique_ptr<PGresult, ResultDeleter>;
+
+// A SQLSTATE that upstream retries (deadlock, serialization failure) or a lost connection.
+bool Retryable(const PGresult* result) {
+  const char* state = result != nullptr ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr;
+  if (state == nullptr) {
+    return true;  // no server answer: the connection broke
+  }
+  std::string_view code(state);
+  return code == "40P01" || code == "40001" || code.starts_with("08") || code == "57P01";
+}
+
+class Row {
+ public:
+  Row(const PGresult* result, int row) : result_(result), row_(row) {}
+  bool IsNull(int c) const { return PQgetisnull(result_, row_, c) != 0; }
+  std::string Text(int c) const {
+    return std::string(PQgetvalue(result_, row_, c),
+                       static_cast<size_t>(PQgetlength(result_, row_, c)));
+  }
+  std::optional<std::string> Optional(int c) const {
+    return IsNull(c) ? std::nullopt : std::optional<std::string>(Text(c));
+  }
+  int64_t Int64(int c) const {
+    int64_t v = 0;
+    const char* s = PQgetvalue(result_, row_, c);
+    std::from_chars(s, s + PQgetlength(result_, row_, c), v);
+    return v;
+  }
+  bool Boolean(int c) const { return !IsNull(c) && PQgetvalue(result_, row_, c)[0] == 't'; }
+
+ private:
+  const PGresult* result_;
+  int row_;
+};
+
+}  // namespace
+
+PostgresStore::PostgresStore(Options options, Logger logger,
+                             std::shared_ptr<const encryption::Encoder> encoder)
+    : options_(std::move(options)), logger_(std::move(logger)), encoder_(std::move(encoder)) {}
+
+PostgresStore::~PostgresStore() {
+  if (conn_ != nullptr) {
+    PQfinish(conn_);
+  }
+}
+
+Result<std::unique_ptr<PostgresStore>> PostgresStore::Open(
+    const Options& options, Logger logger, std::shared_ptr<const encryption::Encoder> encoder) {
+  std::unique_ptr<PostgresStore> store(
+      new PostgresStore(options, logger.Session("postgres-store"), std::move(encoder)));
+  for (Status (PostgresStore::*step)() :
+       {&PostgresStore::Connect, &PostgresStore::Migrate, &PostgresStore::RunEncryptor}) {
+    Status status = (store.get()->*step)();
+    if (!status.ok()) {
+      store->logger_.Error("failed-to-open", status.message());
+      return status;
+    }
+  }
+  return store;
+}
+
+Status PostgresStore::Connect() {
+  if (conn_ != nullptr) {
+    PQfinish(conn_);
+    conn_ = nullptr;
+  }
+  std::string timeout = Int(std::max<int64_t>(
+      2, std::chrono::duration_cast<std::chrono::seconds>(options_.connection_timeout).count()));
+  // Keywords before "dbname" are defaults that the URL may override; those after override it.
+  std::vector<const char*> keys = {"application_name", "dbname", "connect_timeout", "keepalives",
+                                   "keepalives_idle"};
+  std::vector<const char*> values = {"bbs", options_.url.c_str(), timeout.c_str(), "1",
+                                     timeout.c_str()};
+  std::string mode = options_.verify_identity ? "verify-full" : "verify-ca";
+  if (!options_.ca_cert_file.empty()) {
+    keys.push_back("sslmode");
+    values.push_back(mode.c_str());
+    keys.push_back("sslrootcert");
+    values.push_back(options_.ca_cert_file.c_str());
+  }
+  keys.push_back(nullptr);
+  values.push_back(nullptr);
+  conn_ = PQconnectdbParams(keys.data(), values.data(), /*expand_dbname=*/1);
+  if (conn_ == nullptr || PQstatus(conn_) != CONNECTION_OK) {
+    std::string message = conn_ != nullptr ? OneLine(PQerrorMessage(conn_)) : "out of memory";
+    return UnknownError("postgres: cannot connect: " + message);
+  }
+  connected_at_ = std::chrono::steady_clock::now();
+  return Exec("SET client_min_messages = warning");
+}
+
+Status PostgresStore::EnsureConnected() {
+  bool expired =
+      options_.max_connection_lifetime.count() > 0 &&
+      std::chrono::steady_clock::now() - connected_at_ > options_.max_connection_lifetime;
+  if (conn_ != nullptr && PQstatus(conn_) == CONNECTION_OK && !expired) {
+    return Status::Ok();
+  }
+  return Connect();
+}
+
+Status PostgresStore::Exec(const std::string& sql) {
+  PgResult result(PQexec(conn_, sql.c_str()));
+  ExecStatusType status = PQresultStatus(result.get());
+  if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) {
+    return Status::Ok();
+  }
+  return UnknownError("postgres: " + OneLine(PQerrorMessage(conn_)));
+}
+
+Status PostgresStore::RunPipeline(const std::vector<Statement>& statements) {
+  if (PQenterPipelineMode(conn_) != 1) {
+    return UnknownError("postgres: cannot enter pipeline mode");
+  }
+  std::vector<const char*> values;
+  std::vector<int> lengths;
+  bool sent = true;
+  for (const Statement& statement : statements) {
+    values.clear();
+    lengths.clear();
+    for (const auto& param : statement.params) {
+      values.push_back(param.has_value() ? param->c_str() : nullptr);
+      lengths.push_back(param.has_value() ? static_cast<int>(param->size()) : 0);
+    }
+    if (PQsendQueryParams(conn_, statement.sql.c_str(), static_cast<int>(values.size()), nullptr,
+                          values.data(), lengths.data(), nullptr, 0) != 1) {
+      sent = false;
+      break;
+    }
+  }
+  // The statements up to the sync run as one implicit transaction, committed at the sync.
+  if (!sent || PQpipelineSync(conn_) != 1) {
+    std::string message = OneLine(PQerrorMessage(conn_));
+    PQexitPipelineMode(conn_);
+    return Status(ErrorCode::kUnknownError, "postgres: cannot send: " + message);
+  }
+  Status first_error;
+  bool retryable = false;
+  bool synced = false;
+  while (!synced) {
+    PgResult result(PQgetResult(conn_));
+    if (result == nullptr) {
+      if (PQstatus(conn_) != CONNECTION_OK) {
+        if (first_error.ok()) {
+          first_error =
+              UnknownError("postgres: connection lost: " + OneLine(PQerrorMessage(conn_)));
+          retryable = true;
+        }
+        break;
+      }
+      continue;  // end of one statement's results
+    }
+    switch (PQresultStatus(result.get())) {
+      case PGRES_PIPELINE_SYNC:
+        synced = true;
+        break;
+      case PGRES_COMMAND_OK:
+      case PGRES_TUPLES_OK:
+      case PGRES_PIPELINE_ABORTED:
+        break;
+      default:
+        if (first_error.ok()) {
+          first_error = UnknownError("postgres: " + OneLine(PQresultErrorMessage(result.get())));
+          retryable = Retryable(result.get());
+        }
+        break;
+    }
+  }
+  if (PQstatus(conn_) == CONNECTION_OK) {
+    PQexitPipelineMode(conn_);
+  }
+  if (!first_error.ok() && retryable) {
+    return Status(ErrorCode::kDeadlock, first_error.message());
+  }
+  return first_error;
+}
+
+// --- Commit ---
+
+Status PostgresStore::Commit(std::span<const Mutation> mutations) {
+  if (mutations.empty()) {
+    return Status::Ok();
+  }
+  Status status;
+  for (int attempt = 1; attempt <= kTries; ++attempt) {
+    status = CommitOnce(mutations);
+    if (status.ok() || status.code() != ErrorCode::kDeadlock) {
+      break;
+    }
+    logger_.Error("commit-failed-retrying", status.message(), {{"attempt", attempt}});
+    if (attempt < kTries) {
+      std::this_thread::sleep_for(options_.retry_delay);
+    }
+  }
+  if (!status.ok()) {
+    logger_.Error("failed-to-commit", status.message(), {{"count", mutations.size()}});
+    if (status.code() == ErrorCode::kDeadlock) {
+      status = UnknownError(status.message());
+    }
+  }
+  return status;
+}
+
+Status PostgresStore::CommitOnce(std::span<const Mutation> mutations) {
+  if (Status s = EnsureConnected(); !s.ok()) {
+    return Status(ErrorCode::kDeadlock, s.message());
+  }
+  std::vector<Statement> statements;
+  statements.reserve(mutations.size());
+  for (const Mutation& mutation : mutations) {
+    Status status = std::visit(
+        [&](const auto& m) -> Status {
+          using M = std::decay_t<decltype(m)>;
+          if constexpr (std::is_same_v<M, PutDomain>) {
+            statements.push_back(
+                {"INSERT INTO domains (domain, expire_time) VALUES ($1, $2) ON CONFLICT (domain) "
+                 "DO UPDATE SET expire_time = excluded.expire_time",
+                 {m.domain, Int(m.expire_time)}});
+          } else if constexpr (std::is_same_v<M, DeleteDomain>) {
+            statements.push_back({"DELETE FROM domains WHERE domain = $1", {m.domain}});
+          } else if constexpr (std::is_same_v<M, PutDesiredLrp>) {
+            Result<sql::DesiredRow> encoded = sql::EncodeDesired(m.record, *encoder_);
+            if (!encoded.ok()) {
+              return encoded.status();
+            }
+            sql::DesiredRow& r = encoded.value();
+            statements.push_back(
+                {kUpsertDesired,
+                 {r.process_guid, r.domain, r.log_guid, r.annotation, Int(r.instances),
+                  Int(r.memory_mb), Int(r.disk_mb), Int(r.max_pids), r.rootfs, r.routes,
+                  r.volume_placement, r.modification_tag_epoch, Int(r.modification_tag_index),
+                  r.run_info, r.placement_tags, r.metric_tags, Int(r.update_strategy)}});
+          } else if constexpr (std::is_same_v<M, DeleteDesiredLrp>) {
+            statements.push_back(
+                {"DELETE FROM desired_lrps WHERE process_guid = $1", {m.process_guid}});
+          } else if constexpr (std::is_same_v<M, PutActualLrp>) {
+            sql::ActualRow r = sql::EncodeActual(m.lrp, *encoder_);
+            statements.push_back(
+                {kUpsertActual,
+                 {r.process_guid, Int(r.instance_index), Int(r.presence), Bool(r.evacuating),
+                  r.domain, r.state, r.instance_guid, r.cell_id, r.placement_error, Int(r.since),
+                  r.net_info, r.modification_tag_epoch, Int(r.modification_tag_index),
+                  Int(r.crash_count), r.crash_reason, r.internal_routes, r.metric_tags,
+                  Bool(r.routable), r.availability_zone}});
+          } else if constexpr (std::is_same_v<M, DeleteActualLrp>) {
+            statements.push_back(
+                {"DELETE FROM actual_lrps WHERE process_guid = $1 AND "
+                 "instance_index = $2 AND presence = $3",
+                 {m.process_guid, Int(m.index), Int(m.presence)}});
+          } else if constexpr (std::is_same_v<M, PutTask>) {
+            sql::TaskRow r = sql::EncodeTask(m.task, *encoder_);
+            statements.push_back(
+                {kUpsertTask,
+                 {r.guid, r.domain, Int(r.updated_at), Int(r.created_at), Int(r.first_completed_at),
+                  Int(r.state), r.cell_id, r.result, Bool(r.failed), r.failure_reason,
+                  r.task_definition, Int(r.rejection_count), r.rejection_reason}});
+          } else if constexpr (std::is_same_v<M, DeleteTask>) {
+            statements.push_back({"DELETE FROM tasks WHERE guid = $1", {m.task_guid}});
+          } else {
+            static_assert(sizeof(M) == 0, "unhandled mutation");
+          }
+          return Status::Ok();
+        },
+        mutation);
+    if (!status.ok()) {
+      return status;
+    }
+  }
+  return RunPipeline(statements);
+}
+
+// --- Load ---
+
+Status PostgresStore::Load(Snapshot* out) {
+  Status status;
+  std::vector<Mutation> undecodable;
+  for (int attempt = 1; attempt <= kTries; ++attempt) {
+    undecodable.clear();
+    status = LoadOnce(out, &undecodable);
+    if (status.ok() || status.code() != ErrorCode::kDeadlock) {
+      break;
+    }
+    if (attempt < kTries) {
+      std::this_thread::sleep_for(options_.retry_delay);
+    }
+  }
+  if (!status.ok()) {
+    logger_.Error("failed-to-load", status.message());
+    return status.code() == ErrorCode::kDeadlock ? UnknownError(status.message()) : status;
+  }
+  if (!undecodable.empty()) {
+    // Upstream deletes a row it cannot decode when it reads it (§10.2).
+    if (Status s = Commit(undecodable); !s.ok()) {
+      logger_.Error("failed-to-delete-undecodable-rows", s.message());
+    }
+  }
+  logger_.Info("loaded", {{"domains", out->domains.size()},
+                          {"desired_lrps", out->desired_lrps.size()},
+                          {"actual_lrps", out->actual_lrps.size()},
+                          {"tasks", out->tasks.size()},
+                          {"undecodable", undecodable.size()}});
+  return Status::Ok();
+}
+
+Status PostgresStore::LoadOnce(Snapshot* out, std::vector<Mutation>* undecodable) {
+  if (Status s = EnsureConnected(); !s.ok()) {
+    return Status(ErrorCode::kDeadlock, s.message());
+  }
+  Snapshot snapshot;
+  std::vector<sql::DesiredRow> desired;
+  std::vector<sql::ActualRow> actual;
+  std::vector<sql::TaskRow> tasks;
+  // One snapshot of the four tables.
+  Status status = Exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+  if (status.ok()) {
+    PgResult result(PQexec(conn_, "SELECT domain, expire_time FROM domains"));
+    if (PQresultStatus(result.get()) != PGRES_TUPLES_OK) {
+      status = Status(Retryable(result.get()) ? ErrorCode::kDeadlock : ErrorCode::kUnknownError,
+                      "postgres: " + OneLine(PQerrorMessage(conn_)));
+    } else {
+      for (int i = 0; i < PQntuples(result.get()); ++i) {
+        Row row(result.get(), i);
+        snapshot.domains.push_back(PutDomain{row.Text(0), row.Int64(1)});
+      }
+    }
+  }
+  if (status.ok()) {
+    status = ReadDesiredRows(&desired);
+  }
+  if (status.ok()) {
+    status = ReadActualRows(&actual);
+  }
+  if (status.ok()) {
+    status = ReadTaskRows(&tasks);
+  }
+  if (status.ok()) {
+    status = Exec("COMMIT");
+  }
+  if (!status.ok()) {
+    if (PQstatus(conn_) == CONNECTION_OK) {
+      Exec("ROLLBACK");
+      return status;
+    }
+    return Status(ErrorCode::kDeadlock, status.message());
+  }
+  const encryption::Encoder& encoder = *encoder_;
+  {
+    std::vector<records::DesiredLRPRecord> records;
+    std::vector<std::string> guids;
+    for (const auto& row : desired) {
+      guids.push_back(row.process_guid);
+    }
+    auto statuses = sql::DecodeParallel(desired, &records, [&](sql::DesiredRow& row, auto* rec) {
+      return sql::DecodeDesired(row, encoder, rec);
+    });
+    for (size_t i = 0; i < records.size(); ++i) {
+      if (!statuses[i].ok()) {
+        logger_.Error("failed-to-decode-desired-lrp", statuses[i].message(),
+                      {{"process_guid", guids[i]}});
+        undecodable->push_back(DeleteDesiredLrp{guids[i]});
+        continue;
+      }
+      snapshot.desired_lrps.push_back(std::move(records[i]));
+    }
+  }
+  {
+    std::vector<DeleteActualLrp> keys;
+    for (const auto& row : actual) {
+      keys.push_back({row.process_guid, static_cast<int32_t>(row.instance_index),
+                      static_cast<models::ActualLRP::Presence>(row.presence)});
+    }
+    std::vector<models::ActualLRP> lrps;
+    auto statuses = sql::DecodeParallel(actual, &lrps, [&](sql::ActualRow& row, auto* lrp) {
+      return sql::DecodeActual(row, encoder, lrp);
+    });
+    snapshot.actual_lrps.reserve(lrps.size());
+    for (size_t i = 0; i < lrps.size(); ++i) {
+      if (!statuses[i].ok()) {
+        logger_.Error("failed-to-decode-actual-lrp", statuses[i].message(),
+                      {{"process_guid", keys[i].process_guid},
+                       {"index", keys[i].index},
+                       {"presence", static_cast<int>(keys[i].presence)}});
+        undecodable->push_back(keys[i]);
+        continue;
+      }
+      snapshot.actual_lrps.push_back(std::move(lrps[i]));
+    }
+  }
+  {
+    std::vector<std::string> guids;
+    for (const auto& row : tasks) {
+      guids.push_back(row.guid);
+    }
+    std::vector<models::Task> decoded;
+    auto statuses = sql::DecodeParallel(tasks, &decoded, [&](sql::TaskRow& row, auto* task) {
+      return sql::DecodeTask(row, encoder, task);
+    });
+    for (size_t i = 0; i < decoded.size(); ++i) {
+      if (!statuses[i].ok()) {
+        logger_.Error("failed-to-decode-task", statuses[i].message(), {{"task_guid", guids[i]}});
+        undecodable->push_back(DeleteTask{guids[i]});
+        continue;
+      }
+      snapshot.tasks.push_back(std::move(decoded[i]));
+    }
+  }
+  *out = std::move(snapshot);
+  return Status::Ok();
+}
+
+namespace {
+
+Status QueryRows(pg_conn* conn, const char* sql, PgResult* out) {
+  out->reset(PQexec(conn, sql));
+  if (PQresultStatus(out->get()) != PGRES_TUPLES_OK) {
+    return Status(Retryable(out->get()) ? ErrorCode::kDeadlock : ErrorCode::kUnknownError,
+                  "postgres: " + OneLine(PQerrorMessage(conn)));
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status PostgresStore::ReadDesiredRows(std::vector<sql::DesiredRow>* out) {
+  PgResult result;
+  if (Status s = QueryRows(conn_, kSelectDesired, &result); !s.ok()) {
+    return s;
+  }
+  int n = PQntuples(result.get());
+  out->reserve(static_cast<size_t>(n));
+  for (int i = 0; i < n; ++i) {
+    Row row(result.get(), i);
+    sql::DesiredRow& r = out->emplace_back();
+    r.process_guid = row.Text(0);
+    r.domain = row.Text(1);
+    r.log_guid = row.Text(2);
+    r.annotation = row.Text(3);
+    r.instances = row.Int64(4);
+    r.memory_mb = row.Int64(5);
+    r.disk_mb = row.Int64(6);
+    r.max_pids = row.Int64(7);
+    r.rootfs = row.Text(8);
+    r.routes = row.Text(9);
+    r.volume_placement = row.Text(10);
+    r.modification_tag_epoch = row.Text(11);
+    r.modification_tag_index = row.Int64(12);
+    r.run_info = row.Text(13);
+    r.placement_tags = row.Optional(14);
+    r.metric_tags = row.Optional(15);
+    r.update_strategy = row.Int64(16);
+  }
+  return Status::Ok();
+}
+
+Status PostgresStore::ReadActualRows(std::vector<sql::ActualRow>* out) {
+  PgResult result;
+  if (Status s = QueryRows(conn_, kSelectActual, &result); !s.ok()) {
+    return s;
+  }
+  int n = PQntuples(result.get());
+  out->reserve(static_cast<size_t>(n));
+  for (int i = 0; i < n; ++i) {
+    Row row(result.get(), i);
+    sql::ActualRow& r = out->emplace_back();
+    r.process_guid = row.Text(0);
+    r.instance_index = row.Int64(1);
+    r.presence = row.Int64(2);
+    r.evacuating = row.Boolean(3);
+    r.domain = row.Text(4);
+    r.state = row.Text(5);
+    r.instance_guid = row.Text(6);
+    r.cell_id = row.Text(7);
+    r.placement_error = row.Text(8);
+    r.since = row.Int64(9);
+    r.net_info = row.Text(10);
+    r.modification_tag_epoch = row.Text(11);
+    r.modification_tag_index = row.Int64(12);
+    r.crash_count = row.Int64(13);
+    r.crash_reason = row.Text(14);
+    r.internal_routes = row.Optional(15);
+    r.metric_tags = row.Optional(16);
+    r.routable = row.Boolean(17);
+    r.availability_zone = row.Text(18);
+  }
+  return Status::Ok();
+}
+
+Status PostgresStore::ReadTaskRows(std::vector<sql::TaskRow>* out) {
+  PgResult result;
+  if (Status s = QueryRows(conn_, kSelectTasks, &result); !s.ok()) {
+    return s;
+  }
+  int n = PQntuples(result.get());
+  out->reserve(static_cast<size_t>(n));
+  for (int i = 0; i < n; ++i) {
+    Row row(result.get(), i);
+    sql::TaskRow& r = out->emplace_back();
+    r.guid = row.Text(0);
+    r.domain = row.Text(1);
+    r.updated_at = row.Int64(2);
+    r.created_at = row.Int64(3);
+    r.first_completed_at = row.Int64(4);
+    r.state = row.Int64(5);
+    r.cell_id = row.Text(6);
+    r.result = row.Optional(7);
+    r.failed = row.Boolean(8);
+    r.failure_reason = row.Text(9);
+    r.task_definition = row.Text(10);
+    r.rejection_count = row.Int64(11);
+    r.rejection_reason = row.Text(12);
+  }
+  return Status::Ok();
+}
+
+// --- Migrations and the encryptor ---
+
+Result<std::optional<std::string>> PostgresStore::ReadConfiguration(const std::string& id) {
+  const char* values[] = {id.c_str()};
+  PgResult result(PQexecParams(conn_, "SELECT value FROM configurations WHERE id = $1", 1, nullptr,
+                               values, nullptr, nullptr, 0));
+  if (PQresultStatus(result.get()) != PGRES_TUPLES_OK) {
+    return UnknownError("postgres: " + OneLine(PQerrorMessage(conn_)));
+  }
+  if (PQntuples(result.get()) == 0) {
+    return std::optional<std::string>();
+  }
+  return std::optional<std::string>(Row(result.get(), 0).Text(0));
+}
+
+Status PostgresStore::Migrate() {
+  if (Status s = Exec("CREATE TABLE IF NOT EXISTS configurations (id VARCHAR(255) PRIMARY KEY, "
+                      "value VARCHAR(255))");
+      !s.ok()) {
+    return s;
+  }
+  auto stored = ReadConfiguration("version");
+  if (!stored.ok()) {
+    return stored.status();
+  }
+  int64_t version = 0;
+  if (stored.value().has_value()) {
+    auto parsed = sql::ParseVersionJson(*stored.value());
+    if (!parsed.ok()) {
+      return parsed.status();
+    }
+    version = parsed.value();
+  }
+  if (version > sql::kLatestVersion) {
+    return Status(ErrorCode::kUnrecoverable,
+                  fmt::format("Existing DB version ({}) exceeds bbs version ({})", version,
+                              sql::kLatestVersion));
+  }
+  auto set_version = [](int64_t v) {
+    return fmt::format(
+        "INSERT INTO configurations (id, value) VALUES ('version', '{}') ON CONFLICT (id) DO "
+        "UPDATE SET value = excluded.value",
+        sql::VersionJson(v));
+  };
+  if (version < sql::kMigrationVersions[0]) {
+    // The init migration: the final schema at once (upstream replays every step from here).
+    Status s =
+        Exec(std::string("BEGIN; ") + kSchema + set_version(sql::kLatestVersion) + "; COMMIT");
+    if (!s.ok()) {
+      Exec("ROLLBACK");
+      return s;
+    }
+    logger_.Info("created-schema", {{"version", sql::kLatestVersion}});
+    return Status::Ok();
+  }
+  for (const Migration& migration : kMigrations) {
+    if (migration.version <= version) {
+      continue;
+    }
+    std::string statements = std::string("BEGIN; ") + migration.sql + "; ";
+    Status s = Exec(statements);
+    if (s.ok() && migration.version == 1722634733) {
+      s = CopyMetricTagsOutOfRunInfo();
+    }
+    if (s.ok()) {
+      s = Exec(set_version(migration.version) + "; COMMIT");
+    }
+    if (!s.ok()) {
+      Exec("ROLLBACK");
+      return Status(ErrorCode::kUnrecoverable,
+                    fmt::format("migration {} failed: {}", migration.version, s.message()));
+    }
+    logger_.Info("migrated", {{"version", migration.version}});
+  }
+  return Status::Ok();
+}
+
+Status PostgresStore::CopyMetricTagsOutOfRunInfo() {
+  PgResult result;
+  if (Status s = QueryRows(conn_,
+                           "SELECT process_guid, run_info FROM desired_lrps WHERE metric_tags "
+                           "IS NULL FOR UPDATE",
+                           &result);
+      !s.ok()) {
+    return s;
+  }
+  for (int i = 0; i < PQntuples(result.get()); ++i) {
+    Row row(result.get(), i);
+    models::DesiredLRPRunInfo run_info;
+    if (!encoder_->DecodeModel(row.Text(1), &run_info).ok()) {
+      logger_.Error("failed-to-decode-run-info", "skipped", {{"process_guid", row.Text(0)}});
+      continue;
+    }
+    std::string tags = encoder_->EncodeValue(sql::DesiredMetricTagsJson(run_info.metric_tags()));
+    std::string guid = row.Text(0);
+    const char* values[] = {tags.c_str(), guid.c_str()};
+    PgResult update(PQexecParams(conn_,
+                                 "UPDATE desired_lrps SET metric_tags = $1 WHERE process_guid = $2",
+                                 2, nullptr, values, nullptr, nullptr, 0));
+    if (PQresultStatus(update.get()) != PGRES_COMMAND_OK) {
+      return UnknownError("postgres: " + OneLine(PQerrorMessage(conn_)));
+    }
+  }
+  return Status::Ok();
+}
+
+Status PostgresStore::RunEncryptor() {
+  auto start = std::chrono::steady_clock::now();
+  auto stored = ReadConfiguration("encryption_key_label");
+  if (!stored.ok()) {
+    return stored.status();
+  }
+  if (stored.value().has_value() && !encoder_->HasLabel(*stored.value())) {
+    return Status(ErrorCode::kUnrecoverable,
+                  fmt::format("Existing encryption key version ({}) is not among the known keys",
+                              *stored.value()));
+  }
+  if (stored.value() == encoder_->active_label()) {
+    return Status::Ok();
+  }
+  std::vector<sql::DesiredRow> desired;
+  std::vector<sql::ActualRow> actual;
+  std::vector<sql::TaskRow> tasks;
+  Status status = Exec("BEGIN");
+  if (status.ok()) {
+    status = Exec("LOCK TABLE desired_lrps, actual_lrps, tasks IN EXCLUSIVE MODE");
+  }
+  if (status.ok()) {
+    status = ReadDesiredRows(&desired);
+  }
+  if (status.ok()) {
+    status = ReadActualRows(&actual);
+  }
+  if (status.ok()) {
+    status = ReadTaskRows(&tasks);
+  }
+  std::vector<Statement> updates;
+  size_t skipped = 0;
+  for (auto& r : desired) {
+    if (!sql::ReencryptDesired(&r, *encoder_).ok()) {
+      ++skipped;
+      continue;
+    }
+    updates.push_back(
+        {"UPDATE desired_lrps SET run_info = $1, volume_placement = $2, routes = "
+         "$3, metric_tags = $4 WHERE process_guid = $5",
+         {r.run_info, r.volume_placement, r.routes, r.metric_tags, r.process_guid}});
+  }
+  for (auto& r : actual) {
+    if (!sql::ReencryptActual(&r, *encoder_).ok()) {
+      ++skipped;
+      continue;
+    }
+    updates.push_back(
+        {"UPDATE actual_lrps SET net_info = $1, internal_routes = $2, metric_tags = "
+         "$3 WHERE process_guid = $4 AND instance_index = $5 AND presence = $6",
+         {r.net_info, r.internal_routes, r.metric_tags, r.process_guid, Int(r.instance_index),
+          Int(r.presence)}});
+  }
+  for (auto& r : tasks) {
+    if (!sql::ReencryptTask(&r, *encoder_).ok()) {
+      ++skipped;
+      continue;
+    }
+    updates.push_back(
+        {"UPDATE tasks SET task_definition = $1 WHERE guid = $2", {r.task_definition, r.guid}});
+  }
+  updates.push_back(
+      {"INSERT INTO configurations (id, value) VALUES ('encryption_key_label', $1) "
+       "ON CONFLICT (id) DO UPDATE SET value = excluded.value",
+       {encoder_->active_label()}});
+  if (status.ok()) {
+    // Inside the explicit transaction the pipeline's sync does not commit; COMMIT does.
+    status = RunPipeline(updates);
+  }
+  if (status.ok()) {
+    status = Exec("COMMIT");
+  }
+  if (!status.ok()) {
+    Exec("ROLLBACK");
+    logger_.Error("encryption-failed", status.message());
+    return Status::Ok();  // upstream logs and retries at the next start
+  }
+  auto elapsed = std::chrono::steady_clock::now() - start;
+  logger_.Info("encryption-finished",
+               {{"desired_lrps", desired.size()},
+                {"actual_lrps", actual.size()},
+                {"tasks", tasks.size()},
+                {"undecodable", skipped},
+                {"EncryptionDuration",
+                 std::chrono::duration_cast<std::chrono::nanoseconds>(elapsed).count()}});
+  return Status::Ok();
+}
+
+}  // namespace bbs::storage

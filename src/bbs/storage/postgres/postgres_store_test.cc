@@ -1,0 +1,277 @@
+#include "bbs/storage/postgres/postgres_store.h"
+
+#include <libpq-fe.h>
+
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "bbs/storage/postgres/postgres_test_util.h"
+#include "bbs/storage/store_test_util.h"
+#include "bbs/storage/tcp_proxy_test_util.h"
+
+namespace bbs::storage {
+namespace {
+
+using models::ActualLRP;
+using testing::EqualsProto;
+using ::testing::HasSubstr;
+using testing::IsOk;
+using testing::NullLogger;
+using ::testing::SizeIs;
+using testing::StatusIs;
+
+class PostgresStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (testing::PostgresTestUrl().empty()) {
+      GTEST_SKIP() << "BBS_TEST_POSTGRES_URL is not set (scripts/servers/postgres.sh)";
+    }
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    url_ = testing::PostgresUrlWithFreshSchema(std::string("p_") + info->name());
+  }
+
+  Result<std::unique_ptr<PostgresStore>> Open(
+      std::shared_ptr<const encryption::Encoder> encoder = testing::TestEncoder()) {
+    PostgresStore::Options options;
+    // Named after the schema, so a test can find its store's server process.
+    options.url = url_ + "&application_name=" + url_.substr(url_.find("search_path%3D") + 14);
+    options.retry_delay = std::chrono::milliseconds(10);
+    return PostgresStore::Open(options, NullLogger(), std::move(encoder));
+  }
+
+  std::vector<std::string> Column(const std::string& sql) {
+    std::vector<std::string> out;
+    PGconn* conn = PQconnectdb(url_.c_str());
+    PGresult* result = PQexec(conn, sql.c_str());
+    EXPECT_EQ(PQresultStatus(result), PGRES_TUPLES_OK) << PQerrorMessage(conn);
+    for (int i = 0; i < PQntuples(result); ++i) {
+      out.emplace_back(PQgetvalue(result, i, 0));
+    }
+    PQclear(result);
+    PQfinish(conn);
+    return out;
+  }
+
+  std::string url_;
+};
+
+TEST_F(PostgresStoreTest, CreatesUpstreamsSchemaVersionAndKeyLabel) {
+  auto store = Open();
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  EXPECT_THAT(Column("SELECT value FROM configurations WHERE id = 'version'"),
+              ::testing::ElementsAre("{\"CurrentVersion\":1772581987}"));
+  EXPECT_THAT(Column("SELECT value FROM configurations WHERE id = 'encryption_key_label'"),
+              ::testing::ElementsAre("test-key"));
+  EXPECT_THAT(Column("SELECT indexname FROM pg_indexes WHERE schemaname = current_schema()"),
+              ::testing::IsSupersetOf({"actual_lrps_cell_id_idx", "tasks_first_completed_at_idx",
+                                       "desired_lrps_domain_idx", "domains_expire_time_idx"}));
+  EXPECT_THAT(Column("SELECT data_type FROM information_schema.columns WHERE table_schema = "
+                     "current_schema() AND table_name = 'actual_lrps' AND column_name = "
+                     "'routable'"),
+              ::testing::ElementsAre("boolean"));
+}
+
+// Rows as the Go BBS writes them (spec §10.1-10.2), with blobs computed independently
+// (Python `cryptography`, key sha256("fixture passphrase"), label "fixture", nonce 00..0b).
+TEST_F(PostgresStoreTest, ReadsRowsWrittenInUpstreamsFormat) {
+  ASSERT_TRUE(Open().ok());
+  testing::PostgresExec(url_, R"sql(
+INSERT INTO actual_lrps (process_guid, instance_index, presence, evacuating, domain, state,
+  instance_guid, cell_id, placement_error, since, net_info, modification_tag_epoch,
+  modification_tag_index, crash_count, crash_reason, internal_routes, metric_tags, routable,
+  availability_zone)
+VALUES ('pg-1', 2, 0, false, 'cf-apps', 'RUNNING', 'ig-1', 'cell-1', '', 1700000000000000000,
+  '02B2ZpeHR1cmUAAQIDBAUGBwgJCgusAiHdFjACYZlK7+w0GGZToGqB9oXi1tvH5H/4', 'epoch', 3, 0, '',
+  '02B2ZpeHR1cmUAAQIDBAUGBwgJCgv1eQm9SHNYP9YXpP+HmK1qYCUDm75Kmk23MgV/6/y/RxD/NdkJeQ1hJRBGHPIY08Q=',
+  '02B2ZpeHR1cmUAAQIDBAUGBwgJCgvVIFi6UnJPNOgTpf+HmL9mfGQ6BbW6L7H56D3TuX/w7O8=', true, 'z1');
+INSERT INTO domains VALUES ('cf-apps', 1800000000);
+UPDATE configurations SET value = 'fixture' WHERE id = 'encryption_key_label';
+)sql");
+  auto encoder = encryption::Encoder::Create(
+      {{"fixture", "fixture passphrase"}, {"test-key", "passphrase of test-key"}}, "test-key");
+  ASSERT_TRUE(encoder.ok());
+  auto store = Open(encoder.value());
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  Snapshot snapshot;
+  ASSERT_THAT((*store)->Load(&snapshot), IsOk());
+  ASSERT_THAT(snapshot.actual_lrps, SizeIs(1));
+  const ActualLRP& lrp = snapshot.actual_lrps[0];
+  EXPECT_EQ(lrp.actual_lrp_key().process_guid(), "pg-1");
+  EXPECT_EQ(lrp.actual_lrp_key().index(), 2);
+  EXPECT_EQ(lrp.state(), "RUNNING");
+  EXPECT_EQ(lrp.actual_lrp_net_info().address(), "10.0.0.1");
+  ASSERT_EQ(lrp.actual_lrp_internal_routes_size(), 1);
+  EXPECT_EQ(lrp.actual_lrp_internal_routes(0).hostname(), "a.apps.internal");
+  EXPECT_EQ(lrp.metric_tags().at("source_id"), "s");
+  EXPECT_TRUE(lrp.routable());
+  EXPECT_EQ(lrp.availability_zone(), "z1");
+  EXPECT_EQ(lrp.modification_tag().index(), 3u);
+  ASSERT_THAT(snapshot.domains, SizeIs(1));
+  EXPECT_EQ(snapshot.domains[0].expire_time, 1800000000);
+  // The encryptor re-encrypted the fixture rows with the active key.
+  EXPECT_THAT(Column("SELECT substr(net_info, 1, 4) FROM actual_lrps"),
+              ::testing::ElementsAre("02CH"));  // label length 8 = "test-key"
+}
+
+TEST_F(PostgresStoreTest, BringsAnOlderUpstreamSchemaForward) {
+  ASSERT_TRUE(Open().ok());
+  // Roll the schema back to version 1676360874 (before routable, availability_zone, desired
+  // metric_tags, bbs_health_check and update_strategy).
+  testing::PostgresExec(url_, R"sql(
+ALTER TABLE actual_lrps DROP COLUMN routable, DROP COLUMN availability_zone;
+ALTER TABLE desired_lrps DROP COLUMN metric_tags, DROP COLUMN update_strategy;
+DROP TABLE bbs_health_check;
+UPDATE configurations SET value = '{"CurrentVersion":1676360874}' WHERE id = 'version';
+)sql");
+  auto encoder = testing::TestEncoder();
+  ActualLRP running = testing::SmallActualLrp("pg", 0);
+  sql::ActualRow row = sql::EncodeActual(running, *encoder);
+  testing::PostgresExec(
+      url_, fmt::format("INSERT INTO actual_lrps (process_guid, instance_index, presence, domain, "
+                        "state, net_info, modification_tag_epoch, modification_tag_index) VALUES "
+                        "('pg', 0, 0, 'cf-apps', 'RUNNING', '{}', 'e', 1)",
+                        row.net_info));
+  models::DesiredLRPRunInfo run_info;
+  (*run_info.mutable_metric_tags())["source_id"].set_static_("from-run-info");
+  testing::PostgresExec(
+      url_,
+      fmt::format("INSERT INTO desired_lrps (process_guid, domain, log_guid, instances, memory_mb, "
+                  "disk_mb, rootfs, routes, volume_placement, modification_tag_epoch, run_info) "
+                  "VALUES ('pg', 'cf-apps', 'lg', 1, 2, 3, 'r', '{}', '{}', 'e', '{}')",
+                  encoder->EncodeValue("{}"), encoder->EncodeModelBytes(""),
+                  encoder->EncodeModel(run_info)));
+  auto store = Open();
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  EXPECT_THAT(Column("SELECT value FROM configurations WHERE id = 'version'"),
+              ::testing::ElementsAre("{\"CurrentVersion\":1772581987}"));
+  Snapshot snapshot;
+  ASSERT_THAT((*store)->Load(&snapshot), IsOk());
+  ASSERT_THAT(snapshot.actual_lrps, SizeIs(1));
+  EXPECT_TRUE(snapshot.actual_lrps[0].routable());  // set where state = 'RUNNING'
+  ASSERT_THAT(snapshot.desired_lrps, SizeIs(1));
+  EXPECT_EQ(snapshot.desired_lrps[0].metric_tags().at("source_id").static_(), "from-run-info");
+}
+
+TEST_F(PostgresStoreTest, RefusesANewerDatabaseWithUpstreamsMessage) {
+  ASSERT_TRUE(Open().ok());
+  testing::PostgresExec(url_,
+                        "UPDATE configurations SET value = '{\"CurrentVersion\":1999999999}' "
+                        "WHERE id = 'version'");
+  auto store = Open();
+  ASSERT_FALSE(store.ok());
+  EXPECT_THAT(store.status(), StatusIs(ErrorCode::kUnrecoverable));
+  EXPECT_EQ(store.status().message(),
+            "Existing DB version (1999999999) exceeds bbs version (1772581987)");
+}
+
+TEST_F(PostgresStoreTest, RefusesAnUnknownStoredKeyLabel) {
+  ASSERT_TRUE(Open(testing::TestEncoder("old")).ok());
+  auto store = Open(testing::TestEncoder("new"));
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(store.status().message(),
+            "Existing encryption key version (old) is not among the known keys");
+}
+
+TEST_F(PostgresStoreTest, ReconnectsWhenItsConnectionIsKilled) {
+  auto store = Open();
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  std::vector<Mutation> first = {PutDomain{"before", 0}};
+  ASSERT_THAT((*store)->Commit(first), IsOk());
+  // What a server restart does to an idle connection.
+  std::string name = url_.substr(url_.find("search_path%3D") + 14);
+  std::vector<std::string> killed = Column(
+      "SELECT pg_terminate_backend(pid)::text FROM pg_stat_activity WHERE application_name = '" +
+      name + "'");
+  EXPECT_THAT(killed, ::testing::ElementsAre("true"));
+  std::vector<Mutation> second = {PutDomain{"after", 0}};
+  ASSERT_THAT((*store)->Commit(second), IsOk());
+  Snapshot snapshot;
+  ASSERT_THAT((*store)->Load(&snapshot), IsOk());
+  EXPECT_THAT(snapshot.domains, SizeIs(2));
+}
+
+TEST_F(PostgresStoreTest, WritesFailWhileTheServerIsAwayAndSucceedOnceItIsBack) {
+  size_t host = url_.find("127.0.0.1:") + 10;
+  size_t slash = url_.find('/', host);
+  testing::TcpProxy proxy(static_cast<uint16_t>(std::stoi(url_.substr(host, slash - host))));
+  url_ = url_.substr(0, host) + std::to_string(proxy.port()) + url_.substr(slash);
+  auto store = Open();
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  std::vector<Mutation> first = {PutTask{testing::SmallTask("before")}};
+  ASSERT_THAT((*store)->Commit(first), IsOk());
+
+  proxy.Down();
+  std::vector<Mutation> lost = {PutTask{testing::SmallTask("while-down")}};
+  EXPECT_THAT((*store)->Commit(lost), StatusIs(ErrorCode::kUnknownError));
+  Snapshot snapshot;
+  EXPECT_THAT((*store)->Load(&snapshot), StatusIs(ErrorCode::kUnknownError));
+
+  proxy.Up();
+  std::vector<Mutation> later = {PutTask{testing::SmallTask("after")}};
+  ASSERT_THAT((*store)->Commit(later), IsOk());
+  ASSERT_THAT((*store)->Load(&snapshot), IsOk());
+  std::vector<std::string> guids;
+  for (const auto& task : snapshot.tasks) {
+    guids.push_back(task.task_guid());
+  }
+  EXPECT_THAT(guids, ::testing::UnorderedElementsAre("before", "after"));
+}
+
+TEST_F(PostgresStoreTest, AConfiguredCaFileMakesTlsRequired) {
+  PostgresStore::Options options;
+  options.url = url_;
+  options.ca_cert_file = "/nonexistent/ca.crt";
+  auto store = PostgresStore::Open(options, NullLogger(), testing::TestEncoder());
+  // The test server has no TLS: with sql_ca_cert_file set, bbs must not fall back to plain text.
+  ASSERT_FALSE(store.ok());
+  EXPECT_THAT(store.status().message(), HasSubstr("postgres: cannot connect"));
+}
+
+TEST(PostgresStoreOpenTest, AnUnreachableServerIsAOneLineErrorWithoutThePassword) {
+  PostgresStore::Options options;
+  // Port 1 on loopback: nothing listens there, the connection is refused at once.
+  options.url = "postgres://bbs:s3cret@127.0.0.1:1/bbs?sslmode=disable";
+  options.connection_timeout = std::chrono::seconds(2);
+  auto start = std::chrono::steady_clock::now();
+  auto store = PostgresStore::Open(options, NullLogger(), testing::TestEncoder());
+  ASSERT_FALSE(store.ok());
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+  EXPECT_THAT(store.status().message(), HasSubstr("postgres: cannot connect"));
+  EXPECT_THAT(store.status().message(), ::testing::Not(HasSubstr("\n")));
+  EXPECT_THAT(store.status().message(), ::testing::Not(HasSubstr("s3cret")));
+}
+
+// Start-up load time for docs/benchmarks.md (release build): --gtest_also_run_disabled_tests.
+TEST_F(PostgresStoreTest, DISABLED_Loads250kActualLrps) {
+  auto store = Open();
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  constexpr int kLrps = 250000;
+  for (int batch = 0; batch < kLrps / 10000; ++batch) {
+    std::vector<Mutation> put;
+    put.reserve(10000);
+    for (int i = 0; i < 10000; ++i) {
+      int n = batch * 10000 + i;
+      put.push_back(PutActualLrp{testing::SmallActualLrp(
+          fmt::format("{:08x}-0000-4000-8000-{:012x}", n / 4, n / 4), n % 4)});
+    }
+    ASSERT_THAT((*store)->Commit(put), IsOk());
+  }
+  store = Open();
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  auto start = std::chrono::steady_clock::now();
+  Snapshot snapshot;
+  ASSERT_THAT((*store)->Load(&snapshot), IsOk());
+  auto elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_THAT(snapshot.actual_lrps, SizeIs(kLrps));
+  std::printf("loaded %d actual LRPs in %.3f s\n", kLrps, elapsed);
+}
+
+}  // namespace
+}  // namespace bbs::storage

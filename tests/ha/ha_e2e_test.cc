@@ -1,0 +1,380 @@
+// High availability with real bbs processes (docs/ha.md): two processes contend for the leader
+// lock — a flock beside one SQLite file, or the `bbs` lock in an external Locket (served here by
+// an in-process Locket gRPC server). Exactly one is active; the passive does not listen on its
+// API port; killing the active makes the passive take over with every acknowledged write.
+
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <condition_variable>
+#include <fstream>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "bbs/base/clock.h"
+#include "bbs/cells/locket_client.h"
+#include "bbs/cells/locket_service.h"
+#include "bbs/cells/presence_registry.h"
+#include "bbs/http/test_client.h"
+#include "bbs/models/models.h"
+#include "bbs/testing/bbs_process.h"
+
+namespace bbs::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+// A port that was free a moment ago (the passive must be told its API port up front: it does
+// not listen, so there is nothing to read back).
+int FreePort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  socklen_t len = sizeof(addr);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  close(fd);
+  return ntohs(addr.sin_port);
+}
+
+// Whether a TCP connection to 127.0.0.1:port is refused (nothing listens).
+bool ConnectionRefused(int port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  int rc = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  int error = errno;
+  close(fd);
+  return rc != 0 && error == ECONNREFUSED;
+}
+
+int PortOf(const std::string& address) {
+  return std::atoi(address.substr(address.rfind(':') + 1).c_str());
+}
+
+models::DesiredLRP NewLrp(const std::string& guid) {
+  models::DesiredLRP lrp;
+  lrp.set_process_guid(guid);
+  lrp.set_domain("cf-apps");
+  lrp.set_root_fs("preloaded:cflinuxfs4");
+  lrp.set_instances(1);
+  lrp.set_memory_mb(256);
+  lrp.set_disk_mb(1024);
+  auto* run = lrp.mutable_action()->mutable_run_action();
+  run->set_path("/bin/true");
+  run->set_user("vcap");
+  (*lrp.mutable_metric_tags())["source_id"].set_static_("app-guid");
+  return lrp;
+}
+
+// True when the desire was acknowledged (200 and no error in the body).
+bool Desire(http::TestClient& client, const std::string& guid) {
+  models::DesireLRPRequest req;
+  *req.mutable_desired_lrp() = NewLrp(guid);
+  auto r = client.Send("POST", "/v1/desired_lrp/desire.r2", req.SerializeAsString(),
+                       {{"Content-Type", "application/x-protobuf"}});
+  models::DesiredLRPLifecycleResponse resp;
+  bool ok = r.ok() && r->status == 200 && resp.ParseFromString(r->body) && !resp.has_error();
+  if (!ok && r.ok()) ADD_FAILURE() << r->status << " " << resp.error().message();
+  return ok;
+}
+
+std::set<std::string> DesiredGuids(int port) {
+  http::TestClient client(static_cast<uint16_t>(port));
+  models::DesiredLRPsRequest all;
+  auto r = client.Send("POST", "/v1/desired_lrps/list.r3", all.SerializeAsString(),
+                       {{"Content-Type", "application/x-protobuf"}});
+  std::set<std::string> out;
+  models::DesiredLRPsResponse resp;
+  EXPECT_TRUE(r.ok() && r->status == 200 && resp.ParseFromString(r->body));
+  for (const auto& d : resp.desired_lrps()) out.insert(d.process_guid());
+  return out;
+}
+
+class HaE2eTest : public ::testing::Test {
+ protected:
+  // A bbs on the shared data directory with a fixed API port and, optionally, a JSON config.
+  std::unique_ptr<BbsProcess> MakeBbs(int api_port, const nlohmann::json& config = nullptr) {
+    std::vector<std::string> args = {"-address=127.0.0.1:" + std::to_string(api_port)};
+    if (!config.is_null()) {
+      std::string path = dir_.path() + "/config-" + std::to_string(api_port) + ".json";
+      std::ofstream(path) << config.dump();
+      args.push_back("-config=" + path);
+    }
+    return std::make_unique<BbsProcess>(BBS_BINARY, dir_.path(), args);
+  }
+
+  // Waits until `bbs` logged that it waits for the lock and returns its health port.
+  static int WaitUntilPassive(BbsProcess& bbs, const std::string& waiting_line) {
+    std::string line;
+    EXPECT_TRUE(bbs.WaitForLine("\"bbs.acquiring-lock\"", 30000, &line));
+    auto j = nlohmann::json::parse(line, nullptr, false);
+    EXPECT_TRUE(bbs.WaitForLine(waiting_line, 30000, &line)) << waiting_line;
+    return j.is_discarded() ? 0 : PortOf(j["data"]["health_address"].get<std::string>());
+  }
+
+  static bool Logged(BbsProcess& bbs, const std::string& needle) {
+    for (const auto& line : bbs.Lines()) {
+      if (line.find(needle) != std::string::npos) return true;
+    }
+    return false;
+  }
+
+  TempDir dir_;
+};
+
+// --- SQLite: the flock beside the database ---------------------------------------------------
+
+constexpr char kFileLockWaiting[] = "\"bbs.file-lock.waiting-for-lock\"";
+
+TEST_F(HaE2eTest, OnOneSqliteFileOneProcessIsActiveAndThePassiveDoesNotListenOnItsApiPort) {
+  int active_port = FreePort();
+  auto active = MakeBbs(active_port);
+  ASSERT_TRUE(active->Start()) << active->error();
+  EXPECT_TRUE(Logged(*active, "\"bbs.file-lock.acquired-lock\""));
+
+  int passive_port = FreePort();
+  auto passive = MakeBbs(passive_port);
+  ASSERT_TRUE(passive->Launch());
+  int health_port = WaitUntilPassive(*passive, kFileLockWaiting);
+  ASSERT_GT(health_port, 0);
+
+  EXPECT_TRUE(ConnectionRefused(passive_port));
+  http::TestClient health(static_cast<uint16_t>(health_port));
+  auto ping = health.Send("GET", "/ping");
+  ASSERT_TRUE(ping.ok()) << ping.status().ToString();
+  EXPECT_EQ(ping->status, 200);
+  EXPECT_FALSE(Logged(*passive, "\"bbs.started\""));
+  http::TestClient api(static_cast<uint16_t>(active_port));
+  EXPECT_TRUE(Desire(api, "pg-on-the-active"));
+
+  // A passive stops cleanly on SIGTERM while it waits.
+  EXPECT_EQ(passive->Stop(), 0);
+}
+
+TEST_F(HaE2eTest, KillingTheActiveUnderWritesLetsThePassiveServeEveryAcknowledgedWrite) {
+  int active_port = FreePort();
+  auto active = MakeBbs(active_port);
+  ASSERT_TRUE(active->Start()) << active->error();
+  int passive_port = FreePort();
+  auto passive = MakeBbs(passive_port);
+  ASSERT_TRUE(passive->Launch());
+  WaitUntilPassive(*passive, kFileLockWaiting);
+
+  // Writers keep desiring LRPs until the active disappears under them.
+  std::mutex mu;
+  std::condition_variable cv;
+  std::set<std::string> acknowledged;
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> writers;
+  for (int w = 0; w < 4; ++w) {
+    writers.emplace_back([&, w] {
+      http::TestClient client(static_cast<uint16_t>(active_port), 5s);
+      for (int i = 0; !stop.load(); ++i) {
+        std::string guid = "pg-" + std::to_string(w) + "-" + std::to_string(i);
+        if (!Desire(client, guid)) return;
+        std::lock_guard lock(mu);
+        acknowledged.insert(guid);
+        cv.notify_all();
+      }
+    });
+  }
+  {
+    std::unique_lock lock(mu);
+    EXPECT_TRUE(cv.wait_for(lock, 30s, [&] { return acknowledged.size() >= 200; }));
+  }
+  active->Kill();  // SIGKILL: no release, no clean-up
+  stop = true;
+  for (auto& t : writers) t.join();
+
+  ASSERT_TRUE(passive->WaitUntilServing(30000)) << passive->error();
+  EXPECT_EQ(passive->port(), passive_port);
+  EXPECT_TRUE(Logged(*passive, "\"bbs.file-lock.acquired-lock\""));
+  std::string durations;
+  EXPECT_TRUE(passive->WaitForLine("\"bbs.start-up-durations\"", 10000, &durations));
+  std::set<std::string> present = DesiredGuids(passive_port);
+  for (const auto& guid : acknowledged) {
+    EXPECT_TRUE(present.count(guid)) << guid << " was acknowledged but lost";
+  }
+  http::TestClient api(static_cast<uint16_t>(passive_port));
+  EXPECT_TRUE(Desire(api, "pg-after-takeover"));
+}
+
+TEST_F(HaE2eTest, AGracefulStopReleasesTheLockAndThePassiveTakesOver) {
+  auto active = MakeBbs(FreePort());
+  ASSERT_TRUE(active->Start()) << active->error();
+  {
+    http::TestClient api(static_cast<uint16_t>(active->port()));
+    ASSERT_TRUE(Desire(api, "pg-1"));
+  }
+  int passive_port = FreePort();
+  auto passive = MakeBbs(passive_port);
+  ASSERT_TRUE(passive->Launch());
+  WaitUntilPassive(*passive, kFileLockWaiting);
+
+  EXPECT_EQ(active->Stop(), 0);
+  EXPECT_TRUE(Logged(*active, "\"bbs.file-lock.released-lock\""));
+  ASSERT_TRUE(passive->WaitUntilServing(30000)) << passive->error();
+  EXPECT_EQ(DesiredGuids(passive_port), std::set<std::string>{"pg-1"});
+}
+
+// What the route-emitter sees: its event stream ends when the active dies, and a new
+// subscription to the new active works (events in between must be re-synced by listing).
+TEST_F(HaE2eTest, AnEventStreamEndsWhenTheActiveDiesAndResubscribingReachesTheNewActive) {
+  auto active = MakeBbs(FreePort());
+  ASSERT_TRUE(active->Start()) << active->error();
+  int passive_port = FreePort();
+  auto passive = MakeBbs(passive_port);
+  ASSERT_TRUE(passive->Launch());
+  WaitUntilPassive(*passive, kFileLockWaiting);
+
+  http::TestClient stream(static_cast<uint16_t>(active->port()));
+  ASSERT_TRUE(stream.StartRequest("POST", "/v1/events/lrp_instances.r1").ok());
+  auto head = stream.ReadUntil("\r\n\r\n");
+  ASSERT_TRUE(head.ok()) << head.status().ToString();
+  EXPECT_NE(head->find("200"), std::string::npos) << *head;
+
+  active->Kill();
+  auto rest = stream.ReadToEof(10s);
+  EXPECT_TRUE(rest.ok() || rest.status().code() != ErrorCode::kTimeout)
+      << "the stream outlived the active";
+
+  ASSERT_TRUE(passive->WaitUntilServing(30000)) << passive->error();
+  http::TestClient again(static_cast<uint16_t>(passive_port));
+  ASSERT_TRUE(again.StartRequest("POST", "/v1/events/lrp_instances.r1").ok());
+  auto again_head = again.ReadUntil("\r\n\r\n");
+  ASSERT_TRUE(again_head.ok()) << again_head.status().ToString();
+  EXPECT_NE(again_head->find("200"), std::string::npos) << *again_head;
+  http::TestClient api(static_cast<uint16_t>(passive_port));
+  ASSERT_TRUE(Desire(api, "pg-seen-by-the-new-stream"));
+  auto event = again.ReadUntil("actual_lrp_instance_created", 10s);
+  EXPECT_TRUE(event.ok()) << event.status().ToString();
+}
+
+// SQLite's guarantee is single-host flock semantics: a stopped (or hung) active keeps its flock,
+// so the passive must not take over — no split brain, at the price of no failover until the
+// active dies.
+TEST_F(HaE2eTest, AStoppedActiveKeepsItsFlockSoThePassiveWaits) {
+  int active_port = FreePort();
+  auto active = MakeBbs(active_port);
+  ASSERT_TRUE(active->Start()) << active->error();
+  int passive_port = FreePort();
+  auto passive = MakeBbs(passive_port);
+  ASSERT_TRUE(passive->Launch());
+  WaitUntilPassive(*passive, kFileLockWaiting);
+
+  ASSERT_EQ(kill(active->pid(), SIGSTOP), 0);
+  std::string line;
+  EXPECT_FALSE(passive->WaitForLine("\"bbs.file-lock.acquired-lock\"", 1500, &line))
+      << "the passive took over from a stopped active";
+  EXPECT_TRUE(ConnectionRefused(passive_port));
+  ASSERT_EQ(kill(active->pid(), SIGCONT), 0);
+  http::TestClient api(static_cast<uint16_t>(active_port));
+  EXPECT_TRUE(Desire(api, "pg-still-active"));
+
+  // The passive was waiting all along: it takes over as soon as the active really dies.
+  active->Kill();
+  ASSERT_TRUE(passive->WaitUntilServing(30000)) << passive->error();
+  EXPECT_TRUE(DesiredGuids(passive_port).count("pg-still-active"));
+}
+
+// --- An external Locket ------------------------------------------------------------------
+
+class HaLocketE2eTest : public HaE2eTest {
+ protected:
+  void SetUp() override {
+    registry_ = std::make_unique<cells::PresenceRegistry>(&clock_, Logger(LogSink::Null(), "t"));
+    server_ = std::make_unique<cells::LocketServer>(registry_.get(), Logger(LogSink::Null(), "t"));
+    ASSERT_TRUE(server_->Start(cells::LocketServerOptions{"127.0.0.1:0", std::nullopt}).ok());
+    address_ = "127.0.0.1:" + std::to_string(server_->port());
+    cells::LocketClientOptions options;
+    options.address = address_;
+    auto client = cells::LocketClient::Create(options);
+    ASSERT_TRUE(client.ok());
+    locket_ = std::move(*client);
+  }
+  void TearDown() override { server_->Stop(); }
+
+  nlohmann::json Config(const std::string& uuid) const {
+    return {{"uuid", uuid},
+            {"locket_address", address_},
+            {"lock_ttl", "1s"},
+            {"lock_retry_interval", "100ms"}};
+  }
+
+  std::string LockOwner() {
+    auto fetched = locket_->Fetch("bbs", {2000ms, false, ""});
+    return fetched.ok() ? fetched->owner : fetched.status().ToString();
+  }
+
+  SystemClock clock_;
+  std::unique_ptr<cells::PresenceRegistry> registry_;
+  std::unique_ptr<cells::LocketServer> server_;
+  std::string address_;
+  std::unique_ptr<cells::LocketClient> locket_;
+};
+
+TEST_F(HaLocketE2eTest, TheActiveHoldsTheBbsLockAsItsUuidAndThePassiveDoesNotListen) {
+  auto active = MakeBbs(FreePort(), Config("bbs-uuid-a"));
+  ASSERT_TRUE(active->Start()) << active->error();
+  EXPECT_EQ(LockOwner(), "bbs-uuid-a");
+  auto fetched = locket_->Fetch("bbs");
+  ASSERT_TRUE(fetched.ok());
+  EXPECT_EQ(fetched->type, cells::ResourceType::kLock);
+  EXPECT_TRUE(Logged(*active, "\"bbs.locket-lock.acquired-lock\""));
+
+  int passive_port = FreePort();
+  auto passive = MakeBbs(passive_port, Config("bbs-uuid-b"));
+  ASSERT_TRUE(passive->Launch());
+  WaitUntilPassive(*passive, "\"bbs.locket-lock.failed-to-acquire-lock\"");
+  EXPECT_TRUE(ConnectionRefused(passive_port));
+  EXPECT_EQ(LockOwner(), "bbs-uuid-a");
+
+  // Graceful stop releases the lock in Locket; the passive takes it at its next retry.
+  EXPECT_EQ(active->Stop(), 0);
+  ASSERT_TRUE(passive->WaitUntilServing(30000)) << passive->error();
+  EXPECT_EQ(LockOwner(), "bbs-uuid-b");
+}
+
+TEST_F(HaLocketE2eTest, LosingLocketEndsTheActiveWithANonZeroExit) {
+  auto active = MakeBbs(FreePort(), Config("bbs-uuid-a"));
+  ASSERT_TRUE(active->Start()) << active->error();
+  server_->Stop();
+  int status = active->WaitForExit(20000);
+  EXPECT_NE(status, -1) << "still running after Locket went away";
+  EXPECT_EQ(status, 1);
+  EXPECT_TRUE(Logged(*active, "\"bbs.locket-lock.lost-lock\""));
+  EXPECT_TRUE(Logged(*active, "\"bbs.lost-lock-exiting\""));
+}
+
+TEST_F(HaLocketE2eTest, KillingTheActiveLetsThePassiveTakeTheLockOnceItsTtlRanOut) {
+  auto active = MakeBbs(FreePort(), Config("bbs-uuid-a"));
+  ASSERT_TRUE(active->Start()) << active->error();
+  {
+    http::TestClient api(static_cast<uint16_t>(active->port()));
+    ASSERT_TRUE(Desire(api, "pg-1"));
+  }
+  int passive_port = FreePort();
+  auto passive = MakeBbs(passive_port, Config("bbs-uuid-b"));
+  ASSERT_TRUE(passive->Launch());
+  WaitUntilPassive(*passive, "\"bbs.locket-lock.failed-to-acquire-lock\"");
+
+  active->Kill();
+  ASSERT_TRUE(passive->WaitUntilServing(30000)) << passive->error();
+  EXPECT_EQ(LockOwner(), "bbs-uuid-b");
+  EXPECT_EQ(DesiredGuids(passive_port), std::set<std::string>{"pg-1"});
+}
+
+}  // namespace
+}  // namespace bbs::testing
