@@ -48,13 +48,13 @@ const FlagSpec kFlags[] = {
     {"activeKeyLabel", FlagKind::kString, &Config::active_key_label, nullptr,
      "label of the encryption key that encrypts new records (active_key_label)"},
     {"etcdCluster", FlagKind::kString, &Config::etcd_cluster, nullptr,
-     "comma-separated etcd URLs (not built yet)"},
+     "comma-separated etcd client URLs; selects database_driver etcd unless that is given"},
     {"etcdCertFile", FlagKind::kString, &Config::etcd_cert_file, nullptr,
-     "etcd client certificate (not built yet)"},
+     "etcd client certificate (PEM), with -etcdKeyFile"},
     {"etcdKeyFile", FlagKind::kString, &Config::etcd_key_file, nullptr,
-     "etcd client key (not built yet)"},
+     "etcd client private key (PEM), with -etcdCertFile"},
     {"etcdCaFile", FlagKind::kString, &Config::etcd_ca_file, nullptr,
-     "etcd CA certificate (not built yet)"},
+     "CA certificate (PEM) that signed the etcd members' certificates"},
     {"locketListenAddress", FlagKind::kString, &Config::locket_listen_address,
      OptionalHostPortProblem,
      "serve the Locket gRPC API for cell presences on host:port (bbs extension; default off)"},
@@ -248,13 +248,14 @@ Status ApplyFlag(const FlagSpec& spec, const std::vector<std::string>& values, C
 
 // Checks that involve more than one key.
 Status CheckCombination(const Config& c, bool connection_string_set) {
-  if (c.database_driver != "sqlite" && !connection_string_set) {
-    return ConfigError(
-        "database_connection_string (-databaseConnectionString) is required when "
-        "database_driver is " +
-        Quote(c.database_driver));
+  // etcd takes its endpoints from -etcdCluster, or else from the connection string.
+  const bool etcd_cluster_set = c.database_driver == "etcd" && !c.etcd_cluster.empty();
+  if (c.database_driver != "sqlite" && !connection_string_set && !etcd_cluster_set) {
+    return ConfigError(std::string("database_connection_string (-databaseConnectionString)") +
+                       (c.database_driver == "etcd" ? " or -etcdCluster" : "") +
+                       " is required when database_driver is " + Quote(c.database_driver));
   }
-  if (c.database_connection_string.empty()) {
+  if (c.database_connection_string.empty() && !etcd_cluster_set) {
     return ConfigError("database_connection_string (-databaseConnectionString) is empty");
   }
   if (c.locket_client_keepalive_time > c.locket_client_keepalive_timeout) {
@@ -347,6 +348,13 @@ Result<Config> LoadConfig(const std::vector<std::string>& args) {
     if (kFlags[i].name == "databaseConnectionString") {
       notes.connection_string_set = true;
     }
+    if (kFlags[i].name == "databaseDriver") {
+      notes.driver_set = true;
+    }
+  }
+  // -etcdCluster alone selects the etcd store, as it was the original BBS's only store.
+  if (!notes.driver_set && !config.etcd_cluster.empty()) {
+    config.database_driver = "etcd";
   }
   ApplyZeroMeansDefault(&config);
   if (Status s = CheckCombination(config, notes.connection_string_set); !s.ok()) {
@@ -385,17 +393,8 @@ std::vector<std::string> Config::NotYetSupported() const {
       out.push_back(names + std::string(rest));
     }
   };
-  add(SetNames({{"-etcdCluster", !etcd_cluster.empty()}}),
-      " set but the etcd store is not built yet; data stays in the configured database_driver");
-  add(SetNames({{"-etcdCertFile", !etcd_cert_file.empty()},
-                {"-etcdKeyFile", !etcd_key_file.empty()},
-                {"-etcdCaFile", !etcd_ca_file.empty()}}),
-      " set but the etcd store is not built yet; ignored");
   add(SetNames({{"-consulCluster", !consul_cluster.empty()}}),
       " set but Consul registration is not built (Diego dropped Consul); ignored");
-  if (database_driver == "etcd") {
-    out.push_back("database_driver is \"etcd\" but the etcd store is not built yet");
-  }
   add(SetNames({{"enable_db_health_check", enable_db_health_check},
                 {"health_check_interval", health_check_interval != d.health_check_interval},
                 {"health_check_timeout", health_check_timeout != d.health_check_timeout},
@@ -542,10 +541,10 @@ const std::vector<AcceptedKey>& AcceptedKeys() {
       {"-databaseConnectionString", kApplied, ""},
       {"-encryptionKey", kApplied, ""},
       {"-activeKeyLabel", kApplied, ""},
-      {"-etcdCluster", kNotYet, ""},
-      {"-etcdCertFile", kNotYet, ""},
-      {"-etcdKeyFile", kNotYet, ""},
-      {"-etcdCaFile", kNotYet, ""},
+      {"-etcdCluster", kApplied, ""},
+      {"-etcdCertFile", kApplied, ""},
+      {"-etcdKeyFile", kApplied, ""},
+      {"-etcdCaFile", kApplied, ""},
       {"-locketListenAddress", kApplied, ""},
       {"-repUrlTemplate", kApplied, ""},
       {"-consulCluster", kNotYet, ""},

@@ -78,7 +78,8 @@ struct Config {
   std::string key_file;
 
   // --- §11.3 Database ---
-  std::string database_driver = "sqlite";  // -databaseDriver: sqlite, postgres or etcd
+  std::string database_driver = "sqlite";  // -databaseDriver: sqlite, postgres, mysql or etcd
+                                           // (etcd when only -etcdCluster is given)
   // -databaseConnectionString. Laptop default for sqlite; required for the other drivers.
   std::string database_connection_string = "./bbs-data/bbs.db";
   int max_open_database_connections = 200;  // 0 = unlimited

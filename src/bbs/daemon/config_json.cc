@@ -369,7 +369,9 @@ Status DecodeConfig(const Json& root, const std::string& where, Config* c, Confi
   r.String("cert_file", &c->cert_file);
   r.String("key_file", &c->key_file);
   // §11.3
-  r.String("database_driver", &c->database_driver, DriverProblem);
+  if (r.String("database_driver", &c->database_driver, DriverProblem)) {
+    notes->driver_set = true;
+  }
   if (r.String("database_connection_string", &c->database_connection_string)) {
     notes->connection_string_set = true;
   }

@@ -14,6 +14,7 @@ namespace bbs::daemon {
 // What reading a file found besides the values it stored.
 struct ConfigFileNotes {
   bool connection_string_set = false;  // database_connection_string was given
+  bool driver_set = false;             // database_driver was given
   // One line per key that is not known, naming it: upstream ignores unknown keys, so bbs
   // warns instead of failing.
   std::vector<std::string> warnings;

@@ -742,20 +742,44 @@ TEST_F(ConfigTest, NotYetSupportedNamesEachFeatureThatIsSet) {
   EXPECT_THAT(
       loaded->NotYetSupported(),
       ElementsAre(
-          "-etcdCluster is set but the etcd store is not built yet; data stays in the "
-          "configured database_driver",
-          "-etcdKeyFile and -etcdCaFile are set but the etcd store is not built yet; ignored",
           "-consulCluster is set but Consul registration is not built (Diego dropped Consul); "
           "ignored",
           "enable_db_health_check is set but the database health check is not built yet"));
 }
 
-TEST_F(ConfigTest, NotYetSupportedNamesTheEtcdDriver) {
+TEST_F(ConfigTest, EtcdClusterAloneSelectsTheEtcdDriverWithoutAConnectionString) {
   Result<Config> loaded = LoadConfig(
-      std::vector<std::string>{"-databaseDriver=etcd", "-databaseConnectionString=http://e:2379"});
+      std::vector<std::string>{"-etcdCluster=https://e1:2379,https://e2:2379",
+                               "-etcdCertFile=/e/crt", "-etcdKeyFile=/e/key", "-etcdCaFile=/e/ca"});
   ASSERT_TRUE(loaded.ok()) << ErrorOf(loaded);
-  EXPECT_THAT(loaded->NotYetSupported(),
-              ElementsAre("database_driver is \"etcd\" but the etcd store is not built yet"));
+  EXPECT_EQ(loaded->database_driver, "etcd");
+  EXPECT_EQ(loaded->etcd_cluster, "https://e1:2379,https://e2:2379");
+  EXPECT_THAT(loaded->NotYetSupported(), IsEmpty());
+}
+
+TEST_F(ConfigTest, AGivenDatabaseDriverWinsOverEtcdCluster) {
+  Result<Config> by_flag =
+      LoadConfig(std::vector<std::string>{"-databaseDriver=sqlite", "-etcdCluster=https://e:2379"});
+  ASSERT_TRUE(by_flag.ok()) << ErrorOf(by_flag);
+  EXPECT_EQ(by_flag->database_driver, "sqlite");
+  Result<Config> by_file = LoadWithFile(
+      R"({"database_driver": "postgres", "database_connection_string": "postgres://db/diego"})",
+      {"-etcdCluster=https://e:2379"});
+  ASSERT_TRUE(by_file.ok()) << ErrorOf(by_file);
+  EXPECT_EQ(by_file->database_driver, "postgres");
+}
+
+TEST_F(ConfigTest, TheEtcdDriverTakesItsEndpointsFromTheClusterOrTheConnectionString) {
+  Result<Config> cluster =
+      LoadConfig(std::vector<std::string>{"-databaseDriver=etcd", "-etcdCluster=https://e:2379"});
+  ASSERT_TRUE(cluster.ok()) << ErrorOf(cluster);
+  Result<Config> connection = LoadConfig(
+      std::vector<std::string>{"-databaseDriver=etcd", "-databaseConnectionString=http://e:2379"});
+  ASSERT_TRUE(connection.ok()) << ErrorOf(connection);
+  EXPECT_THAT(connection->NotYetSupported(), IsEmpty());
+  EXPECT_EQ(ErrorOf(LoadConfig(std::vector<std::string>{"-databaseDriver=etcd"})),
+            "database_connection_string (-databaseConnectionString) or -etcdCluster is required "
+            "when database_driver is \"etcd\"");
 }
 
 TEST_F(ConfigTest, KeysThatUpstreamIgnoresAreNotReportedAsMissingFeatures) {
@@ -955,10 +979,6 @@ TEST_F(ConfigTest, EveryAcceptedKeyIsAppliedOrReported) {
       {"-debugAddr", {"{}", {"-debugAddr=127.0.0.1:17017"}}},
       {"-encryptionKey", {"{}", {"-encryptionKey=k:p", "-activeKeyLabel=k"}}},
       {"-activeKeyLabel", {"{}", {"-encryptionKey=k:p", "-activeKeyLabel=k"}}},
-      {"-etcdCluster", {"{}", {"-etcdCluster=https://etcd:4001"}}},
-      {"-etcdCertFile", {"{}", {"-etcdCertFile=/crt"}}},
-      {"-etcdKeyFile", {"{}", {"-etcdKeyFile=/key"}}},
-      {"-etcdCaFile", {"{}", {"-etcdCaFile=/ca"}}},
       {"-consulCluster", {"{}", {"-consulCluster=http://consul:8500"}}},
   };
 

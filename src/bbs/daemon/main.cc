@@ -320,6 +320,10 @@ int Run(int argc, char** argv) {
   store_options.write_timeout = config->db_write_timeout;
   store_options.sql_ca_cert_file = config->sql_ca_cert_file;
   store_options.sql_enable_identity_verification = config->sql_enable_identity_verification;
+  store_options.etcd_cluster = config->etcd_cluster;
+  store_options.etcd_cert_file = config->etcd_cert_file;
+  store_options.etcd_key_file = config->etcd_key_file;
+  store_options.etcd_ca_file = config->etcd_ca_file;
   auto store = storage::OpenStore(store_options, logger.Session("store"));
   if (!store.ok()) {
     logger.Fatal("opening-store-failed", store.status().message(),

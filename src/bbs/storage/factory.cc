@@ -15,6 +15,7 @@
 #include <fmt/format.h>
 
 #include "bbs/storage/encryption/encoder.h"
+#include "bbs/storage/etcd/etcd_store.h"
 #include "bbs/storage/memory_store.h"
 #include "bbs/storage/mysql/mysql_store.h"
 #include "bbs/storage/postgres/postgres_store.h"
@@ -166,7 +167,23 @@ Result<std::unique_ptr<Store>> OpenStore(const StoreOptions& options, Logger log
     return std::unique_ptr<Store>(std::move(store).value());
   }
   if (options.driver == "etcd") {
-    return InvalidRequest(fmt::format("database driver '{}' is not built yet", options.driver));
+    auto encoder = MakeEncoder(options, "");
+    if (!encoder.ok()) {
+      return encoder.status();
+    }
+    etcd::EtcdStore::Options etcd;
+    etcd.client.endpoints = etcd::SplitEndpoints(
+        options.etcd_cluster.empty() ? options.connection_string : options.etcd_cluster);
+    etcd.client.cert_file = options.etcd_cert_file;
+    etcd.client.key_file = options.etcd_key_file;
+    etcd.client.ca_file = options.etcd_ca_file;
+    etcd.root = options.etcd_root;
+    etcd.encoder = encoder.value();
+    auto store = etcd::EtcdStore::Open(std::move(etcd), std::move(logger));
+    if (!store.ok()) {
+      return store.status();
+    }
+    return std::unique_ptr<Store>(std::move(store).value());
   }
   return InvalidRequest(fmt::format("unknown database driver '{}'", options.driver));
 }

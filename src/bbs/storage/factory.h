@@ -27,6 +27,15 @@ struct StoreOptions {
   std::chrono::nanoseconds write_timeout = std::chrono::minutes(10);
   std::string sql_ca_cert_file;
   bool sql_enable_identity_verification = true;
+  // etcd (-etcdCluster, -etcdCertFile, -etcdKeyFile, -etcdCaFile): the comma-separated client
+  // URLs ("https://a:2379,https://b:2379"; `connection_string` when empty), the client
+  // certificate, its key and the CA that signed the members' certificates, and the key prefix
+  // before "/v1/..." ("" = the seed's layout).
+  std::string etcd_cluster;
+  std::string etcd_cert_file;
+  std::string etcd_key_file;
+  std::string etcd_ca_file;
+  std::string etcd_root;
 };
 
 // The file beside a SQLite database that keeps its generated encryption key when no keys are
@@ -39,10 +48,12 @@ std::string SqliteKeyFilePath(const std::string& database_path);
 //                and kept in SqliteKeyFilePath() (the laptop default needs no set-up).
 //   "postgres" — `connection_string` is upstream's postgres://user:pass@host:port/db?... URL.
 //   "mysql"    — `connection_string` is upstream's user:pass@tcp(host:port)/db?... DSN.
+//   "etcd"     — etcd v3 at `etcd_cluster` (or `connection_string` when that is empty), in the
+//                original BBS's key layout (spec/behavior.md §10.6).
 //   "memory"   — an empty MemoryStore; `connection_string` is ignored.
-// The SQL servers require `encryption_keys` and `active_key_label` (InvalidRequest otherwise,
-// as upstream refuses to start without them). An unknown driver or an empty sqlite path fail
-// with InvalidRequest. Other failures are those of the backend's Open.
+// The SQL servers and etcd require `encryption_keys` and `active_key_label` (InvalidRequest
+// otherwise, as upstream refuses to start without them). An unknown driver or an empty sqlite path
+// fail with InvalidRequest. Other failures are those of the backend's Open.
 Result<std::unique_ptr<Store>> OpenStore(const StoreOptions& options, Logger logger);
 
 // Shorthand for a store without configured keys and with default pool settings.

@@ -4,9 +4,12 @@
 #include <fstream>
 #include <vector>
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "bbs/storage/etcd/etcd_testing.h"
 #include "bbs/storage/store_test_util.h"
 
 namespace bbs::storage {
@@ -39,8 +42,8 @@ TEST(OpenStoreTest, OpensAnEmptyMemoryStore) {
   EXPECT_THAT(snapshot.tasks, SizeIs(0));
 }
 
-TEST(OpenStoreTest, SqlServersRequireEncryptionKeys) {
-  for (const char* driver : {"postgres", "mysql"}) {
+TEST(OpenStoreTest, SqlServersAndEtcdRequireEncryptionKeys) {
+  for (const char* driver : {"postgres", "mysql", "etcd"}) {
     auto store = OpenStore(driver, "x", NullLogger());
     ASSERT_FALSE(store.ok());
     EXPECT_THAT(store.status(), StatusIs(ErrorCode::kInvalidRequest));
@@ -88,6 +91,53 @@ TEST(OpenStoreTest, SqliteUsesConfiguredKeysWhenGiven) {
   store = OpenStore(options, NullLogger());
   ASSERT_FALSE(store.ok());
   EXPECT_THAT(store.status(), StatusIs(ErrorCode::kInvalidRequest));
+}
+
+StoreOptions EtcdOptions(const std::string& cluster) {
+  StoreOptions options;
+  options.driver = "etcd";
+  options.etcd_cluster = cluster;
+  options.encryption_keys = {{"k1", "passphrase one"}};
+  options.active_key_label = "k1";
+  options.etcd_root = etcd::testing::UniqueRoot("factory");
+  return options;
+}
+
+TEST(OpenStoreTest, EtcdTakesTheClusterUrlsFromEtcdCluster) {
+  StoreOptions options = EtcdOptions("unix:///var/run/etcd.sock");
+  options.connection_string = "http://127.0.0.1:1";
+  auto store = OpenStore(options, NullLogger());
+  ASSERT_FALSE(store.ok());
+  EXPECT_THAT(store.status(), StatusIs(ErrorCode::kInvalidRequest));
+  EXPECT_THAT(store.status().message(), ::testing::HasSubstr("unix:///var/run/etcd.sock"));
+}
+
+TEST(OpenStoreTest, EtcdFallsBackToTheConnectionString) {
+  StoreOptions options = EtcdOptions("");
+  options.connection_string = "unix:///var/run/etcd.sock";
+  auto store = OpenStore(options, NullLogger());
+  ASSERT_FALSE(store.ok());
+  EXPECT_THAT(store.status().message(), ::testing::HasSubstr("unix:///var/run/etcd.sock"));
+}
+
+TEST(OpenStoreTest, OpensEtcdWithTheConfiguredKeysAndKeepsWhatWasCommitted) {
+  std::vector<std::string> endpoints = etcd::testing::TestEndpoints();
+  if (endpoints.empty()) {
+    GTEST_SKIP() << "BBS_TEST_ETCD_ENDPOINTS is not set (scripts/servers/etcd.sh)";
+  }
+  StoreOptions options = EtcdOptions(fmt::format("{}", fmt::join(endpoints, ",")));
+  {
+    auto store = OpenStore(options, NullLogger());
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    std::vector<Mutation> put = {PutTask{testing::SmallTask("tg")}};
+    ASSERT_THAT((*store)->Commit(put), IsOk());
+  }
+  auto store = OpenStore(options, NullLogger());
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  Snapshot snapshot;
+  ASSERT_THAT((*store)->Load(&snapshot), IsOk());
+  ASSERT_THAT(snapshot.tasks, SizeIs(1));
+  EXPECT_EQ(snapshot.tasks[0].task_guid(), "tg");
 }
 
 TEST(OpenStoreTest, RejectsAnUnknownDriver) {

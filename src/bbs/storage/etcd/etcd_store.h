@@ -1,0 +1,125 @@
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "bbs/base/logger.h"
+#include "bbs/base/status.h"
+#include "bbs/storage/encryption/encoder.h"
+#include "bbs/storage/etcd/etcd_client.h"
+#include "bbs/storage/store.h"
+
+namespace bbs::storage::etcd {
+
+// The key layout of the original (etcd-era) BBS, spec/behavior.md §10.6, under `root` (""
+// for the seed's layout, e.g. "/v1/task/<guid>"; "/x" gives "/x/v1/task/<guid>").
+struct KeyLayout {
+  std::string root;
+
+  std::string Version() const { return root + "/version"; }
+  std::string EncryptionKey() const { return root + "/encryption-key"; }
+  // Every record key starts with this.
+  std::string Records() const { return root + "/v1/"; }
+  std::string Domain(std::string_view domain) const;
+  std::string DesiredSchedule(std::string_view process_guid) const;
+  std::string DesiredRun(std::string_view process_guid) const;
+  // ".../instance" (ORDINARY), ".../evacuating" (EVACUATING) or ".../suspect" (SUSPECT).
+  std::string Actual(std::string_view process_guid, int32_t index,
+                     models::ActualLRP::Presence presence) const;
+  std::string Task(std::string_view task_guid) const;
+};
+
+// EtcdStore keeps the records in etcd v3 in the seed's key layout (KeyLayout). Values:
+//   domain            the expiry time as decimal Unix ns (the seed wrote an empty value; one is
+//                     read as "never expires"); a domain expiring in the future is attached to
+//                     a lease with the remaining TTL, so that etcd removes it as the seed did.
+//   desired schedule  model(DesiredLRPSchedulingInfo + the record's metric tags and update
+//                     strategy as fields 1001 and 1002, which the seed skips as unknown)
+//   desired run       model(run_info)
+//   actual, task      model(ActualLRP), model(Task)
+// where model() is the encrypted "serialised model" of spec/behavior.md §10.2 (the SQL stores'
+// Encoder, with the active key). /encryption-key holds the active key label (§10.3, §10.6).
+//
+// Commit coalesces the mutations to the last one per key and writes them in etcd transactions
+// of at most `max_ops_per_txn` operations and `max_request_bytes` bytes (etcd's server limits,
+// 128 and 1.5 MiB by default). A commit that fits in one transaction is atomic; a larger one
+// is a sequence of atomic transactions, and if one of them fails the earlier ones stay applied
+// (the store then holds a mix; every key holds either its old or its new value).
+// With a fence set, every transaction also compares the fence key's create revision and
+// writes nothing if it changed (the process lost its lock).
+//
+// Load reads the records with paginated range reads at one revision.
+//
+// Thread-compatible, as the Store contract asks.
+class EtcdStore final : public Store {
+ public:
+  struct Options {
+    EtcdClientOptions client;
+    std::string root;  // see KeyLayout
+    int max_ops_per_txn = 128;
+    int64_t max_request_bytes = 1572864;
+    int64_t page_size = 50000;  // keys per range read in Load
+    // How long Open waits for a member to answer before failing.
+    std::chrono::milliseconds connect_timeout{5000};
+    // Required: encrypts what is written, decrypts with the label each value names.
+    std::shared_ptr<const encryption::Encoder> encoder;
+    // Unix ns; null: the system clock. Used only for domain lease TTLs.
+    std::function<int64_t()> now;
+  };
+
+  // Connects (waiting up to connect_timeout for one member to answer), writes the /version key
+  // if missing, and checks the key label in /encryption-key (§10.3): a label the encoder does not
+  // know fails with Unrecoverable "Existing encryption key version (<label>) is not among the
+  // known keys"; a missing label or one other than the active label makes Open re-encrypt every
+  // record with the active key (values it cannot decode are logged and left alone) and then
+  // store the active label. Fails with UnknownError naming the endpoints if no member answers,
+  // and with InvalidRequest without an encoder.
+  static Result<std::unique_ptr<EtcdStore>> Open(Options options, Logger logger);
+
+  EtcdStore(const EtcdStore&) = delete;
+  EtcdStore& operator=(const EtcdStore&) = delete;
+
+  Status Load(Snapshot* out) override;
+  Status Commit(std::span<const Mutation> mutations) override;
+
+  // Later commits write only while `key` exists with create revision `create_revision`;
+  // otherwise they fail with Unrecoverable and write nothing.
+  void SetFence(std::string key, int64_t create_revision);
+  void ClearFence();
+
+  EtcdClient& client() { return *client_; }
+  const KeyLayout& layout() const { return layout_; }
+
+  // The version written to /version as {"CurrentVersion": N}.
+  static constexpr int64_t kSchemaVersion = 1;
+
+ public:
+  struct Op;  // one put or delete of a transaction (etcd_store.cc)
+
+ private:
+  EtcdStore(Options options, std::unique_ptr<EtcdClient> client, Logger logger);
+
+  Status EnsureVersion();
+  Status EnsureEncryptionKey();
+  // Rewrites every record value not already under the active label; returns how many.
+  Result<size_t> Reencrypt();
+  // Writes `ops` in as many transactions as the limits ask (see Commit).
+  Status WriteOps(std::span<const Op> ops);
+  Status Coalesce(std::span<const Mutation> mutations, std::vector<Op>* ops);
+  Status GrantLeases(std::vector<Op>* ops);
+  Status WriteTxn(std::span<const Op> ops);
+
+  Options options_;
+  KeyLayout layout_;
+  std::unique_ptr<EtcdClient> client_;
+  std::shared_ptr<const encryption::Encoder> encoder_;
+  Logger logger_;
+  std::string fence_key_;
+  int64_t fence_revision_ = 0;
+};
+
+}  // namespace bbs::storage::etcd
