@@ -82,9 +82,8 @@ class Connection {
     }
     SetTimeout(timeout);
     ec = Run([&](auto done) { Tcp().async_connect(endpoints, done); });
-    if (ec)
-      return IoFailure("dial tcp " + address + (ec == beast::error::timeout ? "" : ": connect"),
-                       ec);
+    if (ec == beast::error::timeout) return IoFailure("dial tcp " + address, ec);
+    if (ec) return IoFailure("dial tcp " + address + ": connect", ec);
     Tcp().socket().set_option(tcp::no_delay(true), ec);
     if (!tls_) return Status::Ok();
     SSL* ssl = tls_->native_handle();
