@@ -20,7 +20,7 @@ std::string Chunk(const std::string& id, const std::string& name, const std::str
 }
 
 HttpClient Client(int port) {
-  return HttpClient(*ParseEndpoint("http://127.0.0.1:" + std::to_string(port)), {},
+  return HttpClient(*url::ParseUrl("http://127.0.0.1:" + std::to_string(port)), {},
                     std::chrono::seconds(5));
 }
 

@@ -269,7 +269,7 @@ class CliE2eTest : public ::testing::Test {
   // What a rep does: claims and starts instance `index` of pg-1 on `cell`; crashes it once
   // when `crash` (the instance then restarts or stays CRASHED, as the restart policy says).
   void Place(int index, const std::string& cell, bool crash) {
-    HttpClient client(*ParseEndpoint(url_), {}, std::chrono::seconds(5));
+    HttpClient client(*url::ParseUrl(url_), {}, std::chrono::seconds(5));
     models::ClaimActualLRPRequest claim;
     claim.set_process_guid("pg-1");
     claim.set_index(index);

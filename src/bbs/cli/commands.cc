@@ -207,8 +207,8 @@ bool SetUpBbs(Context& ctx, int* code) {
                  "environment variable.");
     return false;
   }
-  auto endpoint = ParseEndpoint(ctx.bbs_url);
-  if (!endpoint.ok() || (endpoint->scheme != "http" && endpoint->scheme != "https")) {
+  auto endpoint = url::ParseUrl(ctx.bbs_url);
+  if (!endpoint.ok()) {
     *code = Fail(ctx, kExitValidation,
                  "The URL '" + ctx.bbs_url +
                      "' does not have an 'http' or 'https' scheme. Please specify one with the "

@@ -210,13 +210,13 @@ MetricsRows FetchMetrics(const std::string& url, const TlsOptions& tls,
     rows.error = "no --metricsURL";
     return rows;
   }
-  auto endpoint = ParseEndpoint(url);
+  auto endpoint = url::ParseUrl(url);
   if (!endpoint.ok()) {
     rows.error = endpoint.status().message();
     return rows;
   }
   HttpClient client(*endpoint, tls, timeout.count() > 0 ? timeout : std::chrono::seconds(2));
-  auto r = client.Request("GET", endpoint->base.empty() ? "/" : "", "");
+  auto r = client.Request("GET", "", "");
   if (!r.ok()) {
     rows.error = r.status().message();
     return rows;
@@ -242,7 +242,7 @@ Status RunTop(HttpClient& bbs, const TopOptions& options, std::FILE* err) {
     return Status(kTransportError, "top needs a terminal; use 'bbsctl summary' for JSON");
   }
   // Streams connect with a bounded timeout so that quitting never waits on a dead server.
-  HttpClient streams(bbs.endpoint(), bbs.tls(), std::chrono::seconds(5));
+  HttpClient streams(bbs.base(), bbs.tls(), std::chrono::seconds(5));
   EventQueue queue;
   StreamFollower lrps(streams, "/v1/events/lrp_instances.r1", queue);
   StreamFollower tasks(streams, "/v1/events/tasks.r1", queue);

@@ -1,26 +1,41 @@
 #include "bbs/cli/transport.h"
 
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cctype>
-#include <cerrno>
-#include <cstring>
+#include <charconv>
 #include <mutex>
+#include <optional>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/beast/core/buffers_to_string.hpp>
+#include <boost/beast/core/error.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 
 namespace bbs::cli {
 namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+namespace ssl = boost::asio::ssl;
+using tcp = asio::ip::tcp;
+using IoError = boost::system::error_code;
+using Parser = bhttp::response_parser<bhttp::string_body>;
 
 std::string Lower(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(),
@@ -28,292 +43,200 @@ std::string Lower(std::string s) {
   return s;
 }
 
-std::string OpenSslError() {
-  unsigned long e = ERR_get_error();
-  if (e == 0) return "tls error";
-  char buf[256];
-  ERR_error_string_n(e, buf, sizeof(buf));
-  ERR_clear_error();
-  return buf;
+// An I/O error in Go's words: "connection refused", "EOF".
+std::string GoText(const IoError& ec) {
+  if (ec == asio::error::eof || ec == bhttp::error::end_of_stream) return "EOF";
+  if (ec == bhttp::error::partial_message) return "unexpected EOF";
+  if (ec == asio::error::host_not_found) return "no such host";
+  return Lower(ec.message());
+}
+
+Status IoFailure(const std::string& op, const IoError& ec) {
+  if (ec == beast::error::timeout) return Status(ErrorCode::kTimeout, op + ": i/o timeout");
+  return Status(kTransportError, op + ": " + GoText(ec));
 }
 
 bool IsIpLiteral(const std::string& host) {
-  in6_addr a6;
-  in_addr a4;
-  return inet_pton(AF_INET, host.c_str(), &a4) == 1 || inet_pton(AF_INET6, host.c_str(), &a6) == 1;
+  IoError ec;
+  asio::ip::make_address(host, ec);
+  return !ec;
 }
 
-// One TCP connection, optionally wrapped in TLS.
-class Socket {
+// One TCP connection, optionally TLS, driven by Beast's asynchronous operations on a private
+// io_context so that tcp_stream's deadline bounds them.
+class Connection {
  public:
-  ~Socket() {
-    if (ssl_ != nullptr) SSL_free(ssl_);
-    if (fd_ >= 0) ::close(fd_);
-  }
-
-  // Connects to host:port within `timeout` (0 = the OS default).
-  Status Connect(const Endpoint& ep, std::chrono::milliseconds timeout) {
-    addrinfo hints{};
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    addrinfo* res = nullptr;
-    int rc = getaddrinfo(ep.host.c_str(), ep.port.c_str(), &hints, &res);
-    if (rc != 0) {
-      return Status(kTransportError, "dial tcp: lookup " + ep.host + ": " + gai_strerror(rc));
-    }
-    std::string last = "connection refused";
-    for (addrinfo* ai = res; ai != nullptr; ai = ai->ai_next) {
-      int fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
-      if (fd < 0) continue;
-      int flags = fcntl(fd, F_GETFL, 0);
-      fcntl(fd, F_SETFL, flags | O_NONBLOCK);
-      int c = ::connect(fd, ai->ai_addr, ai->ai_addrlen);
-      if (c != 0 && errno == EINPROGRESS) {
-        pollfd p{fd, POLLOUT, 0};
-        int n = ::poll(&p, 1, timeout.count() > 0 ? static_cast<int>(timeout.count()) : -1);
-        if (n == 0) {
-          ::close(fd);
-          freeaddrinfo(res);
-          return Status(ErrorCode::kTimeout,
-                        "dial tcp " + ep.host + ":" + ep.port + ": i/o timeout");
-        }
-        int err = 0;
-        socklen_t len = sizeof(err);
-        getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
-        c = err == 0 ? 0 : -1;
-        errno = err;
-      }
-      if (c != 0) {
-        last = std::strerror(errno);
-        std::transform(last.begin(), last.end(), last.begin(),
-                       [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
-        ::close(fd);
-        continue;
-      }
-      fcntl(fd, F_SETFL, flags);
-      int one = 1;
-      setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-      setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
-      fd_ = fd;
-      break;
-    }
-    freeaddrinfo(res);
-    if (fd_ < 0) {
-      return Status(kTransportError, "dial tcp " + ep.host + ":" + ep.port + ": connect: " + last);
+  // Connects to `url`'s host and port, shaking hands when `context` is set. `timeout` (0 =
+  // none) is the deadline of everything up to the response head.
+  Status Dial(const url::Url& url, ssl::context* context, bool verify,
+              std::chrono::milliseconds timeout) {
+    std::string address = url::HostPort{url.host, url.port}.ToString();
+    IoError ec;
+    tcp::resolver resolver(ioc_);
+    auto endpoints = resolver.resolve(url.host, std::to_string(url.port), ec);
+    if (ec) return Status(kTransportError, "dial tcp: lookup " + url.host + ": " + GoText(ec));
+    if (context != nullptr) {
+      tls_.emplace(ioc_, *context);
+    } else {
+      plain_.emplace(ioc_);
     }
     SetTimeout(timeout);
-    return Status::Ok();
+    ec = Run([&](auto done) { Tcp().async_connect(endpoints, done); });
+    if (ec == beast::error::timeout) return IoFailure("dial tcp " + address, ec);
+    if (ec) return IoFailure("dial tcp " + address + ": connect", ec);
+    Tcp().socket().set_option(tcp::no_delay(true), ec);
+    if (!tls_) return Status::Ok();
+    SSL* ssl = tls_->native_handle();
+    bool ip = IsIpLiteral(url.host);
+    if (!ip) SSL_set_tlsext_host_name(ssl, url.host.c_str());
+    if (verify && ip) X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), url.host.c_str());
+    if (verify && !ip) SSL_set1_host(ssl, url.host.c_str());
+    ec = Run([&](auto done) { tls_->async_handshake(ssl::stream_base::client, done); });
+    if (!ec) return Status::Ok();
+    long verified = SSL_get_verify_result(ssl);
+    if (ec != beast::error::timeout && verified != X509_V_OK) {
+      return Status(kTransportError, std::string("tls: handshake failed: x509: ") +
+                                         X509_verify_cert_error_string(verified));
+    }
+    return IoFailure("tls: handshake failed", ec);
   }
 
   void SetTimeout(std::chrono::milliseconds timeout) {
-    timeval tv{};
-    tv.tv_sec = static_cast<time_t>(timeout.count() / 1000);
-    tv.tv_usec = static_cast<suseconds_t>((timeout.count() % 1000) * 1000);
-    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    if (timeout.count() > 0) {
+      Tcp().expires_after(timeout);
+    } else {
+      Tcp().expires_never();
+    }
   }
 
-  Status StartTls(SSL_CTX* ctx, const Endpoint& ep, bool skip_verify) {
-    ssl_ = SSL_new(ctx);
-    if (ssl_ == nullptr) return Status(kTransportError, OpenSslError());
-    SSL_set_fd(ssl_, fd_);
-    if (!IsIpLiteral(ep.host)) SSL_set_tlsext_host_name(ssl_, ep.host.c_str());
-    if (!skip_verify) {
-      if (IsIpLiteral(ep.host)) {
-        X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl_), ep.host.c_str());
-      } else {
-        SSL_set1_host(ssl_, ep.host.c_str());
-      }
+  Status Write(const bhttp::request<bhttp::string_body>& request) {
+    IoError ec =
+        Run([&](auto done) { WithStream([&](auto& s) { bhttp::async_write(s, request, done); }); });
+    return ec ? IoFailure("write", ec) : Status::Ok();
+  }
+
+  // Reads into `parser` up to the end of the header or of the message.
+  enum class Until { kHeader, kEnd };
+  Status Read(Parser& parser, Until until) {
+    IoError ec = Run([&](auto done) {
+      WithStream([&](auto& s) {
+        if (until == Until::kHeader) {
+          bhttp::async_read_header(s, buffer_, parser, done);
+        } else {
+          bhttp::async_read(s, buffer_, parser, done);
+        }
+      });
+    });
+    if (ec == asio::error::eof || ec == bhttp::error::end_of_stream ||
+        ec == bhttp::error::partial_message) {
+      return Status(kTransportError, GoText(ec));
     }
-    if (SSL_connect(ssl_) != 1) {
-      long verify = SSL_get_verify_result(ssl_);
-      std::string why = verify != X509_V_OK
-                            ? std::string("x509: ") + X509_verify_cert_error_string(verify)
-                            : OpenSslError();
-      return Status(kTransportError, "tls: handshake failed: " + why);
+    return ec ? IoFailure("read", ec) : Status::Ok();
+  }
+
+  // Appends to `out` the raw bytes after the head read so far: those buffered, else what
+  // arrives next.
+  Status ReadRaw(std::string* out) {
+    if (buffer_.size() == 0) {
+      size_t n = 0;
+      IoError ec = Run([&](auto done) {
+        WithStream([&](auto& s) {
+          s.async_read_some(buffer_.prepare(16384), [&n, done](const IoError& e, size_t got) {
+            n = got;
+            done(e);
+          });
+        });
+      });
+      buffer_.commit(n);
+      if (ec) return Status(kTransportError, GoText(ec));
     }
+    out->append(beast::buffers_to_string(buffer_.data()));
+    buffer_.consume(buffer_.size());
     return Status::Ok();
   }
 
-  Status WriteAll(std::string_view data) {
-    while (!data.empty()) {
-      ssize_t n;
-      if (ssl_ != nullptr) {
-        n = SSL_write(ssl_, data.data(), static_cast<int>(data.size()));
-      } else {
-        n = ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
-      }
-      if (n <= 0) {
-        if (errno == EAGAIN || errno == EWOULDBLOCK)
-          return Status(ErrorCode::kTimeout, "i/o timeout");
-        return Status(kTransportError, std::string("write: ") + std::strerror(errno));
-      }
-      data.remove_prefix(static_cast<size_t>(n));
-    }
-    return Status::Ok();
-  }
-
-  // Reads up to `n` bytes; 0 at EOF.
-  Result<size_t> Read(char* buf, size_t n) {
-    for (;;) {
-      errno = 0;
-      ssize_t r;
-      if (ssl_ != nullptr) {
-        r = SSL_read(ssl_, buf, static_cast<int>(n));
-        if (r <= 0) {
-          int err = SSL_get_error(ssl_, static_cast<int>(r));
-          if (err == SSL_ERROR_ZERO_RETURN) return size_t{0};
-          if (err == SSL_ERROR_SYSCALL && errno == 0) return size_t{0};
-          if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            return Status(ErrorCode::kTimeout, "i/o timeout");
-          }
-          if (errno == EINTR) continue;
-          return Status(kTransportError, "read: " + (errno != 0 ? std::string(std::strerror(errno))
-                                                                : OpenSslError()));
-        }
-      } else {
-        r = ::recv(fd_, buf, n, 0);
-        if (r < 0) {
-          if (errno == EINTR) continue;
-          if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            return Status(ErrorCode::kTimeout, "i/o timeout");
-          }
-          return Status(kTransportError, std::string("read: ") + std::strerror(errno));
-        }
-      }
-      return static_cast<size_t>(r);
-    }
-  }
-
-  void Shutdown() {
-    if (fd_ >= 0) ::shutdown(fd_, SHUT_RDWR);
+  // Shuts the socket down from any thread, failing the operation in progress.
+  void Interrupt() {
+    asio::post(ioc_, [this] {
+      IoError ignored;
+      Tcp().socket().shutdown(tcp::socket::shutdown_both, ignored);
+    });
   }
 
  private:
-  int fd_ = -1;
-  SSL* ssl_ = nullptr;
+  beast::tcp_stream& Tcp() { return tls_ ? beast::get_lowest_layer(*tls_) : *plain_; }
+
+  template <class F>
+  void WithStream(F&& f) {
+    if (tls_) {
+      f(*tls_);
+    } else {
+      f(*plain_);
+    }
+  }
+
+  // Runs the asynchronous operation `start` begins (with a completion handler) to its end.
+  template <class Start>
+  IoError Run(Start&& start) {
+    IoError result;
+    start([&result](const IoError& ec, auto&&...) { result = ec; });
+    ioc_.restart();
+    ioc_.run();
+    return result;
+  }
+
+  asio::io_context ioc_;
+  std::optional<beast::tcp_stream> plain_;
+  std::optional<beast::ssl_stream<beast::tcp_stream>> tls_;
+  beast::flat_buffer buffer_;
 };
 
-// Buffered reads over a Socket: lines, exact byte counts, chunked bodies.
-class Reader {
- public:
-  explicit Reader(Socket& socket) : socket_(socket) {}
-
-  Status Fill() {
-    char tmp[16384];
-    auto n = socket_.Read(tmp, sizeof(tmp));
-    if (!n.ok()) return n.status();
-    if (*n == 0) return Status(kTransportError, "unexpected EOF");
-    buf_.append(tmp, *n);
-    return Status::Ok();
+HttpResponse HeadOf(const Parser& parser) {
+  HttpResponse response;
+  response.status = static_cast<int>(parser.get().result_int());
+  for (const auto& field : parser.get()) {
+    response.headers[Lower(std::string(field.name_string()))] = std::string(field.value());
   }
-
-  Result<std::string> Line() {
-    for (;;) {
-      size_t nl = buf_.find('\n', pos_);
-      if (nl != std::string::npos) {
-        std::string line = buf_.substr(pos_, nl - pos_);
-        pos_ = nl + 1;
-        if (!line.empty() && line.back() == '\r') line.pop_back();
-        Compact();
-        return line;
-      }
-      Status s = Fill();
-      if (!s.ok()) return s;
-    }
-  }
-
-  Result<std::string> Exactly(size_t n) {
-    while (buf_.size() - pos_ < n) {
-      Status s = Fill();
-      if (!s.ok()) return s;
-    }
-    std::string out = buf_.substr(pos_, n);
-    pos_ += n;
-    Compact();
-    return out;
-  }
-
-  Result<std::string> UntilEof() {
-    for (;;) {
-      char tmp[16384];
-      auto n = socket_.Read(tmp, sizeof(tmp));
-      if (!n.ok()) return n.status();
-      if (*n == 0) break;
-      buf_.append(tmp, *n);
-    }
-    std::string out = buf_.substr(pos_);
-    buf_.clear();
-    pos_ = 0;
-    return out;
-  }
-
-  // The next chunk of a chunked body; empty at the last chunk (trailers consumed).
-  Result<std::string> Chunk() {
-    auto line = Line();
-    if (!line.ok()) return line.status();
-    size_t size = 0;
-    size_t i = 0;
-    for (; i < line->size() && std::isxdigit(static_cast<unsigned char>((*line)[i])); ++i) {
-      char c = static_cast<char>(std::tolower(static_cast<unsigned char>((*line)[i])));
-      size = size * 16 + static_cast<size_t>(c <= '9' ? c - '0' : c - 'a' + 10);
-    }
-    if (i == 0) return Status(kTransportError, "malformed chunked encoding");
-    if (size == 0) {
-      for (;;) {
-        auto trailer = Line();
-        if (!trailer.ok() || trailer->empty()) break;
-      }
-      return std::string();
-    }
-    auto data = Exactly(size);
-    if (!data.ok()) return data;
-    auto crlf = Line();
-    if (!crlf.ok()) return crlf.status();
-    return data;
-  }
-
- private:
-  void Compact() {
-    if (pos_ > 65536) {
-      buf_.erase(0, pos_);
-      pos_ = 0;
-    }
-  }
-
-  Socket& socket_;
-  std::string buf_;
-  size_t pos_ = 0;
-};
-
-Result<HttpResponse> ReadHead(Reader& reader) {
-  HttpResponse resp;
-  auto status = reader.Line();
-  if (!status.ok()) return status.status();
-  // "HTTP/1.1 200 OK"
-  size_t sp = status->find(' ');
-  if (status->rfind("HTTP/", 0) != 0 || sp == std::string::npos) {
-    return Status(kTransportError, "malformed HTTP response: " + *status);
-  }
-  resp.status = std::atoi(status->c_str() + sp + 1);
-  for (;;) {
-    auto line = reader.Line();
-    if (!line.ok()) return line.status();
-    if (line->empty()) break;
-    size_t colon = line->find(':');
-    if (colon == std::string::npos) continue;
-    std::string value = line->substr(colon + 1);
-    size_t start = value.find_first_not_of(" \t");
-    value = start == std::string::npos ? "" : value.substr(start);
-    resp.headers[Lower(line->substr(0, colon))] = value;
-  }
-  return resp;
+  return response;
 }
 
+// Decodes a chunked body. Upstream ends every chunk-size line of an event stream with an empty
+// extension ("1f;\r\n", api.md §4.3), which Beast's parser rejects (RFC 9112 wants a name
+// after ';') and Go's reader accepts; so event streams are de-chunked here.
+class Dechunker {
+ public:
+  // Appends the data of the complete chunks in what arrived so far to `out`; false when the
+  // framing is malformed.
+  bool Feed(std::string_view bytes, std::string* out) {
+    raw_.append(bytes);
+    while (!done_) {
+      size_t eol = raw_.find("\r\n");
+      if (eol == std::string::npos) return true;
+      size_t size = 0;
+      auto [end, ec] = std::from_chars(raw_.data(), raw_.data() + eol, size, 16);
+      if (ec != std::errc() || (end != raw_.data() + eol && *end != ';')) return false;
+      if (size == 0) {
+        done_ = true;  // the last chunk; trailers are not read
+      } else if (raw_.size() < eol + 2 + size + 2) {
+        return true;
+      } else {
+        out->append(raw_, eol + 2, size);
+        raw_.erase(0, eol + 2 + size + 2);
+      }
+    }
+    return true;
+  }
+  bool done() const { return done_; }
+
+ private:
+  std::string raw_;
+  bool done_ = false;
+};
+
+// Splits the body of an event stream into server-sent events (api.md §4.4).
 class SseStream : public EventStream {
  public:
-  explicit SseStream(std::unique_ptr<Socket> socket)
-      : socket_(std::move(socket)), reader_(*socket_) {}
+  explicit SseStream(std::unique_ptr<Connection> connection) : connection_(std::move(connection)) {}
 
   Result<std::optional<SseEvent>> Next() override {
     SseEvent event;
@@ -323,21 +246,21 @@ class SseStream : public EventStream {
       if (nl == std::string::npos) {
         text_.erase(0, pos_);
         pos_ = 0;
-        if (ended_) return std::optional<SseEvent>();
-        auto chunk = reader_.Chunk();
-        if (!chunk.ok()) {
+        if (body_.done()) return std::optional<SseEvent>();
+        std::string raw;
+        Status read = connection_->ReadRaw(&raw);
+        if (!read.ok()) {
           if (interrupted_) return std::optional<SseEvent>();
-          return chunk.status();
+          return read;
         }
-        if (chunk->empty()) {
-          ended_ = true;
-          continue;
+        if (!body_.Feed(raw, &text_)) {
+          return Status(kTransportError, "malformed chunked encoding");
         }
-        text_ += *chunk;
         continue;
       }
       std::string line = text_.substr(pos_, nl - pos_);
       pos_ = nl + 1;
+      if (!line.empty() && line.back() == '\r') line.pop_back();
       if (line.empty()) {
         if (has_data) return std::optional<SseEvent>(std::move(event));
         event = SseEvent();
@@ -362,49 +285,54 @@ class SseStream : public EventStream {
 
   void Interrupt() override {
     interrupted_ = true;
-    socket_->Shutdown();
+    connection_->Interrupt();
   }
-
-  // The response head (and, when not 200, the body) read through the stream's own buffer.
-  Result<HttpResponse> Head() {
-    auto head = ReadHead(reader_);
-    if (!head.ok() || head->status == 200) return head;
-    if (!head->Header("content-length").empty()) {
-      auto b = reader_.Exactly(static_cast<size_t>(std::stoull(head->Header("content-length"))));
-      if (b.ok()) head->body = std::move(*b);
-    }
-    return head;
-  }
-
-  void NoTimeout() { socket_->SetTimeout(std::chrono::milliseconds(0)); }
 
  private:
-  std::unique_ptr<Socket> socket_;
-  Reader reader_;
+  std::unique_ptr<Connection> connection_;
+  Dechunker body_;
   std::string text_;
   size_t pos_ = 0;
-  bool ended_ = false;
   std::atomic<bool> interrupted_{false};
 };
 
+// Go's url.Error prints the method capitalised: "Post", "Get".
 std::string MethodName(const std::string& method) {
-  // Go's url.Error prints the method capitalised: "Post", "Get".
-  if (method.empty()) return method;
-  std::string out = method.substr(0, 1);
-  for (size_t i = 1; i < method.size(); ++i) {
-    out += static_cast<char>(std::tolower(static_cast<unsigned char>(method[i])));
-  }
+  std::string out = Lower(method);
+  if (!out.empty()) out[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(out[0])));
   return out;
+}
+
+Status Decorate(const Status& s, const std::string& method, const url::Url& target) {
+  std::string prefix = MethodName(method) + " \"" + target.ToString() + "\": ";
+  if (s.code() == ErrorCode::kTimeout) {
+    return Status(
+        ErrorCode::kTimeout,
+        prefix + "context deadline exceeded (Client.Timeout exceeded while awaiting headers)");
+  }
+  return Status(s.code(), prefix + s.message());
+}
+
+bhttp::request<bhttp::string_body> MakeRequest(const std::string& method, const url::Url& target,
+                                               std::string_view body,
+                                               const std::string& content_type) {
+  bhttp::request<bhttp::string_body> request;
+  request.method_string(method);
+  request.target(target.Target());
+  request.version(11);
+  request.set(bhttp::field::host, target.Authority());
+  request.set(bhttp::field::user_agent, "bbsctl");
+  if (!content_type.empty()) request.set(bhttp::field::content_type, content_type);
+  request.body() = std::string(body);
+  request.prepare_payload();
+  return request;
 }
 
 }  // namespace
 
 struct HttpClient::Tls {
-  std::mutex mu;  // guards the lazy creation of ctx: streams open from several threads
-  SSL_CTX* ctx = nullptr;
-  ~Tls() {
-    if (ctx != nullptr) SSL_CTX_free(ctx);
-  }
+  std::mutex mu;  // guards the lazy creation of context: streams open from several threads
+  std::optional<ssl::context> context;
 };
 
 std::string HttpResponse::Header(const std::string& lower_name) const {
@@ -412,191 +340,109 @@ std::string HttpResponse::Header(const std::string& lower_name) const {
   return it == headers.end() ? "" : it->second;
 }
 
-Result<Endpoint> ParseEndpoint(std::string_view url) {
-  Endpoint ep;
-  size_t scheme_end = url.find("://");
-  if (scheme_end == std::string_view::npos) {
-    return Status(kTransportError, "missing scheme in URL '" + std::string(url) + "'");
-  }
-  ep.scheme = Lower(std::string(url.substr(0, scheme_end)));
-  std::string_view rest = url.substr(scheme_end + 3);
-  size_t slash = rest.find('/');
-  std::string_view authority = rest.substr(0, slash);
-  if (slash != std::string_view::npos) ep.base = std::string(rest.substr(slash));
-  while (!ep.base.empty() && ep.base.back() == '/') ep.base.pop_back();
-  if (!authority.empty() && authority.front() == '[') {
-    size_t close = authority.find(']');
-    if (close == std::string_view::npos) return Status(kTransportError, "malformed host in URL");
-    ep.host = std::string(authority.substr(1, close - 1));
-    if (close + 1 < authority.size() && authority[close + 1] == ':') {
-      ep.port = std::string(authority.substr(close + 2));
-    }
-  } else {
-    size_t colon = authority.rfind(':');
-    ep.host = std::string(authority.substr(0, colon));
-    if (colon != std::string_view::npos) ep.port = std::string(authority.substr(colon + 1));
-  }
-  if (ep.port.empty()) ep.port = ep.scheme == "https" ? "443" : "80";
-  if (ep.host.empty())
-    return Status(kTransportError, "missing host in URL '" + std::string(url) + "'");
-  return ep;
-}
-
-HttpClient::HttpClient(Endpoint endpoint, TlsOptions tls, std::chrono::milliseconds timeout)
-    : endpoint_(std::move(endpoint)),
+HttpClient::HttpClient(url::Url base, TlsOptions tls, std::chrono::milliseconds timeout)
+    : base_(std::move(base)),
       tls_options_(std::move(tls)),
       timeout_(timeout),
       tls_(std::make_unique<Tls>()) {}
 
 HttpClient::~HttpClient() = default;
 
-std::string HttpClient::Url(const std::string& path) const {
-  std::string host =
-      endpoint_.host.find(':') != std::string::npos ? "[" + endpoint_.host + "]" : endpoint_.host;
-  return endpoint_.scheme + "://" + host + ":" + endpoint_.port + endpoint_.base + path;
+url::Url HttpClient::Target(const std::string& path) const {
+  return path.empty() ? base_ : base_.WithRoute(path);
 }
 
 namespace {
 
-Status MakeContext(const TlsOptions& options, SSL_CTX** out) {
-  SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
-  if (ctx == nullptr) return Status(kTransportError, OpenSslError());
-  *out = ctx;
-  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-  if (!options.skip_verify) {
-    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
-    if (!options.ca_file.empty()) {
-      if (SSL_CTX_load_verify_locations(ctx, options.ca_file.c_str(), nullptr) != 1) {
-        return Status(kTransportError,
-                      "failed to load CA cert file '" + options.ca_file + "': " + OpenSslError());
-      }
-    } else {
-      SSL_CTX_set_default_verify_paths(ctx);
-    }
+Status LoadContext(const TlsOptions& options, ssl::context& context) {
+  SSL_CTX_set_min_proto_version(context.native_handle(), TLS1_2_VERSION);
+  IoError ec;
+  if (options.skip_verify) {
+    context.set_verify_mode(ssl::verify_none);
   } else {
-    SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nullptr);
-  }
-  if (!options.cert_file.empty()) {
-    if (SSL_CTX_use_certificate_chain_file(ctx, options.cert_file.c_str()) != 1) {
-      return Status(kTransportError, "failed to load client cert file '" + options.cert_file +
-                                         "': " + OpenSslError());
-    }
-    if (SSL_CTX_use_PrivateKey_file(ctx, options.key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
+    context.set_verify_mode(ssl::verify_peer);
+    if (options.ca_file.empty()) {
+      context.set_default_verify_paths(ec);
+    } else if (context.load_verify_file(options.ca_file, ec); ec) {
       return Status(kTransportError,
-                    "failed to load client key file '" + options.key_file + "': " + OpenSslError());
+                    "failed to load CA cert file '" + options.ca_file + "': " + ec.message());
     }
+  }
+  if (options.cert_file.empty()) return Status::Ok();
+  if (context.use_certificate_chain_file(options.cert_file, ec); ec) {
+    return Status(kTransportError,
+                  "failed to load client cert file '" + options.cert_file + "': " + ec.message());
+  }
+  if (context.use_private_key_file(options.key_file, ssl::context::pem, ec); ec) {
+    return Status(kTransportError,
+                  "failed to load client key file '" + options.key_file + "': " + ec.message());
   }
   return Status::Ok();
 }
 
-}  // namespace
-
-namespace {
-
-// Connects and, for https, shakes hands. The context is created on first use.
-Result<std::unique_ptr<Socket>> Dial(const Endpoint& ep, const TlsOptions& options, SSL_CTX** ctx,
-                                     std::mutex* mu, std::chrono::milliseconds timeout) {
-  auto socket = std::make_unique<Socket>();
-  Status s = socket->Connect(ep, timeout);
-  if (!s.ok()) return s;
-  if (ep.scheme == "https") {
-    SSL_CTX* context = nullptr;
-    {
-      std::lock_guard<std::mutex> lock(*mu);
-      if (*ctx == nullptr) {
-        SSL_CTX* made = nullptr;
-        s = MakeContext(options, &made);
-        if (!s.ok()) {
-          SSL_CTX_free(made);
-          return s;
-        }
-        *ctx = made;
+// Connects (with TLS for https, the context made on first use) and sends the request.
+Result<std::unique_ptr<Connection>> Send(const url::Url& target, const TlsOptions& options,
+                                         std::mutex& mu, std::optional<ssl::context>& context,
+                                         std::chrono::milliseconds timeout,
+                                         const bhttp::request<bhttp::string_body>& request) {
+  ssl::context* tls = nullptr;
+  if (target.scheme == "https") {
+    std::lock_guard<std::mutex> lock(mu);
+    if (!context) {
+      context.emplace(ssl::context::tls_client);
+      if (Status s = LoadContext(options, *context); !s.ok()) {
+        context.reset();
+        return s;
       }
-      context = *ctx;
     }
-    s = socket->StartTls(context, ep, options.skip_verify);
-    if (!s.ok()) return s;
+    tls = &*context;
   }
-  return socket;
-}
-
-std::string RequestHead(const std::string& method, const Endpoint& ep, const std::string& path,
-                        size_t body_size, const std::string& content_type,
-                        const std::string& extra) {
-  std::string head = method + " " + ep.base + path + " HTTP/1.1\r\nHost: " + ep.host + ":" +
-                     ep.port + "\r\nUser-Agent: bbsctl\r\n";
-  if (!content_type.empty()) head += "Content-Type: " + content_type + "\r\n";
-  head += "Content-Length: " + std::to_string(body_size) + "\r\n";
-  head += extra;
-  head += "\r\n";
-  return head;
-}
-
-Status Decorate(const Status& s, const std::string& method, const std::string& url) {
-  if (s.code() == ErrorCode::kTimeout) {
-    return Status(ErrorCode::kTimeout,
-                  MethodName(method) + " \"" + url +
-                      "\": context deadline exceeded (Client.Timeout exceeded while awaiting "
-                      "headers)");
-  }
-  return Status(s.code(), MethodName(method) + " \"" + url + "\": " + s.message());
+  auto connection = std::make_unique<Connection>();
+  if (Status s = connection->Dial(target, tls, !options.skip_verify, timeout); !s.ok()) return s;
+  if (Status s = connection->Write(request); !s.ok()) return s;
+  return connection;
 }
 
 }  // namespace
 
 Result<HttpResponse> HttpClient::Request(const std::string& method, const std::string& path,
                                          std::string_view body, const std::string& content_type) {
-  std::string url = Url(path);
-  auto socket = Dial(endpoint_, tls_options_, &tls_->ctx, &tls_->mu, timeout_);
-  if (!socket.ok()) return Decorate(socket.status(), method, url);
-  std::string request =
-      RequestHead(method, endpoint_, path, body.size(), content_type, "Connection: close\r\n");
-  request.append(body);
-  Status s = (*socket)->WriteAll(request);
-  if (!s.ok()) return Decorate(s, method, url);
-  Reader reader(**socket);
-  auto resp = ReadHead(reader);
-  if (!resp.ok()) return Decorate(resp.status(), method, url);
-  if (Lower(resp->Header("transfer-encoding")) == "chunked") {
-    for (;;) {
-      auto chunk = reader.Chunk();
-      if (!chunk.ok()) return Decorate(chunk.status(), method, url);
-      if (chunk->empty()) break;
-      resp->body += *chunk;
-    }
-  } else if (!resp->Header("content-length").empty()) {
-    auto b = reader.Exactly(static_cast<size_t>(std::stoull(resp->Header("content-length"))));
-    if (!b.ok()) return Decorate(b.status(), method, url);
-    resp->body = std::move(*b);
-  } else {
-    auto b = reader.UntilEof();
-    if (!b.ok()) return Decorate(b.status(), method, url);
-    resp->body = std::move(*b);
-  }
-  return resp;
+  url::Url target = Target(path);
+  auto request = MakeRequest(method, target, body, content_type);
+  request.keep_alive(false);
+  auto connection = Send(target, tls_options_, tls_->mu, tls_->context, timeout_, request);
+  if (!connection.ok()) return Decorate(connection.status(), method, target);
+  Parser parser;
+  parser.body_limit(boost::none);  // long lists
+  Status read = (*connection)->Read(parser, Connection::Until::kEnd);
+  if (!read.ok()) return Decorate(read, method, target);
+  HttpResponse response = HeadOf(parser);
+  response.body = std::move(parser.get().body());
+  return response;
 }
 
 Result<HttpClient::Opened> HttpClient::OpenStream(const std::string& method,
                                                   const std::string& path, std::string_view body,
                                                   const std::string& last_event_id) {
-  std::string url = Url(path);
-  auto socket = Dial(endpoint_, tls_options_, &tls_->ctx, &tls_->mu, timeout_);
-  if (!socket.ok()) return Decorate(socket.status(), method, url);
-  std::string extra = "Accept: text/event-stream\r\n";
-  if (!last_event_id.empty()) extra += "Last-Event-ID: " + last_event_id + "\r\n";
-  std::string request =
-      RequestHead(method, endpoint_, path, body.size(), "application/x-protobuf", extra);
-  request.append(body);
-  Status s = (*socket)->WriteAll(request);
-  if (!s.ok()) return Decorate(s, method, url);
-  auto stream = std::make_unique<SseStream>(std::move(*socket));
-  auto head = stream->Head();
-  if (!head.ok()) return Decorate(head.status(), method, url);
+  url::Url target = Target(path);
+  auto request = MakeRequest(method, target, body, "application/x-protobuf");
+  request.set(bhttp::field::accept, "text/event-stream");
+  if (!last_event_id.empty()) request.set("Last-Event-ID", last_event_id);
+  auto connection = Send(target, tls_options_, tls_->mu, tls_->context, timeout_, request);
+  if (!connection.ok()) return Decorate(connection.status(), method, target);
+  Parser parser;
+  Status read = (*connection)->Read(parser, Connection::Until::kHeader);
+  if (!read.ok()) return Decorate(read, method, target);
   Opened opened;
-  opened.head = std::move(*head);
-  if (opened.head.status != 200) return opened;
-  stream->NoTimeout();
-  opened.stream = std::move(stream);
+  opened.head = HeadOf(parser);
+  if (opened.head.status != 200) {
+    if ((*connection)->Read(parser, Connection::Until::kEnd).ok()) {
+      opened.head.body = std::move(parser.get().body());
+    }
+    return opened;
+  }
+  (*connection)->SetTimeout(std::chrono::milliseconds(0));
+  opened.stream = std::make_unique<SseStream>(std::move(*connection));
   return opened;
 }
 

@@ -9,23 +9,13 @@
 #include <string_view>
 
 #include "bbs/base/status.h"
+#include "bbs/base/url.h"
 
 namespace bbs::cli {
 
 // The error code bbsctl uses for failures that are not BBS errors (connection refused, TLS
 // handshake, malformed URL): cfdot reports those with exit code 5, BBS errors with 4.
 inline constexpr ErrorCode kTransportError = static_cast<ErrorCode>(-1);
-
-// An http:// or https:// URL split into its parts (Boost.URL is not needed for this much).
-struct Endpoint {
-  std::string scheme;  // "http" or "https"
-  std::string host;
-  std::string port;  // defaulted from the scheme
-  std::string base;  // path prefix without trailing '/', usually ""
-};
-
-// Fails with kTransportError when `url` is not an absolute http(s) URL.
-Result<Endpoint> ParseEndpoint(std::string_view url);
 
 // TLS settings of a connection: mutual TLS when cert_file/key_file are set; the server is
 // verified against ca_file (and its name) unless skip_verify.
@@ -61,17 +51,19 @@ class EventStream {
   virtual void Interrupt() = 0;
 };
 
-// A minimal HTTP/1.1 client on POSIX sockets and OpenSSL: one connection per request, which is
-// all a command-line tool needs. `timeout` bounds connecting and each request (0 = none);
-// streams are never timed out once open. Thread-safe (holds no connection).
+// An HTTP/1.1 client (Boost.Beast, plain or TLS): one connection per request, which is all a
+// command-line tool needs. Requests go to `base` with the route appended to its path.
+// `timeout` bounds connecting and each request (0 = none); streams are never timed out once
+// open. Thread-safe (holds no connection).
 class HttpClient {
  public:
-  HttpClient(Endpoint endpoint, TlsOptions tls, std::chrono::milliseconds timeout);
+  HttpClient(url::Url base, TlsOptions tls, std::chrono::milliseconds timeout);
   ~HttpClient();
   HttpClient(const HttpClient&) = delete;
   HttpClient& operator=(const HttpClient&) = delete;
 
-  // Sends `method path` with `body` and reads the whole response. Errors: kTimeout when the
+  // Sends `method` to the base URL plus `path` ("" = the base URL itself, query included) with
+  // `body` and reads the whole response. Errors: kTimeout when the
   // deadline passed (Go's client reports a models.Error of type Timeout), kTransportError for
   // anything else, with Go's wording ("Post \"url\": dial tcp host:port: connect: connection
   // refused").
@@ -85,14 +77,15 @@ class HttpClient {
   Result<Opened> OpenStream(const std::string& method, const std::string& path,
                             std::string_view body, const std::string& last_event_id);
 
-  const Endpoint& endpoint() const { return endpoint_; }
+  const url::Url& base() const { return base_; }
   const TlsOptions& tls() const { return tls_options_; }
   std::chrono::milliseconds timeout() const { return timeout_; }
-  std::string Url(const std::string& path) const;
+  // The URL a request for `path` goes to.
+  url::Url Target(const std::string& path) const;
 
  private:
   struct Tls;
-  Endpoint endpoint_;
+  url::Url base_;
   TlsOptions tls_options_;
   std::chrono::milliseconds timeout_;
   std::unique_ptr<Tls> tls_;
