@@ -140,6 +140,7 @@ Result<std::unique_ptr<Store>> OpenStore(const StoreOptions& options, Logger log
     pg.max_connection_lifetime = options.max_connection_lifetime;
     pg.ca_cert_file = options.sql_ca_cert_file;
     pg.verify_identity = options.sql_enable_identity_verification;
+    pg.fence = options.lease_fence;
     auto store = PostgresStore::Open(pg, std::move(logger), encoder.value());
     if (!store.ok()) {
       return store.status();
@@ -159,6 +160,7 @@ Result<std::unique_ptr<Store>> OpenStore(const StoreOptions& options, Logger log
     my.max_connection_lifetime = options.max_connection_lifetime;
     my.ca_cert_file = options.sql_ca_cert_file;
     my.verify_identity = options.sql_enable_identity_verification;
+    my.fence = options.lease_fence;
     auto store = MysqlStore::Open(my, std::move(logger), encoder.value());
     if (!store.ok()) {
       return store.status();

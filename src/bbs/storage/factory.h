@@ -12,6 +12,10 @@
 
 namespace bbs::storage {
 
+namespace sql {
+struct LeaseFence;
+}
+
 // Everything a backend needs to open (the `database_*`, `sql_*`, `db_*` and encryption keys of
 // spec/behavior.md §11.3 and §11.7).
 struct StoreOptions {
@@ -27,6 +31,8 @@ struct StoreOptions {
   std::chrono::nanoseconds write_timeout = std::chrono::minutes(10);
   std::string sql_ca_cert_file;
   bool sql_enable_identity_verification = true;
+  // postgres/mysql with the lease lock: the fence every commit checks (docs/ha.md).
+  std::shared_ptr<const sql::LeaseFence> lease_fence;
 };
 
 // The file beside a SQLite database that keeps its generated encryption key when no keys are

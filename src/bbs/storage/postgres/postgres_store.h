@@ -10,6 +10,7 @@
 #include "bbs/base/logger.h"
 #include "bbs/base/status.h"
 #include "bbs/storage/encryption/encoder.h"
+#include "bbs/storage/sql/lease_lock.h"
 #include "bbs/storage/sql/rows.h"
 #include "bbs/storage/store.h"
 
@@ -39,6 +40,9 @@ class PostgresStore final : public Store {
     std::string ca_cert_file;  // non-empty: TLS, verified against this CA
     bool verify_identity = true;
     std::chrono::milliseconds retry_delay{500};
+    // Set with the lease lock: every Commit checks the lease epoch in its own transaction and
+    // fails with Unrecoverable when another process took over (docs/ha.md).
+    std::shared_ptr<const sql::LeaseFence> fence;
   };
 
   // Connects, creates or migrates the schema, checks the version and the key label, and runs
