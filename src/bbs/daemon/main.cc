@@ -3,6 +3,7 @@
 #include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -311,7 +312,8 @@ int Run(int argc, char** argv) {
   // --- Leader election (behavior.md §9.2, docs/ha.md) -----------------------------------
   // Everything above serves on every process; a passive process waits here and never opens
   // the store for writing nor listens on the API port.
-  auto leader_lock = MakeLeaderLock(*config, locket_client.get(), logger);
+  std::shared_ptr<const storage::sql::LeaseFence> lease_fence;  // postgres/mysql lease lock
+  auto leader_lock = MakeLeaderLock(*config, locket_client.get(), logger, &lease_fence);
   if (!leader_lock.ok()) {
     logger.Fatal("invalid-lock-config", leader_lock.status().message());
     std::fprintf(stderr, "bbs: %s\n", leader_lock.status().message().c_str());
@@ -358,6 +360,7 @@ int Run(int argc, char** argv) {
   store_options.write_timeout = config->db_write_timeout;
   store_options.sql_ca_cert_file = config->sql_ca_cert_file;
   store_options.sql_enable_identity_verification = config->sql_enable_identity_verification;
+  store_options.lease_fence = lease_fence;
   auto store = storage::OpenStore(store_options, logger.Session("store"));
   if (!store.ok()) {
     logger.Fatal("opening-store-failed", store.status().message(),
@@ -368,7 +371,15 @@ int Run(int argc, char** argv) {
   startup_timer.Mark("open_store");
   // Encryptor: check/rotate the encryption key before the load. (Storage work: log
   // bbs.encryptor.encryption-finished and emit EncryptionDuration here.)
-  LoadTimingStore timed_store(store->get());
+  LoadTimingStore timed_store(store->get(),
+                              [&logger, fenced = lease_fence != nullptr](const Status& why) {
+                                if (!fenced) return;
+                                // The lease fence refused a commit: another process is active
+                                // (docs/ha.md).
+                                logger.Fatal("lost-lock-exiting", why.message());
+                                std::fflush(stdout);
+                                _exit(kExitLostLock);
+                              });
 
   events::HubOptions hub_options;
   hub_options.logger = logger.Session("events");

@@ -75,6 +75,42 @@ TEST(MakeLeaderLockTest, AStoreNoOtherProcessCanReachNeedsNoLock) {
   }
 }
 
+TEST(MakeLeaderLockTest, PostgresAndMysqlGiveTheLeaseRowLockAndItsFenceForTheStore) {
+  for (auto [driver, database] : {std::pair{"postgres", "postgres://bbs@127.0.0.1:1/bbs"},
+                                  std::pair{"mysql", "bbs:pw@tcp(127.0.0.1:1)/bbs"}}) {
+    Config config;
+    config.database_driver = driver;
+    config.database_connection_string = database;
+    config.uuid = "bbs-z1-0";
+    std::shared_ptr<const storage::sql::LeaseFence> fence;
+    auto lock = MakeLeaderLock(config, nullptr, NullLogger(), &fence);
+    ASSERT_TRUE(lock.ok()) << driver;
+    EXPECT_EQ((*lock)->Description(),
+              std::string(driver) + " table bbs_leader_lease row 'bbs' owned by bbs-z1-0");
+    ASSERT_NE(fence, nullptr) << driver;
+    EXPECT_EQ(fence->owner, "bbs-z1-0");
+    EXPECT_EQ(fence->epoch.load(), 0);  // not held before Acquire
+    EXPECT_FALSE((*lock)->Held());
+  }
+}
+
+TEST(MakeLeaderLockTest, AnExternalLocketTakesPrecedenceOverTheLeaseRow) {
+  Config config;
+  config.database_driver = "postgres";
+  config.database_connection_string = "postgres://bbs@127.0.0.1:1/bbs";
+  config.locket_address = "127.0.0.1:1";
+  config.uuid = "bbs-z1-0";
+  cells::LocketClientOptions options;
+  options.address = config.locket_address;
+  auto client = cells::LocketClient::Create(options);
+  ASSERT_TRUE(client.ok());
+  std::shared_ptr<const storage::sql::LeaseFence> fence;
+  auto lock = MakeLeaderLock(config, client->get(), NullLogger(), &fence);
+  ASSERT_TRUE(lock.ok());
+  EXPECT_EQ((*lock)->Description(), "locket key bbs as owner bbs-z1-0");
+  EXPECT_EQ(fence, nullptr);
+}
+
 TEST(StartupTimerTest, ReportsEachPhaseAndTheTotalInMilliseconds) {
   StartupTimer timer;
   timer.Mark("open_store");
