@@ -25,6 +25,7 @@
 #include "bbs/cells/presence_registry.h"
 #include "bbs/http/test_client.h"
 #include "bbs/models/models.h"
+#include "bbs/storage/postgres/postgres_test_util.h"
 #include "bbs/testing/bbs_process.h"
 
 namespace bbs::testing {
@@ -107,6 +108,12 @@ class HaE2eTest : public ::testing::Test {
   // A bbs on the shared data directory with a fixed API port and, optionally, a JSON config.
   std::unique_ptr<BbsProcess> MakeBbs(int api_port, const nlohmann::json& config = nullptr) {
     std::vector<std::string> args = {"-address=127.0.0.1:" + std::to_string(api_port)};
+    if (!config.is_null() && config.contains("database_driver")) {
+      // The flags BbsProcess passes (sqlite in the data directory) win over a config file.
+      args.push_back("-databaseDriver=" + config["database_driver"].get<std::string>());
+      args.push_back("-databaseConnectionString=" +
+                     config["database_connection_string"].get<std::string>());
+    }
     if (!config.is_null()) {
       std::string path = dir_.path() + "/config-" + std::to_string(api_port) + ".json";
       std::ofstream(path) << config.dump();
@@ -373,6 +380,121 @@ TEST_F(HaLocketE2eTest, KillingTheActiveLetsThePassiveTakeTheLockOnceItsTtlRanOu
   active->Kill();
   ASSERT_TRUE(passive->WaitUntilServing(30000)) << passive->error();
   EXPECT_EQ(LockOwner(), "bbs-uuid-b");
+  EXPECT_EQ(DesiredGuids(passive_port), std::set<std::string>{"pg-1"});
+}
+
+// --- PostgreSQL without Locket: the lease row (docs/ha.md §"Store locks") -------------------
+
+class HaPostgresE2eTest : public HaE2eTest {
+ protected:
+  void SetUp() override {
+    if (storage::testing::PostgresTestUrl().empty()) {
+      GTEST_SKIP() << "BBS_TEST_POSTGRES_URL is not set (scripts/servers/postgres.sh)";
+    }
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    url_ = storage::testing::PostgresUrlWithFreshSchema(std::string("ha_") + info->name());
+  }
+
+  nlohmann::json Config(const std::string& uuid) const {
+    return {{"uuid", uuid},
+            {"database_driver", "postgres"},
+            {"database_connection_string", url_},
+            {"encryption_keys", {{"k1", "a passphrase for the ha test"}}},
+            {"active_key_label", "k1"},
+            {"lock_ttl", "1s"},
+            {"lock_retry_interval", "100ms"}};
+  }
+
+  std::string url_;
+};
+
+constexpr char kSqlLockWaiting[] = "\"bbs.sql-lock.waiting-for-lock\"";
+
+TEST_F(HaPostgresE2eTest, KillingTheActiveUnderWritesLetsThePassiveServeEveryAcknowledgedWrite) {
+  int active_port = FreePort();
+  auto active = MakeBbs(active_port, Config("bbs-uuid-a"));
+  ASSERT_TRUE(active->Start()) << active->error();
+  EXPECT_TRUE(Logged(*active, "\"bbs.sql-lock.acquired-lock\""));
+  int passive_port = FreePort();
+  auto passive = MakeBbs(passive_port, Config("bbs-uuid-b"));
+  ASSERT_TRUE(passive->Launch());
+  WaitUntilPassive(*passive, kSqlLockWaiting);
+  EXPECT_TRUE(ConnectionRefused(passive_port));
+  EXPECT_FALSE(Logged(*passive, "\"bbs.started\""));
+
+  std::mutex mu;
+  std::condition_variable cv;
+  std::set<std::string> acknowledged;
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> writers;
+  for (int w = 0; w < 4; ++w) {
+    writers.emplace_back([&, w] {
+      http::TestClient client(static_cast<uint16_t>(active_port), 5s);
+      for (int i = 0; !stop.load(); ++i) {
+        std::string guid = "pg-" + std::to_string(w) + "-" + std::to_string(i);
+        if (!Desire(client, guid)) return;
+        std::lock_guard lock(mu);
+        acknowledged.insert(guid);
+        cv.notify_all();
+      }
+    });
+  }
+  {
+    std::unique_lock lock(mu);
+    EXPECT_TRUE(cv.wait_for(lock, 30s, [&] { return acknowledged.size() >= 100; }));
+  }
+  active->Kill();  // SIGKILL: the lease is not released; the passive waits out its TTL
+  stop = true;
+  for (auto& t : writers) t.join();
+
+  ASSERT_TRUE(passive->WaitUntilServing(30000)) << passive->error();
+  EXPECT_TRUE(Logged(*passive, "\"bbs.sql-lock.acquired-lock\""));
+  std::set<std::string> present = DesiredGuids(passive_port);
+  for (const auto& guid : acknowledged) {
+    EXPECT_TRUE(present.count(guid)) << guid << " was acknowledged but lost";
+  }
+  http::TestClient api(static_cast<uint16_t>(passive_port));
+  EXPECT_TRUE(Desire(api, "pg-after-takeover"));
+}
+
+TEST_F(HaPostgresE2eTest, AStoppedActiveIsReplacedAndExitsWhenItResumes) {
+  int active_port = FreePort();
+  auto active = MakeBbs(active_port, Config("bbs-uuid-a"));
+  ASSERT_TRUE(active->Start()) << active->error();
+  int passive_port = FreePort();
+  auto passive = MakeBbs(passive_port, Config("bbs-uuid-b"));
+  ASSERT_TRUE(passive->Launch());
+  WaitUntilPassive(*passive, kSqlLockWaiting);
+
+  // Unlike the flock, the lease lapses while the holder is stopped: the passive takes over.
+  ASSERT_EQ(kill(active->pid(), SIGSTOP), 0);
+  ASSERT_TRUE(passive->WaitUntilServing(30000)) << passive->error();
+  http::TestClient api(static_cast<uint16_t>(passive_port));
+  EXPECT_TRUE(Desire(api, "pg-on-the-successor"));
+
+  // The old active resumes: its renewal finds the row taken (or a commit is fenced off), and
+  // it exits with the lost-lock status.
+  ASSERT_EQ(kill(active->pid(), SIGCONT), 0);
+  int status = active->WaitForExit(20000);
+  EXPECT_EQ(status, 1);
+  EXPECT_TRUE(Logged(*active, "\"bbs.lost-lock-exiting\""));
+  EXPECT_TRUE(DesiredGuids(passive_port).count("pg-on-the-successor"));
+}
+
+TEST_F(HaPostgresE2eTest, AGracefulStopReleasesTheLeaseAndThePassiveTakesOver) {
+  auto active = MakeBbs(FreePort(), Config("bbs-uuid-a"));
+  ASSERT_TRUE(active->Start()) << active->error();
+  {
+    http::TestClient api(static_cast<uint16_t>(active->port()));
+    ASSERT_TRUE(Desire(api, "pg-1"));
+  }
+  int passive_port = FreePort();
+  auto passive = MakeBbs(passive_port, Config("bbs-uuid-b"));
+  ASSERT_TRUE(passive->Launch());
+  WaitUntilPassive(*passive, kSqlLockWaiting);
+  EXPECT_EQ(active->Stop(), 0);
+  EXPECT_TRUE(Logged(*active, "\"bbs.sql-lock.released-lock\""));
+  ASSERT_TRUE(passive->WaitUntilServing(30000)) << passive->error();
   EXPECT_EQ(DesiredGuids(passive_port), std::set<std::string>{"pg-1"});
 }
 
