@@ -746,8 +746,7 @@ TEST_F(ConfigTest, NotYetSupportedNamesEachFeatureThatIsSet) {
           "configured database_driver",
           "-etcdKeyFile and -etcdCaFile are set but the etcd store is not built yet; ignored",
           "-consulCluster is set but Consul registration is not built (Diego dropped Consul); "
-          "ignored",
-          "enable_db_health_check is set but the database health check is not built yet"));
+          "ignored"));
 }
 
 TEST_F(ConfigTest, NotYetSupportedNamesTheEtcdDriver) {

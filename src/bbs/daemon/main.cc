@@ -369,6 +369,18 @@ int Run(int argc, char** argv) {
     return 1;
   }
   startup_timer.Mark("open_store");
+  // DB health check (behavior.md §10.5): a database that stops answering ends the active.
+  std::unique_ptr<DbHealthMonitor> db_health;
+  if (auto check = MakeDbHealthCheck(*config)) {
+    db_health = std::make_unique<DbHealthMonitor>(
+        std::move(check), config->health_check_interval, config->health_check_failure_threshold,
+        [&logger](const Status& why) {
+          logger.Fatal("db-health-check-failed-exiting", why.message());
+          std::fflush(stdout);
+          _exit(1);
+        },
+        logger.Session("db-health-check"));
+  }
   // Encryptor: check/rotate the encryption key before the load. (Storage work: log
   // bbs.encryptor.encryption-finished and emit EncryptionDuration here.)
   LoadTimingStore timed_store(store->get(),

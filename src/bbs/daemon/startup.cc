@@ -161,6 +161,66 @@ LockHeldReporter::~LockHeldReporter() {
   if (thread_.joinable()) thread_.join();
 }
 
+// --- DB health check ----------------------------------------------------------------------
+
+std::function<Status()> MakeDbHealthCheck(const Config& config) {
+  if (!config.enable_db_health_check ||
+      (config.database_driver != "postgres" && config.database_driver != "mysql")) {
+    return nullptr;
+  }
+  storage::sql::SqlConnectionOptions connection;
+  connection.connection_string = config.database_connection_string;
+  connection.ca_cert_file = config.sql_ca_cert_file;
+  connection.verify_identity = config.sql_enable_identity_verification;
+  connection.timeout =
+      std::chrono::duration_cast<std::chrono::milliseconds>(config.health_check_timeout);
+  std::shared_ptr<storage::sql::LeaseBackend> backend =
+      config.database_driver == "postgres" ? storage::sql::MakePostgresLeaseBackend(connection)
+                                           : storage::sql::MakeMysqlLeaseBackend(connection);
+  return [backend] {
+    auto now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+        std::chrono::system_clock::now().time_since_epoch());
+    return backend->HealthCheck(now.count());
+  };
+}
+
+DbHealthMonitor::DbHealthMonitor(std::function<Status()> check, std::chrono::nanoseconds interval,
+                                 int threshold, std::function<void(const Status&)> on_failure,
+                                 Logger logger) {
+  thread_ = std::thread([this, check = std::move(check), interval, threshold,
+                         on_failure = std::move(on_failure), logger = std::move(logger)] {
+    pthread_setname_np(pthread_self(), "db-health");
+    int failures = 0;
+    std::unique_lock lock(mu_);
+    while (!cv_.wait_for(lock, interval, [this] { return stopping_; })) {
+      lock.unlock();
+      Status s = check();
+      lock.lock();
+      if (s.ok()) {
+        failures = 0;
+        continue;
+      }
+      ++failures;
+      logger.Error("db-health-check-failed", s.message(),
+                   {{"consecutive_failures", failures}, {"threshold", threshold}});
+      if (failures >= threshold) {
+        lock.unlock();
+        on_failure(s);
+        return;
+      }
+    }
+  });
+}
+
+DbHealthMonitor::~DbHealthMonitor() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
 // --- AwaitLeadership ----------------------------------------------------------------------
 
 Result<Leadership> AwaitLeadership(lock::LeaderLock* lock, SignalWatcher* signals,

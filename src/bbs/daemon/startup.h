@@ -112,6 +112,31 @@ enum class Leadership { kActive, kShutdown };
 Result<Leadership> AwaitLeadership(lock::LeaderLock* lock, SignalWatcher* signals,
                                    const LockMetrics& metrics, const Logger& logger);
 
+// The DB health check of behavior.md §10.5 for `config`, or an empty function when it is off
+// (enable_db_health_check false) or the driver has none (only postgres and mysql have one). Each
+// call upserts row id 1 of bbs_health_check with the current time on a connection of its own and
+// reads it back, failing when the database does not answer within health_check_timeout.
+std::function<Status()> MakeDbHealthCheck(const Config& config);
+
+// Runs `check` every `interval` on a thread of its own; after `threshold` consecutive failures
+// (each logged as db-health-check-failed) it calls `on_failure` once and stops checking. The
+// daemon exits there: a database that stopped answering must not keep a zombie leader that
+// holds the lock. Thread-safe; the destructor stops the thread.
+class DbHealthMonitor {
+ public:
+  DbHealthMonitor(std::function<Status()> check, std::chrono::nanoseconds interval, int threshold,
+                  std::function<void(const Status&)> on_failure, Logger logger);
+  ~DbHealthMonitor();
+  DbHealthMonitor(const DbHealthMonitor&) = delete;
+  DbHealthMonitor& operator=(const DbHealthMonitor&) = delete;
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;  // guarded by mu_
+  std::thread thread_;
+};
+
 // Wall-clock durations of the start-up phases after the lock, for the log line
 // "bbs.start-up-durations" (docs/ha.md §"Takeover time"). Not thread-safe.
 class StartupTimer {

@@ -119,6 +119,22 @@ class PostgresLeaseBackend final : public LeaseBackend {
     return fmt::format("postgres table {} row '{}'", kLeaseTable, kLeaseName);
   }
 
+  Status HealthCheck(int64_t now) override {
+    if (Status s = EnsureConnected(); !s.ok()) return s;
+    std::string time = std::to_string(now);
+    auto written = Query(
+        "INSERT INTO bbs_health_check (id, time) VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET "
+        "time = excluded.time",
+        {time});
+    if (!written.ok()) return written.status();
+    auto read = Query("SELECT time FROM bbs_health_check WHERE id = 1", {});
+    if (!read.ok()) return read.status();
+    if (PQntuples(read.value().get()) != 1 || time != PQgetvalue(read.value().get(), 0, 0)) {
+      return UnknownError("postgres health check: row 1 of bbs_health_check was not written");
+    }
+    return Status::Ok();
+  }
+
  private:
   Result<Attempt> AcquireInTransaction(const std::string& owner, std::chrono::milliseconds ttl) {
     auto current = Query(fmt::format("SELECT owner, epoch, expires_at <= now() FROM {} WHERE name "
@@ -278,6 +294,24 @@ class MysqlLeaseBackend final : public LeaseBackend {
 
   std::string Description() const override {
     return fmt::format("mysql table {} row '{}'", kLeaseTable, kLeaseName);
+  }
+
+  Status HealthCheck(int64_t now) override {
+    if (Status s = EnsureConnected(); !s.ok()) return s;
+    if (Status s = Exec(fmt::format("INSERT INTO bbs_health_check (id, time) VALUES (1, {}) ON "
+                                    "DUPLICATE KEY UPDATE time = VALUES(time)",
+                                    now));
+        !s.ok()) {
+      return s;
+    }
+    if (mysql_query(conn_, "SELECT time FROM bbs_health_check WHERE id = 1") != 0) return Fail();
+    MyResult result(mysql_store_result(conn_));
+    if (result == nullptr) return Fail();
+    MYSQL_ROW row = mysql_fetch_row(result.get());
+    if (row == nullptr || row[0] == nullptr || std::to_string(now) != row[0]) {
+      return UnknownError("mysql health check: row 1 of bbs_health_check was not written");
+    }
+    return Status::Ok();
   }
 
  private:

@@ -68,6 +68,11 @@ class LeaseBackend {
   virtual Status Release(const std::string& owner, int64_t epoch) = 0;
   // "postgres table bbs_leader_lease at host:port/db" (no credentials).
   virtual std::string Description() const = 0;
+
+  // The DB health check of behavior.md §10.5 on this connection (a backend made for it, not the
+  // lock's): upserts row id 1 of bbs_health_check (created by the migrations) with `now` and
+  // reads it back. Fails when the database does not answer within the connection's timeout.
+  virtual Status HealthCheck(int64_t now) = 0;
 };
 
 struct SqlConnectionOptions {

@@ -208,15 +208,37 @@ TEST_P(SqlLeaseLockTest, ACommitWithoutTheLeaseIsRefused) {
 }
 
 TEST_P(SqlLeaseLockTest, AnUnreachableDatabaseIsRetriedUntilCancelled) {
-  connection_ = GetParam() == Engine::kPostgres
-                    ? "postgres://bbs@127.0.0.1:1/none?sslmode=disable"
-                    : "bbs:pw@tcp(127.0.0.1:1)/none";
+  connection_ = GetParam() == Engine::kPostgres ? "postgres://bbs@127.0.0.1:1/none?sslmode=disable"
+                                                : "bbs:pw@tcp(127.0.0.1:1)/none";
   auto lock = MakeLock("first");
   auto waiting = AcquireAsync(lock.get());
   EXPECT_EQ(waiting.wait_for(200ms), std::future_status::timeout);
   lock->Cancel();
   ASSERT_EQ(waiting.wait_for(kWait), std::future_status::ready);
   EXPECT_EQ(waiting.get().value(), lock::AcquireOutcome::kCancelled);
+}
+
+TEST_P(SqlLeaseLockTest, TheHealthCheckUpsertsRowOneOfTheHealthTableAndReadsItBack) {
+  ASSERT_THAT(StatusOf(OpenStore(nullptr)), IsOk());  // the migrations create bbs_health_check
+  SqlConnectionOptions connection{.connection_string = connection_, .timeout = 2s};
+  auto backend = GetParam() == Engine::kPostgres ? MakePostgresLeaseBackend(connection)
+                                                 : MakeMysqlLeaseBackend(connection);
+  EXPECT_THAT(backend->HealthCheck(41), IsOk());
+  EXPECT_THAT(backend->HealthCheck(42), IsOk());
+  // One row, id 1, with the last time.
+  Exec("DELETE FROM bbs_health_check WHERE id = 1 AND time = 42");
+  EXPECT_THAT(backend->HealthCheck(43), IsOk());
+}
+
+TEST_P(SqlLeaseLockTest, TheHealthCheckFailsWhenTheDatabaseIsUnreachable) {
+  SqlConnectionOptions connection{
+      .connection_string = GetParam() == Engine::kPostgres
+                               ? "postgres://bbs@127.0.0.1:1/none?sslmode=disable"
+                               : "bbs:pw@tcp(127.0.0.1:1)/none",
+      .timeout = 1s};
+  auto backend = GetParam() == Engine::kPostgres ? MakePostgresLeaseBackend(connection)
+                                                 : MakeMysqlLeaseBackend(connection);
+  EXPECT_FALSE(backend->HealthCheck(1).ok());
 }
 
 INSTANTIATE_TEST_SUITE_P(Engines, SqlLeaseLockTest,
