@@ -150,6 +150,9 @@ TEST_F(HaE2eTest, OnOneSqliteFileOneProcessIsActiveAndThePassiveDoesNotListenOnI
   auto active = MakeBbs(active_port);
   ASSERT_TRUE(active->Start()) << active->error();
   EXPECT_TRUE(Logged(*active, "\"bbs.file-lock.acquired-lock\""));
+  // The start-up lines upstream's integration suite waits for (behavior.md §9.2).
+  EXPECT_TRUE(Logged(*active, "\"bbs.migration-manager.finished-migrations\""));
+  EXPECT_TRUE(Logged(*active, "\"bbs.encryptor.encryption-finished\""));
 
   int passive_port = FreePort();
   auto passive = MakeBbs(passive_port);
@@ -415,6 +418,8 @@ TEST_F(HaPostgresE2eTest, KillingTheActiveUnderWritesLetsThePassiveServeEveryAck
   auto active = MakeBbs(active_port, Config("bbs-uuid-a"));
   ASSERT_TRUE(active->Start()) << active->error();
   EXPECT_TRUE(Logged(*active, "\"bbs.sql-lock.acquired-lock\""));
+  EXPECT_TRUE(Logged(*active, "\"bbs.migration-manager.finished-migrations\""));
+  EXPECT_TRUE(Logged(*active, "\"bbs.encryptor.encryption-finished\""));
   int passive_port = FreePort();
   auto passive = MakeBbs(passive_port, Config("bbs-uuid-b"));
   ASSERT_TRUE(passive->Launch());

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -33,6 +34,9 @@ struct StoreOptions {
   bool sql_enable_identity_verification = true;
   // postgres/mysql with the lease lock: the fence every commit checks (docs/ha.md).
   std::shared_ptr<const sql::LeaseFence> lease_fence;
+  // postgres/mysql: called with the durations of the migrations and of the encryptor.
+  std::function<void(std::chrono::nanoseconds)> on_migrations_finished;
+  std::function<void(std::chrono::nanoseconds)> on_encryption_finished;
 };
 
 // The file beside a SQLite database that keeps its generated encryption key when no keys are

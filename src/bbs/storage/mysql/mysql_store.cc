@@ -273,10 +273,17 @@ Result<std::unique_ptr<MysqlStore>> MysqlStore::Open(
       new MysqlStore(options, logger.Session("mysql-store"), std::move(encoder)));
   for (Status (MysqlStore::*step)() :
        {&MysqlStore::Connect, &MysqlStore::Migrate, &MysqlStore::RunEncryptor}) {
+    auto start = std::chrono::steady_clock::now();
     Status status = (store.get()->*step)();
     if (!status.ok()) {
       store->logger_.Error("failed-to-open", status.message());
       return status.code() == ErrorCode::kDeadlock ? UnknownError(status.message()) : status;
+    }
+    auto elapsed = std::chrono::steady_clock::now() - start;
+    if (step == &MysqlStore::Migrate && options.on_migrations_finished) {
+      options.on_migrations_finished(elapsed);
+    } else if (step == &MysqlStore::RunEncryptor && options.on_encryption_finished) {
+      options.on_encryption_finished(elapsed);
     }
   }
   return store;

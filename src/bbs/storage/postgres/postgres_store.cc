@@ -283,10 +283,17 @@ Result<std::unique_ptr<PostgresStore>> PostgresStore::Open(
       new PostgresStore(options, logger.Session("postgres-store"), std::move(encoder)));
   for (Status (PostgresStore::*step)() :
        {&PostgresStore::Connect, &PostgresStore::Migrate, &PostgresStore::RunEncryptor}) {
+    auto start = std::chrono::steady_clock::now();
     Status status = (store.get()->*step)();
     if (!status.ok()) {
       store->logger_.Error("failed-to-open", status.message());
       return status;
+    }
+    auto elapsed = std::chrono::steady_clock::now() - start;
+    if (step == &PostgresStore::Migrate && options.on_migrations_finished) {
+      options.on_migrations_finished(elapsed);
+    } else if (step == &PostgresStore::RunEncryptor && options.on_encryption_finished) {
+      options.on_encryption_finished(elapsed);
     }
   }
   return store;

@@ -241,6 +241,28 @@ TEST_P(SqlLeaseLockTest, TheHealthCheckFailsWhenTheDatabaseIsUnreachable) {
   EXPECT_FALSE(backend->HealthCheck(1).ok());
 }
 
+TEST_P(SqlLeaseLockTest, OpeningTheStoreReportsTheMigrationsAndTheEncryptorOnceEach) {
+  int migrations = 0;
+  int encryption = 0;
+  auto count = [](int* n) { return [n](std::chrono::nanoseconds) { ++*n; }; };
+  if (GetParam() == Engine::kPostgres) {
+    PostgresStore::Options options;
+    options.url = connection_;
+    options.on_migrations_finished = count(&migrations);
+    options.on_encryption_finished = count(&encryption);
+    ASSERT_THAT(StatusOf(PostgresStore::Open(options, NullLogger(), testing::TestEncoder())),
+                IsOk());
+  } else {
+    MysqlStore::Options options;
+    options.dsn = connection_;
+    options.on_migrations_finished = count(&migrations);
+    options.on_encryption_finished = count(&encryption);
+    ASSERT_THAT(StatusOf(MysqlStore::Open(options, NullLogger(), testing::TestEncoder())), IsOk());
+  }
+  EXPECT_EQ(migrations, 1);
+  EXPECT_EQ(encryption, 1);
+}
+
 INSTANTIATE_TEST_SUITE_P(Engines, SqlLeaseLockTest,
                          ::testing::Values(Engine::kPostgres, Engine::kMysql), EngineName);
 
