@@ -26,6 +26,7 @@
 #include "bbs/http/test_client.h"
 #include "bbs/models/models.h"
 #include "bbs/storage/postgres/postgres_test_util.h"
+#include "bbs/storage/tcp_proxy_test_util.h"
 #include "bbs/testing/bbs_process.h"
 
 namespace bbs::testing {
@@ -501,6 +502,33 @@ TEST_F(HaPostgresE2eTest, AGracefulStopReleasesTheLeaseAndThePassiveTakesOver) {
   EXPECT_TRUE(Logged(*active, "\"bbs.sql-lock.released-lock\""));
   ASSERT_TRUE(passive->WaitUntilServing(30000)) << passive->error();
   EXPECT_EQ(DesiredGuids(passive_port), std::set<std::string>{"pg-1"});
+}
+
+TEST_F(HaPostgresE2eTest, ADatabaseThatStopsAnsweringEndsTheActiveThroughTheHealthCheck) {
+  // The server behind a proxy that the test can take down.
+  size_t host = url_.find("127.0.0.1:");
+  ASSERT_NE(host, std::string::npos) << url_;
+  size_t port_end = url_.find('/', host);
+  int server_port = std::stoi(url_.substr(host + 10, port_end - host - 10));
+  storage::testing::TcpProxy proxy(static_cast<uint16_t>(server_port));
+  url_ = url_.substr(0, host + 10) + std::to_string(proxy.port()) + url_.substr(port_end);
+
+  nlohmann::json config = Config("bbs-uuid-a");
+  // A lease that outlives the outage, so that the health check is what notices it.
+  config["lock_ttl"] = "60s";
+  config["lock_retry_interval"] = "20s";
+  config["enable_db_health_check"] = true;
+  config["health_check_interval"] = "100ms";
+  config["health_check_timeout"] = "1s";
+  config["health_check_failure_threshold"] = 2;
+  auto active = MakeBbs(FreePort(), config);
+  ASSERT_TRUE(active->Start()) << active->error();
+  proxy.Down();
+  int status = active->WaitForExit(20000);
+  EXPECT_EQ(status, 1) << "still running (-1) or a wrong exit status";
+  EXPECT_TRUE(Logged(*active, "\"bbs.db-health-check.db-health-check-failed\""));
+  EXPECT_TRUE(Logged(*active, "\"bbs.db-health-check-failed-exiting\""));
+  EXPECT_FALSE(Logged(*active, "\"bbs.lost-lock-exiting\""));
 }
 
 }  // namespace
