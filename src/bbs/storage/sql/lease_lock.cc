@@ -221,6 +221,7 @@ class PostgresLeaseBackend final : public LeaseBackend {
   }
 
   Result<PgResult> Query(const std::string& sql, const std::vector<std::string>& params) {
+    if (conn_ == nullptr) return UnknownError("postgres lease: connection lost");
     std::vector<const char*> values;
     for (const auto& p : params) values.push_back(p.c_str());
     PgResult result(PQexecParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr,
@@ -304,6 +305,7 @@ class MysqlLeaseBackend final : public LeaseBackend {
         !s.ok()) {
       return s;
     }
+    if (conn_ == nullptr) return UnknownError("mysql health check: connection lost");
     if (mysql_query(conn_, "SELECT time FROM bbs_health_check WHERE id = 1") != 0) return Fail();
     MyResult result(mysql_store_result(conn_));
     if (result == nullptr) return Fail();
@@ -316,6 +318,7 @@ class MysqlLeaseBackend final : public LeaseBackend {
 
  private:
   Result<Attempt> AcquireInTransaction(const std::string& owner, std::chrono::milliseconds ttl) {
+    if (conn_ == nullptr) return UnknownError("mysql lease: connection lost");
     if (mysql_query(conn_, fmt::format("SELECT owner, epoch, expires_at <= UTC_TIMESTAMP(6) FROM "
                                        "{} WHERE name = '{}' FOR UPDATE",
                                        kLeaseTable, kLeaseName)
@@ -399,6 +402,7 @@ class MysqlLeaseBackend final : public LeaseBackend {
   }
 
   Status Exec(const std::string& sql) {
+    if (conn_ == nullptr) return UnknownError("mysql lease: connection lost");
     if (mysql_real_query(conn_, sql.data(), sql.size()) != 0) return Fail();
     MyResult result(mysql_store_result(conn_));
     if (result == nullptr && mysql_field_count(conn_) != 0) return Fail();
