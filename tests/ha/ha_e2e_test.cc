@@ -25,6 +25,7 @@
 #include "bbs/cells/presence_registry.h"
 #include "bbs/http/test_client.h"
 #include "bbs/models/models.h"
+#include "bbs/storage/mysql/mysql_test_util.h"
 #include "bbs/storage/postgres/postgres_test_util.h"
 #include "bbs/storage/tcp_proxy_test_util.h"
 #include "bbs/testing/bbs_process.h"
@@ -389,19 +390,36 @@ TEST_F(HaLocketE2eTest, KillingTheActiveLetsThePassiveTakeTheLockOnceItsTtlRanOu
 
 // --- PostgreSQL without Locket: the lease row (docs/ha.md §"Store locks") -------------------
 
-class HaPostgresE2eTest : public HaE2eTest {
+enum class SqlEngine { kPostgres, kMysql };
+
+// The lease-row tests run on both engines; the fixture of the health-check test is PostgreSQL.
+class HaSqlE2eTest : public HaE2eTest, public ::testing::WithParamInterface<SqlEngine> {
  protected:
-  void SetUp() override {
-    if (storage::testing::PostgresTestUrl().empty()) {
-      GTEST_SKIP() << "BBS_TEST_POSTGRES_URL is not set (scripts/servers/postgres.sh)";
-    }
+  void SetUp() override { SetUpEngine(GetParam()); }
+
+  void SetUpEngine(SqlEngine engine) {
+    engine_ = engine;
     const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    url_ = storage::testing::PostgresUrlWithFreshSchema(std::string("ha_") + info->name());
+    std::string seed = std::string("ha_") + info->name();
+    for (char& c : seed) {
+      if (c == '/') c = '_';
+    }
+    if (engine == SqlEngine::kPostgres) {
+      if (storage::testing::PostgresTestUrl().empty()) {
+        GTEST_SKIP() << "BBS_TEST_POSTGRES_URL is not set (scripts/servers/postgres.sh)";
+      }
+      url_ = storage::testing::PostgresUrlWithFreshSchema(seed);
+    } else {
+      if (storage::testing::MysqlTestDsn().empty()) {
+        GTEST_SKIP() << "BBS_TEST_MYSQL_URL is not set (scripts/servers/mariadb.sh)";
+      }
+      url_ = storage::testing::MysqlDsnWithFreshDatabase(seed);
+    }
   }
 
   nlohmann::json Config(const std::string& uuid) const {
     return {{"uuid", uuid},
-            {"database_driver", "postgres"},
+            {"database_driver", engine_ == SqlEngine::kPostgres ? "postgres" : "mysql"},
             {"database_connection_string", url_},
             {"encryption_keys", {{"k1", "a passphrase for the ha test"}}},
             {"active_key_label", "k1"},
@@ -409,12 +427,18 @@ class HaPostgresE2eTest : public HaE2eTest {
             {"lock_retry_interval", "100ms"}};
   }
 
+  SqlEngine engine_ = SqlEngine::kPostgres;
   std::string url_;
+};
+
+class HaPostgresE2eTest : public HaSqlE2eTest {
+ protected:
+  void SetUp() override { SetUpEngine(SqlEngine::kPostgres); }
 };
 
 constexpr char kSqlLockWaiting[] = "\"bbs.sql-lock.waiting-for-lock\"";
 
-TEST_F(HaPostgresE2eTest, KillingTheActiveUnderWritesLetsThePassiveServeEveryAcknowledgedWrite) {
+TEST_P(HaSqlE2eTest, KillingTheActiveUnderWritesLetsThePassiveServeEveryAcknowledgedWrite) {
   int active_port = FreePort();
   auto active = MakeBbs(active_port, Config("bbs-uuid-a"));
   ASSERT_TRUE(active->Start()) << active->error();
@@ -463,7 +487,7 @@ TEST_F(HaPostgresE2eTest, KillingTheActiveUnderWritesLetsThePassiveServeEveryAck
   EXPECT_TRUE(Desire(api, "pg-after-takeover"));
 }
 
-TEST_F(HaPostgresE2eTest, AStoppedActiveIsReplacedAndExitsWhenItResumes) {
+TEST_P(HaSqlE2eTest, AStoppedActiveIsReplacedAndExitsWhenItResumes) {
   int active_port = FreePort();
   auto active = MakeBbs(active_port, Config("bbs-uuid-a"));
   ASSERT_TRUE(active->Start()) << active->error();
@@ -487,7 +511,7 @@ TEST_F(HaPostgresE2eTest, AStoppedActiveIsReplacedAndExitsWhenItResumes) {
   EXPECT_TRUE(DesiredGuids(passive_port).count("pg-on-the-successor"));
 }
 
-TEST_F(HaPostgresE2eTest, AGracefulStopReleasesTheLeaseAndThePassiveTakesOver) {
+TEST_P(HaSqlE2eTest, AGracefulStopReleasesTheLeaseAndThePassiveTakesOver) {
   auto active = MakeBbs(FreePort(), Config("bbs-uuid-a"));
   ASSERT_TRUE(active->Start()) << active->error();
   {
@@ -530,6 +554,12 @@ TEST_F(HaPostgresE2eTest, ADatabaseThatStopsAnsweringEndsTheActiveThroughTheHeal
   EXPECT_TRUE(Logged(*active, "\"bbs.db-health-check-failed-exiting\""));
   EXPECT_FALSE(Logged(*active, "\"bbs.lost-lock-exiting\""));
 }
+
+INSTANTIATE_TEST_SUITE_P(Engines, HaSqlE2eTest,
+                         ::testing::Values(SqlEngine::kPostgres, SqlEngine::kMysql),
+                         [](const ::testing::TestParamInfo<SqlEngine>& info) {
+                           return info.param == SqlEngine::kPostgres ? "Postgres" : "Mysql";
+                         });
 
 }  // namespace
 }  // namespace bbs::testing
