@@ -25,6 +25,9 @@
 #include "bbs/cells/presence_registry.h"
 #include "bbs/http/test_client.h"
 #include "bbs/models/models.h"
+#include "bbs/storage/mysql/mysql_test_util.h"
+#include "bbs/storage/postgres/postgres_test_util.h"
+#include "bbs/storage/tcp_proxy_test_util.h"
 #include "bbs/testing/bbs_process.h"
 
 namespace bbs::testing {
@@ -107,6 +110,12 @@ class HaE2eTest : public ::testing::Test {
   // A bbs on the shared data directory with a fixed API port and, optionally, a JSON config.
   std::unique_ptr<BbsProcess> MakeBbs(int api_port, const nlohmann::json& config = nullptr) {
     std::vector<std::string> args = {"-address=127.0.0.1:" + std::to_string(api_port)};
+    if (!config.is_null() && config.contains("database_driver")) {
+      // The flags BbsProcess passes (sqlite in the data directory) win over a config file.
+      args.push_back("-databaseDriver=" + config["database_driver"].get<std::string>());
+      args.push_back("-databaseConnectionString=" +
+                     config["database_connection_string"].get<std::string>());
+    }
     if (!config.is_null()) {
       std::string path = dir_.path() + "/config-" + std::to_string(api_port) + ".json";
       std::ofstream(path) << config.dump();
@@ -143,6 +152,9 @@ TEST_F(HaE2eTest, OnOneSqliteFileOneProcessIsActiveAndThePassiveDoesNotListenOnI
   auto active = MakeBbs(active_port);
   ASSERT_TRUE(active->Start()) << active->error();
   EXPECT_TRUE(Logged(*active, "\"bbs.file-lock.acquired-lock\""));
+  // The start-up lines upstream's integration suite waits for (behavior.md §9.2).
+  EXPECT_TRUE(Logged(*active, "\"bbs.migration-manager.finished-migrations\""));
+  EXPECT_TRUE(Logged(*active, "\"bbs.encryptor.encryption-finished\""));
 
   int passive_port = FreePort();
   auto passive = MakeBbs(passive_port);
@@ -375,6 +387,179 @@ TEST_F(HaLocketE2eTest, KillingTheActiveLetsThePassiveTakeTheLockOnceItsTtlRanOu
   EXPECT_EQ(LockOwner(), "bbs-uuid-b");
   EXPECT_EQ(DesiredGuids(passive_port), std::set<std::string>{"pg-1"});
 }
+
+// --- PostgreSQL without Locket: the lease row (docs/ha.md §"Store locks") -------------------
+
+enum class SqlEngine { kPostgres, kMysql };
+
+// The lease-row tests run on both engines; the fixture of the health-check test is PostgreSQL.
+class HaSqlE2eTest : public HaE2eTest, public ::testing::WithParamInterface<SqlEngine> {
+ protected:
+  void SetUp() override { SetUpEngine(GetParam()); }
+
+  void SetUpEngine(SqlEngine engine) {
+    engine_ = engine;
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    std::string seed = std::string("ha_") + info->name();
+    for (char& c : seed) {
+      if (c == '/') c = '_';
+    }
+    if (engine == SqlEngine::kPostgres) {
+      if (storage::testing::PostgresTestUrl().empty()) {
+        GTEST_SKIP() << "BBS_TEST_POSTGRES_URL is not set (scripts/servers/postgres.sh)";
+      }
+      url_ = storage::testing::PostgresUrlWithFreshSchema(seed);
+    } else {
+      if (storage::testing::MysqlTestDsn().empty()) {
+        GTEST_SKIP() << "BBS_TEST_MYSQL_URL is not set (scripts/servers/mariadb.sh)";
+      }
+      url_ = storage::testing::MysqlDsnWithFreshDatabase(seed);
+    }
+  }
+
+  nlohmann::json Config(const std::string& uuid) const {
+    return {{"uuid", uuid},
+            {"database_driver", engine_ == SqlEngine::kPostgres ? "postgres" : "mysql"},
+            {"database_connection_string", url_},
+            {"encryption_keys", {{"k1", "a passphrase for the ha test"}}},
+            {"active_key_label", "k1"},
+            {"lock_ttl", "1s"},
+            {"lock_retry_interval", "100ms"}};
+  }
+
+  SqlEngine engine_ = SqlEngine::kPostgres;
+  std::string url_;
+};
+
+class HaPostgresE2eTest : public HaSqlE2eTest {
+ protected:
+  void SetUp() override { SetUpEngine(SqlEngine::kPostgres); }
+};
+
+constexpr char kSqlLockWaiting[] = "\"bbs.sql-lock.waiting-for-lock\"";
+
+TEST_P(HaSqlE2eTest, KillingTheActiveUnderWritesLetsThePassiveServeEveryAcknowledgedWrite) {
+  int active_port = FreePort();
+  auto active = MakeBbs(active_port, Config("bbs-uuid-a"));
+  ASSERT_TRUE(active->Start()) << active->error();
+  EXPECT_TRUE(Logged(*active, "\"bbs.sql-lock.acquired-lock\""));
+  EXPECT_TRUE(Logged(*active, "\"bbs.migration-manager.finished-migrations\""));
+  EXPECT_TRUE(Logged(*active, "\"bbs.encryptor.encryption-finished\""));
+  int passive_port = FreePort();
+  auto passive = MakeBbs(passive_port, Config("bbs-uuid-b"));
+  ASSERT_TRUE(passive->Launch());
+  WaitUntilPassive(*passive, kSqlLockWaiting);
+  EXPECT_TRUE(ConnectionRefused(passive_port));
+  EXPECT_FALSE(Logged(*passive, "\"bbs.started\""));
+
+  std::mutex mu;
+  std::condition_variable cv;
+  std::set<std::string> acknowledged;
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> writers;
+  for (int w = 0; w < 4; ++w) {
+    writers.emplace_back([&, w] {
+      http::TestClient client(static_cast<uint16_t>(active_port), 5s);
+      for (int i = 0; !stop.load(); ++i) {
+        std::string guid = "pg-" + std::to_string(w) + "-" + std::to_string(i);
+        if (!Desire(client, guid)) return;
+        std::lock_guard lock(mu);
+        acknowledged.insert(guid);
+        cv.notify_all();
+      }
+    });
+  }
+  {
+    std::unique_lock lock(mu);
+    EXPECT_TRUE(cv.wait_for(lock, 30s, [&] { return acknowledged.size() >= 100; }));
+  }
+  active->Kill();  // SIGKILL: the lease is not released; the passive waits out its TTL
+  stop = true;
+  for (auto& t : writers) t.join();
+
+  ASSERT_TRUE(passive->WaitUntilServing(30000)) << passive->error();
+  EXPECT_TRUE(Logged(*passive, "\"bbs.sql-lock.acquired-lock\""));
+  std::set<std::string> present = DesiredGuids(passive_port);
+  for (const auto& guid : acknowledged) {
+    EXPECT_TRUE(present.count(guid)) << guid << " was acknowledged but lost";
+  }
+  http::TestClient api(static_cast<uint16_t>(passive_port));
+  EXPECT_TRUE(Desire(api, "pg-after-takeover"));
+}
+
+TEST_P(HaSqlE2eTest, AStoppedActiveIsReplacedAndExitsWhenItResumes) {
+  int active_port = FreePort();
+  auto active = MakeBbs(active_port, Config("bbs-uuid-a"));
+  ASSERT_TRUE(active->Start()) << active->error();
+  int passive_port = FreePort();
+  auto passive = MakeBbs(passive_port, Config("bbs-uuid-b"));
+  ASSERT_TRUE(passive->Launch());
+  WaitUntilPassive(*passive, kSqlLockWaiting);
+
+  // Unlike the flock, the lease lapses while the holder is stopped: the passive takes over.
+  ASSERT_EQ(kill(active->pid(), SIGSTOP), 0);
+  ASSERT_TRUE(passive->WaitUntilServing(30000)) << passive->error();
+  http::TestClient api(static_cast<uint16_t>(passive_port));
+  EXPECT_TRUE(Desire(api, "pg-on-the-successor"));
+
+  // The old active resumes: its renewal finds the row taken (or a commit is fenced off), and
+  // it exits with the lost-lock status.
+  ASSERT_EQ(kill(active->pid(), SIGCONT), 0);
+  int status = active->WaitForExit(20000);
+  EXPECT_EQ(status, 1);
+  EXPECT_TRUE(Logged(*active, "\"bbs.lost-lock-exiting\""));
+  EXPECT_TRUE(DesiredGuids(passive_port).count("pg-on-the-successor"));
+}
+
+TEST_P(HaSqlE2eTest, AGracefulStopReleasesTheLeaseAndThePassiveTakesOver) {
+  auto active = MakeBbs(FreePort(), Config("bbs-uuid-a"));
+  ASSERT_TRUE(active->Start()) << active->error();
+  {
+    http::TestClient api(static_cast<uint16_t>(active->port()));
+    ASSERT_TRUE(Desire(api, "pg-1"));
+  }
+  int passive_port = FreePort();
+  auto passive = MakeBbs(passive_port, Config("bbs-uuid-b"));
+  ASSERT_TRUE(passive->Launch());
+  WaitUntilPassive(*passive, kSqlLockWaiting);
+  EXPECT_EQ(active->Stop(), 0);
+  EXPECT_TRUE(Logged(*active, "\"bbs.sql-lock.released-lock\""));
+  ASSERT_TRUE(passive->WaitUntilServing(30000)) << passive->error();
+  EXPECT_EQ(DesiredGuids(passive_port), std::set<std::string>{"pg-1"});
+}
+
+TEST_F(HaPostgresE2eTest, ADatabaseThatStopsAnsweringEndsTheActiveThroughTheHealthCheck) {
+  // The server behind a proxy that the test can take down.
+  size_t host = url_.find("127.0.0.1:");
+  ASSERT_NE(host, std::string::npos) << url_;
+  size_t port_end = url_.find('/', host);
+  int server_port = std::stoi(url_.substr(host + 10, port_end - host - 10));
+  storage::testing::TcpProxy proxy(static_cast<uint16_t>(server_port));
+  url_ = url_.substr(0, host + 10) + std::to_string(proxy.port()) + url_.substr(port_end);
+
+  nlohmann::json config = Config("bbs-uuid-a");
+  // A lease that outlives the outage, so that the health check is what notices it.
+  config["lock_ttl"] = "60s";
+  config["lock_retry_interval"] = "20s";
+  config["enable_db_health_check"] = true;
+  config["health_check_interval"] = "100ms";
+  config["health_check_timeout"] = "1s";
+  config["health_check_failure_threshold"] = 2;
+  auto active = MakeBbs(FreePort(), config);
+  ASSERT_TRUE(active->Start()) << active->error();
+  proxy.Down();
+  int status = active->WaitForExit(20000);
+  EXPECT_EQ(status, 1) << "still running (-1) or a wrong exit status";
+  EXPECT_TRUE(Logged(*active, "\"bbs.db-health-check.db-health-check-failed\""));
+  EXPECT_TRUE(Logged(*active, "\"bbs.db-health-check-failed-exiting\""));
+  EXPECT_FALSE(Logged(*active, "\"bbs.lost-lock-exiting\""));
+}
+
+INSTANTIATE_TEST_SUITE_P(Engines, HaSqlE2eTest,
+                         ::testing::Values(SqlEngine::kPostgres, SqlEngine::kMysql),
+                         [](const ::testing::TestParamInfo<SqlEngine>& info) {
+                           return info.param == SqlEngine::kPostgres ? "Postgres" : "Mysql";
+                         });
 
 }  // namespace
 }  // namespace bbs::testing

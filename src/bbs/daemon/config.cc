@@ -395,12 +395,6 @@ std::vector<std::string> Config::NotYetSupported() const {
   };
   add(SetNames({{"-consulCluster", !consul_cluster.empty()}}),
       " set but Consul registration is not built (Diego dropped Consul); ignored");
-  add(SetNames({{"enable_db_health_check", enable_db_health_check},
-                {"health_check_interval", health_check_interval != d.health_check_interval},
-                {"health_check_timeout", health_check_timeout != d.health_check_timeout},
-                {"health_check_failure_threshold",
-                 health_check_failure_threshold != d.health_check_failure_threshold}}),
-      " set but the database health check is not built yet");
   add(SetNames({{"convergence_workers", convergence_workers != d.convergence_workers},
                 {"update_workers", update_workers != d.update_workers}}),
       " set but bbs has no limit on these workers yet; ignored");
@@ -459,10 +453,10 @@ const std::vector<AcceptedKey>& AcceptedKeys() {
       {"db_write_timeout", kApplied, ""},
       {"sql_ca_cert_file", kApplied, ""},
       {"sql_enable_identity_verification", kApplied, ""},
-      {"enable_db_health_check", kNotYet, ""},
-      {"health_check_interval", kNotYet, ""},
-      {"health_check_timeout", kNotYet, ""},
-      {"health_check_failure_threshold", kNotYet, ""},
+      {"enable_db_health_check", kApplied, ""},
+      {"health_check_interval", kApplied, ""},
+      {"health_check_timeout", kApplied, ""},
+      {"health_check_failure_threshold", kApplied, ""},
       // §11.4
       {"converge_repeat_interval", kApplied, ""},
       {"kick_task_duration", kApplied, ""},

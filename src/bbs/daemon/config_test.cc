@@ -743,8 +743,7 @@ TEST_F(ConfigTest, NotYetSupportedNamesEachFeatureThatIsSet) {
       loaded->NotYetSupported(),
       ElementsAre(
           "-consulCluster is set but Consul registration is not built (Diego dropped Consul); "
-          "ignored",
-          "enable_db_health_check is set but the database health check is not built yet"));
+          "ignored"));
 }
 
 TEST_F(ConfigTest, EtcdClusterAloneSelectsTheEtcdDriverWithoutAConnectionString) {

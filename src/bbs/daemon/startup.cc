@@ -72,9 +72,9 @@ bool SignalWatcher::Signalled() {
 
 // --- MakeLeaderLock -----------------------------------------------------------------------
 
-Result<std::unique_ptr<lock::LeaderLock>> MakeLeaderLock(const Config& config,
-                                                         cells::LocketClient* locket,
-                                                         const Logger& logger) {
+Result<std::unique_ptr<lock::LeaderLock>> MakeLeaderLock(
+    const Config& config, cells::LocketClient* locket, const Logger& logger,
+    std::shared_ptr<const storage::sql::LeaseFence>* fence) {
   if (!config.locket_address.empty()) {
     if (config.uuid.empty()) {
       return InvalidRequest("invalid-uuid: uuid is required as the owner of the Locket lock");
@@ -110,8 +110,26 @@ Result<std::unique_ptr<lock::LeaderLock>> MakeLeaderLock(const Config& config,
     return std::unique_ptr<lock::LeaderLock>(
         std::make_unique<lock::FileLock>(options, logger.Session("file-lock")));
   }
+  if (config.database_driver == "postgres" || config.database_driver == "mysql") {
+    storage::sql::SqlConnectionOptions connection;
+    connection.connection_string = database;
+    connection.ca_cert_file = config.sql_ca_cert_file;
+    connection.verify_identity = config.sql_enable_identity_verification;
+    // A renewal must end (answer or fail) within one interval.
+    connection.timeout =
+        std::chrono::duration_cast<std::chrono::milliseconds>(config.lock_retry_interval);
+    storage::sql::SqlLeaseLockOptions options;
+    options.ttl = std::chrono::duration_cast<std::chrono::milliseconds>(config.lock_ttl);
+    options.retry_interval =
+        std::chrono::duration_cast<std::chrono::milliseconds>(config.lock_retry_interval);
+    auto lease = std::make_unique<storage::sql::SqlLeaseLock>(
+        config.database_driver == "postgres" ? storage::sql::MakePostgresLeaseBackend(connection)
+                                             : storage::sql::MakeMysqlLeaseBackend(connection),
+        config.uuid, options, logger.Session("sql-lock"));
+    if (fence != nullptr) *fence = lease->fence();
+    return std::unique_ptr<lock::LeaderLock>(std::move(lease));
+  }
   if (config.database_driver != "memory" && config.database_driver != "sqlite") {
-    // TODO(sql): the PostgreSQL/MySQL lease-row lock of docs/ha.md replaces this.
     logger.Info("no-leader-lock", {{"database_driver", config.database_driver},
                                    {"detail",
                                     "no store lock for this driver yet; run one bbs or "
@@ -135,6 +153,66 @@ LockHeldReporter::LockHeldReporter(const lock::LeaderLock* lock, std::chrono::na
 }
 
 LockHeldReporter::~LockHeldReporter() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+// --- DB health check ----------------------------------------------------------------------
+
+std::function<Status()> MakeDbHealthCheck(const Config& config) {
+  if (!config.enable_db_health_check ||
+      (config.database_driver != "postgres" && config.database_driver != "mysql")) {
+    return nullptr;
+  }
+  storage::sql::SqlConnectionOptions connection;
+  connection.connection_string = config.database_connection_string;
+  connection.ca_cert_file = config.sql_ca_cert_file;
+  connection.verify_identity = config.sql_enable_identity_verification;
+  connection.timeout =
+      std::chrono::duration_cast<std::chrono::milliseconds>(config.health_check_timeout);
+  std::shared_ptr<storage::sql::LeaseBackend> backend =
+      config.database_driver == "postgres" ? storage::sql::MakePostgresLeaseBackend(connection)
+                                           : storage::sql::MakeMysqlLeaseBackend(connection);
+  return [backend] {
+    auto now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+        std::chrono::system_clock::now().time_since_epoch());
+    return backend->HealthCheck(now.count());
+  };
+}
+
+DbHealthMonitor::DbHealthMonitor(std::function<Status()> check, std::chrono::nanoseconds interval,
+                                 int threshold, std::function<void(const Status&)> on_failure,
+                                 Logger logger) {
+  thread_ = std::thread([this, check = std::move(check), interval, threshold,
+                         on_failure = std::move(on_failure), logger = std::move(logger)] {
+    pthread_setname_np(pthread_self(), "db-health");
+    int failures = 0;
+    std::unique_lock lock(mu_);
+    while (!cv_.wait_for(lock, interval, [this] { return stopping_; })) {
+      lock.unlock();
+      Status s = check();
+      lock.lock();
+      if (s.ok()) {
+        failures = 0;
+        continue;
+      }
+      ++failures;
+      logger.Error("db-health-check-failed", s.message(),
+                   {{"consecutive_failures", failures}, {"threshold", threshold}});
+      if (failures >= threshold) {
+        lock.unlock();
+        on_failure(s);
+        return;
+      }
+    }
+  });
+}
+
+DbHealthMonitor::~DbHealthMonitor() {
   {
     std::lock_guard lock(mu_);
     stopping_ = true;

@@ -25,6 +25,7 @@
 #include "bbs/cells/locket_client.h"
 #include "bbs/daemon/config.h"
 #include "bbs/lock/leader_lock.h"
+#include "bbs/storage/sql/lease_lock.h"
 #include "bbs/storage/store.h"
 
 namespace bbs::daemon {
@@ -74,12 +75,15 @@ struct LockMetrics {
 //                                  (fails with InvalidRequest "invalid-uuid" when uuid is empty);
 //   sqlite on a file            -> FileLock on "<database file>.lock" (its directory is created);
 //   memory, sqlite ":memory:"   -> ProcessLocalLock (nothing is shared);
-//   any other driver            -> ProcessLocalLock with a warning until its store lock exists
-//                                  (the SQL lease row of docs/ha.md plugs in here).
+//   postgres, mysql             -> SqlLeaseLock on the bbs_leader_lease row owned by `uuid`
+//                                  (a unique owner when empty), TTL lock_ttl, renewed every
+//                                  lock_retry_interval; `*fence` (when not null) receives the
+//                                  fence the store must check in every commit;
+//   any other driver            -> ProcessLocalLock with a warning.
 // `locket` must outlive the lock; it may be null when locket_address is empty.
-Result<std::unique_ptr<lock::LeaderLock>> MakeLeaderLock(const Config& config,
-                                                         cells::LocketClient* locket,
-                                                         const Logger& logger);
+Result<std::unique_ptr<lock::LeaderLock>> MakeLeaderLock(
+    const Config& config, cells::LocketClient* locket, const Logger& logger,
+    std::shared_ptr<const storage::sql::LeaseFence>* fence = nullptr);
 
 // Calls `report(lock->Held())` at once and then every `interval` from its own thread, until
 // destroyed. Thread-safe.
@@ -108,6 +112,31 @@ enum class Leadership { kActive, kShutdown };
 Result<Leadership> AwaitLeadership(lock::LeaderLock* lock, SignalWatcher* signals,
                                    const LockMetrics& metrics, const Logger& logger);
 
+// The DB health check of behavior.md §10.5 for `config`, or an empty function when it is off
+// (enable_db_health_check false) or the driver has none (only postgres and mysql have one). Each
+// call upserts row id 1 of bbs_health_check with the current time on a connection of its own and
+// reads it back, failing when the database does not answer within health_check_timeout.
+std::function<Status()> MakeDbHealthCheck(const Config& config);
+
+// Runs `check` every `interval` on a thread of its own; after `threshold` consecutive failures
+// (each logged as db-health-check-failed) it calls `on_failure` once and stops checking. The
+// daemon exits there: a database that stopped answering must not keep a zombie leader that
+// holds the lock. Thread-safe; the destructor stops the thread.
+class DbHealthMonitor {
+ public:
+  DbHealthMonitor(std::function<Status()> check, std::chrono::nanoseconds interval, int threshold,
+                  std::function<void(const Status&)> on_failure, Logger logger);
+  ~DbHealthMonitor();
+  DbHealthMonitor(const DbHealthMonitor&) = delete;
+  DbHealthMonitor& operator=(const DbHealthMonitor&) = delete;
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;  // guarded by mu_
+  std::thread thread_;
+};
+
 // Wall-clock durations of the start-up phases after the lock, for the log line
 // "bbs.start-up-durations" (docs/ha.md §"Takeover time"). Not thread-safe.
 class StartupTimer {
@@ -128,17 +157,25 @@ class StartupTimer {
 
 // A Store that forwards to another and measures Load, so that the start-up line can split the
 // load into reading the store and building the in-memory model. Thread-compatible, as Store.
+//
+// A commit that fails with Unrecoverable (the lease fence refused it: another process is active)
+// calls `on_unrecoverable`, which the daemon makes end the process as a lost lock does.
 class LoadTimingStore final : public storage::Store {
  public:
-  explicit LoadTimingStore(storage::Store* inner) : inner_(inner) {}
+  explicit LoadTimingStore(storage::Store* inner,
+                           std::function<void(const Status&)> on_unrecoverable = nullptr)
+      : inner_(inner), on_unrecoverable_(std::move(on_unrecoverable)) {}
   Status Load(storage::Snapshot* out) override;
   Status Commit(std::span<const storage::Mutation> mutations) override {
-    return inner_->Commit(mutations);
+    Status s = inner_->Commit(mutations);
+    if (s.code() == ErrorCode::kUnrecoverable && on_unrecoverable_) on_unrecoverable_(s);
+    return s;
   }
   std::chrono::steady_clock::duration load_duration() const { return load_duration_; }
 
  private:
   storage::Store* inner_;
+  std::function<void(const Status&)> on_unrecoverable_;
   std::chrono::steady_clock::duration load_duration_{};
 };
 

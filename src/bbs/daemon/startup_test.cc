@@ -75,6 +75,98 @@ TEST(MakeLeaderLockTest, AStoreNoOtherProcessCanReachNeedsNoLock) {
   }
 }
 
+TEST(MakeLeaderLockTest, PostgresAndMysqlGiveTheLeaseRowLockAndItsFenceForTheStore) {
+  for (auto [driver, database] : {std::pair{"postgres", "postgres://bbs@127.0.0.1:1/bbs"},
+                                  std::pair{"mysql", "bbs:pw@tcp(127.0.0.1:1)/bbs"}}) {
+    Config config;
+    config.database_driver = driver;
+    config.database_connection_string = database;
+    config.uuid = "bbs-z1-0";
+    std::shared_ptr<const storage::sql::LeaseFence> fence;
+    auto lock = MakeLeaderLock(config, nullptr, NullLogger(), &fence);
+    ASSERT_TRUE(lock.ok()) << driver;
+    EXPECT_EQ((*lock)->Description(),
+              std::string(driver) + " table bbs_leader_lease row 'bbs' owned by bbs-z1-0");
+    ASSERT_NE(fence, nullptr) << driver;
+    EXPECT_EQ(fence->owner, "bbs-z1-0");
+    EXPECT_EQ(fence->epoch.load(), 0);  // not held before Acquire
+    EXPECT_FALSE((*lock)->Held());
+  }
+}
+
+TEST(MakeLeaderLockTest, AnExternalLocketTakesPrecedenceOverTheLeaseRow) {
+  Config config;
+  config.database_driver = "postgres";
+  config.database_connection_string = "postgres://bbs@127.0.0.1:1/bbs";
+  config.locket_address = "127.0.0.1:1";
+  config.uuid = "bbs-z1-0";
+  cells::LocketClientOptions options;
+  options.address = config.locket_address;
+  auto client = cells::LocketClient::Create(options);
+  ASSERT_TRUE(client.ok());
+  std::shared_ptr<const storage::sql::LeaseFence> fence;
+  auto lock = MakeLeaderLock(config, client->get(), NullLogger(), &fence);
+  ASSERT_TRUE(lock.ok());
+  EXPECT_EQ((*lock)->Description(), "locket key bbs as owner bbs-z1-0");
+  EXPECT_EQ(fence, nullptr);
+}
+
+TEST(DbHealthMonitorTest, ExitsAfterTheThresholdOfConsecutiveFailuresOnly) {
+  std::mutex mu;
+  std::condition_variable cv;
+  int calls = 0;
+  Status failed;
+  // ok, fail, ok (resets the count), then failures: the third consecutive one gives up.
+  std::vector<bool> answers = {true, false, true, false, false, false, false};
+  DbHealthMonitor monitor(
+      [&]() -> Status {
+        std::lock_guard lock(mu);
+        bool ok = calls < static_cast<int>(answers.size()) ? answers[calls] : false;
+        ++calls;
+        return ok ? Status::Ok() : UnknownError("db down");
+      },
+      std::chrono::milliseconds(1), 3,
+      [&](const Status& why) {
+        std::lock_guard lock(mu);
+        failed = why;
+        cv.notify_all();
+      },
+      NullLogger());
+  std::unique_lock lock(mu);
+  ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(10), [&] { return !failed.ok(); }));
+  EXPECT_EQ(calls, 6);
+  EXPECT_EQ(failed.message(), "db down");
+}
+
+TEST(DbHealthMonitorTest, ANeverFailingCheckNeverGivesUp) {
+  std::atomic<int> calls{0};
+  std::atomic<bool> gave_up{false};
+  {
+    DbHealthMonitor monitor(
+        [&] {
+          ++calls;
+          return Status::Ok();
+        },
+        std::chrono::milliseconds(1), 1, [&](const Status&) { gave_up = true; }, NullLogger());
+    while (calls.load() < 20) std::this_thread::yield();
+  }
+  EXPECT_FALSE(gave_up.load());
+}
+
+TEST(MakeDbHealthCheckTest, OnlyPostgresAndMysqlWithTheKeyHaveOne) {
+  Config config;
+  config.database_driver = "postgres";
+  config.database_connection_string = "postgres://bbs@127.0.0.1:1/bbs";
+  EXPECT_FALSE(MakeDbHealthCheck(config));  // enable_db_health_check is off by default
+  config.enable_db_health_check = true;
+  config.health_check_timeout = std::chrono::seconds(1);
+  auto check = MakeDbHealthCheck(config);
+  ASSERT_TRUE(check);
+  EXPECT_FALSE(check().ok());  // nothing listens on port 1
+  config.database_driver = "sqlite";
+  EXPECT_FALSE(MakeDbHealthCheck(config));
+}
+
 TEST(StartupTimerTest, ReportsEachPhaseAndTheTotalInMilliseconds) {
   StartupTimer timer;
   timer.Mark("open_store");

@@ -141,6 +141,9 @@ Result<std::unique_ptr<Store>> OpenStore(const StoreOptions& options, Logger log
     pg.max_connection_lifetime = options.max_connection_lifetime;
     pg.ca_cert_file = options.sql_ca_cert_file;
     pg.verify_identity = options.sql_enable_identity_verification;
+    pg.fence = options.lease_fence;
+    pg.on_migrations_finished = options.on_migrations_finished;
+    pg.on_encryption_finished = options.on_encryption_finished;
     auto store = PostgresStore::Open(pg, std::move(logger), encoder.value());
     if (!store.ok()) {
       return store.status();
@@ -160,6 +163,9 @@ Result<std::unique_ptr<Store>> OpenStore(const StoreOptions& options, Logger log
     my.max_connection_lifetime = options.max_connection_lifetime;
     my.ca_cert_file = options.sql_ca_cert_file;
     my.verify_identity = options.sql_enable_identity_verification;
+    my.fence = options.lease_fence;
+    my.on_migrations_finished = options.on_migrations_finished;
+    my.on_encryption_finished = options.on_encryption_finished;
     auto store = MysqlStore::Open(my, std::move(logger), encoder.value());
     if (!store.ok()) {
       return store.status();

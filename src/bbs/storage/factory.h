@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -11,6 +12,10 @@
 #include "bbs/storage/store.h"
 
 namespace bbs::storage {
+
+namespace sql {
+struct LeaseFence;
+}
 
 // Everything a backend needs to open (the `database_*`, `sql_*`, `db_*` and encryption keys of
 // spec/behavior.md §11.3 and §11.7).
@@ -36,6 +41,11 @@ struct StoreOptions {
   std::string etcd_key_file;
   std::string etcd_ca_file;
   std::string etcd_root;
+  // postgres/mysql with the lease lock: the fence every commit checks (docs/ha.md).
+  std::shared_ptr<const sql::LeaseFence> lease_fence;
+  // postgres/mysql: called with the durations of the migrations and of the encryptor.
+  std::function<void(std::chrono::nanoseconds)> on_migrations_finished;
+  std::function<void(std::chrono::nanoseconds)> on_encryption_finished;
 };
 
 // The file beside a SQLite database that keeps its generated encryption key when no keys are

@@ -172,14 +172,10 @@ bool Retryable(unsigned int error) {
          error == ER_LOCK_WAIT_TIMEOUT;
 }
 
-struct ParsedDsn {
-  std::string user, password, host = "127.0.0.1", socket, database;
-  unsigned int port = 3306;
-};
+}  // namespace
 
-// Go's DSN form: [user[:password]@][net[(addr)]]/dbname[?params] (params are ignored).
-Result<ParsedDsn> ParseDsn(std::string_view dsn) {
-  ParsedDsn out;
+Result<MysqlDsn> ParseMysqlDsn(std::string_view dsn) {
+  MysqlDsn out;
   size_t query = dsn.find('?');
   std::string_view main = dsn.substr(0, query);
   size_t slash = main.rfind('/');
@@ -222,6 +218,8 @@ Result<ParsedDsn> ParseDsn(std::string_view dsn) {
   }
   return out;
 }
+
+namespace {
 
 unsigned int Seconds(std::chrono::nanoseconds d) {
   return static_cast<unsigned int>(
@@ -275,10 +273,17 @@ Result<std::unique_ptr<MysqlStore>> MysqlStore::Open(
       new MysqlStore(options, logger.Session("mysql-store"), std::move(encoder)));
   for (Status (MysqlStore::*step)() :
        {&MysqlStore::Connect, &MysqlStore::Migrate, &MysqlStore::RunEncryptor}) {
+    auto start = std::chrono::steady_clock::now();
     Status status = (store.get()->*step)();
     if (!status.ok()) {
       store->logger_.Error("failed-to-open", status.message());
       return status.code() == ErrorCode::kDeadlock ? UnknownError(status.message()) : status;
+    }
+    auto elapsed = std::chrono::steady_clock::now() - start;
+    if (step == &MysqlStore::Migrate && options.on_migrations_finished) {
+      options.on_migrations_finished(elapsed);
+    } else if (step == &MysqlStore::RunEncryptor && options.on_encryption_finished) {
+      options.on_encryption_finished(elapsed);
     }
   }
   return store;
@@ -289,7 +294,7 @@ Status MysqlStore::Connect() {
     mysql_close(conn_);
     conn_ = nullptr;
   }
-  auto dsn = ParseDsn(options_.dsn);
+  auto dsn = ParseMysqlDsn(options_.dsn);
   if (!dsn.ok()) {
     return dsn.status();
   }
@@ -309,7 +314,7 @@ Status MysqlStore::Connect() {
     mysql_optionsv(conn_, MYSQL_OPT_SSL_CA, options_.ca_cert_file.c_str());
     mysql_optionsv(conn_, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &verify);
   }
-  const ParsedDsn& d = dsn.value();
+  const MysqlDsn& d = dsn.value();
   if (mysql_real_connect(conn_, d.host.c_str(), d.user.c_str(), d.password.c_str(),
                          d.database.c_str(), d.port, d.socket.empty() ? nullptr : d.socket.c_str(),
                          CLIENT_MULTI_STATEMENTS | CLIENT_FOUND_ROWS) == nullptr) {
@@ -384,6 +389,31 @@ std::string MysqlStore::Quote(const std::optional<std::string>& value) {
 
 // --- Commit ---
 
+Status MysqlStore::BeginFenced() {
+  int64_t epoch = options_.fence->epoch.load();
+  if (epoch == 0) {
+    return sql::LeaseLostError(*options_.fence, epoch);
+  }
+  if (Status s = Exec("START TRANSACTION"); !s.ok()) {
+    return s;
+  }
+  std::string query = sql::MysqlFenceQuery(Quote(options_.fence->owner), epoch);
+  MyResult result;
+  if (mysql_real_query(conn_, query.data(), query.size()) != 0 ||
+      (result.reset(mysql_store_result(conn_)), result == nullptr)) {
+    unsigned int error = mysql_errno(conn_);
+    Status s(Retryable(error) ? ErrorCode::kDeadlock : ErrorCode::kUnknownError,
+             fmt::format("mysql: {} ({})", mysql_error(conn_), error));
+    mysql_close(conn_);  // also ends the transaction
+    conn_ = nullptr;
+    return s;
+  }
+  if (mysql_num_rows(result.get()) != 1) {
+    return sql::LeaseLostError(*options_.fence, epoch);
+  }
+  return Status::Ok();
+}
+
 Status MysqlStore::Commit(std::span<const Mutation> mutations) {
   if (mutations.empty()) {
     return Status::Ok();
@@ -412,7 +442,7 @@ Status MysqlStore::CommitOnce(std::span<const Mutation> mutations) {
   if (Status s = EnsureConnected(); !s.ok()) {
     return s;
   }
-  std::string sql = "START TRANSACTION;\n";
+  std::string sql;
   for (const Mutation& mutation : mutations) {
     Status status = std::visit(
         [&](const auto& m) -> Status {
@@ -509,7 +539,15 @@ Status MysqlStore::CommitOnce(std::span<const Mutation> mutations) {
     }
   }
   sql += "COMMIT";
-  Status status = Exec(sql);
+  Status status;
+  if (options_.fence != nullptr) {
+    status = BeginFenced();
+  } else {
+    sql.insert(0, "START TRANSACTION;\n");
+  }
+  if (status.ok()) {
+    status = Exec(sql);
+  }
   if (!status.ok() && conn_ != nullptr) {
     // A statement failed: the ones after it did not run and the transaction is still open.
     if (Status rollback = Exec("ROLLBACK"); !rollback.ok() && conn_ != nullptr) {

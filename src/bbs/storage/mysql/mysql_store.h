@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -10,12 +11,20 @@
 #include "bbs/base/logger.h"
 #include "bbs/base/status.h"
 #include "bbs/storage/encryption/encoder.h"
+#include "bbs/storage/sql/lease_lock.h"
 #include "bbs/storage/sql/rows.h"
 #include "bbs/storage/store.h"
 
 struct st_mysql;
 
 namespace bbs::storage {
+
+// Go's DSN form: [user[:password]@][net[(addr)]]/dbname[?params] (params are ignored).
+struct MysqlDsn {
+  std::string user, password, host = "127.0.0.1", socket, database;
+  unsigned int port = 3306;
+};
+Result<MysqlDsn> ParseMysqlDsn(std::string_view dsn);
 
 // MysqlStore keeps records in a MySQL or MariaDB database with upstream's tables, MySQL column
 // types, indexes and blob format (spec/behavior.md §10.1-10.2), so a Go BBS and bbs can take
@@ -39,6 +48,13 @@ class MysqlStore final : public Store {
     std::string ca_cert_file;  // non-empty: TLS, verified against this CA
     bool verify_identity = true;
     std::chrono::milliseconds retry_delay{500};
+    // Set with the lease lock: every Commit checks the lease epoch in its own transaction and
+    // fails with Unrecoverable when another process took over (docs/ha.md).
+    std::shared_ptr<const sql::LeaseFence> fence;
+    // Called with the duration of the migrations and of the encryptor once each finished (the
+    // daemon logs bbs.migration-manager.finished-migrations / bbs.encryptor.encryption-finished).
+    std::function<void(std::chrono::nanoseconds)> on_migrations_finished;
+    std::function<void(std::chrono::nanoseconds)> on_encryption_finished;
   };
 
   // Connects, creates or migrates the schema, checks the version and the key label, and runs
@@ -67,6 +83,8 @@ class MysqlStore final : public Store {
   std::string Quote(const std::optional<std::string>& value);
   Result<bool> ColumnExists(const std::string& table, const std::string& column);
   Status CommitOnce(std::span<const Mutation> mutations);
+  // Opens the commit's transaction and checks the lease fence in it (docs/ha.md).
+  Status BeginFenced();
   Status LoadOnce(Snapshot* out, std::vector<Mutation>* undecodable);
 
   Status Migrate();

@@ -283,10 +283,17 @@ Result<std::unique_ptr<PostgresStore>> PostgresStore::Open(
       new PostgresStore(options, logger.Session("postgres-store"), std::move(encoder)));
   for (Status (PostgresStore::*step)() :
        {&PostgresStore::Connect, &PostgresStore::Migrate, &PostgresStore::RunEncryptor}) {
+    auto start = std::chrono::steady_clock::now();
     Status status = (store.get()->*step)();
     if (!status.ok()) {
       store->logger_.Error("failed-to-open", status.message());
       return status;
+    }
+    auto elapsed = std::chrono::steady_clock::now() - start;
+    if (step == &PostgresStore::Migrate && options.on_migrations_finished) {
+      options.on_migrations_finished(elapsed);
+    } else if (step == &PostgresStore::RunEncryptor && options.on_encryption_finished) {
+      options.on_encryption_finished(elapsed);
     }
   }
   return store;
@@ -395,6 +402,10 @@ Status PostgresStore::RunPipeline(const std::vector<Statement>& statements) {
         if (first_error.ok()) {
           first_error = UnknownError("postgres: " + OneLine(PQresultErrorMessage(result.get())));
           retryable = Retryable(result.get());
+          const char* state = PQresultErrorField(result.get(), PG_DIAG_SQLSTATE);
+          if (state != nullptr && std::string_view(state) == sql::kPostgresFenceSqlState) {
+            first_error = Status(ErrorCode::kUnrecoverable, first_error.message());  // fenced
+          }
         }
         break;
     }
@@ -439,7 +450,14 @@ Status PostgresStore::CommitOnce(std::span<const Mutation> mutations) {
     return Status(ErrorCode::kDeadlock, s.message());
   }
   std::vector<Statement> statements;
-  statements.reserve(mutations.size());
+  statements.reserve(mutations.size() + 1);
+  if (options_.fence != nullptr) {
+    int64_t epoch = options_.fence->epoch.load();
+    if (epoch == 0) {
+      return sql::LeaseLostError(*options_.fence, epoch);
+    }
+    statements.push_back({sql::PostgresFenceStatement(*options_.fence, epoch), {}});
+  }
   for (const Mutation& mutation : mutations) {
     Status status = std::visit(
         [&](const auto& m) -> Status {

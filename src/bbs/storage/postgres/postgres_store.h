@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -10,6 +11,7 @@
 #include "bbs/base/logger.h"
 #include "bbs/base/status.h"
 #include "bbs/storage/encryption/encoder.h"
+#include "bbs/storage/sql/lease_lock.h"
 #include "bbs/storage/sql/rows.h"
 #include "bbs/storage/store.h"
 
@@ -39,6 +41,13 @@ class PostgresStore final : public Store {
     std::string ca_cert_file;  // non-empty: TLS, verified against this CA
     bool verify_identity = true;
     std::chrono::milliseconds retry_delay{500};
+    // Set with the lease lock: every Commit checks the lease epoch in its own transaction and
+    // fails with Unrecoverable when another process took over (docs/ha.md).
+    std::shared_ptr<const sql::LeaseFence> fence;
+    // Called with the duration of the migrations and of the encryptor once each finished (the
+    // daemon logs bbs.migration-manager.finished-migrations / bbs.encryptor.encryption-finished).
+    std::function<void(std::chrono::nanoseconds)> on_migrations_finished;
+    std::function<void(std::chrono::nanoseconds)> on_encryption_finished;
   };
 
   // Connects, creates or migrates the schema, checks the version and the key label, and runs

@@ -1,0 +1,572 @@
+#include "bbs/storage/sql/lease_lock.h"
+
+#include <errmsg.h>
+#include <libpq-fe.h>
+#include <mysql.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <random>
+#include <utility>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "bbs/storage/mysql/mysql_store.h"
+
+namespace bbs::storage::sql {
+
+Status LeaseLostError(const LeaseFence& fence, int64_t epoch) {
+  return Status(ErrorCode::kUnrecoverable,
+                fmt::format("lost the leader lease: the {} row no longer names owner '{}' with "
+                            "epoch {}, or it expired",
+                            kLeaseTable, fence.owner, epoch));
+}
+
+std::string PostgresFenceStatement(const LeaseFence& fence, int64_t epoch) {
+  std::string owner;
+  for (char c : fence.owner) {
+    owner += c;
+    if (c == '\'') owner += c;
+  }
+  return fmt::format(
+      "DO $bbs_fence$ BEGIN PERFORM 1 FROM {} WHERE name = '{}' AND owner = '{}' AND epoch = {} "
+      "AND expires_at > now() FOR SHARE; IF NOT FOUND THEN RAISE EXCEPTION USING ERRCODE = "
+      "'{}', MESSAGE = 'lost the leader lease (epoch {})'; END IF; END $bbs_fence$",
+      kLeaseTable, kLeaseName, owner, epoch, kPostgresFenceSqlState, epoch);
+}
+
+std::string MysqlFenceQuery(const std::string& quoted_owner, int64_t epoch) {
+  return fmt::format(
+      "SELECT epoch FROM {} WHERE name = '{}' AND owner = {} AND epoch = {} AND expires_at > "
+      "UTC_TIMESTAMP(6) LOCK IN SHARE MODE",
+      kLeaseTable, kLeaseName, quoted_owner, epoch);
+}
+
+namespace {
+
+std::string OneLine(std::string text) {
+  std::replace(text.begin(), text.end(), '\n', ' ');
+  while (!text.empty() && text.back() == ' ') {
+    text.pop_back();
+  }
+  return text;
+}
+
+int64_t Millis(std::chrono::milliseconds d) { return std::max<int64_t>(1, d.count()); }
+int64_t Seconds(std::chrono::milliseconds d) {
+  return std::max<int64_t>(1, (d.count() + 999) / 1000);
+}
+
+// --- PostgreSQL ---------------------------------------------------------------------------
+
+struct PgResultDeleter {
+  void operator()(PGresult* r) const { PQclear(r); }
+};
+using PgResult = std::unique_ptr<PGresult, PgResultDeleter>;
+
+class PostgresLeaseBackend final : public LeaseBackend {
+ public:
+  explicit PostgresLeaseBackend(SqlConnectionOptions options) : options_(std::move(options)) {}
+  ~PostgresLeaseBackend() override { Close(); }
+
+  Result<Attempt> TryAcquire(const std::string& owner, std::chrono::milliseconds ttl) override {
+    if (Status s = EnsureConnected(); !s.ok()) return s;
+    if (!table_created_) {
+      if (Status s = Exec(fmt::format("CREATE TABLE IF NOT EXISTS {} (name VARCHAR(255) PRIMARY "
+                                      "KEY, owner VARCHAR(255) NOT NULL, epoch BIGINT NOT NULL, "
+                                      "expires_at TIMESTAMPTZ(6) NOT NULL)",
+                                      kLeaseTable));
+          !s.ok()) {
+        return s;
+      }
+      table_created_ = true;
+    }
+    if (Status s = Exec("BEGIN"); !s.ok()) return s;
+    Result<Attempt> attempt = AcquireInTransaction(owner, ttl);
+    Status end = Exec(attempt.ok() && attempt.value().acquired ? "COMMIT" : "ROLLBACK");
+    if (!attempt.ok()) return attempt.status();
+    if (!end.ok()) return end;
+    return attempt;
+  }
+
+  Result<bool> Renew(const std::string& owner, int64_t epoch,
+                     std::chrono::milliseconds ttl) override {
+    if (Status s = EnsureConnected(); !s.ok()) return s;
+    std::string epoch_text = std::to_string(epoch);
+    std::string ttl_text = std::to_string(Millis(ttl));
+    auto result = Query(fmt::format("UPDATE {} SET expires_at = now() + $3 * interval '1 "
+                                    "millisecond' WHERE name = '{}' AND owner = $1 AND epoch = "
+                                    "$2 AND expires_at > now()",
+                                    kLeaseTable, kLeaseName),
+                        {owner, epoch_text, ttl_text});
+    if (!result.ok()) return result.status();
+    return std::string_view(PQcmdTuples(result.value().get())) == "1";
+  }
+
+  Status Release(const std::string& owner, int64_t epoch) override {
+    if (Status s = EnsureConnected(); !s.ok()) return s;
+    // Expire the row rather than delete it, so that epochs keep growing across tenures.
+    std::string epoch_text = std::to_string(epoch);
+    auto result = Query(fmt::format("UPDATE {} SET expires_at = TIMESTAMPTZ '1970-01-01 "
+                                    "00:00:00+00' WHERE name = '{}' AND owner = $1 AND epoch = $2",
+                                    kLeaseTable, kLeaseName),
+                        {owner, epoch_text});
+    return result.ok() ? Status::Ok() : result.status();
+  }
+
+  std::string Description() const override {
+    return fmt::format("postgres table {} row '{}'", kLeaseTable, kLeaseName);
+  }
+
+  Status HealthCheck(int64_t now) override {
+    if (Status s = EnsureConnected(); !s.ok()) return s;
+    std::string time = std::to_string(now);
+    auto written = Query(
+        "INSERT INTO bbs_health_check (id, time) VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET "
+        "time = excluded.time",
+        {time});
+    if (!written.ok()) return written.status();
+    auto read = Query("SELECT time FROM bbs_health_check WHERE id = 1", {});
+    if (!read.ok()) return read.status();
+    if (PQntuples(read.value().get()) != 1 || time != PQgetvalue(read.value().get(), 0, 0)) {
+      return UnknownError("postgres health check: row 1 of bbs_health_check was not written");
+    }
+    return Status::Ok();
+  }
+
+ private:
+  Result<Attempt> AcquireInTransaction(const std::string& owner, std::chrono::milliseconds ttl) {
+    auto current = Query(fmt::format("SELECT owner, epoch, expires_at <= now() FROM {} WHERE name "
+                                     "= '{}' FOR UPDATE",
+                                     kLeaseTable, kLeaseName),
+                         {});
+    if (!current.ok()) return current.status();
+    PGresult* row = current.value().get();
+    std::string ttl_text = std::to_string(Millis(ttl));
+    Attempt attempt;
+    if (PQntuples(row) == 0) {
+      auto inserted = Query(fmt::format("INSERT INTO {} (name, owner, epoch, expires_at) VALUES "
+                                        "('{}', $1, 1, now() + $2 * interval '1 millisecond')",
+                                        kLeaseTable, kLeaseName),
+                            {owner, ttl_text});
+      if (!inserted.ok()) return inserted.status();
+      attempt.acquired = true;
+      attempt.epoch = 1;
+      return attempt;
+    }
+    std::string holder = PQgetvalue(row, 0, 0);
+    int64_t epoch = std::stoll(PQgetvalue(row, 0, 1));
+    bool expired = PQgetvalue(row, 0, 2)[0] == 't';
+    if (!expired && holder != owner) {
+      attempt.epoch = epoch;
+      attempt.holder = holder;
+      return attempt;
+    }
+    auto updated = Query(fmt::format("UPDATE {} SET owner = $1, epoch = epoch + 1, expires_at = "
+                                     "now() + $2 * interval '1 millisecond' WHERE name = '{}'",
+                                     kLeaseTable, kLeaseName),
+                         {owner, ttl_text});
+    if (!updated.ok()) return updated.status();
+    attempt.acquired = true;
+    attempt.epoch = epoch + 1;
+    return attempt;
+  }
+
+  Status EnsureConnected() {
+    if (conn_ != nullptr && PQstatus(conn_) == CONNECTION_OK) return Status::Ok();
+    Close();
+    std::string connect_timeout = std::to_string(std::max<int64_t>(2, Seconds(options_.timeout)));
+    std::string timeout_ms = std::to_string(Millis(options_.timeout));
+    // Keywords before "dbname" are defaults that the URL may override; those after override it.
+    std::vector<const char*> keys = {"application_name", "dbname",          "connect_timeout",
+                                     "keepalives",       "keepalives_idle", "keepalives_interval",
+                                     "keepalives_count", "tcp_user_timeout"};
+    std::vector<const char*> values = {"bbs-lease",
+                                       options_.connection_string.c_str(),
+                                       connect_timeout.c_str(),
+                                       "1",
+                                       "1",
+                                       "1",
+                                       "3",
+                                       timeout_ms.c_str()};
+    std::string mode = options_.verify_identity ? "verify-full" : "verify-ca";
+    if (!options_.ca_cert_file.empty()) {
+      keys.push_back("sslmode");
+      values.push_back(mode.c_str());
+      keys.push_back("sslrootcert");
+      values.push_back(options_.ca_cert_file.c_str());
+    }
+    keys.push_back(nullptr);
+    values.push_back(nullptr);
+    conn_ = PQconnectdbParams(keys.data(), values.data(), /*expand_dbname=*/1);
+    if (conn_ == nullptr || PQstatus(conn_) != CONNECTION_OK) {
+      std::string message = conn_ != nullptr ? OneLine(PQerrorMessage(conn_)) : "out of memory";
+      Close();
+      return UnknownError("postgres lease: cannot connect: " + message);
+    }
+    table_created_ = false;
+    if (Status s = Exec("SET client_min_messages = warning"); !s.ok()) return s;
+    return Exec("SET statement_timeout = " + timeout_ms);
+  }
+
+  void Close() {
+    if (conn_ != nullptr) PQfinish(conn_);
+    conn_ = nullptr;
+  }
+
+  Status Exec(const std::string& sql) {
+    auto result = Query(sql, {});
+    return result.ok() ? Status::Ok() : result.status();
+  }
+
+  Result<PgResult> Query(const std::string& sql, const std::vector<std::string>& params) {
+    if (conn_ == nullptr) return UnknownError("postgres lease: connection lost");
+    std::vector<const char*> values;
+    for (const auto& p : params) values.push_back(p.c_str());
+    PgResult result(PQexecParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr,
+                                 values.data(), nullptr, nullptr, 0));
+    ExecStatusType status = PQresultStatus(result.get());
+    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
+      std::string message = OneLine(PQerrorMessage(conn_));
+      if (PQstatus(conn_) != CONNECTION_OK) Close();
+      return UnknownError("postgres lease: " + message);
+    }
+    return result;
+  }
+
+  const SqlConnectionOptions options_;
+  pg_conn* conn_ = nullptr;
+  bool table_created_ = false;
+};
+
+// --- MySQL --------------------------------------------------------------------------------
+
+struct MyResultDeleter {
+  void operator()(MYSQL_RES* r) const { mysql_free_result(r); }
+};
+using MyResult = std::unique_ptr<MYSQL_RES, MyResultDeleter>;
+
+class MysqlLeaseBackend final : public LeaseBackend {
+ public:
+  explicit MysqlLeaseBackend(SqlConnectionOptions options) : options_(std::move(options)) {}
+  ~MysqlLeaseBackend() override { Close(); }
+
+  Result<Attempt> TryAcquire(const std::string& owner, std::chrono::milliseconds ttl) override {
+    if (Status s = EnsureConnected(); !s.ok()) return s;
+    if (!table_created_) {
+      if (Status s = Exec(fmt::format("CREATE TABLE IF NOT EXISTS {} (name VARCHAR(255) PRIMARY "
+                                      "KEY, owner VARCHAR(255) NOT NULL, epoch BIGINT NOT NULL, "
+                                      "expires_at DATETIME(6) NOT NULL)",
+                                      kLeaseTable));
+          !s.ok()) {
+        return s;
+      }
+      table_created_ = true;
+    }
+    if (Status s = Exec("START TRANSACTION"); !s.ok()) return s;
+    Result<Attempt> attempt = AcquireInTransaction(owner, ttl);
+    Status end = Exec(attempt.ok() && attempt.value().acquired ? "COMMIT" : "ROLLBACK");
+    if (!attempt.ok()) return attempt.status();
+    if (!end.ok()) return end;
+    return attempt;
+  }
+
+  Result<bool> Renew(const std::string& owner, int64_t epoch,
+                     std::chrono::milliseconds ttl) override {
+    if (Status s = EnsureConnected(); !s.ok()) return s;
+    if (Status s = Exec(fmt::format(
+            "UPDATE {} SET expires_at = UTC_TIMESTAMP(6) + INTERVAL {} MICROSECOND WHERE name = "
+            "'{}' AND owner = {} AND epoch = {} AND expires_at > UTC_TIMESTAMP(6)",
+            kLeaseTable, Millis(ttl) * 1000, kLeaseName, Quote(owner), epoch));
+        !s.ok()) {
+      return s;
+    }
+    return mysql_affected_rows(conn_) == 1;  // CLIENT_FOUND_ROWS: rows matched
+  }
+
+  Status Release(const std::string& owner, int64_t epoch) override {
+    if (Status s = EnsureConnected(); !s.ok()) return s;
+    return Exec(
+        fmt::format("UPDATE {} SET expires_at = '1970-01-01 00:00:00' WHERE name = '{}' "
+                    "AND owner = {} AND epoch = {}",
+                    kLeaseTable, kLeaseName, Quote(owner), epoch));
+  }
+
+  std::string Description() const override {
+    return fmt::format("mysql table {} row '{}'", kLeaseTable, kLeaseName);
+  }
+
+  Status HealthCheck(int64_t now) override {
+    if (Status s = EnsureConnected(); !s.ok()) return s;
+    if (Status s = Exec(fmt::format("INSERT INTO bbs_health_check (id, time) VALUES (1, {}) ON "
+                                    "DUPLICATE KEY UPDATE time = VALUES(time)",
+                                    now));
+        !s.ok()) {
+      return s;
+    }
+    if (conn_ == nullptr) return UnknownError("mysql health check: connection lost");
+    if (mysql_query(conn_, "SELECT time FROM bbs_health_check WHERE id = 1") != 0) return Fail();
+    MyResult result(mysql_store_result(conn_));
+    if (result == nullptr) return Fail();
+    MYSQL_ROW row = mysql_fetch_row(result.get());
+    if (row == nullptr || row[0] == nullptr || std::to_string(now) != row[0]) {
+      return UnknownError("mysql health check: row 1 of bbs_health_check was not written");
+    }
+    return Status::Ok();
+  }
+
+ private:
+  Result<Attempt> AcquireInTransaction(const std::string& owner, std::chrono::milliseconds ttl) {
+    if (conn_ == nullptr) return UnknownError("mysql lease: connection lost");
+    if (mysql_query(conn_, fmt::format("SELECT owner, epoch, expires_at <= UTC_TIMESTAMP(6) FROM "
+                                       "{} WHERE name = '{}' FOR UPDATE",
+                                       kLeaseTable, kLeaseName)
+                               .c_str()) != 0) {
+      return Fail();
+    }
+    MyResult result(mysql_store_result(conn_));
+    if (result == nullptr) return Fail();
+    MYSQL_ROW row = mysql_fetch_row(result.get());
+    std::string expires =
+        fmt::format("UTC_TIMESTAMP(6) + INTERVAL {} MICROSECOND", Millis(ttl) * 1000);
+    Attempt attempt;
+    if (row == nullptr) {
+      if (Status s = Exec(fmt::format("INSERT INTO {} (name, owner, epoch, expires_at) VALUES "
+                                      "('{}', {}, 1, {})",
+                                      kLeaseTable, kLeaseName, Quote(owner), expires));
+          !s.ok()) {
+        return s;
+      }
+      attempt.acquired = true;
+      attempt.epoch = 1;
+      return attempt;
+    }
+    std::string holder = row[0] != nullptr ? row[0] : "";
+    int64_t epoch = row[1] != nullptr ? std::stoll(row[1]) : 0;
+    bool expired = row[2] != nullptr && row[2][0] == '1';
+    if (!expired && holder != owner) {
+      attempt.epoch = epoch;
+      attempt.holder = holder;
+      return attempt;
+    }
+    if (Status s = Exec(fmt::format("UPDATE {} SET owner = {}, epoch = {}, expires_at = {} WHERE "
+                                    "name = '{}'",
+                                    kLeaseTable, Quote(owner), epoch + 1, expires, kLeaseName));
+        !s.ok()) {
+      return s;
+    }
+    attempt.acquired = true;
+    attempt.epoch = epoch + 1;
+    return attempt;
+  }
+
+  Status EnsureConnected() {
+    if (conn_ != nullptr) return Status::Ok();
+    auto dsn = ParseMysqlDsn(options_.connection_string);
+    if (!dsn.ok()) return dsn.status();
+    conn_ = mysql_init(nullptr);
+    if (conn_ == nullptr) return UnknownError("mysql lease: out of memory");
+    unsigned int timeout = static_cast<unsigned int>(Seconds(options_.timeout));
+    mysql_optionsv(conn_, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
+    mysql_optionsv(conn_, MYSQL_OPT_READ_TIMEOUT, &timeout);
+    mysql_optionsv(conn_, MYSQL_OPT_WRITE_TIMEOUT, &timeout);
+    mysql_optionsv(conn_, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+    if (!options_.ca_cert_file.empty()) {
+      my_bool verify = options_.verify_identity ? 1 : 0;
+      mysql_optionsv(conn_, MYSQL_OPT_SSL_CA, options_.ca_cert_file.c_str());
+      mysql_optionsv(conn_, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &verify);
+    }
+    const MysqlDsn& d = dsn.value();
+    if (mysql_real_connect(
+            conn_, d.host.c_str(), d.user.c_str(), d.password.c_str(), d.database.c_str(), d.port,
+            d.socket.empty() ? nullptr : d.socket.c_str(), CLIENT_FOUND_ROWS) == nullptr) {
+      std::string message = mysql_error(conn_);
+      Close();
+      return UnknownError("mysql lease: cannot connect: " + message);
+    }
+    table_created_ = false;
+    return Exec(fmt::format("SET SESSION innodb_lock_wait_timeout = {}", timeout));
+  }
+
+  void Close() {
+    if (conn_ != nullptr) mysql_close(conn_);
+    conn_ = nullptr;
+  }
+
+  Status Fail() {
+    Status s =
+        UnknownError(fmt::format("mysql lease: {} ({})", mysql_error(conn_), mysql_errno(conn_)));
+    Close();  // a fresh connection next time (also ends an open transaction)
+    return s;
+  }
+
+  Status Exec(const std::string& sql) {
+    if (conn_ == nullptr) return UnknownError("mysql lease: connection lost");
+    if (mysql_real_query(conn_, sql.data(), sql.size()) != 0) return Fail();
+    MyResult result(mysql_store_result(conn_));
+    if (result == nullptr && mysql_field_count(conn_) != 0) return Fail();
+    return Status::Ok();
+  }
+
+  std::string Quote(const std::string& value) {
+    std::string out(value.size() * 2 + 3, '\0');
+    out[0] = '\'';
+    unsigned long n = mysql_real_escape_string(conn_, out.data() + 1, value.data(), value.size());
+    out.resize(n + 1);
+    out.push_back('\'');
+    return out;
+  }
+
+  const SqlConnectionOptions options_;
+  st_mysql* conn_ = nullptr;
+  bool table_created_ = false;
+};
+
+std::string UniqueOwner() {
+  char host[256] = {};
+  gethostname(host, sizeof(host) - 1);
+  std::random_device random;
+  return fmt::format("{}-{}-{:08x}", host, getpid(), random());
+}
+
+}  // namespace
+
+std::unique_ptr<LeaseBackend> MakePostgresLeaseBackend(SqlConnectionOptions options) {
+  return std::make_unique<PostgresLeaseBackend>(std::move(options));
+}
+
+std::unique_ptr<LeaseBackend> MakeMysqlLeaseBackend(SqlConnectionOptions options) {
+  return std::make_unique<MysqlLeaseBackend>(std::move(options));
+}
+
+// --- SqlLeaseLock -------------------------------------------------------------------------
+
+SqlLeaseLock::SqlLeaseLock(std::unique_ptr<LeaseBackend> backend, std::string owner,
+                           SqlLeaseLockOptions options, Logger logger)
+    : options_(options),
+      logger_(std::move(logger)),
+      fence_(std::make_shared<LeaseFence>()),
+      backend_(std::move(backend)) {
+  fence_->owner = owner.empty() ? UniqueOwner() : std::move(owner);
+}
+
+SqlLeaseLock::~SqlLeaseLock() {
+  StopRenewingForTesting();
+  held_ = false;
+  fence_->epoch = 0;
+}
+
+bool SqlLeaseLock::WaitFor(std::chrono::milliseconds d, const bool& flag) {
+  std::unique_lock lock(mu_);
+  cv_.wait_for(lock, d, [&] { return flag; });
+  return !flag;
+}
+
+Result<lock::AcquireOutcome> SqlLeaseLock::Acquire(LostCallback on_lost) {
+  std::string last_holder;
+  bool logged_error = false;
+  while (true) {
+    {
+      std::lock_guard lock(mu_);
+      if (cancelled_) return lock::AcquireOutcome::kCancelled;
+    }
+    Result<LeaseBackend::Attempt> attempt = [&] {
+      std::lock_guard lock(backend_mu_);
+      return backend_->TryAcquire(fence_->owner, options_.ttl);
+    }();
+    if (!attempt.ok()) {
+      if (!logged_error) {
+        logger_.Error("failed-to-acquire-lock", attempt.status().message());
+        logged_error = true;
+      }
+    } else if (attempt.value().acquired) {
+      {
+        std::lock_guard lock(mu_);
+        on_lost_ = std::move(on_lost);
+        stopping_ = false;
+      }
+      fence_->epoch = attempt.value().epoch;
+      held_ = true;
+      logger_.Info("acquired-lock", {{"owner", fence_->owner}, {"epoch", attempt.value().epoch}});
+      renewer_ = std::thread([this] { RenewLoop(); });
+      return lock::AcquireOutcome::kAcquired;
+    } else {
+      logged_error = false;
+      if (attempt.value().holder != last_holder) {
+        last_holder = attempt.value().holder;
+        logger_.Info("waiting-for-lock",
+                     {{"lock-owner", last_holder}, {"epoch", attempt.value().epoch}});
+      }
+    }
+    if (!WaitFor(options_.retry_interval, cancelled_)) {
+      return lock::AcquireOutcome::kCancelled;
+    }
+  }
+}
+
+void SqlLeaseLock::RenewLoop() {
+  while (WaitFor(options_.retry_interval, stopping_)) {
+    int64_t epoch = fence_->epoch.load();
+    Result<bool> renewed = [&] {
+      std::lock_guard lock(backend_mu_);
+      return backend_->Renew(fence_->owner, epoch, options_.ttl);
+    }();
+    if (renewed.ok() && renewed.value()) continue;
+    Status why(ErrorCode::kUnrecoverable,
+               renewed.ok() ? "the lease was taken over or expired before it was renewed"
+                            : "renewing the lease failed: " + renewed.status().message());
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_) return;  // Release won the race
+    }
+    held_ = false;
+    fence_->epoch = 0;
+    logger_.Error("lost-lock", why.message(), {{"epoch", epoch}});
+    LostCallback on_lost;
+    {
+      std::lock_guard lock(mu_);
+      on_lost = std::move(on_lost_);
+    }
+    if (on_lost) on_lost(why);
+    return;
+  }
+}
+
+void SqlLeaseLock::Cancel() {
+  std::lock_guard lock(mu_);
+  cancelled_ = true;
+  cv_.notify_all();
+}
+
+void SqlLeaseLock::StopRenewingForTesting() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+    cv_.notify_all();
+  }
+  if (renewer_.joinable() && renewer_.get_id() != std::this_thread::get_id()) {
+    renewer_.join();
+  }
+}
+
+void SqlLeaseLock::Release() {
+  StopRenewingForTesting();
+  int64_t epoch = fence_->epoch.exchange(0);
+  if (!held_.exchange(false) || epoch == 0) return;
+  Status s = [&] {
+    std::lock_guard lock(backend_mu_);
+    return backend_->Release(fence_->owner, epoch);
+  }();
+  if (!s.ok()) {
+    logger_.Error("failed-to-release-lock", s.message(), {{"epoch", epoch}});
+    return;
+  }
+  logger_.Info("released-lock", {{"epoch", epoch}});
+}
+
+std::string SqlLeaseLock::Description() const {
+  return fmt::format("{} owned by {}", backend_->Description(), fence_->owner);
+}
+
+}  // namespace bbs::storage::sql
