@@ -389,8 +389,9 @@ void Api::ForEachRoute(
           // Upstream honours only process_guids here.
           std::string out;
           for (const auto& record : engine->model().DesiredLrps(FilterOf(req, false))) {
-            AppendMessageField(&out, models::DesiredLRPsResponse::kDesiredLrpsFieldNumber,
-                               wire::RoutingInfo(record->scheduling_info(), record->metric_tags()));
+            AppendMessageField(
+                &out, models::DesiredLRPsResponse::kDesiredLrpsFieldNumber,
+                wire::RoutingInfo(record->scheduling_info(), record->metric_tags()));
           }
           return out;
         }));
