@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "bbs/api/encoding.h"
+#include "bbs/api/json_face.h"
 #include "bbs/domain/desired_lrp_ops.h"
 #include "bbs/events/sse.h"
 #include "bbs/models/conversion.h"
@@ -22,7 +23,8 @@ UnaryHandler Unary(Fn fn, std::function<std::string(const Status&)> on_error = E
   return [fn = std::move(fn), on_error = std::move(on_error),
           prepare = std::move(prepare)](const Call& call) -> std::string {
     Req req;
-    if (!req.ParseFromString(call.body)) return on_error(InvalidRequest());
+    bool decoded = call.json ? DecodeJsonRequest(call.body, &req) : req.ParseFromString(call.body);
+    if (!decoded) return on_error(InvalidRequest());
     if (prepare) prepare(&req);
     if (Status error = wire::Validate(req); !error.ok()) return on_error(error);
     return fn(req, call);
@@ -152,6 +154,17 @@ http::Response Protobuf(std::string body) {
   return r;
 }
 
+// A unary answer: `body` as is, or re-encoded as JSON when the request accepts JSON.
+http::Response Answer(const std::string& route, bool json, std::string body) {
+  if (!json) return Protobuf(std::move(body));
+  auto encoded = ResponseToJson(route, body);
+  http::Response r;
+  r.status = encoded.ok() ? 200 : 500;
+  r.content_type = "application/json";
+  if (encoded.ok()) r.body = std::move(*encoded);
+  return r;
+}
+
 http::Response Failure(int status) {
   http::Response r;
   r.status = status;
@@ -171,11 +184,13 @@ http::Router Api::Router(events::Hub* hub, WorkerPool* pool) {
         std::string route = name;
         router.Add(method, path, name,
                    [pool, shared, route, logger](http::Request&& req, http::Responder respond) {
-                     auto call = std::make_shared<Call>(
-                         Call{std::move(req.body), std::move(req.request_id)});
-                     bool queued = pool->Submit([shared, call, respond, route, logger] {
+                     auto call =
+                         std::make_shared<Call>(Call{std::move(req.body), std::move(req.request_id),
+                                                     IsJsonContentType(req.content_type)});
+                     bool json = AcceptsJson(req.accept);
+                     bool queued = pool->Submit([shared, call, respond, route, logger, json] {
                        if (logger.DebugEnabled()) logger.Debug("serving", {{"route", route}});
-                       respond(Protobuf((*shared)(*call)));
+                       respond(Answer(route, json, (*shared)(*call)));
                      });
                      if (!queued) respond(Failure(503));
                    });

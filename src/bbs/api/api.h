@@ -8,9 +8,9 @@
 #include "bbs/base/worker_pool.h"
 #include "bbs/events/hub.h"
 #include "bbs/http/router.h"
+#include "bbs/models/models.h"
 #include "bbs/state/engine.h"
 #include "models/cells.pb.h"
-#include "bbs/models/models.h"
 
 namespace bbs::api {
 
@@ -18,6 +18,7 @@ namespace bbs::api {
 struct Call {
   std::string body;      // the protobuf request, possibly empty
   std::string trace_id;  // the X-Vcap-Request-Id header, "" when absent
+  bool json = false;     // the body is the request in JSON (Content-Type: application/json)
 };
 
 // A unary handler: decode -> validate -> engine -> encode. Always answers a protobuf body

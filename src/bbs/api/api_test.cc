@@ -4,9 +4,12 @@
 #include <future>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "bbs/api/encoding.h"
+#include "bbs/api/json_face.h"
 #include "bbs/base/status_matchers.h"
+#include "bbs/models/model_json.h"
 #include "bbs/models/models.h"
 #include "bbs/storage/memory_store.h"
 
@@ -44,6 +47,26 @@ class ApiTest : public ::testing::Test {
     EXPECT_EQ(response.status, 200) << route;
     EXPECT_EQ(response.content_type, "application/x-protobuf") << route;
     return response.body;
+  }
+
+  // Serves `route` with the given Content-Type and Accept headers and returns the response.
+  http::Response Serve(const std::string& route, const std::string& body,
+                       const std::string& content_type, const std::string& accept) {
+    size_t space = route.find(' ');
+    http::Response miss;
+    const http::Route* found = router_.Find(route.substr(0, space), route.substr(space + 1), &miss);
+    EXPECT_NE(found, nullptr) << route;
+    if (found == nullptr) return miss;
+    http::Request request;
+    request.method = route.substr(0, space);
+    request.path = route.substr(space + 1);
+    request.body = body;
+    request.content_type = content_type;
+    request.accept = accept;
+    std::promise<http::Response> answered;
+    found->handler(std::move(request),
+                   http::Responder([&](http::Response r) { answered.set_value(std::move(r)); }));
+    return answered.get_future().get();
   }
 
   bool HasRoute(const std::string& method, const std::string& path) {
@@ -106,6 +129,138 @@ TEST_F(ApiTest, ActualLrpsByProcessGuidsRequiresAGuid) {
   models::ActualLRPsByProcessGuidsResponse resp;
   ASSERT_TRUE(resp.ParseFromString(Call("POST /v1/actual_lrps/list_by_process_guids", "")));
   EXPECT_EQ(resp.error().type(), models::Error::InvalidRequest);
+}
+
+TEST(JsonFaceTest, ContentTypeIsJsonWithAnyParametersAndCase) {
+  EXPECT_TRUE(IsJsonContentType("application/json"));
+  EXPECT_TRUE(IsJsonContentType("Application/JSON; charset=utf-8"));
+  EXPECT_FALSE(IsJsonContentType(""));
+  EXPECT_FALSE(IsJsonContentType("application/x-protobuf"));
+  EXPECT_FALSE(IsJsonContentType("application/jsonx"));
+}
+
+TEST(JsonFaceTest, AcceptNamesJsonAmongOtherTypes) {
+  EXPECT_TRUE(AcceptsJson("application/json"));
+  EXPECT_TRUE(AcceptsJson("text/plain, application/json;q=0.9"));
+  EXPECT_FALSE(AcceptsJson(""));
+  EXPECT_FALSE(AcceptsJson("*/*"));
+  EXPECT_FALSE(AcceptsJson("application/x-protobuf"));
+}
+
+TEST(JsonFaceTest, AnUnknownFieldDoesNotDecode) {
+  models::DesireLRPRequest req;
+  EXPECT_TRUE(DecodeJsonRequest(R"({"desired_lrp":{"process_guid":"pg"}})", &req));
+  EXPECT_EQ(req.desired_lrp().process_guid(), "pg");
+  EXPECT_FALSE(DecodeJsonRequest(R"({"no_such_field":1})", &req));
+  EXPECT_FALSE(DecodeJsonRequest(R"({"desired_lrp":{"no_such_field":1}})", &req));
+  EXPECT_FALSE(DecodeJsonRequest("not json", &req));
+}
+
+TEST(JsonFaceTest, ARequestsUpdateTakesUpstreamsUpdateShape) {
+  models::UpdateDesiredLRPRequest req;
+  ASSERT_TRUE(DecodeJsonRequest(R"({"process_guid":"pg","update":{"instances":3}})", &req));
+  EXPECT_EQ(req.process_guid(), "pg");
+  EXPECT_EQ(req.update().instances(), 3);
+}
+
+TEST_F(ApiTest, EveryUnaryRouteHasAJsonResponseType) {
+  size_t unary = 0;
+  for (const auto& route : router_.routes()) {
+    if (route->path.find("/v1/events") == 0) continue;
+    ++unary;
+    EXPECT_FALSE(ResponseTypeOf(route->name).empty()) << route->name;
+  }
+  EXPECT_EQ(unary, 52u);
+}
+
+TEST_F(ApiTest, AJsonRequestDesiresAndAJsonListShowsIt) {
+  http::Response desired = Serve("POST /v1/desired_lrp/desire.r2", R"({"desired_lrp": {
+      "process_guid": "pg-json", "domain": "d", "rootfs": "preloaded:cflinuxfs4",
+      "instances": 1, "action": {"run": {"path": "/bin/true", "user": "vcap"}},
+      "metric_tags": {"source_id": {"static": "x"}}}})",
+                                 "application/json", "application/json");
+  EXPECT_EQ(desired.status, 200);
+  EXPECT_EQ(desired.content_type, "application/json");
+  auto answer = nlohmann::json::parse(desired.body, nullptr, false);
+  ASSERT_TRUE(answer.is_object()) << desired.body;
+  EXPECT_TRUE(answer.value("error", nlohmann::json()).is_null()) << desired.body;
+
+  http::Response listed = Serve("POST /v1/desired_lrps/list.r3", R"({"domain": "d"})",
+                                "application/json", "application/json");
+  EXPECT_EQ(listed.status, 200);
+  EXPECT_EQ(listed.content_type, "application/json");
+  EXPECT_NE(listed.body.find(R"("process_guid":"pg-json")"), std::string::npos) << listed.body;
+  EXPECT_NE(listed.body.find(R"("rootfs":"preloaded:cflinuxfs4")"), std::string::npos)
+      << listed.body;
+  models::DesiredLRPsResponse resp;
+  ASSERT_TRUE(resp.ParseFromString(Call("POST /v1/desired_lrps/list.r3", "")));
+  ASSERT_EQ(resp.desired_lrps_size(), 1);
+  EXPECT_EQ(resp.desired_lrps(0).process_guid(), "pg-json");
+  // The JSON answer is the protobuf answer in bbsctl's shape.
+  EXPECT_EQ(listed.body, wire::ModelJson(resp));
+}
+
+TEST_F(ApiTest, AJsonRequestWithAnUnknownFieldIsAnInvalidRequestInJson) {
+  http::Response r = Serve("POST /v1/desired_lrp/desire.r2", R"({"bogus": true})",
+                           "application/json", "application/json");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.content_type, "application/json");
+  auto answer = nlohmann::json::parse(r.body, nullptr, false);
+  EXPECT_EQ(answer["error"]["type"], "InvalidRequest") << r.body;
+  EXPECT_EQ(answer["error"]["message"], "the request received is invalid") << r.body;
+}
+
+TEST_F(ApiTest, AnEvacuationErrorInJsonKeepsItsKeepContainer) {
+  http::Response r = Serve("POST /v1/actual_lrps/evacuate_claimed", "{oops", "application/json",
+                           "application/json");
+  models::EvacuationResponse expected;
+  ASSERT_TRUE(expected.ParseFromString(
+      Call("POST /v1/actual_lrps/evacuate_claimed", std::string("\xff", 1))));
+  EXPECT_EQ(expected.error().type(), models::Error::InvalidRequest);
+  EXPECT_EQ(r.body, wire::ModelJson(expected));
+}
+
+TEST_F(ApiTest, AJsonRequestCanBeAnsweredInProtobuf) {
+  http::Response r = Serve("POST /v1/domains/upsert", R"({"domain": "cf-apps", "ttl": 30})",
+                           "application/json", "");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.content_type, "application/x-protobuf");
+  EXPECT_EQ(r.body, "");
+  models::DomainsResponse domains;
+  ASSERT_TRUE(domains.ParseFromString(Call("POST /v1/domains/list", "")));
+  ASSERT_EQ(domains.domains_size(), 1);
+  EXPECT_EQ(domains.domains(0), "cf-apps");
+}
+
+TEST_F(ApiTest, AProtobufRequestCanBeAnsweredInJson) {
+  http::Response r = Serve("POST /v1/ping", "", "", "application/json");
+  EXPECT_EQ(r.content_type, "application/json");
+  EXPECT_EQ(r.body, R"({"available":true})");
+}
+
+TEST_F(ApiTest, WithoutJsonHeadersTheAnswerIsTheSameProtobufBytes) {
+  models::DesireLRPRequest req;
+  auto* lrp = req.mutable_desired_lrp();
+  lrp->set_process_guid("pg-1");
+  lrp->set_domain("d");
+  lrp->set_root_fs("preloaded:cflinuxfs4");
+  lrp->set_instances(1);
+  lrp->mutable_action()->mutable_run_action()->set_path("/bin/true");
+  lrp->mutable_action()->mutable_run_action()->set_user("vcap");
+  (*lrp->mutable_metric_tags())["source_id"].set_static_("x");
+  ASSERT_EQ(Call("POST /v1/desired_lrp/desire.r2", req.SerializeAsString()), "");
+
+  http::Response plain = Serve("POST /v1/desired_lrps/list.r3", "", "", "");
+  EXPECT_EQ(plain.content_type, "application/x-protobuf");
+  EXPECT_EQ(plain.body, Call("POST /v1/desired_lrps/list.r3", ""));
+  // Other media types leave the protobuf face alone.
+  http::Response other =
+      Serve("POST /v1/desired_lrps/list.r3", "", "application/x-protobuf", "*/*");
+  EXPECT_EQ(other.content_type, "application/x-protobuf");
+  EXPECT_EQ(other.body, plain.body);
+  http::Response error = Serve("POST /v1/desired_lrp/desire.r2", "{}", "", "");
+  EXPECT_EQ(error.content_type, "application/x-protobuf");
+  EXPECT_EQ(error.body, ErrorResponse(InvalidRequest()));
 }
 
 }  // namespace

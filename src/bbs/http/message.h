@@ -23,6 +23,8 @@ struct Request {
   std::string request_id;       // the X-Vcap-Request-Id header value ("" when absent or empty)
   bool has_request_id = false;  // true when X-Vcap-Request-Id was present, even if empty
   std::string last_event_id;    // the Last-Event-ID header value, "" when absent
+  std::string content_type;     // the Content-Type header value, "" when absent
+  std::string accept;           // the Accept header values joined by ',', "" when absent
   // The subject of the client's certificate ("/CN=rep/O=..."), shared by the connection's
   // requests; null on a plain-HTTP connection.
   std::shared_ptr<const std::string> peer_subject;

@@ -163,6 +163,8 @@ class RequestParser final : public bhttp::basic_parser<true> {
   bool has_request_id() const { return has_request_id_; }
   std::string& request_id() { return request_id_; }
   std::string& last_event_id() { return last_event_id_; }
+  std::string& content_type() { return content_type_; }
+  std::string& accept() { return accept_; }
   std::string& body() { return body_; }
 
  private:
@@ -178,6 +180,11 @@ class RequestParser final : public bhttp::basic_parser<true> {
                      IoError&) override {
     if (name == bhttp::field::expect) {
       expect_continue_ = beast::iequals(value, "100-continue");
+    } else if (name == bhttp::field::content_type) {
+      content_type_.assign(value.data(), value.size());
+    } else if (name == bhttp::field::accept) {
+      if (!accept_.empty()) accept_ += ',';
+      accept_.append(value.data(), value.size());
     } else if (name != bhttp::field::unknown) {
       return;
     } else if (!has_request_id_ && beast::iequals(name_string, "X-Vcap-Request-Id")) {
@@ -212,6 +219,8 @@ class RequestParser final : public bhttp::basic_parser<true> {
   bool has_last_event_id_ = false;
   std::string request_id_;
   std::string last_event_id_;
+  std::string content_type_;
+  std::string accept_;
   std::string body_;
 };
 
@@ -671,6 +680,8 @@ class Session : public std::enable_shared_from_this<Session> {
     request.has_request_id = parsed.has_request_id();
     request.request_id = std::move(parsed.request_id());
     request.last_event_id = std::move(parsed.last_event_id());
+    request.content_type = std::move(parsed.content_type());
+    request.accept = std::move(parsed.accept());
     request.peer_subject = peer_subject_;
     parser_.reset();
 

@@ -1,4 +1,4 @@
-#include "bbs/cli/model_json.h"
+#include "bbs/models/model_json.h"
 
 #include <google/protobuf/descriptor.h>
 #include <google/protobuf/message.h>
@@ -13,7 +13,7 @@
 
 #include "bbs/base/go_json.h"
 
-namespace bbs::cli {
+namespace bbs::wire {
 namespace {
 
 using google::protobuf::Descriptor;
@@ -490,8 +490,12 @@ bool KeyEquals(std::string_view a, std::string_view b) {
 
 Status JsonError(const std::string& message) { return Status(ErrorCode::kInvalidJson, message); }
 
+Status ParseUpdate(const Json& j, Message* m, bool strict);
+
 class Decoder {
  public:
+  explicit Decoder(bool strict = false) : strict_(strict) {}
+
   Status Object(const Json& j, Message* m) {
     if (j.is_null()) return Status::Ok();
     if (!j.is_object()) {
@@ -508,7 +512,7 @@ class Decoder {
 
  private:
   // Finds the field `key` names in `m` (or in an embedded part) and sets it. Unknown keys are
-  // ignored, as Go does.
+  // ignored, as Go does, unless strict_.
   Status Member(const std::string& key, const Json& value, Message* m) {
     const Descriptor* d = m->GetDescriptor();
     const Reflection* r = m->GetReflection();
@@ -520,7 +524,7 @@ class Decoder {
           for (auto it = value.begin(); it != value.end(); ++it) {
             if (KeyEquals(it.key(), GoName(f->name()))) return Set(it.value(), m, f);
           }
-          return Status::Ok();
+          return strict_ && !value.empty() ? Unknown(key, d) : Status::Ok();
         }
         continue;
       }
@@ -533,7 +537,11 @@ class Decoder {
       Message* part = r->MutableMessage(m, f);
       if (HasKey(key, part->GetDescriptor())) return Member(key, value, part);
     }
-    return Status::Ok();
+    return strict_ ? Unknown(key, d) : Status::Ok();
+  }
+
+  static Status Unknown(const std::string& key, const Descriptor* d) {
+    return JsonError("unknown field \"" + key + "\" in " + d->name());
   }
 
   bool HasKey(const std::string& key, const Descriptor* d) {
@@ -646,6 +654,7 @@ class Decoder {
       }
       case FieldDescriptor::CPPTYPE_MESSAGE: {
         Message* sub = add ? r->AddMessage(m, f) : r->MutableMessage(m, f);
+        if (sub->GetDescriptor()->name() == "DesiredLRPUpdate") return ParseUpdate(v, sub, strict_);
         return Object(v, sub);
       }
       default:
@@ -664,10 +673,12 @@ class Decoder {
     }
     return Status::Ok();
   }
+
+  bool strict_;
 };
 
 // upstream's DesiredLRPUpdate JSON: optional instances / routes / annotation / metric_tags.
-Status ParseUpdate(const Json& j, Message* m) {
+Status ParseUpdate(const Json& j, Message* m, bool strict) {
   if (!j.is_object()) return JsonError("cannot unmarshal into DesiredLRPUpdate");
   const Descriptor* d = m->GetDescriptor();
   Json normalized = Json::object();
@@ -682,7 +693,7 @@ Status ParseUpdate(const Json& j, Message* m) {
       if (KeyEquals(it.key(), name)) normalized[name] = it.value();
     }
   }
-  return Decoder().Object(normalized, m);
+  return Decoder(strict).Object(normalized, m);
 }
 
 }  // namespace
@@ -695,11 +706,13 @@ std::string ModelJson(const Message& message) {
   return out;
 }
 
-Status ParseModelJson(std::string_view json, Message* message) {
+Status ParseModelJson(std::string_view json, Message* message, bool reject_unknown) {
   Json j = Json::parse(json, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) return JsonError("invalid JSON: " + std::string(json.substr(0, 80)));
-  if (message->GetDescriptor()->name() == "DesiredLRPUpdate") return ParseUpdate(j, message);
-  return Decoder().Object(j, message);
+  if (message->GetDescriptor()->name() == "DesiredLRPUpdate") {
+    return ParseUpdate(j, message, reject_unknown);
+  }
+  return Decoder(reject_unknown).Object(j, message);
 }
 
-}  // namespace bbs::cli
+}  // namespace bbs::wire

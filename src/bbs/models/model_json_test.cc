@@ -1,11 +1,11 @@
-#include "bbs/cli/model_json.h"
+#include "bbs/models/model_json.h"
 
 #include <google/protobuf/util/message_differencer.h>
 #include <gtest/gtest.h>
 
 #include "bbs/models/models.h"
 
-namespace bbs::cli {
+namespace bbs::wire {
 namespace {
 
 models::ActualLRP RunningLrp() {
@@ -115,6 +115,19 @@ TEST(ModelJsonTest, ParsesASpecWithUpstreamsKeysCaseInsensitively) {
   EXPECT_EQ(lrp.metric_tags().at("s").dynamic(), models::MetricTagValue::INDEX);
 }
 
+TEST(ModelJsonTest, RejectingUnknownKeysFailsOnOneAtAnyDepth) {
+  models::DesiredLRP lrp;
+  EXPECT_TRUE(ParseModelJson(R"({"process_guid":"pg","rootfs":"r"})", &lrp, true).ok());
+  Status top = ParseModelJson(R"({"process_guid":"pg","unknown":true})", &lrp, true);
+  EXPECT_EQ(top.code(), ErrorCode::kInvalidJson);
+  EXPECT_EQ(top.message(), R"(unknown field "unknown" in DesiredLRP)");
+  EXPECT_FALSE(ParseModelJson(R"({"action":{"run":{"pth":"/x"}}})", &lrp, true).ok());
+  // Embedded parts still take their keys flat.
+  models::Task task;
+  EXPECT_TRUE(ParseModelJson(R"({"task_guid":"t","rootfs":"r"})", &task, true).ok());
+  EXPECT_EQ(task.task_definition().root_fs(), "r");
+}
+
 TEST(ModelJsonTest, ParsesAFlatTaskIntoItsEmbeddedDefinition) {
   models::Task task;
   ASSERT_TRUE(
@@ -173,4 +186,4 @@ TEST(ModelJsonTest, WhatItPrintsItParsesBack) {
 }
 
 }  // namespace
-}  // namespace bbs::cli
+}  // namespace bbs::wire
