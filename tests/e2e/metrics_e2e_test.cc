@@ -8,6 +8,7 @@
 
 #include "bbs/http/test_client.h"
 #include "bbs/loggregator/fake_agent.h"
+#include "bbs/models/models.h"
 #include "bbs/testing/bbs_process.h"
 
 namespace bbs::testing {
@@ -48,6 +49,64 @@ TEST(MetricsE2eTest, TheDebugServerServesMetricsAndSwitchesTheLogLevel) {
   auto now = debug.Send("GET", "/log-level");
   ASSERT_TRUE(now.ok());
   EXPECT_EQ(now->body, "debug\n");
+  EXPECT_EQ(bbs.Stop(), 0);
+}
+
+// The value of the sample `series` (e.g. `RequestCount` or `bbs_commits_total{result="success"}`)
+// in a Prometheus text, or -1 when it is absent.
+double SampleValue(const std::string& text, const std::string& series) {
+  std::string needle = "\n" + series + " ";
+  auto at = text.find(needle);
+  if (at == std::string::npos) return -1;
+  return std::stod(text.substr(at + needle.size()));
+}
+
+TEST(MetricsE2eTest, ServedRequestsCommitsConvergenceAndSubscribersShowInTheMetrics) {
+  TempDir dir;
+  BbsProcess bbs(BBS_BINARY, dir.path(), {"-debugAddr=127.0.0.1:0"});
+  ASSERT_TRUE(bbs.Start()) << bbs.error();
+  uint16_t port = DebugPort(bbs);
+  ASSERT_NE(port, 0);
+  http::TestClient debug(port);
+  auto scrape = [&debug] {
+    auto r = debug.Send("GET", "/metrics");
+    EXPECT_TRUE(r.ok() && r->status == 200);
+    return r.ok() ? r->body : std::string();
+  };
+  const std::string ping_ok = R"(bbs_http_requests_total{code="2xx",route="Ping"})";
+  const std::string commits_ok = R"(bbs_commits_total{result="success"})";
+  std::string before = scrape();
+  double requests_before = SampleValue(before, "RequestCount");
+  ASSERT_GE(requests_before, 0) << before;
+  double lrp_runs_before = SampleValue(before, "ConvergenceLRPRuns");
+  ASSERT_GE(lrp_runs_before, 0);
+
+  auto api = bbs.NewClient();
+  for (int i = 0; i < 3; ++i) {
+    auto ping = api->Send("POST", "/v1/ping");
+    ASSERT_TRUE(ping.ok());
+    EXPECT_EQ(ping->status, 200);
+  }
+  models::UpsertDomainRequest upsert;
+  upsert.set_domain("cf-apps");
+  upsert.set_ttl(0);
+  auto upserted = api->Send("POST", "/v1/domains/upsert", upsert.SerializeAsString());
+  ASSERT_TRUE(upserted.ok());
+  auto converged = api->Send("POST", "/v1/lrps/converge");
+  ASSERT_TRUE(converged.ok());
+  EXPECT_EQ(converged->status, 200);
+
+  // An open event stream is one subscriber.
+  http::TestClient stream(static_cast<uint16_t>(bbs.port()), bbs.client_tls());
+  ASSERT_TRUE(stream.StartRequest("POST", "/v1/events/tasks.r1").ok());
+  ASSERT_TRUE(stream.ReadUntil("\r\n\r\n").ok());
+
+  std::string after = scrape();
+  EXPECT_GE(SampleValue(after, "RequestCount"), requests_before + 5) << after;
+  EXPECT_GE(SampleValue(after, ping_ok), 3) << after;
+  EXPECT_GE(SampleValue(after, commits_ok), 1) << after;
+  EXPECT_GE(SampleValue(after, "ConvergenceLRPRuns"), lrp_runs_before + 1) << after;
+  EXPECT_EQ(SampleValue(after, "bbs_event_subscribers"), 1) << after;
   EXPECT_EQ(bbs.Stop(), 0);
 }
 

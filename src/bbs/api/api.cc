@@ -8,6 +8,7 @@
 #include "bbs/api/json_face.h"
 #include "bbs/domain/desired_lrp_ops.h"
 #include "bbs/events/sse.h"
+#include "bbs/metrics/http_instrumentation.h"
 #include "bbs/models/conversion.h"
 #include "bbs/models/validation.h"
 
@@ -175,14 +176,23 @@ http::Response Failure(int status) {
 
 Api::Api(state::Engine* engine, Logger logger) : engine_(engine), logger_(std::move(logger)) {}
 
-http::Router Api::Router(events::Hub* hub, WorkerPool* pool) {
+http::Router Api::Router(events::Hub* hub, WorkerPool* pool, metrics::BbsMetrics* metrics,
+                         const Clock* clock) {
   http::Router router;
   Logger logger = logger_;
+  // router.Add, with the handler recorded on `metrics` when there is one.
+  auto bind_route = [&](const char* method, const char* path, const char* name,
+                        http::Handler handler) {
+    if (metrics != nullptr && clock != nullptr) {
+      handler = metrics::InstrumentRoute(metrics, clock, name, std::move(handler));
+    }
+    router.Add(method, path, name, std::move(handler));
+  };
   ForEachRoute(
       [&](const char* method, const char* path, const char* name, UnaryHandler handler) {
         auto shared = std::make_shared<UnaryHandler>(std::move(handler));
         std::string route = name;
-        router.Add(method, path, name,
+        bind_route(method, path, name,
                    [pool, shared, route, logger](http::Request&& req, http::Responder respond) {
                      auto call =
                          std::make_shared<Call>(Call{std::move(req.body), std::move(req.request_id),
@@ -196,7 +206,7 @@ http::Router Api::Router(events::Hub* hub, WorkerPool* pool) {
                    });
       },
       [&](const char* method, const char* path, const char* name, events::StreamKind kind) {
-        router.Add(method, path, name, StreamHandler(hub, kind));
+        bind_route(method, path, name, StreamHandler(hub, kind));
       });
   return router;
 }
@@ -389,9 +399,8 @@ void Api::ForEachRoute(
           // Upstream honours only process_guids here.
           std::string out;
           for (const auto& record : engine->model().DesiredLrps(FilterOf(req, false))) {
-            AppendMessageField(
-                &out, models::DesiredLRPsResponse::kDesiredLrpsFieldNumber,
-                wire::RoutingInfo(record->scheduling_info(), record->metric_tags()));
+            AppendMessageField(&out, models::DesiredLRPsResponse::kDesiredLrpsFieldNumber,
+                               wire::RoutingInfo(record->scheduling_info(), record->metric_tags()));
           }
           return out;
         }));

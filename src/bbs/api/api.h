@@ -8,6 +8,7 @@
 #include "bbs/base/worker_pool.h"
 #include "bbs/events/hub.h"
 #include "bbs/http/router.h"
+#include "bbs/metrics/bbs_metrics.h"
 #include "bbs/models/models.h"
 #include "bbs/state/engine.h"
 #include "models/cells.pb.h"
@@ -51,9 +52,11 @@ class Api {
 
   // The HTTP binding of every route. Unary routes run their handler on `pool` (so HTTP I/O
   // threads never block) and answer 200 application/x-protobuf, or 503 once the pool is shut
-  // down. Stream routes subscribe to `hub` (api.md §4). REQUIRES: `hub` and `pool` outlive the
-  // router.
-  http::Router Router(events::Hub* hub, WorkerPool* pool);
+  // down. Stream routes subscribe to `hub` (api.md §4). With `metrics` (and its `clock`), every
+  // route is recorded through metrics::InstrumentRoute. REQUIRES: `hub`, `pool`, `metrics` and
+  // `clock` outlive the router.
+  http::Router Router(events::Hub* hub, WorkerPool* pool, metrics::BbsMetrics* metrics = nullptr,
+                      const Clock* clock = nullptr);
 
  private:
   // Calls `bind(method, path, name, handler)` for every unary route and

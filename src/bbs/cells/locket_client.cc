@@ -98,6 +98,19 @@ LocketResource FromProto(const models::Resource& r) {
 struct LocketClient::Impl {
   std::shared_ptr<grpc::Channel> channel;
   std::unique_ptr<models::Locket::Stub> stub;
+  metrics::BbsMetrics* metrics = nullptr;
+
+  // call(), recorded on `metrics` as one outbound call to Locket.
+  template <typename Call>
+  grpc::Status Observed(Call call) {
+    if (metrics == nullptr) return call();
+    auto started = std::chrono::steady_clock::now();
+    grpc::Status status = call();
+    metrics->ObserveOutbound(
+        metrics::OutboundPeer::kLocket, status.ok(),
+        std::chrono::duration_cast<metrics::Nanos>(std::chrono::steady_clock::now() - started));
+    return status;
+  }
 };
 
 Result<std::unique_ptr<LocketClient>> LocketClient::Create(const LocketClientOptions& options) {
@@ -125,6 +138,7 @@ Result<std::unique_ptr<LocketClient>> LocketClient::Create(const LocketClientOpt
   auto impl = std::make_unique<Impl>();
   impl->channel = grpc::CreateCustomChannel(options.address, credentials, args);
   impl->stub = models::Locket::NewStub(impl->channel);
+  impl->metrics = options.metrics;
   return std::unique_ptr<LocketClient>(new LocketClient(std::move(impl)));
 }
 
@@ -152,7 +166,7 @@ Status LocketClient::Lock(const LocketResource& resource, int64_t ttl_seconds,
   models::LockResponse response;
   grpc::ClientContext context;
   Prepare(&context, call);
-  return FromGrpc(impl_->stub->Lock(&context, request, &response));
+  return FromGrpc(impl_->Observed([&] { return impl_->stub->Lock(&context, request, &response); }));
 }
 
 Status LocketClient::Release(const std::string& key, const std::string& owner,
@@ -163,7 +177,8 @@ Status LocketClient::Release(const std::string& key, const std::string& owner,
   models::ReleaseResponse response;
   grpc::ClientContext context;
   Prepare(&context, call);
-  return FromGrpc(impl_->stub->Release(&context, request, &response));
+  return FromGrpc(
+      impl_->Observed([&] { return impl_->stub->Release(&context, request, &response); }));
 }
 
 Result<LocketResource> LocketClient::Fetch(const std::string& key, const LocketCallOptions& call) {
@@ -172,7 +187,10 @@ Result<LocketResource> LocketClient::Fetch(const std::string& key, const LocketC
   models::FetchResponse response;
   grpc::ClientContext context;
   Prepare(&context, call);
-  if (Status s = FromGrpc(impl_->stub->Fetch(&context, request, &response)); !s.ok()) return s;
+  if (Status s = FromGrpc(
+          impl_->Observed([&] { return impl_->stub->Fetch(&context, request, &response); }));
+      !s.ok())
+    return s;
   return FromProto(response.resource());
 }
 
@@ -184,7 +202,9 @@ Result<std::vector<LocketResource>> LocketClient::FetchAll(ResourceType type,
   models::FetchAllResponse response;
   grpc::ClientContext context;
   Prepare(&context, call);
-  if (Status s = FromGrpc(impl_->stub->FetchAll(&context, request, &response)); !s.ok()) {
+  if (Status s = FromGrpc(
+          impl_->Observed([&] { return impl_->stub->FetchAll(&context, request, &response); }));
+      !s.ok()) {
     return s;
   }
   std::vector<LocketResource> resources;

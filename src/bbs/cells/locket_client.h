@@ -10,6 +10,7 @@
 #include "bbs/base/status.h"
 #include "bbs/cells/locket_resource.h"
 #include "bbs/cells/locket_tls.h"
+#include "bbs/metrics/bbs_metrics.h"
 
 namespace bbs::cells {
 
@@ -21,6 +22,8 @@ struct LocketClientOptions {
   // within keepalive_timeout (0 means 20 s), as grpc-go does for the Go clients.
   std::chrono::seconds keepalive_time{10};
   std::chrono::seconds keepalive_timeout{22};
+  // Where each call is recorded (peer locket); null = nowhere.
+  metrics::BbsMetrics* metrics = nullptr;
 };
 
 // Per-call settings.

@@ -257,14 +257,16 @@ HttpAuctioneer::Attempt HttpAuctioneer::SendOnce(const std::string& route, const
   request.url = base_url_.WithRoute(route).ToString();
   request.headers = {{"Content-Type", "application/json"}, {"X-Vcap-Request-Id", trace_id}};
   request.body = body;
-  HttpResult result = transport_->Send(request);
+  HttpResult result =
+      SendObserved(*transport_, request, options_.metrics, metrics::OutboundPeer::kAuctioneer);
   if (!result.ok() && fallback_to_http_ && result.error != TransportError::kShutdown) {
     logger_.Info("retrying-on-http", {{"error", result.message}});
     Url plain = base_url_;
     plain.scheme = "http";
     if (!plain.explicit_port) plain.port = 80;
     request.url = plain.WithRoute(route).ToString();
-    result = transport_->Send(request);
+    result =
+        SendObserved(*transport_, request, options_.metrics, metrics::OutboundPeer::kAuctioneer);
   }
   Attempt attempt;
   if (!result.ok()) {

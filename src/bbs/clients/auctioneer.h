@@ -64,6 +64,8 @@ struct HttpAuctioneerOptions {
   bool require_tls = false;
   // The destructor drains the queue for at most this long.
   std::chrono::milliseconds shutdown_timeout = std::chrono::seconds(10);
+  // Where each request is recorded (peer auctioneer); null = nowhere.
+  metrics::BbsMetrics* metrics = nullptr;
 };
 
 // The auctioneer over HTTP (outbound.md §3). Requests are queued and sent by `workers` threads;

@@ -45,7 +45,8 @@ CallbackOutcome HttpCallbacks::Post(const std::string& url, const std::string& j
   request.url = url;
   request.headers = {{"Content-Type", "application/json"}};
   request.body = json_body;
-  CallbackOutcome outcome = Classify(transport_->Send(request));
+  CallbackOutcome outcome =
+      Classify(SendObserved(*transport_, request, metrics_, metrics::OutboundPeer::kTaskCallback));
   if (outcome.kind != CallbackOutcome::kResponse) {
     logger_.Debug("callback-request-failed",
                   {{"error", outcome.error},

@@ -49,12 +49,17 @@ class HttpCallbacks final : public Callbacks {
 
   CallbackOutcome Post(const std::string& url, const std::string& json_body) override;
 
+  // Where each callback is recorded (peer task_callback); null = nowhere.
+  // REQUIRES: called before the first Post().
+  void SetMetrics(metrics::BbsMetrics* metrics) { metrics_ = metrics; }
+
   // Classifies one transport result the way Post() does.
   static CallbackOutcome Classify(const HttpResult& result);
 
  private:
   const Logger logger_;
   const std::shared_ptr<HttpTransport> transport_;
+  metrics::BbsMetrics* metrics_ = nullptr;
 };
 
 }  // namespace bbs::clients

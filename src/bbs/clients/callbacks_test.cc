@@ -145,5 +145,22 @@ TEST(CallbacksClassifyTest, MapsEveryTransportError) {
   }
 }
 
+TEST(CallbacksMetricsTest, EachPostIsRecordedAsAnOutboundTaskCallback) {
+  auto transport = std::make_shared<testing::FakeTransport>();
+  transport->Script({testing::FakeTransport::Response(200), testing::FakeTransport::Response(503),
+                     testing::FakeTransport::Error(TransportError::kConnectionClosed)});
+  HttpCallbacks callbacks(Logger(LogSink::Null(), "t"), transport);
+  metrics::BbsMetrics metrics;
+  callbacks.SetMetrics(&metrics);
+  for (int i = 0; i < 3; ++i) callbacks.Post("http://cc/cb", kBody);
+  std::string text = metrics.PrometheusText();
+  EXPECT_NE(text.find("bbs_outbound_requests_total{peer=\"task_callback\",result=\"success\"} 1\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("bbs_outbound_requests_total{peer=\"task_callback\",result=\"failure\"} 2\n"),
+            std::string::npos)
+      << text;
+}
+
 }  // namespace
 }  // namespace bbs::clients

@@ -672,6 +672,17 @@ HttpClient::HttpClient(std::unique_ptr<internal::HttpClientImpl> impl) : impl_(s
 HttpClient::~HttpClient() = default;
 
 HttpResult HttpClient::Send(const HttpRequest& request) { return impl_->Send(request); }
+
+HttpResult SendObserved(HttpTransport& transport, const HttpRequest& request,
+                        metrics::BbsMetrics* metrics, metrics::OutboundPeer peer) {
+  if (metrics == nullptr) return transport.Send(request);
+  auto started = std::chrono::steady_clock::now();
+  HttpResult result = transport.Send(request);
+  metrics->ObserveOutbound(
+      peer, Succeeded(result),
+      std::chrono::duration_cast<metrics::Nanos>(std::chrono::steady_clock::now() - started));
+  return result;
+}
 void HttpClient::Shutdown() { impl_->Shutdown(); }
 int HttpClient::connections_opened() const { return impl_->connections_opened(); }
 int HttpClient::tls_sessions_resumed() const { return impl_->tls_sessions_resumed(); }

@@ -11,6 +11,7 @@
 #include "bbs/base/status.h"
 #include "bbs/base/url.h"
 #include "bbs/http/status_text.h"
+#include "bbs/metrics/bbs_metrics.h"
 
 namespace bbs::clients {
 
@@ -83,6 +84,11 @@ struct HttpResult {
   bool ok() const { return error == TransportError::kNone; }
 };
 
+// What one Send() produced, as a metrics outcome: the transport succeeded with a 2xx status.
+inline bool Succeeded(const HttpResult& result) {
+  return result.ok() && result.response.status >= 200 && result.response.status < 300;
+}
+
 // Sends HTTP requests. The clients take one, so tests can substitute a recording fake for the
 // network. Implementations are thread-safe.
 class HttpTransport {
@@ -94,6 +100,11 @@ class HttpTransport {
   // Aborts requests in flight and fails later ones with kShutdown. Idempotent.
   virtual void Shutdown() {}
 };
+
+// transport.Send(request), recorded on `metrics` (when not null) as one outbound call to `peer`
+// with its duration and outcome (Succeeded).
+HttpResult SendObserved(HttpTransport& transport, const HttpRequest& request,
+                        metrics::BbsMetrics* metrics, metrics::OutboundPeer peer);
 
 struct HttpClientOptions {
   // Whole-request deadline: connect, TLS, write, headers and body. Zero = none (upstream's

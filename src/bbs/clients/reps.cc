@@ -106,7 +106,7 @@ HttpResult HttpReps::Send(const std::string& method, const Url& url, const std::
   if (json_content_type) request.headers.emplace_back("Content-Type", "application/json");
   if (!trace_id.empty()) request.headers.emplace_back("X-Vcap-Request-Id", trace_id);
   request.body = std::move(body);
-  return transport_->Send(request);
+  return SendObserved(*transport_, request, options_.metrics, metrics::OutboundPeer::kRep);
 }
 
 Status HttpReps::StopLrpInstance(const std::string& rep_url, const std::string& process_guid,

@@ -59,6 +59,8 @@ struct HttpRepsOptions {
   int workers = 4;  // threads for the asynchronous calls
   // The destructor drains the asynchronous queue for at most this long.
   std::chrono::milliseconds shutdown_timeout = std::chrono::seconds(10);
+  // Where each request is recorded (peer rep); null = nowhere.
+  metrics::BbsMetrics* metrics = nullptr;
 };
 
 // Reps over HTTP (outbound.md §4): one HTTP client (keep-alive per cell) shared by all reps.

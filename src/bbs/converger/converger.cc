@@ -72,6 +72,22 @@ Status Converger::ConvergeLrps() {
                                       {"SuspectClaimedActualLRPs", m.suspect_claimed},
                                       {"PresentCells", m.present_cells},
                                       {"SuspectCells", m.suspect_cells}});
+  if (options_.metrics != nullptr) {
+    options_.metrics->RecordLrpConvergence({.duration = metrics::Nanos(report.duration_ns),
+                                            .unclaimed = m.unclaimed,
+                                            .claimed = m.claimed,
+                                            .running = m.running,
+                                            .crashed = m.crashed,
+                                            .crashing_desired = m.crashing_desired,
+                                            .desired = m.desired_instances,
+                                            .missing = m.missing,
+                                            .extra = m.extra,
+                                            .suspect_running = m.suspect_running,
+                                            .suspect_claimed = m.suspect_claimed,
+                                            .present_cells = m.present_cells,
+                                            .suspect_cells = m.suspect_cells,
+                                            .fresh_domains = engine_->domains().FreshDomains()});
+  }
   std::lock_guard lock(mu_);
   lrp_report_ = report;
   return Status::Ok();
@@ -96,6 +112,15 @@ Status Converger::ConvergeTasks() {
                                        {"TasksResolving", m.resolving},
                                        {"ConvergenceTasksKicked", m.kicked},
                                        {"ConvergenceTasksPruned", m.pruned}});
+  if (options_.metrics != nullptr) {
+    options_.metrics->RecordTaskConvergence({.duration = metrics::Nanos(report.duration_ns),
+                                             .pending = m.pending,
+                                             .running = m.running,
+                                             .completed = m.completed,
+                                             .resolving = m.resolving,
+                                             .pruned = static_cast<uint64_t>(m.pruned),
+                                             .kicked = static_cast<uint64_t>(m.kicked)});
+  }
   std::lock_guard lock(mu_);
   task_report_ = std::move(report);
   return Status::Ok();

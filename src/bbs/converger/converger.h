@@ -7,6 +7,7 @@
 
 #include "bbs/base/logger.h"
 #include "bbs/cells/cell_directory.h"
+#include "bbs/metrics/bbs_metrics.h"
 #include "bbs/state/engine.h"
 #include "bbs/state/task_callbacks.h"
 
@@ -21,6 +22,8 @@ class Converger {
     std::chrono::nanoseconds interval = std::chrono::seconds(30);
     domain::TaskConvergenceDurations task_durations{30'000'000'000LL, 1'800'000'000'000LL,
                                                     120'000'000'000LL};
+    // Where each pass's report is recorded; null = nowhere.
+    metrics::BbsMetrics* metrics = nullptr;
   };
   // `callbacks` may be null (no completion callbacks are kicked then).
   Converger(state::Engine* engine, cells::CellDirectory* cells, state::TaskCallbacks* callbacks,

@@ -50,7 +50,8 @@ class ConvergerTest : public ::testing::Test {
   ConvergerTest()
       : engine_(&store_, &clock_, &guids_, &publisher_, Logger(LogSink::Null(), "t"),
                 state::Engine::Options{}),
-        converger_(&engine_, &cells_, nullptr, Converger::Options{}, Logger(LogSink::Null(), "t")) {
+        converger_(&engine_, &cells_, nullptr, Converger::Options{.metrics = &metrics_},
+                   Logger(LogSink::Null(), "t")) {
     engine_.SetPeers(&auctions_, nullptr, &cells_);
     EXPECT_THAT(engine_.Load(), IsOk());
     engine_.Start();
@@ -84,6 +85,7 @@ class ConvergerTest : public ::testing::Test {
   domain::testing::NullEventPublisher publisher_;
   Auctions auctions_;
   Cells cells_;
+  metrics::BbsMetrics metrics_;
   state::Engine engine_;
   Converger converger_;
 };
@@ -147,6 +149,27 @@ TEST_F(ConvergerTest, MissingInstancesAreCreatedAndAuctionedInOneRequest) {
   ASSERT_EQ(auctions_.lrps.size(), 1u);
   EXPECT_EQ(auctions_.lrps[0].indices, std::vector<int32_t>{1});
   EXPECT_EQ(converger_.last_lrp_report().metrics.missing, 1);
+}
+
+TEST_F(ConvergerTest, EachPassIsRecordedOnTheMetrics) {
+  ASSERT_THAT(engine_.domains().UpsertDomain("cf-apps", 0), IsOk());
+  ASSERT_THAT(engine_.desired_lrps().DesireLrp(NewLrp("pg", 2), ""), IsOk());
+  models::TaskDefinition def;
+  def.set_root_fs("docker:///busybox");
+  def.mutable_action()->mutable_run_action()->set_path("/bin/true");
+  ASSERT_THAT(engine_.tasks().DesireTask("tg", "d", def), IsOk());
+  ASSERT_THAT(converger_.ConvergeLrps(), IsOk());
+  ASSERT_THAT(converger_.ConvergeTasks(), IsOk());
+
+  metrics::LrpReport lrps = metrics_.TakeLrpReport();
+  EXPECT_EQ(lrps.runs, 1u);
+  EXPECT_EQ(lrps.last.desired, 2);
+  EXPECT_EQ(lrps.last.unclaimed, 2);
+  EXPECT_EQ(lrps.last.present_cells, 1);
+  EXPECT_EQ(lrps.last.fresh_domains, std::vector<std::string>{"cf-apps"});
+  metrics::TaskReport tasks = metrics_.TakeTaskReport();
+  EXPECT_EQ(tasks.runs, 1u);
+  EXPECT_EQ(tasks.last.pending, 1);
 }
 
 TEST_F(ConvergerTest, PendingTasksAreReAuctionedAndExpireAfterThirtyMinutes) {

@@ -177,6 +177,7 @@ int Run(int argc, char** argv) {
     options.timeout =
         std::chrono::duration_cast<std::chrono::milliseconds>(config->communication_timeout);
     options.require_tls = config->auctioneer_require_tls;
+    options.metrics = &bbs_metrics;
     options.tls.ca_file = config->auctioneer_ca_cert;
     options.tls.cert_file = config->auctioneer_client_cert;
     options.tls.key_file = config->auctioneer_client_key;
@@ -200,6 +201,7 @@ int Run(int argc, char** argv) {
   rep_options.tls_session_cache_size = config->rep_client_session_cache_size;
   // Upstream always requires https to reps; without rep TLS settings we also accept http URLs.
   rep_options.require_tls = !config->rep_ca_cert.empty();
+  rep_options.metrics = &bbs_metrics;
   auto reps = clients::HttpReps::Create(rep_options, logger.Session("rep-client"));
   if (!reps.ok()) {
     logger.Fatal("rep-client-failed", reps.status().message());
@@ -214,6 +216,7 @@ int Run(int argc, char** argv) {
     logger.Fatal("callback-client-failed", callbacks.status().message());
     return 2;
   }
+  (*callbacks)->SetMetrics(&bbs_metrics);
   // Where cell presences come from: an external Locket, our own Locket service, or nothing
   // (then rep URLs come from -repUrlTemplate and no cell is ever considered vanished).
   std::unique_ptr<cells::PresenceRegistry> registry;
@@ -224,6 +227,7 @@ int Run(int argc, char** argv) {
   if (!config->locket_address.empty()) {
     cells::LocketClientOptions options;
     options.address = config->locket_address;
+    options.metrics = &bbs_metrics;
     if (!config->locket_ca_cert_file.empty()) {
       options.tls = cells::LocketTls{config->locket_ca_cert_file, config->locket_client_cert_file,
                                      config->locket_client_key_file};
@@ -379,11 +383,12 @@ int Run(int argc, char** argv) {
 
   events::HubOptions hub_options;
   hub_options.logger = logger.Session("events");
+  hub_options.metrics = &bbs_metrics;
   events::Hub hub(hub_options);
 
   RandomGuidGenerator guids;
   state::Engine engine(&timed_store, clock.get(), &guids, &hub, logger.Session("state"),
-                       state::Engine::Options{});
+                       state::Engine::Options{.metrics = &bbs_metrics});
   engine.SetPeers(auctioneer.get(), reps->get(), &cells);
   engine.tasks().SetOptions({config->max_task_retries});
   state::TaskCallbacks task_callbacks(&engine, callbacks->get(),
@@ -394,6 +399,7 @@ int Run(int argc, char** argv) {
 
   converger::Converger::Options converger_options;
   converger_options.interval = config->converge_repeat_interval;
+  converger_options.metrics = &bbs_metrics;
   converger_options.task_durations = {config->kick_task_duration.count(),
                                       config->expire_pending_task_duration.count(),
                                       config->expire_completed_task_duration.count()};
@@ -435,7 +441,7 @@ int Run(int argc, char** argv) {
     }
     api_options.access_logger = Logger(access_sink, config->session_name).Session("access");
   }
-  http::Server server(api_options, api.Router(&hub, &pool));
+  http::Server server(api_options, api.Router(&hub, &pool, &bbs_metrics, clock.get()));
   if (Status s = server.Start(); !s.ok()) {
     logger.Fatal("listener-failed", s.message(), {{"address", config->listen_address}});
     std::fprintf(stderr, "bbs: cannot listen on %s: %s\n", config->listen_address.c_str(),

@@ -168,6 +168,7 @@ class HubCore {
         subs_.push_back(sub);
         ++generation_;
         registered = true;
+        if (options_.metrics != nullptr) options_.metrics->EventSubscriberAdded();
       }
     }
     if (!registered) {
@@ -224,6 +225,7 @@ class HubCore {
       closed_ = true;
       subs.swap(subs_);
       ++generation_;
+      CountRemoved(subs.size());
     }
     wake_cv_.notify_all();
     subs_cv_.notify_all();
@@ -326,6 +328,11 @@ class HubCore {
     sub.writer->Close();
   }
 
+  void CountRemoved(size_t n) const {
+    if (options_.metrics == nullptr) return;
+    for (size_t i = 0; i < n; ++i) options_.metrics->EventSubscriberRemoved();
+  }
+
   void Remove(const std::vector<Subscriber*>& gone) {
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -339,6 +346,7 @@ class HubCore {
       if (subs_.size() == before) {
         return;
       }
+      CountRemoved(before - subs_.size());
       ++generation_;
     }
     subs_cv_.notify_all();
@@ -426,6 +434,7 @@ class HubCore {
 
   void DropSlow(Subscriber& sub, const char* reason) {
     dropped_slow_.fetch_add(1);  // before the writer closes: tests wait for that
+    if (options_.metrics != nullptr) options_.metrics->EventSubscriberDropped();
     sub.ended = true;
     Terminate(sub);
     log_.Info("slow-consumer-dropped", {{"stream", KindName(sub.kind)},

@@ -14,6 +14,7 @@
 #include "bbs/base/logger.h"
 #include "bbs/domain/event.h"
 #include "bbs/http/message.h"
+#include "bbs/metrics/bbs_metrics.h"
 
 namespace bbs::events {
 
@@ -51,6 +52,8 @@ struct HubOptions {
   // How often a subscriber that has events waiting behind a full queue is looked at again.
   std::chrono::milliseconds throttle_poll = std::chrono::milliseconds(2);
   Logger logger{LogSink::Null(), "events"};
+  // Where subscriptions are counted (added, removed, dropped as slow); null = nowhere.
+  metrics::BbsMetrics* metrics = nullptr;
 };
 
 struct HubStats {

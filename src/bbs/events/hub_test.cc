@@ -278,6 +278,28 @@ TEST(HubTest, DropsAStalledSubscriberWhenItsQueueOverflowsWhileOthersKeepReceivi
   EXPECT_EQ(hub.stats().dropped_slow, 1u);
 }
 
+TEST(HubTest, CountsSubscribersAddedRemovedAndDroppedOnItsMetrics) {
+  metrics::BbsMetrics metrics;
+  HubOptions options = Options();
+  options.metrics = &metrics;
+  Hub hub(options);
+  auto has = [&metrics](const std::string& line) {
+    return metrics.PrometheusText().find("\n" + line + "\n") != std::string::npos;
+  };
+  Sub fast = Subscribe(hub, StreamKind::kTasks);
+  Sub stalled = Subscribe(hub, StreamKind::kTasks, "", "", /*stalled=*/true);
+  EXPECT_TRUE(has("bbs_event_subscribers 2"));
+  for (int i = 0; i < 1100; ++i) {
+    hub.Publish({testing::TaskCreated("t" + std::to_string(i))});
+  }
+  ASSERT_TRUE(stalled.writer->WaitClosed());
+  ASSERT_TRUE(hub.WaitForSubscriberCount(1, kWait));
+  EXPECT_TRUE(has("bbs_event_subscribers 1"));
+  EXPECT_TRUE(has("bbs_event_subscribers_dropped_total 1"));
+  fast.stream->Stop();
+  EXPECT_TRUE(has("bbs_event_subscribers 0"));
+}
+
 TEST(HubTest, TakesOneLargeBatchWholeAndDeliversAllOfItToAFastSubscriber) {
   Hub hub(Options());
   Sub fast = Subscribe(hub, StreamKind::kLrpInstances);

@@ -1,6 +1,7 @@
 #include "bbs/state/committer.h"
 
 #include <algorithm>
+#include <chrono>
 
 #include "bbs/state/model.h"
 
@@ -54,6 +55,19 @@ std::future<Status> Committer::Submit(Change change) {
   return result;
 }
 
+Status Committer::TimedCommit(const std::vector<storage::Mutation>& mutations, size_t batch_size) {
+  metrics::BbsMetrics* m = options_.metrics;
+  if (m == nullptr) return store_->Commit(mutations);
+  m->StoreQueryStarted();
+  auto started = std::chrono::steady_clock::now();
+  Status s = store_->Commit(mutations);
+  auto duration =
+      std::chrono::duration_cast<metrics::Nanos>(std::chrono::steady_clock::now() - started);
+  m->StoreQueryFinished(s.ok(), duration);
+  m->ObserveCommit(batch_size, duration, s.ok());
+  return s;
+}
+
 void Committer::Loop() {
   std::vector<Pending> batch;
   std::vector<storage::Mutation> all;
@@ -77,10 +91,10 @@ void Committer::Loop() {
     for (const Pending& p : batch) {
       all.insert(all.end(), p.change.mutations.begin(), p.change.mutations.end());
     }
-    Status s = store_->Commit(all);
+    Status s = TimedCommit(all, batch.size());
     if (!s.ok() && batch.size() > 1) {
       for (size_t i = 0; i < batch.size(); ++i) {
-        results[i] = store_->Commit(batch[i].change.mutations);
+        results[i] = TimedCommit(batch[i].change.mutations, 1);
       }
     } else {
       std::fill(results.begin(), results.end(), s);

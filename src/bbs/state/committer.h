@@ -11,6 +11,7 @@
 #include "bbs/base/logger.h"
 #include "bbs/base/status.h"
 #include "bbs/domain/event.h"
+#include "bbs/metrics/bbs_metrics.h"
 #include "bbs/storage/store.h"
 
 namespace bbs::state {
@@ -36,6 +37,8 @@ class Committer {
   struct Options {
     // Upper bound of mutations in one group commit.
     size_t max_batch_mutations = 20000;
+    // Where each store transaction is recorded (ObserveCommit, StoreQuery*); null = nowhere.
+    metrics::BbsMetrics* metrics = nullptr;
   };
 
   Committer(storage::Store* store, Model* model, domain::EventPublisher* publisher, Logger logger,
@@ -67,6 +70,9 @@ class Committer {
   };
 
   void Loop();
+  // store_->Commit(mutations), recorded on options_.metrics as one commit of `batch_size`
+  // changes and one store transaction.
+  Status TimedCommit(const std::vector<storage::Mutation>& mutations, size_t batch_size);
 
   storage::Store* store_;
   Model* model_;

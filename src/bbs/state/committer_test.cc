@@ -5,6 +5,7 @@
 #include <mutex>
 #include <vector>
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "bbs/base/status_matchers.h"
@@ -115,6 +116,28 @@ TEST(CommitterTest, AChangeWithoutMutationsOnlyPublishes) {
   EXPECT_THAT(committer.Submit(std::move(change)).get(), IsOk());
   EXPECT_EQ(store.commits(), 0);
   EXPECT_EQ(publisher.types, std::vector<std::string>{"only-event"});
+}
+
+TEST(CommitterTest, EachTransactionIsRecordedAsACommitAndAStoreQuery) {
+  storage::MemoryStore memory;
+  storage::FaultyStore store(&memory);
+  Model model;
+  CountingPublisher publisher;
+  metrics::BbsMetrics metrics;
+  Committer committer(&store, &model, &publisher, Logger(LogSink::Null(), "test"),
+                      {.metrics = &metrics});
+  committer.Start();
+  store.FailNextCommits(1);
+  EXPECT_THAT(committer.Commit(PutDomain("a")), ::testing::Not(IsOk()));
+  EXPECT_THAT(committer.Commit(PutDomain("a")), IsOk());
+
+  metrics::StoreReport report = metrics.TakeStoreReport();
+  EXPECT_EQ(report.queries_total, 2u);
+  EXPECT_EQ(report.queries_succeeded, 1u);
+  EXPECT_EQ(report.queries_failed, 1u);
+  std::string text = metrics.PrometheusText();
+  EXPECT_THAT(text, ::testing::HasSubstr("bbs_commits_total{result=\"success\"} 1\n"));
+  EXPECT_THAT(text, ::testing::HasSubstr("bbs_commits_total{result=\"failure\"} 1\n"));
 }
 
 TEST(CommitterTest, RefusesChangesOnceStopped) {

@@ -8,6 +8,7 @@ Engine::Engine(storage::Store* store, const Clock* clock, GuidGenerator* guids,
       clock_(clock),
       guids_(guids),
       logger_(logger),
+      metrics_(options.metrics),
       committer_(store, &model_, publisher, logger, options),
       outbound_(logger),
       domains_(Context()),
@@ -19,7 +20,7 @@ Engine::Engine(storage::Store* store, const Clock* clock, GuidGenerator* guids,
 Engine::~Engine() { Stop(); }
 
 WriteContext Engine::Context() {
-  return WriteContext{&model_, &committer_, &locks_, &outbound_, clock_, guids_, logger_};
+  return WriteContext{&model_, &committer_, &locks_, &outbound_, clock_, guids_, logger_, metrics_};
 }
 
 Status Engine::Load() {

@@ -50,6 +50,7 @@ class Engine {
   const Clock* clock_;
   GuidGenerator* guids_;
   Logger logger_;
+  metrics::BbsMetrics* metrics_;
   Model model_;
   Committer committer_;
   KeyLocks locks_;

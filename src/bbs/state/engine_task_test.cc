@@ -51,7 +51,7 @@ class EngineTaskTest : public ::testing::Test {
   EngineTaskTest()
       : cells_("http://{cell_id}:1801"),
         engine_(&store_, &clock_, &guids_, &publisher_, Logger(LogSink::Null(), "t"),
-                Engine::Options{}) {
+                Engine::Options{.metrics = &metrics_}) {
     engine_.tasks().SetCallbackSink([this](TaskPtr t) { callbacks_.push_back(t->task_guid()); });
     testing::StartWithPeers(&engine_, &auctioneer_, &reps_, &cells_);
   }
@@ -63,6 +63,7 @@ class EngineTaskTest : public ::testing::Test {
   NullAuctioneer auctioneer_;
   CancelRecorder reps_;
   cells::TemplateCellDirectory cells_;
+  metrics::BbsMetrics metrics_;
   Engine engine_;
   std::vector<std::string> callbacks_;
 };
@@ -88,6 +89,24 @@ TEST_F(EngineTaskTest, ASecondStartOnTheSameCellShouldNotStart) {
   EXPECT_FALSE(*second);
   EXPECT_EQ(engine_.tasks().StartTask("tg-1", "cell-2").status().code(),
             ErrorCode::kInvalidStateTransition);
+}
+
+TEST_F(EngineTaskTest, TasksThatReallyStartAndCompleteAreCountedPerCell) {
+  ASSERT_THAT(engine_.tasks().DesireTask("tg-1", "cf-tasks", Definition()), IsOk());
+  ASSERT_THAT(engine_.tasks().DesireTask("tg-2", "cf-tasks", Definition()), IsOk());
+  ASSERT_THAT(engine_.tasks().StartTask("tg-1", "cell-1"), IsOk());
+  ASSERT_THAT(engine_.tasks().StartTask("tg-1", "cell-1"), IsOk());  // should not start
+  ASSERT_THAT(engine_.tasks().StartTask("tg-2", "cell-1"), IsOk());
+  EXPECT_FALSE(engine_.tasks().CompleteTask("tg-1", "cell-2", false, "", "").ok());
+  ASSERT_THAT(engine_.tasks().CompleteTask("tg-1", "cell-1", false, "", "42"), IsOk());
+  ASSERT_THAT(engine_.tasks().CompleteTask("tg-2", "cell-1", true, "boom", ""), IsOk());
+
+  metrics::TaskReport report = metrics_.TakeTaskReport();
+  ASSERT_EQ(report.cells.size(), 1u);
+  EXPECT_EQ(report.cells[0].cell_id, "cell-1");
+  EXPECT_EQ(report.cells[0].started, 2);
+  EXPECT_EQ(report.cells[0].succeeded, 1);
+  EXPECT_EQ(report.cells[0].failed, 1);
 }
 
 TEST_F(EngineTaskTest, CancellingARunningTaskTellsItsRep) {

@@ -77,6 +77,7 @@ Result<bool> Tasks::StartTask(const std::string& task_guid, const std::string& c
       [&](const models::Task& t) { return domain::StartTask(t, cell_id, ctx_.clock->NowNanos()); },
       &d);
   if (!s.ok()) return s;
+  if (d.should_start && ctx_.metrics != nullptr) ctx_.metrics->TaskStarted(cell_id);
   return d.should_start;
 }
 
@@ -100,9 +101,17 @@ Status Tasks::RejectTask(const std::string& task_guid, const std::string& reason
 
 Status Tasks::CompleteTask(const std::string& task_guid, const std::string& cell_id, bool failed,
                            const std::string& failure_reason, const std::string& result) {
-  return Decide(task_guid, "", [&](const models::Task& t) {
+  Status s = Decide(task_guid, "", [&](const models::Task& t) {
     return domain::CompleteTask(t, cell_id, failed, failure_reason, result, ctx_.clock->NowNanos());
   });
+  if (s.ok() && ctx_.metrics != nullptr) {
+    if (failed) {
+      ctx_.metrics->TaskFailed(cell_id);
+    } else {
+      ctx_.metrics->TaskSucceeded(cell_id);
+    }
+  }
+  return s;
 }
 
 Status Tasks::ResolvingTask(const std::string& task_guid) {

@@ -8,6 +8,7 @@
 #include "bbs/base/logger.h"
 #include "bbs/domain/actual_lrp_lifecycle.h"
 #include "bbs/domain/lrp_event_calc.h"
+#include "bbs/metrics/bbs_metrics.h"
 #include "bbs/state/committer.h"
 #include "bbs/state/key_locks.h"
 #include "bbs/state/model.h"
@@ -26,6 +27,7 @@ struct WriteContext {
   const Clock* clock;
   GuidGenerator* guids;
   Logger logger;
+  metrics::BbsMetrics* metrics = nullptr;  // null: nothing is recorded
 };
 
 // The change that carries out an ActualLRP decision on the rows of `snap`: deletes, then puts,
