@@ -261,32 +261,33 @@ TEST_F(ApiTest, WithoutJsonHeadersTheAnswerIsTheSameProtobufBytes) {
   http::Response error = Serve("POST /v1/desired_lrp/desire.r2", "{}", "", "");
   EXPECT_EQ(error.content_type, "application/x-protobuf");
   EXPECT_EQ(error.body, ErrorResponse(InvalidRequest()));
+}
 
-  TEST_F(ApiTest, WithMetricsEveryRouteIsCountedUnderItsName) {
-    metrics::BbsMetrics metrics;
-    http::Router router = api_.Router(&hub_, &pool_, &metrics, &clock_);
-    http::Response miss;
-    const http::Route* ping = router.Find("POST", "/v1/ping", &miss);
-    ASSERT_NE(ping, nullptr);
-    for (int i = 0; i < 2; ++i) {
-      std::promise<http::Response> answered;
-      ping->handler(http::Request{},
-                    http::Responder([&](http::Response r) { answered.set_value(std::move(r)); }));
-      EXPECT_EQ(answered.get_future().get().status, 200);
-    }
-    metrics::RequestReport report = metrics.TakeRequestReport();
-    EXPECT_EQ(report.count, 2u);
-    bool found = false;
-    for (const auto& route : report.routes) {
-      if (route.name == "Ping") {
-        found = true;
-        EXPECT_EQ(route.count, 2u);
-      } else {
-        EXPECT_EQ(route.count, 0u) << route.name;
-      }
-    }
-    EXPECT_TRUE(found);
+TEST_F(ApiTest, WithMetricsEveryRouteIsCountedUnderItsName) {
+  metrics::BbsMetrics metrics;
+  http::Router router = api_.Router(&hub_, &pool_, &metrics, &clock_);
+  http::Response miss;
+  const http::Route* ping = router.Find("POST", "/v1/ping", &miss);
+  ASSERT_NE(ping, nullptr);
+  for (int i = 0; i < 2; ++i) {
+    std::promise<http::Response> answered;
+    ping->handler(http::Request{},
+                  http::Responder([&](http::Response r) { answered.set_value(std::move(r)); }));
+    EXPECT_EQ(answered.get_future().get().status, 200);
   }
+  metrics::RequestReport report = metrics.TakeRequestReport();
+  EXPECT_EQ(report.count, 2u);
+  bool found = false;
+  for (const auto& route : report.routes) {
+    if (route.name == "Ping") {
+      found = true;
+      EXPECT_EQ(route.count, 2u);
+    } else {
+      EXPECT_EQ(route.count, 0u) << route.name;
+    }
+  }
+  EXPECT_TRUE(found);
+}
 
 }  // namespace
 }  // namespace bbs::api
