@@ -33,7 +33,7 @@ void DesiredLrp(const uint8_t* data, size_t size) {
   (void)bbs::wire::InternalRoutesFromRoutes(lrp.routes());
   auto parts = bbs::wire::SplitDesiredLrp(lrp, 1);
   auto joined = bbs::wire::JoinDesiredLrp(parts.scheduling_info, parts.run_info, lrp.metric_tags(),
-                                           lrp.update_strategy());
+                                          lrp.update_strategy());
   (void)bbs::wire::RoutingInfo(joined);
   (void)bbs::wire::ResolveMetricTags(lrp.metric_tags(), 0, "instance-guid");
   for (auto v : {FormatVersion::kV0, FormatVersion::kV1, FormatVersion::kV2}) {
