@@ -252,7 +252,9 @@ TEST(CrashTest, TheFirstTwoCrashesRestartImmediatelyAndTheThirdWaits) {
     EXPECT_EQ(d.puts[0].crash_reason(), "boom");
     EXPECT_EQ(d.request_auction, c.auction) << c.previous_crashes;
     EXPECT_TRUE(d.crash_events);
-    if (c.auction) EXPECT_TRUE(d.puts[0].actual_lrp_instance_key().cell_id().empty());
+    if (c.auction) {
+      EXPECT_TRUE(d.puts[0].actual_lrp_instance_key().cell_id().empty());
+    }
   }
 }
 
