@@ -11,6 +11,8 @@
 
 #include <fmt/format.h>
 
+#include "bbs/storage/sql/load.h"
+
 namespace bbs::storage {
 
 struct PostgresStore::Statement {
@@ -594,67 +596,7 @@ Status PostgresStore::LoadOnce(Snapshot* out, std::vector<Mutation>* undecodable
     }
     return Status(ErrorCode::kDeadlock, status.message());
   }
-  const encryption::Encoder& encoder = *encoder_;
-  {
-    std::vector<records::DesiredLRPRecord> records;
-    std::vector<std::string> guids;
-    for (const auto& row : desired) {
-      guids.push_back(row.process_guid);
-    }
-    auto statuses = sql::DecodeParallel(desired, &records, [&](sql::DesiredRow& row, auto* rec) {
-      return sql::DecodeDesired(row, encoder, rec);
-    });
-    for (size_t i = 0; i < records.size(); ++i) {
-      if (!statuses[i].ok()) {
-        logger_.Error("failed-to-decode-desired-lrp", statuses[i].message(),
-                      {{"process_guid", guids[i]}});
-        undecodable->push_back(DeleteDesiredLrp{guids[i]});
-        continue;
-      }
-      snapshot.desired_lrps.push_back(std::move(records[i]));
-    }
-  }
-  {
-    std::vector<DeleteActualLrp> keys;
-    for (const auto& row : actual) {
-      keys.push_back({row.process_guid, static_cast<int32_t>(row.instance_index),
-                      static_cast<models::ActualLRP::Presence>(row.presence)});
-    }
-    std::vector<models::ActualLRP> lrps;
-    auto statuses = sql::DecodeParallel(actual, &lrps, [&](sql::ActualRow& row, auto* lrp) {
-      return sql::DecodeActual(row, encoder, lrp);
-    });
-    snapshot.actual_lrps.reserve(lrps.size());
-    for (size_t i = 0; i < lrps.size(); ++i) {
-      if (!statuses[i].ok()) {
-        logger_.Error("failed-to-decode-actual-lrp", statuses[i].message(),
-                      {{"process_guid", keys[i].process_guid},
-                       {"index", keys[i].index},
-                       {"presence", static_cast<int>(keys[i].presence)}});
-        undecodable->push_back(keys[i]);
-        continue;
-      }
-      snapshot.actual_lrps.push_back(std::move(lrps[i]));
-    }
-  }
-  {
-    std::vector<std::string> guids;
-    for (const auto& row : tasks) {
-      guids.push_back(row.guid);
-    }
-    std::vector<models::Task> decoded;
-    auto statuses = sql::DecodeParallel(tasks, &decoded, [&](sql::TaskRow& row, auto* task) {
-      return sql::DecodeTask(row, encoder, task);
-    });
-    for (size_t i = 0; i < decoded.size(); ++i) {
-      if (!statuses[i].ok()) {
-        logger_.Error("failed-to-decode-task", statuses[i].message(), {{"task_guid", guids[i]}});
-        undecodable->push_back(DeleteTask{guids[i]});
-        continue;
-      }
-      snapshot.tasks.push_back(std::move(decoded[i]));
-    }
-  }
+  sql::DecodeRows(desired, actual, tasks, *encoder_, logger_, &snapshot, undecodable);
   *out = std::move(snapshot);
   return Status::Ok();
 }

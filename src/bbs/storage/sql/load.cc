@@ -1,0 +1,76 @@
+#include "bbs/storage/sql/load.h"
+
+#include <string>
+#include <utility>
+
+namespace bbs::storage::sql {
+
+void DecodeRows(std::vector<DesiredRow>& desired, std::vector<ActualRow>& actual,
+                std::vector<TaskRow>& tasks, const encryption::Encoder& encoder,
+                const Logger& logger, Snapshot* snapshot, std::vector<Mutation>* undecodable) {
+  {
+    std::vector<std::string> guids;
+    guids.reserve(desired.size());
+    for (const auto& row : desired) {
+      guids.push_back(row.process_guid);
+    }
+    std::vector<records::DesiredLRPRecord> records;
+    auto statuses = DecodeParallel(desired, &records, [&](DesiredRow& row, auto* rec) {
+      return DecodeDesired(row, encoder, rec);
+    });
+    snapshot->desired_lrps.reserve(records.size());
+    for (size_t i = 0; i < records.size(); ++i) {
+      if (!statuses[i].ok()) {
+        logger.Error("failed-to-decode-desired-lrp", statuses[i].message(),
+                     {{"process_guid", guids[i]}});
+        undecodable->push_back(DeleteDesiredLrp{guids[i]});
+        continue;
+      }
+      snapshot->desired_lrps.push_back(std::move(records[i]));
+    }
+  }
+  {
+    std::vector<DeleteActualLrp> keys;
+    keys.reserve(actual.size());
+    for (const auto& row : actual) {
+      keys.push_back({row.process_guid, static_cast<int32_t>(row.instance_index),
+                      static_cast<models::ActualLRP::Presence>(row.presence)});
+    }
+    std::vector<models::ActualLRP> lrps;
+    auto statuses = DecodeParallel(
+        actual, &lrps, [&](ActualRow& row, auto* lrp) { return DecodeActual(row, encoder, lrp); });
+    snapshot->actual_lrps.reserve(lrps.size());
+    for (size_t i = 0; i < lrps.size(); ++i) {
+      if (!statuses[i].ok()) {
+        logger.Error("failed-to-decode-actual-lrp", statuses[i].message(),
+                     {{"process_guid", keys[i].process_guid},
+                      {"index", keys[i].index},
+                      {"presence", static_cast<int>(keys[i].presence)}});
+        undecodable->push_back(keys[i]);
+        continue;
+      }
+      snapshot->actual_lrps.push_back(std::move(lrps[i]));
+    }
+  }
+  {
+    std::vector<std::string> guids;
+    guids.reserve(tasks.size());
+    for (const auto& row : tasks) {
+      guids.push_back(row.guid);
+    }
+    std::vector<models::Task> decoded;
+    auto statuses = DecodeParallel(
+        tasks, &decoded, [&](TaskRow& row, auto* task) { return DecodeTask(row, encoder, task); });
+    snapshot->tasks.reserve(decoded.size());
+    for (size_t i = 0; i < decoded.size(); ++i) {
+      if (!statuses[i].ok()) {
+        logger.Error("failed-to-decode-task", statuses[i].message(), {{"task_guid", guids[i]}});
+        undecodable->push_back(DeleteTask{guids[i]});
+        continue;
+      }
+      snapshot->tasks.push_back(std::move(decoded[i]));
+    }
+  }
+}
+
+}  // namespace bbs::storage::sql
