@@ -153,19 +153,6 @@ constexpr Migration kMigrations[] = {
 };
 static_assert(std::size(kMigrations) + 1 == std::size(sql::kMigrationVersions));
 
-constexpr const char* kSelectDesired =
-    "SELECT process_guid, domain, log_guid, annotation, instances, memory_mb, disk_mb, "
-    "max_pids, rootfs, routes, volume_placement, modification_tag_epoch, modification_tag_index, "
-    "run_info, placement_tags, metric_tags, update_strategy FROM desired_lrps";
-constexpr const char* kSelectActual =
-    "SELECT process_guid, instance_index, presence, evacuating, domain, state, instance_guid, "
-    "cell_id, placement_error, since, net_info, modification_tag_epoch, modification_tag_index, "
-    "crash_count, crash_reason, internal_routes, metric_tags, routable, availability_zone "
-    "FROM actual_lrps";
-constexpr const char* kSelectTasks =
-    "SELECT guid, domain, updated_at, created_at, first_completed_at, state, cell_id, result, "
-    "failed, failure_reason, task_definition, rejection_count, rejection_reason FROM tasks";
-
 std::string Bool(bool v) { return v ? "1" : "0"; }
 
 bool Retryable(unsigned int error) {
@@ -660,70 +647,18 @@ Status MysqlStore::LoadOnce(Snapshot* out, std::vector<Mutation>* undecodable) {
 }
 
 Status MysqlStore::ReadDesiredRows(std::vector<sql::DesiredRow>* out) {
-  return QueryRows(conn_, kSelectDesired, [&](const Row& row) {
-    sql::DesiredRow& r = out->emplace_back();
-    r.process_guid = row.Text(0);
-    r.domain = row.Text(1);
-    r.log_guid = row.Text(2);
-    r.annotation = row.Text(3);
-    r.instances = row.Int64(4);
-    r.memory_mb = row.Int64(5);
-    r.disk_mb = row.Int64(6);
-    r.max_pids = row.Int64(7);
-    r.rootfs = row.Text(8);
-    r.routes = row.Text(9);
-    r.volume_placement = row.Text(10);
-    r.modification_tag_epoch = row.Text(11);
-    r.modification_tag_index = row.Int64(12);
-    r.run_info = row.Text(13);
-    r.placement_tags = row.Optional(14);
-    r.metric_tags = row.Optional(15);
-    r.update_strategy = row.Int64(16);
-  });
+  return QueryRows(conn_, sql::kSelectDesired,
+                   [&](const Row& row) { sql::ReadDesiredRow(row, &out->emplace_back()); });
 }
 
 Status MysqlStore::ReadActualRows(std::vector<sql::ActualRow>* out) {
-  return QueryRows(conn_, kSelectActual, [&](const Row& row) {
-    sql::ActualRow& r = out->emplace_back();
-    r.process_guid = row.Text(0);
-    r.instance_index = row.Int64(1);
-    r.presence = row.Int64(2);
-    r.evacuating = row.Boolean(3);
-    r.domain = row.Text(4);
-    r.state = row.Text(5);
-    r.instance_guid = row.Text(6);
-    r.cell_id = row.Text(7);
-    r.placement_error = row.Text(8);
-    r.since = row.Int64(9);
-    r.net_info = row.Text(10);
-    r.modification_tag_epoch = row.Text(11);
-    r.modification_tag_index = row.Int64(12);
-    r.crash_count = row.Int64(13);
-    r.crash_reason = row.Text(14);
-    r.internal_routes = row.Optional(15);
-    r.metric_tags = row.Optional(16);
-    r.routable = row.Boolean(17);
-    r.availability_zone = row.Text(18);
-  });
+  return QueryRows(conn_, sql::kSelectActual,
+                   [&](const Row& row) { sql::ReadActualRow(row, &out->emplace_back()); });
 }
 
 Status MysqlStore::ReadTaskRows(std::vector<sql::TaskRow>* out) {
-  return QueryRows(conn_, kSelectTasks, [&](const Row& row) {
-    sql::TaskRow& r = out->emplace_back();
-    r.guid = row.Text(0);
-    r.domain = row.Text(1);
-    r.updated_at = row.Int64(2);
-    r.created_at = row.Int64(3);
-    r.first_completed_at = row.Int64(4);
-    r.state = row.Int64(5);
-    r.cell_id = row.Text(6);
-    r.result = row.Optional(7);
-    r.failed = row.Boolean(8);
-    r.failure_reason = row.Text(9);
-    r.task_definition = row.Text(10);
-    r.rejection_count = row.Int64(11);
-    r.rejection_reason = row.Text(12);
-  });
+  return QueryRows(conn_, sql::kSelectTasks,
+                   [&](const Row& row) { sql::ReadTaskRow(row, &out->emplace_back()); });
 }
 
 // --- Migrations and the encryptor ---
