@@ -599,45 +599,33 @@ Status QueryRows(pg_conn* conn, const char* sql, PgResult* out) {
   return Status::Ok();
 }
 
+// Runs `sql` and appends each result row to `out` through `read(const Row&, T*)`.
+template <typename T, typename Read>
+Status ReadAll(pg_conn* conn, const char* sql, std::vector<T>* out, const Read& read) {
+  PgResult result;
+  if (Status s = QueryRows(conn, sql, &result); !s.ok()) {
+    return s;
+  }
+  int n = PQntuples(result.get());
+  out->reserve(static_cast<size_t>(n));
+  for (int i = 0; i < n; ++i) {
+    read(Row(result.get(), i), &out->emplace_back());
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Status PostgresStore::ReadDesiredRows(std::vector<sql::DesiredRow>* out) {
-  PgResult result;
-  if (Status s = QueryRows(conn_, sql::kSelectDesired, &result); !s.ok()) {
-    return s;
-  }
-  int n = PQntuples(result.get());
-  out->reserve(static_cast<size_t>(n));
-  for (int i = 0; i < n; ++i) {
-    sql::ReadDesiredRow(Row(result.get(), i), &out->emplace_back());
-  }
-  return Status::Ok();
+  return ReadAll(conn_, sql::kSelectDesired, out, sql::ReadDesiredRow<Row>);
 }
 
 Status PostgresStore::ReadActualRows(std::vector<sql::ActualRow>* out) {
-  PgResult result;
-  if (Status s = QueryRows(conn_, sql::kSelectActual, &result); !s.ok()) {
-    return s;
-  }
-  int n = PQntuples(result.get());
-  out->reserve(static_cast<size_t>(n));
-  for (int i = 0; i < n; ++i) {
-    sql::ReadActualRow(Row(result.get(), i), &out->emplace_back());
-  }
-  return Status::Ok();
+  return ReadAll(conn_, sql::kSelectActual, out, sql::ReadActualRow<Row>);
 }
 
 Status PostgresStore::ReadTaskRows(std::vector<sql::TaskRow>* out) {
-  PgResult result;
-  if (Status s = QueryRows(conn_, sql::kSelectTasks, &result); !s.ok()) {
-    return s;
-  }
-  int n = PQntuples(result.get());
-  out->reserve(static_cast<size_t>(n));
-  for (int i = 0; i < n; ++i) {
-    sql::ReadTaskRow(Row(result.get(), i), &out->emplace_back());
-  }
-  return Status::Ok();
+  return ReadAll(conn_, sql::kSelectTasks, out, sql::ReadTaskRow<Row>);
 }
 
 // --- Migrations and the encryptor ---
