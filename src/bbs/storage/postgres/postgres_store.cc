@@ -653,19 +653,11 @@ Status PostgresStore::Migrate() {
   if (!stored.ok()) {
     return stored.status();
   }
-  int64_t version = 0;
-  if (stored.value().has_value()) {
-    auto parsed = sql::ParseVersionJson(*stored.value());
-    if (!parsed.ok()) {
-      return parsed.status();
-    }
-    version = parsed.value();
+  auto checked = sql::StoredVersion(stored.value());
+  if (!checked.ok()) {
+    return checked.status();
   }
-  if (version > sql::kLatestVersion) {
-    return Status(ErrorCode::kUnrecoverable,
-                  fmt::format("Existing DB version ({}) exceeds bbs version ({})", version,
-                              sql::kLatestVersion));
-  }
+  int64_t version = checked.value();
   auto set_version = [](int64_t v) {
     return fmt::format(
         "INSERT INTO configurations (id, value) VALUES ('version', '{}') ON CONFLICT (id) DO "

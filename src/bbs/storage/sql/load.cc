@@ -3,7 +3,26 @@
 #include <string>
 #include <utility>
 
+#include <fmt/format.h>
+
 namespace bbs::storage::sql {
+
+Result<int64_t> StoredVersion(const std::optional<std::string>& stored) {
+  int64_t version = 0;
+  if (stored.has_value()) {
+    auto parsed = ParseVersionJson(*stored);
+    if (!parsed.ok()) {
+      return parsed.status();
+    }
+    version = parsed.value();
+  }
+  if (version > kLatestVersion) {
+    return Status(
+        ErrorCode::kUnrecoverable,
+        fmt::format("Existing DB version ({}) exceeds bbs version ({})", version, kLatestVersion));
+  }
+  return version;
+}
 
 void DecodeRows(std::vector<DesiredRow>& desired, std::vector<ActualRow>& actual,
                 std::vector<TaskRow>& tasks, const encryption::Encoder& encoder,

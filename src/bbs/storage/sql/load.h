@@ -1,5 +1,7 @@
 #pragma once
 
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "bbs/base/logger.h"
@@ -7,8 +9,9 @@
 #include "bbs/storage/sql/rows.h"
 #include "bbs/storage/store.h"
 
-// The engine-independent half of an SQL backend's start-up load: the backend reads the rows in
-// its own dialect, and this turns them into a Snapshot.
+// The engine-independent half of an SQL backend's start-up (version check, row mapping, decode):
+// the backend runs the statements with its own client library, and this turns results into a
+// Snapshot.
 namespace bbs::storage::sql {
 
 // The SELECTs of the three tables, in the column order the Read*Row functions below expect
@@ -88,6 +91,10 @@ void ReadTaskRow(const Columns& row, TaskRow* r) {
   r->rejection_count = row.Int64(11);
   r->rejection_reason = row.Text(12);
 }
+
+// The schema version in the configurations row's value (`stored`; no row is version 0), or
+// kUnrecoverable if the value is not a version or is newer than this bbs knows (§10.4).
+Result<int64_t> StoredVersion(const std::optional<std::string>& stored);
 
 // Decodes the rows into `snapshot` (spread over the cores). A row that does not decode is
 // logged ("failed-to-decode-…") and its delete appended to `undecodable` (§10.2). Rows are
