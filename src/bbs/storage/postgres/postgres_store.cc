@@ -512,34 +512,12 @@ Status PostgresStore::CommitOnce(std::span<const Mutation> mutations) {
 // --- Load ---
 
 Status PostgresStore::Load(Snapshot* out) {
-  Status status;
-  std::vector<Mutation> undecodable;
-  for (int attempt = 1; attempt <= kTries; ++attempt) {
-    undecodable.clear();
-    status = LoadOnce(out, &undecodable);
-    if (status.ok() || status.code() != ErrorCode::kDeadlock) {
-      break;
-    }
-    if (attempt < kTries) {
-      std::this_thread::sleep_for(options_.retry_delay);
-    }
-  }
-  if (!status.ok()) {
-    logger_.Error("failed-to-load", status.message());
-    return status.code() == ErrorCode::kDeadlock ? UnknownError(status.message()) : status;
-  }
-  if (!undecodable.empty()) {
-    // Upstream deletes a row it cannot decode when it reads it (§10.2).
-    if (Status s = Commit(undecodable); !s.ok()) {
-      logger_.Error("failed-to-delete-undecodable-rows", s.message());
-    }
-  }
-  logger_.Info("loaded", {{"domains", out->domains.size()},
-                          {"desired_lrps", out->desired_lrps.size()},
-                          {"actual_lrps", out->actual_lrps.size()},
-                          {"tasks", out->tasks.size()},
-                          {"undecodable", undecodable.size()}});
-  return Status::Ok();
+  return sql::LoadWithRetries(
+      kTries, options_.retry_delay, logger_,
+      [this](Snapshot* snapshot, std::vector<Mutation>* undecodable) {
+        return LoadOnce(snapshot, undecodable);
+      },
+      [this](std::span<const Mutation> mutations) { return Commit(mutations); }, out);
 }
 
 Status PostgresStore::LoadOnce(Snapshot* out, std::vector<Mutation>* undecodable) {

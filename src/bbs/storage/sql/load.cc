@@ -1,6 +1,7 @@
 #include "bbs/storage/sql/load.h"
 
 #include <string>
+#include <thread>
 #include <utility>
 
 #include <fmt/format.h>
@@ -90,6 +91,40 @@ void DecodeRows(std::vector<DesiredRow>& desired, std::vector<ActualRow>& actual
       snapshot->tasks.push_back(std::move(decoded[i]));
     }
   }
+}
+
+Status LoadWithRetries(int tries, std::chrono::milliseconds retry_delay, const Logger& logger,
+                       const std::function<Status(Snapshot*, std::vector<Mutation>*)>& load_once,
+                       const std::function<Status(std::span<const Mutation>)>& commit,
+                       Snapshot* out) {
+  Status status;
+  std::vector<Mutation> undecodable;
+  for (int attempt = 1; attempt <= tries; ++attempt) {
+    undecodable.clear();
+    status = load_once(out, &undecodable);
+    if (status.ok() || status.code() != ErrorCode::kDeadlock) {
+      break;
+    }
+    if (attempt < tries) {
+      std::this_thread::sleep_for(retry_delay);
+    }
+  }
+  if (!status.ok()) {
+    logger.Error("failed-to-load", status.message());
+    return status.code() == ErrorCode::kDeadlock ? UnknownError(status.message()) : status;
+  }
+  if (!undecodable.empty()) {
+    // Upstream deletes a row it cannot decode when it reads it (§10.2).
+    if (Status s = commit(undecodable); !s.ok()) {
+      logger.Error("failed-to-delete-undecodable-rows", s.message());
+    }
+  }
+  logger.Info("loaded", {{"domains", out->domains.size()},
+                         {"desired_lrps", out->desired_lrps.size()},
+                         {"actual_lrps", out->actual_lrps.size()},
+                         {"tasks", out->tasks.size()},
+                         {"undecodable", undecodable.size()}});
+  return Status::Ok();
 }
 
 }  // namespace bbs::storage::sql

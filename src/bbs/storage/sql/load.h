@@ -1,6 +1,9 @@
 #pragma once
 
+#include <chrono>
+#include <functional>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -102,5 +105,14 @@ Result<int64_t> StoredVersion(const std::optional<std::string>& stored);
 void DecodeRows(std::vector<DesiredRow>& desired, std::vector<ActualRow>& actual,
                 std::vector<TaskRow>& tasks, const encryption::Encoder& encoder,
                 const Logger& logger, Snapshot* snapshot, std::vector<Mutation>* undecodable);
+
+// The whole start-up load of an SQL backend: runs `load_once` (one read of every table) up to
+// `tries` times while it fails with kDeadlock (a retryable conflict or lost connection),
+// sleeping `retry_delay` in between; a last kDeadlock is reported as UnknownError. Then deletes
+// the rows that did not decode through `commit` (§10.2) and logs "loaded".
+Status LoadWithRetries(int tries, std::chrono::milliseconds retry_delay, const Logger& logger,
+                       const std::function<Status(Snapshot*, std::vector<Mutation>*)>& load_once,
+                       const std::function<Status(std::span<const Mutation>)>& commit,
+                       Snapshot* out);
 
 }  // namespace bbs::storage::sql
