@@ -411,27 +411,9 @@ Status PostgresStore::RunPipeline(const std::vector<Statement>& statements) {
 // --- Commit ---
 
 Status PostgresStore::Commit(std::span<const Mutation> mutations) {
-  if (mutations.empty()) {
-    return Status::Ok();
-  }
-  Status status;
-  for (int attempt = 1; attempt <= kTries; ++attempt) {
-    status = CommitOnce(mutations);
-    if (status.ok() || status.code() != ErrorCode::kDeadlock) {
-      break;
-    }
-    logger_.Error("commit-failed-retrying", status.message(), {{"attempt", attempt}});
-    if (attempt < kTries) {
-      std::this_thread::sleep_for(options_.retry_delay);
-    }
-  }
-  if (!status.ok()) {
-    logger_.Error("failed-to-commit", status.message(), {{"count", mutations.size()}});
-    if (status.code() == ErrorCode::kDeadlock) {
-      status = UnknownError(status.message());
-    }
-  }
-  return status;
+  return sql::CommitWithRetries(
+      kTries, options_.retry_delay, logger_,
+      [this](std::span<const Mutation> batch) { return CommitOnce(batch); }, mutations);
 }
 
 Status PostgresStore::CommitOnce(std::span<const Mutation> mutations) {

@@ -127,4 +127,30 @@ Status LoadWithRetries(int tries, std::chrono::milliseconds retry_delay, const L
   return Status::Ok();
 }
 
+Status CommitWithRetries(int tries, std::chrono::milliseconds retry_delay, const Logger& logger,
+                         const std::function<Status(std::span<const Mutation>)>& commit_once,
+                         std::span<const Mutation> mutations) {
+  if (mutations.empty()) {
+    return Status::Ok();
+  }
+  Status status;
+  for (int attempt = 1; attempt <= tries; ++attempt) {
+    status = commit_once(mutations);
+    if (status.ok() || status.code() != ErrorCode::kDeadlock) {
+      break;
+    }
+    logger.Error("commit-failed-retrying", status.message(), {{"attempt", attempt}});
+    if (attempt < tries) {
+      std::this_thread::sleep_for(retry_delay);
+    }
+  }
+  if (!status.ok()) {
+    logger.Error("failed-to-commit", status.message(), {{"count", mutations.size()}});
+    if (status.code() == ErrorCode::kDeadlock) {
+      status = UnknownError(status.message());
+    }
+  }
+  return status;
+}
+
 }  // namespace bbs::storage::sql

@@ -115,4 +115,11 @@ Status LoadWithRetries(int tries, std::chrono::milliseconds retry_delay, const L
                        const std::function<Status(std::span<const Mutation>)>& commit,
                        Snapshot* out);
 
+// A commit of an SQL backend: runs `commit_once` up to `tries` times while it fails with
+// kDeadlock, logging each retry and sleeping `retry_delay` in between; a last kDeadlock is
+// reported as UnknownError. An empty batch succeeds without calling `commit_once`.
+Status CommitWithRetries(int tries, std::chrono::milliseconds retry_delay, const Logger& logger,
+                         const std::function<Status(std::span<const Mutation>)>& commit_once,
+                         std::span<const Mutation> mutations);
+
 }  // namespace bbs::storage::sql
