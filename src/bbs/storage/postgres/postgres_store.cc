@@ -11,6 +11,8 @@
 
 #include <fmt/format.h>
 
+#include "bbs/storage/sql/load.h"
+
 namespace bbs::storage {
 
 struct PostgresStore::Statement {
@@ -195,19 +197,6 @@ ON CONFLICT (guid) DO UPDATE SET
   cell_id = excluded.cell_id, result = excluded.result, failed = excluded.failed,
   failure_reason = excluded.failure_reason, task_definition = excluded.task_definition,
   rejection_count = excluded.rejection_count, rejection_reason = excluded.rejection_reason)sql";
-
-constexpr const char* kSelectDesired =
-    "SELECT process_guid, domain, log_guid, annotation, instances, memory_mb, disk_mb, "
-    "max_pids, rootfs, routes, volume_placement, modification_tag_epoch, modification_tag_index, "
-    "run_info, placement_tags, metric_tags, update_strategy FROM desired_lrps";
-constexpr const char* kSelectActual =
-    "SELECT process_guid, instance_index, presence, evacuating, domain, state, instance_guid, "
-    "cell_id, placement_error, since, net_info, modification_tag_epoch, modification_tag_index, "
-    "crash_count, crash_reason, internal_routes, metric_tags, routable, availability_zone "
-    "FROM actual_lrps";
-constexpr const char* kSelectTasks =
-    "SELECT guid, domain, updated_at, created_at, first_completed_at, state, cell_id, result, "
-    "failed, failure_reason, task_definition, rejection_count, rejection_reason FROM tasks";
 
 std::string Int(int64_t v) { return std::to_string(v); }
 std::string Bool(bool v) { return v ? "true" : "false"; }
@@ -422,27 +411,9 @@ Status PostgresStore::RunPipeline(const std::vector<Statement>& statements) {
 // --- Commit ---
 
 Status PostgresStore::Commit(std::span<const Mutation> mutations) {
-  if (mutations.empty()) {
-    return Status::Ok();
-  }
-  Status status;
-  for (int attempt = 1; attempt <= kTries; ++attempt) {
-    status = CommitOnce(mutations);
-    if (status.ok() || status.code() != ErrorCode::kDeadlock) {
-      break;
-    }
-    logger_.Error("commit-failed-retrying", status.message(), {{"attempt", attempt}});
-    if (attempt < kTries) {
-      std::this_thread::sleep_for(options_.retry_delay);
-    }
-  }
-  if (!status.ok()) {
-    logger_.Error("failed-to-commit", status.message(), {{"count", mutations.size()}});
-    if (status.code() == ErrorCode::kDeadlock) {
-      status = UnknownError(status.message());
-    }
-  }
-  return status;
+  return sql::CommitWithRetries(
+      kTries, options_.retry_delay, logger_,
+      [this](std::span<const Mutation> batch) { return CommitOnce(batch); }, mutations);
 }
 
 Status PostgresStore::CommitOnce(std::span<const Mutation> mutations) {
@@ -523,34 +494,12 @@ Status PostgresStore::CommitOnce(std::span<const Mutation> mutations) {
 // --- Load ---
 
 Status PostgresStore::Load(Snapshot* out) {
-  Status status;
-  std::vector<Mutation> undecodable;
-  for (int attempt = 1; attempt <= kTries; ++attempt) {
-    undecodable.clear();
-    status = LoadOnce(out, &undecodable);
-    if (status.ok() || status.code() != ErrorCode::kDeadlock) {
-      break;
-    }
-    if (attempt < kTries) {
-      std::this_thread::sleep_for(options_.retry_delay);
-    }
-  }
-  if (!status.ok()) {
-    logger_.Error("failed-to-load", status.message());
-    return status.code() == ErrorCode::kDeadlock ? UnknownError(status.message()) : status;
-  }
-  if (!undecodable.empty()) {
-    // Upstream deletes a row it cannot decode when it reads it (§10.2).
-    if (Status s = Commit(undecodable); !s.ok()) {
-      logger_.Error("failed-to-delete-undecodable-rows", s.message());
-    }
-  }
-  logger_.Info("loaded", {{"domains", out->domains.size()},
-                          {"desired_lrps", out->desired_lrps.size()},
-                          {"actual_lrps", out->actual_lrps.size()},
-                          {"tasks", out->tasks.size()},
-                          {"undecodable", undecodable.size()}});
-  return Status::Ok();
+  return sql::LoadWithRetries(
+      kTries, options_.retry_delay, logger_,
+      [this](Snapshot* snapshot, std::vector<Mutation>* undecodable) {
+        return LoadOnce(snapshot, undecodable);
+      },
+      [this](std::span<const Mutation> mutations) { return Commit(mutations); }, out);
 }
 
 Status PostgresStore::LoadOnce(Snapshot* out, std::vector<Mutation>* undecodable) {
@@ -594,67 +543,7 @@ Status PostgresStore::LoadOnce(Snapshot* out, std::vector<Mutation>* undecodable
     }
     return Status(ErrorCode::kDeadlock, status.message());
   }
-  const encryption::Encoder& encoder = *encoder_;
-  {
-    std::vector<records::DesiredLRPRecord> records;
-    std::vector<std::string> guids;
-    for (const auto& row : desired) {
-      guids.push_back(row.process_guid);
-    }
-    auto statuses = sql::DecodeParallel(desired, &records, [&](sql::DesiredRow& row, auto* rec) {
-      return sql::DecodeDesired(row, encoder, rec);
-    });
-    for (size_t i = 0; i < records.size(); ++i) {
-      if (!statuses[i].ok()) {
-        logger_.Error("failed-to-decode-desired-lrp", statuses[i].message(),
-                      {{"process_guid", guids[i]}});
-        undecodable->push_back(DeleteDesiredLrp{guids[i]});
-        continue;
-      }
-      snapshot.desired_lrps.push_back(std::move(records[i]));
-    }
-  }
-  {
-    std::vector<DeleteActualLrp> keys;
-    for (const auto& row : actual) {
-      keys.push_back({row.process_guid, static_cast<int32_t>(row.instance_index),
-                      static_cast<models::ActualLRP::Presence>(row.presence)});
-    }
-    std::vector<models::ActualLRP> lrps;
-    auto statuses = sql::DecodeParallel(actual, &lrps, [&](sql::ActualRow& row, auto* lrp) {
-      return sql::DecodeActual(row, encoder, lrp);
-    });
-    snapshot.actual_lrps.reserve(lrps.size());
-    for (size_t i = 0; i < lrps.size(); ++i) {
-      if (!statuses[i].ok()) {
-        logger_.Error("failed-to-decode-actual-lrp", statuses[i].message(),
-                      {{"process_guid", keys[i].process_guid},
-                       {"index", keys[i].index},
-                       {"presence", static_cast<int>(keys[i].presence)}});
-        undecodable->push_back(keys[i]);
-        continue;
-      }
-      snapshot.actual_lrps.push_back(std::move(lrps[i]));
-    }
-  }
-  {
-    std::vector<std::string> guids;
-    for (const auto& row : tasks) {
-      guids.push_back(row.guid);
-    }
-    std::vector<models::Task> decoded;
-    auto statuses = sql::DecodeParallel(tasks, &decoded, [&](sql::TaskRow& row, auto* task) {
-      return sql::DecodeTask(row, encoder, task);
-    });
-    for (size_t i = 0; i < decoded.size(); ++i) {
-      if (!statuses[i].ok()) {
-        logger_.Error("failed-to-decode-task", statuses[i].message(), {{"task_guid", guids[i]}});
-        undecodable->push_back(DeleteTask{guids[i]});
-        continue;
-      }
-      snapshot.tasks.push_back(std::move(decoded[i]));
-    }
-  }
+  sql::DecodeRows(desired, actual, tasks, *encoder_, logger_, &snapshot, undecodable);
   *out = std::move(snapshot);
   return Status::Ok();
 }
@@ -670,97 +559,33 @@ Status QueryRows(pg_conn* conn, const char* sql, PgResult* out) {
   return Status::Ok();
 }
 
+// Runs `sql` and appends each result row to `out` through `read(const Row&, T*)`.
+template <typename T, typename Read>
+Status ReadAll(pg_conn* conn, const char* sql, std::vector<T>* out, const Read& read) {
+  PgResult result;
+  if (Status s = QueryRows(conn, sql, &result); !s.ok()) {
+    return s;
+  }
+  int n = PQntuples(result.get());
+  out->reserve(static_cast<size_t>(n));
+  for (int i = 0; i < n; ++i) {
+    read(Row(result.get(), i), &out->emplace_back());
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Status PostgresStore::ReadDesiredRows(std::vector<sql::DesiredRow>* out) {
-  PgResult result;
-  if (Status s = QueryRows(conn_, kSelectDesired, &result); !s.ok()) {
-    return s;
-  }
-  int n = PQntuples(result.get());
-  out->reserve(static_cast<size_t>(n));
-  for (int i = 0; i < n; ++i) {
-    Row row(result.get(), i);
-    sql::DesiredRow& r = out->emplace_back();
-    r.process_guid = row.Text(0);
-    r.domain = row.Text(1);
-    r.log_guid = row.Text(2);
-    r.annotation = row.Text(3);
-    r.instances = row.Int64(4);
-    r.memory_mb = row.Int64(5);
-    r.disk_mb = row.Int64(6);
-    r.max_pids = row.Int64(7);
-    r.rootfs = row.Text(8);
-    r.routes = row.Text(9);
-    r.volume_placement = row.Text(10);
-    r.modification_tag_epoch = row.Text(11);
-    r.modification_tag_index = row.Int64(12);
-    r.run_info = row.Text(13);
-    r.placement_tags = row.Optional(14);
-    r.metric_tags = row.Optional(15);
-    r.update_strategy = row.Int64(16);
-  }
-  return Status::Ok();
+  return ReadAll(conn_, sql::kSelectDesired, out, sql::ReadDesiredRow<Row>);
 }
 
 Status PostgresStore::ReadActualRows(std::vector<sql::ActualRow>* out) {
-  PgResult result;
-  if (Status s = QueryRows(conn_, kSelectActual, &result); !s.ok()) {
-    return s;
-  }
-  int n = PQntuples(result.get());
-  out->reserve(static_cast<size_t>(n));
-  for (int i = 0; i < n; ++i) {
-    Row row(result.get(), i);
-    sql::ActualRow& r = out->emplace_back();
-    r.process_guid = row.Text(0);
-    r.instance_index = row.Int64(1);
-    r.presence = row.Int64(2);
-    r.evacuating = row.Boolean(3);
-    r.domain = row.Text(4);
-    r.state = row.Text(5);
-    r.instance_guid = row.Text(6);
-    r.cell_id = row.Text(7);
-    r.placement_error = row.Text(8);
-    r.since = row.Int64(9);
-    r.net_info = row.Text(10);
-    r.modification_tag_epoch = row.Text(11);
-    r.modification_tag_index = row.Int64(12);
-    r.crash_count = row.Int64(13);
-    r.crash_reason = row.Text(14);
-    r.internal_routes = row.Optional(15);
-    r.metric_tags = row.Optional(16);
-    r.routable = row.Boolean(17);
-    r.availability_zone = row.Text(18);
-  }
-  return Status::Ok();
+  return ReadAll(conn_, sql::kSelectActual, out, sql::ReadActualRow<Row>);
 }
 
 Status PostgresStore::ReadTaskRows(std::vector<sql::TaskRow>* out) {
-  PgResult result;
-  if (Status s = QueryRows(conn_, kSelectTasks, &result); !s.ok()) {
-    return s;
-  }
-  int n = PQntuples(result.get());
-  out->reserve(static_cast<size_t>(n));
-  for (int i = 0; i < n; ++i) {
-    Row row(result.get(), i);
-    sql::TaskRow& r = out->emplace_back();
-    r.guid = row.Text(0);
-    r.domain = row.Text(1);
-    r.updated_at = row.Int64(2);
-    r.created_at = row.Int64(3);
-    r.first_completed_at = row.Int64(4);
-    r.state = row.Int64(5);
-    r.cell_id = row.Text(6);
-    r.result = row.Optional(7);
-    r.failed = row.Boolean(8);
-    r.failure_reason = row.Text(9);
-    r.task_definition = row.Text(10);
-    r.rejection_count = row.Int64(11);
-    r.rejection_reason = row.Text(12);
-  }
-  return Status::Ok();
+  return ReadAll(conn_, sql::kSelectTasks, out, sql::ReadTaskRow<Row>);
 }
 
 // --- Migrations and the encryptor ---
@@ -788,19 +613,11 @@ Status PostgresStore::Migrate() {
   if (!stored.ok()) {
     return stored.status();
   }
-  int64_t version = 0;
-  if (stored.value().has_value()) {
-    auto parsed = sql::ParseVersionJson(*stored.value());
-    if (!parsed.ok()) {
-      return parsed.status();
-    }
-    version = parsed.value();
+  auto checked = sql::StoredVersion(stored.value());
+  if (!checked.ok()) {
+    return checked.status();
   }
-  if (version > sql::kLatestVersion) {
-    return Status(ErrorCode::kUnrecoverable,
-                  fmt::format("Existing DB version ({}) exceeds bbs version ({})", version,
-                              sql::kLatestVersion));
-  }
+  int64_t version = checked.value();
   auto set_version = [](int64_t v) {
     return fmt::format(
         "INSERT INTO configurations (id, value) VALUES ('version', '{}') ON CONFLICT (id) DO "

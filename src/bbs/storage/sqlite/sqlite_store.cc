@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "bbs/storage/sql/load.h"
 #include "bbs/storage/sql/rows.h"
 
 namespace bbs::storage {
@@ -843,78 +844,7 @@ Status SqliteStore::Load(Snapshot* out) {
   }
   // Decrypting dominates: spread it over the cores, then drop (and delete) what did not decode.
   std::vector<Mutation> deletes;
-  const encryption::Encoder& encoder = *encoder_;
-  {
-    std::vector<records::DesiredLRPRecord> records;
-    auto statuses = sql::DecodeParallel(desired, &records, [&](sql::DesiredRow& row, auto* rec) {
-      std::string guid = row.process_guid;
-      Status s = sql::DecodeDesired(row, encoder, rec);
-      if (!s.ok()) {
-        rec->mutable_scheduling_info()->mutable_desired_lrp_key()->set_process_guid(guid);
-      }
-      return s;
-    });
-    snapshot.desired_lrps.reserve(records.size());
-    for (size_t i = 0; i < records.size(); ++i) {
-      const std::string& guid = records[i].scheduling_info().desired_lrp_key().process_guid();
-      if (!statuses[i].ok()) {
-        logger_.Error("failed-to-decode-desired-lrp", statuses[i].message(),
-                      {{"process_guid", guid}});
-        deletes.push_back(DeleteDesiredLrp{guid});
-        continue;
-      }
-      snapshot.desired_lrps.push_back(std::move(records[i]));
-    }
-  }
-  {
-    std::vector<models::ActualLRP> lrps;
-    auto statuses = sql::DecodeParallel(actual, &lrps, [&](sql::ActualRow& row, auto* lrp) {
-      std::string guid = row.process_guid;
-      int64_t index = row.instance_index;
-      int64_t presence = row.presence;
-      Status s = sql::DecodeActual(row, encoder, lrp);
-      if (!s.ok()) {
-        lrp->mutable_actual_lrp_key()->set_process_guid(guid);
-        lrp->mutable_actual_lrp_key()->set_index(static_cast<int32_t>(index));
-        lrp->set_presence(static_cast<models::ActualLRP::Presence>(presence));
-      }
-      return s;
-    });
-    snapshot.actual_lrps.reserve(lrps.size());
-    for (size_t i = 0; i < lrps.size(); ++i) {
-      if (!statuses[i].ok()) {
-        const auto& key = lrps[i].actual_lrp_key();
-        logger_.Error("failed-to-decode-actual-lrp", statuses[i].message(),
-                      {{"process_guid", key.process_guid()},
-                       {"index", key.index()},
-                       {"presence", static_cast<int>(lrps[i].presence())}});
-        deletes.push_back(DeleteActualLrp{key.process_guid(), key.index(), lrps[i].presence()});
-        continue;
-      }
-      snapshot.actual_lrps.push_back(std::move(lrps[i]));
-    }
-  }
-  {
-    std::vector<models::Task> decoded;
-    auto statuses = sql::DecodeParallel(tasks, &decoded, [&](sql::TaskRow& row, auto* task) {
-      std::string guid = row.guid;
-      Status s = sql::DecodeTask(row, encoder, task);
-      if (!s.ok()) {
-        task->set_task_guid(guid);
-      }
-      return s;
-    });
-    snapshot.tasks.reserve(decoded.size());
-    for (size_t i = 0; i < decoded.size(); ++i) {
-      if (!statuses[i].ok()) {
-        logger_.Error("failed-to-decode-task", statuses[i].message(),
-                      {{"task_guid", decoded[i].task_guid()}});
-        deletes.push_back(DeleteTask{decoded[i].task_guid()});
-        continue;
-      }
-      snapshot.tasks.push_back(std::move(decoded[i]));
-    }
-  }
+  sql::DecodeRows(desired, actual, tasks, *encoder_, logger_, &snapshot, &deletes);
   if (!deletes.empty()) {
     // Upstream deletes a row it cannot decode when it reads it (§10.2).
     if (Status s = Commit(deletes); !s.ok()) {
