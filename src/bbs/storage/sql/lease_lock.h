@@ -76,8 +76,8 @@ class LeaseBackend {
 };
 
 struct SqlConnectionOptions {
-  std::string connection_string;  // postgres URL or mysql DSN (as the store's)
-  std::string ca_cert_file;
+  std::string connection_string{};  // postgres URL or mysql DSN (as the store's)
+  std::string ca_cert_file{};
   bool verify_identity = true;
   // Bounds every call of the backend (connect, each statement), so that an unreachable database
   // ends a renewal in time.
