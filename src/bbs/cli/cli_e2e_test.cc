@@ -736,6 +736,9 @@ class PtyCli {
       int status = 0;
       if (waitpid(pid_, &status, WNOHANG) == pid_) {
         pid_ = -1;
+        // What the child wrote just before it exited may still sit in the pty: read it all.
+        while (Pump(50)) {
+        }
         return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
       }
     }
@@ -744,13 +747,18 @@ class PtyCli {
   const std::string& raw() const { return raw_; }
 
  private:
-  void Pump(int ms) {
+  // Reads what the pty has within `ms`; false when nothing came (or the pty is closed).
+  bool Pump(int ms) {
     pollfd p{master_, POLLIN, 0};
     if (poll(&p, 1, ms) > 0) {
       char buf[8192];
       ssize_t n = read(master_, buf, sizeof(buf));
-      if (n > 0) raw_.append(buf, static_cast<size_t>(n));
+      if (n > 0) {
+        raw_.append(buf, static_cast<size_t>(n));
+        return true;
+      }
     }
+    return false;
   }
   pid_t pid_ = -1;
   int master_ = -1;
