@@ -20,6 +20,7 @@
 #include <nlohmann/json.hpp>
 
 #include "bbs/base/clock.h"
+#include "bbs/cells/cell_presence_json.h"
 #include "bbs/cells/locket_client.h"
 #include "bbs/cells/locket_service.h"
 #include "bbs/cells/presence_registry.h"
@@ -138,6 +139,89 @@ class HaE2eTest : public ::testing::Test {
       if (line.find(needle) != std::string::npos) return true;
     }
     return false;
+  }
+
+  // The built-in Locket's address of `bbs` (from its bbs.acquiring-lock line).
+  static std::string LocketAddressOf(BbsProcess& bbs) {
+    std::string line;
+    EXPECT_TRUE(bbs.WaitForLine("\"bbs.acquiring-lock\"", 30000, &line));
+    auto j = nlohmann::json::parse(line, nullptr, false);
+    return j.is_discarded() ? "" : j["data"]["locket_listen_address"].get<std::string>();
+  }
+
+  static std::unique_ptr<cells::LocketClient> LocketClientOf(BbsProcess& bbs) {
+    cells::LocketClientOptions options;
+    options.address = LocketAddressOf(bbs);
+    auto client = cells::LocketClient::Create(options);
+    EXPECT_TRUE(client.ok()) << client.status().ToString();
+    return client.ok() ? std::move(*client) : nullptr;
+  }
+
+  // The built-in Locket keeps its records in the store's database (docs/ha.md): a cell that
+  // registered its presence through the active's Locket is seen through the passive's at once,
+  // and after the active is killed the new active's convergence counts it as present (its
+  // instance is not made suspect). `a` is started and active, `b` launched and passive.
+  void ExpectACellPresenceToSurviveTheTakeover(BbsProcess& a, BbsProcess& b, int b_port) {
+    auto locket_a = LocketClientOf(a);
+    auto locket_b = LocketClientOf(b);
+    ASSERT_TRUE(locket_a && locket_b);
+    models::CellPresence cell;
+    cell.set_cell_id("cell-1");
+    cell.set_zone("z1");
+    cell.set_rep_url("https://cell-1.cell.service.cf.internal:1801");
+    cells::LocketResource presence{"cell-1", "rep-guid-1", cells::EncodeCellPresenceJson(cell),
+                                   cells::ResourceType::kPresence};
+    ASSERT_TRUE(locket_a->Lock(presence, 15, {5000ms, false, ""}).ok());
+    auto seen = locket_b->Fetch("cell-1", {5000ms, false, ""});
+    ASSERT_TRUE(seen.ok()) << seen.status().ToString();
+    EXPECT_EQ(seen->owner, "rep-guid-1");
+    // The rep's next refresh may land on either process: it is the same record.
+    EXPECT_TRUE(locket_b->Lock(presence, 15, {5000ms, false, ""}).ok());
+    EXPECT_EQ(locket_b
+                  ->Lock({"cell-1", "rep-guid-2", "", cells::ResourceType::kPresence}, 15,
+                         {5000ms, false, ""})
+                  .code(),
+              ErrorCode::kLockCollision);
+
+    // One instance RUNNING on cell-1.
+    {
+      http::TestClient api(static_cast<uint16_t>(a.port()));
+      ASSERT_TRUE(Desire(api, "pg-on-cell-1"));
+      models::ActualLRPInstanceKey ik;
+      ik.set_instance_guid("ig-1");
+      ik.set_cell_id("cell-1");
+      models::StartActualLRPRequest start;
+      start.mutable_actual_lrp_key()->set_process_guid("pg-on-cell-1");
+      start.mutable_actual_lrp_key()->set_index(0);
+      start.mutable_actual_lrp_key()->set_domain("cf-apps");
+      *start.mutable_actual_lrp_instance_key() = ik;
+      start.mutable_actual_lrp_net_info()->set_address("10.0.0.1");
+      auto r = api.Send("POST", "/v1/actual_lrps/start.r1", start.SerializeAsString(),
+                        {{"Content-Type", "application/x-protobuf"}});
+      models::ActualLRPLifecycleResponse resp;
+      ASSERT_TRUE(r.ok() && r->status == 200 && resp.ParseFromString(r->body));
+      ASSERT_FALSE(resp.has_error()) << resp.error().message();
+    }
+
+    a.Kill();
+    ASSERT_TRUE(b.WaitUntilServing(30000)) << b.error();
+    auto after = locket_b->Fetch("cell-1", {5000ms, false, ""});
+    ASSERT_TRUE(after.ok()) << after.status().ToString();
+    EXPECT_EQ(after->owner, "rep-guid-1");
+    std::string line;
+    ASSERT_TRUE(b.WaitForLine("converge-lrps-done", 20000, &line));
+    auto pass = nlohmann::json::parse(line)["data"];
+    EXPECT_EQ(pass["PresentCells"], 1) << line;
+    EXPECT_EQ(pass["SuspectCells"], 0) << line;
+    EXPECT_EQ(pass["SuspectRunningActualLRPs"], 0) << line;
+    EXPECT_EQ(pass["LRPsRunning"], 1) << line;
+    http::TestClient api(static_cast<uint16_t>(b_port));
+    auto r =
+        api.Send("POST", "/v1/cells/list.r1", "", {{"Content-Type", "application/x-protobuf"}});
+    models::CellsResponse cells_resp;
+    ASSERT_TRUE(r.ok() && r->status == 200 && cells_resp.ParseFromString(r->body));
+    ASSERT_EQ(cells_resp.cells_size(), 1);
+    EXPECT_EQ(cells_resp.cells(0).cell_id(), "cell-1");
   }
 
   TempDir dir_;
@@ -301,6 +385,18 @@ TEST_F(HaE2eTest, AStoppedActiveKeepsItsFlockSoThePassiveWaits) {
   EXPECT_TRUE(DesiredGuids(passive_port).count("pg-still-active"));
 }
 
+TEST_F(HaE2eTest, ACellRegisteredThroughTheOldActiveIsPresentForTheNewOne) {
+  nlohmann::json config = {{"locket_listen_address", "127.0.0.1:0"},
+                           {"converge_repeat_interval", "200ms"}};
+  auto active = MakeBbs(FreePort(), config);
+  ASSERT_TRUE(active->Start()) << active->error();
+  int passive_port = FreePort();
+  auto passive = MakeBbs(passive_port, config);
+  ASSERT_TRUE(passive->Launch());
+  WaitUntilPassive(*passive, kFileLockWaiting);
+  ExpectACellPresenceToSurviveTheTakeover(*active, *passive, passive_port);
+}
+
 // --- An external Locket ------------------------------------------------------------------
 
 class HaLocketE2eTest : public HaE2eTest {
@@ -437,6 +533,22 @@ class HaPostgresE2eTest : public HaSqlE2eTest {
 };
 
 constexpr char kSqlLockWaiting[] = "\"bbs.sql-lock.waiting-for-lock\"";
+
+TEST_P(HaSqlE2eTest, ACellRegisteredThroughTheOldActiveIsPresentForTheNewOne) {
+  auto config = [&](const std::string& uuid) {
+    nlohmann::json c = Config(uuid);
+    c["locket_listen_address"] = "127.0.0.1:0";
+    c["converge_repeat_interval"] = "200ms";
+    return c;
+  };
+  auto active = MakeBbs(FreePort(), config("bbs-uuid-a"));
+  ASSERT_TRUE(active->Start()) << active->error();
+  int passive_port = FreePort();
+  auto passive = MakeBbs(passive_port, config("bbs-uuid-b"));
+  ASSERT_TRUE(passive->Launch());
+  WaitUntilPassive(*passive, kSqlLockWaiting);
+  ExpectACellPresenceToSurviveTheTakeover(*active, *passive, passive_port);
+}
 
 TEST_P(HaSqlE2eTest, KillingTheActiveUnderWritesLetsThePassiveServeEveryAcknowledgedWrite) {
   int active_port = FreePort();

@@ -13,7 +13,7 @@
 namespace bbs::cells {
 namespace {
 
-// The registry's errors mirror Locket's codes one to one (presence_registry.h).
+// The registry's errors mirror Locket's codes one to one (locket_registry.h).
 grpc::Status ToGrpc(const Status& status) {
   if (status.ok()) return grpc::Status::OK;
   switch (status.code()) {
@@ -54,7 +54,7 @@ void ToProto(const LocketResource& resource, models::Resource* out) {
 
 }  // namespace
 
-LocketService::LocketService(PresenceRegistry* registry, Logger logger)
+LocketService::LocketService(LocketRegistry* registry, Logger logger)
     : registry_(registry), logger_(std::move(logger)) {}
 
 grpc::Status LocketService::Lock(grpc::ServerContext* context, const models::LockRequest* request,
@@ -105,7 +105,7 @@ grpc::Status LocketService::FetchAll(grpc::ServerContext* /*context*/,
   return grpc::Status::OK;
 }
 
-LocketServer::LocketServer(PresenceRegistry* registry, Logger logger)
+LocketServer::LocketServer(LocketRegistry* registry, Logger logger)
     : logger_(std::move(logger)), service_(registry, logger_.Session("locket")) {}
 
 LocketServer::~LocketServer() { Stop(); }

@@ -6,8 +6,8 @@
 
 #include "bbs/base/logger.h"
 #include "bbs/base/status.h"
+#include "bbs/cells/locket_registry.h"
 #include "bbs/cells/locket_tls.h"
-#include "bbs/cells/presence_registry.h"
 #include "locket/locket.grpc.pb.h"
 
 namespace grpc {
@@ -16,13 +16,13 @@ class Server;
 
 namespace bbs::cells {
 
-// The Locket gRPC API (`models.Locket`, locket.md §3-§5) over a PresenceRegistry: codes and
+// The Locket gRPC API (`models.Locket`, locket.md §3-§5) over a LocketRegistry: codes and
 // messages exactly as locket.md §5.5. A request without `resource` (which crashes upstream)
 // gets INVALID_ARGUMENT "invalid-resource". Thread-safe.
 class LocketService final : public models::Locket::Service {
  public:
   // `registry` must outlive the service.
-  LocketService(PresenceRegistry* registry, Logger logger);
+  LocketService(LocketRegistry* registry, Logger logger);
 
   grpc::Status Lock(grpc::ServerContext* context, const models::LockRequest* request,
                     models::LockResponse* response) override;
@@ -34,7 +34,7 @@ class LocketService final : public models::Locket::Service {
                         models::FetchAllResponse* response) override;
 
  private:
-  PresenceRegistry* registry_;
+  LocketRegistry* registry_;
   Logger logger_;
 };
 
@@ -49,7 +49,7 @@ struct LocketServerOptions {
 class LocketServer {
  public:
   // `registry` must outlive the server.
-  LocketServer(PresenceRegistry* registry, Logger logger);
+  LocketServer(LocketRegistry* registry, Logger logger);
   ~LocketServer();  // Stops.
   LocketServer(const LocketServer&) = delete;
   LocketServer& operator=(const LocketServer&) = delete;

@@ -23,6 +23,7 @@
 #include "bbs/cells/cell_presence_json.h"
 #include "bbs/cells/locket_cell_directory.h"
 #include "bbs/cells/locket_client.h"
+#include "bbs/cells/presence_registry.h"
 #include "bbs/clients/test_pki.h"
 
 // gRPC suites are named Grpc* so that a TSan run can leave them out (toolchain.md).

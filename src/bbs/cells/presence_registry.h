@@ -11,20 +11,16 @@
 #include "bbs/base/clock.h"
 #include "bbs/base/logger.h"
 #include "bbs/base/status.h"
+#include "bbs/cells/locket_registry.h"
 #include "bbs/cells/locket_resource.h"
 
 namespace bbs::cells {
 
-// An in-memory Locket store (locket.md §5-§6): locks and presences in one key namespace, each
-// kept `ttl` seconds after its holder's last successful Lock. Time comes from the Clock; a
-// resource is deleted once now >= last Lock + ttl, lazily at the start of every call and by
-// ExpireNow(), which a timer may call (upstream deletes within ~1 s of the deadline).
-//
-// Errors use the BBS codes that mirror Locket's gRPC codes one to one, with Locket's messages:
-// LockCollision "lock-collision" (ALREADY_EXISTS), InvalidRequest "invalid-ttl"/"invalid-owner"
-// (INVALID_ARGUMENT), ResourceNotFound "resource-not-found"/"invalid-type" (NOT_FOUND).
-// Thread-safe.
-class PresenceRegistry {
+// The in-memory LocketRegistry of one process (the memory and etcd stores, SQLite in memory).
+// Time comes from the Clock; a resource is deleted once now >= last Lock + ttl, lazily at the
+// start of every call and by ExpireNow(), which a timer may call (upstream deletes within ~1 s
+// of the deadline). Thread-safe.
+class PresenceRegistry final : public LocketRegistry {
  public:
   // `clock` must outlive the registry.
   PresenceRegistry(const Clock* clock, Logger logger);
@@ -33,25 +29,25 @@ class PresenceRegistry {
   // value and type are replaced and the TTL restarts. Fails, checked in this order, with
   // "invalid-type" (type is kUnknown or undefined), "invalid-ttl" (ttl_seconds <= 0),
   // "invalid-owner" (empty owner), or "lock-collision" (another owner holds the key).
-  Status Lock(const LocketResource& resource, int64_t ttl_seconds);
+  Status Lock(const LocketResource& resource, int64_t ttl_seconds) override;
 
   // Deletes `key` when `owner` holds it. A missing key is OK; another owner's key fails with
   // "lock-collision".
-  Status Release(const std::string& key, const std::string& owner);
+  Status Release(const std::string& key, const std::string& owner) override;
 
   // The resource named `key`, of any type, or "resource-not-found".
-  Result<LocketResource> Fetch(const std::string& key);
+  Result<LocketResource> Fetch(const std::string& key) override;
 
   // Every resource of `type`, ordered by key. Fails with "invalid-type" unless `type` is kLock
   // or kPresence.
-  Result<std::vector<LocketResource>> FetchAll(ResourceType type);
+  Result<std::vector<LocketResource>> FetchAll(ResourceType type) override;
 
   // Deletes every resource whose TTL has run out. Returns how many were deleted.
-  size_t ExpireNow();
+  size_t ExpireNow() override;
 
   // Cumulative expiry counts (Locket's LocksExpired / PresenceExpired).
-  int64_t locks_expired() const;
-  int64_t presences_expired() const;
+  int64_t locks_expired() const override;
+  int64_t presences_expired() const override;
 
  private:
   struct Entry {

@@ -20,7 +20,6 @@
 #include "bbs/cells/locket_cell_directory.h"
 #include "bbs/cells/locket_client.h"
 #include "bbs/cells/locket_service.h"
-#include "bbs/cells/presence_registry.h"
 #include "bbs/cells/registry_cell_directory.h"
 #include "bbs/clients/auctioneer.h"
 #include "bbs/clients/callbacks.h"
@@ -219,7 +218,7 @@ int Run(int argc, char** argv) {
   (*callbacks)->SetMetrics(&bbs_metrics);
   // Where cell presences come from: an external Locket, our own Locket service, or nothing
   // (then rep URLs come from -repUrlTemplate and no cell is ever considered vanished).
-  std::unique_ptr<cells::PresenceRegistry> registry;
+  std::unique_ptr<cells::LocketRegistry> registry;
   std::unique_ptr<cells::LocketServer> locket_server;
   std::unique_ptr<cells::LocketClient> locket_client;
   std::unique_ptr<cells::CellDirectory> cell_directory;
@@ -251,7 +250,13 @@ int Run(int argc, char** argv) {
     cell_directory = std::make_unique<cells::LocketCellDirectory>(locket_client.get(), deadline,
                                                                   logger.Session("locket-cells"));
   } else if (!config->locket_listen_address.empty()) {
-    registry = std::make_unique<cells::PresenceRegistry>(clock.get(), logger.Session("locket"));
+    // In the store's database when it has one, so every process serves the same records.
+    auto made = MakeLocketRegistry(*config, clock.get(), logger.Session("locket"));
+    if (!made.ok()) {
+      logger.Fatal("locket-registry-failed", made.status().message());
+      return 1;
+    }
+    registry = std::move(*made);
     locket_server = std::make_unique<cells::LocketServer>(registry.get(), logger.Session("locket"));
     cells::LocketServerOptions options;
     options.address = config->locket_listen_address;

@@ -7,8 +7,10 @@
 #include <filesystem>
 #include <system_error>
 
+#include "bbs/cells/presence_registry.h"
 #include "bbs/lock/file_lock.h"
 #include "bbs/lock/locket_lock.h"
+#include "bbs/storage/sql/locket_registry.h"
 
 namespace bbs::daemon {
 
@@ -136,6 +138,29 @@ Result<std::unique_ptr<lock::LeaderLock>> MakeLeaderLock(
                                     "set locket_address"}});
   }
   return std::unique_ptr<lock::LeaderLock>(std::make_unique<lock::ProcessLocalLock>());
+}
+
+// --- MakeLocketRegistry -------------------------------------------------------------------
+
+Result<std::unique_ptr<cells::LocketRegistry>> MakeLocketRegistry(const Config& config,
+                                                                  const Clock* clock,
+                                                                  const Logger& logger) {
+  const std::string& database = config.database_connection_string;
+  bool shared = config.database_driver == "postgres" || config.database_driver == "mysql" ||
+                (config.database_driver == "sqlite" && database != ":memory:" &&
+                 !database.starts_with("file:"));
+  if (!shared) {
+    return std::unique_ptr<cells::LocketRegistry>(
+        std::make_unique<cells::PresenceRegistry>(clock, logger));
+  }
+  storage::sql::SqlLocketOptions options;
+  options.driver = config.database_driver;
+  options.connection_string = database;
+  options.ca_cert_file = config.sql_ca_cert_file;
+  options.verify_identity = config.sql_enable_identity_verification;
+  auto registry = storage::sql::SqlLocketRegistry::Create(std::move(options), logger);
+  if (!registry.ok()) return registry.status();
+  return std::unique_ptr<cells::LocketRegistry>(std::move(*registry));
 }
 
 // --- LockHeldReporter ---------------------------------------------------------------------

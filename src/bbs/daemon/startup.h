@@ -20,9 +20,11 @@
 #include <utility>
 #include <vector>
 
+#include "bbs/base/clock.h"
 #include "bbs/base/logger.h"
 #include "bbs/base/status.h"
 #include "bbs/cells/locket_client.h"
+#include "bbs/cells/locket_registry.h"
 #include "bbs/daemon/config.h"
 #include "bbs/lock/leader_lock.h"
 #include "bbs/storage/sql/lease_lock.h"
@@ -84,6 +86,15 @@ struct LockMetrics {
 Result<std::unique_ptr<lock::LeaderLock>> MakeLeaderLock(
     const Config& config, cells::LocketClient* locket, const Logger& logger,
     std::shared_ptr<const storage::sql::LeaseFence>* fence = nullptr);
+
+// The records of the built-in Locket service (docs/ha.md §"The built-in Locket service"):
+//   postgres, mysql, sqlite on a file -> SqlLocketRegistry on the `locks` table of the store's
+//                                        database, shared by every process (active and passive);
+//   memory, etcd, sqlite in memory    -> PresenceRegistry in this process's memory on `clock`.
+// `clock` must outlive the registry.
+Result<std::unique_ptr<cells::LocketRegistry>> MakeLocketRegistry(const Config& config,
+                                                                  const Clock* clock,
+                                                                  const Logger& logger);
 
 // Calls `report(lock->Held())` at once and then every `interval` from its own thread, until
 // destroyed. Thread-safe.

@@ -9,7 +9,9 @@
 
 #include <gtest/gtest.h>
 
+#include "bbs/cells/presence_registry.h"
 #include "bbs/lock/file_lock.h"
+#include "bbs/storage/sql/locket_registry.h"
 
 namespace bbs::daemon {
 namespace {
@@ -109,6 +111,29 @@ TEST(MakeLeaderLockTest, AnExternalLocketTakesPrecedenceOverTheLeaseRow) {
   ASSERT_TRUE(lock.ok());
   EXPECT_EQ((*lock)->Description(), "locket key bbs as owner bbs-z1-0");
   EXPECT_EQ(fence, nullptr);
+}
+
+TEST(MakeLocketRegistryTest, ADatabaseEveryProcessReachesKeepsTheLocketRecordsInItsLocksTable) {
+  FakeClock clock;
+  for (auto [driver, database] :
+       {std::pair{"postgres", "postgres://bbs@127.0.0.1:1/bbs"},
+        std::pair{"mysql", "bbs:pw@tcp(127.0.0.1:1)/bbs"}, std::pair{"sqlite", "/x/bbs.db"}}) {
+    Config config;
+    config.database_driver = driver;
+    config.database_connection_string = database;
+    auto registry = MakeLocketRegistry(config, &clock, NullLogger());
+    ASSERT_TRUE(registry.ok()) << registry.status().ToString();
+    EXPECT_NE(dynamic_cast<storage::sql::SqlLocketRegistry*>(registry->get()), nullptr) << driver;
+  }
+  for (auto [driver, database] :
+       {std::pair{"memory", ""}, std::pair{"sqlite", ":memory:"}, std::pair{"etcd", ""}}) {
+    Config config;
+    config.database_driver = driver;
+    config.database_connection_string = database;
+    auto registry = MakeLocketRegistry(config, &clock, NullLogger());
+    ASSERT_TRUE(registry.ok());
+    EXPECT_NE(dynamic_cast<cells::PresenceRegistry*>(registry->get()), nullptr) << driver;
+  }
 }
 
 TEST(DbHealthMonitorTest, ExitsAfterTheThresholdOfConsecutiveFailuresOnly) {
