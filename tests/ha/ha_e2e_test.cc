@@ -239,6 +239,12 @@ TEST_F(HaE2eTest, OnOneSqliteFileOneProcessIsActiveAndThePassiveDoesNotListenOnI
   // The start-up lines upstream's integration suite waits for (behavior.md §9.2).
   EXPECT_TRUE(Logged(*active, "\"bbs.migration-manager.finished-migrations\""));
   EXPECT_TRUE(Logged(*active, "\"bbs.encryptor.encryption-finished\""));
+  // Exactly one such line (the stores used to log their own as well).
+  int encryption_lines = 0;
+  for (const auto& line : active->Lines()) {
+    if (line.find("encryption-finished") != std::string::npos) ++encryption_lines;
+  }
+  EXPECT_EQ(encryption_lines, 1);
 
   int passive_port = FreePort();
   auto passive = MakeBbs(passive_port);

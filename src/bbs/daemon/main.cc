@@ -348,7 +348,11 @@ int Run(int argc, char** argv) {
   };
   auto encryption_finished = [&](std::chrono::nanoseconds d) {
     encryption_reported = true;
-    logger.Session("encryptor").Info("encryption-finished", {{"EncryptionDuration", d.count()}});
+    // Upstream's data: total_time (a Go duration: ns) and the active label.
+    logger.Session("encryptor")
+        .Info("encryption-finished", {{"total_time", d.count()},
+                                      {"desired-key-label", config->active_key_label},
+                                      {"EncryptionDuration", d.count()}});
     bbs_metrics.EncryptionFinished(d);
   };
   store_options.on_migrations_finished = migrations_finished;

@@ -763,14 +763,16 @@ Status PostgresStore::RunEncryptor() {
     logger_.Error("encryption-failed", status.message());
     return Status::Ok();  // upstream logs and retries at the next start
   }
+  // The one info line is the daemon's bbs.encryptor.encryption-finished (behavior.md §12.2);
+  // this is only the detail of what was rewritten.
   auto elapsed = std::chrono::steady_clock::now() - start;
-  logger_.Info("encryption-finished",
-               {{"desired_lrps", desired.size()},
-                {"actual_lrps", actual.size()},
-                {"tasks", tasks.size()},
-                {"undecodable", skipped},
-                {"EncryptionDuration",
-                 std::chrono::duration_cast<std::chrono::nanoseconds>(elapsed).count()}});
+  logger_.Debug(
+      "reencrypted-rows",
+      {{"desired_lrps", desired.size()},
+       {"actual_lrps", actual.size()},
+       {"tasks", tasks.size()},
+       {"undecodable", skipped},
+       {"duration_ns", std::chrono::duration_cast<std::chrono::nanoseconds>(elapsed).count()}});
   return Status::Ok();
 }
 
