@@ -452,6 +452,8 @@ TEST_F(HaLocketE2eTest, TheActiveHoldsTheBbsLockAsItsUuidAndThePassiveDoesNotLis
   auto passive = MakeBbs(passive_port, Config("bbs-uuid-b"));
   ASSERT_TRUE(passive->Launch());
   WaitUntilPassive(*passive, "\"bbs.locket-lock.failed-to-acquire-lock\"");
+  // What upstream's master_lock_test waits for before checking the passive is unreachable.
+  EXPECT_TRUE(Logged(*passive, "\"bbs.locket-lock.started\""));
   EXPECT_TRUE(ConnectionRefused(passive_port));
   EXPECT_EQ(LockOwner(), "bbs-uuid-a");
 

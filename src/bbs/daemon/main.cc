@@ -144,6 +144,7 @@ int Run(int argc, char** argv) {
   metrics::ReporterOptions reporter_options;
   reporter_options.report_interval = config->report_interval;
   reporter_options.report_store = config->database_driver != "etcd";
+  reporter_options.stats_only_when_lock_held = true;  // a passive sends no LRP/task/DB stats
   reporter_options.advanced_enabled = config->advanced_metrics.enabled;
   reporter_options.request_count_routes = config->advanced_metrics.request_count_routes;
   reporter_options.request_latency_routes = config->advanced_metrics.request_latency_routes;
@@ -458,13 +459,6 @@ int Run(int argc, char** argv) {
     return 1;
   }
   // Until the store is loaded every request gets 503 (api.md §1.2).
-  logger.Info("started",
-              {{"address", api_options.host + ":" + std::to_string(server.port())},
-               {"health_address", health_options.host + ":" + std::to_string(health.port())},
-               {"locket_listen_address", locket_listen},
-               {"tls", api_options.tls.enabled()},
-               {"database_driver", config->database_driver}});
-
   startup_timer.Mark("wire_and_listen");
   auto load_started = std::chrono::steady_clock::now();
   if (Status s = engine.Load(); !s.ok()) {
@@ -481,6 +475,15 @@ int Run(int argc, char** argv) {
   converger.Start();
   server.SetReady(true);
   startup_timer.Mark("start_serving");
+  // "bbs.started" only once requests are served: upstream logs it when every member of its
+  // start-up group is ready, and its integration suite sends requests as soon as it sees it.
+  logger.Info("started",
+              {{"address", api_options.host + ":" + std::to_string(server.port())},
+               {"health_address", health_options.host + ":" + std::to_string(health.port())},
+               {"locket_listen_address", locket_listen},
+               {"tls", api_options.tls.enabled()},
+               {"database_driver", config->database_driver}});
+
   logger.Info("ready");
   logger.Info("start-up-durations", startup_timer.ToJson());
 

@@ -38,6 +38,9 @@ bool LocketLock::WaitInterval(const bool& flag) {
 }
 
 Result<AcquireOutcome> LocketLock::Acquire(LostCallback on_lost) {
+  // Upstream's lock runner starts with this line; its integration suite waits for
+  // "bbs.locket-lock.started" to know a passive bbs is up.
+  logger_.Info("started", {{"lock", options_.key}, {"ttl_in_seconds", options_.ttl_seconds}});
   std::string request_uuid;
   Status s = Attempt(/*first=*/true, &request_uuid);
   if (!s.ok()) {

@@ -106,6 +106,7 @@ std::vector<Measurement> Reporter::ReportRequests() {
 }
 
 std::vector<Measurement> Reporter::ReportConvergence() {
+  if (options_.stats_only_when_lock_held && !metrics_->lock_held()) return {};
   std::vector<Measurement> out;
   auto gauge = [&out](const char* name, int64_t v) {
     out.push_back(Measurement::Gauge(name, static_cast<double>(v)));
@@ -154,6 +155,7 @@ std::vector<Measurement> Reporter::ReportConvergence() {
 }
 
 std::vector<Measurement> Reporter::ReportStore() {
+  if (options_.stats_only_when_lock_held && !metrics_->lock_held()) return {};
   StoreReport r = metrics_->TakeStoreReport();
   std::vector<Measurement> out;
   auto gauge = [&out](const char* name, double v) { out.push_back(Measurement::Gauge(name, v)); };

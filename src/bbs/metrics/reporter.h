@@ -21,6 +21,9 @@ struct ReporterOptions {
   Nanos store_interval = std::chrono::seconds(60);        // DB stats
   Nanos process_interval = std::chrono::seconds(10);      // replaces the Go runtime metrics
   bool report_store = true;  // false when the backend has no SQL pool to describe
+  // Upstream's lrp-stat, task-stat and db-stat notifiers run only on the active process (after
+  // the lock): when set, the convergence and DB ticks emit nothing while LockHeld is 0.
+  bool stats_only_when_lock_held = false;
   // `advanced_metrics`: per-route RequestCount.<Route> / RequestLatency.<Route>.
   bool advanced_enabled = false;
   std::vector<std::string> request_count_routes;

@@ -157,6 +157,25 @@ TEST(ReporterTest, StoreTickSendsTheDbMetrics) {
   EXPECT_EQ(Find(report, "DBQueryDurationMax")->value, 4e6);
 }
 
+TEST(ReporterTest, APassiveSendsNoConvergenceOrDbStatsButStillItsFileDescriptors) {
+  // Upstream's metrics_test: a bbs that does not hold the lock emits OpenFileDescriptors and
+  // LockHeld 0, never ConvergenceLRPDuration, ConvergenceTaskDuration or DBOpenConnections.
+  BbsMetrics metrics;
+  ReporterOptions options;
+  options.stats_only_when_lock_held = true;
+  Reporter reporter(&metrics, nullptr, options, Logger(LogSink::Null(), "test"));
+  EXPECT_THAT(reporter.ReportConvergence(), ::testing::IsEmpty());
+  EXPECT_THAT(reporter.ReportStore(), ::testing::IsEmpty());
+  auto requests = reporter.ReportRequests();
+  EXPECT_NE(Find(requests, "OpenFileDescriptors"), nullptr);
+  ASSERT_NE(Find(requests, "LockHeld"), nullptr);
+  EXPECT_EQ(Find(requests, "LockHeld")->value, 0);
+
+  metrics.SetLockHeld(true);
+  EXPECT_NE(Find(reporter.ReportConvergence(), "ConvergenceLRPDuration"), nullptr);
+  EXPECT_NE(Find(reporter.ReportStore(), "DBOpenConnections"), nullptr);
+}
+
 TEST(ReporterTest, ProcessTickReplacesTheGoRuntimeMetrics) {
   BbsMetrics metrics;
   Reporter reporter(&metrics, nullptr, {}, Logger(LogSink::Null(), "test"));
