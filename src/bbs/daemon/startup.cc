@@ -77,6 +77,15 @@ bool SignalWatcher::Signalled() {
 Result<std::unique_ptr<lock::LeaderLock>> MakeLeaderLock(
     const Config& config, cells::LocketClient* locket, const Logger& logger,
     std::shared_ptr<const storage::sql::LeaseFence>* fence) {
+  if (config.locket_address.empty() &&
+      (!config.locket_ca_cert_file.empty() || !config.locket_client_cert_file.empty() ||
+       !config.locket_client_key_file.empty())) {
+    // A configuration made for a Locket (upstream's always is) that lost its address: fail as
+    // upstream does rather than silently electing the leader through the store.
+    return InvalidRequest(
+        "invalid-locket-config: locket_address is required when the Locket client certificates "
+        "are set");
+  }
   if (!config.locket_address.empty()) {
     if (config.uuid.empty()) {
       return InvalidRequest("invalid-uuid: uuid is required as the owner of the Locket lock");

@@ -72,7 +72,9 @@ struct LockMetrics {
   std::function<void()> master_elected;      // once, when this process becomes active
 };
 
-// The leader lock for `config` (docs/ha.md §"Which lock"):
+// The leader lock for `config` (docs/ha.md §"Which lock"). Locket client certificates without
+// locket_address fail with InvalidRequest "invalid-locket-config" (upstream requires the
+// address); otherwise:
 //   locket_address set          -> LocketLock on key "bbs" owned by `uuid` over `locket`
 //                                  (fails with InvalidRequest "invalid-uuid" when uuid is empty);
 //   sqlite on a file            -> FileLock on "<database file>.lock" (its directory is created);

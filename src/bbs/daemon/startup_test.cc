@@ -31,6 +31,22 @@ TEST(MakeLeaderLockTest, AnExternalLocketGivesTheLocketLockOwnedByTheUuid) {
   EXPECT_EQ((*lock)->Description(), "locket key bbs as owner bbs-z1-0");
 }
 
+TEST(MakeLeaderLockTest, LocketCertificatesWithoutALocketAddressAreAnError) {
+  // Upstream's sql_lock_test and presence_test: a Locket configuration whose address was
+  // emptied must not start (here it would otherwise fall back to the store's lock).
+  Config config;
+  config.database_driver = "postgres";
+  config.database_connection_string = "postgres://bbs@127.0.0.1:1/bbs";
+  config.uuid = "bbs-1";
+  config.locket_ca_cert_file = "/certs/ca.crt";
+  config.locket_client_cert_file = "/certs/client.crt";
+  config.locket_client_key_file = "/certs/client.key";
+  auto lock = MakeLeaderLock(config, nullptr, NullLogger());
+  ASSERT_FALSE(lock.ok());
+  EXPECT_EQ(lock.status().code(), ErrorCode::kInvalidRequest);
+  EXPECT_NE(lock.status().message().find("invalid-locket-config"), std::string::npos);
+}
+
 TEST(MakeLeaderLockTest, AnExternalLocketWithoutUuidIsAnError) {
   Config config;
   config.locket_address = "127.0.0.1:1";
