@@ -50,7 +50,8 @@ class EtcdHaTest : public ::testing::Test {
     if (endpoints_.empty()) {
       GTEST_SKIP() << "BBS_TEST_ETCD_ENDPOINTS is unset (scripts/servers/etcd.sh start DIR)";
     }
-    root_ = "/bbs-ha-test/" + std::to_string(getpid()) + "/" +
+    static int runs = 0;  // a fresh root on every run (--gtest_repeat)
+    root_ = "/bbs-ha-test/" + std::to_string(getpid()) + "-" + std::to_string(++runs) + "/" +
             ::testing::UnitTest::GetInstance()->current_test_info()->name();
   }
 
