@@ -181,12 +181,17 @@ TEST_F(EtcdClusterTest, TheLockHolderKeepsItsLockAndFencedWritesWhenTheLeaderIsK
   lock_options.client.endpoints = endpoints;
   lock_options.root = "/cluster-test";
   lock_options.owner = "bbs-a";
-  lock_options.ttl = std::chrono::seconds(2);
+  // Longer than an election on this loaded machine; nothing here waits for it to expire.
+  lock_options.ttl = std::chrono::seconds(5);
   lock_options.retry_interval = std::chrono::milliseconds(100);
   auto lock = EtcdLeaseLock::Create(lock_options, NullLogger());
   ASSERT_TRUE(lock.ok()) << lock.status().ToString();
   std::atomic<bool> lost{false};
-  auto outcome = (*lock)->Acquire([&](const Status&) { lost = true; });
+  std::string lost_why;  // written before `lost` is set
+  auto outcome = (*lock)->Acquire([&](const Status& why) {
+    lost_why = why.ToString();
+    lost = true;
+  });
   ASSERT_TRUE(outcome.ok() && *outcome == lock::AcquireOutcome::kAcquired);
   auto options = testing::TestOptions(endpoints, "/cluster-test");
   options.fence = (*lock)->fence();
@@ -198,9 +203,13 @@ TEST_F(EtcdClusterTest, TheLockHolderKeepsItsLockAndFencedWritesWhenTheLeaderIsK
   ASSERT_TRUE(writer.WaitForMore(20));
   cluster_->Kill(*leader);
   // Several lock renewals happen meanwhile (every 100 ms).
-  ASSERT_TRUE(writer.WaitForMore(50)) << "fenced writes stopped after the leader died";
+  bool more = writer.WaitForMore(50);
   writer.Stop();
-  EXPECT_THAT(writer.failures(), ::testing::IsEmpty());
+  auto failures = writer.failures();
+  ASSERT_TRUE(more) << "fenced writes stopped after the leader died; lock lost: "
+                    << (lost.load() ? lost_why : "no") << "; " << failures.size()
+                    << " failures, first: " << (failures.empty() ? "" : failures.front());
+  EXPECT_THAT(failures, ::testing::IsEmpty());
   EXPECT_FALSE(lost.load());
   EXPECT_TRUE((*lock)->Held());
   ExpectAllAcknowledgedWritesKept(writer.acked(), cluster_->endpoints());

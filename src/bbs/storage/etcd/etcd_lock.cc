@@ -30,14 +30,15 @@ std::string OwnerOf(const std::string& value) {
   return value;
 }
 
-// The lock's calls must end within one interval (a renewal that cannot is a lost lock), but
-// not so fast that a loaded machine loses a healthy lock: at least 1 s, at most the TTL.
+// A renewal may keep trying (on other members: an election, a dead member) while the lease it
+// renews can still be valid — until about ttl - retry_interval after the last renewal — and at
+// least 1 s; each attempt gets a third of that, so that a member that hangs (a follower during
+// an election) leaves time for the others. Safety does not depend on this: the fence does.
 EtcdClientOptions LockClientOptions(const EtcdLockOptions& options) {
+  using std::chrono::milliseconds;
   EtcdClientOptions client = options.client;
-  auto budget = std::clamp(options.retry_interval, std::chrono::milliseconds(1000),
-                           std::max(options.ttl, std::chrono::milliseconds(1000)));
-  client.attempt_timeout = budget;
-  client.retry_budget = budget;
+  client.retry_budget = std::max(options.ttl - options.retry_interval, milliseconds(1000));
+  client.attempt_timeout = std::max(client.retry_budget / 3, milliseconds(300));
   return client;
 }
 

@@ -34,9 +34,10 @@ struct EtcdLockOptions {
 //    retry_interval while another owner holds it. A key left by our own owner (a restart with
 //    the same uuid) is deleted and taken at once, as Locket treats the same owner as a refresh.
 //  * hold: every retry_interval a LeaseKeepAlive round and a read of the key; a lease that
-//    expired, a key that is gone or re-created, or a round that does not succeed within the
-//    interval loses the lock (on_lost). etcd deletes the key when the lease expires, so a
-//    passive takes over within lock_ttl + retry_interval of the holder's death.
+//    expired, a key that is gone or re-created, or a round that does not succeed on any member
+//    within ttl - retry_interval (at least 1 s) loses the lock (on_lost). etcd deletes the key when
+//    the lease expires, so a passive takes over within lock_ttl + retry_interval of the holder's
+//    death.
 //  * fence: `fence()` holds the owner and, while held, the key's create revision as the epoch
 //    (0 otherwise). The EtcdStore puts "create revision of the lock key == epoch" in every
 //    transaction, so a holder that was paused or partitioned past its lease commits nothing.
