@@ -155,6 +155,9 @@ struct Config {
   // Serve the Locket gRPC API (Lock, Release, Fetch, FetchAll) on this host:port so reps can
   // register their presence with bbs directly. Empty = off.
   std::string locket_listen_address;
+  // etcd_root / -etcdRoot: the key prefix of the etcd store and its leader lock; "" = the seed's
+  // layout ("/v1/task/<guid>", ...), "/cf" gives "/cf/v1/task/<guid>".
+  std::string etcd_root;
 
   // --- Filled by LoadConfig ---
   // One line per unknown JSON key, naming it (upstream ignores such keys). The daemon logs each.

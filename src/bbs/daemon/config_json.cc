@@ -439,6 +439,7 @@ Status DecodeConfig(const Json& root, const std::string& where, Config* c, Confi
   r.Int("http_worker_threads", &c->http_worker_threads);
   r.String("rep_url_template", &c->rep_url_template);
   r.String("locket_listen_address", &c->locket_listen_address, OptionalHostPortProblem);
+  r.String("etcd_root", &c->etcd_root);
   return r.Finish(&notes->warnings);
 }
 

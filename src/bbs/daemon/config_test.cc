@@ -282,7 +282,7 @@ TEST_F(ConfigTest, EveryFlagSetsItsField) {
       "-address=0.0.0.0:1", "-healthAddress=0.0.0.0:2", "-debugAddr=0.0.0.0:3",
       "-auctioneerAddress=http://auctioneer:9016", "-logLevel=error", "-databaseDriver=etcd",
       "-databaseConnectionString=https://etcd:2379", "-etcdCluster=https://etcd:4001",
-      "-etcdCertFile=/e/crt", "-etcdKeyFile=/e/key", "-etcdCaFile=/e/ca",
+      "-etcdCertFile=/e/crt", "-etcdKeyFile=/e/key", "-etcdCaFile=/e/ca", "-etcdRoot=/cf",
       "-consulCluster=http://127.0.0.1:8500"});
   ASSERT_TRUE(loaded.ok()) << ErrorOf(loaded);
   const Config& c = *loaded;
@@ -297,8 +297,21 @@ TEST_F(ConfigTest, EveryFlagSetsItsField) {
   EXPECT_EQ(c.etcd_cert_file, "/e/crt");
   EXPECT_EQ(c.etcd_key_file, "/e/key");
   EXPECT_EQ(c.etcd_ca_file, "/e/ca");
+  EXPECT_EQ(c.etcd_root, "/cf");
   EXPECT_EQ(c.consul_cluster, "http://127.0.0.1:8500");
   EXPECT_EQ(c.config_path, "");
+}
+
+TEST_F(ConfigTest, EtcdRootComesFromTheFileAndTheFlagWins) {
+  Result<Config> defaulted = LoadWithFile("{}");
+  ASSERT_TRUE(defaulted.ok()) << ErrorOf(defaulted);
+  EXPECT_EQ(defaulted->etcd_root, "");
+  Result<Config> file = LoadWithFile(R"({"etcd_root": "/cf"})");
+  ASSERT_TRUE(file.ok()) << ErrorOf(file);
+  EXPECT_EQ(file->etcd_root, "/cf");
+  Result<Config> flag = LoadWithFile(R"({"etcd_root": "/cf"})", {"-etcdRoot=/other"});
+  ASSERT_TRUE(flag.ok()) << ErrorOf(flag);
+  EXPECT_EQ(flag->etcd_root, "/other");
 }
 
 TEST_F(ConfigTest, FlagsAcceptEveryGoSpelling) {
@@ -353,7 +366,7 @@ TEST_F(ConfigTest, FlagUsageListsEveryFlagGoStyle) {
   for (const char* flag :
        {"-config", "-address", "-healthAddress", "-debugAddr", "-auctioneerAddress", "-logLevel",
         "-databaseDriver", "-databaseConnectionString", "-etcdCluster", "-etcdCertFile",
-        "-etcdKeyFile", "-etcdCaFile", "-consulCluster"}) {
+        "-etcdKeyFile", "-etcdCaFile", "-etcdRoot", "-consulCluster"}) {
     EXPECT_THAT(usage, HasSubstr("\n  " + std::string(flag) + " string\n")) << flag;
   }
   EXPECT_THAT(usage, HasSubstr("\n  -help\n"));

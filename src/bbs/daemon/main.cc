@@ -335,6 +335,7 @@ int Run(int argc, char** argv) {
   store_options.etcd_cert_file = config->etcd_cert_file;
   store_options.etcd_key_file = config->etcd_key_file;
   store_options.etcd_ca_file = config->etcd_ca_file;
+  store_options.etcd_root = config->etcd_root;
   store_options.lease_fence = lease_fence;
   // behavior.md §9.2 steps 10-11: the lines upstream's integration suite waits for, and the
   // MigrationDuration / EncryptionDuration metrics. Backends without the hooks (sqlite, memory)

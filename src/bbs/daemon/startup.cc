@@ -10,6 +10,7 @@
 #include "bbs/cells/presence_registry.h"
 #include "bbs/lock/file_lock.h"
 #include "bbs/lock/locket_lock.h"
+#include "bbs/storage/etcd/etcd_lock.h"
 #include "bbs/storage/sql/locket_registry.h"
 
 namespace bbs::daemon {
@@ -139,6 +140,23 @@ Result<std::unique_ptr<lock::LeaderLock>> MakeLeaderLock(
         config.uuid, options, logger.Session("sql-lock"));
     if (fence != nullptr) *fence = lease->fence();
     return std::unique_ptr<lock::LeaderLock>(std::move(lease));
+  }
+  if (config.database_driver == "etcd") {
+    storage::etcd::EtcdLockOptions options;
+    options.client.endpoints =
+        storage::etcd::SplitEndpoints(config.etcd_cluster.empty() ? database : config.etcd_cluster);
+    options.client.cert_file = config.etcd_cert_file;
+    options.client.key_file = config.etcd_key_file;
+    options.client.ca_file = config.etcd_ca_file;
+    options.root = config.etcd_root;
+    options.owner = config.uuid;
+    options.ttl = std::chrono::duration_cast<std::chrono::milliseconds>(config.lock_ttl);
+    options.retry_interval =
+        std::chrono::duration_cast<std::chrono::milliseconds>(config.lock_retry_interval);
+    auto lease = storage::etcd::EtcdLeaseLock::Create(options, logger.Session("etcd-lock"));
+    if (!lease.ok()) return lease.status();
+    if (fence != nullptr) *fence = (*lease)->fence();
+    return std::unique_ptr<lock::LeaderLock>(std::move(lease).value());
   }
   if (config.database_driver != "memory" && config.database_driver != "sqlite") {
     logger.Info("no-leader-lock", {{"database_driver", config.database_driver},

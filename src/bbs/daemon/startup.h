@@ -83,6 +83,9 @@ struct LockMetrics {
 //                                  (a unique owner when empty), TTL lock_ttl, renewed every
 //                                  lock_retry_interval; `*fence` (when not null) receives the
 //                                  fence the store must check in every commit;
+//   etcd                        -> EtcdLeaseLock on <etcd_root>/v1/locks/bbs_lock owned by
+//                                  `uuid` (a unique owner when empty), lease TTL lock_ttl,
+//                                  kept alive every lock_retry_interval; `*fence` as above;
 //   any other driver            -> ProcessLocalLock with a warning.
 // `locket` must outlive the lock; it may be null when locket_address is empty.
 Result<std::unique_ptr<lock::LeaderLock>> MakeLeaderLock(
@@ -171,8 +174,9 @@ class StartupTimer {
 // A Store that forwards to another and measures Load, so that the start-up line can split the
 // load into reading the store and building the in-memory model. Thread-compatible, as Store.
 //
-// A commit that fails with Unrecoverable (the lease fence refused it: another process is active)
-// calls `on_unrecoverable`, which the daemon makes end the process as a lost lock does.
+// A commit that fails with Unrecoverable (the lease fence refused it: another process is active;
+// or an etcd commit was only partly applied) calls `on_unrecoverable`, which the daemon makes end
+// the process as a lost lock does.
 class LoadTimingStore final : public storage::Store {
  public:
   explicit LoadTimingStore(storage::Store* inner,
@@ -181,6 +185,12 @@ class LoadTimingStore final : public storage::Store {
   Status Load(storage::Snapshot* out) override;
   Status Commit(std::span<const storage::Mutation> mutations) override {
     Status s = inner_->Commit(mutations);
+    if (s.code() == ErrorCode::kUnrecoverable && on_unrecoverable_) on_unrecoverable_(s);
+    return s;
+  }
+  Status CommitChanges(std::span<const storage::Mutation> mutations,
+                       std::span<const size_t> change_ends) override {
+    Status s = inner_->CommitChanges(mutations, change_ends);
     if (s.code() == ErrorCode::kUnrecoverable && on_unrecoverable_) on_unrecoverable_(s);
     return s;
   }

@@ -55,12 +55,14 @@ std::future<Status> Committer::Submit(Change change) {
   return result;
 }
 
-Status Committer::TimedCommit(const std::vector<storage::Mutation>& mutations, size_t batch_size) {
+Status Committer::TimedCommit(const std::vector<storage::Mutation>& mutations,
+                              std::span<const size_t> change_ends) {
   metrics::BbsMetrics* m = options_.metrics;
-  if (m == nullptr) return store_->Commit(mutations);
+  if (m == nullptr) return store_->CommitChanges(mutations, change_ends);
+  const size_t batch_size = change_ends.size();
   m->StoreQueryStarted();
   auto started = std::chrono::steady_clock::now();
-  Status s = store_->Commit(mutations);
+  Status s = store_->CommitChanges(mutations, change_ends);
   auto duration =
       std::chrono::duration_cast<metrics::Nanos>(std::chrono::steady_clock::now() - started);
   m->StoreQueryFinished(s.ok(), duration);
@@ -71,6 +73,7 @@ Status Committer::TimedCommit(const std::vector<storage::Mutation>& mutations, s
 void Committer::Loop() {
   std::vector<Pending> batch;
   std::vector<storage::Mutation> all;
+  std::vector<size_t> change_ends;  // where each change of the batch ends in `all`
   for (;;) {
     batch.clear();
     {
@@ -88,13 +91,16 @@ void Committer::Loop() {
 
     std::vector<Status> results(batch.size());
     all.clear();
+    change_ends.clear();
     for (const Pending& p : batch) {
       all.insert(all.end(), p.change.mutations.begin(), p.change.mutations.end());
+      change_ends.push_back(all.size());
     }
-    Status s = TimedCommit(all, batch.size());
+    Status s = TimedCommit(all, change_ends);
     if (!s.ok() && batch.size() > 1) {
       for (size_t i = 0; i < batch.size(); ++i) {
-        results[i] = TimedCommit(batch[i].change.mutations, 1);
+        const size_t end = batch[i].change.mutations.size();
+        results[i] = TimedCommit(batch[i].change.mutations, std::span<const size_t>(&end, 1));
       }
     } else {
       std::fill(results.begin(), results.end(), s);

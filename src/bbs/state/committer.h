@@ -5,6 +5,7 @@
 #include <deque>
 #include <future>
 #include <mutex>
+#include <span>
 #include <thread>
 #include <vector>
 
@@ -70,9 +71,10 @@ class Committer {
   };
 
   void Loop();
-  // store_->Commit(mutations), recorded on options_.metrics as one commit of `batch_size`
-  // changes and one store transaction.
-  Status TimedCommit(const std::vector<storage::Mutation>& mutations, size_t batch_size);
+  // store_->CommitChanges(mutations, change_ends), recorded on options_.metrics as one commit
+  // of `change_ends.size()` changes and one store transaction.
+  Status TimedCommit(const std::vector<storage::Mutation>& mutations,
+                     std::span<const size_t> change_ends);
 
   storage::Store* store_;
   Model* model_;

@@ -27,6 +27,18 @@ class GatedStore final : public storage::Store {
     cv_.wait(lock, [&] { return open_; });
     return target_.Commit(mutations);
   }
+  Status CommitChanges(std::span<const storage::Mutation> mutations,
+                       std::span<const size_t> change_ends) override {
+    {
+      std::lock_guard lock(mu_);
+      last_change_ends_.assign(change_ends.begin(), change_ends.end());
+    }
+    return Commit(mutations);
+  }
+  std::vector<size_t> last_change_ends() {
+    std::lock_guard lock(mu_);
+    return last_change_ends_;
+  }
   void WaitUntilEntered() {
     std::unique_lock lock(mu_);
     cv_.wait(lock, [&] { return entered_; });
@@ -48,6 +60,7 @@ class GatedStore final : public storage::Store {
   bool entered_ = false;
   bool open_ = false;
   int commits_ = 0;
+  std::vector<size_t> last_change_ends_;
 };
 
 class CountingPublisher final : public domain::EventPublisher {
@@ -86,6 +99,8 @@ TEST(CommitterTest, ChangesSubmittedWhileACommitRunsShareTheNextTransaction) {
   for (auto& f : rest) EXPECT_THAT(f.get(), IsOk());
 
   EXPECT_EQ(store.commits(), 2);
+  // The store learns where each change of the group ends (etcd splits only there).
+  EXPECT_EQ(store.last_change_ends(), (std::vector<size_t>{1, 2, 3}));
   EXPECT_EQ(model.DomainCount(), 4u);
   EXPECT_EQ(publisher.types, (std::vector<std::string>{"e-a", "e-b", "e-c", "e-d"}));
 }

@@ -184,6 +184,7 @@ Result<std::unique_ptr<Store>> OpenStore(const StoreOptions& options, Logger log
     etcd.client.key_file = options.etcd_key_file;
     etcd.client.ca_file = options.etcd_ca_file;
     etcd.root = options.etcd_root;
+    etcd.fence = options.lease_fence;
     etcd.encoder = encoder.value();
     auto store = etcd::EtcdStore::Open(std::move(etcd), std::move(logger));
     if (!store.ok()) {

@@ -41,7 +41,7 @@ struct StoreOptions {
   std::string etcd_key_file;
   std::string etcd_ca_file;
   std::string etcd_root;
-  // postgres/mysql with the lease lock: the fence every commit checks (docs/ha.md).
+  // postgres/mysql/etcd with their store lock: the fence every commit checks (docs/ha.md).
   std::shared_ptr<const sql::LeaseFence> lease_fence;
   // postgres/mysql: called with the durations of the migrations and of the encryptor.
   std::function<void(std::chrono::nanoseconds)> on_migrations_finished;

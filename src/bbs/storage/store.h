@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -76,6 +77,17 @@ class Store {
   // error. On failure nothing is applied and the error is UnknownError (I/O) or Unrecoverable
   // (the schema is broken).
   virtual Status Commit(std::span<const Mutation> mutations) = 0;
+
+  // Commits a group of changes: change i is mutations[change_ends[i - 1], change_ends[i]) (the
+  // first starts at 0; the last end is mutations.size()). Each change is all-or-nothing; the
+  // default makes the whole group one transaction (Commit). A backend whose transactions are
+  // bounded (etcd) may split the group at change boundaries and document what it does with a
+  // change that alone exceeds its bounds.
+  virtual Status CommitChanges(std::span<const Mutation> mutations,
+                               std::span<const size_t> change_ends) {
+    (void)change_ends;
+    return Commit(mutations);
+  }
 };
 
 }  // namespace bbs::storage

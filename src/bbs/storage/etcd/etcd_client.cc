@@ -208,6 +208,36 @@ Status EtcdClient::LeaseGrant(const etcdserverpb::LeaseGrantRequest& request,
   });
 }
 
+Status EtcdClient::LeaseRevoke(const etcdserverpb::LeaseRevokeRequest& request,
+                               etcdserverpb::LeaseRevokeResponse* response) {
+  return Call("lease revoke", [&](Member& m, grpc::ClientContext* context) {
+    return m.lease->LeaseRevoke(context, request, response);
+  });
+}
+
+Result<int64_t> EtcdClient::LeaseKeepAliveOnce(int64_t id) {
+  etcdserverpb::LeaseKeepAliveResponse response;
+  Status s = Call("lease keepalive", [&](Member& m, grpc::ClientContext* context) {
+    auto stream = m.lease->LeaseKeepAlive(context);
+    etcdserverpb::LeaseKeepAliveRequest request;
+    request.set_id(id);
+    if (!stream->Write(request) || !stream->Read(&response)) {
+      stream->WritesDone();
+      grpc::Status status = stream->Finish();
+      return status.ok() ? grpc::Status(grpc::StatusCode::UNAVAILABLE, "keepalive stream closed")
+                         : status;
+    }
+    // Answered: end the stream without waiting for the server to close it.
+    context->TryCancel();
+    stream->Finish();
+    return grpc::Status::OK;
+  });
+  if (!s.ok()) {
+    return s;
+  }
+  return response.ttl();
+}
+
 Status EtcdClient::MemberStatus(etcdserverpb::StatusResponse* response) {
   etcdserverpb::StatusRequest request;
   return Call("status", [&](Member& m, grpc::ClientContext* context) {

@@ -53,6 +53,11 @@ class EtcdClient {
   Status Txn(const etcdserverpb::TxnRequest& request, etcdserverpb::TxnResponse* response);
   Status LeaseGrant(const etcdserverpb::LeaseGrantRequest& request,
                     etcdserverpb::LeaseGrantResponse* response);
+  Status LeaseRevoke(const etcdserverpb::LeaseRevokeRequest& request,
+                     etcdserverpb::LeaseRevokeResponse* response);
+  // One round of the LeaseKeepAlive stream: refreshes lease `id` and returns its remaining TTL
+  // in seconds (<= 0 when the lease no longer exists).
+  Result<int64_t> LeaseKeepAliveOnce(int64_t id);
   // The status of whichever member answers first.
   Status MemberStatus(etcdserverpb::StatusResponse* response);
   // The status of the member at endpoints()[index]; one attempt, no failover.

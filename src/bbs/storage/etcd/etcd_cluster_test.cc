@@ -2,6 +2,7 @@
 // writes run, the leader killed, etcd gone while serving and back.
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -15,6 +16,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "bbs/storage/etcd/etcd_lock.h"
 #include "bbs/storage/etcd/etcd_store.h"
 #include "bbs/storage/etcd/etcd_testing.h"
 #include "bbs/storage/store_test_util.h"
@@ -165,6 +167,51 @@ TEST_F(EtcdClusterTest, TheLeaderKilledWhileWritesRunLosesNoAcknowledgedWrite) {
   auto new_leader = cluster_->Leader();
   ASSERT_TRUE(new_leader.ok()) << new_leader.status().ToString();
   EXPECT_NE(*new_leader, *leader);
+  ExpectAllAcknowledgedWritesKept(writer.acked(), cluster_->endpoints());
+}
+
+TEST_F(EtcdClusterTest, TheLockHolderKeepsItsLockAndFencedWritesWhenTheLeaderIsKilled) {
+  StartCluster(3);
+  if (IsSkipped() || HasFatalFailure()) return;
+  auto leader = cluster_->Leader();
+  ASSERT_TRUE(leader.ok()) << leader.status().ToString();
+  std::vector<std::string> endpoints = cluster_->endpoints();
+  std::rotate(endpoints.begin(), endpoints.begin() + *leader, endpoints.end());
+  EtcdLockOptions lock_options;
+  lock_options.client.endpoints = endpoints;
+  lock_options.root = "/cluster-test";
+  lock_options.owner = "bbs-a";
+  // Longer than an election on this loaded machine; nothing here waits for it to expire.
+  lock_options.ttl = std::chrono::seconds(5);
+  lock_options.retry_interval = std::chrono::milliseconds(100);
+  auto lock = EtcdLeaseLock::Create(lock_options, NullLogger());
+  ASSERT_TRUE(lock.ok()) << lock.status().ToString();
+  std::atomic<bool> lost{false};
+  std::string lost_why;  // written before `lost` is set
+  auto outcome = (*lock)->Acquire([&](const Status& why) {
+    lost_why = why.ToString();
+    lost = true;
+  });
+  ASSERT_TRUE(outcome.ok() && *outcome == lock::AcquireOutcome::kAcquired);
+  auto options = testing::TestOptions(endpoints, "/cluster-test");
+  options.fence = (*lock)->fence();
+  auto store = EtcdStore::Open(options, NullLogger());
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+
+  Writer writer(store->get());
+  writer.Start();
+  ASSERT_TRUE(writer.WaitForMore(20));
+  cluster_->Kill(*leader);
+  // Several lock renewals happen meanwhile (every 100 ms).
+  bool more = writer.WaitForMore(50);
+  writer.Stop();
+  auto failures = writer.failures();
+  ASSERT_TRUE(more) << "fenced writes stopped after the leader died; lock lost: "
+                    << (lost.load() ? lost_why : "no") << "; " << failures.size()
+                    << " failures, first: " << (failures.empty() ? "" : failures.front());
+  EXPECT_THAT(failures, ::testing::IsEmpty());
+  EXPECT_FALSE(lost.load());
+  EXPECT_TRUE((*lock)->Held());
   ExpectAllAcknowledgedWritesKept(writer.acked(), cluster_->endpoints());
 }
 

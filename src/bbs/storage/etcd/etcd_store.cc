@@ -144,6 +144,7 @@ struct EtcdStore::Op {
   std::string value;
   int64_t ttl_seconds = 0;  // > 0: put with a lease of this TTL
   int64_t lease = 0;        // the granted lease
+  bool joined = false;      // must share the transaction of the op before it
 };
 
 namespace {
@@ -377,10 +378,16 @@ Status EtcdStore::Coalesce(std::span<const Mutation> mutations, std::vector<Op>*
                 !s.ok()) {
               return s;
             }
-            return put(layout_.DesiredRun(guid), m.record.run_info());
+            Op run =
+                PutOp(layout_.DesiredRun(guid), encoder_->EncodeModelBytes(m.record.run_info()));
+            run.joined = true;
+            add(std::move(run));
+            return Status::Ok();
           } else if constexpr (std::is_same_v<M, DeleteDesiredLrp>) {
             add(DeleteOp(layout_.DesiredSchedule(m.process_guid)));
-            add(DeleteOp(layout_.DesiredRun(m.process_guid)));
+            Op run = DeleteOp(layout_.DesiredRun(m.process_guid));
+            run.joined = true;
+            add(std::move(run));
             return Status::Ok();
           } else if constexpr (std::is_same_v<M, PutActualLrp>) {
             const auto& key = m.lrp.actual_lrp_key();
@@ -429,14 +436,37 @@ Status EtcdStore::GrantLeases(std::vector<Op>* ops) {
   return Status::Ok();
 }
 
-Status EtcdStore::WriteTxn(std::span<const Op> ops) {
+int64_t EtcdStore::TxnBudget(const std::string& fence_key) const {
+  return options_.max_request_bytes - kTxnOverheadBytes - static_cast<int64_t>(fence_key.size());
+}
+
+bool EtcdStore::CurrentFence(std::string* key, int64_t* revision, Status* why) const {
+  if (options_.fence) {
+    *key = layout_.LockKey();
+    *revision = options_.fence->epoch.load();
+    if (*revision == 0) {
+      *why = Status(ErrorCode::kUnrecoverable,
+                    fmt::format("etcd lock key {} is not held by this bbs ({}): it lost its lock "
+                                "and must not write",
+                                *key, options_.fence->owner));
+      return false;
+    }
+    return true;
+  }
+  *key = fence_key_;
+  *revision = fence_revision_;
+  return true;
+}
+
+Status EtcdStore::WriteTxn(std::span<const Op> ops, const std::string& fence_key,
+                           int64_t fence_revision) {
   etcdserverpb::TxnRequest txn;
-  if (!fence_key_.empty()) {
+  if (!fence_key.empty()) {
     etcdserverpb::Compare* fence = txn.add_compare();
-    fence->set_key(fence_key_);
+    fence->set_key(fence_key);
     fence->set_target(etcdserverpb::Compare::CREATE);
     fence->set_result(etcdserverpb::Compare::EQUAL);
-    fence->set_create_revision(fence_revision_);
+    fence->set_create_revision(fence_revision);
   }
   for (const Op& op : ops) {
     if (op.del) {
@@ -456,59 +486,179 @@ Status EtcdStore::WriteTxn(std::span<const Op> ops) {
     return Status(ErrorCode::kUnrecoverable,
                   fmt::format("etcd lock key {} no longer has create revision {}: this bbs lost "
                               "its lock and must not write",
-                              fence_key_, fence_revision_));
+                              fence_key, fence_revision));
   }
   return Status::Ok();
 }
 
 Status EtcdStore::Commit(std::span<const Mutation> mutations) {
+  const size_t end = mutations.size();
+  return CommitChanges(mutations, std::span<const size_t>(&end, 1));
+}
+
+namespace {
+
+int64_t OpBytes(const EtcdStore::Op& op) {
+  return static_cast<int64_t>(op.key.size() + op.value.size()) + kOpOverheadBytes;
+}
+
+// Appends `ops` to `txn`, keeping the last op per key (`index` maps the keys of `txn`).
+void MergeInto(std::vector<EtcdStore::Op>* txn, std::unordered_map<std::string, size_t>* index,
+               std::vector<EtcdStore::Op>&& ops) {
+  for (EtcdStore::Op& op : ops) {
+    auto [it, inserted] = index->try_emplace(op.key, txn->size());
+    if (inserted) {
+      txn->push_back(std::move(op));
+    } else {
+      (*txn)[it->second] = std::move(op);
+    }
+  }
+}
+
+}  // namespace
+
+Status EtcdStore::CommitChanges(std::span<const Mutation> mutations,
+                                std::span<const size_t> change_ends) {
   if (mutations.empty()) {
     return Status::Ok();
   }
-  std::vector<Op> ops;
-  if (Status s = Coalesce(mutations, &ops); !s.ok()) {
-    return s;
+  std::string fence_key;
+  int64_t fence_revision = 0;
+  if (Status why; !CurrentFence(&fence_key, &fence_revision, &why)) {
+    return why;
   }
-  const int64_t budget =
-      options_.max_request_bytes - kTxnOverheadBytes - static_cast<int64_t>(fence_key_.size());
-  for (const Op& op : ops) {
-    if (static_cast<int64_t>(op.key.size() + op.value.size()) + kOpOverheadBytes > budget) {
-      return UnknownError(fmt::format(
-          "etcd key {} with a {}-byte value exceeds etcd's request size limit of {} bytes", op.key,
-          op.value.size(), options_.max_request_bytes));
+  const int64_t budget = TxnBudget(fence_key);
+  const size_t max_ops = static_cast<size_t>(options_.max_ops_per_txn);
+
+  // Each change's ops, all checked (and leased) before anything is written.
+  std::vector<std::vector<Op>> changes;
+  changes.reserve(change_ends.size());
+  size_t begin = 0;
+  for (size_t end : change_ends) {
+    end = std::min(end, mutations.size());
+    if (end <= begin) {
+      continue;
+    }
+    std::vector<Op>& ops = changes.emplace_back();
+    if (Status s = Coalesce(mutations.subspan(begin, end - begin), &ops); !s.ok()) {
+      return s;
+    }
+    for (const Op& op : ops) {
+      if (OpBytes(op) > budget) {
+        return UnknownError(fmt::format(
+            "etcd key {} with a {}-byte value exceeds etcd's request size limit of {} bytes",
+            op.key, op.value.size(), options_.max_request_bytes));
+      }
+    }
+    if (Status s = GrantLeases(&ops); !s.ok()) {
+      return s;
+    }
+    begin = end;
+  }
+  if (begin < mutations.size()) {
+    return InvalidRequest("etcd commit: change_ends do not cover every mutation");
+  }
+
+  // Pack whole changes into transactions; split only a change that alone does not fit.
+  std::vector<std::vector<Op>> txns;
+  std::vector<Op> current;
+  std::unordered_map<std::string, size_t> current_keys;
+  int64_t current_bytes = 0;
+  size_t split_changes = 0;
+  auto flush = [&] {
+    if (!current.empty()) {
+      txns.push_back(std::move(current));
+    }
+    current.clear();
+    current_keys.clear();
+    current_bytes = 0;
+  };
+  for (std::vector<Op>& ops : changes) {
+    int64_t bytes = 0;
+    for (const Op& op : ops) {
+      bytes += OpBytes(op);
+    }
+    if (ops.size() <= max_ops && bytes <= budget) {
+      if (current.size() + ops.size() > max_ops || current_bytes + bytes > budget) {
+        flush();
+      }
+      current_bytes += bytes;
+      MergeInto(&current, &current_keys, std::move(ops));
+      continue;
+    }
+    // Too large for one transaction: in order, never splitting a joined pair.
+    flush();
+    ++split_changes;
+    std::vector<Op> part;
+    int64_t part_bytes = 0;
+    for (size_t i = 0; i < ops.size();) {
+      size_t n = 1;
+      while (i + n < ops.size() && ops[i + n].joined) {
+        ++n;
+      }
+      int64_t unit_bytes = 0;
+      for (size_t j = i; j < i + n; ++j) {
+        unit_bytes += OpBytes(ops[j]);
+      }
+      if (!part.empty() && (part.size() + n > max_ops || part_bytes + unit_bytes > budget)) {
+        txns.push_back(std::move(part));
+        part.clear();
+        part_bytes = 0;
+      }
+      for (size_t j = i; j < i + n; ++j) {
+        part.push_back(std::move(ops[j]));
+      }
+      part_bytes += unit_bytes;
+      i += n;
+    }
+    if (!part.empty()) {
+      txns.push_back(std::move(part));
     }
   }
-  if (Status s = GrantLeases(&ops); !s.ok()) {
-    return s;
+  flush();
+  if (split_changes > 0) {
+    logger_.Info("etcd-change-split", {{"changes", split_changes}, {"transactions", txns.size()}});
   }
-  return WriteOps(ops);
+
+  for (size_t i = 0; i < txns.size(); ++i) {
+    Status s = WriteTxn(txns[i], fence_key, fence_revision);
+    if (s.ok()) {
+      continue;
+    }
+    if (i == 0) {
+      return s;
+    }
+    logger_.Error("etcd-commit-partially-applied", s.message(),
+                  {{"applied_transactions", i}, {"transactions", txns.size()}});
+    return Status(ErrorCode::kUnrecoverable,
+                  fmt::format("etcd commit partially applied ({} of {} transactions): {}", i,
+                              txns.size(), s.message()));
+  }
+  return Status::Ok();
 }
 
 Status EtcdStore::WriteOps(std::span<const Op> ops) {
-  const int64_t budget =
-      options_.max_request_bytes - kTxnOverheadBytes - static_cast<int64_t>(fence_key_.size());
+  std::string fence_key;
+  int64_t fence_revision = 0;
+  if (Status why; !CurrentFence(&fence_key, &fence_revision, &why)) {
+    return why;
+  }
+  const int64_t budget = TxnBudget(fence_key);
   size_t begin = 0;
-  size_t txns = 0;
   while (begin < ops.size()) {
     size_t end = begin;
     int64_t bytes = 0;
     while (end < ops.size() && end - begin < static_cast<size_t>(options_.max_ops_per_txn)) {
-      int64_t op_bytes =
-          static_cast<int64_t>(ops[end].key.size() + ops[end].value.size()) + kOpOverheadBytes;
+      int64_t op_bytes = OpBytes(ops[end]);
       if (end > begin && bytes + op_bytes > budget) {
         break;
       }
       bytes += op_bytes;
       ++end;
     }
-    if (Status s = WriteTxn(ops.subspan(begin, end - begin)); !s.ok()) {
-      if (txns > 0) {
-        logger_.Error("etcd-commit-partially-applied", s.message(),
-                      {{"applied_ops", begin}, {"total_ops", ops.size()}});
-      }
+    if (Status s = WriteTxn(ops.subspan(begin, end - begin), fence_key, fence_revision); !s.ok()) {
       return s;
     }
-    ++txns;
     begin = end;
   }
   return Status::Ok();

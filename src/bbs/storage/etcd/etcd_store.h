@@ -11,6 +11,7 @@
 #include "bbs/base/status.h"
 #include "bbs/storage/encryption/encoder.h"
 #include "bbs/storage/etcd/etcd_client.h"
+#include "bbs/storage/sql/lease_lock.h"
 #include "bbs/storage/store.h"
 
 namespace bbs::storage::etcd {
@@ -22,6 +23,8 @@ struct KeyLayout {
 
   std::string Version() const { return root + "/version"; }
   std::string EncryptionKey() const { return root + "/encryption-key"; }
+  // The leader lock (EtcdLeaseLock): the seed's Consul lock key, kept under the root.
+  std::string LockKey() const { return root + "/v1/locks/bbs_lock"; }
   // Every record key starts with this.
   std::string Records() const { return root + "/v1/"; }
   std::string Domain(std::string_view domain) const;
@@ -44,13 +47,23 @@ struct KeyLayout {
 // where model() is the encrypted "serialised model" of spec/behavior.md §10.2 (the SQL stores'
 // Encoder, with the active key). /encryption-key holds the active key label (§10.3, §10.6).
 //
-// Commit coalesces the mutations to the last one per key and writes them in etcd transactions
-// of at most `max_ops_per_txn` operations and `max_request_bytes` bytes (etcd's server limits,
-// 128 and 1.5 MiB by default). A commit that fits in one transaction is atomic; a larger one
-// is a sequence of atomic transactions, and if one of them fails the earlier ones stay applied
-// (the store then holds a mix; every key holds either its old or its new value).
-// With a fence set, every transaction also compares the fence key's create revision and
-// writes nothing if it changed (the process lost its lock).
+// Commit and CommitChanges write in etcd transactions of at most `max_ops_per_txn` operations
+// and `max_request_bytes` bytes (etcd's server limits, 128 and 1.5 MiB by default), keeping the
+// last mutation per key within a transaction (etcd refuses a key named twice):
+//  * every change that fits in one transaction is written atomically: the group of a group
+//    commit is packed into as few transactions as the limits allow, split only between changes;
+//  * a change that alone exceeds the limits (a desire, scale-up or removal of a process with
+//    more than ~120 instances) is written in the order of its mutations in consecutive
+//    transactions, never splitting the two keys of a desired LRP. The engine puts the desired
+//    LRP first, so what another reader or a crash can see in between is a desired LRP with only
+//    some of its actual LRPs created or removed — the state the seed's etcd BBS also left
+//    (it wrote the desired LRP and then each actual LRP on its own) and that LRP convergence
+//    repairs (missing instances are created, extra ones retired).
+// When a transaction fails after earlier ones of the same call were applied, the call fails with
+// Unrecoverable "etcd commit partially applied": the state in memory no longer matches etcd,
+// and the daemon exits (as on a lost lock) so that it, or the passive, reloads from etcd.
+// With a fence, every transaction also compares the create revision of the lock key with the
+// fence's epoch and writes nothing if it changed (the process lost its lock): Unrecoverable.
 //
 // Load reads the records with paginated range reads at one revision.
 //
@@ -69,6 +82,10 @@ class EtcdStore final : public Store {
     std::shared_ptr<const encryption::Encoder> encoder;
     // Unix ns; null: the system clock. Used only for domain lease TTLs.
     std::function<int64_t()> now;
+    // The leader lock's fence (EtcdLeaseLock::fence()): when set, every transaction requires
+    // the lock key (KeyLayout::LockKey) to have create revision fence->epoch, and a commit while
+    // the epoch is 0 (the lock is not held) fails at once.
+    std::shared_ptr<const sql::LeaseFence> fence;
   };
 
   // Connects (waiting up to connect_timeout for one member to answer), writes the /version key
@@ -85,9 +102,11 @@ class EtcdStore final : public Store {
 
   Status Load(Snapshot* out) override;
   Status Commit(std::span<const Mutation> mutations) override;
+  Status CommitChanges(std::span<const Mutation> mutations,
+                       std::span<const size_t> change_ends) override;
 
   // Later commits write only while `key` exists with create revision `create_revision`;
-  // otherwise they fail with Unrecoverable and write nothing.
+  // otherwise they fail with Unrecoverable and write nothing. Options::fence, when set, wins.
   void SetFence(std::string key, int64_t create_revision);
   void ClearFence();
 
@@ -107,11 +126,15 @@ class EtcdStore final : public Store {
   Status EnsureEncryptionKey();
   // Rewrites every record value not already under the active label; returns how many.
   Result<size_t> Reencrypt();
-  // Writes `ops` in as many transactions as the limits ask (see Commit).
+  // The fence of the transactions about to be written: false (and *why) when the shared fence
+  // says the lock is not held.
+  bool CurrentFence(std::string* key, int64_t* revision, Status* why) const;
+  // Writes `ops` (independent records) in as many transactions as the limits ask.
   Status WriteOps(std::span<const Op> ops);
   Status Coalesce(std::span<const Mutation> mutations, std::vector<Op>* ops);
   Status GrantLeases(std::vector<Op>* ops);
-  Status WriteTxn(std::span<const Op> ops);
+  Status WriteTxn(std::span<const Op> ops, const std::string& fence_key, int64_t fence_revision);
+  int64_t TxnBudget(const std::string& fence_key) const;
 
   Options options_;
   KeyLayout layout_;

@@ -222,6 +222,79 @@ TEST_F(EtcdStoreTest, SplitsACommitIntoTransactionsWithinTheRequestSizeLimit) {
   EXPECT_EQ(FindTask(snapshot, "big-9")->task_definition().annotation().size(), 300u * 1024);
 }
 
+TEST_F(EtcdStoreTest, AGroupCommitIsSplitOnlyBetweenChanges) {
+  options_.max_ops_per_txn = 10;
+  Open();
+  // Five changes of four tasks: two changes fit in a transaction, a third would not.
+  std::vector<Mutation> mutations;
+  std::vector<size_t> ends;
+  for (int c = 0; c < 5; ++c) {
+    for (int i = 0; i < 4; ++i) {
+      mutations.push_back(PutTask{storage::testing::SmallTask(fmt::format("c{}-{}", c, i))});
+    }
+    ends.push_back(mutations.size());
+  }
+  ASSERT_THAT(store_->CommitChanges(mutations, ends), IsOk());
+  EXPECT_EQ(TransactionsThatWroteRecords(), 3u);
+  auto kvs = RawKeys();
+  for (int c = 0; c < 5; ++c) {
+    std::set<int64_t> revisions;
+    for (int i = 0; i < 4; ++i) {
+      const auto* kv = RawKey(kvs, fmt::format("{}/v1/task/c{}-{}", root_, c, i));
+      ASSERT_THAT(kv, NotNull());
+      revisions.insert(kv->mod_revision());
+    }
+    EXPECT_THAT(revisions, SizeIs(1)) << "change " << c << " was split";
+  }
+}
+
+TEST_F(EtcdStoreTest, AChangeOverTheLimitsIsWrittenInOrderWithTheDesiredLrpFirstAndWhole) {
+  options_.max_ops_per_txn = 10;
+  Open();
+  // A desire of 30 instances: the desired LRP's two keys and 30 actual LRPs, 32 operations. A
+  // task first puts the desired LRP's pair at a transaction boundary (ops 9 and 10).
+  std::vector<Mutation> mutations;
+  for (int i = 0; i < 8; ++i) {
+    mutations.push_back(PutTask{storage::testing::SmallTask(fmt::format("t{}", i))});
+  }
+  mutations.push_back(PutDesiredLrp{storage::testing::FullDesiredLrp("big", 1)});
+  for (int i = 0; i < 30; ++i) {
+    mutations.push_back(PutActualLrp{storage::testing::SmallActualLrp("big", i)});
+  }
+  ASSERT_THAT(store_->Commit(mutations), IsOk());
+  auto kvs = RawKeys();
+  const auto* schedule = RawKey(kvs, root_ + "/v1/desired_lrp/schedule/big");
+  const auto* run = RawKey(kvs, root_ + "/v1/desired_lrp/run/big");
+  ASSERT_THAT(schedule, NotNull());
+  ASSERT_THAT(run, NotNull());
+  EXPECT_EQ(schedule->mod_revision(), run->mod_revision());
+  std::set<int64_t> revisions;
+  for (int i = 0; i < 30; ++i) {
+    const auto* actual = RawKey(kvs, fmt::format("{}/v1/actual/big/{}/instance", root_, i));
+    ASSERT_THAT(actual, NotNull());
+    EXPECT_GE(actual->mod_revision(), schedule->mod_revision());
+    revisions.insert(actual->mod_revision());
+  }
+  EXPECT_GE(revisions.size(), 3u);
+  Snapshot snapshot = Load();
+  EXPECT_THAT(snapshot.desired_lrps, SizeIs(1));
+  EXPECT_THAT(snapshot.actual_lrps, SizeIs(30));
+  EXPECT_THAT(snapshot.tasks, SizeIs(8));
+}
+
+TEST_F(EtcdStoreTest, ATransactionFailingAfterEarlierOnesOfTheSameChangeIsUnrecoverable) {
+  // Limits above the server's (1.5 MiB) let the second transaction be refused by etcd itself.
+  options_.max_ops_per_txn = 1;
+  options_.max_request_bytes = 8 * 1024 * 1024;
+  Open();
+  models::Task large = storage::testing::SmallTask("large");
+  large.mutable_task_definition()->set_annotation(std::string(1300 * 1024, 'a'));
+  Status status = store_->Commit(
+      std::vector<Mutation>{PutTask{storage::testing::SmallTask("small")}, PutTask{large}});
+  EXPECT_THAT(status, StatusIs(ErrorCode::kUnrecoverable));
+  EXPECT_THAT(status.message(), HasSubstr("partially applied (1 of 2 transactions)"));
+}
+
 TEST_F(EtcdStoreTest, AValueOverTheRequestLimitFailsTheCommitBeforeWritingAnything) {
   models::Task huge = storage::testing::SmallTask("huge");
   huge.mutable_task_definition()->set_annotation(std::string(2 * 1024 * 1024, 'a'));
