@@ -1,6 +1,9 @@
 #include "bbs/state/model.h"
 
+#include <malloc.h>
+
 #include <algorithm>
+#include <cstring>
 #include <mutex>
 
 #include "bbs/domain/actual_lrp_factory.h"
@@ -37,6 +40,43 @@ bool MatchesActualFilter(const models::ActualLRP& lrp, const ActualLrpFilter& f)
   return true;
 }
 
+size_t VarintSize(uint64_t v) {
+  size_t n = 1;
+  while (v >= 0x80) {
+    v >>= 7;
+    ++n;
+  }
+  return n;
+}
+
+char* PutVarint(char* p, uint64_t v) {
+  while (v >= 0x80) {
+    *p++ = static_cast<char>(v | 0x80);
+    v >>= 7;
+  }
+  *p++ = static_cast<char>(v);
+  return p;
+}
+
+// Concatenates `parts`, each framed as length-delimited field `field_number`, into one exactly
+// sized string.
+std::string FrameFields(const std::vector<const std::string*>& parts, int field_number) {
+  const uint64_t tag = (static_cast<uint64_t>(field_number) << 3) | 2u;
+  const size_t tag_size = VarintSize(tag);
+  size_t total = 0;
+  for (const std::string* part : parts) total += tag_size + VarintSize(part->size()) + part->size();
+  std::string out;
+  out.resize(total);
+  char* p = out.data();
+  for (const std::string* part : parts) {
+    p = PutVarint(p, tag);
+    p = PutVarint(p, part->size());
+    std::memcpy(p, part->data(), part->size());
+    p += part->size();
+  }
+  return out;
+}
+
 }  // namespace
 
 std::vector<models::ActualLRP> LrpSnapshot::RowValues() const {
@@ -58,6 +98,8 @@ std::vector<const models::ActualLRP*> ProcessSnapshot::RawActuals() const {
 
 void Model::Load(storage::Snapshot snapshot) {
   std::unique_lock lock(mu_);
+  processes_.reserve(snapshot.desired_lrps.size() + snapshot.actual_lrps.size() / 8);
+  tasks_.reserve(snapshot.tasks.size());
   for (auto& d : snapshot.domains) {
     storage::Mutation m = std::move(d);
     ApplyLocked(m);
@@ -74,6 +116,10 @@ void Model::Load(storage::Snapshot snapshot) {
     storage::Mutation m = storage::PutTask{std::move(t)};
     ApplyLocked(m);
   }
+  // The snapshot's (moved-from) records and the store's row buffers are garbage now: give the
+  // freed heap back to the system so start-up does not leave the process at its load peak.
+  snapshot = storage::Snapshot{};
+  malloc_trim(0);
 }
 
 void Model::Apply(const std::vector<std::vector<storage::Mutation>*>& batches) {
@@ -109,7 +155,10 @@ void Model::ApplyLocked(storage::Mutation& mutation) {
         } else if constexpr (std::is_same_v<T, storage::PutDesiredLrp>) {
           auto& entry = processes_[m.record.scheduling_info().desired_lrp_key().process_guid()];
           if (!entry.desired) ++desired_count_;
-          entry.desired = std::make_shared<const records::DesiredLRPRecord>(std::move(m.record));
+          auto stored = std::make_shared<StoredDesired>();
+          stored->record = std::move(m.record);
+          stored->scheduling_wire = stored->record.scheduling_info().SerializeAsString();
+          entry.desired = std::move(stored);
         } else if constexpr (std::is_same_v<T, storage::DeleteDesiredLrp>) {
           auto it = processes_.find(m.process_guid);
           if (it == processes_.end() || !it->second.desired) return;
@@ -125,12 +174,15 @@ void Model::ApplyLocked(storage::Mutation& mutation) {
               processes_[lrp.actual_lrp_key().process_guid()].actuals[lrp.actual_lrp_key().index()];
           auto& slot = slots.by_presence[presence];
           if (slot) {
-            IndexCellLocked(*slot, false);
+            IndexCellLocked(slot->lrp, false);
           } else {
             ++actual_count_;
           }
-          slot = std::make_shared<const models::ActualLRP>(std::move(lrp));
-          IndexCellLocked(*slot, true);
+          auto stored = std::make_shared<StoredActual>();
+          stored->lrp = std::move(lrp);
+          stored->wire = stored->lrp.SerializeAsString();
+          slot = std::move(stored);
+          IndexCellLocked(slot->lrp, true);
         } else if constexpr (std::is_same_v<T, storage::DeleteActualLrp>) {
           auto pit = processes_.find(m.process_guid);
           if (pit == processes_.end()) return;
@@ -140,7 +192,7 @@ void Model::ApplyLocked(storage::Mutation& mutation) {
           if (presence < 0 || presence > 2) return;
           auto& slot = ait->second.by_presence[presence];
           if (!slot) return;
-          IndexCellLocked(*slot, false);
+          IndexCellLocked(slot->lrp, false);
           slot.reset();
           --actual_count_;
           const auto& bp = ait->second.by_presence;
@@ -158,82 +210,123 @@ void Model::ApplyLocked(storage::Mutation& mutation) {
 
 // --- reads ---
 
-DesiredLrpPtr Model::DesiredLrp(const std::string& process_guid) const {
-  std::shared_lock lock(mu_);
-  auto it = processes_.find(process_guid);
-  if (it == processes_.end()) return nullptr;
-  return it->second.desired;
-}
-
-std::vector<DesiredLrpPtr> Model::DesiredLrps(const DesiredLrpFilter& filter) const {
-  std::vector<DesiredLrpPtr> out;
-  std::shared_lock lock(mu_);
+template <typename Fn>
+void Model::ForEachDesiredLocked(const DesiredLrpFilter& filter, Fn&& fn) const {
   if (!filter.process_guids.empty() && filter.process_guids.size() < processes_.size() / 4) {
     std::set<std::string> seen;
     for (const auto& guid : filter.process_guids) {
       if (!seen.insert(guid).second) continue;
       auto it = processes_.find(guid);
       if (it != processes_.end() && it->second.desired &&
-          MatchesDesiredFilter(*it->second.desired, filter)) {
-        out.push_back(it->second.desired);
+          MatchesDesiredFilter(it->second.desired->record, filter)) {
+        fn(it->second.desired);
       }
     }
-    return out;
+    return;
   }
-  out.reserve(desired_count_);
   for (const auto& [guid, entry] : processes_) {
-    if (entry.desired && MatchesDesiredFilter(*entry.desired, filter)) out.push_back(entry.desired);
+    if (entry.desired && MatchesDesiredFilter(entry.desired->record, filter)) fn(entry.desired);
   }
-  return out;
 }
 
-void Model::CollectActualsLocked(const ProcessEntry& entry, const ActualLrpFilter& filter,
-                                 std::vector<ActualLrpPtr>* out) const {
+template <typename Fn>
+void Model::ForEachActualOfProcessLocked(const ProcessEntry& entry, const ActualLrpFilter& filter,
+                                         Fn&& fn) const {
   for (const auto& [index, slots] : entry.actuals) {
     if (filter.index && index != *filter.index) continue;
     for (const auto& p : slots.by_presence) {
-      if (p && MatchesActualFilter(*p, filter)) out->push_back(p);
+      if (p && MatchesActualFilter(p->lrp, filter)) fn(p);
     }
   }
 }
 
-std::vector<ActualLrpPtr> Model::ActualLrps(const ActualLrpFilter& filter) const {
-  std::vector<ActualLrpPtr> out;
-  std::shared_lock lock(mu_);
+template <typename Fn>
+void Model::ForEachActualLocked(const ActualLrpFilter& filter, Fn&& fn) const {
   if (!filter.process_guid.empty()) {
     auto it = processes_.find(filter.process_guid);
-    if (it != processes_.end()) CollectActualsLocked(it->second, filter, &out);
-    return out;
+    if (it != processes_.end()) ForEachActualOfProcessLocked(it->second, filter, fn);
+    return;
   }
   if (!filter.cell_id.empty()) {
     auto it = by_cell_.find(filter.cell_id);
-    if (it == by_cell_.end()) return out;
+    if (it == by_cell_.end()) return;
     for (const auto& [guid, index, presence] : it->second) {
       auto pit = processes_.find(guid);
       if (pit == processes_.end()) continue;
       auto ait = pit->second.actuals.find(index);
       if (ait == pit->second.actuals.end()) continue;
       const auto& p = ait->second.by_presence[presence];
-      if (p && MatchesActualFilter(*p, filter)) out.push_back(p);
+      if (p && MatchesActualFilter(p->lrp, filter)) fn(p);
     }
-    return out;
+    return;
   }
-  out.reserve(actual_count_);
-  for (const auto& [guid, entry] : processes_) CollectActualsLocked(entry, filter, &out);
+  for (const auto& [guid, entry] : processes_) ForEachActualOfProcessLocked(entry, filter, fn);
+}
+
+template <typename Fn>
+void Model::ForEachActualByGuidsLocked(const std::vector<std::string>& guids, Fn&& fn) const {
+  std::set<std::string> seen;
+  for (const auto& guid : guids) {
+    if (!seen.insert(guid).second) continue;
+    auto it = processes_.find(guid);
+    if (it != processes_.end()) ForEachActualOfProcessLocked(it->second, ActualLrpFilter{}, fn);
+  }
+}
+
+DesiredLrpPtr Model::DesiredLrp(const std::string& process_guid) const {
+  std::shared_lock lock(mu_);
+  auto it = processes_.find(process_guid);
+  if (it == processes_.end()) return nullptr;
+  return Public(it->second.desired);
+}
+
+std::vector<DesiredLrpPtr> Model::DesiredLrps(const DesiredLrpFilter& filter) const {
+  std::vector<DesiredLrpPtr> out;
+  std::shared_lock lock(mu_);
+  if (filter.process_guids.empty()) out.reserve(desired_count_);
+  ForEachDesiredLocked(filter, [&](const StoredDesiredPtr& d) { out.push_back(Public(d)); });
+  return out;
+}
+
+std::vector<ActualLrpPtr> Model::ActualLrps(const ActualLrpFilter& filter) const {
+  std::vector<ActualLrpPtr> out;
+  std::shared_lock lock(mu_);
+  if (filter.process_guid.empty() && filter.cell_id.empty()) out.reserve(actual_count_);
+  ForEachActualLocked(filter, [&](const StoredActualPtr& p) { out.push_back(Public(p)); });
   return out;
 }
 
 std::vector<ActualLrpPtr> Model::ActualLrpsByProcessGuids(
     const std::vector<std::string>& guids) const {
   std::vector<ActualLrpPtr> out;
-  std::set<std::string> seen;
   std::shared_lock lock(mu_);
-  for (const auto& guid : guids) {
-    if (!seen.insert(guid).second) continue;
-    auto it = processes_.find(guid);
-    if (it != processes_.end()) CollectActualsLocked(it->second, ActualLrpFilter{}, &out);
-  }
+  ForEachActualByGuidsLocked(guids, [&](const StoredActualPtr& p) { out.push_back(Public(p)); });
   return out;
+}
+
+std::string Model::EncodedActualLrps(const ActualLrpFilter& filter, int field_number) const {
+  std::vector<const std::string*> parts;
+  std::shared_lock lock(mu_);
+  if (filter.process_guid.empty() && filter.cell_id.empty()) parts.reserve(actual_count_);
+  ForEachActualLocked(filter, [&](const StoredActualPtr& p) { parts.push_back(&p->wire); });
+  return FrameFields(parts, field_number);
+}
+
+std::string Model::EncodedActualLrpsByProcessGuids(const std::vector<std::string>& guids,
+                                                   int field_number) const {
+  std::vector<const std::string*> parts;
+  std::shared_lock lock(mu_);
+  ForEachActualByGuidsLocked(guids, [&](const StoredActualPtr& p) { parts.push_back(&p->wire); });
+  return FrameFields(parts, field_number);
+}
+
+std::string Model::EncodedSchedulingInfos(const DesiredLrpFilter& filter, int field_number) const {
+  std::vector<const std::string*> parts;
+  std::shared_lock lock(mu_);
+  if (filter.process_guids.empty()) parts.reserve(desired_count_);
+  ForEachDesiredLocked(filter,
+                       [&](const StoredDesiredPtr& d) { parts.push_back(&d->scheduling_wire); });
+  return FrameFields(parts, field_number);
 }
 
 TaskPtr Model::Task(const std::string& task_guid) const {
@@ -300,16 +393,16 @@ LrpSnapshot Model::SnapshotLrp(const std::string& process_guid, int32_t index) c
   std::shared_lock lock(mu_);
   auto it = processes_.find(process_guid);
   if (it == processes_.end()) return snap;
-  snap.desired = it->second.desired;
+  snap.desired = Public(it->second.desired);
   auto ait = it->second.actuals.find(index);
   if (ait != it->second.actuals.end()) {
-    snap.ordinary = ait->second.by_presence[models::ActualLRP::ORDINARY];
-    snap.evacuating = ait->second.by_presence[models::ActualLRP::EVACUATING];
-    snap.suspect = ait->second.by_presence[models::ActualLRP::SUSPECT];
+    snap.ordinary = Public(ait->second.by_presence[models::ActualLRP::ORDINARY]);
+    snap.evacuating = Public(ait->second.by_presence[models::ActualLRP::EVACUATING]);
+    snap.suspect = Public(ait->second.by_presence[models::ActualLRP::SUSPECT]);
   }
   for (const auto& [i, slots] : it->second.actuals) {
     const auto& o = slots.by_presence[models::ActualLRP::ORDINARY];
-    if (o && o->state() == domain::kRunning) ++snap.running_ordinary;
+    if (o && o->lrp.state() == domain::kRunning) ++snap.running_ordinary;
   }
   return snap;
 }
@@ -319,10 +412,10 @@ ProcessSnapshot Model::SnapshotProcess(const std::string& process_guid) const {
   std::shared_lock lock(mu_);
   auto it = processes_.find(process_guid);
   if (it == processes_.end()) return snap;
-  snap.desired = it->second.desired;
+  snap.desired = Public(it->second.desired);
   for (const auto& [index, slots] : it->second.actuals) {
     for (const auto& p : slots.by_presence) {
-      if (p) snap.actuals.push_back(p);
+      if (p) snap.actuals.push_back(Public(p));
     }
   }
   return snap;
@@ -351,12 +444,14 @@ domain::LrpConvergenceActions Model::CalculateLrpConvergence(
   input.slots.reserve(actual_count_);
   for (const auto& [guid, entry] : processes_) {
     domain::LrpProcessView view;
-    view.desired = entry.desired.get();
+    view.desired = entry.desired ? &entry.desired->record : nullptr;
     view.first_slot = input.slots.size();
     for (const auto& [index, slots] : entry.actuals) {
       domain::LrpSlotView slot;
       slot.index = index;
-      for (int p = 0; p < 3; ++p) slot.rows[p] = slots.by_presence[p].get();
+      for (int p = 0; p < 3; ++p) {
+        slot.rows[p] = slots.by_presence[p] ? &slots.by_presence[p]->lrp : nullptr;
+      }
       input.slots.push_back(slot);
     }
     view.slot_count = input.slots.size() - view.first_slot;

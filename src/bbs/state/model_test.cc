@@ -1,0 +1,197 @@
+#include "bbs/state/model.h"
+
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "bbs/domain/actual_lrp_factory.h"
+#include "models/desired_lrp.pb.h"
+
+namespace bbs::state {
+namespace {
+
+constexpr int64_t kNow = 1'700'000'000'000'000'000;
+constexpr int kActualField = models::ActualLRPsResponse::kActualLrpsFieldNumber;
+constexpr int kInfoField =
+    models::DesiredLRPSchedulingInfosResponse::kDesiredLrpSchedulingInfosFieldNumber;
+
+models::ActualLRP Running(const std::string& guid, int32_t index, const std::string& cell,
+                          const std::string& domain = "cf-apps") {
+  auto lrp = domain::NewUnclaimedActualLrp(guid, index, domain, kNow, "epoch-" + guid);
+  lrp.set_state("RUNNING");
+  lrp.mutable_actual_lrp_instance_key()->set_instance_guid("ig-" + guid);
+  lrp.mutable_actual_lrp_instance_key()->set_cell_id(cell);
+  auto* port = lrp.mutable_actual_lrp_net_info()->add_ports();
+  port->set_container_port(8080);
+  port->set_host_port(61000 + index);
+  lrp.mutable_actual_lrp_net_info()->set_address("10.0.0.1");
+  (*lrp.mutable_metric_tags())["source_id"] = "app-" + guid;
+  return lrp;
+}
+
+records::DesiredLRPRecord Desired(const std::string& guid, int32_t instances,
+                                  const std::string& domain = "cf-apps") {
+  records::DesiredLRPRecord r;
+  auto* info = r.mutable_scheduling_info();
+  info->mutable_desired_lrp_key()->set_process_guid(guid);
+  info->mutable_desired_lrp_key()->set_domain(domain);
+  info->mutable_desired_lrp_key()->set_log_guid("log-" + guid);
+  info->set_instances(instances);
+  info->mutable_desired_lrp_resource()->set_memory_mb(1024);
+  info->mutable_modification_tag()->set_epoch("e-" + guid);
+  r.set_run_info("run-info-of-" + guid);
+  return r;
+}
+
+// What the list routes sent before the model kept encodings: each record serialised on its own
+// as one element of the response's repeated field.
+std::string PerRecord(const std::vector<ActualLrpPtr>& lrps) {
+  models::ActualLRPsResponse resp;
+  for (const auto& p : lrps) *resp.add_actual_lrps() = *p;
+  return resp.SerializeAsString();
+}
+
+std::string PerRecord(const std::vector<DesiredLrpPtr>& records) {
+  models::DesiredLRPSchedulingInfosResponse resp;
+  for (const auto& r : records) *resp.add_desired_lrp_scheduling_infos() = r->scheduling_info();
+  return resp.SerializeAsString();
+}
+
+void Apply(Model* model, std::vector<storage::Mutation> batch) { model->Apply({&batch}); }
+
+// Every filter shape of the list routes, checked against the per-record serialisation.
+void ExpectListsMatchPerRecord(const Model& model) {
+  std::vector<ActualLrpFilter> filters = {
+      {},
+      {"cf-apps", "", "", std::nullopt},
+      {"other", "", "", std::nullopt},
+      {"", "cell-1", "", std::nullopt},
+      {"", "cell-2", "", std::nullopt},
+      {"", "", "pg-1", std::nullopt},
+      {"", "", "pg-1", 1},
+      {"", "cell-1", "pg-2", std::nullopt},
+  };
+  for (const auto& f : filters) {
+    SCOPED_TRACE("filter domain=" + f.domain + " cell=" + f.cell_id + " guid=" + f.process_guid);
+    EXPECT_EQ(model.EncodedActualLrps(f, kActualField), PerRecord(model.ActualLrps(f)));
+  }
+  std::vector<std::string> guids = {"pg-2", "pg-1", "pg-2", "missing"};
+  EXPECT_EQ(model.EncodedActualLrpsByProcessGuids(guids, kActualField),
+            PerRecord(model.ActualLrpsByProcessGuids(guids)));
+  std::vector<DesiredLrpFilter> dfilters = {
+      {}, {"cf-apps", {}, {}}, {"", {"pg-1", "pg-3"}, {}}, {"", {}, {"pg-"}}};
+  for (const auto& f : dfilters) {
+    EXPECT_EQ(model.EncodedSchedulingInfos(f, kInfoField), PerRecord(model.DesiredLrps(f)));
+  }
+}
+
+class ModelEncodedListTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    storage::Snapshot snap;
+    snap.domains.push_back({"cf-apps", INT64_MAX});
+    for (int i = 1; i <= 3; ++i) snap.desired_lrps.push_back(Desired("pg-" + std::to_string(i), 2));
+    snap.actual_lrps.push_back(Running("pg-1", 0, "cell-1"));
+    snap.actual_lrps.push_back(Running("pg-1", 1, "cell-2"));
+    snap.actual_lrps.push_back(Running("pg-2", 0, "cell-1", "other"));
+    model_.Load(std::move(snap));
+  }
+  Model model_;
+};
+
+TEST_F(ModelEncodedListTest, ListsOfALoadedModelAreByteIdenticalToPerRecordSerialisation) {
+  ExpectListsMatchPerRecord(model_);
+  models::ActualLRPsResponse all;
+  ASSERT_TRUE(all.ParseFromString(model_.EncodedActualLrps({}, kActualField)));
+  EXPECT_EQ(all.actual_lrps_size(), 3);
+}
+
+TEST_F(ModelEncodedListTest, AnUpdatedActualLrpIsListedWithItsNewEncoding) {
+  auto moved = Running("pg-1", 0, "cell-3");
+  moved.set_crash_count(4);
+  Apply(&model_, {storage::PutActualLrp{moved}});
+  ExpectListsMatchPerRecord(model_);
+  models::ActualLRPsResponse on_cell3;
+  ASSERT_TRUE(on_cell3.ParseFromString(
+      model_.EncodedActualLrps({"", "cell-3", "", std::nullopt}, kActualField)));
+  ASSERT_EQ(on_cell3.actual_lrps_size(), 1);
+  EXPECT_EQ(on_cell3.actual_lrps(0).crash_count(), 4);
+  EXPECT_EQ(model_.EncodedActualLrps({"", "cell-1", "pg-1", std::nullopt}, kActualField), "");
+}
+
+TEST_F(ModelEncodedListTest, ANewActualLrpAndANewPresenceAreListed) {
+  auto evacuating = Running("pg-1", 0, "cell-9");
+  evacuating.set_presence(models::ActualLRP::EVACUATING);
+  Apply(&model_,
+        {storage::PutActualLrp{Running("pg-3", 0, "cell-2")}, storage::PutActualLrp{evacuating}});
+  ExpectListsMatchPerRecord(model_);
+  models::ActualLRPsResponse all;
+  ASSERT_TRUE(all.ParseFromString(model_.EncodedActualLrps({}, kActualField)));
+  EXPECT_EQ(all.actual_lrps_size(), 5);
+}
+
+TEST_F(ModelEncodedListTest, ADeletedActualLrpLeavesEveryList) {
+  Apply(&model_, {storage::DeleteActualLrp{"pg-1", 1, models::ActualLRP::ORDINARY}});
+  ExpectListsMatchPerRecord(model_);
+  EXPECT_EQ(model_.EncodedActualLrps({"", "cell-2", "", std::nullopt}, kActualField), "");
+  EXPECT_EQ(model_.EncodedActualLrps({"", "", "pg-1", 1}, kActualField), "");
+}
+
+TEST_F(ModelEncodedListTest, AnUpdatedDesiredLrpIsListedWithItsNewSchedulingInfo) {
+  auto scaled = Desired("pg-2", 7);
+  Apply(&model_, {storage::PutDesiredLrp{scaled}});
+  ExpectListsMatchPerRecord(model_);
+  models::DesiredLRPSchedulingInfosResponse one;
+  ASSERT_TRUE(one.ParseFromString(model_.EncodedSchedulingInfos({"", {"pg-2"}, {}}, kInfoField)));
+  ASSERT_EQ(one.desired_lrp_scheduling_infos_size(), 1);
+  EXPECT_EQ(one.desired_lrp_scheduling_infos(0).instances(), 7);
+  EXPECT_EQ(model_.DesiredLrp("pg-2")->scheduling_info().instances(), 7);
+}
+
+TEST_F(ModelEncodedListTest, ADeletedDesiredLrpLeavesTheSchedulingInfoList) {
+  Apply(&model_, {storage::DeleteDesiredLrp{"pg-3"}, storage::PutDesiredLrp{Desired("pg-4", 1)}});
+  ExpectListsMatchPerRecord(model_);
+  models::DesiredLRPSchedulingInfosResponse all;
+  ASSERT_TRUE(all.ParseFromString(model_.EncodedSchedulingInfos({}, kInfoField)));
+  ASSERT_EQ(all.desired_lrp_scheduling_infos_size(), 3);
+  for (const auto& info : all.desired_lrp_scheduling_infos()) {
+    EXPECT_NE(info.desired_lrp_key().process_guid(), "pg-3");
+  }
+}
+
+TEST_F(ModelEncodedListTest, DomainAndTaskWritesLeaveTheListsAsTheyWere) {
+  std::string before = model_.EncodedActualLrps({}, kActualField);
+  models::Task task;
+  task.set_task_guid("t-1");
+  Apply(&model_, {storage::PutDomain{"d2", 5}, storage::DeleteDomain{"cf-apps"},
+                  storage::PutTask{task}, storage::DeleteTask{"t-1"}});
+  EXPECT_EQ(model_.EncodedActualLrps({}, kActualField), before);
+  ExpectListsMatchPerRecord(model_);
+}
+
+TEST_F(ModelEncodedListTest, ARecordReadBeforeAWriteKeepsItsValue) {
+  auto before = model_.SnapshotLrp("pg-1", 0);
+  ASSERT_NE(before.ordinary, nullptr);
+  Apply(&model_, {storage::PutActualLrp{Running("pg-1", 0, "cell-7")}});
+  EXPECT_EQ(before.ordinary->actual_lrp_instance_key().cell_id(), "cell-1");
+  EXPECT_EQ(model_.SnapshotLrp("pg-1", 0).ordinary->actual_lrp_instance_key().cell_id(), "cell-7");
+  EXPECT_EQ(before.desired->scheduling_info().desired_lrp_key().process_guid(), "pg-1");
+}
+
+TEST(ModelEncodedList, AnEmptyModelListsNothing) {
+  Model model;
+  EXPECT_EQ(model.EncodedActualLrps({}, kActualField), "");
+  EXPECT_EQ(model.EncodedSchedulingInfos({}, kInfoField), "");
+}
+
+TEST(ModelEncodedList, ARecordLargerThanOneVarintByteIsFramedWithItsFullLength) {
+  Model model;
+  auto big = Desired("pg-big", 1);
+  big.mutable_scheduling_info()->set_annotation(std::string(70'000, 'a'));
+  Apply(&model, {storage::PutDesiredLrp{big}});
+  EXPECT_EQ(model.EncodedSchedulingInfos({}, kInfoField), PerRecord(model.DesiredLrps({})));
+}
+
+}  // namespace
+}  // namespace bbs::state
