@@ -129,13 +129,12 @@ void Model::Apply(const std::vector<std::vector<storage::Mutation>*>& batches) {
   }
 }
 
-void Model::IndexCellLocked(const models::ActualLRP& lrp, bool add) {
+void Model::IndexCellLocked(const std::string* guid, const models::ActualLRP& lrp, bool add) {
   const std::string& cell = lrp.actual_lrp_instance_key().cell_id();
   if (cell.empty()) return;
-  ActualRef ref{lrp.actual_lrp_key().process_guid(), lrp.actual_lrp_key().index(),
-                static_cast<int>(lrp.presence())};
+  ActualRef ref{guid, lrp.actual_lrp_key().index(), static_cast<int>(lrp.presence())};
   if (add) {
-    by_cell_[cell].insert(std::move(ref));
+    by_cell_[cell].insert(ref);
   } else {
     auto it = by_cell_.find(cell);
     if (it == by_cell_.end()) return;
@@ -170,11 +169,11 @@ void Model::ApplyLocked(storage::Mutation& mutation) {
           domain::NormalizeActualLrp(&lrp);
           int presence = static_cast<int>(lrp.presence());
           if (presence < 0 || presence > 2) return;
-          auto& slots =
-              processes_[lrp.actual_lrp_key().process_guid()].actuals[lrp.actual_lrp_key().index()];
-          auto& slot = slots.by_presence[presence];
+          auto pit = processes_.try_emplace(lrp.actual_lrp_key().process_guid()).first;
+          const std::string* guid = &pit->first;
+          auto& slot = pit->second.actuals[lrp.actual_lrp_key().index()].by_presence[presence];
           if (slot) {
-            IndexCellLocked(slot->lrp, false);
+            IndexCellLocked(guid, slot->lrp, false);
           } else {
             ++actual_count_;
           }
@@ -182,7 +181,7 @@ void Model::ApplyLocked(storage::Mutation& mutation) {
           stored->lrp = std::move(lrp);
           stored->wire = stored->lrp.SerializeAsString();
           slot = std::move(stored);
-          IndexCellLocked(slot->lrp, true);
+          IndexCellLocked(guid, slot->lrp, true);
         } else if constexpr (std::is_same_v<T, storage::DeleteActualLrp>) {
           auto pit = processes_.find(m.process_guid);
           if (pit == processes_.end()) return;
@@ -192,7 +191,7 @@ void Model::ApplyLocked(storage::Mutation& mutation) {
           if (presence < 0 || presence > 2) return;
           auto& slot = ait->second.by_presence[presence];
           if (!slot) return;
-          IndexCellLocked(slot->lrp, false);
+          IndexCellLocked(&pit->first, slot->lrp, false);
           slot.reset();
           --actual_count_;
           const auto& bp = ait->second.by_presence;
@@ -251,7 +250,7 @@ void Model::ForEachActualLocked(const ActualLrpFilter& filter, Fn&& fn) const {
     auto it = by_cell_.find(filter.cell_id);
     if (it == by_cell_.end()) return;
     for (const auto& [guid, index, presence] : it->second) {
-      auto pit = processes_.find(guid);
+      auto pit = processes_.find(*guid);
       if (pit == processes_.end()) continue;
       auto ait = pit->second.actuals.find(index);
       if (ait == pit->second.actuals.end()) continue;

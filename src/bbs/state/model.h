@@ -132,7 +132,18 @@ class Model {
     StoredDesiredPtr desired;
     std::map<int32_t, Slots> actuals;
   };
-  using ActualRef = std::tuple<std::string, int32_t, int>;  // guid, index, presence
+  // A row in the cell index: (process guid, index, presence). The guid points at the key of
+  // its processes_ entry (unordered_map keys do not move, and an entry outlives its rows), so
+  // the index holds no copy of it; refs compare by the guid's value.
+  struct ActualRef {
+    const std::string* guid;
+    int32_t index;
+    int presence;
+    bool operator<(const ActualRef& o) const {
+      if (int c = guid->compare(*o.guid); c != 0) return c < 0;
+      return std::tie(index, presence) < std::tie(o.index, o.presence);
+    }
+  };
 
   static ActualLrpPtr Public(const StoredActualPtr& p) {
     return p ? ActualLrpPtr(p, &p->lrp) : nullptr;
@@ -142,7 +153,7 @@ class Model {
   }
 
   void ApplyLocked(storage::Mutation& mutation);
-  void IndexCellLocked(const models::ActualLRP& lrp, bool add);
+  void IndexCellLocked(const std::string* guid, const models::ActualLRP& lrp, bool add);
   // Calls fn(const StoredActual&) for every actual row matching `filter`, in list order.
   template <typename Fn>
   void ForEachActualLocked(const ActualLrpFilter& filter, Fn&& fn) const;

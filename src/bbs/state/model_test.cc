@@ -179,6 +179,22 @@ TEST_F(ModelEncodedListTest, ARecordReadBeforeAWriteKeepsItsValue) {
   EXPECT_EQ(before.desired->scheduling_info().desired_lrp_key().process_guid(), "pg-1");
 }
 
+TEST_F(ModelEncodedListTest, AProcessRemovedEntirelyAndPutAgainIsListedByItsCell) {
+  Apply(&model_, {storage::DeleteActualLrp{"pg-1", 0, models::ActualLRP::ORDINARY},
+                  storage::DeleteActualLrp{"pg-1", 1, models::ActualLRP::ORDINARY},
+                  storage::DeleteDesiredLrp{"pg-1"}});
+  EXPECT_EQ(model_.DesiredLrp("pg-1"), nullptr);
+  ExpectListsMatchPerRecord(model_);
+  Apply(&model_, {storage::PutActualLrp{Running("pg-1", 0, "cell-1")}});
+  ExpectListsMatchPerRecord(model_);
+  models::ActualLRPsResponse on_cell1;
+  ASSERT_TRUE(on_cell1.ParseFromString(
+      model_.EncodedActualLrps({"", "cell-1", "", std::nullopt}, kActualField)));
+  ASSERT_EQ(on_cell1.actual_lrps_size(), 2);
+  EXPECT_EQ(on_cell1.actual_lrps(0).actual_lrp_key().process_guid(), "pg-1");
+  EXPECT_EQ(on_cell1.actual_lrps(1).actual_lrp_key().process_guid(), "pg-2");
+}
+
 TEST(ModelEncodedList, AnEmptyModelListsNothing) {
   Model model;
   EXPECT_EQ(model.EncodedActualLrps({}, kActualField), "");

@@ -851,6 +851,9 @@ Status SqliteStore::Load(Snapshot* out) {
       logger_.Error("failed-to-delete-undecodable-rows", s.message());
     }
   }
+  // The full-table scans filled the page cache with table pages the writes never need again:
+  // hand that memory back now instead of carrying it for the process's lifetime.
+  sqlite3_db_release_memory(db_);
   logger_.Info("loaded", {{"domains", snapshot.domains.size()},
                           {"desired_lrps", snapshot.desired_lrps.size()},
                           {"actual_lrps", snapshot.actual_lrps.size()},
