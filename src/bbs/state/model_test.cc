@@ -1,11 +1,13 @@
 #include "bbs/state/model.h"
 
+#include <map>
 #include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
 
 #include "bbs/domain/actual_lrp_factory.h"
+#include "bbs/domain/desired_lrp_ops.h"
 #include "models/desired_lrp.pb.h"
 
 namespace bbs::state {
@@ -193,6 +195,88 @@ TEST_F(ModelEncodedListTest, AProcessRemovedEntirelyAndPutAgainIsListedByItsCell
   ASSERT_EQ(on_cell1.actual_lrps_size(), 2);
   EXPECT_EQ(on_cell1.actual_lrps(0).actual_lrp_key().process_guid(), "pg-1");
   EXPECT_EQ(on_cell1.actual_lrps(1).actual_lrp_key().process_guid(), "pg-2");
+}
+
+// A desired LRP with a run part worth the name (actions, env, egress, metric tags), as the
+// desire route records it.
+records::DesiredLRPRecord FullDesired(const std::string& guid) {
+  models::DesiredLRP d;
+  d.set_process_guid(guid);
+  d.set_domain("cf-apps");
+  d.set_root_fs("preloaded:cflinuxfs4");
+  d.set_instances(2);
+  d.set_memory_mb(256);
+  d.set_log_guid("log-" + guid);
+  d.add_ports(8080);
+  auto* run = d.mutable_action()->mutable_run_action();
+  run->set_path("/tmp/lifecycle/launcher");
+  run->add_args("app");
+  run->set_user("vcap");
+  auto* env = run->add_env();
+  env->set_name("VCAP_APPLICATION");
+  env->set_value("{\"application_id\":\"" + guid + "\"}");
+  d.mutable_monitor()->mutable_run_action()->set_path("/tmp/lifecycle/healthcheck");
+  d.add_egress_rules()->set_protocol("tcp");
+  (*d.mutable_metric_tags())["source_id"].set_static_(guid);
+  auto record = domain::NewDesiredLrpRecord(d, kNow, "epoch-" + guid);
+  EXPECT_TRUE(record.ok());
+  return record.ok() ? *record : records::DesiredLRPRecord{};
+}
+
+// The full DesiredLRP the desired LRP routes serve for `record`, as bytes.
+std::string Joined(const records::DesiredLRPRecord& record) {
+  auto lrp = domain::DesiredLrpFromRecord(record);
+  EXPECT_TRUE(lrp.ok());
+  return lrp.ok() ? lrp->SerializeAsString() : "";
+}
+
+TEST(ModelDesiredRecord, KeepsTheRunInfoAsTheExactEncodingItWasWrittenWith) {
+  Model model;
+  storage::Snapshot snap;
+  snap.desired_lrps.push_back(FullDesired("pg-loaded"));
+  std::string loaded_run_info = snap.desired_lrps[0].run_info();
+  model.Load(std::move(snap));
+  auto written = FullDesired("pg-written");
+  Apply(&model, {storage::PutDesiredLrp{written}});
+
+  ASSERT_NE(model.DesiredLrp("pg-loaded"), nullptr);
+  EXPECT_EQ(model.DesiredLrp("pg-loaded")->run_info(), loaded_run_info);
+  EXPECT_EQ(model.DesiredLrp("pg-written")->run_info(), written.run_info());
+  models::DesiredLRPRunInfo run_info;
+  ASSERT_TRUE(run_info.ParseFromString(written.run_info()));
+  EXPECT_EQ(run_info.action().run_action().env(0).value(), "{\"application_id\":\"pg-written\"}");
+}
+
+TEST(ModelDesiredRecord, SingleReadsAndListsJoinToTheSameBytesAsTheRecordsWritten) {
+  Model model;
+  std::map<std::string, std::string> expected;
+  std::vector<storage::Mutation> batch;
+  for (int i = 0; i < 4; ++i) {
+    auto record = FullDesired("pg-" + std::to_string(i));
+    expected[record.scheduling_info().desired_lrp_key().process_guid()] = Joined(record);
+    batch.push_back(storage::PutDesiredLrp{std::move(record)});
+  }
+  Apply(&model, std::move(batch));
+  // An update of the scheduling part keeps the run part's bytes.
+  auto scaled = *model.DesiredLrp("pg-2");
+  scaled.mutable_scheduling_info()->set_instances(9);
+  expected["pg-2"] = Joined(scaled);
+  Apply(&model, {storage::PutDesiredLrp{scaled}});
+
+  for (const auto& [guid, bytes] : expected) {
+    ASSERT_NE(model.DesiredLrp(guid), nullptr) << guid;
+    EXPECT_EQ(Joined(*model.DesiredLrp(guid)), bytes) << guid;
+  }
+  auto listed = model.DesiredLrps({});
+  ASSERT_EQ(listed.size(), expected.size());
+  for (const auto& record : listed) {
+    EXPECT_EQ(Joined(*record),
+              expected.at(record->scheduling_info().desired_lrp_key().process_guid()));
+  }
+  models::DesiredLRP pg2;
+  ASSERT_TRUE(pg2.ParseFromString(expected["pg-2"]));
+  EXPECT_EQ(pg2.instances(), 9);
+  EXPECT_EQ(pg2.action().run_action().path(), "/tmp/lifecycle/launcher");
 }
 
 TEST(ModelEncodedList, AnEmptyModelListsNothing) {
