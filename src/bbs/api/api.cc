@@ -99,14 +99,6 @@ std::string EncodeGroups(const std::vector<state::ActualLrpPtr>& lrps) {
   return out;
 }
 
-std::string EncodeActualLrps(const std::vector<state::ActualLrpPtr>& lrps) {
-  std::string out;
-  for (const auto& lrp : lrps) {
-    AppendMessageField(&out, models::ActualLRPsResponse::kActualLrpsFieldNumber, *lrp);
-  }
-  return out;
-}
-
 // Start/evacuate-running parameters; r0 routes drop internal routes and metric tags.
 template <typename Req>
 domain::StartParams StartParamsOf(const Req& req, bool r1) {
@@ -261,12 +253,14 @@ void Api::ForEachRoute(
           state::ActualLrpFilter filter{req.domain(), req.cell_id(), req.process_guid(),
                                         std::nullopt};
           if (req.has_index()) filter.index = req.index();
-          return EncodeActualLrps(engine->model().ActualLrps(filter));
+          return engine->model().EncodedActualLrps(
+              filter, models::ActualLRPsResponse::kActualLrpsFieldNumber);
         }));
   unary("POST", "/v1/actual_lrps/list_by_process_guids", "ActualLRPsByProcessGuids",
         Unary<models::ActualLRPsByProcessGuidsRequest>([engine](const auto& req, const Call&) {
           std::vector<std::string> guids(req.process_guids().begin(), req.process_guids().end());
-          return EncodeActualLrps(engine->model().ActualLrpsByProcessGuids(guids));
+          return engine->model().EncodedActualLrpsByProcessGuids(
+              guids, models::ActualLRPsResponse::kActualLrpsFieldNumber);
         }));
   unary("POST", "/v1/actual_lrp_groups/list", "ActualLRPGroups",
         Unary<models::ActualLRPGroupsRequest>([engine](const auto& req, const Call&) {
@@ -373,14 +367,9 @@ void Api::ForEachRoute(
         Unary<models::DesiredLRPsRequest>([engine](const auto& req, const Call&) {
           state::DesiredLrpFilter filter = FilterOf(req, false);
           filter.domain = req.domain();
-          std::string out;
-          for (const auto& record : engine->model().DesiredLrps(filter)) {
-            AppendMessageField(
-                &out,
-                models::DesiredLRPSchedulingInfosResponse::kDesiredLrpSchedulingInfosFieldNumber,
-                record->scheduling_info());
-          }
-          return out;
+          return engine->model().EncodedSchedulingInfos(
+              filter,
+              models::DesiredLRPSchedulingInfosResponse::kDesiredLrpSchedulingInfosFieldNumber);
         }));
   unary("POST", "/v1/desired_lrp_scheduling_infos/get_by_process_guid",
         "DesiredLRPSchedulingInfoByProcessGuid",

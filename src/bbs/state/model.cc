@@ -1,7 +1,11 @@
 #include "bbs/state/model.h"
 
+#include <malloc.h>
+
 #include <algorithm>
+#include <cstring>
 #include <mutex>
+#include <string_view>
 
 #include "bbs/domain/actual_lrp_factory.h"
 
@@ -37,6 +41,48 @@ bool MatchesActualFilter(const models::ActualLRP& lrp, const ActualLrpFilter& f)
   return true;
 }
 
+size_t VarintSize(uint64_t v) {
+  size_t n = 1;
+  while (v >= 0x80) {
+    v >>= 7;
+    ++n;
+  }
+  return n;
+}
+
+char* PutVarint(char* p, uint64_t v) {
+  while (v >= 0x80) {
+    *p++ = static_cast<char>(v | 0x80);
+    v >>= 7;
+  }
+  *p++ = static_cast<char>(v);
+  return p;
+}
+
+// Concatenates `parts`, each framed as length-delimited field `field_number`, into one exactly
+// sized string. The parts are views (pointer + size) taken while walking the model, so this
+// pass reads the vector sequentially and touches each record's bytes once, prefetched a few
+// records ahead (the records are scattered over the heap: cache misses dominate a full list).
+std::string FrameFields(const std::vector<std::string_view>& parts, int field_number) {
+  const uint64_t tag = (static_cast<uint64_t>(field_number) << 3) | 2u;
+  const size_t tag_size = VarintSize(tag);
+  size_t total = 0;
+  for (std::string_view part : parts) total += tag_size + VarintSize(part.size()) + part.size();
+  std::string out;
+  out.resize(total);
+  char* p = out.data();
+  constexpr size_t kAhead = 8;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    if (i + kAhead < parts.size()) __builtin_prefetch(parts[i + kAhead].data());
+    std::string_view part = parts[i];
+    p = PutVarint(p, tag);
+    p = PutVarint(p, part.size());
+    std::memcpy(p, part.data(), part.size());
+    p += part.size();
+  }
+  return out;
+}
+
 }  // namespace
 
 std::vector<models::ActualLRP> LrpSnapshot::RowValues() const {
@@ -58,6 +104,8 @@ std::vector<const models::ActualLRP*> ProcessSnapshot::RawActuals() const {
 
 void Model::Load(storage::Snapshot snapshot) {
   std::unique_lock lock(mu_);
+  processes_.reserve(snapshot.desired_lrps.size() + snapshot.actual_lrps.size() / 8);
+  tasks_.reserve(snapshot.tasks.size());
   for (auto& d : snapshot.domains) {
     storage::Mutation m = std::move(d);
     ApplyLocked(m);
@@ -74,6 +122,10 @@ void Model::Load(storage::Snapshot snapshot) {
     storage::Mutation m = storage::PutTask{std::move(t)};
     ApplyLocked(m);
   }
+  // The snapshot's (moved-from) records and the store's row buffers are garbage now: give the
+  // freed heap back to the system so start-up does not leave the process at its load peak.
+  snapshot = storage::Snapshot{};
+  malloc_trim(0);
 }
 
 void Model::Apply(const std::vector<std::vector<storage::Mutation>*>& batches) {
@@ -83,13 +135,12 @@ void Model::Apply(const std::vector<std::vector<storage::Mutation>*>& batches) {
   }
 }
 
-void Model::IndexCellLocked(const models::ActualLRP& lrp, bool add) {
+void Model::IndexCellLocked(const std::string* guid, const models::ActualLRP& lrp, bool add) {
   const std::string& cell = lrp.actual_lrp_instance_key().cell_id();
   if (cell.empty()) return;
-  ActualRef ref{lrp.actual_lrp_key().process_guid(), lrp.actual_lrp_key().index(),
-                static_cast<int>(lrp.presence())};
+  ActualRef ref{guid, lrp.actual_lrp_key().index(), static_cast<int>(lrp.presence())};
   if (add) {
-    by_cell_[cell].insert(std::move(ref));
+    by_cell_[cell].insert(ref);
   } else {
     auto it = by_cell_.find(cell);
     if (it == by_cell_.end()) return;
@@ -109,7 +160,10 @@ void Model::ApplyLocked(storage::Mutation& mutation) {
         } else if constexpr (std::is_same_v<T, storage::PutDesiredLrp>) {
           auto& entry = processes_[m.record.scheduling_info().desired_lrp_key().process_guid()];
           if (!entry.desired) ++desired_count_;
-          entry.desired = std::make_shared<const records::DesiredLRPRecord>(std::move(m.record));
+          auto stored = std::make_shared<StoredDesired>();
+          stored->record = std::move(m.record);
+          stored->scheduling_wire = stored->record.scheduling_info().SerializeAsString();
+          entry.desired = std::move(stored);
         } else if constexpr (std::is_same_v<T, storage::DeleteDesiredLrp>) {
           auto it = processes_.find(m.process_guid);
           if (it == processes_.end() || !it->second.desired) return;
@@ -121,16 +175,19 @@ void Model::ApplyLocked(storage::Mutation& mutation) {
           domain::NormalizeActualLrp(&lrp);
           int presence = static_cast<int>(lrp.presence());
           if (presence < 0 || presence > 2) return;
-          auto& slots =
-              processes_[lrp.actual_lrp_key().process_guid()].actuals[lrp.actual_lrp_key().index()];
-          auto& slot = slots.by_presence[presence];
+          auto pit = processes_.try_emplace(lrp.actual_lrp_key().process_guid()).first;
+          const std::string* guid = &pit->first;
+          auto& slot = pit->second.actuals[lrp.actual_lrp_key().index()].by_presence[presence];
           if (slot) {
-            IndexCellLocked(*slot, false);
+            IndexCellLocked(guid, slot->lrp, false);
           } else {
             ++actual_count_;
           }
-          slot = std::make_shared<const models::ActualLRP>(std::move(lrp));
-          IndexCellLocked(*slot, true);
+          auto stored = std::make_shared<StoredActual>();
+          stored->lrp = std::move(lrp);
+          stored->wire = stored->lrp.SerializeAsString();
+          slot = std::move(stored);
+          IndexCellLocked(guid, slot->lrp, true);
         } else if constexpr (std::is_same_v<T, storage::DeleteActualLrp>) {
           auto pit = processes_.find(m.process_guid);
           if (pit == processes_.end()) return;
@@ -140,7 +197,7 @@ void Model::ApplyLocked(storage::Mutation& mutation) {
           if (presence < 0 || presence > 2) return;
           auto& slot = ait->second.by_presence[presence];
           if (!slot) return;
-          IndexCellLocked(*slot, false);
+          IndexCellLocked(&pit->first, slot->lrp, false);
           slot.reset();
           --actual_count_;
           const auto& bp = ait->second.by_presence;
@@ -158,82 +215,123 @@ void Model::ApplyLocked(storage::Mutation& mutation) {
 
 // --- reads ---
 
-DesiredLrpPtr Model::DesiredLrp(const std::string& process_guid) const {
-  std::shared_lock lock(mu_);
-  auto it = processes_.find(process_guid);
-  if (it == processes_.end()) return nullptr;
-  return it->second.desired;
-}
-
-std::vector<DesiredLrpPtr> Model::DesiredLrps(const DesiredLrpFilter& filter) const {
-  std::vector<DesiredLrpPtr> out;
-  std::shared_lock lock(mu_);
+template <typename Fn>
+void Model::ForEachDesiredLocked(const DesiredLrpFilter& filter, Fn&& fn) const {
   if (!filter.process_guids.empty() && filter.process_guids.size() < processes_.size() / 4) {
     std::set<std::string> seen;
     for (const auto& guid : filter.process_guids) {
       if (!seen.insert(guid).second) continue;
       auto it = processes_.find(guid);
       if (it != processes_.end() && it->second.desired &&
-          MatchesDesiredFilter(*it->second.desired, filter)) {
-        out.push_back(it->second.desired);
+          MatchesDesiredFilter(it->second.desired->record, filter)) {
+        fn(it->second.desired);
       }
     }
-    return out;
+    return;
   }
-  out.reserve(desired_count_);
   for (const auto& [guid, entry] : processes_) {
-    if (entry.desired && MatchesDesiredFilter(*entry.desired, filter)) out.push_back(entry.desired);
+    if (entry.desired && MatchesDesiredFilter(entry.desired->record, filter)) fn(entry.desired);
   }
-  return out;
 }
 
-void Model::CollectActualsLocked(const ProcessEntry& entry, const ActualLrpFilter& filter,
-                                 std::vector<ActualLrpPtr>* out) const {
+template <typename Fn>
+void Model::ForEachActualOfProcessLocked(const ProcessEntry& entry, const ActualLrpFilter& filter,
+                                         Fn&& fn) const {
   for (const auto& [index, slots] : entry.actuals) {
     if (filter.index && index != *filter.index) continue;
     for (const auto& p : slots.by_presence) {
-      if (p && MatchesActualFilter(*p, filter)) out->push_back(p);
+      if (p && MatchesActualFilter(p->lrp, filter)) fn(p);
     }
   }
+}
+
+template <typename Fn>
+void Model::ForEachActualLocked(const ActualLrpFilter& filter, Fn&& fn) const {
+  if (!filter.process_guid.empty()) {
+    auto it = processes_.find(filter.process_guid);
+    if (it != processes_.end()) ForEachActualOfProcessLocked(it->second, filter, fn);
+    return;
+  }
+  if (!filter.cell_id.empty()) {
+    auto it = by_cell_.find(filter.cell_id);
+    if (it == by_cell_.end()) return;
+    for (const auto& [guid, index, presence] : it->second) {
+      auto pit = processes_.find(*guid);
+      if (pit == processes_.end()) continue;
+      auto ait = pit->second.actuals.find(index);
+      if (ait == pit->second.actuals.end()) continue;
+      const auto& p = ait->second.by_presence[presence];
+      if (p && MatchesActualFilter(p->lrp, filter)) fn(p);
+    }
+    return;
+  }
+  for (const auto& [guid, entry] : processes_) ForEachActualOfProcessLocked(entry, filter, fn);
+}
+
+template <typename Fn>
+void Model::ForEachActualByGuidsLocked(const std::vector<std::string>& guids, Fn&& fn) const {
+  std::set<std::string> seen;
+  for (const auto& guid : guids) {
+    if (!seen.insert(guid).second) continue;
+    auto it = processes_.find(guid);
+    if (it != processes_.end()) ForEachActualOfProcessLocked(it->second, ActualLrpFilter{}, fn);
+  }
+}
+
+DesiredLrpPtr Model::DesiredLrp(const std::string& process_guid) const {
+  std::shared_lock lock(mu_);
+  auto it = processes_.find(process_guid);
+  if (it == processes_.end()) return nullptr;
+  return Public(it->second.desired);
+}
+
+std::vector<DesiredLrpPtr> Model::DesiredLrps(const DesiredLrpFilter& filter) const {
+  std::vector<DesiredLrpPtr> out;
+  std::shared_lock lock(mu_);
+  if (filter.process_guids.empty()) out.reserve(desired_count_);
+  ForEachDesiredLocked(filter, [&](const StoredDesiredPtr& d) { out.push_back(Public(d)); });
+  return out;
 }
 
 std::vector<ActualLrpPtr> Model::ActualLrps(const ActualLrpFilter& filter) const {
   std::vector<ActualLrpPtr> out;
   std::shared_lock lock(mu_);
-  if (!filter.process_guid.empty()) {
-    auto it = processes_.find(filter.process_guid);
-    if (it != processes_.end()) CollectActualsLocked(it->second, filter, &out);
-    return out;
-  }
-  if (!filter.cell_id.empty()) {
-    auto it = by_cell_.find(filter.cell_id);
-    if (it == by_cell_.end()) return out;
-    for (const auto& [guid, index, presence] : it->second) {
-      auto pit = processes_.find(guid);
-      if (pit == processes_.end()) continue;
-      auto ait = pit->second.actuals.find(index);
-      if (ait == pit->second.actuals.end()) continue;
-      const auto& p = ait->second.by_presence[presence];
-      if (p && MatchesActualFilter(*p, filter)) out.push_back(p);
-    }
-    return out;
-  }
-  out.reserve(actual_count_);
-  for (const auto& [guid, entry] : processes_) CollectActualsLocked(entry, filter, &out);
+  if (filter.process_guid.empty() && filter.cell_id.empty()) out.reserve(actual_count_);
+  ForEachActualLocked(filter, [&](const StoredActualPtr& p) { out.push_back(Public(p)); });
   return out;
 }
 
 std::vector<ActualLrpPtr> Model::ActualLrpsByProcessGuids(
     const std::vector<std::string>& guids) const {
   std::vector<ActualLrpPtr> out;
-  std::set<std::string> seen;
   std::shared_lock lock(mu_);
-  for (const auto& guid : guids) {
-    if (!seen.insert(guid).second) continue;
-    auto it = processes_.find(guid);
-    if (it != processes_.end()) CollectActualsLocked(it->second, ActualLrpFilter{}, &out);
-  }
+  ForEachActualByGuidsLocked(guids, [&](const StoredActualPtr& p) { out.push_back(Public(p)); });
   return out;
+}
+
+std::string Model::EncodedActualLrps(const ActualLrpFilter& filter, int field_number) const {
+  std::vector<std::string_view> parts;
+  std::shared_lock lock(mu_);
+  if (filter.process_guid.empty() && filter.cell_id.empty()) parts.reserve(actual_count_);
+  ForEachActualLocked(filter, [&](const StoredActualPtr& p) { parts.emplace_back(p->wire); });
+  return FrameFields(parts, field_number);
+}
+
+std::string Model::EncodedActualLrpsByProcessGuids(const std::vector<std::string>& guids,
+                                                   int field_number) const {
+  std::vector<std::string_view> parts;
+  std::shared_lock lock(mu_);
+  ForEachActualByGuidsLocked(guids, [&](const StoredActualPtr& p) { parts.emplace_back(p->wire); });
+  return FrameFields(parts, field_number);
+}
+
+std::string Model::EncodedSchedulingInfos(const DesiredLrpFilter& filter, int field_number) const {
+  std::vector<std::string_view> parts;
+  std::shared_lock lock(mu_);
+  if (filter.process_guids.empty()) parts.reserve(desired_count_);
+  ForEachDesiredLocked(filter,
+                       [&](const StoredDesiredPtr& d) { parts.emplace_back(d->scheduling_wire); });
+  return FrameFields(parts, field_number);
 }
 
 TaskPtr Model::Task(const std::string& task_guid) const {
@@ -300,16 +398,16 @@ LrpSnapshot Model::SnapshotLrp(const std::string& process_guid, int32_t index) c
   std::shared_lock lock(mu_);
   auto it = processes_.find(process_guid);
   if (it == processes_.end()) return snap;
-  snap.desired = it->second.desired;
+  snap.desired = Public(it->second.desired);
   auto ait = it->second.actuals.find(index);
   if (ait != it->second.actuals.end()) {
-    snap.ordinary = ait->second.by_presence[models::ActualLRP::ORDINARY];
-    snap.evacuating = ait->second.by_presence[models::ActualLRP::EVACUATING];
-    snap.suspect = ait->second.by_presence[models::ActualLRP::SUSPECT];
+    snap.ordinary = Public(ait->second.by_presence[models::ActualLRP::ORDINARY]);
+    snap.evacuating = Public(ait->second.by_presence[models::ActualLRP::EVACUATING]);
+    snap.suspect = Public(ait->second.by_presence[models::ActualLRP::SUSPECT]);
   }
   for (const auto& [i, slots] : it->second.actuals) {
     const auto& o = slots.by_presence[models::ActualLRP::ORDINARY];
-    if (o && o->state() == domain::kRunning) ++snap.running_ordinary;
+    if (o && o->lrp.state() == domain::kRunning) ++snap.running_ordinary;
   }
   return snap;
 }
@@ -319,10 +417,10 @@ ProcessSnapshot Model::SnapshotProcess(const std::string& process_guid) const {
   std::shared_lock lock(mu_);
   auto it = processes_.find(process_guid);
   if (it == processes_.end()) return snap;
-  snap.desired = it->second.desired;
+  snap.desired = Public(it->second.desired);
   for (const auto& [index, slots] : it->second.actuals) {
     for (const auto& p : slots.by_presence) {
-      if (p) snap.actuals.push_back(p);
+      if (p) snap.actuals.push_back(Public(p));
     }
   }
   return snap;
@@ -351,12 +449,14 @@ domain::LrpConvergenceActions Model::CalculateLrpConvergence(
   input.slots.reserve(actual_count_);
   for (const auto& [guid, entry] : processes_) {
     domain::LrpProcessView view;
-    view.desired = entry.desired.get();
+    view.desired = entry.desired ? &entry.desired->record : nullptr;
     view.first_slot = input.slots.size();
     for (const auto& [index, slots] : entry.actuals) {
       domain::LrpSlotView slot;
       slot.index = index;
-      for (int p = 0; p < 3; ++p) slot.rows[p] = slots.by_presence[p].get();
+      for (int p = 0; p < 3; ++p) {
+        slot.rows[p] = slots.by_presence[p] ? &slots.by_presence[p]->lrp : nullptr;
+      }
       input.slots.push_back(slot);
     }
     view.slot_count = input.slots.size() - view.first_slot;

@@ -94,25 +94,76 @@ class Model {
   // Indices of the process's ORDINARY rows.
   std::set<int32_t> OrdinaryIndices(const std::string& process_guid) const;
 
+  // --- encoded reads (the full lists) ---
+  // The body of a list response: every matching record as one length-delimited field
+  // `field_number`, in the order ActualLrps(filter) / ActualLrpsByProcessGuids(guids) /
+  // DesiredLrps(filter) return them, copied from the encoding each record keeps since it was
+  // written (byte-identical to serialising the records one by one). Built under the shared lock
+  // in one exactly sized allocation; no record is serialised and no shared_ptr copied.
+  std::string EncodedActualLrps(const ActualLrpFilter& filter, int field_number) const;
+  std::string EncodedActualLrpsByProcessGuids(const std::vector<std::string>& guids,
+                                              int field_number) const;
+  // The scheduling infos (DesiredLRPSchedulingInfo) of the matching desired LRPs.
+  std::string EncodedSchedulingInfos(const DesiredLrpFilter& filter, int field_number) const;
+
   // Runs the pure LRP convergence calculator over memory in place, under the shared lock (no
   // copies). `present_cells` = nullopt: every cell that holds a row counts as present.
   domain::LrpConvergenceActions CalculateLrpConvergence(
       int64_t now, const std::optional<std::set<std::string>>& present_cells) const;
 
  private:
+  // A record as the model keeps it: the decoded message and its wire encoding, made once
+  // when the committer applies the write (a write replaces the whole record, so the
+  // encoding can never be stale). Handed out as aliasing shared_ptrs to `lrp` / `record`.
+  struct StoredActual {
+    models::ActualLRP lrp;
+    std::string wire;  // lrp.SerializeAsString()
+  };
+  struct StoredDesired {
+    records::DesiredLRPRecord record;
+    std::string scheduling_wire;  // record.scheduling_info().SerializeAsString()
+  };
+  using StoredActualPtr = std::shared_ptr<const StoredActual>;
+  using StoredDesiredPtr = std::shared_ptr<const StoredDesired>;
   struct Slots {
-    std::array<ActualLrpPtr, 3> by_presence;  // indexed by models::ActualLRP::Presence
+    std::array<StoredActualPtr, 3> by_presence;  // indexed by models::ActualLRP::Presence
   };
   struct ProcessEntry {
-    DesiredLrpPtr desired;
+    StoredDesiredPtr desired;
     std::map<int32_t, Slots> actuals;
   };
-  using ActualRef = std::tuple<std::string, int32_t, int>;  // guid, index, presence
+  // A row in the cell index: (process guid, index, presence). The guid points at the key of
+  // its processes_ entry (unordered_map keys do not move, and an entry outlives its rows), so
+  // the index holds no copy of it; refs compare by the guid's value.
+  struct ActualRef {
+    const std::string* guid;
+    int32_t index;
+    int presence;
+    bool operator<(const ActualRef& o) const {
+      if (int c = guid->compare(*o.guid); c != 0) return c < 0;
+      return std::tie(index, presence) < std::tie(o.index, o.presence);
+    }
+  };
+
+  static ActualLrpPtr Public(const StoredActualPtr& p) {
+    return p ? ActualLrpPtr(p, &p->lrp) : nullptr;
+  }
+  static DesiredLrpPtr Public(const StoredDesiredPtr& p) {
+    return p ? DesiredLrpPtr(p, &p->record) : nullptr;
+  }
 
   void ApplyLocked(storage::Mutation& mutation);
-  void IndexCellLocked(const models::ActualLRP& lrp, bool add);
-  void CollectActualsLocked(const ProcessEntry& entry, const ActualLrpFilter& filter,
-                            std::vector<ActualLrpPtr>* out) const;
+  void IndexCellLocked(const std::string* guid, const models::ActualLRP& lrp, bool add);
+  // Calls fn(const StoredActual&) for every actual row matching `filter`, in list order.
+  template <typename Fn>
+  void ForEachActualLocked(const ActualLrpFilter& filter, Fn&& fn) const;
+  template <typename Fn>
+  void ForEachActualOfProcessLocked(const ProcessEntry& entry, const ActualLrpFilter& filter,
+                                    Fn&& fn) const;
+  template <typename Fn>
+  void ForEachActualByGuidsLocked(const std::vector<std::string>& guids, Fn&& fn) const;
+  template <typename Fn>
+  void ForEachDesiredLocked(const DesiredLrpFilter& filter, Fn&& fn) const;
 
   mutable std::shared_mutex mu_;  // guards everything below
   std::unordered_map<std::string, ProcessEntry> processes_;

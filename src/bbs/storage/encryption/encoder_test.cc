@@ -154,6 +154,21 @@ TEST(Base64Test, MatchesTheStandardAlphabetWithPadding) {
   EXPECT_FALSE(Base64Decode("Zm8", &out));
   EXPECT_FALSE(Base64Decode("Z=m8", &out));
   EXPECT_FALSE(Base64Decode("Zm-_", &out));
+  EXPECT_FALSE(Base64Decode("Z===", &out));
+  EXPECT_FALSE(Base64Decode("Zg=A", &out));
+  EXPECT_FALSE(Base64Decode("Zg==Zm8=", &out));
+  EXPECT_TRUE(Base64Decode("", &out));
+  EXPECT_EQ(out, "");
+}
+
+TEST(Base64Test, DecodingUndoesEncodingForEveryLengthAndByte) {
+  for (size_t len = 0; len < 300; ++len) {
+    std::string bytes;
+    for (size_t i = 0; i < len; ++i) bytes.push_back(static_cast<char>((i * 37 + len) & 0xff));
+    std::string out;
+    ASSERT_TRUE(Base64Decode(Base64Encode(bytes), &out)) << len;
+    EXPECT_EQ(out, bytes) << len;
+  }
 }
 
 }  // namespace

@@ -35,9 +35,14 @@ void DecodeRows(std::vector<DesiredRow>& desired, std::vector<ActualRow>& actual
       guids.push_back(row.process_guid);
     }
     std::vector<records::DesiredLRPRecord> records;
+    // Each row is released as soon as it is decoded, and the row vectors once a table is
+    // done, so the encrypted text and the decoded records are not all in memory at once.
     auto statuses = DecodeParallel(desired, &records, [&](DesiredRow& row, auto* rec) {
-      return DecodeDesired(row, encoder, rec);
+      Status s = DecodeDesired(row, encoder, rec);
+      row = DesiredRow{};
+      return s;
     });
+    std::vector<DesiredRow>().swap(desired);
     snapshot->desired_lrps.reserve(records.size());
     for (size_t i = 0; i < records.size(); ++i) {
       if (!statuses[i].ok()) {
@@ -57,8 +62,12 @@ void DecodeRows(std::vector<DesiredRow>& desired, std::vector<ActualRow>& actual
                       static_cast<models::ActualLRP::Presence>(row.presence)});
     }
     std::vector<models::ActualLRP> lrps;
-    auto statuses = DecodeParallel(
-        actual, &lrps, [&](ActualRow& row, auto* lrp) { return DecodeActual(row, encoder, lrp); });
+    auto statuses = DecodeParallel(actual, &lrps, [&](ActualRow& row, auto* lrp) {
+      Status s = DecodeActual(row, encoder, lrp);
+      row = ActualRow{};
+      return s;
+    });
+    std::vector<ActualRow>().swap(actual);
     snapshot->actual_lrps.reserve(lrps.size());
     for (size_t i = 0; i < lrps.size(); ++i) {
       if (!statuses[i].ok()) {
@@ -79,8 +88,12 @@ void DecodeRows(std::vector<DesiredRow>& desired, std::vector<ActualRow>& actual
       guids.push_back(row.guid);
     }
     std::vector<models::Task> decoded;
-    auto statuses = DecodeParallel(
-        tasks, &decoded, [&](TaskRow& row, auto* task) { return DecodeTask(row, encoder, task); });
+    auto statuses = DecodeParallel(tasks, &decoded, [&](TaskRow& row, auto* task) {
+      Status s = DecodeTask(row, encoder, task);
+      row = TaskRow{};
+      return s;
+    });
+    std::vector<TaskRow>().swap(tasks);
     snapshot->tasks.reserve(decoded.size());
     for (size_t i = 0; i < decoded.size(); ++i) {
       if (!statuses[i].ok()) {

@@ -101,7 +101,8 @@ Result<int64_t> StoredVersion(const std::optional<std::string>& stored);
 
 // Decodes the rows into `snapshot` (spread over the cores). A row that does not decode is
 // logged ("failed-to-decode-…") and its delete appended to `undecodable` (§10.2). Rows are
-// consumed.
+// consumed: each is released once decoded and the three vectors are left empty, so the
+// encrypted text is gone before the model is built.
 void DecodeRows(std::vector<DesiredRow>& desired, std::vector<ActualRow>& actual,
                 std::vector<TaskRow>& tasks, const encryption::Encoder& encoder,
                 const Logger& logger, Snapshot* snapshot, std::vector<Mutation>* undecodable);

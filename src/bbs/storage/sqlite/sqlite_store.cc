@@ -2,8 +2,10 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <type_traits>
 #include <utility>
@@ -822,19 +824,37 @@ Status SqliteStore::Load(Snapshot* out) {
   std::vector<sql::DesiredRow> desired;
   std::vector<sql::ActualRow> actual;
   std::vector<sql::TaskRow> tasks;
+  std::vector<Mutation> deletes;
+  // The rows are decoded batch by batch while the scan goes on, so the encrypted text of at
+  // most one batch is in memory next to the decoded records (reading every table first held
+  // all of it at once: the start-up's memory peak). Decrypting dominates: each batch is spread
+  // over the cores; what did not decode is deleted afterwards.
+  auto decode = [&] {
+    sql::DecodeRows(desired, actual, tasks, *encoder_, logger_, &snapshot, &deletes);
+  };
+  size_t total = 0;
   // One read transaction, so the four tables are read at the same point in time.
   Status status = Run(begin_read_.get(), "begin");
   if (status.ok()) {
     status = LoadDomains(&snapshot);
   }
   if (status.ok()) {
-    status = ReadDesiredRows(&desired);
+    status = ReadDesiredRows(&desired, &total, load_batch_rows_, [&] {
+      snapshot.desired_lrps.reserve(total);
+      decode();
+    });
   }
   if (status.ok()) {
-    status = ReadActualRows(&actual);
+    status = ReadActualRows(&actual, &total, load_batch_rows_, [&] {
+      snapshot.actual_lrps.reserve(total);
+      decode();
+    });
   }
   if (status.ok()) {
-    status = ReadTaskRows(&tasks);
+    status = ReadTaskRows(&tasks, &total, load_batch_rows_, [&] {
+      snapshot.tasks.reserve(total);
+      decode();
+    });
   }
   if (status.ok()) {
     status = Run(commit_.get(), "end read");
@@ -844,15 +864,15 @@ Status SqliteStore::Load(Snapshot* out) {
     Rollback();
     return status;
   }
-  // Decrypting dominates: spread it over the cores, then drop (and delete) what did not decode.
-  std::vector<Mutation> deletes;
-  sql::DecodeRows(desired, actual, tasks, *encoder_, logger_, &snapshot, &deletes);
   if (!deletes.empty()) {
     // Upstream deletes a row it cannot decode when it reads it (§10.2).
     if (Status s = Commit(deletes); !s.ok()) {
       logger_.Error("failed-to-delete-undecodable-rows", s.message());
     }
   }
+  // The full-table scans filled the page cache with table pages the writes never need again:
+  // hand that memory back now instead of carrying it for the process's lifetime.
+  sqlite3_db_release_memory(db_);
   logger_.Info("loaded", {{"domains", snapshot.domains.size()},
                           {"desired_lrps", snapshot.desired_lrps.size()},
                           {"actual_lrps", snapshot.actual_lrps.size()},
@@ -862,12 +882,17 @@ Status SqliteStore::Load(Snapshot* out) {
   return Status::Ok();
 }
 
-Status SqliteStore::ReadDesiredRows(std::vector<sql::DesiredRow>* out) {
+Status SqliteStore::ReadDesiredRows(std::vector<sql::DesiredRow>* out, size_t* total,
+                                    size_t batch_rows, const std::function<void()>& flush) {
   size_t count = 0;
   if (Status s = CountRows(count_desired_.get(), &count); !s.ok()) {
     return s;
   }
-  out->reserve(count);
+  if (total != nullptr) {
+    *total = count;
+  }
+  const size_t batch = flush ? std::max<size_t>(1, std::min(count, batch_rows)) : count;
+  out->reserve(batch);
   sqlite3_stmt* stmt = select_desired_.get();
   ResetOnExit reset(stmt);
   int rc;
@@ -890,16 +915,28 @@ Status SqliteStore::ReadDesiredRows(std::vector<sql::DesiredRow>* out) {
     ReadOptional(stmt, kDesiredPlacementTags, &row.placement_tags);
     ReadOptional(stmt, kDesiredMetricTags, &row.metric_tags);
     row.update_strategy = sqlite3_column_int64(stmt, kDesiredUpdateStrategy);
+    if (flush && out->size() >= batch) {
+      flush();
+      out->reserve(batch);
+    }
+  }
+  if (rc == SQLITE_DONE && flush && !out->empty()) {
+    flush();
   }
   return rc == SQLITE_DONE ? Status::Ok() : Error(rc, "read desired lrps");
 }
 
-Status SqliteStore::ReadActualRows(std::vector<sql::ActualRow>* out) {
+Status SqliteStore::ReadActualRows(std::vector<sql::ActualRow>* out, size_t* total,
+                                   size_t batch_rows, const std::function<void()>& flush) {
   size_t count = 0;
   if (Status s = CountRows(count_actual_.get(), &count); !s.ok()) {
     return s;
   }
-  out->reserve(count);
+  if (total != nullptr) {
+    *total = count;
+  }
+  const size_t batch = flush ? std::max<size_t>(1, std::min(count, batch_rows)) : count;
+  out->reserve(batch);
   sqlite3_stmt* stmt = select_actual_.get();
   ResetOnExit reset(stmt);
   int rc;
@@ -923,16 +960,28 @@ Status SqliteStore::ReadActualRows(std::vector<sql::ActualRow>* out) {
     ReadOptional(stmt, kActualMetricTags, &row.metric_tags);
     row.routable = sqlite3_column_int(stmt, kActualRoutable) != 0;
     ReadString(stmt, kActualAvailabilityZone, &row.availability_zone);
+    if (flush && out->size() >= batch) {
+      flush();
+      out->reserve(batch);
+    }
+  }
+  if (rc == SQLITE_DONE && flush && !out->empty()) {
+    flush();
   }
   return rc == SQLITE_DONE ? Status::Ok() : Error(rc, "read actual lrps");
 }
 
-Status SqliteStore::ReadTaskRows(std::vector<sql::TaskRow>* out) {
+Status SqliteStore::ReadTaskRows(std::vector<sql::TaskRow>* out, size_t* total, size_t batch_rows,
+                                 const std::function<void()>& flush) {
   size_t count = 0;
   if (Status s = CountRows(count_tasks_.get(), &count); !s.ok()) {
     return s;
   }
-  out->reserve(count);
+  if (total != nullptr) {
+    *total = count;
+  }
+  const size_t batch = flush ? std::max<size_t>(1, std::min(count, batch_rows)) : count;
+  out->reserve(batch);
   sqlite3_stmt* stmt = select_tasks_.get();
   ResetOnExit reset(stmt);
   int rc;
@@ -951,6 +1000,13 @@ Status SqliteStore::ReadTaskRows(std::vector<sql::TaskRow>* out) {
     ReadString(stmt, kTaskDefinition, &row.task_definition);
     row.rejection_count = sqlite3_column_int64(stmt, kTaskRejectionCount);
     ReadString(stmt, kTaskRejectionReason, &row.rejection_reason);
+    if (flush && out->size() >= batch) {
+      flush();
+      out->reserve(batch);
+    }
+  }
+  if (rc == SQLITE_DONE && flush && !out->empty()) {
+    flush();
   }
   return rc == SQLITE_DONE ? Status::Ok() : Error(rc, "read tasks");
 }

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -53,6 +54,11 @@ class SqliteStore final : public Store {
   Status Load(Snapshot* out) override;
   Status Commit(std::span<const Mutation> mutations) override;
 
+  // Rows Load reads from a table before it decodes them and frees their text (default 16,384):
+  // bounds how much encrypted text is in memory next to the decoded records at start-up.
+  // REQUIRES: rows > 0.
+  void set_load_batch_rows(size_t rows) { load_batch_rows_ = rows; }
+
  private:
   struct StmtDeleter {
     void operator()(sqlite3_stmt* stmt) const;
@@ -89,9 +95,16 @@ class SqliteStore final : public Store {
   Status PutTaskRowRaw(const sql::TaskRow& row);
 
   Status LoadDomains(Snapshot* out);
-  Status ReadDesiredRows(std::vector<sql::DesiredRow>* out);
-  Status ReadActualRows(std::vector<sql::ActualRow>* out);
-  Status ReadTaskRows(std::vector<sql::TaskRow>* out);
+  // Read every row of a table into `out`. With a `flush`, the rows are handed over in batches
+  // instead: flush() is called whenever `out` holds `batch_rows` rows (and once more for the
+  // rest) and must consume them (leave `out` empty). `total`, if given, receives the row count
+  // before the first flush.
+  Status ReadDesiredRows(std::vector<sql::DesiredRow>* out, size_t* total = nullptr,
+                         size_t batch_rows = 0, const std::function<void()>& flush = {});
+  Status ReadActualRows(std::vector<sql::ActualRow>* out, size_t* total = nullptr,
+                        size_t batch_rows = 0, const std::function<void()>& flush = {});
+  Status ReadTaskRows(std::vector<sql::TaskRow>* out, size_t* total = nullptr,
+                      size_t batch_rows = 0, const std::function<void()>& flush = {});
   Status LoadLegacyDesiredLrps(Snapshot* out);
   Status LoadLegacyActualLrps(Snapshot* out);
   Status LoadLegacyTasks(Snapshot* out);
@@ -110,6 +123,7 @@ class SqliteStore final : public Store {
   Stmt put_task_, delete_task_;
   Stmt select_domains_, select_desired_, select_actual_, select_tasks_;
   Stmt count_desired_, count_actual_, count_tasks_;
+  size_t load_batch_rows_ = 16384;
 };
 
 }  // namespace bbs::storage

@@ -2,6 +2,7 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -253,6 +254,61 @@ TEST_F(SqliteStoreTest, DeletesAndLogsRowsThatDoNotDecode) {
   EXPECT_THAT(raw.Query("SELECT 1 FROM actual_lrps WHERE process_guid = 'bad'"), SizeIs(0));
   EXPECT_THAT(raw.Query("SELECT 1 FROM desired_lrps WHERE process_guid = 'bad'"), SizeIs(0));
   EXPECT_THAT(raw.Query("SELECT 1 FROM tasks WHERE guid = 'bad'"), SizeIs(0));
+}
+
+TEST_F(SqliteStoreTest, LoadsInSmallBatchesEveryRowAndDropsOnlyTheUndecodableOnes) {
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  std::vector<Mutation> put;
+  for (int i = 0; i < 11; ++i) {
+    std::string guid = "pg-" + std::to_string(i);
+    put.push_back(PutDesiredLrp{testing::FullDesiredLrp(guid, i)});
+    put.push_back(PutActualLrp{testing::SmallActualLrp(guid, 0)});
+    put.push_back(PutActualLrp{testing::SmallActualLrp(guid, 1)});
+    put.push_back(PutTask{testing::SmallTask("task-" + std::to_string(i))});
+  }
+  ASSERT_THAT(store->Commit(put), IsOk());
+  Snapshot whole;
+  ASSERT_THAT(store->Load(&whole), IsOk());
+  ASSERT_THAT(whole.desired_lrps, SizeIs(11));
+  ASSERT_THAT(whole.actual_lrps, SizeIs(22));
+  ASSERT_THAT(whole.tasks, SizeIs(11));
+  {
+    RawDb raw(path_);
+    raw.Exec("UPDATE actual_lrps SET net_info = '02notbase64!' WHERE process_guid = 'pg-5'");
+    raw.Exec("UPDATE desired_lrps SET placement_tags = '[1' WHERE process_guid = 'pg-7'");
+  }
+
+  store->set_load_batch_rows(3);  // several batches per table, the last one partial
+  Snapshot batched;
+  ASSERT_THAT(store->Load(&batched), IsOk());
+  // Every other row, in the order of the single-batch load.
+  auto without = [](auto rows, auto drop) {
+    rows.erase(std::remove_if(rows.begin(), rows.end(), drop), rows.end());
+    return rows;
+  };
+  auto desired = without(whole.desired_lrps, [](const records::DesiredLRPRecord& r) {
+    return r.scheduling_info().desired_lrp_key().process_guid() == "pg-7";
+  });
+  auto actual = without(whole.actual_lrps, [](const models::ActualLRP& lrp) {
+    return lrp.actual_lrp_key().process_guid() == "pg-5";
+  });
+  ASSERT_THAT(batched.desired_lrps, SizeIs(10));
+  ASSERT_THAT(batched.actual_lrps, SizeIs(20));
+  ASSERT_THAT(batched.tasks, SizeIs(11));
+  for (size_t i = 0; i < desired.size(); ++i) {
+    EXPECT_THAT(batched.desired_lrps[i], EqualsProto(desired[i])) << i;
+  }
+  for (size_t i = 0; i < actual.size(); ++i) {
+    EXPECT_THAT(batched.actual_lrps[i], EqualsProto(actual[i])) << i;
+  }
+  for (size_t i = 0; i < whole.tasks.size(); ++i) {
+    EXPECT_THAT(batched.tasks[i], EqualsProto(whole.tasks[i])) << i;
+  }
+  RawDb raw(path_);
+  EXPECT_THAT(raw.Query("SELECT 1 FROM actual_lrps WHERE process_guid = 'pg-5'"), SizeIs(0));
+  EXPECT_THAT(raw.Query("SELECT 1 FROM desired_lrps WHERE process_guid = 'pg-7'"), SizeIs(0));
+  EXPECT_THAT(raw.Query("SELECT 1 FROM actual_lrps"), SizeIs(20));
 }
 
 TEST_F(SqliteStoreTest, ReencryptsEveryRowWhenTheActiveKeyChanges) {

@@ -1,0 +1,297 @@
+#include "bbs/state/model.h"
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "bbs/domain/actual_lrp_factory.h"
+#include "bbs/domain/desired_lrp_ops.h"
+#include "models/desired_lrp.pb.h"
+
+namespace bbs::state {
+namespace {
+
+constexpr int64_t kNow = 1'700'000'000'000'000'000;
+constexpr int kActualField = models::ActualLRPsResponse::kActualLrpsFieldNumber;
+constexpr int kInfoField =
+    models::DesiredLRPSchedulingInfosResponse::kDesiredLrpSchedulingInfosFieldNumber;
+
+models::ActualLRP Running(const std::string& guid, int32_t index, const std::string& cell,
+                          const std::string& domain = "cf-apps") {
+  auto lrp = domain::NewUnclaimedActualLrp(guid, index, domain, kNow, "epoch-" + guid);
+  lrp.set_state("RUNNING");
+  lrp.mutable_actual_lrp_instance_key()->set_instance_guid("ig-" + guid);
+  lrp.mutable_actual_lrp_instance_key()->set_cell_id(cell);
+  auto* port = lrp.mutable_actual_lrp_net_info()->add_ports();
+  port->set_container_port(8080);
+  port->set_host_port(61000 + index);
+  lrp.mutable_actual_lrp_net_info()->set_address("10.0.0.1");
+  (*lrp.mutable_metric_tags())["source_id"] = "app-" + guid;
+  return lrp;
+}
+
+records::DesiredLRPRecord Desired(const std::string& guid, int32_t instances,
+                                  const std::string& domain = "cf-apps") {
+  records::DesiredLRPRecord r;
+  auto* info = r.mutable_scheduling_info();
+  info->mutable_desired_lrp_key()->set_process_guid(guid);
+  info->mutable_desired_lrp_key()->set_domain(domain);
+  info->mutable_desired_lrp_key()->set_log_guid("log-" + guid);
+  info->set_instances(instances);
+  info->mutable_desired_lrp_resource()->set_memory_mb(1024);
+  info->mutable_modification_tag()->set_epoch("e-" + guid);
+  r.set_run_info("run-info-of-" + guid);
+  return r;
+}
+
+// What the list routes sent before the model kept encodings: each record serialised on its own
+// as one element of the response's repeated field.
+std::string PerRecord(const std::vector<ActualLrpPtr>& lrps) {
+  models::ActualLRPsResponse resp;
+  for (const auto& p : lrps) *resp.add_actual_lrps() = *p;
+  return resp.SerializeAsString();
+}
+
+std::string PerRecord(const std::vector<DesiredLrpPtr>& records) {
+  models::DesiredLRPSchedulingInfosResponse resp;
+  for (const auto& r : records) *resp.add_desired_lrp_scheduling_infos() = r->scheduling_info();
+  return resp.SerializeAsString();
+}
+
+void Apply(Model* model, std::vector<storage::Mutation> batch) { model->Apply({&batch}); }
+
+// Every filter shape of the list routes, checked against the per-record serialisation.
+void ExpectListsMatchPerRecord(const Model& model) {
+  std::vector<ActualLrpFilter> filters = {
+      {},
+      {"cf-apps", "", "", std::nullopt},
+      {"other", "", "", std::nullopt},
+      {"", "cell-1", "", std::nullopt},
+      {"", "cell-2", "", std::nullopt},
+      {"", "", "pg-1", std::nullopt},
+      {"", "", "pg-1", 1},
+      {"", "cell-1", "pg-2", std::nullopt},
+  };
+  for (const auto& f : filters) {
+    SCOPED_TRACE("filter domain=" + f.domain + " cell=" + f.cell_id + " guid=" + f.process_guid);
+    EXPECT_EQ(model.EncodedActualLrps(f, kActualField), PerRecord(model.ActualLrps(f)));
+  }
+  std::vector<std::string> guids = {"pg-2", "pg-1", "pg-2", "missing"};
+  EXPECT_EQ(model.EncodedActualLrpsByProcessGuids(guids, kActualField),
+            PerRecord(model.ActualLrpsByProcessGuids(guids)));
+  std::vector<DesiredLrpFilter> dfilters = {
+      {}, {"cf-apps", {}, {}}, {"", {"pg-1", "pg-3"}, {}}, {"", {}, {"pg-"}}};
+  for (const auto& f : dfilters) {
+    EXPECT_EQ(model.EncodedSchedulingInfos(f, kInfoField), PerRecord(model.DesiredLrps(f)));
+  }
+}
+
+class ModelEncodedListTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    storage::Snapshot snap;
+    snap.domains.push_back({"cf-apps", INT64_MAX});
+    for (int i = 1; i <= 3; ++i) snap.desired_lrps.push_back(Desired("pg-" + std::to_string(i), 2));
+    snap.actual_lrps.push_back(Running("pg-1", 0, "cell-1"));
+    snap.actual_lrps.push_back(Running("pg-1", 1, "cell-2"));
+    snap.actual_lrps.push_back(Running("pg-2", 0, "cell-1", "other"));
+    model_.Load(std::move(snap));
+  }
+  Model model_;
+};
+
+TEST_F(ModelEncodedListTest, ListsOfALoadedModelAreByteIdenticalToPerRecordSerialisation) {
+  ExpectListsMatchPerRecord(model_);
+  models::ActualLRPsResponse all;
+  ASSERT_TRUE(all.ParseFromString(model_.EncodedActualLrps({}, kActualField)));
+  EXPECT_EQ(all.actual_lrps_size(), 3);
+}
+
+TEST_F(ModelEncodedListTest, AnUpdatedActualLrpIsListedWithItsNewEncoding) {
+  auto moved = Running("pg-1", 0, "cell-3");
+  moved.set_crash_count(4);
+  Apply(&model_, {storage::PutActualLrp{moved}});
+  ExpectListsMatchPerRecord(model_);
+  models::ActualLRPsResponse on_cell3;
+  ASSERT_TRUE(on_cell3.ParseFromString(
+      model_.EncodedActualLrps({"", "cell-3", "", std::nullopt}, kActualField)));
+  ASSERT_EQ(on_cell3.actual_lrps_size(), 1);
+  EXPECT_EQ(on_cell3.actual_lrps(0).crash_count(), 4);
+  EXPECT_EQ(model_.EncodedActualLrps({"", "cell-1", "pg-1", std::nullopt}, kActualField), "");
+}
+
+TEST_F(ModelEncodedListTest, ANewActualLrpAndANewPresenceAreListed) {
+  auto evacuating = Running("pg-1", 0, "cell-9");
+  evacuating.set_presence(models::ActualLRP::EVACUATING);
+  Apply(&model_,
+        {storage::PutActualLrp{Running("pg-3", 0, "cell-2")}, storage::PutActualLrp{evacuating}});
+  ExpectListsMatchPerRecord(model_);
+  models::ActualLRPsResponse all;
+  ASSERT_TRUE(all.ParseFromString(model_.EncodedActualLrps({}, kActualField)));
+  EXPECT_EQ(all.actual_lrps_size(), 5);
+}
+
+TEST_F(ModelEncodedListTest, ADeletedActualLrpLeavesEveryList) {
+  Apply(&model_, {storage::DeleteActualLrp{"pg-1", 1, models::ActualLRP::ORDINARY}});
+  ExpectListsMatchPerRecord(model_);
+  EXPECT_EQ(model_.EncodedActualLrps({"", "cell-2", "", std::nullopt}, kActualField), "");
+  EXPECT_EQ(model_.EncodedActualLrps({"", "", "pg-1", 1}, kActualField), "");
+}
+
+TEST_F(ModelEncodedListTest, AnUpdatedDesiredLrpIsListedWithItsNewSchedulingInfo) {
+  auto scaled = Desired("pg-2", 7);
+  Apply(&model_, {storage::PutDesiredLrp{scaled}});
+  ExpectListsMatchPerRecord(model_);
+  models::DesiredLRPSchedulingInfosResponse one;
+  ASSERT_TRUE(one.ParseFromString(model_.EncodedSchedulingInfos({"", {"pg-2"}, {}}, kInfoField)));
+  ASSERT_EQ(one.desired_lrp_scheduling_infos_size(), 1);
+  EXPECT_EQ(one.desired_lrp_scheduling_infos(0).instances(), 7);
+  EXPECT_EQ(model_.DesiredLrp("pg-2")->scheduling_info().instances(), 7);
+}
+
+TEST_F(ModelEncodedListTest, ADeletedDesiredLrpLeavesTheSchedulingInfoList) {
+  Apply(&model_, {storage::DeleteDesiredLrp{"pg-3"}, storage::PutDesiredLrp{Desired("pg-4", 1)}});
+  ExpectListsMatchPerRecord(model_);
+  models::DesiredLRPSchedulingInfosResponse all;
+  ASSERT_TRUE(all.ParseFromString(model_.EncodedSchedulingInfos({}, kInfoField)));
+  ASSERT_EQ(all.desired_lrp_scheduling_infos_size(), 3);
+  for (const auto& info : all.desired_lrp_scheduling_infos()) {
+    EXPECT_NE(info.desired_lrp_key().process_guid(), "pg-3");
+  }
+}
+
+TEST_F(ModelEncodedListTest, DomainAndTaskWritesLeaveTheListsAsTheyWere) {
+  std::string before = model_.EncodedActualLrps({}, kActualField);
+  models::Task task;
+  task.set_task_guid("t-1");
+  Apply(&model_, {storage::PutDomain{"d2", 5}, storage::DeleteDomain{"cf-apps"},
+                  storage::PutTask{task}, storage::DeleteTask{"t-1"}});
+  EXPECT_EQ(model_.EncodedActualLrps({}, kActualField), before);
+  ExpectListsMatchPerRecord(model_);
+}
+
+TEST_F(ModelEncodedListTest, ARecordReadBeforeAWriteKeepsItsValue) {
+  auto before = model_.SnapshotLrp("pg-1", 0);
+  ASSERT_NE(before.ordinary, nullptr);
+  Apply(&model_, {storage::PutActualLrp{Running("pg-1", 0, "cell-7")}});
+  EXPECT_EQ(before.ordinary->actual_lrp_instance_key().cell_id(), "cell-1");
+  EXPECT_EQ(model_.SnapshotLrp("pg-1", 0).ordinary->actual_lrp_instance_key().cell_id(), "cell-7");
+  EXPECT_EQ(before.desired->scheduling_info().desired_lrp_key().process_guid(), "pg-1");
+}
+
+TEST_F(ModelEncodedListTest, AProcessRemovedEntirelyAndPutAgainIsListedByItsCell) {
+  Apply(&model_, {storage::DeleteActualLrp{"pg-1", 0, models::ActualLRP::ORDINARY},
+                  storage::DeleteActualLrp{"pg-1", 1, models::ActualLRP::ORDINARY},
+                  storage::DeleteDesiredLrp{"pg-1"}});
+  EXPECT_EQ(model_.DesiredLrp("pg-1"), nullptr);
+  ExpectListsMatchPerRecord(model_);
+  Apply(&model_, {storage::PutActualLrp{Running("pg-1", 0, "cell-1")}});
+  ExpectListsMatchPerRecord(model_);
+  models::ActualLRPsResponse on_cell1;
+  ASSERT_TRUE(on_cell1.ParseFromString(
+      model_.EncodedActualLrps({"", "cell-1", "", std::nullopt}, kActualField)));
+  ASSERT_EQ(on_cell1.actual_lrps_size(), 2);
+  EXPECT_EQ(on_cell1.actual_lrps(0).actual_lrp_key().process_guid(), "pg-1");
+  EXPECT_EQ(on_cell1.actual_lrps(1).actual_lrp_key().process_guid(), "pg-2");
+}
+
+// A desired LRP with a run part worth the name (actions, env, egress, metric tags), as the
+// desire route records it.
+records::DesiredLRPRecord FullDesired(const std::string& guid) {
+  models::DesiredLRP d;
+  d.set_process_guid(guid);
+  d.set_domain("cf-apps");
+  d.set_root_fs("preloaded:cflinuxfs4");
+  d.set_instances(2);
+  d.set_memory_mb(256);
+  d.set_log_guid("log-" + guid);
+  d.add_ports(8080);
+  auto* run = d.mutable_action()->mutable_run_action();
+  run->set_path("/tmp/lifecycle/launcher");
+  run->add_args("app");
+  run->set_user("vcap");
+  auto* env = run->add_env();
+  env->set_name("VCAP_APPLICATION");
+  env->set_value("{\"application_id\":\"" + guid + "\"}");
+  d.mutable_monitor()->mutable_run_action()->set_path("/tmp/lifecycle/healthcheck");
+  d.add_egress_rules()->set_protocol("tcp");
+  (*d.mutable_metric_tags())["source_id"].set_static_(guid);
+  auto record = domain::NewDesiredLrpRecord(d, kNow, "epoch-" + guid);
+  EXPECT_TRUE(record.ok());
+  return record.ok() ? *record : records::DesiredLRPRecord{};
+}
+
+// The full DesiredLRP the desired LRP routes serve for `record`, as bytes.
+std::string Joined(const records::DesiredLRPRecord& record) {
+  auto lrp = domain::DesiredLrpFromRecord(record);
+  EXPECT_TRUE(lrp.ok());
+  return lrp.ok() ? lrp->SerializeAsString() : "";
+}
+
+TEST(ModelDesiredRecord, KeepsTheRunInfoAsTheExactEncodingItWasWrittenWith) {
+  Model model;
+  storage::Snapshot snap;
+  snap.desired_lrps.push_back(FullDesired("pg-loaded"));
+  std::string loaded_run_info = snap.desired_lrps[0].run_info();
+  model.Load(std::move(snap));
+  auto written = FullDesired("pg-written");
+  Apply(&model, {storage::PutDesiredLrp{written}});
+
+  ASSERT_NE(model.DesiredLrp("pg-loaded"), nullptr);
+  EXPECT_EQ(model.DesiredLrp("pg-loaded")->run_info(), loaded_run_info);
+  EXPECT_EQ(model.DesiredLrp("pg-written")->run_info(), written.run_info());
+  models::DesiredLRPRunInfo run_info;
+  ASSERT_TRUE(run_info.ParseFromString(written.run_info()));
+  EXPECT_EQ(run_info.action().run_action().env(0).value(), "{\"application_id\":\"pg-written\"}");
+}
+
+TEST(ModelDesiredRecord, SingleReadsAndListsJoinToTheSameBytesAsTheRecordsWritten) {
+  Model model;
+  std::map<std::string, std::string> expected;
+  std::vector<storage::Mutation> batch;
+  for (int i = 0; i < 4; ++i) {
+    auto record = FullDesired("pg-" + std::to_string(i));
+    expected[record.scheduling_info().desired_lrp_key().process_guid()] = Joined(record);
+    batch.push_back(storage::PutDesiredLrp{std::move(record)});
+  }
+  Apply(&model, std::move(batch));
+  // An update of the scheduling part keeps the run part's bytes.
+  auto scaled = *model.DesiredLrp("pg-2");
+  scaled.mutable_scheduling_info()->set_instances(9);
+  expected["pg-2"] = Joined(scaled);
+  Apply(&model, {storage::PutDesiredLrp{scaled}});
+
+  for (const auto& [guid, bytes] : expected) {
+    ASSERT_NE(model.DesiredLrp(guid), nullptr) << guid;
+    EXPECT_EQ(Joined(*model.DesiredLrp(guid)), bytes) << guid;
+  }
+  auto listed = model.DesiredLrps({});
+  ASSERT_EQ(listed.size(), expected.size());
+  for (const auto& record : listed) {
+    EXPECT_EQ(Joined(*record),
+              expected.at(record->scheduling_info().desired_lrp_key().process_guid()));
+  }
+  models::DesiredLRP pg2;
+  ASSERT_TRUE(pg2.ParseFromString(expected["pg-2"]));
+  EXPECT_EQ(pg2.instances(), 9);
+  EXPECT_EQ(pg2.action().run_action().path(), "/tmp/lifecycle/launcher");
+}
+
+TEST(ModelEncodedList, AnEmptyModelListsNothing) {
+  Model model;
+  EXPECT_EQ(model.EncodedActualLrps({}, kActualField), "");
+  EXPECT_EQ(model.EncodedSchedulingInfos({}, kInfoField), "");
+}
+
+TEST(ModelEncodedList, ARecordLargerThanOneVarintByteIsFramedWithItsFullLength) {
+  Model model;
+  auto big = Desired("pg-big", 1);
+  big.mutable_scheduling_info()->set_annotation(std::string(70'000, 'a'));
+  Apply(&model, {storage::PutDesiredLrp{big}});
+  EXPECT_EQ(model.EncodedSchedulingInfos({}, kInfoField), PerRecord(model.DesiredLrps({})));
+}
+
+}  // namespace
+}  // namespace bbs::state
