@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "bbs/state/convergence_index.h"
 #include "bbs/state/model.h"
 
 namespace bbs::state {
@@ -104,7 +105,10 @@ void Committer::Loop() {
     for (size_t i = 0; i < batch.size(); ++i) {
       if (results[i].ok()) applied.push_back(&batch[i].change.mutations);
     }
+    std::vector<std::string> guids;
+    if (index_ != nullptr) guids = ConvergenceIndex::ProcessGuidsOf(applied);
     model_->Apply(applied);
+    if (index_ != nullptr) index_->MarkDirty(std::move(guids));
     for (size_t i = 0; i < batch.size(); ++i) {
       if (results[i].ok()) {
         if (!batch[i].change.events.empty()) publisher_->Publish(batch[i].change.events);

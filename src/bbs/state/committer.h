@@ -16,6 +16,7 @@
 
 namespace bbs::state {
 
+class ConvergenceIndex;
 class Model;
 
 // One operation's worth of writes: the mutations to commit atomically and the events they cause.
@@ -47,6 +48,10 @@ class Committer {
   Committer(const Committer&) = delete;
   Committer& operator=(const Committer&) = delete;
 
+  // Tells `index` the process guids of every applied batch, once memory shows them.
+  // REQUIRES: called before Start(); `index` outlives the committer.
+  void SetConvergenceIndex(ConvergenceIndex* index) { index_ = index; }
+
   // Starts the committer thread.
   void Start();
   // Finishes the queued changes, then refuses further ones.
@@ -77,6 +82,7 @@ class Committer {
   storage::Store* store_;
   Model* model_;
   domain::EventPublisher* publisher_;
+  ConvergenceIndex* index_ = nullptr;
   Logger logger_;
   Options options_;
 

@@ -82,8 +82,11 @@ Convergence::LrpReport Convergence::ConvergeLrps(
   // 1. Expired domains go first.
   domains_->PruneExpired(now);
 
-  // 2. The calculator reads memory in place, under the model's shared lock.
-  domain::LrpConvergenceActions actions = ctx_.model->CalculateLrpConvergence(now, present_cells);
+  // 2. The actions: from the convergence index (only the processes that may have changed), or
+  // the full calculator over memory in place, under the model's shared lock.
+  domain::LrpConvergenceActions actions =
+      index_ != nullptr ? index_->Calculate(now, present_cells)
+                        : ctx_.model->CalculateLrpConvergence(now, present_cells);
 
   // 3. The per-index actions, each decided again by domain/ under its process lock.
   std::map<std::string, std::vector<int32_t>> auctions;
