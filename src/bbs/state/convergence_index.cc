@@ -164,10 +164,15 @@ void ConvergenceIndex::Evaluate(uint32_t id, domain::LrpGroupedInput* in, bool o
   }
 
   // The process grouped as the calculator reads it: slots by ascending index, rows by presence.
-  std::vector<const models::ActualLRP*> rows = snap.RawActuals();
-  std::sort(rows.begin(), rows.end(), [](const models::ActualLRP* a, const models::ActualLRP* b) {
-    return a->actual_lrp_key().index() < b->actual_lrp_key().index();
-  });
+  std::vector<const models::ActualLRP*>& rows = rows_scratch_;
+  rows.clear();
+  for (const auto& a : snap.actuals) rows.push_back(a.get());
+  if (rows.size() > 1) {
+    std::stable_sort(rows.begin(), rows.end(),
+                     [](const models::ActualLRP* a, const models::ActualLRP* b) {
+                       return a->actual_lrp_key().index() < b->actual_lrp_key().index();
+                     });
+  }
   in->slots.clear();
   if (own_cells) in->present_cells.clear();
   auto add_domain = [&](const std::string& name) {
@@ -206,8 +211,8 @@ void ConvergenceIndex::Evaluate(uint32_t id, domain::LrpGroupedInput* in, bool o
   view.slot_count = in->slots.size();
   domain::LrpConvergenceMetrics before = out->metrics;
   size_t actions_before = ActionCount(*out);
-  std::set<std::string> missing_cells;
-  domain::CalculateProcessConvergence(*in, view, out, &missing_cells);
+  missing_scratch_.clear();  // the cells come from cell_counts_ instead
+  domain::CalculateProcessConvergence(*in, view, out, &missing_scratch_);
   const domain::LrpConvergenceMetrics& after = out->metrics;
   r.counts.unclaimed = after.unclaimed - before.unclaimed;
   r.counts.claimed = after.claimed - before.claimed;

@@ -123,6 +123,9 @@ class ConvergenceIndex {
   std::vector<std::string> last_fresh_;  // sorted
   bool first_ = true;
   int passes_since_full_ = 0;
+  // Reused by Evaluate.
+  std::vector<const models::ActualLRP*> rows_scratch_;
+  std::set<std::string> missing_scratch_;
 };
 
 }  // namespace bbs::state
