@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <iterator>
 
 #include "bbs/state/convergence_index.h"
 #include "bbs/state/model.h"
@@ -88,11 +89,22 @@ void Committer::Loop() {
     }
 
     std::vector<Status> results(batch.size());
-    all.clear();
-    for (const Pending& p : batch) {
-      all.insert(all.end(), p.change.mutations.begin(), p.change.mutations.end());
+    Status s;
+    if (batch.size() == 1) {
+      s = TimedCommit(batch[0].change.mutations, 1);
+    } else {
+      // The batch's mutations moved (not copied: records are large) into one contiguous list
+      // for the store, and moved back to their changes after.
+      all.clear();
+      for (Pending& p : batch) {
+        std::move(p.change.mutations.begin(), p.change.mutations.end(), std::back_inserter(all));
+      }
+      s = TimedCommit(all, batch.size());
+      size_t at = 0;
+      for (Pending& p : batch) {
+        for (auto& m : p.change.mutations) m = std::move(all[at++]);
+      }
     }
-    Status s = TimedCommit(all, batch.size());
     if (!s.ok() && batch.size() > 1) {
       for (size_t i = 0; i < batch.size(); ++i) {
         results[i] = TimedCommit(batch[i].change.mutations, 1);
