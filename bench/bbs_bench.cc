@@ -553,6 +553,7 @@ class Bench {
     }
     std::atomic<int> next{0};
     auto start = Clock::now();
+    const double cpu_before = CpuSeconds(pid_);
     Parallel(opt_.workers, [&](int) {
       http::TestClient client(port_, tls_);
       Recorder rec;
@@ -579,6 +580,8 @@ class Bench {
       populate_.Merge(rec);
     });
     populate_seconds_ = SecondsSince(start);
+    const double cpu_after = CpuSeconds(pid_);
+    if (cpu_before >= 0 && cpu_after >= 0) populate_cpu_seconds_ = cpu_after - cpu_before;
     for (auto& [name, s] : populate_.all().ops()) {
       s.phase_seconds = populate_seconds_;
       if (s.errors > 0) {
@@ -925,10 +928,14 @@ class Bench {
                      {"cycle_seconds", opt_.cycle_seconds},
                      {"claim_percent", opt_.claim_percent}};
     out["populate_seconds"] = populate_seconds_;
+    out["populate_server_cpu_seconds"] = populate_cpu_seconds_;
     out["server_peak_rss_kib"] = rss_kib_;
     out["trials"] = trials_;
-    std::printf("populate: %d desired LRPs on %d cells in %.2f s\n\n", opt_.desired, opt_.cells,
-                populate_seconds_);
+    std::printf(
+        "populate: %d desired LRPs on %d cells in %.2f s (%.0f durable writes/s; server "
+        "CPU %.1f us per write)\n\n",
+        opt_.desired, opt_.cells, populate_seconds_, 3.0 * opt_.desired / populate_seconds_,
+        populate_cpu_seconds_ * 1e6 / (3.0 * opt_.desired));
     std::printf("%-30s %8s %6s %7s %10s %9s %9s %9s %9s\n", "operation", "count", "errors",
                 "refused", "ops/s", "p50 ms", "p90 ms", "p99 ms", "max ms");
     Json ops = Json::array();
@@ -990,6 +997,7 @@ class Bench {
   SharedRecorder populate_;
   SharedRecorder cycle_;
   double populate_seconds_ = 0;
+  double populate_cpu_seconds_ = 0;
   int64_t rss_kib_ = -1;
   std::vector<std::unique_ptr<Subscriber>> subscribers_;
   std::vector<Check> checks_;

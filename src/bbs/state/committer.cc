@@ -57,6 +57,34 @@ std::future<Status> Committer::Submit(Change change) {
   return result;
 }
 
+std::vector<std::future<Status>> Committer::SubmitAll(std::vector<Change> changes) {
+  std::vector<std::future<Status>> results;
+  results.reserve(changes.size());
+  std::vector<std::promise<Status>> promises(changes.size());
+  for (auto& p : promises) results.push_back(p.get_future());
+  std::vector<size_t> events_only;
+  bool queued = false;
+  {
+    std::lock_guard lock(mu_);
+    for (size_t i = 0; i < changes.size(); ++i) {
+      if (changes[i].mutations.empty()) {
+        events_only.push_back(i);  // published below, outside the lock
+      } else if (!running_ || stopping_) {
+        promises[i].set_value(UnknownError("bbs is shutting down"));
+      } else {
+        queue_.push_back(Pending{std::move(changes[i]), std::move(promises[i])});
+        queued = true;
+      }
+    }
+  }
+  if (queued) cv_.notify_one();
+  for (size_t i : events_only) {
+    if (!changes[i].events.empty()) publisher_->Publish(changes[i].events);
+    promises[i].set_value(Status::Ok());
+  }
+  return results;
+}
+
 Status Committer::TimedCommit(const std::vector<storage::Mutation>& mutations, size_t batch_size) {
   metrics::BbsMetrics* m = options_.metrics;
   if (m == nullptr) return store_->Commit(mutations);

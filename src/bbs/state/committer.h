@@ -65,6 +65,9 @@ class Committer {
   // change touches (the model is read under those locks to compute changes).
   std::future<Status> Submit(Change change);
 
+  // Submit for each of `changes`, queued together (one wake-up of the committer thread).
+  std::vector<std::future<Status>> SubmitAll(std::vector<Change> changes);
+
   // Submit(change).get().
   Status Commit(Change change) { return Submit(std::move(change)).get(); }
 
