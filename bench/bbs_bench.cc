@@ -18,6 +18,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -60,6 +61,14 @@ struct Options {
   // every worker for saturate_seconds.
   std::string saturate;
   double saturate_seconds = 10;
+  // With saturate = "heartbeat": a plain HTTP server (http://127.0.0.1:PORT/path) answering an
+  // empty 200, saturated the same way first (the machine's HTTP ceiling).
+  std::string ceiling_url;
+  uint16_t ceiling_port = 0;
+  std::string ceiling_path = "/";
+  // With saturate = "heartbeat": also run wrk (2 threads, `workers` connections) for this many
+  // seconds, POSTing one instance's heartbeat, against bbs and, with --ceiling-url, the ceiling.
+  double wrk_seconds = 0;
   bool spawn_tls = false;  // with --spawn-bbs: serve the API over mutual TLS (a test PKI)
   std::string ca_file, cert_file, key_file;  // client TLS for --address
 };
@@ -408,6 +417,64 @@ int64_t PeakRssKib(int pid) {
   return -1;
 }
 
+// Runs wrk (2 threads, `connections` connections, `seconds`) POSTing `body` to `url`; returns
+// {"requests_per_second", "p99_ms"} parsed from its output, or an "error".
+Json RunWrk(const std::string& url, const std::string& body, int connections, double seconds) {
+  bbs::testing::TempDir dir;
+  std::string body_path = dir.path() + "/body";
+  std::string script_path = dir.path() + "/post.lua";
+  std::ofstream(body_path, std::ios::binary) << body;
+  std::ofstream(script_path) << "local f = io.open(\"" << body_path
+                             << "\", \"rb\")\nwrk.method = \"POST\"\nwrk.body = f:read(\"*a\")\n"
+                             << "f:close()\nwrk.headers[\"Content-Type\"] = "
+                                "\"application/x-protobuf\"\n";
+  std::string cmd = "wrk -t2 -c" + std::to_string(connections) + " -d" +
+                    std::to_string(static_cast<int>(seconds)) + "s --latency -s " + script_path +
+                    " " + url + " 2>&1";
+  FILE* pipe = popen(cmd.c_str(), "r");
+  if (pipe == nullptr) return {{"error", "cannot run wrk"}};
+  std::string output;
+  char buf[4096];
+  while (size_t n = std::fread(buf, 1, sizeof(buf), pipe)) output.append(buf, n);
+  int rc = pclose(pipe);
+  Json out;
+  std::istringstream lines(output);
+  std::string line;
+  while (std::getline(lines, line)) {
+    std::istringstream words(line);
+    std::string first, value;
+    words >> first >> value;
+    if (first == "Requests/sec:") out["requests_per_second"] = std::atof(value.c_str());
+    if (first == "99%") {
+      double v = std::atof(value.c_str());
+      if (value.find("us") != std::string::npos)
+        v /= 1000;
+      else if (value.find("ms") == std::string::npos && value.find('s') != std::string::npos)
+        v *= 1000;
+      out["p99_ms"] = v;
+    }
+    if (first == "Non-2xx") out["non_2xx"] = line;
+  }
+  if (rc != 0 || !out.contains("requests_per_second")) out["error"] = output;
+  return out;
+}
+
+// CPU time (user + system) `pid` used so far, in seconds, or -1.
+double CpuSeconds(int pid) {
+  if (pid <= 0) return -1;
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  size_t close = stat.rfind(')');
+  if (close == std::string::npos) return -1;
+  std::istringstream fields(stat.substr(close + 2));
+  std::string field;
+  double ticks = 0;
+  for (int i = 3; i <= 15 && fields >> field; ++i) {
+    if (i == 14 || i == 15) ticks += std::atof(field.c_str());  // utime, stime
+  }
+  return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
 // --- the benchmark -------------------------------------------------------------------------
 
 struct Check {
@@ -486,6 +553,7 @@ class Bench {
     }
     std::atomic<int> next{0};
     auto start = Clock::now();
+    const double cpu_before = CpuSeconds(pid_);
     Parallel(opt_.workers, [&](int) {
       http::TestClient client(port_, tls_);
       Recorder rec;
@@ -512,6 +580,8 @@ class Bench {
       populate_.Merge(rec);
     });
     populate_seconds_ = SecondsSince(start);
+    const double cpu_after = CpuSeconds(pid_);
+    if (cpu_before >= 0 && cpu_after >= 0) populate_cpu_seconds_ = cpu_after - cpu_before;
     for (auto& [name, s] : populate_.all().ops()) {
       s.phase_seconds = populate_seconds_;
       if (s.errors > 0) {
@@ -521,49 +591,56 @@ class Bench {
     }
   }
 
-  // Every worker sends the identical start heartbeat of its instances, round robin, over one
-  // kept-alive connection, as fast as the server answers. Prints one JSON line.
-  int SaturateHeartbeats() {
-    std::vector<std::string> bodies(static_cast<size_t>(opt_.desired));
-    for (int i = 0; i < opt_.desired; ++i) {
-      bodies[static_cast<size_t>(i)] = MakeStart(i, cell_of_[i]).SerializeAsString();
-    }
+  // The figures of one saturation run.
+  struct SaturationResult {
+    double seconds = 0;
+    size_t requests = 0;
+    double p50_ms = 0, p99_ms = 0;
+    int64_t errors = 0;
+    std::string last_error;
+    double rate() const { return seconds > 0 ? static_cast<double>(requests) / seconds : 0; }
+  };
+
+  // Every worker POSTs `bodies` round robin to `port`/`path` over one kept-alive connection, as
+  // fast as the server answers, for saturate_seconds. `ok(response)` says whether it succeeded.
+  template <typename Ok>
+  SaturationResult Saturate(uint16_t port, const std::optional<http::TestClientTls>& tls,
+                            const std::string& path, const std::vector<std::string>& bodies,
+                            Ok ok) {
     std::atomic<bool> stop{false};
     std::mutex mu;
     std::vector<double> latencies;
-    int64_t errors = 0;
-    std::string last_error;
+    SaturationResult result;
     const auto start = Clock::now();
     std::thread timer([&] {
       std::this_thread::sleep_for(std::chrono::duration<double>(opt_.saturate_seconds));
       stop = true;
     });
+    const int n = static_cast<int>(bodies.size());
     Parallel(opt_.workers, [&](int w) {
-      http::TestClient client(port_, tls_, std::chrono::seconds(30));
+      http::TestClient client(port, tls, std::chrono::seconds(30));
       std::vector<double> mine;
       int64_t my_errors = 0;
       std::string my_last;
-      models::ActualLRPLifecycleResponse resp;
-      for (int i = w % opt_.desired; !stop.load(std::memory_order_relaxed);
-           i = (i + opt_.workers) % opt_.desired) {
+      for (int i = w % n; !stop.load(std::memory_order_relaxed); i = (i + opt_.workers) % n) {
         auto t0 = Clock::now();
-        auto r = client.Send("POST", "/v1/actual_lrps/start.r1", bodies[static_cast<size_t>(i)],
+        auto r = client.Send("POST", path, bodies[static_cast<size_t>(i)],
                              {{"Content-Type", "application/x-protobuf"}});
         mine.push_back(SecondsSince(t0) * 1000.0);
         if (!r.ok()) {
           ++my_errors;
           my_last = r.status().ToString();
-        } else if (r->status != 200 || !resp.ParseFromString(r->body) || resp.has_error()) {
+        } else if (!ok(*r)) {
           ++my_errors;
           my_last = "HTTP " + std::to_string(r->status);
         }
       }
       std::lock_guard lock(mu);
       latencies.insert(latencies.end(), mine.begin(), mine.end());
-      errors += my_errors;
-      if (!my_last.empty()) last_error = my_last;
+      result.errors += my_errors;
+      if (!my_last.empty()) result.last_error = my_last;
     });
-    const double seconds = SecondsSince(start);
+    result.seconds = SecondsSince(start);
     timer.join();
     std::sort(latencies.begin(), latencies.end());
     auto pct = [&](double p) {
@@ -571,20 +648,73 @@ class Bench {
       size_t at = static_cast<size_t>(p * static_cast<double>(latencies.size() - 1));
       return latencies[at];
     };
+    result.requests = latencies.size();
+    result.p50_ms = pct(0.50);
+    result.p99_ms = pct(0.99);
+    return result;
+  }
+
+  // Every worker sends the identical start heartbeat of its instances, round robin, over one
+  // kept-alive connection, as fast as the server answers. With --ceiling-url, first the same
+  // load against that plain HTTP server (an empty 200, e.g. nginx: bench/heartbeat_ceiling.sh),
+  // so the heartbeat rate can be read as a share of the machine's HTTP ceiling in the same run.
+  // Prints one JSON line.
+  int SaturateHeartbeats() {
+    std::vector<std::string> bodies(static_cast<size_t>(opt_.desired));
+    for (int i = 0; i < opt_.desired; ++i) {
+      bodies[static_cast<size_t>(i)] = MakeStart(i, cell_of_[i]).SerializeAsString();
+    }
     Json out = {{"mode", "saturate-heartbeat"},
                 {"tls", tls_.has_value()},
                 {"workers", opt_.workers},
-                {"instances", opt_.desired},
-                {"seconds", seconds},
-                {"requests", latencies.size()},
-                {"requests_per_second", static_cast<double>(latencies.size()) / seconds},
-                {"p50_ms", pct(0.50)},
-                {"p99_ms", pct(0.99)},
-                {"errors", errors},
-                {"last_error", last_error}};
+                {"instances", opt_.desired}};
+    std::optional<SaturationResult> ceiling;
+    if (!opt_.ceiling_url.empty()) {
+      ceiling = Saturate(opt_.ceiling_port, std::nullopt, opt_.ceiling_path, bodies,
+                         [](const http::TestResponse& r) { return r.status == 200; });
+      out["ceiling"] = {{"url", opt_.ceiling_url},       {"seconds", ceiling->seconds},
+                        {"requests", ceiling->requests}, {"requests_per_second", ceiling->rate()},
+                        {"p50_ms", ceiling->p50_ms},     {"p99_ms", ceiling->p99_ms},
+                        {"errors", ceiling->errors},     {"last_error", ceiling->last_error}};
+    }
+    const double cpu_before = CpuSeconds(pid_);
+    SaturationResult hb =
+        Saturate(port_, tls_, "/v1/actual_lrps/start.r1", bodies, [](const http::TestResponse& r) {
+          models::ActualLRPLifecycleResponse resp;
+          return r.status == 200 && resp.ParseFromString(r.body) && !resp.has_error();
+        });
+    const double cpu_after = CpuSeconds(pid_);
+    if (cpu_before >= 0 && cpu_after >= 0 && hb.requests > 0) {
+      // Independent of how busy the machine is: the server's CPU per heartbeat.
+      out["server_cpu_us_per_request"] =
+          (cpu_after - cpu_before) * 1e6 / static_cast<double>(hb.requests);
+    }
+    out["seconds"] = hb.seconds;
+    out["requests"] = hb.requests;
+    out["requests_per_second"] = hb.rate();
+    out["p50_ms"] = hb.p50_ms;
+    out["p99_ms"] = hb.p99_ms;
+    out["errors"] = hb.errors;
+    out["last_error"] = hb.last_error;
+    if (ceiling && ceiling->rate() > 0) out["share_of_ceiling"] = hb.rate() / ceiling->rate();
+    if (opt_.wrk_seconds > 0 && !tls_) {
+      Json wrk;
+      if (!opt_.ceiling_url.empty()) {
+        wrk["ceiling"] = RunWrk(opt_.ceiling_url, bodies[0], opt_.workers, opt_.wrk_seconds);
+      }
+      wrk["heartbeat"] =
+          RunWrk("http://127.0.0.1:" + std::to_string(port_) + "/v1/actual_lrps/start.r1",
+                 bodies[0], opt_.workers, opt_.wrk_seconds);
+      if (wrk.contains("ceiling") && wrk["ceiling"].contains("requests_per_second") &&
+          wrk["heartbeat"].contains("requests_per_second")) {
+        wrk["share_of_ceiling"] = wrk["heartbeat"]["requests_per_second"].get<double>() /
+                                  wrk["ceiling"]["requests_per_second"].get<double>();
+      }
+      out["wrk"] = wrk;
+    }
     std::printf("%s\n", out.dump().c_str());
     if (!opt_.json_path.empty()) std::ofstream(opt_.json_path) << out.dump(2) << "\n";
-    return errors == 0 ? 0 : 1;
+    return hb.errors == 0 && (!ceiling || ceiling->errors == 0) ? 0 : 1;
   }
 
   // The lists every sync relies on must see the whole population, all RUNNING.
@@ -798,10 +928,14 @@ class Bench {
                      {"cycle_seconds", opt_.cycle_seconds},
                      {"claim_percent", opt_.claim_percent}};
     out["populate_seconds"] = populate_seconds_;
+    out["populate_server_cpu_seconds"] = populate_cpu_seconds_;
     out["server_peak_rss_kib"] = rss_kib_;
     out["trials"] = trials_;
-    std::printf("populate: %d desired LRPs on %d cells in %.2f s\n\n", opt_.desired, opt_.cells,
-                populate_seconds_);
+    std::printf(
+        "populate: %d desired LRPs on %d cells in %.2f s (%.0f durable writes/s; server "
+        "CPU %.1f us per write)\n\n",
+        opt_.desired, opt_.cells, populate_seconds_, 3.0 * opt_.desired / populate_seconds_,
+        populate_cpu_seconds_ * 1e6 / (3.0 * opt_.desired));
     std::printf("%-30s %8s %6s %7s %10s %9s %9s %9s %9s\n", "operation", "count", "errors",
                 "refused", "ops/s", "p50 ms", "p90 ms", "p99 ms", "max ms");
     Json ops = Json::array();
@@ -863,6 +997,7 @@ class Bench {
   SharedRecorder populate_;
   SharedRecorder cycle_;
   double populate_seconds_ = 0;
+  double populate_cpu_seconds_ = 0;
   int64_t rss_kib_ = -1;
   std::vector<std::unique_ptr<Subscriber>> subscribers_;
   std::vector<Check> checks_;
@@ -896,12 +1031,29 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"heartbeat"}));
   app.add_option("--saturate-seconds", opt.saturate_seconds, "length of the saturation run")
       ->check(CLI::PositiveNumber);
+  app.add_option("--ceiling-url", opt.ceiling_url,
+                 "with --saturate heartbeat: first saturate this plain HTTP server "
+                 "(http://127.0.0.1:PORT/path, answering an empty 200) the same way");
+  app.add_option("--wrk-seconds", opt.wrk_seconds,
+                 "with --saturate heartbeat: also measure with wrk (2 threads) for this long, "
+                 "against bbs and the --ceiling-url server");
   app.add_flag("--spawn-tls", opt.spawn_tls,
                "with --spawn-bbs: serve the API over mutual TLS with a throwaway PKI");
   app.add_option("--ca-file", opt.ca_file, "CA of the bbs server certificate (mutual TLS)");
   app.add_option("--cert-file", opt.cert_file, "client certificate (mutual TLS)");
   app.add_option("--key-file", opt.key_file, "client key (mutual TLS)");
   CLI11_PARSE(app, argc, argv);
+  if (!opt.ceiling_url.empty()) {
+    constexpr std::string_view kPrefix = "http://127.0.0.1:";
+    if (opt.ceiling_url.rfind(kPrefix, 0) != 0) {
+      std::fprintf(stderr, "bbs-bench: --ceiling-url must be http://127.0.0.1:PORT/...\n");
+      return 2;
+    }
+    std::string rest = opt.ceiling_url.substr(kPrefix.size());
+    size_t slash = rest.find('/');
+    opt.ceiling_port = static_cast<uint16_t>(std::atoi(rest.substr(0, slash).c_str()));
+    opt.ceiling_path = slash == std::string::npos ? "/" : rest.substr(slash);
+  }
 
   // With --spawn-bbs: a fresh bbs on a temp dir, API on port 0.
   bbs::testing::TempDir spawn_dir;

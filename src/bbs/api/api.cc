@@ -1,5 +1,6 @@
 #include "bbs/api/api.h"
 
+#include <map>
 #include <memory>
 #include <optional>
 #include <utility>
@@ -180,22 +181,48 @@ http::Router Api::Router(events::Hub* hub, WorkerPool* pool, metrics::BbsMetrics
     }
     router.Add(method, path, name, std::move(handler));
   };
+  // Start heartbeats that change nothing (the reps' periodic ones) are answered on the I/O
+  // thread, from memory, without the hop to the worker pool and back; anything else (a write, a
+  // decode or validation error, JSON) goes through the pool as every route does.
+  using InlineHandler = std::function<std::optional<std::string>(const Call&)>;
+  auto inline_start = [engine = engine_](bool r1) -> InlineHandler {
+    return [engine, r1](const Call& call) -> std::optional<std::string> {
+      models::StartActualLRPRequest req;
+      if (call.json || !req.ParseFromString(call.body) || !wire::Validate(req).ok()) {
+        return std::nullopt;
+      }
+      if (!engine->actual_lrps().StartChangesNothing(StartParamsOf(req, r1))) return std::nullopt;
+      return ErrorResponse(Status::Ok());
+    };
+  };
+  const std::map<std::string, InlineHandler> inline_routes = {
+      {"StartActualLRP", inline_start(true)}, {"StartActualLRP_r0", inline_start(false)}};
   ForEachRoute(
       [&](const char* method, const char* path, const char* name, UnaryHandler handler) {
         auto shared = std::make_shared<UnaryHandler>(std::move(handler));
         std::string route = name;
-        bind_route(method, path, name,
-                   [pool, shared, route, logger](http::Request&& req, http::Responder respond) {
-                     auto call =
-                         std::make_shared<Call>(Call{std::move(req.body), std::move(req.request_id),
-                                                     IsJsonContentType(req.content_type)});
-                     bool json = AcceptsJson(req.accept);
-                     bool queued = pool->Submit([shared, call, respond, route, logger, json] {
-                       if (logger.DebugEnabled()) logger.Debug("serving", {{"route", route}});
-                       respond(Answer(route, json, (*shared)(*call)));
-                     });
-                     if (!queued) respond(Failure(503));
-                   });
+        auto it = inline_routes.find(route);
+        InlineHandler fast = it == inline_routes.end() ? nullptr : it->second;
+        bind_route(
+            method, path, name,
+            [pool, shared, route, logger, fast](http::Request&& req, http::Responder respond) {
+              auto call =
+                  std::make_shared<Call>(Call{std::move(req.body), std::move(req.request_id),
+                                              IsJsonContentType(req.content_type)});
+              bool json = AcceptsJson(req.accept);
+              if (fast) {
+                if (std::optional<std::string> body = fast(*call)) {
+                  if (logger.DebugEnabled()) logger.Debug("serving", {{"route", route}});
+                  respond(Answer(route, json, std::move(*body)));
+                  return;
+                }
+              }
+              bool queued = pool->Submit([shared, call, respond, route, logger, json] {
+                if (logger.DebugEnabled()) logger.Debug("serving", {{"route", route}});
+                respond(Answer(route, json, (*shared)(*call)));
+              });
+              if (!queued) respond(Failure(503));
+            });
       },
       [&](const char* method, const char* path, const char* name, events::StreamKind kind) {
         bind_route(method, path, name, StreamHandler(hub, kind));

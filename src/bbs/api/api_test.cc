@@ -289,5 +289,31 @@ TEST_F(ApiTest, WithMetricsEveryRouteIsCountedUnderItsName) {
   EXPECT_TRUE(found);
 }
 
+TEST_F(ApiTest, AStartHeartbeatThatChangesNothingIsAnsweredWithoutTheWorkerPool) {
+  models::DesiredLRP lrp;
+  lrp.set_process_guid("pg-hb");
+  lrp.set_domain("d");
+  lrp.set_root_fs("preloaded:cflinuxfs4");
+  lrp.set_instances(1);
+  lrp.mutable_action()->mutable_run_action()->set_path("/bin/true");
+  lrp.mutable_action()->mutable_run_action()->set_user("vcap");
+  ASSERT_THAT(engine_.desired_lrps().DesireLrp(lrp, ""), IsOk());
+  models::StartActualLRPRequest start;
+  start.mutable_actual_lrp_key()->set_process_guid("pg-hb");
+  start.mutable_actual_lrp_key()->set_index(0);
+  start.mutable_actual_lrp_key()->set_domain("d");
+  start.mutable_actual_lrp_instance_key()->set_instance_guid("ig-1");
+  start.mutable_actual_lrp_instance_key()->set_cell_id("cell-1");
+  start.mutable_actual_lrp_net_info()->set_address("10.0.0.1");
+  start.mutable_actual_lrp_net_info()->set_instance_address("10.0.0.2");
+  // The first start writes (through the pool); the same heartbeat again changes nothing.
+  EXPECT_EQ(Call("POST /v1/actual_lrps/start.r1", start.SerializeAsString()), "");
+  pool_.Shutdown();  // from here on, a request that reaches the pool is refused (503)
+  EXPECT_EQ(Call("POST /v1/actual_lrps/start.r1", start.SerializeAsString()), "");
+  // A start that would write still goes through the pool.
+  start.mutable_actual_lrp_net_info()->set_address("10.0.0.9");
+  EXPECT_EQ(Serve("POST /v1/actual_lrps/start.r1", start.SerializeAsString(), "", "").status, 503);
+}
+
 }  // namespace
 }  // namespace bbs::api

@@ -74,14 +74,13 @@ std::optional<LrpConvergenceActions::InstanceUpdate> DriftOf(
 
 }  // namespace
 
-LrpConvergenceActions CalculateLrpConvergence(const LrpGroupedInput& in) {
-  LrpConvergenceActions out;
+void CalculateProcessConvergence(const LrpGroupedInput& in, const LrpProcessView& proc,
+                                 LrpConvergenceActions* actions,
+                                 std::set<std::string>* missing_cells) {
+  LrpConvergenceActions& out = *actions;
   auto& m = out.metrics;
-  m.present_cells = static_cast<int32_t>(in.present_cells.size());
-  std::set<std::string> missing_cells;
   std::unordered_map<std::string, std::vector<std::string>> hostnames_cache;
-
-  for (const LrpProcessView& proc : in.processes) {
+  {
     const records::DesiredLRPRecord* d = proc.desired;
     int32_t instances = d ? d->scheduling_info().instances() : 0;
     if (d) m.desired_instances += instances;
@@ -119,7 +118,7 @@ LrpConvergenceActions CalculateLrpConvergence(const LrpGroupedInput& in) {
       for (const models::ActualLRP* row : slot.rows) {
         if (row == nullptr || !RunningOrClaimed(*row)) continue;
         const std::string& cell = row->actual_lrp_instance_key().cell_id();
-        if (!cell.empty() && !CellPresent(in, cell)) missing_cells.insert(cell);
+        if (!cell.empty() && !CellPresent(in, cell)) missing_cells->insert(cell);
       }
       if (ordinary != nullptr) {
         const std::string& state = ordinary->state();
@@ -183,7 +182,16 @@ LrpConvergenceActions CalculateLrpConvergence(const LrpGroupedInput& in) {
   }
   m.missing = static_cast<int32_t>(out.create_missing.size());
   m.extra = static_cast<int32_t>(out.retire.size());
-  m.suspect_cells = static_cast<int32_t>(missing_cells.size());
+}
+
+LrpConvergenceActions CalculateLrpConvergence(const LrpGroupedInput& in) {
+  LrpConvergenceActions out;
+  std::set<std::string> missing_cells;
+  for (const LrpProcessView& proc : in.processes) {
+    CalculateProcessConvergence(in, proc, &out, &missing_cells);
+  }
+  out.metrics.present_cells = static_cast<int32_t>(in.present_cells.size());
+  out.metrics.suspect_cells = static_cast<int32_t>(missing_cells.size());
   return out;
 }
 

@@ -90,6 +90,16 @@ struct LrpConvergenceActions {
 
 // The LRP convergence calculator (behavior.md §7.1). Pure; O(desired + actuals).
 LrpConvergenceActions CalculateLrpConvergence(const LrpGroupedInput& input);
+// The calculator's step for one process (`proc` and its slots in `input`; input.processes is
+// not read): appends the process's actions to `actions`, adds its counts to actions->metrics
+// (every field but present_cells and suspect_cells; missing and extra become the sizes of
+// create_missing and retire) and inserts the cells of its RUNNING/CLAIMED rows that are absent
+// from input.present_cells into `missing_cells`. A process's result depends only on its own rows,
+// its desired LRP, `now` and whether the cells and domains those name are present / fresh, which
+// is what lets state::ConvergenceIndex recompute only the processes that changed.
+void CalculateProcessConvergence(const LrpGroupedInput& input, const LrpProcessView& proc,
+                                 LrpConvergenceActions* actions,
+                                 std::set<std::string>* missing_cells);
 // The same over flat lists (groups them first).
 LrpConvergenceActions CalculateLrpConvergence(const LrpConvergenceInput& input);
 

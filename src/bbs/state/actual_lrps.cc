@@ -41,14 +41,16 @@ Status ActualLrps::ClaimActualLrp(const std::string& process_guid, int32_t index
   });
 }
 
+bool ActualLrps::StartChangesNothing(const domain::StartParams& params) const {
+  LrpSnapshot snap = ctx_.model->SnapshotLrp(params.key.process_guid(), params.key.index());
+  auto d = domain::Start(snap.rows(), params, ctx_.clock->NowNanos(), "");
+  return d.status.ok() && d.puts.empty() && d.deletes.empty();
+}
+
 Status ActualLrps::StartActualLrp(const domain::StartParams& params) {
   // The rep's periodic heartbeat: answer from memory, without the process lock, when nothing
   // would change (design.md §3). A concurrent write is ordered after this read.
-  {
-    LrpSnapshot snap = ctx_.model->SnapshotLrp(params.key.process_guid(), params.key.index());
-    auto d = domain::Start(snap.rows(), params, ctx_.clock->NowNanos(), "");
-    if (d.status.ok() && d.puts.empty() && d.deletes.empty()) return Status::Ok();
-  }
+  if (StartChangesNothing(params)) return Status::Ok();
   return Decide(params.key, [&](const domain::LrpRows& rows) {
     return domain::Start(rows, params, ctx_.clock->NowNanos(), ctx_.guids->NewGuid());
   });

@@ -26,6 +26,10 @@ class ActualLrps {
   Status ClaimActualLrp(const std::string& process_guid, int32_t index,
                         const models::ActualLRPInstanceKey& instance_key);
   Status StartActualLrp(const domain::StartParams& params);
+  // Whether StartActualLrp(params) would succeed without writing anything (the rep's periodic
+  // heartbeat of a RUNNING instance), read from memory without any lock but the model's shared
+  // one: cheap enough to answer on an I/O thread.
+  bool StartChangesNothing(const domain::StartParams& params) const;
   Status CrashActualLrp(const models::ActualLRPKey& key,
                         const models::ActualLRPInstanceKey& instance_key,
                         const std::string& error_message);

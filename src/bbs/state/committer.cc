@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <iterator>
 
+#include "bbs/state/convergence_index.h"
 #include "bbs/state/model.h"
 
 namespace bbs::state {
@@ -55,6 +57,34 @@ std::future<Status> Committer::Submit(Change change) {
   return result;
 }
 
+std::vector<std::future<Status>> Committer::SubmitAll(std::vector<Change> changes) {
+  std::vector<std::future<Status>> results;
+  results.reserve(changes.size());
+  std::vector<std::promise<Status>> promises(changes.size());
+  for (auto& p : promises) results.push_back(p.get_future());
+  std::vector<size_t> events_only;
+  bool queued = false;
+  {
+    std::lock_guard lock(mu_);
+    for (size_t i = 0; i < changes.size(); ++i) {
+      if (changes[i].mutations.empty()) {
+        events_only.push_back(i);  // published below, outside the lock
+      } else if (!running_ || stopping_) {
+        promises[i].set_value(UnknownError("bbs is shutting down"));
+      } else {
+        queue_.push_back(Pending{std::move(changes[i]), std::move(promises[i])});
+        queued = true;
+      }
+    }
+  }
+  if (queued) cv_.notify_one();
+  for (size_t i : events_only) {
+    if (!changes[i].events.empty()) publisher_->Publish(changes[i].events);
+    promises[i].set_value(Status::Ok());
+  }
+  return results;
+}
+
 Status Committer::TimedCommit(const std::vector<storage::Mutation>& mutations,
                               std::span<const size_t> change_ends) {
   metrics::BbsMetrics* m = options_.metrics;
@@ -90,13 +120,25 @@ void Committer::Loop() {
     }
 
     std::vector<Status> results(batch.size());
-    all.clear();
-    change_ends.clear();
-    for (const Pending& p : batch) {
-      all.insert(all.end(), p.change.mutations.begin(), p.change.mutations.end());
-      change_ends.push_back(all.size());
+    Status s;
+    if (batch.size() == 1) {
+      const size_t end = batch[0].change.mutations.size();
+      s = TimedCommit(batch[0].change.mutations, std::span<const size_t>(&end, 1));
+    } else {
+      // The batch's mutations moved (not copied: records are large) into one contiguous list
+      // for the store, and moved back to their changes after.
+      all.clear();
+      change_ends.clear();
+      for (Pending& p : batch) {
+        std::move(p.change.mutations.begin(), p.change.mutations.end(), std::back_inserter(all));
+        change_ends.push_back(all.size());
+      }
+      s = TimedCommit(all, change_ends);
+      size_t at = 0;
+      for (Pending& p : batch) {
+        for (auto& m : p.change.mutations) m = std::move(all[at++]);
+      }
     }
-    Status s = TimedCommit(all, change_ends);
     if (!s.ok() && batch.size() > 1) {
       for (size_t i = 0; i < batch.size(); ++i) {
         const size_t end = batch[i].change.mutations.size();
@@ -110,7 +152,10 @@ void Committer::Loop() {
     for (size_t i = 0; i < batch.size(); ++i) {
       if (results[i].ok()) applied.push_back(&batch[i].change.mutations);
     }
+    std::vector<std::string> guids;
+    if (index_ != nullptr) guids = ConvergenceIndex::ProcessGuidsOf(applied);
     model_->Apply(applied);
+    if (index_ != nullptr) index_->MarkDirty(std::move(guids));
     for (size_t i = 0; i < batch.size(); ++i) {
       if (results[i].ok()) {
         if (!batch[i].change.events.empty()) publisher_->Publish(batch[i].change.events);

@@ -17,6 +17,7 @@
 
 namespace bbs::state {
 
+class ConvergenceIndex;
 class Model;
 
 // One operation's worth of writes: the mutations to commit atomically and the events they cause.
@@ -48,6 +49,10 @@ class Committer {
   Committer(const Committer&) = delete;
   Committer& operator=(const Committer&) = delete;
 
+  // Tells `index` the process guids of every applied batch, once memory shows them.
+  // REQUIRES: called before Start(); `index` outlives the committer.
+  void SetConvergenceIndex(ConvergenceIndex* index) { index_ = index; }
+
   // Starts the committer thread.
   void Start();
   // Finishes the queued changes, then refuses further ones.
@@ -60,6 +65,9 @@ class Committer {
   // REQUIRES: until the future is ready the caller holds the key locks of every record the
   // change touches (the model is read under those locks to compute changes).
   std::future<Status> Submit(Change change);
+
+  // Submit for each of `changes`, queued together (one wake-up of the committer thread).
+  std::vector<std::future<Status>> SubmitAll(std::vector<Change> changes);
 
   // Submit(change).get().
   Status Commit(Change change) { return Submit(std::move(change)).get(); }
@@ -79,6 +87,7 @@ class Committer {
   storage::Store* store_;
   Model* model_;
   domain::EventPublisher* publisher_;
+  ConvergenceIndex* index_ = nullptr;
   Logger logger_;
   Options options_;
 

@@ -155,6 +155,32 @@ TEST(CommitterTest, EachTransactionIsRecordedAsACommitAndAStoreQuery) {
   EXPECT_THAT(text, ::testing::HasSubstr("bbs_commits_total{result=\"failure\"} 1\n"));
 }
 
+TEST(CommitterTest, SubmitAllQueuesTheChangesTogetherAndAnswersEachInOrder) {
+  GatedStore store;
+  Model model;
+  CountingPublisher publisher;
+  Committer committer(&store, &model, &publisher, Logger(LogSink::Null(), "test"), {});
+  committer.Start();
+  std::future<Status> first = committer.Submit(PutDomain("a", "e-a"));
+  store.WaitUntilEntered();
+  std::vector<Change> changes;
+  changes.push_back(PutDomain("b", "e-b"));
+  Change events_only;
+  events_only.events.push_back(domain::Event{domain::EventFamily::kTask, "e-only", nullptr, {}});
+  changes.push_back(std::move(events_only));
+  changes.push_back(PutDomain("c", "e-c"));
+  std::vector<std::future<Status>> done = committer.SubmitAll(std::move(changes));
+  ASSERT_EQ(done.size(), 3u);
+  EXPECT_THAT(done[1].get(), IsOk());  // no mutations: answered at once
+  store.Open();
+  EXPECT_THAT(first.get(), IsOk());
+  EXPECT_THAT(done[0].get(), IsOk());
+  EXPECT_THAT(done[2].get(), IsOk());
+  EXPECT_EQ(store.commits(), 2);  // b and c shared one transaction
+  EXPECT_EQ(model.DomainCount(), 3u);
+  EXPECT_EQ(publisher.types, (std::vector<std::string>{"e-only", "e-a", "e-b", "e-c"}));
+}
+
 TEST(CommitterTest, RefusesChangesOnceStopped) {
   storage::MemoryStore store;
   Model model;

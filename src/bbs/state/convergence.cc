@@ -21,10 +21,12 @@ int64_t SteadyNanos() {
 // Most actions one window locks and submits before it waits for their commits.
 constexpr size_t kWindow = 512;
 
-// One submitted action: its commit, and what to do once it succeeded.
+// One decided action: its change, what to do once it committed, and (once the window submitted
+// it) its commit.
 struct Submitted {
-  std::future<Status> done;
+  Change change;
   std::function<void()> on_committed;
+  std::future<Status> done;
 };
 
 // Applies `items` in windows of distinct keys (see Convergence). `lock_key(item)` names the key
@@ -32,7 +34,7 @@ struct Submitted {
 // same record, so each decides on the rows the previous one left); `submit(item)` decides under
 // the locks and returns the submitted change, or nullopt when there is nothing to write.
 template <typename Item, typename LockKey, typename SlotKey, typename Submit>
-void ApplyInWindows(KeyLocks* locks, Logger& logger, const char* failure,
+void ApplyInWindows(Committer* committer, KeyLocks* locks, Logger& logger, const char* failure,
                     const std::vector<Item>& items, LockKey lock_key, SlotKey slot_key,
                     Submit submit) {
   size_t next = 0;
@@ -52,6 +54,12 @@ void ApplyInWindows(KeyLocks* locks, Logger& logger, const char* failure,
         std::optional<Submitted> s = submit(items[i]);
         if (s) submitted.push_back(std::move(*s));
       }
+      // The window's changes go to the committer together (one wake-up, shared group commits).
+      std::vector<Change> changes;
+      changes.reserve(submitted.size());
+      for (auto& s : submitted) changes.push_back(std::move(s.change));
+      std::vector<std::future<Status>> done = committer->SubmitAll(std::move(changes));
+      for (size_t i = 0; i < submitted.size(); ++i) submitted[i].done = std::move(done[i]);
       // The locks stay held until memory reflects every change of the window.
       for (auto& s : submitted) {
         Status status = s.done.get();
@@ -82,8 +90,11 @@ Convergence::LrpReport Convergence::ConvergeLrps(
   // 1. Expired domains go first.
   domains_->PruneExpired(now);
 
-  // 2. The calculator reads memory in place, under the model's shared lock.
-  domain::LrpConvergenceActions actions = ctx_.model->CalculateLrpConvergence(now, present_cells);
+  // 2. The actions: from the convergence index (only the processes that may have changed), or
+  // the full calculator over memory in place, under the model's shared lock.
+  domain::LrpConvergenceActions actions =
+      index_ != nullptr ? index_->Calculate(now, present_cells)
+                        : ctx_.model->CalculateLrpConvergence(now, present_cells);
 
   // 3. The per-index actions, each decided again by domain/ under its process lock.
   std::map<std::string, std::vector<int32_t>> auctions;
@@ -97,14 +108,14 @@ Convergence::LrpReport Convergence::ConvergeLrps(
     LrpSnapshot snap = ctx_.model->SnapshotLrp(key.process_guid, key.index);
     domain::LrpDecision d = decide(snap);
     if (!d.status.ok() || (d.puts.empty() && d.deletes.empty())) return std::nullopt;
-    Submitted s{ctx_.committer->Submit(LrpChangeOf(snap, d, "", mode)), nullptr};
+    Submitted s{LrpChangeOf(snap, d, "", mode), nullptr, {}};
     if (auction)
       s.on_committed = [&auctions, key] { auctions[key.process_guid].push_back(key.index); };
     return s;
   };
 
   ApplyInWindows(
-      ctx_.locks, ctx_.logger, "convergence-write-failed", actions.prune_evacuating,
+      ctx_.committer, ctx_.locks, ctx_.logger, "convergence-write-failed", actions.prune_evacuating,
       [](const models::ActualLRP& row) { return row.actual_lrp_key().process_guid(); },
       [](const models::ActualLRP& row) {
         return SlotKeyOf(row.actual_lrp_key().process_guid(), row.actual_lrp_key().index());
@@ -116,8 +127,8 @@ Convergence::LrpReport Convergence::ConvergeLrps(
         });
       });
 
-  ApplyInWindows(ctx_.locks, ctx_.logger, "convergence-write-failed", actions.create_missing,
-                 lock_key, slot_key, [&](const domain::LrpKey& key) {
+  ApplyInWindows(ctx_.committer, ctx_.locks, ctx_.logger, "convergence-write-failed",
+                 actions.create_missing, lock_key, slot_key, [&](const domain::LrpKey& key) {
                    return apply(key, true, std::nullopt, [&](const LrpSnapshot& snap) {
                      return domain::CreateMissing(snap.rows(), snap.desired.get(), key,
                                                   ctx_.clock->NowNanos(),
@@ -125,25 +136,24 @@ Convergence::LrpReport Convergence::ConvergeLrps(
                    });
                  });
 
-  ApplyInWindows(ctx_.locks, ctx_.logger, "convergence-write-failed", actions.unclaim_stale,
-                 lock_key, slot_key, [&](const domain::LrpKey& key) -> std::optional<Submitted> {
-                   LrpSnapshot snap = ctx_.model->SnapshotLrp(key.process_guid, key.index);
-                   if (!snap.desired) return std::nullopt;
-                   auto d = domain::Unclaim(snap.rows(), /*is_stale=*/true, ctx_.clock->NowNanos());
-                   auto auction = [&auctions, key] {
-                     auctions[key.process_guid].push_back(key.index);
-                   };
-                   if (d.status.ok()) {
-                     return Submitted{ctx_.committer->Submit(LrpChangeOf(snap, d, "")), auction};
-                   }
-                   // Already UNCLAIMED: it only needs placing.
-                   if (d.status.code() == ErrorCode::kActualLrpCannotBeUnclaimed) auction();
-                   return std::nullopt;
-                 });
+  ApplyInWindows(
+      ctx_.committer, ctx_.locks, ctx_.logger, "convergence-write-failed", actions.unclaim_stale,
+      lock_key, slot_key, [&](const domain::LrpKey& key) -> std::optional<Submitted> {
+        LrpSnapshot snap = ctx_.model->SnapshotLrp(key.process_guid, key.index);
+        if (!snap.desired) return std::nullopt;
+        auto d = domain::Unclaim(snap.rows(), /*is_stale=*/true, ctx_.clock->NowNanos());
+        auto auction = [&auctions, key] { auctions[key.process_guid].push_back(key.index); };
+        if (d.status.ok()) {
+          return Submitted{LrpChangeOf(snap, d, ""), auction, {}};
+        }
+        // Already UNCLAIMED: it only needs placing.
+        if (d.status.code() == ErrorCode::kActualLrpCannotBeUnclaimed) auction();
+        return std::nullopt;
+      });
 
   ApplyInWindows(
-      ctx_.locks, ctx_.logger, "convergence-write-failed", actions.missing_cell_replace, lock_key,
-      slot_key, [&](const domain::LrpKey& key) {
+      ctx_.committer, ctx_.locks, ctx_.logger, "convergence-write-failed",
+      actions.missing_cell_replace, lock_key, slot_key, [&](const domain::LrpKey& key) {
         return apply(key, true, domain::LrpEventMode::kInstanceOnly, [&](const LrpSnapshot& snap) {
           return domain::ReplaceWithSuspect(snap.rows(), snap.desired != nullptr,
                                             ctx_.clock->NowNanos(),
@@ -151,23 +161,23 @@ Convergence::LrpReport Convergence::ConvergeLrps(
         });
       });
 
-  ApplyInWindows(ctx_.locks, ctx_.logger, "convergence-write-failed", actions.missing_cell_unclaim,
-                 lock_key, slot_key, [&](const domain::LrpKey& key) {
+  ApplyInWindows(ctx_.committer, ctx_.locks, ctx_.logger, "convergence-write-failed",
+                 actions.missing_cell_unclaim, lock_key, slot_key, [&](const domain::LrpKey& key) {
                    return apply(key, false, std::nullopt, [&](const LrpSnapshot& snap) {
                      return domain::Unclaim(snap.rows(), /*is_stale=*/false,
                                             ctx_.clock->NowNanos());
                    });
                  });
 
-  ApplyInWindows(ctx_.locks, ctx_.logger, "convergence-write-failed", actions.promote_suspect,
-                 lock_key, slot_key, [&](const domain::LrpKey& key) {
+  ApplyInWindows(ctx_.committer, ctx_.locks, ctx_.logger, "convergence-write-failed",
+                 actions.promote_suspect, lock_key, slot_key, [&](const domain::LrpKey& key) {
                    return apply(
                        key, false, domain::LrpEventMode::kPerChange,
                        [](const LrpSnapshot& snap) { return domain::PromoteSuspect(snap.rows()); });
                  });
 
-  ApplyInWindows(ctx_.locks, ctx_.logger, "convergence-write-failed", actions.remove_suspect,
-                 lock_key, slot_key, [&](const domain::LrpKey& key) {
+  ApplyInWindows(ctx_.committer, ctx_.locks, ctx_.logger, "convergence-write-failed",
+                 actions.remove_suspect, lock_key, slot_key, [&](const domain::LrpKey& key) {
                    return apply(
                        key, false, domain::LrpEventMode::kPerChange,
                        [](const LrpSnapshot& snap) { return domain::RemoveSuspect(snap.rows()); });
@@ -227,15 +237,15 @@ Convergence::TaskReport Convergence::ConvergeTasks(
     Change change;
     change.mutations.push_back(storage::PutTask{u.after});
     change.events.push_back(domain::TaskChangedEvent(*current, u.after));
-    return Submitted{ctx_.committer->Submit(std::move(change)), nullptr};
+    return Submitted{std::move(change), nullptr, {}};
   };
   for (const auto* list : {&c.expired_pending, &c.cell_disappeared, &c.demoted_resolving}) {
-    ApplyInWindows(ctx_.locks, ctx_.logger, "task-convergence-write-failed", *list, lock_of_update,
-                   guid_of_update, rewrite);
+    ApplyInWindows(ctx_.committer, ctx_.locks, ctx_.logger, "task-convergence-write-failed", *list,
+                   lock_of_update, guid_of_update, rewrite);
   }
   // Step 5: delete expired completed tasks.
   ApplyInWindows(
-      ctx_.locks, ctx_.logger, "task-convergence-delete-failed", c.to_delete,
+      ctx_.committer, ctx_.locks, ctx_.logger, "task-convergence-delete-failed", c.to_delete,
       [](const models::Task& t) { return KeyLocks::TaskKey(t.task_guid()); },
       [](const models::Task& t) { return t.task_guid(); },
       [&](const models::Task& t) -> std::optional<Submitted> {
@@ -247,7 +257,7 @@ Convergence::TaskReport Convergence::ConvergeTasks(
         Change change;
         change.mutations.push_back(storage::DeleteTask{t.task_guid()});
         change.events.push_back(domain::TaskRemovedEvent(*current));
-        return Submitted{ctx_.committer->Submit(std::move(change)), nullptr};
+        return Submitted{std::move(change), nullptr, {}};
       });
   // Step 2: one auction request with every pending task.
   ctx_.outbound->RequestTaskAuctions(c.to_auction);

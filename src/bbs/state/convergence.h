@@ -9,6 +9,7 @@
 #include "bbs/domain/lrp_convergence.h"
 #include "bbs/domain/task_lifecycle.h"
 #include "bbs/state/actual_lrps.h"
+#include "bbs/state/convergence_index.h"
 #include "bbs/state/domains.h"
 #include "bbs/state/write_context.h"
 
@@ -25,8 +26,10 @@ namespace bbs::state {
 // Thread-safe; passes are meant to run one at a time (the converger loop).
 class Convergence {
  public:
-  Convergence(WriteContext ctx, Domains* domains, ActualLrps* actual_lrps)
-      : ctx_(std::move(ctx)), domains_(domains), actual_lrps_(actual_lrps) {}
+  // `index` (may be null: every pass runs the full calculator) decides the LRP actions.
+  Convergence(WriteContext ctx, Domains* domains, ActualLrps* actual_lrps,
+              ConvergenceIndex* index = nullptr)
+      : ctx_(std::move(ctx)), domains_(domains), actual_lrps_(actual_lrps), index_(index) {}
 
   struct LrpReport {
     domain::LrpConvergenceMetrics metrics;
@@ -50,6 +53,7 @@ class Convergence {
   WriteContext ctx_;
   Domains* domains_;
   ActualLrps* actual_lrps_;
+  ConvergenceIndex* index_;
 };
 
 }  // namespace bbs::state

@@ -1,6 +1,13 @@
 #include "bbs/state/engine.h"
 
 namespace bbs::state {
+namespace {
+
+// Every how many LRP convergence passes the convergence index evaluates every process again (a
+// safety net; at the default 30 s interval: every 10 minutes).
+constexpr int kFullConvergenceEvery = 20;
+
+}  // namespace
 
 Engine::Engine(storage::Store* store, const Clock* clock, GuidGenerator* guids,
                domain::EventPublisher* publisher, Logger logger, Options options)
@@ -9,13 +16,16 @@ Engine::Engine(storage::Store* store, const Clock* clock, GuidGenerator* guids,
       guids_(guids),
       logger_(logger),
       metrics_(options.metrics),
+      convergence_index_(&model_, {.full_every_passes = kFullConvergenceEvery}),
       committer_(store, &model_, publisher, logger, options),
       outbound_(logger),
       domains_(Context()),
       desired_lrps_(Context()),
       actual_lrps_(Context()),
       tasks_(Context()),
-      convergence_(Context(), &domains_, &actual_lrps_) {}
+      convergence_(Context(), &domains_, &actual_lrps_, &convergence_index_) {
+  committer_.SetConvergenceIndex(&convergence_index_);
+}
 
 Engine::~Engine() { Stop(); }
 

@@ -3,6 +3,7 @@
 #include "bbs/state/actual_lrps.h"
 #include "bbs/state/committer.h"
 #include "bbs/state/convergence.h"
+#include "bbs/state/convergence_index.h"
 #include "bbs/state/desired_lrps.h"
 #include "bbs/state/domains.h"
 #include "bbs/state/tasks.h"
@@ -52,6 +53,7 @@ class Engine {
   Logger logger_;
   metrics::BbsMetrics* metrics_;
   Model model_;
+  ConvergenceIndex convergence_index_;
   Committer committer_;
   KeyLocks locks_;
   Outbound outbound_;

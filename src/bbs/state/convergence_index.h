@@ -1,0 +1,131 @@
+#pragma once
+
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "bbs/domain/lrp_convergence.h"
+#include "bbs/storage/store.h"
+
+namespace bbs::state {
+
+class Model;
+
+// What LRP convergence needs to remember between passes so that a pass only looks at the
+// processes whose result may have changed (docs/architecture.md "Convergence index").
+//
+// A process's convergence result (domain::CalculateProcessConvergence) depends only on its own
+// desired LRP and rows, on `now`, and on whether the cells and domains those rows name are
+// present / fresh. So the index keeps, per process guid: its counts (the pass's metrics are their
+// sums), the cells and domains it names, the earliest time its result can change by time alone
+// (a stale-UNCLAIMED or crash back-off deadline), and whether it had actions at its last
+// evaluation. A pass re-evaluates exactly:
+//   - the processes the committer changed since (MarkDirty, fed with every applied batch),
+//   - the processes with rows on a cell that appeared or vanished since the last pass,
+//   - the processes naming a domain that became fresh or stale since the last pass,
+//   - the processes whose deadline has come,
+//   - the processes that had actions at their last evaluation (convergence repeats an action
+//     until the rows change: e.g. an UNCLAIMED row is re-auctioned every pass),
+// and returns their actions, which are what the full calculator would return over the whole
+// model. Everything is evaluated on the first pass and on every `full_every_passes`-th one (a
+// safety net; 0 = only the first).
+//
+// MarkDirty is thread-safe; Calculate calls are serialised internally.
+class ConvergenceIndex {
+ public:
+  struct Options {
+    // Every how many passes everything is evaluated again (0: only the first pass).
+    int full_every_passes = 0;
+  };
+  ConvergenceIndex(const Model* model, Options options) : model_(model), options_(options) {}
+  ConvergenceIndex(const ConvergenceIndex&) = delete;
+  ConvergenceIndex& operator=(const ConvergenceIndex&) = delete;
+
+  // The process guids `batches` change (to read before Model::Apply, which moves from them).
+  static std::vector<std::string> ProcessGuidsOf(
+      const std::vector<std::vector<storage::Mutation>*>& batches);
+  // The committer's hook: `guids` changed in the model. REQUIRES: called after the change is
+  // visible in the model.
+  void MarkDirty(std::vector<std::string> guids);
+  // Makes the next pass evaluate every process.
+  void RequestFull();
+
+  struct PassStats {
+    bool full = false;
+    size_t evaluated = 0;  // processes looked at
+  };
+  // The actions and metrics of one pass at `now`: equal (as sets) to
+  // Model::CalculateLrpConvergence(now, present_cells) over the same model.
+  domain::LrpConvergenceActions Calculate(int64_t now,
+                                          const std::optional<std::set<std::string>>& present_cells,
+                                          PassStats* stats = nullptr);
+
+ private:
+  // The counts one process adds to the pass's metrics.
+  struct Counts {
+    int32_t unclaimed = 0, claimed = 0, running = 0, crashed = 0, crashing_desired = 0;
+    int64_t desired_instances = 0;
+    int32_t missing = 0, extra = 0, suspect_running = 0, suspect_claimed = 0;
+  };
+  struct Record {
+    const std::string* guid = nullptr;  // the key in ids_
+    Counts counts;
+    // Interned cells (id << 1 | 1 when the row is RUNNING or CLAIMED), one per row with a cell.
+    std::vector<uint32_t> cells;
+    std::vector<uint32_t> domains;  // interned, distinct
+    int64_t deadline = INT64_MAX;   // the result may change by time alone at this moment
+    bool active = false;            // had actions at its last evaluation
+    bool live = false;              // slot in use
+    uint32_t mark = 0;              // == pass_: queued for this pass
+  };
+  struct CellCount {
+    int32_t rows = 0;                // rows naming the cell
+    int32_t running_or_claimed = 0;  // RUNNING / CLAIMED rows naming the cell
+  };
+
+  uint32_t Intern(const std::string& name);
+  uint32_t IdOf(const std::string& guid);  // creates the record
+  void Queue(uint32_t id, std::vector<uint32_t>* todo);
+  void QueueGuid(const std::string& guid, std::vector<uint32_t>* todo);
+  // Re-reads the process and appends its actions to `out`.
+  void Evaluate(uint32_t id, domain::LrpGroupedInput* in, bool own_cells,
+                domain::LrpConvergenceActions* out);
+  void Forget(Record& r);
+  void AddCounts(const Counts& c, int sign);
+
+  const Model* model_;
+  Options options_;
+
+  std::mutex dirty_mu_;
+  std::unordered_set<std::string> dirty_;  // guarded by dirty_mu_
+  bool full_requested_ = true;             // guarded by dirty_mu_
+
+  std::mutex pass_mu_;  // guards everything below
+  uint32_t pass_ = 0;
+  std::unordered_map<std::string, uint32_t> ids_;
+  std::vector<Record> records_;
+  std::vector<uint32_t> free_ids_;
+  std::unordered_set<uint32_t> active_;
+  // (deadline, id); stale entries (the record's deadline moved) are skipped when popped.
+  std::vector<std::pair<int64_t, uint32_t>> timers_;
+  std::unordered_map<std::string, uint32_t> names_;  // interned cells and domains
+  std::vector<std::string> name_of_;
+  std::vector<CellCount> cell_counts_;  // by interned id
+  Counts totals_;
+  // What the last pass saw.
+  bool own_cells_mode_ = false;  // present_cells was nullopt
+  std::set<std::string> last_present_;
+  std::vector<std::string> last_fresh_;  // sorted
+  bool first_ = true;
+  int passes_since_full_ = 0;
+  // Reused by Evaluate.
+  std::vector<const models::ActualLRP*> rows_scratch_;
+  std::set<std::string> missing_scratch_;
+};
+
+}  // namespace bbs::state
