@@ -12,6 +12,9 @@ PKGS=(
   libmariadb-dev prometheus-cpp-dev
   postgresql mariadb-server etcd-server etcd-client openssl
 )
+# Benchmark-only tools (bench/heartbeat_ceiling.sh): `scripts/install-deps.sh --bench`. Kept out
+# of the default set because Debian's nginx package starts a system nginx on port 80.
+if [ "${1:-}" = "--bench" ]; then PKGS+=(wrk nginx-light); fi
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
