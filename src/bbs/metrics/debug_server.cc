@@ -42,20 +42,6 @@ bool ParseDebugLogLevel(std::string_view text, LogLevel* out) {
   return true;
 }
 
-const char* LogLevelName(LogLevel level) {
-  switch (level) {
-    case LogLevel::kDebug:
-      return "debug";
-    case LogLevel::kInfo:
-      return "info";
-    case LogLevel::kError:
-      return "error";
-    case LogLevel::kFatal:
-      return "fatal";
-  }
-  return "info";
-}
-
 DebugServer::DebugServer(DebugServerOptions options, const BbsMetrics* metrics,
                          std::shared_ptr<LogSink> sink, Logger logger) {
   http::Router router;
