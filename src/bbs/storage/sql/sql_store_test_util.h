@@ -1,0 +1,37 @@
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include "bbs/base/status.h"
+#include "bbs/storage/store.h"
+#include "bbs/storage/tcp_proxy_test_util.h"
+
+// Scenarios that every SQL backend's own tests run the same way (the conformance suite covers
+// the Store contract; these cover connections, servers and sizes).
+namespace bbs::storage::testing {
+
+// `open` on the first call for (`family`, `seed`) in this process, the same value after: a test
+// that reopens its store finds its schema or database again.
+std::string OncePerSeed(const std::string& family, const std::string& seed,
+                        const std::function<std::string()>& open);
+
+// Commits, lets `kill` end the store's connection on the server, and expects the next commit
+// to reconnect and the load to see both.
+void ExpectReconnectsAfterTheConnectionIsKilled(Store& store, const std::function<void()>& kill);
+
+// With `store` connected through `proxy`: commits fail (UnknownError) while the proxy is down
+// and succeed again once it is back.
+void ExpectWritesFailWhileTheServerIsAway(Store& store, TcpProxy& proxy);
+
+// An Open that failed against an unreachable server: one line starting with `prefix`, without
+// `password`.
+void ExpectOneLineErrorWithoutPassword(const Status& status, const std::string& prefix,
+                                       const std::string& password);
+
+// Commits `count` small actual LRPs through `open()`'s store, reopens, loads, and prints the
+// load time. Returns the seconds the load took.
+double CommitAndTimeTheLoadOfActualLrps(const std::function<std::unique_ptr<Store>()>& open,
+                                        int count);
+
+}  // namespace bbs::storage::testing
