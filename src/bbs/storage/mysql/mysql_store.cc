@@ -12,6 +12,7 @@
 
 #include <fmt/format.h>
 
+#include "bbs/storage/sql/connect.h"
 #include "bbs/storage/sql/load.h"
 
 namespace bbs::storage {
@@ -277,35 +278,15 @@ Status MysqlStore::Connect() {
     mysql_close(conn_);
     conn_ = nullptr;
   }
-  auto dsn = ParseMysqlDsn(options_.dsn);
-  if (!dsn.ok()) {
-    return dsn.status();
+  auto conn = sql::ConnectMysql(options_.dsn,
+                                {Seconds(options_.connection_timeout),
+                                 Seconds(options_.read_timeout), Seconds(options_.write_timeout)},
+                                {options_.ca_cert_file, options_.verify_identity},
+                                CLIENT_MULTI_STATEMENTS | CLIENT_FOUND_ROWS, "mysql");
+  if (!conn.ok()) {
+    return conn.status();
   }
-  conn_ = mysql_init(nullptr);
-  if (conn_ == nullptr) {
-    return UnknownError("mysql: out of memory");
-  }
-  unsigned int connect = Seconds(options_.connection_timeout);
-  unsigned int read = Seconds(options_.read_timeout);
-  unsigned int write = Seconds(options_.write_timeout);
-  mysql_optionsv(conn_, MYSQL_OPT_CONNECT_TIMEOUT, &connect);
-  mysql_optionsv(conn_, MYSQL_OPT_READ_TIMEOUT, &read);
-  mysql_optionsv(conn_, MYSQL_OPT_WRITE_TIMEOUT, &write);
-  mysql_optionsv(conn_, MYSQL_SET_CHARSET_NAME, "utf8mb4");
-  if (!options_.ca_cert_file.empty()) {
-    my_bool verify = options_.verify_identity ? 1 : 0;
-    mysql_optionsv(conn_, MYSQL_OPT_SSL_CA, options_.ca_cert_file.c_str());
-    mysql_optionsv(conn_, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &verify);
-  }
-  const MysqlDsn& d = dsn.value();
-  if (mysql_real_connect(conn_, d.host.c_str(), d.user.c_str(), d.password.c_str(),
-                         d.database.c_str(), d.port, d.socket.empty() ? nullptr : d.socket.c_str(),
-                         CLIENT_MULTI_STATEMENTS | CLIENT_FOUND_ROWS) == nullptr) {
-    std::string message = mysql_error(conn_);
-    mysql_close(conn_);
-    conn_ = nullptr;
-    return UnknownError("mysql: cannot connect: " + message);
-  }
+  conn_ = conn.value();
   connected_at_ = std::chrono::steady_clock::now();
   return Exec("SET SESSION group_concat_max_len = 78888889");
 }

@@ -11,6 +11,7 @@
 
 #include <fmt/format.h>
 
+#include "bbs/storage/sql/connect.h"
 #include "bbs/storage/sql/load.h"
 
 namespace bbs::storage {
@@ -206,19 +207,7 @@ ON CONFLICT (guid) DO UPDATE SET
 std::string Int(int64_t v) { return std::to_string(v); }
 std::string Bool(bool v) { return v ? "true" : "false"; }
 
-std::string OneLine(std::string text) {
-  while (!text.empty() && (text.back() == '\n' || text.back() == ' ' || text.back() == '\t')) {
-    text.pop_back();
-  }
-  for (size_t at; (at = text.find("\n\t")) != std::string::npos;) {
-    text.replace(at, 2, "; ");
-  }
-  std::replace(text.begin(), text.end(), '\n', ' ');
-  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) {
-    text.pop_back();
-  }
-  return text;
-}
+std::string OneLine(std::string text) { return sql::PostgresOneLine(std::move(text)); }
 
 struct ResultDeleter {
   void operator()(PGresult* r) const { PQclear(r); }
@@ -288,25 +277,14 @@ Status PostgresStore::Connect() {
   }
   std::string timeout = Int(std::max<int64_t>(
       2, std::chrono::duration_cast<std::chrono::seconds>(options_.connection_timeout).count()));
-  // Keywords before "dbname" are defaults that the URL may override; those after override it.
-  std::vector<const char*> keys = {"application_name", "dbname", "connect_timeout", "keepalives",
-                                   "keepalives_idle"};
-  std::vector<const char*> values = {"bbs", options_.url.c_str(), timeout.c_str(), "1",
-                                     timeout.c_str()};
-  std::string mode = options_.verify_identity ? "verify-full" : "verify-ca";
-  if (!options_.ca_cert_file.empty()) {
-    keys.push_back("sslmode");
-    values.push_back(mode.c_str());
-    keys.push_back("sslrootcert");
-    values.push_back(options_.ca_cert_file.c_str());
+  auto conn = sql::ConnectPostgres(
+      options_.url, "bbs",
+      {{"connect_timeout", timeout}, {"keepalives", "1"}, {"keepalives_idle", timeout}},
+      {options_.ca_cert_file, options_.verify_identity}, "postgres");
+  if (!conn.ok()) {
+    return conn.status();
   }
-  keys.push_back(nullptr);
-  values.push_back(nullptr);
-  conn_ = PQconnectdbParams(keys.data(), values.data(), /*expand_dbname=*/1);
-  if (conn_ == nullptr || PQstatus(conn_) != CONNECTION_OK) {
-    std::string message = conn_ != nullptr ? OneLine(PQerrorMessage(conn_)) : "out of memory";
-    return UnknownError("postgres: cannot connect: " + message);
-  }
+  conn_ = conn.value();
   connected_at_ = std::chrono::steady_clock::now();
   return Exec("SET client_min_messages = warning");
 }
