@@ -203,8 +203,7 @@ void FileLock::Release() {
     watcher = std::move(watcher_);
   }
   cv_.notify_all();
-  if (watcher.joinable() && watcher.get_id() != std::this_thread::get_id()) watcher.join();
-  if (watcher.joinable()) watcher.detach();  // Release called from on_lost, on the watcher
+  JoinUnlessCurrent(std::move(watcher));
   std::lock_guard lock(mu_);
   if (fd_ < 0) return;
   bool was_held = held_.exchange(false);

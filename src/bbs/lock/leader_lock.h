@@ -2,6 +2,7 @@
 
 #include <functional>
 #include <string>
+#include <thread>
 
 #include "bbs/base/status.h"
 
@@ -48,5 +49,16 @@ class LeaderLock {
   // What and where the lock is, for log lines ("locket key bbs at host:8891", ...).
   virtual std::string Description() const = 0;
 };
+
+// Ends a lock's background thread in Release(): joins it, or detaches it when Release runs on
+// that very thread (called from on_lost), which ends right after anyway.
+inline void JoinUnlessCurrent(std::thread thread) {
+  if (!thread.joinable()) return;
+  if (thread.get_id() == std::this_thread::get_id()) {
+    thread.detach();
+  } else {
+    thread.join();
+  }
+}
 
 }  // namespace bbs::lock

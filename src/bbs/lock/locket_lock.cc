@@ -118,13 +118,7 @@ void LocketLock::Release() {
     heartbeat = std::move(heartbeat_);
   }
   cv_.notify_all();
-  if (heartbeat.joinable()) {
-    if (heartbeat.get_id() == std::this_thread::get_id()) {
-      heartbeat.detach();  // called from on_lost: the heartbeat thread is ending anyway
-    } else {
-      heartbeat.join();
-    }
-  }
+  JoinUnlessCurrent(std::move(heartbeat));
   if (!held_.exchange(false)) return;
   // Upstream sends Release without a deadline; a bound keeps shutdown from hanging on Locket.
   cells::LocketCallOptions call;
