@@ -196,14 +196,7 @@ void FileLock::Watch() {
 }
 
 void FileLock::Release() {
-  std::thread watcher;
-  {
-    std::lock_guard lock(mu_);
-    stopping_ = true;
-    watcher = std::move(watcher_);
-  }
-  cv_.notify_all();
-  JoinUnlessCurrent(std::move(watcher));
+  StopBackgroundThread(mu_, cv_, stopping_, watcher_);
   std::lock_guard lock(mu_);
   if (fd_ < 0) return;
   bool was_held = held_.exchange(false);

@@ -1,6 +1,8 @@
 #pragma once
 
+#include <condition_variable>
 #include <functional>
+#include <mutex>
 #include <string>
 #include <thread>
 
@@ -50,14 +52,23 @@ class LeaderLock {
   virtual std::string Description() const = 0;
 };
 
-// Ends a lock's background thread in Release(): joins it, or detaches it when Release runs on
-// that very thread (called from on_lost), which ends right after anyway.
-inline void JoinUnlessCurrent(std::thread thread) {
-  if (!thread.joinable()) return;
-  if (thread.get_id() == std::this_thread::get_id()) {
-    thread.detach();
+// Ends a lock's background thread in Release(): sets `stopping` under `mu`, wakes `cv`, and
+// joins the thread, or detaches it when Release runs on that very thread (called from
+// on_lost), which ends right after anyway.
+inline void StopBackgroundThread(std::mutex& mu, std::condition_variable& cv, bool& stopping,
+                                 std::thread& thread) {
+  std::thread stopped;
+  {
+    std::lock_guard lock(mu);
+    stopping = true;
+    stopped = std::move(thread);
+  }
+  cv.notify_all();
+  if (!stopped.joinable()) return;
+  if (stopped.get_id() == std::this_thread::get_id()) {
+    stopped.detach();
   } else {
-    thread.join();
+    stopped.join();
   }
 }
 
