@@ -115,46 +115,55 @@ Status SqlStore::CopyMetricTagsOutOfRunInfo(
 }
 
 Status SqlStore::RunEncryptor() {
+  return sql::RunEncryptor({[this] { return ReadConfiguration("encryption_key_label"); },
+                            [this](RowSet* rows) { return BeginReencryption(rows); },
+                            [this](const RowSet& rows) { return FinishReencryption(rows); },
+                            [this](const Status& failure) { return AbortReencryption(failure); }},
+                           *encoder_, logger_);
+}
+
+Status RunEncryptor(const EncryptorSteps& steps, const encryption::Encoder& encoder,
+                    const Logger& logger) {
   auto start = std::chrono::steady_clock::now();
-  auto stored = ReadConfiguration("encryption_key_label");
+  auto stored = steps.read_label();
   if (!stored.ok()) {
     return stored.status();
   }
-  if (stored.value().has_value() && !encoder_->HasLabel(*stored.value())) {
+  if (stored.value().has_value() && !encoder.HasLabel(*stored.value())) {
     return Status(ErrorCode::kUnrecoverable,
                   fmt::format("Existing encryption key version ({}) is not among the known keys",
                               *stored.value()));
   }
-  if (stored.value() == encoder_->active_label()) {
+  if (stored.value() == encoder.active_label()) {
     return Status::Ok();
   }
   RowSet rows;
-  Status status = BeginReencryption(&rows);
+  Status status = steps.begin(&rows);
   const size_t desired = rows.desired.size();
   const size_t actual = rows.actual.size();
   const size_t tasks = rows.tasks.size();
   // A row that does not decode keeps its old encoding (upstream skips it).
   size_t skipped = std::erase_if(
-      rows.desired, [&](DesiredRow& r) { return !ReencryptDesired(&r, *encoder_).ok(); });
-  skipped += std::erase_if(rows.actual,
-                           [&](ActualRow& r) { return !ReencryptActual(&r, *encoder_).ok(); });
+      rows.desired, [&](DesiredRow& r) { return !ReencryptDesired(&r, encoder).ok(); });
   skipped +=
-      std::erase_if(rows.tasks, [&](TaskRow& r) { return !ReencryptTask(&r, *encoder_).ok(); });
+      std::erase_if(rows.actual, [&](ActualRow& r) { return !ReencryptActual(&r, encoder).ok(); });
+  skipped +=
+      std::erase_if(rows.tasks, [&](TaskRow& r) { return !ReencryptTask(&r, encoder).ok(); });
   if (status.ok()) {
-    status = FinishReencryption(rows);
+    status = steps.finish(rows);
   }
   if (!status.ok()) {
-    logger_.Error("encryption-failed", status.message());
-    return AbortReencryption(status);
+    logger.Error("encryption-failed", status.message());
+    return steps.abort(status);
   }
   auto elapsed = std::chrono::steady_clock::now() - start;
-  logger_.Info("encryption-finished",
-               {{"desired_lrps", desired},
-                {"actual_lrps", actual},
-                {"tasks", tasks},
-                {"undecodable", skipped},
-                {"EncryptionDuration",
-                 std::chrono::duration_cast<std::chrono::nanoseconds>(elapsed).count()}});
+  logger.Info("encryption-finished",
+              {{"desired_lrps", desired},
+               {"actual_lrps", actual},
+               {"tasks", tasks},
+               {"undecodable", skipped},
+               {"EncryptionDuration",
+                std::chrono::duration_cast<std::chrono::nanoseconds>(elapsed).count()}});
   return Status::Ok();
 }
 

@@ -41,6 +41,20 @@ struct RowSet {
   std::vector<TaskRow> tasks;
 };
 
+// The encryptor (spec/behavior.md §10.3), the same for every SQL backend: when the stored key
+// label differs from the active one, every row is re-encrypted with the active key inside one
+// transaction and the label is written. A label that no key has is Unrecoverable; a row that
+// does not decode keeps its old encoding; any other failure is logged ("encryption-failed") and
+// left to the next start. Logs "encryption-finished" with the counts.
+struct EncryptorSteps {
+  std::function<Result<std::optional<std::string>>()> read_label;  // the stored label, if any
+  std::function<Status(RowSet*)> begin;         // opens the transaction, reads every row
+  std::function<Status(const RowSet&)> finish;  // writes the rows and the active label, commits
+  std::function<Status(const Status&)> abort;   // rolls back; returns what Open reports
+};
+Status RunEncryptor(const EncryptorSteps& steps, const encryption::Encoder& encoder,
+                    const Logger& logger);
+
 // What the PostgreSQL and MySQL stores share (spec/behavior.md §10): Open's steps (connect,
 // migrate, re-encrypt), the walk through the migration list, the encryptor, and Load and Commit
 // with their retries (§10.5). A backend supplies its dialect through the protected hooks: how
