@@ -11,6 +11,8 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "bbs/base/log_level_name.h"
+
 namespace bbs {
 namespace {
 

@@ -13,8 +13,6 @@ enum class LogLevel : int { kDebug = 0, kInfo = 1, kError = 2, kFatal = 3 };
 
 // Parses "debug", "info", "error", "fatal". Returns false on anything else.
 bool ParseLogLevel(std::string_view text, LogLevel* out);
-// "debug", "info", "error" or "fatal".
-const char* LogLevelName(LogLevel level);
 
 // How lines are written: upstream's lager options (behavior.md §11.7).
 struct LogFormat {

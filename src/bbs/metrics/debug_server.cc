@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "bbs/base/log_level_name.h"
 #include "bbs/http/router.h"
 #include "bbs/http/server.h"
 
