@@ -59,10 +59,7 @@ std::string HttpStatusError(int status) {
 }
 
 std::string HttpResponse::Header(std::string_view name) const {
-  for (const auto& [key, value] : headers) {
-    if (boost::beast::iequals(key, name)) return value;
-  }
-  return "";
+  return http::HeaderValue(headers, name);
 }
 
 const char* TransportErrorName(TransportError error) {

@@ -11,6 +11,7 @@
 
 #include "bbs/base/status.h"
 #include "bbs/base/url.h"
+#include "bbs/http/header_list.h"
 #include "bbs/http/status_text.h"
 #include "bbs/metrics/bbs_metrics.h"
 
@@ -43,7 +44,7 @@ using ::bbs::http::StatusText;
 // Error)".
 std::string HttpStatusError(int status);
 
-using HeaderList = std::vector<std::pair<std::string, std::string>>;
+using ::bbs::http::HeaderList;
 
 struct HttpRequest {
   std::string method;  // "POST", "PUT", ...
