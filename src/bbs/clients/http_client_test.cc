@@ -16,6 +16,8 @@ using std::chrono::milliseconds;
 using testing::kWait;
 using testing::RefusingPort;
 using testing::SharedPki;
+using testing::TlsPeer;
+using testing::UntrustedTlsPeer;
 
 std::shared_ptr<HttpClient> NewClient(HttpClientOptions options = {}) {
   auto client = HttpClient::Create(std::move(options));
@@ -330,15 +332,6 @@ TEST(HttpClientTest, ReportsAnUnreadableTlsFileAtCreation) {
 
 // --- HTTPS ---
 
-FakePeerOptions TlsPeer(bool require_client_cert) {
-  const TestPki& pki = SharedPki();
-  FakePeerOptions options;
-  options.cert_file = pki.server_cert_file;
-  options.key_file = pki.server_key_file;
-  if (require_client_cert) options.client_ca_file = pki.ca_file;
-  return options;
-}
-
 HttpClientOptions TlsClient(bool with_client_cert) {
   const TestPki& pki = SharedPki();
   HttpClientOptions options;
@@ -408,11 +401,7 @@ TEST(HttpClientTlsTest, FailsWithATlsErrorWithoutTheClientCertificateMutualTlsNe
 }
 
 TEST(HttpClientTlsTest, RejectsAServerCertificateFromAnotherCa) {
-  const TestPki& pki = SharedPki();
-  FakePeerOptions options;
-  options.cert_file = pki.untrusted_cert_file;
-  options.key_file = pki.untrusted_key_file;
-  FakeCallbackReceiver peer(options);
+  FakeCallbackReceiver peer(UntrustedTlsPeer());
   ASSERT_TRUE(peer.Start().ok());
   auto client = NewClient(TlsClient(false));
   HttpResult result = client->Send(Post(peer.url() + "/x"));
