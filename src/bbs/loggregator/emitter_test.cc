@@ -49,8 +49,6 @@ class EmitterTest : public ::testing::Test {
     o.ca_file = certs_->ca_file;
     o.cert_file = certs_->client_cert_file;
     o.key_file = certs_->client_key_file;
-    // The shared test PKI's server certificate names localhost, not upstream's "metron".
-    o.server_name = "localhost";
     o.source_id = "bbs";
     o.instance_id = "instance-guid";
     o.tags = {{"origin", "bbs"}, {"deployment", "cf"}, {"job", "diego-api"}};
