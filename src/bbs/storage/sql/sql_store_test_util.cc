@@ -2,9 +2,6 @@
 
 #include <chrono>
 #include <cstdio>
-#include <map>
-#include <mutex>
-#include <utility>
 #include <vector>
 
 #include <fmt/format.h>
@@ -14,19 +11,6 @@
 #include "bbs/storage/store_test_util.h"
 
 namespace bbs::storage::testing {
-
-std::string OncePerSeed(const std::string& family, const std::string& seed,
-                        const std::function<std::string()>& open) {
-  static std::mutex mu;
-  static std::map<std::pair<std::string, std::string>, std::string> values;
-  std::lock_guard<std::mutex> lock(mu);
-  auto key = std::make_pair(family, seed);
-  auto it = values.find(key);
-  if (it == values.end()) {
-    it = values.emplace(key, open()).first;
-  }
-  return it->second;
-}
 
 void ExpectReconnectsAfterTheConnectionIsKilled(Store& store, const std::function<void()>& kill) {
   std::vector<Mutation> first = {PutDomain{"before", 0}};

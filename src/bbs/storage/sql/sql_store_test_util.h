@@ -1,7 +1,10 @@
 #pragma once
 
 #include <functional>
+#include <map>
+#include <mutex>
 #include <string>
+#include <utility>
 
 #include "bbs/base/status.h"
 #include "bbs/storage/store.h"
@@ -12,9 +15,20 @@
 namespace bbs::storage::testing {
 
 // `open` on the first call for (`family`, `seed`) in this process, the same value after: a test
-// that reopens its store finds its schema or database again.
-std::string OncePerSeed(const std::string& family, const std::string& seed,
-                        const std::function<std::string()>& open);
+// that reopens its store finds its schema or database again. Inline: the server test utilities
+// that call it are also compiled into targets without this file's .cc (tests/ha).
+inline std::string OncePerSeed(const std::string& family, const std::string& seed,
+                               const std::function<std::string()>& open) {
+  static std::mutex mu;
+  static std::map<std::pair<std::string, std::string>, std::string> values;
+  std::lock_guard<std::mutex> lock(mu);
+  auto key = std::make_pair(family, seed);
+  auto it = values.find(key);
+  if (it == values.end()) {
+    it = values.emplace(key, open()).first;
+  }
+  return it->second;
+}
 
 // Commits, lets `kill` end the store's connection on the server, and expects the next commit
 // to reconnect and the load to see both.
