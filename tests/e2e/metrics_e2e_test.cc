@@ -6,6 +6,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "bbs/clients/test_pki.h"
 #include "bbs/http/test_client.h"
 #include "bbs/loggregator/fake_agent.h"
 #include "bbs/models/models.h"
@@ -112,10 +113,10 @@ TEST(MetricsE2eTest, ServedRequestsCommitsConvergenceAndSubscribersShowInTheMetr
 
 TEST(MetricsE2eTest, MetricsReachTheLoggregatorAgentAsV2Envelopes) {
   TempDir dir;
-  auto certs = loggregator::TestCertificates::Create(dir.path());
+  auto certs = clients::TestPki::Create(dir.path());
   ASSERT_TRUE(certs.ok()) << certs.status().ToString();
   loggregator::FakeAgent agent;
-  ASSERT_TRUE(agent.Start(certs->ca_file, certs->agent_cert_file, certs->agent_key_file).ok());
+  ASSERT_TRUE(agent.Start(certs->ca_file, certs->server_cert_file, certs->server_key_file).ok());
   std::string config = dir.path() + "/bbs.json";
   std::ofstream(config) << R"({
     "report_interval": "100ms",

@@ -11,6 +11,8 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "bbs/base/log_level_name.h"
+
 namespace bbs {
 namespace {
 
@@ -97,7 +99,15 @@ std::string Rfc3339Nano(int64_t unix_nanos) {
   return out + "Z";
 }
 
-const char* LevelName(LogLevel level) {
+class NullSink final : public LogSink {
+ public:
+  NullSink() : LogSink(LogLevel::kFatal) {}
+  void Write(const std::string&) override {}
+};
+
+}  // namespace
+
+const char* LogLevelName(LogLevel level) {
   switch (level) {
     case LogLevel::kDebug:
       return "debug";
@@ -110,14 +120,6 @@ const char* LevelName(LogLevel level) {
   }
   return "info";
 }
-
-class NullSink final : public LogSink {
- public:
-  NullSink() : LogSink(LogLevel::kFatal) {}
-  void Write(const std::string&) override {}
-};
-
-}  // namespace
 
 bool ParseLogLevel(std::string_view text, LogLevel* out) {
   if (text == "debug")
@@ -187,7 +189,7 @@ void Logger::Log(LogLevel level, std::string_view action, nlohmann::json data) c
   nlohmann::ordered_json line;
   if (format.rfc3339) {
     line["timestamp"] = Rfc3339Nano(now);
-    line["level"] = LevelName(level);
+    line["level"] = LogLevelName(level);
     line["source"] = "bbs";
     line["message"] = name_ + "." + std::string(action);
   } else {

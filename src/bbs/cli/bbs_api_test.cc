@@ -62,21 +62,25 @@ TEST(FollowEventsTest, RetriesUnavailableAndFailsOnOtherStatuses) {
   EXPECT_EQ(server.Requests().size(), 2u);
 }
 
-TEST(CallBbsTest, ANonProtobufErrorAnswerIsAnInvalidResponse) {
-  StaticHttpServer server("", {"HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/plain\r\n"
-                               "Content-Length: 3\r\n\r\nbad"});
+// A domains list call to a server that answers with the raw `response`.
+Result<models::DomainsResponse> ListDomainsAnswered(std::string response) {
+  StaticHttpServer server("", {std::move(response)});
   HttpClient client = Client(server.port());
-  auto r = Call<models::DomainsResponse>(client, "/v1/domains/list", models::DomainsResponse());
+  return Call<models::DomainsResponse>(client, "/v1/domains/list", models::DomainsResponse());
+}
+
+TEST(CallBbsTest, ANonProtobufErrorAnswerIsAnInvalidResponse) {
+  auto r = ListDomainsAnswered(
+      "HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/plain\r\nContent-Length: 3\r\n\r\nbad");
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), ErrorCode::kInvalidResponse);
   EXPECT_EQ(r.status().message(), "Invalid Response with status code: 502");
 }
 
 TEST(CallBbsTest, AnUndecodableBodyIsAnInvalidProtobufMessage) {
-  StaticHttpServer server("", {"HTTP/1.1 200 OK\r\nContent-Type: application/x-protobuf\r\n"
-                               "Content-Length: 2\r\n\r\n\xff\xff"});
-  HttpClient client = Client(server.port());
-  auto r = Call<models::DomainsResponse>(client, "/v1/domains/list", models::DomainsResponse());
+  auto r = ListDomainsAnswered(
+      "HTTP/1.1 200 OK\r\nContent-Type: application/x-protobuf\r\nContent-Length: 2\r\n\r\n"
+      "\xff\xff");
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), ErrorCode::kInvalidProtobufMessage);
 }

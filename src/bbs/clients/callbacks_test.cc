@@ -98,11 +98,7 @@ TEST_F(CallbacksTest, FollowsARedirectAndReportsTheFinalStatus) {
 
 TEST(CallbacksTlsTest, PostsOverHttpsTrustingTheConfiguredCa) {
   const TestPki& pki = SharedPki();
-  FakePeerOptions peer;
-  peer.cert_file = pki.server_cert_file;
-  peer.key_file = pki.server_key_file;
-  peer.client_ca_file = pki.ca_file;  // asks for the BBS certificate
-  FakeCallbackReceiver receiver(peer);
+  FakeCallbackReceiver receiver(testing::TlsPeer(/*require_client_cert=*/true));
   ASSERT_TRUE(receiver.Start().ok());
 
   auto callbacks = HttpCallbacks::Create(std::chrono::seconds(5), Logger(LogSink::Null(), "bbs"),
@@ -115,10 +111,7 @@ TEST(CallbacksTlsTest, PostsOverHttpsTrustingTheConfiguredCa) {
 
 TEST(CallbacksTlsTest, ReportsAnUntrustedServerCertificateAsFatal) {
   const TestPki& pki = SharedPki();
-  FakePeerOptions peer;
-  peer.cert_file = pki.untrusted_cert_file;
-  peer.key_file = pki.untrusted_key_file;
-  FakeCallbackReceiver receiver(peer);
+  FakeCallbackReceiver receiver(testing::UntrustedTlsPeer());
   ASSERT_TRUE(receiver.Start().ok());
 
   auto callbacks = HttpCallbacks::Create(std::chrono::seconds(5), Logger(LogSink::Null(), "bbs"),

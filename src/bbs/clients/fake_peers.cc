@@ -204,17 +204,11 @@ class PeerServer {
 // ------------------------------------------------------------------------------------------
 
 std::string RecordedRequest::Header(std::string_view name) const {
-  for (const auto& [key, value] : headers) {
-    if (boost::beast::iequals(key, name)) return value;
-  }
-  return "";
+  return http::HeaderValue(headers, name);
 }
 
 bool RecordedRequest::HasHeader(std::string_view name) const {
-  for (const auto& [key, value] : headers) {
-    if (boost::beast::iequals(key, name)) return true;
-  }
-  return false;
+  return http::FindHeader(headers, name) != nullptr;
 }
 
 FakeReply FakeReply::Respond(int status, std::string body, std::string content_type) {

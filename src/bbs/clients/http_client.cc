@@ -3,6 +3,7 @@
 #include <poll.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cctype>
 #include <charconv>
@@ -16,6 +17,7 @@
 #include <unordered_set>
 
 #include <openssl/ssl.h>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -57,10 +59,7 @@ std::string HttpStatusError(int status) {
 }
 
 std::string HttpResponse::Header(std::string_view name) const {
-  for (const auto& [key, value] : headers) {
-    if (boost::beast::iequals(key, name)) return value;
-  }
-  return "";
+  return http::HeaderValue(headers, name);
 }
 
 const char* TransportErrorName(TransportError error) {
@@ -170,49 +169,82 @@ bool LooksReusable(Connection& connection) {
   return ::poll(&pfd, 1, 0) == 0;
 }
 
-struct ResolveState {
-  std::mutex mu;
-  std::condition_variable cv;
-  bool done = false;
-  IoError ec;
-  std::vector<tcp::endpoint> endpoints;
+// Asio's resolver on io_contexts that live as long as the process: destroying one joins Asio's
+// resolver thread, which may be stuck in getaddrinfo. That thread runs one getaddrinfo at a
+// time, so host names are spread over a few contexts by hash: a name that hangs delays only
+// the names that share its context, and each waiter still gives up at its own deadline.
+class AsioResolver final : public HostResolver {
+ public:
+  AsioResolver() {
+    for (auto& shard : shards_) {
+      shard = std::make_unique<Shard>();
+      std::thread([shard = shard.get()] { shard->ioc.run(); }).detach();
+    }
+  }
+
+  void Resolve(const std::string& host, Done done) override {
+    Shard& shard = *shards_[std::hash<std::string>{}(host) % shards_.size()];
+    // The resolver object lives in its own handler; the io_context outlives both.
+    auto resolver = std::make_shared<tcp::resolver>(shard.ioc);
+    resolver->async_resolve(
+        host, "0",
+        [resolver, done = std::move(done)](const IoError& ec, tcp::resolver::results_type results) {
+          std::vector<std::string> addresses;
+          for (const auto& entry : results) {
+            addresses.push_back(entry.endpoint().address().to_string());
+          }
+          done(ec ? ec.message() : std::string(), std::move(addresses));
+        });
+  }
+
+ private:
+  struct Shard {
+    asio::io_context ioc{1};
+    asio::executor_work_guard<asio::io_context::executor_type> work{ioc.get_executor()};
+  };
+  std::array<std::unique_ptr<Shard>, 4> shards_;
 };
 
-// Resolves `host` within the deadline. getaddrinfo cannot be cancelled, so it runs on a
-// detached thread that a timed-out caller abandons.
-IoError Resolve(const std::string& host, uint16_t port, const Deadline& deadline,
-                std::vector<tcp::endpoint>* out, bool* timed_out) {
+// One lookup, shared by the waiting request and the resolver's callback, so that either may
+// finish first: a callback after the request gave up writes into state nobody reads again.
+struct PendingLookup {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool answered = false;
+  std::string error;
+  std::vector<std::string> addresses;
+};
+
+// The endpoints of `host`:`port`, looked up with `resolver` raced against the deadline. Sets
+// *timed_out when the deadline came first, *error when the lookup failed.
+std::vector<tcp::endpoint> Resolve(HostResolver& resolver, const std::string& host, uint16_t port,
+                                   const Deadline& deadline, bool* timed_out, std::string* error) {
   IoError ec;
-  asio::ip::address address = asio::ip::make_address(host, ec);
-  if (!ec) {
-    out->emplace_back(address, port);
+  asio::ip::address literal = asio::ip::make_address(host, ec);
+  if (!ec) return {tcp::endpoint(literal, port)};
+  auto lookup = std::make_shared<PendingLookup>();
+  resolver.Resolve(host, [lookup](std::string lookup_error, std::vector<std::string> addresses) {
+    std::lock_guard<std::mutex> lock(lookup->mu);
+    lookup->answered = true;
+    lookup->error = std::move(lookup_error);
+    lookup->addresses = std::move(addresses);
+    lookup->cv.notify_all();
+  });
+  std::unique_lock<std::mutex> lock(lookup->mu);
+  auto answered = [&] { return lookup->answered; };
+  if (!deadline.set) {
+    lookup->cv.wait(lock, answered);
+  } else if (!lookup->cv.wait_until(lock, deadline.at, answered)) {
+    *timed_out = true;
     return {};
   }
-  auto state = std::make_shared<ResolveState>();
-  std::thread([state, host, port] {
-    asio::io_context ioc(1);
-    tcp::resolver resolver(ioc);
-    IoError resolve_error;
-    auto results = resolver.resolve(host, std::to_string(port), resolve_error);
-    std::vector<tcp::endpoint> endpoints;
-    for (const auto& entry : results) endpoints.push_back(entry.endpoint());
-    std::lock_guard<std::mutex> lock(state->mu);
-    state->done = true;
-    state->ec = resolve_error;
-    state->endpoints = std::move(endpoints);
-    state->cv.notify_all();
-  }).detach();
-  std::unique_lock<std::mutex> lock(state->mu);
-  if (deadline.set) {
-    if (!state->cv.wait_until(lock, deadline.at, [&] { return state->done; })) {
-      *timed_out = true;
-      return {};
-    }
-  } else {
-    state->cv.wait(lock, [&] { return state->done; });
+  *error = lookup->error;
+  std::vector<tcp::endpoint> endpoints;
+  for (const std::string& address : lookup->addresses) {
+    asio::ip::address parsed = asio::ip::make_address(address, ec);
+    if (!ec) endpoints.emplace_back(parsed, port);
   }
-  *out = state->endpoints;
-  return state->ec;
+  return endpoints;
 }
 
 bool IsRedirect(int status) {
@@ -282,7 +314,9 @@ Result<std::unique_ptr<ssl::context>> MakeTlsContext(const TlsOptions& tls) {
 class HttpClientImpl {
  public:
   HttpClientImpl(HttpClientOptions options, std::unique_ptr<ssl::context> tls)
-      : options_(std::move(options)), tls_(std::move(tls)) {}
+      : options_(std::move(options)),
+        tls_(std::move(tls)),
+        resolver_(options_.resolver ? options_.resolver : AsioHostResolver()) {}
 
   ~HttpClientImpl() {
     std::lock_guard<std::mutex> lock(mu_);
@@ -456,17 +490,18 @@ class HttpClientImpl {
         return Failure(TransportError::kTls, method, url.ToString(), system_roots_error_);
       }
     }
-    std::vector<tcp::endpoint> endpoints;
     bool timed_out = false;
-    IoError ec = Resolve(url.host, url.port, deadline, &endpoints, &timed_out);
+    std::string lookup_error;
+    std::vector<tcp::endpoint> endpoints =
+        Resolve(*resolver_, url.host, url.port, deadline, &timed_out, &lookup_error);
     if (timed_out) {
       return Failure(TransportError::kTimeout, method, url.ToString(),
                      "dial tcp: lookup " + url.host + ": timeout (Client.Timeout exceeded)");
     }
-    if (ec || endpoints.empty()) {
+    if (!lookup_error.empty() || endpoints.empty()) {
       return Failure(TransportError::kResolve, method, url.ToString(),
                      "dial tcp: lookup " + url.host + ": " +
-                         (ec ? ec.message() : std::string("no such host")));
+                         (lookup_error.empty() ? std::string("no such host") : lookup_error));
     }
     auto connection = std::make_unique<Connection>(key);
     if (url.scheme == "https") {
@@ -485,7 +520,8 @@ class HttpClientImpl {
     opened_.fetch_add(1);
     Connection& c = *connection;
     SetExpiry(c.lowest(), deadline.Earlier(options_.connect_timeout));
-    ec = Run(c, [&](auto handler) { c.lowest().async_connect(endpoints, std::move(handler)); });
+    IoError ec =
+        Run(c, [&](auto handler) { c.lowest().async_connect(endpoints, std::move(handler)); });
     if (ec) {
       HttpResult failure = IoFailure(
           Phase::kConnect, ec, method, url,
@@ -646,6 +682,7 @@ class HttpClientImpl {
 
   const HttpClientOptions options_;
   const std::unique_ptr<ssl::context> tls_;  // outlives every connection (declared before)
+  const std::shared_ptr<HostResolver> resolver_;
   std::atomic<int> resumed_{0};
   std::mutex session_mu_;  // guards the session cache (LRU, most recent first)
   std::list<std::string> session_order_;
@@ -660,6 +697,12 @@ class HttpClientImpl {
 };
 
 }  // namespace internal
+
+std::shared_ptr<HostResolver> AsioHostResolver() {
+  // Leaked on purpose (see AsioResolver): never destroyed, so never joined.
+  static auto* const resolver = new std::shared_ptr<HostResolver>(new internal::AsioResolver());
+  return *resolver;
+}
 
 Result<std::shared_ptr<HttpClient>> HttpClient::Create(HttpClientOptions options) {
   auto tls = internal::MakeTlsContext(options.tls);

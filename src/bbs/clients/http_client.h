@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -10,6 +11,7 @@
 
 #include "bbs/base/status.h"
 #include "bbs/base/url.h"
+#include "bbs/http/header_list.h"
 #include "bbs/http/status_text.h"
 #include "bbs/metrics/bbs_metrics.h"
 
@@ -42,7 +44,7 @@ using ::bbs::http::StatusText;
 // Error)".
 std::string HttpStatusError(int status);
 
-using HeaderList = std::vector<std::pair<std::string, std::string>>;
+using ::bbs::http::HeaderList;
 
 struct HttpRequest {
   std::string method;  // "POST", "PUT", ...
@@ -106,6 +108,23 @@ class HttpTransport {
 HttpResult SendObserved(HttpTransport& transport, const HttpRequest& request,
                         metrics::BbsMetrics* metrics, metrics::OutboundPeer peer);
 
+// Looks host names up for HttpClient. A lookup cannot be aborted (getaddrinfo), so the client
+// races it against the request's deadline and ignores an answer that comes too late.
+// Implementations are thread-safe.
+class HostResolver {
+ public:
+  // `error` is "" on success, else the lookup's error text ("Host not found ..."); `addresses`
+  // are IP literals.
+  using Done = std::function<void(std::string error, std::vector<std::string> addresses)>;
+  virtual ~HostResolver() = default;
+  // Starts looking `host` up and returns; calls `done` once, on any thread, possibly after the
+  // request that asked has given up.
+  virtual void Resolve(const std::string& host, Done done) = 0;
+};
+
+// The process-wide resolver: Asio's async_resolve (getaddrinfo on Asio's resolver threads).
+std::shared_ptr<HostResolver> AsioHostResolver();
+
 struct HttpClientOptions {
   // Whole-request deadline: connect, TLS, write, headers and body. Zero = none (upstream's
   // behaviour when communication_timeout is absent).
@@ -121,6 +140,8 @@ struct HttpClientOptions {
   // hosts is kept and offered on the next connection to the same host. 0 = Go's default size
   // (64); negative = no resumption.
   int tls_session_cache_size = -1;
+  // Host-name lookups; null = AsioHostResolver(). IP literals are never looked up.
+  std::shared_ptr<HostResolver> resolver;
 };
 
 // A small blocking HTTP/1.1 client on Boost.Beast: http:// and https://, keep-alive

@@ -1,6 +1,7 @@
 #include "bbs/clients/http_client.h"
 
 #include <future>
+#include <mutex>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -15,6 +16,8 @@ using std::chrono::milliseconds;
 using testing::kWait;
 using testing::RefusingPort;
 using testing::SharedPki;
+using testing::TlsPeer;
+using testing::UntrustedTlsPeer;
 
 std::shared_ptr<HttpClient> NewClient(HttpClientOptions options = {}) {
   auto client = HttpClient::Create(std::move(options));
@@ -132,6 +135,118 @@ TEST(HttpClientTest, ResolvesHostNames) {
   EXPECT_EQ(peer.requests().at(0).Header("Host"), "localhost:" + std::to_string(peer.port()));
 }
 
+// A resolver that answers from a table, or holds the lookup unanswered until the test answers.
+class ScriptedResolver final : public HostResolver {
+ public:
+  explicit ScriptedResolver(std::vector<std::string> addresses = {})
+      : addresses_(std::move(addresses)) {}
+
+  void Resolve(const std::string& host, Done done) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    hosts_.push_back(host);
+    if (addresses_.empty()) {
+      held_.push_back(std::move(done));
+    } else {
+      done("", addresses_);
+    }
+  }
+
+  // Answers every held lookup (late: after the request gave up).
+  void AnswerHeld(const std::vector<std::string>& addresses) {
+    std::vector<Done> held;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      held.swap(held_);
+    }
+    for (Done& done : held) done("", addresses);
+  }
+
+  std::vector<std::string> hosts() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return hosts_;
+  }
+
+ private:
+  const std::vector<std::string> addresses_;
+  mutable std::mutex mu_;
+  std::vector<std::string> hosts_;
+  std::vector<Done> held_;
+};
+
+TEST(HttpClientTest, ConnectsToTheAddressTheResolverAnswers) {
+  FakeCallbackReceiver peer;
+  ASSERT_TRUE(peer.Start().ok());
+  auto resolver = std::make_shared<ScriptedResolver>(std::vector<std::string>{"127.0.0.1"});
+  HttpClientOptions options;
+  options.resolver = resolver;
+  auto client = NewClient(options);
+  std::string url = "http://rep.cell.test:" + std::to_string(peer.port()) + "/x";
+
+  HttpResult result = client->Send(Post(url));
+  ASSERT_TRUE(result.ok()) << result.message;
+  EXPECT_EQ(resolver->hosts(), std::vector<std::string>{"rep.cell.test"});
+  EXPECT_EQ(peer.requests().at(0).Header("Host"), "rep.cell.test:" + std::to_string(peer.port()));
+}
+
+TEST(HttpClientTest, DoesNotLookUpAnIpLiteral) {
+  FakeCallbackReceiver peer;
+  ASSERT_TRUE(peer.Start().ok());
+  auto resolver = std::make_shared<ScriptedResolver>();
+  HttpClientOptions options;
+  options.resolver = resolver;
+  auto client = NewClient(options);
+  HttpResult result = client->Send(Post(peer.url() + "/x"));
+  ASSERT_TRUE(result.ok()) << result.message;
+  EXPECT_TRUE(resolver->hosts().empty());
+}
+
+TEST(HttpClientTest, TimesOutALookupThatDoesNotAnswerAndIgnoresTheLateAnswer) {
+  FakeCallbackReceiver peer;
+  ASSERT_TRUE(peer.Start().ok());
+  auto resolver = std::make_shared<ScriptedResolver>();  // holds every lookup
+  HttpClientOptions options;
+  options.timeout = milliseconds(100);
+  options.resolver = resolver;
+  auto client = NewClient(options);
+
+  HttpResult result = client->Send(Post("http://stuck.test:9/x"));
+  EXPECT_EQ(result.error, TransportError::kTimeout) << result.message;
+  EXPECT_EQ(result.message,
+            "Post \"http://stuck.test:9/x\": dial tcp: lookup stuck.test: timeout "
+            "(Client.Timeout exceeded)");
+  // The answer arrives after the request gave up, and after the client is gone: ignored.
+  client.reset();
+  resolver->AnswerHeld({"127.0.0.1"});
+  EXPECT_EQ(peer.request_count(), 0u);
+}
+
+TEST(HttpClientTest, ReportsTheResolversErrorText) {
+  class FailingResolver final : public HostResolver {
+   public:
+    void Resolve(const std::string&, Done done) override { done("Host not found", {}); }
+  };
+  HttpClientOptions options;
+  options.resolver = std::make_shared<FailingResolver>();
+  auto client = NewClient(options);
+  HttpResult result = client->Send(Post("http://gone.test:9/x"));
+  EXPECT_EQ(result.error, TransportError::kResolve) << result.message;
+  EXPECT_EQ(result.message,
+            "Post \"http://gone.test:9/x\": dial tcp: lookup gone.test: Host not found");
+}
+
+TEST(HttpClientTest, AsioResolverAnswersLocalhost) {
+  std::promise<std::pair<std::string, std::vector<std::string>>> answer;
+  AsioHostResolver()->Resolve("localhost",
+                              [&answer](std::string error, std::vector<std::string> addresses) {
+                                answer.set_value({std::move(error), std::move(addresses)});
+                              });
+  auto future = answer.get_future();
+  ASSERT_EQ(future.wait_for(kWait), std::future_status::ready);
+  auto [error, addresses] = future.get();
+  EXPECT_EQ(error, "");
+  EXPECT_FALSE(addresses.empty());
+}
+
 TEST(HttpClientTest, ReportsAHostThatDoesNotResolve) {
   HttpClientOptions options;
   options.timeout = std::chrono::seconds(5);
@@ -217,15 +332,6 @@ TEST(HttpClientTest, ReportsAnUnreadableTlsFileAtCreation) {
 
 // --- HTTPS ---
 
-FakePeerOptions TlsPeer(bool require_client_cert) {
-  const TestPki& pki = SharedPki();
-  FakePeerOptions options;
-  options.cert_file = pki.server_cert_file;
-  options.key_file = pki.server_key_file;
-  if (require_client_cert) options.client_ca_file = pki.ca_file;
-  return options;
-}
-
 HttpClientOptions TlsClient(bool with_client_cert) {
   const TestPki& pki = SharedPki();
   HttpClientOptions options;
@@ -295,11 +401,7 @@ TEST(HttpClientTlsTest, FailsWithATlsErrorWithoutTheClientCertificateMutualTlsNe
 }
 
 TEST(HttpClientTlsTest, RejectsAServerCertificateFromAnotherCa) {
-  const TestPki& pki = SharedPki();
-  FakePeerOptions options;
-  options.cert_file = pki.untrusted_cert_file;
-  options.key_file = pki.untrusted_key_file;
-  FakeCallbackReceiver peer(options);
+  FakeCallbackReceiver peer(UntrustedTlsPeer());
   ASSERT_TRUE(peer.Start().ok());
   auto client = NewClient(TlsClient(false));
   HttpResult result = client->Send(Post(peer.url() + "/x"));

@@ -239,11 +239,7 @@ TEST_F(RepsTest, DropsAsynchronousCallsAfterShutdown) {
 
 TEST(RepsTlsTest, StopsAnInstanceOnAMutualTlsRep) {
   const TestPki& pki = SharedPki();
-  FakePeerOptions peer;
-  peer.cert_file = pki.server_cert_file;
-  peer.key_file = pki.server_key_file;
-  peer.client_ca_file = pki.ca_file;
-  FakeRep rep(peer);
+  FakeRep rep(testing::TlsPeer(/*require_client_cert=*/true));
   ASSERT_TRUE(rep.Start().ok());
 
   HttpRepsOptions options;

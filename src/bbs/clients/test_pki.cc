@@ -66,7 +66,8 @@ Result<Identity> MakeIdentity(const char* common_name, const Identity* issuer, b
          AddExtension(cert, issuer_cert, NID_key_usage,
                       "critical,digitalSignature,keyEncipherment") &&
          AddExtension(cert, issuer_cert, NID_ext_key_usage, "serverAuth,clientAuth") &&
-         AddExtension(cert, issuer_cert, NID_subject_alt_name, "IP:127.0.0.1,DNS:localhost");
+         AddExtension(cert, issuer_cert, NID_subject_alt_name,
+                      "IP:127.0.0.1,DNS:localhost,DNS:metron");
   }
   if (!ok) return UnknownError("test pki: adding extensions failed");
   if (X509_sign(cert, issuer_key, EVP_sha256()) == 0) return UnknownError("test pki: sign failed");

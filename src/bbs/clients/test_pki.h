@@ -6,8 +6,9 @@
 
 namespace bbs::clients {
 
-// A throwaway PKI for TLS tests: a CA, a server certificate for 127.0.0.1/localhost and a client
-// certificate, all RSA 2048 signed by the CA, written as PEM files into a directory.
+// A throwaway PKI for TLS tests: a CA, a server certificate for 127.0.0.1/localhost (and
+// "metron", the name the Loggregator emitter verifies) and a client certificate, all RSA 2048
+// signed by the CA, written as PEM files into a directory.
 struct TestPki {
   std::string ca_file;
   std::string server_cert_file, server_key_file;

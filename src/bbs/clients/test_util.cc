@@ -105,13 +105,21 @@ const TestPki& SharedPki() {
   return pki;
 }
 
-const std::string* FindHeader(const HeaderList& headers, std::string_view name) {
-  for (const auto& [key, value] : headers) {
-    if (key.size() == name.size() && ::strncasecmp(key.data(), name.data(), name.size()) == 0) {
-      return &value;
-    }
-  }
-  return nullptr;
+FakePeerOptions TlsPeer(bool require_client_cert) {
+  const TestPki& pki = SharedPki();
+  FakePeerOptions options;
+  options.cert_file = pki.server_cert_file;
+  options.key_file = pki.server_key_file;
+  if (require_client_cert) options.client_ca_file = pki.ca_file;
+  return options;
+}
+
+FakePeerOptions UntrustedTlsPeer() {
+  const TestPki& pki = SharedPki();
+  FakePeerOptions options;
+  options.cert_file = pki.untrusted_cert_file;
+  options.key_file = pki.untrusted_key_file;
+  return options;
 }
 
 }  // namespace bbs::clients::testing

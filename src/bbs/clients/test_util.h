@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "bbs/base/logger.h"
+#include "bbs/clients/fake_peers.h"
 #include "bbs/clients/http_client.h"
 #include "bbs/clients/test_pki.h"
 
@@ -63,7 +64,12 @@ class RefusingPort {
 // One PKI per test process, generated on first use into a temporary directory.
 const TestPki& SharedPki();
 
-// The value of header `name` in `headers`, or nullptr when absent.
-const std::string* FindHeader(const HeaderList& headers, std::string_view name);
+using ::bbs::http::FindHeader;
+
+// A peer serving https with the shared PKI's server certificate; with `require_client_cert` it
+// asks for a client certificate signed by the PKI's CA (mutual TLS).
+FakePeerOptions TlsPeer(bool require_client_cert);
+// A peer serving https with a certificate from another CA, which clients must reject.
+FakePeerOptions UntrustedTlsPeer();
 
 }  // namespace bbs::clients::testing

@@ -18,13 +18,18 @@ namespace {
 
 Logger NullLogger() { return Logger(LogSink::Null(), "bbs"); }
 
+// A client of the configured Locket (nothing listens there: creating it does not connect).
+auto LocketClientFor(const Config& config) {
+  cells::LocketClientOptions options;
+  options.address = config.locket_address;
+  return cells::LocketClient::Create(options);
+}
+
 TEST(MakeLeaderLockTest, AnExternalLocketGivesTheLocketLockOwnedByTheUuid) {
   Config config;
   config.locket_address = "127.0.0.1:1";
   config.uuid = "bbs-z1-0";
-  cells::LocketClientOptions options;
-  options.address = config.locket_address;
-  auto client = cells::LocketClient::Create(options);
+  auto client = LocketClientFor(config);
   ASSERT_TRUE(client.ok());
   auto lock = MakeLeaderLock(config, client->get(), NullLogger());
   ASSERT_TRUE(lock.ok()) << lock.status().ToString();
@@ -50,9 +55,7 @@ TEST(MakeLeaderLockTest, LocketCertificatesWithoutALocketAddressAreAnError) {
 TEST(MakeLeaderLockTest, AnExternalLocketWithoutUuidIsAnError) {
   Config config;
   config.locket_address = "127.0.0.1:1";
-  cells::LocketClientOptions options;
-  options.address = config.locket_address;
-  auto client = cells::LocketClient::Create(options);
+  auto client = LocketClientFor(config);
   ASSERT_TRUE(client.ok());
   auto lock = MakeLeaderLock(config, client->get(), NullLogger());
   ASSERT_FALSE(lock.ok());
@@ -118,9 +121,7 @@ TEST(MakeLeaderLockTest, AnExternalLocketTakesPrecedenceOverTheLeaseRow) {
   config.database_connection_string = "postgres://bbs@127.0.0.1:1/bbs";
   config.locket_address = "127.0.0.1:1";
   config.uuid = "bbs-z1-0";
-  cells::LocketClientOptions options;
-  options.address = config.locket_address;
-  auto client = cells::LocketClient::Create(options);
+  auto client = LocketClientFor(config);
   ASSERT_TRUE(client.ok());
   std::shared_ptr<const storage::sql::LeaseFence> fence;
   auto lock = MakeLeaderLock(config, client->get(), NullLogger(), &fence);

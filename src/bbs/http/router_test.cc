@@ -1,5 +1,7 @@
 #include "bbs/http/router.h"
 
+#include <utility>
+
 #include <gtest/gtest.h>
 
 namespace bbs::http {
@@ -14,6 +16,17 @@ std::string HeaderValue(const Response& response, std::string_view name) {
     if (key == name) return value;
   }
   return "<absent>";
+}
+
+// `router` finds no route for `method` `path` and answers with Go's plain-text error.
+void ExpectMiss(const Router& router, const char* method, const char* path, int status,
+                const char* body, std::pair<const char*, const char*> header) {
+  Response miss;
+  EXPECT_EQ(router.Find(method, path, &miss), nullptr) << method << " " << path;
+  EXPECT_EQ(miss.status, status);
+  EXPECT_EQ(miss.body, body);
+  EXPECT_EQ(miss.content_type, "text/plain; charset=utf-8");
+  EXPECT_EQ(HeaderValue(miss, header.first), header.second);
 }
 
 TEST(RouterTest, FindsARouteByMethodAndExactPath) {
@@ -34,12 +47,8 @@ TEST(RouterTest, AnswersAnUnknownPathWithGosNotFound) {
   Router router;
   router.Add("POST", "/v1/ping", "Ping", [](Request&&, Responder) {});
   for (const char* method : {"GET", "POST", "HEAD", "DELETE"}) {
-    Response miss;
-    EXPECT_EQ(router.Find(method, "/v1/pong", &miss), nullptr);
-    EXPECT_EQ(miss.status, 404);
-    EXPECT_EQ(miss.body, "404 page not found\n");
-    EXPECT_EQ(miss.content_type, "text/plain; charset=utf-8");
-    EXPECT_EQ(HeaderValue(miss, "X-Content-Type-Options"), "nosniff");
+    ExpectMiss(router, method, "/v1/pong", 404, "404 page not found\n",
+               {"X-Content-Type-Options", "nosniff"});
   }
   Response miss;
   EXPECT_EQ(router.Find("POST", "/v1/ping/", &miss), nullptr) << "matching is exact";
@@ -51,12 +60,7 @@ TEST(RouterTest, AnswersAKnownPathUnderAnotherMethodWith405ListingTheMethods) {
   router.Add("GET", "/v1/events", "Events", [](Request&&, Responder) {});
   router.Add("POST", "/v1/events", "EventsPost", [](Request&&, Responder) {});
   for (const char* method : {"HEAD", "PUT"}) {
-    Response miss;
-    EXPECT_EQ(router.Find(method, "/v1/events", &miss), nullptr);
-    EXPECT_EQ(miss.status, 405);
-    EXPECT_EQ(miss.body, "Method Not Allowed\n");
-    EXPECT_EQ(miss.content_type, "text/plain; charset=utf-8");
-    EXPECT_EQ(HeaderValue(miss, "Allow"), "GET, POST");
+    ExpectMiss(router, method, "/v1/events", 405, "Method Not Allowed\n", {"Allow", "GET, POST"});
   }
 }
 

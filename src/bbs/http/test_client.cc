@@ -35,10 +35,7 @@ Status Timeout(std::string_view what) {
 }
 
 bool HasHeaderNamed(const HeaderList& headers, std::string_view name) {
-  for (const auto& [key, value] : headers) {
-    if (beast::iequals(key, name)) return true;
-  }
-  return false;
+  return FindHeader(headers, name) != nullptr;
 }
 
 }  // namespace
@@ -280,12 +277,7 @@ class TestClientImpl {
 
 }  // namespace internal
 
-std::string TestResponse::Header(std::string_view name) const {
-  for (const auto& [key, value] : headers) {
-    if (boost::beast::iequals(key, name)) return value;
-  }
-  return "";
-}
+std::string TestResponse::Header(std::string_view name) const { return HeaderValue(headers, name); }
 
 bool TestResponse::HasHeader(std::string_view name) const {
   return internal::HasHeaderNamed(headers, name);

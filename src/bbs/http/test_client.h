@@ -10,14 +10,13 @@
 #include <vector>
 
 #include "bbs/base/status.h"
+#include "bbs/http/header_list.h"
 
 namespace bbs::http {
 
 namespace internal {
 class TestClientImpl;
 }  // namespace internal
-
-using HeaderList = std::vector<std::pair<std::string, std::string>>;
 
 // TLS for a TestClient, as PEM file paths. Verifies the server against `ca_file` (without a
 // host name check) and presents `cert_file`/`key_file` when both are set.

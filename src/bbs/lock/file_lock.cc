@@ -196,15 +196,7 @@ void FileLock::Watch() {
 }
 
 void FileLock::Release() {
-  std::thread watcher;
-  {
-    std::lock_guard lock(mu_);
-    stopping_ = true;
-    watcher = std::move(watcher_);
-  }
-  cv_.notify_all();
-  if (watcher.joinable() && watcher.get_id() != std::this_thread::get_id()) watcher.join();
-  if (watcher.joinable()) watcher.detach();  // Release called from on_lost, on the watcher
+  StopBackgroundThread(mu_, cv_, stopping_, watcher_);
   std::lock_guard lock(mu_);
   if (fd_ < 0) return;
   bool was_held = held_.exchange(false);

@@ -12,10 +12,13 @@
 
 #include <gtest/gtest.h>
 
+#include "bbs/lock/lock_test_util.h"
+
 namespace bbs::lock {
 namespace {
 
 using namespace std::chrono_literals;
+using testing::AcquireAsync;
 
 class FileLockTest : public ::testing::Test {
  protected:
@@ -31,11 +34,6 @@ class FileLockTest : public ::testing::Test {
                                      std::chrono::milliseconds check = 5000ms) {
     return std::make_unique<FileLock>(FileLockOptions{path_, owner, check},
                                       Logger(LogSink::Null(), "test"));
-  }
-
-  // Starts Acquire on another thread.
-  static std::future<Result<AcquireOutcome>> AcquireAsync(FileLock* lock) {
-    return std::async(std::launch::async, [lock] { return lock->Acquire(nullptr); });
   }
 
   std::string dir_;
@@ -60,12 +58,11 @@ TEST_F(FileLockTest, ASecondContenderWaitsUntilTheHolderReleases) {
   ASSERT_EQ(*first->Acquire(nullptr), AcquireOutcome::kAcquired);
   auto second = MakeLock("second");
   auto waiting = AcquireAsync(second.get());
-  EXPECT_EQ(waiting.wait_for(200ms), std::future_status::timeout);
+  testing::ExpectStillWaiting(waiting, 200ms);
   EXPECT_FALSE(second->Held());
 
   first->Release();
-  ASSERT_EQ(waiting.wait_for(10s), std::future_status::ready);
-  EXPECT_EQ(*waiting.get(), AcquireOutcome::kAcquired);
+  testing::ExpectOutcome(waiting, AcquireOutcome::kAcquired);
   EXPECT_TRUE(second->Held());
   EXPECT_NE(FileLock::ReadHolder(path_).find("second"), std::string::npos);
 }
@@ -88,12 +85,11 @@ TEST_F(FileLockTest, AWaiterTakesOverAtOnceWhenTheHoldingProcessIsKilled) {
 
   auto lock = MakeLock("survivor");
   auto waiting = AcquireAsync(lock.get());
-  EXPECT_EQ(waiting.wait_for(200ms), std::future_status::timeout);
+  testing::ExpectStillWaiting(waiting, 200ms);
   kill(child, SIGKILL);
   int status = 0;
   waitpid(child, &status, 0);
-  ASSERT_EQ(waiting.wait_for(10s), std::future_status::ready);
-  EXPECT_EQ(*waiting.get(), AcquireOutcome::kAcquired);
+  testing::ExpectOutcome(waiting, AcquireOutcome::kAcquired);
 }
 
 TEST_F(FileLockTest, CancelEndsAWaitingAcquireAndLeavesTheLockFree) {
@@ -101,18 +97,16 @@ TEST_F(FileLockTest, CancelEndsAWaitingAcquireAndLeavesTheLockFree) {
   ASSERT_EQ(*holder->Acquire(nullptr), AcquireOutcome::kAcquired);
   auto waiter = MakeLock("waiter");
   auto waiting = AcquireAsync(waiter.get());
-  EXPECT_EQ(waiting.wait_for(100ms), std::future_status::timeout);
+  testing::ExpectStillWaiting(waiting, 100ms);
   waiter->Cancel();
-  ASSERT_EQ(waiting.wait_for(10s), std::future_status::ready);
-  EXPECT_EQ(*waiting.get(), AcquireOutcome::kCancelled);
+  testing::ExpectOutcome(waiting, AcquireOutcome::kCancelled);
   EXPECT_FALSE(waiter->Held());
 
   // The abandoned flock must not keep the lock once the holder lets go.
   holder->Release();
   auto third = MakeLock("third");
   auto next = AcquireAsync(third.get());
-  ASSERT_EQ(next.wait_for(10s), std::future_status::ready);
-  EXPECT_EQ(*next.get(), AcquireOutcome::kAcquired);
+  testing::ExpectOutcome(next, AcquireOutcome::kAcquired);
 }
 
 TEST_F(FileLockTest, RemovingTheLockFileLosesTheLock) {

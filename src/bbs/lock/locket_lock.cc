@@ -114,20 +114,7 @@ void LocketLock::Cancel() {
 }
 
 void LocketLock::Release() {
-  std::thread heartbeat;
-  {
-    std::lock_guard lock(mu_);
-    stopping_ = true;
-    heartbeat = std::move(heartbeat_);
-  }
-  cv_.notify_all();
-  if (heartbeat.joinable()) {
-    if (heartbeat.get_id() == std::this_thread::get_id()) {
-      heartbeat.detach();  // called from on_lost: the heartbeat thread is ending anyway
-    } else {
-      heartbeat.join();
-    }
-  }
+  StopBackgroundThread(mu_, cv_, stopping_, heartbeat_);
   if (!held_.exchange(false)) return;
   // Upstream sends Release without a deadline; a bound keeps shutdown from hanging on Locket.
   cells::LocketCallOptions call;

@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include "bbs/lock/lock_test_util.h"
+
 #include "bbs/cells/locket_service.h"
 #include "bbs/cells/presence_registry.h"
 
@@ -15,6 +17,7 @@ namespace bbs::lock {
 namespace {
 
 using namespace std::chrono_literals;
+using testing::AcquireAsync;
 
 // A real Locket gRPC server over an in-memory registry on simulated time, and a client of it.
 class GrpcLocketLockTest : public ::testing::Test {
@@ -45,10 +48,6 @@ class GrpcLocketLockTest : public ::testing::Test {
     return cells::LocketResource{"bbs", owner, "", cells::ResourceType::kLock};
   }
 
-  static std::future<Result<AcquireOutcome>> AcquireAsync(LeaderLock* lock) {
-    return std::async(std::launch::async, [lock] { return lock->Acquire(nullptr); });
-  }
-
   FakeClock clock_;
   std::unique_ptr<cells::PresenceRegistry> registry_;
   std::unique_ptr<cells::LocketServer> server_;
@@ -72,11 +71,10 @@ TEST_F(GrpcLocketLockTest, WaitsWhileAnotherOwnerHoldsTheLockAndTakesItWhenRelea
   ASSERT_TRUE(registry_->Lock(BbsLock("other"), 15).ok());
   auto lock = MakeLock("me");
   auto waiting = AcquireAsync(lock.get());
-  EXPECT_EQ(waiting.wait_for(300ms), std::future_status::timeout);
+  testing::ExpectStillWaiting(waiting, 300ms);
   EXPECT_FALSE(lock->Held());
   ASSERT_TRUE(registry_->Release("bbs", "other").ok());
-  ASSERT_EQ(waiting.wait_for(10s), std::future_status::ready);
-  EXPECT_EQ(*waiting.get(), AcquireOutcome::kAcquired);
+  testing::ExpectOutcome(waiting, AcquireOutcome::kAcquired);
   EXPECT_EQ(client_->Fetch("bbs")->owner, "me");
 }
 
@@ -84,10 +82,9 @@ TEST_F(GrpcLocketLockTest, TakesTheLockOnceTheDeadHoldersTtlRanOut) {
   ASSERT_TRUE(registry_->Lock(BbsLock("dead"), 15).ok());
   auto lock = MakeLock("me");
   auto waiting = AcquireAsync(lock.get());
-  EXPECT_EQ(waiting.wait_for(200ms), std::future_status::timeout);
+  testing::ExpectStillWaiting(waiting, 200ms);
   clock_.Advance(16s);
-  ASSERT_EQ(waiting.wait_for(10s), std::future_status::ready);
-  EXPECT_EQ(*waiting.get(), AcquireOutcome::kAcquired);
+  testing::ExpectOutcome(waiting, AcquireOutcome::kAcquired);
 }
 
 TEST_F(GrpcLocketLockTest, AFailedHeartbeatLosesTheLockWhenLocketGoesAway) {
@@ -134,10 +131,9 @@ TEST_F(GrpcLocketLockTest, CancelEndsAWaitingAcquire) {
   ASSERT_TRUE(registry_->Lock(BbsLock("other"), 15).ok());
   auto lock = MakeLock("me");
   auto waiting = AcquireAsync(lock.get());
-  EXPECT_EQ(waiting.wait_for(100ms), std::future_status::timeout);
+  testing::ExpectStillWaiting(waiting, 100ms);
   lock->Cancel();
-  ASSERT_EQ(waiting.wait_for(10s), std::future_status::ready);
-  EXPECT_EQ(*waiting.get(), AcquireOutcome::kCancelled);
+  testing::ExpectOutcome(waiting, AcquireOutcome::kCancelled);
   EXPECT_EQ(client_->Fetch("bbs")->owner, "other");
 }
 

@@ -7,6 +7,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "bbs/clients/test_pki.h"
 #include "bbs/loggregator/fake_agent.h"
 #include "bbs/metrics/reporter.h"
 #include "loggregator/envelope.pb.h"
@@ -27,9 +28,9 @@ class EmitterTest : public ::testing::Test {
   static void SetUpTestSuite() {
     char pattern[] = "/tmp/bbs-loggregator-test-XXXXXX";
     dir_ = new std::string(mkdtemp(pattern));
-    auto certs = TestCertificates::Create(*dir_);
+    auto certs = clients::TestPki::Create(*dir_);
     ASSERT_TRUE(certs.ok()) << certs.status().ToString();
-    certs_ = new TestCertificates(*certs);
+    certs_ = new clients::TestPki(*certs);
   }
   static void TearDownTestSuite() {
     std::filesystem::remove_all(*dir_);
@@ -39,7 +40,7 @@ class EmitterTest : public ::testing::Test {
 
   void SetUp() override {
     ASSERT_TRUE(
-        agent_.Start(certs_->ca_file, certs_->agent_cert_file, certs_->agent_key_file).ok());
+        agent_.Start(certs_->ca_file, certs_->server_cert_file, certs_->server_key_file).ok());
   }
 
   EmitterOptions Options() {
@@ -63,14 +64,14 @@ class EmitterTest : public ::testing::Test {
   }
 
   static std::string* dir_;
-  static TestCertificates* certs_;
+  static clients::TestPki* certs_;
   FakeClock clock_{kNow};
   metrics::BbsMetrics metrics_;
   FakeAgent agent_;
 };
 
 std::string* EmitterTest::dir_ = nullptr;
-TestCertificates* EmitterTest::certs_ = nullptr;
+clients::TestPki* EmitterTest::certs_ = nullptr;
 
 const v2::Envelope* FindGauge(const std::vector<v2::Envelope>& es, const std::string& name) {
   for (const auto& e : es) {

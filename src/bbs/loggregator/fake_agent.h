@@ -17,18 +17,6 @@ class Server;
 
 namespace bbs::loggregator {
 
-// A throwaway PKI for the emitter tests: a CA, an agent certificate for "metron" and
-// 127.0.0.1, and a client certificate, written as PEM files into a directory; plus a client
-// certificate from another CA that the agent must refuse.
-struct TestCertificates {
-  std::string ca_file;
-  std::string agent_cert_file, agent_key_file;
-  std::string client_cert_file, client_key_file;
-  std::string untrusted_cert_file, untrusted_key_file;
-
-  static Result<TestCertificates> Create(const std::string& directory);
-};
-
 // An in-process Loggregator agent: the v2 Ingress service (Sender, BatchSender, Send) on
 // 127.0.0.1 with mutual TLS, recording every envelope it receives. Thread-safe.
 class FakeAgent {

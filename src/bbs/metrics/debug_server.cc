@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "bbs/base/log_level_name.h"
 #include "bbs/http/router.h"
 #include "bbs/http/server.h"
 
@@ -40,20 +41,6 @@ bool ParseDebugLogLevel(std::string_view text, LogLevel* out) {
     return false;
   }
   return true;
-}
-
-const char* LogLevelName(LogLevel level) {
-  switch (level) {
-    case LogLevel::kDebug:
-      return "debug";
-    case LogLevel::kInfo:
-      return "info";
-    case LogLevel::kError:
-      return "error";
-    case LogLevel::kFatal:
-      return "fatal";
-  }
-  return "info";
 }
 
 DebugServer::DebugServer(DebugServerOptions options, const BbsMetrics* metrics,

@@ -48,7 +48,5 @@ class DebugServer {
 
 // Parses a level the way upstream's /log-level does. Returns false for anything else.
 bool ParseDebugLogLevel(std::string_view text, LogLevel* out);
-// "debug", "info", "error" or "fatal".
-const char* LogLevelName(LogLevel level);
 
 }  // namespace bbs::metrics

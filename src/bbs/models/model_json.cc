@@ -604,34 +604,30 @@ class Decoder {
     return Status::Ok();
   }
 
+  // An integer field: `v` read as T, then added to a repeated field or set.
+  template <typename T>
+  Status Integer(const Json& v, Message* m, const FieldDescriptor* f, bool add,
+                 void (Reflection::*adder)(Message*, const FieldDescriptor*, T) const,
+                 void (Reflection::*setter)(Message*, const FieldDescriptor*, T) const) {
+    T x = 0;
+    if (Status s = Int(v, f, &x); !s.ok()) return s;
+    const Reflection* r = m->GetReflection();
+    add ? (r->*adder)(m, f, x) : (r->*setter)(m, f, x);
+    return Status::Ok();
+  }
+
   Status One(const Json& v, Message* m, const FieldDescriptor* f, bool add) {
     const Reflection* r = m->GetReflection();
     Status s;
     switch (f->cpp_type()) {
-      case FieldDescriptor::CPPTYPE_INT32: {
-        int32_t x = 0;
-        if (!(s = Int(v, f, &x)).ok()) return s;
-        add ? r->AddInt32(m, f, x) : r->SetInt32(m, f, x);
-        break;
-      }
-      case FieldDescriptor::CPPTYPE_INT64: {
-        int64_t x = 0;
-        if (!(s = Int(v, f, &x)).ok()) return s;
-        add ? r->AddInt64(m, f, x) : r->SetInt64(m, f, x);
-        break;
-      }
-      case FieldDescriptor::CPPTYPE_UINT32: {
-        uint32_t x = 0;
-        if (!(s = Int(v, f, &x)).ok()) return s;
-        add ? r->AddUInt32(m, f, x) : r->SetUInt32(m, f, x);
-        break;
-      }
-      case FieldDescriptor::CPPTYPE_UINT64: {
-        uint64_t x = 0;
-        if (!(s = Int(v, f, &x)).ok()) return s;
-        add ? r->AddUInt64(m, f, x) : r->SetUInt64(m, f, x);
-        break;
-      }
+      case FieldDescriptor::CPPTYPE_INT32:
+        return Integer(v, m, f, add, &Reflection::AddInt32, &Reflection::SetInt32);
+      case FieldDescriptor::CPPTYPE_INT64:
+        return Integer(v, m, f, add, &Reflection::AddInt64, &Reflection::SetInt64);
+      case FieldDescriptor::CPPTYPE_UINT32:
+        return Integer(v, m, f, add, &Reflection::AddUInt32, &Reflection::SetUInt32);
+      case FieldDescriptor::CPPTYPE_UINT64:
+        return Integer(v, m, f, add, &Reflection::AddUInt64, &Reflection::SetUInt64);
       case FieldDescriptor::CPPTYPE_BOOL:
         if (!v.is_boolean()) return JsonError("cannot unmarshal into bool field " + f->name());
         add ? r->AddBool(m, f, v.get<bool>()) : r->SetBool(m, f, v.get<bool>());

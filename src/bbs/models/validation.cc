@@ -535,29 +535,6 @@ void CheckActualLrpInstanceKey(const models::ActualLRPInstanceKey& key, Problems
   }
 }
 
-template <typename Request>
-void CheckKeyAndInstanceKey(const Request& request, Problems* out) {
-  if (!request.has_actual_lrp_key()) {
-    AddField(out, "actual_lrp_key");
-  } else {
-    CheckActualLrpKey(request.actual_lrp_key(), out);
-  }
-  if (!request.has_actual_lrp_instance_key()) {
-    AddField(out, "actual_lrp_instance_key");
-  } else {
-    CheckActualLrpInstanceKey(request.actual_lrp_instance_key(), out);
-  }
-}
-
-template <typename Request>
-void CheckNetInfo(const Request& request, Problems* out) {
-  if (!request.has_actual_lrp_net_info()) {
-    AddField(out, "actual_lrp_net_info");
-  } else if (request.actual_lrp_net_info().address().empty()) {
-    AddField(out, "address");
-  }
-}
-
 void CheckDesiredLrp(const models::DesiredLRP& lrp, Problems* out) {
   CheckVolumeMountedFilesSize(lrp.volume_mounted_files(), out);
   if (lrp.domain().empty()) {
@@ -698,17 +675,85 @@ void CheckTaskDefinition(const models::TaskDefinition& definition, Problems* out
   CheckImageLayers(definition.image_layers(), definition.legacy_download_user(), out);
 }
 
-void CheckTaskGuidPattern(const std::string& task_guid, Problems* out) {
-  if (!IsValidGuid(task_guid)) {
-    AddField(out, "task_guid");
-  }
+// --- Request rules ---
+//
+// Each request's Validate is the list of its rules, in upstream's order (which is the order of
+// the problems in the message). A rule is a callable (const Request&, Problems*).
+
+template <typename Model, typename... Rules>
+Status Apply(const Model& model, const Rules&... rules) {
+  Problems problems;
+  (rules(model, &problems), ...);
+  return ToStatus(problems);
 }
 
-template <typename Check, typename Model>
-Status Run(Check check, const Model& model) {
-  Problems problems;
-  check(model, &problems);
-  return ToStatus(problems);
+template <typename Model>
+using StringField = const std::string& (Model::*)() const;
+
+// "Invalid field: <name>" when the string is empty.
+template <typename Model>
+auto NonEmpty(StringField<Model> field, std::string_view name) {
+  return [=](const Model& m, Problems* out) { RequireNonEmpty((m.*field)(), name, out); };
+}
+
+// "Invalid field: task_guid" unless the guid matches the guid pattern.
+template <typename Model>
+auto TaskGuidPattern(StringField<Model> field) {
+  return [=](const Model& m, Problems* out) {
+    if (!IsValidGuid((m.*field)())) AddField(out, "task_guid");
+  };
+}
+
+// "Invalid field: index" when the index is negative.
+template <typename Model>
+auto IndexNotNegative() {
+  return [](const Model& m, Problems* out) {
+    if (m.index() < 0) AddField(out, "index");
+  };
+}
+
+// "Invalid field: <name>" when the nested message is absent, otherwise its own problems.
+template <typename Model, typename Nested>
+auto Present(bool (Model::*has)() const, const Nested& (Model::*get)() const, std::string_view name,
+             void (*check)(const Nested&, Problems*)) {
+  return [=](const Model& m, Problems* out) {
+    if (!(m.*has)()) {
+      AddField(out, name);
+    } else {
+      check((m.*get)(), out);
+    }
+  };
+}
+
+template <typename Request>
+auto ActualLrpKey() {
+  return Present(&Request::has_actual_lrp_key, &Request::actual_lrp_key, "actual_lrp_key",
+                 CheckActualLrpKey);
+}
+
+template <typename Request>
+auto ActualLrpInstanceKey() {
+  return Present(&Request::has_actual_lrp_instance_key, &Request::actual_lrp_instance_key,
+                 "actual_lrp_instance_key", CheckActualLrpInstanceKey);
+}
+
+// A request naming one actual LRP instance: both keys.
+template <typename Request>
+Status ValidateKeys(const Request& r) {
+  return Apply(r, ActualLrpKey<Request>(), ActualLrpInstanceKey<Request>());
+}
+
+// A running instance: both keys and a net info with an address.
+template <typename Request>
+Status ValidateRunningKeys(const Request& r) {
+  auto net_info = [](const Request& m, Problems* out) {
+    if (!m.has_actual_lrp_net_info()) {
+      AddField(out, "actual_lrp_net_info");
+    } else if (m.actual_lrp_net_info().address().empty()) {
+      AddField(out, "address");
+    }
+  };
+  return Apply(r, ActualLrpKey<Request>(), ActualLrpInstanceKey<Request>(), net_info);
 }
 
 }  // namespace
@@ -721,16 +766,14 @@ bool IsValidGuid(std::string_view guid) {
 
 bool IsUrlWithScheme(std::string_view text) { return url::IsGoUrlWithScheme(text); }
 
-Status Validate(const models::UpsertDomainRequest& request) {
-  Problems problems;
-  RequireNonEmpty(request.domain(), "domain", &problems);
-  return ToStatus(problems);
+Status Validate(const models::UpsertDomainRequest& r) {
+  return Apply(r, NonEmpty(&models::UpsertDomainRequest::domain, "domain"));
 }
 
 Status Validate(const models::ActualLRPsRequest&) { return Status::Ok(); }
 
-Status Validate(const models::ActualLRPsByProcessGuidsRequest& request) {
-  if (request.process_guids().empty()) {
+Status Validate(const models::ActualLRPsByProcessGuidsRequest& r) {
+  if (r.process_guids().empty()) {
     return InvalidRequest("process_guids must not be empty");
   }
   return Status::Ok();
@@ -738,238 +781,156 @@ Status Validate(const models::ActualLRPsByProcessGuidsRequest& request) {
 
 Status Validate(const models::ActualLRPGroupsRequest&) { return Status::Ok(); }
 
-Status Validate(const models::ActualLRPGroupsByProcessGuidRequest& request) {
-  Problems problems;
-  RequireNonEmpty(request.process_guid(), "process_guid", &problems);
-  return ToStatus(problems);
+Status Validate(const models::ActualLRPGroupsByProcessGuidRequest& r) {
+  return Apply(
+      r, NonEmpty(&models::ActualLRPGroupsByProcessGuidRequest::process_guid, "process_guid"));
 }
 
-Status Validate(const models::ActualLRPGroupByProcessGuidAndIndexRequest& request) {
-  Problems problems;
-  RequireNonEmpty(request.process_guid(), "process_guid", &problems);
-  if (request.index() < 0) {
-    AddField(&problems, "index");
-  }
-  return ToStatus(problems);
+Status Validate(const models::ActualLRPGroupByProcessGuidAndIndexRequest& r) {
+  using R = models::ActualLRPGroupByProcessGuidAndIndexRequest;
+  return Apply(r, NonEmpty(&R::process_guid, "process_guid"), IndexNotNegative<R>());
 }
 
-Status Validate(const models::ClaimActualLRPRequest& request) {
-  Problems problems;
-  RequireNonEmpty(request.process_guid(), "process_guid", &problems);
-  if (!request.has_actual_lrp_instance_key()) {
-    AddField(&problems, "actual_lrp_instance_key");
-  } else {
-    CheckActualLrpInstanceKey(request.actual_lrp_instance_key(), &problems);
-  }
-  return ToStatus(problems);
+Status Validate(const models::ClaimActualLRPRequest& r) {
+  using R = models::ClaimActualLRPRequest;
+  return Apply(r, NonEmpty(&R::process_guid, "process_guid"), ActualLrpInstanceKey<R>());
 }
 
-Status Validate(const models::StartActualLRPRequest& request) {
-  Problems problems;
-  CheckKeyAndInstanceKey(request, &problems);
-  CheckNetInfo(request, &problems);
-  return ToStatus(problems);
+Status Validate(const models::StartActualLRPRequest& r) { return ValidateRunningKeys(r); }
+
+Status Validate(const models::CrashActualLRPRequest& r) { return ValidateKeys(r); }
+
+Status Validate(const models::FailActualLRPRequest& r) {
+  using R = models::FailActualLRPRequest;
+  return Apply(r, ActualLrpKey<R>(), NonEmpty(&R::error_message, "error_message"));
 }
 
-Status Validate(const models::CrashActualLRPRequest& request) {
-  Problems problems;
-  CheckKeyAndInstanceKey(request, &problems);
-  return ToStatus(problems);
+Status Validate(const models::RetireActualLRPRequest& r) {
+  return Apply(r, ActualLrpKey<models::RetireActualLRPRequest>());
 }
 
-Status Validate(const models::FailActualLRPRequest& request) {
-  Problems problems;
-  if (!request.has_actual_lrp_key()) {
-    AddField(&problems, "actual_lrp_key");
-  } else {
-    CheckActualLrpKey(request.actual_lrp_key(), &problems);
-  }
-  RequireNonEmpty(request.error_message(), "error_message", &problems);
-  return ToStatus(problems);
+Status Validate(const models::RemoveActualLRPRequest& r) {
+  using R = models::RemoveActualLRPRequest;
+  return Apply(r, NonEmpty(&R::process_guid, "process_guid"), IndexNotNegative<R>());
 }
 
-Status Validate(const models::RetireActualLRPRequest& request) {
-  Problems problems;
-  if (!request.has_actual_lrp_key()) {
-    AddField(&problems, "actual_lrp_key");
-  } else {
-    CheckActualLrpKey(request.actual_lrp_key(), &problems);
-  }
-  return ToStatus(problems);
+Status Validate(const models::EvacuateClaimedActualLRPRequest& r) { return ValidateKeys(r); }
+
+Status Validate(const models::EvacuateRunningActualLRPRequest& r) { return ValidateRunningKeys(r); }
+
+Status Validate(const models::EvacuateStoppedActualLRPRequest& r) { return ValidateKeys(r); }
+
+Status Validate(const models::EvacuateCrashedActualLRPRequest& r) {
+  using R = models::EvacuateCrashedActualLRPRequest;
+  return Apply(r, ActualLrpKey<R>(), ActualLrpInstanceKey<R>(),
+               NonEmpty(&R::error_message, "error_message"));
 }
 
-Status Validate(const models::RemoveActualLRPRequest& request) {
-  Problems problems;
-  RequireNonEmpty(request.process_guid(), "process_guid", &problems);
-  if (request.index() < 0) {
-    AddField(&problems, "index");
-  }
-  return ToStatus(problems);
-}
-
-Status Validate(const models::EvacuateClaimedActualLRPRequest& request) {
-  Problems problems;
-  CheckKeyAndInstanceKey(request, &problems);
-  return ToStatus(problems);
-}
-
-Status Validate(const models::EvacuateRunningActualLRPRequest& request) {
-  Problems problems;
-  CheckKeyAndInstanceKey(request, &problems);
-  CheckNetInfo(request, &problems);
-  return ToStatus(problems);
-}
-
-Status Validate(const models::EvacuateStoppedActualLRPRequest& request) {
-  Problems problems;
-  CheckKeyAndInstanceKey(request, &problems);
-  return ToStatus(problems);
-}
-
-Status Validate(const models::EvacuateCrashedActualLRPRequest& request) {
-  Problems problems;
-  CheckKeyAndInstanceKey(request, &problems);
-  RequireNonEmpty(request.error_message(), "error_message", &problems);
-  return ToStatus(problems);
-}
-
-Status Validate(const models::RemoveEvacuatingActualLRPRequest& request) {
-  Problems problems;
-  CheckKeyAndInstanceKey(request, &problems);
-  return ToStatus(problems);
-}
+Status Validate(const models::RemoveEvacuatingActualLRPRequest& r) { return ValidateKeys(r); }
 
 Status Validate(const models::DesiredLRPsRequest&) { return Status::Ok(); }
 
-Status Validate(const models::DesiredLRPByProcessGuidRequest& request) {
-  Problems problems;
-  RequireNonEmpty(request.process_guid(), "process_guid", &problems);
-  return ToStatus(problems);
+Status Validate(const models::DesiredLRPByProcessGuidRequest& r) {
+  return Apply(r, NonEmpty(&models::DesiredLRPByProcessGuidRequest::process_guid, "process_guid"));
 }
 
-Status Validate(const models::RemoveDesiredLRPRequest& request) {
-  Problems problems;
-  RequireNonEmpty(request.process_guid(), "process_guid", &problems);
-  return ToStatus(problems);
+Status Validate(const models::RemoveDesiredLRPRequest& r) {
+  return Apply(r, NonEmpty(&models::RemoveDesiredLRPRequest::process_guid, "process_guid"));
 }
 
-Status Validate(const models::UpdateDesiredLRPRequest& request) {
-  Problems problems;
-  RequireNonEmpty(request.process_guid(), "process_guid", &problems);
-  if (!request.has_update()) {
-    AddField(&problems, "update");
-  } else {
-    CheckDesiredLrpUpdate(request.update(), &problems);
-  }
-  return ToStatus(problems);
+Status Validate(const models::UpdateDesiredLRPRequest& r) {
+  using R = models::UpdateDesiredLRPRequest;
+  return Apply(r, NonEmpty(&R::process_guid, "process_guid"),
+               Present(&R::has_update, &R::update, "update", CheckDesiredLrpUpdate));
 }
 
-Status Validate(const models::DesireLRPRequest& request) {
-  Problems problems;
-  if (!request.has_desired_lrp()) {
-    AddField(&problems, "desired_lrp");
-  } else {
-    CheckDesiredLrp(request.desired_lrp(), &problems);
-  }
-  return ToStatus(problems);
+Status Validate(const models::DesireLRPRequest& r) {
+  using R = models::DesireLRPRequest;
+  return Apply(r, Present(&R::has_desired_lrp, &R::desired_lrp, "desired_lrp", CheckDesiredLrp));
 }
 
 Status Validate(const models::TasksRequest&) { return Status::Ok(); }
 
-Status Validate(const models::TaskByGuidRequest& request) {
-  Problems problems;
-  RequireNonEmpty(request.task_guid(), "task_guid", &problems);
-  return ToStatus(problems);
+Status Validate(const models::TaskByGuidRequest& r) {
+  return Apply(r, NonEmpty(&models::TaskByGuidRequest::task_guid, "task_guid"));
 }
 
-Status Validate(const models::TaskGuidRequest& request) {
-  Problems problems;
-  RequireNonEmpty(request.task_guid(), "task_guid", &problems);
-  return ToStatus(problems);
+Status Validate(const models::TaskGuidRequest& r) {
+  return Apply(r, NonEmpty(&models::TaskGuidRequest::task_guid, "task_guid"));
 }
 
-Status Validate(const models::DesireTaskRequest& request) {
-  Problems problems;
-  CheckTaskGuidPattern(request.task_guid(), &problems);
-  RequireNonEmpty(request.domain(), "domain", &problems);
-  if (!request.has_task_definition()) {
-    AddField(&problems, "task_definition");
-  } else {
-    CheckTaskDefinition(request.task_definition(), &problems);
-  }
-  return ToStatus(problems);
+Status Validate(const models::DesireTaskRequest& r) {
+  using R = models::DesireTaskRequest;
+  return Apply(r, TaskGuidPattern(&R::task_guid), NonEmpty(&R::domain, "domain"),
+               Present(&R::has_task_definition, &R::task_definition, "task_definition",
+                       CheckTaskDefinition));
 }
 
-Status Validate(const models::StartTaskRequest& request) {
-  Problems problems;
-  CheckTaskGuidPattern(request.task_guid(), &problems);
-  RequireNonEmpty(request.cell_id(), "cell_id", &problems);
-  return ToStatus(problems);
+Status Validate(const models::StartTaskRequest& r) {
+  using R = models::StartTaskRequest;
+  return Apply(r, TaskGuidPattern(&R::task_guid), NonEmpty(&R::cell_id, "cell_id"));
 }
 
-Status Validate(const models::CompleteTaskRequest& request) {
-  Problems problems;
-  CheckTaskGuidPattern(request.task_guid(), &problems);
-  RequireNonEmpty(request.cell_id(), "cell_id", &problems);
-  return ToStatus(problems);
+Status Validate(const models::CompleteTaskRequest& r) {
+  using R = models::CompleteTaskRequest;
+  return Apply(r, TaskGuidPattern(&R::task_guid), NonEmpty(&R::cell_id, "cell_id"));
 }
 
-Status Validate(const models::FailTaskRequest& request) {
-  Problems problems;
-  CheckTaskGuidPattern(request.task_guid(), &problems);
-  RequireNonEmpty(request.failure_reason(), "failure_reason", &problems);
-  return ToStatus(problems);
+Status Validate(const models::FailTaskRequest& r) {
+  using R = models::FailTaskRequest;
+  return Apply(r, TaskGuidPattern(&R::task_guid), NonEmpty(&R::failure_reason, "failure_reason"));
 }
 
-Status Validate(const models::RejectTaskRequest& request) {
-  Problems problems;
-  CheckTaskGuidPattern(request.task_guid(), &problems);
-  RequireNonEmpty(request.rejection_reason(), "failure_reason", &problems);
-  return ToStatus(problems);
+Status Validate(const models::RejectTaskRequest& r) {
+  using R = models::RejectTaskRequest;
+  // Upstream names the rejection reason "failure_reason" in the message.
+  return Apply(r, TaskGuidPattern(&R::task_guid), NonEmpty(&R::rejection_reason, "failure_reason"));
 }
 
 Status Validate(const models::EventsByCellId&) { return Status::Ok(); }
 
-Status ValidateActualLrpKey(const models::ActualLRPKey& key) { return Run(CheckActualLrpKey, key); }
-
-Status ValidateActualLrpInstanceKey(const models::ActualLRPInstanceKey& key) {
-  return Run(CheckActualLrpInstanceKey, key);
+Status ValidateActualLrpKey(const models::ActualLRPKey& key) {
+  return Apply(key, CheckActualLrpKey);
 }
 
-Status ValidateDesiredLrp(const models::DesiredLRP& lrp) { return Run(CheckDesiredLrp, lrp); }
+Status ValidateActualLrpInstanceKey(const models::ActualLRPInstanceKey& key) {
+  return Apply(key, CheckActualLrpInstanceKey);
+}
+
+Status ValidateDesiredLrp(const models::DesiredLRP& lrp) { return Apply(lrp, CheckDesiredLrp); }
 
 Status ValidateDesiredLrpUpdate(const models::DesiredLRPUpdate& update) {
-  return Run(CheckDesiredLrpUpdate, update);
+  return Apply(update, CheckDesiredLrpUpdate);
 }
 
 Status ValidateTaskDefinition(const models::TaskDefinition& definition) {
-  return Run(CheckTaskDefinition, definition);
+  return Apply(definition, CheckTaskDefinition);
 }
 
-Status ValidateAction(const models::Action& action) { return Run(CheckAction, action); }
+Status ValidateAction(const models::Action& action) { return Apply(action, CheckAction); }
 
 Status ValidateSecurityGroupRule(const models::SecurityGroupRule& rule) {
-  return Run(CheckSecurityGroupRule, rule);
+  return Apply(rule, CheckSecurityGroupRule);
 }
 
 Status ValidateCachedDependency(const models::CachedDependency& dependency) {
-  return Run(CheckCachedDependency, dependency);
+  return Apply(dependency, CheckCachedDependency);
 }
 
-Status ValidateImageLayer(const models::ImageLayer& layer) { return Run(CheckImageLayer, layer); }
+Status ValidateImageLayer(const models::ImageLayer& layer) { return Apply(layer, CheckImageLayer); }
 
 Status ValidateVolumeMount(const models::VolumeMount& mount) {
-  return Run(CheckVolumeMount, mount);
+  return Apply(mount, CheckVolumeMount);
 }
 
 Status ValidateCheckDefinition(const models::CheckDefinition& definition) {
-  return Run(CheckCheckDefinition, definition);
+  return Apply(definition, CheckCheckDefinition);
 }
 
-Status ValidateSidecar(const models::Sidecar& sidecar) { return Run(CheckSidecar, sidecar); }
+Status ValidateSidecar(const models::Sidecar& sidecar) { return Apply(sidecar, CheckSidecar); }
 
 Status ValidateMetricTagValue(const models::MetricTagValue& value) {
-  return Run(CheckMetricTagValue, value);
+  return Apply(value, CheckMetricTagValue);
 }
 
 Status ValidateCellPresence(const models::CellPresence& cell) {

@@ -91,6 +91,15 @@ Result<std::shared_ptr<const encryption::Encoder>> MakeEncoder(const StoreOption
   return encryption::Encoder::Create({{label, passphrase}}, label);
 }
 
+// A backend's opened store as a Store.
+template <typename Backend>
+Result<std::unique_ptr<Store>> AsStore(Result<std::unique_ptr<Backend>> opened) {
+  if (!opened.ok()) {
+    return opened.status();
+  }
+  return std::unique_ptr<Store>(std::move(opened).value());
+}
+
 Result<std::unique_ptr<Store>> OpenSqlite(const StoreOptions& options, Logger logger) {
   if (options.connection_string.empty()) {
     return InvalidRequest("the sqlite connection string (a database file path) is empty");
@@ -112,11 +121,18 @@ Result<std::unique_ptr<Store>> OpenSqlite(const StoreOptions& options, Logger lo
   if (!encoder.ok()) {
     return encoder.status();
   }
-  auto store = SqliteStore::Open(path, std::move(logger), encoder.value());
-  if (!store.ok()) {
-    return store.status();
-  }
-  return std::unique_ptr<Store>(std::move(store).value());
+  return AsStore(SqliteStore::Open(path, std::move(logger), encoder.value()));
+}
+
+// The options PostgreSQL and MySQL share.
+void SetSqlOptions(const StoreOptions& options, sql::SqlStoreOptions* out) {
+  out->connection_timeout = options.connection_timeout;
+  out->max_connection_lifetime = options.max_connection_lifetime;
+  out->ca_cert_file = options.sql_ca_cert_file;
+  out->verify_identity = options.sql_enable_identity_verification;
+  out->fence = options.lease_fence;
+  out->on_migrations_finished = options.on_migrations_finished;
+  out->on_encryption_finished = options.on_encryption_finished;
 }
 
 }  // namespace
@@ -130,69 +146,37 @@ Result<std::unique_ptr<Store>> OpenStore(const StoreOptions& options, Logger log
   if (options.driver == "memory") {
     return std::unique_ptr<Store>(std::make_unique<MemoryStore>());
   }
+  if (options.driver != "postgres" && options.driver != "mysql" && options.driver != "etcd") {
+    return InvalidRequest(fmt::format("unknown database driver '{}'", options.driver));
+  }
+  auto encoder = MakeEncoder(options, "");
+  if (!encoder.ok()) {
+    return encoder.status();
+  }
   if (options.driver == "postgres") {
-    auto encoder = MakeEncoder(options, "");
-    if (!encoder.ok()) {
-      return encoder.status();
-    }
     PostgresStore::Options pg;
+    SetSqlOptions(options, &pg);
     pg.url = options.connection_string;
-    pg.connection_timeout = options.connection_timeout;
-    pg.max_connection_lifetime = options.max_connection_lifetime;
-    pg.ca_cert_file = options.sql_ca_cert_file;
-    pg.verify_identity = options.sql_enable_identity_verification;
-    pg.fence = options.lease_fence;
-    pg.on_migrations_finished = options.on_migrations_finished;
-    pg.on_encryption_finished = options.on_encryption_finished;
-    auto store = PostgresStore::Open(pg, std::move(logger), encoder.value());
-    if (!store.ok()) {
-      return store.status();
-    }
-    return std::unique_ptr<Store>(std::move(store).value());
+    return AsStore(PostgresStore::Open(pg, std::move(logger), encoder.value()));
   }
   if (options.driver == "mysql") {
-    auto encoder = MakeEncoder(options, "");
-    if (!encoder.ok()) {
-      return encoder.status();
-    }
     MysqlStore::Options my;
+    SetSqlOptions(options, &my);
     my.dsn = options.connection_string;
-    my.connection_timeout = options.connection_timeout;
     my.read_timeout = options.read_timeout;
     my.write_timeout = options.write_timeout;
-    my.max_connection_lifetime = options.max_connection_lifetime;
-    my.ca_cert_file = options.sql_ca_cert_file;
-    my.verify_identity = options.sql_enable_identity_verification;
-    my.fence = options.lease_fence;
-    my.on_migrations_finished = options.on_migrations_finished;
-    my.on_encryption_finished = options.on_encryption_finished;
-    auto store = MysqlStore::Open(my, std::move(logger), encoder.value());
-    if (!store.ok()) {
-      return store.status();
-    }
-    return std::unique_ptr<Store>(std::move(store).value());
+    return AsStore(MysqlStore::Open(my, std::move(logger), encoder.value()));
   }
-  if (options.driver == "etcd") {
-    auto encoder = MakeEncoder(options, "");
-    if (!encoder.ok()) {
-      return encoder.status();
-    }
-    etcd::EtcdStore::Options etcd;
-    etcd.client.endpoints = etcd::SplitEndpoints(
-        options.etcd_cluster.empty() ? options.connection_string : options.etcd_cluster);
-    etcd.client.cert_file = options.etcd_cert_file;
-    etcd.client.key_file = options.etcd_key_file;
-    etcd.client.ca_file = options.etcd_ca_file;
-    etcd.root = options.etcd_root;
-    etcd.fence = options.lease_fence;
-    etcd.encoder = encoder.value();
-    auto store = etcd::EtcdStore::Open(std::move(etcd), std::move(logger));
-    if (!store.ok()) {
-      return store.status();
-    }
-    return std::unique_ptr<Store>(std::move(store).value());
-  }
-  return InvalidRequest(fmt::format("unknown database driver '{}'", options.driver));
+  etcd::EtcdStore::Options etcd;
+  etcd.client.endpoints = etcd::SplitEndpoints(
+      options.etcd_cluster.empty() ? options.connection_string : options.etcd_cluster);
+  etcd.client.cert_file = options.etcd_cert_file;
+  etcd.client.key_file = options.etcd_key_file;
+  etcd.client.ca_file = options.etcd_ca_file;
+  etcd.root = options.etcd_root;
+  etcd.fence = options.lease_fence;
+  etcd.encoder = encoder.value();
+  return AsStore(etcd::EtcdStore::Open(std::move(etcd), std::move(logger)));
 }
 
 Result<std::unique_ptr<Store>> OpenStore(std::string_view driver,

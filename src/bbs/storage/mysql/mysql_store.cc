@@ -12,12 +12,11 @@
 
 #include <fmt/format.h>
 
+#include "bbs/storage/sql/connect.h"
 #include "bbs/storage/sql/load.h"
 
 namespace bbs::storage {
 namespace {
-
-constexpr int kTries = 3;
 
 // Upstream's final schema (spec/behavior.md §10.1) in MySQL types.
 constexpr const char* kSchema[] = {
@@ -107,6 +106,14 @@ struct Migration {
   int64_t version;
   const char* sql;
 };
+
+// The version row's upsert.
+std::string SetVersion(int64_t version) {
+  return fmt::format(
+      "INSERT INTO configurations (id, value) VALUES ('version', '{}') ON DUPLICATE KEY "
+      "UPDATE value = VALUES(value)",
+      sql::VersionJson(version));
+}
 constexpr Migration kMigrations[] = {
     {1471030898,
      "ALTER TABLE desired_lrps MODIFY annotation MEDIUMTEXT, MODIFY routes MEDIUMTEXT NOT NULL, "
@@ -248,7 +255,7 @@ class Row {
 
 MysqlStore::MysqlStore(Options options, Logger logger,
                        std::shared_ptr<const encryption::Encoder> encoder)
-    : options_(std::move(options)), logger_(std::move(logger)), encoder_(std::move(encoder)) {}
+    : SqlStore(std::move(logger), std::move(encoder)), options_(std::move(options)) {}
 
 MysqlStore::~MysqlStore() {
   if (conn_ != nullptr) {
@@ -260,20 +267,8 @@ Result<std::unique_ptr<MysqlStore>> MysqlStore::Open(
     const Options& options, Logger logger, std::shared_ptr<const encryption::Encoder> encoder) {
   std::unique_ptr<MysqlStore> store(
       new MysqlStore(options, logger.Session("mysql-store"), std::move(encoder)));
-  for (Status (MysqlStore::*step)() :
-       {&MysqlStore::Connect, &MysqlStore::Migrate, &MysqlStore::RunEncryptor}) {
-    auto start = std::chrono::steady_clock::now();
-    Status status = (store.get()->*step)();
-    if (!status.ok()) {
-      store->logger_.Error("failed-to-open", status.message());
-      return status.code() == ErrorCode::kDeadlock ? UnknownError(status.message()) : status;
-    }
-    auto elapsed = std::chrono::steady_clock::now() - start;
-    if (step == &MysqlStore::Migrate && options.on_migrations_finished) {
-      options.on_migrations_finished(elapsed);
-    } else if (step == &MysqlStore::RunEncryptor && options.on_encryption_finished) {
-      options.on_encryption_finished(elapsed);
-    }
+  if (Status status = store->SqlStore::Open(); !status.ok()) {
+    return status.code() == ErrorCode::kDeadlock ? UnknownError(status.message()) : status;
   }
   return store;
 }
@@ -283,35 +278,15 @@ Status MysqlStore::Connect() {
     mysql_close(conn_);
     conn_ = nullptr;
   }
-  auto dsn = ParseMysqlDsn(options_.dsn);
-  if (!dsn.ok()) {
-    return dsn.status();
+  auto conn = sql::ConnectMysql(options_.dsn,
+                                {Seconds(options_.connection_timeout),
+                                 Seconds(options_.read_timeout), Seconds(options_.write_timeout)},
+                                {options_.ca_cert_file, options_.verify_identity},
+                                CLIENT_MULTI_STATEMENTS | CLIENT_FOUND_ROWS, "mysql");
+  if (!conn.ok()) {
+    return conn.status();
   }
-  conn_ = mysql_init(nullptr);
-  if (conn_ == nullptr) {
-    return UnknownError("mysql: out of memory");
-  }
-  unsigned int connect = Seconds(options_.connection_timeout);
-  unsigned int read = Seconds(options_.read_timeout);
-  unsigned int write = Seconds(options_.write_timeout);
-  mysql_optionsv(conn_, MYSQL_OPT_CONNECT_TIMEOUT, &connect);
-  mysql_optionsv(conn_, MYSQL_OPT_READ_TIMEOUT, &read);
-  mysql_optionsv(conn_, MYSQL_OPT_WRITE_TIMEOUT, &write);
-  mysql_optionsv(conn_, MYSQL_SET_CHARSET_NAME, "utf8mb4");
-  if (!options_.ca_cert_file.empty()) {
-    my_bool verify = options_.verify_identity ? 1 : 0;
-    mysql_optionsv(conn_, MYSQL_OPT_SSL_CA, options_.ca_cert_file.c_str());
-    mysql_optionsv(conn_, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &verify);
-  }
-  const MysqlDsn& d = dsn.value();
-  if (mysql_real_connect(conn_, d.host.c_str(), d.user.c_str(), d.password.c_str(),
-                         d.database.c_str(), d.port, d.socket.empty() ? nullptr : d.socket.c_str(),
-                         CLIENT_MULTI_STATEMENTS | CLIENT_FOUND_ROWS) == nullptr) {
-    std::string message = mysql_error(conn_);
-    mysql_close(conn_);
-    conn_ = nullptr;
-    return UnknownError("mysql: cannot connect: " + message);
-  }
+  conn_ = conn.value();
   connected_at_ = std::chrono::steady_clock::now();
   return Exec("SET SESSION group_concat_max_len = 78888889");
 }
@@ -403,12 +378,6 @@ Status MysqlStore::BeginFenced() {
   return Status::Ok();
 }
 
-Status MysqlStore::Commit(std::span<const Mutation> mutations) {
-  return sql::CommitWithRetries(
-      kTries, options_.retry_delay, logger_,
-      [this](std::span<const Mutation> batch) { return CommitOnce(batch); }, mutations);
-}
-
 Status MysqlStore::CommitOnce(std::span<const Mutation> mutations) {
   if (Status s = EnsureConnected(); !s.ok()) {
     return s;
@@ -426,7 +395,7 @@ Status MysqlStore::CommitOnce(std::span<const Mutation> mutations) {
           } else if constexpr (std::is_same_v<M, DeleteDomain>) {
             sql += fmt::format("DELETE FROM domains WHERE domain = {};\n", Quote(m.domain));
           } else if constexpr (std::is_same_v<M, PutDesiredLrp>) {
-            Result<sql::DesiredRow> encoded = sql::EncodeDesired(m.record, *encoder_);
+            Result<sql::DesiredRow> encoded = sql::EncodeDesired(m.record, encoder());
             if (!encoded.ok()) {
               return encoded.status();
             }
@@ -454,7 +423,7 @@ Status MysqlStore::CommitOnce(std::span<const Mutation> mutations) {
             sql += fmt::format("DELETE FROM desired_lrps WHERE process_guid = {};\n",
                                Quote(m.process_guid));
           } else if constexpr (std::is_same_v<M, PutActualLrp>) {
-            sql::ActualRow r = sql::EncodeActual(m.lrp, *encoder_);
+            sql::ActualRow r = sql::EncodeActual(m.lrp, encoder());
             sql += fmt::format(
                 "INSERT INTO actual_lrps (process_guid, instance_index, presence, evacuating, "
                 "domain, state, instance_guid, cell_id, placement_error, since, net_info, "
@@ -482,7 +451,7 @@ Status MysqlStore::CommitOnce(std::span<const Mutation> mutations) {
                 "presence = {};\n",
                 Quote(m.process_guid), m.index, static_cast<int>(m.presence));
           } else if constexpr (std::is_same_v<M, PutTask>) {
-            sql::TaskRow r = sql::EncodeTask(m.task, *encoder_);
+            sql::TaskRow r = sql::EncodeTask(m.task, encoder());
             sql += fmt::format(
                 "INSERT INTO tasks (guid, domain, updated_at, created_at, first_completed_at, "
                 "state, cell_id, result, failed, failure_reason, task_definition, "
@@ -531,15 +500,6 @@ Status MysqlStore::CommitOnce(std::span<const Mutation> mutations) {
 
 // --- Load ---
 
-Status MysqlStore::Load(Snapshot* out) {
-  return sql::LoadWithRetries(
-      kTries, options_.retry_delay, logger_,
-      [this](Snapshot* snapshot, std::vector<Mutation>* undecodable) {
-        return LoadOnce(snapshot, undecodable);
-      },
-      [this](std::span<const Mutation> mutations) { return Commit(mutations); }, out);
-}
-
 namespace {
 
 // Streams the rows of `sql` (mysql_use_result: no whole-result buffer) into `each`.
@@ -573,9 +533,7 @@ Status MysqlStore::LoadOnce(Snapshot* out, std::vector<Mutation>* undecodable) {
     return s;
   }
   Snapshot snapshot;
-  std::vector<sql::DesiredRow> desired;
-  std::vector<sql::ActualRow> actual;
-  std::vector<sql::TaskRow> tasks;
+  sql::RowSet rows;
   Status status = Exec("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY");
   if (status.ok()) {
     status = QueryRows(conn_, "SELECT domain, expire_time FROM domains", [&](const Row& row) {
@@ -583,13 +541,7 @@ Status MysqlStore::LoadOnce(Snapshot* out, std::vector<Mutation>* undecodable) {
     });
   }
   if (status.ok()) {
-    status = ReadDesiredRows(&desired);
-  }
-  if (status.ok()) {
-    status = ReadActualRows(&actual);
-  }
-  if (status.ok()) {
-    status = ReadTaskRows(&tasks);
+    status = ReadRows(&rows);
   }
   if (status.ok()) {
     status = Exec("COMMIT");
@@ -601,7 +553,8 @@ Status MysqlStore::LoadOnce(Snapshot* out, std::vector<Mutation>* undecodable) {
     }
     return status;
   }
-  sql::DecodeRows(desired, actual, tasks, *encoder_, logger_, &snapshot, undecodable);
+  sql::DecodeRows(rows.desired, rows.actual, rows.tasks, encoder(), logger(), &snapshot,
+                  undecodable);
   *out = std::move(snapshot);
   return Status::Ok();
 }
@@ -646,64 +599,48 @@ Result<bool> MysqlStore::ColumnExists(const std::string& table, const std::strin
   return exists;
 }
 
-Status MysqlStore::Migrate() {
-  if (Status s = Exec("CREATE TABLE IF NOT EXISTS configurations (id VARCHAR(255) PRIMARY KEY, "
-                      "value VARCHAR(255)) DEFAULT CHARSET = utf8mb4");
-      !s.ok()) {
-    return s;
-  }
-  auto stored = ReadConfiguration("version");
-  if (!stored.ok()) {
-    return stored.status();
-  }
-  auto checked = sql::StoredVersion(stored.value());
-  if (!checked.ok()) {
-    return checked.status();
-  }
-  int64_t version = checked.value();
-  auto set_version = [](int64_t v) {
-    return fmt::format(
-        "INSERT INTO configurations (id, value) VALUES ('version', '{}') ON DUPLICATE KEY "
-        "UPDATE value = VALUES(value)",
-        sql::VersionJson(v));
-  };
-  if (version < sql::kMigrationVersions[0]) {
-    // The init migration: the final schema at once (DDL commits implicitly in MySQL).
-    for (const char* statement : kSchema) {
-      if (Status s = Exec(statement); !s.ok()) {
-        return s;
-      }
-    }
-    if (Status s = Exec(set_version(sql::kLatestVersion)); !s.ok()) {
+Status MysqlStore::CreateConfigurations() {
+  return Exec(
+      "CREATE TABLE IF NOT EXISTS configurations (id VARCHAR(255) PRIMARY KEY, "
+      "value VARCHAR(255)) DEFAULT CHARSET = utf8mb4");
+}
+
+// DDL commits implicitly in MySQL: the schema is created statement by statement.
+Status MysqlStore::CreateSchema(int64_t version) {
+  for (const char* statement : kSchema) {
+    if (Status s = Exec(statement); !s.ok()) {
       return s;
     }
-    logger_.Info("created-schema", {{"version", sql::kLatestVersion}});
-    return Status::Ok();
   }
-  for (const Migration& migration : kMigrations) {
-    if (migration.version <= version) {
-      continue;
-    }
-    Status s = Status::Ok();
-    if (migration.sql[0] != '\0') {
-      s = Exec(migration.sql);
-    }
-    if (s.ok() && migration.version == 1686692176) {
-      s = AddRoutableColumn();
-    }
-    if (s.ok() && migration.version == 1722634733) {
-      s = CopyMetricTagsOutOfRunInfo();
-    }
+  return Exec(SetVersion(version));
+}
+
+Status MysqlStore::ApplyMigration(size_t index) {
+  const Migration& migration = kMigrations[index];
+  Status s = Status::Ok();
+  if (migration.sql[0] != '\0') {
+    s = Exec(migration.sql);
+  }
+  if (s.ok() && migration.version == 1686692176) {
+    s = AddRoutableColumn();
+  }
+  if (s.ok() && migration.version == 1722634733) {
+    std::vector<std::pair<std::string, std::string>> rows;
+    s = QueryRows(conn_,
+                  "SELECT process_guid, run_info FROM desired_lrps WHERE metric_tags IS NULL",
+                  [&](const Row& row) { rows.emplace_back(row.Text(0), row.Text(1)); });
     if (s.ok()) {
-      s = Exec(set_version(migration.version));
+      s = CopyMetricTagsOutOfRunInfo(
+          rows, [this](const std::string& guid, const std::string& tags) {
+            return Exec("UPDATE desired_lrps SET metric_tags = " + Quote(tags) +
+                        " WHERE process_guid = " + Quote(guid));
+          });
     }
-    if (!s.ok()) {
-      return Status(ErrorCode::kUnrecoverable,
-                    fmt::format("migration {} failed: {}", migration.version, s.message()));
-    }
-    logger_.Info("migrated", {{"version", migration.version}});
   }
-  return Status::Ok();
+  if (s.ok()) {
+    s = Exec(SetVersion(migration.version));
+  }
+  return s;
 }
 
 Status MysqlStore::AddRoutableColumn() {
@@ -716,113 +653,45 @@ Status MysqlStore::AddRoutableColumn() {
       "UPDATE actual_lrps SET routable = true WHERE state = 'RUNNING'");
 }
 
-Status MysqlStore::CopyMetricTagsOutOfRunInfo() {
-  std::vector<std::pair<std::string, std::string>> rows;
-  Status s =
-      QueryRows(conn_, "SELECT process_guid, run_info FROM desired_lrps WHERE metric_tags IS NULL",
-                [&](const Row& row) { rows.emplace_back(row.Text(0), row.Text(1)); });
-  if (!s.ok()) {
-    return s;
-  }
-  for (const auto& [guid, encoded] : rows) {
-    models::DesiredLRPRunInfo run_info;
-    if (!encoder_->DecodeModel(encoded, &run_info).ok()) {
-      logger_.Error("failed-to-decode-run-info", "skipped", {{"process_guid", guid}});
-      continue;
-    }
-    std::string tags = encoder_->EncodeValue(sql::DesiredMetricTagsJson(run_info.metric_tags()));
-    if (Status u = Exec("UPDATE desired_lrps SET metric_tags = " + Quote(tags) +
-                        " WHERE process_guid = " + Quote(guid));
-        !u.ok()) {
-      return u;
-    }
-  }
-  return Status::Ok();
-}
-
-Status MysqlStore::RunEncryptor() {
-  auto start = std::chrono::steady_clock::now();
-  auto stored = ReadConfiguration("encryption_key_label");
-  if (!stored.ok()) {
-    return stored.status();
-  }
-  if (stored.value().has_value() && !encoder_->HasLabel(*stored.value())) {
-    return Status(ErrorCode::kUnrecoverable,
-                  fmt::format("Existing encryption key version ({}) is not among the known keys",
-                              *stored.value()));
-  }
-  if (stored.value() == encoder_->active_label()) {
-    return Status::Ok();
-  }
-  std::vector<sql::DesiredRow> desired;
-  std::vector<sql::ActualRow> actual;
-  std::vector<sql::TaskRow> tasks;
+Status MysqlStore::BeginReencryption(sql::RowSet* rows) {
   Status status = Exec("START TRANSACTION");
   if (status.ok()) {
-    status = ReadDesiredRows(&desired);
+    status = ReadRows(rows);
   }
-  if (status.ok()) {
-    status = ReadActualRows(&actual);
-  }
-  if (status.ok()) {
-    status = ReadTaskRows(&tasks);
-  }
+  return status;
+}
+
+Status MysqlStore::FinishReencryption(const sql::RowSet& rows) {
   std::string updates;
-  size_t skipped = 0;
-  for (auto& r : desired) {
-    if (!sql::ReencryptDesired(&r, *encoder_).ok()) {
-      ++skipped;
-      continue;
-    }
+  for (const auto& r : rows.desired) {
     updates += fmt::format(
         "UPDATE desired_lrps SET run_info = {}, volume_placement = {}, routes = {}, metric_tags "
         "= {} WHERE process_guid = {};\n",
         Quote(r.run_info), Quote(r.volume_placement), Quote(r.routes), Quote(r.metric_tags),
         Quote(r.process_guid));
   }
-  for (auto& r : actual) {
-    if (!sql::ReencryptActual(&r, *encoder_).ok()) {
-      ++skipped;
-      continue;
-    }
+  for (const auto& r : rows.actual) {
     updates += fmt::format(
         "UPDATE actual_lrps SET net_info = {}, internal_routes = {}, metric_tags = {} WHERE "
         "process_guid = {} AND instance_index = {} AND presence = {};\n",
         Quote(r.net_info), Quote(r.internal_routes), Quote(r.metric_tags), Quote(r.process_guid),
         r.instance_index, r.presence);
   }
-  for (auto& r : tasks) {
-    if (!sql::ReencryptTask(&r, *encoder_).ok()) {
-      ++skipped;
-      continue;
-    }
+  for (const auto& r : rows.tasks) {
     updates += fmt::format("UPDATE tasks SET task_definition = {} WHERE guid = {};\n",
                            Quote(r.task_definition), Quote(r.guid));
   }
   updates += "INSERT INTO configurations (id, value) VALUES ('encryption_key_label', " +
-             Quote(encoder_->active_label()) +
+             Quote(encoder().active_label()) +
              ") ON DUPLICATE KEY UPDATE value = VALUES(value);\nCOMMIT";
-  if (status.ok()) {
-    status = Exec(updates);
+  return Exec(updates);
+}
+
+Status MysqlStore::AbortReencryption(const Status& failure) {
+  if (conn_ != nullptr) {
+    Exec("ROLLBACK");
   }
-  if (!status.ok()) {
-    if (conn_ != nullptr) {
-      Exec("ROLLBACK");
-    }
-    logger_.Error("encryption-failed", status.message());
-    return conn_ != nullptr ? Status::Ok() : status;  // upstream retries at the next start
-  }
-  // The one info line is the daemon's bbs.encryptor.encryption-finished (behavior.md §12.2);
-  // this is only the detail of what was rewritten.
-  auto elapsed = std::chrono::steady_clock::now() - start;
-  logger_.Debug(
-      "reencrypted-rows",
-      {{"desired_lrps", desired.size()},
-       {"actual_lrps", actual.size()},
-       {"tasks", tasks.size()},
-       {"undecodable", skipped},
-       {"duration_ns", std::chrono::duration_cast<std::chrono::nanoseconds>(elapsed).count()}});
-  return Status::Ok();
+  return conn_ != nullptr ? Status::Ok() : failure;  // upstream retries at the next start
 }
 
 }  // namespace bbs::storage

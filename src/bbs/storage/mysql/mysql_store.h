@@ -11,9 +11,7 @@
 #include "bbs/base/logger.h"
 #include "bbs/base/status.h"
 #include "bbs/storage/encryption/encoder.h"
-#include "bbs/storage/sql/lease_lock.h"
-#include "bbs/storage/sql/rows.h"
-#include "bbs/storage/store.h"
+#include "bbs/storage/sql/sql_store.h"
 
 struct st_mysql;
 
@@ -37,24 +35,12 @@ Result<MysqlDsn> ParseMysqlDsn(std::string_view dsn);
 // acknowledged that was not committed. Connections set group_concat_max_len like upstream.
 //
 // One connection (the Store contract has a single writer). Thread-compatible.
-class MysqlStore final : public Store {
+class MysqlStore final : public sql::SqlStore {
  public:
-  struct Options {
+  struct Options : sql::SqlStoreOptions {
     std::string dsn;  // user:pass@tcp(host:port)/db?...
     std::chrono::nanoseconds read_timeout = std::chrono::minutes(10);
     std::chrono::nanoseconds write_timeout = std::chrono::minutes(10);
-    std::chrono::nanoseconds connection_timeout = std::chrono::minutes(10);
-    std::chrono::nanoseconds max_connection_lifetime{0};  // 0 = unlimited
-    std::string ca_cert_file;  // non-empty: TLS, verified against this CA
-    bool verify_identity = true;
-    std::chrono::milliseconds retry_delay{500};
-    // Set with the lease lock: every Commit checks the lease epoch in its own transaction and
-    // fails with Unrecoverable when another process took over (docs/ha.md).
-    std::shared_ptr<const sql::LeaseFence> fence;
-    // Called with the duration of the migrations and of the encryptor once each finished (the
-    // daemon logs bbs.migration-manager.finished-migrations / bbs.encryptor.encryption-finished).
-    std::function<void(std::chrono::nanoseconds)> on_migrations_finished;
-    std::function<void(std::chrono::nanoseconds)> on_encryption_finished;
   };
 
   // Connects, creates or migrates the schema, checks the version and the key label, and runs
@@ -68,13 +54,9 @@ class MysqlStore final : public Store {
   MysqlStore& operator=(const MysqlStore&) = delete;
   ~MysqlStore() override;
 
-  Status Load(Snapshot* out) override;
-  Status Commit(std::span<const Mutation> mutations) override;
-
  private:
   MysqlStore(Options options, Logger logger, std::shared_ptr<const encryption::Encoder> encoder);
 
-  Status Connect();
   Status EnsureConnected();
   // Runs `sql` (one or more statements) and discards its results. A failure on a lost
   // connection or a deadlock has code kDeadlock (retryable).
@@ -82,24 +64,26 @@ class MysqlStore final : public Store {
   // A string literal for `value` (quoted and escaped for this connection), or NULL.
   std::string Quote(const std::optional<std::string>& value);
   Result<bool> ColumnExists(const std::string& table, const std::string& column);
-  Status CommitOnce(std::span<const Mutation> mutations);
   // Opens the commit's transaction and checks the lease fence in it (docs/ha.md).
   Status BeginFenced();
-  Status LoadOnce(Snapshot* out, std::vector<Mutation>* undecodable);
-
-  Status Migrate();
-  Status RunEncryptor();
-  Result<std::optional<std::string>> ReadConfiguration(const std::string& id);
-  Status CopyMetricTagsOutOfRunInfo();
   Status AddRoutableColumn();
 
-  Status ReadDesiredRows(std::vector<sql::DesiredRow>* out);
-  Status ReadActualRows(std::vector<sql::ActualRow>* out);
-  Status ReadTaskRows(std::vector<sql::TaskRow>* out);
+  const sql::SqlStoreOptions& sql_options() const override { return options_; }
+  Status Connect() override;
+  Status CommitOnce(std::span<const Mutation> mutations) override;
+  Status LoadOnce(Snapshot* out, std::vector<Mutation>* undecodable) override;
+  Status ReadDesiredRows(std::vector<sql::DesiredRow>* out) override;
+  Status ReadActualRows(std::vector<sql::ActualRow>* out) override;
+  Status ReadTaskRows(std::vector<sql::TaskRow>* out) override;
+  Result<std::optional<std::string>> ReadConfiguration(const std::string& id) override;
+  Status CreateConfigurations() override;
+  Status CreateSchema(int64_t version) override;
+  Status ApplyMigration(size_t index) override;
+  Status BeginReencryption(sql::RowSet* rows) override;
+  Status FinishReencryption(const sql::RowSet& rows) override;
+  Status AbortReencryption(const Status& failure) override;
 
   Options options_;
-  Logger logger_;
-  std::shared_ptr<const encryption::Encoder> encoder_;
   st_mysql* conn_ = nullptr;
   std::chrono::steady_clock::time_point connected_at_;
 };

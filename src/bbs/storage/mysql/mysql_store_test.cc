@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include "bbs/storage/mysql/mysql_test_util.h"
+#include "bbs/storage/sql/sql_store_test_util.h"
 #include "bbs/storage/store_test_util.h"
 #include "bbs/storage/tcp_proxy_test_util.h"
 
@@ -147,18 +148,13 @@ TEST_F(MysqlStoreTest, RefusesANewerDatabaseAndAnUnknownKeyLabel) {
 TEST_F(MysqlStoreTest, ReconnectsWhenItsConnectionIsKilled) {
   auto store = Open();
   ASSERT_TRUE(store.ok()) << store.status().ToString();
-  std::vector<Mutation> first = {PutDomain{"before", 0}};
-  ASSERT_THAT((*store)->Commit(first), IsOk());
-  std::string db = dsn_.substr(dsn_.rfind('/') + 1);
-  auto ids = Column("SELECT id FROM information_schema.processlist WHERE db = '" + db +
-                    "' AND id <> CONNECTION_ID()");
-  ASSERT_THAT(ids, SizeIs(1));
-  testing::MysqlExec(dsn_, "KILL " + ids[0]);
-  std::vector<Mutation> second = {PutDomain{"after", 0}};
-  ASSERT_THAT((*store)->Commit(second), IsOk());
-  Snapshot snapshot;
-  ASSERT_THAT((*store)->Load(&snapshot), IsOk());
-  EXPECT_THAT(snapshot.domains, SizeIs(2));
+  testing::ExpectReconnectsAfterTheConnectionIsKilled(**store, [&] {
+    std::string db = dsn_.substr(dsn_.rfind('/') + 1);
+    auto ids = Column("SELECT id FROM information_schema.processlist WHERE db = '" + db +
+                      "' AND id <> CONNECTION_ID()");
+    ASSERT_THAT(ids, SizeIs(1));
+    testing::MysqlExec(dsn_, "KILL " + ids[0]);
+  });
 }
 
 TEST_F(MysqlStoreTest, WritesFailWhileTheServerIsAwayAndSucceedOnceItIsBack) {
@@ -169,24 +165,7 @@ TEST_F(MysqlStoreTest, WritesFailWhileTheServerIsAwayAndSucceedOnceItIsBack) {
   dsn_ = dsn_.substr(0, host) + std::to_string(proxy.port()) + dsn_.substr(close);
   auto store = Open();
   ASSERT_TRUE(store.ok()) << store.status().ToString();
-  std::vector<Mutation> first = {PutTask{testing::SmallTask("before")}};
-  ASSERT_THAT((*store)->Commit(first), IsOk());
-
-  proxy.Down();
-  std::vector<Mutation> lost = {PutTask{testing::SmallTask("while-down")}};
-  EXPECT_THAT((*store)->Commit(lost), StatusIs(ErrorCode::kUnknownError));
-  Snapshot snapshot;
-  EXPECT_THAT((*store)->Load(&snapshot), StatusIs(ErrorCode::kUnknownError));
-
-  proxy.Up();
-  std::vector<Mutation> later = {PutTask{testing::SmallTask("after")}};
-  ASSERT_THAT((*store)->Commit(later), IsOk());
-  ASSERT_THAT((*store)->Load(&snapshot), IsOk());
-  std::vector<std::string> guids;
-  for (const auto& task : snapshot.tasks) {
-    guids.push_back(task.task_guid());
-  }
-  EXPECT_THAT(guids, ::testing::UnorderedElementsAre("before", "after"));
+  testing::ExpectWritesFailWhileTheServerIsAway(**store, proxy);
   dsn_ = direct;
 }
 
@@ -196,36 +175,18 @@ TEST(MysqlStoreOpenTest, AnUnreachableServerIsAOneLineErrorWithoutThePassword) {
   options.connection_timeout = std::chrono::seconds(2);
   auto start = std::chrono::steady_clock::now();
   auto store = MysqlStore::Open(options, NullLogger(), testing::TestEncoder());
-  ASSERT_FALSE(store.ok());
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
-  EXPECT_THAT(store.status().message(), HasSubstr("mysql: cannot connect"));
-  EXPECT_THAT(store.status().message(), ::testing::Not(HasSubstr("\n")));
-  EXPECT_THAT(store.status().message(), ::testing::Not(HasSubstr("s3cret")));
+  testing::ExpectOneLineErrorWithoutPassword(store.status(), "mysql: cannot connect", "s3cret");
 }
 
 // Start-up load time for docs/benchmarks.md (release build): --gtest_also_run_disabled_tests.
 TEST_F(MysqlStoreTest, DISABLED_Loads250kActualLrps) {
-  auto store = Open();
-  ASSERT_TRUE(store.ok()) << store.status().ToString();
-  constexpr int kLrps = 250000;
-  for (int batch = 0; batch < kLrps / 10000; ++batch) {
-    std::vector<Mutation> put;
-    put.reserve(10000);
-    for (int i = 0; i < 10000; ++i) {
-      int n = batch * 10000 + i;
-      put.push_back(PutActualLrp{testing::SmallActualLrp(
-          fmt::format("{:08x}-0000-4000-8000-{:012x}", n / 4, n / 4), n % 4)});
-    }
-    ASSERT_THAT((*store)->Commit(put), IsOk());
-  }
-  store = Open();
-  ASSERT_TRUE(store.ok()) << store.status().ToString();
-  auto start = std::chrono::steady_clock::now();
-  Snapshot snapshot;
-  ASSERT_THAT((*store)->Load(&snapshot), IsOk());
-  auto elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  EXPECT_THAT(snapshot.actual_lrps, SizeIs(kLrps));
-  std::printf("loaded %d actual LRPs in %.3f s\n", kLrps, elapsed);
+  testing::CommitAndTimeTheLoadOfActualLrps(
+      [this]() -> std::unique_ptr<Store> {
+        auto store = Open();
+        return store.ok() ? std::move(store).value() : nullptr;
+      },
+      250000);
 }
 
 }  // namespace

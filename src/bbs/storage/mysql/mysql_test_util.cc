@@ -9,6 +9,8 @@
 
 #include <gtest/gtest.h>
 
+#include "bbs/storage/sql/sql_store_test_util.h"
+
 namespace bbs::storage::testing {
 namespace {
 
@@ -84,14 +86,8 @@ std::string MysqlDsnWithFreshDatabase(const std::string& seed) {
 }
 
 std::string MysqlDsnWithFreshDatabaseOnce(const std::string& seed) {
-  static std::mutex mu;
-  static std::map<std::string, std::string> dsns;
-  std::lock_guard<std::mutex> lock(mu);
-  auto it = dsns.find(seed);
-  if (it == dsns.end()) {
-    it = dsns.emplace(seed, MysqlDsnWithFreshDatabase(seed)).first;
-  }
-  return it->second;
+  return OncePerSeed("MysqlDsnWithFreshDatabase", seed,
+                     [&] { return MysqlDsnWithFreshDatabase(seed); });
 }
 
 }  // namespace bbs::storage::testing

@@ -11,6 +11,7 @@
 
 #include <fmt/format.h>
 
+#include "bbs/storage/sql/connect.h"
 #include "bbs/storage/sql/load.h"
 
 namespace bbs::storage {
@@ -21,8 +22,6 @@ struct PostgresStore::Statement {
 };
 
 namespace {
-
-constexpr int kTries = 3;
 
 // Upstream's final schema (spec/behavior.md §10.1) in PostgreSQL types.
 constexpr const char* kSchema = R"sql(
@@ -113,6 +112,13 @@ struct Migration {
   int64_t version;
   const char* sql;  // may be empty (MySQL-only changes, and routes encrypted since 2016)
 };
+// The version row's upsert.
+std::string SetVersion(int64_t version) {
+  return fmt::format(
+      "INSERT INTO configurations (id, value) VALUES ('version', '{}') ON CONFLICT (id) DO "
+      "UPDATE SET value = excluded.value",
+      sql::VersionJson(version));
+}
 constexpr Migration kMigrations[] = {
     {1471030898, ""},
     {1472757022, "ALTER TABLE desired_lrps ADD COLUMN IF NOT EXISTS placement_tags TEXT"},
@@ -201,19 +207,7 @@ ON CONFLICT (guid) DO UPDATE SET
 std::string Int(int64_t v) { return std::to_string(v); }
 std::string Bool(bool v) { return v ? "true" : "false"; }
 
-std::string OneLine(std::string text) {
-  while (!text.empty() && (text.back() == '\n' || text.back() == ' ' || text.back() == '\t')) {
-    text.pop_back();
-  }
-  for (size_t at; (at = text.find("\n\t")) != std::string::npos;) {
-    text.replace(at, 2, "; ");
-  }
-  std::replace(text.begin(), text.end(), '\n', ' ');
-  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) {
-    text.pop_back();
-  }
-  return text;
-}
+std::string OneLine(std::string text) { return sql::PostgresOneLine(std::move(text)); }
 
 struct ResultDeleter {
   void operator()(PGresult* r) const { PQclear(r); }
@@ -258,7 +252,7 @@ class Row {
 
 PostgresStore::PostgresStore(Options options, Logger logger,
                              std::shared_ptr<const encryption::Encoder> encoder)
-    : options_(std::move(options)), logger_(std::move(logger)), encoder_(std::move(encoder)) {}
+    : SqlStore(std::move(logger), std::move(encoder)), options_(std::move(options)) {}
 
 PostgresStore::~PostgresStore() {
   if (conn_ != nullptr) {
@@ -270,20 +264,8 @@ Result<std::unique_ptr<PostgresStore>> PostgresStore::Open(
     const Options& options, Logger logger, std::shared_ptr<const encryption::Encoder> encoder) {
   std::unique_ptr<PostgresStore> store(
       new PostgresStore(options, logger.Session("postgres-store"), std::move(encoder)));
-  for (Status (PostgresStore::*step)() :
-       {&PostgresStore::Connect, &PostgresStore::Migrate, &PostgresStore::RunEncryptor}) {
-    auto start = std::chrono::steady_clock::now();
-    Status status = (store.get()->*step)();
-    if (!status.ok()) {
-      store->logger_.Error("failed-to-open", status.message());
-      return status;
-    }
-    auto elapsed = std::chrono::steady_clock::now() - start;
-    if (step == &PostgresStore::Migrate && options.on_migrations_finished) {
-      options.on_migrations_finished(elapsed);
-    } else if (step == &PostgresStore::RunEncryptor && options.on_encryption_finished) {
-      options.on_encryption_finished(elapsed);
-    }
+  if (Status status = store->SqlStore::Open(); !status.ok()) {
+    return status;
   }
   return store;
 }
@@ -295,25 +277,14 @@ Status PostgresStore::Connect() {
   }
   std::string timeout = Int(std::max<int64_t>(
       2, std::chrono::duration_cast<std::chrono::seconds>(options_.connection_timeout).count()));
-  // Keywords before "dbname" are defaults that the URL may override; those after override it.
-  std::vector<const char*> keys = {"application_name", "dbname", "connect_timeout", "keepalives",
-                                   "keepalives_idle"};
-  std::vector<const char*> values = {"bbs", options_.url.c_str(), timeout.c_str(), "1",
-                                     timeout.c_str()};
-  std::string mode = options_.verify_identity ? "verify-full" : "verify-ca";
-  if (!options_.ca_cert_file.empty()) {
-    keys.push_back("sslmode");
-    values.push_back(mode.c_str());
-    keys.push_back("sslrootcert");
-    values.push_back(options_.ca_cert_file.c_str());
+  auto conn = sql::ConnectPostgres(
+      options_.url, "bbs",
+      {{"connect_timeout", timeout}, {"keepalives", "1"}, {"keepalives_idle", timeout}},
+      {options_.ca_cert_file, options_.verify_identity}, "postgres");
+  if (!conn.ok()) {
+    return conn.status();
   }
-  keys.push_back(nullptr);
-  values.push_back(nullptr);
-  conn_ = PQconnectdbParams(keys.data(), values.data(), /*expand_dbname=*/1);
-  if (conn_ == nullptr || PQstatus(conn_) != CONNECTION_OK) {
-    std::string message = conn_ != nullptr ? OneLine(PQerrorMessage(conn_)) : "out of memory";
-    return UnknownError("postgres: cannot connect: " + message);
-  }
+  conn_ = conn.value();
   connected_at_ = std::chrono::steady_clock::now();
   return Exec("SET client_min_messages = warning");
 }
@@ -410,12 +381,6 @@ Status PostgresStore::RunPipeline(const std::vector<Statement>& statements) {
 
 // --- Commit ---
 
-Status PostgresStore::Commit(std::span<const Mutation> mutations) {
-  return sql::CommitWithRetries(
-      kTries, options_.retry_delay, logger_,
-      [this](std::span<const Mutation> batch) { return CommitOnce(batch); }, mutations);
-}
-
 Status PostgresStore::CommitOnce(std::span<const Mutation> mutations) {
   if (Status s = EnsureConnected(); !s.ok()) {
     return Status(ErrorCode::kDeadlock, s.message());
@@ -441,7 +406,7 @@ Status PostgresStore::CommitOnce(std::span<const Mutation> mutations) {
           } else if constexpr (std::is_same_v<M, DeleteDomain>) {
             statements.push_back({"DELETE FROM domains WHERE domain = $1", {m.domain}});
           } else if constexpr (std::is_same_v<M, PutDesiredLrp>) {
-            Result<sql::DesiredRow> encoded = sql::EncodeDesired(m.record, *encoder_);
+            Result<sql::DesiredRow> encoded = sql::EncodeDesired(m.record, encoder());
             if (!encoded.ok()) {
               return encoded.status();
             }
@@ -456,7 +421,7 @@ Status PostgresStore::CommitOnce(std::span<const Mutation> mutations) {
             statements.push_back(
                 {"DELETE FROM desired_lrps WHERE process_guid = $1", {m.process_guid}});
           } else if constexpr (std::is_same_v<M, PutActualLrp>) {
-            sql::ActualRow r = sql::EncodeActual(m.lrp, *encoder_);
+            sql::ActualRow r = sql::EncodeActual(m.lrp, encoder());
             statements.push_back(
                 {kUpsertActual,
                  {r.process_guid, Int(r.instance_index), Int(r.presence), Bool(r.evacuating),
@@ -470,7 +435,7 @@ Status PostgresStore::CommitOnce(std::span<const Mutation> mutations) {
                  "instance_index = $2 AND presence = $3",
                  {m.process_guid, Int(m.index), Int(m.presence)}});
           } else if constexpr (std::is_same_v<M, PutTask>) {
-            sql::TaskRow r = sql::EncodeTask(m.task, *encoder_);
+            sql::TaskRow r = sql::EncodeTask(m.task, encoder());
             statements.push_back(
                 {kUpsertTask,
                  {r.guid, r.domain, Int(r.updated_at), Int(r.created_at), Int(r.first_completed_at),
@@ -493,23 +458,12 @@ Status PostgresStore::CommitOnce(std::span<const Mutation> mutations) {
 
 // --- Load ---
 
-Status PostgresStore::Load(Snapshot* out) {
-  return sql::LoadWithRetries(
-      kTries, options_.retry_delay, logger_,
-      [this](Snapshot* snapshot, std::vector<Mutation>* undecodable) {
-        return LoadOnce(snapshot, undecodable);
-      },
-      [this](std::span<const Mutation> mutations) { return Commit(mutations); }, out);
-}
-
 Status PostgresStore::LoadOnce(Snapshot* out, std::vector<Mutation>* undecodable) {
   if (Status s = EnsureConnected(); !s.ok()) {
     return Status(ErrorCode::kDeadlock, s.message());
   }
   Snapshot snapshot;
-  std::vector<sql::DesiredRow> desired;
-  std::vector<sql::ActualRow> actual;
-  std::vector<sql::TaskRow> tasks;
+  sql::RowSet rows;
   // One snapshot of the four tables.
   Status status = Exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
   if (status.ok()) {
@@ -525,13 +479,7 @@ Status PostgresStore::LoadOnce(Snapshot* out, std::vector<Mutation>* undecodable
     }
   }
   if (status.ok()) {
-    status = ReadDesiredRows(&desired);
-  }
-  if (status.ok()) {
-    status = ReadActualRows(&actual);
-  }
-  if (status.ok()) {
-    status = ReadTaskRows(&tasks);
+    status = ReadRows(&rows);
   }
   if (status.ok()) {
     status = Exec("COMMIT");
@@ -543,7 +491,8 @@ Status PostgresStore::LoadOnce(Snapshot* out, std::vector<Mutation>* undecodable
     }
     return Status(ErrorCode::kDeadlock, status.message());
   }
-  sql::DecodeRows(desired, actual, tasks, *encoder_, logger_, &snapshot, undecodable);
+  sql::DecodeRows(rows.desired, rows.actual, rows.tasks, encoder(), logger(), &snapshot,
+                  undecodable);
   *out = std::move(snapshot);
   return Status::Ok();
 }
@@ -603,177 +552,102 @@ Result<std::optional<std::string>> PostgresStore::ReadConfiguration(const std::s
   return std::optional<std::string>(Row(result.get(), 0).Text(0));
 }
 
-Status PostgresStore::Migrate() {
-  if (Status s = Exec("CREATE TABLE IF NOT EXISTS configurations (id VARCHAR(255) PRIMARY KEY, "
-                      "value VARCHAR(255))");
-      !s.ok()) {
-    return s;
+Status PostgresStore::CreateConfigurations() {
+  return Exec(
+      "CREATE TABLE IF NOT EXISTS configurations (id VARCHAR(255) PRIMARY KEY, "
+      "value VARCHAR(255))");
+}
+
+Status PostgresStore::CreateSchema(int64_t version) {
+  Status s = Exec(std::string("BEGIN; ") + kSchema + SetVersion(version) + "; COMMIT");
+  if (!s.ok()) {
+    Exec("ROLLBACK");
   }
-  auto stored = ReadConfiguration("version");
-  if (!stored.ok()) {
-    return stored.status();
-  }
-  auto checked = sql::StoredVersion(stored.value());
-  if (!checked.ok()) {
-    return checked.status();
-  }
-  int64_t version = checked.value();
-  auto set_version = [](int64_t v) {
-    return fmt::format(
-        "INSERT INTO configurations (id, value) VALUES ('version', '{}') ON CONFLICT (id) DO "
-        "UPDATE SET value = excluded.value",
-        sql::VersionJson(v));
-  };
-  if (version < sql::kMigrationVersions[0]) {
-    // The init migration: the final schema at once (upstream replays every step from here).
-    Status s =
-        Exec(std::string("BEGIN; ") + kSchema + set_version(sql::kLatestVersion) + "; COMMIT");
-    if (!s.ok()) {
-      Exec("ROLLBACK");
-      return s;
-    }
-    logger_.Info("created-schema", {{"version", sql::kLatestVersion}});
-    return Status::Ok();
-  }
-  for (const Migration& migration : kMigrations) {
-    if (migration.version <= version) {
-      continue;
-    }
-    std::string statements = std::string("BEGIN; ") + migration.sql + "; ";
-    Status s = Exec(statements);
-    if (s.ok() && migration.version == 1722634733) {
-      s = CopyMetricTagsOutOfRunInfo();
+  return s;
+}
+
+Status PostgresStore::ApplyMigration(size_t index) {
+  const Migration& migration = kMigrations[index];
+  Status s = Exec(std::string("BEGIN; ") + migration.sql + "; ");
+  if (s.ok() && migration.version == 1722634733) {
+    PgResult result;
+    s = QueryRows(conn_,
+                  "SELECT process_guid, run_info FROM desired_lrps WHERE metric_tags IS NULL FOR "
+                  "UPDATE",
+                  &result);
+    std::vector<std::pair<std::string, std::string>> rows;
+    for (int i = 0; s.ok() && i < PQntuples(result.get()); ++i) {
+      Row row(result.get(), i);
+      rows.emplace_back(row.Text(0), row.Text(1));
     }
     if (s.ok()) {
-      s = Exec(set_version(migration.version) + "; COMMIT");
+      s = CopyMetricTagsOutOfRunInfo(
+          rows, [this](const std::string& guid, const std::string& tags) {
+            const char* values[] = {tags.c_str(), guid.c_str()};
+            PgResult update(PQexecParams(
+                conn_, "UPDATE desired_lrps SET metric_tags = $1 WHERE process_guid = $2", 2,
+                nullptr, values, nullptr, nullptr, 0));
+            if (PQresultStatus(update.get()) != PGRES_COMMAND_OK) {
+              return UnknownError("postgres: " + OneLine(PQerrorMessage(conn_)));
+            }
+            return Status::Ok();
+          });
     }
-    if (!s.ok()) {
-      Exec("ROLLBACK");
-      return Status(ErrorCode::kUnrecoverable,
-                    fmt::format("migration {} failed: {}", migration.version, s.message()));
-    }
-    logger_.Info("migrated", {{"version", migration.version}});
   }
-  return Status::Ok();
+  if (s.ok()) {
+    s = Exec(SetVersion(migration.version) + "; COMMIT");
+  }
+  if (!s.ok()) {
+    Exec("ROLLBACK");
+  }
+  return s;
 }
 
-Status PostgresStore::CopyMetricTagsOutOfRunInfo() {
-  PgResult result;
-  if (Status s = QueryRows(conn_,
-                           "SELECT process_guid, run_info FROM desired_lrps WHERE metric_tags "
-                           "IS NULL FOR UPDATE",
-                           &result);
-      !s.ok()) {
-    return s;
-  }
-  for (int i = 0; i < PQntuples(result.get()); ++i) {
-    Row row(result.get(), i);
-    models::DesiredLRPRunInfo run_info;
-    if (!encoder_->DecodeModel(row.Text(1), &run_info).ok()) {
-      logger_.Error("failed-to-decode-run-info", "skipped", {{"process_guid", row.Text(0)}});
-      continue;
-    }
-    std::string tags = encoder_->EncodeValue(sql::DesiredMetricTagsJson(run_info.metric_tags()));
-    std::string guid = row.Text(0);
-    const char* values[] = {tags.c_str(), guid.c_str()};
-    PgResult update(PQexecParams(conn_,
-                                 "UPDATE desired_lrps SET metric_tags = $1 WHERE process_guid = $2",
-                                 2, nullptr, values, nullptr, nullptr, 0));
-    if (PQresultStatus(update.get()) != PGRES_COMMAND_OK) {
-      return UnknownError("postgres: " + OneLine(PQerrorMessage(conn_)));
-    }
-  }
-  return Status::Ok();
-}
-
-Status PostgresStore::RunEncryptor() {
-  auto start = std::chrono::steady_clock::now();
-  auto stored = ReadConfiguration("encryption_key_label");
-  if (!stored.ok()) {
-    return stored.status();
-  }
-  if (stored.value().has_value() && !encoder_->HasLabel(*stored.value())) {
-    return Status(ErrorCode::kUnrecoverable,
-                  fmt::format("Existing encryption key version ({}) is not among the known keys",
-                              *stored.value()));
-  }
-  if (stored.value() == encoder_->active_label()) {
-    return Status::Ok();
-  }
-  std::vector<sql::DesiredRow> desired;
-  std::vector<sql::ActualRow> actual;
-  std::vector<sql::TaskRow> tasks;
+Status PostgresStore::BeginReencryption(sql::RowSet* rows) {
   Status status = Exec("BEGIN");
   if (status.ok()) {
     status = Exec("LOCK TABLE desired_lrps, actual_lrps, tasks IN EXCLUSIVE MODE");
   }
   if (status.ok()) {
-    status = ReadDesiredRows(&desired);
+    status = ReadRows(rows);
   }
-  if (status.ok()) {
-    status = ReadActualRows(&actual);
-  }
-  if (status.ok()) {
-    status = ReadTaskRows(&tasks);
-  }
+  return status;
+}
+
+Status PostgresStore::FinishReencryption(const sql::RowSet& rows) {
   std::vector<Statement> updates;
-  size_t skipped = 0;
-  for (auto& r : desired) {
-    if (!sql::ReencryptDesired(&r, *encoder_).ok()) {
-      ++skipped;
-      continue;
-    }
+  for (const auto& r : rows.desired) {
     updates.push_back(
         {"UPDATE desired_lrps SET run_info = $1, volume_placement = $2, routes = "
          "$3, metric_tags = $4 WHERE process_guid = $5",
          {r.run_info, r.volume_placement, r.routes, r.metric_tags, r.process_guid}});
   }
-  for (auto& r : actual) {
-    if (!sql::ReencryptActual(&r, *encoder_).ok()) {
-      ++skipped;
-      continue;
-    }
+  for (const auto& r : rows.actual) {
     updates.push_back(
         {"UPDATE actual_lrps SET net_info = $1, internal_routes = $2, metric_tags = "
          "$3 WHERE process_guid = $4 AND instance_index = $5 AND presence = $6",
          {r.net_info, r.internal_routes, r.metric_tags, r.process_guid, Int(r.instance_index),
           Int(r.presence)}});
   }
-  for (auto& r : tasks) {
-    if (!sql::ReencryptTask(&r, *encoder_).ok()) {
-      ++skipped;
-      continue;
-    }
+  for (const auto& r : rows.tasks) {
     updates.push_back(
         {"UPDATE tasks SET task_definition = $1 WHERE guid = $2", {r.task_definition, r.guid}});
   }
   updates.push_back(
       {"INSERT INTO configurations (id, value) VALUES ('encryption_key_label', $1) "
        "ON CONFLICT (id) DO UPDATE SET value = excluded.value",
-       {encoder_->active_label()}});
-  if (status.ok()) {
-    // Inside the explicit transaction the pipeline's sync does not commit; COMMIT does.
-    status = RunPipeline(updates);
-  }
+       {encoder().active_label()}});
+  // Inside the explicit transaction the pipeline's sync does not commit; COMMIT does.
+  Status status = RunPipeline(updates);
   if (status.ok()) {
     status = Exec("COMMIT");
   }
-  if (!status.ok()) {
-    Exec("ROLLBACK");
-    logger_.Error("encryption-failed", status.message());
-    return Status::Ok();  // upstream logs and retries at the next start
-  }
-  // The one info line is the daemon's bbs.encryptor.encryption-finished (behavior.md §12.2);
-  // this is only the detail of what was rewritten.
-  auto elapsed = std::chrono::steady_clock::now() - start;
-  logger_.Debug(
-      "reencrypted-rows",
-      {{"desired_lrps", desired.size()},
-       {"actual_lrps", actual.size()},
-       {"tasks", tasks.size()},
-       {"undecodable", skipped},
-       {"duration_ns", std::chrono::duration_cast<std::chrono::nanoseconds>(elapsed).count()}});
-  return Status::Ok();
+  return status;
+}
+
+Status PostgresStore::AbortReencryption(const Status&) {
+  Exec("ROLLBACK");
+  return Status::Ok();  // upstream logs and retries at the next start
 }
 
 }  // namespace bbs::storage

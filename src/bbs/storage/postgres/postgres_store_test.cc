@@ -13,6 +13,7 @@
 #include <gtest/gtest.h>
 
 #include "bbs/storage/postgres/postgres_test_util.h"
+#include "bbs/storage/sql/sql_store_test_util.h"
 #include "bbs/storage/store_test_util.h"
 #include "bbs/storage/tcp_proxy_test_util.h"
 
@@ -182,19 +183,14 @@ TEST_F(PostgresStoreTest, RefusesAnUnknownStoredKeyLabel) {
 TEST_F(PostgresStoreTest, ReconnectsWhenItsConnectionIsKilled) {
   auto store = Open();
   ASSERT_TRUE(store.ok()) << store.status().ToString();
-  std::vector<Mutation> first = {PutDomain{"before", 0}};
-  ASSERT_THAT((*store)->Commit(first), IsOk());
-  // What a server restart does to an idle connection.
-  std::string name = url_.substr(url_.find("search_path%3D") + 14);
-  std::vector<std::string> killed = Column(
-      "SELECT pg_terminate_backend(pid)::text FROM pg_stat_activity WHERE application_name = '" +
-      name + "'");
-  EXPECT_THAT(killed, ::testing::ElementsAre("true"));
-  std::vector<Mutation> second = {PutDomain{"after", 0}};
-  ASSERT_THAT((*store)->Commit(second), IsOk());
-  Snapshot snapshot;
-  ASSERT_THAT((*store)->Load(&snapshot), IsOk());
-  EXPECT_THAT(snapshot.domains, SizeIs(2));
+  testing::ExpectReconnectsAfterTheConnectionIsKilled(**store, [&] {
+    // What a server restart does to an idle connection.
+    std::string name = url_.substr(url_.find("search_path%3D") + 14);
+    EXPECT_THAT(Column("SELECT pg_terminate_backend(pid)::text FROM pg_stat_activity WHERE "
+                       "application_name = '" +
+                       name + "'"),
+                ::testing::ElementsAre("true"));
+  });
 }
 
 TEST_F(PostgresStoreTest, WritesFailWhileTheServerIsAwayAndSucceedOnceItIsBack) {
@@ -204,24 +200,7 @@ TEST_F(PostgresStoreTest, WritesFailWhileTheServerIsAwayAndSucceedOnceItIsBack) 
   url_ = url_.substr(0, host) + std::to_string(proxy.port()) + url_.substr(slash);
   auto store = Open();
   ASSERT_TRUE(store.ok()) << store.status().ToString();
-  std::vector<Mutation> first = {PutTask{testing::SmallTask("before")}};
-  ASSERT_THAT((*store)->Commit(first), IsOk());
-
-  proxy.Down();
-  std::vector<Mutation> lost = {PutTask{testing::SmallTask("while-down")}};
-  EXPECT_THAT((*store)->Commit(lost), StatusIs(ErrorCode::kUnknownError));
-  Snapshot snapshot;
-  EXPECT_THAT((*store)->Load(&snapshot), StatusIs(ErrorCode::kUnknownError));
-
-  proxy.Up();
-  std::vector<Mutation> later = {PutTask{testing::SmallTask("after")}};
-  ASSERT_THAT((*store)->Commit(later), IsOk());
-  ASSERT_THAT((*store)->Load(&snapshot), IsOk());
-  std::vector<std::string> guids;
-  for (const auto& task : snapshot.tasks) {
-    guids.push_back(task.task_guid());
-  }
-  EXPECT_THAT(guids, ::testing::UnorderedElementsAre("before", "after"));
+  testing::ExpectWritesFailWhileTheServerIsAway(**store, proxy);
 }
 
 TEST_F(PostgresStoreTest, AConfiguredCaFileMakesTlsRequired) {
@@ -241,36 +220,18 @@ TEST(PostgresStoreOpenTest, AnUnreachableServerIsAOneLineErrorWithoutThePassword
   options.connection_timeout = std::chrono::seconds(2);
   auto start = std::chrono::steady_clock::now();
   auto store = PostgresStore::Open(options, NullLogger(), testing::TestEncoder());
-  ASSERT_FALSE(store.ok());
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
-  EXPECT_THAT(store.status().message(), HasSubstr("postgres: cannot connect"));
-  EXPECT_THAT(store.status().message(), ::testing::Not(HasSubstr("\n")));
-  EXPECT_THAT(store.status().message(), ::testing::Not(HasSubstr("s3cret")));
+  testing::ExpectOneLineErrorWithoutPassword(store.status(), "postgres: cannot connect", "s3cret");
 }
 
 // Start-up load time for docs/benchmarks.md (release build): --gtest_also_run_disabled_tests.
 TEST_F(PostgresStoreTest, DISABLED_Loads250kActualLrps) {
-  auto store = Open();
-  ASSERT_TRUE(store.ok()) << store.status().ToString();
-  constexpr int kLrps = 250000;
-  for (int batch = 0; batch < kLrps / 10000; ++batch) {
-    std::vector<Mutation> put;
-    put.reserve(10000);
-    for (int i = 0; i < 10000; ++i) {
-      int n = batch * 10000 + i;
-      put.push_back(PutActualLrp{testing::SmallActualLrp(
-          fmt::format("{:08x}-0000-4000-8000-{:012x}", n / 4, n / 4), n % 4)});
-    }
-    ASSERT_THAT((*store)->Commit(put), IsOk());
-  }
-  store = Open();
-  ASSERT_TRUE(store.ok()) << store.status().ToString();
-  auto start = std::chrono::steady_clock::now();
-  Snapshot snapshot;
-  ASSERT_THAT((*store)->Load(&snapshot), IsOk());
-  auto elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  EXPECT_THAT(snapshot.actual_lrps, SizeIs(kLrps));
-  std::printf("loaded %d actual LRPs in %.3f s\n", kLrps, elapsed);
+  testing::CommitAndTimeTheLoadOfActualLrps(
+      [this]() -> std::unique_ptr<Store> {
+        auto store = Open();
+        return store.ok() ? std::move(store).value() : nullptr;
+      },
+      250000);
 }
 
 }  // namespace

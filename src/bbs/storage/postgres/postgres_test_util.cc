@@ -9,6 +9,8 @@
 
 #include <gtest/gtest.h>
 
+#include "bbs/storage/sql/sql_store_test_util.h"
+
 namespace bbs::storage::testing {
 
 std::string PostgresTestUrl() {
@@ -46,14 +48,8 @@ std::string PostgresUrlWithFreshSchema(const std::string& seed) {
 namespace bbs::storage::testing {
 
 std::string PostgresUrlWithFreshSchemaOnce(const std::string& seed) {
-  static std::mutex mu;
-  static std::map<std::string, std::string> urls;
-  std::lock_guard<std::mutex> lock(mu);
-  auto it = urls.find(seed);
-  if (it == urls.end()) {
-    it = urls.emplace(seed, PostgresUrlWithFreshSchema(seed)).first;
-  }
-  return it->second;
+  return OncePerSeed("PostgresUrlWithFreshSchema", seed,
+                     [&] { return PostgresUrlWithFreshSchema(seed); });
 }
 
 }  // namespace bbs::storage::testing

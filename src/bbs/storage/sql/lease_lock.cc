@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 
 #include "bbs/storage/mysql/mysql_store.h"
+#include "bbs/storage/sql/connect.h"
 
 namespace bbs::storage::sql {
 
@@ -45,18 +46,48 @@ std::string MysqlFenceQuery(const std::string& quoted_owner, int64_t epoch) {
 
 namespace {
 
-std::string OneLine(std::string text) {
-  std::replace(text.begin(), text.end(), '\n', ' ');
-  while (!text.empty() && text.back() == ' ') {
-    text.pop_back();
-  }
-  return text;
-}
+std::string OneLine(std::string text) { return PostgresOneLine(std::move(text)); }
 
 int64_t Millis(std::chrono::milliseconds d) { return std::max<int64_t>(1, d.count()); }
 int64_t Seconds(std::chrono::milliseconds d) {
   return std::max<int64_t>(1, (d.count() + 999) / 1000);
 }
+
+// TryAcquire's transaction, the same in both dialects: the lease table is created once per
+// connection, then AcquireInTransaction runs inside one transaction, committed only when it
+// took the lease.
+class TransactionalLeaseBackend : public LeaseBackend {
+ public:
+  Result<Attempt> TryAcquire(const std::string& owner, std::chrono::milliseconds ttl) final {
+    if (Status s = EnsureConnected(); !s.ok()) return s;
+    if (!table_created_) {
+      if (Status s = Exec(create_table_); !s.ok()) return s;
+      table_created_ = true;
+    }
+    if (Status s = Exec(begin_); !s.ok()) return s;
+    Result<Attempt> attempt = AcquireInTransaction(owner, ttl);
+    Status end = Exec(attempt.ok() && attempt.value().acquired ? "COMMIT" : "ROLLBACK");
+    if (!attempt.ok()) return attempt.status();
+    if (!end.ok()) return end;
+    return attempt;
+  }
+
+ protected:
+  TransactionalLeaseBackend(std::string create_table, std::string begin)
+      : create_table_(std::move(create_table)), begin_(std::move(begin)) {}
+
+  virtual Status EnsureConnected() = 0;
+  virtual Status Exec(const std::string& sql) = 0;
+  virtual Result<Attempt> AcquireInTransaction(const std::string& owner,
+                                               std::chrono::milliseconds ttl) = 0;
+  // A new connection creates the table again (it may be a new database).
+  void Connected() { table_created_ = false; }
+
+ private:
+  const std::string create_table_;
+  const std::string begin_;
+  bool table_created_ = false;
+};
 
 // --- PostgreSQL ---------------------------------------------------------------------------
 
@@ -65,30 +96,17 @@ struct PgResultDeleter {
 };
 using PgResult = std::unique_ptr<PGresult, PgResultDeleter>;
 
-class PostgresLeaseBackend final : public LeaseBackend {
+class PostgresLeaseBackend final : public TransactionalLeaseBackend {
  public:
-  explicit PostgresLeaseBackend(SqlConnectionOptions options) : options_(std::move(options)) {}
+  explicit PostgresLeaseBackend(SqlConnectionOptions options)
+      : TransactionalLeaseBackend(
+            fmt::format("CREATE TABLE IF NOT EXISTS {} (name VARCHAR(255) PRIMARY KEY, owner "
+                        "VARCHAR(255) NOT NULL, epoch BIGINT NOT NULL, expires_at TIMESTAMPTZ(6) "
+                        "NOT NULL)",
+                        kLeaseTable),
+            "BEGIN"),
+        options_(std::move(options)) {}
   ~PostgresLeaseBackend() override { Close(); }
-
-  Result<Attempt> TryAcquire(const std::string& owner, std::chrono::milliseconds ttl) override {
-    if (Status s = EnsureConnected(); !s.ok()) return s;
-    if (!table_created_) {
-      if (Status s = Exec(fmt::format("CREATE TABLE IF NOT EXISTS {} (name VARCHAR(255) PRIMARY "
-                                      "KEY, owner VARCHAR(255) NOT NULL, epoch BIGINT NOT NULL, "
-                                      "expires_at TIMESTAMPTZ(6) NOT NULL)",
-                                      kLeaseTable));
-          !s.ok()) {
-        return s;
-      }
-      table_created_ = true;
-    }
-    if (Status s = Exec("BEGIN"); !s.ok()) return s;
-    Result<Attempt> attempt = AcquireInTransaction(owner, ttl);
-    Status end = Exec(attempt.ok() && attempt.value().acquired ? "COMMIT" : "ROLLBACK");
-    if (!attempt.ok()) return attempt.status();
-    if (!end.ok()) return end;
-    return attempt;
-  }
 
   Result<bool> Renew(const std::string& owner, int64_t epoch,
                      std::chrono::milliseconds ttl) override {
@@ -136,7 +154,8 @@ class PostgresLeaseBackend final : public LeaseBackend {
   }
 
  private:
-  Result<Attempt> AcquireInTransaction(const std::string& owner, std::chrono::milliseconds ttl) {
+  Result<Attempt> AcquireInTransaction(const std::string& owner,
+                                       std::chrono::milliseconds ttl) override {
     auto current = Query(fmt::format("SELECT owner, epoch, expires_at <= now() FROM {} WHERE name "
                                      "= '{}' FOR UPDATE",
                                      kLeaseTable, kLeaseName),
@@ -173,39 +192,23 @@ class PostgresLeaseBackend final : public LeaseBackend {
     return attempt;
   }
 
-  Status EnsureConnected() {
+  Status EnsureConnected() override {
     if (conn_ != nullptr && PQstatus(conn_) == CONNECTION_OK) return Status::Ok();
     Close();
     std::string connect_timeout = std::to_string(std::max<int64_t>(2, Seconds(options_.timeout)));
     std::string timeout_ms = std::to_string(Millis(options_.timeout));
-    // Keywords before "dbname" are defaults that the URL may override; those after override it.
-    std::vector<const char*> keys = {"application_name", "dbname",          "connect_timeout",
-                                     "keepalives",       "keepalives_idle", "keepalives_interval",
-                                     "keepalives_count", "tcp_user_timeout"};
-    std::vector<const char*> values = {"bbs-lease",
-                                       options_.connection_string.c_str(),
-                                       connect_timeout.c_str(),
-                                       "1",
-                                       "1",
-                                       "1",
-                                       "3",
-                                       timeout_ms.c_str()};
-    std::string mode = options_.verify_identity ? "verify-full" : "verify-ca";
-    if (!options_.ca_cert_file.empty()) {
-      keys.push_back("sslmode");
-      values.push_back(mode.c_str());
-      keys.push_back("sslrootcert");
-      values.push_back(options_.ca_cert_file.c_str());
-    }
-    keys.push_back(nullptr);
-    values.push_back(nullptr);
-    conn_ = PQconnectdbParams(keys.data(), values.data(), /*expand_dbname=*/1);
-    if (conn_ == nullptr || PQstatus(conn_) != CONNECTION_OK) {
-      std::string message = conn_ != nullptr ? OneLine(PQerrorMessage(conn_)) : "out of memory";
-      Close();
-      return UnknownError("postgres lease: cannot connect: " + message);
-    }
-    table_created_ = false;
+    auto conn =
+        ConnectPostgres(options_.connection_string, "bbs-lease",
+                        {{"connect_timeout", connect_timeout},
+                         {"keepalives", "1"},
+                         {"keepalives_idle", "1"},
+                         {"keepalives_interval", "1"},
+                         {"keepalives_count", "3"},
+                         {"tcp_user_timeout", timeout_ms}},
+                        {options_.ca_cert_file, options_.verify_identity}, "postgres lease");
+    if (!conn.ok()) return conn.status();
+    conn_ = conn.value();
+    Connected();
     if (Status s = Exec("SET client_min_messages = warning"); !s.ok()) return s;
     return Exec("SET statement_timeout = " + timeout_ms);
   }
@@ -215,7 +218,7 @@ class PostgresLeaseBackend final : public LeaseBackend {
     conn_ = nullptr;
   }
 
-  Status Exec(const std::string& sql) {
+  Status Exec(const std::string& sql) override {
     auto result = Query(sql, {});
     return result.ok() ? Status::Ok() : result.status();
   }
@@ -237,7 +240,6 @@ class PostgresLeaseBackend final : public LeaseBackend {
 
   const SqlConnectionOptions options_;
   pg_conn* conn_ = nullptr;
-  bool table_created_ = false;
 };
 
 // --- MySQL --------------------------------------------------------------------------------
@@ -247,30 +249,17 @@ struct MyResultDeleter {
 };
 using MyResult = std::unique_ptr<MYSQL_RES, MyResultDeleter>;
 
-class MysqlLeaseBackend final : public LeaseBackend {
+class MysqlLeaseBackend final : public TransactionalLeaseBackend {
  public:
-  explicit MysqlLeaseBackend(SqlConnectionOptions options) : options_(std::move(options)) {}
+  explicit MysqlLeaseBackend(SqlConnectionOptions options)
+      : TransactionalLeaseBackend(
+            fmt::format("CREATE TABLE IF NOT EXISTS {} (name VARCHAR(255) PRIMARY KEY, owner "
+                        "VARCHAR(255) NOT NULL, epoch BIGINT NOT NULL, expires_at DATETIME(6) "
+                        "NOT NULL)",
+                        kLeaseTable),
+            "START TRANSACTION"),
+        options_(std::move(options)) {}
   ~MysqlLeaseBackend() override { Close(); }
-
-  Result<Attempt> TryAcquire(const std::string& owner, std::chrono::milliseconds ttl) override {
-    if (Status s = EnsureConnected(); !s.ok()) return s;
-    if (!table_created_) {
-      if (Status s = Exec(fmt::format("CREATE TABLE IF NOT EXISTS {} (name VARCHAR(255) PRIMARY "
-                                      "KEY, owner VARCHAR(255) NOT NULL, epoch BIGINT NOT NULL, "
-                                      "expires_at DATETIME(6) NOT NULL)",
-                                      kLeaseTable));
-          !s.ok()) {
-        return s;
-      }
-      table_created_ = true;
-    }
-    if (Status s = Exec("START TRANSACTION"); !s.ok()) return s;
-    Result<Attempt> attempt = AcquireInTransaction(owner, ttl);
-    Status end = Exec(attempt.ok() && attempt.value().acquired ? "COMMIT" : "ROLLBACK");
-    if (!attempt.ok()) return attempt.status();
-    if (!end.ok()) return end;
-    return attempt;
-  }
 
   Result<bool> Renew(const std::string& owner, int64_t epoch,
                      std::chrono::milliseconds ttl) override {
@@ -317,7 +306,8 @@ class MysqlLeaseBackend final : public LeaseBackend {
   }
 
  private:
-  Result<Attempt> AcquireInTransaction(const std::string& owner, std::chrono::milliseconds ttl) {
+  Result<Attempt> AcquireInTransaction(const std::string& owner,
+                                       std::chrono::milliseconds ttl) override {
     if (conn_ == nullptr) return UnknownError("mysql lease: connection lost");
     if (mysql_query(conn_, fmt::format("SELECT owner, epoch, expires_at <= UTC_TIMESTAMP(6) FROM "
                                        "{} WHERE name = '{}' FOR UPDATE",
@@ -361,31 +351,15 @@ class MysqlLeaseBackend final : public LeaseBackend {
     return attempt;
   }
 
-  Status EnsureConnected() {
+  Status EnsureConnected() override {
     if (conn_ != nullptr) return Status::Ok();
-    auto dsn = ParseMysqlDsn(options_.connection_string);
-    if (!dsn.ok()) return dsn.status();
-    conn_ = mysql_init(nullptr);
-    if (conn_ == nullptr) return UnknownError("mysql lease: out of memory");
     unsigned int timeout = static_cast<unsigned int>(Seconds(options_.timeout));
-    mysql_optionsv(conn_, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
-    mysql_optionsv(conn_, MYSQL_OPT_READ_TIMEOUT, &timeout);
-    mysql_optionsv(conn_, MYSQL_OPT_WRITE_TIMEOUT, &timeout);
-    mysql_optionsv(conn_, MYSQL_SET_CHARSET_NAME, "utf8mb4");
-    if (!options_.ca_cert_file.empty()) {
-      my_bool verify = options_.verify_identity ? 1 : 0;
-      mysql_optionsv(conn_, MYSQL_OPT_SSL_CA, options_.ca_cert_file.c_str());
-      mysql_optionsv(conn_, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &verify);
-    }
-    const MysqlDsn& d = dsn.value();
-    if (mysql_real_connect(
-            conn_, d.host.c_str(), d.user.c_str(), d.password.c_str(), d.database.c_str(), d.port,
-            d.socket.empty() ? nullptr : d.socket.c_str(), CLIENT_FOUND_ROWS) == nullptr) {
-      std::string message = mysql_error(conn_);
-      Close();
-      return UnknownError("mysql lease: cannot connect: " + message);
-    }
-    table_created_ = false;
+    auto conn = ConnectMysql(options_.connection_string, {timeout, timeout, timeout},
+                             {options_.ca_cert_file, options_.verify_identity}, CLIENT_FOUND_ROWS,
+                             "mysql lease");
+    if (!conn.ok()) return conn.status();
+    conn_ = conn.value();
+    Connected();
     return Exec(fmt::format("SET SESSION innodb_lock_wait_timeout = {}", timeout));
   }
 
@@ -401,7 +375,7 @@ class MysqlLeaseBackend final : public LeaseBackend {
     return s;
   }
 
-  Status Exec(const std::string& sql) {
+  Status Exec(const std::string& sql) override {
     if (conn_ == nullptr) return UnknownError("mysql lease: connection lost");
     if (mysql_real_query(conn_, sql.data(), sql.size()) != 0) return Fail();
     MyResult result(mysql_store_result(conn_));
@@ -420,7 +394,6 @@ class MysqlLeaseBackend final : public LeaseBackend {
 
   const SqlConnectionOptions options_;
   st_mysql* conn_ = nullptr;
-  bool table_created_ = false;
 };
 
 std::string UniqueOwner() {

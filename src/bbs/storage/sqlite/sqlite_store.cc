@@ -16,6 +16,7 @@
 
 #include "bbs/storage/sql/load.h"
 #include "bbs/storage/sql/rows.h"
+#include "bbs/storage/sql/sql_store.h"
 
 namespace bbs::storage {
 namespace {
@@ -510,85 +511,45 @@ Status SqliteStore::MigrateLegacyRows() {
 }
 
 Status SqliteStore::RunEncryptor() {
-  auto start = std::chrono::steady_clock::now();
-  Result<std::optional<std::string>> stored = ReadConfiguration("encryption_key_label");
-  if (!stored.ok()) {
-    return stored.status();
-  }
-  if (stored.value().has_value() && !encoder_->HasLabel(*stored.value())) {
-    return Status(ErrorCode::kUnrecoverable,
-                  fmt::format("Existing encryption key version ({}) is not among the known keys",
-                              *stored.value()));
-  }
-  if (stored.value() == encoder_->active_label()) {
-    return Status::Ok();
-  }
-  if (Status s = Run(begin_immediate_.get(), "begin"); !s.ok()) {
-    return s;
-  }
-  std::vector<sql::DesiredRow> desired;
-  std::vector<sql::ActualRow> actual;
-  std::vector<sql::TaskRow> tasks;
-  Status status = ReadDesiredRows(&desired);
-  if (status.ok()) {
-    status = ReadActualRows(&actual);
-  }
-  if (status.ok()) {
-    status = ReadTaskRows(&tasks);
-  }
-  size_t skipped = 0;
-  for (auto& row : desired) {
-    if (!status.ok()) {
-      break;
-    }
-    if (sql::ReencryptDesired(&row, *encoder_).ok()) {
-      status = PutDesiredRow(row);
-    } else {
-      ++skipped;
-    }
-  }
-  for (auto& row : actual) {
-    if (!status.ok()) {
-      break;
-    }
-    if (sql::ReencryptActual(&row, *encoder_).ok()) {
-      status = PutActualRow(row);
-    } else {
-      ++skipped;
-    }
-  }
-  for (auto& row : tasks) {
-    if (!status.ok()) {
-      break;
-    }
-    if (sql::ReencryptTask(&row, *encoder_).ok()) {
-      status = PutTaskRowRaw(row);
-    } else {
-      ++skipped;
-    }
-  }
-  if (status.ok()) {
-    status = WriteConfiguration("encryption_key_label", encoder_->active_label());
-  }
-  if (status.ok()) {
-    status = Run(commit_.get(), "commit");
-  }
-  if (!status.ok()) {
-    Rollback();
-    logger_.Error("encryption-failed", status.message());
-    return Status::Ok();  // upstream logs and retries at the next start
-  }
-  // The one info line is the daemon's bbs.encryptor.encryption-finished (behavior.md §12.2);
-  // this is only the detail of what was rewritten.
-  auto elapsed = std::chrono::steady_clock::now() - start;
-  logger_.Debug(
-      "reencrypted-rows",
-      {{"desired_lrps", desired.size()},
-       {"actual_lrps", actual.size()},
-       {"tasks", tasks.size()},
-       {"undecodable", skipped},
-       {"duration_ns", std::chrono::duration_cast<std::chrono::nanoseconds>(elapsed).count()}});
-  return Status::Ok();
+  return sql::RunEncryptor({[this] { return ReadConfiguration("encryption_key_label"); },
+                            [this](sql::RowSet* rows) {
+                              Status status = Run(begin_immediate_.get(), "begin");
+                              if (status.ok()) {
+                                status = ReadDesiredRows(&rows->desired);
+                              }
+                              if (status.ok()) {
+                                status = ReadActualRows(&rows->actual);
+                              }
+                              if (status.ok()) {
+                                status = ReadTaskRows(&rows->tasks);
+                              }
+                              return status;
+                            },
+                            [this](const sql::RowSet& rows) {
+                              Status status;
+                              for (const auto& row : rows.desired) {
+                                if (status.ok()) status = PutDesiredRow(row);
+                              }
+                              for (const auto& row : rows.actual) {
+                                if (status.ok()) status = PutActualRow(row);
+                              }
+                              for (const auto& row : rows.tasks) {
+                                if (status.ok()) status = PutTaskRowRaw(row);
+                              }
+                              if (status.ok()) {
+                                status = WriteConfiguration("encryption_key_label",
+                                                            encoder_->active_label());
+                              }
+                              if (status.ok()) {
+                                status = Run(commit_.get(), "commit");
+                              }
+                              return status;
+                            },
+                            [this](const Status&) {
+                              Rollback();
+                              return Status::Ok();  // upstream logs and retries at the next start
+                            }},
+                           *encoder_, logger_);
 }
 
 Status SqliteStore::PrepareStatements() {

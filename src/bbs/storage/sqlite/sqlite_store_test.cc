@@ -14,6 +14,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "bbs/storage/sql/sql_store_test_util.h"
 #include "bbs/storage/store_test_util.h"
 
 namespace bbs::storage {
@@ -493,28 +494,8 @@ TEST_F(SqliteStoreTest, ABrokenSchemaIsUnrecoverable) {
 
 // Timing check for release builds: --gtest_also_run_disabled_tests.
 TEST_F(SqliteStoreTest, DISABLED_Loads250kEncryptedActualLrpsInUnderThreeSeconds) {
-  auto store = Open();
-  ASSERT_NE(store, nullptr);
-  constexpr int kLrps = 250000;
-  for (int batch = 0; batch < kLrps / 10000; ++batch) {
-    std::vector<Mutation> put;
-    put.reserve(10000);
-    for (int i = 0; i < 10000; ++i) {
-      int n = batch * 10000 + i;
-      put.push_back(PutActualLrp{testing::SmallActualLrp(
-          fmt::format("{:08x}-0000-4000-8000-{:012x}", n / 4, n / 4), n % 4)});
-    }
-    ASSERT_THAT(store->Commit(put), IsOk());
-  }
-  store.reset();
-  store = Open();
-  ASSERT_NE(store, nullptr);
-  auto start = std::chrono::steady_clock::now();
-  Snapshot snapshot;
-  ASSERT_THAT(store->Load(&snapshot), IsOk());
-  auto elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  EXPECT_THAT(snapshot.actual_lrps, SizeIs(kLrps));
-  std::printf("loaded %d actual LRPs in %.3f s\n", kLrps, elapsed);
+  double elapsed = testing::CommitAndTimeTheLoadOfActualLrps(
+      [this]() -> std::unique_ptr<Store> { return Open(); }, 250000);
   EXPECT_LT(elapsed, 3.0);
 }
 

@@ -1,0 +1,83 @@
+#include "bbs/storage/sql/sql_store_test_util.h"
+
+#include <chrono>
+#include <cstdio>
+#include <vector>
+
+#include <fmt/format.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "bbs/storage/store_test_util.h"
+
+namespace bbs::storage::testing {
+
+void ExpectReconnectsAfterTheConnectionIsKilled(Store& store, const std::function<void()>& kill) {
+  std::vector<Mutation> first = {PutDomain{"before", 0}};
+  ASSERT_THAT(store.Commit(first), IsOk());
+  kill();
+  std::vector<Mutation> second = {PutDomain{"after", 0}};
+  ASSERT_THAT(store.Commit(second), IsOk());
+  Snapshot snapshot;
+  ASSERT_THAT(store.Load(&snapshot), IsOk());
+  EXPECT_THAT(snapshot.domains, ::testing::SizeIs(2));
+}
+
+void ExpectWritesFailWhileTheServerIsAway(Store& store, TcpProxy& proxy) {
+  std::vector<Mutation> first = {PutTask{SmallTask("before")}};
+  ASSERT_THAT(store.Commit(first), IsOk());
+
+  proxy.Down();
+  std::vector<Mutation> lost = {PutTask{SmallTask("while-down")}};
+  EXPECT_THAT(store.Commit(lost), StatusIs(ErrorCode::kUnknownError));
+  Snapshot snapshot;
+  EXPECT_THAT(store.Load(&snapshot), StatusIs(ErrorCode::kUnknownError));
+
+  proxy.Up();
+  std::vector<Mutation> later = {PutTask{SmallTask("after")}};
+  ASSERT_THAT(store.Commit(later), IsOk());
+  ASSERT_THAT(store.Load(&snapshot), IsOk());
+  std::vector<std::string> guids;
+  for (const auto& task : snapshot.tasks) {
+    guids.push_back(task.task_guid());
+  }
+  EXPECT_THAT(guids, ::testing::UnorderedElementsAre("before", "after"));
+}
+
+void ExpectOneLineErrorWithoutPassword(const Status& status, const std::string& prefix,
+                                       const std::string& password) {
+  ASSERT_FALSE(status.ok());
+  EXPECT_THAT(status.message(), ::testing::HasSubstr(prefix));
+  EXPECT_THAT(status.message(), ::testing::Not(::testing::HasSubstr("\n")));
+  EXPECT_THAT(status.message(), ::testing::Not(::testing::HasSubstr(password)));
+}
+
+double CommitAndTimeTheLoadOfActualLrps(const std::function<std::unique_ptr<Store>()>& open,
+                                        int count) {
+  constexpr int kBatch = 10000;
+  std::unique_ptr<Store> store = open();
+  EXPECT_NE(store, nullptr);
+  if (store == nullptr) return 0;
+  for (int first = 0; first < count; first += kBatch) {
+    std::vector<Mutation> put;
+    put.reserve(kBatch);
+    for (int n = first; n < first + kBatch && n < count; ++n) {
+      put.push_back(PutActualLrp{
+          SmallActualLrp(fmt::format("{:08x}-0000-4000-8000-{:012x}", n / 4, n / 4), n % 4)});
+    }
+    EXPECT_THAT(store->Commit(put), IsOk());
+  }
+  store.reset();
+  store = open();
+  EXPECT_NE(store, nullptr);
+  if (store == nullptr) return 0;
+  auto start = std::chrono::steady_clock::now();
+  Snapshot snapshot;
+  EXPECT_THAT(store->Load(&snapshot), IsOk());
+  double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_THAT(snapshot.actual_lrps, ::testing::SizeIs(count));
+  std::printf("loaded %d actual LRPs in %.3f s\n", count, elapsed);
+  return elapsed;
+}
+
+}  // namespace bbs::storage::testing
