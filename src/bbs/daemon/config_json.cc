@@ -437,6 +437,7 @@ Status DecodeConfig(const Json& root, const std::string& where, Config* c, Confi
   r.Int64("max_request_body_bytes", &c->max_request_body_bytes, 1,
           std::numeric_limits<std::int64_t>::max());
   r.Int("http_worker_threads", &c->http_worker_threads);
+  r.Int("max_instances_per_desired_lrp", &c->max_instances_per_desired_lrp, 1);
   r.String("rep_url_template", &c->rep_url_template);
   r.String("locket_listen_address", &c->locket_listen_address, OptionalHostPortProblem);
   return r.Finish(&notes->warnings);

@@ -558,7 +558,8 @@ void CheckNetInfo(const Request& request, Problems* out) {
   }
 }
 
-void CheckDesiredLrp(const models::DesiredLRP& lrp, Problems* out) {
+void CheckDesiredLrp(const models::DesiredLRP& lrp, Problems* out,
+                     int32_t max_instances = kMaxInstancesPerDesiredLrp) {
   CheckVolumeMountedFilesSize(lrp.volume_mounted_files(), out);
   if (lrp.domain().empty()) {
     AddField(out, "domain");
@@ -569,7 +570,7 @@ void CheckDesiredLrp(const models::DesiredLRP& lrp, Problems* out) {
   if (!IsUrlWithScheme(lrp.root_fs())) {
     AddField(out, "rootfs");
   }
-  if (lrp.instances() < 0 || lrp.instances() > kMaxInstancesPerDesiredLrp) {
+  if (lrp.instances() < 0 || lrp.instances() > max_instances) {
     AddField(out, "instances");
   }
   if (lrp.memory_mb() < 0) {
@@ -646,9 +647,9 @@ void CheckDesiredLrp(const models::DesiredLRP& lrp, Problems* out) {
   }
 }
 
-void CheckDesiredLrpUpdate(const models::DesiredLRPUpdate& update, Problems* out) {
-  if (update.has_instances() &&
-      (update.instances() < 0 || update.instances() > kMaxInstancesPerDesiredLrp)) {
+void CheckDesiredLrpUpdate(const models::DesiredLRPUpdate& update, Problems* out,
+                           int32_t max_instances = kMaxInstancesPerDesiredLrp) {
+  if (update.has_instances() && (update.instances() < 0 || update.instances() > max_instances)) {
     AddField(out, "instances");
   }
   if (update.has_annotation() && update.annotation().size() > kMaxAnnotationBytes) {
@@ -854,22 +855,30 @@ Status Validate(const models::RemoveDesiredLRPRequest& request) {
 }
 
 Status Validate(const models::UpdateDesiredLRPRequest& request) {
+  return Validate(request, kMaxInstancesPerDesiredLrp);
+}
+
+Status Validate(const models::UpdateDesiredLRPRequest& request, int32_t max_instances) {
   Problems problems;
   RequireNonEmpty(request.process_guid(), "process_guid", &problems);
   if (!request.has_update()) {
     AddField(&problems, "update");
   } else {
-    CheckDesiredLrpUpdate(request.update(), &problems);
+    CheckDesiredLrpUpdate(request.update(), &problems, max_instances);
   }
   return ToStatus(problems);
 }
 
 Status Validate(const models::DesireLRPRequest& request) {
+  return Validate(request, kMaxInstancesPerDesiredLrp);
+}
+
+Status Validate(const models::DesireLRPRequest& request, int32_t max_instances) {
   Problems problems;
   if (!request.has_desired_lrp()) {
     AddField(&problems, "desired_lrp");
   } else {
-    CheckDesiredLrp(request.desired_lrp(), &problems);
+    CheckDesiredLrp(request.desired_lrp(), &problems, max_instances);
   }
   return ToStatus(problems);
 }
@@ -936,10 +945,16 @@ Status ValidateActualLrpInstanceKey(const models::ActualLRPInstanceKey& key) {
   return Run(CheckActualLrpInstanceKey, key);
 }
 
-Status ValidateDesiredLrp(const models::DesiredLRP& lrp) { return Run(CheckDesiredLrp, lrp); }
+Status ValidateDesiredLrp(const models::DesiredLRP& lrp) {
+  Problems problems;
+  CheckDesiredLrp(lrp, &problems);
+  return ToStatus(problems);
+}
 
 Status ValidateDesiredLrpUpdate(const models::DesiredLRPUpdate& update) {
-  return Run(CheckDesiredLrpUpdate, update);
+  Problems problems;
+  CheckDesiredLrpUpdate(update, &problems);
+  return ToStatus(problems);
 }
 
 Status ValidateTaskDefinition(const models::TaskDefinition& definition) {
