@@ -459,7 +459,8 @@ Status ReadConfigFile(const std::string& path, Config* config, ConfigFileNotes* 
   Json root;
   try {
     root = Json::parse(text.str());
-  } catch (const Json::parse_error& e) {
+  } catch (const Json::exception& e) {
+    // parse_error, or out_of_range for a number beyond a double (found by config_fuzz).
     // Drop the "[json.exception.parse_error.101] " tag; keep "parse error at line 3, column 5".
     std::string message = e.what();
     if (size_t tag_end = message.find("] "); tag_end != std::string::npos) {
