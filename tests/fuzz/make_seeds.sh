@@ -4,7 +4,7 @@
 # interesting inputs) are added beside these by hand and kept.
 set -euo pipefail
 C=tests/fuzz/corpus
-mkdir -p $C/models_fuzz $C/sse_fuzz $C/router_fuzz $C/config_fuzz $C/locket_fuzz
+mkdir -p $C/models_fuzz $C/sse_fuzz $C/router_fuzz $C/config_fuzz $C/locket_fuzz $C/rows_fuzz
 
 # models_fuzz: one selector byte (the index in models_fuzz.cc's kTargets) + the request.
 model() {  # name selector message text
@@ -69,4 +69,50 @@ locket FetchAllRequest 'type_code: PRESENCE' > $T/fetchall
 : > $T/empty
 { op 0 $T/lock; op 2 $T/fetch; op 3 $T/fetchall; printf '\x04\x06'; printf '\x05\x00'; op 2 $T/fetch; op 0 $T/lock; op 1 $T/release; } > $C/locket_fuzz/lifecycle
 { op 0 $T/empty; op 1 $T/empty; op 2 $T/empty; op 3 $T/empty; } > $C/locket_fuzz/empty_requests
+rm -rf $T
+
+# rows_fuzz: a mode byte, then fields (2-byte little-endian length + bytes); see rows_fuzz.cc.
+mkdir -p $C/rows_fuzz
+T=$(mktemp -d)
+pb() { echo "$2" | protoc -I proto --encode="models.$1" $(cd proto && ls models/*.proto) > "$T/$3"; }
+pb DesiredLRPRunInfo 'action { run_action { path: "/bin/sleep" args: "1000" user: "vcap" } }
+  start_timeout_ms: 60000 log_source: "APP" metrics_guid: "mg" egress_rules { protocol: "tcp" destinations: "0.0.0.0/0" }
+  image_layers { url: "http://l" destination_path: "/l" layer_type: SHARED media_type: TGZ }' run_info
+pb VolumePlacement 'driver_names: "nfs"' volume_placement
+pb ActualLRPNetInfo 'address: "10.0.0.1" ports { container_port: 8080 host_port: 61000 } instance_address: "10.255.0.2" preferred_address: HOST' net_info
+pb TaskDefinition 'root_fs: "docker:///busybox" action { run_action { path: "ls" user: "root" } }
+  completion_callback_url: "http://cb/x" memory_mb: 128' task_definition
+python3 - "$T" "$C/rows_fuzz" <<'PY'
+import struct, sys
+t, out = sys.argv[1], sys.argv[2]
+def f(b):
+    b = b.encode() if isinstance(b, str) else b
+    return struct.pack('<H', len(b)) + b
+def i(n): return f(struct.pack('<q', n))
+def pb(name): return open(f'{t}/{name}', 'rb').read()
+def seed(name, mode, *fields):
+    open(f'{out}/{name}', 'wb').write(bytes([mode]) + b''.join(fields))
+desired = [f('pg-1'), f('cf-apps'), f('lg'), f('annotation'), i(3), i(256), i(1024), i(0),
+           f('preloaded:cflinuxfs4'),
+           f('{"cf-router":[{"hostnames":["a.example.com"],"port":8080}],"tcp-router":null}'),
+           f(pb('volume_placement')), f('epoch-1'), i(7), f(pb('run_info')),
+           f('["zone-a","gpu"]'), f('{"source_id":{"static":"app"},"idx":{"dynamic":"INDEX"}}'), i(1)]
+seed('desired', 0, *desired)
+seed('desired_nulls', 8, *desired)
+actual = [f('pg-1'), i(2), i(0), i(0), f('cf-apps'), f('RUNNING'), f('ig-1'), f('cell-1'), f(''),
+          i(1700000000000000000), f(pb('net_info')), f('epoch-2'), i(3), i(1), f('crashed'),
+          f('[{"hostname":"a.apps.internal"}]'), f('{"source_id":"app","index":"2"}'), i(1), f('z1')]
+seed('actual', 1, *actual)
+seed('actual_evacuating_nulls', 9, *actual[:3], i(1), *actual[4:])
+task = [f('tg-1'), f('d'), i(1700000000000000000), i(1690000000000000000), i(0), i(2), f('cell-1'),
+        f('result'), i(0), f(''), f(pb('task_definition')), i(1), f('no room')]
+seed('task', 2, *task)
+seed('version', 3, f('{"CurrentVersion":1772581987}'))
+seed('version_bad', 3, f('{"CurrentVersion":"x"}'))
+# Raw stored text: the envelope parser sees it as is.
+seed('raw_bad_envelopes', 4 | 0, f('pg'), f('d'), f(''), f(''), i(1), i(1), i(1), i(0), f('r'),
+     f('02AAAA'), f('01notbase64'), f('e'), i(0), f('02' + 'A' * 40), f('[]'), f('{}'), i(0))
+seed('raw_task_label_only', 4 | 2, f('tg'), f('d'), i(0), i(0), i(0), i(0), f(''), f(''), i(0),
+     f(''), f('02BmFjdGl2ZQ=='), i(0), f(''))
+PY
 rm -rf $T

@@ -10,6 +10,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -92,23 +94,36 @@ void Exchange(uint16_t port, std::string_view bytes) {
     fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) std::abort();
   }
+  // libFuzzer's -timeout check is a SIGALRM every timeout/2+1 s, installed without SA_RESTART:
+  // any of these calls may fail with EINTR, which is no finding. (poll() is never restarted; an
+  // EINTR taken for a timeout once made this harness report a stalled server after a few
+  // thousand inputs, docs/reliability.md.)
   while (!bytes.empty()) {
     ssize_t n = ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;  // the server may close early (400, 413, 431)
     bytes.remove_prefix(static_cast<size_t>(n));
   }
   ::shutdown(fd, SHUT_WR);
   char buf[4096];
+  // The server must close a half-closed connection once it has answered what it could. The
+  // bound is generous: on a loaded machine a sanitizer build stalls for seconds at times.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
     pollfd p{fd, POLLIN, 0};
-    // The server must close a half-closed connection once it has answered what it could. The
-    // bound is generous: on a loaded machine a sanitizer build stalls for seconds at times.
-    if (::poll(&p, 1, 20000) <= 0) {
-      std::fprintf(stderr, "router_fuzz: no answer or close within 20 s; %zu connections open\n",
-                   TheServer().connection_count());
+    const int ready = left.count() > 0 ? ::poll(&p, 1, static_cast<int>(left.count())) : 0;
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready <= 0) {
+      std::fprintf(stderr,
+                   "router_fuzz: no answer or close within 20 s (poll: %d, errno %d); "
+                   "%zu connections open\n",
+                   ready, ready < 0 ? errno : 0, TheServer().connection_count());
       std::abort();
     }
     ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
   }
   // Reset rather than close: no TIME_WAIT left behind on this side for every input.

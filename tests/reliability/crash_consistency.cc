@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -68,7 +69,12 @@ bool Matches(const InstanceState& expected, const models::ActualLRP& actual) {
 // The writers' shared log.
 struct Log {
   std::mutex mu;
+  std::condition_variable first_acknowledged;
   int acknowledged = 0;
+  // Counts one acknowledged write. REQUIRES: mu held.
+  void Acknowledged() {
+    if (acknowledged++ == 0) first_acknowledged.notify_all();
+  }
   int in_flight = 0;
   std::set<std::string> desired_acked, desired_in_flight;
   std::set<std::string> tasks_acked, tasks_in_flight;      // desired tasks
@@ -103,7 +109,7 @@ void DesireWriter(uint16_t port, int w, const std::atomic<bool>& stop, Log* log)
     }
     if (*ack) {
       log->desired_acked.insert(guid);
-      ++log->acknowledged;
+      log->Acknowledged();
     }
   }
 }
@@ -125,7 +131,7 @@ void LifecycleWriter(uint16_t port, int w, const std::atomic<bool>& stop, Log* l
     }
     if (!*desired) return;
     log->desired_acked.insert(guid);
-    ++log->acknowledged;
+    log->Acknowledged();
   }
   // Per index: claim, start, crash, claim, start, crash, claim, start.
   const OpKind kCycle[] = {OpKind::kClaim, OpKind::kStart, OpKind::kCrash, OpKind::kClaim,
@@ -177,7 +183,7 @@ void LifecycleWriter(uint16_t port, int w, const std::atomic<bool>& stop, Log* l
         log->instances_if_in_flight_landed[guid][index] = InstanceState{"REFUSED", "", -1};
         return;
       }
-      ++log->acknowledged;
+      log->Acknowledged();
       state = next;
       log->instances_acked[guid][index] = state;
       log->instances_if_in_flight_landed[guid][index] = state;
@@ -206,7 +212,7 @@ void TaskWriter(uint16_t port, int w, const std::atomic<bool>& stop, Log* log) {
       }
       if (!*ack) continue;
       log->tasks_acked.insert(guid);
-      ++log->acknowledged;
+      log->Acknowledged();
     }
     models::StartTaskRequest start;
     start.set_task_guid(guid);
@@ -220,7 +226,7 @@ void TaskWriter(uint16_t port, int w, const std::atomic<bool>& stop, Log* log) {
     }
     if (*started) {
       log->started_acked.insert(guid);
-      ++log->acknowledged;
+      log->Acknowledged();
     }
   }
 }
@@ -340,6 +346,13 @@ CrashTrialResult RunCrashTrial(const CrashTrialOptions& options) {
     }
     for (int w = 0; w < options.task_writers; ++w) {
       writers.emplace_back(TaskWriter, port, w, std::cref(stop), &log);
+    }
+    // The kill delay counts from the first acknowledged write, so that a trial on a loaded
+    // machine (bbs slow to serve its first requests) still kills it amid acknowledged writes.
+    {
+      std::unique_lock<std::mutex> lock(log.mu);
+      log.first_acknowledged.wait_for(lock, std::chrono::seconds(30),
+                                      [&] { return log.acknowledged > 0; });
     }
     // The kill moment is the point of the test: a sleep here is the random delay, not a wait
     // for something to happen.

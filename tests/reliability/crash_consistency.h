@@ -19,11 +19,11 @@ struct CrashTrialOptions {
   std::string restart_data_dir;
   std::vector<std::string> backend_args;  // extra bbs flags: the backend under test
   uint32_t seed = 1;                      // chooses the kill moment
-  int kill_after_min_ms = 300;            // the kill comes this long after the writers start...
-  int kill_after_max_ms = 1500;           // ...at most this long
-  int desire_writers = 2;                 // desired LRPs of 2 instances
-  int lifecycle_writers = 3;              // claim, start, crash cycles on one LRP each
-  int task_writers = 2;                   // desire then start tasks
+  int kill_after_min_ms = 300;   // the kill comes this long after the first acknowledged write...
+  int kill_after_max_ms = 1500;  // ...at most this long
+  int desire_writers = 2;        // desired LRPs of 2 instances
+  int lifecycle_writers = 3;     // claim, start, crash cycles on one LRP each
+  int task_writers = 2;          // desire then start tasks
 };
 
 struct CrashTrialResult {

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -20,8 +21,12 @@ using namespace std::chrono_literals;
 
 class InstanceBoundTest : public ::testing::Test {
  protected:
-  void SetUp() override {
+  void SetUp() override { StartBbs(std::nullopt); }
+
+  // Starts bbs, with `max_instances` as its `max_instances_per_desired_lrp` when given.
+  void StartBbs(std::optional<int> max_instances) {
     bbs_ = std::make_unique<testing::BbsProcess>(BBS_BINARY, dir_.path());
+    if (max_instances) bbs_->SetConfigKey("max_instances_per_desired_lrp", *max_instances);
     ASSERT_TRUE(bbs_->Start()) << bbs_->error();
     client_ = std::make_unique<http::TestClient>(static_cast<uint16_t>(bbs_->port()), 60s);
   }
@@ -84,6 +89,44 @@ TEST_F(InstanceBoundTest, OneInstanceAboveTheBoundIsRejectedAndTheBoundItselfIsV
   EXPECT_EQ(Desire(NewLrp("neg", -1)).error().type(), models::Error::InvalidRequest);
   // Validation alone (a desire at the bound is exercised below, against the stop deadline).
   EXPECT_TRUE(wire::ValidateDesiredLrp(NewLrp("at", wire::kMaxInstancesPerDesiredLrp)).ok());
+}
+
+TEST_F(InstanceBoundTest, ALoweredBoundFromTheConfigRejectsDesiresAndScalesAboveIt) {
+  ASSERT_EQ(bbs_->Stop(), 0);
+  StartBbs(10);
+  EXPECT_FALSE(Desire(NewLrp("at", 10)).has_error());
+  auto over = Desire(NewLrp("over", 11));
+  EXPECT_EQ(over.error().type(), models::Error::InvalidRequest);
+  EXPECT_EQ(over.error().message(), "Invalid field: instances");
+  auto scale_over = Update("at", 11);
+  EXPECT_EQ(scale_over.error().type(), models::Error::InvalidRequest);
+  EXPECT_EQ(scale_over.error().message(), "Invalid field: instances");
+  EXPECT_FALSE(Update("at", 3).has_error());
+  // The other problems are still listed beside it, as without the key.
+  auto lrp = NewLrp("both", 11);
+  lrp.set_domain("");
+  auto both = Desire(lrp);
+  EXPECT_EQ(both.error().type(), models::Error::InvalidRequest);
+  EXPECT_EQ(both.error().message().rfind("Invalid field: domain, Invalid field: instances", 0), 0u)
+      << both.error().message();
+  models::DesiredLRPsRequest all;
+  models::DesiredLRPsResponse list;
+  ASSERT_TRUE(Call(*client_, "/v1/desired_lrps/list.r3", all, &list).ok());
+  ASSERT_EQ(list.desired_lrps_size(), 1);
+  EXPECT_EQ(list.desired_lrps(0).instances(), 3);
+}
+
+TEST(InstanceBoundValidationTest, TheBoundGivenToValidateReplacesTheDefault) {
+  models::DesireLRPRequest desire;
+  *desire.mutable_desired_lrp() = NewLrp("pg", wire::kMaxInstancesPerDesiredLrp + 1);
+  EXPECT_FALSE(wire::Validate(desire).ok());
+  EXPECT_TRUE(wire::Validate(desire, wire::kMaxInstancesPerDesiredLrp + 1).ok());
+  EXPECT_FALSE(wire::Validate(desire, 5).ok());
+  models::UpdateDesiredLRPRequest update;
+  update.set_process_guid("pg");
+  update.mutable_update()->set_instances(6);
+  EXPECT_TRUE(wire::Validate(update).ok());
+  EXPECT_EQ(wire::Validate(update, 5).message(), "Invalid field: instances");
 }
 
 // A desire of kLongDesireInstances takes a few seconds in the sanitizer build: long enough for

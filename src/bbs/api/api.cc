@@ -19,16 +19,20 @@ namespace {
 // The handler of a route whose request is `Req`: decodes the body (failure: InvalidRequest),
 // runs `prepare` on it, validates it (api.md §7), then answers fn(request, call). Decode and
 // validation errors are answered with `on_error` (default: the response's `error` field).
+// `validate`, when set, replaces wire::Validate(request).
 template <typename Req, typename Fn>
 UnaryHandler Unary(Fn fn, std::function<std::string(const Status&)> on_error = ErrorResponse,
-                   std::function<void(Req*)> prepare = nullptr) {
-  return [fn = std::move(fn), on_error = std::move(on_error),
-          prepare = std::move(prepare)](const Call& call) -> std::string {
+                   std::function<void(Req*)> prepare = nullptr,
+                   std::function<Status(const Req&)> validate = nullptr) {
+  return [fn = std::move(fn), on_error = std::move(on_error), prepare = std::move(prepare),
+          validate = std::move(validate)](const Call& call) -> std::string {
     Req req;
     bool decoded = call.json ? DecodeJsonRequest(call.body, &req) : req.ParseFromString(call.body);
     if (!decoded) return on_error(InvalidRequest());
     if (prepare) prepare(&req);
-    if (Status error = wire::Validate(req); !error.ok()) return on_error(error);
+    if (Status error = validate ? validate(req) : wire::Validate(req); !error.ok()) {
+      return on_error(error);
+    }
     return fn(req, call);
   };
 }
@@ -443,7 +447,8 @@ void Api::ForEachRoute(
   unary("POST", "/v1/desired_lrps/get_by_process_guid.r2", "DesiredLRPByProcessGuid_r2",
         desired_lrp(Format::kR2));
   // `seed`: the 2015 route, whose clients sent timeouts only in the deprecated V0 fields.
-  auto desire = [engine](bool seed) {
+  const int32_t max_instances = max_instances_per_desired_lrp_;
+  auto desire = [engine, max_instances](bool seed) {
     std::function<void(models::DesireLRPRequest*)> upgrade;
     if (seed) {
       upgrade = [](models::DesireLRPRequest* req) {
@@ -454,14 +459,22 @@ void Api::ForEachRoute(
         [engine](const auto& req, const Call& call) {
           return ErrorResponse(engine->desired_lrps().DesireLrp(req.desired_lrp(), call.trace_id));
         },
-        ErrorResponse, upgrade);
+        ErrorResponse, upgrade,
+        [max_instances](const models::DesireLRPRequest& req) {
+          return wire::Validate(req, max_instances);
+        });
   };
   unary("POST", "/v1/desired_lrp/desire.r2", "DesireDesiredLRP", desire(false));
   unary("POST", "/v1/desired_lrp/update", "UpdateDesireLRP",
-        Unary<models::UpdateDesiredLRPRequest>([engine](const auto& req, const Call& call) {
-          return ErrorResponse(engine->desired_lrps().UpdateDesiredLrp(
-              req.process_guid(), req.update(), call.trace_id));
-        }));
+        Unary<models::UpdateDesiredLRPRequest>(
+            [engine](const auto& req, const Call& call) {
+              return ErrorResponse(engine->desired_lrps().UpdateDesiredLrp(
+                  req.process_guid(), req.update(), call.trace_id));
+            },
+            ErrorResponse, nullptr,
+            [max_instances](const models::UpdateDesiredLRPRequest& req) {
+              return wire::Validate(req, max_instances);
+            }));
   unary("POST", "/v1/desired_lrp/remove", "RemoveDesiredLRP",
         Unary<models::RemoveDesiredLRPRequest>([engine](const auto& req, const Call& call) {
           return ErrorResponse(

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <vector>
@@ -10,6 +11,7 @@
 #include "bbs/http/router.h"
 #include "bbs/metrics/bbs_metrics.h"
 #include "bbs/models/models.h"
+#include "bbs/models/validation.h"
 #include "bbs/state/engine.h"
 #include "models/cells.pb.h"
 
@@ -45,6 +47,11 @@ class Api {
     converge_tasks_ = std::move(tasks);
   }
 
+  // The most instances a DesireLRP or UpdateDesiredLRP may ask for (the config key
+  // `max_instances_per_desired_lrp`); above it the request is "Invalid field: instances".
+  // Call before Router().
+  void SetMaxInstancesPerDesiredLrp(int32_t max) { max_instances_per_desired_lrp_ = max; }
+
   // Where /v1/cells/list.r1 reads the present cells (unset: no cell is listed).
   void SetCellsSource(std::function<Result<std::vector<models::CellPresence>>()> source) {
     cells_source_ = std::move(source);
@@ -75,6 +82,7 @@ class Api {
   std::function<Status()> converge_lrps_;
   std::function<Status()> converge_tasks_;
   std::function<Result<std::vector<models::CellPresence>>()> cells_source_;
+  int32_t max_instances_per_desired_lrp_ = wire::kMaxInstancesPerDesiredLrp;
 };
 
 // The handler of a stream route of `kind`: decodes the body as EventsByCellId for the LRP kinds

@@ -158,12 +158,53 @@ Status HttpAuctioneer::SendTaskAuctions(const std::vector<TaskStartRequest>& req
   return SendOnce("/v1/tasks", EncodeTaskStartRequests(requests), "").status;
 }
 
+size_t HttpAuctioneer::queued_requests() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return queued_requests_;
+}
+
+size_t HttpAuctioneer::TrimLocked(uint64_t keep_id, size_t keep_tail) {
+  const size_t bound = std::max<size_t>(options_.max_queued_requests, 1);
+  size_t dropped = 0;
+  size_t i = 0;
+  while (queued_requests_ > bound && i < queue_.size()) {
+    Job& job = queue_[i];
+    const size_t n = job.tasks ? job.task_requests.size() : job.lrps.size();
+    const size_t kept = job.id == keep_id ? std::min(keep_tail, n) : 0;
+    const size_t excess = queued_requests_ - bound;
+    if (kept == 0 && n <= excess) {
+      dropped += n;
+      queued_requests_ -= n;
+      queue_.erase(queue_.begin() + static_cast<std::ptrdiff_t>(i));
+      continue;
+    }
+    const size_t cut = std::min(excess, n - kept);
+    const auto end = static_cast<std::ptrdiff_t>(cut);
+    if (job.tasks) {
+      job.task_requests.erase(job.task_requests.begin(), job.task_requests.begin() + end);
+    } else {
+      job.lrps.erase(job.lrps.begin(), job.lrps.begin() + end);
+    }
+    dropped += cut;
+    queued_requests_ -= cut;
+    ++i;
+  }
+  dropped_requests_.fetch_add(dropped);
+  return dropped;
+}
+
 void HttpAuctioneer::Enqueue(Job job) {
   size_t count = job.tasks ? job.task_requests.size() : job.lrps.size();
+  uint64_t log_dropped = 0;
+  bool accepted = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (accepting_) {
+    accepted = accepting_;
+    if (accepted) {
+      queued_requests_ += count;
       // Requests still waiting for a sender travel together.
+      bool merged = false;
+      uint64_t keep_id = 0;
       for (Job& waiting : queue_) {
         if (waiting.attempt == 0 && waiting.tasks == job.tasks &&
             waiting.trace_id == job.trace_id) {
@@ -173,14 +214,36 @@ void HttpAuctioneer::Enqueue(Job job) {
           } else {
             std::move(job.lrps.begin(), job.lrps.end(), std::back_inserter(waiting.lrps));
           }
-          return;
+          merged = true;
+          keep_id = waiting.id;
+          break;
         }
       }
-      job.not_before = SteadyClock::now();
-      queue_.push_back(std::move(job));
-      work_cv_.notify_one();
-      return;
+      if (!merged) {
+        job.not_before = SteadyClock::now();
+        job.id = keep_id = ++next_job_id_;
+        queue_.push_back(std::move(job));
+        work_cv_.notify_one();
+      }
+      if (const size_t dropped = TrimLocked(keep_id, count); dropped > 0) {
+        unlogged_drops_ += dropped;
+        const auto now = SteadyClock::now();
+        if (now - last_drop_log_ >= std::chrono::seconds(1)) {
+          last_drop_log_ = now;
+          log_dropped = unlogged_drops_;
+          unlogged_drops_ = 0;
+        }
+      }
     }
+  }
+  if (accepted) {
+    if (log_dropped > 0) {
+      logger_.Error(
+          "auction-queue-full-dropped-oldest",
+          "the auctioneer is not keeping up; convergence re-sends unplaced work",
+          {{"dropped", log_dropped}, {"max_queued_requests", options_.max_queued_requests}});
+    }
+    return;
   }
   logger_.Error(job.tasks ? "failed-requesting-task-auction" : "failed-to-request-auction",
                 "auctioneer client is shut down", {{"count", count}});
@@ -209,6 +272,7 @@ void HttpAuctioneer::RunSender() {
     }
     Job job = std::move(*ready);
     queue_.erase(ready);
+    queued_requests_ -= job.tasks ? job.task_requests.size() : job.lrps.size();
     ++in_flight_;
     lock.unlock();
 
@@ -224,9 +288,15 @@ void HttpAuctioneer::RunSender() {
     if (wants_retry && !stopping_) {
       job.attempt = attempts;
       job.not_before = SteadyClock::now() + options_.retry_backoff * attempts;
+      queued_requests_ += count;
+      const uint64_t keep_id = job.id;
       queue_.push_back(std::move(job));
       requeued = true;
       work_cv_.notify_one();
+      // A retry counts against the bound like new work; the oldest waiting requests give way.
+      if (const size_t dropped = TrimLocked(keep_id, count); dropped > 0) {
+        unlogged_drops_ += dropped;
+      }
     }
     --in_flight_;
     idle_cv_.notify_all();
@@ -292,6 +362,7 @@ void HttpAuctioneer::Shutdown(std::chrono::milliseconds timeout) {
     stopping_ = true;
     for (const Job& job : queue_) dropped += job.tasks ? job.task_requests.size() : job.lrps.size();
     queue_.clear();
+    queued_requests_ = 0;
     work_cv_.notify_all();
   }
   transport_->Shutdown();

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -66,6 +67,15 @@ struct HttpAuctioneerOptions {
   std::chrono::milliseconds shutdown_timeout = std::chrono::seconds(10);
   // Where each request is recorded (peer auctioneer); null = nowhere.
   metrics::BbsMetrics* metrics = nullptr;
+  // Start requests (LRP instances plus tasks, over every queued job, retries included) that may
+  // wait for a sender. While the auctioneer hangs the queue would otherwise grow with the
+  // request rate; beyond the bound the oldest waiting requests are dropped, counted in
+  // dropped_requests() and logged ("auction-queue-full-dropped-oldest", at most once a
+  // second). The batch of one call is never cut, so the most that waits is this bound plus the
+  // largest batch (a desire's instances, a convergence pass's re-auctions). Dropping is safe:
+  // convergence re-finds unplaced work (pending tasks are kicked after kick_task_duration,
+  // unclaimed instances re-auctioned after 30 s).
+  size_t max_queued_requests = 10000;
 };
 
 // The auctioneer over HTTP (outbound.md §3). Requests are queued and sent by `workers` threads;
@@ -100,6 +110,11 @@ class HttpAuctioneer final : public Auctioneer {
   // down) and joins the senders. Idempotent.
   void Shutdown(std::chrono::milliseconds timeout);
 
+  // Start requests dropped so far because the queue was full.
+  uint64_t dropped_requests() const { return dropped_requests_.load(); }
+  // Start requests waiting for a sender now.
+  size_t queued_requests() const;
+
  private:
   struct Job {
     bool tasks = false;
@@ -108,6 +123,7 @@ class HttpAuctioneer final : public Auctioneer {
     std::vector<TaskStartRequest> task_requests;
     int attempt = 0;
     std::chrono::steady_clock::time_point not_before;
+    uint64_t id = 0;  // unique per queued job
   };
   struct Attempt {
     Status status;
@@ -115,6 +131,10 @@ class HttpAuctioneer final : public Auctioneer {
   };
 
   void Enqueue(Job job);
+  // Drops the oldest waiting requests beyond max_queued_requests, except the last `keep_tail`
+  // of job `keep_id` (the batch just queued: one batch is never cut); returns how many.
+  // REQUIRES: mu_ held.
+  size_t TrimLocked(uint64_t keep_id, size_t keep_tail);
   void RunSender();
   Attempt SendOnce(const std::string& route, const std::string& body, const std::string& trace_id);
   Attempt SendJob(const Job& job);
@@ -125,10 +145,15 @@ class HttpAuctioneer final : public Auctioneer {
   const std::shared_ptr<HttpTransport> transport_;
   const bool fallback_to_http_;
 
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::condition_variable work_cv_;  // senders wait for jobs
   std::condition_variable idle_cv_;  // Shutdown waits for the queue to drain
   std::deque<Job> queue_;
+  size_t queued_requests_ = 0;  // start requests in queue_
+  uint64_t next_job_id_ = 0;
+  std::atomic<uint64_t> dropped_requests_{0};
+  uint64_t unlogged_drops_ = 0;                          // guarded by mu_
+  std::chrono::steady_clock::time_point last_drop_log_;  // guarded by mu_
   int in_flight_ = 0;
   bool accepting_ = true;
   bool stopping_ = false;

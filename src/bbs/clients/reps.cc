@@ -85,7 +85,7 @@ HttpReps::HttpReps(Options options, const Logger& logger, std::shared_ptr<HttpTr
     : options_(std::move(options)),
       logger_(logger),
       transport_(std::move(transport)),
-      queue_(options_.workers) {}
+      queue_(options_.workers, options_.max_queued, logger_) {}
 
 HttpReps::~HttpReps() { Shutdown(options_.shutdown_timeout); }
 

@@ -57,6 +57,8 @@ struct HttpRepsOptions {
   // used when rep TLS is configured.
   int tls_session_cache_size = 0;
   int workers = 4;  // threads for the asynchronous calls
+  // Asynchronous calls that may wait; beyond it the oldest is dropped (SendQueue).
+  size_t max_queued = SendQueue::kDefaultMaxQueued;
   // The destructor drains the asynchronous queue for at most this long.
   std::chrono::milliseconds shutdown_timeout = std::chrono::seconds(10);
   // Where each request is recorded (peer rep); null = nowhere.

@@ -5,7 +5,8 @@
 
 namespace bbs::clients {
 
-SendQueue::SendQueue(int threads) {
+SendQueue::SendQueue(int threads, size_t max_queued, Logger logger)
+    : max_queued_(std::max<size_t>(max_queued, 1)), logger_(std::move(logger)) {
   int count = std::max(1, threads);
   threads_.reserve(static_cast<size_t>(count));
   for (int i = 0; i < count; ++i) threads_.emplace_back([this] { Run(); });
@@ -14,11 +15,36 @@ SendQueue::SendQueue(int threads) {
 SendQueue::~SendQueue() { Shutdown(std::chrono::milliseconds(0), {}); }
 
 bool SendQueue::Submit(std::function<void()> fn) {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (!accepting_) return false;
-  queue_.push_back(std::move(fn));
-  work_cv_.notify_one();
+  std::function<void()> oldest;  // destroyed outside the lock
+  uint64_t log_count = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!accepting_) return false;
+    if (queue_.size() >= max_queued_) {
+      oldest = std::move(queue_.front());
+      queue_.pop_front();
+      dropped_.fetch_add(1);
+      ++unlogged_drops_;
+      const auto now = std::chrono::steady_clock::now();
+      if (now - last_log_ >= std::chrono::seconds(1)) {
+        last_log_ = now;
+        log_count = unlogged_drops_;
+        unlogged_drops_ = 0;
+      }
+    }
+    queue_.push_back(std::move(fn));
+    work_cv_.notify_one();
+  }
+  if (log_count > 0) {
+    logger_.Error("send-queue-full-dropped-oldest", "the peer is not keeping up",
+                  {{"dropped", log_count}, {"max_queued", max_queued_}});
+  }
   return true;
+}
+
+size_t SendQueue::queued() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return queue_.size();
 }
 
 void SendQueue::Run() {

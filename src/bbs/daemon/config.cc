@@ -524,6 +524,7 @@ const std::vector<AcceptedKey>& AcceptedKeys() {
       // bbs extensions
       {"max_request_body_bytes", kApplied, ""},
       {"http_worker_threads", kApplied, ""},
+      {"max_instances_per_desired_lrp", kApplied, ""},
       {"rep_url_template", kApplied, ""},
       {"locket_listen_address", kApplied, ""},
       {"etcd_root", kApplied, ""},

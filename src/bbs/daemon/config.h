@@ -149,6 +149,9 @@ struct Config {
   // --- bbs extensions (not upstream keys) ---
   std::int64_t max_request_body_bytes = std::int64_t{16} << 20;  // 16 MiB; must be positive
   int http_worker_threads = 0;                                   // 0 = hardware concurrency
+  // The most instances one DesireLRP / UpdateDesiredLRP may ask for (docs/reliability.md);
+  // must be positive. The default is wire::kMaxInstancesPerDesiredLrp.
+  int max_instances_per_desired_lrp = 25000;
   // The rep URL of a cell that no cell registry knows (yet): "{cell_id}" is replaced by the
   // cell id. Empty = such cells are treated as gone.
   std::string rep_url_template;

@@ -437,6 +437,7 @@ Status DecodeConfig(const Json& root, const std::string& where, Config* c, Confi
   r.Int64("max_request_body_bytes", &c->max_request_body_bytes, 1,
           std::numeric_limits<std::int64_t>::max());
   r.Int("http_worker_threads", &c->http_worker_threads);
+  r.Int("max_instances_per_desired_lrp", &c->max_instances_per_desired_lrp, 1);
   r.String("rep_url_template", &c->rep_url_template);
   r.String("locket_listen_address", &c->locket_listen_address, OptionalHostPortProblem);
   r.String("etcd_root", &c->etcd_root);
@@ -459,7 +460,8 @@ Status ReadConfigFile(const std::string& path, Config* config, ConfigFileNotes* 
   Json root;
   try {
     root = Json::parse(text.str());
-  } catch (const Json::parse_error& e) {
+  } catch (const Json::exception& e) {
+    // parse_error, or out_of_range for a number beyond a double (found by config_fuzz).
     // Drop the "[json.exception.parse_error.101] " tag; keep "parse error at line 3, column 5".
     std::string message = e.what();
     if (size_t tag_end = message.find("] "); tag_end != std::string::npos) {

@@ -110,6 +110,7 @@ TEST_F(ConfigTest, NoArgumentsGiveTheBoshDefaultsAndTheLaptopShape) {
   EXPECT_FALSE(c.advanced_metrics.enabled);
   EXPECT_EQ(c.max_request_body_bytes, 16 * 1024 * 1024);
   EXPECT_EQ(c.http_worker_threads, 0);
+  EXPECT_EQ(c.max_instances_per_desired_lrp, 25000);
   EXPECT_FALSE(c.help);
   EXPECT_THAT(c.NotYetSupported(), IsEmpty());
 }
@@ -184,7 +185,8 @@ TEST_F(ConfigTest, EveryUpstreamKeyIsReadFromTheFile) {
       "request_count": ["DesireDesiredLRP"], "request_latency": ["StartActualLRP", "Tasks"]}},
     "locks_locket_enabled": true, "cell_registrations_locket_enabled": true,
     "rep_require_tls": true,
-    "max_request_body_bytes": 1048576, "http_worker_threads": 4
+    "max_request_body_bytes": 1048576, "http_worker_threads": 4,
+    "max_instances_per_desired_lrp": 500
   })");
   ASSERT_TRUE(loaded.ok()) << ErrorOf(loaded);
   const Config& c = *loaded;
@@ -265,6 +267,7 @@ TEST_F(ConfigTest, EveryUpstreamKeyIsReadFromTheFile) {
   EXPECT_THAT(c.advanced_metrics.request_latency_routes, ElementsAre("StartActualLRP", "Tasks"));
   EXPECT_EQ(c.max_request_body_bytes, 1048576);
   EXPECT_EQ(c.http_worker_threads, 4);
+  EXPECT_EQ(c.max_instances_per_desired_lrp, 500);
 }
 
 TEST_F(ConfigTest, LocketKeepaliveTakesWholeSecondsOrADurationString) {
@@ -617,6 +620,8 @@ TEST_F(ConfigTest, AValueOfTheWrongTypeIsAnErrorNamingTheKey) {
             R"(key "loggregator.loggregator_api_port": must be from 0 to 65535, got 70000)"},
            {R"({"max_request_body_bytes": 0})",
             R"(key "max_request_body_bytes": must be from 1 to)"},
+           {R"({"max_instances_per_desired_lrp": 0})",
+            R"(key "max_instances_per_desired_lrp": must be from 1 to)"},
        }) {
     EXPECT_THAT(ErrorOf(LoadWithFile(c.json)), HasSubstr(c.message)) << c.json;
   }

@@ -419,6 +419,7 @@ int Run(int argc, char** argv) {
 
   api::Api api(&engine, logger.Session("request"));
   api.SetCellsSource([&cells] { return cells.All(); });
+  api.SetMaxInstancesPerDesiredLrp(config->max_instances_per_desired_lrp);
   api.SetConvergeHooks([&converger] { return converger.ConvergeLrps(); },
                        [&converger] { return converger.ConvergeTasks(); });
   WorkerPool pool(64);

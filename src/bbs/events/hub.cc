@@ -62,6 +62,7 @@ bool ParseResumableId(std::string_view id, std::string_view* epoch, uint64_t* se
 struct Entry {
   uint64_t sequence = 0;
   uint64_t batch_last = 0;  // the sequence of the last event of the same Publish() call
+  size_t bytes = 0;         // the payload's serialized size (ring_bytes_capacity)
   Event event;
   // Delivery thread only: EventBody() per model format (0 = as stored, 1 = down-converted),
   // computed on first use and shared by every connection.
@@ -92,6 +93,7 @@ struct Subscriber {
   uint64_t waiting = 0;         // accepted events not yet handed to the writer
   uint64_t offset = 0;          // bytes framed for the writer so far
   uint64_t handed = 0;          // of which actually passed to writer->Write()
+  uint64_t handed_unsent = 0;   // of which the socket lacked at the last Refresh()
   std::deque<uint64_t> unsent;  // end offsets (baseline-relative) of events the socket lacks
 };
 
@@ -103,6 +105,7 @@ class HubCore {
       : options_(std::move(options)), epoch_(std::move(epoch)), log_(options_.logger) {
     options_.queue_capacity = std::max<size_t>(options_.queue_capacity, 1);
     options_.ring_capacity = std::max<size_t>(options_.ring_capacity, 1);
+    options_.queue_bytes_capacity = std::max<size_t>(options_.queue_bytes_capacity, 1);
   }
 
   void Publish(const std::vector<Event>& batch) {
@@ -114,6 +117,7 @@ class HubCore {
     for (const Event& event : batch) {
       auto entry = std::make_shared<Entry>();
       entry->event = event;
+      entry->bytes = event.payload ? event.payload->ByteSizeLong() : 0;
       entries.push_back(std::move(entry));
     }
     {
@@ -125,9 +129,12 @@ class HubCore {
       for (auto& entry : entries) {
         entry->sequence = ++head_;
         entry->batch_last = last;
+        ring_bytes_ += entry->bytes;
         ring_.push_back(std::move(entry));
       }
-      while (ring_.size() > options_.ring_capacity) {
+      while (ring_.size() > options_.ring_capacity ||
+             (ring_bytes_ > options_.ring_bytes_capacity && ring_.size() > 1)) {
+        ring_bytes_ -= ring_.front()->bytes;
         ring_.pop_front();
       }
     }
@@ -254,6 +261,8 @@ class HubCore {
     stats.published = head_;
     stats.dropped_slow = dropped_slow_.load();
     stats.ended_gap = ended_gap_;
+    stats.ring_events = ring_.size();
+    stats.ring_bytes = ring_bytes_;
     stats.encoded = encoded_.load();
     return stats;
   }
@@ -430,6 +439,18 @@ class HubCore {
     while (!sub.unsent.empty() && sub.baseline + sub.unsent.front() <= sent) {
       sub.unsent.pop_front();
     }
+    sub.handed_unsent = sub.handed - (sent > sub.baseline ? sent - sub.baseline : 0);
+  }
+
+  // Framed bytes the socket lacks: those not yet written to the writer, and those it held at
+  // the last Refresh().
+  static uint64_t UnsentBytes(const Subscriber& sub) {
+    return sub.offset - sub.handed + sub.handed_unsent;
+  }
+
+  // The subscriber holds as many events or bytes as it may.
+  bool Full(const Subscriber& sub, size_t events) const {
+    return events >= options_.queue_capacity || UnsentBytes(sub) >= options_.queue_bytes_capacity;
   }
 
   void DropSlow(Subscriber& sub, const char* reason) {
@@ -440,7 +461,8 @@ class HubCore {
     log_.Info("slow-consumer-dropped", {{"stream", KindName(sub.kind)},
                                         {"cell_id", sub.cell_id},
                                         {"reason", reason},
-                                        {"queued_events", sub.unsent.size() + sub.waiting}});
+                                        {"queued_events", sub.unsent.size() + sub.waiting},
+                                        {"unsent_bytes", UnsentBytes(sub)}});
   }
 
   Outcome Serve(Subscriber& sub, std::deque<std::shared_ptr<Entry>>& window, uint64_t mirrored) {
@@ -454,7 +476,6 @@ class HubCore {
       return Outcome::kEnded;
     }
     auto at = [&](uint64_t seq) -> Entry& { return *window[seq - first]; };
-    const size_t capacity = options_.queue_capacity;
 
     // Framed bytes go to the writer in one Write() per look, unless the queue fills up: then
     // they are written first, so that the writer can tell how many of them its socket took.
@@ -464,6 +485,7 @@ class HubCore {
         return;
       }
       sub.handed += out.size();
+      sub.handed_unsent += out.size();
       sub.writer->Write(std::move(out));
       out.clear();
     };
@@ -471,13 +493,13 @@ class HubCore {
       write_out();
       Refresh(sub);
     };
-    // Hands accepted events over while fewer than `capacity` are unsent. False when the stream
+    // Hands accepted events over while the subscriber is not Full(). False when the stream
     // must end here (an unresolvable group under a cell filter).
     auto hand_over = [&] {
       while (sub.cursor <= sub.admitted) {
-        if (sub.unsent.size() >= capacity) {
+        if (Full(sub, sub.unsent.size())) {
           refresh();
-          if (sub.unsent.size() >= capacity) {
+          if (Full(sub, sub.unsent.size())) {
             break;
           }
         }
@@ -504,9 +526,9 @@ class HubCore {
     bool end_stream = !hand_over();
     while (!end_stream && sub.admitted < mirrored) {
       const uint64_t last = std::min(at(sub.admitted + 1).batch_last, mirrored);
-      if (last > sub.replay_until && sub.unsent.size() + sub.waiting >= capacity) {
+      if (last > sub.replay_until && Full(sub, sub.unsent.size() + sub.waiting)) {
         refresh();
-        if (sub.unsent.size() + sub.waiting >= capacity) {
+        if (Full(sub, sub.unsent.size() + sub.waiting)) {
           overflow = true;
           break;
         }
@@ -543,7 +565,8 @@ class HubCore {
   std::condition_variable wake_cv_;
   mutable std::condition_variable subs_cv_;
   std::deque<std::shared_ptr<Entry>> ring_;
-  uint64_t head_ = 0;  // the newest sequence published (0: none yet)
+  uint64_t head_ = 0;      // the newest sequence published (0: none yet)
+  size_t ring_bytes_ = 0;  // the sum of ring_'s Entry::bytes
   bool closed_ = false;
   bool wake_ = false;  // a subscriber started: the delivery thread has work without new events
   std::vector<std::shared_ptr<Subscriber>> subs_;

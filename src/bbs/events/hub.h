@@ -45,8 +45,18 @@ struct HubOptions {
   // Events a subscriber may have outstanding (accepted for it and not yet handed to the socket)
   // before it is dropped as a slow consumer (upstream: 1024).
   size_t queue_capacity = 1024;
+  // Framed bytes a subscriber may have handed to its connection and not yet sent. At the bound
+  // no further event is handed over (at least one always is, so the most one subscriber pins is
+  // this plus its largest event); a batch arriving while it is still at the bound drops the
+  // subscriber, as a full `queue_capacity` does. Bounds what a subscriber that never reads
+  // costs independently of event sizes.
+  size_t queue_bytes_capacity = size_t{16} << 20;
   // Recent events kept for Last-Event-ID replay.
   size_t ring_capacity = 10000;
+  // ... and at most this many bytes of them (their serialized payloads; the newest event is
+  // always kept). In memory an event costs a few times its serialized size (the parsed payload,
+  // plus its SSE body once per model format sent).
+  size_t ring_bytes_capacity = size_t{64} << 20;
   // Identifies this hub in resumable event ids; "" = 16 random hex digits. Must not contain '-'.
   std::string epoch;
   // How often a subscriber that has events waiting behind a full queue is looked at again.
@@ -60,6 +70,8 @@ struct HubStats {
   size_t subscribers = 0;     // open subscriptions
   uint64_t published = 0;     // events published so far (the newest sequence number)
   uint64_t dropped_slow = 0;  // subscribers dropped because their queue overflowed
+  size_t ring_events = 0;     // events in the Last-Event-ID ring
+  size_t ring_bytes = 0;      // their serialized payload bytes
   uint64_t ended_gap = 0;     // resumptions refused: gap left the ring, other epoch
   uint64_t encoded = 0;       // event bodies serialised and base64-encoded (once per format)
 };
@@ -79,7 +91,8 @@ struct HubStats {
 // connection at a time. The events of one Publish() call (one operation) are accepted together,
 // so one large operation (e.g. 2,000 instance events of a desire) does not drop a subscriber
 // that keeps up; but a subscriber whose queue is still full when a further batch arrives is
-// dropped (upstream's rule): its stream ends with "0\r\n\r\n" after the events already handed
+// dropped (upstream's rule; here also one whose unsent bytes are at `queue_bytes_capacity`):
+// its stream ends with "0\r\n\r\n" after the events already handed
 // over, and its subscription is freed. A subscriber whose next event has left the ring before it
 // could be sent is dropped the same way. Memory stays bounded: framed bytes exist only for
 // handed-over events; the rest is shared in the ring.

@@ -278,6 +278,63 @@ TEST(HubTest, DropsAStalledSubscriberWhenItsQueueOverflowsWhileOthersKeepReceivi
   EXPECT_EQ(hub.stats().dropped_slow, 1u);
 }
 
+TEST(HubTest, DropsAStalledSubscriberWhoseUnsentBytesReachTheByteBoundLongBeforeTheEventBound) {
+  HubOptions options = Options();
+  options.queue_bytes_capacity = 256 * 1024;
+  Hub hub(options);
+  Sub fast = Subscribe(hub, StreamKind::kLrpInstances);
+  Sub stalled = Subscribe(hub, StreamKind::kLrpInstances, "", "", /*stalled=*/true);
+  // 64 KiB events: the byte bound is reached after 4 of them, far below 1,024 events.
+  constexpr int kEvents = 20;
+  for (int i = 0; i < kEvents; ++i) {
+    hub.Publish({testing::DesiredCreated("d" + std::to_string(i), 64 * 1024)});
+  }
+  ASSERT_TRUE(stalled.writer->WaitClosed());
+  EXPECT_TRUE(Terminated(stalled.writer->data()));
+  const std::string held = stalled.writer->data();
+  // What it was handed stays within the bound plus one event.
+  EXPECT_LT(held.size(), options.queue_bytes_capacity + 100 * 1024);
+  EXPECT_GE(held.size(), options.queue_bytes_capacity);
+  EXPECT_LT(CountEvents(held), 10u);
+  ASSERT_TRUE(fast.WaitEvents(kEvents));
+  EXPECT_FALSE(Terminated(fast.writer->data()));
+  EXPECT_TRUE(hub.WaitForSubscriberCount(1, kWait));
+  EXPECT_EQ(hub.stats().dropped_slow, 1u);
+}
+
+TEST(HubTest, AnEventLargerThanTheByteBoundIsStillDeliveredToASubscriberThatKeepsUp) {
+  HubOptions options = Options();
+  options.queue_bytes_capacity = 1024;
+  Hub hub(options);
+  Sub fast = Subscribe(hub, StreamKind::kLrpInstances);
+  hub.Publish({testing::DesiredCreated("big", 64 * 1024)});
+  hub.Publish({testing::DesiredCreated("big2", 64 * 1024)});
+  ASSERT_TRUE(fast.WaitEvents(2));
+  EXPECT_FALSE(Terminated(fast.writer->data()));
+  EXPECT_EQ(hub.stats().dropped_slow, 0u);
+}
+
+TEST(HubTest, TheResumeRingIsBoundedByBytesAsWellAsByEvents) {
+  HubOptions options = Options("e1");
+  options.ring_bytes_capacity = 200 * 1024;
+  Hub hub(options);
+  for (int i = 0; i < 10; ++i) {
+    hub.Publish({testing::DesiredCreated("d" + std::to_string(i), 64 * 1024)});
+  }
+  // Only three 64 KiB events fit in 200 KiB: 8, 9 and 10 are kept.
+  const HubStats stats = hub.stats();
+  EXPECT_EQ(stats.ring_events, 3u);
+  EXPECT_LE(stats.ring_bytes, options.ring_bytes_capacity);
+  Sub ok = Subscribe(hub, StreamKind::kLrpInstances, "", "e1-7");
+  ASSERT_TRUE(ok.WaitEvents(3));
+  Sub too_old = Subscribe(hub, StreamKind::kLrpInstances, "", "e1-6");
+  EXPECT_EQ(too_old.writer->data(), "0\r\n\r\n");
+  EXPECT_EQ(hub.stats().ended_gap, 1u);
+  // One event larger than the whole bound is kept (the newest always is).
+  hub.Publish({testing::DesiredCreated("huge", 300 * 1024)});
+  EXPECT_EQ(hub.stats().ring_events, 1u);
+}
+
 TEST(HubTest, CountsSubscribersAddedRemovedAndDroppedOnItsMetrics) {
   metrics::BbsMetrics metrics;
   HubOptions options = Options();

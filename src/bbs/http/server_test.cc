@@ -1,12 +1,20 @@
 #include "bbs/http/server.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <openssl/ssl.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <cstdlib>
 #include <deque>
 #include <filesystem>
+#include <functional>
 #include <future>
 #include <mutex>
 #include <optional>
@@ -631,6 +639,128 @@ TEST(ServerTest, DropsAStreamThatArrivesAfterItsConnectionClosed) {
   server.reset();
   EXPECT_EQ(stream->stops(), 0);
   EXPECT_EQ(stream.use_count(), 1) << "the server released the undelivered stream";
+}
+
+// A raw client that writes `bytes`, shuts down its write side (half-close) and reads until the
+// server closes. Returns what it read, or nullopt when the server neither answered nor closed
+// within `timeout`. EINTR is retried (a signal is no reason to give up).
+std::optional<std::string> HalfCloseExchange(uint16_t port, std::string_view bytes,
+                                             std::chrono::milliseconds timeout = seconds(5),
+                                             const std::function<void()>& after_half_close = {}) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  EXPECT_GE(fd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  while (!bytes.empty()) {
+    ssize_t n = ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    bytes.remove_prefix(static_cast<size_t>(n));
+  }
+  ::shutdown(fd, SHUT_WR);
+  if (after_half_close) after_half_close();
+  std::string got;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    const auto left =
+        std::chrono::duration_cast<milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      ::close(fd);
+      return std::nullopt;
+    }
+    pollfd p{fd, POLLIN, 0};
+    int ready = ::poll(&p, 1, static_cast<int>(left.count()));
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready <= 0) continue;  // the deadline check above ends the wait
+    char buf[4096];
+    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    got.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  return got;
+}
+
+// A stream that writes one chunk and the terminator at once, as the router fuzz target's does.
+class OneChunkStream final : public Stream {
+ public:
+  void Start(std::shared_ptr<StreamWriter> writer) override {
+    writer->Write(Chunk("data: x\n\n"));
+    writer->Write("0\r\n\r\n");
+    writer->Close();
+  }
+  void Stop() override {}
+};
+
+// Regression (router_fuzz "stall", docs/reliability.md): a client that sends a request, good or
+// malformed, then half-closes must get its answer (if any) and a close at once, not after the
+// read timeout; inputs are the fuzz run's stall candidates and their neighbours.
+TEST(ServerTest, AHalfClosedClientGetsItsAnswerAndACloseWithoutWaitingForTheReadTimeout) {
+  Router router = EchoRouter();
+  router.Add("POST", "/v1/stream", "Stream", [](Request&&, Responder respond) {
+    Response response;
+    response.content_type = "text/event-stream; charset=utf-8";
+    response.stream = std::make_shared<OneChunkStream>();
+    respond(std::move(response));
+  });
+  ServerOptions options = TestOptions();
+  options.threads = 1;
+  options.read_timeout = seconds(120);
+  auto server = StartServer(std::move(router), options);
+  const std::vector<std::string> inputs = {
+      "POST /v1/echo HTTP/1.1\r\nHost: b\r\nContent-Length: 3\r\n\r\nabc",
+      "POST /v1/echo HTTP/1.1\r\nHost: b\r\nContent-Length: 3\r\n\r\nab",  // short body
+      "POST /v1/echo HTTP/1.1\r\nHost: b\r\n",                             // partial head
+      "POST /v1/echo HTTP/1.1\r\nHost: b\r\n\r\nPOST /v1/echo HTTP/1.1\r\n\r\n",
+      "POST /v1/echo HTTP/1.1\r\nHost: b\r\n\r\n/taikls/sst.r3 HTT\r\n",
+      "POST /v2/actual_lrps/claim H\xff\xff\xff\x00\r\nHost: b\r\nContent-Length: 6\r\n\r\n"
+      "abcPOST /v1/echo HTTP/1.1\r\nContent-Length: 0\r\n\r\n",
+      "PO#T /v1/echo HTTP/1.1\r\nHotent-Length: 3\r\n\r\nYbcPOST /)1/ping  /v0/\r\ntu",
+      "POST /v1/echo HTTP/1.1\r\nHost: b\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nab",
+      "POST /v1/echo HTTP/1.1\r\nHost: b\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n",
+      "POST /v1/stream HTTP/1.1\r\nHost: b\r\n\r\n",
+      "POST /v1/stream HTTP/1.1\r\nHost: b\r\n\r\nPOST /v1/echo HTTP/1.1\r\n\r\n",
+      "GET /nowhere HTTP/1.0\r\n\r\n",
+      "",
+  };
+  for (int round = 0; round < 20; ++round) {
+    for (const std::string& input : inputs) {
+      auto got = HalfCloseExchange(server->port(), input);
+      ASSERT_TRUE(got.has_value()) << "no close within 5 s after: " << input;
+    }
+  }
+  EXPECT_TRUE(server->connection_count() <= 1u);
+}
+
+// A client that half-closes while its request is still being handled on another thread gets
+// the response, then the close.
+TEST(ServerTest, AClientThatHalfClosesDuringAHandlerGetsTheResponseThenAClose) {
+  Worker worker;
+  Router router;
+  router.Add("POST", "/v1/slow", "Slow", worker.handler());
+  ServerOptions options = TestOptions();
+  options.read_timeout = seconds(120);
+  auto server = StartServer(std::move(router), options);
+  std::thread answer;
+  auto got = HalfCloseExchange(server->port(),
+                               "POST /v1/slow HTTP/1.1\r\nHost: b\r\nContent-Length: 2\r\n\r\nhi",
+                               seconds(5), [&] {
+                                 answer = std::thread([&worker] {
+                                   auto pending = worker.Next();
+                                   if (!pending) return;
+                                   Response response;
+                                   response.body = "answered";
+                                   pending->second(std::move(response));
+                                 });
+                               });
+  answer.join();
+  ASSERT_TRUE(got.has_value());
+  EXPECT_NE(got->find("200 OK"), std::string::npos) << *got;
+  EXPECT_NE(got->find("answered"), std::string::npos) << *got;
 }
 
 TEST(ServerTest, FailsToStartOnAPortInUse) {

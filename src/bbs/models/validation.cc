@@ -535,7 +535,8 @@ void CheckActualLrpInstanceKey(const models::ActualLRPInstanceKey& key, Problems
   }
 }
 
-void CheckDesiredLrp(const models::DesiredLRP& lrp, Problems* out) {
+void CheckDesiredLrp(const models::DesiredLRP& lrp, Problems* out,
+                     int32_t max_instances = kMaxInstancesPerDesiredLrp) {
   CheckVolumeMountedFilesSize(lrp.volume_mounted_files(), out);
   if (lrp.domain().empty()) {
     AddField(out, "domain");
@@ -546,7 +547,7 @@ void CheckDesiredLrp(const models::DesiredLRP& lrp, Problems* out) {
   if (!IsUrlWithScheme(lrp.root_fs())) {
     AddField(out, "rootfs");
   }
-  if (lrp.instances() < 0 || lrp.instances() > kMaxInstancesPerDesiredLrp) {
+  if (lrp.instances() < 0 || lrp.instances() > max_instances) {
     AddField(out, "instances");
   }
   if (lrp.memory_mb() < 0) {
@@ -623,9 +624,9 @@ void CheckDesiredLrp(const models::DesiredLRP& lrp, Problems* out) {
   }
 }
 
-void CheckDesiredLrpUpdate(const models::DesiredLRPUpdate& update, Problems* out) {
-  if (update.has_instances() &&
-      (update.instances() < 0 || update.instances() > kMaxInstancesPerDesiredLrp)) {
+void CheckDesiredLrpUpdate(const models::DesiredLRPUpdate& update, Problems* out,
+                           int32_t max_instances = kMaxInstancesPerDesiredLrp) {
+  if (update.has_instances() && (update.instances() < 0 || update.instances() > max_instances)) {
     AddField(out, "instances");
   }
   if (update.has_annotation() && update.annotation().size() > kMaxAnnotationBytes) {
@@ -713,9 +714,9 @@ auto IndexNotNegative() {
 }
 
 // "Invalid field: <name>" when the nested message is absent, otherwise its own problems.
-template <typename Model, typename Nested>
+template <typename Model, typename Nested, typename Check>
 auto Present(bool (Model::*has)() const, const Nested& (Model::*get)() const, std::string_view name,
-             void (*check)(const Nested&, Problems*)) {
+             Check check) {
   return [=](const Model& m, Problems* out) {
     if (!(m.*has)()) {
       AddField(out, name);
@@ -839,14 +840,28 @@ Status Validate(const models::RemoveDesiredLRPRequest& r) {
 }
 
 Status Validate(const models::UpdateDesiredLRPRequest& r) {
+  return Validate(r, kMaxInstancesPerDesiredLrp);
+}
+
+Status Validate(const models::UpdateDesiredLRPRequest& r, int32_t max_instances) {
   using R = models::UpdateDesiredLRPRequest;
   return Apply(r, NonEmpty(&R::process_guid, "process_guid"),
-               Present(&R::has_update, &R::update, "update", CheckDesiredLrpUpdate));
+               Present(&R::has_update, &R::update, "update",
+                       [max_instances](const models::DesiredLRPUpdate& u, Problems* out) {
+                         CheckDesiredLrpUpdate(u, out, max_instances);
+                       }));
 }
 
 Status Validate(const models::DesireLRPRequest& r) {
+  return Validate(r, kMaxInstancesPerDesiredLrp);
+}
+
+Status Validate(const models::DesireLRPRequest& r, int32_t max_instances) {
   using R = models::DesireLRPRequest;
-  return Apply(r, Present(&R::has_desired_lrp, &R::desired_lrp, "desired_lrp", CheckDesiredLrp));
+  return Apply(r, Present(&R::has_desired_lrp, &R::desired_lrp, "desired_lrp",
+                          [max_instances](const models::DesiredLRP& lrp, Problems* out) {
+                            CheckDesiredLrp(lrp, out, max_instances);
+                          }));
 }
 
 Status Validate(const models::TasksRequest&) { return Status::Ok(); }
@@ -897,10 +912,14 @@ Status ValidateActualLrpInstanceKey(const models::ActualLRPInstanceKey& key) {
   return Apply(key, CheckActualLrpInstanceKey);
 }
 
-Status ValidateDesiredLrp(const models::DesiredLRP& lrp) { return Apply(lrp, CheckDesiredLrp); }
+Status ValidateDesiredLrp(const models::DesiredLRP& lrp) {
+  return Apply(lrp, [](const models::DesiredLRP& l, Problems* out) { CheckDesiredLrp(l, out); });
+}
 
 Status ValidateDesiredLrpUpdate(const models::DesiredLRPUpdate& update) {
-  return Apply(update, CheckDesiredLrpUpdate);
+  return Apply(update, [](const models::DesiredLRPUpdate& u, Problems* out) {
+    CheckDesiredLrpUpdate(u, out);
+  });
 }
 
 Status ValidateTaskDefinition(const models::TaskDefinition& definition) {

@@ -19,7 +19,7 @@ namespace bbs::wire {
 // no bound; each instance becomes an actual LRP written in the desiring transaction, so an
 // absurd count (50,000,000) would grow memory without limit. Above it: "Invalid field: instances".
 // At the bound one desire costs about 0.5 GiB peak and 11 s in the sanitizer build
-// (docs/reliability.md).
+// (docs/reliability.md). The default of the config key `max_instances_per_desired_lrp`.
 inline constexpr int32_t kMaxInstancesPerDesiredLrp = 25000;
 
 // True if `guid` matches ^[a-zA-Z0-9_-]+$ (process and task guids).
@@ -53,6 +53,10 @@ Status Validate(const models::RemoveDesiredLRPRequest& request);
 // A request without `update` is rejected ("Invalid field: update"); upstream crashes.
 Status Validate(const models::UpdateDesiredLRPRequest& request);
 Status Validate(const models::DesireLRPRequest& request);
+// The same two with the instance bound `max_instances` in place of kMaxInstancesPerDesiredLrp
+// (the config key `max_instances_per_desired_lrp`).
+Status Validate(const models::UpdateDesiredLRPRequest& request, int32_t max_instances);
+Status Validate(const models::DesireLRPRequest& request, int32_t max_instances);
 Status Validate(const models::TasksRequest& request);
 Status Validate(const models::TaskByGuidRequest& request);
 Status Validate(const models::TaskGuidRequest& request);
