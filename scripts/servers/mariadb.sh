@@ -29,14 +29,25 @@ case "$cmd" in
     dir=$(cd "$dir" && pwd)
     mariadb-install-db --no-defaults --datadir="$dir/data" --user=root --auth-root-authentication-method=socket \
       >"$dir/install.log" 2>&1
-    port=$(free_port)
-    echo "$port" >"$dir/port"
-    "$server" --no-defaults --datadir="$dir/data" --port="$port" --bind-address=127.0.0.1 \
-      --socket="$dir/s" --pid-file="$dir/pid" --user=root --innodb-flush-log-at-trx-commit=2 \
-      --skip-log-bin --max-connections=500 >"$dir/log" 2>&1 &
-    for _ in $(seq 1 300); do
-      mariadb --no-defaults -uroot -S "$dir/s" -e 'select 1' >/dev/null 2>&1 && break
-      sleep 0.1
+    # A port that looked free can still be taken (e.g. a client's ephemeral port): when the
+    # server exits at start-up, try again on another one.
+    for _attempt in 1 2 3 4 5; do
+      port=$(free_port)
+      echo "$port" >"$dir/port"
+      "$server" --no-defaults --datadir="$dir/data" --port="$port" --bind-address=127.0.0.1 \
+        --socket="$dir/s" --pid-file="$dir/pid" --user=root --innodb-flush-log-at-trx-commit=2 \
+        --skip-log-bin --max-connections=500 >"$dir/log" 2>&1 &
+      pid=$!
+      ready=0
+      for _ in $(seq 1 300); do
+        if mariadb --no-defaults -uroot -S "$dir/s" -e 'select 1' >/dev/null 2>&1; then
+          ready=1
+          break
+        fi
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+      done
+      [ "$ready" = 1 ] && break
     done
     mariadb --no-defaults -uroot -S "$dir/s" -e "
       CREATE USER 'bbs'@'127.0.0.1' IDENTIFIED BY 'pw';

@@ -32,11 +32,18 @@ case "$cmd" in
     dir=$(cd "$dir" && pwd)
     [ "$(id -u)" = 0 ] && chown postgres "$dir"
     as_owner "$bin/initdb" -D "$dir/data" -U bbs --auth=trust -E UTF8 >"$dir/initdb.log" 2>&1
-    port=$(free_port)
-    echo "$port" >"$dir/port"
-    as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/log" -w -t 60 \
-      -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200" \
-      start >/dev/null
+    # A port that looked free can still be taken (e.g. a client's ephemeral port): when the
+    # server fails to start, try again on another one.
+    for attempt in 1 2 3 4 5; do
+      port=$(free_port)
+      echo "$port" >"$dir/port"
+      if as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/log" -w -t 60 \
+        -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200" \
+        start >/dev/null; then
+        break
+      fi
+      [ "$attempt" = 5 ] && { echo "postgres.sh: the server did not start, see $dir/log" >&2; exit 1; }
+    done
     echo "export BBS_TEST_POSTGRES_URL='postgres://bbs@127.0.0.1:$port/postgres?sslmode=disable'"
     ;;
   stop)

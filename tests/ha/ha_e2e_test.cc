@@ -30,79 +30,29 @@
 #include "bbs/storage/postgres/postgres_test_util.h"
 #include "bbs/storage/tcp_proxy_test_util.h"
 #include "bbs/testing/bbs_process.h"
+#include "bbs/testing/ha_helpers.h"
 
 namespace bbs::testing {
 namespace {
 
 using namespace std::chrono_literals;
 
-// A port that was free a moment ago (the passive must be told its API port up front: it does
-// not listen, so there is nothing to read back).
-int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  socklen_t len = sizeof(addr);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
-}
-
-// Whether a TCP connection to 127.0.0.1:port is refused (nothing listens).
-bool ConnectionRefused(int port) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  int rc = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  int error = errno;
-  close(fd);
-  return rc != 0 && error == ECONNREFUSED;
-}
-
 int PortOf(const std::string& address) {
   return std::atoi(address.substr(address.rfind(':') + 1).c_str());
 }
 
-models::DesiredLRP NewLrp(const std::string& guid) {
-  models::DesiredLRP lrp;
-  lrp.set_process_guid(guid);
-  lrp.set_domain("cf-apps");
-  lrp.set_root_fs("preloaded:cflinuxfs4");
-  lrp.set_instances(1);
-  lrp.set_memory_mb(256);
-  lrp.set_disk_mb(1024);
-  auto* run = lrp.mutable_action()->mutable_run_action();
-  run->set_path("/bin/true");
-  run->set_user("vcap");
-  (*lrp.mutable_metric_tags())["source_id"].set_static_("app-guid");
-  return lrp;
-}
-
-// True when the desire was acknowledged (200 and no error in the body).
+// True when the desire was acknowledged; a refusal with an HTTP answer is a test failure.
 bool Desire(http::TestClient& client, const std::string& guid) {
-  models::DesireLRPRequest req;
-  *req.mutable_desired_lrp() = NewLrp(guid);
-  auto r = client.Send("POST", "/v1/desired_lrp/desire.r2", req.SerializeAsString(),
-                       {{"Content-Type", "application/x-protobuf"}});
-  models::DesiredLRPLifecycleResponse resp;
-  bool ok = r.ok() && r->status == 200 && resp.ParseFromString(r->body) && !resp.has_error();
-  if (!ok && r.ok()) ADD_FAILURE() << r->status << " " << resp.error().message();
+  std::string why;
+  bool ok = DesireLrp(client, guid, &why);
+  if (!ok && why.starts_with("HTTP ")) ADD_FAILURE() << why;
   return ok;
 }
 
 std::set<std::string> DesiredGuids(int port) {
-  http::TestClient client(static_cast<uint16_t>(port));
-  models::DesiredLRPsRequest all;
-  auto r = client.Send("POST", "/v1/desired_lrps/list.r3", all.SerializeAsString(),
-                       {{"Content-Type", "application/x-protobuf"}});
-  std::set<std::string> out;
-  models::DesiredLRPsResponse resp;
-  EXPECT_TRUE(r.ok() && r->status == 200 && resp.ParseFromString(r->body));
-  for (const auto& d : resp.desired_lrps()) out.insert(d.process_guid());
+  std::string why;
+  std::set<std::string> out = ListDesiredGuids(port, &why);
+  EXPECT_TRUE(why.empty()) << why;
   return out;
 }
 
