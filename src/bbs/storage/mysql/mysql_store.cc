@@ -343,12 +343,7 @@ std::string MysqlStore::Quote(const std::optional<std::string>& value) {
   if (!value.has_value()) {
     return "NULL";
   }
-  std::string out(value->size() * 2 + 3, '\0');
-  out[0] = '\'';
-  unsigned long n = mysql_real_escape_string(conn_, out.data() + 1, value->data(), value->size());
-  out.resize(n + 1);
-  out.push_back('\'');
-  return out;
+  return sql::QuoteMysql(conn_, *value);
 }
 
 // --- Commit ---

@@ -81,4 +81,13 @@ Result<st_mysql*> ConnectMysql(const std::string& dsn, const MysqlTimeouts& time
   return conn;
 }
 
+std::string QuoteMysql(st_mysql* conn, std::string_view value) {
+  std::string out(value.size() * 2 + 3, '\0');
+  out[0] = '\'';
+  unsigned long n = mysql_real_escape_string(conn, out.data() + 1, value.data(), value.size());
+  out.resize(n + 1);
+  out.push_back('\'');
+  return out;
+}
+
 }  // namespace bbs::storage::sql

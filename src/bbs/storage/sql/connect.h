@@ -42,4 +42,7 @@ struct MysqlTimeouts {
 Result<st_mysql*> ConnectMysql(const std::string& dsn, const MysqlTimeouts& timeouts,
                                const SqlTls& tls, unsigned long flags, std::string_view what);
 
+// `value` as a single-quoted MySQL string literal, escaped for the connection's character set.
+std::string QuoteMysql(st_mysql* conn, std::string_view value);
+
 }  // namespace bbs::storage::sql

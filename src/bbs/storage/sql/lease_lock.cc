@@ -383,14 +383,7 @@ class MysqlLeaseBackend final : public TransactionalLeaseBackend {
     return Status::Ok();
   }
 
-  std::string Quote(const std::string& value) {
-    std::string out(value.size() * 2 + 3, '\0');
-    out[0] = '\'';
-    unsigned long n = mysql_real_escape_string(conn_, out.data() + 1, value.data(), value.size());
-    out.resize(n + 1);
-    out.push_back('\'');
-    return out;
-  }
+  std::string Quote(const std::string& value) { return QuoteMysql(conn_, value); }
 
   const SqlConnectionOptions options_;
   st_mysql* conn_ = nullptr;

@@ -15,6 +15,7 @@
 #include <fmt/format.h>
 
 #include "bbs/storage/mysql/mysql_store.h"
+#include "bbs/storage/sql/connect.h"
 
 namespace bbs::storage::sql {
 
@@ -265,14 +266,7 @@ class MysqlConnection final : public SqlLocketRegistry::Connection {
     return rows;
   }
 
-  std::string Quote(std::string_view value) override {
-    std::string out(value.size() * 2 + 3, '\0');
-    out[0] = '\'';
-    unsigned long n = mysql_real_escape_string(conn_, out.data() + 1, value.data(), value.size());
-    out.resize(n + 1);
-    out.push_back('\'');
-    return out;
-  }
+  std::string Quote(std::string_view value) override { return QuoteMysql(conn_, value); }
 
   const char* BeginWrite() const override { return "START TRANSACTION"; }
   const char* ForUpdate() const override { return " FOR UPDATE"; }
