@@ -430,14 +430,16 @@ std::string SqlLocketRegistry::Now() const {
 Status SqlLocketRegistry::Prepare() {
   if (Status s = connection_->Connect(); !s.ok()) return s;
   if (prepared_) return Status::Ok();
-  // Upstream Locket's table (locket.md §7), plus our expires_at.
-  if (Status s = connection_->Exec(fmt::format(
-          "CREATE TABLE IF NOT EXISTS {} (path VARCHAR(255) PRIMARY KEY, owner VARCHAR(255), "
-          "value VARCHAR(4096), type VARCHAR(255) DEFAULT '', modified_index BIGINT DEFAULT 0, "
-          "modified_id VARCHAR(255) DEFAULT '', ttl BIGINT DEFAULT 0, expires_at BIGINT)",
-          kLocketTable));
-      !s.ok()) {
-    return s;
+  // Upstream Locket's table (locket.md §7), plus our expires_at. PostgreSQL's CREATE TABLE IF
+  // NOT EXISTS is not safe against a concurrent creator (the loser fails with 'type "locks"
+  // already exists'); the second try sees the table.
+  const std::string create = fmt::format(
+      "CREATE TABLE IF NOT EXISTS {} (path VARCHAR(255) PRIMARY KEY, owner VARCHAR(255), "
+      "value VARCHAR(4096), type VARCHAR(255) DEFAULT '', modified_index BIGINT DEFAULT 0, "
+      "modified_id VARCHAR(255) DEFAULT '', ttl BIGINT DEFAULT 0, expires_at BIGINT)",
+      kLocketTable);
+  if (Status s = connection_->Exec(create); !s.ok()) {
+    if (Status again = connection_->Exec(create); !again.ok()) return again;
   }
   if (!connection_->Query(fmt::format("SELECT expires_at FROM {} WHERE 1 = 0", kLocketTable))
            .ok()) {
