@@ -525,6 +525,8 @@ const std::vector<AcceptedKey>& AcceptedKeys() {
       {"max_request_body_bytes", kApplied, ""},
       {"http_worker_threads", kApplied, ""},
       {"max_instances_per_desired_lrp", kApplied, ""},
+      {"event_subscriber_max_bytes", kApplied, ""},
+      {"event_resume_max_bytes", kApplied, ""},
       {"rep_url_template", kApplied, ""},
       {"locket_listen_address", kApplied, ""},
       {"etcd_root", kApplied, ""},

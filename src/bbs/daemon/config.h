@@ -152,6 +152,10 @@ struct Config {
   // The most instances one DesireLRP / UpdateDesiredLRP may ask for (docs/reliability.md);
   // must be positive. The default is wire::kMaxInstancesPerDesiredLrp.
   int max_instances_per_desired_lrp = 25000;
+  // Unsent SSE bytes an event subscriber may hold before it is dropped as a slow consumer, and
+  // the bytes of the Last-Event-ID resume ring (docs/reliability.md). Must be positive.
+  std::int64_t event_subscriber_max_bytes = std::int64_t{16} << 20;  // 16 MiB
+  std::int64_t event_resume_max_bytes = std::int64_t{64} << 20;      // 64 MiB
   // The rep URL of a cell that no cell registry knows (yet): "{cell_id}" is replaced by the
   // cell id. Empty = such cells are treated as gone.
   std::string rep_url_template;

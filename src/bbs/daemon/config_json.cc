@@ -438,6 +438,10 @@ Status DecodeConfig(const Json& root, const std::string& where, Config* c, Confi
           std::numeric_limits<std::int64_t>::max());
   r.Int("http_worker_threads", &c->http_worker_threads);
   r.Int("max_instances_per_desired_lrp", &c->max_instances_per_desired_lrp, 1);
+  r.Int64("event_subscriber_max_bytes", &c->event_subscriber_max_bytes, 1,
+          std::numeric_limits<std::int64_t>::max());
+  r.Int64("event_resume_max_bytes", &c->event_resume_max_bytes, 1,
+          std::numeric_limits<std::int64_t>::max());
   r.String("rep_url_template", &c->rep_url_template);
   r.String("locket_listen_address", &c->locket_listen_address, OptionalHostPortProblem);
   r.String("etcd_root", &c->etcd_root);

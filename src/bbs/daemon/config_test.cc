@@ -111,6 +111,8 @@ TEST_F(ConfigTest, NoArgumentsGiveTheBoshDefaultsAndTheLaptopShape) {
   EXPECT_EQ(c.max_request_body_bytes, 16 * 1024 * 1024);
   EXPECT_EQ(c.http_worker_threads, 0);
   EXPECT_EQ(c.max_instances_per_desired_lrp, 25000);
+  EXPECT_EQ(c.event_subscriber_max_bytes, 16 * 1024 * 1024);
+  EXPECT_EQ(c.event_resume_max_bytes, 64 * 1024 * 1024);
   EXPECT_FALSE(c.help);
   EXPECT_THAT(c.NotYetSupported(), IsEmpty());
 }
@@ -186,7 +188,8 @@ TEST_F(ConfigTest, EveryUpstreamKeyIsReadFromTheFile) {
     "locks_locket_enabled": true, "cell_registrations_locket_enabled": true,
     "rep_require_tls": true,
     "max_request_body_bytes": 1048576, "http_worker_threads": 4,
-    "max_instances_per_desired_lrp": 500
+    "max_instances_per_desired_lrp": 500,
+    "event_subscriber_max_bytes": 1048576, "event_resume_max_bytes": 2097152
   })");
   ASSERT_TRUE(loaded.ok()) << ErrorOf(loaded);
   const Config& c = *loaded;
@@ -268,6 +271,8 @@ TEST_F(ConfigTest, EveryUpstreamKeyIsReadFromTheFile) {
   EXPECT_EQ(c.max_request_body_bytes, 1048576);
   EXPECT_EQ(c.http_worker_threads, 4);
   EXPECT_EQ(c.max_instances_per_desired_lrp, 500);
+  EXPECT_EQ(c.event_subscriber_max_bytes, 1048576);
+  EXPECT_EQ(c.event_resume_max_bytes, 2097152);
 }
 
 TEST_F(ConfigTest, LocketKeepaliveTakesWholeSecondsOrADurationString) {
@@ -622,6 +627,8 @@ TEST_F(ConfigTest, AValueOfTheWrongTypeIsAnErrorNamingTheKey) {
             R"(key "max_request_body_bytes": must be from 1 to)"},
            {R"({"max_instances_per_desired_lrp": 0})",
             R"(key "max_instances_per_desired_lrp": must be from 1 to)"},
+           {R"({"event_subscriber_max_bytes": 0})",
+            R"(key "event_subscriber_max_bytes": must be from 1 to)"},
        }) {
     EXPECT_THAT(ErrorOf(LoadWithFile(c.json)), HasSubstr(c.message)) << c.json;
   }

@@ -395,6 +395,8 @@ int Run(int argc, char** argv) {
   events::HubOptions hub_options;
   hub_options.logger = logger.Session("events");
   hub_options.metrics = &bbs_metrics;
+  hub_options.queue_bytes_capacity = static_cast<size_t>(config->event_subscriber_max_bytes);
+  hub_options.ring_bytes_capacity = static_cast<size_t>(config->event_resume_max_bytes);
   events::Hub hub(hub_options);
 
   RandomGuidGenerator guids;
