@@ -141,31 +141,12 @@ TEST_F(EtcdHaTest, KillingTheActiveUnderWritesLetsThePassiveServeEveryAcknowledg
   ASSERT_TRUE(passive->Launch());
   WaitUntilPassive(*passive);
 
-  std::mutex mu;
-  std::condition_variable cv;
-  std::set<std::string> acknowledged;
-  std::atomic<bool> stop{false};
-  std::vector<std::thread> writers;
-  for (int w = 0; w < 4; ++w) {
-    writers.emplace_back([&, w] {
-      http::TestClient client(static_cast<uint16_t>(active_port), 5s);
-      for (int i = 0; !stop.load(); ++i) {
-        std::string guid = "pg-" + std::to_string(w) + "-" + std::to_string(i);
-        if (!DesireLrp(client, guid)) return;
-        std::lock_guard lock(mu);
-        acknowledged.insert(guid);
-        cv.notify_all();
-      }
-    });
-  }
-  {
-    std::unique_lock lock(mu);
-    EXPECT_TRUE(cv.wait_for(lock, 30s, [&] { return acknowledged.size() >= 100; }));
-  }
+  // Writers keep desiring LRPs until the active disappears under them.
+  AcknowledgedWrites writes(active_port, 4);
+  EXPECT_TRUE(writes.WaitFor(100, 30s));
   active->Kill();  // SIGKILL: the lease is not revoked; the passive waits out its TTL
   auto killed_at = std::chrono::steady_clock::now();
-  stop = true;
-  for (auto& t : writers) t.join();
+  std::set<std::string> acknowledged = writes.Stop();
 
   ASSERT_TRUE(passive->WaitUntilServing(30000)) << passive->error();
   auto takeover = std::chrono::steady_clock::now() - killed_at;

@@ -16,6 +16,7 @@
 #include <set>
 #include <thread>
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -225,30 +226,11 @@ TEST_F(HaE2eTest, KillingTheActiveUnderWritesLetsThePassiveServeEveryAcknowledge
   WaitUntilPassive(*passive, kFileLockWaiting);
 
   // Writers keep desiring LRPs until the active disappears under them.
-  std::mutex mu;
-  std::condition_variable cv;
-  std::set<std::string> acknowledged;
-  std::atomic<bool> stop{false};
-  std::vector<std::thread> writers;
-  for (int w = 0; w < 4; ++w) {
-    writers.emplace_back([&, w] {
-      http::TestClient client(static_cast<uint16_t>(active_port), 5s);
-      for (int i = 0; !stop.load(); ++i) {
-        std::string guid = "pg-" + std::to_string(w) + "-" + std::to_string(i);
-        if (!Desire(client, guid)) return;
-        std::lock_guard lock(mu);
-        acknowledged.insert(guid);
-        cv.notify_all();
-      }
-    });
-  }
-  {
-    std::unique_lock lock(mu);
-    EXPECT_TRUE(cv.wait_for(lock, 30s, [&] { return acknowledged.size() >= 200; }));
-  }
+  AcknowledgedWrites writes(active_port, 4);
+  EXPECT_TRUE(writes.WaitFor(200, 30s));
   active->Kill();  // SIGKILL: no release, no clean-up
-  stop = true;
-  for (auto& t : writers) t.join();
+  std::set<std::string> acknowledged = writes.Stop();
+  EXPECT_THAT(writes.http_refusals(), ::testing::IsEmpty());
 
   ASSERT_TRUE(passive->WaitUntilServing(30000)) << passive->error();
   EXPECT_EQ(passive->port(), passive_port);
@@ -522,30 +504,12 @@ TEST_P(HaSqlE2eTest, KillingTheActiveUnderWritesLetsThePassiveServeEveryAcknowle
   EXPECT_TRUE(ConnectionRefused(passive_port));
   EXPECT_FALSE(Logged(*passive, "\"bbs.started\""));
 
-  std::mutex mu;
-  std::condition_variable cv;
-  std::set<std::string> acknowledged;
-  std::atomic<bool> stop{false};
-  std::vector<std::thread> writers;
-  for (int w = 0; w < 4; ++w) {
-    writers.emplace_back([&, w] {
-      http::TestClient client(static_cast<uint16_t>(active_port), 5s);
-      for (int i = 0; !stop.load(); ++i) {
-        std::string guid = "pg-" + std::to_string(w) + "-" + std::to_string(i);
-        if (!Desire(client, guid)) return;
-        std::lock_guard lock(mu);
-        acknowledged.insert(guid);
-        cv.notify_all();
-      }
-    });
-  }
-  {
-    std::unique_lock lock(mu);
-    EXPECT_TRUE(cv.wait_for(lock, 30s, [&] { return acknowledged.size() >= 100; }));
-  }
+  // Writers keep desiring LRPs until the active disappears under them.
+  AcknowledgedWrites writes(active_port, 4);
+  EXPECT_TRUE(writes.WaitFor(100, 30s));
   active->Kill();  // SIGKILL: the lease is not released; the passive waits out its TTL
-  stop = true;
-  for (auto& t : writers) t.join();
+  std::set<std::string> acknowledged = writes.Stop();
+  EXPECT_THAT(writes.http_refusals(), ::testing::IsEmpty());
 
   ASSERT_TRUE(passive->WaitUntilServing(30000)) << passive->error();
   EXPECT_TRUE(Logged(*passive, "\"bbs.sql-lock.acquired-lock\""));

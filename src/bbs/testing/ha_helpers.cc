@@ -85,4 +85,42 @@ std::set<std::string> ListDesiredGuids(int port, std::string* why) {
   return out;
 }
 
+AcknowledgedWrites::AcknowledgedWrites(int port, int writers) {
+  for (int w = 0; w < writers; ++w) {
+    threads_.emplace_back([this, port, w] {
+      http::TestClient client(static_cast<uint16_t>(port), std::chrono::seconds(5));
+      for (int i = 0; !stop_.load(); ++i) {
+        std::string guid = "pg-" + std::to_string(w) + "-" + std::to_string(i);
+        std::string why;
+        bool ok = DesireLrp(client, guid, &why);
+        std::lock_guard lock(mu_);
+        if (!ok) {
+          if (why.starts_with("HTTP ")) http_refusals_.push_back(guid + ": " + why);
+          return;
+        }
+        acknowledged_.insert(guid);
+        cv_.notify_all();
+      }
+    });
+  }
+}
+
+bool AcknowledgedWrites::WaitFor(size_t count, std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mu_);
+  return cv_.wait_for(lock, timeout, [&] { return acknowledged_.size() >= count; });
+}
+
+std::set<std::string> AcknowledgedWrites::Stop() {
+  stop_ = true;
+  for (auto& t : threads_) t.join();
+  threads_.clear();
+  std::lock_guard lock(mu_);
+  return acknowledged_;
+}
+
+std::vector<std::string> AcknowledgedWrites::http_refusals() {
+  std::lock_guard lock(mu_);
+  return http_refusals_;
+}
+
 }  // namespace bbs::testing
