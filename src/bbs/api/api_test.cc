@@ -16,6 +16,19 @@
 namespace bbs::api {
 namespace {
 
+// A valid DesiredLRP in domain "d" that runs /bin/true.
+models::DesiredLRP RunnableLrp(const std::string& process_guid, int32_t instances) {
+  models::DesiredLRP lrp;
+  lrp.set_process_guid(process_guid);
+  lrp.set_domain("d");
+  lrp.set_root_fs("preloaded:cflinuxfs4");
+  lrp.set_instances(instances);
+  lrp.mutable_action()->mutable_run_action()->set_path("/bin/true");
+  lrp.mutable_action()->mutable_run_action()->set_user("vcap");
+  (*lrp.mutable_metric_tags())["source_id"].set_static_("x");
+  return lrp;
+}
+
 class ApiTest : public ::testing::Test {
  protected:
   ApiTest()
@@ -27,23 +40,29 @@ class ApiTest : public ::testing::Test {
     engine_.Start();
   }
 
-  // Serves `route` ("METHOD /path") through the router as the server would, and returns the
-  // response body.
-  std::string Call(const std::string& route, const std::string& body) {
+  // Serves `request` on `route` ("METHOD /path") through the router as the server would, and
+  // returns the response.
+  http::Response Serve(const std::string& route, http::Request request) {
     size_t space = route.find(' ');
     http::Response miss;
     const http::Route* found = router_.Find(route.substr(0, space), route.substr(space + 1), &miss);
     EXPECT_NE(found, nullptr) << route;
-    if (found == nullptr) return "";
-    http::Request request;
+    if (found == nullptr) return miss;
     request.method = route.substr(0, space);
     request.path = route.substr(space + 1);
-    request.body = body;
-    request.request_id = "trace-1";
     std::promise<http::Response> answered;
     found->handler(std::move(request),
                    http::Responder([&](http::Response r) { answered.set_value(std::move(r)); }));
-    http::Response response = answered.get_future().get();
+    return answered.get_future().get();
+  }
+
+  // Serves a protobuf request for `route` and returns the response body, which must be a
+  // protobuf 200.
+  std::string Call(const std::string& route, const std::string& body) {
+    http::Request request;
+    request.body = body;
+    request.request_id = "trace-1";
+    http::Response response = Serve(route, std::move(request));
     EXPECT_EQ(response.status, 200) << route;
     EXPECT_EQ(response.content_type, "application/x-protobuf") << route;
     return response.body;
@@ -52,21 +71,11 @@ class ApiTest : public ::testing::Test {
   // Serves `route` with the given Content-Type and Accept headers and returns the response.
   http::Response Serve(const std::string& route, const std::string& body,
                        const std::string& content_type, const std::string& accept) {
-    size_t space = route.find(' ');
-    http::Response miss;
-    const http::Route* found = router_.Find(route.substr(0, space), route.substr(space + 1), &miss);
-    EXPECT_NE(found, nullptr) << route;
-    if (found == nullptr) return miss;
     http::Request request;
-    request.method = route.substr(0, space);
-    request.path = route.substr(space + 1);
     request.body = body;
     request.content_type = content_type;
     request.accept = accept;
-    std::promise<http::Response> answered;
-    found->handler(std::move(request),
-                   http::Responder([&](http::Response r) { answered.set_value(std::move(r)); }));
-    return answered.get_future().get();
+    return Serve(route, std::move(request));
   }
 
   bool HasRoute(const std::string& method, const std::string& path) {
@@ -108,14 +117,7 @@ TEST_F(ApiTest, TheRouteTableHasEveryCurrentRoute) {
 
 TEST_F(ApiTest, ListedActualLrpsEncodeLikeTheResponseMessage) {
   models::DesireLRPRequest req;
-  auto* lrp = req.mutable_desired_lrp();
-  lrp->set_process_guid("pg-1");
-  lrp->set_domain("d");
-  lrp->set_root_fs("preloaded:cflinuxfs4");
-  lrp->set_instances(2);
-  lrp->mutable_action()->mutable_run_action()->set_path("/bin/true");
-  lrp->mutable_action()->mutable_run_action()->set_user("vcap");
-  (*lrp->mutable_metric_tags())["source_id"].set_static_("x");
+  *req.mutable_desired_lrp() = RunnableLrp("pg-1", 2);
   ASSERT_EQ(Call("POST /v1/desired_lrp/desire.r2", req.SerializeAsString()), "");
 
   std::string body = Call("POST /v1/actual_lrps/list", "");
@@ -132,19 +134,21 @@ TEST_F(ApiTest, ActualLrpsByProcessGuidsRequiresAGuid) {
 }
 
 TEST(JsonFaceTest, ContentTypeIsJsonWithAnyParametersAndCase) {
-  EXPECT_TRUE(IsJsonContentType("application/json"));
-  EXPECT_TRUE(IsJsonContentType("Application/JSON; charset=utf-8"));
-  EXPECT_FALSE(IsJsonContentType(""));
-  EXPECT_FALSE(IsJsonContentType("application/x-protobuf"));
-  EXPECT_FALSE(IsJsonContentType("application/jsonx"));
+  for (const char* type : {"application/json", "Application/JSON; charset=utf-8"}) {
+    EXPECT_TRUE(IsJsonContentType(type)) << type;
+  }
+  for (const char* type : {"", "application/x-protobuf", "application/jsonx"}) {
+    EXPECT_FALSE(IsJsonContentType(type)) << type;
+  }
 }
 
 TEST(JsonFaceTest, AcceptNamesJsonAmongOtherTypes) {
-  EXPECT_TRUE(AcceptsJson("application/json"));
-  EXPECT_TRUE(AcceptsJson("text/plain, application/json;q=0.9"));
-  EXPECT_FALSE(AcceptsJson(""));
-  EXPECT_FALSE(AcceptsJson("*/*"));
-  EXPECT_FALSE(AcceptsJson("application/x-protobuf"));
+  for (const char* accept : {"application/json", "text/plain, application/json;q=0.9"}) {
+    EXPECT_TRUE(AcceptsJson(accept)) << accept;
+  }
+  for (const char* accept : {"", "*/*", "application/x-protobuf"}) {
+    EXPECT_FALSE(AcceptsJson(accept)) << accept;
+  }
 }
 
 TEST(JsonFaceTest, AnUnknownFieldDoesNotDecode) {
@@ -240,14 +244,7 @@ TEST_F(ApiTest, AProtobufRequestCanBeAnsweredInJson) {
 
 TEST_F(ApiTest, WithoutJsonHeadersTheAnswerIsTheSameProtobufBytes) {
   models::DesireLRPRequest req;
-  auto* lrp = req.mutable_desired_lrp();
-  lrp->set_process_guid("pg-1");
-  lrp->set_domain("d");
-  lrp->set_root_fs("preloaded:cflinuxfs4");
-  lrp->set_instances(1);
-  lrp->mutable_action()->mutable_run_action()->set_path("/bin/true");
-  lrp->mutable_action()->mutable_run_action()->set_user("vcap");
-  (*lrp->mutable_metric_tags())["source_id"].set_static_("x");
+  *req.mutable_desired_lrp() = RunnableLrp("pg-1", 1);
   ASSERT_EQ(Call("POST /v1/desired_lrp/desire.r2", req.SerializeAsString()), "");
 
   http::Response plain = Serve("POST /v1/desired_lrps/list.r3", "", "", "");
@@ -290,14 +287,7 @@ TEST_F(ApiTest, WithMetricsEveryRouteIsCountedUnderItsName) {
 }
 
 TEST_F(ApiTest, AStartHeartbeatThatChangesNothingIsAnsweredWithoutTheWorkerPool) {
-  models::DesiredLRP lrp;
-  lrp.set_process_guid("pg-hb");
-  lrp.set_domain("d");
-  lrp.set_root_fs("preloaded:cflinuxfs4");
-  lrp.set_instances(1);
-  lrp.mutable_action()->mutable_run_action()->set_path("/bin/true");
-  lrp.mutable_action()->mutable_run_action()->set_user("vcap");
-  ASSERT_THAT(engine_.desired_lrps().DesireLrp(lrp, ""), IsOk());
+  ASSERT_THAT(engine_.desired_lrps().DesireLrp(RunnableLrp("pg-hb", 1), ""), IsOk());
   models::StartActualLRPRequest start;
   start.mutable_actual_lrp_key()->set_process_guid("pg-hb");
   start.mutable_actual_lrp_key()->set_index(0);

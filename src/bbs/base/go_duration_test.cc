@@ -9,12 +9,8 @@
 namespace bbs {
 namespace {
 
-using std::chrono::hours;
-using std::chrono::microseconds;
-using std::chrono::milliseconds;
-using std::chrono::minutes;
+using namespace std::chrono_literals;
 using std::chrono::nanoseconds;
-using std::chrono::seconds;
 using ::testing::StartsWith;
 
 std::string ErrorOf(const Result<nanoseconds>& result) {
@@ -27,33 +23,33 @@ TEST(ParseGoDurationTest, AcceptsGoSyntax) {
     nanoseconds want;
   };
   for (const Case& c : std::vector<Case>{
-           {"0", nanoseconds(0)},
-           {"-0", nanoseconds(0)},
-           {"+0", nanoseconds(0)},
-           {"0s", nanoseconds(0)},
-           {"30s", seconds(30)},
-           {"1m30s", seconds(90)},
-           {"500ms", milliseconds(500)},
-           {"1h", hours(1)},
-           {"1.5s", milliseconds(1500)},
-           {"2h45m", minutes(165)},
-           {"300us", microseconds(300)},
-           {"300\xC2\xB5s", microseconds(300)},  // U+00B5 micro sign
-           {"300\xCE\xBCs", microseconds(300)},  // U+03BC Greek small letter mu
-           {"7ns", nanoseconds(7)},
-           {"1800s", seconds(1800)},
-           {".5s", milliseconds(500)},
-           {"1.s", seconds(1)},
-           {"-1.5h", -minutes(90)},
-           {"+2m", minutes(2)},
-           {"1h1m1s1ms1us1ns", nanoseconds(3'661'001'001'001)},
-           {"1s1s", seconds(2)},
-           {"0.000000001s", nanoseconds(1)},
-           {"0.0000000009s", nanoseconds(0)},
-           {"1.00000000000000000000000000000001s", seconds(1)},  // excess digits are dropped
-           {"9223372036854775807ns", nanoseconds(9223372036854775807)},
+           {"0", 0ns},
+           {"-0", 0ns},
+           {"+0", 0ns},
+           {"0s", 0ns},
+           {"30s", 30s},
+           {"1m30s", 90s},
+           {"500ms", 500ms},
+           {"1h", 1h},
+           {"1.5s", 1500ms},
+           {"2h45m", 165min},
+           {"300us", 300us},
+           {"300\xC2\xB5s", 300us},  // U+00B5 micro sign
+           {"300\xCE\xBCs", 300us},  // U+03BC Greek small letter mu
+           {"7ns", 7ns},
+           {"1800s", 1800s},
+           {".5s", 500ms},
+           {"1.s", 1s},
+           {"-1.5h", -90min},
+           {"+2m", 2min},
+           {"1h1m1s1ms1us1ns", 3'661'001'001'001ns},
+           {"1s1s", 2s},
+           {"0.000000001s", 1ns},
+           {"0.0000000009s", 0ns},
+           {"1.00000000000000000000000000000001s", 1s},  // excess digits are dropped
+           {"9223372036854775807ns", 9223372036854775807ns},
            {"-9223372036854775808ns", nanoseconds::min()},
-           {"2562047h", hours(2562047)},
+           {"2562047h", 2562047h},
        }) {
     Result<nanoseconds> parsed = ParseGoDuration(c.text);
     ASSERT_TRUE(parsed.ok()) << c.text << ": " << ErrorOf(parsed);

@@ -92,37 +92,38 @@ std::string GroupText(const models::ActualLRPGroup& group) {
   return text;
 }
 
-// A compact description of an event, e.g. "changed(CLAIMED->RUNNING)" or "crashed".
+// The text of the LRP or LRP info (its state) or group in `field` of an actual LRP event's payload.
+std::string TextOf(const google::protobuf::Message& payload, const std::string& field) {
+  const google::protobuf::Message& value =
+      payload.GetReflection()->GetMessage(payload, payload.GetDescriptor()->FindFieldByName(field));
+  if (const auto* lrp = dynamic_cast<const models::ActualLRP*>(&value)) {
+    return StateOf(*lrp);
+  }
+  if (const auto* info = dynamic_cast<const models::ActualLRPInfo*>(&value)) {
+    return StateOf(*info);
+  }
+  return GroupText(dynamic_cast<const models::ActualLRPGroup&>(value));
+}
+
+// A compact description of an event, e.g. "changed(CLAIMED->RUNNING)" or "crashed": the same
+// words for instance events (the LRP's state) and group events (the group's text).
 std::string Describe(const Event& event) {
-  const google::protobuf::Message& p = *event.payload;
-  if (event.type == "actual_lrp_crashed") {
+  const std::string& type = event.type;
+  if (type == "actual_lrp_crashed") {
     return "crashed";
   }
-  if (event.type == "actual_lrp_instance_created") {
-    return "created(" +
-           StateOf(static_cast<const models::ActualLRPInstanceCreatedEvent&>(p).actual_lrp()) + ")";
+  if (type == "actual_lrp_instance_changed" || type == "actual_lrp_changed") {
+    return "changed(" + TextOf(*event.payload, "before") + "->" + TextOf(*event.payload, "after") +
+           ")";
   }
-  if (event.type == "actual_lrp_instance_removed") {
-    return "removed(" +
-           StateOf(static_cast<const models::ActualLRPInstanceRemovedEvent&>(p).actual_lrp()) + ")";
+  const char* field = type.starts_with("actual_lrp_instance_") ? "actual_lrp" : "actual_lrp_group";
+  for (const char* word : {"created", "removed"}) {
+    if (type == std::string("actual_lrp_") + word ||
+        type == std::string("actual_lrp_instance_") + word) {
+      return word + ("(" + TextOf(*event.payload, field) + ")");
+    }
   }
-  if (event.type == "actual_lrp_instance_changed") {
-    const auto& e = static_cast<const models::ActualLRPInstanceChangedEvent&>(p);
-    return "changed(" + StateOf(e.before()) + "->" + StateOf(e.after()) + ")";
-  }
-  if (event.type == "actual_lrp_created") {
-    return "created(" +
-           GroupText(static_cast<const models::ActualLRPCreatedEvent&>(p).actual_lrp_group()) + ")";
-  }
-  if (event.type == "actual_lrp_removed") {
-    return "removed(" +
-           GroupText(static_cast<const models::ActualLRPRemovedEvent&>(p).actual_lrp_group()) + ")";
-  }
-  if (event.type == "actual_lrp_changed") {
-    const auto& e = static_cast<const models::ActualLRPChangedEvent&>(p);
-    return "changed(" + GroupText(e.before()) + "->" + GroupText(e.after()) + ")";
-  }
-  return "?" + event.type;
+  return "?" + type;
 }
 
 struct Split {

@@ -226,6 +226,85 @@ std::vector<uint32_t> UniquePorts(const google::protobuf::RepeatedField<uint32_t
   return unique;
 }
 
+// The fields a DesiredLRP shares with its DesiredLRPKey, copied either way.
+template <typename From, typename To>
+void CopyKeyFields(const From& from, To& to) {
+  to.set_process_guid(from.process_guid());
+  to.set_domain(from.domain());
+  to.set_log_guid(from.log_guid());
+}
+
+// The fields a DesiredLRP shares with its DesiredLRPResource, copied either way.
+template <typename From, typename To>
+void CopyResourceFields(const From& from, To& to) {
+  to.set_memory_mb(from.memory_mb());
+  to.set_disk_mb(from.disk_mb());
+  to.set_root_fs(from.root_fs());
+  to.set_max_pids(from.max_pids());
+}
+
+// The run-info fields DesiredLRP and DesiredLRPRunInfo share (same names and types), copied from
+// `from` to `to` in either direction. Ports, metric tags and created_at are the callers'.
+template <typename From, typename To>
+void CopyRunFields(const From& from, To& to) {
+  *to.mutable_environment_variables() = from.environment_variables();
+  if (from.has_setup()) {
+    *to.mutable_setup() = from.setup();
+  }
+  if (from.has_action()) {
+    *to.mutable_action() = from.action();
+  }
+  if (from.has_monitor()) {
+    *to.mutable_monitor() = from.monitor();
+  }
+  to.set_deprecated_start_timeout_s(from.deprecated_start_timeout_s());
+  to.set_privileged(from.privileged());
+  to.set_cpu_weight(from.cpu_weight());
+  *to.mutable_egress_rules() = from.egress_rules();
+  to.set_log_source(from.log_source());
+  to.set_metrics_guid(from.metrics_guid());
+  *to.mutable_cached_dependencies() = from.cached_dependencies();
+  to.set_legacy_download_user(from.legacy_download_user());
+  to.set_trusted_system_certificates_path(from.trusted_system_certificates_path());
+  *to.mutable_volume_mounts() = from.volume_mounts();
+  if (from.has_network()) {
+    *to.mutable_network() = from.network();
+  }
+  to.set_start_timeout_ms(from.start_timeout_ms());
+  if (from.has_certificate_properties()) {
+    *to.mutable_certificate_properties() = from.certificate_properties();
+  }
+  to.set_image_username(from.image_username());
+  to.set_image_password(from.image_password());
+  if (from.has_check_definition()) {
+    *to.mutable_check_definition() = from.check_definition();
+  }
+  *to.mutable_image_layers() = from.image_layers();
+  *to.mutable_sidecars() = from.sidecars();
+  if (from.has_log_rate_limit()) {
+    *to.mutable_log_rate_limit() = from.log_rate_limit();
+  }
+  *to.mutable_volume_mounted_files() = from.volume_mounted_files();
+}
+
+// The routing view of a desired LRP, from its key fields (process_guid, domain, log_guid) and its
+// scheduling fields (instances, routes, modification_tag): a DesiredLRP or its key and
+// scheduling info.
+template <typename Key, typename Scheduling>
+models::DesiredLRP RoutingInfoOf(
+    const Key& key, const Scheduling& scheduling,
+    const google::protobuf::Map<std::string, models::MetricTagValue>& metric_tags) {
+  models::DesiredLRP info;
+  info.set_process_guid(key.process_guid());
+  info.set_domain(key.domain());
+  info.set_instances(scheduling.instances());
+  *info.mutable_routes() = scheduling.routes();
+  info.set_log_guid(key.log_guid());
+  *info.mutable_modification_tag() = scheduling.modification_tag();
+  *info.mutable_metric_tags() = metric_tags;
+  return info;
+}
+
 }  // namespace
 
 void ConvertDesiredLrpImageLayers(models::DesiredLRP* lrp) {
@@ -323,19 +402,13 @@ DesiredLrpParts SplitDesiredLrp(const models::DesiredLRP& lrp, int64_t created_a
   DesiredLrpParts parts;
 
   models::DesiredLRPKey key;
-  key.set_process_guid(lrp.process_guid());
-  key.set_domain(lrp.domain());
-  key.set_log_guid(lrp.log_guid());
+  CopyKeyFields(lrp, key);
 
   models::DesiredLRPSchedulingInfo& info = parts.scheduling_info;
   *info.mutable_desired_lrp_key() = key;
   info.set_annotation(lrp.annotation());
   info.set_instances(lrp.instances());
-  models::DesiredLRPResource* resource = info.mutable_desired_lrp_resource();
-  resource->set_memory_mb(lrp.memory_mb());
-  resource->set_disk_mb(lrp.disk_mb());
-  resource->set_root_fs(lrp.root_fs());
-  resource->set_max_pids(lrp.max_pids());
+  CopyResourceFields(lrp, *info.mutable_desired_lrp_resource());
   *info.mutable_routes() = lrp.routes();
   *info.mutable_modification_tag() = lrp.modification_tag();
   models::VolumePlacement* placement = info.mutable_volume_placement();
@@ -346,47 +419,10 @@ DesiredLrpParts SplitDesiredLrp(const models::DesiredLRP& lrp, int64_t created_a
 
   models::DesiredLRPRunInfo& run = parts.run_info;
   *run.mutable_desired_lrp_key() = std::move(key);
-  *run.mutable_environment_variables() = lrp.environment_variables();
-  if (lrp.has_setup()) {
-    *run.mutable_setup() = lrp.setup();
-  }
-  if (lrp.has_action()) {
-    *run.mutable_action() = lrp.action();
-  }
-  if (lrp.has_monitor()) {
-    *run.mutable_monitor() = lrp.monitor();
-  }
-  run.set_deprecated_start_timeout_s(lrp.deprecated_start_timeout_s());
-  run.set_privileged(lrp.privileged());
-  run.set_cpu_weight(lrp.cpu_weight());
+  CopyRunFields(lrp, run);
   *run.mutable_ports() = lrp.ports();
-  *run.mutable_egress_rules() = lrp.egress_rules();
-  run.set_log_source(lrp.log_source());
-  run.set_metrics_guid(lrp.metrics_guid());
   run.set_created_at(created_at);
-  *run.mutable_cached_dependencies() = lrp.cached_dependencies();
-  run.set_legacy_download_user(lrp.legacy_download_user());
-  run.set_trusted_system_certificates_path(lrp.trusted_system_certificates_path());
-  *run.mutable_volume_mounts() = lrp.volume_mounts();
-  if (lrp.has_network()) {
-    *run.mutable_network() = lrp.network();
-  }
-  run.set_start_timeout_ms(lrp.start_timeout_ms());
-  if (lrp.has_certificate_properties()) {
-    *run.mutable_certificate_properties() = lrp.certificate_properties();
-  }
-  run.set_image_username(lrp.image_username());
-  run.set_image_password(lrp.image_password());
-  if (lrp.has_check_definition()) {
-    *run.mutable_check_definition() = lrp.check_definition();
-  }
-  *run.mutable_image_layers() = lrp.image_layers();
   *run.mutable_metric_tags() = lrp.metric_tags();
-  *run.mutable_sidecars() = lrp.sidecars();
-  if (lrp.has_log_rate_limit()) {
-    *run.mutable_log_rate_limit() = lrp.log_rate_limit();
-  }
-  *run.mutable_volume_mounted_files() = lrp.volume_mounted_files();
   return parts;
 }
 
@@ -396,92 +432,31 @@ models::DesiredLRP JoinDesiredLrp(
     const google::protobuf::Map<std::string, models::MetricTagValue>& metric_tags,
     models::DesiredLRP::UpdateStrategy update_strategy) {
   models::DesiredLRP lrp;
-  const models::DesiredLRPKey& key = scheduling_info.desired_lrp_key();
-  const models::DesiredLRPResource& resource = scheduling_info.desired_lrp_resource();
-  lrp.set_process_guid(key.process_guid());
-  lrp.set_domain(key.domain());
-  lrp.set_log_guid(key.log_guid());
-  lrp.set_root_fs(resource.root_fs());
-  lrp.set_memory_mb(resource.memory_mb());
-  lrp.set_disk_mb(resource.disk_mb());
-  lrp.set_max_pids(resource.max_pids());
+  CopyKeyFields(scheduling_info.desired_lrp_key(), lrp);
+  CopyResourceFields(scheduling_info.desired_lrp_resource(), lrp);
   lrp.set_instances(scheduling_info.instances());
   lrp.set_annotation(scheduling_info.annotation());
   *lrp.mutable_routes() = scheduling_info.routes();
   *lrp.mutable_modification_tag() = scheduling_info.modification_tag();
   *lrp.mutable_placementtags() = scheduling_info.placementtags();
 
-  *lrp.mutable_environment_variables() = run_info.environment_variables();
-  if (run_info.has_setup()) {
-    *lrp.mutable_setup() = run_info.setup();
-  }
-  if (run_info.has_action()) {
-    *lrp.mutable_action() = run_info.action();
-  }
-  if (run_info.has_monitor()) {
-    *lrp.mutable_monitor() = run_info.monitor();
-  }
-  lrp.set_deprecated_start_timeout_s(run_info.deprecated_start_timeout_s());
-  lrp.set_privileged(run_info.privileged());
-  lrp.set_cpu_weight(run_info.cpu_weight());
+  CopyRunFields(run_info, lrp);
   for (uint32_t port : UniquePorts(run_info.ports())) {
     lrp.add_ports(port);
   }
-  *lrp.mutable_egress_rules() = run_info.egress_rules();
-  lrp.set_log_source(run_info.log_source());
-  lrp.set_metrics_guid(run_info.metrics_guid());
-  *lrp.mutable_cached_dependencies() = run_info.cached_dependencies();
-  lrp.set_legacy_download_user(run_info.legacy_download_user());
-  lrp.set_trusted_system_certificates_path(run_info.trusted_system_certificates_path());
-  *lrp.mutable_volume_mounts() = run_info.volume_mounts();
-  if (run_info.has_network()) {
-    *lrp.mutable_network() = run_info.network();
-  }
-  lrp.set_start_timeout_ms(run_info.start_timeout_ms());
-  if (run_info.has_certificate_properties()) {
-    *lrp.mutable_certificate_properties() = run_info.certificate_properties();
-  }
-  lrp.set_image_username(run_info.image_username());
-  lrp.set_image_password(run_info.image_password());
-  if (run_info.has_check_definition()) {
-    *lrp.mutable_check_definition() = run_info.check_definition();
-  }
-  *lrp.mutable_image_layers() = run_info.image_layers();
   *lrp.mutable_metric_tags() = metric_tags;
-  *lrp.mutable_sidecars() = run_info.sidecars();
-  if (run_info.has_log_rate_limit()) {
-    *lrp.mutable_log_rate_limit() = run_info.log_rate_limit();
-  }
-  *lrp.mutable_volume_mounted_files() = run_info.volume_mounted_files();
   lrp.set_update_strategy(update_strategy);
   return lrp;
 }
 
 models::DesiredLRP RoutingInfo(const models::DesiredLRP& lrp) {
-  models::DesiredLRP info;
-  info.set_process_guid(lrp.process_guid());
-  info.set_domain(lrp.domain());
-  info.set_instances(lrp.instances());
-  *info.mutable_routes() = lrp.routes();
-  info.set_log_guid(lrp.log_guid());
-  *info.mutable_modification_tag() = lrp.modification_tag();
-  *info.mutable_metric_tags() = lrp.metric_tags();
-  return info;
+  return RoutingInfoOf(lrp, lrp, lrp.metric_tags());
 }
 
 models::DesiredLRP RoutingInfo(
     const models::DesiredLRPSchedulingInfo& scheduling_info,
     const google::protobuf::Map<std::string, models::MetricTagValue>& metric_tags) {
-  models::DesiredLRP info;
-  const models::DesiredLRPKey& key = scheduling_info.desired_lrp_key();
-  info.set_process_guid(key.process_guid());
-  info.set_domain(key.domain());
-  info.set_instances(scheduling_info.instances());
-  *info.mutable_routes() = scheduling_info.routes();
-  info.set_log_guid(key.log_guid());
-  *info.mutable_modification_tag() = scheduling_info.modification_tag();
-  *info.mutable_metric_tags() = metric_tags;
-  return info;
+  return RoutingInfoOf(scheduling_info.desired_lrp_key(), scheduling_info, metric_tags);
 }
 
 Result<std::map<std::string, std::string>> ResolveMetricTags(

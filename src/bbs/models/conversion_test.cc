@@ -78,6 +78,17 @@ models::ImageLayer Layer(const std::string& name, models::ImageLayer::Type type,
   return layer;
 }
 
+// A DesiredLRP carrying `layers`, with `user` as its legacy download user ("" for none).
+models::DesiredLRP LrpWithLayers(std::vector<models::ImageLayer> layers,
+                                 const std::string& user = "") {
+  models::DesiredLRP lrp;
+  lrp.set_legacy_download_user(user);
+  for (models::ImageLayer& layer : layers) {
+    *lrp.add_image_layers() = std::move(layer);
+  }
+  return lrp;
+}
+
 models::CachedDependency Dependency(const std::string& name) {
   models::CachedDependency dependency;
   dependency.set_name(name);
@@ -93,14 +104,12 @@ models::CachedDependency Dependency(const std::string& name) {
 // --- V3 -> V2 (§3.4.2) -------------------------------------------------------------------------
 
 TEST(DesiredLrpV2ConversionTest, SharedLayersArePrependedAsCachedDependencies) {
-  models::DesiredLRP lrp;
+  models::DesiredLRP lrp = LrpWithLayers({
+      Layer("a", models::ImageLayer::SHARED, models::ImageLayer::SHA256, "d1"),
+      Layer("b", models::ImageLayer::SHARED, models::ImageLayer::DigestAlgorithmInvalid, ""),
+      Layer("c", models::ImageLayer::SHARED, models::ImageLayer::SHA512, "d3"),
+  });
   *lrp.add_cached_dependencies() = Dependency("existing");
-  *lrp.add_image_layers() =
-      Layer("a", models::ImageLayer::SHARED, models::ImageLayer::SHA256, "d1");
-  *lrp.add_image_layers() =
-      Layer("b", models::ImageLayer::SHARED, models::ImageLayer::DigestAlgorithmInvalid, "");
-  *lrp.add_image_layers() =
-      Layer("c", models::ImageLayer::SHARED, models::ImageLayer::SHA512, "d3");
 
   const models::DesiredLRP v2 = DesiredLrpDownTo(lrp, FormatVersion::kV2);
 
@@ -123,13 +132,13 @@ TEST(DesiredLrpV2ConversionTest, SharedLayersArePrependedAsCachedDependencies) {
 }
 
 TEST(DesiredLrpV2ConversionTest, ExclusiveLayersBecomeParallelDownloadsBeforeTheSetup) {
-  models::DesiredLRP lrp;
-  lrp.set_legacy_download_user("root");
+  models::DesiredLRP lrp = LrpWithLayers(
+      {
+          Layer("x", models::ImageLayer::EXCLUSIVE, models::ImageLayer::SHA256, "dx"),
+          Layer("y", models::ImageLayer::EXCLUSIVE, models::ImageLayer::SHA512, "dy"),
+      },
+      "root");
   *lrp.mutable_setup() = RunPath("/setup");
-  *lrp.add_image_layers() =
-      Layer("x", models::ImageLayer::EXCLUSIVE, models::ImageLayer::SHA256, "dx");
-  *lrp.add_image_layers() =
-      Layer("y", models::ImageLayer::EXCLUSIVE, models::ImageLayer::SHA512, "dy");
 
   const models::DesiredLRP v2 = DesiredLrpDownTo(lrp, FormatVersion::kV2);
 
@@ -145,19 +154,18 @@ TEST(DesiredLrpV2ConversionTest, ExclusiveLayersBecomeParallelDownloadsBeforeThe
 }
 
 TEST(DesiredLrpV2ConversionTest, ExclusiveLayersWithoutSetupBecomeJustTheParallelDownloads) {
-  models::DesiredLRP lrp;
-  *lrp.add_image_layers() =
-      Layer("x", models::ImageLayer::EXCLUSIVE, models::ImageLayer::SHA256, "dx");
-  const models::DesiredLRP v2 = DesiredLrpDownTo(lrp, FormatVersion::kV2);
+  const models::DesiredLRP v2 = DesiredLrpDownTo(
+      LrpWithLayers({Layer("x", models::ImageLayer::EXCLUSIVE, models::ImageLayer::SHA256, "dx")}),
+      FormatVersion::kV2);
   ASSERT_TRUE(v2.setup().has_parallel_action());
   EXPECT_EQ(v2.setup().parallel_action().actions_size(), 1);
 }
 
 TEST(DesiredLrpV2ConversionTest, ExclusiveLayerWithoutAlgorithmUsesUpstreamsEnumName) {
-  models::DesiredLRP lrp;
-  *lrp.add_image_layers() =
-      Layer("x", models::ImageLayer::EXCLUSIVE, models::ImageLayer::DigestAlgorithmInvalid, "");
-  const models::DesiredLRP v2 = DesiredLrpDownTo(lrp, FormatVersion::kV2);
+  const models::DesiredLRP v2 =
+      DesiredLrpDownTo(LrpWithLayers({Layer("x", models::ImageLayer::EXCLUSIVE,
+                                            models::ImageLayer::DigestAlgorithmInvalid, "")}),
+                       FormatVersion::kV2);
   const models::DownloadAction& download =
       v2.setup().parallel_action().actions(0).download_action();
   EXPECT_EQ(download.checksum_algorithm(), "digestalgorithminvalid");
@@ -284,14 +292,14 @@ TEST(DesiredLrpV0ConversionTest, CachedDependenciesWithoutSetupAreWrappedInASeri
 }
 
 TEST(DesiredLrpV0ConversionTest, ImageLayersEndUpAsSetupDownloadsInV0) {
-  models::DesiredLRP lrp;
-  lrp.set_legacy_download_user("u");
-  *lrp.add_image_layers() =
-      Layer("s", models::ImageLayer::SHARED, models::ImageLayer::SHA256, "ds");
-  *lrp.add_image_layers() =
-      Layer("e", models::ImageLayer::EXCLUSIVE, models::ImageLayer::SHA256, "de");
-
-  const models::DesiredLRP v0 = DesiredLrpDownTo(lrp, FormatVersion::kV0);
+  const models::DesiredLRP v0 = DesiredLrpDownTo(
+      LrpWithLayers(
+          {
+              Layer("s", models::ImageLayer::SHARED, models::ImageLayer::SHA256, "ds"),
+              Layer("e", models::ImageLayer::EXCLUSIVE, models::ImageLayer::SHA256, "de"),
+          },
+          "u"),
+      FormatVersion::kV0);
 
   // V2 step: setup = Parallel(e); cached deps = [s]. V0 step: Serial(Parallel(s), Parallel(e)).
   const models::Action& setup = v0.setup();
@@ -469,11 +477,13 @@ TEST(SplitDesiredLrpTest, RunInfoCarriesEverythingElseAndCreatedAt) {
 
 TEST(SplitDesiredLrpTest, RoutesModificationTagAndVolumePlacementAreAlwaysPresent) {
   const DesiredLrpParts parts = SplitDesiredLrp(models::DesiredLRP(), 0);
-  EXPECT_TRUE(parts.scheduling_info.has_routes());
-  EXPECT_TRUE(parts.scheduling_info.has_modification_tag());
-  EXPECT_TRUE(parts.scheduling_info.has_volume_placement());
-  EXPECT_TRUE(parts.scheduling_info.has_desired_lrp_key());
-  EXPECT_TRUE(parts.scheduling_info.has_desired_lrp_resource());
+  const google::protobuf::Reflection& reflection = *parts.scheduling_info.GetReflection();
+  for (const char* name : {"routes", "modification_tag", "volume_placement", "desired_lrp_key",
+                           "desired_lrp_resource"}) {
+    const auto* field = parts.scheduling_info.GetDescriptor()->FindFieldByName(name);
+    ASSERT_NE(field, nullptr) << name;
+    EXPECT_TRUE(reflection.HasField(parts.scheduling_info, field)) << name;
+  }
   EXPECT_FALSE(parts.run_info.has_setup());
   EXPECT_FALSE(parts.run_info.has_network());
 }

@@ -9,6 +9,7 @@
 #include <limits>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <string_view>
 #include <vector>
 
 #include "bbs/base/go_json.h"
@@ -16,12 +17,12 @@
 namespace bbs::wire {
 namespace {
 
+using Json = nlohmann::ordered_json;
 using google::protobuf::Descriptor;
 using google::protobuf::FieldDescriptor;
 using google::protobuf::Message;
 using google::protobuf::OneofDescriptor;
 using google::protobuf::Reflection;
-using Json = nlohmann::ordered_json;
 
 // How upstream tags a field. kEmbed: an embedded struct whose fields are promoted.
 enum class Kind { kAlways, kOmitEmpty, kEmbed };
@@ -31,18 +32,33 @@ struct Tag {
   Kind kind;
 };
 
+// Upstream's embedded structs, as "Message.field": their fields are promoted into the enclosing
+// JSON object.
+constexpr std::string_view kEmbedded[] = {
+    "ActualLRP.actual_lrp_key",
+    "ActualLRP.actual_lrp_instance_key",
+    "ActualLRP.actual_lrp_net_info",
+    "DesiredLRPSchedulingInfo.desired_lrp_key",
+    "DesiredLRPSchedulingInfo.desired_lrp_resource",
+    "DesiredLRPRunInfo.desired_lrp_key",
+    "Task.task_definition",
+};
+
+// True when `qualified` is "<message>.<field>".
+bool Names(std::string_view qualified, std::string_view message, std::string_view field) {
+  return qualified.size() == message.size() + 1 + field.size() && qualified.starts_with(message) &&
+         qualified[message.size()] == '.' && qualified.ends_with(field);
+}
+
 struct TagRule {
   const char* message;
   const char* field;
-  const char* key;  // nullptr = embedded
+  const char* key;
   bool always;
 };
 
 // Upstream's json tags where they differ from `<proto name>,omitempty`.
 constexpr TagRule kRules[] = {
-    {"ActualLRP", "actual_lrp_key", nullptr, true},
-    {"ActualLRP", "actual_lrp_instance_key", nullptr, true},
-    {"ActualLRP", "actual_lrp_net_info", nullptr, true},
     {"ActualLRP", "crash_count", "crash_count", true},
     {"ActualLRP", "state", "state", true},
     {"ActualLRP", "since", "since", true},
@@ -90,13 +106,10 @@ constexpr TagRule kRules[] = {
     {"DesiredLRP", "annotation", "annotation", true},
     {"DesiredLRP", "PlacementTags", "placement_tags", false},
     {"DesiredLRP", "max_pids", "max_pids", true},
-    {"DesiredLRPSchedulingInfo", "desired_lrp_key", nullptr, true},
     {"DesiredLRPSchedulingInfo", "annotation", "annotation", true},
     {"DesiredLRPSchedulingInfo", "instances", "instances", true},
-    {"DesiredLRPSchedulingInfo", "desired_lrp_resource", nullptr, true},
     {"DesiredLRPSchedulingInfo", "modification_tag", "modification_tag", true},
     {"DesiredLRPSchedulingInfo", "PlacementTags", "placement_tags", false},
-    {"DesiredLRPRunInfo", "desired_lrp_key", nullptr, true},
     {"DesiredLRPRunInfo", "environment_variables", "env", true},
     {"DesiredLRPRunInfo", "deprecated_start_timeout_s", "start_timeout", false},
     {"DesiredLRPRunInfo", "privileged", "privileged", true},
@@ -112,7 +125,6 @@ constexpr TagRule kRules[] = {
     {"DesiredLRPResource", "disk_mb", "disk_mb", true},
     {"DesiredLRPResource", "root_fs", "rootfs", true},
     {"DesiredLRPResource", "max_pids", "max_pids", true},
-    {"Task", "task_definition", nullptr, true},
     {"Task", "task_guid", "task_guid", true},
     {"Task", "domain", "domain", true},
     {"Task", "created_at", "created_at", true},
@@ -210,9 +222,11 @@ bool IsValueType(const Descriptor* d) {
 
 Tag TagOf(const FieldDescriptor* f) {
   const std::string& message = f->containing_type()->name();
+  for (std::string_view embedded : kEmbedded) {
+    if (Names(embedded, message, f->name())) return {"", Kind::kEmbed};
+  }
   for (const auto& rule : kRules) {
     if (message == rule.message && f->name() == rule.field) {
-      if (rule.key == nullptr) return {"", Kind::kEmbed};
       return {rule.key, rule.always ? Kind::kAlways : Kind::kOmitEmpty};
     }
   }

@@ -32,6 +32,11 @@ void RequireNonEmpty(const std::string& value, std::string_view field, Problems*
   if (value.empty()) AddField(out, field);
 }
 
+// Adds "Invalid field: <field>" when `value` is negative.
+void RequireNonNegative(int64_t value, std::string_view field, Problems* out) {
+  if (value < 0) AddField(out, field);
+}
+
 void AddAll(Problems* out, Problems more) {
   out->insert(out->end(), std::make_move_iterator(more.begin()),
               std::make_move_iterator(more.end()));
@@ -199,35 +204,19 @@ void CheckActionList(const google::protobuf::RepeatedPtrField<models::Action>& a
 void CheckAction(const models::Action& action, Problems* out) {
   if (action.has_download_action()) {
     const models::DownloadAction& a = action.download_action();
-    if (a.from().empty()) {
-      AddField(out, "from");
-    }
-    if (a.to().empty()) {
-      AddField(out, "to");
-    }
-    if (a.user().empty()) {
-      AddField(out, "user");
-    }
+    RequireNonEmpty(a.from(), "from", out);
+    RequireNonEmpty(a.to(), "to", out);
+    RequireNonEmpty(a.user(), "user", out);
     CheckChecksum(a.checksum_algorithm(), a.checksum_value(), out);
   } else if (action.has_upload_action()) {
     const models::UploadAction& a = action.upload_action();
-    if (a.to().empty()) {
-      AddField(out, "to");
-    }
-    if (a.from().empty()) {
-      AddField(out, "from");
-    }
-    if (a.user().empty()) {
-      AddField(out, "user");
-    }
+    RequireNonEmpty(a.to(), "to", out);
+    RequireNonEmpty(a.from(), "from", out);
+    RequireNonEmpty(a.user(), "user", out);
   } else if (action.has_run_action()) {
     const models::RunAction& a = action.run_action();
-    if (a.path().empty()) {
-      AddField(out, "path");
-    }
-    if (a.user().empty()) {
-      AddField(out, "user");
-    }
+    RequireNonEmpty(a.path(), "path", out);
+    RequireNonEmpty(a.user(), "user", out);
   } else if (action.has_timeout_action()) {
     const models::TimeoutAction& a = action.timeout_action();
     CheckChildAction(a.has_action(), a.action(), out);
@@ -320,12 +309,8 @@ void CheckSecurityGroupRule(const models::SecurityGroupRule& rule, Problems* out
 }
 
 void CheckCachedDependency(const models::CachedDependency& dependency, Problems* out) {
-  if (dependency.from().empty()) {
-    AddField(out, "from");
-  }
-  if (dependency.to().empty()) {
-    AddField(out, "to");
-  }
+  RequireNonEmpty(dependency.from(), "from", out);
+  RequireNonEmpty(dependency.to(), "to", out);
   CheckChecksum(dependency.checksum_algorithm(), dependency.checksum_value(), out);
 }
 
@@ -333,12 +318,8 @@ void CheckImageLayer(const models::ImageLayer& layer, Problems* out) {
   const bool exclusive = layer.layer_type() == models::ImageLayer::EXCLUSIVE;
   const bool has_algorithm = layer.digest_algorithm() != models::ImageLayer::DigestAlgorithmInvalid;
   const bool has_value = !layer.digest_value().empty();
-  if (layer.url().empty()) {
-    AddField(out, "url");
-  }
-  if (layer.destination_path().empty()) {
-    AddField(out, "destination_path");
-  }
+  RequireNonEmpty(layer.url(), "url", out);
+  RequireNonEmpty(layer.destination_path(), "destination_path", out);
   if (layer.layer_type() != models::ImageLayer::SHARED && !exclusive) {
     AddField(out, "layer_type");
   }
@@ -404,12 +385,8 @@ void CheckSidecar(const models::Sidecar& sidecar, Problems* out) {
     CheckAction(sidecar.action(), &nested);
     AddNested(out, "action", std::move(nested));
   }
-  if (sidecar.memory_mb() < 0) {
-    AddField(out, "memory_mb");
-  }
-  if (sidecar.disk_mb() < 0) {
-    AddField(out, "disk_mb");
-  }
+  RequireNonNegative(sidecar.memory_mb(), "memory_mb", out);
+  RequireNonNegative(sidecar.disk_mb(), "disk_mb", out);
 }
 
 void CheckMetricTagValue(const models::MetricTagValue& value, Problems* out) {
@@ -515,56 +492,36 @@ size_t RoutesBytes(const models::ProtoRoutes& routes) {
 }
 
 void CheckActualLrpKey(const models::ActualLRPKey& key, Problems* out) {
-  if (key.process_guid().empty()) {
-    AddField(out, "process_guid");
-  }
-  if (key.index() < 0) {
-    AddField(out, "index");
-  }
-  if (key.domain().empty()) {
-    AddField(out, "domain");
-  }
+  RequireNonEmpty(key.process_guid(), "process_guid", out);
+  RequireNonNegative(key.index(), "index", out);
+  RequireNonEmpty(key.domain(), "domain", out);
 }
 
 void CheckActualLrpInstanceKey(const models::ActualLRPInstanceKey& key, Problems* out) {
-  if (key.cell_id().empty()) {
-    AddField(out, "cell_id");
-  }
-  if (key.instance_guid().empty()) {
-    AddField(out, "instance_guid");
-  }
+  RequireNonEmpty(key.cell_id(), "cell_id", out);
+  RequireNonEmpty(key.instance_guid(), "instance_guid", out);
 }
 
 void CheckDesiredLrp(const models::DesiredLRP& lrp, Problems* out,
                      int32_t max_instances = kMaxInstancesPerDesiredLrp) {
   CheckVolumeMountedFilesSize(lrp.volume_mounted_files(), out);
-  if (lrp.domain().empty()) {
-    AddField(out, "domain");
-  }
-  if (lrp.root_fs().empty()) {
-    AddField(out, "rootfs");
-  }
+  RequireNonEmpty(lrp.domain(), "domain", out);
+  RequireNonEmpty(lrp.root_fs(), "rootfs", out);
   if (!IsUrlWithScheme(lrp.root_fs())) {
     AddField(out, "rootfs");
   }
   if (lrp.instances() < 0 || lrp.instances() > max_instances) {
     AddField(out, "instances");
   }
-  if (lrp.memory_mb() < 0) {
-    AddField(out, "memory_mb");
-  }
-  if (lrp.disk_mb() < 0) {
-    AddField(out, "disk_mb");
-  }
+  RequireNonNegative(lrp.memory_mb(), "memory_mb", out);
+  RequireNonNegative(lrp.disk_mb(), "disk_mb", out);
   if (lrp.has_log_rate_limit() && lrp.log_rate_limit().bytes_per_second() < -1) {
     AddField(out, "log_rate_limit_bytes_per_second");
   }
   if (lrp.annotation().size() > kMaxAnnotationBytes) {
     AddField(out, "annotation");
   }
-  if (lrp.max_pids() < 0) {
-    AddField(out, "max_pids");
-  }
+  RequireNonNegative(lrp.max_pids(), "max_pids", out);
   if (RoutesBytes(lrp.routes()) > kMaxRoutesBytes) {
     AddField(out, "routes");
   }
@@ -583,9 +540,7 @@ void CheckDesiredLrp(const models::DesiredLRP& lrp, Problems* out,
   }
 
   // Run-info checks (upstream validates the run info it derives from the LRP).
-  if (lrp.domain().empty()) {
-    AddField(out, "domain");
-  }
+  RequireNonEmpty(lrp.domain(), "domain", out);
   if (!IsValidGuid(lrp.process_guid())) {
     AddField(out, "process_guid");
   }
@@ -649,18 +604,12 @@ void CheckTaskDefinition(const models::TaskDefinition& definition, Problems* out
     AddField(out, "rootfs");
   }
   CheckRequiredAction(definition.has_action(), definition.action(), out);
-  if (definition.memory_mb() < 0) {
-    AddField(out, "memory_mb");
-  }
-  if (definition.disk_mb() < 0) {
-    AddField(out, "disk_mb");
-  }
+  RequireNonNegative(definition.memory_mb(), "memory_mb", out);
+  RequireNonNegative(definition.disk_mb(), "disk_mb", out);
   if (definition.has_log_rate_limit() && definition.log_rate_limit().bytes_per_second() < -1) {
     AddField(out, "log_rate_limit");
   }
-  if (definition.max_pids() < 0) {
-    AddField(out, "max_pids");
-  }
+  RequireNonNegative(definition.max_pids(), "max_pids", out);
   if (definition.annotation().size() > kMaxAnnotationBytes) {
     AddField(out, "annotation");
   }
@@ -744,15 +693,38 @@ Status ValidateKeys(const Request& r) {
   return Apply(r, ActualLrpKey<Request>(), ActualLrpInstanceKey<Request>());
 }
 
+// A request naming LRPs by process guid only.
+template <typename Request>
+Status ValidateProcessGuid(const Request& r) {
+  return Apply(r, NonEmpty(&Request::process_guid, "process_guid"));
+}
+
+// A request naming one actual LRP by process guid and index.
+template <typename Request>
+Status ValidateProcessGuidAndIndex(const Request& r) {
+  return Apply(r, NonEmpty(&Request::process_guid, "process_guid"), IndexNotNegative<Request>());
+}
+
+// A request naming a task by a guid of any shape.
+template <typename Request>
+Status ValidateTaskGuid(const Request& r) {
+  return Apply(r, NonEmpty(&Request::task_guid, "task_guid"));
+}
+
+// A cell's report on a task: a guid of the guid pattern and the cell's id.
+template <typename Request>
+Status ValidateTaskGuidAndCell(const Request& r) {
+  return Apply(r, TaskGuidPattern(&Request::task_guid), NonEmpty(&Request::cell_id, "cell_id"));
+}
+
 // A running instance: both keys and a net info with an address.
 template <typename Request>
 Status ValidateRunningKeys(const Request& r) {
   auto net_info = [](const Request& m, Problems* out) {
     if (!m.has_actual_lrp_net_info()) {
       AddField(out, "actual_lrp_net_info");
-    } else if (m.actual_lrp_net_info().address().empty()) {
-      AddField(out, "address");
-    }
+    } else
+      RequireNonEmpty(m.actual_lrp_net_info().address(), "address", out);
   };
   return Apply(r, ActualLrpKey<Request>(), ActualLrpInstanceKey<Request>(), net_info);
 }
@@ -783,13 +755,11 @@ Status Validate(const models::ActualLRPsByProcessGuidsRequest& r) {
 Status Validate(const models::ActualLRPGroupsRequest&) { return Status::Ok(); }
 
 Status Validate(const models::ActualLRPGroupsByProcessGuidRequest& r) {
-  return Apply(
-      r, NonEmpty(&models::ActualLRPGroupsByProcessGuidRequest::process_guid, "process_guid"));
+  return ValidateProcessGuid(r);
 }
 
 Status Validate(const models::ActualLRPGroupByProcessGuidAndIndexRequest& r) {
-  using R = models::ActualLRPGroupByProcessGuidAndIndexRequest;
-  return Apply(r, NonEmpty(&R::process_guid, "process_guid"), IndexNotNegative<R>());
+  return ValidateProcessGuidAndIndex(r);
 }
 
 Status Validate(const models::ClaimActualLRPRequest& r) {
@@ -810,10 +780,7 @@ Status Validate(const models::RetireActualLRPRequest& r) {
   return Apply(r, ActualLrpKey<models::RetireActualLRPRequest>());
 }
 
-Status Validate(const models::RemoveActualLRPRequest& r) {
-  using R = models::RemoveActualLRPRequest;
-  return Apply(r, NonEmpty(&R::process_guid, "process_guid"), IndexNotNegative<R>());
-}
+Status Validate(const models::RemoveActualLRPRequest& r) { return ValidateProcessGuidAndIndex(r); }
 
 Status Validate(const models::EvacuateClaimedActualLRPRequest& r) { return ValidateKeys(r); }
 
@@ -831,13 +798,9 @@ Status Validate(const models::RemoveEvacuatingActualLRPRequest& r) { return Vali
 
 Status Validate(const models::DesiredLRPsRequest&) { return Status::Ok(); }
 
-Status Validate(const models::DesiredLRPByProcessGuidRequest& r) {
-  return Apply(r, NonEmpty(&models::DesiredLRPByProcessGuidRequest::process_guid, "process_guid"));
-}
+Status Validate(const models::DesiredLRPByProcessGuidRequest& r) { return ValidateProcessGuid(r); }
 
-Status Validate(const models::RemoveDesiredLRPRequest& r) {
-  return Apply(r, NonEmpty(&models::RemoveDesiredLRPRequest::process_guid, "process_guid"));
-}
+Status Validate(const models::RemoveDesiredLRPRequest& r) { return ValidateProcessGuid(r); }
 
 Status Validate(const models::UpdateDesiredLRPRequest& r) {
   return Validate(r, kMaxInstancesPerDesiredLrp);
@@ -866,13 +829,9 @@ Status Validate(const models::DesireLRPRequest& r, int32_t max_instances) {
 
 Status Validate(const models::TasksRequest&) { return Status::Ok(); }
 
-Status Validate(const models::TaskByGuidRequest& r) {
-  return Apply(r, NonEmpty(&models::TaskByGuidRequest::task_guid, "task_guid"));
-}
+Status Validate(const models::TaskByGuidRequest& r) { return ValidateTaskGuid(r); }
 
-Status Validate(const models::TaskGuidRequest& r) {
-  return Apply(r, NonEmpty(&models::TaskGuidRequest::task_guid, "task_guid"));
-}
+Status Validate(const models::TaskGuidRequest& r) { return ValidateTaskGuid(r); }
 
 Status Validate(const models::DesireTaskRequest& r) {
   using R = models::DesireTaskRequest;
@@ -881,15 +840,9 @@ Status Validate(const models::DesireTaskRequest& r) {
                        CheckTaskDefinition));
 }
 
-Status Validate(const models::StartTaskRequest& r) {
-  using R = models::StartTaskRequest;
-  return Apply(r, TaskGuidPattern(&R::task_guid), NonEmpty(&R::cell_id, "cell_id"));
-}
+Status Validate(const models::StartTaskRequest& r) { return ValidateTaskGuidAndCell(r); }
 
-Status Validate(const models::CompleteTaskRequest& r) {
-  using R = models::CompleteTaskRequest;
-  return Apply(r, TaskGuidPattern(&R::task_guid), NonEmpty(&R::cell_id, "cell_id"));
-}
+Status Validate(const models::CompleteTaskRequest& r) { return ValidateTaskGuidAndCell(r); }
 
 Status Validate(const models::FailTaskRequest& r) {
   using R = models::FailTaskRequest;
