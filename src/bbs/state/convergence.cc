@@ -146,10 +146,6 @@ struct SlotRefHash {
   }
 };
 
-// Changes handed to the committer in one call while the pass goes on deciding, so that the
-// committer works on the first ones meanwhile.
-constexpr size_t kSubmitChunk = 1024;
-
 }  // namespace
 
 Convergence::LrpReport Convergence::ConvergeLrps(
@@ -192,17 +188,17 @@ Convergence::LrpReport Convergence::ConvergeLrps(
     for (const auto& item : items) keys.push_back(*item.guid);
     auto held = ctx_.locks->LockMany(keys);
 
-    std::vector<Change> chunk;
-    size_t submitted = 0;  // written[0, submitted) have their futures
-    auto submit_chunk = [&] {
-      if (chunk.empty()) return;
-      std::vector<std::future<Status>> done = ctx_.committer->SubmitAll(std::move(chunk));
-      chunk.clear();
+    std::vector<Change> decided;  // not submitted yet
+    size_t submitted = 0;         // written[0, submitted) have their futures
+    auto submit_decided = [&] {
+      if (decided.empty()) return;
+      std::vector<std::future<Status>> done = ctx_.committer->SubmitAll(std::move(decided));
+      decided.clear();
       for (auto& d : done) written[submitted++].done = std::move(d);
     };
     size_t waited = 0;  // written[0, waited) are committed (or failed) and accounted for
     auto wait_all = [&] {
-      submit_chunk();
+      submit_decided();
       for (; waited < written.size(); ++waited) {
         Written& w = written[waited];
         Status status = w.done.get();
@@ -275,12 +271,11 @@ Convergence::LrpReport Convergence::ConvergeLrps(
           break;
       }
       if (!d.status.ok() || (d.puts.empty() && d.deletes.empty())) continue;
-      chunk.push_back(LrpChangeOf(snap, d, "", mode));
+      decided.push_back(LrpChangeOf(snap, d, "", mode));
       written.push_back({i, std::move(snap.desired), auction, {}});
       slots_written.insert(slot);
-      if (chunk.size() >= kSubmitChunk) submit_chunk();
     }
-    submit_chunk();
+    submit_decided();
     submitted_ns = SteadyNanos() - started;
     // The locks stay held until memory reflects every change of the pass.
     wait_all();

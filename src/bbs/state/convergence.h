@@ -25,9 +25,10 @@ namespace bbs::state {
 // LRP actions: the key locks of every process the pass writes are taken together; each action
 // is decided on the rows the convergence index read for it, or read again when the process
 // changed since (ConvergenceIndex::ChangedSincePass) or the pass already wrote that index; the
-// changes go to the committer in chunks without waiting, and the pass waits for all of them
-// before it releases the locks. Task actions are applied in windows of distinct keys (locks
-// taken together, changes submitted together, then waited for).
+// changes go to the committer together once all are decided (earlier only when an index is
+// written twice), and the pass waits for all of them before it releases the locks. Task actions are
+// applied in windows of distinct keys (locks taken together, changes submitted together, then
+// waited for).
 //
 // Thread-safe; LRP passes run one at a time (a second waits for the first).
 class Convergence {
