@@ -1,11 +1,26 @@
 // One LRP convergence pass over N desired LRPs with one instance each on 1,000 cells
 // (issue "Convergence"): when nothing needs doing, and when 10% of the instances need work
 // (half of them missing, half stale UNCLAIMED). The pass runs on the real state engine over
-// the in-memory store, so it measures the engine, not the disk. pass_ms is a steady-state pass;
-// first_pass_ms the first pass after start-up (the convergence index evaluates everything).
+// the in-memory store, so it measures the engine, not the disk. pass_ms is a steady-state pass
+// until committed (and the auction request sent), submit_ms the same pass until its last write
+// was decided and submitted; first_pass_ms the first pass after start-up (the convergence index
+// evaluates everything).
+// pass_cpu_ms is the CPU time of the thread running the pass (the converger's), process_cpu_ms
+// that of the whole process during the pass (the committer's work included): on a shared
+// machine these move less than the wall times.
 //
 //   ./build/release/bench/bbs_convergence_bench --benchmark_filter=Converge
+//
+// Profiling only the timed passes: with BBS_BENCH_PERF_CTL=<fifo> the benchmark writes
+// "enable" / "disable" to that fifo around each timed pass, e.g.
+//   mkfifo /tmp/ctl; perf record --call-graph dwarf -D -1 --control fifo:/tmp/ctl --
+//       env BBS_BENCH_PERF_CTL=/tmp/ctl ./build/release/bench/bbs_convergence_bench ...
+// (one command line).
 
+#include <time.h>
+
+#include <cstdlib>
+#include <fstream>
 #include <map>
 #include <memory>
 
@@ -64,6 +79,19 @@ void Populate(storage::MemoryStore* store, int n, bool broken) {
   (void)store->Commit(muts);
 }
 
+int64_t CpuNanos(clockid_t clock) {
+  timespec ts{};
+  clock_gettime(clock, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+// Tells a `perf record --control fifo:...` (BBS_BENCH_PERF_CTL) to start or stop recording.
+void PerfControl(const char* command) {
+  const char* fifo = std::getenv("BBS_BENCH_PERF_CTL");
+  if (fifo == nullptr) return;
+  std::ofstream(fifo) << command << std::endl;
+}
+
 std::set<std::string> AllCells() {
   std::set<std::string> cells;
   for (int c = 0; c < kCells; ++c) cells.insert("cell-" + std::to_string(c));
@@ -96,7 +124,10 @@ void BM_ConvergeLrps(benchmark::State& state) {
   const bool broken = state.range(1) != 0;
   auto cells = AllCells();
   int64_t total_ns = 0;
+  int64_t submitted_ns = 0;
   int64_t first_ns = 0;
+  int64_t thread_cpu_ns = 0;
+  int64_t process_cpu_ns = 0;
   int passes = 0;
   for (auto _ : state) {
     state.PauseTiming();
@@ -109,18 +140,28 @@ void BM_ConvergeLrps(benchmark::State& state) {
       }
       f.clock.Advance(std::chrono::seconds(15));
     }
+    PerfControl("enable");
+    int64_t thread_cpu = CpuNanos(CLOCK_THREAD_CPUTIME_ID);
+    int64_t process_cpu = CpuNanos(CLOCK_PROCESS_CPUTIME_ID);
     state.ResumeTiming();
     auto report = f.engine.convergence().ConvergeLrps(cells);
     benchmark::DoNotOptimize(report);
     state.PauseTiming();
+    thread_cpu_ns += CpuNanos(CLOCK_THREAD_CPUTIME_ID) - thread_cpu;
+    process_cpu_ns += CpuNanos(CLOCK_PROCESS_CPUTIME_ID) - process_cpu;
+    PerfControl("disable");
     total_ns += report.duration_ns;
+    submitted_ns += report.submitted_ns;
     ++passes;
     if (broken && report.metrics.missing != n / 20) state.SkipWithError("unexpected plan");
     fixture.reset();
     state.ResumeTiming();
   }
   state.counters["pass_ms"] = static_cast<double>(total_ns) / passes / 1e6;
+  state.counters["submit_ms"] = static_cast<double>(submitted_ns) / passes / 1e6;
   state.counters["first_pass_ms"] = static_cast<double>(first_ns) / passes / 1e6;
+  state.counters["pass_cpu_ms"] = static_cast<double>(thread_cpu_ns) / passes / 1e6;
+  state.counters["process_cpu_ms"] = static_cast<double>(process_cpu_ns) / passes / 1e6;
 }
 BENCHMARK(BM_ConvergeLrps)
     ->ArgsProduct({{50'000, 250'000}, {0, 1}})

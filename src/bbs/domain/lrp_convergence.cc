@@ -249,7 +249,7 @@ LrpDecision CreateMissing(const LrpRows& rows, const records::DesiredLRPRecord* 
       NewUnclaimedActualLrp(key.process_guid, key.index,
                             desired->scheduling_info().desired_lrp_key().domain(), now, epoch());
   d.puts.push_back(lrp);
-  d.event_changes.push_back({std::nullopt, lrp});
+  d.event_changes.push_back({std::nullopt, std::move(lrp)});
   return d;
 }
 
@@ -269,8 +269,8 @@ LrpDecision ReplaceWithSuspect(const LrpRows& rows, bool desired_exists, int64_t
   d.deletes.push_back(*ordinary);
   d.puts.push_back(suspect);
   d.puts.push_back(replacement);
-  d.event_changes.push_back({*ordinary, suspect});
-  d.event_changes.push_back({std::nullopt, replacement});
+  d.event_changes.push_back({*ordinary, std::move(suspect)});
+  d.event_changes.push_back({std::nullopt, std::move(replacement)});
   return d;
 }
 
@@ -285,7 +285,7 @@ LrpDecision PromoteSuspect(const LrpRows& rows) {
   promoted.set_presence(models::ActualLRP::ORDINARY);
   d.deletes.push_back(*rows.suspect);
   d.puts.push_back(promoted);
-  d.event_changes.push_back({*rows.suspect, promoted});
+  d.event_changes.push_back({*rows.suspect, std::move(promoted)});
   return d;
 }
 

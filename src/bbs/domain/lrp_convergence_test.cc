@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "bbs/domain/actual_lrp_factory.h"
+#include "bbs/domain/lrp_convergence_testing.h"
 
 namespace bbs::domain {
 namespace {
@@ -24,14 +25,13 @@ models::ActualLRP Actual(const std::string& guid, int index, const std::string& 
                          const std::string& cell = "",
                          models::ActualLRP::Presence presence = models::ActualLRP::ORDINARY,
                          int64_t since = kNow) {
-  auto lrp = NewUnclaimedActualLrp(guid, index, "cf-apps", since, "e");
-  lrp.set_state(state);
-  lrp.set_presence(presence);
-  if (!cell.empty()) {
-    lrp.mutable_actual_lrp_instance_key()->set_cell_id(cell);
-    lrp.mutable_actual_lrp_instance_key()->set_instance_guid("ig-" + cell);
-  }
-  return lrp;
+  return testing::ConvergenceRow(guid, index, "cf-apps", presence, state, cell, since);
+}
+
+size_t ActionCount(const LrpConvergenceActions& a) {
+  return a.prune_evacuating.size() + a.retire.size() + a.create_missing.size() +
+         a.unclaim_stale.size() + a.missing_cell_replace.size() + a.missing_cell_unclaim.size() +
+         a.promote_suspect.size() + a.remove_suspect.size() + a.instance_updates.size();
 }
 
 struct Fixture {
@@ -62,10 +62,7 @@ LrpConvergenceActions Converge(std::vector<records::DesiredLRPRecord> desired,
 TEST(LrpConvergenceTest, NothingToDoWhenEveryInstanceRuns) {
   auto a = Converge({Desired("pg", 2)},
                     {Actual("pg", 0, kRunning, "cell-1"), Actual("pg", 1, kRunning, "cell-1")});
-  EXPECT_TRUE(a.retire.empty());
-  EXPECT_TRUE(a.create_missing.empty());
-  EXPECT_TRUE(a.unclaim_stale.empty());
-  EXPECT_TRUE(a.missing_cell_replace.empty());
+  EXPECT_EQ(ActionCount(a), 0u);
   EXPECT_EQ(a.metrics.running, 2);
   EXPECT_EQ(a.metrics.desired_instances, 2);
 }

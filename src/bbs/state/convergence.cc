@@ -1,9 +1,11 @@
 #include "bbs/state/convergence.h"
 
+#include <algorithm>
 #include <chrono>
 #include <functional>
 #include <future>
 #include <map>
+#include <string_view>
 #include <unordered_set>
 
 #include "bbs/domain/events.h"
@@ -76,112 +78,208 @@ void ApplyInWindows(Committer* committer, KeyLocks* locks, Logger& logger, const
   }
 }
 
-std::string SlotKeyOf(const std::string& process_guid, int32_t index) {
-  return process_guid + "\n" + std::to_string(index);
+// One per-index LRP action of a pass (domain::LrpConvergenceActions' lists, in their order).
+struct LrpItem {
+  enum Kind { kPrune, kCreate, kUnclaimStale, kReplace, kUnclaimMissing, kPromote, kRemoveSuspect };
+  Kind kind;
+  const std::string* guid;
+  int32_t index;
+  const models::ActualLRP* seen = nullptr;  // kPrune: the EVACUATING row the pass saw
+};
+
+std::vector<LrpItem> LrpItemsOf(const domain::LrpConvergenceActions& a) {
+  std::vector<LrpItem> items;
+  items.reserve(a.prune_evacuating.size() + a.create_missing.size() + a.unclaim_stale.size() +
+                a.missing_cell_replace.size() + a.missing_cell_unclaim.size() +
+                a.promote_suspect.size() + a.remove_suspect.size());
+  for (const auto& row : a.prune_evacuating) {
+    items.push_back({LrpItem::kPrune, &row.actual_lrp_key().process_guid(),
+                     row.actual_lrp_key().index(), &row});
+  }
+  auto add = [&](LrpItem::Kind kind, const std::vector<domain::LrpKey>& keys) {
+    for (const auto& k : keys) items.push_back({kind, &k.process_guid, k.index});
+  };
+  add(LrpItem::kCreate, a.create_missing);
+  add(LrpItem::kUnclaimStale, a.unclaim_stale);
+  add(LrpItem::kReplace, a.missing_cell_replace);
+  add(LrpItem::kUnclaimMissing, a.missing_cell_unclaim);
+  add(LrpItem::kPromote, a.promote_suspect);
+  add(LrpItem::kRemoveSuspect, a.remove_suspect);
+  return items;
 }
+
+// The rows of `index` in `process` (its actuals sorted by index, as ConvergenceIndex::PassRows
+// keeps them) and its desired LRP.
+LrpSnapshot SlotOf(const ProcessSnapshot& process, int32_t index) {
+  LrpSnapshot snap;
+  snap.desired = process.desired;
+  auto first = std::lower_bound(
+      process.actuals.begin(), process.actuals.end(), index,
+      [](const ActualLrpPtr& a, int32_t i) { return a->actual_lrp_key().index() < i; });
+  for (auto it = first; it != process.actuals.end() && (*it)->actual_lrp_key().index() == index;
+       ++it) {
+    switch ((*it)->presence()) {
+      case models::ActualLRP::ORDINARY:
+        snap.ordinary = *it;
+        break;
+      case models::ActualLRP::EVACUATING:
+        snap.evacuating = *it;
+        break;
+      case models::ActualLRP::SUSPECT:
+        snap.suspect = *it;
+        break;
+      default:
+        break;
+    }
+  }
+  return snap;
+}
+
+struct SlotRef {
+  std::string_view guid;
+  int32_t index;
+  bool operator==(const SlotRef&) const = default;
+};
+struct SlotRefHash {
+  size_t operator()(const SlotRef& s) const {
+    return std::hash<std::string_view>{}(s.guid) * 31 + static_cast<size_t>(s.index);
+  }
+};
 
 }  // namespace
 
 Convergence::LrpReport Convergence::ConvergeLrps(
     const std::optional<std::set<std::string>>& present_cells) {
+  std::lock_guard pass_lock(lrp_pass_mu_);
   int64_t started = SteadyNanos();
   int64_t now = ctx_.clock->NowNanos();
 
   // 1. Expired domains go first.
   domains_->PruneExpired(now);
 
-  // 2. The actions: from the convergence index (only the processes that may have changed), or
-  // the full calculator over memory in place, under the model's shared lock.
+  // 2. The actions: from the convergence index (only the processes that may have changed; it
+  // also hands back the rows it decided them on), or the full calculator over memory in place,
+  // under the model's shared lock.
+  ConvergenceIndex::PassRows pass_rows;
   domain::LrpConvergenceActions actions =
-      index_ != nullptr ? index_->Calculate(now, present_cells)
+      index_ != nullptr ? index_->Calculate(now, present_cells, nullptr, &pass_rows)
                         : ctx_.model->CalculateLrpConvergence(now, present_cells);
 
-  // 3. The per-index actions, each decided again by domain/ under its process lock.
-  std::map<std::string, std::vector<int32_t>> auctions;
-  auto lock_key = [](const domain::LrpKey& k) { return k.process_guid; };
-  auto slot_key = [](const domain::LrpKey& k) { return SlotKeyOf(k.process_guid, k.index); };
-  // Submits `decide(snapshot)` for `key`; `auction`: add the index to the pass's auction.
-  auto apply = [&](const domain::LrpKey& key, bool auction,
-                   std::optional<domain::LrpEventMode> mode,
-                   const std::function<domain::LrpDecision(const LrpSnapshot&)>& decide)
-      -> std::optional<Submitted> {
-    LrpSnapshot snap = ctx_.model->SnapshotLrp(key.process_guid, key.index);
-    domain::LrpDecision d = decide(snap);
-    if (!d.status.ok() || (d.puts.empty() && d.deletes.empty())) return std::nullopt;
-    Submitted s{LrpChangeOf(snap, d, "", mode), nullptr, {}};
-    if (auction)
-      s.on_committed = [&auctions, key] { auctions[key.process_guid].push_back(key.index); };
-    return s;
+  // 3. The per-index actions, each decided again by domain/ under the key locks of every
+  // process the pass writes, taken together.
+  struct Written {
+    size_t item;
+    DesiredLrpPtr desired;  // as the decision saw it: the auction request is built from it
+    bool auction = false;   // once committed
+    std::future<Status> done;
   };
+  struct Auction {
+    size_t item;
+    DesiredLrpPtr desired;
+  };
+  const std::vector<LrpItem> items = LrpItemsOf(actions);
+  std::vector<Written> written;
+  written.reserve(items.size());
+  std::vector<Auction> auctions;
+  int64_t submitted_ns = 0;
+  {
+    std::vector<std::string> keys;
+    keys.reserve(items.size());
+    for (const auto& item : items) keys.push_back(*item.guid);
+    auto held = ctx_.locks->LockMany(keys);
 
-  ApplyInWindows(
-      ctx_.committer, ctx_.locks, ctx_.logger, "convergence-write-failed", actions.prune_evacuating,
-      [](const models::ActualLRP& row) { return row.actual_lrp_key().process_guid(); },
-      [](const models::ActualLRP& row) {
-        return SlotKeyOf(row.actual_lrp_key().process_guid(), row.actual_lrp_key().index());
-      },
-      [&](const models::ActualLRP& row) {
-        domain::LrpKey key{row.actual_lrp_key().process_guid(), row.actual_lrp_key().index()};
-        return apply(key, false, std::nullopt, [&](const LrpSnapshot& snap) {
-          return domain::PruneEvacuating(snap.rows(), row.actual_lrp_instance_key());
-        });
-      });
-
-  ApplyInWindows(ctx_.committer, ctx_.locks, ctx_.logger, "convergence-write-failed",
-                 actions.create_missing, lock_key, slot_key, [&](const domain::LrpKey& key) {
-                   return apply(key, true, std::nullopt, [&](const LrpSnapshot& snap) {
-                     return domain::CreateMissing(snap.rows(), snap.desired.get(), key,
-                                                  ctx_.clock->NowNanos(),
-                                                  [this] { return ctx_.guids->NewGuid(); });
-                   });
-                 });
-
-  ApplyInWindows(
-      ctx_.committer, ctx_.locks, ctx_.logger, "convergence-write-failed", actions.unclaim_stale,
-      lock_key, slot_key, [&](const domain::LrpKey& key) -> std::optional<Submitted> {
-        LrpSnapshot snap = ctx_.model->SnapshotLrp(key.process_guid, key.index);
-        if (!snap.desired) return std::nullopt;
-        auto d = domain::Unclaim(snap.rows(), /*is_stale=*/true, ctx_.clock->NowNanos());
-        auto auction = [&auctions, key] { auctions[key.process_guid].push_back(key.index); };
-        if (d.status.ok()) {
-          return Submitted{LrpChangeOf(snap, d, ""), auction, {}};
+    std::vector<Change> decided;  // not submitted yet
+    size_t submitted = 0;         // written[0, submitted) have their futures
+    auto submit_decided = [&] {
+      if (decided.empty()) return;
+      std::vector<std::future<Status>> done = ctx_.committer->SubmitAll(std::move(decided));
+      decided.clear();
+      for (auto& d : done) written[submitted++].done = std::move(d);
+    };
+    size_t waited = 0;  // written[0, waited) are committed (or failed) and accounted for
+    auto wait_all = [&] {
+      submit_decided();
+      for (; waited < written.size(); ++waited) {
+        Written& w = written[waited];
+        Status status = w.done.get();
+        if (!status.ok()) {
+          ctx_.logger.Error("convergence-write-failed", status.ToString());
+        } else if (w.auction) {
+          auctions.push_back({w.item, std::move(w.desired)});
         }
-        // Already UNCLAIMED: it only needs placing.
-        if (d.status.code() == ErrorCode::kActualLrpCannotBeUnclaimed) auction();
-        return std::nullopt;
-      });
+      }
+    };
+    // Slots this pass wrote: a second action on one waits for the first's commit and reads
+    // the slot again.
+    std::unordered_set<SlotRef, SlotRefHash> slots_written;
+    slots_written.reserve(items.size());
+    auto epoch = [this] { return ctx_.guids->NewGuid(); };
 
-  ApplyInWindows(
-      ctx_.committer, ctx_.locks, ctx_.logger, "convergence-write-failed",
-      actions.missing_cell_replace, lock_key, slot_key, [&](const domain::LrpKey& key) {
-        return apply(key, true, domain::LrpEventMode::kInstanceOnly, [&](const LrpSnapshot& snap) {
-          return domain::ReplaceWithSuspect(snap.rows(), snap.desired != nullptr,
-                                            ctx_.clock->NowNanos(),
-                                            [this] { return ctx_.guids->NewGuid(); });
-        });
-      });
+    for (size_t i = 0; i < items.size(); ++i) {
+      const LrpItem& item = items[i];
+      const SlotRef slot{*item.guid, item.index};
+      const bool rewritten = slots_written.count(slot) > 0;
+      // The rows the index read, unless the process changed since (then, or without an index,
+      // the model's current rows).
+      LrpSnapshot snap;
+      auto it = rewritten || index_ == nullptr ? pass_rows.end() : pass_rows.find(*item.guid);
+      if (it != pass_rows.end() && !index_->ChangedSincePass(*item.guid)) {
+        snap = SlotOf(it->second, item.index);
+      } else {
+        if (rewritten) wait_all();
+        snap = ctx_.model->SnapshotLrp(*item.guid, item.index);
+      }
 
-  ApplyInWindows(ctx_.committer, ctx_.locks, ctx_.logger, "convergence-write-failed",
-                 actions.missing_cell_unclaim, lock_key, slot_key, [&](const domain::LrpKey& key) {
-                   return apply(key, false, std::nullopt, [&](const LrpSnapshot& snap) {
-                     return domain::Unclaim(snap.rows(), /*is_stale=*/false,
-                                            ctx_.clock->NowNanos());
-                   });
-                 });
-
-  ApplyInWindows(ctx_.committer, ctx_.locks, ctx_.logger, "convergence-write-failed",
-                 actions.promote_suspect, lock_key, slot_key, [&](const domain::LrpKey& key) {
-                   return apply(
-                       key, false, domain::LrpEventMode::kPerChange,
-                       [](const LrpSnapshot& snap) { return domain::PromoteSuspect(snap.rows()); });
-                 });
-
-  ApplyInWindows(ctx_.committer, ctx_.locks, ctx_.logger, "convergence-write-failed",
-                 actions.remove_suspect, lock_key, slot_key, [&](const domain::LrpKey& key) {
-                   return apply(
-                       key, false, domain::LrpEventMode::kPerChange,
-                       [](const LrpSnapshot& snap) { return domain::RemoveSuspect(snap.rows()); });
-                 });
+      domain::LrpKey key{*item.guid, item.index};
+      std::optional<domain::LrpEventMode> mode;
+      bool auction = false;
+      domain::LrpDecision d;
+      const int64_t at = ctx_.clock->NowNanos();
+      switch (item.kind) {
+        case LrpItem::kPrune:
+          d = domain::PruneEvacuating(snap.rows(), item.seen->actual_lrp_instance_key());
+          break;
+        case LrpItem::kCreate:
+          d = domain::CreateMissing(snap.rows(), snap.desired.get(), key, at, epoch);
+          auction = true;
+          break;
+        case LrpItem::kUnclaimStale:
+          if (!snap.desired) continue;
+          d = domain::Unclaim(snap.rows(), /*is_stale=*/true, at);
+          auction = true;
+          // Already UNCLAIMED: it only needs placing.
+          if (d.status.code() == ErrorCode::kActualLrpCannotBeUnclaimed) {
+            auctions.push_back({i, snap.desired});
+            continue;
+          }
+          break;
+        case LrpItem::kReplace:
+          d = domain::ReplaceWithSuspect(snap.rows(), snap.desired != nullptr, at, epoch);
+          mode = domain::LrpEventMode::kInstanceOnly;
+          auction = true;
+          break;
+        case LrpItem::kUnclaimMissing:
+          d = domain::Unclaim(snap.rows(), /*is_stale=*/false, at);
+          break;
+        case LrpItem::kPromote:
+          d = domain::PromoteSuspect(snap.rows());
+          mode = domain::LrpEventMode::kPerChange;
+          break;
+        case LrpItem::kRemoveSuspect:
+          d = domain::RemoveSuspect(snap.rows());
+          mode = domain::LrpEventMode::kPerChange;
+          break;
+      }
+      if (!d.status.ok() || (d.puts.empty() && d.deletes.empty())) continue;
+      decided.push_back(LrpChangeOf(snap, d, "", mode));
+      written.push_back({i, std::move(snap.desired), auction, {}});
+      slots_written.insert(slot);
+    }
+    submit_decided();
+    submitted_ns = SteadyNanos() - started;
+    // The locks stay held until memory reflects every change of the pass.
+    wait_all();
+  }
 
   ctx_.outbound->SendInstanceUpdates(actions.instance_updates);
 
@@ -193,18 +291,23 @@ Convergence::LrpReport Convergence::ConvergeLrps(
     if (!s.ok()) ctx_.logger.Error("convergence-retire-failed", s.ToString());
   }
 
-  // One auction request for the whole pass.
+  // One auction request for the whole pass: by process guid, each process's indices in the
+  // order their actions were decided.
+  std::sort(auctions.begin(), auctions.end(), [&](const Auction& a, const Auction& b) {
+    int c = items[a.item].guid->compare(*items[b.item].guid);
+    return c < 0 || (c == 0 && a.item < b.item);
+  });
   std::vector<clients::LrpStartRequest> requests;
-  for (auto& [guid, indices] : auctions) {
-    DesiredLrpPtr d = ctx_.model->DesiredLrp(guid);
-    if (!d) continue;
-    for (int32_t index : indices) requests.push_back(LrpStartRequestOf(*d, {index}));
+  requests.reserve(auctions.size());
+  for (const auto& a : auctions) {
+    requests.push_back(LrpStartRequestOf(*a.desired, {items[a.item].index}));
   }
   ctx_.outbound->RequestLrpAuctions(std::move(requests));
 
   LrpReport report;
   report.metrics = actions.metrics;
   report.duration_ns = SteadyNanos() - started;
+  report.submitted_ns = submitted_ns;
   return report;
 }
 

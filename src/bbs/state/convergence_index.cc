@@ -77,6 +77,11 @@ void ConvergenceIndex::MarkDirty(std::vector<std::string> guids) {
   for (auto& g : guids) dirty_.insert(std::move(g));
 }
 
+bool ConvergenceIndex::ChangedSincePass(const std::string& guid) {
+  std::lock_guard lock(dirty_mu_);
+  return dirty_.count(guid) > 0;
+}
+
 void ConvergenceIndex::RequestFull() {
   std::lock_guard lock(dirty_mu_);
   full_requested_ = true;
@@ -144,7 +149,7 @@ void ConvergenceIndex::Forget(Record& r) {
 }
 
 void ConvergenceIndex::Evaluate(uint32_t id, domain::LrpGroupedInput* in, bool own_cells,
-                                domain::LrpConvergenceActions* out) {
+                                domain::LrpConvergenceActions* out, PassRows* pass_rows) {
   Record& r = records_[id];
   ProcessSnapshot snap = model_->SnapshotProcess(*r.guid);
 
@@ -164,15 +169,15 @@ void ConvergenceIndex::Evaluate(uint32_t id, domain::LrpGroupedInput* in, bool o
   }
 
   // The process grouped as the calculator reads it: slots by ascending index, rows by presence.
-  std::vector<const models::ActualLRP*>& rows = rows_scratch_;
-  rows.clear();
-  for (const auto& a : snap.actuals) rows.push_back(a.get());
-  if (rows.size() > 1) {
-    std::stable_sort(rows.begin(), rows.end(),
-                     [](const models::ActualLRP* a, const models::ActualLRP* b) {
+  if (snap.actuals.size() > 1) {
+    std::stable_sort(snap.actuals.begin(), snap.actuals.end(),
+                     [](const ActualLrpPtr& a, const ActualLrpPtr& b) {
                        return a->actual_lrp_key().index() < b->actual_lrp_key().index();
                      });
   }
+  std::vector<const models::ActualLRP*>& rows = rows_scratch_;
+  rows.clear();
+  for (const auto& a : snap.actuals) rows.push_back(a.get());
   in->slots.clear();
   if (own_cells) in->present_cells.clear();
   auto add_domain = [&](const std::string& name) {
@@ -229,6 +234,7 @@ void ConvergenceIndex::Evaluate(uint32_t id, domain::LrpGroupedInput* in, bool o
   r.active = ActionCount(*out) > actions_before;
   if (r.active) {
     active_.insert(id);
+    if (pass_rows != nullptr) pass_rows->insert_or_assign(*r.guid, std::move(snap));
   } else {
     active_.erase(id);
   }
@@ -239,9 +245,11 @@ void ConvergenceIndex::Evaluate(uint32_t id, domain::LrpGroupedInput* in, bool o
 }
 
 domain::LrpConvergenceActions ConvergenceIndex::Calculate(
-    int64_t now, const std::optional<std::set<std::string>>& present_cells, PassStats* stats) {
+    int64_t now, const std::optional<std::set<std::string>>& present_cells, PassStats* stats,
+    PassRows* rows) {
   std::lock_guard pass_lock(pass_mu_);
   ++pass_;
+  if (rows != nullptr) rows->clear();
   std::unordered_set<std::string> dirty;
   bool full;
   {
@@ -324,7 +332,8 @@ domain::LrpConvergenceActions ConvergenceIndex::Calculate(
   in.fresh_domains.insert(fresh.begin(), fresh.end());
   if (!own_cells) in.present_cells.insert(present_cells->begin(), present_cells->end());
   domain::LrpConvergenceActions out;
-  for (uint32_t id : todo) Evaluate(id, &in, own_cells, &out);
+  if (rows != nullptr) rows->reserve(full ? active_.size() + 1024 : todo.size());
+  for (uint32_t id : todo) Evaluate(id, &in, own_cells, &out, rows);
 
   // Timers of records re-evaluated since they were queued are stale: keep the heap bounded.
   if (timers_.size() > 2 * (ids_.size() + 1024)) {

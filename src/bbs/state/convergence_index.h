@@ -10,11 +10,10 @@
 #include <vector>
 
 #include "bbs/domain/lrp_convergence.h"
+#include "bbs/state/model.h"
 #include "bbs/storage/store.h"
 
 namespace bbs::state {
-
-class Model;
 
 // What LRP convergence needs to remember between passes so that a pass only looks at the
 // processes whose result may have changed (docs/architecture.md "Convergence index").
@@ -59,11 +58,23 @@ class ConvergenceIndex {
     bool full = false;
     size_t evaluated = 0;  // processes looked at
   };
+  // What a pass read of each process that has actions, by process guid: the snapshot its
+  // actions were calculated from, its actuals sorted by index (ascending). Lets the caller
+  // decide each action on these rows instead of reading them again, as long as the process has
+  // not changed since (ChangedSincePass).
+  using PassRows = std::unordered_map<std::string, ProcessSnapshot>;
   // The actions and metrics of one pass at `now`: equal (as sets) to
-  // Model::CalculateLrpConvergence(now, present_cells) over the same model.
+  // Model::CalculateLrpConvergence(now, present_cells) over the same model. `rows` (optional)
+  // receives the rows of every process with actions.
   domain::LrpConvergenceActions Calculate(int64_t now,
                                           const std::optional<std::set<std::string>>& present_cells,
-                                          PassStats* stats = nullptr);
+                                          PassStats* stats = nullptr, PassRows* rows = nullptr);
+
+  // Whether the committer applied a change to `guid` (MarkDirty) since the last Calculate
+  // began. False means the process's desired LRP and rows are still those that pass read, and
+  // stay so while the caller holds the process's key lock and writes nothing to it (writers
+  // hold the key lock until their change is applied and marked).
+  bool ChangedSincePass(const std::string& guid);
 
  private:
   // The counts one process adds to the pass's metrics.
@@ -92,9 +103,10 @@ class ConvergenceIndex {
   uint32_t IdOf(const std::string& guid);  // creates the record
   void Queue(uint32_t id, std::vector<uint32_t>* todo);
   void QueueGuid(const std::string& guid, std::vector<uint32_t>* todo);
-  // Re-reads the process and appends its actions to `out`.
+  // Re-reads the process and appends its actions to `out`; when it has actions and `rows` is
+  // set, keeps what it read there.
   void Evaluate(uint32_t id, domain::LrpGroupedInput* in, bool own_cells,
-                domain::LrpConvergenceActions* out);
+                domain::LrpConvergenceActions* out, PassRows* rows);
   void Forget(Record& r);
   void AddCounts(const Counts& c, int sign);
 

@@ -9,6 +9,7 @@
 
 #include "bbs/domain/actual_lrp_factory.h"
 #include "bbs/domain/desired_lrp_ops.h"
+#include "bbs/domain/lrp_convergence_testing.h"
 #include "bbs/domain/restart_policy.h"
 #include "bbs/state/model.h"
 
@@ -31,19 +32,7 @@ records::DesiredLRPRecord DesiredRecord(const std::string& guid, const std::stri
   return std::move(*record);
 }
 
-models::ActualLRP Actual(const std::string& guid, int32_t index, const std::string& domain,
-                         models::ActualLRP::Presence presence, const std::string& state,
-                         const std::string& cell, int64_t since, int32_t crash_count) {
-  auto lrp = domain::NewUnclaimedActualLrp(guid, index, domain, since, "a-" + guid);
-  lrp.set_presence(presence);
-  lrp.set_state(state);
-  lrp.set_crash_count(crash_count);
-  if (!cell.empty()) {
-    lrp.mutable_actual_lrp_instance_key()->set_cell_id(cell);
-    lrp.mutable_actual_lrp_instance_key()->set_instance_guid("ig-" + guid);
-  }
-  return lrp;
-}
+using domain::testing::ConvergenceRow;
 
 // Every action and metric of a pass, in an order-independent form.
 struct Normalized {
@@ -105,6 +94,17 @@ class ConvergenceIndexTest : public ::testing::Test {
     index_.MarkDirty(std::move(guids));
   }
 
+  // Domain "d" (fresh) and `n` processes pg-0... with one instance RUNNING on cell-1 each.
+  void PutRunningProcesses(int n) {
+    Apply({storage::PutDomain{"d", INT64_MAX}});
+    for (int i = 0; i < n; ++i) {
+      std::string guid = "pg-" + std::to_string(i);
+      Apply({storage::PutDesiredLrp{DesiredRecord(guid, "d", 1, false)},
+             storage::PutActualLrp{ConvergenceRow(guid, 0, "d", models::ActualLRP::ORDINARY,
+                                                  domain::kRunning, "cell-1", now_, 0)}});
+    }
+  }
+
   // One pass through the index, checked against the full calculator over the same model.
   ConvergenceIndex::PassStats PassMatchesFullCalculator(
       const std::optional<std::set<std::string>>& cells) {
@@ -122,13 +122,7 @@ class ConvergenceIndexTest : public ::testing::Test {
 };
 
 TEST_F(ConvergenceIndexTest, APassWithNothingChangedLooksAtNoProcess) {
-  Apply({storage::PutDomain{"d", INT64_MAX}});
-  for (int i = 0; i < 50; ++i) {
-    std::string guid = "pg-" + std::to_string(i);
-    Apply({storage::PutDesiredLrp{DesiredRecord(guid, "d", 1, false)},
-           storage::PutActualLrp{Actual(guid, 0, "d", models::ActualLRP::ORDINARY, domain::kRunning,
-                                        "cell-1", now_, 0)}});
-  }
+  PutRunningProcesses(50);
   std::set<std::string> cells{"cell-1"};
   auto first = PassMatchesFullCalculator(cells);
   EXPECT_TRUE(first.full);
@@ -140,19 +134,13 @@ TEST_F(ConvergenceIndexTest, APassWithNothingChangedLooksAtNoProcess) {
 }
 
 TEST_F(ConvergenceIndexTest, OnlyTheChangedProcessesAreLookedAtAndTheirActionsFound) {
-  Apply({storage::PutDomain{"d", INT64_MAX}});
-  for (int i = 0; i < 20; ++i) {
-    std::string guid = "pg-" + std::to_string(i);
-    Apply({storage::PutDesiredLrp{DesiredRecord(guid, "d", 1, false)},
-           storage::PutActualLrp{Actual(guid, 0, "d", models::ActualLRP::ORDINARY, domain::kRunning,
-                                        "cell-1", now_, 0)}});
-  }
+  PutRunningProcesses(20);
   std::set<std::string> cells{"cell-1"};
   PassMatchesFullCalculator(cells);
   // Scale one process up (a desire change) and crash another one's instance.
   Apply({storage::PutDesiredLrp{DesiredRecord("pg-3", "d", 3, false)}});
   Apply({storage::PutActualLrp{
-      Actual("pg-7", 0, "d", models::ActualLRP::ORDINARY, domain::kCrashed, "", now_, 1)}});
+      ConvergenceRow("pg-7", 0, "d", models::ActualLRP::ORDINARY, domain::kCrashed, "", now_, 1)}});
   auto stats = PassMatchesFullCalculator(cells);
   EXPECT_EQ(stats.evaluated, 2u);
   // Their actions were not carried out: the next pass finds them again.
@@ -160,11 +148,44 @@ TEST_F(ConvergenceIndexTest, OnlyTheChangedProcessesAreLookedAtAndTheirActionsFo
   EXPECT_EQ(stats.evaluated, 2u);
 }
 
+TEST_F(ConvergenceIndexTest, APassHandsBackTheRowsOfTheProcessesWithActionsSortedByIndex) {
+  PutRunningProcesses(3);
+  // pg-1 scaled to 3 with index 2 placed (index 1 missing), rows written out of index order.
+  Apply({storage::PutDesiredLrp{DesiredRecord("pg-1", "d", 3, false)},
+         storage::PutActualLrp{ConvergenceRow("pg-1", 2, "d", models::ActualLRP::ORDINARY,
+                                              domain::kRunning, "cell-1", now_, 0)},
+         storage::PutActualLrp{ConvergenceRow("pg-1", 0, "d", models::ActualLRP::SUSPECT,
+                                              domain::kRunning, "cell-1", now_, 0)}});
+  ConvergenceIndex::PassRows rows;
+  auto actions = index_.Calculate(now_, std::set<std::string>{"cell-1"}, nullptr, &rows);
+  ASSERT_EQ(actions.create_missing, (std::vector<domain::LrpKey>{{"pg-1", 1}}));
+  ASSERT_EQ(rows.size(), 1u);  // the processes without actions are not kept
+  const ProcessSnapshot& pg1 = rows.at("pg-1");
+  ASSERT_NE(pg1.desired, nullptr);
+  EXPECT_EQ(pg1.desired->scheduling_info().instances(), 3);
+  std::vector<int32_t> indices;
+  for (const auto& a : pg1.actuals) indices.push_back(a->actual_lrp_key().index());
+  EXPECT_EQ(indices, (std::vector<int32_t>{0, 0, 2}));
+}
+
+TEST_F(ConvergenceIndexTest, AProcessIsChangedSinceThePassOnlyOnceTheCommitterMarksIt) {
+  PutRunningProcesses(2);
+  index_.Calculate(now_, std::set<std::string>{"cell-1"});
+  EXPECT_FALSE(index_.ChangedSincePass("pg-0"));
+  Apply({storage::DeleteActualLrp{"pg-0", 0, models::ActualLRP::ORDINARY}});
+  EXPECT_TRUE(index_.ChangedSincePass("pg-0"));
+  EXPECT_FALSE(index_.ChangedSincePass("pg-1"));
+  // The next pass reads it again: from then on it is unchanged.
+  auto actions = index_.Calculate(now_, std::set<std::string>{"cell-1"});
+  EXPECT_EQ(actions.create_missing, (std::vector<domain::LrpKey>{{"pg-0", 0}}));
+  EXPECT_FALSE(index_.ChangedSincePass("pg-0"));
+}
+
 TEST_F(ConvergenceIndexTest, AStaleUnclaimedDeadlineWakesItsProcessWhenTimePassesIt) {
   Apply({storage::PutDomain{"d", INT64_MAX},
          storage::PutDesiredLrp{DesiredRecord("pg", "d", 1, false)},
-         storage::PutActualLrp{
-             Actual("pg", 0, "d", models::ActualLRP::ORDINARY, domain::kUnclaimed, "", now_, 0)}});
+         storage::PutActualLrp{ConvergenceRow("pg", 0, "d", models::ActualLRP::ORDINARY,
+                                              domain::kUnclaimed, "", now_, 0)}});
   PassMatchesFullCalculator(std::set<std::string>{});
   now_ += domain::kStaleUnclaimedNanos;  // exactly 30 s: not stale yet
   EXPECT_EQ(PassMatchesFullCalculator(std::set<std::string>{}).evaluated, 0u);
@@ -176,8 +197,8 @@ TEST_F(ConvergenceIndexTest, AStaleUnclaimedDeadlineWakesItsProcessWhenTimePasse
 TEST_F(ConvergenceIndexTest, ACrashBackOffDeadlineWakesItsProcessWhenTimePassesIt) {
   Apply({storage::PutDomain{"d", INT64_MAX},
          storage::PutDesiredLrp{DesiredRecord("pg", "d", 1, false)},
-         storage::PutActualLrp{
-             Actual("pg", 0, "d", models::ActualLRP::ORDINARY, domain::kCrashed, "", now_, 4)}});
+         storage::PutActualLrp{ConvergenceRow("pg", 0, "d", models::ActualLRP::ORDINARY,
+                                              domain::kCrashed, "", now_, 4)}});
   PassMatchesFullCalculator(std::nullopt);
   now_ += domain::RestartBackoffNanos(4) - 1;
   EXPECT_EQ(PassMatchesFullCalculator(std::nullopt).evaluated, 0u);
@@ -190,13 +211,13 @@ TEST_F(ConvergenceIndexTest, AVanishedCellAndADomainExpiryWakeTheProcessesThatNa
   for (int i = 0; i < 10; ++i) {
     std::string guid = "pg-" + std::to_string(i);
     Apply({storage::PutDesiredLrp{DesiredRecord(guid, i < 5 ? "d" : "e", 1, false)},
-           storage::PutActualLrp{Actual(guid, 0, i < 5 ? "d" : "e", models::ActualLRP::ORDINARY,
-                                        domain::kRunning, "cell-" + std::to_string(i % 2), now_,
-                                        0)}});
+           storage::PutActualLrp{ConvergenceRow(guid, 0, i < 5 ? "d" : "e",
+                                                models::ActualLRP::ORDINARY, domain::kRunning,
+                                                "cell-" + std::to_string(i % 2), now_, 0)}});
   }
   // An orphan in domain d: retired only while d is fresh.
-  Apply({storage::PutActualLrp{
-      Actual("orphan", 0, "d", models::ActualLRP::ORDINARY, domain::kRunning, "cell-0", now_, 0)}});
+  Apply({storage::PutActualLrp{ConvergenceRow("orphan", 0, "d", models::ActualLRP::ORDINARY,
+                                              domain::kRunning, "cell-0", now_, 0)}});
   PassMatchesFullCalculator(std::set<std::string>{"cell-0", "cell-1"});
   EXPECT_EQ(PassMatchesFullCalculator(std::set<std::string>{"cell-0", "cell-1"}).evaluated, 1u);
   // cell-1 vanishes: its five processes are looked at (plus the orphan, still active).
@@ -242,8 +263,8 @@ TEST_F(ConvergenceIndexTest, RandomChangesAlwaysGiveWhatTheFullCalculatorGives) 
           const std::string& state = states[pick(4)];
           std::string cell = state == domain::kUnclaimed && pick(2) == 0 ? "" : cell_name(pick(5));
           int32_t crash_count = pick(6) == 0 ? 200 : pick(8);
-          auto lrp = Actual(guid, pick(4), domain_name, presence, state, cell,
-                            now_ - pick(20 * 60) * kSecond, crash_count);
+          auto lrp = ConvergenceRow(guid, pick(4), domain_name, presence, state, cell,
+                                    now_ - pick(20 * 60) * kSecond, crash_count);
           if (pick(5) == 0) (*lrp.mutable_metric_tags())["source_id"] = "stale";
           Apply({storage::PutActualLrp{std::move(lrp)}});
           break;
@@ -285,10 +306,10 @@ TEST_F(ConvergenceIndexTest, TimePassingDeadlinesAlwaysGivesWhatTheFullCalculato
   Apply({storage::PutDomain{"d", INT64_MAX}});
   auto put_row = [&](const std::string& guid, int32_t index) {
     bool crashed = pick(2) == 0;
-    Apply({storage::PutActualLrp{Actual(guid, index, "d", models::ActualLRP::ORDINARY,
-                                        crashed ? domain::kCrashed : domain::kUnclaimed, "",
-                                        now_ - pick(crashed ? 600 : 30) * kSecond - pick(1000),
-                                        crashed ? 3 + pick(6) : 0)}});
+    Apply({storage::PutActualLrp{ConvergenceRow(
+        guid, index, "d", models::ActualLRP::ORDINARY,
+        crashed ? domain::kCrashed : domain::kUnclaimed, "",
+        now_ - pick(crashed ? 600 : 30) * kSecond - pick(1000), crashed ? 3 + pick(6) : 0)}});
   };
   for (int i = 0; i < 40; ++i) {
     std::string guid = "pg-" + std::to_string(i);
