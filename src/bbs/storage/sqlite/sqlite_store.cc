@@ -644,7 +644,7 @@ Status SqliteStore::Error(int rc, std::string_view what) const {
 // is in memory), so each index would cost every write an index update for nothing. They stay
 // in the schema by name (CREATE INDEX IF NOT EXISTS above, older bbs binaries and the schema
 // version are unchanged) as partial indexes on `WHERE 0`: empty, never updated. A database
-// written before loses its full indexes here, once.
+// written before loses its full indexes here, once (partial indexes are left as they are).
 Status SqliteStore::EmptyIndexes() {
   if (Status s = Exec("BEGIN IMMEDIATE"); !s.ok()) {
     return s;
@@ -655,7 +655,7 @@ Status SqliteStore::EmptyIndexes() {
     Stmt select;
     status = Prepare(
         "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL "
-        "AND sql NOT LIKE '% WHERE 0'",
+        "AND sql NOT LIKE '% WHERE %'",
         &select);
     int rc = SQLITE_DONE;
     while (status.ok() && (rc = sqlite3_step(select.get())) == SQLITE_ROW) {
