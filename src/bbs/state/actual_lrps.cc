@@ -14,14 +14,14 @@ models::ActualLRPKey KeyOf(const std::string& process_guid, int32_t index) {
 
 }  // namespace
 
-Status ActualLrps::Apply(const LrpSnapshot& snap, const domain::LrpDecision& d,
+Status ActualLrps::Apply(const LrpSnapshot& snap, domain::LrpDecision&& d,
                          const std::string& trace_id) {
   if (d.puts.empty() && d.deletes.empty()) return Status::Ok();
-  Status s = ctx_.committer->Commit(LrpChangeOf(snap, d, trace_id));
+  const bool auction = d.request_auction && !d.puts.empty();
+  const int32_t auction_index = auction ? d.puts.back().actual_lrp_key().index() : 0;
+  Status s = ctx_.committer->Commit(LrpChangeOf(snap, std::move(d), trace_id));
   if (!s.ok()) return s;
-  if (d.request_auction && !d.puts.empty()) {
-    ctx_.outbound->RequestLrpAuction(snap.desired, {d.puts.back().actual_lrp_key().index()}, "");
-  }
+  if (auction) ctx_.outbound->RequestLrpAuction(snap.desired, {auction_index}, "");
   return Status::Ok();
 }
 
@@ -31,7 +31,7 @@ Status ActualLrps::Decide(const models::ActualLRPKey& key, DecideFn decide) {
   LrpSnapshot snap = ctx_.model->SnapshotLrp(key.process_guid(), key.index());
   domain::LrpDecision d = decide(snap.rows());
   if (!d.status.ok()) return d.status;
-  return Apply(snap, d, "");
+  return Apply(snap, std::move(d), "");
 }
 
 Status ActualLrps::ClaimActualLrp(const std::string& process_guid, int32_t index,
@@ -109,7 +109,7 @@ Status ActualLrps::RetireActualLrp(const models::ActualLRPKey& key, const std::s
       domain::LrpDecision d;
       d.deletes.push_back(*snap.ordinary);
       d.event_changes.push_back({*snap.ordinary, std::nullopt});
-      return Apply(snap, d, trace_id);
+      return Apply(snap, std::move(d), trace_id);
     }
     if (!announced) {
       // Upstream emits the removal before the rep has removed the row.
@@ -133,8 +133,9 @@ ActualLrps::EvacuationResult ActualLrps::EvacuateClaimedActualLrp(
   LrpSnapshot snap = ctx_.model->SnapshotLrp(key.process_guid(), key.index());
   auto d = domain::EvacuateClaimed(snap.rows(), instance_key, ctx_.clock->NowNanos());
   if (!d.status.ok()) return {d.status, d.keep_container};
-  Status s = Apply(snap, d, "");
-  return {s, s.ok() ? d.keep_container : true};
+  const bool keep_container = d.keep_container;
+  Status s = Apply(snap, std::move(d), "");
+  return {s, s.ok() ? keep_container : true};
 }
 
 ActualLrps::EvacuationResult ActualLrps::EvacuateCrashedActualLrp(
@@ -171,8 +172,9 @@ ActualLrps::EvacuationResult ActualLrps::EvacuateRunningActualLrp(
   auto d = domain::EvacuateRunning(snap.rows(), params, desired, ctx_.clock->NowNanos(),
                                    ctx_.guids->NewGuid());
   if (!d.status.ok()) return {d.status, true};
-  Status s = Apply(snap, d, "");
-  return {s, s.ok() ? d.keep_container : true};
+  const bool keep_container = d.keep_container;
+  Status s = Apply(snap, std::move(d), "");
+  return {s, s.ok() ? keep_container : true};
 }
 
 }  // namespace bbs::state

@@ -53,7 +53,7 @@ class ActualLrps {
  private:
   // Commits what `decision` says, then asks for an auction if it wants one. REQUIRES: the
   // process lock is held.
-  Status Apply(const LrpSnapshot& snap, const domain::LrpDecision& decision,
+  Status Apply(const LrpSnapshot& snap, domain::LrpDecision&& decision,
                const std::string& trace_id);
   // Locks the process of `key`, snapshots its index, and applies what `decide(rows)` returns.
   template <typename DecideFn>

@@ -81,15 +81,24 @@ Change PutDomain(const std::string& name, const std::string& event_type = "") {
   return change;
 }
 
-TEST(CommitterTest, ChangesSubmittedWhileACommitRunsShareTheNextTransaction) {
+// A committer on a GatedStore whose first change ("a", event "e-a") is inside the gated commit:
+// whatever is submitted next queues behind it until store.Open().
+struct CommitInFlight {
+  CommitInFlight() {
+    committer.Start();
+    first = committer.Submit(PutDomain("a", "e-a"));
+    store.WaitUntilEntered();
+  }
   GatedStore store;
   Model model;
   CountingPublisher publisher;
-  Committer committer(&store, &model, &publisher, Logger(LogSink::Null(), "test"), {});
-  committer.Start();
+  Committer committer{&store, &model, &publisher, Logger(LogSink::Null(), "test"), {}};
+  std::future<Status> first;
+};
 
-  std::future<Status> first = committer.Submit(PutDomain("a", "e-a"));
-  store.WaitUntilEntered();
+TEST(CommitterTest, ChangesSubmittedWhileACommitRunsShareTheNextTransaction) {
+  CommitInFlight t;
+  auto& [store, model, publisher, committer, first] = t;
   std::vector<std::future<Status>> rest;
   for (const char* name : {"b", "c", "d"}) {
     rest.push_back(committer.Submit(PutDomain(name, std::string("e-") + name)));
@@ -156,13 +165,8 @@ TEST(CommitterTest, EachTransactionIsRecordedAsACommitAndAStoreQuery) {
 }
 
 TEST(CommitterTest, SubmitAllQueuesTheChangesTogetherAndAnswersEachInOrder) {
-  GatedStore store;
-  Model model;
-  CountingPublisher publisher;
-  Committer committer(&store, &model, &publisher, Logger(LogSink::Null(), "test"), {});
-  committer.Start();
-  std::future<Status> first = committer.Submit(PutDomain("a", "e-a"));
-  store.WaitUntilEntered();
+  CommitInFlight t;
+  auto& [store, model, publisher, committer, first] = t;
   std::vector<Change> changes;
   changes.push_back(PutDomain("b", "e-b"));
   Change events_only;

@@ -35,6 +35,10 @@ struct WriteContext {
 Change LrpChangeOf(const LrpSnapshot& snap, const domain::LrpDecision& decision,
                    const std::string& trace_id,
                    std::optional<domain::LrpEventMode> mode = std::nullopt);
+// The same, moving the rows to put out of `decision`.
+Change LrpChangeOf(const LrpSnapshot& snap, domain::LrpDecision&& decision,
+                   const std::string& trace_id,
+                   std::optional<domain::LrpEventMode> mode = std::nullopt);
 
 // Deletes `rows` (one change's worth), with their removal events (kStandard).
 void AppendLrpDeletions(const std::vector<models::ActualLRP>& rows, const std::string& trace_id,

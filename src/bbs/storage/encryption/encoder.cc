@@ -198,17 +198,27 @@ std::string Encoder::EncodeValueWithNonce(std::string_view plaintext, const Nonc
   return out;
 }
 
-Result<std::string> Encoder::LabelOf(std::string_view encoded) {
+namespace {
+
+// The binary frame (label size, label, nonce, ciphertext, tag) of an encrypted value.
+Status DecodeFrame(std::string_view encoded, std::string* frame) {
   if (!encoded.starts_with(kEncryptedPrefix)) {
     return Undecodable("unknown format prefix");
   }
-  std::string frame;
-  if (!Base64Decode(encoded.substr(kEncryptedPrefix.size()), &frame)) {
+  if (!Base64Decode(encoded.substr(kEncryptedPrefix.size()), frame)) {
     return Undecodable("invalid base64");
   }
-  if (frame.empty()) {
+  if (frame->empty()) {
     return Undecodable("empty frame");
   }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<std::string> Encoder::LabelOf(std::string_view encoded) {
+  std::string frame;
+  if (Status s = DecodeFrame(encoded, &frame); !s.ok()) return s;
   size_t label_size = static_cast<unsigned char>(frame[0]);
   if (frame.size() < 1 + label_size) {
     return Undecodable("truncated label");
@@ -217,16 +227,8 @@ Result<std::string> Encoder::LabelOf(std::string_view encoded) {
 }
 
 Result<std::string> Encoder::DecodeValue(std::string_view encoded) const {
-  if (!encoded.starts_with(kEncryptedPrefix)) {
-    return Undecodable("unknown format prefix");
-  }
   std::string frame;
-  if (!Base64Decode(encoded.substr(kEncryptedPrefix.size()), &frame)) {
-    return Undecodable("invalid base64");
-  }
-  if (frame.empty()) {
-    return Undecodable("empty frame");
-  }
+  if (Status s = DecodeFrame(encoded, &frame); !s.ok()) return s;
   size_t label_size = static_cast<unsigned char>(frame[0]);
   if (frame.size() < 1 + label_size + kNonceSize + kTagSize) {
     return Undecodable("frame too short");

@@ -342,8 +342,9 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(
   std::unique_ptr<SqliteStore> store(
       new SqliteStore(db, std::move(logger), std::move(encoder)));  // private ctor
   for (Status (SqliteStore::*step)() :
-       {&SqliteStore::Configure, &SqliteStore::CreateSchema, &SqliteStore::PrepareStatements,
-        &SqliteStore::MigrateIfLegacy, &SqliteStore::RunEncryptor}) {
+       {&SqliteStore::Configure, &SqliteStore::CreateSchema, &SqliteStore::EmptyIndexes,
+        &SqliteStore::PrepareStatements, &SqliteStore::MigrateIfLegacy,
+        &SqliteStore::RunEncryptor}) {
     Status status = (store.get()->*step)();
     if (!status.ok()) {
       store->logger_.Error("failed-to-open", status.message(), {{"path", path}});
@@ -634,6 +635,51 @@ Status SqliteStore::Error(int rc, std::string_view what) const {
   bool broken = primary == SQLITE_ERROR || primary == SQLITE_CORRUPT || primary == SQLITE_NOTADB;
   ErrorCode code = broken ? ErrorCode::kUnrecoverable : ErrorCode::kUnknownError;
   return Status(code, fmt::format("sqlite: {}: {} ({})", what, sqlite3_errmsg(db_), rc));
+}
+
+// --- Indexes ---
+
+// Upstream's indexes (domain, cell_id, state, since, ... of each table) serve its queries; the
+// embedded store only ever reads whole tables at start-up and writes by primary key (the model
+// is in memory), so each index would cost every write an index update for nothing. They stay
+// in the schema by name (CREATE INDEX IF NOT EXISTS above, older bbs binaries and the schema
+// version are unchanged) as partial indexes on `WHERE 0`: empty, never updated. A database
+// written before loses its full indexes here, once (partial indexes are left as they are).
+Status SqliteStore::EmptyIndexes() {
+  if (Status s = Exec("BEGIN IMMEDIATE"); !s.ok()) {
+    return s;
+  }
+  Status status;
+  std::vector<std::pair<std::string, std::string>> full;  // name, CREATE text
+  {
+    Stmt select;
+    status = Prepare(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL "
+        "AND sql NOT LIKE '% WHERE %'",
+        &select);
+    int rc = SQLITE_DONE;
+    while (status.ok() && (rc = sqlite3_step(select.get())) == SQLITE_ROW) {
+      full.emplace_back(ColumnBytes(select.get(), 0), ColumnBytes(select.get(), 1));
+    }
+    if (status.ok() && rc != SQLITE_DONE) {
+      status = Error(rc, "list indexes");
+    }
+  }
+  for (const auto& [name, create] : full) {
+    if (!status.ok()) {
+      break;
+    }
+    status = Exec(fmt::format("DROP INDEX \"{}\"; {} WHERE 0", name, create).c_str());
+  }
+  if (status.ok()) {
+    status = Exec("COMMIT");
+  }
+  if (!status.ok()) {
+    Rollback();
+  } else if (!full.empty()) {
+    logger_.Info("emptied-indexes", {{"count", full.size()}});
+  }
+  return status;
 }
 
 // --- Commit ---

@@ -69,6 +69,8 @@ class SqliteStore final : public Store {
 
   Status Configure();
   Status CreateSchema();
+  // Turns every index of the schema into an empty partial index (see the .cc).
+  Status EmptyIndexes();
   Status CheckVersion();
   Status MigrateIfLegacy();
   Status MigrateLegacyRows();

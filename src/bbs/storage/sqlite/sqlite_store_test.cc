@@ -109,6 +109,21 @@ TEST_F(SqliteStoreTest, CreatesUpstreamsTablesAndIndexes) {
                                    "tasks_created_at_idx", "tasks_first_completed_at_idx"}));
 }
 
+TEST_F(SqliteStoreTest, KeepsEveryIndexEmptySoWritesNeverUpdateOne) {
+  ASSERT_NE(Open(), nullptr);
+  // A database written by an earlier bbs: one full index.
+  RawDb(path_).Exec(
+      "DROP INDEX actual_lrps_cell_id_idx; "
+      "CREATE INDEX actual_lrps_cell_id_idx ON actual_lrps (cell_id)");
+  ASSERT_NE(Open(), nullptr);
+  auto indexes = RawDb(path_).Query(
+      "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL");
+  EXPECT_THAT(indexes, SizeIs(13));
+  for (const auto& index : indexes) {
+    EXPECT_THAT(index[1], ::testing::EndsWith(" WHERE 0")) << index[0];
+  }
+}
+
 TEST_F(SqliteStoreTest, RecordsItsSchemaVersionAndUsesWal) {
   auto store = Open();
   ASSERT_NE(store, nullptr);
