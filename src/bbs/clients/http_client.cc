@@ -38,6 +38,8 @@
 #include <boost/beast/http/verb.hpp>
 #include <boost/beast/http/write.hpp>
 
+#include "bbs/http/asio.h"
+
 namespace bbs::clients {
 
 // ------------------------------------------------------------------------------------------
@@ -92,12 +94,7 @@ const char* TransportErrorName(TransportError error) {
 namespace internal {
 namespace {
 
-namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace bhttp = boost::beast::http;
-namespace ssl = boost::asio::ssl;
-using tcp = asio::ip::tcp;
-using IoError = boost::system::error_code;
+using namespace bbs::http::asio_names;
 using SteadyClock = std::chrono::steady_clock;
 using TlsStream = ssl::stream<beast::tcp_stream>;
 using Request = bhttp::request<bhttp::string_body>;

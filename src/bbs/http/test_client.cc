@@ -14,16 +14,13 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 
+#include "bbs/http/asio.h"
+
 namespace bbs::http {
 namespace internal {
 namespace {
 
-namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace bhttp = boost::beast::http;
-namespace ssl = boost::asio::ssl;
-using tcp = asio::ip::tcp;
-using IoError = boost::system::error_code;
+using namespace bbs::http::asio_names;
 using Millis = std::chrono::milliseconds;
 
 Status IoFailure(std::string_view what, const IoError& ec) {
