@@ -65,27 +65,13 @@ std::string HttpResponse::Header(std::string_view name) const {
 }
 
 const char* TransportErrorName(TransportError error) {
-  switch (error) {
-    case TransportError::kNone:
-      return "none";
-    case TransportError::kInvalidUrl:
-      return "invalid-url";
-    case TransportError::kResolve:
-      return "resolve";
-    case TransportError::kConnect:
-      return "connect";
-    case TransportError::kTls:
-      return "tls";
-    case TransportError::kTimeout:
-      return "timeout";
-    case TransportError::kConnectionClosed:
-      return "connection-closed";
-    case TransportError::kProtocol:
-      return "protocol";
-    case TransportError::kShutdown:
-      return "shutdown";
-  }
-  return "unknown";
+  // In the enum's order.
+  static constexpr std::array<const char*, 9> kNames = {
+      "none",    "invalid-url",       "resolve",  "connect", "tls",
+      "timeout", "connection-closed", "protocol", "shutdown"};
+  static_assert(kNames.size() == static_cast<size_t>(TransportError::kShutdown) + 1);
+  const auto index = static_cast<size_t>(error);
+  return index < kNames.size() ? kNames[index] : "unknown";
 }
 
 // ------------------------------------------------------------------------------------------

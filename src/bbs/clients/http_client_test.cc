@@ -34,6 +34,20 @@ HttpRequest Post(std::string url, std::string body = "{}") {
   return request;
 }
 
+TEST(TransportErrorTest, NamesEveryError) {
+  const std::pair<TransportError, std::string_view> names[] = {
+      {TransportError::kNone, "none"},
+      {TransportError::kInvalidUrl, "invalid-url"},
+      {TransportError::kResolve, "resolve"},
+      {TransportError::kConnect, "connect"},
+      {TransportError::kTls, "tls"},
+      {TransportError::kTimeout, "timeout"},
+      {TransportError::kConnectionClosed, "connection-closed"},
+      {TransportError::kProtocol, "protocol"},
+      {TransportError::kShutdown, "shutdown"}};
+  for (const auto& [error, name] : names) EXPECT_EQ(TransportErrorName(error), name);
+}
+
 TEST(HttpClientTest, PostsABodyWithHostUserAgentAndContentLength) {
   FakeCallbackReceiver peer;
   ASSERT_TRUE(peer.Start().ok());
