@@ -20,9 +20,7 @@ using testing::TlsPeer;
 using testing::UntrustedTlsPeer;
 
 std::shared_ptr<HttpClient> NewClient(HttpClientOptions options = {}) {
-  auto client = HttpClient::Create(std::move(options));
-  EXPECT_TRUE(client.ok()) << client.status().ToString();
-  return client.ok() ? *client : nullptr;
+  return testing::CreatedOrNull(HttpClient::Create(std::move(options)));
 }
 
 HttpRequest Post(std::string url, std::string body = "{}") {
