@@ -1091,6 +1091,20 @@ void ServerImpl::Unregister(Session* session) {
   if (sessions_.empty() && stopping_) drained_.notify_all();
 }
 
+namespace {
+
+// Calls `wind_down` (Shutdown or ForceClose) on each session on its own strand; empties
+// `sessions`.
+void PostToEach(std::vector<std::shared_ptr<Session>>& sessions, void (Session::*wind_down)()) {
+  for (auto& session : sessions) {
+    Strand executor = session->executor();
+    asio::post(executor, [session = std::move(session), wind_down] { (*session.*wind_down)(); });
+  }
+  sessions.clear();
+}
+
+}  // namespace
+
 void ServerImpl::Stop() {
   std::lock_guard<std::mutex> stop_lock(stop_mu_);
   if (stopped_) return;
@@ -1116,11 +1130,7 @@ void ServerImpl::Stop() {
     for (auto& [raw, session] : sessions_) open.push_back(session);
   }
   log_.Info("stopping", {{"connections", open.size()}});
-  for (auto& session : open) {
-    Strand executor = session->executor();
-    asio::post(executor, [session = std::move(session)] { session->Shutdown(); });
-  }
-  open.clear();
+  PostToEach(open, &Session::Shutdown);
 
   // 3. Wait for them, then close whatever is left.
   {
@@ -1131,11 +1141,7 @@ void ServerImpl::Stop() {
   }
   if (!open.empty()) {
     log_.Info("forcing-close", {{"connections", open.size()}});
-    for (auto& session : open) {
-      Strand executor = session->executor();
-      asio::post(executor, [session = std::move(session)] { session->ForceClose(); });
-    }
-    open.clear();
+    PostToEach(open, &Session::ForceClose);
     std::unique_lock<std::mutex> lock(mu_);
     drained_.wait_for(lock, kForceCloseTimeout, [this] { return sessions_.empty(); });
   }

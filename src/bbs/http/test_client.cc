@@ -74,19 +74,11 @@ class TestClientImpl {
     }
     socket().set_option(tcp::no_delay(true), ec);
     ++connections_;
-    if (tls_) {
-      bool timed_out = Run(
-          [&](auto handler) {
-            tls_->async_handshake(ssl::stream_base::client,
-                                  [handler](const IoError& result) { handler(result, 0); });
-          },
-          timeout_, &ec);
-      if (timed_out || ec) {
-        Close();
-        return timed_out ? Timeout("tls handshake") : IoFailure("tls handshake", ec);
-      }
-    }
-    return Status::Ok();
+    if (!tls_) return Status::Ok();
+    return RunOrClose("tls handshake", [&](auto handler) {
+      tls_->async_handshake(ssl::stream_base::client,
+                            [handler](const IoError& result) { handler(result, 0); });
+    });
   }
 
   void Close() {
@@ -98,23 +90,11 @@ class TestClientImpl {
 
   Status Write(std::string_view bytes) {
     if (Status status = Connect(); !status.ok()) return status;
-    IoError ec;
-    bool timed_out = Run(
-        [&](auto handler) {
-          WithStream([&](auto& stream) {
-            asio::async_write(stream, asio::buffer(bytes.data(), bytes.size()), handler);
-          });
-        },
-        timeout_, &ec);
-    if (timed_out) {
-      Close();
-      return Timeout("write");
-    }
-    if (ec) {
-      Close();
-      return IoFailure("write", ec);
-    }
-    return Status::Ok();
+    return RunOrClose("write", [&](auto handler) {
+      WithStream([&](auto& stream) {
+        asio::async_write(stream, asio::buffer(bytes.data(), bytes.size()), handler);
+      });
+    });
   }
 
   Result<TestResponse> ReadResponse(std::string_view request_method) {
@@ -124,20 +104,10 @@ class TestClientImpl {
       parser.body_limit(boost::none);
       parser.header_limit(1 << 20);
       if (request_method == "HEAD") parser.skip(true);
-      IoError ec;
-      bool timed_out = Run(
-          [&](auto handler) {
-            WithStream([&](auto& stream) { bhttp::async_read(stream, buffer_, parser, handler); });
-          },
-          timeout_, &ec);
-      if (timed_out) {
-        Close();
-        return Timeout("read response");
-      }
-      if (ec) {
-        Close();
-        return IoFailure("read response", ec);
-      }
+      Status read = RunOrClose("read response", [&](auto handler) {
+        WithStream([&](auto& stream) { bhttp::async_read(stream, buffer_, parser, handler); });
+      });
+      if (!read.ok()) return read;
       auto& message = parser.get();
       int status = static_cast<int>(message.result_int());
       if (status / 100 == 1 && status != 101) continue;
@@ -222,6 +192,16 @@ class TestClientImpl {
     ioc_.restart();
     ioc_.run();
     return true;
+  }
+
+  // Run() for at most timeout_, closing the connection when the operation times out or fails.
+  template <typename Start>
+  Status RunOrClose(std::string_view what, Start&& start) {
+    IoError ec;
+    const bool timed_out = Run(std::forward<Start>(start), timeout_, &ec);
+    if (!timed_out && !ec) return Status::Ok();
+    Close();
+    return timed_out ? Timeout(what) : IoFailure(what, ec);
   }
 
   // Appends what arrives next to buffer_. True on timeout.
