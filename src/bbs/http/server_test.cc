@@ -149,6 +149,25 @@ Handler StreamHandler(std::shared_ptr<RecordingStream> stream) {
   };
 }
 
+// A server whose route POST /v1/events (added to `router`) answers with a RecordingStream.
+struct StreamServer {
+  explicit StreamServer(ServerOptions options = TestOptions(), Router router = Router(),
+                        bool terminate_on_stop = false)
+      : stream(std::make_shared<RecordingStream>(terminate_on_stop)) {
+    router.Add("POST", "/v1/events", "Events", StreamHandler(stream));
+    server = StartServer(std::move(router), std::move(options));
+  }
+
+  // Requests the stream on `client`: the writer the stream was started with, or null.
+  std::shared_ptr<StreamWriter> Open(TestClient& client) const {
+    if (!client.StartRequest("POST", "/v1/events").ok()) return nullptr;
+    return stream->WaitStarted();
+  }
+
+  std::shared_ptr<RecordingStream> stream;
+  std::unique_ptr<Server> server;
+};
+
 std::string Chunk(std::string_view data) {
   char size[16];
   std::snprintf(size, sizeof(size), "%zx", data.size());
@@ -475,12 +494,10 @@ TEST(ServerTest, ClosesAnIdleConnectionAfterTheReadTimeout) {
 }
 
 TEST(ServerTest, StreamsChunksInTheOrderWritten) {
-  auto stream = std::make_shared<RecordingStream>(/*terminate_on_stop=*/false);
-  Router router;
-  router.Add("POST", "/v1/events/tasks.r1", "TaskEvents", StreamHandler(stream));
-  auto server = StartServer(std::move(router));
-  TestClient client(server->port());
-  ASSERT_TRUE(client.StartRequest("POST", "/v1/events/tasks.r1").ok());
+  StreamServer events;
+  TestClient client(events.server->port());
+  std::shared_ptr<StreamWriter> writer = events.Open(client);
+  ASSERT_NE(writer, nullptr);
 
   auto head = client.ReadUntil("\r\n\r\n");
   ASSERT_TRUE(head.ok()) << head.status().ToString();
@@ -491,8 +508,6 @@ TEST(ServerTest, StreamsChunksInTheOrderWritten) {
             "Connection: keep-alive\r\n"
             "Transfer-Encoding: chunked\r\n\r\n");
 
-  std::shared_ptr<StreamWriter> writer = stream->WaitStarted();
-  ASSERT_NE(writer, nullptr);
   std::string expected;
   std::thread producer([&writer] {
     for (int i = 0; i < 200; ++i) writer->Write(Chunk("id: " + std::to_string(i) + "\n\n"));
@@ -502,58 +517,46 @@ TEST(ServerTest, StreamsChunksInTheOrderWritten) {
   auto body = client.ReadUntil(Chunk("id: 199\n\n"));
   ASSERT_TRUE(body.ok()) << body.status().ToString();
   EXPECT_EQ(*body, expected);
-  EXPECT_EQ(stream->stops(), 0);
+  EXPECT_EQ(events.stream->stops(), 0);
 }
 
 TEST(ServerTest, StopsTheStreamOnceWhenTheClientDisconnects) {
-  auto stream = std::make_shared<RecordingStream>(/*terminate_on_stop=*/false);
-  Router router;
-  router.Add("POST", "/v1/events", "Events", StreamHandler(stream));
-  auto server = StartServer(std::move(router));
+  StreamServer events;
   {
-    TestClient client(server->port());
-    ASSERT_TRUE(client.StartRequest("POST", "/v1/events").ok());
-    ASSERT_TRUE(client.ReadUntil("\r\n\r\n").ok());
-    std::shared_ptr<StreamWriter> writer = stream->WaitStarted();
+    TestClient client(events.server->port());
+    std::shared_ptr<StreamWriter> writer = events.Open(client);
     ASSERT_NE(writer, nullptr);
+    ASSERT_TRUE(client.ReadUntil("\r\n\r\n").ok());
     EXPECT_FALSE(writer->closed());
     client.Close();
-    ASSERT_TRUE(stream->WaitStopped());
+    ASSERT_TRUE(events.stream->WaitStopped());
     EXPECT_TRUE(writer->closed());
     writer->Write("ignored");  // writing to a gone connection is harmless
   }
-  server->Stop();
-  EXPECT_EQ(stream->stops(), 1);
-  EXPECT_EQ(server->connection_count(), 0u);
+  events.server->Stop();
+  EXPECT_EQ(events.stream->stops(), 1);
+  EXPECT_EQ(events.server->connection_count(), 0u);
 }
 
 TEST(ServerTest, StopsAStreamWhoseClientStopsReading) {
   ServerOptions options = TestOptions();
   options.write_timeout = milliseconds(200);
-  auto stream = std::make_shared<RecordingStream>(/*terminate_on_stop=*/false);
-  Router router;
-  router.Add("POST", "/v1/events", "Events", StreamHandler(stream));
-  auto server = StartServer(std::move(router), options);
-  TestClient client(server->port());
-  ASSERT_TRUE(client.StartRequest("POST", "/v1/events").ok());
-  std::shared_ptr<StreamWriter> writer = stream->WaitStarted();
+  StreamServer events(options);
+  TestClient client(events.server->port());
+  std::shared_ptr<StreamWriter> writer = events.Open(client);
   ASSERT_NE(writer, nullptr);
   // Far more than the socket buffers hold: the writes stall and the write timeout fires.
   for (int i = 0; i < 64 && !writer->closed(); ++i) writer->Write(std::string(1 << 20, 'e'));
-  ASSERT_TRUE(stream->WaitStopped());
+  ASSERT_TRUE(events.stream->WaitStopped());
   EXPECT_TRUE(writer->closed());
   EXPECT_EQ(writer->queued_bytes(), 0u);
-  EXPECT_EQ(stream->stops(), 1);
+  EXPECT_EQ(events.stream->stops(), 1);
 }
 
 TEST(ServerTest, EndsTheConnectionWhenTheStreamClosesItsWriter) {
-  auto stream = std::make_shared<RecordingStream>(/*terminate_on_stop=*/false);
-  Router router;
-  router.Add("POST", "/v1/events", "Events", StreamHandler(stream));
-  auto server = StartServer(std::move(router));
-  TestClient client(server->port());
-  ASSERT_TRUE(client.StartRequest("POST", "/v1/events").ok());
-  std::shared_ptr<StreamWriter> writer = stream->WaitStarted();
+  StreamServer events;
+  TestClient client(events.server->port());
+  std::shared_ptr<StreamWriter> writer = events.Open(client);
   ASSERT_NE(writer, nullptr);
   writer->Write(Chunk("last"));
   writer->Write("0\r\n\r\n");
@@ -562,23 +565,20 @@ TEST(ServerTest, EndsTheConnectionWhenTheStreamClosesItsWriter) {
   ASSERT_TRUE(all.ok()) << all.status().ToString();
   EXPECT_NE(all->find("\r\n\r\n" + Chunk("last") + "0\r\n\r\n"), std::string::npos) << *all;
   EXPECT_TRUE(all->ends_with("0\r\n\r\n"));
-  ASSERT_TRUE(stream->WaitStopped());
-  EXPECT_EQ(stream->stops(), 1);
+  ASSERT_TRUE(events.stream->WaitStopped());
+  EXPECT_EQ(events.stream->stops(), 1);
 }
 
 TEST(ServerTest, ShutdownEndsAnOpenStreamCleanly) {
-  auto stream = std::make_shared<RecordingStream>(/*terminate_on_stop=*/true);
-  Router router = EchoRouter();
-  router.Add("POST", "/v1/events", "Events", StreamHandler(stream));
-  auto server = StartServer(std::move(router));
+  StreamServer events(TestOptions(), EchoRouter(), /*terminate_on_stop=*/true);
+  std::unique_ptr<Server>& server = events.server;
   TestClient idle(server->port());
   ASSERT_TRUE(idle.Send("POST", "/v1/echo").ok());
 
   TestClient client(server->port());
-  ASSERT_TRUE(client.StartRequest("POST", "/v1/events").ok());
-  ASSERT_TRUE(client.ReadUntil("\r\n\r\n").ok());
-  std::shared_ptr<StreamWriter> writer = stream->WaitStarted();
+  std::shared_ptr<StreamWriter> writer = events.Open(client);
   ASSERT_NE(writer, nullptr);
+  ASSERT_TRUE(client.ReadUntil("\r\n\r\n").ok());
   writer->Write(Chunk("event"));
 
   std::thread stopper([&server] { server->Stop(); });
@@ -586,7 +586,7 @@ TEST(ServerTest, ShutdownEndsAnOpenStreamCleanly) {
   stopper.join();
   ASSERT_TRUE(rest.ok()) << rest.status().ToString();
   EXPECT_EQ(*rest, Chunk("event") + "0\r\n\r\n");
-  EXPECT_EQ(stream->stops(), 1);
+  EXPECT_EQ(events.stream->stops(), 1);
 
   auto idle_rest = idle.ReadToEof();
   ASSERT_TRUE(idle_rest.ok()) << idle_rest.status().ToString();
@@ -958,22 +958,13 @@ TEST_F(ServerTlsTest, RefusesPlainHttpOnATlsListener) {
 }
 
 TEST_F(ServerTlsTest, StreamsOverTls) {
-  auto stream = std::make_shared<RecordingStream>(false);
-  Router router;
-  router.Add("POST", "/v1/events", "Events", [stream](Request&&, Responder respond) {
-    Response response;
-    response.content_type = "text/event-stream";
-    response.stream = stream;
-    respond(std::move(response));
-  });
-  auto server = StartServer(std::move(router), TlsOptions());
-  TestClient client(server->port(), GoodClient());
-  ASSERT_TRUE(client.StartRequest("POST", "/v1/events").ok());
+  StreamServer events(TlsOptions());
+  TestClient client(events.server->port(), GoodClient());
+  std::shared_ptr<StreamWriter> writer = events.Open(client);
+  ASSERT_NE(writer, nullptr);
   auto head = client.ReadUntil("\r\n\r\n");
   ASSERT_TRUE(head.ok()) << head.status().ToString();
   EXPECT_NE(head->find("200 OK"), std::string::npos);
-  auto writer = stream->WaitStarted();
-  ASSERT_NE(writer, nullptr);
   writer->Write("5\r\nfirst\r\n");
   writer->Write("6\r\nsecond\r\n");
   auto chunks = client.ReadUntil("second\r\n");
