@@ -282,6 +282,11 @@ Status TestClient::StartRequest(std::string_view method, std::string_view path,
 
 Status TestClient::Write(std::string_view bytes) { return impl_->Write(bytes); }
 
+Result<TestResponse> TestClient::SendRaw(std::string_view bytes, std::string_view request_method) {
+  if (Status status = impl_->Write(bytes); !status.ok()) return status;
+  return impl_->ReadResponse(request_method);
+}
+
 Result<TestResponse> TestClient::ReadResponse(std::string_view request_method) {
   return impl_->ReadResponse(request_method);
 }
