@@ -1,5 +1,6 @@
 #include "bbs/base/logger.h"
 
+#include <array>
 #include <chrono>
 #include <ctime>
 #include <exception>
@@ -99,6 +100,18 @@ std::string Rfc3339Nano(int64_t unix_nanos) {
   return out + "Z";
 }
 
+// Each level's name: LogLevelName and ParseLogLevel read the one table.
+struct LevelName {
+  LogLevel level;
+  const char* name;
+};
+constexpr std::array<LevelName, 4> kLevelNames = {{
+    {LogLevel::kDebug, "debug"},
+    {LogLevel::kInfo, "info"},
+    {LogLevel::kError, "error"},
+    {LogLevel::kFatal, "fatal"},
+}};
+
 class NullSink final : public LogSink {
  public:
   NullSink() : LogSink(LogLevel::kFatal) {}
@@ -108,31 +121,20 @@ class NullSink final : public LogSink {
 }  // namespace
 
 const char* LogLevelName(LogLevel level) {
-  switch (level) {
-    case LogLevel::kDebug:
-      return "debug";
-    case LogLevel::kInfo:
-      return "info";
-    case LogLevel::kError:
-      return "error";
-    case LogLevel::kFatal:
-      return "fatal";
+  for (const LevelName& entry : kLevelNames) {
+    if (entry.level == level) return entry.name;
   }
   return "info";
 }
 
 bool ParseLogLevel(std::string_view text, LogLevel* out) {
-  if (text == "debug")
-    *out = LogLevel::kDebug;
-  else if (text == "info")
-    *out = LogLevel::kInfo;
-  else if (text == "error")
-    *out = LogLevel::kError;
-  else if (text == "fatal")
-    *out = LogLevel::kFatal;
-  else
-    return false;
-  return true;
+  for (const LevelName& entry : kLevelNames) {
+    if (text == entry.name) {
+      *out = entry.level;
+      return true;
+    }
+  }
+  return false;
 }
 
 std::shared_ptr<LogSink> LogSink::Stdout(LogLevel level, LogFormat format) {

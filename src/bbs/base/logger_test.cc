@@ -8,6 +8,8 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "bbs/base/log_level_name.h"
+
 namespace bbs {
 namespace {
 
@@ -27,6 +29,27 @@ class CapturingSink final : public LogSink {
   std::mutex mu_;
   std::vector<std::string> lines_;
 };
+
+TEST(LogLevelTest, NamesEachLevelAndParsesTheNameBack) {
+  const std::pair<LogLevel, std::string_view> levels[] = {{LogLevel::kDebug, "debug"},
+                                                          {LogLevel::kInfo, "info"},
+                                                          {LogLevel::kError, "error"},
+                                                          {LogLevel::kFatal, "fatal"}};
+  for (const auto& [level, name] : levels) {
+    EXPECT_EQ(LogLevelName(level), name);
+    LogLevel parsed = level == LogLevel::kInfo ? LogLevel::kDebug : LogLevel::kInfo;
+    EXPECT_TRUE(ParseLogLevel(name, &parsed)) << name;
+    EXPECT_EQ(parsed, level) << name;
+  }
+}
+
+TEST(LogLevelTest, RejectsAnyOtherNameAndLeavesTheLevelAlone) {
+  for (std::string_view text : {"", "warn", "DEBUG", "Info", "fatal "}) {
+    LogLevel level = LogLevel::kError;
+    EXPECT_FALSE(ParseLogLevel(text, &level)) << text;
+    EXPECT_EQ(level, LogLevel::kError) << text;
+  }
+}
 
 TEST(LoggerTest, WritesUnixEpochLinesByDefault) {
   auto sink = std::make_shared<CapturingSink>(LogFormat{});

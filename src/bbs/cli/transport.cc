@@ -26,15 +26,12 @@
 #include <boost/beast/http/write.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 
+#include "bbs/http/asio.h"
+
 namespace bbs::cli {
 namespace {
 
-namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace bhttp = boost::beast::http;
-namespace ssl = boost::asio::ssl;
-using tcp = asio::ip::tcp;
-using IoError = boost::system::error_code;
+using namespace bbs::http::asio_names;
 using Parser = bhttp::response_parser<bhttp::string_body>;
 
 std::string Lower(std::string s) {

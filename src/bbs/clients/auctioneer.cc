@@ -1,6 +1,7 @@
 #include "bbs/clients/auctioneer.h"
 
 #include <algorithm>
+#include <type_traits>
 #include <utility>
 
 #include "bbs/base/go_json.h"
@@ -10,94 +11,79 @@ namespace {
 
 using SteadyClock = std::chrono::steady_clock;
 
-void AppendIntArray(std::string& out, const std::vector<int32_t>& values) {
-  out += '[';
-  for (size_t i = 0; i < values.size(); ++i) {
-    if (i > 0) out += ',';
-    AppendGoJsonInt(out, values[i]);
-  }
-  out += ']';
-}
-
+// Writes `"key":`, after a comma unless it starts the object.
 void AppendKey(std::string& out, std::string_view key) {
+  if (out.back() != '{') out += ',';
   out += '"';
   out += key;
   out += "\":";
 }
 
-}  // namespace
+// Writes `"key":value` for a string, an int32 or an int32 array.
+template <typename Value>
+void AppendMember(std::string& out, std::string_view key, const Value& value) {
+  AppendKey(out, key);
+  if constexpr (std::is_same_v<Value, std::vector<int32_t>>) {
+    out += '[';
+    for (size_t i = 0; i < value.size(); ++i) {
+      if (i > 0) out += ',';
+      AppendGoJsonInt(out, value[i]);
+    }
+    out += ']';
+  } else if constexpr (std::is_same_v<Value, int32_t>) {
+    AppendGoJsonInt(out, value);
+  } else {
+    AppendGoJsonString(out, value);
+  }
+}
 
-std::string EncodeLrpStartRequests(const std::vector<LrpStartRequest>& requests) {
+// The members LRP and task start requests share, in upstream's order (the auctioneer's
+// PlacementConstraint and Resource).
+template <typename StartRequest>
+void AppendPlacementAndResources(std::string& out, const StartRequest& r) {
+  AppendKey(out, "PlacementTags");
+  AppendGoJsonStringArray(out, r.placement_tags, /*null_when_empty=*/true);
+  AppendKey(out, "VolumeDrivers");
+  AppendGoJsonStringArray(out, r.volume_drivers, /*null_when_empty=*/false);
+  AppendMember(out, "RootFs", r.root_fs);
+  AppendMember(out, "MemoryMB", r.memory_mb);
+  AppendMember(out, "DiskMB", r.disk_mb);
+  AppendMember(out, "MaxPids", r.max_pids);
+}
+
+// A JSON array with one object per request; `append_members` writes an object's members.
+template <typename StartRequest, typename AppendMembers>
+std::string EncodeStartRequests(const std::vector<StartRequest>& requests,
+                                AppendMembers append_members) {
   std::string out = "[";
-  for (size_t i = 0; i < requests.size(); ++i) {
-    const LrpStartRequest& r = requests[i];
-    if (i > 0) out += ',';
+  for (const StartRequest& r : requests) {
+    if (out.size() > 1) out += ',';
     out += '{';
-    AppendKey(out, "process_guid");
-    AppendGoJsonString(out, r.process_guid);
-    out += ',';
-    AppendKey(out, "domain");
-    AppendGoJsonString(out, r.domain);
-    out += ',';
-    AppendKey(out, "indices");
-    AppendIntArray(out, r.indices);
-    out += ',';
-    AppendKey(out, "PlacementTags");
-    AppendGoJsonStringArray(out, r.placement_tags, /*null_when_empty=*/true);
-    out += ',';
-    AppendKey(out, "VolumeDrivers");
-    AppendGoJsonStringArray(out, r.volume_drivers, /*null_when_empty=*/false);
-    out += ',';
-    AppendKey(out, "RootFs");
-    AppendGoJsonString(out, r.root_fs);
-    out += ',';
-    AppendKey(out, "MemoryMB");
-    AppendGoJsonInt(out, r.memory_mb);
-    out += ',';
-    AppendKey(out, "DiskMB");
-    AppendGoJsonInt(out, r.disk_mb);
-    out += ',';
-    AppendKey(out, "MaxPids");
-    AppendGoJsonInt(out, r.max_pids);
+    append_members(out, r);
     out += '}';
   }
   out += ']';
   return out;
 }
 
+}  // namespace
+
+std::string EncodeLrpStartRequests(const std::vector<LrpStartRequest>& requests) {
+  return EncodeStartRequests(requests, [](std::string& out, const LrpStartRequest& r) {
+    AppendMember(out, "process_guid", r.process_guid);
+    AppendMember(out, "domain", r.domain);
+    AppendMember(out, "indices", r.indices);
+    AppendPlacementAndResources(out, r);
+  });
+}
+
 std::string EncodeTaskStartRequests(const std::vector<TaskStartRequest>& requests) {
-  std::string out = "[";
-  for (size_t i = 0; i < requests.size(); ++i) {
-    const TaskStartRequest& r = requests[i];
-    if (i > 0) out += ',';
-    out += '{';
-    AppendKey(out, "TaskGuid");
-    AppendGoJsonString(out, r.task_guid);
-    out += ',';
-    AppendKey(out, "Domain");
-    AppendGoJsonString(out, r.domain);
-    out += ',';
-    AppendKey(out, "PlacementTags");
-    AppendGoJsonStringArray(out, r.placement_tags, /*null_when_empty=*/true);
-    out += ',';
-    AppendKey(out, "VolumeDrivers");
-    AppendGoJsonStringArray(out, r.volume_drivers, /*null_when_empty=*/false);
-    out += ',';
-    AppendKey(out, "RootFs");
-    AppendGoJsonString(out, r.root_fs);
-    out += ',';
-    AppendKey(out, "MemoryMB");
-    AppendGoJsonInt(out, r.memory_mb);
-    out += ',';
-    AppendKey(out, "DiskMB");
-    AppendGoJsonInt(out, r.disk_mb);
-    out += ',';
-    AppendKey(out, "MaxPids");
-    AppendGoJsonInt(out, r.max_pids);
-    out += ",\"state\":\"Invalid\",\"failed\":false}";
-  }
-  out += ']';
-  return out;
+  return EncodeStartRequests(requests, [](std::string& out, const TaskStartRequest& r) {
+    AppendMember(out, "TaskGuid", r.task_guid);
+    AppendMember(out, "Domain", r.domain);
+    AppendPlacementAndResources(out, r);
+    out += ",\"state\":\"Invalid\",\"failed\":false";
+  });
 }
 
 Result<std::unique_ptr<HttpAuctioneer>> HttpAuctioneer::Create(const std::string& base_url,

@@ -44,20 +44,25 @@ HttpAuctioneerOptions FastOptions() {
   return options;
 }
 
-class AuctioneerTest : public ::testing::Test {
+class AuctioneerTest : public testing::FakePeerTest<FakeAuctioneer> {
  protected:
-  void SetUp() override { ASSERT_TRUE(fake_.Start().ok()); }
-
   std::unique_ptr<HttpAuctioneer> NewAuctioneer(HttpAuctioneerOptions options = FastOptions(),
                                                 const std::string& url = "") {
-    auto created = HttpAuctioneer::Create(url.empty() ? fake_.url() : url, std::move(options),
-                                          Logger(sink_, "bbs"));
-    EXPECT_TRUE(created.ok()) << created.status().ToString();
-    return created.ok() ? std::move(*created) : nullptr;
+    return testing::CreatedOrNull(
+        HttpAuctioneer::Create(url.empty() ? fake_.url() : url, std::move(options), logger()));
   }
 
-  std::shared_ptr<CapturingLogSink> sink_ = std::make_shared<CapturingLogSink>();
-  FakeAuctioneer fake_;
+  // An auctioneer client whose one sender is stuck in a first request (pg-1 with `trace_id`)
+  // that the fake holds until ReleaseHung().
+  std::unique_ptr<HttpAuctioneer> NewAuctioneerWithItsSenderHung(const std::string& trace_id) {
+    fake_.Script({FakeReply::Hang(202)});
+    auto options = FastOptions();
+    options.workers = 1;
+    auto auctioneer = NewAuctioneer(options);
+    auctioneer->RequestLrpAuctions({Lrp("pg-1", {0})}, trace_id);
+    EXPECT_TRUE(fake_.WaitForRequests(1, kWait));
+    return auctioneer;
+  }
 };
 
 TEST_F(AuctioneerTest, PostsLrpStartRequestsWithTheTraceId) {
@@ -140,12 +145,7 @@ TEST_F(AuctioneerTest, RetriesATransportErrorBoundedlyWithoutBlockingTheCaller) 
 }
 
 TEST_F(AuctioneerTest, AHungAuctioneerDoesNotBlockTheCaller) {
-  fake_.Script({FakeReply::Hang(202)});
-  auto options = FastOptions();
-  options.workers = 1;
-  auto auctioneer = NewAuctioneer(options);
-  auctioneer->RequestLrpAuctions({Lrp("pg-1", {0})}, "");
-  ASSERT_TRUE(fake_.WaitForRequests(1, kWait));
+  auto auctioneer = NewAuctioneerWithItsSenderHung("");
   // The only sender is stuck in the network; the caller is not.
   for (int i = 0; i < 10; ++i) auctioneer->RequestTaskAuctions({Task("tg-" + std::to_string(i))});
   fake_.ReleaseHung();
@@ -153,12 +153,7 @@ TEST_F(AuctioneerTest, AHungAuctioneerDoesNotBlockTheCaller) {
 }
 
 TEST_F(AuctioneerTest, BatchesRequestsThatWaitForTheSameTargetAndTraceId) {
-  fake_.Script({FakeReply::Hang(202)});
-  auto options = FastOptions();
-  options.workers = 1;
-  auto auctioneer = NewAuctioneer(options);
-  auctioneer->RequestLrpAuctions({Lrp("pg-1", {0})}, "t1");
-  ASSERT_TRUE(fake_.WaitForRequests(1, kWait));
+  auto auctioneer = NewAuctioneerWithItsSenderHung("t1");
   auctioneer->RequestLrpAuctions({Lrp("pg-2", {0})}, "t1");
   auctioneer->RequestTaskAuctions({Task("tg-1")});
   auctioneer->RequestLrpAuctions({Lrp("pg-3", {1, 2})}, "t1");

@@ -14,29 +14,22 @@ using testing::SharedPki;
 
 const std::string kBody = EncodeTaskCallback("tg-1", false, "", "ok", "", 1700000000000000000);
 
-class CallbacksTest : public ::testing::Test {
+class CallbacksTest : public testing::FakePeerTest<FakeCallbackReceiver> {
  protected:
-  void SetUp() override { ASSERT_TRUE(receiver_.Start().ok()); }
-
   std::unique_ptr<HttpCallbacks> NewCallbacks(milliseconds timeout = std::chrono::seconds(5),
                                               TlsOptions tls = {}) {
-    auto created = HttpCallbacks::Create(timeout, Logger(LogSink::Null(), "bbs"), std::move(tls));
-    EXPECT_TRUE(created.ok()) << created.status().ToString();
-    return created.ok() ? std::move(*created) : nullptr;
+    return testing::CreatedOrNull(HttpCallbacks::Create(timeout, logger(), std::move(tls)));
   }
-
-  FakeCallbackReceiver receiver_;
 };
 
 TEST_F(CallbacksTest, PostsTheBodyAndReportsA200) {
   auto callbacks = NewCallbacks();
-  CallbackOutcome outcome =
-      callbacks->Post(receiver_.url() + "/internal/v3/tasks/tg-1/done", kBody);
+  CallbackOutcome outcome = callbacks->Post(fake_.url() + "/internal/v3/tasks/tg-1/done", kBody);
   EXPECT_EQ(outcome.kind, CallbackOutcome::kResponse) << outcome.error;
   EXPECT_EQ(outcome.status, 200);
 
-  ASSERT_EQ(receiver_.request_count(), 1u);
-  RecordedRequest request = receiver_.requests()[0];
+  ASSERT_EQ(fake_.request_count(), 1u);
+  RecordedRequest request = fake_.requests()[0];
   EXPECT_EQ(request.method, "POST");
   EXPECT_EQ(request.target, "/internal/v3/tasks/tg-1/done");
   EXPECT_EQ(request.Header("Content-Type"), "application/json");
@@ -46,29 +39,29 @@ TEST_F(CallbacksTest, PostsTheBodyAndReportsA200) {
 }
 
 TEST_F(CallbacksTest, ReportsA503AsAResponse) {
-  receiver_.Script({FakeReply::Respond(503), FakeReply::Respond(504), FakeReply::Respond(500)});
+  fake_.Script({FakeReply::Respond(503), FakeReply::Respond(504), FakeReply::Respond(500)});
   auto callbacks = NewCallbacks();
   for (int status : {503, 504, 500}) {
-    CallbackOutcome outcome = callbacks->Post(receiver_.url() + "/cb", kBody);
+    CallbackOutcome outcome = callbacks->Post(fake_.url() + "/cb", kBody);
     EXPECT_EQ(outcome.kind, CallbackOutcome::kResponse);
     EXPECT_EQ(outcome.status, status);
   }
 }
 
 TEST_F(CallbacksTest, ReportsAClosedConnectionAsRetryable) {
-  receiver_.SetDefaultReply(FakeReply::CloseConnection());
+  fake_.SetDefaultReply(FakeReply::CloseConnection());
   auto callbacks = NewCallbacks();
-  CallbackOutcome outcome = callbacks->Post(receiver_.url() + "/cb", kBody);
+  CallbackOutcome outcome = callbacks->Post(fake_.url() + "/cb", kBody);
   EXPECT_EQ(outcome.kind, CallbackOutcome::kRetryableTransportError);
   EXPECT_FALSE(outcome.error.empty());
 }
 
 TEST_F(CallbacksTest, ReportsATimeoutAsRetryable) {
-  receiver_.Script({FakeReply::Hang()});
+  fake_.Script({FakeReply::Hang()});
   auto callbacks = NewCallbacks(milliseconds(200));
-  CallbackOutcome outcome = callbacks->Post(receiver_.url() + "/cb", kBody);
+  CallbackOutcome outcome = callbacks->Post(fake_.url() + "/cb", kBody);
   EXPECT_EQ(outcome.kind, CallbackOutcome::kRetryableTransportError) << outcome.error;
-  receiver_.ReleaseHung();
+  fake_.ReleaseHung();
 }
 
 TEST_F(CallbacksTest, ReportsARefusedConnectionAsFatal) {
@@ -88,12 +81,12 @@ TEST_F(CallbacksTest, ReportsAMalformedUrlAsFatal) {
 TEST_F(CallbacksTest, FollowsARedirectAndReportsTheFinalStatus) {
   FakeReply moved = FakeReply::Respond(308);
   moved.headers = {{"Location", "/final"}};
-  receiver_.Script({moved, FakeReply::Respond(204)});
+  fake_.Script({moved, FakeReply::Respond(204)});
   auto callbacks = NewCallbacks();
-  CallbackOutcome outcome = callbacks->Post(receiver_.url() + "/cb", kBody);
+  CallbackOutcome outcome = callbacks->Post(fake_.url() + "/cb", kBody);
   EXPECT_EQ(outcome.kind, CallbackOutcome::kResponse);
   EXPECT_EQ(outcome.status, 204);
-  EXPECT_EQ(receiver_.requests().at(1).body, kBody);
+  EXPECT_EQ(fake_.requests().at(1).body, kBody);
 }
 
 TEST(CallbacksTlsTest, PostsOverHttpsTrustingTheConfiguredCa) {

@@ -195,15 +195,6 @@ TEST(UrlTest, JoinsRoutesOntoABaseUrlWithAPathPrefix) {
   EXPECT_EQ(ParseUrl("http://a:1")->WithRoute("/v1/lrps").ToString(), "http://a:1/v1/lrps");
 }
 
-TEST(UrlTest, EscapesPathSegmentsLikeGoPathEscape) {
-  EXPECT_EQ(EscapePathSegment("5b0e-a1_b.c~d"), "5b0e-a1_b.c~d");
-  EXPECT_EQ(EscapePathSegment("a/b c"), "a%2Fb%20c");
-  EXPECT_EQ(EscapePathSegment("$&+:=@"), "$&+:=@");
-  EXPECT_EQ(EscapePathSegment(";,?#%"), "%3B%2C%3F%23%25");
-  EXPECT_EQ(EscapePathSegment("\xC3\xA9"), "%C3%A9");
-  EXPECT_EQ(UnescapePath("a%2Fb%20c%zz%4"), "a/b c%zz%4");
-}
-
 TEST(StatusTextTest, FormatsUpstreamsHttpErrorText) {
   EXPECT_EQ(HttpStatusError(500), "http error: status code 500 (Internal Server Error)");
   EXPECT_EQ(HttpStatusError(404), "http error: status code 404 (Not Found)");

@@ -18,19 +18,13 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 
+#include "bbs/http/asio.h"
+
 namespace bbs::clients {
 
 namespace internal {
-namespace {
 
-namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace bhttp = boost::beast::http;
-namespace ssl = boost::asio::ssl;
-using tcp = asio::ip::tcp;
-using IoError = boost::system::error_code;
-
-}  // namespace
+using namespace bbs::http::asio_names;
 
 // A thread-per-connection HTTP/1.1 server using blocking socket calls. Stop() unblocks every
 // thread by shutting the listening and connected sockets down (shutdown(2) makes blocked

@@ -38,6 +38,8 @@
 #include <boost/beast/http/verb.hpp>
 #include <boost/beast/http/write.hpp>
 
+#include "bbs/http/asio.h"
+
 namespace bbs::clients {
 
 // ------------------------------------------------------------------------------------------
@@ -63,27 +65,13 @@ std::string HttpResponse::Header(std::string_view name) const {
 }
 
 const char* TransportErrorName(TransportError error) {
-  switch (error) {
-    case TransportError::kNone:
-      return "none";
-    case TransportError::kInvalidUrl:
-      return "invalid-url";
-    case TransportError::kResolve:
-      return "resolve";
-    case TransportError::kConnect:
-      return "connect";
-    case TransportError::kTls:
-      return "tls";
-    case TransportError::kTimeout:
-      return "timeout";
-    case TransportError::kConnectionClosed:
-      return "connection-closed";
-    case TransportError::kProtocol:
-      return "protocol";
-    case TransportError::kShutdown:
-      return "shutdown";
-  }
-  return "unknown";
+  // In the enum's order.
+  static constexpr std::array<const char*, 9> kNames = {
+      "none",    "invalid-url",       "resolve",  "connect", "tls",
+      "timeout", "connection-closed", "protocol", "shutdown"};
+  static_assert(kNames.size() == static_cast<size_t>(TransportError::kShutdown) + 1);
+  const auto index = static_cast<size_t>(error);
+  return index < kNames.size() ? kNames[index] : "unknown";
 }
 
 // ------------------------------------------------------------------------------------------
@@ -92,12 +80,7 @@ const char* TransportErrorName(TransportError error) {
 namespace internal {
 namespace {
 
-namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace bhttp = boost::beast::http;
-namespace ssl = boost::asio::ssl;
-using tcp = asio::ip::tcp;
-using IoError = boost::system::error_code;
+using namespace bbs::http::asio_names;
 using SteadyClock = std::chrono::steady_clock;
 using TlsStream = ssl::stream<beast::tcp_stream>;
 using Request = bhttp::request<bhttp::string_body>;

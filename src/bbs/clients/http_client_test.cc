@@ -20,9 +20,7 @@ using testing::TlsPeer;
 using testing::UntrustedTlsPeer;
 
 std::shared_ptr<HttpClient> NewClient(HttpClientOptions options = {}) {
-  auto client = HttpClient::Create(std::move(options));
-  EXPECT_TRUE(client.ok()) << client.status().ToString();
-  return client.ok() ? *client : nullptr;
+  return testing::CreatedOrNull(HttpClient::Create(std::move(options)));
 }
 
 HttpRequest Post(std::string url, std::string body = "{}") {
@@ -32,6 +30,20 @@ HttpRequest Post(std::string url, std::string body = "{}") {
   request.headers = {{"Content-Type", "application/json"}};
   request.body = std::move(body);
   return request;
+}
+
+TEST(TransportErrorTest, NamesEveryError) {
+  const std::pair<TransportError, std::string_view> names[] = {
+      {TransportError::kNone, "none"},
+      {TransportError::kInvalidUrl, "invalid-url"},
+      {TransportError::kResolve, "resolve"},
+      {TransportError::kConnect, "connect"},
+      {TransportError::kTls, "tls"},
+      {TransportError::kTimeout, "timeout"},
+      {TransportError::kConnectionClosed, "connection-closed"},
+      {TransportError::kProtocol, "protocol"},
+      {TransportError::kShutdown, "shutdown"}};
+  for (const auto& [error, name] : names) EXPECT_EQ(TransportErrorName(error), name);
 }
 
 TEST(HttpClientTest, PostsABodyWithHostUserAgentAndContentLength) {

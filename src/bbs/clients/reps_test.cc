@@ -8,7 +8,6 @@
 namespace bbs::clients {
 namespace {
 
-using testing::CapturingLogSink;
 using testing::FakeTransport;
 using testing::FindHeader;
 using testing::kWait;
@@ -37,24 +36,17 @@ LrpInstanceUpdate RoutesUpdate() {
   return update;
 }
 
-class RepsTest : public ::testing::Test {
+class RepsTest : public testing::FakePeerTest<FakeRep> {
  protected:
-  void SetUp() override { ASSERT_TRUE(rep_.Start().ok()); }
-
   std::unique_ptr<HttpReps> NewReps(HttpRepsOptions options = PlainOptions()) {
-    auto created = HttpReps::Create(std::move(options), Logger(sink_, "bbs"));
-    EXPECT_TRUE(created.ok()) << created.status().ToString();
-    return created.ok() ? std::move(*created) : nullptr;
+    return testing::CreatedOrNull(HttpReps::Create(std::move(options), logger()));
   }
-
-  std::shared_ptr<CapturingLogSink> sink_ = std::make_shared<CapturingLogSink>();
-  FakeRep rep_;
 };
 
 TEST_F(RepsTest, StopsAnInstanceWithTheTraceId) {
   auto reps = NewReps();
-  ASSERT_TRUE(reps->StopLrpInstance(rep_.url(), "pg-1", "ig-1", "trace-1").ok());
-  auto calls = rep_.calls();
+  ASSERT_TRUE(reps->StopLrpInstance(fake_.url(), "pg-1", "ig-1", "trace-1").ok());
+  auto calls = fake_.calls();
   ASSERT_EQ(calls.size(), 1u);
   EXPECT_EQ(calls[0].kind, RepCall::Kind::kStop);
   EXPECT_EQ(calls[0].process_guid, "pg-1");
@@ -69,10 +61,10 @@ TEST_F(RepsTest, StopsAnInstanceWithTheTraceId) {
 
 TEST_F(RepsTest, OmitsTheTraceIdHeaderWhenTheTraceIdIsEmpty) {
   auto reps = NewReps();
-  ASSERT_TRUE(reps->StopLrpInstance(rep_.url(), "pg-1", "ig-1", "").ok());
-  ASSERT_TRUE(reps->CancelTask(rep_.url(), "tg-1", "").ok());
-  ASSERT_TRUE(reps->UpdateLrpInstance(rep_.url(), RoutesUpdate(), "").ok());
-  auto requests = rep_.requests();
+  ASSERT_TRUE(reps->StopLrpInstance(fake_.url(), "pg-1", "ig-1", "").ok());
+  ASSERT_TRUE(reps->CancelTask(fake_.url(), "tg-1", "").ok());
+  ASSERT_TRUE(reps->UpdateLrpInstance(fake_.url(), RoutesUpdate(), "").ok());
+  auto requests = fake_.requests();
   ASSERT_EQ(requests.size(), 3u);
   for (const RecordedRequest& request : requests) {
     EXPECT_FALSE(request.HasHeader("X-Vcap-Request-Id")) << request.target;
@@ -80,9 +72,9 @@ TEST_F(RepsTest, OmitsTheTraceIdHeaderWhenTheTraceIdIsEmpty) {
 }
 
 TEST_F(RepsTest, ReturnsTheHttpErrorWhenAStopIsNotAccepted) {
-  rep_.Script({FakeReply::Respond(500)});
+  fake_.Script({FakeReply::Respond(500)});
   auto reps = NewReps();
-  Status status = reps->StopLrpInstance(rep_.url(), "pg-1", "ig-1", "");
+  Status status = reps->StopLrpInstance(fake_.url(), "pg-1", "ig-1", "");
   EXPECT_EQ(status.code(), ErrorCode::kUnknownError);
   EXPECT_EQ(status.message(), "http error: status code 500 (Internal Server Error)");
 }
@@ -97,8 +89,8 @@ TEST_F(RepsTest, ReturnsTheTransportErrorWhenTheRepIsUnreachable) {
 
 TEST_F(RepsTest, EscapesPathParametersAsSegments) {
   auto reps = NewReps();
-  ASSERT_TRUE(reps->StopLrpInstance(rep_.url(), "pg/1 x", "ig?1", "").ok());
-  auto calls = rep_.calls();
+  ASSERT_TRUE(reps->StopLrpInstance(fake_.url(), "pg/1 x", "ig?1", "").ok());
+  auto calls = fake_.calls();
   ASSERT_EQ(calls.size(), 1u);
   EXPECT_EQ(calls[0].request.target, "/v1/lrps/pg%2F1%20x/instances/ig%3F1/stop");
   EXPECT_EQ(calls[0].process_guid, "pg/1 x");
@@ -109,17 +101,17 @@ TEST_F(RepsTest, RequiresAnHttpsRepUrlByDefault) {
   auto options = PlainOptions();
   options.require_tls = true;
   auto reps = NewReps(options);
-  EXPECT_EQ(reps->StopLrpInstance(rep_.url(), "pg-1", "ig-1", "").message(), kHttpsRequired);
+  EXPECT_EQ(reps->StopLrpInstance(fake_.url(), "pg-1", "ig-1", "").message(), kHttpsRequired);
   EXPECT_EQ(reps->StopLrpInstance("", "pg-1", "ig-1", "").message(), kHttpsRequired);
   EXPECT_EQ(reps->CancelTask("tcp://cell:1801", "tg-1", "").message(), kHttpsRequired);
   EXPECT_FALSE(reps->CancelTask("https://", "tg-1", "").ok());
-  EXPECT_EQ(rep_.request_count(), 0u);
+  EXPECT_EQ(fake_.request_count(), 0u);
 }
 
 TEST_F(RepsTest, CancelsATaskWithoutAContentType) {
   auto reps = NewReps();
-  ASSERT_TRUE(reps->CancelTask(rep_.url(), "tg-1", "trace-2").ok());
-  auto calls = rep_.calls();
+  ASSERT_TRUE(reps->CancelTask(fake_.url(), "tg-1", "trace-2").ok());
+  auto calls = fake_.calls();
   ASSERT_EQ(calls.size(), 1u);
   EXPECT_EQ(calls[0].kind, RepCall::Kind::kCancel);
   EXPECT_EQ(calls[0].task_guid, "tg-1");
@@ -130,9 +122,9 @@ TEST_F(RepsTest, CancelsATaskWithoutAContentType) {
 }
 
 TEST_F(RepsTest, CancelReportsHttpAndTransportFailuresAsSuccessAndLogsThem) {
-  rep_.Script({FakeReply::Respond(500)});
+  fake_.Script({FakeReply::Respond(500)});
   auto reps = NewReps();
-  EXPECT_TRUE(reps->CancelTask(rep_.url(), "tg-1", "").ok());
+  EXPECT_TRUE(reps->CancelTask(fake_.url(), "tg-1", "").ok());
   RefusingPort refusing;
   EXPECT_TRUE(reps->CancelTask(refusing.url(), "tg-2", "").ok());
   EXPECT_TRUE(sink_->Contains({"failed-to-cancel-task", "status code 500", "tg-1"}));
@@ -141,8 +133,8 @@ TEST_F(RepsTest, CancelReportsHttpAndTransportFailuresAsSuccessAndLogsThem) {
 
 TEST_F(RepsTest, UpdatesAnInstanceThroughV2) {
   auto reps = NewReps();
-  ASSERT_TRUE(reps->UpdateLrpInstance(rep_.url(), RoutesUpdate(), "trace-3").ok());
-  auto calls = rep_.calls();
+  ASSERT_TRUE(reps->UpdateLrpInstance(fake_.url(), RoutesUpdate(), "trace-3").ok());
+  auto calls = fake_.calls();
   ASSERT_EQ(calls.size(), 1u);
   EXPECT_EQ(calls[0].kind, RepCall::Kind::kUpdateV2);
   EXPECT_EQ(calls[0].request.method, "PUT");
@@ -153,10 +145,10 @@ TEST_F(RepsTest, UpdatesAnInstanceThroughV2) {
 }
 
 TEST_F(RepsTest, FallsBackToV1WithoutMetricTagsWhenV2IsMissing) {
-  rep_.SetV2UpdateEnabled(false);
+  fake_.SetV2UpdateEnabled(false);
   auto reps = NewReps();
-  ASSERT_TRUE(reps->UpdateLrpInstance(rep_.url(), RoutesUpdate(), "t").ok());
-  auto calls = rep_.calls();
+  ASSERT_TRUE(reps->UpdateLrpInstance(fake_.url(), RoutesUpdate(), "t").ok());
+  auto calls = fake_.calls();
   ASSERT_EQ(calls.size(), 2u);
   EXPECT_EQ(calls[0].kind, RepCall::Kind::kUpdateV2);
   EXPECT_EQ(calls[1].kind, RepCall::Kind::kUpdateV1);
@@ -168,48 +160,48 @@ TEST_F(RepsTest, FallsBackToV1WithoutMetricTagsWhenV2IsMissing) {
 }
 
 TEST_F(RepsTest, TreatsA404FromV1AsSuccess) {
-  rep_.SetV2UpdateEnabled(false);
-  rep_.SetV1UpdateEnabled(false);
+  fake_.SetV2UpdateEnabled(false);
+  fake_.SetV1UpdateEnabled(false);
   auto reps = NewReps();
-  EXPECT_TRUE(reps->UpdateLrpInstance(rep_.url(), RoutesUpdate(), "").ok());
-  EXPECT_EQ(rep_.calls().size(), 2u);
+  EXPECT_TRUE(reps->UpdateLrpInstance(fake_.url(), RoutesUpdate(), "").ok());
+  EXPECT_EQ(fake_.calls().size(), 2u);
 }
 
 TEST_F(RepsTest, ReturnsOtherV1FailuresAsErrors) {
-  rep_.SetV2UpdateEnabled(false);
-  rep_.Script({FakeReply::Respond(500)});
+  fake_.SetV2UpdateEnabled(false);
+  fake_.Script({FakeReply::Respond(500)});
   auto reps = NewReps();
-  EXPECT_EQ(reps->UpdateLrpInstance(rep_.url(), RoutesUpdate(), "").message(),
+  EXPECT_EQ(reps->UpdateLrpInstance(fake_.url(), RoutesUpdate(), "").message(),
             "http error: status code 500 (Internal Server Error)");
 }
 
 TEST_F(RepsTest, DoesNotFallBackWhenTheUpdateCarriesNoInternalRoutes) {
-  rep_.SetV2UpdateEnabled(false);
+  fake_.SetV2UpdateEnabled(false);
   auto reps = NewReps();
   LrpInstanceUpdate update = RoutesUpdate();
   update.internal_routes.reset();
-  EXPECT_TRUE(reps->UpdateLrpInstance(rep_.url(), update, "").ok());
-  auto calls = rep_.calls();
+  EXPECT_TRUE(reps->UpdateLrpInstance(fake_.url(), update, "").ok());
+  auto calls = fake_.calls();
   ASSERT_EQ(calls.size(), 1u);
   EXPECT_EQ(calls[0].kind, RepCall::Kind::kUpdateV2);
 }
 
 TEST_F(RepsTest, ReturnsAV2FailureOtherThan404) {
-  rep_.Script({FakeReply::Respond(503)});
+  fake_.Script({FakeReply::Respond(503)});
   auto reps = NewReps();
-  EXPECT_EQ(reps->UpdateLrpInstance(rep_.url(), RoutesUpdate(), "").message(),
+  EXPECT_EQ(reps->UpdateLrpInstance(fake_.url(), RoutesUpdate(), "").message(),
             "http error: status code 503 (Service Unavailable)");
-  EXPECT_EQ(rep_.calls().size(), 1u);
+  EXPECT_EQ(fake_.calls().size(), 1u);
 }
 
 TEST_F(RepsTest, SendsAsynchronousStopsAndUpdates) {
   auto reps = NewReps();
-  reps->StopLrpInstanceAsync(rep_.url(), "pg-1", "ig-1", "t");
-  reps->UpdateLrpInstanceAsync(rep_.url(), RoutesUpdate(), "t");
-  ASSERT_TRUE(rep_.WaitForCalls(2, kWait));
+  reps->StopLrpInstanceAsync(fake_.url(), "pg-1", "ig-1", "t");
+  reps->UpdateLrpInstanceAsync(fake_.url(), RoutesUpdate(), "t");
+  ASSERT_TRUE(fake_.WaitForCalls(2, kWait));
   int stops = 0;
   int updates = 0;
-  for (const RepCall& call : rep_.calls()) {
+  for (const RepCall& call : fake_.calls()) {
     stops += call.kind == RepCall::Kind::kStop;
     updates += call.kind == RepCall::Kind::kUpdateV2;
   }
@@ -218,10 +210,10 @@ TEST_F(RepsTest, SendsAsynchronousStopsAndUpdates) {
 }
 
 TEST_F(RepsTest, LogsAsynchronousFailures) {
-  rep_.SetDefaultReply(FakeReply::Respond(500));
+  fake_.SetDefaultReply(FakeReply::Respond(500));
   auto reps = NewReps();
-  reps->StopLrpInstanceAsync(rep_.url(), "pg-1", "ig-1", "");
-  reps->UpdateLrpInstanceAsync(rep_.url(), RoutesUpdate(), "");
+  reps->StopLrpInstanceAsync(fake_.url(), "pg-1", "ig-1", "");
+  reps->UpdateLrpInstanceAsync(fake_.url(), RoutesUpdate(), "");
   reps->StopLrpInstanceAsync("http://", "pg-2", "ig-2", "");
   reps->Shutdown(kWait);
   EXPECT_TRUE(sink_->Contains({"failed-to-stop-lrp-instance", "status code 500", "pg-1"}));
@@ -232,9 +224,9 @@ TEST_F(RepsTest, LogsAsynchronousFailures) {
 TEST_F(RepsTest, DropsAsynchronousCallsAfterShutdown) {
   auto reps = NewReps();
   reps->Shutdown(kWait);
-  reps->StopLrpInstanceAsync(rep_.url(), "pg-1", "ig-1", "");
+  reps->StopLrpInstanceAsync(fake_.url(), "pg-1", "ig-1", "");
   EXPECT_TRUE(sink_->Contains({"failed-to-stop-lrp-instance", "shut down"}));
-  EXPECT_EQ(rep_.request_count(), 0u);
+  EXPECT_EQ(fake_.request_count(), 0u);
 }
 
 TEST(RepsTlsTest, StopsAnInstanceOnAMutualTlsRep) {

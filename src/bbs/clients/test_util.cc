@@ -1,10 +1,5 @@
 #include "bbs/clients/test_util.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <strings.h>
 #include <cstdlib>
 
@@ -65,22 +60,12 @@ HttpResult FakeTransport::Error(TransportError error, std::string message) {
 }
 
 RefusingPort::RefusingPort() {
-  fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  address.sin_port = 0;
-  socklen_t length = sizeof(address);
-  if (fd_ < 0 || ::bind(fd_, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0 ||
-      ::getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
-    ADD_FAILURE() << "cannot reserve a loopback port";
-    return;
-  }
-  port_ = ntohs(address.sin_port);
-}
-
-RefusingPort::~RefusingPort() {
-  if (fd_ >= 0) ::close(fd_);
+  using boost::asio::ip::tcp;
+  boost::system::error_code ec;
+  socket_.open(tcp::v4(), ec);
+  if (!ec) socket_.bind(tcp::endpoint(boost::asio::ip::address_v4::loopback(), 0), ec);
+  if (!ec) port_ = socket_.local_endpoint(ec).port();
+  if (ec) ADD_FAILURE() << "cannot reserve a loopback port: " << ec.message();
 }
 
 std::string RefusingPort::url(std::string_view scheme) const {

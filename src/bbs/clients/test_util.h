@@ -8,6 +8,10 @@
 #include <string_view>
 #include <vector>
 
+#include <gtest/gtest.h>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
 #include "bbs/base/logger.h"
 #include "bbs/clients/fake_peers.h"
 #include "bbs/clients/http_client.h"
@@ -51,14 +55,31 @@ class FakeTransport final : public HttpTransport {
 class RefusingPort {
  public:
   RefusingPort();
-  ~RefusingPort();
-  RefusingPort(const RefusingPort&) = delete;
-  RefusingPort& operator=(const RefusingPort&) = delete;
   std::string url(std::string_view scheme = "http") const;
 
  private:
-  int fd_ = -1;
+  boost::asio::io_context io_;
+  boost::asio::ip::tcp::socket socket_{io_};  // closed with this object
   uint16_t port_ = 0;
+};
+
+// What a client's Create returned, or null after a failed expectation that names the error.
+template <typename Pointer>
+Pointer CreatedOrNull(Result<Pointer> created) {
+  EXPECT_TRUE(created.ok()) << created.status().ToString();
+  return created.ok() ? std::move(*created) : nullptr;
+}
+
+// A test with one started fake peer (FakeAuctioneer, FakeRep, FakeCallbackReceiver) and a sink
+// that keeps the log lines of the client under test.
+template <typename Peer>
+class FakePeerTest : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_TRUE(fake_.Start().ok()); }
+  Logger logger() const { return Logger(sink_, "bbs"); }
+
+  std::shared_ptr<CapturingLogSink> sink_ = std::make_shared<CapturingLogSink>();
+  Peer fake_;
 };
 
 // One PKI per test process, generated on first use into a temporary directory.

@@ -37,24 +37,20 @@
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/read.hpp>
 
+#include "bbs/http/asio.h"
 #include "bbs/http/status_text.h"
 
 namespace bbs::http {
 namespace internal {
 namespace {
 
-namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace bhttp = boost::beast::http;
-namespace ssl = boost::asio::ssl;
-using tcp = asio::ip::tcp;
+using namespace bbs::http::asio_names;
 using SteadyClock = std::chrono::steady_clock;
 
 using Strand = asio::strand<asio::io_context::executor_type>;
 using Socket = asio::basic_stream_socket<tcp, Strand>;
 using Acceptor = asio::basic_socket_acceptor<tcp, Strand>;
 using Timer = asio::basic_waitable_timer<SteadyClock, asio::wait_traits<SteadyClock>, Strand>;
-using IoError = boost::system::error_code;
 
 constexpr std::string_view k100Continue = "HTTP/1.1 100 Continue\r\n\r\n";
 // How long a connection we close keeps draining what the peer still sends, so that the kernel
@@ -1095,6 +1091,20 @@ void ServerImpl::Unregister(Session* session) {
   if (sessions_.empty() && stopping_) drained_.notify_all();
 }
 
+namespace {
+
+// Calls `wind_down` (Shutdown or ForceClose) on each session on its own strand; empties
+// `sessions`.
+void PostToEach(std::vector<std::shared_ptr<Session>>& sessions, void (Session::*wind_down)()) {
+  for (auto& session : sessions) {
+    Strand executor = session->executor();
+    asio::post(executor, [session = std::move(session), wind_down] { (*session.*wind_down)(); });
+  }
+  sessions.clear();
+}
+
+}  // namespace
+
 void ServerImpl::Stop() {
   std::lock_guard<std::mutex> stop_lock(stop_mu_);
   if (stopped_) return;
@@ -1120,11 +1130,7 @@ void ServerImpl::Stop() {
     for (auto& [raw, session] : sessions_) open.push_back(session);
   }
   log_.Info("stopping", {{"connections", open.size()}});
-  for (auto& session : open) {
-    Strand executor = session->executor();
-    asio::post(executor, [session = std::move(session)] { session->Shutdown(); });
-  }
-  open.clear();
+  PostToEach(open, &Session::Shutdown);
 
   // 3. Wait for them, then close whatever is left.
   {
@@ -1135,11 +1141,7 @@ void ServerImpl::Stop() {
   }
   if (!open.empty()) {
     log_.Info("forcing-close", {{"connections", open.size()}});
-    for (auto& session : open) {
-      Strand executor = session->executor();
-      asio::post(executor, [session = std::move(session)] { session->ForceClose(); });
-    }
-    open.clear();
+    PostToEach(open, &Session::ForceClose);
     std::unique_lock<std::mutex> lock(mu_);
     drained_.wait_for(lock, kForceCloseTimeout, [this] { return sessions_.empty(); });
   }

@@ -69,12 +69,14 @@ Router EchoRouter() {
 // Hands requests to a thread owned by the test, like an application's worker pool.
 class Worker {
  public:
-  Handler handler() {
-    return [this](Request&& request, Responder respond) {
+  // `router` with POST `path` handed to this worker.
+  Router Route(Router router = Router(), const std::string& path = "/v1/slow") {
+    router.Add("POST", path, "Worker", [this](Request&& request, Responder respond) {
       std::lock_guard<std::mutex> lock(mu_);
       queue_.emplace_back(std::move(request), std::move(respond));
       cv_.notify_all();
-    };
+    });
+    return router;
   }
 
   // Waits for the next queued request and returns its responder.
@@ -149,29 +151,69 @@ Handler StreamHandler(std::shared_ptr<RecordingStream> stream) {
   };
 }
 
+// A server whose route POST /v1/events (added to `router`) answers with a RecordingStream.
+struct StreamServer {
+  explicit StreamServer(ServerOptions options = TestOptions(), Router router = Router(),
+                        bool terminate_on_stop = false)
+      : stream(std::make_shared<RecordingStream>(terminate_on_stop)) {
+    router.Add("POST", "/v1/events", "Events", StreamHandler(stream));
+    server = StartServer(std::move(router), std::move(options));
+  }
+
+  // Requests the stream on a new `client` (over TLS with `tls`): the writer the stream was
+  // started with, or null.
+  std::shared_ptr<StreamWriter> Open(const std::optional<TestClientTls>& tls = std::nullopt) {
+    client.emplace(server->port(), tls);
+    if (!client->StartRequest("POST", "/v1/events").ok()) return nullptr;
+    return stream->WaitStarted();
+  }
+
+  std::shared_ptr<RecordingStream> stream;
+  std::unique_ptr<Server> server;
+  std::optional<TestClient> client;  // set by Open()
+};
+
+// Expects `response` to have `status`, `body` and each of `headers` with that value.
+void ExpectResponse(const TestResponse& response, int status, std::string_view body,
+                    const HeaderList& headers) {
+  EXPECT_EQ(response.status, status);
+  EXPECT_EQ(response.body, body);
+  for (const auto& [name, value] : headers) EXPECT_EQ(response.Header(name), value) << name;
+}
+
 std::string Chunk(std::string_view data) {
   char size[16];
   std::snprintf(size, sizeof(size), "%zx", data.size());
   return std::string(size) + ";\r\n" + std::string(data) + "\r\n";
 }
 
-TEST(ServerTest, RoutesByExactPathIgnoringTheQueryString) {
-  auto server = StartServer(EchoRouter());
-  TestClient client(server->port());
+// Starts the server under test and a client of it.
+class ServerTest : public ::testing::Test {
+ protected:
+  TestClient& Serve(Router router = EchoRouter(), ServerOptions options = TestOptions(),
+                    bool ready = true) {
+    server_ = StartServer(std::move(router), std::move(options), ready);
+    return client_.emplace(server_->port());
+  }
+
+  std::unique_ptr<Server> server_;
+  std::optional<TestClient> client_;
+};
+
+TEST_F(ServerTest, RoutesByExactPathIgnoringTheQueryString) {
+  TestClient& client = Serve();
   auto response =
       client.Send("POST", "/v1/echo?ignored=1", "hello", {{"X-Vcap-Request-Id", "abc-123"}});
   ASSERT_TRUE(response.ok()) << response.status().ToString();
-  EXPECT_EQ(response->status, 200);
-  EXPECT_EQ(response->body, "POST /v1/echo hello");
-  EXPECT_EQ(response->Header("Content-Type"), "application/x-protobuf");
-  EXPECT_EQ(response->Header("Content-Length"), "19");
-  EXPECT_EQ(response->Header("X-Request-Id-Seen"), "[abc-123]");
+  ExpectResponse(*response, 200, "POST /v1/echo hello",
+                 {{"Content-Type", "application/x-protobuf"},
+                  {"Content-Length", "19"},
+                  {"X-Request-Id-Seen", "[abc-123]"}});
   EXPECT_FALSE(response->HasHeader("Transfer-Encoding"));
 }
 
-TEST(ServerTest, TellsAnEmptyRequestIdFromAnAbsentOne) {
-  auto server = StartServer(EchoRouter());
-  TestClient client(server->port());
+TEST_F(ServerTest, TellsAnEmptyRequestIdFromAnAbsentOne) {
+  TestClient& client = Serve();
   auto empty = client.Send("POST", "/v1/echo", "", {{"X-Vcap-Request-Id", ""}});
   ASSERT_TRUE(empty.ok()) << empty.status().ToString();
   EXPECT_EQ(empty->Header("X-Request-Id-Seen"), "[]");
@@ -180,26 +222,23 @@ TEST(ServerTest, TellsAnEmptyRequestIdFromAnAbsentOne) {
   EXPECT_EQ(absent->Header("X-Request-Id-Seen"), "none");
 }
 
-TEST(ServerTest, AnswersAnUnknownPathWithGosExact404) {
-  auto server = StartServer(EchoRouter());
-  TestClient client(server->port());
+TEST_F(ServerTest, AnswersAnUnknownPathWithGosExact404) {
+  TestClient& client = Serve();
   for (const char* method : {"GET", "POST", "PUT"}) {
     auto response = client.Send(method, "/v1/nothing-here");
     ASSERT_TRUE(response.ok()) << response.status().ToString();
-    EXPECT_EQ(response->status, 404);
-    EXPECT_EQ(response->body, "404 page not found\n");
-    EXPECT_EQ(response->Header("Content-Type"), "text/plain; charset=utf-8");
-    EXPECT_EQ(response->Header("X-Content-Type-Options"), "nosniff");
-    EXPECT_EQ(response->Header("Content-Length"), "19");
+    ExpectResponse(*response, 404, "404 page not found\n",
+                   {{"Content-Type", "text/plain; charset=utf-8"},
+                    {"X-Content-Type-Options", "nosniff"},
+                    {"Content-Length", "19"}});
   }
   EXPECT_EQ(client.connections(), 1);
 }
 
-TEST(ServerTest, AnswersAKnownPathUnderAnotherMethodWithExact405) {
+TEST_F(ServerTest, AnswersAKnownPathUnderAnotherMethodWithExact405) {
   Router router = EchoRouter();
   router.Add("GET", "/v1/events", "Events", Echo);
-  auto server = StartServer(std::move(router));
-  TestClient client(server->port());
+  TestClient& client = Serve(std::move(router));
   auto response = client.Send("GET", "/v1/echo");
   ASSERT_TRUE(response.ok()) << response.status().ToString();
   EXPECT_EQ(response->status, 405);
@@ -219,9 +258,8 @@ TEST(ServerTest, AnswersAKnownPathUnderAnotherMethodWithExact405) {
   EXPECT_EQ(client.connections(), 1);
 }
 
-TEST(ServerTest, AnswersEverythingWith503UntilReady) {
-  auto server = StartServer(EchoRouter(), TestOptions(), /*ready=*/false);
-  TestClient client(server->port());
+TEST_F(ServerTest, AnswersEverythingWith503UntilReady) {
+  TestClient& client = Serve(EchoRouter(), TestOptions(), /*ready=*/false);
   for (const char* path : {"/v1/echo", "/unknown"}) {
     auto response = client.Send("POST", path, "x");
     ASSERT_TRUE(response.ok()) << response.status().ToString();
@@ -229,16 +267,15 @@ TEST(ServerTest, AnswersEverythingWith503UntilReady) {
     EXPECT_EQ(response->body, "");
     EXPECT_FALSE(response->HasHeader("Content-Type"));
   }
-  server->SetReady(true);
+  server_->SetReady(true);
   auto response = client.Send("POST", "/v1/echo", "x");
   ASSERT_TRUE(response.ok()) << response.status().ToString();
   EXPECT_EQ(response->status, 200);
   EXPECT_EQ(response->body, "POST /v1/echo x");
 }
 
-TEST(ServerTest, ServesTwoRequestsOnOneKeptAliveConnection) {
-  auto server = StartServer(EchoRouter());
-  TestClient client(server->port());
+TEST_F(ServerTest, ServesTwoRequestsOnOneKeptAliveConnection) {
+  TestClient& client = Serve();
   auto first = client.Send("POST", "/v1/echo", "one");
   auto second = client.Send("POST", "/v1/echo", "two");
   ASSERT_TRUE(first.ok()) << first.status().ToString();
@@ -247,12 +284,11 @@ TEST(ServerTest, ServesTwoRequestsOnOneKeptAliveConnection) {
   EXPECT_EQ(second->body, "POST /v1/echo two");
   EXPECT_FALSE(first->HasHeader("Connection"));
   EXPECT_EQ(client.connections(), 1);
-  EXPECT_EQ(server->connection_count(), 1u);
+  EXPECT_EQ(server_->connection_count(), 1u);
 }
 
-TEST(ServerTest, AnswersPipelinedRequestsInOrder) {
-  auto server = StartServer(EchoRouter());
-  TestClient client(server->port());
+TEST_F(ServerTest, AnswersPipelinedRequestsInOrder) {
+  TestClient& client = Serve();
   ASSERT_TRUE(client
                   .Write(TestClient::FormatRequest("POST", "/v1/echo", "a", {}, 0) +
                          TestClient::FormatRequest("POST", "/v1/echo", "b", {}, 0))
@@ -265,7 +301,7 @@ TEST(ServerTest, AnswersPipelinedRequestsInOrder) {
   EXPECT_EQ(second->body, "POST /v1/echo b");
 }
 
-TEST(ServerTest, HandsAnEmptyBodyPostToTheHandler) {
+TEST_F(ServerTest, HandsAnEmptyBodyPostToTheHandler) {
   Router router;
   router.Add("POST", "/v1/empty", "Empty", [](Request&& request, Responder respond) {
     Response response;
@@ -273,8 +309,7 @@ TEST(ServerTest, HandsAnEmptyBodyPostToTheHandler) {
     response.body = request.body.empty() ? "" : "unexpected body";
     respond(std::move(response));
   });
-  auto server = StartServer(std::move(router));
-  TestClient client(server->port());
+  TestClient& client = Serve(std::move(router));
   auto response = client.Send("POST", "/v1/empty", "");
   ASSERT_TRUE(response.ok()) << response.status().ToString();
   EXPECT_EQ(response->status, 200);
@@ -283,23 +318,19 @@ TEST(ServerTest, HandsAnEmptyBodyPostToTheHandler) {
   EXPECT_EQ(response->Header("Content-Type"), "application/x-protobuf");
 }
 
-TEST(ServerTest, ReadsAChunkedRequestBody) {
-  auto server = StartServer(EchoRouter());
-  TestClient client(server->port());
-  ASSERT_TRUE(client
-                  .Write("POST /v1/echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-                         "3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n")
-                  .ok());
-  auto response = client.ReadResponse();
+TEST_F(ServerTest, ReadsAChunkedRequestBody) {
+  TestClient& client = Serve();
+  auto response = client.SendRaw(
+      "POST /v1/echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n");
   ASSERT_TRUE(response.ok()) << response.status().ToString();
   EXPECT_EQ(response->body, "POST /v1/echo abcde");
 }
 
-TEST(ServerTest, RejectsABodyOverTheLimitWith413AndCloses) {
+TEST_F(ServerTest, RejectsABodyOverTheLimitWith413AndCloses) {
   ServerOptions options = TestOptions();
   options.max_body_bytes = 1024;
-  auto server = StartServer(EchoRouter(), options);
-  TestClient client(server->port());
+  TestClient& client = Serve(EchoRouter(), options);
   auto at_limit = client.Send("POST", "/v1/echo", std::string(1024, 'a'));
   ASSERT_TRUE(at_limit.ok()) << at_limit.status().ToString();
   EXPECT_EQ(at_limit->status, 200);
@@ -311,27 +342,23 @@ TEST(ServerTest, RejectsABodyOverTheLimitWith413AndCloses) {
   EXPECT_FALSE(client.connected());
 }
 
-TEST(ServerTest, RejectsAChunkedBodyOverTheLimitWith413) {
+TEST_F(ServerTest, RejectsAChunkedBodyOverTheLimitWith413) {
   ServerOptions options = TestOptions();
   options.max_body_bytes = 8;
-  auto server = StartServer(EchoRouter(), options);
-  TestClient client(server->port());
-  ASSERT_TRUE(client
-                  .Write("POST /v1/echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-                         "6\r\nabcdef\r\n6\r\nghijkl\r\n0\r\n\r\n")
-                  .ok());
-  auto response = client.ReadResponse();
+  TestClient& client = Serve(EchoRouter(), options);
+  auto response = client.SendRaw(
+      "POST /v1/echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "6\r\nabcdef\r\n6\r\nghijkl\r\n0\r\n\r\n");
   ASSERT_TRUE(response.ok()) << response.status().ToString();
   EXPECT_EQ(response->status, 413);
   auto rest = client.ReadToEof();
   ASSERT_TRUE(rest.ok()) << rest.status().ToString();
 }
 
-TEST(ServerTest, RejectsAnOversizedHeadWith431) {
+TEST_F(ServerTest, RejectsAnOversizedHeadWith431) {
   ServerOptions options = TestOptions();
   options.max_header_bytes = 1024;
-  auto server = StartServer(EchoRouter(), options);
-  TestClient client(server->port());
+  TestClient& client = Serve(EchoRouter(), options);
   auto response = client.Send("POST", "/v1/echo", "", {{"X-Padding", std::string(4096, 'p')}});
   ASSERT_TRUE(response.ok()) << response.status().ToString();
   EXPECT_EQ(response->status, 431);
@@ -339,7 +366,7 @@ TEST(ServerTest, RejectsAnOversizedHeadWith431) {
 }
 
 // Regression (issue #16): a request with 64 KiB of headers used to get no answer at all.
-TEST(ServerTest, ServesARequestWhoseHeadersTotal64KiB) {
+TEST_F(ServerTest, ServesARequestWhoseHeadersTotal64KiB) {
   auto server = StartServer(EchoRouter());
   TestClient client(server->port(), seconds(3));
   HeaderList headers;
@@ -357,7 +384,7 @@ TEST(ServerTest, ServesARequestWhoseHeadersTotal64KiB) {
   EXPECT_EQ(one->body, "POST /v1/echo one");
 }
 
-TEST(ServerTest, AnswersHeadersBeyondTheDefaultLimitWith431AndCloses) {
+TEST_F(ServerTest, AnswersHeadersBeyondTheDefaultLimitWith431AndCloses) {
   auto server = StartServer(EchoRouter());
   TestClient client(server->port(), seconds(3));
   auto response =
@@ -368,19 +395,16 @@ TEST(ServerTest, AnswersHeadersBeyondTheDefaultLimitWith431AndCloses) {
   EXPECT_FALSE(client.connected());
 }
 
-TEST(ServerTest, AnswersAMalformedRequestWith400AndCloses) {
-  auto server = StartServer(EchoRouter());
-  TestClient client(server->port());
-  ASSERT_TRUE(client.Write("NOT HTTP AT ALL\r\n\r\n").ok());
-  auto response = client.ReadResponse();
+TEST_F(ServerTest, AnswersAMalformedRequestWith400AndCloses) {
+  TestClient& client = Serve();
+  auto response = client.SendRaw("NOT HTTP AT ALL\r\n\r\n");
   ASSERT_TRUE(response.ok()) << response.status().ToString();
   EXPECT_EQ(response->status, 400);
   EXPECT_FALSE(client.connected());
 }
 
-TEST(ServerTest, SendsOneHundredContinueWhenAsked) {
-  auto server = StartServer(EchoRouter());
-  TestClient client(server->port());
+TEST_F(ServerTest, SendsOneHundredContinueWhenAsked) {
+  TestClient& client = Serve();
   ASSERT_TRUE(client
                   .Write("POST /v1/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n"
                          "Expect: 100-continue\r\n\r\n")
@@ -394,21 +418,19 @@ TEST(ServerTest, SendsOneHundredContinueWhenAsked) {
   EXPECT_EQ(response->body, "POST /v1/echo body");
 }
 
-TEST(ServerTest, WritesTheDateFromItsClock) {
+TEST_F(ServerTest, WritesTheDateFromItsClock) {
   ServerOptions options = TestOptions();
   options.clock = std::make_shared<FakeClock>(int64_t{1'700'000'000} * kNanosPerSecond);
-  auto server = StartServer(EchoRouter(), options);
-  TestClient client(server->port());
+  TestClient& client = Serve(EchoRouter(), options);
   auto response = client.Send("POST", "/v1/echo");
   ASSERT_TRUE(response.ok()) << response.status().ToString();
   EXPECT_EQ(response->Header("Date"), "Tue, 14 Nov 2023 22:13:20 GMT");
 }
 
-TEST(ServerTest, SendsEveryRequestToTheFallback) {
+TEST_F(ServerTest, SendsEveryRequestToTheFallback) {
   Router router;
   router.SetFallback([](Request&&, Responder respond) { respond(Response{}); });
-  auto server = StartServer(std::move(router));
-  TestClient client(server->port());
+  TestClient& client = Serve(std::move(router));
   for (const char* method : {"GET", "POST", "DELETE"}) {
     auto response = client.Send(method, "/ping");
     ASSERT_TRUE(response.ok()) << response.status().ToString();
@@ -418,11 +440,9 @@ TEST(ServerTest, SendsEveryRequestToTheFallback) {
   }
 }
 
-TEST(ServerTest, TakesAResponseFromAnotherThreadWhileServingOtherConnections) {
+TEST_F(ServerTest, TakesAResponseFromAnotherThreadWhileServingOtherConnections) {
   Worker worker;
-  Router router = EchoRouter();
-  router.Add("POST", "/v1/slow", "Slow", worker.handler());
-  auto server = StartServer(std::move(router));
+  auto server = StartServer(worker.Route(EchoRouter()));
 
   TestClient slow(server->port());
   ASSERT_TRUE(slow.StartRequest("POST", "/v1/slow", "later").ok());
@@ -451,38 +471,33 @@ TEST(ServerTest, TakesAResponseFromAnotherThreadWhileServingOtherConnections) {
   EXPECT_EQ(next->body, "POST /v1/echo again");
 }
 
-TEST(ServerTest, ClosesAConnectionWhoseHandlerThrew) {
+TEST_F(ServerTest, ClosesAConnectionWhoseHandlerThrew) {
   Router router;
   router.Add("POST", "/v1/throw", "Throw",
              [](Request&&, Responder) { throw std::runtime_error("boom"); });
-  auto server = StartServer(std::move(router));
-  TestClient client(server->port());
+  TestClient& client = Serve(std::move(router));
   ASSERT_TRUE(client.StartRequest("POST", "/v1/throw").ok());
   auto rest = client.ReadToEof();
   ASSERT_TRUE(rest.ok()) << rest.status().ToString();
   EXPECT_EQ(*rest, "");
 }
 
-TEST(ServerTest, ClosesAnIdleConnectionAfterTheReadTimeout) {
+TEST_F(ServerTest, ClosesAnIdleConnectionAfterTheReadTimeout) {
   ServerOptions options = TestOptions();
   options.read_timeout = milliseconds(200);
-  auto server = StartServer(EchoRouter(), options);
-  TestClient client(server->port());
+  TestClient& client = Serve(EchoRouter(), options);
   ASSERT_TRUE(client.Send("POST", "/v1/echo").ok());
   auto rest = client.ReadToEof();
   ASSERT_TRUE(rest.ok()) << rest.status().ToString();
   EXPECT_EQ(*rest, "");
 }
 
-TEST(ServerTest, StreamsChunksInTheOrderWritten) {
-  auto stream = std::make_shared<RecordingStream>(/*terminate_on_stop=*/false);
-  Router router;
-  router.Add("POST", "/v1/events/tasks.r1", "TaskEvents", StreamHandler(stream));
-  auto server = StartServer(std::move(router));
-  TestClient client(server->port());
-  ASSERT_TRUE(client.StartRequest("POST", "/v1/events/tasks.r1").ok());
+TEST_F(ServerTest, StreamsChunksInTheOrderWritten) {
+  StreamServer events;
+  std::shared_ptr<StreamWriter> writer = events.Open();
+  ASSERT_NE(writer, nullptr);
 
-  auto head = client.ReadUntil("\r\n\r\n");
+  auto head = events.client->ReadUntil("\r\n\r\n");
   ASSERT_TRUE(head.ok()) << head.status().ToString();
   EXPECT_EQ(*head,
             "HTTP/1.1 200 OK\r\n"
@@ -491,102 +506,79 @@ TEST(ServerTest, StreamsChunksInTheOrderWritten) {
             "Connection: keep-alive\r\n"
             "Transfer-Encoding: chunked\r\n\r\n");
 
-  std::shared_ptr<StreamWriter> writer = stream->WaitStarted();
-  ASSERT_NE(writer, nullptr);
   std::string expected;
   std::thread producer([&writer] {
     for (int i = 0; i < 200; ++i) writer->Write(Chunk("id: " + std::to_string(i) + "\n\n"));
   });
   for (int i = 0; i < 200; ++i) expected += Chunk("id: " + std::to_string(i) + "\n\n");
   producer.join();
-  auto body = client.ReadUntil(Chunk("id: 199\n\n"));
+  auto body = events.client->ReadUntil(Chunk("id: 199\n\n"));
   ASSERT_TRUE(body.ok()) << body.status().ToString();
   EXPECT_EQ(*body, expected);
-  EXPECT_EQ(stream->stops(), 0);
+  EXPECT_EQ(events.stream->stops(), 0);
 }
 
-TEST(ServerTest, StopsTheStreamOnceWhenTheClientDisconnects) {
-  auto stream = std::make_shared<RecordingStream>(/*terminate_on_stop=*/false);
-  Router router;
-  router.Add("POST", "/v1/events", "Events", StreamHandler(stream));
-  auto server = StartServer(std::move(router));
-  {
-    TestClient client(server->port());
-    ASSERT_TRUE(client.StartRequest("POST", "/v1/events").ok());
-    ASSERT_TRUE(client.ReadUntil("\r\n\r\n").ok());
-    std::shared_ptr<StreamWriter> writer = stream->WaitStarted();
-    ASSERT_NE(writer, nullptr);
-    EXPECT_FALSE(writer->closed());
-    client.Close();
-    ASSERT_TRUE(stream->WaitStopped());
-    EXPECT_TRUE(writer->closed());
-    writer->Write("ignored");  // writing to a gone connection is harmless
-  }
-  server->Stop();
-  EXPECT_EQ(stream->stops(), 1);
-  EXPECT_EQ(server->connection_count(), 0u);
+TEST_F(ServerTest, StopsTheStreamOnceWhenTheClientDisconnects) {
+  StreamServer events;
+  std::shared_ptr<StreamWriter> writer = events.Open();
+  ASSERT_NE(writer, nullptr);
+  ASSERT_TRUE(events.client->ReadUntil("\r\n\r\n").ok());
+  EXPECT_FALSE(writer->closed());
+  events.client->Close();
+  ASSERT_TRUE(events.stream->WaitStopped());
+  EXPECT_TRUE(writer->closed());
+  writer->Write("ignored");  // writing to a gone connection is harmless
+  events.server->Stop();
+  EXPECT_EQ(events.stream->stops(), 1);
+  EXPECT_EQ(events.server->connection_count(), 0u);
 }
 
-TEST(ServerTest, StopsAStreamWhoseClientStopsReading) {
+TEST_F(ServerTest, StopsAStreamWhoseClientStopsReading) {
   ServerOptions options = TestOptions();
   options.write_timeout = milliseconds(200);
-  auto stream = std::make_shared<RecordingStream>(/*terminate_on_stop=*/false);
-  Router router;
-  router.Add("POST", "/v1/events", "Events", StreamHandler(stream));
-  auto server = StartServer(std::move(router), options);
-  TestClient client(server->port());
-  ASSERT_TRUE(client.StartRequest("POST", "/v1/events").ok());
-  std::shared_ptr<StreamWriter> writer = stream->WaitStarted();
+  StreamServer events(options);
+  std::shared_ptr<StreamWriter> writer = events.Open();
   ASSERT_NE(writer, nullptr);
   // Far more than the socket buffers hold: the writes stall and the write timeout fires.
   for (int i = 0; i < 64 && !writer->closed(); ++i) writer->Write(std::string(1 << 20, 'e'));
-  ASSERT_TRUE(stream->WaitStopped());
+  ASSERT_TRUE(events.stream->WaitStopped());
   EXPECT_TRUE(writer->closed());
   EXPECT_EQ(writer->queued_bytes(), 0u);
-  EXPECT_EQ(stream->stops(), 1);
+  EXPECT_EQ(events.stream->stops(), 1);
 }
 
-TEST(ServerTest, EndsTheConnectionWhenTheStreamClosesItsWriter) {
-  auto stream = std::make_shared<RecordingStream>(/*terminate_on_stop=*/false);
-  Router router;
-  router.Add("POST", "/v1/events", "Events", StreamHandler(stream));
-  auto server = StartServer(std::move(router));
-  TestClient client(server->port());
-  ASSERT_TRUE(client.StartRequest("POST", "/v1/events").ok());
-  std::shared_ptr<StreamWriter> writer = stream->WaitStarted();
+TEST_F(ServerTest, EndsTheConnectionWhenTheStreamClosesItsWriter) {
+  StreamServer events;
+  std::shared_ptr<StreamWriter> writer = events.Open();
   ASSERT_NE(writer, nullptr);
   writer->Write(Chunk("last"));
   writer->Write("0\r\n\r\n");
   writer->Close();
-  auto all = client.ReadToEof();
+  auto all = events.client->ReadToEof();
   ASSERT_TRUE(all.ok()) << all.status().ToString();
   EXPECT_NE(all->find("\r\n\r\n" + Chunk("last") + "0\r\n\r\n"), std::string::npos) << *all;
   EXPECT_TRUE(all->ends_with("0\r\n\r\n"));
-  ASSERT_TRUE(stream->WaitStopped());
-  EXPECT_EQ(stream->stops(), 1);
+  ASSERT_TRUE(events.stream->WaitStopped());
+  EXPECT_EQ(events.stream->stops(), 1);
 }
 
-TEST(ServerTest, ShutdownEndsAnOpenStreamCleanly) {
-  auto stream = std::make_shared<RecordingStream>(/*terminate_on_stop=*/true);
-  Router router = EchoRouter();
-  router.Add("POST", "/v1/events", "Events", StreamHandler(stream));
-  auto server = StartServer(std::move(router));
+TEST_F(ServerTest, ShutdownEndsAnOpenStreamCleanly) {
+  StreamServer events(TestOptions(), EchoRouter(), /*terminate_on_stop=*/true);
+  std::unique_ptr<Server>& server = events.server;
   TestClient idle(server->port());
   ASSERT_TRUE(idle.Send("POST", "/v1/echo").ok());
 
-  TestClient client(server->port());
-  ASSERT_TRUE(client.StartRequest("POST", "/v1/events").ok());
-  ASSERT_TRUE(client.ReadUntil("\r\n\r\n").ok());
-  std::shared_ptr<StreamWriter> writer = stream->WaitStarted();
+  std::shared_ptr<StreamWriter> writer = events.Open();
   ASSERT_NE(writer, nullptr);
+  ASSERT_TRUE(events.client->ReadUntil("\r\n\r\n").ok());
   writer->Write(Chunk("event"));
 
   std::thread stopper([&server] { server->Stop(); });
-  auto rest = client.ReadToEof();
+  auto rest = events.client->ReadToEof();
   stopper.join();
   ASSERT_TRUE(rest.ok()) << rest.status().ToString();
   EXPECT_EQ(*rest, Chunk("event") + "0\r\n\r\n");
-  EXPECT_EQ(stream->stops(), 1);
+  EXPECT_EQ(events.stream->stops(), 1);
 
   auto idle_rest = idle.ReadToEof();
   ASSERT_TRUE(idle_rest.ok()) << idle_rest.status().ToString();
@@ -595,17 +587,14 @@ TEST(ServerTest, ShutdownEndsAnOpenStreamCleanly) {
   EXPECT_FALSE(late.Send("POST", "/v1/echo").ok()) << "no longer accepting";
 }
 
-TEST(ServerTest, ShutdownLetsAnInFlightRequestFinish) {
+TEST_F(ServerTest, ShutdownLetsAnInFlightRequestFinish) {
   Worker worker;
-  Router router;
-  router.Add("POST", "/v1/slow", "Slow", worker.handler());
-  auto server = StartServer(std::move(router));
-  TestClient client(server->port());
+  TestClient& client = Serve(worker.Route());
   ASSERT_TRUE(client.StartRequest("POST", "/v1/slow", "x").ok());
   auto pending = worker.Next();
   ASSERT_TRUE(pending.has_value());
 
-  std::thread stopper([&server] { server->Stop(); });
+  std::thread stopper([this] { server_->Stop(); });
   Response response;
   response.body = "finished";
   pending->second(std::move(response));
@@ -618,13 +607,11 @@ TEST(ServerTest, ShutdownLetsAnInFlightRequestFinish) {
   EXPECT_EQ(*rest, "");
 }
 
-TEST(ServerTest, DropsAStreamThatArrivesAfterItsConnectionClosed) {
+TEST_F(ServerTest, DropsAStreamThatArrivesAfterItsConnectionClosed) {
   Worker worker;
-  Router router;
-  router.Add("POST", "/v1/events", "Events", worker.handler());
   ServerOptions options = TestOptions();
   options.shutdown_timeout = milliseconds(100);
-  auto server = StartServer(std::move(router), options);
+  auto server = StartServer(worker.Route(Router(), "/v1/events"), options);
   auto stream = std::make_shared<RecordingStream>(/*terminate_on_stop=*/false);
   {
     TestClient client(server->port());
@@ -699,7 +686,7 @@ class OneChunkStream final : public Stream {
 // Regression (router_fuzz "stall", docs/reliability.md): a client that sends a request, good or
 // malformed, then half-closes must get its answer (if any) and a close at once, not after the
 // read timeout; inputs are the fuzz run's stall candidates and their neighbours.
-TEST(ServerTest, AHalfClosedClientGetsItsAnswerAndACloseWithoutWaitingForTheReadTimeout) {
+TEST_F(ServerTest, AHalfClosedClientGetsItsAnswerAndACloseWithoutWaitingForTheReadTimeout) {
   Router router = EchoRouter();
   router.Add("POST", "/v1/stream", "Stream", [](Request&&, Responder respond) {
     Response response;
@@ -738,13 +725,11 @@ TEST(ServerTest, AHalfClosedClientGetsItsAnswerAndACloseWithoutWaitingForTheRead
 
 // A client that half-closes while its request is still being handled on another thread gets
 // the response, then the close.
-TEST(ServerTest, AClientThatHalfClosesDuringAHandlerGetsTheResponseThenAClose) {
+TEST_F(ServerTest, AClientThatHalfClosesDuringAHandlerGetsTheResponseThenAClose) {
   Worker worker;
-  Router router;
-  router.Add("POST", "/v1/slow", "Slow", worker.handler());
   ServerOptions options = TestOptions();
   options.read_timeout = seconds(120);
-  auto server = StartServer(std::move(router), options);
+  auto server = StartServer(worker.Route(), options);
   std::thread answer;
   auto got = HalfCloseExchange(server->port(),
                                "POST /v1/slow HTTP/1.1\r\nHost: b\r\nContent-Length: 2\r\n\r\nhi",
@@ -763,7 +748,7 @@ TEST(ServerTest, AClientThatHalfClosesDuringAHandlerGetsTheResponseThenAClose) {
   EXPECT_NE(got->find("answered"), std::string::npos) << *got;
 }
 
-TEST(ServerTest, FailsToStartOnAPortInUse) {
+TEST_F(ServerTest, FailsToStartOnAPortInUse) {
   auto first = StartServer(EchoRouter());
   ServerOptions options = TestOptions();
   options.port = first->port();
@@ -791,15 +776,14 @@ class CapturingSink final : public LogSink {
   std::vector<nlohmann::json> lines_;
 };
 
-TEST(ServerTest, WritesOneAccessLogLinePerRequest) {
+TEST_F(ServerTest, WritesOneAccessLogLinePerRequest) {
   auto sink = std::make_shared<CapturingSink>(LogLevel::kInfo);
   ServerOptions options = TestOptions();
   options.access_logger = Logger(sink, "bbs").Session("access");
-  auto server = StartServer(EchoRouter(), options);
-  TestClient client(server->port());
+  TestClient& client = Serve(EchoRouter(), options);
   ASSERT_TRUE(client.Send("POST", "/v1/echo", "abc").ok());
   ASSERT_TRUE(client.Send("POST", "/v1/nope", "").ok());
-  server->Stop();
+  server_->Stop();
   std::vector<nlohmann::json> lines;
   for (auto& line : sink->lines()) {
     if (line["message"] == "bbs.access.request") lines.push_back(line);
@@ -958,22 +942,13 @@ TEST_F(ServerTlsTest, RefusesPlainHttpOnATlsListener) {
 }
 
 TEST_F(ServerTlsTest, StreamsOverTls) {
-  auto stream = std::make_shared<RecordingStream>(false);
-  Router router;
-  router.Add("POST", "/v1/events", "Events", [stream](Request&&, Responder respond) {
-    Response response;
-    response.content_type = "text/event-stream";
-    response.stream = stream;
-    respond(std::move(response));
-  });
-  auto server = StartServer(std::move(router), TlsOptions());
-  TestClient client(server->port(), GoodClient());
-  ASSERT_TRUE(client.StartRequest("POST", "/v1/events").ok());
+  StreamServer events(TlsOptions());
+  std::shared_ptr<StreamWriter> writer = events.Open(GoodClient());
+  TestClient& client = *events.client;
+  ASSERT_NE(writer, nullptr);
   auto head = client.ReadUntil("\r\n\r\n");
   ASSERT_TRUE(head.ok()) << head.status().ToString();
   EXPECT_NE(head->find("200 OK"), std::string::npos);
-  auto writer = stream->WaitStarted();
-  ASSERT_NE(writer, nullptr);
   writer->Write("5\r\nfirst\r\n");
   writer->Write("6\r\nsecond\r\n");
   auto chunks = client.ReadUntil("second\r\n");

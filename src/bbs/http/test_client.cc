@@ -14,16 +14,13 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 
+#include "bbs/http/asio.h"
+
 namespace bbs::http {
 namespace internal {
 namespace {
 
-namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace bhttp = boost::beast::http;
-namespace ssl = boost::asio::ssl;
-using tcp = asio::ip::tcp;
-using IoError = boost::system::error_code;
+using namespace bbs::http::asio_names;
 using Millis = std::chrono::milliseconds;
 
 Status IoFailure(std::string_view what, const IoError& ec) {
@@ -77,19 +74,11 @@ class TestClientImpl {
     }
     socket().set_option(tcp::no_delay(true), ec);
     ++connections_;
-    if (tls_) {
-      bool timed_out = Run(
-          [&](auto handler) {
-            tls_->async_handshake(ssl::stream_base::client,
-                                  [handler](const IoError& result) { handler(result, 0); });
-          },
-          timeout_, &ec);
-      if (timed_out || ec) {
-        Close();
-        return timed_out ? Timeout("tls handshake") : IoFailure("tls handshake", ec);
-      }
-    }
-    return Status::Ok();
+    if (!tls_) return Status::Ok();
+    return RunOrClose("tls handshake", [&](auto handler) {
+      tls_->async_handshake(ssl::stream_base::client,
+                            [handler](const IoError& result) { handler(result, 0); });
+    });
   }
 
   void Close() {
@@ -101,23 +90,11 @@ class TestClientImpl {
 
   Status Write(std::string_view bytes) {
     if (Status status = Connect(); !status.ok()) return status;
-    IoError ec;
-    bool timed_out = Run(
-        [&](auto handler) {
-          WithStream([&](auto& stream) {
-            asio::async_write(stream, asio::buffer(bytes.data(), bytes.size()), handler);
-          });
-        },
-        timeout_, &ec);
-    if (timed_out) {
-      Close();
-      return Timeout("write");
-    }
-    if (ec) {
-      Close();
-      return IoFailure("write", ec);
-    }
-    return Status::Ok();
+    return RunOrClose("write", [&](auto handler) {
+      WithStream([&](auto& stream) {
+        asio::async_write(stream, asio::buffer(bytes.data(), bytes.size()), handler);
+      });
+    });
   }
 
   Result<TestResponse> ReadResponse(std::string_view request_method) {
@@ -127,20 +104,10 @@ class TestClientImpl {
       parser.body_limit(boost::none);
       parser.header_limit(1 << 20);
       if (request_method == "HEAD") parser.skip(true);
-      IoError ec;
-      bool timed_out = Run(
-          [&](auto handler) {
-            WithStream([&](auto& stream) { bhttp::async_read(stream, buffer_, parser, handler); });
-          },
-          timeout_, &ec);
-      if (timed_out) {
-        Close();
-        return Timeout("read response");
-      }
-      if (ec) {
-        Close();
-        return IoFailure("read response", ec);
-      }
+      Status read = RunOrClose("read response", [&](auto handler) {
+        WithStream([&](auto& stream) { bhttp::async_read(stream, buffer_, parser, handler); });
+      });
+      if (!read.ok()) return read;
       auto& message = parser.get();
       int status = static_cast<int>(message.result_int());
       if (status / 100 == 1 && status != 101) continue;
@@ -227,6 +194,16 @@ class TestClientImpl {
     return true;
   }
 
+  // Run() for at most timeout_, closing the connection when the operation times out or fails.
+  template <typename Start>
+  Status RunOrClose(std::string_view what, Start&& start) {
+    IoError ec;
+    const bool timed_out = Run(std::forward<Start>(start), timeout_, &ec);
+    if (!timed_out && !ec) return Status::Ok();
+    Close();
+    return timed_out ? Timeout(what) : IoFailure(what, ec);
+  }
+
   // Appends what arrives next to buffer_. True on timeout.
   bool ReadMore(Millis timeout, IoError* ec) {
     return Run(
@@ -304,6 +281,11 @@ Status TestClient::StartRequest(std::string_view method, std::string_view path,
 }
 
 Status TestClient::Write(std::string_view bytes) { return impl_->Write(bytes); }
+
+Result<TestResponse> TestClient::SendRaw(std::string_view bytes, std::string_view request_method) {
+  if (Status status = impl_->Write(bytes); !status.ok()) return status;
+  return impl_->ReadResponse(request_method);
+}
 
 Result<TestResponse> TestClient::ReadResponse(std::string_view request_method) {
   return impl_->ReadResponse(request_method);

@@ -81,6 +81,8 @@ class TestClient {
   Status StartRequest(std::string_view method, std::string_view path, std::string_view body = {},
                       const HeaderList& headers = {});
   Status Write(std::string_view bytes);
+  // Write(bytes), then ReadResponse(request_method).
+  Result<TestResponse> SendRaw(std::string_view bytes, std::string_view request_method = "POST");
   // Reads one response (after StartRequest/Write). Pass the request's method so that a
   // response to HEAD is read without a body. 1xx responses are skipped.
   Result<TestResponse> ReadResponse(std::string_view request_method = "POST");
