@@ -100,6 +100,22 @@ class EtcdClusterTest : public ::testing::Test {
     cluster_ = std::move(cluster).value();
   }
 
+  // Starts a cluster of three members and finds its leader (leader_).
+  void StartThreeAndFindLeader() {
+    StartCluster(3);
+    if (IsSkipped() || HasFatalFailure()) return;
+    auto leader = cluster_->Leader();
+    ASSERT_TRUE(leader.ok()) << leader.status().ToString();
+    leader_ = *leader;
+  }
+
+  // The cluster's endpoints, member `first` first: a client talks to it first.
+  std::vector<std::string> EndpointsFrom(int first) {
+    std::vector<std::string> endpoints = cluster_->endpoints();
+    std::rotate(endpoints.begin(), endpoints.begin() + first, endpoints.end());
+    return endpoints;
+  }
+
   std::unique_ptr<EtcdStore> OpenStore(std::vector<std::string> endpoints) {
     auto options = testing::TestOptions(std::move(endpoints), "/cluster-test");
     auto store = EtcdStore::Open(options, NullLogger());
@@ -123,18 +139,15 @@ class EtcdClusterTest : public ::testing::Test {
 
   storage::testing::TempDir dir_;
   std::unique_ptr<testing::LocalCluster> cluster_;
+  int leader_ = -1;  // the leader's index, after StartThreeAndFindLeader
 };
 
 TEST_F(EtcdClusterTest, AFollowerKilledWhileWritesRunLosesNoAcknowledgedWrite) {
-  StartCluster(3);
+  StartThreeAndFindLeader();
   if (IsSkipped() || HasFatalFailure()) return;
-  auto leader = cluster_->Leader();
-  ASSERT_TRUE(leader.ok()) << leader.status().ToString();
-  int victim = (*leader + 1) % 3;
+  int victim = (leader_ + 1) % 3;
   // The store talks to the victim first, so it must fail over.
-  std::vector<std::string> endpoints = cluster_->endpoints();
-  std::rotate(endpoints.begin(), endpoints.begin() + victim, endpoints.end());
-  auto store = OpenStore(endpoints);
+  auto store = OpenStore(EndpointsFrom(victim));
   ASSERT_THAT(store, NotNull());
 
   Writer writer(store.get());
@@ -148,35 +161,28 @@ TEST_F(EtcdClusterTest, AFollowerKilledWhileWritesRunLosesNoAcknowledgedWrite) {
 }
 
 TEST_F(EtcdClusterTest, TheLeaderKilledWhileWritesRunLosesNoAcknowledgedWrite) {
-  StartCluster(3);
+  StartThreeAndFindLeader();
   if (IsSkipped() || HasFatalFailure()) return;
-  auto leader = cluster_->Leader();
-  ASSERT_TRUE(leader.ok()) << leader.status().ToString();
-  std::vector<std::string> endpoints = cluster_->endpoints();
-  std::rotate(endpoints.begin(), endpoints.begin() + *leader, endpoints.end());
-  auto store = OpenStore(endpoints);
+  auto store = OpenStore(EndpointsFrom(leader_));
   ASSERT_THAT(store, NotNull());
 
   Writer writer(store.get());
   writer.Start();
   ASSERT_TRUE(writer.WaitForMore(20));
-  cluster_->Kill(*leader);
+  cluster_->Kill(leader_);
   ASSERT_TRUE(writer.WaitForMore(50)) << "writes stopped after the leader died";
   writer.Stop();
   EXPECT_THAT(writer.failures(), ::testing::IsEmpty());
   auto new_leader = cluster_->Leader();
   ASSERT_TRUE(new_leader.ok()) << new_leader.status().ToString();
-  EXPECT_NE(*new_leader, *leader);
+  EXPECT_NE(*new_leader, leader_);
   ExpectAllAcknowledgedWritesKept(writer.acked(), cluster_->endpoints());
 }
 
 TEST_F(EtcdClusterTest, TheLockHolderKeepsItsLockAndFencedWritesWhenTheLeaderIsKilled) {
-  StartCluster(3);
+  StartThreeAndFindLeader();
   if (IsSkipped() || HasFatalFailure()) return;
-  auto leader = cluster_->Leader();
-  ASSERT_TRUE(leader.ok()) << leader.status().ToString();
-  std::vector<std::string> endpoints = cluster_->endpoints();
-  std::rotate(endpoints.begin(), endpoints.begin() + *leader, endpoints.end());
+  std::vector<std::string> endpoints = EndpointsFrom(leader_);
   EtcdLockOptions lock_options;
   lock_options.client.endpoints = endpoints;
   lock_options.root = "/cluster-test";
@@ -201,7 +207,7 @@ TEST_F(EtcdClusterTest, TheLockHolderKeepsItsLockAndFencedWritesWhenTheLeaderIsK
   Writer writer(store->get());
   writer.Start();
   ASSERT_TRUE(writer.WaitForMore(20));
-  cluster_->Kill(*leader);
+  cluster_->Kill(leader_);
   // Several lock renewals happen meanwhile (every 100 ms).
   bool more = writer.WaitForMore(50);
   writer.Stop();

@@ -3,10 +3,8 @@
 #include <errmsg.h>
 #include <libpq-fe.h>
 #include <mysql.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <random>
 #include <utility>
 #include <vector>
 
@@ -389,13 +387,6 @@ class MysqlLeaseBackend final : public TransactionalLeaseBackend {
   st_mysql* conn_ = nullptr;
 };
 
-std::string UniqueOwner() {
-  char host[256] = {};
-  gethostname(host, sizeof(host) - 1);
-  std::random_device random;
-  return fmt::format("{}-{}-{:08x}", host, getpid(), random());
-}
-
 }  // namespace
 
 std::unique_ptr<LeaseBackend> MakePostgresLeaseBackend(SqlConnectionOptions options) {
@@ -410,129 +401,33 @@ std::unique_ptr<LeaseBackend> MakeMysqlLeaseBackend(SqlConnectionOptions options
 
 SqlLeaseLock::SqlLeaseLock(std::unique_ptr<LeaseBackend> backend, std::string owner,
                            SqlLeaseLockOptions options, Logger logger)
-    : options_(options),
-      logger_(std::move(logger)),
-      fence_(std::make_shared<LeaseFence>()),
-      backend_(std::move(backend)) {
-  fence_->owner = owner.empty() ? UniqueOwner() : std::move(owner);
+    : FencedLeaseLock(std::move(owner), options.retry_interval, std::move(logger)),
+      options_(options),
+      backend_(std::move(backend)) {}
+
+Result<LeaseAttempt> SqlLeaseLock::TryAcquire() {
+  std::lock_guard lock(backend_mu_);
+  return backend_->TryAcquire(owner(), options_.ttl);
 }
 
-SqlLeaseLock::~SqlLeaseLock() {
-  StopRenewingForTesting();
-  held_ = false;
-  fence_->epoch = 0;
-}
-
-bool SqlLeaseLock::WaitFor(std::chrono::milliseconds d, const bool& flag) {
-  std::unique_lock lock(mu_);
-  cv_.wait_for(lock, d, [&] { return flag; });
-  return !flag;
-}
-
-Result<lock::AcquireOutcome> SqlLeaseLock::Acquire(LostCallback on_lost) {
-  std::string last_holder;
-  bool logged_error = false;
-  while (true) {
-    {
-      std::lock_guard lock(mu_);
-      if (cancelled_) return lock::AcquireOutcome::kCancelled;
-    }
-    Result<LeaseBackend::Attempt> attempt = [&] {
-      std::lock_guard lock(backend_mu_);
-      return backend_->TryAcquire(fence_->owner, options_.ttl);
-    }();
-    if (!attempt.ok()) {
-      if (!logged_error) {
-        logger_.Error("failed-to-acquire-lock", attempt.status().message());
-        logged_error = true;
-      }
-    } else if (attempt.value().acquired) {
-      {
-        std::lock_guard lock(mu_);
-        on_lost_ = std::move(on_lost);
-        stopping_ = false;
-      }
-      fence_->epoch = attempt.value().epoch;
-      held_ = true;
-      logger_.Info("acquired-lock", {{"owner", fence_->owner}, {"epoch", attempt.value().epoch}});
-      renewer_ = std::thread([this] { RenewLoop(); });
-      return lock::AcquireOutcome::kAcquired;
-    } else {
-      logged_error = false;
-      if (attempt.value().holder != last_holder) {
-        last_holder = attempt.value().holder;
-        logger_.Info("waiting-for-lock",
-                     {{"lock-owner", last_holder}, {"epoch", attempt.value().epoch}});
-      }
-    }
-    if (!WaitFor(options_.retry_interval, cancelled_)) {
-      return lock::AcquireOutcome::kCancelled;
-    }
-  }
-}
-
-void SqlLeaseLock::RenewLoop() {
-  while (WaitFor(options_.retry_interval, stopping_)) {
-    int64_t epoch = fence_->epoch.load();
-    Result<bool> renewed = [&] {
-      std::lock_guard lock(backend_mu_);
-      return backend_->Renew(fence_->owner, epoch, options_.ttl);
-    }();
-    if (renewed.ok() && renewed.value()) continue;
-    Status why(ErrorCode::kUnrecoverable,
-               renewed.ok() ? "the lease was taken over or expired before it was renewed"
-                            : "renewing the lease failed: " + renewed.status().message());
-    {
-      std::lock_guard lock(mu_);
-      if (stopping_) return;  // Release won the race
-    }
-    held_ = false;
-    fence_->epoch = 0;
-    logger_.Error("lost-lock", why.message(), {{"epoch", epoch}});
-    LostCallback on_lost;
-    {
-      std::lock_guard lock(mu_);
-      on_lost = std::move(on_lost_);
-    }
-    if (on_lost) on_lost(why);
-    return;
-  }
-}
-
-void SqlLeaseLock::Cancel() {
-  std::lock_guard lock(mu_);
-  cancelled_ = true;
-  cv_.notify_all();
-}
-
-void SqlLeaseLock::StopRenewingForTesting() {
-  {
-    std::lock_guard lock(mu_);
-    stopping_ = true;
-    cv_.notify_all();
-  }
-  if (renewer_.joinable() && renewer_.get_id() != std::this_thread::get_id()) {
-    renewer_.join();
-  }
-}
-
-void SqlLeaseLock::Release() {
-  StopRenewingForTesting();
-  int64_t epoch = fence_->epoch.exchange(0);
-  if (!held_.exchange(false) || epoch == 0) return;
-  Status s = [&] {
+Status SqlLeaseLock::Renew(int64_t epoch) {
+  Result<bool> renewed = [&] {
     std::lock_guard lock(backend_mu_);
-    return backend_->Release(fence_->owner, epoch);
+    return backend_->Renew(owner(), epoch, options_.ttl);
   }();
-  if (!s.ok()) {
-    logger_.Error("failed-to-release-lock", s.message(), {{"epoch", epoch}});
-    return;
-  }
-  logger_.Info("released-lock", {{"epoch", epoch}});
+  if (renewed.ok() && renewed.value()) return Status::Ok();
+  return Status(ErrorCode::kUnrecoverable,
+                renewed.ok() ? "the lease was taken over or expired before it was renewed"
+                             : "renewing the lease failed: " + renewed.status().message());
+}
+
+Status SqlLeaseLock::GiveBack(int64_t epoch) {
+  std::lock_guard lock(backend_mu_);
+  return backend_->Release(owner(), epoch);
 }
 
 std::string SqlLeaseLock::Description() const {
-  return fmt::format("{} owned by {}", backend_->Description(), fence_->owner);
+  return fmt::format("{} owned by {}", backend_->Description(), owner());
 }
 
 }  // namespace bbs::storage::sql
