@@ -24,6 +24,19 @@ bool LockKeeper::WaitUnlessCancelled(std::chrono::milliseconds d) {
 void LockKeeper::Start(std::chrono::milliseconds interval, Check check, Lose lose,
                        LostCallback on_lost) {
   std::lock_guard lock(mu_);
+  StartLocked(interval, std::move(check), std::move(lose), std::move(on_lost));
+}
+
+bool LockKeeper::StartUnlessCancelled(std::chrono::milliseconds interval, Check check, Lose lose,
+                                      LostCallback on_lost) {
+  std::lock_guard lock(mu_);
+  if (cancelled_) return false;
+  StartLocked(interval, std::move(check), std::move(lose), std::move(on_lost));
+  return true;
+}
+
+void LockKeeper::StartLocked(std::chrono::milliseconds interval, Check check, Lose lose,
+                             LostCallback on_lost) {
   on_lost_ = std::move(on_lost);
   stopping_ = false;
   held_.store(true);

@@ -59,6 +59,10 @@ class LockKeeper {
   // until Stop(); the first failed check (unless Stop() raced with it) ends the tenure: Held()
   // turns false, then `lose(why)` runs, then `on_lost(why)`, and the thread ends.
   void Start(std::chrono::milliseconds interval, Check check, Lose lose, LostCallback on_lost);
+  // Start, unless Cancel() was called (then false, and nothing started): one step, so that a
+  // Cancel cannot slip in between.
+  bool StartUnlessCancelled(std::chrono::milliseconds interval, Check check, Lose lose,
+                            LostCallback on_lost);
   // Ends the background thread (joins it, or detaches it when called on it, from on_lost).
   // Held() stays as it is: a paused holder, for tests.
   void Stop();
@@ -66,6 +70,9 @@ class LockKeeper {
   bool End();
 
  private:
+  // Start with mu_ held.
+  void StartLocked(std::chrono::milliseconds interval, Check check, Lose lose,
+                   LostCallback on_lost);
   void Run(std::chrono::milliseconds interval, const Check& check, const Lose& lose);
 
   std::atomic<bool> held_{false};

@@ -55,20 +55,20 @@ Result<AcquireOutcome> LocketLock::Acquire(LostCallback on_lost) {
       }
     }
   }
-  if (keeper().Cancelled()) {
-    // Acquired just as we were told to stop: give it back rather than hold it until its TTL.
-    cells::LocketCallOptions call;
-    call.deadline = options_.retry_interval;
-    [[maybe_unused]] Status released = client_->Release(options_.key, options_.owner, call);
-    return AcquireOutcome::kCancelled;
-  }
-  keeper().Start(
+  bool started = keeper().StartUnlessCancelled(
       options_.retry_interval, [this] { return Heartbeat(); },
       [this](const Status& why) {
         logger_.Error("lost-lock", why.message(),
                       {{"key", options_.key}, {"owner", options_.owner}});
       },
       std::move(on_lost));
+  if (!started) {
+    // Acquired just as we were told to stop: give it back rather than hold it until its TTL.
+    cells::LocketCallOptions call;
+    call.deadline = options_.retry_interval;
+    [[maybe_unused]] Status released = client_->Release(options_.key, options_.owner, call);
+    return AcquireOutcome::kCancelled;
+  }
   logger_.Info("acquired-lock",
                {{"key", options_.key}, {"owner", options_.owner}, {"request-uuid", request_uuid}});
   return AcquireOutcome::kAcquired;

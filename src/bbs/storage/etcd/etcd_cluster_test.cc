@@ -137,6 +137,21 @@ class EtcdClusterTest : public ::testing::Test {
     EXPECT_EQ(missing, 0u) << "of " << acked.size() << " acknowledged writes";
   }
 
+  // Writes through a store that talks to member `victim` first, kills the victim once 20 writes
+  // were acknowledged, and expects 50 more, no failed write, and every acknowledged write kept.
+  void KillWhileWritesRun(int victim, const char* what) {
+    auto store = OpenStore(EndpointsFrom(victim));
+    ASSERT_THAT(store, NotNull());
+    Writer writer(store.get());
+    writer.Start();
+    ASSERT_TRUE(writer.WaitForMore(20));
+    cluster_->Kill(victim);
+    ASSERT_TRUE(writer.WaitForMore(50)) << "writes stopped after the " << what << " died";
+    writer.Stop();
+    EXPECT_THAT(writer.failures(), ::testing::IsEmpty());
+    ExpectAllAcknowledgedWritesKept(writer.acked(), cluster_->endpoints());
+  }
+
   storage::testing::TempDir dir_;
   std::unique_ptr<testing::LocalCluster> cluster_;
   int leader_ = -1;  // the leader's index, after StartThreeAndFindLeader
@@ -145,38 +160,18 @@ class EtcdClusterTest : public ::testing::Test {
 TEST_F(EtcdClusterTest, AFollowerKilledWhileWritesRunLosesNoAcknowledgedWrite) {
   StartThreeAndFindLeader();
   if (IsSkipped() || HasFatalFailure()) return;
-  int victim = (leader_ + 1) % 3;
   // The store talks to the victim first, so it must fail over.
-  auto store = OpenStore(EndpointsFrom(victim));
-  ASSERT_THAT(store, NotNull());
-
-  Writer writer(store.get());
-  writer.Start();
-  ASSERT_TRUE(writer.WaitForMore(20));
-  cluster_->Kill(victim);
-  ASSERT_TRUE(writer.WaitForMore(50)) << "writes stopped after the member died";
-  writer.Stop();
-  EXPECT_THAT(writer.failures(), ::testing::IsEmpty());
-  ExpectAllAcknowledgedWritesKept(writer.acked(), cluster_->endpoints());
+  KillWhileWritesRun((leader_ + 1) % 3, "member");
 }
 
 TEST_F(EtcdClusterTest, TheLeaderKilledWhileWritesRunLosesNoAcknowledgedWrite) {
   StartThreeAndFindLeader();
   if (IsSkipped() || HasFatalFailure()) return;
-  auto store = OpenStore(EndpointsFrom(leader_));
-  ASSERT_THAT(store, NotNull());
-
-  Writer writer(store.get());
-  writer.Start();
-  ASSERT_TRUE(writer.WaitForMore(20));
-  cluster_->Kill(leader_);
-  ASSERT_TRUE(writer.WaitForMore(50)) << "writes stopped after the leader died";
-  writer.Stop();
-  EXPECT_THAT(writer.failures(), ::testing::IsEmpty());
+  KillWhileWritesRun(leader_, "leader");
+  if (HasFatalFailure()) return;
   auto new_leader = cluster_->Leader();
   ASSERT_TRUE(new_leader.ok()) << new_leader.status().ToString();
   EXPECT_NE(*new_leader, leader_);
-  ExpectAllAcknowledgedWritesKept(writer.acked(), cluster_->endpoints());
 }
 
 TEST_F(EtcdClusterTest, TheLockHolderKeepsItsLockAndFencedWritesWhenTheLeaderIsKilled) {
