@@ -1,6 +1,8 @@
 #include "bbs/cells/locket_client.h"
 
 #include <algorithm>
+#include <cstddef>
+#include <iterator>
 #include <utility>
 
 #include <grpcpp/channel.h>
@@ -14,45 +16,18 @@
 namespace bbs::cells {
 namespace {
 
+// Go's names of the gRPC codes (codes.Code's String), indexed by the code.
+constexpr const char* kCodeNames[] = {
+    "OK",       "Canceled",       "Unknown",          "InvalidArgument",   "DeadlineExceeded",
+    "NotFound", "AlreadyExists",  "PermissionDenied", "ResourceExhausted", "FailedPrecondition",
+    "Aborted",  "OutOfRange",     "Unimplemented",    "Internal",          "Unavailable",
+    "DataLoss", "Unauthenticated"};
+static_assert(static_cast<size_t>(grpc::StatusCode::DEADLINE_EXCEEDED) == 4 &&
+              static_cast<size_t>(grpc::StatusCode::UNAUTHENTICATED) + 1 == std::size(kCodeNames));
+
 const char* CodeName(grpc::StatusCode code) {
-  switch (code) {
-    case grpc::StatusCode::OK:
-      return "OK";
-    case grpc::StatusCode::CANCELLED:
-      return "Canceled";
-    case grpc::StatusCode::UNKNOWN:
-      return "Unknown";
-    case grpc::StatusCode::INVALID_ARGUMENT:
-      return "InvalidArgument";
-    case grpc::StatusCode::DEADLINE_EXCEEDED:
-      return "DeadlineExceeded";
-    case grpc::StatusCode::NOT_FOUND:
-      return "NotFound";
-    case grpc::StatusCode::ALREADY_EXISTS:
-      return "AlreadyExists";
-    case grpc::StatusCode::PERMISSION_DENIED:
-      return "PermissionDenied";
-    case grpc::StatusCode::RESOURCE_EXHAUSTED:
-      return "ResourceExhausted";
-    case grpc::StatusCode::FAILED_PRECONDITION:
-      return "FailedPrecondition";
-    case grpc::StatusCode::ABORTED:
-      return "Aborted";
-    case grpc::StatusCode::OUT_OF_RANGE:
-      return "OutOfRange";
-    case grpc::StatusCode::UNIMPLEMENTED:
-      return "Unimplemented";
-    case grpc::StatusCode::INTERNAL:
-      return "Internal";
-    case grpc::StatusCode::UNAVAILABLE:
-      return "Unavailable";
-    case grpc::StatusCode::DATA_LOSS:
-      return "DataLoss";
-    case grpc::StatusCode::UNAUTHENTICATED:
-      return "Unauthenticated";
-    default:
-      return "Code";
-  }
+  auto index = static_cast<size_t>(code);
+  return index < std::size(kCodeNames) ? kCodeNames[index] : "Code";
 }
 
 Status FromGrpc(const grpc::Status& status) {
@@ -114,14 +89,8 @@ struct LocketClient::Impl {
 };
 
 Result<std::unique_ptr<LocketClient>> LocketClient::Create(const LocketClientOptions& options) {
-  std::shared_ptr<grpc::ChannelCredentials> credentials;
-  if (options.tls) {
-    auto made = MakeLocketChannelCredentials(*options.tls);
-    if (!made.ok()) return made.status();
-    credentials = std::move(*made);
-  } else {
-    credentials = grpc::InsecureChannelCredentials();
-  }
+  auto credentials = MakeLocketChannelCredentials(options.tls);
+  if (!credentials.ok()) return credentials.status();
   grpc::ChannelArguments args;
   auto keepalive_time =
       std::max<std::chrono::seconds>(options.keepalive_time, std::chrono::seconds(10));
@@ -136,7 +105,7 @@ Result<std::unique_ptr<LocketClient>> LocketClient::Create(const LocketClientOpt
   // Go clients stop at 4 MiB; reading a larger cell set is harmless for us.
   args.SetMaxReceiveMessageSize(-1);
   auto impl = std::make_unique<Impl>();
-  impl->channel = grpc::CreateCustomChannel(options.address, credentials, args);
+  impl->channel = grpc::CreateCustomChannel(options.address, *credentials, args);
   impl->stub = models::Locket::NewStub(impl->channel);
   impl->metrics = options.metrics;
   return std::unique_ptr<LocketClient>(new LocketClient(std::move(impl)));

@@ -9,14 +9,8 @@ enum class ResourceType : int { kUnknown = 0, kLock = 1, kPresence = 2 };
 
 // Locket's stored type string for `type`: "lock", "presence", or "" for anything else.
 inline const char* ResourceTypeName(ResourceType type) {
-  switch (type) {
-    case ResourceType::kLock:
-      return "lock";
-    case ResourceType::kPresence:
-      return "presence";
-    case ResourceType::kUnknown:
-      break;
-  }
+  if (type == ResourceType::kLock) return "lock";
+  if (type == ResourceType::kPresence) return "presence";
   return "";
 }
 

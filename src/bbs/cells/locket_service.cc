@@ -111,17 +111,11 @@ LocketServer::LocketServer(LocketRegistry* registry, Logger logger)
 LocketServer::~LocketServer() { Stop(); }
 
 Status LocketServer::Start(const LocketServerOptions& options) {
-  std::shared_ptr<grpc::ServerCredentials> credentials;
-  if (options.tls) {
-    auto made = MakeLocketServerCredentials(*options.tls);
-    if (!made.ok()) return made.status();
-    credentials = std::move(*made);
-  } else {
-    credentials = grpc::InsecureServerCredentials();
-  }
+  auto credentials = MakeLocketServerCredentials(options.tls);
+  if (!credentials.ok()) return credentials.status();
   grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort(options.address, credentials, &port);
+  builder.AddListeningPort(options.address, *credentials, &port);
   builder.RegisterService(&service_);
   // Accept client keep-alive pings often, with or without calls in flight, so that no Go
   // client (which pings at most every 10 s) is ever sent GOAWAY "too_many_pings".

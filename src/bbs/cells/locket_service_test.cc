@@ -1,9 +1,5 @@
 #include "bbs/cells/locket_service.h"
 
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
@@ -18,6 +14,8 @@
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/security/credentials.h>
 #include <gtest/gtest.h>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 
 #include "bbs/base/status_matchers.h"
 #include "bbs/cells/cell_presence_json.h"
@@ -419,28 +417,15 @@ TEST_F(GrpcLocketClientTest, TheDirectoryReportsAnUnreachableLocketAsUnknownErro
   EXPECT_EQ(directory.Lookup("cell-1").status().code(), ErrorCode::kUnknownError);
 }
 
-// A TCP listener that never speaks HTTP/2: calls to it can only end by their deadline.
+// A TCP listener on a loopback port that never accepts, so never speaks HTTP/2: calls to it can
+// only end by their deadline.
 class SilentListener {
  public:
-  SilentListener() {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = 0;
-    socklen_t len = sizeof(addr);
-    if (::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
-        ::listen(fd_, 16) == 0 &&
-        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-      port_ = ntohs(addr.sin_port);
-    }
-  }
-  ~SilentListener() { ::close(fd_); }
-  int port() const { return port_; }
+  int port() const { return acceptor_.local_endpoint().port(); }
 
  private:
-  int fd_ = -1;
-  int port_ = 0;
+  boost::asio::io_context io_;
+  boost::asio::ip::tcp::acceptor acceptor_{io_, {boost::asio::ip::address_v4::loopback(), 0}};
 };
 
 TEST(GrpcLocketDeadlineTest, TheDirectoryGivesUpAtItsDeadline) {

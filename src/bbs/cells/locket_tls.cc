@@ -3,40 +3,45 @@
 #include <fstream>
 #include <sstream>
 
+#include <fmt/format.h>
 #include <grpcpp/security/credentials.h>
 #include <grpcpp/security/server_credentials.h>
 
 namespace bbs::cells {
 namespace {
 
-Result<std::string> ReadPem(const std::string& what, const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream contents;
-  if (in) contents << in.rdbuf();
-  if (!in || contents.str().empty()) {
-    return InvalidRequest("locket: cannot read " + what + " '" + path + "'");
-  }
-  return contents.str();
-}
-
 struct Pems {
   std::string ca, cert, key;
 };
 
+// The three PEM files of `tls`, each read whole; a file that cannot be read or is empty fails.
 Result<Pems> ReadPems(const LocketTls& tls) {
-  Result<std::string> ca = ReadPem("CA file", tls.ca_file);
-  if (!ca.ok()) return ca.status();
-  Result<std::string> cert = ReadPem("certificate file", tls.cert_file);
-  if (!cert.ok()) return cert.status();
-  Result<std::string> key = ReadPem("key file", tls.key_file);
-  if (!key.ok()) return key.status();
-  return Pems{std::move(*ca), std::move(*cert), std::move(*key)};
+  Pems pems;
+  struct File {
+    const char* what;
+    const std::string& path;
+    std::string& pem;
+  };
+  for (const File& file :
+       {File{"CA file", tls.ca_file, pems.ca}, File{"certificate file", tls.cert_file, pems.cert},
+        File{"key file", tls.key_file, pems.key}}) {
+    std::ifstream in(file.path, std::ios::binary);
+    std::ostringstream contents;
+    if (in) contents << in.rdbuf();
+    if (!in || contents.str().empty()) {
+      return InvalidRequest(fmt::format("locket: cannot read {} '{}'", file.what, file.path));
+    }
+    file.pem = contents.str();
+  }
+  return pems;
 }
 
 }  // namespace
 
-Result<std::shared_ptr<grpc::ServerCredentials>> MakeLocketServerCredentials(const LocketTls& tls) {
-  Result<Pems> pems = ReadPems(tls);
+Result<std::shared_ptr<grpc::ServerCredentials>> MakeLocketServerCredentials(
+    const std::optional<LocketTls>& tls) {
+  if (!tls) return grpc::InsecureServerCredentials();
+  Result<Pems> pems = ReadPems(*tls);
   if (!pems.ok()) return pems.status();
   grpc::SslServerCredentialsOptions options(
       GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
@@ -46,8 +51,9 @@ Result<std::shared_ptr<grpc::ServerCredentials>> MakeLocketServerCredentials(con
 }
 
 Result<std::shared_ptr<grpc::ChannelCredentials>> MakeLocketChannelCredentials(
-    const LocketTls& tls) {
-  Result<Pems> pems = ReadPems(tls);
+    const std::optional<LocketTls>& tls) {
+  if (!tls) return grpc::InsecureChannelCredentials();
+  Result<Pems> pems = ReadPems(*tls);
   if (!pems.ok()) return pems.status();
   grpc::SslCredentialsOptions options;
   options.pem_root_certs = pems->ca;

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "bbs/base/status.h"
@@ -20,13 +21,15 @@ struct LocketTls {
   std::string key_file;
 };
 
-// Server credentials that require and verify a client certificate signed by `tls.ca_file`.
-// Fails with InvalidRequest when a file cannot be read.
-Result<std::shared_ptr<grpc::ServerCredentials>> MakeLocketServerCredentials(const LocketTls& tls);
+// Server credentials that require and verify a client certificate signed by `tls->ca_file`;
+// plaintext ones when `tls` is not set. Fails with InvalidRequest when a file cannot be read.
+Result<std::shared_ptr<grpc::ServerCredentials>> MakeLocketServerCredentials(
+    const std::optional<LocketTls>& tls);
 
-// Client credentials presenting `tls.cert_file` and trusting servers signed by `tls.ca_file`.
-// Fails with InvalidRequest when a file cannot be read.
+// Client credentials presenting `tls->cert_file` and trusting servers signed by
+// `tls->ca_file`; plaintext ones when `tls` is not set. Fails with InvalidRequest when a file
+// cannot be read.
 Result<std::shared_ptr<grpc::ChannelCredentials>> MakeLocketChannelCredentials(
-    const LocketTls& tls);
+    const std::optional<LocketTls>& tls);
 
 }  // namespace bbs::cells

@@ -8,6 +8,7 @@
 
 #include "bbs/base/status_matchers.h"
 #include "bbs/cells/cell_presence_json.h"
+#include "bbs/cells/locket_resource_testing.h"
 #include "bbs/cells/registry_cell_directory.h"
 
 namespace bbs::cells {
@@ -17,13 +18,8 @@ using std::chrono::milliseconds;
 using std::chrono::seconds;
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
-
-LocketResource Lock(std::string key, std::string owner, std::string value = "") {
-  return {std::move(key), std::move(owner), std::move(value), ResourceType::kLock};
-}
-LocketResource Presence(std::string key, std::string owner, std::string value = "") {
-  return {std::move(key), std::move(owner), std::move(value), ResourceType::kPresence};
-}
+using testing::Lock;
+using testing::Presence;
 
 class PresenceRegistryTest : public ::testing::Test {
  protected:

@@ -168,38 +168,29 @@ Result<AcquireOutcome> FileLock::Acquire(LostCallback on_lost) {
         return AcquireOutcome::kCancelled;
       }
       fd_ = fd;
-      on_lost_ = std::move(on_lost);
-      held_.store(true);
-      watcher_ = std::thread([this] { Watch(); });
+      keeper().Start(
+          options_.check_interval, [this] { return Check(); },
+          [this](const Status& why) {
+            logger_.Error("lost-lock", why.message(), {{"lock", options_.path}});
+          },
+          std::move(on_lost));
     }
     logger_.Info("acquired-lock", {{"lock", options_.path}, {"owner", options_.owner}});
     return AcquireOutcome::kAcquired;
   }
 }
 
-void FileLock::Watch() {
-  std::unique_lock lock(mu_);
-  while (!stopping_) {
-    cv_.wait_for(lock, options_.check_interval, [this] { return stopping_; });
-    if (stopping_) return;
-    if (!SameFile(fd_, options_.path)) {
-      held_.store(false);
-      Status why(ErrorCode::kUnrecoverable,
-                 fmt::format("lost lock: the lock file {} was removed or replaced", options_.path));
-      logger_.Error("lost-lock", why.message(), {{"lock", options_.path}});
-      LostCallback on_lost = std::move(on_lost_);
-      lock.unlock();
-      if (on_lost) on_lost(why);
-      return;
-    }
-  }
+Status FileLock::Check() {
+  std::lock_guard lock(mu_);
+  if (SameFile(fd_, options_.path)) return Status::Ok();
+  return Status(ErrorCode::kUnrecoverable,
+                fmt::format("lost lock: the lock file {} was removed or replaced", options_.path));
 }
 
 void FileLock::Release() {
-  StopBackgroundThread(mu_, cv_, stopping_, watcher_);
+  bool was_held = keeper().End();
   std::lock_guard lock(mu_);
   if (fd_ < 0) return;
-  bool was_held = held_.exchange(false);
   // Clear the holder note; failing that is harmless, the flock is what counts.
   [[maybe_unused]] int rc = ftruncate(fd_, 0);
   flock(fd_, LOCK_UN);

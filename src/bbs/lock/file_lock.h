@@ -10,6 +10,7 @@
 
 #include "bbs/base/logger.h"
 #include "bbs/lock/leader_lock.h"
+#include "bbs/lock/lock_keeper.h"
 
 namespace bbs::lock {
 
@@ -37,7 +38,7 @@ struct FileLockOptions {
 //
 // Logs under the logger's session: waiting-for-lock (with lock-owner), acquired-lock,
 // lost-lock, released-lock. Thread-safe, as LeaderLock.
-class FileLock final : public LeaderLock {
+class FileLock final : public KeptLeaderLock {
  public:
   FileLock(FileLockOptions options, Logger logger);
   ~FileLock() override;  // Cancels a running Acquire and releases the lock.
@@ -48,7 +49,6 @@ class FileLock final : public LeaderLock {
   // missing directory, a file system without flock).
   Result<AcquireOutcome> Acquire(LostCallback on_lost) override;
   void Cancel() override;
-  bool Held() const override { return held_.load(); }
   void Release() override;
   std::string Description() const override;
 
@@ -61,20 +61,16 @@ class FileLock final : public LeaderLock {
   // Locks the file `fd` refers to, blocking until it is free. Returns false when cancelled
   // (the fd is then closed, now or when the blocked flock returns).
   Result<bool> LockBlocking(int fd);
-  void Watch();
+  // One check of the held lock: OK while `path` still names the locked file.
+  Status Check();
 
   const FileLockOptions options_;
   const Logger logger_;
-  std::atomic<bool> held_{false};
 
   std::mutex mu_;
-  std::condition_variable cv_;
   bool cancelled_ = false;          // guarded by mu_
-  bool stopping_ = false;           // guarded by mu_
   std::shared_ptr<Waiter> waiter_;  // guarded by mu_
   int fd_ = -1;                     // the locked file while held; guarded by mu_
-  LostCallback on_lost_;
-  std::thread watcher_;
 };
 
 // A LeaderLock that is always free: for a store that only this process can reach (the memory

@@ -57,8 +57,7 @@ TEST_F(FileLockTest, ASecondContenderWaitsUntilTheHolderReleases) {
   auto first = MakeLock("first");
   ASSERT_EQ(*first->Acquire(nullptr), AcquireOutcome::kAcquired);
   auto second = MakeLock("second");
-  auto waiting = AcquireAsync(second.get());
-  testing::ExpectStillWaiting(waiting, 200ms);
+  auto waiting = testing::AcquireBehindHolder(second.get(), 200ms);
   EXPECT_FALSE(second->Held());
 
   first->Release();
@@ -84,8 +83,7 @@ TEST_F(FileLockTest, AWaiterTakesOverAtOnceWhenTheHoldingProcessIsKilled) {
   close(ready[0]);
 
   auto lock = MakeLock("survivor");
-  auto waiting = AcquireAsync(lock.get());
-  testing::ExpectStillWaiting(waiting, 200ms);
+  auto waiting = testing::AcquireBehindHolder(lock.get(), 200ms);
   kill(child, SIGKILL);
   int status = 0;
   waitpid(child, &status, 0);
@@ -96,8 +94,7 @@ TEST_F(FileLockTest, CancelEndsAWaitingAcquireAndLeavesTheLockFree) {
   auto holder = MakeLock("holder");
   ASSERT_EQ(*holder->Acquire(nullptr), AcquireOutcome::kAcquired);
   auto waiter = MakeLock("waiter");
-  auto waiting = AcquireAsync(waiter.get());
-  testing::ExpectStillWaiting(waiting, 100ms);
+  auto waiting = testing::AcquireBehindHolder(waiter.get(), 100ms);
   waiter->Cancel();
   testing::ExpectOutcome(waiting, AcquireOutcome::kCancelled);
   EXPECT_FALSE(waiter->Held());

@@ -1,10 +1,7 @@
 #pragma once
 
-#include <condition_variable>
 #include <functional>
-#include <mutex>
 #include <string>
-#include <thread>
 
 #include "bbs/base/status.h"
 
@@ -51,25 +48,5 @@ class LeaderLock {
   // What and where the lock is, for log lines ("locket key bbs at host:8891", ...).
   virtual std::string Description() const = 0;
 };
-
-// Ends a lock's background thread in Release(): sets `stopping` under `mu`, wakes `cv`, and
-// joins the thread, or detaches it when Release runs on that very thread (called from
-// on_lost), which ends right after anyway.
-inline void StopBackgroundThread(std::mutex& mu, std::condition_variable& cv, bool& stopping,
-                                 std::thread& thread) {
-  std::thread stopped;
-  {
-    std::lock_guard lock(mu);
-    stopping = true;
-    stopped = std::move(thread);
-  }
-  cv.notify_all();
-  if (!stopped.joinable()) return;
-  if (stopped.get_id() == std::this_thread::get_id()) {
-    stopped.detach();
-  } else {
-    stopped.join();
-  }
-}
 
 }  // namespace bbs::lock

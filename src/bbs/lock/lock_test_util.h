@@ -23,6 +23,14 @@ inline void ExpectStillWaiting(Acquiring& acquiring, std::chrono::milliseconds w
   EXPECT_EQ(acquiring.wait_for(wait), std::future_status::timeout);
 }
 
+// Starts lock->Acquire(nullptr) on another thread and expects it still waiting `wait` later,
+// behind another holder.
+inline Acquiring AcquireBehindHolder(LeaderLock* lock, std::chrono::milliseconds wait) {
+  Acquiring acquiring = AcquireAsync(lock);
+  ExpectStillWaiting(acquiring, wait);
+  return acquiring;
+}
+
 // The Acquire ends (within 10 s) with `outcome`.
 inline void ExpectOutcome(Acquiring& acquiring, AcquireOutcome outcome) {
   ASSERT_EQ(acquiring.wait_for(std::chrono::seconds(10)), std::future_status::ready);

@@ -31,12 +31,6 @@ Status LocketLock::Attempt(bool first, std::string* request_uuid) {
   return client_->Lock(resource_, options_.ttl_seconds, call);
 }
 
-bool LocketLock::WaitInterval(const bool& flag) {
-  std::unique_lock lock(mu_);
-  cv_.wait_for(lock, options_.retry_interval, [&] { return flag; });
-  return !flag;
-}
-
 Result<AcquireOutcome> LocketLock::Acquire(LostCallback on_lost) {
   // Upstream's lock runner starts with this line; its integration suite waits for
   // "bbs.locket-lock.started" to know a passive bbs is up.
@@ -53,7 +47,7 @@ Result<AcquireOutcome> LocketLock::Acquire(LostCallback on_lost) {
     if (holder.ok()) data["lock-owner"] = holder->owner;
     logger_.Error("failed-to-acquire-lock", s.message(), data);
     for (;;) {
-      if (!WaitInterval(cancelled_)) return AcquireOutcome::kCancelled;
+      if (!keeper().WaitUnlessCancelled(options_.retry_interval)) return AcquireOutcome::kCancelled;
       s = Attempt(/*first=*/false, &request_uuid);
       if (s.ok()) break;
       if (s.code() != ErrorCode::kLockCollision) {
@@ -61,61 +55,38 @@ Result<AcquireOutcome> LocketLock::Acquire(LostCallback on_lost) {
       }
     }
   }
-  std::unique_lock lock(mu_);
-  if (cancelled_) {
+  bool started = keeper().StartUnlessCancelled(
+      options_.retry_interval, [this] { return Heartbeat(); },
+      [this](const Status& why) {
+        logger_.Error("lost-lock", why.message(),
+                      {{"key", options_.key}, {"owner", options_.owner}});
+      },
+      std::move(on_lost));
+  if (!started) {
     // Acquired just as we were told to stop: give it back rather than hold it until its TTL.
-    lock.unlock();
     cells::LocketCallOptions call;
     call.deadline = options_.retry_interval;
     [[maybe_unused]] Status released = client_->Release(options_.key, options_.owner, call);
     return AcquireOutcome::kCancelled;
   }
-  on_lost_ = std::move(on_lost);
-  held_.store(true);
-  heartbeat_ = std::thread([this] { Heartbeat(); });
-  lock.unlock();
   logger_.Info("acquired-lock",
                {{"key", options_.key}, {"owner", options_.owner}, {"request-uuid", request_uuid}});
   return AcquireOutcome::kAcquired;
 }
 
-void LocketLock::Heartbeat() {
-  for (;;) {
-    if (!WaitInterval(stopping_)) return;
-    std::string request_uuid;
-    Status s = Attempt(/*first=*/false, &request_uuid);
-    if (s.ok()) continue;
-    {
-      std::lock_guard lock(mu_);
-      if (stopping_) return;  // Release raced with a failing call: not a loss
-    }
-    held_.store(false);
-    Status why(ErrorCode::kUnrecoverable,
-               fmt::format("lost lock ({}), request-uuid {}: {}",
-                           s.code() == ErrorCode::kTimeout ? "request timed out" : "request failed",
-                           request_uuid, s.message()));
-    logger_.Error("lost-lock", why.message(), {{"key", options_.key}, {"owner", options_.owner}});
-    LostCallback on_lost;
-    {
-      std::lock_guard lock(mu_);
-      on_lost = std::move(on_lost_);
-    }
-    if (on_lost) on_lost(why);
-    return;
-  }
-}
-
-void LocketLock::Cancel() {
-  {
-    std::lock_guard lock(mu_);
-    cancelled_ = true;
-  }
-  cv_.notify_all();
+Status LocketLock::Heartbeat() {
+  std::string request_uuid;
+  Status s = Attempt(/*first=*/false, &request_uuid);
+  if (s.ok()) return s;
+  return Status(
+      ErrorCode::kUnrecoverable,
+      fmt::format("lost lock ({}), request-uuid {}: {}",
+                  s.code() == ErrorCode::kTimeout ? "request timed out" : "request failed",
+                  request_uuid, s.message()));
 }
 
 void LocketLock::Release() {
-  StopBackgroundThread(mu_, cv_, stopping_, heartbeat_);
-  if (!held_.exchange(false)) return;
+  if (!keeper().End()) return;
   // Upstream sends Release without a deadline; a bound keeps shutdown from hanging on Locket.
   cells::LocketCallOptions call;
   call.deadline = options_.retry_interval;

@@ -1,17 +1,13 @@
 #pragma once
 
-#include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
-#include <mutex>
 #include <string>
-#include <thread>
 
 #include "bbs/base/guid.h"
 #include "bbs/base/logger.h"
 #include "bbs/cells/locket_client.h"
-#include "bbs/lock/leader_lock.h"
+#include "bbs/lock/lock_keeper.h"
 
 namespace bbs::lock {
 
@@ -36,7 +32,7 @@ struct LocketLockOptions {
 // Logs under the logger's session (the daemon names it "locket-lock"): acquired-lock,
 // failed-to-acquire-lock (with lock-owner after the first attempt), lost-lock, released-lock,
 // failed-to-release-lock. Thread-safe, as LeaderLock.
-class LocketLock final : public LeaderLock {
+class LocketLock final : public KeptLeaderLock {
  public:
   // `client` must outlive the lock.
   LocketLock(cells::LocketClient* client, LocketLockOptions options, Logger logger);
@@ -46,31 +42,20 @@ class LocketLock final : public LeaderLock {
 
   // Never fails: Locket errors are retried until Cancel().
   Result<AcquireOutcome> Acquire(LostCallback on_lost) override;
-  void Cancel() override;
-  bool Held() const override { return held_.load(); }
   void Release() override;
   std::string Description() const override;
 
  private:
   // One Lock call; `first` = the fail-fast attempt that starts Acquire.
   Status Attempt(bool first, std::string* request_uuid);
-  // Waits `retry_interval`; false when cancelled or stopping.
-  bool WaitInterval(const bool& flag);
-  void Heartbeat();
+  // One heartbeat of the held lock: OK, or why the lock is lost.
+  Status Heartbeat();
 
   cells::LocketClient* client_;
   const LocketLockOptions options_;
   const Logger logger_;
   cells::LocketResource resource_;
   RandomGuidGenerator guids_;
-  std::atomic<bool> held_{false};
-
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool cancelled_ = false;  // guarded by mu_
-  bool stopping_ = false;   // guarded by mu_
-  LostCallback on_lost_;
-  std::thread heartbeat_;
 };
 
 }  // namespace bbs::lock

@@ -8,6 +8,7 @@
 
 #include "bbs/lock/lock_test_util.h"
 
+#include "bbs/cells/locket_resource_testing.h"
 #include "bbs/cells/locket_service.h"
 #include "bbs/cells/presence_registry.h"
 
@@ -17,7 +18,6 @@ namespace bbs::lock {
 namespace {
 
 using namespace std::chrono_literals;
-using testing::AcquireAsync;
 
 // A real Locket gRPC server over an in-memory registry on simulated time, and a client of it.
 class GrpcLocketLockTest : public ::testing::Test {
@@ -45,7 +45,7 @@ class GrpcLocketLockTest : public ::testing::Test {
   }
 
   static cells::LocketResource BbsLock(const std::string& owner) {
-    return cells::LocketResource{"bbs", owner, "", cells::ResourceType::kLock};
+    return cells::testing::Lock("bbs", owner);
   }
 
   FakeClock clock_;
@@ -70,8 +70,7 @@ TEST_F(GrpcLocketLockTest, TakesTheBbsLockAsTheConfiguredOwner) {
 TEST_F(GrpcLocketLockTest, WaitsWhileAnotherOwnerHoldsTheLockAndTakesItWhenReleased) {
   ASSERT_TRUE(registry_->Lock(BbsLock("other"), 15).ok());
   auto lock = MakeLock("me");
-  auto waiting = AcquireAsync(lock.get());
-  testing::ExpectStillWaiting(waiting, 300ms);
+  auto waiting = testing::AcquireBehindHolder(lock.get(), 300ms);
   EXPECT_FALSE(lock->Held());
   ASSERT_TRUE(registry_->Release("bbs", "other").ok());
   testing::ExpectOutcome(waiting, AcquireOutcome::kAcquired);
@@ -81,8 +80,7 @@ TEST_F(GrpcLocketLockTest, WaitsWhileAnotherOwnerHoldsTheLockAndTakesItWhenRelea
 TEST_F(GrpcLocketLockTest, TakesTheLockOnceTheDeadHoldersTtlRanOut) {
   ASSERT_TRUE(registry_->Lock(BbsLock("dead"), 15).ok());
   auto lock = MakeLock("me");
-  auto waiting = AcquireAsync(lock.get());
-  testing::ExpectStillWaiting(waiting, 200ms);
+  auto waiting = testing::AcquireBehindHolder(lock.get(), 200ms);
   clock_.Advance(16s);
   testing::ExpectOutcome(waiting, AcquireOutcome::kAcquired);
 }
@@ -130,8 +128,7 @@ TEST_F(GrpcLocketLockTest, ReleaseGivesTheLockBackWithoutCallingOnLost) {
 TEST_F(GrpcLocketLockTest, CancelEndsAWaitingAcquire) {
   ASSERT_TRUE(registry_->Lock(BbsLock("other"), 15).ok());
   auto lock = MakeLock("me");
-  auto waiting = AcquireAsync(lock.get());
-  testing::ExpectStillWaiting(waiting, 100ms);
+  auto waiting = testing::AcquireBehindHolder(lock.get(), 100ms);
   lock->Cancel();
   testing::ExpectOutcome(waiting, AcquireOutcome::kCancelled);
   EXPECT_EQ(client_->Fetch("bbs")->owner, "other");

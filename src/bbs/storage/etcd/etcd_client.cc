@@ -51,16 +51,12 @@ std::string TrimSpaces(std::string_view s) {
 
 std::vector<std::string> SplitEndpoints(std::string_view cluster) {
   std::vector<std::string> out;
-  while (!cluster.empty()) {
-    size_t comma = cluster.find(',');
-    std::string endpoint = TrimSpaces(cluster.substr(0, comma));
-    if (!endpoint.empty()) {
+  for (size_t begin = 0; begin <= cluster.size();) {
+    size_t end = std::min(cluster.find(',', begin), cluster.size());
+    if (std::string endpoint = TrimSpaces(cluster.substr(begin, end - begin)); !endpoint.empty()) {
       out.push_back(std::move(endpoint));
     }
-    if (comma == std::string_view::npos) {
-      break;
-    }
-    cluster.remove_prefix(comma + 1);
+    begin = end + 1;
   }
   return out;
 }
@@ -187,32 +183,33 @@ Status EtcdClient::Call(std::string_view what, const Attempt& attempt) {
                   last.error_message()));
 }
 
+template <auto kStub, auto kMethod, typename Request, typename Response>
+Status EtcdClient::Unary(std::string_view what, const Request& request, Response* response) {
+  return Call(what, [&](Member& m, grpc::ClientContext* context) {
+    return ((*(m.*kStub)).*kMethod)(context, request, response);
+  });
+}
+
 Status EtcdClient::Range(const etcdserverpb::RangeRequest& request,
                          etcdserverpb::RangeResponse* response) {
-  return Call("range", [&](Member& m, grpc::ClientContext* context) {
-    return m.kv->Range(context, request, response);
-  });
+  return Unary<&Member::kv, &etcdserverpb::KV::Stub::Range>("range", request, response);
 }
 
 Status EtcdClient::Txn(const etcdserverpb::TxnRequest& request,
                        etcdserverpb::TxnResponse* response) {
-  return Call("txn", [&](Member& m, grpc::ClientContext* context) {
-    return m.kv->Txn(context, request, response);
-  });
+  return Unary<&Member::kv, &etcdserverpb::KV::Stub::Txn>("txn", request, response);
 }
 
 Status EtcdClient::LeaseGrant(const etcdserverpb::LeaseGrantRequest& request,
                               etcdserverpb::LeaseGrantResponse* response) {
-  return Call("lease grant", [&](Member& m, grpc::ClientContext* context) {
-    return m.lease->LeaseGrant(context, request, response);
-  });
+  return Unary<&Member::lease, &etcdserverpb::Lease::Stub::LeaseGrant>("lease grant", request,
+                                                                       response);
 }
 
 Status EtcdClient::LeaseRevoke(const etcdserverpb::LeaseRevokeRequest& request,
                                etcdserverpb::LeaseRevokeResponse* response) {
-  return Call("lease revoke", [&](Member& m, grpc::ClientContext* context) {
-    return m.lease->LeaseRevoke(context, request, response);
-  });
+  return Unary<&Member::lease, &etcdserverpb::Lease::Stub::LeaseRevoke>("lease revoke", request,
+                                                                        response);
 }
 
 Result<int64_t> EtcdClient::LeaseKeepAliveOnce(int64_t id) {
@@ -240,9 +237,8 @@ Result<int64_t> EtcdClient::LeaseKeepAliveOnce(int64_t id) {
 
 Status EtcdClient::MemberStatus(etcdserverpb::StatusResponse* response) {
   etcdserverpb::StatusRequest request;
-  return Call("status", [&](Member& m, grpc::ClientContext* context) {
-    return m.maintenance->Status(context, request, response);
-  });
+  return Unary<&Member::maintenance, &etcdserverpb::Maintenance::Stub::Status>("status", request,
+                                                                               response);
 }
 
 Status EtcdClient::MemberStatusAt(size_t index, etcdserverpb::StatusResponse* response) {

@@ -79,6 +79,9 @@ class EtcdClient {
 
   // Runs `attempt` on the current member, failing over and retrying as described above.
   Status Call(std::string_view what, const Attempt& attempt);
+  // One unary RPC through Call: the method `kMethod` of the member's stub `kStub`.
+  template <auto kStub, auto kMethod, typename Request, typename Response>
+  Status Unary(std::string_view what, const Request& request, Response* response);
 
   EtcdClientOptions options_;
   Logger logger_;

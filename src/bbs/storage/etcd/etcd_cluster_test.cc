@@ -100,6 +100,22 @@ class EtcdClusterTest : public ::testing::Test {
     cluster_ = std::move(cluster).value();
   }
 
+  // Starts a cluster of three members and finds its leader (leader_).
+  void StartThreeAndFindLeader() {
+    StartCluster(3);
+    if (IsSkipped() || HasFatalFailure()) return;
+    auto leader = cluster_->Leader();
+    ASSERT_TRUE(leader.ok()) << leader.status().ToString();
+    leader_ = *leader;
+  }
+
+  // The cluster's endpoints, member `first` first: a client talks to it first.
+  std::vector<std::string> EndpointsFrom(int first) {
+    std::vector<std::string> endpoints = cluster_->endpoints();
+    std::rotate(endpoints.begin(), endpoints.begin() + first, endpoints.end());
+    return endpoints;
+  }
+
   std::unique_ptr<EtcdStore> OpenStore(std::vector<std::string> endpoints) {
     auto options = testing::TestOptions(std::move(endpoints), "/cluster-test");
     auto store = EtcdStore::Open(options, NullLogger());
@@ -121,62 +137,47 @@ class EtcdClusterTest : public ::testing::Test {
     EXPECT_EQ(missing, 0u) << "of " << acked.size() << " acknowledged writes";
   }
 
+  // Writes through a store that talks to member `victim` first, kills the victim once 20 writes
+  // were acknowledged, and expects 50 more, no failed write, and every acknowledged write kept.
+  void KillWhileWritesRun(int victim, const char* what) {
+    auto store = OpenStore(EndpointsFrom(victim));
+    ASSERT_THAT(store, NotNull());
+    Writer writer(store.get());
+    writer.Start();
+    ASSERT_TRUE(writer.WaitForMore(20));
+    cluster_->Kill(victim);
+    ASSERT_TRUE(writer.WaitForMore(50)) << "writes stopped after the " << what << " died";
+    writer.Stop();
+    EXPECT_THAT(writer.failures(), ::testing::IsEmpty());
+    ExpectAllAcknowledgedWritesKept(writer.acked(), cluster_->endpoints());
+  }
+
   storage::testing::TempDir dir_;
   std::unique_ptr<testing::LocalCluster> cluster_;
+  int leader_ = -1;  // the leader's index, after StartThreeAndFindLeader
 };
 
 TEST_F(EtcdClusterTest, AFollowerKilledWhileWritesRunLosesNoAcknowledgedWrite) {
-  StartCluster(3);
+  StartThreeAndFindLeader();
   if (IsSkipped() || HasFatalFailure()) return;
-  auto leader = cluster_->Leader();
-  ASSERT_TRUE(leader.ok()) << leader.status().ToString();
-  int victim = (*leader + 1) % 3;
   // The store talks to the victim first, so it must fail over.
-  std::vector<std::string> endpoints = cluster_->endpoints();
-  std::rotate(endpoints.begin(), endpoints.begin() + victim, endpoints.end());
-  auto store = OpenStore(endpoints);
-  ASSERT_THAT(store, NotNull());
-
-  Writer writer(store.get());
-  writer.Start();
-  ASSERT_TRUE(writer.WaitForMore(20));
-  cluster_->Kill(victim);
-  ASSERT_TRUE(writer.WaitForMore(50)) << "writes stopped after the member died";
-  writer.Stop();
-  EXPECT_THAT(writer.failures(), ::testing::IsEmpty());
-  ExpectAllAcknowledgedWritesKept(writer.acked(), cluster_->endpoints());
+  KillWhileWritesRun((leader_ + 1) % 3, "member");
 }
 
 TEST_F(EtcdClusterTest, TheLeaderKilledWhileWritesRunLosesNoAcknowledgedWrite) {
-  StartCluster(3);
+  StartThreeAndFindLeader();
   if (IsSkipped() || HasFatalFailure()) return;
-  auto leader = cluster_->Leader();
-  ASSERT_TRUE(leader.ok()) << leader.status().ToString();
-  std::vector<std::string> endpoints = cluster_->endpoints();
-  std::rotate(endpoints.begin(), endpoints.begin() + *leader, endpoints.end());
-  auto store = OpenStore(endpoints);
-  ASSERT_THAT(store, NotNull());
-
-  Writer writer(store.get());
-  writer.Start();
-  ASSERT_TRUE(writer.WaitForMore(20));
-  cluster_->Kill(*leader);
-  ASSERT_TRUE(writer.WaitForMore(50)) << "writes stopped after the leader died";
-  writer.Stop();
-  EXPECT_THAT(writer.failures(), ::testing::IsEmpty());
+  KillWhileWritesRun(leader_, "leader");
+  if (HasFatalFailure()) return;
   auto new_leader = cluster_->Leader();
   ASSERT_TRUE(new_leader.ok()) << new_leader.status().ToString();
-  EXPECT_NE(*new_leader, *leader);
-  ExpectAllAcknowledgedWritesKept(writer.acked(), cluster_->endpoints());
+  EXPECT_NE(*new_leader, leader_);
 }
 
 TEST_F(EtcdClusterTest, TheLockHolderKeepsItsLockAndFencedWritesWhenTheLeaderIsKilled) {
-  StartCluster(3);
+  StartThreeAndFindLeader();
   if (IsSkipped() || HasFatalFailure()) return;
-  auto leader = cluster_->Leader();
-  ASSERT_TRUE(leader.ok()) << leader.status().ToString();
-  std::vector<std::string> endpoints = cluster_->endpoints();
-  std::rotate(endpoints.begin(), endpoints.begin() + *leader, endpoints.end());
+  std::vector<std::string> endpoints = EndpointsFrom(leader_);
   EtcdLockOptions lock_options;
   lock_options.client.endpoints = endpoints;
   lock_options.root = "/cluster-test";
@@ -201,7 +202,7 @@ TEST_F(EtcdClusterTest, TheLockHolderKeepsItsLockAndFencedWritesWhenTheLeaderIsK
   Writer writer(store->get());
   writer.Start();
   ASSERT_TRUE(writer.WaitForMore(20));
-  cluster_->Kill(*leader);
+  cluster_->Kill(leader_);
   // Several lock renewals happen meanwhile (every 100 ms).
   bool more = writer.WaitForMore(50);
   writer.Stop();

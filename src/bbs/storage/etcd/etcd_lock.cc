@@ -1,9 +1,6 @@
 #include "bbs/storage/etcd/etcd_lock.h"
 
-#include <unistd.h>
-
 #include <algorithm>
-#include <random>
 #include <utility>
 
 #include <fmt/format.h>
@@ -13,13 +10,6 @@
 
 namespace bbs::storage::etcd {
 namespace {
-
-std::string UniqueOwner() {
-  char host[256] = {};
-  gethostname(host, sizeof(host) - 1);
-  std::random_device random;
-  return fmt::format("{}-{}-{:08x}", host, getpid(), random());
-}
 
 // The owner named by a lock value {"id": <owner>} (the raw value when it is not such JSON).
 std::string OwnerOf(const std::string& value) {
@@ -56,27 +46,12 @@ Result<std::unique_ptr<EtcdLeaseLock>> EtcdLeaseLock::Create(EtcdLockOptions opt
 
 EtcdLeaseLock::EtcdLeaseLock(EtcdLockOptions options, std::unique_ptr<EtcdClient> client,
                              Logger logger)
-    : options_(std::move(options)),
+    : FencedLeaseLock(options.owner, options.retry_interval, std::move(logger)),
+      options_(std::move(options)),
       key_(KeyLayout{options_.root}.LockKey()),
-      client_(std::move(client)),
-      logger_(std::move(logger)),
-      fence_(std::make_shared<sql::LeaseFence>()) {
-  fence_->owner = options_.owner.empty() ? UniqueOwner() : options_.owner;
-}
+      client_(std::move(client)) {}
 
-EtcdLeaseLock::~EtcdLeaseLock() {
-  StopRenewingForTesting();
-  held_ = false;
-  fence_->epoch = 0;
-}
-
-bool EtcdLeaseLock::WaitFor(std::chrono::milliseconds d, const bool& flag) {
-  std::unique_lock lock(mu_);
-  cv_.wait_for(lock, d, [&] { return flag; });
-  return !flag;
-}
-
-Result<EtcdLeaseLock::Attempt> EtcdLeaseLock::TryAcquire() {
+Result<sql::LeaseAttempt> EtcdLeaseLock::TryAcquire() {
   // The lease of the attempts: kept alive between attempts, granted again once it expired.
   if (lease_ != 0) {
     auto ttl = client_->LeaseKeepAliveOnce(lease_);
@@ -108,18 +83,18 @@ Result<EtcdLeaseLock::Attempt> EtcdLeaseLock::TryAcquire() {
     absent->set_create_revision(0);
     etcdserverpb::PutRequest* put = txn.add_success()->mutable_request_put();
     put->set_key(key_);
-    put->set_value(nlohmann::json{{"id", fence_->owner}}.dump());
+    put->set_value(nlohmann::json{{"id", owner()}}.dump());
     put->set_lease(lease_);
     txn.add_failure()->mutable_request_range()->set_key(key_);
     etcdserverpb::TxnResponse response;
     if (Status s = client_->Txn(txn, &response); !s.ok()) {
       return s;
     }
-    Attempt attempt;
+    sql::LeaseAttempt attempt;
     if (response.succeeded()) {
       // The put is the transaction's only write: the key's create revision is the new revision.
-      fence_->epoch = response.header().revision();
       attempt.acquired = true;
+      attempt.epoch = response.header().revision();
       return attempt;
     }
     if (response.responses_size() != 1 || response.responses(0).response_range().kvs_size() != 1) {
@@ -127,7 +102,7 @@ Result<EtcdLeaseLock::Attempt> EtcdLeaseLock::TryAcquire() {
     }
     const mvccpb::KeyValue& kv = response.responses(0).response_range().kvs(0);
     attempt.holder = OwnerOf(kv.value());
-    if (attempt.holder != fence_->owner || round > 0) {
+    if (attempt.holder != owner() || round > 0) {
       return attempt;
     }
     // Left by an earlier process with our owner (a restart): delete that tenure's key (its
@@ -143,50 +118,12 @@ Result<EtcdLeaseLock::Attempt> EtcdLeaseLock::TryAcquire() {
     if (Status s = client_->Txn(takeover, &deleted); !s.ok()) {
       return s;
     }
-    logger_.Info("took-over-own-lock",
-                 {{"owner", fence_->owner}, {"previous_epoch", kv.create_revision()}});
+    logger().Info("took-over-own-lock",
+                  {{"owner", owner()}, {"previous_epoch", kv.create_revision()}});
   }
 }
 
-Result<lock::AcquireOutcome> EtcdLeaseLock::Acquire(LostCallback on_lost) {
-  std::string last_holder;
-  bool logged_error = false;
-  while (true) {
-    {
-      std::lock_guard lock(mu_);
-      if (cancelled_) return lock::AcquireOutcome::kCancelled;
-    }
-    Result<Attempt> attempt = TryAcquire();
-    if (!attempt.ok()) {
-      if (!logged_error) {
-        logger_.Error("failed-to-acquire-lock", attempt.status().message(), {{"key", key_}});
-        logged_error = true;
-      }
-    } else if (attempt.value().acquired) {
-      {
-        std::lock_guard lock(mu_);
-        on_lost_ = std::move(on_lost);
-        stopping_ = false;
-      }
-      held_ = true;
-      logger_.Info("acquired-lock",
-                   {{"owner", fence_->owner}, {"epoch", fence_->epoch.load()}, {"lease", lease_}});
-      renewer_ = std::thread([this] { RenewLoop(); });
-      return lock::AcquireOutcome::kAcquired;
-    } else {
-      logged_error = false;
-      if (attempt.value().holder != last_holder) {
-        last_holder = attempt.value().holder;
-        logger_.Info("waiting-for-lock", {{"lock-owner", last_holder}, {"key", key_}});
-      }
-    }
-    if (!WaitFor(options_.retry_interval, cancelled_)) {
-      return lock::AcquireOutcome::kCancelled;
-    }
-  }
-}
-
-Status EtcdLeaseLock::Renew() {
+Status EtcdLeaseLock::Renew(int64_t epoch) {
   auto ttl = client_->LeaseKeepAliveOnce(lease_);
   if (!ttl.ok()) {
     return Status(ErrorCode::kUnrecoverable,
@@ -201,7 +138,7 @@ Status EtcdLeaseLock::Renew() {
   if (Status s = client_->Range(request, &response); !s.ok()) {
     return Status(ErrorCode::kUnrecoverable, "reading the lock key failed: " + s.message());
   }
-  if (response.kvs_size() != 1 || response.kvs(0).create_revision() != fence_->epoch.load() ||
+  if (response.kvs_size() != 1 || response.kvs(0).create_revision() != epoch ||
       response.kvs(0).lease() != lease_) {
     return Status(ErrorCode::kUnrecoverable,
                   fmt::format("the lock key {} was deleted or taken over", key_));
@@ -209,62 +146,16 @@ Status EtcdLeaseLock::Renew() {
   return Status::Ok();
 }
 
-void EtcdLeaseLock::RenewLoop() {
-  while (WaitFor(options_.retry_interval, stopping_)) {
-    Status why = Renew();
-    if (why.ok()) continue;
-    {
-      std::lock_guard lock(mu_);
-      if (stopping_) return;  // Release won the race
-    }
-    int64_t epoch = fence_->epoch.exchange(0);
-    held_ = false;
-    logger_.Error("lost-lock", why.message(), {{"epoch", epoch}, {"lease", lease_}});
-    LostCallback on_lost;
-    {
-      std::lock_guard lock(mu_);
-      on_lost = std::move(on_lost_);
-    }
-    if (on_lost) on_lost(why);
-    return;
-  }
-}
-
-void EtcdLeaseLock::Cancel() {
-  std::lock_guard lock(mu_);
-  cancelled_ = true;
-  cv_.notify_all();
-}
-
-void EtcdLeaseLock::StopRenewingForTesting() {
-  {
-    std::lock_guard lock(mu_);
-    stopping_ = true;
-    cv_.notify_all();
-  }
-  if (renewer_.joinable() && renewer_.get_id() != std::this_thread::get_id()) {
-    renewer_.join();
-  }
-}
-
-void EtcdLeaseLock::Release() {
-  StopRenewingForTesting();
-  int64_t epoch = fence_->epoch.exchange(0);
-  if (!held_.exchange(false) || epoch == 0) return;
-  // Revoking the lease deletes the key: a passive takes the lock at its next attempt.
+Status EtcdLeaseLock::GiveBack(int64_t /*epoch*/) {
   etcdserverpb::LeaseRevokeRequest request;
   request.set_id(lease_);
   etcdserverpb::LeaseRevokeResponse response;
-  if (Status s = client_->LeaseRevoke(request, &response); !s.ok()) {
-    logger_.Error("failed-to-release-lock", s.message(), {{"epoch", epoch}});
-    return;
-  }
-  logger_.Info("released-lock", {{"epoch", epoch}});
+  return client_->LeaseRevoke(request, &response);
 }
 
 std::string EtcdLeaseLock::Description() const {
   return fmt::format("etcd key {} at {} owned by {}", key_, fmt::join(client_->endpoints(), ","),
-                     fence_->owner);
+                     owner());
 }
 
 }  // namespace bbs::storage::etcd

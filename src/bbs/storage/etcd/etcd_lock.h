@@ -3,20 +3,17 @@
 // The leader lock of the etcd store without an external Locket: a key in etcd attached to a
 // lease, with fencing (docs/ha.md §"Store locks", behavior.md §9).
 
-#include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <string>
-#include <thread>
+
+#include <nlohmann/json.hpp>
 
 #include "bbs/base/logger.h"
 #include "bbs/base/status.h"
-#include "bbs/lock/leader_lock.h"
 #include "bbs/storage/etcd/etcd_client.h"
-#include "bbs/storage/sql/lease_lock.h"
+#include "bbs/storage/sql/lease_lock_base.h"
 
 namespace bbs::storage::etcd {
 
@@ -43,56 +40,32 @@ struct EtcdLockOptions {
 //    transaction, so a holder that was paused or partitioned past its lease commits nothing.
 //  * release: revokes the lease (which deletes the key) so a passive takes over at once.
 //
-// Logs under the logger's session as SqlLeaseLock: waiting-for-lock {lock-owner},
-// failed-to-acquire-lock, acquired-lock {owner, epoch, lease}, lost-lock, released-lock.
-// Thread-safe, as LeaderLock.
-class EtcdLeaseLock final : public lock::LeaderLock {
+// Logs under the logger's session as FencedLeaseLock, with the key while acquiring and the lease
+// on acquired-lock and lost-lock; also took-over-own-lock {owner, previous_epoch}. Thread-safe,
+// as LeaderLock.
+class EtcdLeaseLock final : public sql::FencedLeaseLock {
  public:
   static Result<std::unique_ptr<EtcdLeaseLock>> Create(EtcdLockOptions options, Logger logger);
-  ~EtcdLeaseLock() override;  // Stops renewing; does not release (as a crash would not).
-  EtcdLeaseLock(const EtcdLeaseLock&) = delete;
-  EtcdLeaseLock& operator=(const EtcdLeaseLock&) = delete;
+  ~EtcdLeaseLock() override { StopRenewing(); }
 
-  Result<lock::AcquireOutcome> Acquire(LostCallback on_lost) override;
-  void Cancel() override;
-  bool Held() const override { return held_.load(); }
-  void Release() override;
   std::string Description() const override;
 
-  std::shared_ptr<const sql::LeaseFence> fence() const { return fence_; }
   const std::string& key() const { return key_; }
 
-  // For tests: stop renewing without giving up the lease (a paused holder).
-  void StopRenewingForTesting();
-
  private:
-  struct Attempt {
-    bool acquired = false;
-    std::string holder;  // when not acquired
-  };
-
   EtcdLeaseLock(EtcdLockOptions options, std::unique_ptr<EtcdClient> client, Logger logger);
-  Result<Attempt> TryAcquire();
-  // One renewal round; a non-OK status says why the lock is lost.
-  Status Renew();
-  void RenewLoop();
-  // Waits `d` or until `flag`; returns false when `flag` became true.
-  bool WaitFor(std::chrono::milliseconds d, const bool& flag);
+  Result<sql::LeaseAttempt> TryAcquire() override;
+  // One renewal round: the lease and the key.
+  Status Renew(int64_t epoch) override;
+  // Revokes the lease, which deletes the key.
+  Status GiveBack(int64_t epoch) override;
+  nlohmann::json AcquiringLogFields() const override { return {{"key", key_}}; }
+  nlohmann::json TenureLogFields() const override { return {{"lease", lease_}}; }
 
   const EtcdLockOptions options_;
   const std::string key_;
   const std::unique_ptr<EtcdClient> client_;
-  const Logger logger_;
-  const std::shared_ptr<sql::LeaseFence> fence_;
-  std::atomic<bool> held_{false};
   int64_t lease_ = 0;  // the lease of the attempts and of the tenure (Acquire, then the renewer)
-
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool cancelled_ = false;  // guarded by mu_
-  bool stopping_ = false;   // guarded by mu_
-  LostCallback on_lost_;    // guarded by mu_
-  std::thread renewer_;
 };
 
 }  // namespace bbs::storage::etcd

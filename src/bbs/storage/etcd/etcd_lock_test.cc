@@ -26,14 +26,11 @@ using storage::testing::StatusIs;
 using ::testing::HasSubstr;
 using ::testing::SizeIs;
 
-class EtcdLockTest : public ::testing::Test {
+class EtcdLockTest : public testing::SharedEtcdTest {
  protected:
-  void SetUp() override {
-    endpoints_ = testing::TestEndpoints();
-    if (endpoints_.empty()) {
-      GTEST_SKIP() << "BBS_TEST_ETCD_ENDPOINTS is unset (scripts/servers/etcd.sh start DIR)";
-    }
-    root_ = testing::UniqueRoot("lock");
+  EtcdLockTest() : SharedEtcdTest("lock") {}
+
+  void SetUpOnEtcd() override {
     EtcdClientOptions client;
     client.endpoints = endpoints_;
     auto created = EtcdClient::Create(client, NullLogger());
@@ -90,8 +87,6 @@ class EtcdLockTest : public ::testing::Test {
     return store.Commit(std::vector<Mutation>{PutTask{storage::testing::SmallTask(guid)}});
   }
 
-  std::vector<std::string> endpoints_;
-  std::string root_;
   std::unique_ptr<EtcdClient> client_;
 };
 

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include <fmt/format.h>
+#include <google/protobuf/message_lite.h>
 #include <google/protobuf/unknown_field_set.h>
 #include <nlohmann/json.hpp>
 
@@ -28,21 +29,29 @@ constexpr int64_t kTxnOverheadBytes = 16 * 1024;
 // Per-operation framing inside a transaction (tags, lengths, lease).
 constexpr int64_t kOpOverheadBytes = 32;
 
+// The last segment of an actual LRP's key, by presence (the seed's layout).
+struct PresenceSegment {
+  models::ActualLRP::Presence presence;
+  std::string_view name;
+};
+constexpr PresenceSegment kPresenceSegments[] = {
+    {models::ActualLRP::ORDINARY, "instance"},
+    {models::ActualLRP::EVACUATING, "evacuating"},
+    {models::ActualLRP::SUSPECT, "suspect"},
+};
+
+// Any other presence is stored as an ordinary instance.
 std::string_view PresenceName(models::ActualLRP::Presence presence) {
-  switch (presence) {
-    case models::ActualLRP::EVACUATING:
-      return "evacuating";
-    case models::ActualLRP::SUSPECT:
-      return "suspect";
-    default:
-      return "instance";
+  for (const PresenceSegment& segment : kPresenceSegments) {
+    if (segment.presence == presence) return segment.name;
   }
+  return "instance";
 }
 
 std::optional<models::ActualLRP::Presence> PresenceFromName(std::string_view name) {
-  if (name == "instance") return models::ActualLRP::ORDINARY;
-  if (name == "evacuating") return models::ActualLRP::EVACUATING;
-  if (name == "suspect") return models::ActualLRP::SUSPECT;
+  for (const PresenceSegment& segment : kPresenceSegments) {
+    if (segment.name == name) return segment.presence;
+  }
   return std::nullopt;
 }
 
@@ -726,6 +735,16 @@ Status EtcdStore::Load(Snapshot* out) {
           *model = std::move(decoded).value();
           return true;
         };
+        // Decodes the value into `message`; skips the record when it is not such a message.
+        auto parse = [&](google::protobuf::MessageLite* message, std::string_view not_one) {
+          std::string bytes;
+          if (!decode(&bytes)) return false;
+          if (!message->ParseFromString(bytes)) {
+            skip(not_one);
+            return false;
+          }
+          return true;
+        };
         std::string model;
         if (rest.starts_with("domain/")) {
           rest.remove_prefix(7);
@@ -755,20 +774,12 @@ Status EtcdStore::Load(Snapshot* out) {
           desired[std::string(rest)].run = std::move(model);
         } else if (rest.starts_with("actual/") &&
                    PresenceFromName(rest.substr(rest.rfind('/') + 1)).has_value()) {
-          if (!decode(&model)) continue;
           models::ActualLRP lrp;
-          if (!lrp.ParseFromString(model)) {
-            skip("not an ActualLRP");
-            continue;
-          }
+          if (!parse(&lrp, "not an ActualLRP")) continue;
           out->actual_lrps.push_back(std::move(lrp));
         } else if (rest.starts_with("task/")) {
-          if (!decode(&model)) continue;
           models::Task task;
-          if (!task.ParseFromString(model)) {
-            skip("not a Task");
-            continue;
-          }
+          if (!parse(&task, "not a Task")) continue;
           out->tasks.push_back(std::move(task));
         } else {
           logger_.Debug("etcd-key-ignored", {{"key", kv.key()}});

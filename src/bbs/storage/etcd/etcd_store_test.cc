@@ -70,14 +70,11 @@ TEST(EtcdStoreOpenTest, RejectsAnEndpointWithAnUnknownScheme) {
               StatusIs(ErrorCode::kInvalidRequest));
 }
 
-class EtcdStoreTest : public ::testing::Test {
+class EtcdStoreTest : public testing::SharedEtcdTest {
  protected:
-  void SetUp() override {
-    endpoints_ = testing::TestEndpoints();
-    if (endpoints_.empty()) {
-      GTEST_SKIP() << "BBS_TEST_ETCD_ENDPOINTS is unset (scripts/servers/etcd.sh start DIR)";
-    }
-    root_ = testing::UniqueRoot("store");
+  EtcdStoreTest() : SharedEtcdTest("store") {}
+
+  void SetUpOnEtcd() override {
     options_ = testing::TestOptions(endpoints_, root_);
     options_.now = [this] { return now_; };
     Open();
@@ -136,8 +133,6 @@ class EtcdStoreTest : public ::testing::Test {
     ASSERT_THAT(store_->client().Txn(txn, &response), IsOk());
   }
 
-  std::vector<std::string> endpoints_;
-  std::string root_;
   int64_t now_ = 1'800'000'000'000'000'000;
   EtcdStore::Options options_;
   std::unique_ptr<EtcdStore> store_;

@@ -84,6 +84,15 @@ std::shared_ptr<const encryption::Encoder> TestEncoder(const std::string& label)
   return encoder.value();
 }
 
+void SharedEtcdTest::SetUp() {
+  endpoints_ = TestEndpoints();
+  if (endpoints_.empty()) {
+    GTEST_SKIP() << "BBS_TEST_ETCD_ENDPOINTS is unset (scripts/servers/etcd.sh start DIR)";
+  }
+  root_ = UniqueRoot(root_name_);
+  SetUpOnEtcd();
+}
+
 EtcdStore::Options TestOptions(std::vector<std::string> endpoints, std::string root) {
   EtcdStore::Options options;
   options.client.endpoints = std::move(endpoints);

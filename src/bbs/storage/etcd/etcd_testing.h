@@ -7,7 +7,10 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
+
+#include <gtest/gtest.h>
 
 #include "bbs/base/status.h"
 #include "bbs/storage/etcd/etcd_store.h"
@@ -25,6 +28,22 @@ std::string UniqueRoot(std::string_view name);
 
 // An encoder with one key, `label`, and a fixed passphrase derived from it.
 std::shared_ptr<const encryption::Encoder> TestEncoder(const std::string& label = "etcd-test");
+
+// A fixture for tests against the shared test etcd: SetUp skips the test when
+// BBS_TEST_ETCD_ENDPOINTS is unset, else sets endpoints_ and a root_ of the test's own
+// (UniqueRoot of the name given), then runs the subclass's SetUpOnEtcd.
+class SharedEtcdTest : public ::testing::Test {
+ protected:
+  explicit SharedEtcdTest(std::string root_name) : root_name_(std::move(root_name)) {}
+  void SetUp() final;
+  virtual void SetUpOnEtcd() {}
+
+  std::vector<std::string> endpoints_;
+  std::string root_;
+
+ private:
+  const std::string root_name_;
+};
 
 // Store options for tests: the given endpoints and root, TestEncoder(), timeouts short enough
 // for tests.

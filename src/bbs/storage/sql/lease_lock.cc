@@ -3,10 +3,9 @@
 #include <errmsg.h>
 #include <libpq-fe.h>
 #include <mysql.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <random>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -53,11 +52,24 @@ int64_t Seconds(std::chrono::milliseconds d) {
   return std::max<int64_t>(1, (d.count() + 999) / 1000);
 }
 
+// The deleter of a C client's result: `Free` (PQclear, mysql_free_result).
+template <auto Free>
+struct FreeWith {
+  template <typename T>
+  void operator()(T* result) const {
+    Free(result);
+  }
+};
+
 // TryAcquire's transaction, the same in both dialects: the lease table is created once per
 // connection, then AcquireInTransaction runs inside one transaction, committed only when it
 // took the lease.
 class TransactionalLeaseBackend : public LeaseBackend {
  public:
+  std::string Description() const final {
+    return fmt::format("{} table {} row '{}'", dialect_, kLeaseTable, kLeaseName);
+  }
+
   Result<Attempt> TryAcquire(const std::string& owner, std::chrono::milliseconds ttl) final {
     if (Status s = EnsureConnected(); !s.ok()) return s;
     if (!table_created_) {
@@ -73,17 +85,59 @@ class TransactionalLeaseBackend : public LeaseBackend {
   }
 
  protected:
-  TransactionalLeaseBackend(std::string create_table, std::string begin)
-      : create_table_(std::move(create_table)), begin_(std::move(begin)) {}
+  // `dialect`: "postgres" or "mysql"; `timestamp_type`: the type of expires_at; `begin`: the
+  // statement that starts a transaction.
+  TransactionalLeaseBackend(const char* dialect, const char* timestamp_type, std::string begin,
+                            SqlConnectionOptions options)
+      : options_(std::move(options)),
+        dialect_(dialect),
+        create_table_(fmt::format("CREATE TABLE IF NOT EXISTS {} (name VARCHAR(255) PRIMARY KEY, "
+                                  "owner VARCHAR(255) NOT NULL, epoch BIGINT NOT NULL, "
+                                  "expires_at {} NOT NULL)",
+                                  kLeaseTable, timestamp_type)),
+        begin_(std::move(begin)) {}
+
+  // The lease row as a transaction read it.
+  struct Row {
+    std::string holder;
+    int64_t epoch = 0;
+    bool expired = false;
+  };
 
   virtual Status EnsureConnected() = 0;
   virtual Status Exec(const std::string& sql) = 0;
-  virtual Result<Attempt> AcquireInTransaction(const std::string& owner,
-                                               std::chrono::milliseconds ttl) = 0;
+  // Reads the lease row and locks it for the transaction; nullopt when there is none.
+  virtual Result<std::optional<Row>> LockRow() = 0;
+  // Makes the row name `owner` at `epoch`, expiring `ttl` from now in database time: inserts it
+  // when `insert`, else updates the row LockRow read.
+  virtual Status TakeRow(bool insert, const std::string& owner, int64_t epoch,
+                         std::chrono::milliseconds ttl) = 0;
   // A new connection creates the table again (it may be a new database).
   void Connected() { table_created_ = false; }
 
+  const SqlConnectionOptions& options() const { return options_; }
+
  private:
+  // Takes the row when it is missing, expired, or already ours (epoch + 1), else reports the
+  // holder.
+  Result<Attempt> AcquireInTransaction(const std::string& owner, std::chrono::milliseconds ttl) {
+    Result<std::optional<Row>> row = LockRow();
+    if (!row.ok()) return row.status();
+    Attempt attempt;
+    if (*row && !(*row)->expired && (*row)->holder != owner) {
+      attempt.epoch = (*row)->epoch;
+      attempt.holder = (*row)->holder;
+      return attempt;
+    }
+    int64_t epoch = *row ? (*row)->epoch + 1 : 1;
+    if (Status s = TakeRow(!*row, owner, epoch, ttl); !s.ok()) return s;
+    attempt.acquired = true;
+    attempt.epoch = epoch;
+    return attempt;
+  }
+
+  const SqlConnectionOptions options_;
+  const char* const dialect_;
   const std::string create_table_;
   const std::string begin_;
   bool table_created_ = false;
@@ -91,21 +145,12 @@ class TransactionalLeaseBackend : public LeaseBackend {
 
 // --- PostgreSQL ---------------------------------------------------------------------------
 
-struct PgResultDeleter {
-  void operator()(PGresult* r) const { PQclear(r); }
-};
-using PgResult = std::unique_ptr<PGresult, PgResultDeleter>;
+using PgResult = std::unique_ptr<PGresult, FreeWith<PQclear>>;
 
 class PostgresLeaseBackend final : public TransactionalLeaseBackend {
  public:
   explicit PostgresLeaseBackend(SqlConnectionOptions options)
-      : TransactionalLeaseBackend(
-            fmt::format("CREATE TABLE IF NOT EXISTS {} (name VARCHAR(255) PRIMARY KEY, owner "
-                        "VARCHAR(255) NOT NULL, epoch BIGINT NOT NULL, expires_at TIMESTAMPTZ(6) "
-                        "NOT NULL)",
-                        kLeaseTable),
-            "BEGIN"),
-        options_(std::move(options)) {}
+      : TransactionalLeaseBackend("postgres", "TIMESTAMPTZ(6)", "BEGIN", std::move(options)) {}
   ~PostgresLeaseBackend() override { Close(); }
 
   Result<bool> Renew(const std::string& owner, int64_t epoch,
@@ -133,10 +178,6 @@ class PostgresLeaseBackend final : public TransactionalLeaseBackend {
     return result.ok() ? Status::Ok() : result.status();
   }
 
-  std::string Description() const override {
-    return fmt::format("postgres table {} row '{}'", kLeaseTable, kLeaseName);
-  }
-
   Status HealthCheck(int64_t now) override {
     if (Status s = EnsureConnected(); !s.ok()) return s;
     std::string time = std::to_string(now);
@@ -154,58 +195,48 @@ class PostgresLeaseBackend final : public TransactionalLeaseBackend {
   }
 
  private:
-  Result<Attempt> AcquireInTransaction(const std::string& owner,
-                                       std::chrono::milliseconds ttl) override {
+  Result<std::optional<Row>> LockRow() override {
     auto current = Query(fmt::format("SELECT owner, epoch, expires_at <= now() FROM {} WHERE name "
                                      "= '{}' FOR UPDATE",
                                      kLeaseTable, kLeaseName),
                          {});
     if (!current.ok()) return current.status();
     PGresult* row = current.value().get();
+    if (PQntuples(row) == 0) return std::optional<Row>();
+    return std::optional<Row>(Row{PQgetvalue(row, 0, 0), std::stoll(PQgetvalue(row, 0, 1)),
+                                  PQgetvalue(row, 0, 2)[0] == 't'});
+  }
+
+  Status TakeRow(bool insert, const std::string& owner, int64_t /*epoch*/,
+                 std::chrono::milliseconds ttl) override {
+    // The epoch is 1 for a new row, and the locked row's + 1 (the same as `epoch`) for an update.
     std::string ttl_text = std::to_string(Millis(ttl));
-    Attempt attempt;
-    if (PQntuples(row) == 0) {
-      auto inserted = Query(fmt::format("INSERT INTO {} (name, owner, epoch, expires_at) VALUES "
-                                        "('{}', $1, 1, now() + $2 * interval '1 millisecond')",
-                                        kLeaseTable, kLeaseName),
-                            {owner, ttl_text});
-      if (!inserted.ok()) return inserted.status();
-      attempt.acquired = true;
-      attempt.epoch = 1;
-      return attempt;
-    }
-    std::string holder = PQgetvalue(row, 0, 0);
-    int64_t epoch = std::stoll(PQgetvalue(row, 0, 1));
-    bool expired = PQgetvalue(row, 0, 2)[0] == 't';
-    if (!expired && holder != owner) {
-      attempt.epoch = epoch;
-      attempt.holder = holder;
-      return attempt;
-    }
-    auto updated = Query(fmt::format("UPDATE {} SET owner = $1, epoch = epoch + 1, expires_at = "
-                                     "now() + $2 * interval '1 millisecond' WHERE name = '{}'",
-                                     kLeaseTable, kLeaseName),
-                         {owner, ttl_text});
-    if (!updated.ok()) return updated.status();
-    attempt.acquired = true;
-    attempt.epoch = epoch + 1;
-    return attempt;
+    auto written =
+        insert ? Query(fmt::format("INSERT INTO {} (name, owner, epoch, expires_at) VALUES "
+                                   "('{}', $1, 1, now() + $2 * interval '1 millisecond')",
+                                   kLeaseTable, kLeaseName),
+                       {owner, ttl_text})
+               : Query(fmt::format("UPDATE {} SET owner = $1, epoch = epoch + 1, expires_at = "
+                                   "now() + $2 * interval '1 millisecond' WHERE name = '{}'",
+                                   kLeaseTable, kLeaseName),
+                       {owner, ttl_text});
+    return written.ok() ? Status::Ok() : written.status();
   }
 
   Status EnsureConnected() override {
     if (conn_ != nullptr && PQstatus(conn_) == CONNECTION_OK) return Status::Ok();
     Close();
-    std::string connect_timeout = std::to_string(std::max<int64_t>(2, Seconds(options_.timeout)));
-    std::string timeout_ms = std::to_string(Millis(options_.timeout));
+    std::string connect_timeout = std::to_string(std::max<int64_t>(2, Seconds(options().timeout)));
+    std::string timeout_ms = std::to_string(Millis(options().timeout));
     auto conn =
-        ConnectPostgres(options_.connection_string, "bbs-lease",
+        ConnectPostgres(options().connection_string, "bbs-lease",
                         {{"connect_timeout", connect_timeout},
                          {"keepalives", "1"},
                          {"keepalives_idle", "1"},
                          {"keepalives_interval", "1"},
                          {"keepalives_count", "3"},
                          {"tcp_user_timeout", timeout_ms}},
-                        {options_.ca_cert_file, options_.verify_identity}, "postgres lease");
+                        {options().ca_cert_file, options().verify_identity}, "postgres lease");
     if (!conn.ok()) return conn.status();
     conn_ = conn.value();
     Connected();
@@ -238,27 +269,18 @@ class PostgresLeaseBackend final : public TransactionalLeaseBackend {
     return result;
   }
 
-  const SqlConnectionOptions options_;
   pg_conn* conn_ = nullptr;
 };
 
 // --- MySQL --------------------------------------------------------------------------------
 
-struct MyResultDeleter {
-  void operator()(MYSQL_RES* r) const { mysql_free_result(r); }
-};
-using MyResult = std::unique_ptr<MYSQL_RES, MyResultDeleter>;
+using MyResult = std::unique_ptr<MYSQL_RES, FreeWith<mysql_free_result>>;
 
 class MysqlLeaseBackend final : public TransactionalLeaseBackend {
  public:
   explicit MysqlLeaseBackend(SqlConnectionOptions options)
-      : TransactionalLeaseBackend(
-            fmt::format("CREATE TABLE IF NOT EXISTS {} (name VARCHAR(255) PRIMARY KEY, owner "
-                        "VARCHAR(255) NOT NULL, epoch BIGINT NOT NULL, expires_at DATETIME(6) "
-                        "NOT NULL)",
-                        kLeaseTable),
-            "START TRANSACTION"),
-        options_(std::move(options)) {}
+      : TransactionalLeaseBackend("mysql", "DATETIME(6)", "START TRANSACTION", std::move(options)) {
+  }
   ~MysqlLeaseBackend() override { Close(); }
 
   Result<bool> Renew(const std::string& owner, int64_t epoch,
@@ -282,10 +304,6 @@ class MysqlLeaseBackend final : public TransactionalLeaseBackend {
                     kLeaseTable, kLeaseName, Quote(owner), epoch));
   }
 
-  std::string Description() const override {
-    return fmt::format("mysql table {} row '{}'", kLeaseTable, kLeaseName);
-  }
-
   Status HealthCheck(int64_t now) override {
     if (Status s = EnsureConnected(); !s.ok()) return s;
     if (Status s = Exec(fmt::format("INSERT INTO bbs_health_check (id, time) VALUES (1, {}) ON "
@@ -306,8 +324,7 @@ class MysqlLeaseBackend final : public TransactionalLeaseBackend {
   }
 
  private:
-  Result<Attempt> AcquireInTransaction(const std::string& owner,
-                                       std::chrono::milliseconds ttl) override {
+  Result<std::optional<Row>> LockRow() override {
     if (conn_ == nullptr) return UnknownError("mysql lease: connection lost");
     if (mysql_query(conn_, fmt::format("SELECT owner, epoch, expires_at <= UTC_TIMESTAMP(6) FROM "
                                        "{} WHERE name = '{}' FOR UPDATE",
@@ -318,44 +335,33 @@ class MysqlLeaseBackend final : public TransactionalLeaseBackend {
     MyResult result(mysql_store_result(conn_));
     if (result == nullptr) return Fail();
     MYSQL_ROW row = mysql_fetch_row(result.get());
+    if (row == nullptr) return std::optional<Row>();
+    return std::optional<Row>(Row{row[0] != nullptr ? row[0] : "",
+                                  row[1] != nullptr ? std::stoll(row[1]) : 0,
+                                  row[2] != nullptr && row[2][0] == '1'});
+  }
+
+  Status TakeRow(bool insert, const std::string& owner, int64_t epoch,
+                 std::chrono::milliseconds ttl) override {
     std::string expires =
         fmt::format("UTC_TIMESTAMP(6) + INTERVAL {} MICROSECOND", Millis(ttl) * 1000);
-    Attempt attempt;
-    if (row == nullptr) {
-      if (Status s = Exec(fmt::format("INSERT INTO {} (name, owner, epoch, expires_at) VALUES "
-                                      "('{}', {}, 1, {})",
-                                      kLeaseTable, kLeaseName, Quote(owner), expires));
-          !s.ok()) {
-        return s;
-      }
-      attempt.acquired = true;
-      attempt.epoch = 1;
-      return attempt;
+    if (insert) {
+      return Exec(
+          fmt::format("INSERT INTO {} (name, owner, epoch, expires_at) VALUES "
+                      "('{}', {}, {}, {})",
+                      kLeaseTable, kLeaseName, Quote(owner), epoch, expires));
     }
-    std::string holder = row[0] != nullptr ? row[0] : "";
-    int64_t epoch = row[1] != nullptr ? std::stoll(row[1]) : 0;
-    bool expired = row[2] != nullptr && row[2][0] == '1';
-    if (!expired && holder != owner) {
-      attempt.epoch = epoch;
-      attempt.holder = holder;
-      return attempt;
-    }
-    if (Status s = Exec(fmt::format("UPDATE {} SET owner = {}, epoch = {}, expires_at = {} WHERE "
-                                    "name = '{}'",
-                                    kLeaseTable, Quote(owner), epoch + 1, expires, kLeaseName));
-        !s.ok()) {
-      return s;
-    }
-    attempt.acquired = true;
-    attempt.epoch = epoch + 1;
-    return attempt;
+    return Exec(
+        fmt::format("UPDATE {} SET owner = {}, epoch = {}, expires_at = {} WHERE "
+                    "name = '{}'",
+                    kLeaseTable, Quote(owner), epoch, expires, kLeaseName));
   }
 
   Status EnsureConnected() override {
     if (conn_ != nullptr) return Status::Ok();
-    unsigned int timeout = static_cast<unsigned int>(Seconds(options_.timeout));
-    auto conn = ConnectMysql(options_.connection_string, {timeout, timeout, timeout},
-                             {options_.ca_cert_file, options_.verify_identity}, CLIENT_FOUND_ROWS,
+    unsigned int timeout = static_cast<unsigned int>(Seconds(options().timeout));
+    auto conn = ConnectMysql(options().connection_string, {timeout, timeout, timeout},
+                             {options().ca_cert_file, options().verify_identity}, CLIENT_FOUND_ROWS,
                              "mysql lease");
     if (!conn.ok()) return conn.status();
     conn_ = conn.value();
@@ -385,16 +391,8 @@ class MysqlLeaseBackend final : public TransactionalLeaseBackend {
 
   std::string Quote(const std::string& value) { return QuoteMysql(conn_, value); }
 
-  const SqlConnectionOptions options_;
   st_mysql* conn_ = nullptr;
 };
-
-std::string UniqueOwner() {
-  char host[256] = {};
-  gethostname(host, sizeof(host) - 1);
-  std::random_device random;
-  return fmt::format("{}-{}-{:08x}", host, getpid(), random());
-}
 
 }  // namespace
 
@@ -410,129 +408,33 @@ std::unique_ptr<LeaseBackend> MakeMysqlLeaseBackend(SqlConnectionOptions options
 
 SqlLeaseLock::SqlLeaseLock(std::unique_ptr<LeaseBackend> backend, std::string owner,
                            SqlLeaseLockOptions options, Logger logger)
-    : options_(options),
-      logger_(std::move(logger)),
-      fence_(std::make_shared<LeaseFence>()),
-      backend_(std::move(backend)) {
-  fence_->owner = owner.empty() ? UniqueOwner() : std::move(owner);
+    : FencedLeaseLock(std::move(owner), options.retry_interval, std::move(logger)),
+      options_(options),
+      backend_(std::move(backend)) {}
+
+Result<LeaseAttempt> SqlLeaseLock::TryAcquire() {
+  std::lock_guard lock(backend_mu_);
+  return backend_->TryAcquire(owner(), options_.ttl);
 }
 
-SqlLeaseLock::~SqlLeaseLock() {
-  StopRenewingForTesting();
-  held_ = false;
-  fence_->epoch = 0;
-}
-
-bool SqlLeaseLock::WaitFor(std::chrono::milliseconds d, const bool& flag) {
-  std::unique_lock lock(mu_);
-  cv_.wait_for(lock, d, [&] { return flag; });
-  return !flag;
-}
-
-Result<lock::AcquireOutcome> SqlLeaseLock::Acquire(LostCallback on_lost) {
-  std::string last_holder;
-  bool logged_error = false;
-  while (true) {
-    {
-      std::lock_guard lock(mu_);
-      if (cancelled_) return lock::AcquireOutcome::kCancelled;
-    }
-    Result<LeaseBackend::Attempt> attempt = [&] {
-      std::lock_guard lock(backend_mu_);
-      return backend_->TryAcquire(fence_->owner, options_.ttl);
-    }();
-    if (!attempt.ok()) {
-      if (!logged_error) {
-        logger_.Error("failed-to-acquire-lock", attempt.status().message());
-        logged_error = true;
-      }
-    } else if (attempt.value().acquired) {
-      {
-        std::lock_guard lock(mu_);
-        on_lost_ = std::move(on_lost);
-        stopping_ = false;
-      }
-      fence_->epoch = attempt.value().epoch;
-      held_ = true;
-      logger_.Info("acquired-lock", {{"owner", fence_->owner}, {"epoch", attempt.value().epoch}});
-      renewer_ = std::thread([this] { RenewLoop(); });
-      return lock::AcquireOutcome::kAcquired;
-    } else {
-      logged_error = false;
-      if (attempt.value().holder != last_holder) {
-        last_holder = attempt.value().holder;
-        logger_.Info("waiting-for-lock",
-                     {{"lock-owner", last_holder}, {"epoch", attempt.value().epoch}});
-      }
-    }
-    if (!WaitFor(options_.retry_interval, cancelled_)) {
-      return lock::AcquireOutcome::kCancelled;
-    }
-  }
-}
-
-void SqlLeaseLock::RenewLoop() {
-  while (WaitFor(options_.retry_interval, stopping_)) {
-    int64_t epoch = fence_->epoch.load();
-    Result<bool> renewed = [&] {
-      std::lock_guard lock(backend_mu_);
-      return backend_->Renew(fence_->owner, epoch, options_.ttl);
-    }();
-    if (renewed.ok() && renewed.value()) continue;
-    Status why(ErrorCode::kUnrecoverable,
-               renewed.ok() ? "the lease was taken over or expired before it was renewed"
-                            : "renewing the lease failed: " + renewed.status().message());
-    {
-      std::lock_guard lock(mu_);
-      if (stopping_) return;  // Release won the race
-    }
-    held_ = false;
-    fence_->epoch = 0;
-    logger_.Error("lost-lock", why.message(), {{"epoch", epoch}});
-    LostCallback on_lost;
-    {
-      std::lock_guard lock(mu_);
-      on_lost = std::move(on_lost_);
-    }
-    if (on_lost) on_lost(why);
-    return;
-  }
-}
-
-void SqlLeaseLock::Cancel() {
-  std::lock_guard lock(mu_);
-  cancelled_ = true;
-  cv_.notify_all();
-}
-
-void SqlLeaseLock::StopRenewingForTesting() {
-  {
-    std::lock_guard lock(mu_);
-    stopping_ = true;
-    cv_.notify_all();
-  }
-  if (renewer_.joinable() && renewer_.get_id() != std::this_thread::get_id()) {
-    renewer_.join();
-  }
-}
-
-void SqlLeaseLock::Release() {
-  StopRenewingForTesting();
-  int64_t epoch = fence_->epoch.exchange(0);
-  if (!held_.exchange(false) || epoch == 0) return;
-  Status s = [&] {
+Status SqlLeaseLock::Renew(int64_t epoch) {
+  Result<bool> renewed = [&] {
     std::lock_guard lock(backend_mu_);
-    return backend_->Release(fence_->owner, epoch);
+    return backend_->Renew(owner(), epoch, options_.ttl);
   }();
-  if (!s.ok()) {
-    logger_.Error("failed-to-release-lock", s.message(), {{"epoch", epoch}});
-    return;
-  }
-  logger_.Info("released-lock", {{"epoch", epoch}});
+  if (renewed.ok() && renewed.value()) return Status::Ok();
+  return Status(ErrorCode::kUnrecoverable,
+                renewed.ok() ? "the lease was taken over or expired before it was renewed"
+                             : "renewing the lease failed: " + renewed.status().message());
+}
+
+Status SqlLeaseLock::GiveBack(int64_t epoch) {
+  std::lock_guard lock(backend_mu_);
+  return backend_->Release(owner(), epoch);
 }
 
 std::string SqlLeaseLock::Description() const {
-  return fmt::format("{} owned by {}", backend_->Description(), fence_->owner);
+  return fmt::format("{} owned by {}", backend_->Description(), owner());
 }
 
 }  // namespace bbs::storage::sql

@@ -3,19 +3,16 @@
 // The leader lock of PostgreSQL and MySQL without an external Locket: a lease row in the store
 // itself, with fencing (docs/ha.md §"Store locks").
 
-#include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
 
 #include "bbs/base/logger.h"
 #include "bbs/base/status.h"
-#include "bbs/lock/leader_lock.h"
+#include "bbs/storage/sql/lease_lock_base.h"
 
 namespace bbs::storage::sql {
 
@@ -23,15 +20,6 @@ namespace bbs::storage::sql {
 //   bbs_leader_lease (name PRIMARY KEY = 'bbs', owner, epoch, expires_at in database time).
 inline constexpr const char* kLeaseTable = "bbs_leader_lease";
 inline constexpr const char* kLeaseName = "bbs";
-
-// What a store needs to fence its commits: the owner and the epoch of the current tenure. The
-// lock writes `epoch` (0 while not held); the store reads it at every commit and checks, inside
-// the commit's transaction, that the lease row still names this owner and epoch and has not
-// expired. Shared between the lock and the store; thread-safe.
-struct LeaseFence {
-  std::string owner;
-  std::atomic<int64_t> epoch{0};
-};
 
 // The error of a commit refused by the fence: Unrecoverable, as a lost lock (the daemon exits).
 Status LeaseLostError(const LeaseFence& fence, int64_t epoch);
@@ -51,11 +39,7 @@ std::string MysqlFenceQuery(const std::string& quoted_owner, int64_t epoch);
 // Implementations: postgres (libpq) and mysql (MariaDB C client). Thread-compatible.
 class LeaseBackend {
  public:
-  struct Attempt {
-    bool acquired = false;
-    int64_t epoch = 0;   // ours when acquired, the holder's otherwise
-    std::string holder;  // the current owner when not acquired
-  };
+  using Attempt = LeaseAttempt;
   virtual ~LeaseBackend() = default;
   // One transaction: creates the table when missing, then takes the row when it is missing,
   // expired, or already ours (epoch + 1), else reports the holder.
@@ -91,53 +75,25 @@ struct SqlLeaseLockOptions {
   std::chrono::milliseconds retry_interval{5000};  // lock_retry_interval: acquire and renew
 };
 
-// A LeaderLock on the lease row: a passive tries to take it every retry_interval; the holder
-// renews it every retry_interval and loses it (on_lost) when a renewal fails, returns no row or
-// does not answer. Fencing makes this safe even for a holder that is paused or partitioned past
-// its TTL: `fence()` goes to the store, whose commits check the epoch in their own transaction.
-//
-// Logs under the logger's session: waiting-for-lock {lock-owner}, failed-to-acquire-lock,
-// acquired-lock {epoch}, lost-lock, released-lock. Thread-safe, as LeaderLock.
-class SqlLeaseLock final : public lock::LeaderLock {
+// A LeaderLock on the lease row (FencedLeaseLock): a renewal is lost when it fails, returns no
+// row or does not answer.
+class SqlLeaseLock final : public FencedLeaseLock {
  public:
-  // `owner`: the configured uuid (a unique owner when empty). REQUIRES: backend != nullptr.
+  // REQUIRES: backend != nullptr.
   SqlLeaseLock(std::unique_ptr<LeaseBackend> backend, std::string owner,
                SqlLeaseLockOptions options, Logger logger);
-  ~SqlLeaseLock() override;  // Stops renewing; does not release (as a crash would not).
-  SqlLeaseLock(const SqlLeaseLock&) = delete;
-  SqlLeaseLock& operator=(const SqlLeaseLock&) = delete;
+  ~SqlLeaseLock() override { StopRenewing(); }
 
-  Result<lock::AcquireOutcome> Acquire(LostCallback on_lost) override;
-  void Cancel() override;
-  bool Held() const override { return held_.load(); }
-  void Release() override;
   std::string Description() const override;
 
-  std::shared_ptr<const LeaseFence> fence() const { return fence_; }
-  int64_t epoch() const { return fence_->epoch.load(); }
-
-  // For tests: stop renewing without giving up the lease (a paused holder).
-  void StopRenewingForTesting();
-
  private:
-  void RenewLoop();
-  // Waits `d` or until woken; returns false when stopping or cancelled.
-  bool WaitFor(std::chrono::milliseconds d, const bool& flag);
+  Result<LeaseAttempt> TryAcquire() override;
+  Status Renew(int64_t epoch) override;
+  Status GiveBack(int64_t epoch) override;
 
   const SqlLeaseLockOptions options_;
-  const Logger logger_;
-  const std::shared_ptr<LeaseFence> fence_;
-  std::atomic<bool> held_{false};
-
   std::mutex backend_mu_;  // serialises the backend's calls
   std::unique_ptr<LeaseBackend> backend_;
-
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool cancelled_ = false;  // guarded by mu_
-  bool stopping_ = false;   // guarded by mu_
-  LostCallback on_lost_;
-  std::thread renewer_;
 };
 
 }  // namespace bbs::storage::sql

@@ -68,17 +68,20 @@ class SqlLeaseLockTest : public ::testing::TestWithParam<Engine> {
     if (GetParam() == Engine::kPostgres) {
       PostgresStore::Options options;
       options.url = connection_;
-      options.retry_delay = 10ms;
-      options.fence = std::move(fence);
-      auto store = PostgresStore::Open(options, NullLogger(), testing::TestEncoder());
-      if (!store.ok()) return store.status();
-      return std::unique_ptr<Store>(std::move(store).value());
+      return OpenFenced<PostgresStore>(std::move(options), std::move(fence));
     }
     MysqlStore::Options options;
     options.dsn = connection_;
+    return OpenFenced<MysqlStore>(std::move(options), std::move(fence));
+  }
+
+  // Opens a SqlStore of type `S` (PostgresStore, MysqlStore) whose commits `fence` checks.
+  template <typename S>
+  static Result<std::unique_ptr<Store>> OpenFenced(typename S::Options options,
+                                                   std::shared_ptr<const LeaseFence> fence) {
     options.retry_delay = 10ms;
     options.fence = std::move(fence);
-    auto store = MysqlStore::Open(options, NullLogger(), testing::TestEncoder());
+    auto store = S::Open(options, NullLogger(), testing::TestEncoder());
     if (!store.ok()) return store.status();
     return std::unique_ptr<Store>(std::move(store).value());
   }
