@@ -6,9 +6,13 @@
 #include <condition_variable>
 #include <filesystem>
 #include <mutex>
+#include <string>
+#include <utility>
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "bbs/base/status_matchers.h"
 #include "bbs/cells/presence_registry.h"
 #include "bbs/lock/file_lock.h"
 #include "bbs/storage/sql/locket_registry.h"
@@ -16,7 +20,20 @@
 namespace bbs::daemon {
 namespace {
 
+using ::testing::HasSubstr;
+
 Logger NullLogger() { return Logger(LogSink::Null(), "bbs"); }
+
+constexpr const char* kPostgresUrl = "postgres://bbs@127.0.0.1:1/bbs";  // nothing listens there
+
+// A configuration with the store `driver` on `database`, for the process `uuid`.
+Config StoreConfig(std::string driver, std::string database, std::string uuid = "") {
+  Config config;
+  config.database_driver = std::move(driver);
+  config.database_connection_string = std::move(database);
+  config.uuid = std::move(uuid);
+  return config;
+}
 
 // A client of the configured Locket (nothing listens there: creating it does not connect).
 auto LocketClientFor(const Config& config) {
@@ -39,17 +56,13 @@ TEST(MakeLeaderLockTest, AnExternalLocketGivesTheLocketLockOwnedByTheUuid) {
 TEST(MakeLeaderLockTest, LocketCertificatesWithoutALocketAddressAreAnError) {
   // Upstream's sql_lock_test and presence_test: a Locket configuration whose address was
   // emptied must not start (here it would otherwise fall back to the store's lock).
-  Config config;
-  config.database_driver = "postgres";
-  config.database_connection_string = "postgres://bbs@127.0.0.1:1/bbs";
-  config.uuid = "bbs-1";
+  Config config = StoreConfig("postgres", kPostgresUrl, "bbs-1");
   config.locket_ca_cert_file = "/certs/ca.crt";
   config.locket_client_cert_file = "/certs/client.crt";
   config.locket_client_key_file = "/certs/client.key";
   auto lock = MakeLeaderLock(config, nullptr, NullLogger());
-  ASSERT_FALSE(lock.ok());
-  EXPECT_EQ(lock.status().code(), ErrorCode::kInvalidRequest);
-  EXPECT_NE(lock.status().message().find("invalid-locket-config"), std::string::npos);
+  EXPECT_THAT(lock, StatusIs(ErrorCode::kInvalidRequest));
+  EXPECT_THAT(lock.status().message(), HasSubstr("invalid-locket-config"));
 }
 
 TEST(MakeLeaderLockTest, AnExternalLocketWithoutUuidIsAnError) {
@@ -58,9 +71,8 @@ TEST(MakeLeaderLockTest, AnExternalLocketWithoutUuidIsAnError) {
   auto client = LocketClientFor(config);
   ASSERT_TRUE(client.ok());
   auto lock = MakeLeaderLock(config, client->get(), NullLogger());
-  ASSERT_FALSE(lock.ok());
-  EXPECT_EQ(lock.status().code(), ErrorCode::kInvalidRequest);
-  EXPECT_NE(lock.status().message().find("invalid-uuid"), std::string::npos);
+  EXPECT_THAT(lock, StatusIs(ErrorCode::kInvalidRequest));
+  EXPECT_THAT(lock.status().message(), HasSubstr("invalid-uuid"));
 }
 
 TEST(MakeLeaderLockTest, AnSqliteFileGivesAFileLockBesideTheDatabase) {
@@ -87,9 +99,7 @@ TEST(MakeLeaderLockTest, CreatesTheDatabaseDirectoryOnAFirstStart) {
 
 TEST(MakeLeaderLockTest, AStoreNoOtherProcessCanReachNeedsNoLock) {
   for (auto [driver, database] : {std::pair{"memory", ""}, std::pair{"sqlite", ":memory:"}}) {
-    Config config;
-    config.database_driver = driver;
-    config.database_connection_string = database;
+    Config config = StoreConfig(driver, database);
     auto lock = MakeLeaderLock(config, nullptr, NullLogger());
     ASSERT_TRUE(lock.ok());
     EXPECT_EQ(*(*lock)->Acquire(nullptr), lock::AcquireOutcome::kAcquired) << driver;
@@ -97,12 +107,9 @@ TEST(MakeLeaderLockTest, AStoreNoOtherProcessCanReachNeedsNoLock) {
 }
 
 TEST(MakeLeaderLockTest, PostgresAndMysqlGiveTheLeaseRowLockAndItsFenceForTheStore) {
-  for (auto [driver, database] : {std::pair{"postgres", "postgres://bbs@127.0.0.1:1/bbs"},
-                                  std::pair{"mysql", "bbs:pw@tcp(127.0.0.1:1)/bbs"}}) {
-    Config config;
-    config.database_driver = driver;
-    config.database_connection_string = database;
-    config.uuid = "bbs-z1-0";
+  for (auto [driver, database] :
+       {std::pair{"postgres", kPostgresUrl}, std::pair{"mysql", "bbs:pw@tcp(127.0.0.1:1)/bbs"}}) {
+    Config config = StoreConfig(driver, database, "bbs-z1-0");
     std::shared_ptr<const storage::sql::LeaseFence> fence;
     auto lock = MakeLeaderLock(config, nullptr, NullLogger(), &fence);
     ASSERT_TRUE(lock.ok()) << driver;
@@ -116,11 +123,8 @@ TEST(MakeLeaderLockTest, PostgresAndMysqlGiveTheLeaseRowLockAndItsFenceForTheSto
 }
 
 TEST(MakeLeaderLockTest, AnExternalLocketTakesPrecedenceOverTheLeaseRow) {
-  Config config;
-  config.database_driver = "postgres";
-  config.database_connection_string = "postgres://bbs@127.0.0.1:1/bbs";
+  Config config = StoreConfig("postgres", kPostgresUrl, "bbs-z1-0");
   config.locket_address = "127.0.0.1:1";
-  config.uuid = "bbs-z1-0";
   auto client = LocketClientFor(config);
   ASSERT_TRUE(client.ok());
   std::shared_ptr<const storage::sql::LeaseFence> fence;
@@ -133,20 +137,16 @@ TEST(MakeLeaderLockTest, AnExternalLocketTakesPrecedenceOverTheLeaseRow) {
 TEST(MakeLocketRegistryTest, ADatabaseEveryProcessReachesKeepsTheLocketRecordsInItsLocksTable) {
   FakeClock clock;
   for (auto [driver, database] :
-       {std::pair{"postgres", "postgres://bbs@127.0.0.1:1/bbs"},
-        std::pair{"mysql", "bbs:pw@tcp(127.0.0.1:1)/bbs"}, std::pair{"sqlite", "/x/bbs.db"}}) {
-    Config config;
-    config.database_driver = driver;
-    config.database_connection_string = database;
+       {std::pair{"postgres", kPostgresUrl}, std::pair{"mysql", "bbs:pw@tcp(127.0.0.1:1)/bbs"},
+        std::pair{"sqlite", "/x/bbs.db"}}) {
+    Config config = StoreConfig(driver, database);
     auto registry = MakeLocketRegistry(config, &clock, NullLogger());
     ASSERT_TRUE(registry.ok()) << registry.status().ToString();
     EXPECT_NE(dynamic_cast<storage::sql::SqlLocketRegistry*>(registry->get()), nullptr) << driver;
   }
   for (auto [driver, database] :
        {std::pair{"memory", ""}, std::pair{"sqlite", ":memory:"}, std::pair{"etcd", ""}}) {
-    Config config;
-    config.database_driver = driver;
-    config.database_connection_string = database;
+    Config config = StoreConfig(driver, database);
     auto registry = MakeLocketRegistry(config, &clock, NullLogger());
     ASSERT_TRUE(registry.ok());
     EXPECT_NE(dynamic_cast<cells::PresenceRegistry*>(registry->get()), nullptr) << driver;
