@@ -16,6 +16,7 @@
 #include "bbs/cells/presence_registry.h"
 #include "bbs/lock/file_lock.h"
 #include "bbs/storage/sql/locket_registry.h"
+#include "bbs/testing/bbs_process.h"
 
 namespace bbs::daemon {
 namespace {
@@ -84,17 +85,15 @@ TEST(MakeLeaderLockTest, AnSqliteFileGivesAFileLockBesideTheDatabase) {
 }
 
 TEST(MakeLeaderLockTest, CreatesTheDatabaseDirectoryOnAFirstStart) {
-  std::string tmpl = (std::filesystem::temp_directory_path() / "bbs-startup-XXXXXX").string();
-  ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
+  testing::TempDir dir;
   Config config;
-  config.database_connection_string = tmpl + "/bbs-data/bbs.db";
+  config.database_connection_string = dir.path() + "/bbs-data/bbs.db";
   auto lock = MakeLeaderLock(config, nullptr, NullLogger());
   ASSERT_TRUE(lock.ok()) << lock.status().ToString();
   auto outcome = (*lock)->Acquire(nullptr);
   ASSERT_TRUE(outcome.ok()) << outcome.status().ToString();
-  EXPECT_TRUE(std::filesystem::exists(tmpl + "/bbs-data/bbs.db.lock"));
+  EXPECT_TRUE(std::filesystem::exists(dir.path() + "/bbs-data/bbs.db.lock"));
   (*lock)->Release();
-  std::filesystem::remove_all(tmpl);
 }
 
 TEST(MakeLeaderLockTest, AStoreNoOtherProcessCanReachNeedsNoLock) {
