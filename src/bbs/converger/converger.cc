@@ -65,7 +65,7 @@ Status Converger::ConvergeLrps() {
   logger_.Info("converge-lrps-done", std::move(figures));
   if (options_.metrics != nullptr) {
     stats.fresh_domains = engine_->domains().FreshDomains();
-    options_.metrics->RecordLrpConvergence(std::move(stats));
+    options_.metrics->RecordLrpConvergence(stats);
   }
   std::lock_guard lock(mu_);
   lrp_report_ = report;

@@ -37,7 +37,7 @@ struct LrpConvergenceStats {
   int64_t suspect_claimed = 0;
   int64_t present_cells = 0;
   int64_t suspect_cells = 0;
-  std::vector<std::string> fresh_domains;
+  std::vector<std::string> fresh_domains{};
 };
 
 // The gauges of an LRP convergence pass, for every reader of LrpConvergenceStats (Prometheus,
