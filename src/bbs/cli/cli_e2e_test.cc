@@ -97,6 +97,18 @@ CliRun RunCli(const std::vector<std::string>& args, const Env& env) {
   return run;
 }
 
+// Waits up to `ms` for `fd` to be readable, then appends what one read() returns to `*into`:
+// the count read, 0 when nothing came in time, -1 at end of file or on an error.
+ssize_t ReadWithin(int fd, int ms, std::string* into) {
+  pollfd p{fd, POLLIN, 0};
+  if (poll(&p, 1, ms) <= 0) return 0;
+  char buf[8192];
+  ssize_t n = read(fd, buf, sizeof(buf));
+  if (n <= 0) return -1;
+  into->append(buf, static_cast<size_t>(n));
+  return n;
+}
+
 // A bbsctl left running (event streams), its stdout read line by line.
 class Background {
  public:
@@ -155,16 +167,8 @@ class Background {
   }
 
  private:
-  bool Pump(int ms) {
-    pollfd p{fd_, POLLIN, 0};
-    if (poll(&p, 1, ms) > 0) {
-      char buf[4096];
-      ssize_t got = read(fd_, buf, sizeof(buf));
-      if (got <= 0) return false;
-      text_.append(buf, static_cast<size_t>(got));
-    }
-    return true;
-  }
+  // Reads what the pipe has within `ms`; false once it is closed.
+  bool Pump(int ms) { return ReadWithin(fd_, ms, &text_) >= 0; }
   // The complete lines that are not about a probe (the events tests make to know that a
   // stream is open).
   std::vector<std::string> Lines() const {
@@ -748,18 +752,7 @@ class PtyCli {
 
  private:
   // Reads what the pty has within `ms`; false when nothing came (or the pty is closed).
-  bool Pump(int ms) {
-    pollfd p{master_, POLLIN, 0};
-    if (poll(&p, 1, ms) > 0) {
-      char buf[8192];
-      ssize_t n = read(master_, buf, sizeof(buf));
-      if (n > 0) {
-        raw_.append(buf, static_cast<size_t>(n));
-        return true;
-      }
-    }
-    return false;
-  }
+  bool Pump(int ms) { return ReadWithin(master_, ms, &raw_) > 0; }
   pid_t pid_ = -1;
   int master_ = -1;
   std::string raw_;

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <array>
 #include <cerrno>
 #include <csignal>
 #include <cstdlib>
@@ -12,6 +13,7 @@
 #include <mutex>
 #include <sstream>
 #include <thread>
+#include <utility>
 
 #include "bbs/base/go_json.h"
 #include "bbs/cells/cell_presence_json.h"
@@ -75,26 +77,19 @@ int FailStatus(Context& ctx, const Status& s) {
 
 // Locket errors are gRPC errors in Go; cfdot prints their text with exit code 4.
 int FailLocket(Context& ctx, const Status& s) {
-  const char* code = nullptr;
-  switch (s.code()) {
-    case ErrorCode::kLockCollision:
-      code = "AlreadyExists";
-      break;
-    case ErrorCode::kInvalidRequest:
-      code = "InvalidArgument";
-      break;
-    case ErrorCode::kResourceNotFound:
-      code = "NotFound";
-      break;
-    case ErrorCode::kTimeout:
-      code = "DeadlineExceeded";
-      break;
-    default:
-      break;
+  static constexpr std::pair<ErrorCode, const char*> kGrpcCodes[] = {
+      {ErrorCode::kLockCollision, "AlreadyExists"},
+      {ErrorCode::kInvalidRequest, "InvalidArgument"},
+      {ErrorCode::kResourceNotFound, "NotFound"},
+      {ErrorCode::kTimeout, "DeadlineExceeded"},
+  };
+  for (const auto& [error, grpc_code] : kGrpcCodes) {
+    if (s.code() == error) {
+      return Fail(ctx, kExitBbsError,
+                  std::string("rpc error: code = ") + grpc_code + " desc = " + s.message());
+    }
   }
-  if (code == nullptr) return Fail(ctx, kExitBbsError, s.message());
-  return Fail(ctx, kExitBbsError,
-              std::string("rpc error: code = ") + code + " desc = " + s.message());
+  return Fail(ctx, kExitBbsError, s.message());
 }
 
 // Shows "<noun>: i/N" on stderr while a long list is written, when stderr is a terminal.
@@ -289,68 +284,104 @@ cells::LocketCallOptions LocketCall(Context& ctx) {
   return call;
 }
 
-// ---- argument checks (cfdot's messages) ----
+// ---- argument checks (cfdot's messages): kExitOk, or the exit code of the failure printed ----
 
-bool NoArgs(Context& ctx, int* code) {
-  if (!ctx.flags.args.empty()) {
-    *code = Fail(ctx, kExitValidation, "Too many arguments specified");
-    return false;
+int NoArgs(Context& ctx) {
+  if (!ctx.flags.args.empty()) return Fail(ctx, kExitValidation, "Too many arguments specified");
+  return kExitOk;
+}
+
+int ExactArgs(Context& ctx, size_t n) {
+  if (ctx.flags.args.size() < n) return Fail(ctx, kExitValidation, "Missing arguments");
+  if (ctx.flags.args.size() > n) return Fail(ctx, kExitValidation, "Too many arguments specified");
+  return kExitOk;
+}
+
+// `n` arguments, the first a guid that must not be empty.
+int GuidAndArgs(Context& ctx, size_t n) {
+  if (int code = ExactArgs(ctx, n)) return code;
+  if (ctx.flags.args[0].empty()) {
+    return Fail(ctx, kExitValidation, "Process guid should be non empty string");
   }
+  return kExitOk;
+}
+
+// An instance index: a non-negative decimal integer.
+bool ParseIndex(const std::string& text, int32_t* index) {
+  char* end = nullptr;
+  long value = std::strtol(text.c_str(), &end, 10);
+  if (text.empty() || *end != '\0' || value < 0) return false;
+  *index = static_cast<int32_t>(value);
   return true;
 }
 
-bool ExactArgs(Context& ctx, size_t n, int* code) {
-  if (ctx.flags.args.size() < n) {
-    *code = Fail(ctx, kExitValidation, "Missing arguments");
-    return false;
-  }
-  if (ctx.flags.args.size() > n) {
-    *code = Fail(ctx, kExitValidation, "Too many arguments specified");
-    return false;
-  }
-  return true;
-}
-
-// SPEC or @FILE.
-bool ReadSpec(Context& ctx, const std::string& arg, std::string* spec, int* code) {
+// SPEC or @FILE, a JSON model parsed into `m`.
+int ReadSpec(Context& ctx, const std::string& arg, google::protobuf::Message* m) {
+  std::string spec = arg;
   if (!arg.empty() && arg[0] == '@') {
     std::ifstream in(arg.substr(1), std::ios::binary);
     if (!in) {
-      *code = Fail(ctx, kExitValidation,
-                   "open " + arg.substr(1) + ": " + LowerFirst(std::strerror(errno)));
-      return false;
+      return Fail(ctx, kExitValidation,
+                  "open " + arg.substr(1) + ": " + LowerFirst(std::strerror(errno)));
     }
     std::ostringstream s;
     s << in.rdbuf();
-    *spec = s.str();
-    return true;
+    spec = s.str();
   }
-  *spec = arg;
-  return true;
+  Status s = ParseModelJson(spec, m);
+  if (!s.ok()) return Fail(ctx, kExitValidation, "Invalid JSON: " + s.message());
+  return kExitOk;
 }
 
-bool ParseSpec(Context& ctx, const std::string& spec, google::protobuf::Message* m, int* code) {
-  Status s = ParseModelJson(spec, m);
-  if (!s.ok()) {
-    *code = Fail(ctx, kExitValidation, "Invalid JSON: " + s.message());
-    return false;
-  }
-  return true;
+// ---- calls ----
+
+// Calls the BBS at `path`: prints a failure and returns its exit code, or hands the response to
+// `print` and returns kExitOk.
+template <typename Response, typename Request, typename Print>
+int CallAndPrint(Context& ctx, const std::string& path, const Request& req, Print print) {
+  auto r = Call<Response>(*ctx.bbs, path, req);
+  if (!r.ok()) return FailStatus(ctx, r.status());
+  print(*r);
+  return kExitOk;
+}
+
+// A call whose response holds nothing to print.
+template <typename Response, typename Request>
+int CallOnly(Context& ctx, const std::string& path, const Request& req) {
+  return CallAndPrint<Response>(ctx, path, req, [](const Response&) {});
+}
+
+// A list: "fetching <noun>..." while it waits, then `items(response)` one JSON object a line.
+template <typename Response, typename Request, typename Items>
+int PrintList(Context& ctx, const std::string& noun, const std::string& path, const Request& req,
+              Items items) {
+  Waiting(ctx, noun);
+  return CallAndPrint<Response>(ctx, path, req,
+                                [&](const Response& r) { PrintAll(ctx, noun, items(r)); });
+}
+
+// A list verb whose request is filtered by --domain, and by --cell-id where it has one.
+template <typename Request, typename Response, typename Items>
+int FilteredList(Context& ctx, const std::string& noun, const std::string& path, Items items) {
+  if (int code = NoArgs(ctx)) return code;
+  Request req;
+  req.set_domain(ctx.flags.Get("domain"));
+  if constexpr (requires { req.set_cell_id(""); }) req.set_cell_id(ctx.flags.Get("cell-id"));
+  return PrintList<Response>(ctx, noun, path, req, items);
 }
 
 // ---- verbs ----
 
 int Domains(Context& ctx) {
-  int code = 0;
-  if (!NoArgs(ctx, &code)) return code;
-  auto r = Call<models::DomainsResponse>(*ctx.bbs, "/v1/domains/list", models::DomainsResponse());
-  if (!r.ok()) return FailStatus(ctx, r.status());
-  for (const auto& d : r->domains()) {
-    std::string line;
-    AppendGoJsonString(line, d);
-    ctx.Line(line);
-  }
-  return kExitOk;
+  if (int code = NoArgs(ctx)) return code;
+  return CallAndPrint<models::DomainsResponse>(ctx, "/v1/domains/list", models::DomainsResponse(),
+                                               [&](const models::DomainsResponse& r) {
+                                                 for (const auto& d : r.domains()) {
+                                                   std::string line;
+                                                   AppendGoJsonString(line, d);
+                                                   ctx.Line(line);
+                                                 }
+                                               });
 }
 
 int SetDomain(Context& ctx) {
@@ -363,104 +394,63 @@ int SetDomain(Context& ctx) {
   if (ctx.flags.args.empty() || ctx.flags.args[0].empty()) {
     return Fail(ctx, kExitValidation, "No domain given");
   }
-  int code = 0;
-  if (!ExactArgs(ctx, 1, &code)) return code;
+  if (int code = ExactArgs(ctx, 1)) return code;
   models::UpsertDomainRequest req;
   req.set_domain(ctx.flags.args[0]);
   req.set_ttl(static_cast<uint32_t>(v));
-  auto r = Call<models::UpsertDomainResponse>(*ctx.bbs, "/v1/domains/upsert", req);
-  if (!r.ok()) return FailStatus(ctx, r.status());
-  return kExitOk;
+  return CallOnly<models::UpsertDomainResponse>(ctx, "/v1/domains/upsert", req);
 }
 
 int DesiredLrps(Context& ctx) {
-  int code = 0;
-  if (!NoArgs(ctx, &code)) return code;
-  models::DesiredLRPsRequest req;
-  req.set_domain(ctx.flags.Get("domain"));
-  Waiting(ctx, "desired LRPs");
-  auto r = Call<models::DesiredLRPsResponse>(*ctx.bbs, "/v1/desired_lrps/list.r3", req);
-  if (!r.ok()) return FailStatus(ctx, r.status());
-  PrintAll(ctx, "desired LRPs", r->desired_lrps());
-  return kExitOk;
+  return FilteredList<models::DesiredLRPsRequest, models::DesiredLRPsResponse>(
+      ctx, "desired LRPs", "/v1/desired_lrps/list.r3",
+      [](const auto& r) -> const auto& { return r.desired_lrps(); });
+}
+
+Result<models::DesiredLRPResponse> GetDesiredLrp(Context& ctx, const std::string& process_guid) {
+  models::DesiredLRPByProcessGuidRequest get;
+  get.set_process_guid(process_guid);
+  return Call<models::DesiredLRPResponse>(*ctx.bbs, "/v1/desired_lrps/get_by_process_guid.r3", get);
 }
 
 int DesiredLrp(Context& ctx) {
-  int code = 0;
-  if (!ExactArgs(ctx, 1, &code)) return code;
-  if (ctx.flags.args[0].empty()) {
-    return Fail(ctx, kExitValidation, "Process guid should be non empty string");
-  }
-  models::DesiredLRPByProcessGuidRequest req;
-  req.set_process_guid(ctx.flags.args[0]);
-  auto r =
-      Call<models::DesiredLRPResponse>(*ctx.bbs, "/v1/desired_lrps/get_by_process_guid.r3", req);
+  if (int code = GuidAndArgs(ctx, 1)) return code;
+  auto r = GetDesiredLrp(ctx, ctx.flags.args[0]);
   if (!r.ok()) return FailStatus(ctx, r.status());
   ctx.Line(ModelJson(r->desired_lrp()));
   return kExitOk;
 }
 
+int DeleteDesiredLrp(Context& ctx) {
+  if (int code = GuidAndArgs(ctx, 1)) return code;
+  models::RemoveDesiredLRPRequest req;
+  req.set_process_guid(ctx.flags.args[0]);
+  return CallOnly<models::DesiredLRPLifecycleResponse>(ctx, "/v1/desired_lrp/remove", req);
+}
+
 int SchedulingInfos(Context& ctx) {
-  int code = 0;
-  if (!NoArgs(ctx, &code)) return code;
-  models::DesiredLRPsRequest req;
-  req.set_domain(ctx.flags.Get("domain"));
-  Waiting(ctx, "scheduling infos");
-  auto r = Call<models::DesiredLRPSchedulingInfosResponse>(
-      *ctx.bbs, "/v1/desired_lrp_scheduling_infos/list", req);
-  if (!r.ok()) return FailStatus(ctx, r.status());
-  PrintAll(ctx, "scheduling infos", r->desired_lrp_scheduling_infos());
-  return kExitOk;
+  return FilteredList<models::DesiredLRPsRequest, models::DesiredLRPSchedulingInfosResponse>(
+      ctx, "scheduling infos", "/v1/desired_lrp_scheduling_infos/list",
+      [](const auto& r) -> const auto& { return r.desired_lrp_scheduling_infos(); });
 }
 
 int CreateDesiredLrp(Context& ctx) {
   if (ctx.flags.args.size() != 1) return Fail(ctx, kExitValidation, "missing spec argument");
-  std::string spec;
-  int code = 0;
   models::DesireLRPRequest req;
-  if (!ReadSpec(ctx, ctx.flags.args[0], &spec, &code) ||
-      !ParseSpec(ctx, spec, req.mutable_desired_lrp(), &code)) {
-    return code;
-  }
-  auto r = Call<models::DesiredLRPLifecycleResponse>(*ctx.bbs, "/v1/desired_lrp/desire.r2", req);
-  if (!r.ok()) return FailStatus(ctx, r.status());
-  return kExitOk;
+  if (int code = ReadSpec(ctx, ctx.flags.args[0], req.mutable_desired_lrp())) return code;
+  return CallOnly<models::DesiredLRPLifecycleResponse>(ctx, "/v1/desired_lrp/desire.r2", req);
 }
 
 int UpdateDesiredLrp(Context& ctx) {
-  int code = 0;
-  if (!ExactArgs(ctx, 2, &code)) return code;
-  if (ctx.flags.args[0].empty()) {
-    return Fail(ctx, kExitValidation, "Process guid should be non empty string");
-  }
-  std::string spec;
+  if (int code = GuidAndArgs(ctx, 2)) return code;
   models::UpdateDesiredLRPRequest req;
   req.set_process_guid(ctx.flags.args[0]);
-  if (!ReadSpec(ctx, ctx.flags.args[1], &spec, &code) ||
-      !ParseSpec(ctx, spec, req.mutable_update(), &code)) {
-    return code;
-  }
-  auto r = Call<models::DesiredLRPLifecycleResponse>(*ctx.bbs, "/v1/desired_lrp/update", req);
-  if (!r.ok()) return FailStatus(ctx, r.status());
-  return kExitOk;
-}
-
-int DeleteDesiredLrp(Context& ctx) {
-  int code = 0;
-  if (!ExactArgs(ctx, 1, &code)) return code;
-  if (ctx.flags.args[0].empty()) {
-    return Fail(ctx, kExitValidation, "Process guid should be non empty string");
-  }
-  models::RemoveDesiredLRPRequest req;
-  req.set_process_guid(ctx.flags.args[0]);
-  auto r = Call<models::DesiredLRPLifecycleResponse>(*ctx.bbs, "/v1/desired_lrp/remove", req);
-  if (!r.ok()) return FailStatus(ctx, r.status());
-  return kExitOk;
+  if (int code = ReadSpec(ctx, ctx.flags.args[1], req.mutable_update())) return code;
+  return CallOnly<models::DesiredLRPLifecycleResponse>(ctx, "/v1/desired_lrp/update", req);
 }
 
 int ActualLrps(Context& ctx) {
-  int code = 0;
-  if (!NoArgs(ctx, &code)) return code;
+  if (int code = NoArgs(ctx)) return code;
   models::ActualLRPsRequest req;
   req.set_domain(ctx.flags.Get("domain"));
   req.set_cell_id(ctx.flags.Get("cell-id"));
@@ -468,170 +458,127 @@ int ActualLrps(Context& ctx) {
   if (ctx.flags.Changed("index")) {
     req.set_index(static_cast<int32_t>(std::strtol(ctx.flags.Get("index").c_str(), nullptr, 0)));
   }
-  Waiting(ctx, "actual LRPs");
-  auto r = Call<models::ActualLRPsResponse>(*ctx.bbs, "/v1/actual_lrps/list", req);
-  if (!r.ok()) return FailStatus(ctx, r.status());
-  PrintAll(ctx, "actual LRPs", r->actual_lrps());
-  return kExitOk;
+  return PrintList<models::ActualLRPsResponse>(
+      ctx, "actual LRPs", "/v1/actual_lrps/list", req,
+      [](const auto& r) -> const auto& { return r.actual_lrps(); });
 }
 
+const auto& GroupsOf(const models::ActualLRPGroupsResponse& r) { return r.actual_lrp_groups(); }
+
 int ActualLrpGroups(Context& ctx) {
-  int code = 0;
-  if (!NoArgs(ctx, &code)) return code;
-  models::ActualLRPGroupsRequest req;
-  req.set_domain(ctx.flags.Get("domain"));
-  req.set_cell_id(ctx.flags.Get("cell-id"));
-  Waiting(ctx, "actual LRP groups");
-  auto r = Call<models::ActualLRPGroupsResponse>(*ctx.bbs, "/v1/actual_lrp_groups/list", req);
-  if (!r.ok()) return FailStatus(ctx, r.status());
-  PrintAll(ctx, "actual LRP groups", r->actual_lrp_groups());
-  return kExitOk;
+  return FilteredList<models::ActualLRPGroupsRequest, models::ActualLRPGroupsResponse>(
+      ctx, "actual LRP groups", "/v1/actual_lrp_groups/list", GroupsOf);
 }
 
 int ActualLrpGroupsForGuid(Context& ctx) {
-  int code = 0;
-  if (!ExactArgs(ctx, 1, &code)) return code;
-  if (ctx.flags.args[0].empty()) {
-    return Fail(ctx, kExitValidation, "Process guid should be non empty string");
-  }
+  if (int code = GuidAndArgs(ctx, 1)) return code;
   if (ctx.flags.Changed("index")) {
-    std::string text = ctx.flags.Get("index");
-    char* end = nullptr;
-    long index = std::strtol(text.c_str(), &end, 10);
-    if (text.empty() || *end != '\0' || index < 0) {
-      return Fail(ctx, kExitValidation, "Index must be a non-negative integer");
-    }
     models::ActualLRPGroupByProcessGuidAndIndexRequest req;
     req.set_process_guid(ctx.flags.args[0]);
-    req.set_index(static_cast<int32_t>(index));
-    auto r = Call<models::ActualLRPGroupResponse>(
-        *ctx.bbs, "/v1/actual_lrp_groups/get_by_process_guid_and_index", req);
-    if (!r.ok()) return FailStatus(ctx, r.status());
-    ctx.Line(ModelJson(r->actual_lrp_group()));
-    return kExitOk;
+    int32_t index = 0;
+    if (!ParseIndex(ctx.flags.Get("index"), &index)) {
+      return Fail(ctx, kExitValidation, "Index must be a non-negative integer");
+    }
+    req.set_index(index);
+    return CallAndPrint<models::ActualLRPGroupResponse>(
+        ctx, "/v1/actual_lrp_groups/get_by_process_guid_and_index", req,
+        [&](const models::ActualLRPGroupResponse& r) {
+          ctx.Line(ModelJson(r.actual_lrp_group()));
+        });
   }
   models::ActualLRPGroupsByProcessGuidRequest req;
   req.set_process_guid(ctx.flags.args[0]);
-  auto r = Call<models::ActualLRPGroupsResponse>(*ctx.bbs,
-                                                 "/v1/actual_lrp_groups/list_by_process_guid", req);
-  if (!r.ok()) return FailStatus(ctx, r.status());
-  PrintAll(ctx, "actual LRP groups", r->actual_lrp_groups());
-  return kExitOk;
+  return CallAndPrint<models::ActualLRPGroupsResponse>(
+      ctx, "/v1/actual_lrp_groups/list_by_process_guid", req,
+      [&](const models::ActualLRPGroupsResponse& r) {
+        PrintAll(ctx, "actual LRP groups", GroupsOf(r));
+      });
 }
 
 int RetireActualLrp(Context& ctx) {
-  int code = 0;
-  if (!ExactArgs(ctx, 2, &code)) return code;
-  if (ctx.flags.args[0].empty()) {
-    return Fail(ctx, kExitValidation, "Process guid should be non empty string");
-  }
-  char* end = nullptr;
-  long index = std::strtol(ctx.flags.args[1].c_str(), &end, 10);
-  if (ctx.flags.args[1].empty() || *end != '\0' || index < 0) {
+  if (int code = GuidAndArgs(ctx, 2)) return code;
+  int32_t index = 0;
+  if (!ParseIndex(ctx.flags.args[1], &index)) {
     return Fail(ctx, kExitValidation, "Index must be a non-negative integer");
   }
   // As cfdot: the domain comes from the desired LRP.
-  models::DesiredLRPByProcessGuidRequest get;
-  get.set_process_guid(ctx.flags.args[0]);
-  auto desired =
-      Call<models::DesiredLRPResponse>(*ctx.bbs, "/v1/desired_lrps/get_by_process_guid.r3", get);
+  auto desired = GetDesiredLrp(ctx, ctx.flags.args[0]);
   if (!desired.ok()) return FailStatus(ctx, desired.status());
   models::RetireActualLRPRequest req;
   req.mutable_actual_lrp_key()->set_process_guid(ctx.flags.args[0]);
-  req.mutable_actual_lrp_key()->set_index(static_cast<int32_t>(index));
+  req.mutable_actual_lrp_key()->set_index(index);
   req.mutable_actual_lrp_key()->set_domain(desired->desired_lrp().domain());
-  auto r = Call<models::ActualLRPLifecycleResponse>(*ctx.bbs, "/v1/actual_lrps/retire", req);
-  if (!r.ok()) return FailStatus(ctx, r.status());
-  return kExitOk;
+  return CallOnly<models::ActualLRPLifecycleResponse>(ctx, "/v1/actual_lrps/retire", req);
 }
 
 int Tasks(Context& ctx) {
-  int code = 0;
-  if (!NoArgs(ctx, &code)) return code;
-  models::TasksRequest req;
-  req.set_domain(ctx.flags.Get("domain"));
-  req.set_cell_id(ctx.flags.Get("cell-id"));
-  Waiting(ctx, "tasks");
-  auto r = Call<models::TasksResponse>(*ctx.bbs, "/v1/tasks/list.r3", req);
-  if (!r.ok()) return FailStatus(ctx, r.status());
-  PrintAll(ctx, "tasks", r->tasks());
-  return kExitOk;
+  return FilteredList<models::TasksRequest, models::TasksResponse>(
+      ctx, "tasks", "/v1/tasks/list.r3", [](const auto& r) -> const auto& { return r.tasks(); });
 }
 
 int TaskVerb(Context& ctx) {
-  int code = 0;
-  if (!ExactArgs(ctx, 1, &code)) return code;
+  if (int code = ExactArgs(ctx, 1)) return code;
   models::TaskByGuidRequest req;
   req.set_task_guid(ctx.flags.args[0]);
-  auto r = Call<models::TaskResponse>(*ctx.bbs, "/v1/tasks/get_by_task_guid.r3", req);
-  if (!r.ok()) return FailStatus(ctx, r.status());
-  ctx.Line(ModelJson(r->task()));
-  return kExitOk;
+  return CallAndPrint<models::TaskResponse>(
+      ctx, "/v1/tasks/get_by_task_guid.r3", req,
+      [&](const models::TaskResponse& r) { ctx.Line(ModelJson(r.task())); });
 }
 
 int CreateTask(Context& ctx) {
   if (ctx.flags.args.size() != 1) return Fail(ctx, kExitValidation, "missing spec argument");
-  std::string spec;
-  int code = 0;
   models::Task task;
-  if (!ReadSpec(ctx, ctx.flags.args[0], &spec, &code) || !ParseSpec(ctx, spec, &task, &code)) {
-    return code;
-  }
+  if (int code = ReadSpec(ctx, ctx.flags.args[0], &task)) return code;
   models::DesireTaskRequest req;
   req.set_task_guid(task.task_guid());
   req.set_domain(task.domain());
   *req.mutable_task_definition() = task.task_definition();
-  auto r = Call<models::TaskLifecycleResponse>(*ctx.bbs, "/v1/tasks/desire.r2", req);
-  if (!r.ok()) return FailStatus(ctx, r.status());
-  return kExitOk;
+  return CallOnly<models::TaskLifecycleResponse>(ctx, "/v1/tasks/desire.r2", req);
 }
 
 int TaskGuidVerb(Context& ctx, const std::vector<std::string>& paths) {
-  int code = 0;
-  if (!ExactArgs(ctx, 1, &code)) return code;
-  if (ctx.flags.args[0].empty()) {
-    return Fail(ctx, kExitValidation, "Process guid should be non empty string");
-  }
+  if (int code = GuidAndArgs(ctx, 1)) return code;
   models::TaskGuidRequest req;
   req.set_task_guid(ctx.flags.args[0]);
   for (const auto& path : paths) {
-    auto r = Call<models::TaskLifecycleResponse>(*ctx.bbs, path, req);
-    if (!r.ok()) return FailStatus(ctx, r.status());
+    if (int code = CallOnly<models::TaskLifecycleResponse>(ctx, path, req)) return code;
   }
   return kExitOk;
 }
 
-Result<models::CellsResponse> ListCells(Context& ctx) {
-  return Call<models::CellsResponse>(*ctx.bbs, "/v1/cells/list.r1", models::CellsResponse());
+// The registered cells, those `keep` keeps, one JSON object a line; `missing` when none was kept.
+template <typename Keep>
+int PrintCells(Context& ctx, Keep keep, const std::string& missing) {
+  auto r = Call<models::CellsResponse>(*ctx.bbs, "/v1/cells/list.r1", models::CellsResponse());
+  if (!r.ok()) return FailStatus(ctx, r.status());
+  bool printed = false;
+  for (const auto& c : r->cells()) {
+    if (!keep(c)) continue;
+    ctx.Line(cells::EncodeCellPresenceJson(c));
+    printed = true;
+  }
+  if (!printed && !missing.empty()) {
+    return FailStatus(ctx, Status(ErrorCode::kResourceNotFound, missing));
+  }
+  return kExitOk;
 }
 
 int CellsVerb(Context& ctx) {
-  int code = 0;
-  if (!NoArgs(ctx, &code)) return code;
-  auto r = ListCells(ctx);
-  if (!r.ok()) return FailStatus(ctx, r.status());
-  for (const auto& c : r->cells()) ctx.Line(cells::EncodeCellPresenceJson(c));
-  return kExitOk;
+  if (int code = NoArgs(ctx)) return code;
+  return PrintCells(
+      ctx, [](const models::CellPresence&) { return true; }, "");
 }
 
 int CellVerb(Context& ctx) {
-  int code = 0;
-  if (!ExactArgs(ctx, 1, &code)) return code;
-  auto r = ListCells(ctx);
-  if (!r.ok()) return FailStatus(ctx, r.status());
-  for (const auto& c : r->cells()) {
-    if (c.cell_id() == ctx.flags.args[0]) {
-      ctx.Line(cells::EncodeCellPresenceJson(c));
-      return kExitOk;
-    }
-  }
-  return FailStatus(ctx, Status(ErrorCode::kResourceNotFound, "cell not found"));
+  if (int code = ExactArgs(ctx, 1)) return code;
+  const std::string& id = ctx.flags.args[0];
+  return PrintCells(
+      ctx, [&](const models::CellPresence& c) { return c.cell_id() == id; }, "cell not found");
 }
 
 // {"type":"<event name>","data":<event>} per line, for as long as the stream lasts.
 int EventsVerb(Context& ctx, bool tasks) {
-  int code = 0;
-  if (!NoArgs(ctx, &code)) return code;
+  if (int code = NoArgs(ctx)) return code;
   bool exclude_groups = tasks || ctx.flags.Changed("exclude-actual-lrp-groups");
   if (!exclude_groups) {
     std::fprintf(ctx.err,
@@ -705,53 +652,60 @@ std::string ResourceJson(const cells::LocketResource& r) {
   return out;
 }
 
-int FetchAllVerb(Context& ctx, cells::ResourceType type) {
-  int code = 0;
-  if (!NoArgs(ctx, &code)) return code;
+// Runs `call` with a client of the Locket server; prints a failure as cfdot does.
+template <typename LocketCallFn>
+int WithLocket(Context& ctx, LocketCallFn call) {
   auto client = Locket(ctx);
   if (!client.ok()) return Fail(ctx, kExitBbsError, client.status().message());
-  auto r = (*client)->FetchAll(type, LocketCall(ctx));
-  if (!r.ok()) return FailLocket(ctx, r.status());
-  for (const auto& resource : *r) ctx.Line(ResourceJson(resource));
+  Status s = call(**client, LocketCall(ctx));
+  if (!s.ok()) return FailLocket(ctx, s);
   return kExitOk;
+}
+
+// --key and --owner, neither empty.
+int KeyAndOwner(Context& ctx, std::string* key, std::string* owner) {
+  *key = ctx.flags.Get("key");
+  *owner = ctx.flags.Get("owner");
+  if (key->empty()) return Fail(ctx, kExitValidation, "key cannot be empty");
+  if (owner->empty()) return Fail(ctx, kExitValidation, "owner cannot be empty");
+  return kExitOk;
+}
+
+int FetchAllVerb(Context& ctx, cells::ResourceType type) {
+  if (int code = NoArgs(ctx)) return code;
+  return WithLocket(ctx, [&](cells::LocketClient& client, const cells::LocketCallOptions& call) {
+    auto r = client.FetchAll(type, call);
+    if (!r.ok()) return r.status();
+    for (const auto& resource : *r) ctx.Line(ResourceJson(resource));
+    return Status::Ok();
+  });
 }
 
 int ClaimVerb(Context& ctx, cells::ResourceType type) {
-  int code = 0;
-  if (!NoArgs(ctx, &code)) return code;
+  if (int code = NoArgs(ctx)) return code;
   cells::LocketResource resource;
-  resource.key = ctx.flags.Get("key");
-  resource.owner = ctx.flags.Get("owner");
   resource.value = ctx.flags.Get("value");
   resource.type = type;
   long long ttl = std::strtoll(ctx.flags.Get("ttl").c_str(), nullptr, 0);
-  if (resource.key.empty()) return Fail(ctx, kExitValidation, "key cannot be empty");
-  if (resource.owner.empty()) return Fail(ctx, kExitValidation, "owner cannot be empty");
+  if (int code = KeyAndOwner(ctx, &resource.key, &resource.owner)) return code;
   if (ttl <= 0) return Fail(ctx, kExitValidation, "ttl should be an integer greater than zero");
-  auto client = Locket(ctx);
-  if (!client.ok()) return Fail(ctx, kExitBbsError, client.status().message());
-  Status s = (*client)->Lock(resource, ttl, LocketCall(ctx));
-  if (!s.ok()) return FailLocket(ctx, s);
-  return kExitOk;
+  return WithLocket(ctx, [&](cells::LocketClient& client, const cells::LocketCallOptions& call) {
+    return client.Lock(resource, ttl, call);
+  });
 }
 
 int ReleaseVerb(Context& ctx) {
-  int code = 0;
-  if (!NoArgs(ctx, &code)) return code;
-  std::string key = ctx.flags.Get("key");
-  std::string owner = ctx.flags.Get("owner");
-  if (key.empty()) return Fail(ctx, kExitValidation, "key cannot be empty");
-  if (owner.empty()) return Fail(ctx, kExitValidation, "owner cannot be empty");
-  auto client = Locket(ctx);
-  if (!client.ok()) return Fail(ctx, kExitBbsError, client.status().message());
-  Status s = (*client)->Release(key, owner, LocketCall(ctx));
-  if (!s.ok()) return FailLocket(ctx, s);
-  return kExitOk;
+  if (int code = NoArgs(ctx)) return code;
+  std::string key;
+  std::string owner;
+  if (int code = KeyAndOwner(ctx, &key, &owner)) return code;
+  return WithLocket(ctx, [&](cells::LocketClient& client, const cells::LocketCallOptions& call) {
+    return client.Release(key, owner, call);
+  });
 }
 
 int TopVerb(Context& ctx) {
-  int code = 0;
-  if (!NoArgs(ctx, &code)) return code;
+  if (int code = NoArgs(ctx)) return code;
   TopOptions options;
   options.title = ctx.bbs_url;
   options.metrics_url = ctx.Value("metricsURL");
@@ -762,8 +716,7 @@ int TopVerb(Context& ctx) {
 }
 
 int SummaryVerb(Context& ctx) {
-  int code = 0;
-  if (!NoArgs(ctx, &code)) return code;
+  if (int code = NoArgs(ctx)) return code;
   auto json = Summary(*ctx.bbs, ctx.Value("metricsURL"), ctx.bbs_tls, ctx.timeout);
   if (!json.ok()) return FailStatus(ctx, json.status());
   ctx.Line(*json);
@@ -772,46 +725,61 @@ int SummaryVerb(Context& ctx) {
 
 // ---- flag sets ----
 
-const std::vector<FlagSpec>& BbsFlags() {
-  static const std::vector<FlagSpec> flags = {
-      {"bbsURL", 0, Type::kString, "URL of BBS server to target", "BBS_URL"},
-      {"caCertFile", 0, Type::kString,
-       "path the Certificate Authority (CA) file to use when verifying TLS keypairs",
-       "CA_CERT_FILE"},
-      {"clientCertFile", 0, Type::kString,
-       "path to the TLS client certificate to use during mutual-auth TLS", "CLIENT_CERT_FILE"},
-      {"clientKeyFile", 0, Type::kString,
-       "path to the TLS client private key file to use during mutual-auth TLS", "CLIENT_KEY_FILE"},
-      {"skipCertVerify", 0, Type::kBool,
-       "when set to true, skips all SSL/TLS certificate verification", "SKIP_CERT_VERIFY"},
-      {"bbsCACertFile", 0, Type::kString, "older cfdot name of --caCertFile", "BBS_CA_CERT_FILE"},
-      {"bbsCertFile", 0, Type::kString, "older cfdot name of --clientCertFile", "BBS_CERT_FILE"},
-      {"bbsKeyFile", 0, Type::kString, "older cfdot name of --clientKeyFile", "BBS_KEY_FILE"},
-      {"bbsSkipCertVerify", 0, Type::kBool, "older cfdot name of --skipCertVerify",
-       "BBS_SKIP_CERT_VERIFY"},
-      {"timeout", 0, Type::kInt, "request timeout in seconds (0: none)", "CFDOT_TIMEOUT"},
+// cfdot's flags for a server: where it is, the TLS files to reach it with (each flag name with
+// its environment variable: CA, client certificate, client key), then `more`.
+std::vector<FlagSpec> ServerFlags(FlagSpec address,
+                                  const std::array<std::pair<const char*, const char*>, 3>& tls,
+                                  const std::vector<FlagSpec>& more) {
+  static constexpr const char* kTlsHelp[] = {
+      "path the Certificate Authority (CA) file to use when verifying TLS keypairs",
+      "path to the TLS client certificate to use during mutual-auth TLS",
+      "path to the TLS client private key file to use during mutual-auth TLS",
   };
+  std::vector<FlagSpec> flags = {std::move(address)};
+  for (size_t i = 0; i < tls.size(); ++i) {
+    flags.push_back({tls[i].first, 0, Type::kString, kTlsHelp[i], tls[i].second});
+  }
+  flags.insert(flags.end(), more.begin(), more.end());
+  return flags;
+}
+
+const std::vector<FlagSpec>& BbsFlags() {
+  static const std::vector<FlagSpec> flags = ServerFlags(
+      {"bbsURL", 0, Type::kString, "URL of BBS server to target", "BBS_URL"},
+      {{{"caCertFile", "CA_CERT_FILE"},
+        {"clientCertFile", "CLIENT_CERT_FILE"},
+        {"clientKeyFile", "CLIENT_KEY_FILE"}}},
+      {
+          {"skipCertVerify", 0, Type::kBool,
+           "when set to true, skips all SSL/TLS certificate verification", "SKIP_CERT_VERIFY"},
+          {"bbsCACertFile", 0, Type::kString, "older cfdot name of --caCertFile",
+           "BBS_CA_CERT_FILE"},
+          {"bbsCertFile", 0, Type::kString, "older cfdot name of --clientCertFile",
+           "BBS_CERT_FILE"},
+          {"bbsKeyFile", 0, Type::kString, "older cfdot name of --clientKeyFile", "BBS_KEY_FILE"},
+          {"bbsSkipCertVerify", 0, Type::kBool, "older cfdot name of --skipCertVerify",
+           "BBS_SKIP_CERT_VERIFY"},
+          {"timeout", 0, Type::kInt, "request timeout in seconds (0: none)", "CFDOT_TIMEOUT"},
+      });
   return flags;
 }
 
 const std::vector<FlagSpec>& LocketFlags() {
-  static const std::vector<FlagSpec> flags = {
+  static const std::vector<FlagSpec> flags = ServerFlags(
       {"locketAPILocation", 0, Type::kString, "Hostname:Port of Locket server to target",
        "LOCKET_API_LOCATION"},
-      {"locketCACertFile", 0, Type::kString,
-       "path the Certificate Authority (CA) file to use when verifying TLS keypairs",
-       "LOCKET_CA_CERT_FILE"},
-      {"locketCertFile", 0, Type::kString,
-       "path to the TLS client certificate to use during mutual-auth TLS", "LOCKET_CERT_FILE"},
-      {"locketKeyFile", 0, Type::kString,
-       "path to the TLS client private key file to use during mutual-auth TLS", "LOCKET_KEY_FILE"},
-      {"locketSkipCertVerify", 0, Type::kBool,
-       "when set to true, skips all SSL/TLS certificate verification (not supported by bbsctl)",
-       "LOCKET_SKIP_CERT_VERIFY"},
-      {"locketPlaintext", 0, Type::kBool,
-       "bbsctl only: connect without TLS (bbs's own Locket on loopback)", "LOCKET_PLAINTEXT"},
-      {"timeout", 0, Type::kInt, "request timeout in seconds (0: 10 s)", "CFDOT_TIMEOUT"},
-  };
+      {{{"locketCACertFile", "LOCKET_CA_CERT_FILE"},
+        {"locketCertFile", "LOCKET_CERT_FILE"},
+        {"locketKeyFile", "LOCKET_KEY_FILE"}}},
+      {
+          {"locketSkipCertVerify", 0, Type::kBool,
+           "when set to true, skips all SSL/TLS certificate verification (not supported by "
+           "bbsctl)",
+           "LOCKET_SKIP_CERT_VERIFY"},
+          {"locketPlaintext", 0, Type::kBool,
+           "bbsctl only: connect without TLS (bbs's own Locket on loopback)", "LOCKET_PLAINTEXT"},
+          {"timeout", 0, Type::kInt, "request timeout in seconds (0: 10 s)", "CFDOT_TIMEOUT"},
+      });
   return flags;
 }
 

@@ -1,6 +1,7 @@
 #include "bbs/cli/system_view.h"
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <cstdio>
 #include <sstream>
@@ -35,6 +36,22 @@ std::string Pad(std::string s, size_t width) {
 }
 
 std::string Num(int64_t v) { return std::to_string(v); }
+
+// The states counted, in the order the summary and the screen show them.
+constexpr std::array<const char*, 4> kLrpStates = {"UNCLAIMED", "CLAIMED", "RUNNING", "CRASHED"};
+constexpr std::array<const char*, 4> kTaskStates = {"Pending", "Running", "Completed", "Resolving"};
+
+// `"STATE":count` for each of `states`, comma-separated (a state never counted is 0).
+std::string StateCountsJson(const std::array<const char*, 4>& states,
+                            const std::map<std::string, int>& counts) {
+  std::string out;
+  for (const char* s : states) {
+    if (!out.empty()) out += ',';
+    auto it = counts.find(s);
+    out += std::string("\"") + s + "\":" + Num(it == counts.end() ? 0 : it->second);
+  }
+  return out;
+}
 
 std::string Normalize(std::string name) {
   std::string out;
@@ -206,8 +223,8 @@ std::vector<SystemView::CrashingRow> SystemView::Crashing() const {
 
 SystemView::Counts SystemView::counts() const {
   Counts c;
-  for (const char* s : {"UNCLAIMED", "CLAIMED", "RUNNING", "CRASHED"}) c.actual_by_state[s] = 0;
-  for (const char* s : {"Pending", "Running", "Completed", "Resolving"}) c.tasks_by_state[s] = 0;
+  for (const char* s : kLrpStates) c.actual_by_state[s] = 0;
+  for (const char* s : kTaskStates) c.tasks_by_state[s] = 0;
   c.desired_lrps = static_cast<int>(desired_.size());
   for (const auto& [guid, d] : desired_) c.desired_instances += d.instances;
   for (const auto& [key, lrp] : actual_) {
@@ -281,13 +298,7 @@ std::string SummaryJson(const SystemView& view, const MetricsRows& metrics) {
   SystemView::Counts counts = view.counts();
   out += "],\"desired_lrps\":{\"count\":" + Num(counts.desired_lrps) +
          ",\"instances\":" + Num(counts.desired_instances) + "}";
-  out += ",\"actual_lrps\":{";
-  first = true;
-  for (const char* s : {"UNCLAIMED", "CLAIMED", "RUNNING", "CRASHED"}) {
-    if (!first) out += ',';
-    first = false;
-    out += std::string("\"") + s + "\":" + Num(counts.actual_by_state[s]);
-  }
+  out += ",\"actual_lrps\":{" + StateCountsJson(kLrpStates, counts.actual_by_state);
   out += ",\"evacuating\":" + Num(counts.evacuating) + ",\"suspect\":" + Num(counts.suspect) + "}";
   out += ",\"crashing_lrps\":[";
   first = true;
@@ -304,13 +315,7 @@ std::string SummaryJson(const SystemView& view, const MetricsRows& metrics) {
     AppendGoJsonString(out, r.cell_id);
     out += '}';
   }
-  out += "],\"tasks\":{";
-  first = true;
-  for (const char* s : {"Pending", "Running", "Completed", "Resolving"}) {
-    if (!first) out += ',';
-    first = false;
-    out += std::string("\"") + s + "\":" + Num(counts.tasks_by_state[s]);
-  }
+  out += "],\"tasks\":{" + StateCountsJson(kTaskStates, counts.tasks_by_state);
   out += "},\"metrics\":{\"available\":" + std::string(metrics.available ? "true" : "false");
   if (!metrics.available) {
     out += ",\"error\":";
@@ -388,7 +393,7 @@ std::vector<std::string> RenderScreen(const SystemView& view, const MetricsRows&
   }
   lines.push_back("");
   std::string tasks = "TASKS";
-  for (const char* s : {"Pending", "Running", "Completed", "Resolving"}) {
+  for (const char* s : kTaskStates) {
     tasks += std::string("  ") + s + " " + Num(counts.tasks_by_state[s]);
   }
   lines.push_back(tasks);

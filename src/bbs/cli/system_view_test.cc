@@ -43,6 +43,9 @@ models::Task Task(const std::string& guid, models::Task::State state) {
   return t;
 }
 
+// Counts by state, as SystemView::Counts holds them (every known state present).
+using ByState = std::map<std::string, int>;
+
 SystemView Loaded() {
   SystemView view;
   view.Reset({Desired("a", 2), Desired("b", 1)},
@@ -57,12 +60,10 @@ TEST(SystemViewTest, CountsLrpsAndTasksByState) {
   auto c = Loaded().counts();
   EXPECT_EQ(c.desired_lrps, 2);
   EXPECT_EQ(c.desired_instances, 3);
-  EXPECT_EQ(c.actual_by_state["RUNNING"], 1);
-  EXPECT_EQ(c.actual_by_state["CRASHED"], 1);
-  EXPECT_EQ(c.actual_by_state["UNCLAIMED"], 1);
-  EXPECT_EQ(c.actual_by_state["CLAIMED"], 0);
-  EXPECT_EQ(c.tasks_by_state["Pending"], 1);
-  EXPECT_EQ(c.tasks_by_state["Running"], 1);
+  EXPECT_EQ(c.actual_by_state,
+            (ByState{{"UNCLAIMED", 1}, {"CLAIMED", 0}, {"RUNNING", 1}, {"CRASHED", 1}}));
+  EXPECT_EQ(c.tasks_by_state,
+            (ByState{{"Pending", 1}, {"Running", 1}, {"Completed", 0}, {"Resolving", 0}}));
 }
 
 TEST(SystemViewTest, CellsShowInstancesAndFreeCapacity) {
@@ -108,11 +109,10 @@ TEST(SystemViewTest, EventsKeepTheViewCurrent) {
 
   auto c = view.counts();
   EXPECT_EQ(c.desired_lrps, 1);
-  EXPECT_EQ(c.actual_by_state["CLAIMED"], 1);
-  EXPECT_EQ(c.actual_by_state["UNCLAIMED"], 0);
-  EXPECT_EQ(c.actual_by_state["CRASHED"], 0);
-  EXPECT_EQ(c.tasks_by_state["Completed"], 1);
-  EXPECT_EQ(c.tasks_by_state["Pending"], 0);
+  EXPECT_EQ(c.actual_by_state,
+            (ByState{{"UNCLAIMED", 0}, {"CLAIMED", 1}, {"RUNNING", 1}, {"CRASHED", 0}}));
+  EXPECT_EQ(c.tasks_by_state,
+            (ByState{{"Pending", 0}, {"Running", 1}, {"Completed", 1}, {"Resolving", 0}}));
   EXPECT_EQ(c.events, 5);
   EXPECT_EQ(c.crash_events, 1);
   EXPECT_EQ(view.Cells()[1].instances, 1);  // cell-2 now holds b/0, not a/1

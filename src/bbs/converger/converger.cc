@@ -1,5 +1,7 @@
 #include "bbs/converger/converger.h"
 
+#include <nlohmann/json.hpp>
+
 namespace bbs::converger {
 
 Converger::Converger(state::Engine* engine, cells::CellDirectory* cells,
@@ -13,38 +15,27 @@ Converger::Converger(state::Engine* engine, cells::CellDirectory* cells,
 Converger::~Converger() { Stop(); }
 
 void Converger::Start() {
-  std::lock_guard lock(mu_);
-  if (thread_.joinable()) return;
-  stopping_ = false;
-  thread_ = std::thread([this] { Loop(); });
+  loop_.Start([this] { Loop(); });
 }
 
-void Converger::Stop() {
-  {
-    std::lock_guard lock(mu_);
-    stopping_ = true;
-  }
-  cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
-}
+void Converger::Stop() { loop_.Stop(); }
 
 void Converger::Loop() {
-  for (;;) {
-    {
-      std::unique_lock lock(mu_);
-      if (cv_.wait_for(lock, options_.interval, [this] { return stopping_; })) return;
-    }
+  while (!loop_.WaitFor(options_.interval)) {
     (void)ConvergeTasks();
     (void)ConvergeLrps();
   }
 }
 
-Result<std::optional<std::set<std::string>>> Converger::PresentCells() {
+Result<std::optional<std::set<std::string>>> Converger::PresentCells(const char* failure_event) {
   if (cells_ == nullptr || !cells_->knows_presence()) {
     return std::optional<std::set<std::string>>();
   }
   auto all = cells_->All();
-  if (!all.ok()) return all.status();
+  if (!all.ok()) {
+    logger_.Error(failure_event, all.status().ToString());
+    return all.status();
+  }
   std::set<std::string> ids;
   for (const auto& c : *all) ids.insert(c.cell_id());
   return std::optional<std::set<std::string>>(std::move(ids));
@@ -52,41 +43,29 @@ Result<std::optional<std::set<std::string>>> Converger::PresentCells() {
 
 Status Converger::ConvergeLrps() {
   std::lock_guard pass(pass_mu_);
-  auto cells = PresentCells();
-  if (!cells.ok()) {
-    logger_.Error("converge-lrps-failed-to-fetch-cells", cells.status().ToString());
-    return cells.status();
-  }
+  auto cells = PresentCells("converge-lrps-failed-to-fetch-cells");
+  if (!cells.ok()) return cells.status();
   auto report = engine_->convergence().ConvergeLrps(*cells);
   const auto& m = report.metrics;
-  logger_.Info("converge-lrps-done", {{"duration_ns", report.duration_ns},
-                                      {"LRPsUnclaimed", m.unclaimed},
-                                      {"LRPsClaimed", m.claimed},
-                                      {"LRPsRunning", m.running},
-                                      {"CrashedActualLRPs", m.crashed},
-                                      {"CrashingDesiredLRPs", m.crashing_desired},
-                                      {"LRPsDesired", m.desired_instances},
-                                      {"LRPsMissing", m.missing},
-                                      {"LRPsExtra", m.extra},
-                                      {"SuspectRunningActualLRPs", m.suspect_running},
-                                      {"SuspectClaimedActualLRPs", m.suspect_claimed},
-                                      {"PresentCells", m.present_cells},
-                                      {"SuspectCells", m.suspect_cells}});
+  metrics::LrpConvergenceStats stats{.duration = metrics::Nanos(report.duration_ns),
+                                     .unclaimed = m.unclaimed,
+                                     .claimed = m.claimed,
+                                     .running = m.running,
+                                     .crashed = m.crashed,
+                                     .crashing_desired = m.crashing_desired,
+                                     .desired = m.desired_instances,
+                                     .missing = m.missing,
+                                     .extra = m.extra,
+                                     .suspect_running = m.suspect_running,
+                                     .suspect_claimed = m.suspect_claimed,
+                                     .present_cells = m.present_cells,
+                                     .suspect_cells = m.suspect_cells};
+  nlohmann::json figures = {{"duration_ns", report.duration_ns}};
+  for (const auto& gauge : metrics::kLrpConvergenceGauges) figures[gauge.name] = stats.*gauge.field;
+  logger_.Info("converge-lrps-done", std::move(figures));
   if (options_.metrics != nullptr) {
-    options_.metrics->RecordLrpConvergence({.duration = metrics::Nanos(report.duration_ns),
-                                            .unclaimed = m.unclaimed,
-                                            .claimed = m.claimed,
-                                            .running = m.running,
-                                            .crashed = m.crashed,
-                                            .crashing_desired = m.crashing_desired,
-                                            .desired = m.desired_instances,
-                                            .missing = m.missing,
-                                            .extra = m.extra,
-                                            .suspect_running = m.suspect_running,
-                                            .suspect_claimed = m.suspect_claimed,
-                                            .present_cells = m.present_cells,
-                                            .suspect_cells = m.suspect_cells,
-                                            .fresh_domains = engine_->domains().FreshDomains()});
+    stats.fresh_domains = engine_->domains().FreshDomains();
+    options_.metrics->RecordLrpConvergence(stats);
   }
   std::lock_guard lock(mu_);
   lrp_report_ = report;
@@ -95,11 +74,8 @@ Status Converger::ConvergeLrps() {
 
 Status Converger::ConvergeTasks() {
   std::lock_guard pass(pass_mu_);
-  auto cells = PresentCells();
-  if (!cells.ok()) {
-    logger_.Error("converge-tasks-failed-to-fetch-cells", cells.status().ToString());
-    return cells.status();
-  }
+  auto cells = PresentCells("converge-tasks-failed-to-fetch-cells");
+  if (!cells.ok()) return cells.status();
   auto report = engine_->convergence().ConvergeTasks(*cells, options_.task_durations);
   if (callbacks_ != nullptr) {
     for (const auto& t : report.to_kick) callbacks_->Submit(t);

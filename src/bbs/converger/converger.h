@@ -1,11 +1,10 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <mutex>
-#include <thread>
 
 #include "bbs/base/logger.h"
+#include "bbs/base/stoppable_thread.h"
 #include "bbs/cells/cell_directory.h"
 #include "bbs/metrics/bbs_metrics.h"
 #include "bbs/state/engine.h"
@@ -30,8 +29,9 @@ class Converger {
             Options options, Logger logger);
   ~Converger();
 
+  // Starts the loop; once stopped, it does not start again.
   void Start();
-  void Stop();
+  void Stop();  // idempotent
 
   // One pass now, on the caller's thread (serialised with the loop's passes).
   Status ConvergeLrps();
@@ -43,8 +43,9 @@ class Converger {
 
  private:
   void Loop();
-  // The present cells, nullopt when the directory is no registry; an error aborts the pass.
-  Result<std::optional<std::set<std::string>>> PresentCells();
+  // The present cells, nullopt when the directory is no registry; an error aborts the pass
+  // (logged as `failure_event`).
+  Result<std::optional<std::set<std::string>>> PresentCells(const char* failure_event);
 
   state::Engine* engine_;
   cells::CellDirectory* cells_;
@@ -54,11 +55,9 @@ class Converger {
 
   std::mutex pass_mu_;  // one pass at a time
   mutable std::mutex mu_;
-  std::condition_variable cv_;
-  bool stopping_ = false;
-  std::thread thread_;
-  state::Convergence::LrpReport lrp_report_;
-  state::Convergence::TaskReport task_report_;
+  state::Convergence::LrpReport lrp_report_;    // guarded by mu_
+  state::Convergence::TaskReport task_report_;  // guarded by mu_
+  StoppableThread loop_;                        // last: stops before the rest goes
 };
 
 }  // namespace bbs::converger

@@ -66,17 +66,8 @@ class ConvergerTest : public ::testing::Test {
   }
 
   void Running(const std::string& guid, int index, const std::string& cell) {
-    models::ActualLRPInstanceKey ik;
-    ik.set_instance_guid("ig-" + cell);
-    ik.set_cell_id(cell);
-    ASSERT_THAT(engine_.actual_lrps().ClaimActualLrp(guid, index, ik), IsOk());
-    domain::StartParams p;
-    p.key.set_process_guid(guid);
-    p.key.set_index(index);
-    p.key.set_domain("cf-apps");
-    p.instance_key = ik;
-    p.net_info.set_address("10.0.0.1");
-    ASSERT_THAT(engine_.actual_lrps().StartActualLrp(p), IsOk());
+    state::testing::ClaimAndStart(engine_, guid, index,
+                                  state::testing::InstanceKey("ig-" + cell, cell));
   }
 
   storage::MemoryStore store_;
@@ -138,11 +129,7 @@ TEST_F(ConvergerTest, ASuspectWhoseCellReturnsIsPromotedBack) {
 
 TEST_F(ConvergerTest, MissingInstancesAreCreatedAndAuctionedInOneRequest) {
   ASSERT_THAT(engine_.desired_lrps().DesireLrp(NewLrp("pg", 2), ""), IsOk());
-  models::ActualLRPKey key;
-  key.set_process_guid("pg");
-  key.set_index(1);
-  key.set_domain("cf-apps");
-  ASSERT_THAT(engine_.actual_lrps().RetireActualLrp(key, ""), IsOk());
+  ASSERT_THAT(engine_.actual_lrps().RetireActualLrp(state::testing::LrpKey("pg", 1), ""), IsOk());
   auctions_.lrps.clear();
   ASSERT_THAT(converger_.ConvergeLrps(), IsOk());
   EXPECT_NE(Row("pg", 1, models::ActualLRP::ORDINARY), nullptr);

@@ -1,8 +1,5 @@
 #include "bbs/daemon/config.h"
 
-#include <stdlib.h>
-
-#include <filesystem>
 #include <fstream>
 #include <map>
 #include <set>
@@ -12,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include "bbs/daemon/config_json.h"
+#include "bbs/testing/bbs_process.h"
 
 namespace bbs::daemon {
 namespace {
@@ -37,16 +35,9 @@ std::string ErrorOf(const Result<T>& result) {
 
 class ConfigTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    std::string pattern = (std::filesystem::temp_directory_path() / "bbs-config-XXXXXX").string();
-    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-
   // Writes `json` to a fresh file and returns its path.
   std::string File(const std::string& json) {
-    std::string path = (dir_ / ("bbs" + std::to_string(files_++) + ".json")).string();
+    std::string path = dir_.path() + "/bbs" + std::to_string(files_++) + ".json";
     std::ofstream(path) << json;
     return path;
   }
@@ -58,7 +49,7 @@ class ConfigTest : public ::testing::Test {
     return LoadConfig(args);
   }
 
-  std::filesystem::path dir_;
+  testing::TempDir dir_;
   int files_ = 0;
 };
 
@@ -582,7 +573,7 @@ TEST_F(ConfigTest, TimeFormatTakesLagersNumericFormsToo) {
 }
 
 TEST_F(ConfigTest, AFileThatCannotBeReadIsAnError) {
-  std::string missing = (dir_ / "missing.json").string();
+  std::string missing = dir_.path() + "/missing.json";
   EXPECT_EQ(ErrorOf(LoadConfig(std::vector<std::string>{"-config=" + missing})),
             "cannot read config file \"" + missing + "\": No such file or directory");
 }
@@ -907,6 +898,18 @@ std::set<std::string> FlagsInUsage() {
   return flags;
 }
 
+// A config file holding only `value` at the dotted `path`: JsonAt("a.b", "1") is {"a": {"b": 1}}.
+std::string JsonAt(const std::string& path, const std::string& value) {
+  std::string open;
+  std::string close;
+  std::istringstream parts(path);
+  for (std::string part; std::getline(parts, part, '.');) {
+    open += "{\"" + part + "\": ";
+    close += "}";
+  }
+  return open + value + close;
+}
+
 TEST_F(ConfigTest, EveryAcceptedKeyIsAppliedOrReported) {
   // AcceptedKeys() lists exactly what the reader and the flag set accept.
   std::set<std::string> listed;
@@ -924,87 +927,80 @@ TEST_F(ConfigTest, EveryAcceptedKeyIsAppliedOrReported) {
     EXPECT_TRUE(accepted.count(key)) << key << " is in AcceptedKeys() but not accepted";
   }
 
-  // A value for each key that is not applied, other than its default: the file's text, flags.
+  // A value for each key that is not applied, other than its default: in the file, at the key's
+  // path...
+  const std::map<std::string, std::string> values = {
+      {"debug_address", R"("127.0.0.1:17017")"},
+      {"uuid", R"("u")"},
+      {"advertise_url", R"("https://bbs:8889")"},
+      {"require_ssl", R"(false)"},
+      {"desired_lrp_creation_timeout", R"("2m")"},
+      {"access_log_path", R"("/log")"},
+      {"ca_file", R"("/ca")"},
+      {"cert_file", R"("/crt")"},
+      {"key_file", R"("/key")"},
+      {"max_open_database_connections", R"(5)"},
+      {"max_idle_database_connections", R"(5)"},
+      {"max_database_connection_lifetime", R"("1h")"},
+      {"db_read_timeout", R"("1s")"},
+      {"db_write_timeout", R"("1s")"},
+      {"sql_ca_cert_file", R"("/ca")"},
+      {"sql_enable_identity_verification", R"(false)"},
+      {"enable_db_health_check", R"(true)"},
+      {"health_check_interval", R"("1s")"},
+      {"health_check_timeout", R"("1s")"},
+      {"health_check_failure_threshold", R"(9)"},
+      {"convergence_workers", R"(5)"},
+      {"update_workers", R"(5)"},
+      {"debug_lrp_start_heartbeats", R"(true)"},
+      {"rep_client_session_cache_size", R"(5)"},
+      {"lock_ttl", R"("20s")"},
+      {"lock_retry_interval", R"("2s")"},
+      {"time_format", R"("rfc3339")"},
+      {"max_data_string_length", R"(0)"},
+      {"redact_secrets", R"(true)"},
+      {"report_interval", R"("2m")"},
+      {"loggregator", R"({"loggregator_use_v2_api": true})"},
+      {"loggregator.loggregator_use_v2_api", R"(true)"},
+      {"loggregator.loggregator_api_port", R"(1)"},
+      {"loggregator.loggregator_ca_path", R"("x")"},
+      {"loggregator.loggregator_cert_path", R"("x")"},
+      {"loggregator.loggregator_key_path", R"("x")"},
+      {"loggregator.loggregator_job_deployment", R"("x")"},
+      {"loggregator.loggregator_job_name", R"("x")"},
+      {"loggregator.loggregator_job_index", R"("x")"},
+      {"loggregator.loggregator_job_ip", R"("x")"},
+      {"loggregator.loggregator_job_origin", R"("x")"},
+      {"loggregator.loggregator_source_id", R"("x")"},
+      {"loggregator.loggregator_instance_id", R"("x")"},
+      {"loggregator.loggregator_batch_max_size", R"(1)"},
+      {"loggregator.BatchFlushInterval", R"(1)"},
+      {"loggregator.loggregator_app_metric_exclusion_filter", R"(["cpu"])"},
+      {"advanced_metrics", R"({"enabled": true})"},
+      {"advanced_metrics.enabled", R"(true)"},
+      {"advanced_metrics.route_config", R"({"request_count": ["Tasks"]})"},
+      {"advanced_metrics.route_config.request_count", R"(["Tasks"])"},
+      {"advanced_metrics.route_config.request_latency", R"(["Tasks"])"},
+      {"locks_locket_enabled", R"(true)"},
+      {"cell_registrations_locket_enabled", R"(true)"},
+      {"rep_require_tls", R"(true)"},
+  };
+  // ...or the file's text and flags, for a key that needs more than its own value, or a flag.
   struct Sample {
     std::string json;
     std::vector<std::string> flags;
   };
-  const std::map<std::string, Sample> samples = {
-      {"debug_address", {R"({"debug_address": "127.0.0.1:17017"})", {}}},
-      {"uuid", {R"({"uuid": "u"})", {}}},
-      {"advertise_url", {R"({"advertise_url": "https://bbs:8889"})", {}}},
-      {"require_ssl", {R"({"require_ssl": false})", {}}},
-      {"desired_lrp_creation_timeout", {R"({"desired_lrp_creation_timeout": "2m"})", {}}},
-      {"access_log_path", {R"({"access_log_path": "/log"})", {}}},
-      {"ca_file", {R"({"ca_file": "/ca"})", {}}},
-      {"cert_file", {R"({"cert_file": "/crt"})", {}}},
-      {"key_file", {R"({"key_file": "/key"})", {}}},
-      {"max_open_database_connections", {R"({"max_open_database_connections": 5})", {}}},
-      {"max_idle_database_connections", {R"({"max_idle_database_connections": 5})", {}}},
-      {"max_database_connection_lifetime", {R"({"max_database_connection_lifetime": "1h"})", {}}},
-      {"db_read_timeout", {R"({"db_read_timeout": "1s"})", {}}},
-      {"db_write_timeout", {R"({"db_write_timeout": "1s"})", {}}},
-      {"sql_ca_cert_file", {R"({"sql_ca_cert_file": "/ca"})", {}}},
-      {"sql_enable_identity_verification", {R"({"sql_enable_identity_verification": false})", {}}},
-      {"enable_db_health_check", {R"({"enable_db_health_check": true})", {}}},
-      {"health_check_interval", {R"({"health_check_interval": "1s"})", {}}},
-      {"health_check_timeout", {R"({"health_check_timeout": "1s"})", {}}},
-      {"health_check_failure_threshold", {R"({"health_check_failure_threshold": 9})", {}}},
-      {"convergence_workers", {R"({"convergence_workers": 5})", {}}},
-      {"update_workers", {R"({"update_workers": 5})", {}}},
-      {"debug_lrp_start_heartbeats", {R"({"debug_lrp_start_heartbeats": true})", {}}},
-      {"rep_client_session_cache_size", {R"({"rep_client_session_cache_size": 5})", {}}},
-      {"lock_ttl", {R"({"lock_ttl": "20s"})", {}}},
-      {"lock_retry_interval", {R"({"lock_retry_interval": "2s"})", {}}},
+  std::map<std::string, Sample> samples = {
       {"active_key_label", {R"({"active_key_label": "k", "encryption_keys": {"k": "p"}})", {}}},
       {"encryption_keys", {R"({"active_key_label": "k", "encryption_keys": {"k": "p"}})", {}}},
-      {"time_format", {R"({"time_format": "rfc3339"})", {}}},
-      {"max_data_string_length", {R"({"max_data_string_length": 0})", {}}},
-      {"redact_secrets", {R"({"redact_secrets": true})", {}}},
-      {"report_interval", {R"({"report_interval": "2m"})", {}}},
-      {"loggregator", {R"({"loggregator": {"loggregator_use_v2_api": true}})", {}}},
-      {"loggregator.loggregator_use_v2_api",
-       {R"({"loggregator": {"loggregator_use_v2_api": true}})", {}}},
-      {"loggregator.loggregator_api_port", {R"({"loggregator": {"loggregator_api_port": 1}})", {}}},
-      {"loggregator.loggregator_ca_path", {R"({"loggregator": {"loggregator_ca_path": "x"}})", {}}},
-      {"loggregator.loggregator_cert_path",
-       {R"({"loggregator": {"loggregator_cert_path": "x"}})", {}}},
-      {"loggregator.loggregator_key_path",
-       {R"({"loggregator": {"loggregator_key_path": "x"}})", {}}},
-      {"loggregator.loggregator_job_deployment",
-       {R"({"loggregator": {"loggregator_job_deployment": "x"}})", {}}},
-      {"loggregator.loggregator_job_name",
-       {R"({"loggregator": {"loggregator_job_name": "x"}})", {}}},
-      {"loggregator.loggregator_job_index",
-       {R"({"loggregator": {"loggregator_job_index": "x"}})", {}}},
-      {"loggregator.loggregator_job_ip", {R"({"loggregator": {"loggregator_job_ip": "x"}})", {}}},
-      {"loggregator.loggregator_job_origin",
-       {R"({"loggregator": {"loggregator_job_origin": "x"}})", {}}},
-      {"loggregator.loggregator_source_id",
-       {R"({"loggregator": {"loggregator_source_id": "x"}})", {}}},
-      {"loggregator.loggregator_instance_id",
-       {R"({"loggregator": {"loggregator_instance_id": "x"}})", {}}},
-      {"loggregator.loggregator_batch_max_size",
-       {R"({"loggregator": {"loggregator_batch_max_size": 1}})", {}}},
-      {"loggregator.BatchFlushInterval", {R"({"loggregator": {"BatchFlushInterval": 1}})", {}}},
-      {"loggregator.loggregator_app_metric_exclusion_filter",
-       {R"({"loggregator": {"loggregator_app_metric_exclusion_filter": ["cpu"]}})", {}}},
-      {"advanced_metrics", {R"({"advanced_metrics": {"enabled": true}})", {}}},
-      {"advanced_metrics.enabled", {R"({"advanced_metrics": {"enabled": true}})", {}}},
-      {"advanced_metrics.route_config",
-       {R"({"advanced_metrics": {"route_config": {"request_count": ["Tasks"]}}})", {}}},
-      {"advanced_metrics.route_config.request_count",
-       {R"({"advanced_metrics": {"route_config": {"request_count": ["Tasks"]}}})", {}}},
-      {"advanced_metrics.route_config.request_latency",
-       {R"({"advanced_metrics": {"route_config": {"request_latency": ["Tasks"]}}})", {}}},
-      {"locks_locket_enabled", {R"({"locks_locket_enabled": true})", {}}},
-      {"cell_registrations_locket_enabled", {R"({"cell_registrations_locket_enabled": true})", {}}},
-      {"rep_require_tls", {R"({"rep_require_tls": true})", {}}},
       {"-debugAddr", {"{}", {"-debugAddr=127.0.0.1:17017"}}},
       {"-encryptionKey", {"{}", {"-encryptionKey=k:p", "-activeKeyLabel=k"}}},
       {"-activeKeyLabel", {"{}", {"-encryptionKey=k:p", "-activeKeyLabel=k"}}},
       {"-consulCluster", {"{}", {"-consulCluster=http://consul:8500"}}},
   };
+  for (const auto& [key, value] : values) {
+    samples[key] = {JsonAt(key, value), {}};
+  }
 
   for (const AcceptedKey& key : AcceptedKeys()) {
     if (key.use == KeyUse::kApplied) {

@@ -50,6 +50,13 @@ bool SplitHostPort(const std::string& address, std::string* host, uint16_t* port
   return true;
 }
 
+// Logs bbs.<event> at fatal level, repeats `error` on stderr and returns `exit_code`.
+int Fail(const Logger& logger, const char* event, const Status& error, int exit_code) {
+  logger.Fatal(event, error.message());
+  std::fprintf(stderr, "bbs: %s\n", error.message().c_str());
+  return exit_code;
+}
+
 int Run(int argc, char** argv) {
   // Dozens of handler threads would each get a glibc malloc arena holding freed memory; a few
   // arenas keep the resident set close to the live data (measured: see docs/benchmarks.md).
@@ -115,9 +122,9 @@ int Run(int argc, char** argv) {
     const LoggregatorConfig& lc = config->loggregator;
     loggregator::EmitterOptions options;
     options.address = "127.0.0.1:" + std::to_string(lc.api_port);
-    options.ca_file = lc.ca_path;
-    options.cert_file = lc.cert_path;
-    options.key_file = lc.key_path;
+    options.tls.ca_file = lc.ca_path;
+    options.tls.cert_file = lc.cert_path;
+    options.tls.key_file = lc.key_path;
     options.source_id = lc.source_id;
     options.instance_id = lc.instance_id;
     if (lc.batch_max_size > 0) options.batch_size = static_cast<std::size_t>(lc.batch_max_size);
@@ -134,9 +141,7 @@ int Run(int argc, char** argv) {
     auto created = loggregator::Emitter::Create(std::move(options), clock.get(), &bbs_metrics,
                                                 logger.Session("loggregator"));
     if (!created.ok()) {
-      logger.Fatal("loggregator-client-failed", created.status().message());
-      std::fprintf(stderr, "bbs: %s\n", created.status().message().c_str());
-      return 2;
+      return Fail(logger, "loggregator-client-failed", created.status(), 2);
     }
     emitter = std::move(*created);
     emitter->Start();
@@ -184,9 +189,7 @@ int Run(int argc, char** argv) {
     auto created = clients::HttpAuctioneer::Create(config->auctioneer_address, options,
                                                    logger.Session("auctioneer-client"));
     if (!created.ok()) {
-      logger.Fatal("auctioneer-client-failed", created.status().message());
-      std::fprintf(stderr, "bbs: %s\n", created.status().message().c_str());
-      return 2;
+      return Fail(logger, "auctioneer-client-failed", created.status(), 2);
     }
     auctioneer = std::move(*created);
   } else {
@@ -287,9 +290,7 @@ int Run(int argc, char** argv) {
   std::shared_ptr<const storage::sql::LeaseFence> lease_fence;  // postgres/mysql lease lock
   auto leader_lock = MakeLeaderLock(*config, locket_client.get(), logger, &lease_fence);
   if (!leader_lock.ok()) {
-    logger.Fatal("invalid-lock-config", leader_lock.status().message());
-    std::fprintf(stderr, "bbs: %s\n", leader_lock.status().message().c_str());
-    return 2;
+    return Fail(logger, "invalid-lock-config", leader_lock.status(), 2);
   }
   LockMetrics lock_metrics{
       .lock_held = [&bbs_metrics](bool held) { bbs_metrics.SetLockHeld(held); },
@@ -307,9 +308,7 @@ int Run(int argc, char** argv) {
                {"locket_listen_address", locket_listen}});
   auto leadership = AwaitLeadership(leader_lock->get(), &signal_watcher, lock_metrics, logger);
   if (!leadership.ok()) {
-    logger.Fatal("lock-failed", leadership.status().message());
-    std::fprintf(stderr, "bbs: %s\n", leadership.status().message().c_str());
-    return 1;
+    return Fail(logger, "lock-failed", leadership.status(), 1);
   }
   if (*leadership == Leadership::kShutdown) {
     logger.Info("exited", {{"passive", true}});

@@ -195,22 +195,11 @@ Result<std::unique_ptr<cells::LocketRegistry>> MakeLocketRegistry(const Config& 
 LockHeldReporter::LockHeldReporter(const lock::LeaderLock* lock, std::chrono::nanoseconds interval,
                                    std::function<void(bool)> report) {
   if (!report) return;
-  thread_ = std::thread([this, lock, interval, report = std::move(report)] {
-    std::unique_lock guard(mu_);
-    while (!stopping_) {
+  thread_.Start([this, lock, interval, report = std::move(report)] {
+    do {
       report(lock->Held());
-      cv_.wait_for(guard, interval, [this] { return stopping_; });
-    }
+    } while (!thread_.WaitFor(interval));
   });
-}
-
-LockHeldReporter::~LockHeldReporter() {
-  {
-    std::lock_guard lock(mu_);
-    stopping_ = true;
-  }
-  cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
 }
 
 // --- DB health check ----------------------------------------------------------------------
@@ -239,15 +228,12 @@ std::function<Status()> MakeDbHealthCheck(const Config& config) {
 DbHealthMonitor::DbHealthMonitor(std::function<Status()> check, std::chrono::nanoseconds interval,
                                  int threshold, std::function<void(const Status&)> on_failure,
                                  Logger logger) {
-  thread_ = std::thread([this, check = std::move(check), interval, threshold,
-                         on_failure = std::move(on_failure), logger = std::move(logger)] {
+  thread_.Start([this, check = std::move(check), interval, threshold,
+                 on_failure = std::move(on_failure), logger = std::move(logger)] {
     pthread_setname_np(pthread_self(), "db-health");
     int failures = 0;
-    std::unique_lock lock(mu_);
-    while (!cv_.wait_for(lock, interval, [this] { return stopping_; })) {
-      lock.unlock();
+    while (!thread_.WaitFor(interval)) {
       Status s = check();
-      lock.lock();
       if (s.ok()) {
         failures = 0;
         continue;
@@ -256,21 +242,11 @@ DbHealthMonitor::DbHealthMonitor(std::function<Status()> check, std::chrono::nan
       logger.Error("db-health-check-failed", s.message(),
                    {{"consecutive_failures", failures}, {"threshold", threshold}});
       if (failures >= threshold) {
-        lock.unlock();
         on_failure(s);
         return;
       }
     }
   });
-}
-
-DbHealthMonitor::~DbHealthMonitor() {
-  {
-    std::lock_guard lock(mu_);
-    stopping_ = true;
-  }
-  cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
 }
 
 // --- AwaitLeadership ----------------------------------------------------------------------

@@ -23,6 +23,7 @@
 #include "bbs/base/clock.h"
 #include "bbs/base/logger.h"
 #include "bbs/base/status.h"
+#include "bbs/base/stoppable_thread.h"
 #include "bbs/cells/locket_client.h"
 #include "bbs/cells/locket_registry.h"
 #include "bbs/daemon/config.h"
@@ -107,15 +108,9 @@ class LockHeldReporter {
  public:
   LockHeldReporter(const lock::LeaderLock* lock, std::chrono::nanoseconds interval,
                    std::function<void(bool)> report);
-  ~LockHeldReporter();
-  LockHeldReporter(const LockHeldReporter&) = delete;
-  LockHeldReporter& operator=(const LockHeldReporter&) = delete;
 
  private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stopping_ = false;  // guarded by mu_
-  std::thread thread_;
+  StoppableThread thread_;  // its destructor stops the reports
 };
 
 enum class Leadership { kActive, kShutdown };
@@ -142,15 +137,9 @@ class DbHealthMonitor {
  public:
   DbHealthMonitor(std::function<Status()> check, std::chrono::nanoseconds interval, int threshold,
                   std::function<void(const Status&)> on_failure, Logger logger);
-  ~DbHealthMonitor();
-  DbHealthMonitor(const DbHealthMonitor&) = delete;
-  DbHealthMonitor& operator=(const DbHealthMonitor&) = delete;
 
  private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stopping_ = false;  // guarded by mu_
-  std::thread thread_;
+  StoppableThread thread_;  // its destructor stops the checks
 };
 
 // Wall-clock durations of the start-up phases after the lock, for the log line

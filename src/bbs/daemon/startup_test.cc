@@ -6,17 +6,35 @@
 #include <condition_variable>
 #include <filesystem>
 #include <mutex>
+#include <string>
+#include <utility>
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "bbs/base/status_matchers.h"
 #include "bbs/cells/presence_registry.h"
 #include "bbs/lock/file_lock.h"
 #include "bbs/storage/sql/locket_registry.h"
+#include "bbs/testing/bbs_process.h"
 
 namespace bbs::daemon {
 namespace {
 
+using ::testing::HasSubstr;
+
 Logger NullLogger() { return Logger(LogSink::Null(), "bbs"); }
+
+constexpr const char* kPostgresUrl = "postgres://bbs@127.0.0.1:1/bbs";  // nothing listens there
+
+// A configuration with the store `driver` on `database`, for the process `uuid`.
+Config StoreConfig(std::string driver, std::string database, std::string uuid = "") {
+  Config config;
+  config.database_driver = std::move(driver);
+  config.database_connection_string = std::move(database);
+  config.uuid = std::move(uuid);
+  return config;
+}
 
 // A client of the configured Locket (nothing listens there: creating it does not connect).
 auto LocketClientFor(const Config& config) {
@@ -39,17 +57,13 @@ TEST(MakeLeaderLockTest, AnExternalLocketGivesTheLocketLockOwnedByTheUuid) {
 TEST(MakeLeaderLockTest, LocketCertificatesWithoutALocketAddressAreAnError) {
   // Upstream's sql_lock_test and presence_test: a Locket configuration whose address was
   // emptied must not start (here it would otherwise fall back to the store's lock).
-  Config config;
-  config.database_driver = "postgres";
-  config.database_connection_string = "postgres://bbs@127.0.0.1:1/bbs";
-  config.uuid = "bbs-1";
+  Config config = StoreConfig("postgres", kPostgresUrl, "bbs-1");
   config.locket_ca_cert_file = "/certs/ca.crt";
   config.locket_client_cert_file = "/certs/client.crt";
   config.locket_client_key_file = "/certs/client.key";
   auto lock = MakeLeaderLock(config, nullptr, NullLogger());
-  ASSERT_FALSE(lock.ok());
-  EXPECT_EQ(lock.status().code(), ErrorCode::kInvalidRequest);
-  EXPECT_NE(lock.status().message().find("invalid-locket-config"), std::string::npos);
+  EXPECT_THAT(lock, StatusIs(ErrorCode::kInvalidRequest));
+  EXPECT_THAT(lock.status().message(), HasSubstr("invalid-locket-config"));
 }
 
 TEST(MakeLeaderLockTest, AnExternalLocketWithoutUuidIsAnError) {
@@ -58,9 +72,8 @@ TEST(MakeLeaderLockTest, AnExternalLocketWithoutUuidIsAnError) {
   auto client = LocketClientFor(config);
   ASSERT_TRUE(client.ok());
   auto lock = MakeLeaderLock(config, client->get(), NullLogger());
-  ASSERT_FALSE(lock.ok());
-  EXPECT_EQ(lock.status().code(), ErrorCode::kInvalidRequest);
-  EXPECT_NE(lock.status().message().find("invalid-uuid"), std::string::npos);
+  EXPECT_THAT(lock, StatusIs(ErrorCode::kInvalidRequest));
+  EXPECT_THAT(lock.status().message(), HasSubstr("invalid-uuid"));
 }
 
 TEST(MakeLeaderLockTest, AnSqliteFileGivesAFileLockBesideTheDatabase) {
@@ -72,24 +85,20 @@ TEST(MakeLeaderLockTest, AnSqliteFileGivesAFileLockBesideTheDatabase) {
 }
 
 TEST(MakeLeaderLockTest, CreatesTheDatabaseDirectoryOnAFirstStart) {
-  std::string tmpl = (std::filesystem::temp_directory_path() / "bbs-startup-XXXXXX").string();
-  ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
+  testing::TempDir dir;
   Config config;
-  config.database_connection_string = tmpl + "/bbs-data/bbs.db";
+  config.database_connection_string = dir.path() + "/bbs-data/bbs.db";
   auto lock = MakeLeaderLock(config, nullptr, NullLogger());
   ASSERT_TRUE(lock.ok()) << lock.status().ToString();
   auto outcome = (*lock)->Acquire(nullptr);
   ASSERT_TRUE(outcome.ok()) << outcome.status().ToString();
-  EXPECT_TRUE(std::filesystem::exists(tmpl + "/bbs-data/bbs.db.lock"));
+  EXPECT_TRUE(std::filesystem::exists(dir.path() + "/bbs-data/bbs.db.lock"));
   (*lock)->Release();
-  std::filesystem::remove_all(tmpl);
 }
 
 TEST(MakeLeaderLockTest, AStoreNoOtherProcessCanReachNeedsNoLock) {
   for (auto [driver, database] : {std::pair{"memory", ""}, std::pair{"sqlite", ":memory:"}}) {
-    Config config;
-    config.database_driver = driver;
-    config.database_connection_string = database;
+    Config config = StoreConfig(driver, database);
     auto lock = MakeLeaderLock(config, nullptr, NullLogger());
     ASSERT_TRUE(lock.ok());
     EXPECT_EQ(*(*lock)->Acquire(nullptr), lock::AcquireOutcome::kAcquired) << driver;
@@ -97,12 +106,9 @@ TEST(MakeLeaderLockTest, AStoreNoOtherProcessCanReachNeedsNoLock) {
 }
 
 TEST(MakeLeaderLockTest, PostgresAndMysqlGiveTheLeaseRowLockAndItsFenceForTheStore) {
-  for (auto [driver, database] : {std::pair{"postgres", "postgres://bbs@127.0.0.1:1/bbs"},
-                                  std::pair{"mysql", "bbs:pw@tcp(127.0.0.1:1)/bbs"}}) {
-    Config config;
-    config.database_driver = driver;
-    config.database_connection_string = database;
-    config.uuid = "bbs-z1-0";
+  for (auto [driver, database] :
+       {std::pair{"postgres", kPostgresUrl}, std::pair{"mysql", "bbs:pw@tcp(127.0.0.1:1)/bbs"}}) {
+    Config config = StoreConfig(driver, database, "bbs-z1-0");
     std::shared_ptr<const storage::sql::LeaseFence> fence;
     auto lock = MakeLeaderLock(config, nullptr, NullLogger(), &fence);
     ASSERT_TRUE(lock.ok()) << driver;
@@ -116,11 +122,8 @@ TEST(MakeLeaderLockTest, PostgresAndMysqlGiveTheLeaseRowLockAndItsFenceForTheSto
 }
 
 TEST(MakeLeaderLockTest, AnExternalLocketTakesPrecedenceOverTheLeaseRow) {
-  Config config;
-  config.database_driver = "postgres";
-  config.database_connection_string = "postgres://bbs@127.0.0.1:1/bbs";
+  Config config = StoreConfig("postgres", kPostgresUrl, "bbs-z1-0");
   config.locket_address = "127.0.0.1:1";
-  config.uuid = "bbs-z1-0";
   auto client = LocketClientFor(config);
   ASSERT_TRUE(client.ok());
   std::shared_ptr<const storage::sql::LeaseFence> fence;
@@ -133,20 +136,16 @@ TEST(MakeLeaderLockTest, AnExternalLocketTakesPrecedenceOverTheLeaseRow) {
 TEST(MakeLocketRegistryTest, ADatabaseEveryProcessReachesKeepsTheLocketRecordsInItsLocksTable) {
   FakeClock clock;
   for (auto [driver, database] :
-       {std::pair{"postgres", "postgres://bbs@127.0.0.1:1/bbs"},
-        std::pair{"mysql", "bbs:pw@tcp(127.0.0.1:1)/bbs"}, std::pair{"sqlite", "/x/bbs.db"}}) {
-    Config config;
-    config.database_driver = driver;
-    config.database_connection_string = database;
+       {std::pair{"postgres", kPostgresUrl}, std::pair{"mysql", "bbs:pw@tcp(127.0.0.1:1)/bbs"},
+        std::pair{"sqlite", "/x/bbs.db"}}) {
+    Config config = StoreConfig(driver, database);
     auto registry = MakeLocketRegistry(config, &clock, NullLogger());
     ASSERT_TRUE(registry.ok()) << registry.status().ToString();
     EXPECT_NE(dynamic_cast<storage::sql::SqlLocketRegistry*>(registry->get()), nullptr) << driver;
   }
   for (auto [driver, database] :
        {std::pair{"memory", ""}, std::pair{"sqlite", ":memory:"}, std::pair{"etcd", ""}}) {
-    Config config;
-    config.database_driver = driver;
-    config.database_connection_string = database;
+    Config config = StoreConfig(driver, database);
     auto registry = MakeLocketRegistry(config, &clock, NullLogger());
     ASSERT_TRUE(registry.ok());
     EXPECT_NE(dynamic_cast<cells::PresenceRegistry*>(registry->get()), nullptr) << driver;

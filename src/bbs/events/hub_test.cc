@@ -1,5 +1,6 @@
 #include "bbs/events/hub.h"
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -180,40 +181,49 @@ TEST(HubTest, AnUnresolvableGroupEndsCellFilteredGroupStreamsOnly) {
   EXPECT_TRUE(hub.WaitForSubscriberCount(2, kWait));
 }
 
-TEST(HubTest, SendsV0DesiredLrpsOnR0StreamsAndStoredOnesOnR1) {
+// Publishes `event` to a hub with a subscriber of `r1_kind` and one of each of `r0_kinds`.
+// Expects the r1 subscriber to receive the payload as published; returns the payload each r0
+// subscriber received (empty when one received nothing).
+std::vector<std::string> PublishToR1AndR0(const Event& event, StreamKind r1_kind,
+                                          const std::vector<StreamKind>& r0_kinds) {
   Hub hub(Options());
-  Sub r1 = Subscribe(hub, StreamKind::kLrpInstances);
-  Sub r0 = Subscribe(hub, StreamKind::kLrpInstancesR0);
-  Sub groups_r0 = Subscribe(hub, StreamKind::kLrpGroupsR0);
-  Event event = testing::DesiredCreated("pg");
+  Sub r1 = Subscribe(hub, r1_kind);
+  std::vector<Sub> r0;
+  for (StreamKind kind : r0_kinds) r0.push_back(Subscribe(hub, kind));
   hub.Publish({event});
-  ASSERT_TRUE(r1.WaitEvents(1));
-  ASSERT_TRUE(r0.WaitEvents(1));
-  ASSERT_TRUE(groups_r0.WaitEvents(1));
-  EXPECT_EQ(testing::Unbase64(r1.Events()[0].data), event.payload->SerializeAsString());
+  EXPECT_TRUE(r1.WaitEvents(1));
+  EXPECT_EQ(testing::Unbase64(r1.Events().at(0).data), event.payload->SerializeAsString());
+  std::vector<std::string> payloads;
+  for (Sub& sub : r0) {
+    if (!sub.WaitEvents(1)) return {};
+    payloads.push_back(testing::Unbase64(sub.Events()[0].data));
+  }
+  return payloads;
+}
+
+TEST(HubTest, SendsV0DesiredLrpsOnR0StreamsAndStoredOnesOnR1) {
+  Event event = testing::DesiredCreated("pg");
+  std::vector<std::string> r0 = PublishToR1AndR0(
+      event, StreamKind::kLrpInstances, {StreamKind::kLrpInstancesR0, StreamKind::kLrpGroupsR0});
+  ASSERT_EQ(r0.size(), 2u);
   models::DesiredLRPCreatedEvent v0;
-  ASSERT_TRUE(v0.ParseFromString(testing::Unbase64(r0.Events()[0].data)));
+  ASSERT_TRUE(v0.ParseFromString(r0[0]));
   EXPECT_EQ(v0.desired_lrp().deprecated_start_timeout_s(), 61u);
   EXPECT_EQ(v0.trace_id(), "trace-pg");
   models::DesiredLRPCreatedEvent expected =
       static_cast<const models::DesiredLRPCreatedEvent&>(*event.payload);
   *expected.mutable_desired_lrp() =
       wire::DesiredLrpDownTo(expected.desired_lrp(), wire::FormatVersion::kV0);
-  EXPECT_EQ(testing::Unbase64(r0.Events()[0].data), expected.SerializeAsString());
-  EXPECT_EQ(r0.Events()[0].data, groups_r0.Events()[0].data);
+  EXPECT_EQ(r0[0], expected.SerializeAsString());
+  EXPECT_EQ(r0[1], r0[0]);
 }
 
 TEST(HubTest, SendsTasksWithImageLayersConvertedOnTheR0TaskStream) {
-  Hub hub(Options());
-  Sub r1 = Subscribe(hub, StreamKind::kTasks);
-  Sub r0 = Subscribe(hub, StreamKind::kTasksR0);
-  Event event = testing::TaskCreated("t");
-  hub.Publish({event});
-  ASSERT_TRUE(r1.WaitEvents(1));
-  ASSERT_TRUE(r0.WaitEvents(1));
-  EXPECT_EQ(testing::Unbase64(r1.Events()[0].data), event.payload->SerializeAsString());
+  std::vector<std::string> r0 =
+      PublishToR1AndR0(testing::TaskCreated("t"), StreamKind::kTasks, {StreamKind::kTasksR0});
+  ASSERT_EQ(r0.size(), 1u);
   models::TaskCreatedEvent converted;
-  ASSERT_TRUE(converted.ParseFromString(testing::Unbase64(r0.Events()[0].data)));
+  ASSERT_TRUE(converted.ParseFromString(r0[0]));
   EXPECT_EQ(converted.task().task_definition().image_layers_size(), 0);
   EXPECT_TRUE(converted.task().task_definition().has_action());
 }
@@ -260,46 +270,45 @@ TEST(HubTest, DeliversEventsPublishedBetweenSubscribeAndStart) {
   ASSERT_TRUE(writer->WaitUntil([](const std::string& d) { return CountEvents(d) == 1; }));
 }
 
-TEST(HubTest, DropsAStalledSubscriberWhenItsQueueOverflowsWhileOthersKeepReceiving) {
-  Hub hub(Options());
-  Sub fast = Subscribe(hub, StreamKind::kTasks);
-  Sub stalled = Subscribe(hub, StreamKind::kTasks, "", "", /*stalled=*/true);
-  constexpr int kEvents = 1100;
-  for (int i = 0; i < kEvents; ++i) {
-    hub.Publish({testing::TaskCreated("t" + std::to_string(i))});
-  }
-  ASSERT_TRUE(stalled.writer->WaitClosed());
-  EXPECT_TRUE(Terminated(stalled.writer->data()));
-  // It held exactly a full queue when the next batch found no room.
-  EXPECT_EQ(CountEvents(stalled.writer->data()), 1024u);
-  ASSERT_TRUE(fast.WaitEvents(kEvents));
+// Subscribes a fast and a stalled subscriber to `kind` and publishes `events` events, one batch
+// each, made by `event(i)`. Expects the stalled one to be dropped (its stream terminated) while
+// the fast one receives every event and stays. Returns what the stalled one was handed.
+std::string PublishUntilTheStalledOneIsDropped(Hub& hub, StreamKind kind, int events,
+                                               const std::function<Event(int)>& event) {
+  Sub fast = Subscribe(hub, kind);
+  Sub stalled = Subscribe(hub, kind, "", "", /*stalled=*/true);
+  for (int i = 0; i < events; ++i) hub.Publish({event(i)});
+  EXPECT_TRUE(stalled.writer->WaitClosed());
+  const std::string held = stalled.writer->data();
+  EXPECT_TRUE(Terminated(held));
+  EXPECT_TRUE(fast.WaitEvents(events));
   EXPECT_FALSE(Terminated(fast.writer->data()));
   EXPECT_TRUE(hub.WaitForSubscriberCount(1, kWait));
   EXPECT_EQ(hub.stats().dropped_slow, 1u);
+  return held;
+}
+
+TEST(HubTest, DropsAStalledSubscriberWhenItsQueueOverflowsWhileOthersKeepReceiving) {
+  Hub hub(Options());
+  const std::string held = PublishUntilTheStalledOneIsDropped(
+      hub, StreamKind::kTasks, 1100,
+      [](int i) { return testing::TaskCreated("t" + std::to_string(i)); });
+  // It held exactly a full queue when the next batch found no room.
+  EXPECT_EQ(CountEvents(held), 1024u);
 }
 
 TEST(HubTest, DropsAStalledSubscriberWhoseUnsentBytesReachTheByteBoundLongBeforeTheEventBound) {
   HubOptions options = Options();
   options.queue_bytes_capacity = 256 * 1024;
   Hub hub(options);
-  Sub fast = Subscribe(hub, StreamKind::kLrpInstances);
-  Sub stalled = Subscribe(hub, StreamKind::kLrpInstances, "", "", /*stalled=*/true);
   // 64 KiB events: the byte bound is reached after 4 of them, far below 1,024 events.
-  constexpr int kEvents = 20;
-  for (int i = 0; i < kEvents; ++i) {
-    hub.Publish({testing::DesiredCreated("d" + std::to_string(i), 64 * 1024)});
-  }
-  ASSERT_TRUE(stalled.writer->WaitClosed());
-  EXPECT_TRUE(Terminated(stalled.writer->data()));
-  const std::string held = stalled.writer->data();
+  const std::string held = PublishUntilTheStalledOneIsDropped(
+      hub, StreamKind::kLrpInstances, 20,
+      [](int i) { return testing::DesiredCreated("d" + std::to_string(i), 64 * 1024); });
   // What it was handed stays within the bound plus one event.
   EXPECT_LT(held.size(), options.queue_bytes_capacity + 100 * 1024);
   EXPECT_GE(held.size(), options.queue_bytes_capacity);
   EXPECT_LT(CountEvents(held), 10u);
-  ASSERT_TRUE(fast.WaitEvents(kEvents));
-  EXPECT_FALSE(Terminated(fast.writer->data()));
-  EXPECT_TRUE(hub.WaitForSubscriberCount(1, kWait));
-  EXPECT_EQ(hub.stats().dropped_slow, 1u);
 }
 
 TEST(HubTest, AnEventLargerThanTheByteBoundIsStillDeliveredToASubscriberThatKeepsUp) {

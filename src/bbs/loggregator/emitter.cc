@@ -53,18 +53,18 @@ Result<std::string> ReadFile(const std::string& what, const std::string& path) {
 
 Result<std::unique_ptr<Emitter>> Emitter::Create(EmitterOptions options, const Clock* clock,
                                                  metrics::BbsMetrics* counters, Logger logger) {
-  auto ca = ReadFile("CA file (loggregator_ca_path)", options.ca_file);
+  auto ca = ReadFile("CA file (loggregator_ca_path)", options.tls.ca_file);
   if (!ca.ok()) return ca.status();
-  auto cert = ReadFile("certificate (loggregator_cert_path)", options.cert_file);
+  auto cert = ReadFile("certificate (loggregator_cert_path)", options.tls.cert_file);
   if (!cert.ok()) return cert.status();
-  auto key = ReadFile("key (loggregator_key_path)", options.key_file);
+  auto key = ReadFile("key (loggregator_key_path)", options.tls.key_file);
   if (!key.ok()) return key.status();
   grpc::SslCredentialsOptions tls;
   tls.pem_root_certs = std::move(*ca);
   tls.pem_cert_chain = std::move(*cert);
   tls.pem_private_key = std::move(*key);
   grpc::ChannelArguments args;
-  if (!options.server_name.empty()) args.SetSslTargetNameOverride(options.server_name);
+  if (!options.tls.server_name.empty()) args.SetSslTargetNameOverride(options.tls.server_name);
   // Reconnect soon after the agent comes back (gRPC's default backoff grows to 2 minutes).
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 1000);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 5000);

@@ -32,12 +32,14 @@ class Transport;
 struct EmitterOptions {
   // The local agent's v2 ingress (`loggregator_api_port`; upstream dials 127.0.0.1).
   std::string address = "127.0.0.1:3458";
-  // mTLS (`loggregator_ca_path`, `_cert_path`, `_key_path`).
-  std::string ca_file;
-  std::string cert_file;
-  std::string key_file;
-  // The name the agent's certificate must carry; go-loggregator verifies "metron".
-  std::string server_name = "metron";
+  // Mutual TLS with the agent: PEM files (`loggregator_ca_path`, `_cert_path`, `_key_path`) and
+  // the name the agent's certificate must carry (go-loggregator verifies "metron").
+  struct Tls {
+    std::string ca_file;
+    std::string cert_file;
+    std::string key_file;
+    std::string server_name = "metron";
+  } tls;
   // Envelope identity (`loggregator_source_id`, `_instance_id`) and tags added to every
   // envelope: "origin" (`loggregator_job_origin`) as upstream, plus "deployment", "job",
   // "index", "ip" from the `loggregator_job_*` keys when set.

@@ -46,9 +46,9 @@ class EmitterTest : public ::testing::Test {
   EmitterOptions Options() {
     EmitterOptions o;
     o.address = "127.0.0.1:" + std::to_string(agent_.port());
-    o.ca_file = certs_->ca_file;
-    o.cert_file = certs_->client_cert_file;
-    o.key_file = certs_->client_key_file;
+    o.tls.ca_file = certs_->ca_file;
+    o.tls.cert_file = certs_->client_cert_file;
+    o.tls.key_file = certs_->client_key_file;
     o.source_id = "bbs";
     o.instance_id = "instance-guid";
     o.tags = {{"origin", "bbs"}, {"deployment", "cf"}, {"job", "diego-api"}};
@@ -228,8 +228,8 @@ TEST_F(EmitterTest, DropsWhatDoesNotFitInTheQueue) {
 
 TEST_F(EmitterTest, TheAgentRefusesAClientCertificateFromAnotherCa) {
   EmitterOptions options = Options();
-  options.cert_file = certs_->untrusted_cert_file;
-  options.key_file = certs_->untrusted_key_file;
+  options.tls.cert_file = certs_->untrusted_cert_file;
+  options.tls.key_file = certs_->untrusted_key_file;
   auto emitter = MakeEmitter(options);
   emitter->Emit({Measurement::Gauge("LockHeld", 1)});
   EXPECT_FALSE(emitter->Flush().ok());
@@ -239,7 +239,7 @@ TEST_F(EmitterTest, TheAgentRefusesAClientCertificateFromAnotherCa) {
 
 TEST_F(EmitterTest, CreationFailsWhenACertificateFileIsMissing) {
   EmitterOptions options = Options();
-  options.key_file = *dir_ + "/missing.key";
+  options.tls.key_file = *dir_ + "/missing.key";
   auto emitter = Emitter::Create(options, &clock_, nullptr, Logger(LogSink::Null(), "loggregator"));
   ASSERT_FALSE(emitter.ok());
   EXPECT_THAT(emitter.status().message(), HasSubstr("loggregator_key_path"));

@@ -138,6 +138,21 @@ double D(uint64_t v) { return static_cast<double>(v); }
 
 }  // namespace
 
+// The largest value seen in the current report window, and the largest of the last closed one
+// (what /metrics shows between reports).
+struct WindowMax {
+  std::atomic<int64_t> current{0};
+  std::atomic<int64_t> last{0};
+
+  void Observe(int64_t value) { AtomicMax(current, value); }
+  // Ends the window and returns its maximum; the next window starts at `start`.
+  int64_t Close(int64_t start = 0) {
+    int64_t max = current.exchange(start);
+    last.store(max);
+    return max;
+  }
+};
+
 class RouteMetrics {
  public:
   explicit RouteMetrics(std::string route_name) : name(std::move(route_name)) {}
@@ -159,8 +174,7 @@ struct State {
   std::map<std::string, RouteMetrics*, std::less<>> routes_by_name;
   std::atomic<uint64_t> request_count{0};
   std::atomic<uint64_t> request_count_reported{0};
-  std::atomic<int64_t> request_window_max_ns{0};
-  std::atomic<int64_t> request_last_window_max_ns{0};
+  WindowMax request_latency_ns;
 
   // Commits.
   std::atomic<uint64_t> commits_ok{0};
@@ -179,10 +193,8 @@ struct State {
   std::atomic<uint64_t> queries_succeeded{0};
   std::atomic<uint64_t> queries_failed{0};
   std::atomic<int64_t> queries_in_flight{0};
-  std::atomic<int64_t> window_max_in_flight{0};
-  std::atomic<int64_t> window_max_query_ns{0};
-  std::atomic<int64_t> last_window_max_in_flight{0};
-  std::atomic<int64_t> last_window_max_query_ns{0};
+  WindowMax queries_in_flight_max;
+  WindowMax query_ns_max;
   AtomicHistogram query_latency{kLatencyBoundsNs};
   std::atomic<int64_t> pool_open_connections{0};
   std::atomic<int64_t> pool_wait_count{0};
@@ -240,7 +252,7 @@ std::vector<MetricFamily> State::Collect() const {
                         D(request_count.load())));
   out.push_back(Gauge("RequestLatency",
                       "Maximum handler latency in the last report interval (ns, streams excluded)",
-                      D(request_last_window_max_ns.load())));
+                      D(request_latency_ns.last.load())));
   ProcessStats process = ReadProcessStats();
   out.push_back(Gauge("OpenFileDescriptors", "Entries in /proc/self/fd", D(process.open_fds)));
 
@@ -250,23 +262,9 @@ std::vector<MetricFamily> State::Collect() const {
     out.push_back(Counter("ConvergenceLRPRuns", "LRP convergence passes", D(lrp_runs_total)));
     out.push_back(Gauge("ConvergenceLRPDuration", "Duration of the last LRP convergence pass (ns)",
                         D(static_cast<int64_t>(l.duration.count()))));
-    out.push_back(Gauge("LRPsUnclaimed", "UNCLAIMED ordinary actual LRPs", D(l.unclaimed)));
-    out.push_back(Gauge("LRPsClaimed", "CLAIMED ordinary actual LRPs", D(l.claimed)));
-    out.push_back(Gauge("LRPsRunning", "RUNNING ordinary actual LRPs", D(l.running)));
-    out.push_back(Gauge("CrashedActualLRPs", "CRASHED ordinary actual LRPs", D(l.crashed)));
-    out.push_back(Gauge("CrashingDesiredLRPs",
-                        "Desired LRPs with at least one CRASHED ordinary instance",
-                        D(l.crashing_desired)));
-    out.push_back(Gauge("LRPsDesired", "Sum of desired instances", D(l.desired)));
-    out.push_back(Gauge("LRPsMissing", "Missing instances found by the last pass", D(l.missing)));
-    out.push_back(Gauge("LRPsExtra", "Extra instances found by the last pass", D(l.extra)));
-    out.push_back(Gauge("SuspectRunningActualLRPs", "RUNNING actual LRPs on suspect cells",
-                        D(l.suspect_running)));
-    out.push_back(Gauge("SuspectClaimedActualLRPs", "CLAIMED actual LRPs on suspect cells",
-                        D(l.suspect_claimed)));
-    out.push_back(Gauge("PresentCells", "Cells present in the cell registry", D(l.present_cells)));
-    out.push_back(Gauge("SuspectCells", "Cells owning RUNNING/CLAIMED LRPs but not present",
-                        D(l.suspect_cells)));
+    for (const auto& gauge : kLrpConvergenceGauges) {
+      out.push_back(Gauge(gauge.name, gauge.help, D(l.*gauge.field)));
+    }
     MetricFamily domains = Family("Domain", "1 per fresh domain (upstream: Domain.<domain>)", G);
     for (const auto& d : l.fresh_domains) domains.metric.push_back(Sample(G, 1, {{"domain", d}}));
     out.push_back(std::move(domains));
@@ -312,10 +310,10 @@ std::vector<MetricFamily> State::Collect() const {
   out.push_back(Counter("DBQueriesFailed", "Store statements that failed", D(failed_queries)));
   out.push_back(Gauge("DBQueriesInFlight",
                       "Maximum concurrent store statements in the last 60 s report window",
-                      D(last_window_max_in_flight.load())));
+                      D(queries_in_flight_max.last.load())));
   out.push_back(Gauge("DBQueryDurationMax",
                       "Longest store statement in the last 60 s report window (ns)",
-                      D(last_window_max_query_ns.load())));
+                      D(query_ns_max.last.load())));
 
   // --- bbs additions (Prometheus conventions: seconds, _total) ---
   {
@@ -422,7 +420,7 @@ RouteMetrics* BbsMetrics::RouteFor(std::string_view name) {
 void BbsMetrics::ObserveRequest(RouteMetrics* route, int status, Nanos latency) {
   int64_t ns = latency.count();
   state_->request_count.fetch_add(1, kRelaxed);
-  AtomicMax(state_->request_window_max_ns, ns);
+  state_->request_latency_ns.Observe(ns);
   route->count.fetch_add(1, kRelaxed);
   route->by_class[StatusClass(status)].fetch_add(1, kRelaxed);
   AtomicMax(route->window_max_ns, ns);
@@ -457,13 +455,13 @@ void BbsMetrics::ObserveOutbound(OutboundPeer peer, bool ok, Nanos duration) {
 
 void BbsMetrics::StoreQueryStarted() {
   int64_t now = state_->queries_in_flight.fetch_add(1, kRelaxed) + 1;
-  AtomicMax(state_->window_max_in_flight, now);
+  state_->queries_in_flight_max.Observe(now);
 }
 
 void BbsMetrics::StoreQueryFinished(bool ok, Nanos duration) {
   state_->queries_in_flight.fetch_sub(1, kRelaxed);
   (ok ? state_->queries_succeeded : state_->queries_failed).fetch_add(1, kRelaxed);
-  AtomicMax(state_->window_max_query_ns, duration.count());
+  state_->query_ns_max.Observe(duration.count());
   state_->query_latency.Observe(duration.count());
 }
 
@@ -538,9 +536,7 @@ RequestReport BbsMetrics::TakeRequestReport() {
   RequestReport report;
   uint64_t total = state_->request_count.load();
   report.count = total - state_->request_count_reported.exchange(total);
-  int64_t max = state_->request_window_max_ns.exchange(0);
-  report.max_latency = Nanos(max);
-  state_->request_last_window_max_ns.store(max);
+  report.max_latency = Nanos(state_->request_latency_ns.Close());
   std::lock_guard lock(state_->routes_mu);
   for (auto& r : state_->routes) {
     uint64_t count = r.count.load();
@@ -559,10 +555,8 @@ StoreReport BbsMetrics::TakeStoreReport() {
   report.queries_failed = state_->queries_failed.load();
   report.queries_total = report.queries_succeeded + report.queries_failed;
   // A window starts with what is still running, as upstream's monitor does.
-  report.max_in_flight = state_->window_max_in_flight.exchange(state_->queries_in_flight.load());
-  report.max_query_duration = Nanos(state_->window_max_query_ns.exchange(0));
-  state_->last_window_max_in_flight.store(report.max_in_flight);
-  state_->last_window_max_query_ns.store(report.max_query_duration.count());
+  report.max_in_flight = state_->queries_in_flight_max.Close(state_->queries_in_flight.load());
+  report.max_query_duration = Nanos(state_->query_ns_max.Close());
   return report;
 }
 

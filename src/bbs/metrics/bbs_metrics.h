@@ -37,7 +37,34 @@ struct LrpConvergenceStats {
   int64_t suspect_claimed = 0;
   int64_t present_cells = 0;
   int64_t suspect_cells = 0;
-  std::vector<std::string> fresh_domains;
+  std::vector<std::string> fresh_domains{};
+};
+
+// The gauges of an LRP convergence pass, for every reader of LrpConvergenceStats (Prometheus,
+// the Loggregator reporter, the converger's log line): upstream's name, what it counts, the
+// field.
+struct LrpConvergenceGauge {
+  const char* name;
+  const char* help;
+  int64_t LrpConvergenceStats::*field;
+};
+inline constexpr LrpConvergenceGauge kLrpConvergenceGauges[] = {
+    {"LRPsUnclaimed", "UNCLAIMED ordinary actual LRPs", &LrpConvergenceStats::unclaimed},
+    {"LRPsClaimed", "CLAIMED ordinary actual LRPs", &LrpConvergenceStats::claimed},
+    {"LRPsRunning", "RUNNING ordinary actual LRPs", &LrpConvergenceStats::running},
+    {"CrashedActualLRPs", "CRASHED ordinary actual LRPs", &LrpConvergenceStats::crashed},
+    {"CrashingDesiredLRPs", "Desired LRPs with at least one CRASHED ordinary instance",
+     &LrpConvergenceStats::crashing_desired},
+    {"LRPsDesired", "Sum of desired instances", &LrpConvergenceStats::desired},
+    {"LRPsMissing", "Missing instances found by the last pass", &LrpConvergenceStats::missing},
+    {"LRPsExtra", "Extra instances found by the last pass", &LrpConvergenceStats::extra},
+    {"SuspectRunningActualLRPs", "RUNNING actual LRPs on suspect cells",
+     &LrpConvergenceStats::suspect_running},
+    {"SuspectClaimedActualLRPs", "CLAIMED actual LRPs on suspect cells",
+     &LrpConvergenceStats::suspect_claimed},
+    {"PresentCells", "Cells present in the cell registry", &LrpConvergenceStats::present_cells},
+    {"SuspectCells", "Cells owning RUNNING/CLAIMED LRPs but not present",
+     &LrpConvergenceStats::suspect_cells},
 };
 
 // What one task convergence pass found.

@@ -18,19 +18,10 @@ Reporter::~Reporter() {
 }
 
 void Reporter::Start() {
-  std::lock_guard lock(mu_);
-  if (thread_.joinable() || stopping_) return;
-  thread_ = std::thread([this] { Run(); });
+  thread_.Start([this] { Run(); });
 }
 
-void Reporter::Stop() {
-  {
-    std::lock_guard lock(mu_);
-    stopping_ = true;
-  }
-  cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
-}
+void Reporter::Stop() { thread_.Stop(); }
 
 void Reporter::Run() {
   using Clock = std::chrono::steady_clock;
@@ -54,15 +45,12 @@ void Reporter::Run() {
   if (schedules.empty()) return;
   for (auto& s : schedules) s.next = start + s.interval;
   logger_.Info("started");
-  std::unique_lock lock(mu_);
   while (true) {
     auto next =
         std::min_element(schedules.begin(), schedules.end(),
                          [](const Schedule& a, const Schedule& b) { return a.next < b.next; });
-    if (cv_.wait_until(lock, next->next, [this] { return stopping_; })) break;
-    lock.unlock();
+    if (thread_.WaitUntil(next->next)) break;
     (this->*(next->report))();
-    lock.lock();
     next->next += next->interval;
     // After a long stall, skip the missed ticks instead of firing them back to back.
     if (auto now = Clock::now(); next->next < now) next->next = now + next->interval;
@@ -118,18 +106,7 @@ std::vector<Measurement> Reporter::ReportConvergence() {
   for (const auto& domain : lrp.last.fresh_domains) {
     out.push_back(Measurement::Gauge("Domain." + domain, 1));
   }
-  gauge("LRPsUnclaimed", lrp.last.unclaimed);
-  gauge("LRPsClaimed", lrp.last.claimed);
-  gauge("LRPsRunning", lrp.last.running);
-  gauge("CrashedActualLRPs", lrp.last.crashed);
-  gauge("LRPsMissing", lrp.last.missing);
-  gauge("LRPsExtra", lrp.last.extra);
-  gauge("SuspectRunningActualLRPs", lrp.last.suspect_running);
-  gauge("SuspectClaimedActualLRPs", lrp.last.suspect_claimed);
-  gauge("LRPsDesired", lrp.last.desired);
-  gauge("CrashingDesiredLRPs", lrp.last.crashing_desired);
-  gauge("PresentCells", lrp.last.present_cells);
-  gauge("SuspectCells", lrp.last.suspect_cells);
+  for (const auto& g : kLrpConvergenceGauges) gauge(g.name, lrp.last.*g.field);
 
   TaskReport task = metrics_->TakeTaskReport();
   for (const auto& cell : task.cells) {

@@ -1,13 +1,11 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
-#include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "bbs/base/logger.h"
+#include "bbs/base/stoppable_thread.h"
 #include "bbs/metrics/bbs_metrics.h"
 #include "bbs/metrics/measurement.h"
 
@@ -61,10 +59,7 @@ class Reporter {
   MetricSink* sink_;
   ReporterOptions options_;
   Logger logger_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stopping_ = false;
-  std::thread thread_;
+  StoppableThread thread_;  // last: stops before the rest goes
 };
 
 }  // namespace bbs::metrics

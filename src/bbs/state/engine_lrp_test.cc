@@ -68,37 +68,14 @@ class RecordingReps final : public clients::Reps {
 
 using testing::NewLrp;
 
-models::ActualLRPInstanceKey Ik(const std::string& guid, const std::string& cell) {
-  models::ActualLRPInstanceKey k;
-  k.set_instance_guid(guid);
-  k.set_cell_id(cell);
-  return k;
-}
+using testing::InstanceKey;
+using testing::LrpKey;
+using testing::Started;
 
-models::ActualLRPKey Key(const std::string& guid, int index) {
-  models::ActualLRPKey k;
-  k.set_process_guid(guid);
-  k.set_index(index);
-  k.set_domain("cf-apps");
-  return k;
-}
-
-domain::StartParams Start(const std::string& guid, int index,
-                          const models::ActualLRPInstanceKey& ik) {
-  domain::StartParams p;
-  p.key = Key(guid, index);
-  p.instance_key = ik;
-  p.net_info.set_address("10.0.0.1");
-  return p;
-}
-
-class EngineLrpTest : public ::testing::Test {
+class EngineLrpTest : public testing::EngineFixture<RecordingAuctioneer, RecordingReps> {
  protected:
-  EngineLrpTest()
-      : cells_("http://rep-{cell_id}:1800"),
-        engine_(&store_, &clock_, &guids_, &publisher_, Logger(LogSink::Null(), "t"),
-                Engine::Options{}) {
-    testing::StartWithPeers(&engine_, &auctioneer_, &reps_, &cells_);
+  EngineLrpTest() : EngineFixture("http://rep-{cell_id}:1800", /*record_metrics=*/false) {
+    StartEngine();
   }
 
   ActualLrpPtr Ordinary(const std::string& guid, int index) {
@@ -110,18 +87,8 @@ class EngineLrpTest : public ::testing::Test {
   }
 
   void Running(const std::string& guid, int index, const std::string& ig, const std::string& cell) {
-    ASSERT_THAT(engine_.actual_lrps().ClaimActualLrp(guid, index, Ik(ig, cell)), IsOk());
-    ASSERT_THAT(engine_.actual_lrps().StartActualLrp(Start(guid, index, Ik(ig, cell))), IsOk());
+    testing::ClaimAndStart(engine_, guid, index, InstanceKey(ig, cell));
   }
-
-  storage::MemoryStore store_;
-  FakeClock clock_;
-  SequentialGuidGenerator guids_;
-  domain::testing::NullEventPublisher publisher_;
-  RecordingAuctioneer auctioneer_;
-  RecordingReps reps_;
-  cells::TemplateCellDirectory cells_;
-  Engine engine_;
 };
 
 TEST_F(EngineLrpTest, DesireRequestsOneAuctionForAllIndices) {
@@ -145,7 +112,8 @@ TEST_F(EngineLrpTest, AnIdenticalStartHeartbeatWritesNothing) {
   ASSERT_THAT(engine_.desired_lrps().DesireLrp(NewLrp("pg", 1), ""), IsOk());
   Running("pg", 0, "ig-1", "cell-1");
   int64_t commits = store_.commit_count();
-  ASSERT_THAT(engine_.actual_lrps().StartActualLrp(Start("pg", 0, Ik("ig-1", "cell-1"))), IsOk());
+  ASSERT_THAT(engine_.actual_lrps().StartActualLrp(Started("pg", 0, InstanceKey("ig-1", "cell-1"))),
+              IsOk());
   EXPECT_EQ(store_.commit_count(), commits);
 }
 
@@ -154,7 +122,7 @@ TEST_F(EngineLrpTest, FirstTwoCrashesReAuctionAndTheThirdWaits) {
   for (int crash = 1; crash <= 3; ++crash) {
     Running("pg", 0, "ig-" + std::to_string(crash), "cell-1");
     ASSERT_THAT(engine_.actual_lrps().CrashActualLrp(
-                    Key("pg", 0), Ik("ig-" + std::to_string(crash), "cell-1"), "boom"),
+                    LrpKey("pg", 0), InstanceKey("ig-" + std::to_string(crash), "cell-1"), "boom"),
                 IsOk());
     auto lrp = Ordinary("pg", 0);
     EXPECT_EQ(lrp->crash_count(), crash);
@@ -167,7 +135,7 @@ TEST_F(EngineLrpTest, FirstTwoCrashesReAuctionAndTheThirdWaits) {
 TEST_F(EngineLrpTest, RetiringARunningInstanceAsksItsRepToStopIt) {
   ASSERT_THAT(engine_.desired_lrps().DesireLrp(NewLrp("pg", 1), ""), IsOk());
   Running("pg", 0, "ig-1", "cell-1");
-  ASSERT_THAT(engine_.actual_lrps().RetireActualLrp(Key("pg", 0), "trace"), IsOk());
+  ASSERT_THAT(engine_.actual_lrps().RetireActualLrp(LrpKey("pg", 0), "trace"), IsOk());
   ASSERT_EQ(reps_.stops.size(), 1u);
   EXPECT_EQ(reps_.stops[0], "http://rep-cell-1:1800 pg ig-1");
   EXPECT_NE(Ordinary("pg", 0), nullptr);  // the rep removes it when the container is gone
@@ -177,14 +145,14 @@ TEST_F(EngineLrpTest, RetireGivesUpAfterFiveFailedStops) {
   ASSERT_THAT(engine_.desired_lrps().DesireLrp(NewLrp("pg", 1), ""), IsOk());
   Running("pg", 0, "ig-1", "cell-1");
   reps_.stop_status = UnknownError("rep down");
-  Status s = engine_.actual_lrps().RetireActualLrp(Key("pg", 0), "");
+  Status s = engine_.actual_lrps().RetireActualLrp(LrpKey("pg", 0), "");
   EXPECT_THAT(s, StatusIs(ErrorCode::kUnknownError));
   EXPECT_EQ(reps_.stops.size(), 5u);
 }
 
 TEST_F(EngineLrpTest, RetiringAnUnclaimedInstanceDeletesIt) {
   ASSERT_THAT(engine_.desired_lrps().DesireLrp(NewLrp("pg", 1), ""), IsOk());
-  ASSERT_THAT(engine_.actual_lrps().RetireActualLrp(Key("pg", 0), ""), IsOk());
+  ASSERT_THAT(engine_.actual_lrps().RetireActualLrp(LrpKey("pg", 0), ""), IsOk());
   EXPECT_EQ(Ordinary("pg", 0), nullptr);
   EXPECT_TRUE(reps_.stops.empty());
 }
@@ -229,7 +197,8 @@ TEST_F(EngineLrpTest, AnUpdateWithoutRoutesOrTagsCallsNoRep) {
 TEST_F(EngineLrpTest, RollingEvacuationKeepsTheContainerAndAuctionsAReplacement) {
   ASSERT_THAT(engine_.desired_lrps().DesireLrp(NewLrp("pg", 1), ""), IsOk());
   Running("pg", 0, "ig-1", "cell-1");
-  auto r = engine_.actual_lrps().EvacuateRunningActualLrp(Start("pg", 0, Ik("ig-1", "cell-1")));
+  auto r = engine_.actual_lrps().EvacuateRunningActualLrp(
+      Started("pg", 0, InstanceKey("ig-1", "cell-1")));
   ASSERT_THAT(r.status, IsOk()) << r.status.ToString();
   EXPECT_TRUE(r.keep_container);
   EXPECT_EQ(Ordinary("pg", 0)->state(), "UNCLAIMED");
@@ -238,7 +207,8 @@ TEST_F(EngineLrpTest, RollingEvacuationKeepsTheContainerAndAuctionsAReplacement)
   // The replacement starts: the evacuating row goes, and the old cell may let go.
   Running("pg", 0, "ig-2", "cell-2");
   EXPECT_EQ(engine_.model().ActualLrps({"", "", "pg", 0}).size(), 1u);
-  auto again = engine_.actual_lrps().EvacuateRunningActualLrp(Start("pg", 0, Ik("ig-1", "cell-1")));
+  auto again = engine_.actual_lrps().EvacuateRunningActualLrp(
+      Started("pg", 0, InstanceKey("ig-1", "cell-1")));
   EXPECT_FALSE(again.keep_container);
 }
 
@@ -249,8 +219,8 @@ TEST_F(EngineLrpTest, ConcurrentClaimsHaveExactlyOneWinner) {
   std::vector<std::thread> threads;
   for (int i = 0; i < kClaimers; ++i) {
     threads.emplace_back([&, i] {
-      Status s =
-          engine_.actual_lrps().ClaimActualLrp("pg", 0, Ik("ig-" + std::to_string(i), "cell"));
+      Status s = engine_.actual_lrps().ClaimActualLrp(
+          "pg", 0, InstanceKey("ig-" + std::to_string(i), "cell"));
       if (s.ok()) ++wins;
       if (s.code() == ErrorCode::kActualLrpCannotBeClaimed) ++refused;
     });

@@ -46,25 +46,13 @@ models::TaskDefinition Definition(const std::string& callback_url = "") {
   return def;
 }
 
-class EngineTaskTest : public ::testing::Test {
+class EngineTaskTest : public testing::EngineFixture<NullAuctioneer, CancelRecorder> {
  protected:
-  EngineTaskTest()
-      : cells_("http://{cell_id}:1801"),
-        engine_(&store_, &clock_, &guids_, &publisher_, Logger(LogSink::Null(), "t"),
-                Engine::Options{.metrics = &metrics_}) {
+  EngineTaskTest() : EngineFixture("http://{cell_id}:1801", /*record_metrics=*/true) {
     engine_.tasks().SetCallbackSink([this](TaskPtr t) { callbacks_.push_back(t->task_guid()); });
-    testing::StartWithPeers(&engine_, &auctioneer_, &reps_, &cells_);
+    StartEngine();
   }
 
-  storage::MemoryStore store_;
-  FakeClock clock_;
-  SequentialGuidGenerator guids_;
-  domain::testing::NullEventPublisher publisher_;
-  NullAuctioneer auctioneer_;
-  CancelRecorder reps_;
-  cells::TemplateCellDirectory cells_;
-  metrics::BbsMetrics metrics_;
-  Engine engine_;
   std::vector<std::string> callbacks_;
 };
 
