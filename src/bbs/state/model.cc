@@ -150,26 +150,40 @@ void Model::UnindexCellLocked(const std::string* guid, const StoredActual& row) 
 
 // --- writes ---
 
-void Model::Load(storage::Snapshot snapshot) {
+void Model::LoadPart(storage::Snapshot* part) {
   std::unique_lock lock(mu_);
-  processes_.reserve(snapshot.desired_lrps.size() + snapshot.actual_lrps.size() / 8);
-  tasks_.reserve(snapshot.tasks.size());
-  for (auto& d : snapshot.domains) {
+  LoadLocked(part);
+}
+
+void Model::LoadLocked(storage::Snapshot* part) {
+  processes_.reserve(processes_.size() + part->desired_lrps.size() + part->actual_lrps.size() / 8);
+  tasks_.reserve(tasks_.size() + part->tasks.size());
+  for (auto& d : part->domains) {
     storage::Mutation m = std::move(d);
     ApplyLocked(m);
   }
-  for (auto& r : snapshot.desired_lrps) {
+  // Each record is dropped as soon as the model has its encoding.
+  for (auto& r : part->desired_lrps) {
     storage::Mutation m = storage::PutDesiredLrp{std::move(r)};
     ApplyLocked(m);
   }
-  for (auto& a : snapshot.actual_lrps) {
+  for (auto& a : part->actual_lrps) {
     storage::Mutation m = storage::PutActualLrp{std::move(a)};
     ApplyLocked(m);
   }
-  for (auto& t : snapshot.tasks) {
+  for (auto& t : part->tasks) {
     storage::Mutation m = storage::PutTask{std::move(t)};
     ApplyLocked(m);
   }
+  part->domains.clear();
+  part->desired_lrps.clear();
+  part->actual_lrps.clear();
+  part->tasks.clear();
+}
+
+void Model::Load(storage::Snapshot snapshot) {
+  std::unique_lock lock(mu_);
+  LoadLocked(&snapshot);
   // The snapshot's (moved-from) records and the store's row buffers are garbage now: give the
   // freed heap back to the system so start-up does not leave the process at its load peak.
   snapshot = storage::Snapshot{};

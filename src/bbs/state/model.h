@@ -69,7 +69,10 @@ struct ProcessSnapshot {
 // Thread-safe.
 class Model {
  public:
-  // Replaces nothing: adds every record of `snapshot`. REQUIRES: called once, on an empty model.
+  // Adds the records of one part of the start-up snapshot (storage::Snapshot::on_batch) and
+  // clears its vectors. REQUIRES: only before Load, on a model nothing else changed.
+  void LoadPart(storage::Snapshot* part);
+  // Adds every record of `snapshot` (the rest after the parts). REQUIRES: called once.
   void Load(storage::Snapshot snapshot);
   // Applies committed mutations, batch by batch, under one exclusive lock.
   void Apply(const std::vector<std::vector<storage::Mutation>*>& batches);
@@ -167,6 +170,7 @@ class Model {
   // The row (index, presence) of `entry`, or null.
   static const StoredActual* FindRow(const ProcessEntry& entry, int32_t index, int presence);
 
+  void LoadLocked(storage::Snapshot* part);
   void ApplyLocked(storage::Mutation& mutation);
   // Adds the row to the cell index; returns the interned cell id (null for an empty one).
   const std::string* IndexCellLocked(const std::string* guid, const std::string& cell,

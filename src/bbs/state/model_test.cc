@@ -332,6 +332,60 @@ TEST(ModelStorage, ReadsDecodeExactlyTheRecordsWritten) {
   EXPECT_EQ(process.actuals[1]->presence(), models::ActualLRP::EVACUATING);
 }
 
+TEST(ModelStorage, LoadingInPartsGivesTheModelOfOneLoad) {
+  auto snapshot = [] {
+    storage::Snapshot snap;
+    snap.domains.push_back({"cf-apps", INT64_MAX});
+    for (int i = 0; i < 6; ++i) {
+      std::string guid = "pg-" + std::to_string(i);
+      snap.desired_lrps.push_back(Desired(guid, 1));
+      snap.actual_lrps.push_back(Running(guid, 0, "cell-" + std::to_string(i % 2)));
+    }
+    models::Task task;
+    task.set_task_guid("t-1");
+    snap.tasks.push_back(task);
+    return snap;
+  };
+  Model once;
+  once.Load(snapshot());
+
+  Model parts;
+  storage::Snapshot all = snapshot();
+  storage::Snapshot part;
+  part.domains = all.domains;
+  part.desired_lrps.assign(all.desired_lrps.begin(), all.desired_lrps.begin() + 4);
+  parts.LoadPart(&part);
+  EXPECT_TRUE(part.domains.empty());
+  EXPECT_TRUE(part.desired_lrps.empty());
+  part.desired_lrps.assign(all.desired_lrps.begin() + 4, all.desired_lrps.end());
+  part.actual_lrps.assign(all.actual_lrps.begin(), all.actual_lrps.begin() + 3);
+  parts.LoadPart(&part);
+  storage::Snapshot rest;
+  rest.actual_lrps.assign(all.actual_lrps.begin() + 3, all.actual_lrps.end());
+  rest.tasks = all.tasks;
+  parts.Load(std::move(rest));
+
+  EXPECT_EQ(parts.DesiredLrpCount(), 6u);
+  EXPECT_EQ(parts.ActualLrpCount(), 6u);
+  EXPECT_EQ(parts.TaskCount(), 1u);
+  EXPECT_EQ(parts.DomainsExpiringAfter(0), once.DomainsExpiringAfter(0));
+  // The cell lists are in guid order; the full list in hash order (compared as a set).
+  for (const std::string cell : {"cell-0", "cell-1"}) {
+    EXPECT_EQ(parts.EncodedActualLrps({"", cell, "", std::nullopt}, kActualField),
+              once.EncodedActualLrps({"", cell, "", std::nullopt}, kActualField));
+  }
+  auto sorted_rows = [](const Model& model) {
+    std::vector<std::string> out;
+    for (const auto& p : model.ActualLrps({})) out.push_back(p->SerializeAsString());
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+  EXPECT_EQ(sorted_rows(parts), sorted_rows(once));
+  EXPECT_EQ(parts.EncodedSchedulingInfos({"", {"pg-0", "pg-5"}, {}}, kInfoField),
+            once.EncodedSchedulingInfos({"", {"pg-0", "pg-5"}, {}}, kInfoField));
+  ExpectListsMatchPerRecord(parts);
+}
+
 TEST(ModelStorage, EveryReadHandsOutItsOwnCopy) {
   Model model;
   Apply(&model, {storage::PutDesiredLrp{Desired("pg-1", 1)},
