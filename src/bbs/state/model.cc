@@ -156,8 +156,15 @@ void Model::LoadPart(storage::Snapshot* part) {
 }
 
 void Model::LoadLocked(storage::Snapshot* part) {
-  processes_.reserve(processes_.size() + part->desired_lrps.size() + part->actual_lrps.size() / 8);
-  tasks_.reserve(tasks_.size() + part->tasks.size());
+  // Grow geometrically: the parts come in batches, and reserving exactly each time would
+  // rehash the whole table once per batch.
+  auto reserve = [](auto& table, size_t want) {
+    if (want > table.bucket_count() * table.max_load_factor()) {
+      table.reserve(std::max(want, 2 * table.size()));
+    }
+  };
+  reserve(processes_, processes_.size() + part->desired_lrps.size() + part->actual_lrps.size() / 8);
+  reserve(tasks_, tasks_.size() + part->tasks.size());
   for (auto& d : part->domains) {
     storage::Mutation m = std::move(d);
     ApplyLocked(m);
