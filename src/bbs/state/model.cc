@@ -169,15 +169,11 @@ void Model::LoadLocked(storage::Snapshot* part) {
     storage::Mutation m = std::move(d);
     ApplyLocked(m);
   }
-  // Each record is dropped as soon as the model has its encoding.
-  for (auto& r : part->desired_lrps) {
-    storage::Mutation m = storage::PutDesiredLrp{std::move(r)};
-    ApplyLocked(m);
-  }
-  for (auto& a : part->actual_lrps) {
-    storage::Mutation m = storage::PutActualLrp{std::move(a)};
-    ApplyLocked(m);
-  }
+  // The records are encoded in place and all freed together afterwards (clear() below): freeing
+  // each one's few dozen small allocations between the allocations of the encodings made glibc
+  // consolidate and split chunks over and over (a third of the start-up's CPU).
+  for (auto& r : part->desired_lrps) PutDesiredLocked(r);
+  for (auto& a : part->actual_lrps) PutActualLocked(a);
   for (auto& t : part->tasks) {
     storage::Mutation m = storage::PutTask{std::move(t)};
     ApplyLocked(m);
@@ -204,6 +200,70 @@ void Model::Apply(const std::vector<std::vector<storage::Mutation>*>& batches) {
   }
 }
 
+void Model::PutDesiredLocked(records::DesiredLRPRecord& record) {
+  auto& entry = processes_[record.scheduling_info().desired_lrp_key().process_guid()];
+  const std::string* domain = InternNameLocked(record.scheduling_info().desired_lrp_key().domain());
+  if (entry.has_desired()) {
+    ReleaseNameLocked(entry.desired_domain);
+  } else {
+    ++desired_count_;
+  }
+  entry.desired_domain = domain;
+  // The record's encoding with its scheduling info's own encoding as a recognisable part:
+  // field 1 first (as the serialiser writes it), then the other fields, serialised straight
+  // into one exactly sized string. The scheduling info is detached meanwhile (not freed, so
+  // nothing is freed per record here: see Load).
+  models::DesiredLRPSchedulingInfo* scheduling =
+      record.has_scheduling_info() ? record.release_scheduling_info() : nullptr;
+  size_t scheduling_size = scheduling ? scheduling->ByteSizeLong() : 0;
+  size_t rest_size = record.ByteSizeLong();
+  char head[16];
+  size_t offset = 0;
+  if (scheduling) {
+    head[0] = static_cast<char>((records::DesiredLRPRecord::kSchedulingInfoFieldNumber << 3) | 2);
+    offset = static_cast<size_t>(PutVarint(head + 1, scheduling_size) - head);
+  }
+  std::string wire;
+  wire.resize(offset + scheduling_size + rest_size);
+  std::memcpy(wire.data(), head, offset);
+  if (scheduling) {
+    scheduling->SerializeToArray(wire.data() + offset, static_cast<int>(scheduling_size));
+  }
+  record.SerializeToArray(wire.data() + offset + scheduling_size, static_cast<int>(rest_size));
+  if (scheduling) record.set_allocated_scheduling_info(scheduling);
+  entry.desired_wire = std::move(wire);
+  entry.scheduling_offset = static_cast<uint32_t>(offset);
+  entry.scheduling_size = static_cast<uint32_t>(scheduling_size);
+}
+
+void Model::PutActualLocked(models::ActualLRP& lrp) {
+  domain::NormalizeActualLrp(&lrp);
+  int presence = static_cast<int>(lrp.presence());
+  if (presence < 0 || presence > 2) return;
+  int32_t index = lrp.actual_lrp_key().index();
+  auto pit = processes_.try_emplace(lrp.actual_lrp_key().process_guid()).first;
+  const std::string* guid = &pit->first;
+  auto& rows = pit->second.actuals;
+  auto it = std::lower_bound(rows.begin(), rows.end(), std::make_pair(index, presence),
+                             [](const StoredActual& row, const std::pair<int32_t, int>& k) {
+                               return std::make_pair(row.index, static_cast<int>(row.presence)) < k;
+                             });
+  if (it != rows.end() && it->index == index && it->presence == presence) {
+    UnindexCellLocked(guid, *it);
+    ReleaseNameLocked(it->domain);
+  } else {
+    it = rows.insert(it, StoredActual{});
+    ++actual_count_;
+  }
+  StoredActual& row = *it;
+  row.index = index;
+  row.presence = static_cast<uint8_t>(presence);
+  row.running = lrp.state() == domain::kRunning;
+  row.domain = InternNameLocked(lrp.actual_lrp_key().domain());
+  row.cell = IndexCellLocked(guid, lrp.actual_lrp_instance_key().cell_id(), index, presence);
+  row.wire = lrp.SerializeAsString();
+}
+
 void Model::ApplyLocked(storage::Mutation& mutation) {
   std::visit(
       [this](auto& m) {
@@ -213,41 +273,7 @@ void Model::ApplyLocked(storage::Mutation& mutation) {
         } else if constexpr (std::is_same_v<T, storage::DeleteDomain>) {
           domains_.erase(m.domain);
         } else if constexpr (std::is_same_v<T, storage::PutDesiredLrp>) {
-          records::DesiredLRPRecord& record = m.record;
-          auto& entry = processes_[record.scheduling_info().desired_lrp_key().process_guid()];
-          const std::string* domain =
-              InternNameLocked(record.scheduling_info().desired_lrp_key().domain());
-          if (entry.has_desired()) {
-            ReleaseNameLocked(entry.desired_domain);
-          } else {
-            ++desired_count_;
-          }
-          entry.desired_domain = domain;
-          // The record's encoding with its scheduling info's own encoding as a recognisable
-          // part: field 1 first (as the serialiser writes it), then the other fields.
-          std::string scheduling;
-          bool has_scheduling = record.has_scheduling_info();
-          if (has_scheduling) {
-            scheduling = record.scheduling_info().SerializeAsString();
-            record.clear_scheduling_info();
-          }
-          std::string rest = record.SerializeAsString();
-          std::string wire;
-          uint32_t offset = 0;
-          if (has_scheduling) {
-            char head[16];
-            head[0] =
-                static_cast<char>((records::DesiredLRPRecord::kSchedulingInfoFieldNumber << 3) | 2);
-            char* end = PutVarint(head + 1, scheduling.size());
-            offset = static_cast<uint32_t>(end - head);
-            wire.reserve(offset + scheduling.size() + rest.size());
-            wire.append(head, offset).append(scheduling).append(rest);
-          } else {
-            wire = std::move(rest);
-          }
-          entry.desired_wire = std::move(wire);
-          entry.scheduling_offset = offset;
-          entry.scheduling_size = static_cast<uint32_t>(scheduling.size());
+          PutDesiredLocked(m.record);
         } else if constexpr (std::is_same_v<T, storage::DeleteDesiredLrp>) {
           auto it = processes_.find(m.process_guid);
           if (it == processes_.end() || !it->second.has_desired()) return;
@@ -259,34 +285,7 @@ void Model::ApplyLocked(storage::Mutation& mutation) {
           --desired_count_;
           if (entry.actuals.empty()) processes_.erase(it);
         } else if constexpr (std::is_same_v<T, storage::PutActualLrp>) {
-          models::ActualLRP& lrp = m.lrp;
-          domain::NormalizeActualLrp(&lrp);
-          int presence = static_cast<int>(lrp.presence());
-          if (presence < 0 || presence > 2) return;
-          int32_t index = lrp.actual_lrp_key().index();
-          auto pit = processes_.try_emplace(lrp.actual_lrp_key().process_guid()).first;
-          const std::string* guid = &pit->first;
-          auto& rows = pit->second.actuals;
-          auto it = std::lower_bound(rows.begin(), rows.end(), std::make_pair(index, presence),
-                                     [](const StoredActual& row, const std::pair<int32_t, int>& k) {
-                                       return std::make_pair(row.index,
-                                                             static_cast<int>(row.presence)) < k;
-                                     });
-          if (it != rows.end() && it->index == index && it->presence == presence) {
-            UnindexCellLocked(guid, *it);
-            ReleaseNameLocked(it->domain);
-          } else {
-            it = rows.insert(it, StoredActual{});
-            ++actual_count_;
-          }
-          StoredActual& row = *it;
-          row.index = index;
-          row.presence = static_cast<uint8_t>(presence);
-          row.running = lrp.state() == domain::kRunning;
-          row.domain = InternNameLocked(lrp.actual_lrp_key().domain());
-          row.cell =
-              IndexCellLocked(guid, lrp.actual_lrp_instance_key().cell_id(), index, presence);
-          row.wire = lrp.SerializeAsString();
+          PutActualLocked(m.lrp);
         } else if constexpr (std::is_same_v<T, storage::DeleteActualLrp>) {
           auto pit = processes_.find(m.process_guid);
           if (pit == processes_.end()) return;

@@ -172,6 +172,9 @@ class Model {
 
   void LoadLocked(storage::Snapshot* part);
   void ApplyLocked(storage::Mutation& mutation);
+  // The puts: encode the record (which they may change meanwhile) into the model.
+  void PutDesiredLocked(records::DesiredLRPRecord& record);
+  void PutActualLocked(models::ActualLRP& lrp);
   // Adds the row to the cell index; returns the interned cell id (null for an empty one).
   const std::string* IndexCellLocked(const std::string* guid, const std::string& cell,
                                      int32_t index, int presence);
