@@ -269,12 +269,7 @@ domain::LrpConvergenceActions ConvergenceIndex::Calculate(
 
   std::vector<uint32_t> todo;
   if (full) {
-    for (const auto& d : model_->DesiredLrps(DesiredLrpFilter{})) {
-      QueueGuid(d->scheduling_info().desired_lrp_key().process_guid(), &todo);
-    }
-    for (const auto& a : model_->ActualLrps(ActualLrpFilter{})) {
-      QueueGuid(a->actual_lrp_key().process_guid(), &todo);
-    }
+    for (const auto& g : model_->ProcessGuids()) QueueGuid(g, &todo);
     for (uint32_t id = 0; id < records_.size(); ++id) Queue(id, &todo);
     for (const auto& g : dirty) QueueGuid(g, &todo);
   } else {

@@ -35,6 +35,8 @@ WriteContext Engine::Context() {
 
 Status Engine::Load() {
   storage::Snapshot snapshot;
+  // Stores that decode in batches hand each batch to the model as it comes (start-up peak).
+  snapshot.on_batch = [this](storage::Snapshot* part) { model_.LoadPart(part); };
   Status s = store_->Load(&snapshot);
   if (!s.ok()) return s;
   model_.Load(std::move(snapshot));

@@ -16,28 +16,18 @@ bool HasPrefix(const std::string& s, const std::string& prefix) {
   return s.size() >= prefix.size() && s.compare(0, prefix.size(), prefix) == 0;
 }
 
-bool MatchesDesiredFilter(const records::DesiredLRPRecord& r, const DesiredLrpFilter& f) {
-  const auto& key = r.scheduling_info().desired_lrp_key();
-  if (!f.domain.empty() && key.domain() != f.domain) return false;
-  if (!f.process_guids.empty() && std::find(f.process_guids.begin(), f.process_guids.end(),
-                                            key.process_guid()) == f.process_guids.end()) {
+bool MatchesDesiredFilter(const std::string& guid, const std::string& domain,
+                          const DesiredLrpFilter& f) {
+  if (!f.domain.empty() && domain != f.domain) return false;
+  if (!f.process_guids.empty() &&
+      std::find(f.process_guids.begin(), f.process_guids.end(), guid) == f.process_guids.end()) {
     return false;
   }
   if (!f.app_guids.empty() &&
       std::none_of(f.app_guids.begin(), f.app_guids.end(),
-                   [&](const std::string& app) { return HasPrefix(key.process_guid(), app); })) {
+                   [&](const std::string& app) { return HasPrefix(guid, app); })) {
     return false;
   }
-  return true;
-}
-
-bool MatchesActualFilter(const models::ActualLRP& lrp, const ActualLrpFilter& f) {
-  if (!f.domain.empty() && lrp.actual_lrp_key().domain() != f.domain) return false;
-  if (!f.cell_id.empty() && lrp.actual_lrp_instance_key().cell_id() != f.cell_id) return false;
-  if (!f.process_guid.empty() && lrp.actual_lrp_key().process_guid() != f.process_guid) {
-    return false;
-  }
-  if (f.index && lrp.actual_lrp_key().index() != *f.index) return false;
   return true;
 }
 
@@ -100,28 +90,103 @@ std::vector<const models::ActualLRP*> ProcessSnapshot::RawActuals() const {
   return out;
 }
 
+// --- storage ---
+
+ActualLrpPtr Model::Decode(const StoredActual& row) {
+  auto lrp = std::make_shared<models::ActualLRP>();
+  lrp->ParseFromString(row.wire);  // cannot fail: the model serialised these bytes itself
+  return lrp;
+}
+
+DesiredLrpPtr Model::DecodeDesired(const ProcessEntry& entry) {
+  if (!entry.has_desired()) return nullptr;
+  auto record = std::make_shared<records::DesiredLRPRecord>();
+  record->ParseFromString(entry.desired_wire);
+  return record;
+}
+
+const Model::StoredActual* Model::FindRow(const ProcessEntry& entry, int32_t index, int presence) {
+  auto it =
+      std::lower_bound(entry.actuals.begin(), entry.actuals.end(), std::make_pair(index, presence),
+                       [](const StoredActual& row, const std::pair<int32_t, int>& key) {
+                         return std::make_pair(row.index, static_cast<int>(row.presence)) < key;
+                       });
+  if (it == entry.actuals.end() || it->index != index || it->presence != presence) return nullptr;
+  return &*it;
+}
+
+const std::string* Model::InternNameLocked(const std::string& name) {
+  auto it = names_.try_emplace(name, 0).first;
+  ++it->second;
+  return &it->first;
+}
+
+void Model::ReleaseNameLocked(const std::string* name) {
+  if (name == nullptr) return;
+  auto it = names_.find(*name);
+  if (it != names_.end() && --it->second == 0) names_.erase(it);
+}
+
+const std::string* Model::IndexCellLocked(const std::string* guid, const std::string& cell,
+                                          int32_t index, int presence) {
+  if (cell.empty()) return nullptr;
+  auto it = by_cell_.try_emplace(cell).first;
+  ActualRef ref{guid, index, presence};
+  auto& refs = it->second;
+  refs.insert(std::upper_bound(refs.begin(), refs.end(), ref), ref);
+  return &it->first;
+}
+
+void Model::UnindexCellLocked(const std::string* guid, const StoredActual& row) {
+  if (row.cell == nullptr) return;
+  auto it = by_cell_.find(*row.cell);
+  if (it == by_cell_.end()) return;
+  auto& refs = it->second;
+  ActualRef ref{guid, row.index, row.presence};
+  auto rit = std::lower_bound(refs.begin(), refs.end(), ref);
+  if (rit != refs.end() && !(ref < *rit)) refs.erase(rit);
+  if (refs.empty()) by_cell_.erase(it);
+}
+
 // --- writes ---
 
-void Model::Load(storage::Snapshot snapshot) {
+void Model::LoadPart(storage::Snapshot* part) {
   std::unique_lock lock(mu_);
-  processes_.reserve(snapshot.desired_lrps.size() + snapshot.actual_lrps.size() / 8);
-  tasks_.reserve(snapshot.tasks.size());
-  for (auto& d : snapshot.domains) {
+  LoadLocked(part);
+}
+
+void Model::LoadLocked(storage::Snapshot* part) {
+  // Grow geometrically: the parts come in batches, and reserving exactly each time would
+  // rehash the whole table once per batch.
+  auto reserve = [](auto& table, size_t want) {
+    if (want > table.bucket_count() * table.max_load_factor()) {
+      table.reserve(std::max(want, 2 * table.size()));
+    }
+  };
+  reserve(processes_, processes_.size() + part->desired_lrps.size() + part->actual_lrps.size() / 8);
+  reserve(tasks_, tasks_.size() + part->tasks.size());
+  for (auto& d : part->domains) {
     storage::Mutation m = std::move(d);
     ApplyLocked(m);
   }
-  for (auto& r : snapshot.desired_lrps) {
-    storage::Mutation m = storage::PutDesiredLrp{std::move(r)};
-    ApplyLocked(m);
-  }
-  for (auto& a : snapshot.actual_lrps) {
-    storage::Mutation m = storage::PutActualLrp{std::move(a)};
-    ApplyLocked(m);
-  }
-  for (auto& t : snapshot.tasks) {
+  // The records are encoded in place and all freed together afterwards (clear() below): freeing
+  // each one's few dozen small allocations between the allocations of the encodings made glibc
+  // consolidate and split chunks over and over (a third of the start-up's CPU).
+  for (auto& r : part->desired_lrps) PutDesiredLocked(r);
+  for (auto& a : part->actual_lrps) PutActualLocked(a);
+  for (auto& t : part->tasks) {
     storage::Mutation m = storage::PutTask{std::move(t)};
     ApplyLocked(m);
   }
+  part->domains.clear();
+  part->desired_lrps.clear();
+  part->actual_lrps.clear();
+  part->tasks.clear();
+}
+
+void Model::Load(storage::Snapshot snapshot) {
+  std::unique_lock lock(mu_);
+  LoadLocked(&snapshot);
   // The snapshot's (moved-from) records and the store's row buffers are garbage now: give the
   // freed heap back to the system so start-up does not leave the process at its load peak.
   snapshot = storage::Snapshot{};
@@ -135,18 +200,68 @@ void Model::Apply(const std::vector<std::vector<storage::Mutation>*>& batches) {
   }
 }
 
-void Model::IndexCellLocked(const std::string* guid, const models::ActualLRP& lrp, bool add) {
-  const std::string& cell = lrp.actual_lrp_instance_key().cell_id();
-  if (cell.empty()) return;
-  ActualRef ref{guid, lrp.actual_lrp_key().index(), static_cast<int>(lrp.presence())};
-  if (add) {
-    by_cell_[cell].insert(ref);
+void Model::PutDesiredLocked(records::DesiredLRPRecord& record) {
+  auto& entry = processes_[record.scheduling_info().desired_lrp_key().process_guid()];
+  const std::string* domain = InternNameLocked(record.scheduling_info().desired_lrp_key().domain());
+  if (entry.has_desired()) {
+    ReleaseNameLocked(entry.desired_domain);
   } else {
-    auto it = by_cell_.find(cell);
-    if (it == by_cell_.end()) return;
-    it->second.erase(ref);
-    if (it->second.empty()) by_cell_.erase(it);
+    ++desired_count_;
   }
+  entry.desired_domain = domain;
+  // The record's encoding with its scheduling info's own encoding as a recognisable part:
+  // field 1 first (as the serialiser writes it), then the other fields, serialised straight
+  // into one exactly sized string. The scheduling info is detached meanwhile (not freed, so
+  // nothing is freed per record here: see Load).
+  models::DesiredLRPSchedulingInfo* scheduling =
+      record.has_scheduling_info() ? record.release_scheduling_info() : nullptr;
+  size_t scheduling_size = scheduling ? scheduling->ByteSizeLong() : 0;
+  size_t rest_size = record.ByteSizeLong();
+  char head[16];
+  size_t offset = 0;
+  if (scheduling) {
+    head[0] = static_cast<char>((records::DesiredLRPRecord::kSchedulingInfoFieldNumber << 3) | 2);
+    offset = static_cast<size_t>(PutVarint(head + 1, scheduling_size) - head);
+  }
+  std::string wire;
+  wire.resize(offset + scheduling_size + rest_size);
+  std::memcpy(wire.data(), head, offset);
+  if (scheduling) {
+    scheduling->SerializeToArray(wire.data() + offset, static_cast<int>(scheduling_size));
+  }
+  record.SerializeToArray(wire.data() + offset + scheduling_size, static_cast<int>(rest_size));
+  if (scheduling) record.set_allocated_scheduling_info(scheduling);
+  entry.desired_wire = std::move(wire);
+  entry.scheduling_offset = static_cast<uint32_t>(offset);
+  entry.scheduling_size = static_cast<uint32_t>(scheduling_size);
+}
+
+void Model::PutActualLocked(models::ActualLRP& lrp) {
+  domain::NormalizeActualLrp(&lrp);
+  int presence = static_cast<int>(lrp.presence());
+  if (presence < 0 || presence > 2) return;
+  int32_t index = lrp.actual_lrp_key().index();
+  auto pit = processes_.try_emplace(lrp.actual_lrp_key().process_guid()).first;
+  const std::string* guid = &pit->first;
+  auto& rows = pit->second.actuals;
+  auto it = std::lower_bound(rows.begin(), rows.end(), std::make_pair(index, presence),
+                             [](const StoredActual& row, const std::pair<int32_t, int>& k) {
+                               return std::make_pair(row.index, static_cast<int>(row.presence)) < k;
+                             });
+  if (it != rows.end() && it->index == index && it->presence == presence) {
+    UnindexCellLocked(guid, *it);
+    ReleaseNameLocked(it->domain);
+  } else {
+    it = rows.insert(it, StoredActual{});
+    ++actual_count_;
+  }
+  StoredActual& row = *it;
+  row.index = index;
+  row.presence = static_cast<uint8_t>(presence);
+  row.running = lrp.state() == domain::kRunning;
+  row.domain = InternNameLocked(lrp.actual_lrp_key().domain());
+  row.cell = IndexCellLocked(guid, lrp.actual_lrp_instance_key().cell_id(), index, presence);
+  row.wire = lrp.SerializeAsString();
 }
 
 void Model::ApplyLocked(storage::Mutation& mutation) {
@@ -158,51 +273,35 @@ void Model::ApplyLocked(storage::Mutation& mutation) {
         } else if constexpr (std::is_same_v<T, storage::DeleteDomain>) {
           domains_.erase(m.domain);
         } else if constexpr (std::is_same_v<T, storage::PutDesiredLrp>) {
-          auto& entry = processes_[m.record.scheduling_info().desired_lrp_key().process_guid()];
-          if (!entry.desired) ++desired_count_;
-          auto stored = std::make_shared<StoredDesired>();
-          stored->record = std::move(m.record);
-          stored->scheduling_wire = stored->record.scheduling_info().SerializeAsString();
-          entry.desired = std::move(stored);
+          PutDesiredLocked(m.record);
         } else if constexpr (std::is_same_v<T, storage::DeleteDesiredLrp>) {
           auto it = processes_.find(m.process_guid);
-          if (it == processes_.end() || !it->second.desired) return;
-          it->second.desired.reset();
+          if (it == processes_.end() || !it->second.has_desired()) return;
+          ProcessEntry& entry = it->second;
+          ReleaseNameLocked(entry.desired_domain);
+          entry.desired_domain = nullptr;
+          std::string().swap(entry.desired_wire);
+          entry.scheduling_offset = entry.scheduling_size = 0;
           --desired_count_;
-          if (it->second.actuals.empty()) processes_.erase(it);
+          if (entry.actuals.empty()) processes_.erase(it);
         } else if constexpr (std::is_same_v<T, storage::PutActualLrp>) {
-          models::ActualLRP lrp = std::move(m.lrp);
-          domain::NormalizeActualLrp(&lrp);
-          int presence = static_cast<int>(lrp.presence());
-          if (presence < 0 || presence > 2) return;
-          auto pit = processes_.try_emplace(lrp.actual_lrp_key().process_guid()).first;
-          const std::string* guid = &pit->first;
-          auto& slot = pit->second.actuals[lrp.actual_lrp_key().index()].by_presence[presence];
-          if (slot) {
-            IndexCellLocked(guid, slot->lrp, false);
-          } else {
-            ++actual_count_;
-          }
-          auto stored = std::make_shared<StoredActual>();
-          stored->lrp = std::move(lrp);
-          stored->wire = stored->lrp.SerializeAsString();
-          slot = std::move(stored);
-          IndexCellLocked(guid, slot->lrp, true);
+          PutActualLocked(m.lrp);
         } else if constexpr (std::is_same_v<T, storage::DeleteActualLrp>) {
           auto pit = processes_.find(m.process_guid);
           if (pit == processes_.end()) return;
-          auto ait = pit->second.actuals.find(m.index);
-          if (ait == pit->second.actuals.end()) return;
           int presence = static_cast<int>(m.presence);
           if (presence < 0 || presence > 2) return;
-          auto& slot = ait->second.by_presence[presence];
-          if (!slot) return;
-          IndexCellLocked(&pit->first, slot->lrp, false);
-          slot.reset();
+          ProcessEntry& entry = pit->second;
+          const StoredActual* row = FindRow(entry, m.index, presence);
+          if (row == nullptr) return;
+          UnindexCellLocked(&pit->first, *row);
+          ReleaseNameLocked(row->domain);
+          entry.actuals.erase(entry.actuals.begin() + (row - entry.actuals.data()));
           --actual_count_;
-          const auto& bp = ait->second.by_presence;
-          if (!bp[0] && !bp[1] && !bp[2]) pit->second.actuals.erase(ait);
-          if (pit->second.actuals.empty() && !pit->second.desired) processes_.erase(pit);
+          if (entry.actuals.empty()) {
+            std::vector<StoredActual>().swap(entry.actuals);
+            if (!entry.has_desired()) processes_.erase(pit);
+          }
         } else if constexpr (std::is_same_v<T, storage::PutTask>) {
           std::string guid = m.task.task_guid();  // read before the move below
           tasks_[guid] = std::make_shared<const models::Task>(std::move(m.task));
@@ -222,26 +321,28 @@ void Model::ForEachDesiredLocked(const DesiredLrpFilter& filter, Fn&& fn) const 
     for (const auto& guid : filter.process_guids) {
       if (!seen.insert(guid).second) continue;
       auto it = processes_.find(guid);
-      if (it != processes_.end() && it->second.desired &&
-          MatchesDesiredFilter(it->second.desired->record, filter)) {
-        fn(it->second.desired);
+      if (it != processes_.end() && it->second.has_desired() &&
+          MatchesDesiredFilter(it->first, *it->second.desired_domain, filter)) {
+        fn(it->second);
       }
     }
     return;
   }
   for (const auto& [guid, entry] : processes_) {
-    if (entry.desired && MatchesDesiredFilter(entry.desired->record, filter)) fn(entry.desired);
+    if (entry.has_desired() && MatchesDesiredFilter(guid, *entry.desired_domain, filter)) {
+      fn(entry);
+    }
   }
 }
 
 template <typename Fn>
 void Model::ForEachActualOfProcessLocked(const ProcessEntry& entry, const ActualLrpFilter& filter,
                                          Fn&& fn) const {
-  for (const auto& [index, slots] : entry.actuals) {
-    if (filter.index && index != *filter.index) continue;
-    for (const auto& p : slots.by_presence) {
-      if (p && MatchesActualFilter(p->lrp, filter)) fn(p);
-    }
+  for (const StoredActual& row : entry.actuals) {
+    if (filter.index && row.index != *filter.index) continue;
+    if (!filter.domain.empty() && *row.domain != filter.domain) continue;
+    if (!filter.cell_id.empty() && (row.cell == nullptr || *row.cell != filter.cell_id)) continue;
+    fn(row);
   }
 }
 
@@ -258,10 +359,11 @@ void Model::ForEachActualLocked(const ActualLrpFilter& filter, Fn&& fn) const {
     for (const auto& [guid, index, presence] : it->second) {
       auto pit = processes_.find(*guid);
       if (pit == processes_.end()) continue;
-      auto ait = pit->second.actuals.find(index);
-      if (ait == pit->second.actuals.end()) continue;
-      const auto& p = ait->second.by_presence[presence];
-      if (p && MatchesActualFilter(p->lrp, filter)) fn(p);
+      const StoredActual* row = FindRow(pit->second, index, presence);
+      if (row == nullptr) continue;
+      if (filter.index && row->index != *filter.index) continue;
+      if (!filter.domain.empty() && *row->domain != filter.domain) continue;
+      fn(*row);
     }
     return;
   }
@@ -282,14 +384,14 @@ DesiredLrpPtr Model::DesiredLrp(const std::string& process_guid) const {
   std::shared_lock lock(mu_);
   auto it = processes_.find(process_guid);
   if (it == processes_.end()) return nullptr;
-  return Public(it->second.desired);
+  return DecodeDesired(it->second);
 }
 
 std::vector<DesiredLrpPtr> Model::DesiredLrps(const DesiredLrpFilter& filter) const {
   std::vector<DesiredLrpPtr> out;
   std::shared_lock lock(mu_);
   if (filter.process_guids.empty()) out.reserve(desired_count_);
-  ForEachDesiredLocked(filter, [&](const StoredDesiredPtr& d) { out.push_back(Public(d)); });
+  ForEachDesiredLocked(filter, [&](const ProcessEntry& e) { out.push_back(DecodeDesired(e)); });
   return out;
 }
 
@@ -297,7 +399,7 @@ std::vector<ActualLrpPtr> Model::ActualLrps(const ActualLrpFilter& filter) const
   std::vector<ActualLrpPtr> out;
   std::shared_lock lock(mu_);
   if (filter.process_guid.empty() && filter.cell_id.empty()) out.reserve(actual_count_);
-  ForEachActualLocked(filter, [&](const StoredActualPtr& p) { out.push_back(Public(p)); });
+  ForEachActualLocked(filter, [&](const StoredActual& row) { out.push_back(Decode(row)); });
   return out;
 }
 
@@ -305,7 +407,7 @@ std::vector<ActualLrpPtr> Model::ActualLrpsByProcessGuids(
     const std::vector<std::string>& guids) const {
   std::vector<ActualLrpPtr> out;
   std::shared_lock lock(mu_);
-  ForEachActualByGuidsLocked(guids, [&](const StoredActualPtr& p) { out.push_back(Public(p)); });
+  ForEachActualByGuidsLocked(guids, [&](const StoredActual& row) { out.push_back(Decode(row)); });
   return out;
 }
 
@@ -313,7 +415,7 @@ std::string Model::EncodedActualLrps(const ActualLrpFilter& filter, int field_nu
   std::vector<std::string_view> parts;
   std::shared_lock lock(mu_);
   if (filter.process_guid.empty() && filter.cell_id.empty()) parts.reserve(actual_count_);
-  ForEachActualLocked(filter, [&](const StoredActualPtr& p) { parts.emplace_back(p->wire); });
+  ForEachActualLocked(filter, [&](const StoredActual& row) { parts.emplace_back(row.wire); });
   return FrameFields(parts, field_number);
 }
 
@@ -321,7 +423,7 @@ std::string Model::EncodedActualLrpsByProcessGuids(const std::vector<std::string
                                                    int field_number) const {
   std::vector<std::string_view> parts;
   std::shared_lock lock(mu_);
-  ForEachActualByGuidsLocked(guids, [&](const StoredActualPtr& p) { parts.emplace_back(p->wire); });
+  ForEachActualByGuidsLocked(guids, [&](const StoredActual& row) { parts.emplace_back(row.wire); });
   return FrameFields(parts, field_number);
 }
 
@@ -330,7 +432,7 @@ std::string Model::EncodedSchedulingInfos(const DesiredLrpFilter& filter, int fi
   std::shared_lock lock(mu_);
   if (filter.process_guids.empty()) parts.reserve(desired_count_);
   ForEachDesiredLocked(filter,
-                       [&](const StoredDesiredPtr& d) { parts.emplace_back(d->scheduling_wire); });
+                       [&](const ProcessEntry& e) { parts.emplace_back(e.scheduling_wire()); });
   return FrameFields(parts, field_number);
 }
 
@@ -398,16 +500,24 @@ LrpSnapshot Model::SnapshotLrp(const std::string& process_guid, int32_t index) c
   std::shared_lock lock(mu_);
   auto it = processes_.find(process_guid);
   if (it == processes_.end()) return snap;
-  snap.desired = Public(it->second.desired);
-  auto ait = it->second.actuals.find(index);
-  if (ait != it->second.actuals.end()) {
-    snap.ordinary = Public(ait->second.by_presence[models::ActualLRP::ORDINARY]);
-    snap.evacuating = Public(ait->second.by_presence[models::ActualLRP::EVACUATING]);
-    snap.suspect = Public(ait->second.by_presence[models::ActualLRP::SUSPECT]);
-  }
-  for (const auto& [i, slots] : it->second.actuals) {
-    const auto& o = slots.by_presence[models::ActualLRP::ORDINARY];
-    if (o && o->lrp.state() == domain::kRunning) ++snap.running_ordinary;
+  const ProcessEntry& entry = it->second;
+  snap.desired = DecodeDesired(entry);
+  for (const StoredActual& row : entry.actuals) {
+    if (row.presence == models::ActualLRP::ORDINARY && row.running) ++snap.running_ordinary;
+    if (row.index != index) continue;
+    switch (row.presence) {
+      case models::ActualLRP::ORDINARY:
+        snap.ordinary = Decode(row);
+        break;
+      case models::ActualLRP::EVACUATING:
+        snap.evacuating = Decode(row);
+        break;
+      case models::ActualLRP::SUSPECT:
+        snap.suspect = Decode(row);
+        break;
+      default:
+        break;
+    }
   }
   return snap;
 }
@@ -417,12 +527,9 @@ ProcessSnapshot Model::SnapshotProcess(const std::string& process_guid) const {
   std::shared_lock lock(mu_);
   auto it = processes_.find(process_guid);
   if (it == processes_.end()) return snap;
-  snap.desired = Public(it->second.desired);
-  for (const auto& [index, slots] : it->second.actuals) {
-    for (const auto& p : slots.by_presence) {
-      if (p) snap.actuals.push_back(Public(p));
-    }
-  }
+  snap.desired = DecodeDesired(it->second);
+  snap.actuals.reserve(it->second.actuals.size());
+  for (const StoredActual& row : it->second.actuals) snap.actuals.push_back(Decode(row));
   return snap;
 }
 
@@ -431,9 +538,17 @@ std::set<int32_t> Model::OrdinaryIndices(const std::string& process_guid) const 
   std::shared_lock lock(mu_);
   auto it = processes_.find(process_guid);
   if (it == processes_.end()) return out;
-  for (const auto& [index, slots] : it->second.actuals) {
-    if (slots.by_presence[models::ActualLRP::ORDINARY]) out.insert(index);
+  for (const StoredActual& row : it->second.actuals) {
+    if (row.presence == models::ActualLRP::ORDINARY) out.insert(row.index);
   }
+  return out;
+}
+
+std::vector<std::string> Model::ProcessGuids() const {
+  std::vector<std::string> out;
+  std::shared_lock lock(mu_);
+  out.reserve(processes_.size());
+  for (const auto& [guid, entry] : processes_) out.push_back(guid);
   return out;
 }
 
@@ -445,29 +560,40 @@ domain::LrpConvergenceActions Model::CalculateLrpConvergence(
   for (const auto& [name, expire] : domains_) {
     if (expire > now) input.fresh_domains.insert(name);
   }
-  input.processes.reserve(processes_.size());
-  input.slots.reserve(actual_count_);
-  for (const auto& [guid, entry] : processes_) {
-    domain::LrpProcessView view;
-    view.desired = entry.desired ? &entry.desired->record : nullptr;
-    view.first_slot = input.slots.size();
-    for (const auto& [index, slots] : entry.actuals) {
-      domain::LrpSlotView slot;
-      slot.index = index;
-      for (int p = 0; p < 3; ++p) {
-        slot.rows[p] = slots.by_presence[p] ? &slots.by_presence[p]->lrp : nullptr;
-      }
-      input.slots.push_back(slot);
-    }
-    view.slot_count = input.slots.size() - view.first_slot;
-    input.processes.push_back(view);
-  }
   if (present_cells) {
     input.present_cells.insert(present_cells->begin(), present_cells->end());
   } else {
     for (const auto& [cell, refs] : by_cell_) input.present_cells.insert(cell);
   }
-  return domain::CalculateLrpConvergence(input);
+  domain::LrpConvergenceActions out;
+  std::set<std::string> missing_cells;
+  // Scratch messages reused from process to process (the calculator copies what it keeps).
+  std::vector<models::ActualLRP> rows;
+  records::DesiredLRPRecord desired;
+  for (const auto& [guid, entry] : processes_) {
+    if (rows.size() < entry.actuals.size()) rows.resize(entry.actuals.size());
+    input.slots.clear();
+    for (size_t i = 0; i < entry.actuals.size(); ++i) {
+      const StoredActual& stored = entry.actuals[i];
+      rows[i].ParseFromString(stored.wire);
+      if (input.slots.empty() || input.slots.back().index != stored.index) {
+        input.slots.emplace_back();
+        input.slots.back().index = stored.index;
+      }
+      input.slots.back().rows[stored.presence] = &rows[i];
+    }
+    domain::LrpProcessView view;
+    if (entry.has_desired()) {
+      desired.ParseFromString(entry.desired_wire);
+      view.desired = &desired;
+    }
+    view.first_slot = 0;
+    view.slot_count = input.slots.size();
+    domain::CalculateProcessConvergence(input, view, &out, &missing_cells);
+  }
+  out.metrics.present_cells = static_cast<int32_t>(input.present_cells.size());
+  out.metrics.suspect_cells = static_cast<int32_t>(missing_cells.size());
+  return out;
 }
 
 }  // namespace bbs::state

@@ -8,6 +8,7 @@
 #include <set>
 #include <shared_mutex>
 #include <string>
+#include <string_view>
 #include <tuple>
 #include <unordered_map>
 #include <vector>
@@ -60,14 +61,18 @@ struct ProcessSnapshot {
 };
 
 // The in-memory authoritative model: domains, desired LRPs, actual LRPs (by process and by
-// cell), tasks. Only the committer changes it (Apply); everything else reads. Records handed
-// out are immutable (shared_ptr to const), so a reader keeps what it read after the lock is
-// gone. The only owner of the state lock.
+// cell), tasks. Only the committer changes it (Apply); everything else reads. LRP records are
+// kept encoded; the ones handed out are decoded on demand (each read returns its own copy,
+// shared_ptr to const), so a reader keeps what it read after the lock is gone. Tasks are kept
+// decoded. The only owner of the state lock.
 //
 // Thread-safe.
 class Model {
  public:
-  // Replaces nothing: adds every record of `snapshot`. REQUIRES: called once, on an empty model.
+  // Adds the records of one part of the start-up snapshot (storage::Snapshot::on_batch) and
+  // clears its vectors. REQUIRES: only before Load, on a model nothing else changed.
+  void LoadPart(storage::Snapshot* part);
+  // Adds every record of `snapshot` (the rest after the parts). REQUIRES: called once.
   void Load(storage::Snapshot snapshot);
   // Applies committed mutations, batch by batch, under one exclusive lock.
   void Apply(const std::vector<std::vector<storage::Mutation>*>& batches);
@@ -93,6 +98,8 @@ class Model {
   ProcessSnapshot SnapshotProcess(const std::string& process_guid) const;
   // Indices of the process's ORDINARY rows.
   std::set<int32_t> OrdinaryIndices(const std::string& process_guid) const;
+  // Every process guid with a desired LRP or an actual row (unordered). Decodes nothing.
+  std::vector<std::string> ProcessGuids() const;
 
   // --- encoded reads (the full lists) ---
   // The body of a list response: every matching record as one length-delimited field
@@ -106,31 +113,44 @@ class Model {
   // The scheduling infos (DesiredLRPSchedulingInfo) of the matching desired LRPs.
   std::string EncodedSchedulingInfos(const DesiredLrpFilter& filter, int field_number) const;
 
-  // Runs the pure LRP convergence calculator over memory in place, under the shared lock (no
-  // copies). `present_cells` = nullopt: every cell that holds a row counts as present.
+  // Runs the pure LRP convergence calculator over the whole model under the shared lock,
+  // process by process: each process's records are decoded into scratch messages, evaluated
+  // and dropped, so a pass holds one process decoded at a time. `present_cells` = nullopt:
+  // every cell that holds a row counts as present.
   domain::LrpConvergenceActions CalculateLrpConvergence(
       int64_t now, const std::optional<std::set<std::string>>& present_cells) const;
 
  private:
-  // A record as the model keeps it: the decoded message and its wire encoding, made once
-  // when the committer applies the write (a write replaces the whole record, so the
-  // encoding can never be stale). Handed out as aliasing shared_ptrs to `lrp` / `record`.
+  // How the model keeps a record (docs/architecture.md "How the model stores a record"): only
+  // its wire encoding, made once when the committer applies the write (a write replaces the
+  // whole record, so the encoding can never be stale), plus the few fields the indexes and
+  // filters read. Readers get a record decoded from those bytes on demand (a fresh, immutable
+  // copy); the full lists copy the bytes.
+  //
+  // One actual LRP row. The process guid is its ProcessEntry's key; the cell id and the domain
+  // point at interned strings (the key of its by_cell_ entry / of names_).
   struct StoredActual {
-    models::ActualLRP lrp;
-    std::string wire;  // lrp.SerializeAsString()
+    int32_t index = 0;
+    uint8_t presence = 0;               // models::ActualLRP::Presence
+    bool running = false;               // state == RUNNING
+    const std::string* cell = nullptr;  // null: no cell id
+    const std::string* domain = nullptr;
+    std::string wire;  // the normalised models::ActualLRP, serialised
   };
-  struct StoredDesired {
-    records::DesiredLRPRecord record;
-    std::string scheduling_wire;  // record.scheduling_info().SerializeAsString()
-  };
-  using StoredActualPtr = std::shared_ptr<const StoredActual>;
-  using StoredDesiredPtr = std::shared_ptr<const StoredDesired>;
-  struct Slots {
-    std::array<StoredActualPtr, 3> by_presence;  // indexed by models::ActualLRP::Presence
-  };
+  // A process guid's desired LRP (if any) and its actual rows, sorted by (index, presence).
   struct ProcessEntry {
-    StoredDesiredPtr desired;
-    std::map<int32_t, Slots> actuals;
+    // The records::DesiredLRPRecord, serialised; its scheduling info's own encoding is the
+    // bytes [scheduling_offset, scheduling_offset + scheduling_size) of it (field 1 comes
+    // first). Empty when there is no desired LRP.
+    std::string desired_wire;
+    uint32_t scheduling_offset = 0;
+    uint32_t scheduling_size = 0;
+    const std::string* desired_domain = nullptr;  // null: no desired LRP
+    std::vector<StoredActual> actuals;
+    bool has_desired() const { return desired_domain != nullptr; }
+    std::string_view scheduling_wire() const {
+      return std::string_view(desired_wire).substr(scheduling_offset, scheduling_size);
+    }
   };
   // A row in the cell index: (process guid, index, presence). The guid points at the key of
   // its processes_ entry (unordered_map keys do not move, and an entry outlives its rows), so
@@ -138,22 +158,29 @@ class Model {
   struct ActualRef {
     const std::string* guid;
     int32_t index;
-    int presence;
+    int32_t presence;
     bool operator<(const ActualRef& o) const {
       if (int c = guid->compare(*o.guid); c != 0) return c < 0;
       return std::tie(index, presence) < std::tie(o.index, o.presence);
     }
   };
 
-  static ActualLrpPtr Public(const StoredActualPtr& p) {
-    return p ? ActualLrpPtr(p, &p->lrp) : nullptr;
-  }
-  static DesiredLrpPtr Public(const StoredDesiredPtr& p) {
-    return p ? DesiredLrpPtr(p, &p->record) : nullptr;
-  }
+  static ActualLrpPtr Decode(const StoredActual& row);
+  static DesiredLrpPtr DecodeDesired(const ProcessEntry& entry);
+  // The row (index, presence) of `entry`, or null.
+  static const StoredActual* FindRow(const ProcessEntry& entry, int32_t index, int presence);
 
+  void LoadLocked(storage::Snapshot* part);
   void ApplyLocked(storage::Mutation& mutation);
-  void IndexCellLocked(const std::string* guid, const models::ActualLRP& lrp, bool add);
+  // The puts: encode the record (which they may change meanwhile) into the model.
+  void PutDesiredLocked(records::DesiredLRPRecord& record);
+  void PutActualLocked(models::ActualLRP& lrp);
+  // Adds the row to the cell index; returns the interned cell id (null for an empty one).
+  const std::string* IndexCellLocked(const std::string* guid, const std::string& cell,
+                                     int32_t index, int presence);
+  void UnindexCellLocked(const std::string* guid, const StoredActual& row);
+  const std::string* InternNameLocked(const std::string& name);
+  void ReleaseNameLocked(const std::string* name);
   // Calls fn(const StoredActual&) for every actual row matching `filter`, in list order.
   template <typename Fn>
   void ForEachActualLocked(const ActualLrpFilter& filter, Fn&& fn) const;
@@ -162,12 +189,16 @@ class Model {
                                     Fn&& fn) const;
   template <typename Fn>
   void ForEachActualByGuidsLocked(const std::vector<std::string>& guids, Fn&& fn) const;
+  // Calls fn(const ProcessEntry&) for every process whose desired LRP matches `filter`.
   template <typename Fn>
   void ForEachDesiredLocked(const DesiredLrpFilter& filter, Fn&& fn) const;
 
   mutable std::shared_mutex mu_;  // guards everything below
   std::unordered_map<std::string, ProcessEntry> processes_;
-  std::unordered_map<std::string, std::set<ActualRef>> by_cell_;
+  // Cell id -> its rows, sorted. The keys are the interned cell ids the rows point at.
+  std::unordered_map<std::string, std::vector<ActualRef>> by_cell_;
+  // Interned domain names of the stored records, with the number of records naming each.
+  std::unordered_map<std::string, size_t> names_;
   std::unordered_map<std::string, int64_t> domains_;
   std::unordered_map<std::string, TaskPtr> tasks_;
   size_t actual_count_ = 0;

@@ -1,9 +1,12 @@
 #include "bbs/state/model.h"
 
+#include <algorithm>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
+#include <google/protobuf/util/message_differencer.h>
 #include <gtest/gtest.h>
 
 #include "bbs/domain/actual_lrp_factory.h"
@@ -291,6 +294,206 @@ TEST(ModelEncodedList, ARecordLargerThanOneVarintByteIsFramedWithItsFullLength) 
   big.mutable_scheduling_info()->set_annotation(std::string(70'000, 'a'));
   Apply(&model, {storage::PutDesiredLrp{big}});
   EXPECT_EQ(model.EncodedSchedulingInfos({}, kInfoField), PerRecord(model.DesiredLrps({})));
+}
+
+// --- the encoded storage: decode on demand and the indexes ---
+
+using google::protobuf::util::MessageDifferencer;
+
+TEST(ModelStorage, ReadsDecodeExactlyTheRecordsWritten) {
+  Model model;
+  auto actual = Running("pg-1", 0, "cell-1");
+  actual.set_crash_count(2);
+  actual.set_crash_reason("oom");
+  auto evacuating = Running("pg-1", 0, "cell-2");
+  evacuating.set_presence(models::ActualLRP::EVACUATING);
+  auto desired = FullDesired("pg-1");
+  (*desired.mutable_scheduling_info()->mutable_routes()->mutable_routes())["cf-router"] =
+      "[{\"port\":8080}]";
+  Apply(&model, {storage::PutDesiredLrp{desired}, storage::PutActualLrp{actual},
+                 storage::PutActualLrp{evacuating}});
+
+  auto expected_actual = actual;
+  domain::NormalizeActualLrp(&expected_actual);
+  auto snap = model.SnapshotLrp("pg-1", 0);
+  ASSERT_NE(snap.ordinary, nullptr);
+  ASSERT_NE(snap.evacuating, nullptr);
+  EXPECT_EQ(snap.suspect, nullptr);
+  EXPECT_TRUE(MessageDifferencer::Equals(*snap.ordinary, expected_actual));
+  EXPECT_EQ(snap.evacuating->actual_lrp_instance_key().cell_id(), "cell-2");
+  EXPECT_EQ(snap.running_ordinary, 1);
+  ASSERT_NE(snap.desired, nullptr);
+  EXPECT_TRUE(MessageDifferencer::Equals(*snap.desired, desired));
+  EXPECT_TRUE(MessageDifferencer::Equals(*model.DesiredLrp("pg-1"), desired));
+  EXPECT_EQ(model.DesiredLrp("pg-1")->run_info(), desired.run_info());
+  auto process = model.SnapshotProcess("pg-1");
+  ASSERT_EQ(process.actuals.size(), 2u);
+  EXPECT_TRUE(MessageDifferencer::Equals(*process.actuals[0], expected_actual));
+  EXPECT_EQ(process.actuals[1]->presence(), models::ActualLRP::EVACUATING);
+}
+
+TEST(ModelStorage, LoadingInPartsGivesTheModelOfOneLoad) {
+  auto snapshot = [] {
+    storage::Snapshot snap;
+    snap.domains.push_back({"cf-apps", INT64_MAX});
+    for (int i = 0; i < 6; ++i) {
+      std::string guid = "pg-" + std::to_string(i);
+      snap.desired_lrps.push_back(Desired(guid, 1));
+      snap.actual_lrps.push_back(Running(guid, 0, "cell-" + std::to_string(i % 2)));
+    }
+    models::Task task;
+    task.set_task_guid("t-1");
+    snap.tasks.push_back(task);
+    return snap;
+  };
+  Model once;
+  once.Load(snapshot());
+
+  Model parts;
+  storage::Snapshot all = snapshot();
+  storage::Snapshot part;
+  part.domains = all.domains;
+  part.desired_lrps.assign(all.desired_lrps.begin(), all.desired_lrps.begin() + 4);
+  parts.LoadPart(&part);
+  EXPECT_TRUE(part.domains.empty());
+  EXPECT_TRUE(part.desired_lrps.empty());
+  part.desired_lrps.assign(all.desired_lrps.begin() + 4, all.desired_lrps.end());
+  part.actual_lrps.assign(all.actual_lrps.begin(), all.actual_lrps.begin() + 3);
+  parts.LoadPart(&part);
+  storage::Snapshot rest;
+  rest.actual_lrps.assign(all.actual_lrps.begin() + 3, all.actual_lrps.end());
+  rest.tasks = all.tasks;
+  parts.Load(std::move(rest));
+
+  EXPECT_EQ(parts.DesiredLrpCount(), 6u);
+  EXPECT_EQ(parts.ActualLrpCount(), 6u);
+  EXPECT_EQ(parts.TaskCount(), 1u);
+  EXPECT_EQ(parts.DomainsExpiringAfter(0), once.DomainsExpiringAfter(0));
+  // The cell lists are in guid order; the full list in hash order (compared as a set).
+  for (const std::string cell : {"cell-0", "cell-1"}) {
+    EXPECT_EQ(parts.EncodedActualLrps({"", cell, "", std::nullopt}, kActualField),
+              once.EncodedActualLrps({"", cell, "", std::nullopt}, kActualField));
+  }
+  auto sorted_rows = [](const Model& model) {
+    std::vector<std::string> out;
+    for (const auto& p : model.ActualLrps({})) out.push_back(p->SerializeAsString());
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+  EXPECT_EQ(sorted_rows(parts), sorted_rows(once));
+  EXPECT_EQ(parts.EncodedSchedulingInfos({"", {"pg-0", "pg-5"}, {}}, kInfoField),
+            once.EncodedSchedulingInfos({"", {"pg-0", "pg-5"}, {}}, kInfoField));
+  ExpectListsMatchPerRecord(parts);
+}
+
+TEST(ModelStorage, EveryReadHandsOutItsOwnCopy) {
+  Model model;
+  Apply(&model, {storage::PutDesiredLrp{Desired("pg-1", 1)},
+                 storage::PutActualLrp{Running("pg-1", 0, "c")}});
+  auto a = model.SnapshotLrp("pg-1", 0);
+  auto b = model.SnapshotLrp("pg-1", 0);
+  EXPECT_NE(a.ordinary.get(), b.ordinary.get());
+  EXPECT_NE(a.desired.get(), b.desired.get());
+  EXPECT_TRUE(MessageDifferencer::Equals(*a.ordinary, *b.ordinary));
+  EXPECT_TRUE(MessageDifferencer::Equals(*a.desired, *b.desired));
+}
+
+TEST(ModelStorage, TheCellIndexFollowsMovesAndRemovals) {
+  Model model;
+  Apply(&model, {storage::PutActualLrp{Running("pg-b", 0, "cell-1")},
+                 storage::PutActualLrp{Running("pg-a", 1, "cell-1")},
+                 storage::PutActualLrp{Running("pg-a", 0, "cell-1")},
+                 storage::PutActualLrp{Running("pg-c", 0, "cell-2")}});
+  auto on = [&](const std::string& cell) {
+    std::vector<std::string> out;
+    for (const auto& p : model.ActualLrps({"", cell, "", std::nullopt})) {
+      out.push_back(p->actual_lrp_key().process_guid() + "/" +
+                    std::to_string(p->actual_lrp_key().index()));
+    }
+    return out;
+  };
+  EXPECT_EQ(on("cell-1"), (std::vector<std::string>{"pg-a/0", "pg-a/1", "pg-b/0"}));
+  EXPECT_EQ(on("cell-2"), (std::vector<std::string>{"pg-c/0"}));
+
+  // pg-a/1 moves to cell-2; pg-c/0 loses its cell (an unclaimed row has none).
+  auto unclaimed = domain::NewUnclaimedActualLrp("pg-c", 0, "cf-apps", kNow, "epoch");
+  Apply(&model,
+        {storage::PutActualLrp{Running("pg-a", 1, "cell-2")}, storage::PutActualLrp{unclaimed}});
+  EXPECT_EQ(on("cell-1"), (std::vector<std::string>{"pg-a/0", "pg-b/0"}));
+  EXPECT_EQ(on("cell-2"), (std::vector<std::string>{"pg-a/1"}));
+
+  Apply(&model, {storage::DeleteActualLrp{"pg-a", 1, models::ActualLRP::ORDINARY},
+                 storage::DeleteActualLrp{"pg-b", 0, models::ActualLRP::ORDINARY}});
+  EXPECT_EQ(on("cell-1"), (std::vector<std::string>{"pg-a/0"}));
+  EXPECT_TRUE(on("cell-2").empty());
+  EXPECT_EQ(model.ActualLrpCount(), 2u);
+  auto guids = model.ProcessGuids();
+  std::sort(guids.begin(), guids.end());
+  EXPECT_EQ(guids, (std::vector<std::string>{"pg-a", "pg-c"}));
+  // Convergence with every cell that holds a row present: only cell-1 is left.
+  EXPECT_EQ(model.CalculateLrpConvergence(kNow, std::nullopt).metrics.present_cells, 1);
+}
+
+TEST(ModelStorage, DomainFiltersFollowTheDomainOfEachRecordAsRewritten) {
+  Model model;
+  Apply(&model, {storage::PutDesiredLrp{Desired("pg-1", 1, "d1")},
+                 storage::PutActualLrp{Running("pg-1", 0, "c", "d1")}});
+  Apply(&model, {storage::PutDesiredLrp{Desired("pg-1", 1, "d2")},
+                 storage::PutActualLrp{Running("pg-1", 0, "c", "d2")}});
+  EXPECT_TRUE(model.DesiredLrps({"d1", {}, {}}).empty());
+  EXPECT_EQ(model.DesiredLrps({"d2", {}, {}}).size(), 1u);
+  EXPECT_TRUE(model.ActualLrps({"d1", "", "", std::nullopt}).empty());
+  EXPECT_EQ(model.ActualLrps({"d2", "c", "", std::nullopt}).size(), 1u);
+  ExpectListsMatchPerRecord(model);
+}
+
+// The model's process-by-process pass decides what the calculator decides over the same
+// records handed to it all at once.
+TEST(ModelStorage, TheConvergencePassMatchesTheCalculatorOverTheDecodedRecords) {
+  Model model;
+  std::vector<storage::Mutation> batch;
+  batch.push_back(storage::PutDomain{"cf-apps", INT64_MAX});
+  batch.push_back(storage::PutDesiredLrp{Desired("pg-1", 3)});  // 1 missing
+  batch.push_back(storage::PutDesiredLrp{Desired("pg-2", 1)});  // 1 extra
+  batch.push_back(storage::PutActualLrp{Running("pg-1", 0, "cell-1")});
+  batch.push_back(storage::PutActualLrp{Running("pg-1", 1, "cell-gone")});  // vanished cell
+  batch.push_back(storage::PutActualLrp{Running("pg-2", 0, "cell-1")});
+  batch.push_back(storage::PutActualLrp{Running("pg-2", 1, "cell-1")});
+  batch.push_back(storage::PutActualLrp{Running("pg-orphan", 0, "cell-1")});
+  auto evacuating = Running("pg-2", 0, "cell-gone");
+  evacuating.set_presence(models::ActualLRP::EVACUATING);
+  batch.push_back(storage::PutActualLrp{evacuating});
+  Apply(&model, std::move(batch));
+
+  std::set<std::string> cells = {"cell-1"};
+  auto got = model.CalculateLrpConvergence(kNow, cells);
+  domain::LrpConvergenceInput flat;
+  auto desired = model.DesiredLrps({});
+  auto actuals = model.ActualLrps({});
+  for (const auto& d : desired) flat.desired.push_back(d.get());
+  for (const auto& a : actuals) flat.actuals.push_back(a.get());
+  flat.present_cells = cells;
+  flat.fresh_domains = {"cf-apps"};
+  flat.now = kNow;
+  auto want = domain::CalculateLrpConvergence(flat);
+
+  auto keys = [](std::vector<domain::LrpKey> v) {
+    std::sort(v.begin(), v.end());
+    return v;
+  };
+  EXPECT_EQ(keys(got.create_missing), keys(want.create_missing));
+  EXPECT_EQ(keys(got.retire), keys(want.retire));
+  EXPECT_EQ(keys(got.missing_cell_replace), keys(want.missing_cell_replace));
+  EXPECT_EQ(got.prune_evacuating.size(), want.prune_evacuating.size());
+  EXPECT_FALSE(got.create_missing.empty());
+  EXPECT_FALSE(got.retire.empty());
+  EXPECT_FALSE(got.missing_cell_replace.empty());
+  EXPECT_EQ(got.prune_evacuating.size(), 1u);
+  EXPECT_EQ(got.metrics.running, want.metrics.running);
+  EXPECT_EQ(got.metrics.desired_instances, want.metrics.desired_instances);
+  EXPECT_EQ(got.metrics.present_cells, want.metrics.present_cells);
+  EXPECT_EQ(got.metrics.suspect_cells, want.metrics.suspect_cells);
+  EXPECT_EQ(got.metrics.suspect_cells, 1);
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -57,6 +58,11 @@ struct Snapshot {
   std::vector<records::DesiredLRPRecord> desired_lrps;
   std::vector<models::ActualLRP> actual_lrps;
   std::vector<models::Task> tasks;
+  // Optional, set by the caller of Store::Load: a store that decodes in batches calls it with
+  // its snapshot so far after each batch; the callee takes the records (and clears the
+  // vectors), so the decoded records need not all be in memory at once. What is left in the
+  // snapshot when Load returns was not handed over. Stores may ignore it.
+  std::function<void(Snapshot* part)> on_batch;
 };
 
 // Store persists BBS records. It holds no business logic: the state engine decides, the store

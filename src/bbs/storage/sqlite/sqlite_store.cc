@@ -836,8 +836,15 @@ Status SqliteStore::Load(Snapshot* out) {
   // most one batch is in memory next to the decoded records (reading every table first held
   // all of it at once: the start-up's memory peak). Decrypting dominates: each batch is spread
   // over the cores; what did not decode is deleted afterwards.
+  size_t handed[4] = {0, 0, 0, 0};  // records given to out->on_batch: domains, desired, ...
   auto decode = [&] {
     sql::DecodeRows(desired, actual, tasks, *encoder_, logger_, &snapshot, &deletes);
+    if (!out->on_batch) return;
+    handed[0] += snapshot.domains.size();
+    handed[1] += snapshot.desired_lrps.size();
+    handed[2] += snapshot.actual_lrps.size();
+    handed[3] += snapshot.tasks.size();
+    out->on_batch(&snapshot);
   };
   size_t total = 0;
   // One read transaction, so the four tables are read at the same point in time.
@@ -880,11 +887,12 @@ Status SqliteStore::Load(Snapshot* out) {
   // The full-table scans filled the page cache with table pages the writes never need again:
   // hand that memory back now instead of carrying it for the process's lifetime.
   sqlite3_db_release_memory(db_);
-  logger_.Info("loaded", {{"domains", snapshot.domains.size()},
-                          {"desired_lrps", snapshot.desired_lrps.size()},
-                          {"actual_lrps", snapshot.actual_lrps.size()},
-                          {"tasks", snapshot.tasks.size()},
+  logger_.Info("loaded", {{"domains", handed[0] + snapshot.domains.size()},
+                          {"desired_lrps", handed[1] + snapshot.desired_lrps.size()},
+                          {"actual_lrps", handed[2] + snapshot.actual_lrps.size()},
+                          {"tasks", handed[3] + snapshot.tasks.size()},
                           {"undecodable", deletes.size()}});
+  snapshot.on_batch = std::move(out->on_batch);
   *out = std::move(snapshot);
   return Status::Ok();
 }

@@ -327,6 +327,49 @@ TEST_F(SqliteStoreTest, LoadsInSmallBatchesEveryRowAndDropsOnlyTheUndecodableOne
   EXPECT_THAT(raw.Query("SELECT 1 FROM actual_lrps"), SizeIs(20));
 }
 
+TEST_F(SqliteStoreTest, HandsEachDecodedBatchToOnBatchAndKeepsOnlyTheRest) {
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  std::vector<Mutation> put = {PutDomain{"cf-apps", 5}};
+  for (int i = 0; i < 7; ++i) {
+    std::string guid = "pg-" + std::to_string(i);
+    put.push_back(PutDesiredLrp{testing::FullDesiredLrp(guid, i)});
+    put.push_back(PutActualLrp{testing::SmallActualLrp(guid, 0)});
+    put.push_back(PutTask{testing::SmallTask("task-" + std::to_string(i))});
+  }
+  ASSERT_THAT(store->Commit(put), IsOk());
+  Snapshot whole;
+  ASSERT_THAT(store->Load(&whole), IsOk());
+
+  store->set_load_batch_rows(3);
+  Snapshot handed;
+  int calls = 0;
+  Snapshot streamed;
+  streamed.on_batch = [&](Snapshot* part) {
+    ++calls;
+    for (auto& d : part->domains) handed.domains.push_back(d);
+    for (auto& r : part->desired_lrps) handed.desired_lrps.push_back(std::move(r));
+    for (auto& a : part->actual_lrps) handed.actual_lrps.push_back(std::move(a));
+    for (auto& t : part->tasks) handed.tasks.push_back(std::move(t));
+    *part = Snapshot{};
+  };
+  ASSERT_THAT(store->Load(&streamed), IsOk());
+  EXPECT_GE(calls, 9);  // 3 batches per table
+  EXPECT_THAT(streamed.desired_lrps, SizeIs(0));
+  EXPECT_THAT(streamed.actual_lrps, SizeIs(0));
+  EXPECT_THAT(streamed.tasks, SizeIs(0));
+  ASSERT_THAT(handed.domains, SizeIs(1));
+  EXPECT_EQ(handed.domains[0].domain, "cf-apps");
+  ASSERT_THAT(handed.desired_lrps, SizeIs(7));
+  ASSERT_THAT(handed.actual_lrps, SizeIs(7));
+  ASSERT_THAT(handed.tasks, SizeIs(7));
+  for (size_t i = 0; i < 7; ++i) {
+    EXPECT_THAT(handed.desired_lrps[i], EqualsProto(whole.desired_lrps[i])) << i;
+    EXPECT_THAT(handed.actual_lrps[i], EqualsProto(whole.actual_lrps[i])) << i;
+    EXPECT_THAT(handed.tasks[i], EqualsProto(whole.tasks[i])) << i;
+  }
+}
+
 TEST_F(SqliteStoreTest, ReencryptsEveryRowWhenTheActiveKeyChanges) {
   auto old_key = encryption::Encoder::Create({{"old", "one"}}, "old").value();
   auto both = encryption::Encoder::Create({{"old", "one"}, {"new", "two"}}, "new").value();
