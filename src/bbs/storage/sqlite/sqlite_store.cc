@@ -16,6 +16,7 @@
 
 #include "bbs/storage/sql/load.h"
 #include "bbs/storage/sql/rows.h"
+#include "bbs/storage/sql/schema.h"
 #include "bbs/storage/sql/sql_store.h"
 
 namespace bbs::storage {
@@ -28,90 +29,15 @@ constexpr const char* kCacheSizePragma = "PRAGMA cache_size=-65536";
 // Upstream's final schema (spec/behavior.md §10.1) in SQLite types: encrypted columns are TEXT
 // holding encoded values; the legacy columns actual_lrps.evacuating and expire_time are kept.
 // bbs_health_check is created for parity with upstream's migration list.
-constexpr const char* kSchema = R"sql(
-CREATE TABLE IF NOT EXISTS configurations (
-  id VARCHAR(255) NOT NULL PRIMARY KEY,
-  value VARCHAR(255)
-);
-CREATE TABLE IF NOT EXISTS domains (
-  domain VARCHAR(255) NOT NULL PRIMARY KEY,
-  expire_time BIGINT DEFAULT 0
-);
-CREATE INDEX IF NOT EXISTS domains_expire_time_idx ON domains (expire_time);
-CREATE TABLE IF NOT EXISTS desired_lrps (
-  process_guid VARCHAR(255) NOT NULL PRIMARY KEY,
-  domain VARCHAR(255) NOT NULL,
-  log_guid VARCHAR(255) NOT NULL,
-  annotation TEXT,
-  instances INT NOT NULL,
-  memory_mb INT NOT NULL,
-  disk_mb INT NOT NULL,
-  max_pids INTEGER DEFAULT 0,
-  rootfs VARCHAR(1024) NOT NULL,
-  routes TEXT NOT NULL,
-  volume_placement TEXT NOT NULL,
-  modification_tag_epoch VARCHAR(255) NOT NULL,
-  modification_tag_index INT,
-  run_info TEXT NOT NULL,
-  placement_tags TEXT,
-  metric_tags TEXT,
-  update_strategy INT NOT NULL DEFAULT 0
-);
-CREATE INDEX IF NOT EXISTS desired_lrps_domain_idx ON desired_lrps (domain);
-CREATE TABLE IF NOT EXISTS actual_lrps (
-  process_guid VARCHAR(255) NOT NULL,
-  instance_index INT NOT NULL,
-  presence INT NOT NULL DEFAULT 0,
-  evacuating BOOL DEFAULT false,
-  domain VARCHAR(255) NOT NULL,
-  state VARCHAR(255) NOT NULL,
-  instance_guid VARCHAR(255) NOT NULL DEFAULT '',
-  cell_id VARCHAR(255) NOT NULL DEFAULT '',
-  placement_error VARCHAR(1024) NOT NULL DEFAULT '',
-  since BIGINT DEFAULT 0,
-  net_info TEXT NOT NULL,
-  modification_tag_epoch VARCHAR(255) NOT NULL,
-  modification_tag_index INT,
-  crash_count INT NOT NULL DEFAULT 0,
-  crash_reason VARCHAR(1024) NOT NULL DEFAULT '',
-  expire_time BIGINT DEFAULT 0,
-  internal_routes TEXT,
-  metric_tags TEXT,
-  routable BOOL DEFAULT false,
-  availability_zone VARCHAR(255) NOT NULL DEFAULT '',
-  PRIMARY KEY (process_guid, instance_index, presence)
-);
-CREATE INDEX IF NOT EXISTS actual_lrps_domain_idx ON actual_lrps (domain);
-CREATE INDEX IF NOT EXISTS actual_lrps_cell_id_idx ON actual_lrps (cell_id);
-CREATE INDEX IF NOT EXISTS actual_lrps_since_idx ON actual_lrps (since);
-CREATE INDEX IF NOT EXISTS actual_lrps_state_idx ON actual_lrps (state);
-CREATE INDEX IF NOT EXISTS actual_lrps_expire_time_idx ON actual_lrps (expire_time);
-CREATE TABLE IF NOT EXISTS tasks (
-  guid VARCHAR(255) NOT NULL PRIMARY KEY,
-  domain VARCHAR(255) NOT NULL,
-  updated_at BIGINT DEFAULT 0,
-  created_at BIGINT DEFAULT 0,
-  first_completed_at BIGINT DEFAULT 0,
-  state INT,
-  cell_id VARCHAR(255) NOT NULL DEFAULT '',
-  result TEXT,
-  failed BOOL DEFAULT false,
-  failure_reason VARCHAR(1024) NOT NULL DEFAULT '',
-  task_definition TEXT NOT NULL,
-  rejection_count INTEGER NOT NULL DEFAULT 0,
-  rejection_reason VARCHAR(1024) NOT NULL DEFAULT ''
-);
-CREATE INDEX IF NOT EXISTS tasks_domain_idx ON tasks (domain);
-CREATE INDEX IF NOT EXISTS tasks_state_idx ON tasks (state);
-CREATE INDEX IF NOT EXISTS tasks_cell_id_idx ON tasks (cell_id);
-CREATE INDEX IF NOT EXISTS tasks_updated_at_idx ON tasks (updated_at);
-CREATE INDEX IF NOT EXISTS tasks_created_at_idx ON tasks (created_at);
-CREATE INDEX IF NOT EXISTS tasks_first_completed_at_idx ON tasks (first_completed_at);
-CREATE TABLE IF NOT EXISTS bbs_health_check (
-  id INTEGER PRIMARY KEY AUTOINCREMENT,
-  time BIGINT NOT NULL
-);
-)sql";
+std::string Schema() {
+  return "\nCREATE TABLE IF NOT EXISTS configurations (\n  id VARCHAR(255) NOT NULL PRIMARY KEY,\n "
+         " "
+         "value VARCHAR(255)\n);\n" +
+         sql::CreateRecordTablesSql(sql::Dialect::kSqlite) +
+         "CREATE TABLE IF NOT EXISTS bbs_health_check (\n  id INTEGER PRIMARY KEY AUTOINCREMENT,\n "
+         " "
+         "time BIGINT NOT NULL\n);\n";
+}
 
 constexpr const char* kPutDomain = R"sql(
 INSERT INTO domains (domain, expire_time) VALUES (?1, ?2)
@@ -385,7 +311,7 @@ Status SqliteStore::CreateSchema() {
   if (Status s = Exec("BEGIN IMMEDIATE"); !s.ok()) {
     return s;
   }
-  Status status = Exec(kSchema);
+  Status status = Exec(Schema().c_str());
   if (status.ok()) {
     status = CheckVersion();
   }
