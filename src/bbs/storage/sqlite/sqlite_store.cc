@@ -115,6 +115,7 @@ enum ActualColumn : int {
   kActualProcessGuid,
   kActualIndex,
   kActualPresence,
+  kActualEvacuating,
   kActualDomain,
   kActualState,
   kActualInstanceGuid,
@@ -132,7 +133,7 @@ enum ActualColumn : int {
   kActualAvailabilityZone,
 };
 constexpr const char* kSelectActual = R"sql(
-SELECT process_guid, instance_index, presence, domain, state, instance_guid, cell_id,
+SELECT process_guid, instance_index, presence, evacuating, domain, state, instance_guid, cell_id,
   placement_error, since, net_info, modification_tag_epoch, modification_tag_index, crash_count,
   crash_reason, internal_routes, metric_tags, routable, availability_zone
 FROM actual_lrps)sql";
@@ -188,13 +189,6 @@ void ReadString(sqlite3_stmt* stmt, int column, std::string* out) {
   std::string_view bytes = ColumnBytes(stmt, column);
   out->assign(bytes.data(), bytes.size());
 }
-void ReadOptional(sqlite3_stmt* stmt, int column, std::optional<std::string>* out) {
-  if (sqlite3_column_type(stmt, column) == SQLITE_NULL) {
-    out->reset();
-  } else {
-    out->emplace(ColumnBytes(stmt, column));
-  }
-}
 bool ParseColumn(sqlite3_stmt* stmt, int column, google::protobuf::MessageLite* out) {
   std::string_view bytes = ColumnBytes(stmt, column);
   return out->ParseFromArray(bytes.data(), static_cast<int>(bytes.size()));
@@ -237,6 +231,20 @@ class ResetOnExit {
  private:
   sqlite3_stmt* stmt_;
 };
+
+// One result row of a SELECT of load.h's column order, as sql::Read*Row reads it.
+struct Columns {
+  sqlite3_stmt* stmt;
+  std::string Text(int c) const { return std::string(ColumnBytes(stmt, c)); }
+  std::optional<std::string> Optional(int c) const {
+    return IsNull(stmt, c) ? std::nullopt : std::optional<std::string>(Text(c));
+  }
+  int64_t Int64(int c) const { return sqlite3_column_int64(stmt, c); }
+  bool Boolean(int c) const { return sqlite3_column_int(stmt, c) != 0; }
+};
+void ReadColumns(const Columns& row, sql::DesiredRow* out) { sql::ReadDesiredRow(row, out); }
+void ReadColumns(const Columns& row, sql::ActualRow* out) { sql::ReadActualRow(row, out); }
+void ReadColumns(const Columns& row, sql::TaskRow* out) { sql::ReadTaskRow(row, out); }
 
 }  // namespace
 
@@ -769,10 +777,12 @@ Status SqliteStore::Load(Snapshot* out) {
   return Status::Ok();
 }
 
-Status SqliteStore::ReadDesiredRows(std::vector<sql::DesiredRow>* out, size_t* total,
-                                    size_t batch_rows, const std::function<void()>& flush) {
+template <typename Row>
+Status SqliteStore::ReadRowsInBatches(sqlite3_stmt* count_stmt, sqlite3_stmt* stmt,
+                                      std::string_view what, std::vector<Row>* out, size_t* total,
+                                      size_t batch_rows, const std::function<void()>& flush) {
   size_t count = 0;
-  if (Status s = CountRows(count_desired_.get(), &count); !s.ok()) {
+  if (Status s = CountRows(count_stmt, &count); !s.ok()) {
     return s;
   }
   if (total != nullptr) {
@@ -780,28 +790,11 @@ Status SqliteStore::ReadDesiredRows(std::vector<sql::DesiredRow>* out, size_t* t
   }
   const size_t batch = flush ? std::max<size_t>(1, std::min(count, batch_rows)) : count;
   out->reserve(batch);
-  sqlite3_stmt* stmt = select_desired_.get();
   ResetOnExit reset(stmt);
+  const Columns columns{stmt};
   int rc;
   while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-    sql::DesiredRow& row = out->emplace_back();
-    ReadString(stmt, kDesiredProcessGuid, &row.process_guid);
-    ReadString(stmt, kDesiredDomain, &row.domain);
-    ReadString(stmt, kDesiredLogGuid, &row.log_guid);
-    ReadString(stmt, kDesiredAnnotation, &row.annotation);
-    row.instances = sqlite3_column_int64(stmt, kDesiredInstances);
-    row.memory_mb = sqlite3_column_int64(stmt, kDesiredMemoryMb);
-    row.disk_mb = sqlite3_column_int64(stmt, kDesiredDiskMb);
-    row.max_pids = sqlite3_column_int64(stmt, kDesiredMaxPids);
-    ReadString(stmt, kDesiredRootfs, &row.rootfs);
-    ReadString(stmt, kDesiredRoutes, &row.routes);
-    ReadString(stmt, kDesiredVolumePlacement, &row.volume_placement);
-    ReadString(stmt, kDesiredTagEpoch, &row.modification_tag_epoch);
-    row.modification_tag_index = sqlite3_column_int64(stmt, kDesiredTagIndex);
-    ReadString(stmt, kDesiredRunInfo, &row.run_info);
-    ReadOptional(stmt, kDesiredPlacementTags, &row.placement_tags);
-    ReadOptional(stmt, kDesiredMetricTags, &row.metric_tags);
-    row.update_strategy = sqlite3_column_int64(stmt, kDesiredUpdateStrategy);
+    ReadColumns(columns, &out->emplace_back());
     if (flush && out->size() >= batch) {
       flush();
       out->reserve(batch);
@@ -810,92 +803,25 @@ Status SqliteStore::ReadDesiredRows(std::vector<sql::DesiredRow>* out, size_t* t
   if (rc == SQLITE_DONE && flush && !out->empty()) {
     flush();
   }
-  return rc == SQLITE_DONE ? Status::Ok() : Error(rc, "read desired lrps");
+  return rc == SQLITE_DONE ? Status::Ok() : Error(rc, what);
+}
+
+Status SqliteStore::ReadDesiredRows(std::vector<sql::DesiredRow>* out, size_t* total,
+                                    size_t batch_rows, const std::function<void()>& flush) {
+  return ReadRowsInBatches(count_desired_.get(), select_desired_.get(), "read desired lrps", out,
+                           total, batch_rows, flush);
 }
 
 Status SqliteStore::ReadActualRows(std::vector<sql::ActualRow>* out, size_t* total,
                                    size_t batch_rows, const std::function<void()>& flush) {
-  size_t count = 0;
-  if (Status s = CountRows(count_actual_.get(), &count); !s.ok()) {
-    return s;
-  }
-  if (total != nullptr) {
-    *total = count;
-  }
-  const size_t batch = flush ? std::max<size_t>(1, std::min(count, batch_rows)) : count;
-  out->reserve(batch);
-  sqlite3_stmt* stmt = select_actual_.get();
-  ResetOnExit reset(stmt);
-  int rc;
-  while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-    sql::ActualRow& row = out->emplace_back();
-    ReadString(stmt, kActualProcessGuid, &row.process_guid);
-    row.instance_index = sqlite3_column_int64(stmt, kActualIndex);
-    row.presence = sqlite3_column_int64(stmt, kActualPresence);
-    ReadString(stmt, kActualDomain, &row.domain);
-    ReadString(stmt, kActualState, &row.state);
-    ReadString(stmt, kActualInstanceGuid, &row.instance_guid);
-    ReadString(stmt, kActualCellId, &row.cell_id);
-    ReadString(stmt, kActualPlacementError, &row.placement_error);
-    row.since = sqlite3_column_int64(stmt, kActualSince);
-    ReadString(stmt, kActualNetInfo, &row.net_info);
-    ReadString(stmt, kActualTagEpoch, &row.modification_tag_epoch);
-    row.modification_tag_index = sqlite3_column_int64(stmt, kActualTagIndex);
-    row.crash_count = sqlite3_column_int64(stmt, kActualCrashCount);
-    ReadString(stmt, kActualCrashReason, &row.crash_reason);
-    ReadOptional(stmt, kActualInternalRoutes, &row.internal_routes);
-    ReadOptional(stmt, kActualMetricTags, &row.metric_tags);
-    row.routable = sqlite3_column_int(stmt, kActualRoutable) != 0;
-    ReadString(stmt, kActualAvailabilityZone, &row.availability_zone);
-    if (flush && out->size() >= batch) {
-      flush();
-      out->reserve(batch);
-    }
-  }
-  if (rc == SQLITE_DONE && flush && !out->empty()) {
-    flush();
-  }
-  return rc == SQLITE_DONE ? Status::Ok() : Error(rc, "read actual lrps");
+  return ReadRowsInBatches(count_actual_.get(), select_actual_.get(), "read actual lrps", out,
+                           total, batch_rows, flush);
 }
 
 Status SqliteStore::ReadTaskRows(std::vector<sql::TaskRow>* out, size_t* total, size_t batch_rows,
                                  const std::function<void()>& flush) {
-  size_t count = 0;
-  if (Status s = CountRows(count_tasks_.get(), &count); !s.ok()) {
-    return s;
-  }
-  if (total != nullptr) {
-    *total = count;
-  }
-  const size_t batch = flush ? std::max<size_t>(1, std::min(count, batch_rows)) : count;
-  out->reserve(batch);
-  sqlite3_stmt* stmt = select_tasks_.get();
-  ResetOnExit reset(stmt);
-  int rc;
-  while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-    sql::TaskRow& row = out->emplace_back();
-    ReadString(stmt, kTaskGuid, &row.guid);
-    ReadString(stmt, kTaskDomain, &row.domain);
-    row.updated_at = sqlite3_column_int64(stmt, kTaskUpdatedAt);
-    row.created_at = sqlite3_column_int64(stmt, kTaskCreatedAt);
-    row.first_completed_at = sqlite3_column_int64(stmt, kTaskFirstCompletedAt);
-    row.state = sqlite3_column_int64(stmt, kTaskState);
-    ReadString(stmt, kTaskCellId, &row.cell_id);
-    ReadOptional(stmt, kTaskResult, &row.result);
-    row.failed = sqlite3_column_int(stmt, kTaskFailed) != 0;
-    ReadString(stmt, kTaskFailureReason, &row.failure_reason);
-    ReadString(stmt, kTaskDefinition, &row.task_definition);
-    row.rejection_count = sqlite3_column_int64(stmt, kTaskRejectionCount);
-    ReadString(stmt, kTaskRejectionReason, &row.rejection_reason);
-    if (flush && out->size() >= batch) {
-      flush();
-      out->reserve(batch);
-    }
-  }
-  if (rc == SQLITE_DONE && flush && !out->empty()) {
-    flush();
-  }
-  return rc == SQLITE_DONE ? Status::Ok() : Error(rc, "read tasks");
+  return ReadRowsInBatches(count_tasks_.get(), select_tasks_.get(), "read tasks", out, total,
+                           batch_rows, flush);
 }
 
 // --- Legacy rows (bbs before the upstream row format: unencrypted protobuf blobs) ---

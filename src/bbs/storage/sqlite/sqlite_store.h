@@ -105,6 +105,12 @@ class SqliteStore final : public Store {
                         size_t batch_rows = 0, const std::function<void()>& flush = {});
   Status ReadTaskRows(std::vector<sql::TaskRow>* out, size_t* total = nullptr,
                       size_t batch_rows = 0, const std::function<void()>& flush = {});
+  // What the three above share: `count_stmt` counts the rows `stmt` selects (in load.h's
+  // column order); `what` names the read in an error.
+  template <typename Row>
+  Status ReadRowsInBatches(sqlite3_stmt* count_stmt, sqlite3_stmt* stmt, std::string_view what,
+                           std::vector<Row>* out, size_t* total, size_t batch_rows,
+                           const std::function<void()>& flush);
   Status LoadLegacyDesiredLrps(Snapshot* out);
   Status LoadLegacyActualLrps(Snapshot* out);
   Status LoadLegacyTasks(Snapshot* out);
