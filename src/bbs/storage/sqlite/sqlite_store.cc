@@ -777,33 +777,60 @@ Status SqliteStore::Load(Snapshot* out) {
   return Status::Ok();
 }
 
-template <typename Row>
-Status SqliteStore::ReadRowsInBatches(sqlite3_stmt* count_stmt, sqlite3_stmt* stmt,
-                                      std::string_view what, std::vector<Row>* out, size_t* total,
-                                      size_t batch_rows, const std::function<void()>& flush) {
+template <typename OnCount, typename OnRow>
+Status SqliteStore::ScanRows(sqlite3_stmt* count_stmt, sqlite3_stmt* stmt, std::string_view what,
+                             const OnCount& on_count, const OnRow& on_row) {
   size_t count = 0;
   if (Status s = CountRows(count_stmt, &count); !s.ok()) {
     return s;
   }
-  if (total != nullptr) {
-    *total = count;
-  }
-  const size_t batch = flush ? std::max<size_t>(1, std::min(count, batch_rows)) : count;
-  out->reserve(batch);
+  on_count(count);
   ResetOnExit reset(stmt);
-  const Columns columns{stmt};
   int rc;
   while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-    ReadColumns(columns, &out->emplace_back());
-    if (flush && out->size() >= batch) {
-      flush();
-      out->reserve(batch);
-    }
-  }
-  if (rc == SQLITE_DONE && flush && !out->empty()) {
-    flush();
+    on_row();
   }
   return rc == SQLITE_DONE ? Status::Ok() : Error(rc, what);
+}
+
+template <typename T, typename ReadRow>
+Status SqliteStore::ScanInto(sqlite3_stmt* count_stmt, sqlite3_stmt* stmt, std::string_view what,
+                             std::vector<T>* out, const ReadRow& read_row) {
+  return ScanRows(
+      count_stmt, stmt, what, [&](size_t count) { out->reserve(count); },
+      [&] {
+        if (!read_row(out->emplace_back())) {
+          out->pop_back();
+        }
+      });
+}
+
+template <typename Row>
+Status SqliteStore::ReadRowsInBatches(sqlite3_stmt* count_stmt, sqlite3_stmt* stmt,
+                                      std::string_view what, std::vector<Row>* out, size_t* total,
+                                      size_t batch_rows, const std::function<void()>& flush) {
+  size_t batch = 0;
+  const Columns columns{stmt};
+  Status status = ScanRows(
+      count_stmt, stmt, what,
+      [&](size_t count) {
+        if (total != nullptr) {
+          *total = count;
+        }
+        batch = flush ? std::max<size_t>(1, std::min(count, batch_rows)) : count;
+        out->reserve(batch);
+      },
+      [&] {
+        ReadColumns(columns, &out->emplace_back());
+        if (flush && out->size() >= batch) {
+          flush();
+          out->reserve(batch);
+        }
+      });
+  if (status.ok() && flush && !out->empty()) {
+    flush();
+  }
+  return status;
 }
 
 Status SqliteStore::ReadDesiredRows(std::vector<sql::DesiredRow>* out, size_t* total,
@@ -849,126 +876,104 @@ Status SqliteStore::LoadDomains(Snapshot* out) {
 }
 
 Status SqliteStore::LoadLegacyDesiredLrps(Snapshot* out) {
-  size_t count = 0;
-  if (Status s = CountRows(count_desired_.get(), &count); !s.ok()) {
-    return s;
-  }
-  out->desired_lrps.reserve(count);
   sqlite3_stmt* stmt = select_desired_.get();
-  ResetOnExit reset(stmt);
   records::MetricTags tags;
-  int rc;
-  while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-    records::DesiredLRPRecord& record = out->desired_lrps.emplace_back();
-    auto* info = record.mutable_scheduling_info();
-    auto* key = info->mutable_desired_lrp_key();
-    ReadString(stmt, kDesiredProcessGuid, key->mutable_process_guid());
-    ReadString(stmt, kDesiredDomain, key->mutable_domain());
-    ReadString(stmt, kDesiredLogGuid, key->mutable_log_guid());
-    ReadString(stmt, kDesiredAnnotation, info->mutable_annotation());
-    info->set_instances(sqlite3_column_int(stmt, kDesiredInstances));
-    auto* resource = info->mutable_desired_lrp_resource();
-    resource->set_memory_mb(sqlite3_column_int(stmt, kDesiredMemoryMb));
-    resource->set_disk_mb(sqlite3_column_int(stmt, kDesiredDiskMb));
-    resource->set_max_pids(sqlite3_column_int(stmt, kDesiredMaxPids));
-    ReadString(stmt, kDesiredRootfs, resource->mutable_root_fs());
-    auto* tag = info->mutable_modification_tag();
-    ReadString(stmt, kDesiredTagEpoch, tag->mutable_epoch());
-    tag->set_index(static_cast<uint32_t>(sqlite3_column_int64(stmt, kDesiredTagIndex)));
-    ReadString(stmt, kDesiredRunInfo, record.mutable_run_info());
-    record.set_update_strategy(static_cast<models::DesiredLRP::UpdateStrategy>(
-        sqlite3_column_int(stmt, kDesiredUpdateStrategy)));
+  return ScanInto(
+      count_desired_.get(), stmt, "read desired lrps", &out->desired_lrps,
+      [&](records::DesiredLRPRecord& record) {
+        auto* info = record.mutable_scheduling_info();
+        auto* key = info->mutable_desired_lrp_key();
+        ReadString(stmt, kDesiredProcessGuid, key->mutable_process_guid());
+        ReadString(stmt, kDesiredDomain, key->mutable_domain());
+        ReadString(stmt, kDesiredLogGuid, key->mutable_log_guid());
+        ReadString(stmt, kDesiredAnnotation, info->mutable_annotation());
+        info->set_instances(sqlite3_column_int(stmt, kDesiredInstances));
+        auto* resource = info->mutable_desired_lrp_resource();
+        resource->set_memory_mb(sqlite3_column_int(stmt, kDesiredMemoryMb));
+        resource->set_disk_mb(sqlite3_column_int(stmt, kDesiredDiskMb));
+        resource->set_max_pids(sqlite3_column_int(stmt, kDesiredMaxPids));
+        ReadString(stmt, kDesiredRootfs, resource->mutable_root_fs());
+        auto* tag = info->mutable_modification_tag();
+        ReadString(stmt, kDesiredTagEpoch, tag->mutable_epoch());
+        tag->set_index(static_cast<uint32_t>(sqlite3_column_int64(stmt, kDesiredTagIndex)));
+        ReadString(stmt, kDesiredRunInfo, record.mutable_run_info());
+        record.set_update_strategy(static_cast<models::DesiredLRP::UpdateStrategy>(
+            sqlite3_column_int(stmt, kDesiredUpdateStrategy)));
 
-    const char* bad_column = nullptr;
-    if (!ParseColumn(stmt, kDesiredRoutes, info->mutable_routes())) {
-      bad_column = "routes";
-    } else if (!ParseColumn(stmt, kDesiredVolumePlacement, info->mutable_volume_placement())) {
-      bad_column = "volume_placement";
-    } else if (!DecodePlacementTags(ColumnBytes(stmt, kDesiredPlacementTags),
-                                    info->mutable_placementtags())) {
-      bad_column = "placement_tags";
-    } else if (!ParseColumn(stmt, kDesiredMetricTags, &tags)) {
-      bad_column = "metric_tags";
-    }
-    if (bad_column != nullptr) {
-      logger_.Error("failed-to-decode-desired-lrp", fmt::format("invalid {}", bad_column),
-                    {{"process_guid", key->process_guid()}});
-      out->desired_lrps.pop_back();
-      continue;
-    }
-    record.mutable_metric_tags()->swap(*tags.mutable_tags());
-  }
-  return rc == SQLITE_DONE ? Status::Ok() : Error(rc, "read desired lrps");
+        const char* bad_column = nullptr;
+        if (!ParseColumn(stmt, kDesiredRoutes, info->mutable_routes())) {
+          bad_column = "routes";
+        } else if (!ParseColumn(stmt, kDesiredVolumePlacement, info->mutable_volume_placement())) {
+          bad_column = "volume_placement";
+        } else if (!DecodePlacementTags(ColumnBytes(stmt, kDesiredPlacementTags),
+                                        info->mutable_placementtags())) {
+          bad_column = "placement_tags";
+        } else if (!ParseColumn(stmt, kDesiredMetricTags, &tags)) {
+          bad_column = "metric_tags";
+        }
+        if (bad_column != nullptr) {
+          logger_.Error("failed-to-decode-desired-lrp", fmt::format("invalid {}", bad_column),
+                        {{"process_guid", key->process_guid()}});
+          return false;
+        }
+        record.mutable_metric_tags()->swap(*tags.mutable_tags());
+        return true;
+      });
 }
 
 Status SqliteStore::LoadLegacyActualLrps(Snapshot* out) {
-  size_t count = 0;
-  if (Status s = CountRows(count_actual_.get(), &count); !s.ok()) {
-    return s;
-  }
-  out->actual_lrps.reserve(count);
   sqlite3_stmt* stmt = select_actual_.get();
-  ResetOnExit reset(stmt);
   records::InternalRoutes routes;
   records::StringMap tags;
-  int rc;
-  while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-    models::ActualLRP& lrp = out->actual_lrps.emplace_back();
-    auto* key = lrp.mutable_actual_lrp_key();
-    ReadString(stmt, kActualProcessGuid, key->mutable_process_guid());
-    key->set_index(sqlite3_column_int(stmt, kActualIndex));
-    ReadString(stmt, kActualDomain, key->mutable_domain());
-    lrp.set_presence(
-        static_cast<models::ActualLRP::Presence>(sqlite3_column_int(stmt, kActualPresence)));
-    ReadString(stmt, kActualState, lrp.mutable_state());
-    auto* instance = lrp.mutable_actual_lrp_instance_key();
-    ReadString(stmt, kActualInstanceGuid, instance->mutable_instance_guid());
-    ReadString(stmt, kActualCellId, instance->mutable_cell_id());
-    ReadString(stmt, kActualPlacementError, lrp.mutable_placement_error());
-    lrp.set_since(sqlite3_column_int64(stmt, kActualSince));
-    auto* tag = lrp.mutable_modification_tag();
-    ReadString(stmt, kActualTagEpoch, tag->mutable_epoch());
-    tag->set_index(static_cast<uint32_t>(sqlite3_column_int64(stmt, kActualTagIndex)));
-    lrp.set_crash_count(sqlite3_column_int(stmt, kActualCrashCount));
-    ReadString(stmt, kActualCrashReason, lrp.mutable_crash_reason());
-    if (!IsNull(stmt, kActualRoutable)) {
-      lrp.set_routable(sqlite3_column_int(stmt, kActualRoutable) != 0);
-    }
-    ReadString(stmt, kActualAvailabilityZone, lrp.mutable_availability_zone());
+  return ScanInto(
+      count_actual_.get(), stmt, "read actual lrps", &out->actual_lrps,
+      [&](models::ActualLRP& lrp) {
+        auto* key = lrp.mutable_actual_lrp_key();
+        ReadString(stmt, kActualProcessGuid, key->mutable_process_guid());
+        key->set_index(sqlite3_column_int(stmt, kActualIndex));
+        ReadString(stmt, kActualDomain, key->mutable_domain());
+        lrp.set_presence(
+            static_cast<models::ActualLRP::Presence>(sqlite3_column_int(stmt, kActualPresence)));
+        ReadString(stmt, kActualState, lrp.mutable_state());
+        auto* instance = lrp.mutable_actual_lrp_instance_key();
+        ReadString(stmt, kActualInstanceGuid, instance->mutable_instance_guid());
+        ReadString(stmt, kActualCellId, instance->mutable_cell_id());
+        ReadString(stmt, kActualPlacementError, lrp.mutable_placement_error());
+        lrp.set_since(sqlite3_column_int64(stmt, kActualSince));
+        auto* tag = lrp.mutable_modification_tag();
+        ReadString(stmt, kActualTagEpoch, tag->mutable_epoch());
+        tag->set_index(static_cast<uint32_t>(sqlite3_column_int64(stmt, kActualTagIndex)));
+        lrp.set_crash_count(sqlite3_column_int(stmt, kActualCrashCount));
+        ReadString(stmt, kActualCrashReason, lrp.mutable_crash_reason());
+        if (!IsNull(stmt, kActualRoutable)) {
+          lrp.set_routable(sqlite3_column_int(stmt, kActualRoutable) != 0);
+        }
+        ReadString(stmt, kActualAvailabilityZone, lrp.mutable_availability_zone());
 
-    const char* bad_column = nullptr;
-    if (!ParseColumn(stmt, kActualNetInfo, lrp.mutable_actual_lrp_net_info())) {
-      bad_column = "net_info";
-    } else if (!ParseColumn(stmt, kActualInternalRoutes, &routes)) {
-      bad_column = "internal_routes";
-    } else if (!ParseColumn(stmt, kActualMetricTags, &tags)) {
-      bad_column = "metric_tags";
-    }
-    if (bad_column != nullptr) {
-      logger_.Error("failed-to-decode-actual-lrp", fmt::format("invalid {}", bad_column),
-                    {{"process_guid", key->process_guid()},
-                     {"index", key->index()},
-                     {"presence", static_cast<int>(lrp.presence())}});
-      out->actual_lrps.pop_back();
-      continue;
-    }
-    lrp.mutable_actual_lrp_internal_routes()->Swap(routes.mutable_routes());
-    lrp.mutable_metric_tags()->swap(*tags.mutable_entries());
-  }
-  return rc == SQLITE_DONE ? Status::Ok() : Error(rc, "read actual lrps");
+        const char* bad_column = nullptr;
+        if (!ParseColumn(stmt, kActualNetInfo, lrp.mutable_actual_lrp_net_info())) {
+          bad_column = "net_info";
+        } else if (!ParseColumn(stmt, kActualInternalRoutes, &routes)) {
+          bad_column = "internal_routes";
+        } else if (!ParseColumn(stmt, kActualMetricTags, &tags)) {
+          bad_column = "metric_tags";
+        }
+        if (bad_column != nullptr) {
+          logger_.Error("failed-to-decode-actual-lrp", fmt::format("invalid {}", bad_column),
+                        {{"process_guid", key->process_guid()},
+                         {"index", key->index()},
+                         {"presence", static_cast<int>(lrp.presence())}});
+          return false;
+        }
+        lrp.mutable_actual_lrp_internal_routes()->Swap(routes.mutable_routes());
+        lrp.mutable_metric_tags()->swap(*tags.mutable_entries());
+        return true;
+      });
 }
 
 Status SqliteStore::LoadLegacyTasks(Snapshot* out) {
-  size_t count = 0;
-  if (Status s = CountRows(count_tasks_.get(), &count); !s.ok()) {
-    return s;
-  }
-  out->tasks.reserve(count);
   sqlite3_stmt* stmt = select_tasks_.get();
-  ResetOnExit reset(stmt);
-  int rc;
-  while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-    models::Task& task = out->tasks.emplace_back();
+  return ScanInto(count_tasks_.get(), stmt, "read tasks", &out->tasks, [&](models::Task& task) {
     ReadString(stmt, kTaskGuid, task.mutable_task_guid());
     ReadString(stmt, kTaskDomain, task.mutable_domain());
     task.set_updated_at(sqlite3_column_int64(stmt, kTaskUpdatedAt));
@@ -984,10 +989,10 @@ Status SqliteStore::LoadLegacyTasks(Snapshot* out) {
     if (!ParseColumn(stmt, kTaskDefinition, task.mutable_task_definition())) {
       logger_.Error("failed-to-decode-task", "invalid task_definition",
                     {{"task_guid", task.task_guid()}});
-      out->tasks.pop_back();
+      return false;
     }
-  }
-  return rc == SQLITE_DONE ? Status::Ok() : Error(rc, "read tasks");
+    return true;
+  });
 }
 
 }  // namespace bbs::storage
