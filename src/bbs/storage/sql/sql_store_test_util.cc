@@ -44,12 +44,22 @@ void ExpectWritesFailWhileTheServerIsAway(Store& store, TcpProxy& proxy) {
   EXPECT_THAT(guids, ::testing::UnorderedElementsAre("before", "after"));
 }
 
-void ExpectOneLineErrorWithoutPassword(const Status& status, const std::string& prefix,
-                                       const std::string& password) {
+void ExpectOneLineErrorWithoutPassword(const std::function<Status()>& open,
+                                       const std::string& prefix, const std::string& password) {
+  auto start = std::chrono::steady_clock::now();
+  Status status = open();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
   ASSERT_FALSE(status.ok());
   EXPECT_THAT(status.message(), ::testing::HasSubstr(prefix));
   EXPECT_THAT(status.message(), ::testing::Not(::testing::HasSubstr("\n")));
   EXPECT_THAT(status.message(), ::testing::Not(::testing::HasSubstr(password)));
+}
+
+std::shared_ptr<const encryption::Encoder> FixtureEncoder() {
+  auto encoder = encryption::Encoder::Create(
+      {{"fixture", "fixture passphrase"}, {"test-key", "passphrase of test-key"}}, "test-key");
+  EXPECT_TRUE(encoder.ok()) << encoder.status().ToString();
+  return encoder.ok() ? encoder.value() : nullptr;
 }
 
 double CommitAndTimeTheLoadOfActualLrps(const std::function<std::unique_ptr<Store>()>& open,

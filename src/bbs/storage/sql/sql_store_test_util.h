@@ -2,11 +2,13 @@
 
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <utility>
 
 #include "bbs/base/status.h"
+#include "bbs/storage/encryption/encoder.h"
 #include "bbs/storage/store.h"
 #include "bbs/storage/tcp_proxy_test_util.h"
 
@@ -38,10 +40,32 @@ void ExpectReconnectsAfterTheConnectionIsKilled(Store& store, const std::functio
 // and succeed again once it is back.
 void ExpectWritesFailWhileTheServerIsAway(Store& store, TcpProxy& proxy);
 
-// An Open that failed against an unreachable server: one line starting with `prefix`, without
-// `password`.
-void ExpectOneLineErrorWithoutPassword(const Status& status, const std::string& prefix,
-                                       const std::string& password);
+// `open` (an Open against an unreachable server) fails within 5 s with one line that contains
+// `prefix` and not `password`.
+void ExpectOneLineErrorWithoutPassword(const std::function<Status()>& open,
+                                       const std::string& prefix, const std::string& password);
+
+// The store `opened` holds, or null when the Open failed.
+template <typename S>
+std::unique_ptr<Store> StoreOrNull(Result<std::unique_ptr<S>> opened) {
+  return opened.ok() ? std::move(opened).value() : nullptr;
+}
+
+// An actual LRP row as the Go BBS writes it (spec §10.1-10.2), with blobs computed
+// independently (Python `cryptography`, key sha256("fixture passphrase"), label "fixture", nonce
+// 00..0b): the same INSERT in every SQL dialect; FixtureEncoder() decodes it.
+inline constexpr const char* kUpstreamActualLrpRow = R"sql(
+INSERT INTO actual_lrps (process_guid, instance_index, presence, evacuating, domain, state,
+  instance_guid, cell_id, placement_error, since, net_info, modification_tag_epoch,
+  modification_tag_index, crash_count, crash_reason, internal_routes, metric_tags, routable,
+  availability_zone)
+VALUES ('pg-1', 2, 0, false, 'cf-apps', 'RUNNING', 'ig-1', 'cell-1', '', 1700000000000000000,
+  '02B2ZpeHR1cmUAAQIDBAUGBwgJCgusAiHdFjACYZlK7+w0GGZToGqB9oXi1tvH5H/4', 'epoch', 3, 0, '',
+  '02B2ZpeHR1cmUAAQIDBAUGBwgJCgv1eQm9SHNYP9YXpP+HmK1qYCUDm75Kmk23MgV/6/y/RxD/NdkJeQ1hJRBGHPIY08Q=',
+  '02B2ZpeHR1cmUAAQIDBAUGBwgJCgvVIFi6UnJPNOgTpf+HmL9mfGQ6BbW6L7H56D3TuX/w7O8=', true, 'z1');
+)sql";
+// Keys "fixture" (the fixture rows' key) and "test-key" (active).
+std::shared_ptr<const encryption::Encoder> FixtureEncoder();
 
 // Commits `count` small actual LRPs through `open()`'s store, reopens, loads, and prints the
 // load time. Returns the seconds the load took.
