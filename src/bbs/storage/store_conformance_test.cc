@@ -19,6 +19,7 @@
 #include "bbs/storage/mysql/mysql_test_util.h"
 #include "bbs/storage/postgres/postgres_store.h"
 #include "bbs/storage/postgres/postgres_test_util.h"
+#include "bbs/storage/sql/sql_store_test_util.h"
 #include "bbs/storage/sqlite/sqlite_store.h"
 #include "bbs/storage/store.h"
 #include "bbs/storage/store_test_util.h"
@@ -71,9 +72,17 @@ void PoisonSqliteTaskWrites(const std::string& dir) {
   sqlite3_close(db);
 }
 
-// One schema per test directory: tests running in parallel never share tables.
+// The URL or DSN that `fresh` made for the test directory `dir` (on the first call; the same
+// after, so that a reopened store finds its tables): one database or schema per directory, so
+// tests running in parallel never share tables.
+std::string FreshPerDir(const std::string& server, const std::string& dir,
+                        std::string (*fresh)(const std::string& seed)) {
+  std::string seed = std::filesystem::path(dir).filename().string();
+  return testing::OncePerSeed(server, seed, [&] { return fresh(seed); });
+}
+
 std::string PostgresUrl(const std::string& dir) {
-  return testing::PostgresUrlWithFreshSchemaOnce(std::filesystem::path(dir).filename().string());
+  return FreshPerDir("postgres", dir, testing::PostgresUrlWithFreshSchema);
 }
 
 void PoisonPostgresTaskWrites(const std::string& dir) {
@@ -85,7 +94,7 @@ CREATE TRIGGER poison BEFORE INSERT ON tasks FOR EACH ROW EXECUTE FUNCTION poiso
 }
 
 std::string MysqlDsn(const std::string& dir) {
-  return testing::MysqlDsnWithFreshDatabaseOnce(std::filesystem::path(dir).filename().string());
+  return FreshPerDir("mysql", dir, testing::MysqlDsnWithFreshDatabase);
 }
 
 void PoisonMysqlTaskWrites(const std::string& dir) {

@@ -17,8 +17,7 @@
 namespace bbs::storage::testing {
 
 // `open` on the first call for (`family`, `seed`) in this process, the same value after: a test
-// that reopens its store finds its schema or database again. Inline: the server test utilities
-// that call it are also compiled into targets without this file's .cc (tests/ha).
+// that reopens its store finds its schema or database again.
 inline std::string OncePerSeed(const std::string& family, const std::string& seed,
                                const std::function<std::string()>& open) {
   static std::mutex mu;
