@@ -20,29 +20,29 @@ namespace {
 
 using models::ActualLRP;
 using ::testing::ElementsAre;
-using ::testing::HasSubstr;
 using testing::IsOk;
-using testing::NullLogger;
 using ::testing::SizeIs;
 using testing::StatusIs;
 
 class MysqlStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (testing::MysqlTestDsn().empty()) {
-      GTEST_SKIP() << "BBS_TEST_MYSQL_URL is not set (scripts/servers/mariadb.sh)";
+    std::string reason =
+        testing::UnlessServerSet(testing::MysqlTestDsn(), "BBS_TEST_MYSQL_URL", "mariadb.sh");
+    if (!reason.empty()) {
+      GTEST_SKIP() << reason;
     }
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dsn_ = testing::MysqlDsnWithFreshDatabase(std::string("m_") + info->name());
+    dsn_ = testing::MysqlDsnWithFreshDatabase(testing::SeedForThisTest("m_"));
   }
 
   Result<std::unique_ptr<MysqlStore>> Open(
       std::shared_ptr<const encryption::Encoder> encoder = testing::TestEncoder()) {
     MysqlStore::Options options;
     options.dsn = dsn_;
-    options.retry_delay = std::chrono::milliseconds(10);
-    return MysqlStore::Open(options, NullLogger(), std::move(encoder));
+    return testing::OpenForTest<MysqlStore>(options, std::move(encoder));
   }
+
+  std::unique_ptr<Store> OpenOrNull() { return testing::StoreOrNull(Open()); }
 
   std::vector<std::string> Column(const std::string& sql) {
     return testing::MysqlColumn(dsn_, sql);
@@ -136,42 +136,34 @@ TEST_F(MysqlStoreTest, RefusesANewerDatabaseAndAnUnknownKeyLabel) {
 }
 
 TEST_F(MysqlStoreTest, ReconnectsWhenItsConnectionIsKilled) {
-  auto store = Open();
-  ASSERT_TRUE(store.ok()) << store.status().ToString();
-  testing::ExpectReconnectsAfterTheConnectionIsKilled(**store, [&] {
-    std::string db = dsn_.substr(dsn_.rfind('/') + 1);
-    auto ids = Column("SELECT id FROM information_schema.processlist WHERE db = '" + db +
-                      "' AND id <> CONNECTION_ID()");
-    ASSERT_THAT(ids, SizeIs(1));
-    testing::MysqlExec(dsn_, "KILL " + ids[0]);
-  });
+  testing::ExpectReconnectsAfterTheConnectionIsKilled(
+      [&] { return OpenOrNull(); },
+      [&] {
+        std::string db = dsn_.substr(dsn_.rfind('/') + 1);
+        auto ids = Column("SELECT id FROM information_schema.processlist WHERE db = '" + db +
+                          "' AND id <> CONNECTION_ID()");
+        ASSERT_THAT(ids, SizeIs(1));
+        testing::MysqlExec(dsn_, "KILL " + ids[0]);
+      });
 }
 
 TEST_F(MysqlStoreTest, WritesFailWhileTheServerIsAwayAndSucceedOnceItIsBack) {
-  size_t host = dsn_.find("127.0.0.1:") + 10;
-  size_t close = dsn_.find(')', host);
-  testing::TcpProxy proxy(static_cast<uint16_t>(std::stoi(dsn_.substr(host, close - host))));
   std::string direct = dsn_;
-  dsn_ = dsn_.substr(0, host) + std::to_string(proxy.port()) + dsn_.substr(close);
-  auto store = Open();
-  ASSERT_TRUE(store.ok()) << store.status().ToString();
-  testing::ExpectWritesFailWhileTheServerIsAway(**store, proxy);
+  testing::ExpectWritesFailWhileTheServerIsAway(dsn_, ')', [&](const std::string& proxied) {
+    dsn_ = proxied;
+    return OpenOrNull();
+  });
   dsn_ = direct;
 }
 
 TEST(MysqlStoreOpenTest, AnUnreachableServerIsAOneLineErrorWithoutThePassword) {
-  MysqlStore::Options options;
-  options.dsn = "bbs:s3cret@tcp(127.0.0.1:1)/bbs";
-  options.connection_timeout = std::chrono::seconds(2);
-  testing::ExpectOneLineErrorWithoutPassword(
-      [&] { return MysqlStore::Open(options, NullLogger(), testing::TestEncoder()).status(); },
-      "mysql: cannot connect", "s3cret");
+  testing::ExpectUnreachableServerIsAOneLineError<MysqlStore, &MysqlStore::Options::dsn>(
+      "bbs:s3cret@tcp(127.0.0.1:1)/bbs", "mysql: cannot connect", "s3cret");
 }
 
 // Start-up load time for docs/benchmarks.md (release build): --gtest_also_run_disabled_tests.
 TEST_F(MysqlStoreTest, DISABLED_Loads250kActualLrps) {
-  testing::CommitAndTimeTheLoadOfActualLrps([this] { return testing::StoreOrNull(Open()); },
-                                            250000);
+  testing::CommitAndTimeTheLoadOfActualLrps([this] { return OpenOrNull(); }, 250000);
 }
 
 }  // namespace

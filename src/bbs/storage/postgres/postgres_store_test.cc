@@ -21,21 +21,20 @@ namespace bbs::storage {
 namespace {
 
 using models::ActualLRP;
-using testing::EqualsProto;
 using ::testing::HasSubstr;
 using testing::IsOk;
-using testing::NullLogger;
 using ::testing::SizeIs;
 using testing::StatusIs;
 
 class PostgresStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (testing::PostgresTestUrl().empty()) {
-      GTEST_SKIP() << "BBS_TEST_POSTGRES_URL is not set (scripts/servers/postgres.sh)";
+    std::string reason = testing::UnlessServerSet(testing::PostgresTestUrl(),
+                                                  "BBS_TEST_POSTGRES_URL", "postgres.sh");
+    if (!reason.empty()) {
+      GTEST_SKIP() << reason;
     }
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    url_ = testing::PostgresUrlWithFreshSchema(std::string("p_") + info->name());
+    url_ = testing::PostgresUrlWithFreshSchema(testing::SeedForThisTest("p_"));
   }
 
   Result<std::unique_ptr<PostgresStore>> Open(
@@ -43,8 +42,7 @@ class PostgresStoreTest : public ::testing::Test {
     PostgresStore::Options options;
     // Named after the schema, so a test can find its store's server process.
     options.url = url_ + "&application_name=" + url_.substr(url_.find("search_path%3D") + 14);
-    options.retry_delay = std::chrono::milliseconds(10);
-    return PostgresStore::Open(options, NullLogger(), std::move(encoder));
+    return testing::OpenForTest<PostgresStore>(options, std::move(encoder));
   }
 
   std::vector<std::string> Column(const std::string& sql) {
@@ -169,46 +167,40 @@ TEST_F(PostgresStoreTest, RefusesAnUnknownStoredKeyLabel) {
 }
 
 TEST_F(PostgresStoreTest, ReconnectsWhenItsConnectionIsKilled) {
-  auto store = Open();
-  ASSERT_TRUE(store.ok()) << store.status().ToString();
-  testing::ExpectReconnectsAfterTheConnectionIsKilled(**store, [&] {
-    // What a server restart does to an idle connection.
-    std::string name = url_.substr(url_.find("search_path%3D") + 14);
-    EXPECT_THAT(Column("SELECT pg_terminate_backend(pid)::text FROM pg_stat_activity WHERE "
-                       "application_name = '" +
-                       name + "'"),
-                ::testing::ElementsAre("true"));
-  });
+  testing::ExpectReconnectsAfterTheConnectionIsKilled(
+      [&] { return testing::StoreOrNull(Open()); },
+      [&] {
+        // What a server restart does to an idle connection.
+        std::string name = url_.substr(url_.find("search_path%3D") + 14);
+        EXPECT_THAT(Column("SELECT pg_terminate_backend(pid)::text FROM pg_stat_activity WHERE "
+                           "application_name = '" +
+                           name + "'"),
+                    ::testing::ElementsAre("true"));
+      });
 }
 
 TEST_F(PostgresStoreTest, WritesFailWhileTheServerIsAwayAndSucceedOnceItIsBack) {
-  size_t host = url_.find("127.0.0.1:") + 10;
-  size_t slash = url_.find('/', host);
-  testing::TcpProxy proxy(static_cast<uint16_t>(std::stoi(url_.substr(host, slash - host))));
-  url_ = url_.substr(0, host) + std::to_string(proxy.port()) + url_.substr(slash);
-  auto store = Open();
-  ASSERT_TRUE(store.ok()) << store.status().ToString();
-  testing::ExpectWritesFailWhileTheServerIsAway(**store, proxy);
+  testing::ExpectWritesFailWhileTheServerIsAway(url_, '/', [&](const std::string& proxied) {
+    url_ = proxied;
+    return testing::StoreOrNull(Open());
+  });
 }
 
 TEST_F(PostgresStoreTest, AConfiguredCaFileMakesTlsRequired) {
   PostgresStore::Options options;
   options.url = url_;
   options.ca_cert_file = "/nonexistent/ca.crt";
-  auto store = PostgresStore::Open(options, NullLogger(), testing::TestEncoder());
+  auto store = PostgresStore::Open(options, testing::NullLogger(), testing::TestEncoder());
   // The test server has no TLS: with sql_ca_cert_file set, bbs must not fall back to plain text.
   ASSERT_FALSE(store.ok());
   EXPECT_THAT(store.status().message(), HasSubstr("postgres: cannot connect"));
 }
 
 TEST(PostgresStoreOpenTest, AnUnreachableServerIsAOneLineErrorWithoutThePassword) {
-  PostgresStore::Options options;
   // Port 1 on loopback: nothing listens there, the connection is refused at once.
-  options.url = "postgres://bbs:s3cret@127.0.0.1:1/bbs?sslmode=disable";
-  options.connection_timeout = std::chrono::seconds(2);
-  testing::ExpectOneLineErrorWithoutPassword(
-      [&] { return PostgresStore::Open(options, NullLogger(), testing::TestEncoder()).status(); },
-      "postgres: cannot connect", "s3cret");
+  testing::ExpectUnreachableServerIsAOneLineError<PostgresStore, &PostgresStore::Options::url>(
+      "postgres://bbs:s3cret@127.0.0.1:1/bbs?sslmode=disable", "postgres: cannot connect",
+      "s3cret");
 }
 
 // Start-up load time for docs/benchmarks.md (release build): --gtest_also_run_disabled_tests.

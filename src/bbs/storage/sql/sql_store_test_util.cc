@@ -12,7 +12,11 @@
 
 namespace bbs::storage::testing {
 
-void ExpectReconnectsAfterTheConnectionIsKilled(Store& store, const std::function<void()>& kill) {
+void ExpectReconnectsAfterTheConnectionIsKilled(const std::function<std::unique_ptr<Store>()>& open,
+                                                const std::function<void()>& kill) {
+  std::unique_ptr<Store> opened = open();
+  ASSERT_NE(opened, nullptr);
+  Store& store = *opened;
   std::vector<Mutation> first = {PutDomain{"before", 0}};
   ASSERT_THAT(store.Commit(first), IsOk());
   kill();
@@ -23,7 +27,16 @@ void ExpectReconnectsAfterTheConnectionIsKilled(Store& store, const std::functio
   EXPECT_THAT(snapshot.domains, ::testing::SizeIs(2));
 }
 
-void ExpectWritesFailWhileTheServerIsAway(Store& store, TcpProxy& proxy) {
+void ExpectWritesFailWhileTheServerIsAway(
+    const std::string& location, char port_end,
+    const std::function<std::unique_ptr<Store>(const std::string&)>& open) {
+  size_t host = location.find("127.0.0.1:") + 10;
+  size_t end = location.find(port_end, host);
+  TcpProxy proxy(static_cast<uint16_t>(std::stoi(location.substr(host, end - host))));
+  std::unique_ptr<Store> opened =
+      open(location.substr(0, host) + std::to_string(proxy.port()) + location.substr(end));
+  ASSERT_NE(opened, nullptr);
+  Store& store = *opened;
   std::vector<Mutation> first = {PutTask{SmallTask("before")}};
   ASSERT_THAT(store.Commit(first), IsOk());
 
@@ -53,6 +66,10 @@ void ExpectOneLineErrorWithoutPassword(const std::function<Status()>& open,
   EXPECT_THAT(status.message(), ::testing::HasSubstr(prefix));
   EXPECT_THAT(status.message(), ::testing::Not(::testing::HasSubstr("\n")));
   EXPECT_THAT(status.message(), ::testing::Not(::testing::HasSubstr(password)));
+}
+
+std::string SeedForThisTest(const std::string& prefix) {
+  return prefix + ::testing::UnitTest::GetInstance()->current_test_info()->name();
 }
 
 std::shared_ptr<const encryption::Encoder> FixtureEncoder() {

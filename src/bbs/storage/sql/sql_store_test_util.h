@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -10,6 +11,7 @@
 #include "bbs/base/status.h"
 #include "bbs/storage/encryption/encoder.h"
 #include "bbs/storage/store.h"
+#include "bbs/storage/store_test_util.h"
 #include "bbs/storage/tcp_proxy_test_util.h"
 
 // Scenarios that every SQL backend's own tests run the same way (the conformance suite covers
@@ -31,18 +33,45 @@ inline std::string OncePerSeed(const std::string& family, const std::string& see
   return it->second;
 }
 
-// Commits, lets `kill` end the store's connection on the server, and expects the next commit
-// to reconnect and the load to see both.
-void ExpectReconnectsAfterTheConnectionIsKilled(Store& store, const std::function<void()>& kill);
+// With the store that `open` returns (null: it failed): commits, lets `kill` end the store's
+// connection on the server, and expects the next commit to reconnect and the load to see both.
+void ExpectReconnectsAfterTheConnectionIsKilled(const std::function<std::unique_ptr<Store>()>& open,
+                                                const std::function<void()>& kill);
 
-// With `store` connected through `proxy`: commits fail (UnknownError) while the proxy is down
-// and succeed again once it is back.
-void ExpectWritesFailWhileTheServerIsAway(Store& store, TcpProxy& proxy);
+// `location` (a URL or DSN naming 127.0.0.1:<port>, the port ending at the next `port_end`) is
+// rewritten to go through a TcpProxy to that port and the store is opened with open(rewritten).
+// Then commits fail (UnknownError) while the proxy is down and succeed again once it is back.
+void ExpectWritesFailWhileTheServerIsAway(
+    const std::string& location, char port_end,
+    const std::function<std::unique_ptr<Store>(const std::string&)>& open);
 
 // `open` (an Open against an unreachable server) fails within 5 s with one line that contains
 // `prefix` and not `password`.
 void ExpectOneLineErrorWithoutPassword(const std::function<Status()>& open,
                                        const std::string& prefix, const std::string& password);
+
+// Opens the server backend S with `options` for a test: a short retry delay, no logs.
+template <typename S>
+Result<std::unique_ptr<S>> OpenForTest(typename S::Options options,
+                                       std::shared_ptr<const encryption::Encoder> encoder) {
+  options.retry_delay = std::chrono::milliseconds(10);
+  return S::Open(options, NullLogger(), std::move(encoder));
+}
+
+// "<prefix><name of the running test>": the seed of the test's own database or schema.
+std::string SeedForThisTest(const std::string& prefix);
+
+// Opens the server backend S on the unreachable `location` (the options' member kLocation, a
+// 2 s connection timeout) and expects ExpectOneLineErrorWithoutPassword of it.
+template <typename S, auto kLocation>
+void ExpectUnreachableServerIsAOneLineError(const std::string& location, const std::string& prefix,
+                                            const std::string& password) {
+  typename S::Options options;
+  options.*kLocation = location;
+  options.connection_timeout = std::chrono::seconds(2);
+  ExpectOneLineErrorWithoutPassword(
+      [&] { return S::Open(options, NullLogger(), TestEncoder()).status(); }, prefix, password);
+}
 
 // The store `opened` holds, or null when the Open failed.
 template <typename S>
