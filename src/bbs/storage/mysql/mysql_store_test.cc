@@ -24,31 +24,24 @@ using testing::IsOk;
 using ::testing::SizeIs;
 using testing::StatusIs;
 
-class MysqlStoreTest : public ::testing::Test {
+class MysqlStoreTest : public testing::ServerStoreTest<MysqlStore, &MysqlStore::Options::dsn> {
  protected:
   void SetUp() override {
-    std::string reason =
-        testing::UnlessServerSet(testing::MysqlTestDsn(), "BBS_TEST_MYSQL_URL", "mariadb.sh");
-    if (!reason.empty()) {
-      GTEST_SKIP() << reason;
-    }
-    dsn_ = testing::MysqlDsnWithFreshDatabase(testing::SeedForThisTest("m_"));
+    StartServerTest(
+        testing::UnlessServerSet(testing::MysqlTestDsn(), "BBS_TEST_MYSQL_URL", "mariadb.sh"),
+        testing::MysqlDsnWithFreshDatabase, "m_");
   }
 
   Result<std::unique_ptr<MysqlStore>> Open(
       std::shared_ptr<const encryption::Encoder> encoder = testing::TestEncoder()) {
-    MysqlStore::Options options;
-    options.dsn = dsn_;
-    return testing::OpenForTest<MysqlStore>(options, std::move(encoder));
+    return OpenAt(location_, std::move(encoder));
   }
 
   std::unique_ptr<Store> OpenOrNull() { return testing::StoreOrNull(Open()); }
 
   std::vector<std::string> Column(const std::string& sql) {
-    return testing::MysqlColumn(dsn_, sql);
+    return testing::MysqlColumn(location_, sql);
   }
-
-  std::string dsn_;
 };
 
 TEST_F(MysqlStoreTest, CreatesUpstreamsSchemaWithMysqlTypes) {
@@ -68,37 +61,20 @@ TEST_F(MysqlStoreTest, CreatesUpstreamsSchemaWithMysqlTypes) {
 // Rows as the Go BBS writes them (testing::kUpstreamActualLrpRow).
 TEST_F(MysqlStoreTest, ReadsRowsWrittenInUpstreamsFormat) {
   ASSERT_TRUE(Open().ok());
-  testing::MysqlExec(
-      dsn_, std::string(testing::kUpstreamActualLrpRow) +
-                "UPDATE configurations SET value = 'fixture' WHERE id = 'encryption_key_label';\n");
-  auto store = Open(testing::FixtureEncoder());
-  ASSERT_TRUE(store.ok()) << store.status().ToString();
-  Snapshot snapshot;
-  ASSERT_THAT((*store)->Load(&snapshot), IsOk());
-  ASSERT_THAT(snapshot.actual_lrps, SizeIs(1));
-  const ActualLRP& lrp = snapshot.actual_lrps[0];
-  EXPECT_EQ(lrp.actual_lrp_net_info().address(), "10.0.0.1");
-  ASSERT_EQ(lrp.actual_lrp_internal_routes_size(), 1);
-  EXPECT_EQ(lrp.actual_lrp_internal_routes(0).hostname(), "a.apps.internal");
-  EXPECT_EQ(lrp.metric_tags().at("source_id"), "s");
-  EXPECT_TRUE(lrp.routable());
+  testing::MysqlExec(location_, testing::kUpstreamActualLrpRow);
+  testing::ExpectTheUpstreamActualLrp(testing::LoadFrom(Open(testing::FixtureEncoder())));
   EXPECT_THAT(Column("SELECT substr(net_info, 1, 4) FROM actual_lrps"), ElementsAre("02CH"));
 }
 
 TEST_F(MysqlStoreTest, BringsAnOlderUpstreamSchemaForward) {
   ASSERT_TRUE(Open().ok());
-  testing::MysqlExec(dsn_, R"sql(
-ALTER TABLE actual_lrps DROP COLUMN routable, DROP COLUMN availability_zone;
-ALTER TABLE desired_lrps DROP COLUMN metric_tags, DROP COLUMN update_strategy;
-DROP TABLE bbs_health_check;
-UPDATE configurations SET value = '{"CurrentVersion":1676360874}' WHERE id = 'version';
-)sql");
+  testing::MysqlExec(location_, testing::kRollBackToVersion1676360874);
   auto encoder = testing::TestEncoder();
   sql::ActualRow row = sql::EncodeActual(testing::SmallActualLrp("pg", 0), *encoder);
   models::DesiredLRPRunInfo run_info;
   (*run_info.mutable_metric_tags())["source_id"].set_static_("from-run-info");
   testing::MysqlExec(
-      dsn_,
+      location_,
       fmt::format("INSERT INTO actual_lrps (process_guid, instance_index, presence, domain, state, "
                   "net_info, modification_tag_epoch, modification_tag_index) VALUES ('pg', 0, 0, "
                   "'cf-apps', 'RUNNING', '{}', 'e', 1); "
@@ -125,7 +101,7 @@ TEST_F(MysqlStoreTest, RefusesANewerDatabaseAndAnUnknownKeyLabel) {
   ASSERT_FALSE(other.ok());
   EXPECT_EQ(other.status().message(),
             "Existing encryption key version (test-key) is not among the known keys");
-  testing::MysqlExec(dsn_,
+  testing::MysqlExec(location_,
                      "UPDATE configurations SET value = '{\"CurrentVersion\":1999999999}' "
                      "WHERE id = 'version'");
   auto store = Open();
@@ -139,21 +115,21 @@ TEST_F(MysqlStoreTest, ReconnectsWhenItsConnectionIsKilled) {
   testing::ExpectReconnectsAfterTheConnectionIsKilled(
       [&] { return OpenOrNull(); },
       [&] {
-        std::string db = dsn_.substr(dsn_.rfind('/') + 1);
+        std::string db = location_.substr(location_.rfind('/') + 1);
         auto ids = Column("SELECT id FROM information_schema.processlist WHERE db = '" + db +
                           "' AND id <> CONNECTION_ID()");
         ASSERT_THAT(ids, SizeIs(1));
-        testing::MysqlExec(dsn_, "KILL " + ids[0]);
+        testing::MysqlExec(location_, "KILL " + ids[0]);
       });
 }
 
 TEST_F(MysqlStoreTest, WritesFailWhileTheServerIsAwayAndSucceedOnceItIsBack) {
-  std::string direct = dsn_;
-  testing::ExpectWritesFailWhileTheServerIsAway(dsn_, ')', [&](const std::string& proxied) {
-    dsn_ = proxied;
+  std::string direct = location_;
+  testing::ExpectWritesFailWhileTheServerIsAway(location_, ')', [&](const std::string& proxied) {
+    location_ = proxied;
     return OpenOrNull();
   });
-  dsn_ = direct;
+  location_ = direct;
 }
 
 TEST(MysqlStoreOpenTest, AnUnreachableServerIsAOneLineErrorWithoutThePassword) {

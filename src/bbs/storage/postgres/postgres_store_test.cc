@@ -21,33 +21,29 @@ namespace bbs::storage {
 namespace {
 
 using models::ActualLRP;
-using ::testing::HasSubstr;
 using testing::IsOk;
 using ::testing::SizeIs;
-using testing::StatusIs;
 
-class PostgresStoreTest : public ::testing::Test {
+class PostgresStoreTest
+    : public testing::ServerStoreTest<PostgresStore, &PostgresStore::Options::url> {
  protected:
   void SetUp() override {
-    std::string reason = testing::UnlessServerSet(testing::PostgresTestUrl(),
-                                                  "BBS_TEST_POSTGRES_URL", "postgres.sh");
-    if (!reason.empty()) {
-      GTEST_SKIP() << reason;
-    }
-    url_ = testing::PostgresUrlWithFreshSchema(testing::SeedForThisTest("p_"));
+    StartServerTest(testing::UnlessServerSet(testing::PostgresTestUrl(), "BBS_TEST_POSTGRES_URL",
+                                             "postgres.sh"),
+                    testing::PostgresUrlWithFreshSchema, "p_");
   }
 
+  // Named after the schema, so a test can find its store's server process.
   Result<std::unique_ptr<PostgresStore>> Open(
       std::shared_ptr<const encryption::Encoder> encoder = testing::TestEncoder()) {
-    PostgresStore::Options options;
-    // Named after the schema, so a test can find its store's server process.
-    options.url = url_ + "&application_name=" + url_.substr(url_.find("search_path%3D") + 14);
-    return testing::OpenForTest<PostgresStore>(options, std::move(encoder));
+    return OpenAt(
+        location_ + "&application_name=" + location_.substr(location_.find("search_path%3D") + 14),
+        std::move(encoder));
   }
 
   std::vector<std::string> Column(const std::string& sql) {
     std::vector<std::string> out;
-    PGconn* conn = PQconnectdb(url_.c_str());
+    PGconn* conn = PQconnectdb(location_.c_str());
     PGresult* result = PQexec(conn, sql.c_str());
     EXPECT_EQ(PQresultStatus(result), PGRES_TUPLES_OK) << PQerrorMessage(conn);
     for (int i = 0; i < PQntuples(result); ++i) {
@@ -57,8 +53,6 @@ class PostgresStoreTest : public ::testing::Test {
     PQfinish(conn);
     return out;
   }
-
-  std::string url_;
 };
 
 TEST_F(PostgresStoreTest, CreatesUpstreamsSchemaVersionAndKeyLabel) {
@@ -80,28 +74,12 @@ TEST_F(PostgresStoreTest, CreatesUpstreamsSchemaVersionAndKeyLabel) {
 // Rows as the Go BBS writes them (testing::kUpstreamActualLrpRow).
 TEST_F(PostgresStoreTest, ReadsRowsWrittenInUpstreamsFormat) {
   ASSERT_TRUE(Open().ok());
-  testing::PostgresExec(
-      url_, std::string(testing::kUpstreamActualLrpRow) +
-                "INSERT INTO domains VALUES ('cf-apps', 1800000000);\n"
-                "UPDATE configurations SET value = 'fixture' WHERE id = 'encryption_key_label';\n");
-  auto store = Open(testing::FixtureEncoder());
-  ASSERT_TRUE(store.ok()) << store.status().ToString();
-  Snapshot snapshot;
-  ASSERT_THAT((*store)->Load(&snapshot), IsOk());
-  ASSERT_THAT(snapshot.actual_lrps, SizeIs(1));
-  const ActualLRP& lrp = snapshot.actual_lrps[0];
-  EXPECT_EQ(lrp.actual_lrp_key().process_guid(), "pg-1");
-  EXPECT_EQ(lrp.actual_lrp_key().index(), 2);
-  EXPECT_EQ(lrp.state(), "RUNNING");
-  EXPECT_EQ(lrp.actual_lrp_net_info().address(), "10.0.0.1");
-  ASSERT_EQ(lrp.actual_lrp_internal_routes_size(), 1);
-  EXPECT_EQ(lrp.actual_lrp_internal_routes(0).hostname(), "a.apps.internal");
-  EXPECT_EQ(lrp.metric_tags().at("source_id"), "s");
-  EXPECT_TRUE(lrp.routable());
-  EXPECT_EQ(lrp.availability_zone(), "z1");
-  EXPECT_EQ(lrp.modification_tag().index(), 3u);
+  testing::PostgresExec(location_, std::string(testing::kUpstreamActualLrpRow) +
+                                       "INSERT INTO domains VALUES ('cf-apps', 1800000000);");
+  Snapshot snapshot = testing::LoadFrom(Open(testing::FixtureEncoder()));
   ASSERT_THAT(snapshot.domains, SizeIs(1));
   EXPECT_EQ(snapshot.domains[0].expire_time, 1800000000);
+  testing::ExpectTheUpstreamActualLrp(snapshot);
   // The encryptor re-encrypted the fixture rows with the active key.
   EXPECT_THAT(Column("SELECT substr(net_info, 1, 4) FROM actual_lrps"),
               ::testing::ElementsAre("02CH"));  // label length 8 = "test-key"
@@ -109,26 +87,20 @@ TEST_F(PostgresStoreTest, ReadsRowsWrittenInUpstreamsFormat) {
 
 TEST_F(PostgresStoreTest, BringsAnOlderUpstreamSchemaForward) {
   ASSERT_TRUE(Open().ok());
-  // Roll the schema back to version 1676360874 (before routable, availability_zone, desired
-  // metric_tags, bbs_health_check and update_strategy).
-  testing::PostgresExec(url_, R"sql(
-ALTER TABLE actual_lrps DROP COLUMN routable, DROP COLUMN availability_zone;
-ALTER TABLE desired_lrps DROP COLUMN metric_tags, DROP COLUMN update_strategy;
-DROP TABLE bbs_health_check;
-UPDATE configurations SET value = '{"CurrentVersion":1676360874}' WHERE id = 'version';
-)sql");
+  testing::PostgresExec(location_, testing::kRollBackToVersion1676360874);
   auto encoder = testing::TestEncoder();
   ActualLRP running = testing::SmallActualLrp("pg", 0);
   sql::ActualRow row = sql::EncodeActual(running, *encoder);
   testing::PostgresExec(
-      url_, fmt::format("INSERT INTO actual_lrps (process_guid, instance_index, presence, domain, "
-                        "state, net_info, modification_tag_epoch, modification_tag_index) VALUES "
-                        "('pg', 0, 0, 'cf-apps', 'RUNNING', '{}', 'e', 1)",
-                        row.net_info));
+      location_,
+      fmt::format("INSERT INTO actual_lrps (process_guid, instance_index, presence, domain, "
+                  "state, net_info, modification_tag_epoch, modification_tag_index) VALUES "
+                  "('pg', 0, 0, 'cf-apps', 'RUNNING', '{}', 'e', 1)",
+                  row.net_info));
   models::DesiredLRPRunInfo run_info;
   (*run_info.mutable_metric_tags())["source_id"].set_static_("from-run-info");
   testing::PostgresExec(
-      url_,
+      location_,
       fmt::format("INSERT INTO desired_lrps (process_guid, domain, log_guid, instances, memory_mb, "
                   "disk_mb, rootfs, routes, volume_placement, modification_tag_epoch, run_info) "
                   "VALUES ('pg', 'cf-apps', 'lg', 1, 2, 3, 'r', '{}', '{}', 'e', '{}')",
@@ -148,12 +120,12 @@ UPDATE configurations SET value = '{"CurrentVersion":1676360874}' WHERE id = 've
 
 TEST_F(PostgresStoreTest, RefusesANewerDatabaseWithUpstreamsMessage) {
   ASSERT_TRUE(Open().ok());
-  testing::PostgresExec(url_,
+  testing::PostgresExec(location_,
                         "UPDATE configurations SET value = '{\"CurrentVersion\":1999999999}' "
                         "WHERE id = 'version'");
   auto store = Open();
   ASSERT_FALSE(store.ok());
-  EXPECT_THAT(store.status(), StatusIs(ErrorCode::kUnrecoverable));
+  EXPECT_THAT(store.status(), testing::StatusIs(ErrorCode::kUnrecoverable));
   EXPECT_EQ(store.status().message(),
             "Existing DB version (1999999999) exceeds bbs version (1772581987)");
 }
@@ -171,7 +143,7 @@ TEST_F(PostgresStoreTest, ReconnectsWhenItsConnectionIsKilled) {
       [&] { return testing::StoreOrNull(Open()); },
       [&] {
         // What a server restart does to an idle connection.
-        std::string name = url_.substr(url_.find("search_path%3D") + 14);
+        std::string name = location_.substr(location_.find("search_path%3D") + 14);
         EXPECT_THAT(Column("SELECT pg_terminate_backend(pid)::text FROM pg_stat_activity WHERE "
                            "application_name = '" +
                            name + "'"),
@@ -180,20 +152,20 @@ TEST_F(PostgresStoreTest, ReconnectsWhenItsConnectionIsKilled) {
 }
 
 TEST_F(PostgresStoreTest, WritesFailWhileTheServerIsAwayAndSucceedOnceItIsBack) {
-  testing::ExpectWritesFailWhileTheServerIsAway(url_, '/', [&](const std::string& proxied) {
-    url_ = proxied;
+  testing::ExpectWritesFailWhileTheServerIsAway(location_, '/', [&](const std::string& proxied) {
+    location_ = proxied;
     return testing::StoreOrNull(Open());
   });
 }
 
 TEST_F(PostgresStoreTest, AConfiguredCaFileMakesTlsRequired) {
   PostgresStore::Options options;
-  options.url = url_;
+  options.url = location_;
   options.ca_cert_file = "/nonexistent/ca.crt";
   auto store = PostgresStore::Open(options, testing::NullLogger(), testing::TestEncoder());
   // The test server has no TLS: with sql_ca_cert_file set, bbs must not fall back to plain text.
   ASSERT_FALSE(store.ok());
-  EXPECT_THAT(store.status().message(), HasSubstr("postgres: cannot connect"));
+  EXPECT_THAT(store.status().message(), ::testing::HasSubstr("postgres: cannot connect"));
 }
 
 TEST(PostgresStoreOpenTest, AnUnreachableServerIsAOneLineErrorWithoutThePassword) {

@@ -72,6 +72,21 @@ std::string SeedForThisTest(const std::string& prefix) {
   return prefix + ::testing::UnitTest::GetInstance()->current_test_info()->name();
 }
 
+void ExpectTheUpstreamActualLrp(const Snapshot& snapshot) {
+  ASSERT_THAT(snapshot.actual_lrps, ::testing::SizeIs(1));
+  const models::ActualLRP& lrp = snapshot.actual_lrps[0];
+  EXPECT_EQ(lrp.actual_lrp_key().process_guid(), "pg-1");
+  EXPECT_EQ(lrp.actual_lrp_key().index(), 2);
+  EXPECT_EQ(lrp.state(), "RUNNING");
+  EXPECT_EQ(lrp.actual_lrp_net_info().address(), "10.0.0.1");
+  ASSERT_EQ(lrp.actual_lrp_internal_routes_size(), 1);
+  EXPECT_EQ(lrp.actual_lrp_internal_routes(0).hostname(), "a.apps.internal");
+  EXPECT_EQ(lrp.metric_tags().at("source_id"), "s");
+  EXPECT_TRUE(lrp.routable());
+  EXPECT_EQ(lrp.availability_zone(), "z1");
+  EXPECT_EQ(lrp.modification_tag().index(), 3u);
+}
+
 std::shared_ptr<const encryption::Encoder> FixtureEncoder() {
   auto encoder = encryption::Encoder::Create(
       {{"fixture", "fixture passphrase"}, {"test-key", "passphrase of test-key"}}, "test-key");

@@ -2,6 +2,8 @@
 
 #include <chrono>
 #include <functional>
+
+#include <gtest/gtest.h>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -73,6 +75,42 @@ void ExpectUnreachableServerIsAOneLineError(const std::string& location, const s
       [&] { return S::Open(options, NullLogger(), TestEncoder()).status(); }, prefix, password);
 }
 
+// The fixture of a server backend's own tests. StartServerTest skips the test when
+// `unavailable` (UnlessServerSet) says why, and otherwise gives it a database or schema of its
+// own at location_, made by fresh(SeedForThisTest(prefix)). OpenAt opens S on a location (the
+// options' member kLocation).
+template <typename S, auto kLocation>
+class ServerStoreTest : public ::testing::Test {
+ protected:
+  void StartServerTest(const std::string& unavailable,
+                       std::string (*fresh)(const std::string& seed), const std::string& prefix) {
+    if (!unavailable.empty()) {
+      GTEST_SKIP() << unavailable;
+    }
+    location_ = fresh(SeedForThisTest(prefix));
+  }
+
+  Result<std::unique_ptr<S>> OpenAt(const std::string& location,
+                                    std::shared_ptr<const encryption::Encoder> encoder) {
+    typename S::Options options;
+    options.*kLocation = location;
+    return OpenForTest<S>(options, std::move(encoder));
+  }
+
+  std::string location_;  // the test's URL or DSN
+};
+
+// The snapshot the store `opened` loads (empty, with a failure, when it does not open or load).
+template <typename S>
+Snapshot LoadFrom(Result<std::unique_ptr<S>> opened) {
+  Snapshot snapshot;
+  EXPECT_TRUE(opened.ok()) << opened.status().ToString();
+  if (opened.ok()) {
+    EXPECT_THAT(opened.value()->Load(&snapshot), IsOk());
+  }
+  return snapshot;
+}
+
 // The store `opened` holds, or null when the Open failed.
 template <typename S>
 std::unique_ptr<Store> StoreOrNull(Result<std::unique_ptr<S>> opened) {
@@ -81,7 +119,8 @@ std::unique_ptr<Store> StoreOrNull(Result<std::unique_ptr<S>> opened) {
 
 // An actual LRP row as the Go BBS writes it (spec §10.1-10.2), with blobs computed
 // independently (Python `cryptography`, key sha256("fixture passphrase"), label "fixture", nonce
-// 00..0b): the same INSERT in every SQL dialect; FixtureEncoder() decodes it.
+// 00..0b), and the key label "fixture" in the configurations: the same statements in every SQL
+// dialect; FixtureEncoder() decodes them.
 inline constexpr const char* kUpstreamActualLrpRow = R"sql(
 INSERT INTO actual_lrps (process_guid, instance_index, presence, evacuating, domain, state,
   instance_guid, cell_id, placement_error, since, net_info, modification_tag_epoch,
@@ -91,7 +130,20 @@ VALUES ('pg-1', 2, 0, false, 'cf-apps', 'RUNNING', 'ig-1', 'cell-1', '', 1700000
   '02B2ZpeHR1cmUAAQIDBAUGBwgJCgusAiHdFjACYZlK7+w0GGZToGqB9oXi1tvH5H/4', 'epoch', 3, 0, '',
   '02B2ZpeHR1cmUAAQIDBAUGBwgJCgv1eQm9SHNYP9YXpP+HmK1qYCUDm75Kmk23MgV/6/y/RxD/NdkJeQ1hJRBGHPIY08Q=',
   '02B2ZpeHR1cmUAAQIDBAUGBwgJCgvVIFi6UnJPNOgTpf+HmL9mfGQ6BbW6L7H56D3TuX/w7O8=', true, 'z1');
+UPDATE configurations SET value = 'fixture' WHERE id = 'encryption_key_label';
 )sql";
+// Rolls an upstream schema back to version 1676360874 (before routable, availability_zone,
+// desired metric_tags, bbs_health_check and update_strategy): the same in every SQL dialect.
+inline constexpr const char* kRollBackToVersion1676360874 = R"sql(
+ALTER TABLE actual_lrps DROP COLUMN routable, DROP COLUMN availability_zone;
+ALTER TABLE desired_lrps DROP COLUMN metric_tags, DROP COLUMN update_strategy;
+DROP TABLE bbs_health_check;
+UPDATE configurations SET value = '{"CurrentVersion":1676360874}' WHERE id = 'version';
+)sql";
+
+// Expects `snapshot` to hold kUpstreamActualLrpRow's actual LRP, decoded.
+void ExpectTheUpstreamActualLrp(const Snapshot& snapshot);
+
 // Keys "fixture" (the fixture rows' key) and "test-key" (active).
 std::shared_ptr<const encryption::Encoder> FixtureEncoder();
 
