@@ -19,6 +19,7 @@
 #include "bbs/storage/mysql/mysql_test_util.h"
 #include "bbs/storage/postgres/postgres_store.h"
 #include "bbs/storage/postgres/postgres_test_util.h"
+#include "bbs/storage/sql/sql_store_test_util.h"
 #include "bbs/storage/sqlite/sqlite_store.h"
 #include "bbs/storage/store.h"
 #include "bbs/storage/store_test_util.h"
@@ -71,9 +72,17 @@ void PoisonSqliteTaskWrites(const std::string& dir) {
   sqlite3_close(db);
 }
 
-// One schema per test directory: tests running in parallel never share tables.
+// The URL or DSN that `fresh` made for the test directory `dir` (on the first call; the same
+// after, so that a reopened store finds its tables): one database or schema per directory, so
+// tests running in parallel never share tables.
+std::string FreshPerDir(const std::string& server, const std::string& dir,
+                        std::string (*fresh)(const std::string& seed)) {
+  std::string seed = std::filesystem::path(dir).filename().string();
+  return testing::OncePerSeed(server, seed, [&] { return fresh(seed); });
+}
+
 std::string PostgresUrl(const std::string& dir) {
-  return testing::PostgresUrlWithFreshSchemaOnce(std::filesystem::path(dir).filename().string());
+  return FreshPerDir("postgres", dir, testing::PostgresUrlWithFreshSchema);
 }
 
 void PoisonPostgresTaskWrites(const std::string& dir) {
@@ -85,7 +94,7 @@ CREATE TRIGGER poison BEFORE INSERT ON tasks FOR EACH ROW EXECUTE FUNCTION poiso
 }
 
 std::string MysqlDsn(const std::string& dir) {
-  return testing::MysqlDsnWithFreshDatabaseOnce(std::filesystem::path(dir).filename().string());
+  return FreshPerDir("mysql", dir, testing::MysqlDsnWithFreshDatabase);
 }
 
 void PoisonMysqlTaskWrites(const std::string& dir) {
@@ -95,6 +104,14 @@ void PoisonMysqlTaskWrites(const std::string& dir) {
                      "IF; END");
 }
 
+// Opens the server backend S on `location`, the URL or DSN that its options' `kLocation` holds.
+template <typename S, auto kLocation>
+Result<std::unique_ptr<Store>> OpenServerStore(const std::string& location) {
+  typename S::Options options;
+  options.*kLocation = location;
+  return testing::AsStore(S::Open(options, NullLogger(), testing::TestEncoder()));
+}
+
 const Backend kBackends[] = {
     {"Memory",
      [](const std::string&) -> Result<std::unique_ptr<Store>> {
@@ -102,45 +119,27 @@ const Backend kBackends[] = {
      },
      false, nullptr, nullptr},
     {"Sqlite",
-     [](const std::string& dir) -> Result<std::unique_ptr<Store>> {
-       auto store = SqliteStore::Open(SqlitePath(dir), NullLogger(), testing::TestEncoder());
-       if (!store.ok()) {
-         return store.status();
-       }
-       return std::unique_ptr<Store>(std::move(store).value());
+     [](const std::string& dir) {
+       return testing::AsStore(
+           SqliteStore::Open(SqlitePath(dir), NullLogger(), testing::TestEncoder()));
      },
      true, PoisonSqliteTaskWrites, nullptr},
     {"Postgres",
-     [](const std::string& dir) -> Result<std::unique_ptr<Store>> {
-       PostgresStore::Options options;
-       options.url = PostgresUrl(dir);
-       auto store = PostgresStore::Open(options, NullLogger(), testing::TestEncoder());
-       if (!store.ok()) {
-         return store.status();
-       }
-       return std::unique_ptr<Store>(std::move(store).value());
+     [](const std::string& dir) {
+       return OpenServerStore<PostgresStore, &PostgresStore::Options::url>(PostgresUrl(dir));
      },
      true, PoisonPostgresTaskWrites,
      [] {
-       return testing::PostgresTestUrl().empty()
-                  ? std::string("BBS_TEST_POSTGRES_URL is not set (scripts/servers/postgres.sh)")
-                  : std::string();
+       return testing::UnlessServerSet(testing::PostgresTestUrl(), "BBS_TEST_POSTGRES_URL",
+                                       "postgres.sh");
      }},
     {"Mysql",
-     [](const std::string& dir) -> Result<std::unique_ptr<Store>> {
-       MysqlStore::Options options;
-       options.dsn = MysqlDsn(dir);
-       auto store = MysqlStore::Open(options, NullLogger(), testing::TestEncoder());
-       if (!store.ok()) {
-         return store.status();
-       }
-       return std::unique_ptr<Store>(std::move(store).value());
+     [](const std::string& dir) {
+       return OpenServerStore<MysqlStore, &MysqlStore::Options::dsn>(MysqlDsn(dir));
      },
      true, PoisonMysqlTaskWrites,
      [] {
-       return testing::MysqlTestDsn().empty()
-                  ? std::string("BBS_TEST_MYSQL_URL is not set (scripts/servers/mariadb.sh)")
-                  : std::string();
+       return testing::UnlessServerSet(testing::MysqlTestDsn(), "BBS_TEST_MYSQL_URL", "mariadb.sh");
      }},
     // Real etcd from BBS_TEST_ETCD_ENDPOINTS.
     {"Etcd", etcd::testing::OpenConformanceStore, true, nullptr,
@@ -176,6 +175,15 @@ class StoreConformanceTest : public ::testing::TestWithParam<Backend> {
     return snapshot;
   }
 
+  // Commits `mutation` alone and expects `records` of the snapshot loaded then to be exactly
+  // `record`.
+  template <typename Record>
+  void ExpectRoundTrip(Mutation mutation, std::vector<Record> Snapshot::*records,
+                       const Record& record) {
+    ASSERT_THAT(Commit({std::move(mutation)}), IsOk());
+    EXPECT_THAT(Load().*records, ::testing::ElementsAre(EqualsProto(record)));
+  }
+
   TempDir dir_;
   std::unique_ptr<Store> store_;
 };
@@ -204,27 +212,18 @@ TEST_P(StoreConformanceTest, RoundTripsDomainsWithTheirExpiryTimes) {
 
 TEST_P(StoreConformanceTest, RoundTripsADesiredLrpWithEveryFieldSet) {
   records::DesiredLRPRecord record = FullDesiredLrp("pg-1", 1);
-  ASSERT_THAT(Commit({PutDesiredLrp{record}}), IsOk());
-  Snapshot snapshot = Load();
-  ASSERT_THAT(snapshot.desired_lrps, SizeIs(1));
-  EXPECT_THAT(snapshot.desired_lrps[0], EqualsProto(record));
+  ExpectRoundTrip(PutDesiredLrp{record}, &Snapshot::desired_lrps, record);
 }
 
 TEST_P(StoreConformanceTest, RoundTripsAnActualLrpWithEveryFieldSet) {
   ActualLRP lrp = FullActualLrp("pg-1", 3, ActualLRP::EVACUATING, 1);
   ASSERT_TRUE(lrp.has_routable());
-  ASSERT_THAT(Commit({PutActualLrp{lrp}}), IsOk());
-  Snapshot snapshot = Load();
-  ASSERT_THAT(snapshot.actual_lrps, SizeIs(1));
-  EXPECT_THAT(snapshot.actual_lrps[0], EqualsProto(lrp));
+  ExpectRoundTrip(PutActualLrp{lrp}, &Snapshot::actual_lrps, lrp);
 }
 
 TEST_P(StoreConformanceTest, RoundTripsATaskWithEveryFieldSet) {
   models::Task task = FullTask("tg-1", 1);
-  ASSERT_THAT(Commit({PutTask{task}}), IsOk());
-  Snapshot snapshot = Load();
-  ASSERT_THAT(snapshot.tasks, SizeIs(1));
-  EXPECT_THAT(snapshot.tasks[0], EqualsProto(task));
+  ExpectRoundTrip(PutTask{task}, &Snapshot::tasks, task);
 }
 
 TEST_P(StoreConformanceTest, RoundTripsEmptyRecords) {
@@ -293,12 +292,9 @@ TEST_P(StoreConformanceTest, PutsOverwriteTheRecordWithTheSameKey) {
   Snapshot snapshot = Load();
   ASSERT_THAT(snapshot.domains, SizeIs(1));
   EXPECT_EQ(snapshot.domains[0].expire_time, 2);
-  ASSERT_THAT(snapshot.desired_lrps, SizeIs(1));
-  EXPECT_THAT(snapshot.desired_lrps[0], EqualsProto(desired));
-  ASSERT_THAT(snapshot.actual_lrps, SizeIs(1));
-  EXPECT_THAT(snapshot.actual_lrps[0], EqualsProto(actual));
-  ASSERT_THAT(snapshot.tasks, SizeIs(1));
-  EXPECT_THAT(snapshot.tasks[0], EqualsProto(task));
+  EXPECT_THAT(snapshot.desired_lrps, ::testing::ElementsAre(EqualsProto(desired)));
+  EXPECT_THAT(snapshot.actual_lrps, ::testing::ElementsAre(EqualsProto(actual)));
+  EXPECT_THAT(snapshot.tasks, ::testing::ElementsAre(EqualsProto(task)));
 }
 
 TEST_P(StoreConformanceTest, DeletesRemoveOnlyTheNamedRecords) {
@@ -315,13 +311,11 @@ TEST_P(StoreConformanceTest, DeletesRemoveOnlyTheNamedRecords) {
   Snapshot snapshot = Load();
   ASSERT_THAT(snapshot.domains, SizeIs(1));
   EXPECT_EQ(snapshot.domains[0].domain, "d2");
-  ASSERT_THAT(snapshot.desired_lrps, SizeIs(1));
-  EXPECT_THAT(snapshot.desired_lrps[0], EqualsProto(FullDesiredLrp("pg2", 2)));
+  EXPECT_THAT(snapshot.desired_lrps, ::testing::ElementsAre(EqualsProto(FullDesiredLrp("pg2", 2))));
   ASSERT_THAT(snapshot.actual_lrps, SizeIs(1));
   EXPECT_THAT(snapshot.actual_lrps[0],
               EqualsProto(FullActualLrp("pg1", 1, ActualLRP::ORDINARY, 2)));
-  ASSERT_THAT(snapshot.tasks, SizeIs(1));
-  EXPECT_THAT(snapshot.tasks[0], EqualsProto(FullTask("tg2", 2)));
+  EXPECT_THAT(snapshot.tasks, ::testing::ElementsAre(EqualsProto(FullTask("tg2", 2))));
 }
 
 TEST_P(StoreConformanceTest, DeletingAMissingKeyIsNotAnError) {
@@ -441,12 +435,9 @@ TEST_P(StoreConformanceTest, AReopenedStoreShowsEverythingCommitted) {
   ASSERT_THAT(snapshot.domains, SizeIs(1));
   EXPECT_EQ(snapshot.domains[0].domain, "d");
   EXPECT_EQ(snapshot.domains[0].expire_time, INT64_MAX);
-  ASSERT_THAT(snapshot.desired_lrps, SizeIs(1));
-  EXPECT_THAT(snapshot.desired_lrps[0], EqualsProto(desired));
-  ASSERT_THAT(snapshot.actual_lrps, SizeIs(1));
-  EXPECT_THAT(snapshot.actual_lrps[0], EqualsProto(actual));
-  ASSERT_THAT(snapshot.tasks, SizeIs(1));
-  EXPECT_THAT(snapshot.tasks[0], EqualsProto(task));
+  EXPECT_THAT(snapshot.desired_lrps, ::testing::ElementsAre(EqualsProto(desired)));
+  EXPECT_THAT(snapshot.actual_lrps, ::testing::ElementsAre(EqualsProto(actual)));
+  EXPECT_THAT(snapshot.tasks, ::testing::ElementsAre(EqualsProto(task)));
 }
 
 TEST_P(StoreConformanceTest, ACommitThatFailsHalfWayAppliesNothing) {
@@ -466,8 +457,7 @@ TEST_P(StoreConformanceTest, ACommitThatFailsHalfWayAppliesNothing) {
   Snapshot snapshot = Load();
   EXPECT_THAT(snapshot.domains, SizeIs(0));
   EXPECT_THAT(snapshot.actual_lrps, SizeIs(0));
-  ASSERT_THAT(snapshot.tasks, SizeIs(1));
-  EXPECT_THAT(snapshot.tasks[0], EqualsProto(FullTask("kept", 1)));
+  EXPECT_THAT(snapshot.tasks, ::testing::ElementsAre(EqualsProto(FullTask("kept", 1))));
 
   // The store stays usable after a failed commit, and so does the data after a reopen.
   ASSERT_THAT(Commit({PutDomain{"later", 0}}), IsOk());

@@ -79,6 +79,23 @@ class CapturingSink final : public LogSink {
 
 inline Logger NullLogger() { return Logger(LogSink::Null(), "bbs"); }
 
+// The store `opened` holds, as a Store, or its error.
+template <typename S>
+Result<std::unique_ptr<Store>> AsStore(Result<std::unique_ptr<S>> opened) {
+  if (!opened.ok()) {
+    return opened.status();
+  }
+  return std::unique_ptr<Store>(std::move(opened).value());
+}
+
+// A reason to skip a test of a server backend when `location` (its test server's address from
+// `variable`, set by scripts/servers/`script`) is empty, or "".
+inline std::string UnlessServerSet(const std::string& location, const std::string& variable,
+                                   const std::string& script) {
+  return location.empty() ? variable + " is not set (scripts/servers/" + script + ")"
+                          : std::string();
+}
+
 // Matches a message equal to `expected` per MessageDifferencer::Equals; explains the difference.
 MATCHER_P(EqualsProto, expected, "equals " + expected.ShortDebugString()) {
   google::protobuf::util::MessageDifferencer differencer;

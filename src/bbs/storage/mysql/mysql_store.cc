@@ -14,91 +14,38 @@
 
 #include "bbs/storage/sql/connect.h"
 #include "bbs/storage/sql/load.h"
+#include "bbs/storage/sql/schema.h"
 
 namespace bbs::storage {
 namespace {
 
-// Upstream's final schema (spec/behavior.md §10.1) in MySQL types.
-constexpr const char* kSchema[] = {
-    R"sql(CREATE TABLE IF NOT EXISTS domains (
-  domain VARCHAR(255) PRIMARY KEY,
-  expire_time BIGINT DEFAULT 0,
-  INDEX domains_expire_time_idx (expire_time)
-) DEFAULT CHARSET = utf8mb4)sql",
-    R"sql(CREATE TABLE IF NOT EXISTS desired_lrps (
-  process_guid VARCHAR(255) PRIMARY KEY,
-  domain VARCHAR(255) NOT NULL,
-  log_guid VARCHAR(255) NOT NULL,
-  annotation LONGTEXT,
-  instances INT NOT NULL,
-  memory_mb INT NOT NULL,
-  disk_mb INT NOT NULL,
-  max_pids INTEGER DEFAULT 0,
-  rootfs VARCHAR(1024) NOT NULL,
-  routes LONGTEXT NOT NULL,
-  volume_placement LONGTEXT NOT NULL,
-  modification_tag_epoch VARCHAR(255) NOT NULL,
-  modification_tag_index INT,
-  run_info LONGTEXT NOT NULL,
-  placement_tags TEXT,
-  metric_tags MEDIUMTEXT,
-  update_strategy INT NOT NULL DEFAULT 0,
-  INDEX desired_lrps_domain_idx (domain)
-) DEFAULT CHARSET = utf8mb4)sql",
-    R"sql(CREATE TABLE IF NOT EXISTS actual_lrps (
-  process_guid VARCHAR(255),
-  instance_index INT,
-  presence INT NOT NULL DEFAULT 0,
-  evacuating BOOL DEFAULT false,
-  domain VARCHAR(255) NOT NULL,
-  state VARCHAR(255) NOT NULL,
-  instance_guid VARCHAR(255) NOT NULL DEFAULT '',
-  cell_id VARCHAR(255) NOT NULL DEFAULT '',
-  placement_error VARCHAR(1024) NOT NULL DEFAULT '',
-  since BIGINT DEFAULT 0,
-  net_info LONGTEXT NOT NULL,
-  modification_tag_epoch VARCHAR(255) NOT NULL,
-  modification_tag_index INT,
-  crash_count INT NOT NULL DEFAULT 0,
-  crash_reason VARCHAR(1024) NOT NULL DEFAULT '',
-  expire_time BIGINT DEFAULT 0,
-  internal_routes MEDIUMTEXT,
-  metric_tags MEDIUMTEXT,
-  routable BOOL DEFAULT false,
-  availability_zone VARCHAR(255) NOT NULL DEFAULT '',
-  PRIMARY KEY (process_guid, instance_index, presence),
-  INDEX actual_lrps_domain_idx (domain),
-  INDEX actual_lrps_cell_id_idx (cell_id),
-  INDEX actual_lrps_since_idx (since),
-  INDEX actual_lrps_state_idx (state),
-  INDEX actual_lrps_expire_time_idx (expire_time)
-) DEFAULT CHARSET = utf8mb4)sql",
-    R"sql(CREATE TABLE IF NOT EXISTS tasks (
-  guid VARCHAR(255) PRIMARY KEY,
-  domain VARCHAR(255) NOT NULL,
-  updated_at BIGINT DEFAULT 0,
-  created_at BIGINT DEFAULT 0,
-  first_completed_at BIGINT DEFAULT 0,
-  state INT,
-  cell_id VARCHAR(255) NOT NULL DEFAULT '',
-  result LONGTEXT,
-  failed BOOL DEFAULT false,
-  failure_reason VARCHAR(1024) NOT NULL DEFAULT '',
-  task_definition LONGTEXT NOT NULL,
-  rejection_count INTEGER NOT NULL DEFAULT 0,
-  rejection_reason VARCHAR(1024) NOT NULL DEFAULT '',
-  INDEX tasks_domain_idx (domain),
-  INDEX tasks_state_idx (state),
-  INDEX tasks_cell_id_idx (cell_id),
-  INDEX tasks_updated_at_idx (updated_at),
-  INDEX tasks_created_at_idx (created_at),
-  INDEX tasks_first_completed_at_idx (first_completed_at)
-) DEFAULT CHARSET = utf8mb4)sql",
-    R"sql(CREATE TABLE IF NOT EXISTS bbs_health_check (
-  id INT AUTO_INCREMENT PRIMARY KEY,
-  time BIGINT NOT NULL
-))sql",
+// Upstream's final schema (spec/behavior.md §10.1) in MySQL types, one statement a table.
+std::vector<std::string> Schema() {
+  std::vector<std::string> statements;
+  for (const sql::Table& table : sql::RecordTables()) {
+    statements.push_back(sql::CreateTableSql(sql::Dialect::kMysql, table));
+  }
+  statements.push_back(
+      "CREATE TABLE IF NOT EXISTS bbs_health_check (\n  id INT AUTO_INCREMENT PRIMARY KEY,\n  "
+      "time BIGINT NOT NULL\n)");
+  return statements;
+}
+
+// The upserts of the record tables (fmt formats for quoted values), rendered once.
+struct Upserts {
+  std::string domain = Render(sql::DomainsTable());
+  std::string desired = Render(sql::DesiredLrpsTable());
+  std::string actual = Render(sql::ActualLrpsTable());
+  std::string task = Render(sql::TasksTable());
+
+  static std::string Render(const sql::Table& table) {
+    return sql::UpsertSql(sql::Dialect::kMysql, table) + ";\n";
+  }
 };
+const Upserts& MysqlUpserts() {
+  static const Upserts upserts;
+  return upserts;
+}
 
 // The schema change of each migration after the first (§10.4), in MySQL, harmless when the
 // change is already there. Steps that need code (routable, metric tags) run separately.
@@ -378,15 +325,13 @@ Status MysqlStore::CommitOnce(std::span<const Mutation> mutations) {
     return s;
   }
   std::string sql;
+  const Upserts& upserts = MysqlUpserts();
   for (const Mutation& mutation : mutations) {
     Status status = std::visit(
         [&](const auto& m) -> Status {
           using M = std::decay_t<decltype(m)>;
           if constexpr (std::is_same_v<M, PutDomain>) {
-            sql += fmt::format(
-                "INSERT INTO domains (domain, expire_time) VALUES ({}, {}) ON DUPLICATE KEY "
-                "UPDATE expire_time = VALUES(expire_time);\n",
-                Quote(m.domain), m.expire_time);
+            sql += fmt::format(fmt::runtime(upserts.domain), Quote(m.domain), m.expire_time);
           } else if constexpr (std::is_same_v<M, DeleteDomain>) {
             sql += fmt::format("DELETE FROM domains WHERE domain = {};\n", Quote(m.domain));
           } else if constexpr (std::is_same_v<M, PutDesiredLrp>) {
@@ -395,51 +340,24 @@ Status MysqlStore::CommitOnce(std::span<const Mutation> mutations) {
               return encoded.status();
             }
             const sql::DesiredRow& r = encoded.value();
-            sql += fmt::format(
-                "INSERT INTO desired_lrps (process_guid, domain, log_guid, annotation, instances, "
-                "memory_mb, disk_mb, max_pids, rootfs, routes, volume_placement, "
-                "modification_tag_epoch, modification_tag_index, run_info, placement_tags, "
-                "metric_tags, update_strategy) VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, "
-                "{}, {}, {}, {}, {}, {}, {}) ON DUPLICATE KEY UPDATE domain = VALUES(domain), "
-                "log_guid = VALUES(log_guid), annotation = VALUES(annotation), instances = "
-                "VALUES(instances), memory_mb = VALUES(memory_mb), disk_mb = VALUES(disk_mb), "
-                "max_pids = VALUES(max_pids), rootfs = VALUES(rootfs), routes = VALUES(routes), "
-                "volume_placement = VALUES(volume_placement), modification_tag_epoch = "
-                "VALUES(modification_tag_epoch), modification_tag_index = "
-                "VALUES(modification_tag_index), run_info = VALUES(run_info), placement_tags = "
-                "VALUES(placement_tags), metric_tags = VALUES(metric_tags), update_strategy = "
-                "VALUES(update_strategy);\n",
-                Quote(r.process_guid), Quote(r.domain), Quote(r.log_guid), Quote(r.annotation),
-                r.instances, r.memory_mb, r.disk_mb, r.max_pids, Quote(r.rootfs), Quote(r.routes),
-                Quote(r.volume_placement), Quote(r.modification_tag_epoch),
-                r.modification_tag_index, Quote(r.run_info), Quote(r.placement_tags),
-                Quote(r.metric_tags), r.update_strategy);
+            sql += fmt::format(fmt::runtime(upserts.desired), Quote(r.process_guid),
+                               Quote(r.domain), Quote(r.log_guid), Quote(r.annotation), r.instances,
+                               r.memory_mb, r.disk_mb, r.max_pids, Quote(r.rootfs), Quote(r.routes),
+                               Quote(r.volume_placement), Quote(r.modification_tag_epoch),
+                               r.modification_tag_index, Quote(r.run_info), Quote(r.placement_tags),
+                               Quote(r.metric_tags), r.update_strategy);
           } else if constexpr (std::is_same_v<M, DeleteDesiredLrp>) {
             sql += fmt::format("DELETE FROM desired_lrps WHERE process_guid = {};\n",
                                Quote(m.process_guid));
           } else if constexpr (std::is_same_v<M, PutActualLrp>) {
             sql::ActualRow r = sql::EncodeActual(m.lrp, encoder());
-            sql += fmt::format(
-                "INSERT INTO actual_lrps (process_guid, instance_index, presence, evacuating, "
-                "domain, state, instance_guid, cell_id, placement_error, since, net_info, "
-                "modification_tag_epoch, modification_tag_index, crash_count, crash_reason, "
-                "internal_routes, metric_tags, routable, availability_zone) VALUES ({}, {}, {}, "
-                "{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}) ON DUPLICATE KEY "
-                "UPDATE evacuating = VALUES(evacuating), domain = VALUES(domain), state = "
-                "VALUES(state), instance_guid = VALUES(instance_guid), cell_id = "
-                "VALUES(cell_id), placement_error = VALUES(placement_error), since = "
-                "VALUES(since), net_info = VALUES(net_info), modification_tag_epoch = "
-                "VALUES(modification_tag_epoch), modification_tag_index = "
-                "VALUES(modification_tag_index), crash_count = VALUES(crash_count), "
-                "crash_reason = VALUES(crash_reason), internal_routes = VALUES(internal_routes), "
-                "metric_tags = VALUES(metric_tags), routable = VALUES(routable), "
-                "availability_zone = VALUES(availability_zone);\n",
-                Quote(r.process_guid), r.instance_index, r.presence, Bool(r.evacuating),
-                Quote(r.domain), Quote(r.state), Quote(r.instance_guid), Quote(r.cell_id),
-                Quote(r.placement_error), r.since, Quote(r.net_info),
-                Quote(r.modification_tag_epoch), r.modification_tag_index, r.crash_count,
-                Quote(r.crash_reason), Quote(r.internal_routes), Quote(r.metric_tags),
-                Bool(r.routable), Quote(r.availability_zone));
+            sql += fmt::format(fmt::runtime(upserts.actual), Quote(r.process_guid),
+                               r.instance_index, r.presence, Bool(r.evacuating), Quote(r.domain),
+                               Quote(r.state), Quote(r.instance_guid), Quote(r.cell_id),
+                               Quote(r.placement_error), r.since, Quote(r.net_info),
+                               Quote(r.modification_tag_epoch), r.modification_tag_index,
+                               r.crash_count, Quote(r.crash_reason), Quote(r.internal_routes),
+                               Quote(r.metric_tags), Bool(r.routable), Quote(r.availability_zone));
           } else if constexpr (std::is_same_v<M, DeleteActualLrp>) {
             sql += fmt::format(
                 "DELETE FROM actual_lrps WHERE process_guid = {} AND instance_index = {} AND "
@@ -447,20 +365,11 @@ Status MysqlStore::CommitOnce(std::span<const Mutation> mutations) {
                 Quote(m.process_guid), m.index, static_cast<int>(m.presence));
           } else if constexpr (std::is_same_v<M, PutTask>) {
             sql::TaskRow r = sql::EncodeTask(m.task, encoder());
-            sql += fmt::format(
-                "INSERT INTO tasks (guid, domain, updated_at, created_at, first_completed_at, "
-                "state, cell_id, result, failed, failure_reason, task_definition, "
-                "rejection_count, rejection_reason) VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, "
-                "{}, {}, {}, {}) ON DUPLICATE KEY UPDATE domain = VALUES(domain), updated_at = "
-                "VALUES(updated_at), created_at = VALUES(created_at), first_completed_at = "
-                "VALUES(first_completed_at), state = VALUES(state), cell_id = VALUES(cell_id), "
-                "result = VALUES(result), failed = VALUES(failed), failure_reason = "
-                "VALUES(failure_reason), task_definition = VALUES(task_definition), "
-                "rejection_count = VALUES(rejection_count), rejection_reason = "
-                "VALUES(rejection_reason);\n",
-                Quote(r.guid), Quote(r.domain), r.updated_at, r.created_at, r.first_completed_at,
-                r.state, Quote(r.cell_id), Quote(r.result), Bool(r.failed), Quote(r.failure_reason),
-                Quote(r.task_definition), r.rejection_count, Quote(r.rejection_reason));
+            sql += fmt::format(fmt::runtime(upserts.task), Quote(r.guid), Quote(r.domain),
+                               r.updated_at, r.created_at, r.first_completed_at, r.state,
+                               Quote(r.cell_id), Quote(r.result), Bool(r.failed),
+                               Quote(r.failure_reason), Quote(r.task_definition), r.rejection_count,
+                               Quote(r.rejection_reason));
           } else if constexpr (std::is_same_v<M, DeleteTask>) {
             sql += fmt::format("DELETE FROM tasks WHERE guid = {};\n", Quote(m.task_guid));
           } else {
@@ -602,7 +511,7 @@ Status MysqlStore::CreateConfigurations() {
 
 // DDL commits implicitly in MySQL: the schema is created statement by statement.
 Status MysqlStore::CreateSchema(int64_t version) {
-  for (const char* statement : kSchema) {
+  for (const std::string& statement : Schema()) {
     if (Status s = Exec(statement); !s.ok()) {
       return s;
     }

@@ -20,35 +20,28 @@ namespace {
 
 using models::ActualLRP;
 using ::testing::ElementsAre;
-using ::testing::HasSubstr;
 using testing::IsOk;
-using testing::NullLogger;
 using ::testing::SizeIs;
 using testing::StatusIs;
 
-class MysqlStoreTest : public ::testing::Test {
+class MysqlStoreTest : public testing::ServerStoreTest<MysqlStore, &MysqlStore::Options::dsn> {
  protected:
   void SetUp() override {
-    if (testing::MysqlTestDsn().empty()) {
-      GTEST_SKIP() << "BBS_TEST_MYSQL_URL is not set (scripts/servers/mariadb.sh)";
-    }
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dsn_ = testing::MysqlDsnWithFreshDatabase(std::string("m_") + info->name());
+    StartServerTest(
+        testing::UnlessServerSet(testing::MysqlTestDsn(), "BBS_TEST_MYSQL_URL", "mariadb.sh"),
+        testing::MysqlDsnWithFreshDatabase, "m_");
   }
 
   Result<std::unique_ptr<MysqlStore>> Open(
       std::shared_ptr<const encryption::Encoder> encoder = testing::TestEncoder()) {
-    MysqlStore::Options options;
-    options.dsn = dsn_;
-    options.retry_delay = std::chrono::milliseconds(10);
-    return MysqlStore::Open(options, NullLogger(), std::move(encoder));
+    return OpenAt(location_, std::move(encoder));
   }
+
+  std::unique_ptr<Store> OpenOrNull() { return testing::StoreOrNull(Open()); }
 
   std::vector<std::string> Column(const std::string& sql) {
-    return testing::MysqlColumn(dsn_, sql);
+    return testing::MysqlColumn(location_, sql);
   }
-
-  std::string dsn_;
 };
 
 TEST_F(MysqlStoreTest, CreatesUpstreamsSchemaWithMysqlTypes) {
@@ -65,50 +58,23 @@ TEST_F(MysqlStoreTest, CreatesUpstreamsSchemaWithMysqlTypes) {
   EXPECT_THAT(Column("SELECT @@SESSION.group_concat_max_len"), ElementsAre(::testing::_));
 }
 
-// Rows as the Go BBS writes them, blobs computed independently (see the Postgres test).
+// Rows as the Go BBS writes them (testing::kUpstreamActualLrpRow).
 TEST_F(MysqlStoreTest, ReadsRowsWrittenInUpstreamsFormat) {
   ASSERT_TRUE(Open().ok());
-  testing::MysqlExec(dsn_, R"sql(
-INSERT INTO actual_lrps (process_guid, instance_index, presence, evacuating, domain, state,
-  instance_guid, cell_id, placement_error, since, net_info, modification_tag_epoch,
-  modification_tag_index, crash_count, crash_reason, internal_routes, metric_tags, routable,
-  availability_zone)
-VALUES ('pg-1', 2, 0, false, 'cf-apps', 'RUNNING', 'ig-1', 'cell-1', '', 1700000000000000000,
-  '02B2ZpeHR1cmUAAQIDBAUGBwgJCgusAiHdFjACYZlK7+w0GGZToGqB9oXi1tvH5H/4', 'epoch', 3, 0, '',
-  '02B2ZpeHR1cmUAAQIDBAUGBwgJCgv1eQm9SHNYP9YXpP+HmK1qYCUDm75Kmk23MgV/6/y/RxD/NdkJeQ1hJRBGHPIY08Q=',
-  '02B2ZpeHR1cmUAAQIDBAUGBwgJCgvVIFi6UnJPNOgTpf+HmL9mfGQ6BbW6L7H56D3TuX/w7O8=', true, 'z1');
-UPDATE configurations SET value = 'fixture' WHERE id = 'encryption_key_label';
-)sql");
-  auto encoder = encryption::Encoder::Create(
-      {{"fixture", "fixture passphrase"}, {"test-key", "passphrase of test-key"}}, "test-key");
-  auto store = Open(encoder.value());
-  ASSERT_TRUE(store.ok()) << store.status().ToString();
-  Snapshot snapshot;
-  ASSERT_THAT((*store)->Load(&snapshot), IsOk());
-  ASSERT_THAT(snapshot.actual_lrps, SizeIs(1));
-  const ActualLRP& lrp = snapshot.actual_lrps[0];
-  EXPECT_EQ(lrp.actual_lrp_net_info().address(), "10.0.0.1");
-  ASSERT_EQ(lrp.actual_lrp_internal_routes_size(), 1);
-  EXPECT_EQ(lrp.actual_lrp_internal_routes(0).hostname(), "a.apps.internal");
-  EXPECT_EQ(lrp.metric_tags().at("source_id"), "s");
-  EXPECT_TRUE(lrp.routable());
+  testing::MysqlExec(location_, testing::kUpstreamActualLrpRow);
+  testing::ExpectTheUpstreamActualLrp(testing::LoadFrom(Open(testing::FixtureEncoder())));
   EXPECT_THAT(Column("SELECT substr(net_info, 1, 4) FROM actual_lrps"), ElementsAre("02CH"));
 }
 
 TEST_F(MysqlStoreTest, BringsAnOlderUpstreamSchemaForward) {
   ASSERT_TRUE(Open().ok());
-  testing::MysqlExec(dsn_, R"sql(
-ALTER TABLE actual_lrps DROP COLUMN routable, DROP COLUMN availability_zone;
-ALTER TABLE desired_lrps DROP COLUMN metric_tags, DROP COLUMN update_strategy;
-DROP TABLE bbs_health_check;
-UPDATE configurations SET value = '{"CurrentVersion":1676360874}' WHERE id = 'version';
-)sql");
+  testing::MysqlExec(location_, testing::kRollBackToVersion1676360874);
   auto encoder = testing::TestEncoder();
   sql::ActualRow row = sql::EncodeActual(testing::SmallActualLrp("pg", 0), *encoder);
   models::DesiredLRPRunInfo run_info;
   (*run_info.mutable_metric_tags())["source_id"].set_static_("from-run-info");
   testing::MysqlExec(
-      dsn_,
+      location_,
       fmt::format("INSERT INTO actual_lrps (process_guid, instance_index, presence, domain, state, "
                   "net_info, modification_tag_epoch, modification_tag_index) VALUES ('pg', 0, 0, "
                   "'cf-apps', 'RUNNING', '{}', 'e', 1); "
@@ -135,7 +101,7 @@ TEST_F(MysqlStoreTest, RefusesANewerDatabaseAndAnUnknownKeyLabel) {
   ASSERT_FALSE(other.ok());
   EXPECT_EQ(other.status().message(),
             "Existing encryption key version (test-key) is not among the known keys");
-  testing::MysqlExec(dsn_,
+  testing::MysqlExec(location_,
                      "UPDATE configurations SET value = '{\"CurrentVersion\":1999999999}' "
                      "WHERE id = 'version'");
   auto store = Open();
@@ -146,47 +112,34 @@ TEST_F(MysqlStoreTest, RefusesANewerDatabaseAndAnUnknownKeyLabel) {
 }
 
 TEST_F(MysqlStoreTest, ReconnectsWhenItsConnectionIsKilled) {
-  auto store = Open();
-  ASSERT_TRUE(store.ok()) << store.status().ToString();
-  testing::ExpectReconnectsAfterTheConnectionIsKilled(**store, [&] {
-    std::string db = dsn_.substr(dsn_.rfind('/') + 1);
-    auto ids = Column("SELECT id FROM information_schema.processlist WHERE db = '" + db +
-                      "' AND id <> CONNECTION_ID()");
-    ASSERT_THAT(ids, SizeIs(1));
-    testing::MysqlExec(dsn_, "KILL " + ids[0]);
-  });
+  testing::ExpectReconnectsAfterTheConnectionIsKilled(
+      [&] { return OpenOrNull(); },
+      [&] {
+        std::string db = location_.substr(location_.rfind('/') + 1);
+        auto ids = Column("SELECT id FROM information_schema.processlist WHERE db = '" + db +
+                          "' AND id <> CONNECTION_ID()");
+        ASSERT_THAT(ids, SizeIs(1));
+        testing::MysqlExec(location_, "KILL " + ids[0]);
+      });
 }
 
 TEST_F(MysqlStoreTest, WritesFailWhileTheServerIsAwayAndSucceedOnceItIsBack) {
-  size_t host = dsn_.find("127.0.0.1:") + 10;
-  size_t close = dsn_.find(')', host);
-  testing::TcpProxy proxy(static_cast<uint16_t>(std::stoi(dsn_.substr(host, close - host))));
-  std::string direct = dsn_;
-  dsn_ = dsn_.substr(0, host) + std::to_string(proxy.port()) + dsn_.substr(close);
-  auto store = Open();
-  ASSERT_TRUE(store.ok()) << store.status().ToString();
-  testing::ExpectWritesFailWhileTheServerIsAway(**store, proxy);
-  dsn_ = direct;
+  std::string direct = location_;
+  testing::ExpectWritesFailWhileTheServerIsAway(location_, ')', [&](const std::string& proxied) {
+    location_ = proxied;
+    return OpenOrNull();
+  });
+  location_ = direct;
 }
 
 TEST(MysqlStoreOpenTest, AnUnreachableServerIsAOneLineErrorWithoutThePassword) {
-  MysqlStore::Options options;
-  options.dsn = "bbs:s3cret@tcp(127.0.0.1:1)/bbs";
-  options.connection_timeout = std::chrono::seconds(2);
-  auto start = std::chrono::steady_clock::now();
-  auto store = MysqlStore::Open(options, NullLogger(), testing::TestEncoder());
-  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
-  testing::ExpectOneLineErrorWithoutPassword(store.status(), "mysql: cannot connect", "s3cret");
+  testing::ExpectUnreachableServerIsAOneLineError<MysqlStore, &MysqlStore::Options::dsn>(
+      "bbs:s3cret@tcp(127.0.0.1:1)/bbs", "mysql: cannot connect", "s3cret");
 }
 
 // Start-up load time for docs/benchmarks.md (release build): --gtest_also_run_disabled_tests.
 TEST_F(MysqlStoreTest, DISABLED_Loads250kActualLrps) {
-  testing::CommitAndTimeTheLoadOfActualLrps(
-      [this]() -> std::unique_ptr<Store> {
-        auto store = Open();
-        return store.ok() ? std::move(store).value() : nullptr;
-      },
-      250000);
+  testing::CommitAndTimeTheLoadOfActualLrps([this] { return OpenOrNull(); }, 250000);
 }
 
 }  // namespace

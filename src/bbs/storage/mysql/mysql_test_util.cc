@@ -9,8 +9,6 @@
 
 #include <gtest/gtest.h>
 
-#include "bbs/storage/sql/sql_store_test_util.h"
-
 namespace bbs::storage::testing {
 namespace {
 
@@ -83,11 +81,6 @@ std::string MysqlDsnWithFreshDatabase(const std::string& seed) {
   MysqlExec(base, "DROP DATABASE IF EXISTS " + name + "; CREATE DATABASE " + name +
                       " DEFAULT CHARSET = utf8mb4");
   return base.substr(0, base.rfind('/') + 1) + name;
-}
-
-std::string MysqlDsnWithFreshDatabaseOnce(const std::string& seed) {
-  return OncePerSeed("MysqlDsnWithFreshDatabase", seed,
-                     [&] { return MysqlDsnWithFreshDatabase(seed); });
 }
 
 }  // namespace bbs::storage::testing

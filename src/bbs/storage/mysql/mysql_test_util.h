@@ -11,8 +11,6 @@ std::string MysqlTestDsn();
 
 // Creates a fresh database named after `seed` (sanitised) and returns a DSN that uses it.
 std::string MysqlDsnWithFreshDatabase(const std::string& seed);
-// The same, created on the first call for `seed` in this process and reused after.
-std::string MysqlDsnWithFreshDatabaseOnce(const std::string& seed);
 
 // Runs `sql` (statements separated by ';') in the database of `dsn`; fails the test on error.
 void MysqlExec(const std::string& dsn, const std::string& sql);

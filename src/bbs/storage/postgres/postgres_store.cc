@@ -13,6 +13,7 @@
 
 #include "bbs/storage/sql/connect.h"
 #include "bbs/storage/sql/load.h"
+#include "bbs/storage/sql/schema.h"
 
 namespace bbs::storage {
 
@@ -24,86 +25,11 @@ struct PostgresStore::Statement {
 namespace {
 
 // Upstream's final schema (spec/behavior.md §10.1) in PostgreSQL types.
-constexpr const char* kSchema = R"sql(
-CREATE TABLE IF NOT EXISTS domains (
-  domain VARCHAR(255) PRIMARY KEY,
-  expire_time BIGINT DEFAULT 0
-);
-CREATE INDEX IF NOT EXISTS domains_expire_time_idx ON domains (expire_time);
-CREATE TABLE IF NOT EXISTS desired_lrps (
-  process_guid VARCHAR(255) PRIMARY KEY,
-  domain VARCHAR(255) NOT NULL,
-  log_guid VARCHAR(255) NOT NULL,
-  annotation TEXT,
-  instances INT NOT NULL,
-  memory_mb INT NOT NULL,
-  disk_mb INT NOT NULL,
-  max_pids INTEGER DEFAULT 0,
-  rootfs VARCHAR(1024) NOT NULL,
-  routes TEXT NOT NULL,
-  volume_placement TEXT NOT NULL,
-  modification_tag_epoch VARCHAR(255) NOT NULL,
-  modification_tag_index INT,
-  run_info TEXT NOT NULL,
-  placement_tags TEXT,
-  metric_tags TEXT,
-  update_strategy INT NOT NULL DEFAULT 0
-);
-CREATE INDEX IF NOT EXISTS desired_lrps_domain_idx ON desired_lrps (domain);
-CREATE TABLE IF NOT EXISTS actual_lrps (
-  process_guid VARCHAR(255),
-  instance_index INT,
-  presence INT NOT NULL DEFAULT 0,
-  evacuating BOOL DEFAULT false,
-  domain VARCHAR(255) NOT NULL,
-  state VARCHAR(255) NOT NULL,
-  instance_guid VARCHAR(255) NOT NULL DEFAULT '',
-  cell_id VARCHAR(255) NOT NULL DEFAULT '',
-  placement_error VARCHAR(1024) NOT NULL DEFAULT '',
-  since BIGINT DEFAULT 0,
-  net_info TEXT NOT NULL,
-  modification_tag_epoch VARCHAR(255) NOT NULL,
-  modification_tag_index INT,
-  crash_count INT NOT NULL DEFAULT 0,
-  crash_reason VARCHAR(1024) NOT NULL DEFAULT '',
-  expire_time BIGINT DEFAULT 0,
-  internal_routes TEXT,
-  metric_tags TEXT,
-  routable BOOL DEFAULT false,
-  availability_zone VARCHAR(255) NOT NULL DEFAULT '',
-  PRIMARY KEY (process_guid, instance_index, presence)
-);
-CREATE INDEX IF NOT EXISTS actual_lrps_domain_idx ON actual_lrps (domain);
-CREATE INDEX IF NOT EXISTS actual_lrps_cell_id_idx ON actual_lrps (cell_id);
-CREATE INDEX IF NOT EXISTS actual_lrps_since_idx ON actual_lrps (since);
-CREATE INDEX IF NOT EXISTS actual_lrps_state_idx ON actual_lrps (state);
-CREATE INDEX IF NOT EXISTS actual_lrps_expire_time_idx ON actual_lrps (expire_time);
-CREATE TABLE IF NOT EXISTS tasks (
-  guid VARCHAR(255) PRIMARY KEY,
-  domain VARCHAR(255) NOT NULL,
-  updated_at BIGINT DEFAULT 0,
-  created_at BIGINT DEFAULT 0,
-  first_completed_at BIGINT DEFAULT 0,
-  state INT,
-  cell_id VARCHAR(255) NOT NULL DEFAULT '',
-  result TEXT,
-  failed BOOL DEFAULT false,
-  failure_reason VARCHAR(1024) NOT NULL DEFAULT '',
-  task_definition TEXT NOT NULL,
-  rejection_count INTEGER NOT NULL DEFAULT 0,
-  rejection_reason VARCHAR(1024) NOT NULL DEFAULT ''
-);
-CREATE INDEX IF NOT EXISTS tasks_domain_idx ON tasks (domain);
-CREATE INDEX IF NOT EXISTS tasks_state_idx ON tasks (state);
-CREATE INDEX IF NOT EXISTS tasks_cell_id_idx ON tasks (cell_id);
-CREATE INDEX IF NOT EXISTS tasks_updated_at_idx ON tasks (updated_at);
-CREATE INDEX IF NOT EXISTS tasks_created_at_idx ON tasks (created_at);
-CREATE INDEX IF NOT EXISTS tasks_first_completed_at_idx ON tasks (first_completed_at);
-CREATE TABLE IF NOT EXISTS bbs_health_check (
-  id SERIAL PRIMARY KEY,
-  time BIGINT NOT NULL
-);
-)sql";
+std::string Schema() {
+  return "\n" + sql::CreateRecordTablesSql(sql::Dialect::kPostgres) +
+         "CREATE TABLE IF NOT EXISTS bbs_health_check (\n  id SERIAL PRIMARY KEY,\n  time BIGINT "
+         "NOT NULL\n);\n";
+}
 
 // The schema change of each migration after the first (§10.4), in PostgreSQL, written so that
 // running it on a database that already has the change is harmless. Data steps that need
@@ -162,47 +88,17 @@ constexpr Migration kMigrations[] = {
 };
 static_assert(std::size(kMigrations) + 1 == std::size(sql::kMigrationVersions));
 
-constexpr const char* kUpsertDesired = R"sql(
-INSERT INTO desired_lrps (process_guid, domain, log_guid, annotation, instances, memory_mb,
-  disk_mb, max_pids, rootfs, routes, volume_placement, modification_tag_epoch,
-  modification_tag_index, run_info, placement_tags, metric_tags, update_strategy)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
-ON CONFLICT (process_guid) DO UPDATE SET
-  domain = excluded.domain, log_guid = excluded.log_guid, annotation = excluded.annotation,
-  instances = excluded.instances, memory_mb = excluded.memory_mb, disk_mb = excluded.disk_mb,
-  max_pids = excluded.max_pids, rootfs = excluded.rootfs, routes = excluded.routes,
-  volume_placement = excluded.volume_placement,
-  modification_tag_epoch = excluded.modification_tag_epoch,
-  modification_tag_index = excluded.modification_tag_index, run_info = excluded.run_info,
-  placement_tags = excluded.placement_tags, metric_tags = excluded.metric_tags,
-  update_strategy = excluded.update_strategy)sql";
-
-constexpr const char* kUpsertActual = R"sql(
-INSERT INTO actual_lrps (process_guid, instance_index, presence, evacuating, domain, state,
-  instance_guid, cell_id, placement_error, since, net_info, modification_tag_epoch,
-  modification_tag_index, crash_count, crash_reason, internal_routes, metric_tags, routable,
-  availability_zone)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
-ON CONFLICT (process_guid, instance_index, presence) DO UPDATE SET
-  evacuating = excluded.evacuating, domain = excluded.domain, state = excluded.state,
-  instance_guid = excluded.instance_guid, cell_id = excluded.cell_id,
-  placement_error = excluded.placement_error, since = excluded.since,
-  net_info = excluded.net_info, modification_tag_epoch = excluded.modification_tag_epoch,
-  modification_tag_index = excluded.modification_tag_index,
-  crash_count = excluded.crash_count, crash_reason = excluded.crash_reason,
-  internal_routes = excluded.internal_routes, metric_tags = excluded.metric_tags,
-  routable = excluded.routable, availability_zone = excluded.availability_zone)sql";
-
-constexpr const char* kUpsertTask = R"sql(
-INSERT INTO tasks (guid, domain, updated_at, created_at, first_completed_at, state, cell_id,
-  result, failed, failure_reason, task_definition, rejection_count, rejection_reason)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-ON CONFLICT (guid) DO UPDATE SET
-  domain = excluded.domain, updated_at = excluded.updated_at, created_at = excluded.created_at,
-  first_completed_at = excluded.first_completed_at, state = excluded.state,
-  cell_id = excluded.cell_id, result = excluded.result, failed = excluded.failed,
-  failure_reason = excluded.failure_reason, task_definition = excluded.task_definition,
-  rejection_count = excluded.rejection_count, rejection_reason = excluded.rejection_reason)sql";
+// The upserts of the record tables, rendered once.
+struct Upserts {
+  std::string domain = sql::UpsertSql(sql::Dialect::kPostgres, sql::DomainsTable());
+  std::string desired = sql::UpsertSql(sql::Dialect::kPostgres, sql::DesiredLrpsTable());
+  std::string actual = sql::UpsertSql(sql::Dialect::kPostgres, sql::ActualLrpsTable());
+  std::string task = sql::UpsertSql(sql::Dialect::kPostgres, sql::TasksTable());
+};
+const Upserts& PostgresUpserts() {
+  static const Upserts upserts;
+  return upserts;
+}
 
 std::string Int(int64_t v) { return std::to_string(v); }
 std::string Bool(bool v) { return v ? "true" : "false"; }
@@ -394,15 +290,13 @@ Status PostgresStore::CommitOnce(std::span<const Mutation> mutations) {
     }
     statements.push_back({sql::PostgresFenceStatement(*options_.fence, epoch), {}});
   }
+  const Upserts& upserts = PostgresUpserts();
   for (const Mutation& mutation : mutations) {
     Status status = std::visit(
         [&](const auto& m) -> Status {
           using M = std::decay_t<decltype(m)>;
           if constexpr (std::is_same_v<M, PutDomain>) {
-            statements.push_back(
-                {"INSERT INTO domains (domain, expire_time) VALUES ($1, $2) ON CONFLICT (domain) "
-                 "DO UPDATE SET expire_time = excluded.expire_time",
-                 {m.domain, Int(m.expire_time)}});
+            statements.push_back({upserts.domain, {m.domain, Int(m.expire_time)}});
           } else if constexpr (std::is_same_v<M, DeleteDomain>) {
             statements.push_back({"DELETE FROM domains WHERE domain = $1", {m.domain}});
           } else if constexpr (std::is_same_v<M, PutDesiredLrp>) {
@@ -412,7 +306,7 @@ Status PostgresStore::CommitOnce(std::span<const Mutation> mutations) {
             }
             sql::DesiredRow& r = encoded.value();
             statements.push_back(
-                {kUpsertDesired,
+                {upserts.desired,
                  {r.process_guid, r.domain, r.log_guid, r.annotation, Int(r.instances),
                   Int(r.memory_mb), Int(r.disk_mb), Int(r.max_pids), r.rootfs, r.routes,
                   r.volume_placement, r.modification_tag_epoch, Int(r.modification_tag_index),
@@ -423,7 +317,7 @@ Status PostgresStore::CommitOnce(std::span<const Mutation> mutations) {
           } else if constexpr (std::is_same_v<M, PutActualLrp>) {
             sql::ActualRow r = sql::EncodeActual(m.lrp, encoder());
             statements.push_back(
-                {kUpsertActual,
+                {upserts.actual,
                  {r.process_guid, Int(r.instance_index), Int(r.presence), Bool(r.evacuating),
                   r.domain, r.state, r.instance_guid, r.cell_id, r.placement_error, Int(r.since),
                   r.net_info, r.modification_tag_epoch, Int(r.modification_tag_index),
@@ -437,7 +331,7 @@ Status PostgresStore::CommitOnce(std::span<const Mutation> mutations) {
           } else if constexpr (std::is_same_v<M, PutTask>) {
             sql::TaskRow r = sql::EncodeTask(m.task, encoder());
             statements.push_back(
-                {kUpsertTask,
+                {upserts.task,
                  {r.guid, r.domain, Int(r.updated_at), Int(r.created_at), Int(r.first_completed_at),
                   Int(r.state), r.cell_id, r.result, Bool(r.failed), r.failure_reason,
                   r.task_definition, Int(r.rejection_count), r.rejection_reason}});
@@ -559,7 +453,7 @@ Status PostgresStore::CreateConfigurations() {
 }
 
 Status PostgresStore::CreateSchema(int64_t version) {
-  Status s = Exec(std::string("BEGIN; ") + kSchema + SetVersion(version) + "; COMMIT");
+  Status s = Exec("BEGIN; " + Schema() + SetVersion(version) + "; COMMIT");
   if (!s.ok()) {
     Exec("ROLLBACK");
   }

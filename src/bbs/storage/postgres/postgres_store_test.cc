@@ -21,35 +21,29 @@ namespace bbs::storage {
 namespace {
 
 using models::ActualLRP;
-using testing::EqualsProto;
-using ::testing::HasSubstr;
 using testing::IsOk;
-using testing::NullLogger;
 using ::testing::SizeIs;
-using testing::StatusIs;
 
-class PostgresStoreTest : public ::testing::Test {
+class PostgresStoreTest
+    : public testing::ServerStoreTest<PostgresStore, &PostgresStore::Options::url> {
  protected:
   void SetUp() override {
-    if (testing::PostgresTestUrl().empty()) {
-      GTEST_SKIP() << "BBS_TEST_POSTGRES_URL is not set (scripts/servers/postgres.sh)";
-    }
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    url_ = testing::PostgresUrlWithFreshSchema(std::string("p_") + info->name());
+    StartServerTest(testing::UnlessServerSet(testing::PostgresTestUrl(), "BBS_TEST_POSTGRES_URL",
+                                             "postgres.sh"),
+                    testing::PostgresUrlWithFreshSchema, "p_");
   }
 
+  // Named after the schema, so a test can find its store's server process.
   Result<std::unique_ptr<PostgresStore>> Open(
       std::shared_ptr<const encryption::Encoder> encoder = testing::TestEncoder()) {
-    PostgresStore::Options options;
-    // Named after the schema, so a test can find its store's server process.
-    options.url = url_ + "&application_name=" + url_.substr(url_.find("search_path%3D") + 14);
-    options.retry_delay = std::chrono::milliseconds(10);
-    return PostgresStore::Open(options, NullLogger(), std::move(encoder));
+    return OpenAt(
+        location_ + "&application_name=" + location_.substr(location_.find("search_path%3D") + 14),
+        std::move(encoder));
   }
 
   std::vector<std::string> Column(const std::string& sql) {
     std::vector<std::string> out;
-    PGconn* conn = PQconnectdb(url_.c_str());
+    PGconn* conn = PQconnectdb(location_.c_str());
     PGresult* result = PQexec(conn, sql.c_str());
     EXPECT_EQ(PQresultStatus(result), PGRES_TUPLES_OK) << PQerrorMessage(conn);
     for (int i = 0; i < PQntuples(result); ++i) {
@@ -59,8 +53,6 @@ class PostgresStoreTest : public ::testing::Test {
     PQfinish(conn);
     return out;
   }
-
-  std::string url_;
 };
 
 TEST_F(PostgresStoreTest, CreatesUpstreamsSchemaVersionAndKeyLabel) {
@@ -79,43 +71,15 @@ TEST_F(PostgresStoreTest, CreatesUpstreamsSchemaVersionAndKeyLabel) {
               ::testing::ElementsAre("boolean"));
 }
 
-// Rows as the Go BBS writes them (spec §10.1-10.2), with blobs computed independently
-// (Python `cryptography`, key sha256("fixture passphrase"), label "fixture", nonce 00..0b).
+// Rows as the Go BBS writes them (testing::kUpstreamActualLrpRow).
 TEST_F(PostgresStoreTest, ReadsRowsWrittenInUpstreamsFormat) {
   ASSERT_TRUE(Open().ok());
-  testing::PostgresExec(url_, R"sql(
-INSERT INTO actual_lrps (process_guid, instance_index, presence, evacuating, domain, state,
-  instance_guid, cell_id, placement_error, since, net_info, modification_tag_epoch,
-  modification_tag_index, crash_count, crash_reason, internal_routes, metric_tags, routable,
-  availability_zone)
-VALUES ('pg-1', 2, 0, false, 'cf-apps', 'RUNNING', 'ig-1', 'cell-1', '', 1700000000000000000,
-  '02B2ZpeHR1cmUAAQIDBAUGBwgJCgusAiHdFjACYZlK7+w0GGZToGqB9oXi1tvH5H/4', 'epoch', 3, 0, '',
-  '02B2ZpeHR1cmUAAQIDBAUGBwgJCgv1eQm9SHNYP9YXpP+HmK1qYCUDm75Kmk23MgV/6/y/RxD/NdkJeQ1hJRBGHPIY08Q=',
-  '02B2ZpeHR1cmUAAQIDBAUGBwgJCgvVIFi6UnJPNOgTpf+HmL9mfGQ6BbW6L7H56D3TuX/w7O8=', true, 'z1');
-INSERT INTO domains VALUES ('cf-apps', 1800000000);
-UPDATE configurations SET value = 'fixture' WHERE id = 'encryption_key_label';
-)sql");
-  auto encoder = encryption::Encoder::Create(
-      {{"fixture", "fixture passphrase"}, {"test-key", "passphrase of test-key"}}, "test-key");
-  ASSERT_TRUE(encoder.ok());
-  auto store = Open(encoder.value());
-  ASSERT_TRUE(store.ok()) << store.status().ToString();
-  Snapshot snapshot;
-  ASSERT_THAT((*store)->Load(&snapshot), IsOk());
-  ASSERT_THAT(snapshot.actual_lrps, SizeIs(1));
-  const ActualLRP& lrp = snapshot.actual_lrps[0];
-  EXPECT_EQ(lrp.actual_lrp_key().process_guid(), "pg-1");
-  EXPECT_EQ(lrp.actual_lrp_key().index(), 2);
-  EXPECT_EQ(lrp.state(), "RUNNING");
-  EXPECT_EQ(lrp.actual_lrp_net_info().address(), "10.0.0.1");
-  ASSERT_EQ(lrp.actual_lrp_internal_routes_size(), 1);
-  EXPECT_EQ(lrp.actual_lrp_internal_routes(0).hostname(), "a.apps.internal");
-  EXPECT_EQ(lrp.metric_tags().at("source_id"), "s");
-  EXPECT_TRUE(lrp.routable());
-  EXPECT_EQ(lrp.availability_zone(), "z1");
-  EXPECT_EQ(lrp.modification_tag().index(), 3u);
+  testing::PostgresExec(location_, std::string(testing::kUpstreamActualLrpRow) +
+                                       "INSERT INTO domains VALUES ('cf-apps', 1800000000);");
+  Snapshot snapshot = testing::LoadFrom(Open(testing::FixtureEncoder()));
   ASSERT_THAT(snapshot.domains, SizeIs(1));
   EXPECT_EQ(snapshot.domains[0].expire_time, 1800000000);
+  testing::ExpectTheUpstreamActualLrp(snapshot);
   // The encryptor re-encrypted the fixture rows with the active key.
   EXPECT_THAT(Column("SELECT substr(net_info, 1, 4) FROM actual_lrps"),
               ::testing::ElementsAre("02CH"));  // label length 8 = "test-key"
@@ -123,26 +87,20 @@ UPDATE configurations SET value = 'fixture' WHERE id = 'encryption_key_label';
 
 TEST_F(PostgresStoreTest, BringsAnOlderUpstreamSchemaForward) {
   ASSERT_TRUE(Open().ok());
-  // Roll the schema back to version 1676360874 (before routable, availability_zone, desired
-  // metric_tags, bbs_health_check and update_strategy).
-  testing::PostgresExec(url_, R"sql(
-ALTER TABLE actual_lrps DROP COLUMN routable, DROP COLUMN availability_zone;
-ALTER TABLE desired_lrps DROP COLUMN metric_tags, DROP COLUMN update_strategy;
-DROP TABLE bbs_health_check;
-UPDATE configurations SET value = '{"CurrentVersion":1676360874}' WHERE id = 'version';
-)sql");
+  testing::PostgresExec(location_, testing::kRollBackToVersion1676360874);
   auto encoder = testing::TestEncoder();
   ActualLRP running = testing::SmallActualLrp("pg", 0);
   sql::ActualRow row = sql::EncodeActual(running, *encoder);
   testing::PostgresExec(
-      url_, fmt::format("INSERT INTO actual_lrps (process_guid, instance_index, presence, domain, "
-                        "state, net_info, modification_tag_epoch, modification_tag_index) VALUES "
-                        "('pg', 0, 0, 'cf-apps', 'RUNNING', '{}', 'e', 1)",
-                        row.net_info));
+      location_,
+      fmt::format("INSERT INTO actual_lrps (process_guid, instance_index, presence, domain, "
+                  "state, net_info, modification_tag_epoch, modification_tag_index) VALUES "
+                  "('pg', 0, 0, 'cf-apps', 'RUNNING', '{}', 'e', 1)",
+                  row.net_info));
   models::DesiredLRPRunInfo run_info;
   (*run_info.mutable_metric_tags())["source_id"].set_static_("from-run-info");
   testing::PostgresExec(
-      url_,
+      location_,
       fmt::format("INSERT INTO desired_lrps (process_guid, domain, log_guid, instances, memory_mb, "
                   "disk_mb, rootfs, routes, volume_placement, modification_tag_epoch, run_info) "
                   "VALUES ('pg', 'cf-apps', 'lg', 1, 2, 3, 'r', '{}', '{}', 'e', '{}')",
@@ -162,12 +120,12 @@ UPDATE configurations SET value = '{"CurrentVersion":1676360874}' WHERE id = 've
 
 TEST_F(PostgresStoreTest, RefusesANewerDatabaseWithUpstreamsMessage) {
   ASSERT_TRUE(Open().ok());
-  testing::PostgresExec(url_,
+  testing::PostgresExec(location_,
                         "UPDATE configurations SET value = '{\"CurrentVersion\":1999999999}' "
                         "WHERE id = 'version'");
   auto store = Open();
   ASSERT_FALSE(store.ok());
-  EXPECT_THAT(store.status(), StatusIs(ErrorCode::kUnrecoverable));
+  EXPECT_THAT(store.status(), testing::StatusIs(ErrorCode::kUnrecoverable));
   EXPECT_EQ(store.status().message(),
             "Existing DB version (1999999999) exceeds bbs version (1772581987)");
 }
@@ -181,57 +139,46 @@ TEST_F(PostgresStoreTest, RefusesAnUnknownStoredKeyLabel) {
 }
 
 TEST_F(PostgresStoreTest, ReconnectsWhenItsConnectionIsKilled) {
-  auto store = Open();
-  ASSERT_TRUE(store.ok()) << store.status().ToString();
-  testing::ExpectReconnectsAfterTheConnectionIsKilled(**store, [&] {
-    // What a server restart does to an idle connection.
-    std::string name = url_.substr(url_.find("search_path%3D") + 14);
-    EXPECT_THAT(Column("SELECT pg_terminate_backend(pid)::text FROM pg_stat_activity WHERE "
-                       "application_name = '" +
-                       name + "'"),
-                ::testing::ElementsAre("true"));
-  });
+  testing::ExpectReconnectsAfterTheConnectionIsKilled(
+      [&] { return testing::StoreOrNull(Open()); },
+      [&] {
+        // What a server restart does to an idle connection.
+        std::string name = location_.substr(location_.find("search_path%3D") + 14);
+        EXPECT_THAT(Column("SELECT pg_terminate_backend(pid)::text FROM pg_stat_activity WHERE "
+                           "application_name = '" +
+                           name + "'"),
+                    ::testing::ElementsAre("true"));
+      });
 }
 
 TEST_F(PostgresStoreTest, WritesFailWhileTheServerIsAwayAndSucceedOnceItIsBack) {
-  size_t host = url_.find("127.0.0.1:") + 10;
-  size_t slash = url_.find('/', host);
-  testing::TcpProxy proxy(static_cast<uint16_t>(std::stoi(url_.substr(host, slash - host))));
-  url_ = url_.substr(0, host) + std::to_string(proxy.port()) + url_.substr(slash);
-  auto store = Open();
-  ASSERT_TRUE(store.ok()) << store.status().ToString();
-  testing::ExpectWritesFailWhileTheServerIsAway(**store, proxy);
+  testing::ExpectWritesFailWhileTheServerIsAway(location_, '/', [&](const std::string& proxied) {
+    location_ = proxied;
+    return testing::StoreOrNull(Open());
+  });
 }
 
 TEST_F(PostgresStoreTest, AConfiguredCaFileMakesTlsRequired) {
   PostgresStore::Options options;
-  options.url = url_;
+  options.url = location_;
   options.ca_cert_file = "/nonexistent/ca.crt";
-  auto store = PostgresStore::Open(options, NullLogger(), testing::TestEncoder());
+  auto store = PostgresStore::Open(options, testing::NullLogger(), testing::TestEncoder());
   // The test server has no TLS: with sql_ca_cert_file set, bbs must not fall back to plain text.
   ASSERT_FALSE(store.ok());
-  EXPECT_THAT(store.status().message(), HasSubstr("postgres: cannot connect"));
+  EXPECT_THAT(store.status().message(), ::testing::HasSubstr("postgres: cannot connect"));
 }
 
 TEST(PostgresStoreOpenTest, AnUnreachableServerIsAOneLineErrorWithoutThePassword) {
-  PostgresStore::Options options;
   // Port 1 on loopback: nothing listens there, the connection is refused at once.
-  options.url = "postgres://bbs:s3cret@127.0.0.1:1/bbs?sslmode=disable";
-  options.connection_timeout = std::chrono::seconds(2);
-  auto start = std::chrono::steady_clock::now();
-  auto store = PostgresStore::Open(options, NullLogger(), testing::TestEncoder());
-  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
-  testing::ExpectOneLineErrorWithoutPassword(store.status(), "postgres: cannot connect", "s3cret");
+  testing::ExpectUnreachableServerIsAOneLineError<PostgresStore, &PostgresStore::Options::url>(
+      "postgres://bbs:s3cret@127.0.0.1:1/bbs?sslmode=disable", "postgres: cannot connect",
+      "s3cret");
 }
 
 // Start-up load time for docs/benchmarks.md (release build): --gtest_also_run_disabled_tests.
 TEST_F(PostgresStoreTest, DISABLED_Loads250kActualLrps) {
-  testing::CommitAndTimeTheLoadOfActualLrps(
-      [this]() -> std::unique_ptr<Store> {
-        auto store = Open();
-        return store.ok() ? std::move(store).value() : nullptr;
-      },
-      250000);
+  testing::CommitAndTimeTheLoadOfActualLrps([this] { return testing::StoreOrNull(Open()); },
+                                            250000);
 }
 
 }  // namespace

@@ -9,8 +9,6 @@
 
 #include <gtest/gtest.h>
 
-#include "bbs/storage/sql/sql_store_test_util.h"
-
 namespace bbs::storage::testing {
 
 std::string PostgresTestUrl() {
@@ -45,11 +43,4 @@ std::string PostgresUrlWithFreshSchema(const std::string& seed) {
 
 }  // namespace bbs::storage::testing
 
-namespace bbs::storage::testing {
-
-std::string PostgresUrlWithFreshSchemaOnce(const std::string& seed) {
-  return OncePerSeed("PostgresUrlWithFreshSchema", seed,
-                     [&] { return PostgresUrlWithFreshSchema(seed); });
-}
-
-}  // namespace bbs::storage::testing
+namespace bbs::storage::testing {}  // namespace bbs::storage::testing

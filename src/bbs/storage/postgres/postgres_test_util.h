@@ -11,9 +11,6 @@ std::string PostgresTestUrl();
 // Creates a fresh schema named after `seed` (sanitised) and returns a URL whose connections use
 // it, so that tests running in parallel never see each other's tables.
 std::string PostgresUrlWithFreshSchema(const std::string& seed);
-// The same, created on the first call for `seed` in this process and reused after (so that a
-// test can reopen its store).
-std::string PostgresUrlWithFreshSchemaOnce(const std::string& seed);
 
 // Runs `sql` on the test server with search_path set to the schema of `url` (fails the test
 // on error).

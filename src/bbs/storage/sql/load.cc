@@ -25,85 +25,72 @@ Result<int64_t> StoredVersion(const std::optional<std::string>& stored) {
   return version;
 }
 
+namespace {
+
+// Decodes `rows` into `out` with decode(Row&, Record*) (spread over the cores). Each row is
+// released as soon as it is decoded, and `rows` once all are, so the encrypted text and the
+// decoded records are not all in memory at once. A row that does not decode is reported to
+// on_failure(key_of(row), status), its key taken before decoding.
+template <typename Row, typename Record, typename KeyOf, typename Decode, typename OnFailure>
+void DecodeTable(std::vector<Row>& rows, std::vector<Record>* out, const KeyOf& key_of,
+                 const Decode& decode, const OnFailure& on_failure) {
+  std::vector<decltype(key_of(std::declval<const Row&>()))> keys;
+  keys.reserve(rows.size());
+  for (const Row& row : rows) {
+    keys.push_back(key_of(row));
+  }
+  std::vector<Record> records;
+  auto statuses = DecodeParallel(rows, &records, [&](Row& row, Record* record) {
+    Status s = decode(row, record);
+    row = Row{};
+    return s;
+  });
+  std::vector<Row>().swap(rows);
+  out->reserve(records.size());
+  for (size_t i = 0; i < records.size(); ++i) {
+    if (!statuses[i].ok()) {
+      on_failure(keys[i], statuses[i]);
+      continue;
+    }
+    out->push_back(std::move(records[i]));
+  }
+}
+
+}  // namespace
+
 void DecodeRows(std::vector<DesiredRow>& desired, std::vector<ActualRow>& actual,
                 std::vector<TaskRow>& tasks, const encryption::Encoder& encoder,
                 const Logger& logger, Snapshot* snapshot, std::vector<Mutation>* undecodable) {
-  {
-    std::vector<std::string> guids;
-    guids.reserve(desired.size());
-    for (const auto& row : desired) {
-      guids.push_back(row.process_guid);
-    }
-    std::vector<records::DesiredLRPRecord> records;
-    // Each row is released as soon as it is decoded, and the row vectors once a table is
-    // done, so the encrypted text and the decoded records are not all in memory at once.
-    auto statuses = DecodeParallel(desired, &records, [&](DesiredRow& row, auto* rec) {
-      Status s = DecodeDesired(row, encoder, rec);
-      row = DesiredRow{};
-      return s;
-    });
-    std::vector<DesiredRow>().swap(desired);
-    snapshot->desired_lrps.reserve(records.size());
-    for (size_t i = 0; i < records.size(); ++i) {
-      if (!statuses[i].ok()) {
-        logger.Error("failed-to-decode-desired-lrp", statuses[i].message(),
-                     {{"process_guid", guids[i]}});
-        undecodable->push_back(DeleteDesiredLrp{guids[i]});
-        continue;
-      }
-      snapshot->desired_lrps.push_back(std::move(records[i]));
-    }
-  }
-  {
-    std::vector<DeleteActualLrp> keys;
-    keys.reserve(actual.size());
-    for (const auto& row : actual) {
-      keys.push_back({row.process_guid, static_cast<int32_t>(row.instance_index),
-                      static_cast<models::ActualLRP::Presence>(row.presence)});
-    }
-    std::vector<models::ActualLRP> lrps;
-    auto statuses = DecodeParallel(actual, &lrps, [&](ActualRow& row, auto* lrp) {
-      Status s = DecodeActual(row, encoder, lrp);
-      row = ActualRow{};
-      return s;
-    });
-    std::vector<ActualRow>().swap(actual);
-    snapshot->actual_lrps.reserve(lrps.size());
-    for (size_t i = 0; i < lrps.size(); ++i) {
-      if (!statuses[i].ok()) {
-        logger.Error("failed-to-decode-actual-lrp", statuses[i].message(),
-                     {{"process_guid", keys[i].process_guid},
-                      {"index", keys[i].index},
-                      {"presence", static_cast<int>(keys[i].presence)}});
-        undecodable->push_back(keys[i]);
-        continue;
-      }
-      snapshot->actual_lrps.push_back(std::move(lrps[i]));
-    }
-  }
-  {
-    std::vector<std::string> guids;
-    guids.reserve(tasks.size());
-    for (const auto& row : tasks) {
-      guids.push_back(row.guid);
-    }
-    std::vector<models::Task> decoded;
-    auto statuses = DecodeParallel(tasks, &decoded, [&](TaskRow& row, auto* task) {
-      Status s = DecodeTask(row, encoder, task);
-      row = TaskRow{};
-      return s;
-    });
-    std::vector<TaskRow>().swap(tasks);
-    snapshot->tasks.reserve(decoded.size());
-    for (size_t i = 0; i < decoded.size(); ++i) {
-      if (!statuses[i].ok()) {
-        logger.Error("failed-to-decode-task", statuses[i].message(), {{"task_guid", guids[i]}});
-        undecodable->push_back(DeleteTask{guids[i]});
-        continue;
-      }
-      snapshot->tasks.push_back(std::move(decoded[i]));
-    }
-  }
+  DecodeTable(
+      desired, &snapshot->desired_lrps, [](const DesiredRow& row) { return row.process_guid; },
+      [&](DesiredRow& row, records::DesiredLRPRecord* record) {
+        return DecodeDesired(row, encoder, record);
+      },
+      [&](const std::string& guid, const Status& status) {
+        logger.Error("failed-to-decode-desired-lrp", status.message(), {{"process_guid", guid}});
+        undecodable->push_back(DeleteDesiredLrp{guid});
+      });
+  DecodeTable(
+      actual, &snapshot->actual_lrps,
+      [](const ActualRow& row) {
+        return DeleteActualLrp{row.process_guid, static_cast<int32_t>(row.instance_index),
+                               static_cast<models::ActualLRP::Presence>(row.presence)};
+      },
+      [&](ActualRow& row, models::ActualLRP* lrp) { return DecodeActual(row, encoder, lrp); },
+      [&](const DeleteActualLrp& key, const Status& status) {
+        logger.Error("failed-to-decode-actual-lrp", status.message(),
+                     {{"process_guid", key.process_guid},
+                      {"index", key.index},
+                      {"presence", static_cast<int>(key.presence)}});
+        undecodable->push_back(key);
+      });
+  DecodeTable(
+      tasks, &snapshot->tasks, [](const TaskRow& row) { return row.guid; },
+      [&](TaskRow& row, models::Task* task) { return DecodeTask(row, encoder, task); },
+      [&](const std::string& guid, const Status& status) {
+        logger.Error("failed-to-decode-task", status.message(), {{"task_guid", guid}});
+        undecodable->push_back(DeleteTask{guid});
+      });
 }
 
 Status LoadWithRetries(int tries, std::chrono::milliseconds retry_delay, const Logger& logger,

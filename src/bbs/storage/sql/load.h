@@ -5,6 +5,8 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <type_traits>
+#include <variant>
 #include <vector>
 
 #include "bbs/base/logger.h"
@@ -32,67 +34,94 @@ inline constexpr const char* kSelectTasks =
     "SELECT guid, domain, updated_at, created_at, first_completed_at, state, cell_id, result, "
     "failed, failure_reason, task_definition, rejection_count, rejection_reason FROM tasks";
 
-// One result row of the SELECTs above -> a row struct. `Columns` is the backend's cursor over
+// The columns of a row struct in the order of its SELECT above: the member each one fills (its
+// type says how the column is read).
+template <typename Row>
+using ColumnMember = std::variant<std::string Row::*, int64_t Row::*,
+                                  std::optional<std::string> Row::*, bool Row::*>;
+inline constexpr ColumnMember<DesiredRow> kDesiredColumns[] = {&DesiredRow::process_guid,
+                                                               &DesiredRow::domain,
+                                                               &DesiredRow::log_guid,
+                                                               &DesiredRow::annotation,
+                                                               &DesiredRow::instances,
+                                                               &DesiredRow::memory_mb,
+                                                               &DesiredRow::disk_mb,
+                                                               &DesiredRow::max_pids,
+                                                               &DesiredRow::rootfs,
+                                                               &DesiredRow::routes,
+                                                               &DesiredRow::volume_placement,
+                                                               &DesiredRow::modification_tag_epoch,
+                                                               &DesiredRow::modification_tag_index,
+                                                               &DesiredRow::run_info,
+                                                               &DesiredRow::placement_tags,
+                                                               &DesiredRow::metric_tags,
+                                                               &DesiredRow::update_strategy};
+inline constexpr ColumnMember<ActualRow> kActualColumns[] = {&ActualRow::process_guid,
+                                                             &ActualRow::instance_index,
+                                                             &ActualRow::presence,
+                                                             &ActualRow::evacuating,
+                                                             &ActualRow::domain,
+                                                             &ActualRow::state,
+                                                             &ActualRow::instance_guid,
+                                                             &ActualRow::cell_id,
+                                                             &ActualRow::placement_error,
+                                                             &ActualRow::since,
+                                                             &ActualRow::net_info,
+                                                             &ActualRow::modification_tag_epoch,
+                                                             &ActualRow::modification_tag_index,
+                                                             &ActualRow::crash_count,
+                                                             &ActualRow::crash_reason,
+                                                             &ActualRow::internal_routes,
+                                                             &ActualRow::metric_tags,
+                                                             &ActualRow::routable,
+                                                             &ActualRow::availability_zone};
+inline constexpr ColumnMember<TaskRow> kTaskColumns[] = {&TaskRow::guid,
+                                                         &TaskRow::domain,
+                                                         &TaskRow::updated_at,
+                                                         &TaskRow::created_at,
+                                                         &TaskRow::first_completed_at,
+                                                         &TaskRow::state,
+                                                         &TaskRow::cell_id,
+                                                         &TaskRow::result,
+                                                         &TaskRow::failed,
+                                                         &TaskRow::failure_reason,
+                                                         &TaskRow::task_definition,
+                                                         &TaskRow::rejection_count,
+                                                         &TaskRow::rejection_reason};
+
+// One result row of a SELECT above -> its row struct. `Columns` is the backend's cursor over
 // one result row: Text(c), Int64(c), Optional(c) (NULL -> nullopt) and Boolean(c).
+template <typename Columns, typename Row, size_t N>
+void ReadRow(const Columns& row, const ColumnMember<Row> (&columns)[N], Row* r) {
+  for (size_t c = 0; c < N; ++c) {
+    const int column = static_cast<int>(c);
+    std::visit(
+        [&](auto member) {
+          using Value = std::remove_reference_t<decltype(r->*member)>;
+          if constexpr (std::is_same_v<Value, std::string>) {
+            r->*member = row.Text(column);
+          } else if constexpr (std::is_same_v<Value, int64_t>) {
+            r->*member = row.Int64(column);
+          } else if constexpr (std::is_same_v<Value, bool>) {
+            r->*member = row.Boolean(column);
+          } else {
+            r->*member = row.Optional(column);
+          }
+        },
+        columns[c]);
+  }
+}
 template <typename Columns>
 void ReadDesiredRow(const Columns& row, DesiredRow* r) {
-  r->process_guid = row.Text(0);
-  r->domain = row.Text(1);
-  r->log_guid = row.Text(2);
-  r->annotation = row.Text(3);
-  r->instances = row.Int64(4);
-  r->memory_mb = row.Int64(5);
-  r->disk_mb = row.Int64(6);
-  r->max_pids = row.Int64(7);
-  r->rootfs = row.Text(8);
-  r->routes = row.Text(9);
-  r->volume_placement = row.Text(10);
-  r->modification_tag_epoch = row.Text(11);
-  r->modification_tag_index = row.Int64(12);
-  r->run_info = row.Text(13);
-  r->placement_tags = row.Optional(14);
-  r->metric_tags = row.Optional(15);
-  r->update_strategy = row.Int64(16);
+  ReadRow(row, kDesiredColumns, r);
 }
-
 template <typename Columns>
 void ReadActualRow(const Columns& row, ActualRow* r) {
-  r->process_guid = row.Text(0);
-  r->instance_index = row.Int64(1);
-  r->presence = row.Int64(2);
-  r->evacuating = row.Boolean(3);
-  r->domain = row.Text(4);
-  r->state = row.Text(5);
-  r->instance_guid = row.Text(6);
-  r->cell_id = row.Text(7);
-  r->placement_error = row.Text(8);
-  r->since = row.Int64(9);
-  r->net_info = row.Text(10);
-  r->modification_tag_epoch = row.Text(11);
-  r->modification_tag_index = row.Int64(12);
-  r->crash_count = row.Int64(13);
-  r->crash_reason = row.Text(14);
-  r->internal_routes = row.Optional(15);
-  r->metric_tags = row.Optional(16);
-  r->routable = row.Boolean(17);
-  r->availability_zone = row.Text(18);
+  ReadRow(row, kActualColumns, r);
 }
-
 template <typename Columns>
 void ReadTaskRow(const Columns& row, TaskRow* r) {
-  r->guid = row.Text(0);
-  r->domain = row.Text(1);
-  r->updated_at = row.Int64(2);
-  r->created_at = row.Int64(3);
-  r->first_completed_at = row.Int64(4);
-  r->state = row.Int64(5);
-  r->cell_id = row.Text(6);
-  r->result = row.Optional(7);
-  r->failed = row.Boolean(8);
-  r->failure_reason = row.Text(9);
-  r->task_definition = row.Text(10);
-  r->rejection_count = row.Int64(11);
-  r->rejection_reason = row.Text(12);
+  ReadRow(row, kTaskColumns, r);
 }
 
 // The schema version in the configurations row's value (`stored`; no row is version 0), or

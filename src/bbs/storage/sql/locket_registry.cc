@@ -24,10 +24,29 @@ using cells::ResourceType;
 
 using Row = std::vector<std::optional<std::string>>;
 
+// What differs between the engines' SQL for the registry.
+struct LocketDialect {
+  const char* begin_write;  // starts a transaction that will write
+  const char* for_update;   // the row-lock suffix of a SELECT
+  const char* now_micros;   // the database's now, microseconds since epoch
+  const char* description;
+};
+constexpr LocketDialect kPostgresLocket = {
+    "BEGIN", " FOR UPDATE", "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000000 AS BIGINT)",
+    "postgres table locks"};
+constexpr LocketDialect kMysqlLocket = {
+    "START TRANSACTION", " FOR UPDATE",
+    "TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', UTC_TIMESTAMP(6))", "mysql table locks"};
+// BEGIN IMMEDIATE locks the database: no row locks.
+constexpr LocketDialect kSqliteLocket = {
+    "BEGIN IMMEDIATE", "", "CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)",
+    "sqlite table locks"};
+
 // One engine's connection. Every failure is an UnknownError; `retryable()` then says whether the
 // failed transaction is worth another attempt (deadlock, unique-key race, lost connection).
 class SqlLocketRegistry::Connection {
  public:
+  explicit Connection(const LocketDialect& dialect) : dialect_(dialect) {}
   virtual ~Connection() = default;
   // Connects when not connected.
   virtual Status Connect() = 0;
@@ -37,10 +56,10 @@ class SqlLocketRegistry::Connection {
   virtual Result<std::vector<Row>> Query(const std::string& sql) = 0;
   // `value` as a SQL string literal. REQUIRES: connected.
   virtual std::string Quote(std::string_view value) = 0;
-  virtual const char* BeginWrite() const = 0;  // starts a transaction that will write
-  virtual const char* ForUpdate() const = 0;   // the row-lock suffix of a SELECT
-  virtual std::string NowMicros() const = 0;   // the database's now, microseconds since epoch
-  virtual std::string Description() const = 0;
+  const char* BeginWrite() const { return dialect_.begin_write; }
+  const char* ForUpdate() const { return dialect_.for_update; }
+  std::string NowMicros() const { return dialect_.now_micros; }
+  std::string Description() const { return dialect_.description; }
   bool retryable() const { return retryable_; }
 
  protected:
@@ -49,6 +68,9 @@ class SqlLocketRegistry::Connection {
     return UnknownError(std::move(message));
   }
   bool retryable_ = false;
+
+ private:
+  const LocketDialect& dialect_;
 };
 
 namespace {
@@ -91,7 +113,8 @@ using PgResult = std::unique_ptr<PGresult, PgResultDeleter>;
 
 class PostgresConnection final : public SqlLocketRegistry::Connection {
  public:
-  explicit PostgresConnection(SqlLocketOptions options) : options_(std::move(options)) {}
+  explicit PostgresConnection(SqlLocketOptions options)
+      : Connection(kPostgresLocket), options_(std::move(options)) {}
   ~PostgresConnection() override { Close(); }
 
   Status Connect() override {
@@ -166,13 +189,6 @@ class PostgresConnection final : public SqlLocketRegistry::Connection {
     return out;
   }
 
-  const char* BeginWrite() const override { return "BEGIN"; }
-  const char* ForUpdate() const override { return " FOR UPDATE"; }
-  std::string NowMicros() const override {
-    return "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000000 AS BIGINT)";
-  }
-  std::string Description() const override { return "postgres table locks"; }
-
  private:
   void Close() {
     if (conn_ != nullptr) PQfinish(conn_);
@@ -207,7 +223,7 @@ using MyResult = std::unique_ptr<MYSQL_RES, MyResultDeleter>;
 class MysqlConnection final : public SqlLocketRegistry::Connection {
  public:
   MysqlConnection(SqlLocketOptions options, MysqlDsn dsn)
-      : options_(std::move(options)), dsn_(std::move(dsn)) {}
+      : Connection(kMysqlLocket), options_(std::move(options)), dsn_(std::move(dsn)) {}
   ~MysqlConnection() override { Close(); }
 
   Status Connect() override {
@@ -268,13 +284,6 @@ class MysqlConnection final : public SqlLocketRegistry::Connection {
 
   std::string Quote(std::string_view value) override { return QuoteMysql(conn_, value); }
 
-  const char* BeginWrite() const override { return "START TRANSACTION"; }
-  const char* ForUpdate() const override { return " FOR UPDATE"; }
-  std::string NowMicros() const override {
-    return "TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', UTC_TIMESTAMP(6))";
-  }
-  std::string Description() const override { return "mysql table locks"; }
-
  private:
   void Close() {
     if (conn_ != nullptr) mysql_close(conn_);
@@ -298,7 +307,8 @@ class MysqlConnection final : public SqlLocketRegistry::Connection {
 
 class SqliteConnection final : public SqlLocketRegistry::Connection {
  public:
-  explicit SqliteConnection(SqlLocketOptions options) : options_(std::move(options)) {}
+  explicit SqliteConnection(SqlLocketOptions options)
+      : Connection(kSqliteLocket), options_(std::move(options)) {}
   ~SqliteConnection() override {
     if (db_ != nullptr) sqlite3_close_v2(db_);
   }
@@ -368,13 +378,6 @@ class SqliteConnection final : public SqlLocketRegistry::Connection {
     out.push_back('\'');
     return out;
   }
-
-  const char* BeginWrite() const override { return "BEGIN IMMEDIATE"; }
-  const char* ForUpdate() const override { return ""; }  // BEGIN IMMEDIATE locked the database
-  std::string NowMicros() const override {
-    return "CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)";
-  }
-  std::string Description() const override { return "sqlite table locks"; }
 
  private:
   Status Failed(int rc) {
@@ -659,16 +662,6 @@ Result<size_t> SqlLocketRegistry::ExpireLocked() {
                                   {"ttl", std::stoll(row[3].value_or("0"))}});
   }
   return deleted;
-}
-
-int64_t SqlLocketRegistry::locks_expired() const {
-  std::lock_guard lock(mu_);
-  return locks_expired_;
-}
-
-int64_t SqlLocketRegistry::presences_expired() const {
-  std::lock_guard lock(mu_);
-  return presences_expired_;
 }
 
 }  // namespace bbs::storage::sql

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 // The built-in Locket's records in the store's own database (docs/ha.md §"The built-in Locket
 // service"): upstream Locket's `locks` table, shared by every bbs process on that database, so
 // that the active and every passive serve the same locks and presences (upstream's Locket is
@@ -60,8 +61,8 @@ class SqlLocketRegistry final : public cells::LocketRegistry {
   Result<cells::LocketResource> Fetch(const std::string& key) override;
   Result<std::vector<cells::LocketResource>> FetchAll(cells::ResourceType type) override;
   size_t ExpireNow() override;
-  int64_t locks_expired() const override;
-  int64_t presences_expired() const override;
+  int64_t locks_expired() const override { return locks_expired_.load(); }
+  int64_t presences_expired() const override { return presences_expired_.load(); }
 
   // "postgres table locks" etc., for the logs.
   std::string Description() const;
@@ -84,8 +85,8 @@ class SqlLocketRegistry final : public cells::LocketRegistry {
   mutable std::mutex mu_;
   std::unique_ptr<Connection> connection_;  // guarded by mu_
   bool prepared_ = false;                   // guarded by mu_
-  int64_t locks_expired_ = 0;               // guarded by mu_
-  int64_t presences_expired_ = 0;           // guarded by mu_
+  std::atomic<int64_t> locks_expired_ = 0;
+  std::atomic<int64_t> presences_expired_ = 0;
 };
 
 }  // namespace bbs::storage::sql

@@ -61,6 +61,30 @@ Status DecryptJson(const std::optional<std::string>& column, std::string_view na
   return Status::Ok();
 }
 
+// Decrypts the metric_tags column and hands each (name, value) of its JSON object to
+// add(name, value), which returns false for a value of the wrong kind. NULL or JSON null is no
+// tags.
+template <typename Add>
+Status DecryptMetricTags(const std::optional<std::string>& column, const Encoder& encoder,
+                         const Add& add) {
+  json value;
+  if (Status s = DecryptJson(column, "metric_tags", encoder, &value); !s.ok()) {
+    return s;
+  }
+  if (value.is_null()) {
+    return Status::Ok();
+  }
+  if (!value.is_object()) {
+    return BadJson("metric_tags");
+  }
+  for (auto& [name, tag] : value.items()) {
+    if (!add(name, tag)) {
+      return BadJson("metric_tags");
+    }
+  }
+  return Status::Ok();
+}
+
 Status DecryptModel(const std::string& column, std::string_view name, const Encoder& encoder,
                     google::protobuf::MessageLite* out) {
   if (column.empty()) {
@@ -170,38 +194,44 @@ bool SplitJsonObject(std::string_view text,
 
 // --- JSON ---
 
-Result<std::string> RoutesJson(const models::ProtoRoutes& routes) {
+namespace {
+
+// The JSON object of `map` as Go's encoding/json writes a map: keys sorted, each written by
+// append_value(out, value).
+template <typename Map, typename AppendValue>
+std::string GoJsonObject(const Map& map, const AppendValue& append_value) {
   std::string out = "{";
   bool first = true;
-  for (const auto* entry : SortedEntries(routes.routes())) {
-    if (entry->second.empty() || !json::accept(entry->second)) {
-      return Status(ErrorCode::kInvalidJson,
-                    fmt::format("route '{}' is not a JSON document", entry->first));
-    }
+  for (const auto* entry : SortedEntries(map)) {
     if (!first) {
       out.push_back(',');
     }
     first = false;
     AppendGoJsonString(out, entry->first);
     out.push_back(':');
-    out.append(entry->second);
+    append_value(out, entry->second);
   }
   out.push_back('}');
   return out;
 }
 
+}  // namespace
+
+Result<std::string> RoutesJson(const models::ProtoRoutes& routes) {
+  for (const auto* entry : SortedEntries(routes.routes())) {
+    if (entry->second.empty() || !json::accept(entry->second)) {
+      return Status(ErrorCode::kInvalidJson,
+                    fmt::format("route '{}' is not a JSON document", entry->first));
+    }
+  }
+  return GoJsonObject(routes.routes(),
+                      [](std::string& out, const std::string& raw) { out.append(raw); });
+}
+
 std::string DesiredMetricTagsJson(
     const google::protobuf::Map<std::string, models::MetricTagValue>& tags) {
-  std::string out = "{";
-  bool first = true;
-  for (const auto* entry : SortedEntries(tags)) {
-    if (!first) {
-      out.push_back(',');
-    }
-    first = false;
-    AppendGoJsonString(out, entry->first);
-    out.append(":{");
-    const models::MetricTagValue& value = entry->second;
+  return GoJsonObject(tags, [](std::string& out, const models::MetricTagValue& value) {
+    out.push_back('{');
     bool has_static = !value.static_().empty();
     if (has_static) {
       out.append("\"static\":");
@@ -216,25 +246,12 @@ std::string DesiredMetricTagsJson(
       AppendGoJsonString(out, models::MetricTagValue::DynamicValue_Name(value.dynamic()));
     }
     out.push_back('}');
-  }
-  out.push_back('}');
-  return out;
+  });
 }
 
 std::string ActualMetricTagsJson(const google::protobuf::Map<std::string, std::string>& tags) {
-  std::string out = "{";
-  bool first = true;
-  for (const auto* entry : SortedEntries(tags)) {
-    if (!first) {
-      out.push_back(',');
-    }
-    first = false;
-    AppendGoJsonString(out, entry->first);
-    out.push_back(':');
-    AppendGoJsonString(out, entry->second);
-  }
-  out.push_back('}');
-  return out;
+  return GoJsonObject(
+      tags, [](std::string& out, const std::string& value) { AppendGoJsonString(out, value); });
 }
 
 std::string InternalRoutesJson(
@@ -414,37 +431,29 @@ Status DecodeDesired(DesiredRow& row, const Encoder& encoder, records::DesiredLR
       }
     }
   }
-  if (Status s = DecryptJson(row.metric_tags, "metric_tags", encoder, &value); !s.ok()) {
-    return s;
-  }
-  if (!value.is_null()) {
-    if (!value.is_object()) {
-      return BadJson("metric_tags");
+  auto* tags = out->mutable_metric_tags();
+  return DecryptMetricTags(row.metric_tags, encoder, [&](const std::string& name, const json& tag) {
+    models::MetricTagValue& entry = (*tags)[name];
+    if (tag.is_null()) {
+      return true;
     }
-    auto* tags = out->mutable_metric_tags();
-    for (auto& [name, tag] : value.items()) {
-      models::MetricTagValue& entry = (*tags)[name];
-      if (tag.is_null()) {
-        continue;
-      }
-      if (!tag.is_object()) {
-        return BadJson("metric_tags");
-      }
-      if (auto it = tag.find("static"); it != tag.end() && it->is_string()) {
-        entry.set_static_(it->get<std::string>());
-      }
-      if (auto it = tag.find("dynamic"); it != tag.end()) {
-        models::MetricTagValue::DynamicValue dynamic = models::MetricTagValue::DynamicValueInvalid;
-        if (it->is_string()) {
-          models::MetricTagValue::DynamicValue_Parse(it->get<std::string>(), &dynamic);
-        } else if (it->is_number_integer()) {
-          dynamic = static_cast<models::MetricTagValue::DynamicValue>(it->get<int>());
-        }
-        entry.set_dynamic(dynamic);
-      }
+    if (!tag.is_object()) {
+      return false;
     }
-  }
-  return Status::Ok();
+    if (auto it = tag.find("static"); it != tag.end() && it->is_string()) {
+      entry.set_static_(it->get<std::string>());
+    }
+    if (auto it = tag.find("dynamic"); it != tag.end()) {
+      models::MetricTagValue::DynamicValue dynamic = models::MetricTagValue::DynamicValueInvalid;
+      if (it->is_string()) {
+        models::MetricTagValue::DynamicValue_Parse(it->get<std::string>(), &dynamic);
+      } else if (it->is_number_integer()) {
+        dynamic = static_cast<models::MetricTagValue::DynamicValue>(it->get<int>());
+      }
+      entry.set_dynamic(dynamic);
+    }
+    return true;
+  });
 }
 
 Status DecodeActual(ActualRow& row, const Encoder& encoder, models::ActualLRP* out) {
@@ -489,22 +498,14 @@ Status DecodeActual(ActualRow& row, const Encoder& encoder, models::ActualLRP* o
       }
     }
   }
-  if (Status s = DecryptJson(row.metric_tags, "metric_tags", encoder, &value); !s.ok()) {
-    return s;
-  }
-  if (!value.is_null()) {
-    if (!value.is_object()) {
-      return BadJson("metric_tags");
+  auto* tags = out->mutable_metric_tags();
+  return DecryptMetricTags(row.metric_tags, encoder, [&](const std::string& name, const json& tag) {
+    if (!tag.is_string()) {
+      return false;
     }
-    auto* tags = out->mutable_metric_tags();
-    for (auto& [name, tag] : value.items()) {
-      if (!tag.is_string()) {
-        return BadJson("metric_tags");
-      }
-      (*tags)[name] = tag.get<std::string>();
-    }
-  }
-  return Status::Ok();
+    (*tags)[name] = tag.get<std::string>();
+    return true;
+  });
 }
 
 Status DecodeTask(TaskRow& row, const Encoder& encoder, models::Task* out) {

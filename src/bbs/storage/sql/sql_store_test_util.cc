@@ -12,7 +12,11 @@
 
 namespace bbs::storage::testing {
 
-void ExpectReconnectsAfterTheConnectionIsKilled(Store& store, const std::function<void()>& kill) {
+void ExpectReconnectsAfterTheConnectionIsKilled(const std::function<std::unique_ptr<Store>()>& open,
+                                                const std::function<void()>& kill) {
+  std::unique_ptr<Store> opened = open();
+  ASSERT_NE(opened, nullptr);
+  Store& store = *opened;
   std::vector<Mutation> first = {PutDomain{"before", 0}};
   ASSERT_THAT(store.Commit(first), IsOk());
   kill();
@@ -23,7 +27,16 @@ void ExpectReconnectsAfterTheConnectionIsKilled(Store& store, const std::functio
   EXPECT_THAT(snapshot.domains, ::testing::SizeIs(2));
 }
 
-void ExpectWritesFailWhileTheServerIsAway(Store& store, TcpProxy& proxy) {
+void ExpectWritesFailWhileTheServerIsAway(
+    const std::string& location, char port_end,
+    const std::function<std::unique_ptr<Store>(const std::string&)>& open) {
+  size_t host = location.find("127.0.0.1:") + 10;
+  size_t end = location.find(port_end, host);
+  TcpProxy proxy(static_cast<uint16_t>(std::stoi(location.substr(host, end - host))));
+  std::unique_ptr<Store> opened =
+      open(location.substr(0, host) + std::to_string(proxy.port()) + location.substr(end));
+  ASSERT_NE(opened, nullptr);
+  Store& store = *opened;
   std::vector<Mutation> first = {PutTask{SmallTask("before")}};
   ASSERT_THAT(store.Commit(first), IsOk());
 
@@ -44,12 +57,41 @@ void ExpectWritesFailWhileTheServerIsAway(Store& store, TcpProxy& proxy) {
   EXPECT_THAT(guids, ::testing::UnorderedElementsAre("before", "after"));
 }
 
-void ExpectOneLineErrorWithoutPassword(const Status& status, const std::string& prefix,
-                                       const std::string& password) {
+void ExpectOneLineErrorWithoutPassword(const std::function<Status()>& open,
+                                       const std::string& prefix, const std::string& password) {
+  auto start = std::chrono::steady_clock::now();
+  Status status = open();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
   ASSERT_FALSE(status.ok());
   EXPECT_THAT(status.message(), ::testing::HasSubstr(prefix));
   EXPECT_THAT(status.message(), ::testing::Not(::testing::HasSubstr("\n")));
   EXPECT_THAT(status.message(), ::testing::Not(::testing::HasSubstr(password)));
+}
+
+std::string SeedForThisTest(const std::string& prefix) {
+  return prefix + ::testing::UnitTest::GetInstance()->current_test_info()->name();
+}
+
+void ExpectTheUpstreamActualLrp(const Snapshot& snapshot) {
+  ASSERT_THAT(snapshot.actual_lrps, ::testing::SizeIs(1));
+  const models::ActualLRP& lrp = snapshot.actual_lrps[0];
+  EXPECT_EQ(lrp.actual_lrp_key().process_guid(), "pg-1");
+  EXPECT_EQ(lrp.actual_lrp_key().index(), 2);
+  EXPECT_EQ(lrp.state(), "RUNNING");
+  EXPECT_EQ(lrp.actual_lrp_net_info().address(), "10.0.0.1");
+  ASSERT_EQ(lrp.actual_lrp_internal_routes_size(), 1);
+  EXPECT_EQ(lrp.actual_lrp_internal_routes(0).hostname(), "a.apps.internal");
+  EXPECT_EQ(lrp.metric_tags().at("source_id"), "s");
+  EXPECT_TRUE(lrp.routable());
+  EXPECT_EQ(lrp.availability_zone(), "z1");
+  EXPECT_EQ(lrp.modification_tag().index(), 3u);
+}
+
+std::shared_ptr<const encryption::Encoder> FixtureEncoder() {
+  auto encoder = encryption::Encoder::Create(
+      {{"fixture", "fixture passphrase"}, {"test-key", "passphrase of test-key"}}, "test-key");
+  EXPECT_TRUE(encoder.ok()) << encoder.status().ToString();
+  return encoder.ok() ? encoder.value() : nullptr;
 }
 
 double CommitAndTimeTheLoadOfActualLrps(const std::function<std::unique_ptr<Store>()>& open,

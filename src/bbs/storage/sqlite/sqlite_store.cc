@@ -16,6 +16,7 @@
 
 #include "bbs/storage/sql/load.h"
 #include "bbs/storage/sql/rows.h"
+#include "bbs/storage/sql/schema.h"
 #include "bbs/storage/sql/sql_store.h"
 
 namespace bbs::storage {
@@ -28,90 +29,15 @@ constexpr const char* kCacheSizePragma = "PRAGMA cache_size=-65536";
 // Upstream's final schema (spec/behavior.md §10.1) in SQLite types: encrypted columns are TEXT
 // holding encoded values; the legacy columns actual_lrps.evacuating and expire_time are kept.
 // bbs_health_check is created for parity with upstream's migration list.
-constexpr const char* kSchema = R"sql(
-CREATE TABLE IF NOT EXISTS configurations (
-  id VARCHAR(255) NOT NULL PRIMARY KEY,
-  value VARCHAR(255)
-);
-CREATE TABLE IF NOT EXISTS domains (
-  domain VARCHAR(255) NOT NULL PRIMARY KEY,
-  expire_time BIGINT DEFAULT 0
-);
-CREATE INDEX IF NOT EXISTS domains_expire_time_idx ON domains (expire_time);
-CREATE TABLE IF NOT EXISTS desired_lrps (
-  process_guid VARCHAR(255) NOT NULL PRIMARY KEY,
-  domain VARCHAR(255) NOT NULL,
-  log_guid VARCHAR(255) NOT NULL,
-  annotation TEXT,
-  instances INT NOT NULL,
-  memory_mb INT NOT NULL,
-  disk_mb INT NOT NULL,
-  max_pids INTEGER DEFAULT 0,
-  rootfs VARCHAR(1024) NOT NULL,
-  routes TEXT NOT NULL,
-  volume_placement TEXT NOT NULL,
-  modification_tag_epoch VARCHAR(255) NOT NULL,
-  modification_tag_index INT,
-  run_info TEXT NOT NULL,
-  placement_tags TEXT,
-  metric_tags TEXT,
-  update_strategy INT NOT NULL DEFAULT 0
-);
-CREATE INDEX IF NOT EXISTS desired_lrps_domain_idx ON desired_lrps (domain);
-CREATE TABLE IF NOT EXISTS actual_lrps (
-  process_guid VARCHAR(255) NOT NULL,
-  instance_index INT NOT NULL,
-  presence INT NOT NULL DEFAULT 0,
-  evacuating BOOL DEFAULT false,
-  domain VARCHAR(255) NOT NULL,
-  state VARCHAR(255) NOT NULL,
-  instance_guid VARCHAR(255) NOT NULL DEFAULT '',
-  cell_id VARCHAR(255) NOT NULL DEFAULT '',
-  placement_error VARCHAR(1024) NOT NULL DEFAULT '',
-  since BIGINT DEFAULT 0,
-  net_info TEXT NOT NULL,
-  modification_tag_epoch VARCHAR(255) NOT NULL,
-  modification_tag_index INT,
-  crash_count INT NOT NULL DEFAULT 0,
-  crash_reason VARCHAR(1024) NOT NULL DEFAULT '',
-  expire_time BIGINT DEFAULT 0,
-  internal_routes TEXT,
-  metric_tags TEXT,
-  routable BOOL DEFAULT false,
-  availability_zone VARCHAR(255) NOT NULL DEFAULT '',
-  PRIMARY KEY (process_guid, instance_index, presence)
-);
-CREATE INDEX IF NOT EXISTS actual_lrps_domain_idx ON actual_lrps (domain);
-CREATE INDEX IF NOT EXISTS actual_lrps_cell_id_idx ON actual_lrps (cell_id);
-CREATE INDEX IF NOT EXISTS actual_lrps_since_idx ON actual_lrps (since);
-CREATE INDEX IF NOT EXISTS actual_lrps_state_idx ON actual_lrps (state);
-CREATE INDEX IF NOT EXISTS actual_lrps_expire_time_idx ON actual_lrps (expire_time);
-CREATE TABLE IF NOT EXISTS tasks (
-  guid VARCHAR(255) NOT NULL PRIMARY KEY,
-  domain VARCHAR(255) NOT NULL,
-  updated_at BIGINT DEFAULT 0,
-  created_at BIGINT DEFAULT 0,
-  first_completed_at BIGINT DEFAULT 0,
-  state INT,
-  cell_id VARCHAR(255) NOT NULL DEFAULT '',
-  result TEXT,
-  failed BOOL DEFAULT false,
-  failure_reason VARCHAR(1024) NOT NULL DEFAULT '',
-  task_definition TEXT NOT NULL,
-  rejection_count INTEGER NOT NULL DEFAULT 0,
-  rejection_reason VARCHAR(1024) NOT NULL DEFAULT ''
-);
-CREATE INDEX IF NOT EXISTS tasks_domain_idx ON tasks (domain);
-CREATE INDEX IF NOT EXISTS tasks_state_idx ON tasks (state);
-CREATE INDEX IF NOT EXISTS tasks_cell_id_idx ON tasks (cell_id);
-CREATE INDEX IF NOT EXISTS tasks_updated_at_idx ON tasks (updated_at);
-CREATE INDEX IF NOT EXISTS tasks_created_at_idx ON tasks (created_at);
-CREATE INDEX IF NOT EXISTS tasks_first_completed_at_idx ON tasks (first_completed_at);
-CREATE TABLE IF NOT EXISTS bbs_health_check (
-  id INTEGER PRIMARY KEY AUTOINCREMENT,
-  time BIGINT NOT NULL
-);
-)sql";
+std::string Schema() {
+  return "\nCREATE TABLE IF NOT EXISTS configurations (\n  id VARCHAR(255) NOT NULL PRIMARY KEY,\n "
+         " "
+         "value VARCHAR(255)\n);\n" +
+         sql::CreateRecordTablesSql(sql::Dialect::kSqlite) +
+         "CREATE TABLE IF NOT EXISTS bbs_health_check (\n  id INTEGER PRIMARY KEY AUTOINCREMENT,\n "
+         " "
+         "time BIGINT NOT NULL\n);\n";
+}
 
 constexpr const char* kPutDomain = R"sql(
 INSERT INTO domains (domain, expire_time) VALUES (?1, ?2)
@@ -189,6 +115,7 @@ enum ActualColumn : int {
   kActualProcessGuid,
   kActualIndex,
   kActualPresence,
+  kActualEvacuating,
   kActualDomain,
   kActualState,
   kActualInstanceGuid,
@@ -206,7 +133,7 @@ enum ActualColumn : int {
   kActualAvailabilityZone,
 };
 constexpr const char* kSelectActual = R"sql(
-SELECT process_guid, instance_index, presence, domain, state, instance_guid, cell_id,
+SELECT process_guid, instance_index, presence, evacuating, domain, state, instance_guid, cell_id,
   placement_error, since, net_info, modification_tag_epoch, modification_tag_index, crash_count,
   crash_reason, internal_routes, metric_tags, routable, availability_zone
 FROM actual_lrps)sql";
@@ -262,13 +189,6 @@ void ReadString(sqlite3_stmt* stmt, int column, std::string* out) {
   std::string_view bytes = ColumnBytes(stmt, column);
   out->assign(bytes.data(), bytes.size());
 }
-void ReadOptional(sqlite3_stmt* stmt, int column, std::optional<std::string>* out) {
-  if (sqlite3_column_type(stmt, column) == SQLITE_NULL) {
-    out->reset();
-  } else {
-    out->emplace(ColumnBytes(stmt, column));
-  }
-}
 bool ParseColumn(sqlite3_stmt* stmt, int column, google::protobuf::MessageLite* out) {
   std::string_view bytes = ColumnBytes(stmt, column);
   return out->ParseFromArray(bytes.data(), static_cast<int>(bytes.size()));
@@ -311,6 +231,20 @@ class ResetOnExit {
  private:
   sqlite3_stmt* stmt_;
 };
+
+// One result row of a SELECT of load.h's column order, as sql::Read*Row reads it.
+struct Columns {
+  sqlite3_stmt* stmt;
+  std::string Text(int c) const { return std::string(ColumnBytes(stmt, c)); }
+  std::optional<std::string> Optional(int c) const {
+    return IsNull(stmt, c) ? std::nullopt : std::optional<std::string>(Text(c));
+  }
+  int64_t Int64(int c) const { return sqlite3_column_int64(stmt, c); }
+  bool Boolean(int c) const { return sqlite3_column_int(stmt, c) != 0; }
+};
+void ReadColumns(const Columns& row, sql::DesiredRow* out) { sql::ReadDesiredRow(row, out); }
+void ReadColumns(const Columns& row, sql::ActualRow* out) { sql::ReadActualRow(row, out); }
+void ReadColumns(const Columns& row, sql::TaskRow* out) { sql::ReadTaskRow(row, out); }
 
 }  // namespace
 
@@ -386,7 +320,7 @@ Status SqliteStore::CreateSchema() {
   if (Status s = Exec("BEGIN IMMEDIATE"); !s.ok()) {
     return s;
   }
-  Status status = Exec(kSchema);
+  Status status = Exec(Schema().c_str());
   if (status.ok()) {
     status = CheckVersion();
   }
@@ -897,133 +831,78 @@ Status SqliteStore::Load(Snapshot* out) {
   return Status::Ok();
 }
 
-Status SqliteStore::ReadDesiredRows(std::vector<sql::DesiredRow>* out, size_t* total,
-                                    size_t batch_rows, const std::function<void()>& flush) {
+template <typename OnCount, typename OnRow>
+Status SqliteStore::ScanRows(sqlite3_stmt* count_stmt, sqlite3_stmt* stmt, std::string_view what,
+                             const OnCount& on_count, const OnRow& on_row) {
   size_t count = 0;
-  if (Status s = CountRows(count_desired_.get(), &count); !s.ok()) {
+  if (Status s = CountRows(count_stmt, &count); !s.ok()) {
     return s;
   }
-  if (total != nullptr) {
-    *total = count;
-  }
-  const size_t batch = flush ? std::max<size_t>(1, std::min(count, batch_rows)) : count;
-  out->reserve(batch);
-  sqlite3_stmt* stmt = select_desired_.get();
+  on_count(count);
   ResetOnExit reset(stmt);
   int rc;
   while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-    sql::DesiredRow& row = out->emplace_back();
-    ReadString(stmt, kDesiredProcessGuid, &row.process_guid);
-    ReadString(stmt, kDesiredDomain, &row.domain);
-    ReadString(stmt, kDesiredLogGuid, &row.log_guid);
-    ReadString(stmt, kDesiredAnnotation, &row.annotation);
-    row.instances = sqlite3_column_int64(stmt, kDesiredInstances);
-    row.memory_mb = sqlite3_column_int64(stmt, kDesiredMemoryMb);
-    row.disk_mb = sqlite3_column_int64(stmt, kDesiredDiskMb);
-    row.max_pids = sqlite3_column_int64(stmt, kDesiredMaxPids);
-    ReadString(stmt, kDesiredRootfs, &row.rootfs);
-    ReadString(stmt, kDesiredRoutes, &row.routes);
-    ReadString(stmt, kDesiredVolumePlacement, &row.volume_placement);
-    ReadString(stmt, kDesiredTagEpoch, &row.modification_tag_epoch);
-    row.modification_tag_index = sqlite3_column_int64(stmt, kDesiredTagIndex);
-    ReadString(stmt, kDesiredRunInfo, &row.run_info);
-    ReadOptional(stmt, kDesiredPlacementTags, &row.placement_tags);
-    ReadOptional(stmt, kDesiredMetricTags, &row.metric_tags);
-    row.update_strategy = sqlite3_column_int64(stmt, kDesiredUpdateStrategy);
-    if (flush && out->size() >= batch) {
-      flush();
-      out->reserve(batch);
-    }
+    on_row();
   }
-  if (rc == SQLITE_DONE && flush && !out->empty()) {
+  return rc == SQLITE_DONE ? Status::Ok() : Error(rc, what);
+}
+
+template <typename T, typename ReadRow>
+Status SqliteStore::ScanInto(sqlite3_stmt* count_stmt, sqlite3_stmt* stmt, std::string_view what,
+                             std::vector<T>* out, const ReadRow& read_row) {
+  return ScanRows(
+      count_stmt, stmt, what, [&](size_t count) { out->reserve(count); },
+      [&] {
+        if (!read_row(out->emplace_back())) {
+          out->pop_back();
+        }
+      });
+}
+
+template <typename Row>
+Status SqliteStore::ReadRowsInBatches(sqlite3_stmt* count_stmt, sqlite3_stmt* stmt,
+                                      std::string_view what, std::vector<Row>* out, size_t* total,
+                                      size_t batch_rows, const std::function<void()>& flush) {
+  size_t batch = 0;
+  const Columns columns{stmt};
+  Status status = ScanRows(
+      count_stmt, stmt, what,
+      [&](size_t count) {
+        if (total != nullptr) {
+          *total = count;
+        }
+        batch = flush ? std::max<size_t>(1, std::min(count, batch_rows)) : count;
+        out->reserve(batch);
+      },
+      [&] {
+        ReadColumns(columns, &out->emplace_back());
+        if (flush && out->size() >= batch) {
+          flush();
+          out->reserve(batch);
+        }
+      });
+  if (status.ok() && flush && !out->empty()) {
     flush();
   }
-  return rc == SQLITE_DONE ? Status::Ok() : Error(rc, "read desired lrps");
+  return status;
+}
+
+Status SqliteStore::ReadDesiredRows(std::vector<sql::DesiredRow>* out, size_t* total,
+                                    size_t batch_rows, const std::function<void()>& flush) {
+  return ReadRowsInBatches(count_desired_.get(), select_desired_.get(), "read desired lrps", out,
+                           total, batch_rows, flush);
 }
 
 Status SqliteStore::ReadActualRows(std::vector<sql::ActualRow>* out, size_t* total,
                                    size_t batch_rows, const std::function<void()>& flush) {
-  size_t count = 0;
-  if (Status s = CountRows(count_actual_.get(), &count); !s.ok()) {
-    return s;
-  }
-  if (total != nullptr) {
-    *total = count;
-  }
-  const size_t batch = flush ? std::max<size_t>(1, std::min(count, batch_rows)) : count;
-  out->reserve(batch);
-  sqlite3_stmt* stmt = select_actual_.get();
-  ResetOnExit reset(stmt);
-  int rc;
-  while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-    sql::ActualRow& row = out->emplace_back();
-    ReadString(stmt, kActualProcessGuid, &row.process_guid);
-    row.instance_index = sqlite3_column_int64(stmt, kActualIndex);
-    row.presence = sqlite3_column_int64(stmt, kActualPresence);
-    ReadString(stmt, kActualDomain, &row.domain);
-    ReadString(stmt, kActualState, &row.state);
-    ReadString(stmt, kActualInstanceGuid, &row.instance_guid);
-    ReadString(stmt, kActualCellId, &row.cell_id);
-    ReadString(stmt, kActualPlacementError, &row.placement_error);
-    row.since = sqlite3_column_int64(stmt, kActualSince);
-    ReadString(stmt, kActualNetInfo, &row.net_info);
-    ReadString(stmt, kActualTagEpoch, &row.modification_tag_epoch);
-    row.modification_tag_index = sqlite3_column_int64(stmt, kActualTagIndex);
-    row.crash_count = sqlite3_column_int64(stmt, kActualCrashCount);
-    ReadString(stmt, kActualCrashReason, &row.crash_reason);
-    ReadOptional(stmt, kActualInternalRoutes, &row.internal_routes);
-    ReadOptional(stmt, kActualMetricTags, &row.metric_tags);
-    row.routable = sqlite3_column_int(stmt, kActualRoutable) != 0;
-    ReadString(stmt, kActualAvailabilityZone, &row.availability_zone);
-    if (flush && out->size() >= batch) {
-      flush();
-      out->reserve(batch);
-    }
-  }
-  if (rc == SQLITE_DONE && flush && !out->empty()) {
-    flush();
-  }
-  return rc == SQLITE_DONE ? Status::Ok() : Error(rc, "read actual lrps");
+  return ReadRowsInBatches(count_actual_.get(), select_actual_.get(), "read actual lrps", out,
+                           total, batch_rows, flush);
 }
 
 Status SqliteStore::ReadTaskRows(std::vector<sql::TaskRow>* out, size_t* total, size_t batch_rows,
                                  const std::function<void()>& flush) {
-  size_t count = 0;
-  if (Status s = CountRows(count_tasks_.get(), &count); !s.ok()) {
-    return s;
-  }
-  if (total != nullptr) {
-    *total = count;
-  }
-  const size_t batch = flush ? std::max<size_t>(1, std::min(count, batch_rows)) : count;
-  out->reserve(batch);
-  sqlite3_stmt* stmt = select_tasks_.get();
-  ResetOnExit reset(stmt);
-  int rc;
-  while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-    sql::TaskRow& row = out->emplace_back();
-    ReadString(stmt, kTaskGuid, &row.guid);
-    ReadString(stmt, kTaskDomain, &row.domain);
-    row.updated_at = sqlite3_column_int64(stmt, kTaskUpdatedAt);
-    row.created_at = sqlite3_column_int64(stmt, kTaskCreatedAt);
-    row.first_completed_at = sqlite3_column_int64(stmt, kTaskFirstCompletedAt);
-    row.state = sqlite3_column_int64(stmt, kTaskState);
-    ReadString(stmt, kTaskCellId, &row.cell_id);
-    ReadOptional(stmt, kTaskResult, &row.result);
-    row.failed = sqlite3_column_int(stmt, kTaskFailed) != 0;
-    ReadString(stmt, kTaskFailureReason, &row.failure_reason);
-    ReadString(stmt, kTaskDefinition, &row.task_definition);
-    row.rejection_count = sqlite3_column_int64(stmt, kTaskRejectionCount);
-    ReadString(stmt, kTaskRejectionReason, &row.rejection_reason);
-    if (flush && out->size() >= batch) {
-      flush();
-      out->reserve(batch);
-    }
-  }
-  if (rc == SQLITE_DONE && flush && !out->empty()) {
-    flush();
-  }
-  return rc == SQLITE_DONE ? Status::Ok() : Error(rc, "read tasks");
+  return ReadRowsInBatches(count_tasks_.get(), select_tasks_.get(), "read tasks", out, total,
+                           batch_rows, flush);
 }
 
 // --- Legacy rows (bbs before the upstream row format: unencrypted protobuf blobs) ---
@@ -1051,126 +930,104 @@ Status SqliteStore::LoadDomains(Snapshot* out) {
 }
 
 Status SqliteStore::LoadLegacyDesiredLrps(Snapshot* out) {
-  size_t count = 0;
-  if (Status s = CountRows(count_desired_.get(), &count); !s.ok()) {
-    return s;
-  }
-  out->desired_lrps.reserve(count);
   sqlite3_stmt* stmt = select_desired_.get();
-  ResetOnExit reset(stmt);
   records::MetricTags tags;
-  int rc;
-  while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-    records::DesiredLRPRecord& record = out->desired_lrps.emplace_back();
-    auto* info = record.mutable_scheduling_info();
-    auto* key = info->mutable_desired_lrp_key();
-    ReadString(stmt, kDesiredProcessGuid, key->mutable_process_guid());
-    ReadString(stmt, kDesiredDomain, key->mutable_domain());
-    ReadString(stmt, kDesiredLogGuid, key->mutable_log_guid());
-    ReadString(stmt, kDesiredAnnotation, info->mutable_annotation());
-    info->set_instances(sqlite3_column_int(stmt, kDesiredInstances));
-    auto* resource = info->mutable_desired_lrp_resource();
-    resource->set_memory_mb(sqlite3_column_int(stmt, kDesiredMemoryMb));
-    resource->set_disk_mb(sqlite3_column_int(stmt, kDesiredDiskMb));
-    resource->set_max_pids(sqlite3_column_int(stmt, kDesiredMaxPids));
-    ReadString(stmt, kDesiredRootfs, resource->mutable_root_fs());
-    auto* tag = info->mutable_modification_tag();
-    ReadString(stmt, kDesiredTagEpoch, tag->mutable_epoch());
-    tag->set_index(static_cast<uint32_t>(sqlite3_column_int64(stmt, kDesiredTagIndex)));
-    ReadString(stmt, kDesiredRunInfo, record.mutable_run_info());
-    record.set_update_strategy(static_cast<models::DesiredLRP::UpdateStrategy>(
-        sqlite3_column_int(stmt, kDesiredUpdateStrategy)));
+  return ScanInto(
+      count_desired_.get(), stmt, "read desired lrps", &out->desired_lrps,
+      [&](records::DesiredLRPRecord& record) {
+        auto* info = record.mutable_scheduling_info();
+        auto* key = info->mutable_desired_lrp_key();
+        ReadString(stmt, kDesiredProcessGuid, key->mutable_process_guid());
+        ReadString(stmt, kDesiredDomain, key->mutable_domain());
+        ReadString(stmt, kDesiredLogGuid, key->mutable_log_guid());
+        ReadString(stmt, kDesiredAnnotation, info->mutable_annotation());
+        info->set_instances(sqlite3_column_int(stmt, kDesiredInstances));
+        auto* resource = info->mutable_desired_lrp_resource();
+        resource->set_memory_mb(sqlite3_column_int(stmt, kDesiredMemoryMb));
+        resource->set_disk_mb(sqlite3_column_int(stmt, kDesiredDiskMb));
+        resource->set_max_pids(sqlite3_column_int(stmt, kDesiredMaxPids));
+        ReadString(stmt, kDesiredRootfs, resource->mutable_root_fs());
+        auto* tag = info->mutable_modification_tag();
+        ReadString(stmt, kDesiredTagEpoch, tag->mutable_epoch());
+        tag->set_index(static_cast<uint32_t>(sqlite3_column_int64(stmt, kDesiredTagIndex)));
+        ReadString(stmt, kDesiredRunInfo, record.mutable_run_info());
+        record.set_update_strategy(static_cast<models::DesiredLRP::UpdateStrategy>(
+            sqlite3_column_int(stmt, kDesiredUpdateStrategy)));
 
-    const char* bad_column = nullptr;
-    if (!ParseColumn(stmt, kDesiredRoutes, info->mutable_routes())) {
-      bad_column = "routes";
-    } else if (!ParseColumn(stmt, kDesiredVolumePlacement, info->mutable_volume_placement())) {
-      bad_column = "volume_placement";
-    } else if (!DecodePlacementTags(ColumnBytes(stmt, kDesiredPlacementTags),
-                                    info->mutable_placementtags())) {
-      bad_column = "placement_tags";
-    } else if (!ParseColumn(stmt, kDesiredMetricTags, &tags)) {
-      bad_column = "metric_tags";
-    }
-    if (bad_column != nullptr) {
-      logger_.Error("failed-to-decode-desired-lrp", fmt::format("invalid {}", bad_column),
-                    {{"process_guid", key->process_guid()}});
-      out->desired_lrps.pop_back();
-      continue;
-    }
-    record.mutable_metric_tags()->swap(*tags.mutable_tags());
-  }
-  return rc == SQLITE_DONE ? Status::Ok() : Error(rc, "read desired lrps");
+        const char* bad_column = nullptr;
+        if (!ParseColumn(stmt, kDesiredRoutes, info->mutable_routes())) {
+          bad_column = "routes";
+        } else if (!ParseColumn(stmt, kDesiredVolumePlacement, info->mutable_volume_placement())) {
+          bad_column = "volume_placement";
+        } else if (!DecodePlacementTags(ColumnBytes(stmt, kDesiredPlacementTags),
+                                        info->mutable_placementtags())) {
+          bad_column = "placement_tags";
+        } else if (!ParseColumn(stmt, kDesiredMetricTags, &tags)) {
+          bad_column = "metric_tags";
+        }
+        if (bad_column != nullptr) {
+          logger_.Error("failed-to-decode-desired-lrp", fmt::format("invalid {}", bad_column),
+                        {{"process_guid", key->process_guid()}});
+          return false;
+        }
+        record.mutable_metric_tags()->swap(*tags.mutable_tags());
+        return true;
+      });
 }
 
 Status SqliteStore::LoadLegacyActualLrps(Snapshot* out) {
-  size_t count = 0;
-  if (Status s = CountRows(count_actual_.get(), &count); !s.ok()) {
-    return s;
-  }
-  out->actual_lrps.reserve(count);
   sqlite3_stmt* stmt = select_actual_.get();
-  ResetOnExit reset(stmt);
   records::InternalRoutes routes;
   records::StringMap tags;
-  int rc;
-  while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-    models::ActualLRP& lrp = out->actual_lrps.emplace_back();
-    auto* key = lrp.mutable_actual_lrp_key();
-    ReadString(stmt, kActualProcessGuid, key->mutable_process_guid());
-    key->set_index(sqlite3_column_int(stmt, kActualIndex));
-    ReadString(stmt, kActualDomain, key->mutable_domain());
-    lrp.set_presence(
-        static_cast<models::ActualLRP::Presence>(sqlite3_column_int(stmt, kActualPresence)));
-    ReadString(stmt, kActualState, lrp.mutable_state());
-    auto* instance = lrp.mutable_actual_lrp_instance_key();
-    ReadString(stmt, kActualInstanceGuid, instance->mutable_instance_guid());
-    ReadString(stmt, kActualCellId, instance->mutable_cell_id());
-    ReadString(stmt, kActualPlacementError, lrp.mutable_placement_error());
-    lrp.set_since(sqlite3_column_int64(stmt, kActualSince));
-    auto* tag = lrp.mutable_modification_tag();
-    ReadString(stmt, kActualTagEpoch, tag->mutable_epoch());
-    tag->set_index(static_cast<uint32_t>(sqlite3_column_int64(stmt, kActualTagIndex)));
-    lrp.set_crash_count(sqlite3_column_int(stmt, kActualCrashCount));
-    ReadString(stmt, kActualCrashReason, lrp.mutable_crash_reason());
-    if (!IsNull(stmt, kActualRoutable)) {
-      lrp.set_routable(sqlite3_column_int(stmt, kActualRoutable) != 0);
-    }
-    ReadString(stmt, kActualAvailabilityZone, lrp.mutable_availability_zone());
+  return ScanInto(
+      count_actual_.get(), stmt, "read actual lrps", &out->actual_lrps,
+      [&](models::ActualLRP& lrp) {
+        auto* key = lrp.mutable_actual_lrp_key();
+        ReadString(stmt, kActualProcessGuid, key->mutable_process_guid());
+        key->set_index(sqlite3_column_int(stmt, kActualIndex));
+        ReadString(stmt, kActualDomain, key->mutable_domain());
+        lrp.set_presence(
+            static_cast<models::ActualLRP::Presence>(sqlite3_column_int(stmt, kActualPresence)));
+        ReadString(stmt, kActualState, lrp.mutable_state());
+        auto* instance = lrp.mutable_actual_lrp_instance_key();
+        ReadString(stmt, kActualInstanceGuid, instance->mutable_instance_guid());
+        ReadString(stmt, kActualCellId, instance->mutable_cell_id());
+        ReadString(stmt, kActualPlacementError, lrp.mutable_placement_error());
+        lrp.set_since(sqlite3_column_int64(stmt, kActualSince));
+        auto* tag = lrp.mutable_modification_tag();
+        ReadString(stmt, kActualTagEpoch, tag->mutable_epoch());
+        tag->set_index(static_cast<uint32_t>(sqlite3_column_int64(stmt, kActualTagIndex)));
+        lrp.set_crash_count(sqlite3_column_int(stmt, kActualCrashCount));
+        ReadString(stmt, kActualCrashReason, lrp.mutable_crash_reason());
+        if (!IsNull(stmt, kActualRoutable)) {
+          lrp.set_routable(sqlite3_column_int(stmt, kActualRoutable) != 0);
+        }
+        ReadString(stmt, kActualAvailabilityZone, lrp.mutable_availability_zone());
 
-    const char* bad_column = nullptr;
-    if (!ParseColumn(stmt, kActualNetInfo, lrp.mutable_actual_lrp_net_info())) {
-      bad_column = "net_info";
-    } else if (!ParseColumn(stmt, kActualInternalRoutes, &routes)) {
-      bad_column = "internal_routes";
-    } else if (!ParseColumn(stmt, kActualMetricTags, &tags)) {
-      bad_column = "metric_tags";
-    }
-    if (bad_column != nullptr) {
-      logger_.Error("failed-to-decode-actual-lrp", fmt::format("invalid {}", bad_column),
-                    {{"process_guid", key->process_guid()},
-                     {"index", key->index()},
-                     {"presence", static_cast<int>(lrp.presence())}});
-      out->actual_lrps.pop_back();
-      continue;
-    }
-    lrp.mutable_actual_lrp_internal_routes()->Swap(routes.mutable_routes());
-    lrp.mutable_metric_tags()->swap(*tags.mutable_entries());
-  }
-  return rc == SQLITE_DONE ? Status::Ok() : Error(rc, "read actual lrps");
+        const char* bad_column = nullptr;
+        if (!ParseColumn(stmt, kActualNetInfo, lrp.mutable_actual_lrp_net_info())) {
+          bad_column = "net_info";
+        } else if (!ParseColumn(stmt, kActualInternalRoutes, &routes)) {
+          bad_column = "internal_routes";
+        } else if (!ParseColumn(stmt, kActualMetricTags, &tags)) {
+          bad_column = "metric_tags";
+        }
+        if (bad_column != nullptr) {
+          logger_.Error("failed-to-decode-actual-lrp", fmt::format("invalid {}", bad_column),
+                        {{"process_guid", key->process_guid()},
+                         {"index", key->index()},
+                         {"presence", static_cast<int>(lrp.presence())}});
+          return false;
+        }
+        lrp.mutable_actual_lrp_internal_routes()->Swap(routes.mutable_routes());
+        lrp.mutable_metric_tags()->swap(*tags.mutable_entries());
+        return true;
+      });
 }
 
 Status SqliteStore::LoadLegacyTasks(Snapshot* out) {
-  size_t count = 0;
-  if (Status s = CountRows(count_tasks_.get(), &count); !s.ok()) {
-    return s;
-  }
-  out->tasks.reserve(count);
   sqlite3_stmt* stmt = select_tasks_.get();
-  ResetOnExit reset(stmt);
-  int rc;
-  while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-    models::Task& task = out->tasks.emplace_back();
+  return ScanInto(count_tasks_.get(), stmt, "read tasks", &out->tasks, [&](models::Task& task) {
     ReadString(stmt, kTaskGuid, task.mutable_task_guid());
     ReadString(stmt, kTaskDomain, task.mutable_domain());
     task.set_updated_at(sqlite3_column_int64(stmt, kTaskUpdatedAt));
@@ -1186,10 +1043,10 @@ Status SqliteStore::LoadLegacyTasks(Snapshot* out) {
     if (!ParseColumn(stmt, kTaskDefinition, task.mutable_task_definition())) {
       logger_.Error("failed-to-decode-task", "invalid task_definition",
                     {{"task_guid", task.task_guid()}});
-      out->tasks.pop_back();
+      return false;
     }
-  }
-  return rc == SQLITE_DONE ? Status::Ok() : Error(rc, "read tasks");
+    return true;
+  });
 }
 
 }  // namespace bbs::storage

@@ -107,6 +107,22 @@ class SqliteStore final : public Store {
                         size_t batch_rows = 0, const std::function<void()>& flush = {});
   Status ReadTaskRows(std::vector<sql::TaskRow>* out, size_t* total = nullptr,
                       size_t batch_rows = 0, const std::function<void()>& flush = {});
+  // Counts the rows of `stmt` with `count_stmt` and hands the count to on_count(size_t), then
+  // steps through `stmt`, calling on_row() at each row; `what` names the scan in an error.
+  template <typename OnCount, typename OnRow>
+  Status ScanRows(sqlite3_stmt* count_stmt, sqlite3_stmt* stmt, std::string_view what,
+                  const OnCount& on_count, const OnRow& on_row);
+  // ScanRows into `out`: each row is read into a new element by read_row(T&), which returns
+  // false to drop it (a row that does not decode).
+  template <typename T, typename ReadRow>
+  Status ScanInto(sqlite3_stmt* count_stmt, sqlite3_stmt* stmt, std::string_view what,
+                  std::vector<T>* out, const ReadRow& read_row);
+  // What the three above share: `count_stmt` counts the rows `stmt` selects (in load.h's
+  // column order); `what` names the read in an error.
+  template <typename Row>
+  Status ReadRowsInBatches(sqlite3_stmt* count_stmt, sqlite3_stmt* stmt, std::string_view what,
+                           std::vector<Row>* out, size_t* total, size_t batch_rows,
+                           const std::function<void()>& flush);
   Status LoadLegacyDesiredLrps(Snapshot* out);
   Status LoadLegacyActualLrps(Snapshot* out);
   Status LoadLegacyTasks(Snapshot* out);

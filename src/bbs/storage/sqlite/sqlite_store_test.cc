@@ -21,15 +21,10 @@ namespace bbs::storage {
 namespace {
 
 using models::ActualLRP;
-using testing::CapturingSink;
 using testing::EqualsProto;
-using ::testing::HasSubstr;
 using testing::IsOk;
-using ::testing::IsSupersetOf;
-using testing::NullLogger;
 using ::testing::SizeIs;
 using testing::StatusIs;
-using testing::TempDir;
 
 // A second, raw connection to the same file, to look at and tamper with what the store wrote.
 class RawDb {
@@ -77,17 +72,28 @@ class RawDb {
 
 class SqliteStoreTest : public ::testing::Test {
  protected:
-  std::unique_ptr<SqliteStore> Open(Logger logger = NullLogger()) {
+  std::unique_ptr<SqliteStore> Open(Logger logger = testing::NullLogger()) {
     return OpenWith(testing::TestEncoder(), std::move(logger));
   }
   std::unique_ptr<SqliteStore> OpenWith(std::shared_ptr<const encryption::Encoder> encoder,
-                                        Logger logger = NullLogger()) {
+                                        Logger logger = testing::NullLogger()) {
     auto store = SqliteStore::Open(path_, std::move(logger), std::move(encoder));
     EXPECT_TRUE(store.ok()) << store.status().ToString();
     return store.ok() ? std::move(store).value() : nullptr;
   }
+  // Opens the file with `encoder` and loads it (an empty snapshot after a failure).
+  Snapshot OpenAndLoad(
+      std::shared_ptr<const encryption::Encoder> encoder = testing::TestEncoder()) {
+    Snapshot snapshot;
+    auto store = OpenWith(std::move(encoder));
+    EXPECT_NE(store, nullptr);
+    if (store != nullptr) {
+      EXPECT_THAT(store->Load(&snapshot), IsOk());
+    }
+    return snapshot;
+  }
 
-  TempDir dir_;
+  testing::TempDir dir_;
   std::string path_ = (dir_.path() / "bbs.db").string();
 };
 
@@ -100,13 +106,14 @@ TEST_F(SqliteStoreTest, CreatesUpstreamsTablesAndIndexes) {
        raw.Query("SELECT name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'")) {
     names.push_back(row[0]);
   }
-  EXPECT_THAT(names, IsSupersetOf({"configurations", "domains", "desired_lrps", "actual_lrps",
-                                   "tasks", "domains_expire_time_idx", "desired_lrps_domain_idx",
-                                   "actual_lrps_domain_idx", "actual_lrps_cell_id_idx",
-                                   "actual_lrps_since_idx", "actual_lrps_state_idx",
-                                   "actual_lrps_expire_time_idx", "tasks_domain_idx",
-                                   "tasks_state_idx", "tasks_cell_id_idx", "tasks_updated_at_idx",
-                                   "tasks_created_at_idx", "tasks_first_completed_at_idx"}));
+  EXPECT_THAT(names,
+              ::testing::IsSupersetOf(
+                  {"configurations", "domains", "desired_lrps", "actual_lrps", "tasks",
+                   "domains_expire_time_idx", "desired_lrps_domain_idx", "actual_lrps_domain_idx",
+                   "actual_lrps_cell_id_idx", "actual_lrps_since_idx", "actual_lrps_state_idx",
+                   "actual_lrps_expire_time_idx", "tasks_domain_idx", "tasks_state_idx",
+                   "tasks_cell_id_idx", "tasks_updated_at_idx", "tasks_created_at_idx",
+                   "tasks_first_completed_at_idx"}));
 }
 
 TEST_F(SqliteStoreTest, KeepsEveryIndexEmptySoWritesNeverUpdateOne) {
@@ -150,7 +157,7 @@ TEST_F(SqliteStoreTest, RefusesADatabaseWithANewerSchemaVersion) {
     raw.Exec(
         "UPDATE configurations SET value = '{\"CurrentVersion\":1772581988}' WHERE id = 'version'");
   }
-  auto store = SqliteStore::Open(path_, NullLogger(), testing::TestEncoder());
+  auto store = SqliteStore::Open(path_, testing::NullLogger(), testing::TestEncoder());
   ASSERT_FALSE(store.ok());
   EXPECT_THAT(store.status(), StatusIs(ErrorCode::kUnrecoverable));
   EXPECT_EQ(store.status().message(),
@@ -159,14 +166,14 @@ TEST_F(SqliteStoreTest, RefusesADatabaseWithANewerSchemaVersion) {
 
 TEST_F(SqliteStoreTest, RefusesAFileThatIsNotADatabase) {
   { std::ofstream(path_) << std::string(4096, 'x'); }
-  auto store = SqliteStore::Open(path_, NullLogger(), testing::TestEncoder());
+  auto store = SqliteStore::Open(path_, testing::NullLogger(), testing::TestEncoder());
   ASSERT_FALSE(store.ok());
   EXPECT_THAT(store.status(), StatusIs(ErrorCode::kUnrecoverable));
 }
 
 TEST_F(SqliteStoreTest, FailsToOpenInAMissingDirectory) {
-  auto store = SqliteStore::Open((dir_.path() / "missing" / "bbs.db").string(), NullLogger(),
-                                 testing::TestEncoder());
+  auto store = SqliteStore::Open((dir_.path() / "missing" / "bbs.db").string(),
+                                 testing::NullLogger(), testing::TestEncoder());
   ASSERT_FALSE(store.ok());
   EXPECT_THAT(store.status(), StatusIs(ErrorCode::kUnknownError));
 }
@@ -224,7 +231,7 @@ TEST_F(SqliteStoreTest, KeepsScalarsInColumnsAndNestedDataAsEncryptedEncodedValu
 }
 
 TEST_F(SqliteStoreTest, DeletesAndLogsRowsThatDoNotDecode) {
-  auto sink = std::make_shared<CapturingSink>();
+  auto sink = std::make_shared<testing::CapturingSink>();
   auto store = Open(Logger(sink, "bbs"));
   ASSERT_NE(store, nullptr);
   std::vector<Mutation> put = {
@@ -260,8 +267,8 @@ TEST_F(SqliteStoreTest, DeletesAndLogsRowsThatDoNotDecode) {
       continue;
     }
     ++errors;
-    EXPECT_THAT(json["message"].get<std::string>(), HasSubstr("failed-to-decode"));
-    EXPECT_THAT(line, HasSubstr("bad"));
+    EXPECT_THAT(json["message"].get<std::string>(), ::testing::HasSubstr("failed-to-decode"));
+    EXPECT_THAT(line, ::testing::HasSubstr("bad"));
   }
   EXPECT_EQ(errors, 3);
 
@@ -397,21 +404,15 @@ TEST_F(SqliteStoreTest, ReencryptsEveryRowWhenTheActiveKeyChanges) {
     }
   }
   // The old key can now be dropped.
-  auto store = OpenWith(only_new);
-  ASSERT_NE(store, nullptr);
-  Snapshot snapshot;
-  ASSERT_THAT(store->Load(&snapshot), IsOk());
-  ASSERT_THAT(snapshot.desired_lrps, SizeIs(1));
-  EXPECT_THAT(snapshot.desired_lrps[0], EqualsProto(desired));
-  ASSERT_THAT(snapshot.actual_lrps, SizeIs(1));
-  EXPECT_THAT(snapshot.actual_lrps[0], EqualsProto(actual));
-  ASSERT_THAT(snapshot.tasks, SizeIs(1));
-  EXPECT_THAT(snapshot.tasks[0], EqualsProto(task));
+  Snapshot snapshot = OpenAndLoad(only_new);
+  EXPECT_THAT(snapshot.desired_lrps, ::testing::ElementsAre(EqualsProto(desired)));
+  EXPECT_THAT(snapshot.actual_lrps, ::testing::ElementsAre(EqualsProto(actual)));
+  EXPECT_THAT(snapshot.tasks, ::testing::ElementsAre(EqualsProto(task)));
 }
 
 TEST_F(SqliteStoreTest, RefusesToStartWhenTheStoredKeyLabelIsUnknown) {
   ASSERT_NE(OpenWith(testing::TestEncoder("old")), nullptr);
-  auto store = SqliteStore::Open(path_, NullLogger(), testing::TestEncoder("new"));
+  auto store = SqliteStore::Open(path_, testing::NullLogger(), testing::TestEncoder("new"));
   ASSERT_FALSE(store.ok());
   EXPECT_THAT(store.status(), StatusIs(ErrorCode::kUnrecoverable));
   EXPECT_EQ(store.status().message(),
@@ -493,20 +494,15 @@ TEST_F(SqliteStoreTest, MigratesAFileWrittenBeforeTheUpstreamRowFormatWithoutLos
         Hex(task.task_definition().SerializeAsString()), task.rejection_count(),
         Quote(task.rejection_reason())));
   }
-  auto store = Open();
-  ASSERT_NE(store, nullptr);
-  Snapshot snapshot;
-  ASSERT_THAT(store->Load(&snapshot), IsOk());
-  ASSERT_THAT(snapshot.desired_lrps, SizeIs(1));
-  EXPECT_THAT(snapshot.desired_lrps[0], EqualsProto(desired));
+  Snapshot snapshot = OpenAndLoad();
+  EXPECT_THAT(snapshot.desired_lrps, ::testing::ElementsAre(EqualsProto(desired)));
   ASSERT_THAT(snapshot.actual_lrps, SizeIs(2));
   EXPECT_THAT(*testing::FindActualLrp(snapshot, "pg", 0, ActualLRP::EVACUATING),
               EqualsProto(actual));
   unroutable.set_routable(false);
   EXPECT_THAT(*testing::FindActualLrp(snapshot, "pg", 1, ActualLRP::ORDINARY),
               EqualsProto(unroutable));
-  ASSERT_THAT(snapshot.tasks, SizeIs(1));
-  EXPECT_THAT(snapshot.tasks[0], EqualsProto(task));
+  EXPECT_THAT(snapshot.tasks, ::testing::ElementsAre(EqualsProto(task)));
 
   RawDb raw(path_);
   EXPECT_EQ(raw.Query("SELECT value FROM configurations WHERE id = 'version'")[0][0],
@@ -528,7 +524,7 @@ TEST_F(SqliteStoreTest, ARejectedCommitLeavesTheStoreUsable) {
   std::vector<Mutation> bad = {PutDomain{"good", 0}, PutDomain{"bad", 0}};
   Status status = store->Commit(bad);
   EXPECT_THAT(status, StatusIs(ErrorCode::kUnknownError));
-  EXPECT_THAT(status.message(), HasSubstr("no bad domains"));
+  EXPECT_THAT(status.message(), ::testing::HasSubstr("no bad domains"));
   std::vector<Mutation> good = {PutDomain{"good", 0}};
   ASSERT_THAT(store->Commit(good), IsOk());
   Snapshot snapshot;
