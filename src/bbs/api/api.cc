@@ -105,19 +105,27 @@ std::string EncodeGroups(const std::vector<state::ActualLrpPtr>& lrps) {
 }
 
 // Start/evacuate-running parameters; r0 routes drop internal routes and metric tags.
+// Assigns every field of `*p`, so a reused `*p` keeps its strings' capacity.
+template <typename Req>
+void AssignStartParams(const Req& req, bool r1, domain::StartParams* p) {
+  p->key = req.actual_lrp_key();
+  p->instance_key = req.actual_lrp_instance_key();
+  p->net_info = req.actual_lrp_net_info();
+  p->internal_routes.clear();
+  p->metric_tags.clear();
+  if (r1) {
+    p->internal_routes.assign(req.actual_lrp_internal_routes().begin(),
+                              req.actual_lrp_internal_routes().end());
+    for (const auto& [k, v] : req.metric_tags()) p->metric_tags[k] = v;
+  }
+  p->routable = req.has_routable() ? req.routable() : true;
+  p->availability_zone = req.availability_zone();
+}
+
 template <typename Req>
 domain::StartParams StartParamsOf(const Req& req, bool r1) {
   domain::StartParams p;
-  p.key = req.actual_lrp_key();
-  p.instance_key = req.actual_lrp_instance_key();
-  p.net_info = req.actual_lrp_net_info();
-  if (r1) {
-    p.internal_routes.assign(req.actual_lrp_internal_routes().begin(),
-                             req.actual_lrp_internal_routes().end());
-    for (const auto& [k, v] : req.metric_tags()) p.metric_tags[k] = v;
-  }
-  p.routable = req.has_routable() ? req.routable() : true;
-  p.availability_zone = req.availability_zone();
+  AssignStartParams(req, r1, &p);
   return p;
 }
 
@@ -191,11 +199,14 @@ http::Router Api::Router(events::Hub* hub, WorkerPool* pool, metrics::BbsMetrics
   using InlineHandler = std::function<std::optional<std::string>(const Call&)>;
   auto inline_start = [engine = engine_](bool r1) -> InlineHandler {
     return [engine, r1](const Call& call) -> std::optional<std::string> {
-      models::StartActualLRPRequest req;
+      // Reused per I/O thread: parsing and copying into them allocates nothing once warm.
+      thread_local models::StartActualLRPRequest req;
+      thread_local domain::StartParams params;
       if (call.json || !req.ParseFromString(call.body) || !wire::Validate(req).ok()) {
         return std::nullopt;
       }
-      if (!engine->actual_lrps().StartChangesNothing(StartParamsOf(req, r1))) return std::nullopt;
+      AssignStartParams(req, r1, &params);
+      if (!engine->actual_lrps().StartChangesNothing(params)) return std::nullopt;
       return ErrorResponse(Status::Ok());
     };
   };
@@ -210,17 +221,17 @@ http::Router Api::Router(events::Hub* hub, WorkerPool* pool, metrics::BbsMetrics
         bind_route(
             method, path, name,
             [pool, shared, route, logger, fast](http::Request&& req, http::Responder respond) {
-              auto call =
-                  std::make_shared<Call>(Call{std::move(req.body), std::move(req.request_id),
-                                              IsJsonContentType(req.content_type)});
+              Call direct{std::move(req.body), std::move(req.request_id),
+                          IsJsonContentType(req.content_type)};
               bool json = AcceptsJson(req.accept);
               if (fast) {
-                if (std::optional<std::string> body = fast(*call)) {
+                if (std::optional<std::string> body = fast(direct)) {
                   if (logger.DebugEnabled()) logger.Debug("serving", {{"route", route}});
                   respond(Answer(route, json, std::move(*body)));
                   return;
                 }
               }
+              auto call = std::make_shared<Call>(std::move(direct));
               bool queued = pool->Submit([shared, call, respond, route, logger, json] {
                 if (logger.DebugEnabled()) logger.Debug("serving", {{"route", route}});
                 respond(Answer(route, json, (*shared)(*call)));

@@ -305,5 +305,27 @@ TEST_F(ApiTest, AStartHeartbeatThatChangesNothingIsAnsweredWithoutTheWorkerPool)
   EXPECT_EQ(Serve("POST /v1/actual_lrps/start.r1", start.SerializeAsString(), "", "").status, 503);
 }
 
+TEST_F(ApiTest, EachStartHeartbeatAnsweredInlineIsJudgedOnItsOwnFieldsOnly) {
+  ASSERT_THAT(engine_.desired_lrps().DesireLrp(RunnableLrp("pg-tags", 1), ""), IsOk());
+  models::StartActualLRPRequest start;
+  start.mutable_actual_lrp_key()->set_process_guid("pg-tags");
+  start.mutable_actual_lrp_key()->set_index(0);
+  start.mutable_actual_lrp_key()->set_domain("d");
+  start.mutable_actual_lrp_instance_key()->set_instance_guid("ig-1");
+  start.mutable_actual_lrp_instance_key()->set_cell_id("cell-1");
+  start.mutable_actual_lrp_net_info()->set_address("10.0.0.1");
+  (*start.mutable_metric_tags())["tag"] = "value";
+  EXPECT_EQ(Call("POST /v1/actual_lrps/start.r1", start.SerializeAsString()), "");
+  pool_.Shutdown();  // from here on, only a start that changes nothing is answered (not 503)
+  EXPECT_EQ(Call("POST /v1/actual_lrps/start.r1", start.SerializeAsString()), "");
+  // r0 drops the tags, so the same body there would clear them: a write.
+  EXPECT_EQ(Serve("POST /v1/actual_lrps/start", start.SerializeAsString(), "", "").status, 503);
+  models::StartActualLRPRequest untagged = start;
+  untagged.clear_metric_tags();
+  EXPECT_EQ(Serve("POST /v1/actual_lrps/start.r1", untagged.SerializeAsString(), "", "").status,
+            503);
+  EXPECT_EQ(Call("POST /v1/actual_lrps/start.r1", start.SerializeAsString()), "");
+}
+
 }  // namespace
 }  // namespace bbs::api

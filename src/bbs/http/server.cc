@@ -302,13 +302,18 @@ class PostGate {
 
   void Close() {
     std::lock_guard<std::mutex> lock(mu_);
-    open_ = false;
+    open_.store(false, std::memory_order_release);
   }
 
  private:
   std::mutex mu_;
-  bool open_ = true;
+  std::atomic<bool> open_{true};  // written under mu_
 };
+
+// The gate of the server whose I/O thread this is (null on any other thread). Its io_context
+// cannot go away while one of its threads runs, so such a thread needs no lock to reach a
+// session.
+thread_local const PostGate* t_io_thread_gate = nullptr;
 
 class ServerImpl {
  public:
@@ -948,6 +953,15 @@ bool PostGate::Post(const std::weak_ptr<Session>& weak, Fn fn) {
 }
 
 void PostGate::Deliver(const std::weak_ptr<Session>& weak, uint64_t sequence, Response response) {
+  if (t_io_thread_gate == this) {
+    // A handler that answered in place, on the session's strand (the common case): no lock.
+    std::shared_ptr<Session> session = weak.lock();
+    if (!session) return;
+    if (session->OnStrand() && open_.load(std::memory_order_acquire)) {
+      session->Deliver(sequence, std::move(response));
+      return;
+    }
+  }
   std::shared_ptr<Session> session;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -1039,6 +1053,7 @@ Status ServerImpl::Start() {
 }
 
 void ServerImpl::RunThread() {
+  t_io_thread_gate = gate_.get();
   for (;;) {
     try {
       ioc_.run();

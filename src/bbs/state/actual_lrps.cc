@@ -42,9 +42,12 @@ Status ActualLrps::ClaimActualLrp(const std::string& process_guid, int32_t index
 }
 
 bool ActualLrps::StartChangesNothing(const domain::StartParams& params) const {
-  LrpSnapshot snap = ctx_.model->SnapshotLrp(params.key.process_guid(), params.key.index());
-  auto d = domain::Start(snap.rows(), params, ctx_.clock->NowNanos(), "");
-  return d.status.ok() && d.puts.empty() && d.deletes.empty();
+  const int64_t now = ctx_.clock->NowNanos();
+  return ctx_.model->WithLrpRows(params.key.process_guid(), params.key.index(),
+                                 [&](const domain::LrpRows& rows) {
+                                   auto d = domain::Start(rows, params, now, "");
+                                   return d.status.ok() && d.puts.empty() && d.deletes.empty();
+                                 });
 }
 
 Status ActualLrps::StartActualLrp(const domain::StartParams& params) {

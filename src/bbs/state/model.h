@@ -95,6 +95,23 @@ class Model {
   size_t TaskCount() const;
 
   LrpSnapshot SnapshotLrp(const std::string& process_guid, int32_t index) const;
+  // Returns fn(rows) for the rows of (process_guid, index), called under the shared lock: no
+  // desired LRP, no shared_ptr copied. For short pure reads (the idempotent heartbeat); `fn`
+  // must not call back into the model nor keep the pointers.
+  template <typename Fn>
+  auto WithLrpRows(const std::string& process_guid, int32_t index, Fn&& fn) const {
+    std::shared_lock lock(mu_);
+    domain::LrpRows rows;
+    if (auto it = processes_.find(process_guid); it != processes_.end()) {
+      if (auto ait = it->second.actuals.find(index); ait != it->second.actuals.end()) {
+        const auto& slots = ait->second.by_presence;
+        auto raw = [](const StoredActualPtr& p) { return p ? &p->lrp : nullptr; };
+        rows = {raw(slots[models::ActualLRP::ORDINARY]), raw(slots[models::ActualLRP::EVACUATING]),
+                raw(slots[models::ActualLRP::SUSPECT])};
+      }
+    }
+    return fn(rows);
+  }
   ProcessSnapshot SnapshotProcess(const std::string& process_guid) const;
   // Indices of the process's ORDINARY rows.
   std::set<int32_t> OrdinaryIndices(const std::string& process_guid) const;
