@@ -95,22 +95,29 @@ class Model {
   size_t TaskCount() const;
 
   LrpSnapshot SnapshotLrp(const std::string& process_guid, int32_t index) const;
-  // Returns fn(rows) for the rows of (process_guid, index), called under the shared lock: no
-  // desired LRP, no shared_ptr copied. For short pure reads (the idempotent heartbeat); `fn`
-  // must not call back into the model nor keep the pointers.
+  // Returns fn(rows) for the rows of (process_guid, index): no desired LRP decoded, no
+  // shared_ptr made. For short pure reads (the idempotent heartbeat); the rows live in
+  // per-thread scratch, so `fn` must not keep the pointers nor call WithLrpRows again.
   template <typename Fn>
   auto WithLrpRows(const std::string& process_guid, int32_t index, Fn&& fn) const {
-    std::shared_lock lock(mu_);
-    domain::LrpRows rows;
-    if (auto it = processes_.find(process_guid); it != processes_.end()) {
-      if (auto ait = it->second.actuals.find(index); ait != it->second.actuals.end()) {
-        const auto& slots = ait->second.by_presence;
-        auto raw = [](const StoredActualPtr& p) { return p ? &p->lrp : nullptr; };
-        rows = {raw(slots[models::ActualLRP::ORDINARY]), raw(slots[models::ActualLRP::EVACUATING]),
-                raw(slots[models::ActualLRP::SUSPECT])};
+    // The rows are decoded into per-thread scratch messages reused from call to call (a warm
+    // heartbeat allocates almost nothing); `fn` runs after the lock is released.
+    thread_local std::array<models::ActualLRP, 3> scratch;
+    std::array<const models::ActualLRP*, 3> found{};
+    {
+      std::shared_lock lock(mu_);
+      if (auto it = processes_.find(process_guid); it != processes_.end()) {
+        for (int presence = 0; presence < 3; ++presence) {
+          if (const StoredActual* row = FindRow(it->second, index, presence)) {
+            scratch[presence].ParseFromString(row->wire);  // the model's own bytes
+            found[presence] = &scratch[presence];
+          }
+        }
       }
     }
-    return fn(rows);
+    return fn(domain::LrpRows{found[models::ActualLRP::ORDINARY],
+                              found[models::ActualLRP::EVACUATING],
+                              found[models::ActualLRP::SUSPECT]});
   }
   ProcessSnapshot SnapshotProcess(const std::string& process_guid) const;
   // Indices of the process's ORDINARY rows.
