@@ -70,6 +70,19 @@ class RawDb {
   sqlite3* db_ = nullptr;
 };
 
+// Appends `count` processes pg-<i> (a desired LRP with `instances` actual rows 0..) and as many
+// tasks task-<i> to *put.
+void AddProcessesAndTasks(int count, int instances, std::vector<Mutation>* put) {
+  for (int i = 0; i < count; ++i) {
+    std::string guid = "pg-" + std::to_string(i);
+    put->push_back(PutDesiredLrp{testing::FullDesiredLrp(guid, i)});
+    for (int index = 0; index < instances; ++index) {
+      put->push_back(PutActualLrp{testing::SmallActualLrp(guid, index)});
+    }
+    put->push_back(PutTask{testing::SmallTask("task-" + std::to_string(i))});
+  }
+}
+
 class SqliteStoreTest : public ::testing::Test {
  protected:
   std::unique_ptr<SqliteStore> Open(Logger logger = testing::NullLogger()) {
@@ -283,13 +296,7 @@ TEST_F(SqliteStoreTest, LoadsInSmallBatchesEveryRowAndDropsOnlyTheUndecodableOne
   auto store = Open();
   ASSERT_NE(store, nullptr);
   std::vector<Mutation> put;
-  for (int i = 0; i < 11; ++i) {
-    std::string guid = "pg-" + std::to_string(i);
-    put.push_back(PutDesiredLrp{testing::FullDesiredLrp(guid, i)});
-    put.push_back(PutActualLrp{testing::SmallActualLrp(guid, 0)});
-    put.push_back(PutActualLrp{testing::SmallActualLrp(guid, 1)});
-    put.push_back(PutTask{testing::SmallTask("task-" + std::to_string(i))});
-  }
+  AddProcessesAndTasks(11, 2, &put);
   ASSERT_THAT(store->Commit(put), IsOk());
   Snapshot whole;
   ASSERT_THAT(store->Load(&whole), IsOk());
@@ -338,12 +345,7 @@ TEST_F(SqliteStoreTest, HandsEachDecodedBatchToOnBatchAndKeepsOnlyTheRest) {
   auto store = Open();
   ASSERT_NE(store, nullptr);
   std::vector<Mutation> put = {PutDomain{"cf-apps", 5}};
-  for (int i = 0; i < 7; ++i) {
-    std::string guid = "pg-" + std::to_string(i);
-    put.push_back(PutDesiredLrp{testing::FullDesiredLrp(guid, i)});
-    put.push_back(PutActualLrp{testing::SmallActualLrp(guid, 0)});
-    put.push_back(PutTask{testing::SmallTask("task-" + std::to_string(i))});
-  }
+  AddProcessesAndTasks(7, 1, &put);
   ASSERT_THAT(store->Commit(put), IsOk());
   Snapshot whole;
   ASSERT_THAT(store->Load(&whole), IsOk());
