@@ -23,8 +23,9 @@ namespace bbs::storage {
 namespace {
 
 constexpr int kBusyTimeoutMs = 5000;
-// Negative = KiB. Large enough to keep the indexes of 250k actual LRPs hot.
-constexpr const char* kCacheSizePragma = "PRAGMA cache_size=-65536";
+// Negative = KiB. The model serves every read from memory and the indexes stay empty, so the
+// cache only needs the tables' interior pages for the upserts (leaf pages come from the OS).
+constexpr const char* kCacheSizePragma = "PRAGMA cache_size=-16384";
 
 // Upstream's final schema (spec/behavior.md §10.1) in SQLite types: encrypted columns are TEXT
 // holding encoded values; the legacy columns actual_lrps.evacuating and expire_time are kept.
