@@ -78,6 +78,23 @@ class EtcdHaTest : public ::testing::Test {
     EXPECT_TRUE(bbs.WaitForLine(kWaiting, 30000, &line));
   }
 
+  // An active bbs that serves and a passive one waiting for the lock, with their API ports.
+  struct ActiveAndPassive {
+    int active_port = 0;
+    std::unique_ptr<BbsProcess> active;
+    int passive_port = 0;
+    std::unique_ptr<BbsProcess> passive;
+  };
+  void StartActiveAndPassive(ActiveAndPassive* pair) {
+    pair->active_port = FreePort();
+    pair->active = MakeBbs(pair->active_port, "bbs-uuid-a");
+    ASSERT_TRUE(pair->active->Start()) << pair->active->error();
+    pair->passive_port = FreePort();
+    pair->passive = MakeBbs(pair->passive_port, "bbs-uuid-b");
+    ASSERT_TRUE(pair->passive->Launch());
+    WaitUntilPassive(*pair->passive);
+  }
+
   // Whether etcd holds the desired LRP `guid` under this test's root (read from etcd itself, not
   // from a bbs, whose memory would not show a write made behind its back).
   bool StoredInEtcd(const std::string& guid) {
@@ -133,13 +150,11 @@ TEST_F(EtcdHaTest, OneProcessIsActiveThePassiveRefusesConnectionsAndAGracefulSto
 }
 
 TEST_F(EtcdHaTest, KillingTheActiveUnderWritesLetsThePassiveServeEveryAcknowledgedWrite) {
-  int active_port = FreePort();
-  auto active = MakeBbs(active_port, "bbs-uuid-a");
-  ASSERT_TRUE(active->Start()) << active->error();
-  int passive_port = FreePort();
-  auto passive = MakeBbs(passive_port, "bbs-uuid-b");
-  ASSERT_TRUE(passive->Launch());
-  WaitUntilPassive(*passive);
+  ActiveAndPassive pair;
+  ASSERT_NO_FATAL_FAILURE(StartActiveAndPassive(&pair));
+  const int active_port = pair.active_port, passive_port = pair.passive_port;
+  auto& active = pair.active;
+  auto& passive = pair.passive;
 
   // Writers keep desiring LRPs until the active disappears under them.
   AcknowledgedWrites writes(active_port, 4);
@@ -162,13 +177,11 @@ TEST_F(EtcdHaTest, KillingTheActiveUnderWritesLetsThePassiveServeEveryAcknowledg
 }
 
 TEST_F(EtcdHaTest, AnActivePausedPastItsLeaseIsReplacedCommitsNothingAndExits) {
-  int active_port = FreePort();
-  auto active = MakeBbs(active_port, "bbs-uuid-a");
-  ASSERT_TRUE(active->Start()) << active->error();
-  int passive_port = FreePort();
-  auto passive = MakeBbs(passive_port, "bbs-uuid-b");
-  ASSERT_TRUE(passive->Launch());
-  WaitUntilPassive(*passive);
+  ActiveAndPassive pair;
+  ASSERT_NO_FATAL_FAILURE(StartActiveAndPassive(&pair));
+  const int active_port = pair.active_port, passive_port = pair.passive_port;
+  auto& active = pair.active;
+  auto& passive = pair.passive;
 
   // The lease lapses while the holder is stopped: etcd deletes the lock key, the passive takes
   // it over.
