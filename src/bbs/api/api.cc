@@ -216,15 +216,14 @@ http::Router Api::Router(events::Hub* hub, WorkerPool* pool, metrics::BbsMetrics
   // the committer, whose completion releases the key lock and answers (design.md §3), with no
   // worker-pool thread in between. Anything else (the lock taken, outbound work, a decode or
   // validation error, JSON) goes through the pool as every route does.
-  // An inline handler answers through `answer` (now, or later from another thread) and returns
-  // true, or returns false having changed nothing.
-  using Answerer = Reply;
-  using InlineHandler = std::function<bool(const Call&, const Answerer&)>;
-  auto answer_status = [](const Answerer& answer) {
+  // An inline handler answers through its Reply (now, or later from another thread) and
+  // returns true, or returns false having changed nothing.
+  using InlineHandler = std::function<bool(const Call&, const Reply&)>;
+  auto answer_status = [](const Reply& answer) {
     return [answer](Status s) { answer(ErrorResponse(s)); };
   };
   auto inline_start = [engine = engine_, answer_status](bool r1) -> InlineHandler {
-    return [engine, r1, answer_status](const Call& call, const Answerer& answer) {
+    return [engine, r1, answer_status](const Call& call, const Reply& answer) {
       // Reused per I/O thread: parsing and copying into them allocates nothing once warm.
       thread_local models::StartActualLRPRequest req;
       thread_local domain::StartParams params;
@@ -239,7 +238,7 @@ http::Router Api::Router(events::Hub* hub, WorkerPool* pool, metrics::BbsMetrics
       return engine->actual_lrps().TryStartActualLrp(params, answer_status(answer));
     };
   };
-  auto inline_claim = [engine = engine_, answer_status](const Call& call, const Answerer& answer) {
+  auto inline_claim = [engine = engine_, answer_status](const Call& call, const Reply& answer) {
     thread_local models::ClaimActualLRPRequest req;
     if (call.json || !req.ParseFromString(call.body) || !wire::Validate(req).ok()) return false;
     return engine->actual_lrps().TryClaimActualLrp(
