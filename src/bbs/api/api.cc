@@ -171,6 +171,24 @@ http::Response Answer(const std::string& route, bool json, std::string body) {
   return r;
 }
 
+// A unary route's name and logger, shared by its handler and its pending answers.
+struct RouteInfo {
+  std::string route;
+  Logger logger;
+};
+
+// Answers a unary route's body through its Responder (from any thread).
+struct Reply {
+  http::Responder respond;
+  std::shared_ptr<const RouteInfo> info;
+  bool json;
+
+  void operator()(std::string body) const {
+    if (info->logger.DebugEnabled()) info->logger.Debug("serving", {{"route", info->route}});
+    respond(Answer(info->route, json, std::move(body)));
+  }
+};
+
 http::Response Failure(int status) {
   http::Response r;
   r.status = status;
@@ -193,51 +211,66 @@ http::Router Api::Router(events::Hub* hub, WorkerPool* pool, metrics::BbsMetrics
     }
     router.Add(method, path, name, std::move(handler));
   };
-  // Start heartbeats that change nothing (the reps' periodic ones) are answered on the I/O
-  // thread, from memory, without the hop to the worker pool and back; anything else (a write, a
-  // decode or validation error, JSON) goes through the pool as every route does.
-  using InlineHandler = std::function<std::optional<std::string>(const Call&)>;
-  auto inline_start = [engine = engine_](bool r1) -> InlineHandler {
-    return [engine, r1](const Call& call) -> std::optional<std::string> {
+  // Claims and starts are decided on the I/O thread when their key lock is free: a heartbeat
+  // that changes nothing is answered at once, from memory; a write goes from the I/O thread to
+  // the committer, whose completion releases the key lock and answers (design.md §3), with no
+  // worker-pool thread in between. Anything else (the lock taken, outbound work, a decode or
+  // validation error, JSON) goes through the pool as every route does.
+  // An inline handler answers through its Reply (now, or later from another thread) and
+  // returns true, or returns false having changed nothing.
+  using InlineHandler = std::function<bool(const Call&, const Reply&)>;
+  auto answer_status = [](const Reply& answer) {
+    return [answer](Status s) { answer(ErrorResponse(s)); };
+  };
+  auto inline_start = [engine = engine_, answer_status](bool r1) -> InlineHandler {
+    return [engine, r1, answer_status](const Call& call, const Reply& answer) {
       // Reused per I/O thread: parsing and copying into them allocates nothing once warm.
       thread_local models::StartActualLRPRequest req;
       thread_local domain::StartParams params;
       if (call.json || !req.ParseFromString(call.body) || !wire::Validate(req).ok()) {
-        return std::nullopt;
+        return false;
       }
       AssignStartParams(req, r1, &params);
-      if (!engine->actual_lrps().StartChangesNothing(params)) return std::nullopt;
-      return ErrorResponse(Status::Ok());
+      if (engine->actual_lrps().StartChangesNothing(params)) {
+        answer(ErrorResponse(Status::Ok()));
+        return true;
+      }
+      return engine->actual_lrps().TryStartActualLrp(params, answer_status(answer));
     };
   };
+  auto inline_claim = [engine = engine_, answer_status](const Call& call, const Reply& answer) {
+    thread_local models::ClaimActualLRPRequest req;
+    if (call.json || !req.ParseFromString(call.body) || !wire::Validate(req).ok()) return false;
+    return engine->actual_lrps().TryClaimActualLrp(
+        req.process_guid(), req.index(), req.actual_lrp_instance_key(), answer_status(answer));
+  };
   const std::map<std::string, InlineHandler> inline_routes = {
-      {"StartActualLRP", inline_start(true)}, {"StartActualLRP_r0", inline_start(false)}};
+      {"StartActualLRP", inline_start(true)},
+      {"StartActualLRP_r0", inline_start(false)},
+      {"ClaimActualLRP", inline_claim}};
   ForEachRoute(
       [&](const char* method, const char* path, const char* name, UnaryHandler handler) {
         auto shared = std::make_shared<UnaryHandler>(std::move(handler));
         std::string route = name;
         auto it = inline_routes.find(route);
         InlineHandler fast = it == inline_routes.end() ? nullptr : it->second;
-        bind_route(
-            method, path, name,
-            [pool, shared, route, logger, fast](http::Request&& req, http::Responder respond) {
-              Call direct{std::move(req.body), std::move(req.request_id),
-                          IsJsonContentType(req.content_type)};
-              bool json = AcceptsJson(req.accept);
-              if (fast) {
-                if (std::optional<std::string> body = fast(direct)) {
-                  if (logger.DebugEnabled()) logger.Debug("serving", {{"route", route}});
-                  respond(Answer(route, json, std::move(*body)));
-                  return;
-                }
-              }
-              auto call = std::make_shared<Call>(std::move(direct));
-              bool queued = pool->Submit([shared, call, respond, route, logger, json] {
-                if (logger.DebugEnabled()) logger.Debug("serving", {{"route", route}});
-                respond(Answer(route, json, (*shared)(*call)));
-              });
-              if (!queued) respond(Failure(503));
-            });
+        bind_route(method, path, name,
+                   [pool, shared, route, logger, fast,
+                    info = std::make_shared<const RouteInfo>(RouteInfo{route, logger})](
+                       http::Request&& req, http::Responder respond) {
+                     Call direct{std::move(req.body), std::move(req.request_id),
+                                 IsJsonContentType(req.content_type)};
+                     bool json = AcceptsJson(req.accept);
+                     if (fast) {
+                       if (fast(direct, Reply{respond, info, json})) return;
+                     }
+                     auto call = std::make_shared<Call>(std::move(direct));
+                     bool queued = pool->Submit([shared, call, respond, route, logger, json] {
+                       if (logger.DebugEnabled()) logger.Debug("serving", {{"route", route}});
+                       respond(Answer(route, json, (*shared)(*call)));
+                     });
+                     if (!queued) respond(Failure(503));
+                   });
       },
       [&](const char* method, const char* path, const char* name, events::StreamKind kind) {
         bind_route(method, path, name, StreamHandler(hub, kind));

@@ -286,8 +286,19 @@ TEST_F(ApiTest, WithMetricsEveryRouteIsCountedUnderItsName) {
   EXPECT_TRUE(found);
 }
 
-TEST_F(ApiTest, AStartHeartbeatThatChangesNothingIsAnsweredWithoutTheWorkerPool) {
+TEST_F(ApiTest, ClaimsAndStartsAreAnsweredWithoutTheWorkerPoolWhenTheirKeyIsFree) {
   ASSERT_THAT(engine_.desired_lrps().DesireLrp(RunnableLrp("pg-hb", 1), ""), IsOk());
+  pool_.Shutdown();  // from here on, a request that reaches the pool is refused (503)
+  models::ClaimActualLRPRequest claim;
+  claim.set_process_guid("pg-hb");
+  claim.set_index(0);
+  claim.mutable_actual_lrp_instance_key()->set_instance_guid("ig-1");
+  claim.mutable_actual_lrp_instance_key()->set_cell_id("cell-1");
+  EXPECT_EQ(Call("POST /v1/actual_lrps/claim", claim.SerializeAsString()), "");
+  auto rows = engine_.model().ActualLrps({"", "", "pg-hb", 0});
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0]->state(), "CLAIMED");  // memory shows the write before the answer
+
   models::StartActualLRPRequest start;
   start.mutable_actual_lrp_key()->set_process_guid("pg-hb");
   start.mutable_actual_lrp_key()->set_index(0);
@@ -296,13 +307,27 @@ TEST_F(ApiTest, AStartHeartbeatThatChangesNothingIsAnsweredWithoutTheWorkerPool)
   start.mutable_actual_lrp_instance_key()->set_cell_id("cell-1");
   start.mutable_actual_lrp_net_info()->set_address("10.0.0.1");
   start.mutable_actual_lrp_net_info()->set_instance_address("10.0.0.2");
-  // The first start writes (through the pool); the same heartbeat again changes nothing.
   EXPECT_EQ(Call("POST /v1/actual_lrps/start.r1", start.SerializeAsString()), "");
-  pool_.Shutdown();  // from here on, a request that reaches the pool is refused (503)
+  const int64_t commits = store_.commit_count();
+  // The same heartbeat again changes nothing and writes nothing.
   EXPECT_EQ(Call("POST /v1/actual_lrps/start.r1", start.SerializeAsString()), "");
-  // A start that would write still goes through the pool.
+  EXPECT_EQ(store_.commit_count(), commits);
+  // A start that changes the row is written.
   start.mutable_actual_lrp_net_info()->set_address("10.0.0.9");
-  EXPECT_EQ(Serve("POST /v1/actual_lrps/start.r1", start.SerializeAsString(), "", "").status, 503);
+  EXPECT_EQ(Call("POST /v1/actual_lrps/start.r1", start.SerializeAsString()), "");
+  EXPECT_EQ(store_.commit_count(), commits + 1);
+  rows = engine_.model().ActualLrps({"", "", "pg-hb", 0});
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0]->state(), "RUNNING");
+  EXPECT_EQ(rows[0]->actual_lrp_net_info().address(), "10.0.0.9");
+  // A refused claim is answered with its error, still without the pool.
+  claim.mutable_actual_lrp_instance_key()->set_instance_guid("ig-2");
+  models::ActualLRPLifecycleResponse refused;
+  ASSERT_TRUE(
+      refused.ParseFromString(Call("POST /v1/actual_lrps/claim", claim.SerializeAsString())));
+  EXPECT_EQ(refused.error().type(), models::Error::ActualLRPCannotBeClaimed);
+  // What the I/O thread does not decide (JSON) still goes to the pool.
+  EXPECT_EQ(Serve("POST /v1/actual_lrps/claim", "{}", "application/json", "").status, 503);
 }
 
 TEST_F(ApiTest, EachStartHeartbeatAnsweredInlineIsJudgedOnItsOwnFieldsOnly) {
@@ -316,15 +341,18 @@ TEST_F(ApiTest, EachStartHeartbeatAnsweredInlineIsJudgedOnItsOwnFieldsOnly) {
   start.mutable_actual_lrp_net_info()->set_address("10.0.0.1");
   (*start.mutable_metric_tags())["tag"] = "value";
   EXPECT_EQ(Call("POST /v1/actual_lrps/start.r1", start.SerializeAsString()), "");
-  pool_.Shutdown();  // from here on, only a start that changes nothing is answered (not 503)
+  int64_t commits = store_.commit_count();
   EXPECT_EQ(Call("POST /v1/actual_lrps/start.r1", start.SerializeAsString()), "");
-  // r0 drops the tags, so the same body there would clear them: a write.
-  EXPECT_EQ(Serve("POST /v1/actual_lrps/start", start.SerializeAsString(), "", "").status, 503);
+  EXPECT_EQ(store_.commit_count(), commits);  // changes nothing
+  // r0 drops the tags, so the same body there clears them: a write.
+  EXPECT_EQ(Call("POST /v1/actual_lrps/start", start.SerializeAsString()), "");
+  EXPECT_EQ(store_.commit_count(), ++commits);
   models::StartActualLRPRequest untagged = start;
   untagged.clear_metric_tags();
-  EXPECT_EQ(Serve("POST /v1/actual_lrps/start.r1", untagged.SerializeAsString(), "", "").status,
-            503);
+  EXPECT_EQ(Call("POST /v1/actual_lrps/start.r1", untagged.SerializeAsString()), "");
+  EXPECT_EQ(store_.commit_count(), commits);  // already untagged
   EXPECT_EQ(Call("POST /v1/actual_lrps/start.r1", start.SerializeAsString()), "");
+  EXPECT_EQ(store_.commit_count(), ++commits);  // the tags again
 }
 
 }  // namespace

@@ -1,5 +1,7 @@
 #include "bbs/state/actual_lrps.h"
 
+#include <memory>
+
 #include "bbs/domain/events.h"
 
 namespace bbs::state {
@@ -32,6 +34,49 @@ Status ActualLrps::Decide(const models::ActualLRPKey& key, DecideFn decide) {
   domain::LrpDecision d = decide(snap.rows());
   if (!d.status.ok()) return d.status;
   return Apply(snap, std::move(d), "");
+}
+
+template <typename DecideFn>
+bool ActualLrps::TryDecide(const std::string& process_guid, int32_t index, DecideFn decide,
+                           Done& done) {
+  KeyLocks::Held lock = ctx_.locks->TryLock(process_guid);
+  if (!lock) return false;
+  LrpSnapshot snap = ctx_.model->SnapshotLrp(process_guid, index);
+  domain::LrpDecision d = decide(snap.rows());
+  if (!d.status.ok() || (d.puts.empty() && d.deletes.empty())) {
+    lock.unlock();
+    done(d.status);
+    return true;
+  }
+  if (d.request_auction) return false;  // outbound work: the blocking variant does it
+  // The lock travels with the change and is released on the committer thread once memory shows
+  // the write, before the answer.
+  auto held = std::make_shared<KeyLocks::Held>(std::move(lock));
+  ctx_.committer->SubmitAsync(LrpChangeOf(snap, std::move(d), ""),
+                              [held = std::move(held), done = std::move(done)](Status s) {
+                                held->unlock();
+                                done(std::move(s));
+                              });
+  return true;
+}
+
+bool ActualLrps::TryClaimActualLrp(const std::string& process_guid, int32_t index,
+                                   const models::ActualLRPInstanceKey& instance_key, Done done) {
+  return TryDecide(
+      process_guid, index,
+      [&](const domain::LrpRows& rows) {
+        return domain::Claim(rows, instance_key, ctx_.clock->NowNanos());
+      },
+      done);
+}
+
+bool ActualLrps::TryStartActualLrp(const domain::StartParams& params, Done done) {
+  return TryDecide(
+      params.key.process_guid(), params.key.index(),
+      [&](const domain::LrpRows& rows) {
+        return domain::Start(rows, params, ctx_.clock->NowNanos(), ctx_.guids->NewGuid());
+      },
+      done);
 }
 
 Status ActualLrps::ClaimActualLrp(const std::string& process_guid, int32_t index,

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -30,6 +31,17 @@ class ActualLrps {
   // heartbeat of a RUNNING instance), read from memory without any lock but the model's shared
   // one: cheap enough to answer on an I/O thread.
   bool StartChangesNothing(const domain::StartParams& params) const;
+  // What the non-blocking writes below call with their outcome: at once on the calling thread,
+  // or later on the committer thread (so it must not block).
+  using Done = std::function<void(Status)>;
+  // ClaimActualLrp / StartActualLrp without blocking, for an HTTP I/O thread: when the process's
+  // key lock is free, decides at once and answers `done` now (nothing to write, or refused) or
+  // once the committer applied the write, which also releases the lock. Returns false, having
+  // changed nothing and without calling `done`, when it would block (the lock is held, or the
+  // decision asks for outbound work): the caller then runs the blocking variant elsewhere.
+  bool TryClaimActualLrp(const std::string& process_guid, int32_t index,
+                         const models::ActualLRPInstanceKey& instance_key, Done done);
+  bool TryStartActualLrp(const domain::StartParams& params, Done done);
   Status CrashActualLrp(const models::ActualLRPKey& key,
                         const models::ActualLRPInstanceKey& instance_key,
                         const std::string& error_message);
@@ -58,6 +70,9 @@ class ActualLrps {
   // Locks the process of `key`, snapshots its index, and applies what `decide(rows)` returns.
   template <typename DecideFn>
   Status Decide(const models::ActualLRPKey& key, DecideFn decide);
+  // Decide without blocking (see TryClaimActualLrp).
+  template <typename DecideFn>
+  bool TryDecide(const std::string& process_guid, int32_t index, DecideFn decide, Done& done);
 
   WriteContext ctx_;
 };

@@ -57,6 +57,31 @@ std::future<Status> Committer::Submit(Change change) {
   return result;
 }
 
+void Committer::SubmitAsync(Change change, Done done) {
+  if (change.mutations.empty()) {
+    if (!change.events.empty()) publisher_->Publish(change.events);
+    done(Status::Ok());
+    return;
+  }
+  {
+    std::lock_guard lock(mu_);
+    if (running_ && !stopping_) {
+      queue_.push_back(Pending{std::move(change), std::move(done)});
+      cv_.notify_one();
+      return;
+    }
+  }
+  done(UnknownError("bbs is shutting down"));
+}
+
+void Committer::Finish(Pending& p, const Status& status) {
+  if (auto* promise = std::get_if<std::promise<Status>>(&p.done)) {
+    promise->set_value(status);
+  } else {
+    std::get<Done>(p.done)(status);
+  }
+}
+
 std::vector<std::future<Status>> Committer::SubmitAll(std::vector<Change> changes) {
   std::vector<std::future<Status>> results;
   results.reserve(changes.size());
@@ -163,7 +188,7 @@ void Committer::Loop() {
         logger_.Error("commit-failed", results[i].ToString());
       }
     }
-    for (size_t i = 0; i < batch.size(); ++i) batch[i].done.set_value(results[i]);
+    for (size_t i = 0; i < batch.size(); ++i) Finish(batch[i], results[i]);
   }
 }
 

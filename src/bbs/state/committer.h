@@ -3,10 +3,12 @@
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
+#include <functional>
 #include <future>
 #include <mutex>
 #include <span>
 #include <thread>
+#include <variant>
 #include <vector>
 
 #include "bbs/base/logger.h"
@@ -72,11 +74,24 @@ class Committer {
   // Submit(change).get().
   Status Commit(Change change) { return Submit(std::move(change)).get(); }
 
+  // What SubmitAsync calls with the outcome.
+  using Done = std::function<void(Status)>;
+
+  // Submit without a future: `done` is called with the same outcome, on the committer thread
+  // once the change is applied and its events published (or refused), or at once on the calling
+  // thread for a change without mutations or when the committer is stopped. `done` must not
+  // block (it delays every later change): hand work that may block to another thread.
+  // REQUIRES: as Submit; the key locks may be released by `done` (KeyLocks' locks belong to no
+  // thread), which is how a write completes without a thread waiting for it.
+  void SubmitAsync(Change change, Done done);
+
  private:
   struct Pending {
     Change change;
-    std::promise<Status> done;
+    std::variant<std::promise<Status>, Done> done;
   };
+  // Delivers `status` to whoever waits for `p`.
+  static void Finish(Pending& p, const Status& status);
 
   void Loop();
   // store_->CommitChanges(mutations, change_ends), recorded on options_.metrics as one commit

@@ -3,6 +3,9 @@
 #include <condition_variable>
 #include <future>
 #include <mutex>
+#include <optional>
+#include <thread>
+#include <utility>
 #include <vector>
 
 #include <gmock/gmock.h>
@@ -194,6 +197,77 @@ TEST(CommitterTest, RefusesChangesOnceStopped) {
   committer.Stop();
   EXPECT_THAT(committer.Commit(PutDomain("a")), StatusIs(ErrorCode::kUnknownError));
   EXPECT_EQ(model.DomainCount(), 0u);
+}
+
+TEST(CommitterTest, SubmitAsyncAnswersOnTheCommitterThreadOnceMemoryShowsTheChange) {
+  CommitInFlight t;
+  auto& [store, model, publisher, committer, first] = t;
+  std::promise<std::pair<Status, size_t>> answered;
+  std::promise<std::thread::id> answered_on;
+  committer.SubmitAsync(PutDomain("b", "e-b"), [&](Status s) {
+    answered_on.set_value(std::this_thread::get_id());
+    answered.set_value({std::move(s), t.model.DomainCount()});
+  });
+  store.Open();
+  EXPECT_THAT(first.get(), IsOk());
+  auto [status, domains_seen] = answered.get_future().get();
+  EXPECT_THAT(status, IsOk());
+  EXPECT_EQ(domains_seen, 2u);  // applied before the answer
+  EXPECT_NE(answered_on.get_future().get(), std::this_thread::get_id());
+  EXPECT_EQ(publisher.types, (std::vector<std::string>{"e-a", "e-b"}));
+}
+
+TEST(CommitterTest, SubmitAsyncOfAFailedChangeAnswersTheStoreError) {
+  storage::MemoryStore memory;
+  storage::FaultyStore store(&memory);
+  Model model;
+  CountingPublisher publisher;
+  Committer committer(&store, &model, &publisher, Logger(LogSink::Null(), "test"), {});
+  committer.Start();
+  store.FailNextCommits(1);
+  std::promise<Status> answered;
+  committer.SubmitAsync(PutDomain("a", "e-a"), [&](Status s) { answered.set_value(s); });
+  EXPECT_THAT(answered.get_future().get(), ::testing::Not(IsOk()));
+  EXPECT_EQ(model.DomainCount(), 0u);
+  EXPECT_TRUE(publisher.types.empty());
+}
+
+TEST(CommitterTest, SubmitAsyncAnswersAtOnceWithoutMutationsOrOnceStopped) {
+  GatedStore store;  // never opened: a commit would block
+  Model model;
+  CountingPublisher publisher;
+  Committer committer(&store, &model, &publisher, Logger(LogSink::Null(), "test"), {});
+  committer.Start();
+  Change events_only;
+  events_only.events.push_back(domain::Event{domain::EventFamily::kTask, "e-only", nullptr, {}});
+  std::optional<Status> answered;
+  committer.SubmitAsync(std::move(events_only), [&](Status s) { answered = std::move(s); });
+  ASSERT_TRUE(answered.has_value());
+  EXPECT_THAT(*answered, IsOk());
+  EXPECT_EQ(publisher.types, std::vector<std::string>{"e-only"});
+
+  committer.Stop();
+  answered.reset();
+  committer.SubmitAsync(PutDomain("a"), [&](Status s) { answered = std::move(s); });
+  ASSERT_TRUE(answered.has_value());
+  EXPECT_THAT(*answered, StatusIs(ErrorCode::kUnknownError));
+  EXPECT_EQ(store.commits(), 0);
+}
+
+TEST(CommitterTest, SyncAndAsyncSubmissionsShareOneTransactionInOrder) {
+  CommitInFlight t;
+  auto& [store, model, publisher, committer, first] = t;
+  std::future<Status> b = committer.Submit(PutDomain("b", "e-b"));
+  std::promise<Status> c;
+  committer.SubmitAsync(PutDomain("c", "e-c"), [&](Status s) { c.set_value(s); });
+  std::future<Status> d = committer.Submit(PutDomain("d", "e-d"));
+  store.Open();
+  EXPECT_THAT(first.get(), IsOk());
+  EXPECT_THAT(b.get(), IsOk());
+  EXPECT_THAT(c.get_future().get(), IsOk());
+  EXPECT_THAT(d.get(), IsOk());
+  EXPECT_EQ(store.commits(), 2);
+  EXPECT_EQ(publisher.types, (std::vector<std::string>{"e-a", "e-b", "e-c", "e-d"}));
 }
 
 }  // namespace

@@ -19,8 +19,8 @@ domain::Event TaskEventOf(domain::TaskEvent kind, const TaskPtr& before,
 
 }  // namespace
 
-Status Tasks::Apply(std::unique_lock<std::mutex>& lock, const TaskPtr& before,
-                    const domain::TaskDecision& d, const std::string& trace_id) {
+Status Tasks::Apply(KeyLocks::Held& lock, const TaskPtr& before, const domain::TaskDecision& d,
+                    const std::string& trace_id) {
   if (!d.status.ok()) return d.status;
   TaskPtr after;
   if (d.changed()) {

@@ -46,8 +46,8 @@ class Tasks {
  private:
   // Commits a task decision (write + event), then does its outbound work. REQUIRES: the task
   // lock is held by the caller through `lock`, which this releases before any network call.
-  Status Apply(std::unique_lock<std::mutex>& lock, const TaskPtr& before,
-               const domain::TaskDecision& decision, const std::string& trace_id);
+  Status Apply(KeyLocks::Held& lock, const TaskPtr& before, const domain::TaskDecision& decision,
+               const std::string& trace_id);
   // Locks the task, reads it (NotFound when missing) and applies what `decide(task)` returns.
   template <typename DecideFn>
   Status Decide(const std::string& task_guid, const std::string& trace_id, DecideFn decide,
