@@ -43,10 +43,8 @@ std::string Encode(const google::protobuf::MessageLite& m) {
   return out;
 }
 
-// The full DesiredLRP of `record` as a route of `format` sends it (api.md §3.4).
-Result<models::DesiredLRP> ConvertForRoute(const records::DesiredLRPRecord& record,
-                                           ModelFormat format) {
-  auto lrp = domain::DesiredLrpFromRecord(record);
+// The full DesiredLRP `lrp` (or its error) as a route of `format` sends it (api.md §3.4).
+Result<models::DesiredLRP> ConvertForRoute(Result<models::DesiredLRP> lrp, ModelFormat format) {
   if (!lrp.ok()) return lrp.status();
   if (format == ModelFormat::kR2) {
     wire::ConvertDesiredLrpImageLayers(&*lrp);
@@ -55,6 +53,23 @@ Result<models::DesiredLRP> ConvertForRoute(const records::DesiredLRPRecord& reco
   }
   wire::FixUpMetricsGuid(&*lrp);
   return lrp;
+}
+
+// The same for a stored `record` with its run info.
+Result<models::DesiredLRP> ConvertForRoute(const records::DesiredLRPRecord& record,
+                                           ModelFormat format) {
+  return ConvertForRoute(domain::DesiredLrpFromRecord(record), format);
+}
+
+// The same for a record read without its run info and that run info (a serialised
+// DesiredLRPRunInfo, read from the store): Deserialize if it does not parse.
+Result<models::DesiredLRP> ConvertForRoute(const records::DesiredLRPRecord& record,
+                                           const std::string& run_info, ModelFormat format) {
+  models::DesiredLRPRunInfo run;
+  if (!run.ParseFromString(run_info)) return Status::Error(ErrorCode::kDeserialize);
+  return ConvertForRoute(wire::JoinDesiredLrp(record.scheduling_info(), run, record.metric_tags(),
+                                              record.update_strategy()),
+                         format);
 }
 
 // The task as a route of `format` sends it: .r2 and seed routes get image layers converted.
@@ -475,9 +490,10 @@ void Api::ForEachRoute(
   auto desired_lrp = [engine](Format format) {
     return Unary<models::DesiredLRPByProcessGuidRequest>(
         [engine, format](const auto& req, const Call&) {
-          auto record = engine->model().DesiredLrp(req.process_guid());
-          if (!record) return ErrorResponse(NotFound());
-          auto lrp = ConvertForRoute(*record, format);
+          // The model's record and the run info from the store (the model does not keep it).
+          auto record = engine->desired_lrps().ReadDesiredLrp(req.process_guid());
+          if (!record.ok()) return ErrorResponse(record.status());
+          auto lrp = ConvertForRoute(**record, format);
           if (!lrp.ok()) return ErrorResponse(lrp.status());
           std::string out;
           AppendMessageField(&out, models::DesiredLRPResponse::kDesiredLrpFieldNumber, *lrp);
@@ -628,15 +644,19 @@ std::string Api::Cells() {
 
 std::string Api::DesiredLrps(const models::DesiredLRPsRequest& req, ModelFormat format) {
   std::string out;
-  for (const auto& record : engine_->model().DesiredLrps(FilterOf(req, true))) {
-    auto lrp = ConvertForRoute(*record, format);
-    if (!lrp.ok()) {
-      logger_.Error("desired-lrp-undecodable", lrp.status().ToString(),
-                    {{"process_guid", record->scheduling_info().desired_lrp_key().process_guid()}});
-      continue;
-    }
-    AppendMessageField(&out, models::DesiredLRPsResponse::kDesiredLrpsFieldNumber, *lrp);
-  }
+  // The model's records, each with its run info read from the store (in chunks).
+  Status status = engine_->desired_lrps().ForEachDesiredLrp(
+      FilterOf(req, true), [&](const records::DesiredLRPRecord& record, const std::string& run) {
+        auto lrp = ConvertForRoute(record, run, format);
+        if (!lrp.ok()) {
+          logger_.Error(
+              "desired-lrp-undecodable", lrp.status().ToString(),
+              {{"process_guid", record.scheduling_info().desired_lrp_key().process_guid()}});
+          return;
+        }
+        AppendMessageField(&out, models::DesiredLRPsResponse::kDesiredLrpsFieldNumber, *lrp);
+      });
+  if (!status.ok()) return ErrorResponse(status);
   return out;
 }
 

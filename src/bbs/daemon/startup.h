@@ -183,6 +183,13 @@ class LoadTimingStore final : public storage::Store {
     if (s.code() == ErrorCode::kUnrecoverable && on_unrecoverable_) on_unrecoverable_(s);
     return s;
   }
+  Result<std::vector<storage::StoredRunInfo>> ReadRunInfos(
+      std::span<const std::string> process_guids) override {
+    return inner_->ReadRunInfos(process_guids);
+  }
+  Result<std::vector<storage::StoredRunInfo>> ReadAllRunInfos() override {
+    return inner_->ReadAllRunInfos();
+  }
   std::chrono::steady_clock::duration load_duration() const { return load_duration_; }
 
  private:

@@ -88,7 +88,7 @@ class ActualLrpsTest : public ::testing::Test {
   Outbound outbound_{Logger(LogSink::Null(), "t")};
   FakeClock clock_;
   SequentialGuidGenerator guids_;
-  DesiredLrps desired_{Context()};
+  DesiredLrps desired_{Context(), &store_};
   ActualLrps actual_{Context()};
 };
 

@@ -1,6 +1,10 @@
 #include "bbs/state/desired_lrps.h"
 
+#include <algorithm>
 #include <memory>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
 
 #include "bbs/domain/desired_lrp_ops.h"
 #include "bbs/domain/events.h"
@@ -49,13 +53,62 @@ Status DesiredLrps::DesireLrp(const models::DesiredLRP& lrp, const std::string& 
   return s;
 }
 
+Status DesiredLrps::AddRunInfo(const std::string& process_guid,
+                               records::DesiredLRPRecord* record) const {
+  const std::string guids[] = {process_guid};
+  auto read = store_->ReadRunInfos(guids);
+  if (!read.ok()) return UnknownError(read.status().message());
+  if (read->empty()) return NotFound();
+  if (!(*read)[0].run_info.has_value()) return Status::Error(ErrorCode::kDeserialize);
+  record->set_run_info(std::move(*(*read)[0].run_info));
+  return Status::Ok();
+}
+
+Result<DesiredLrpPtr> DesiredLrps::ReadDesiredLrp(const std::string& process_guid) const {
+  DesiredLrpPtr without = ctx_.model->DesiredLrp(process_guid);
+  if (!without) return NotFound();
+  auto record = std::make_shared<records::DesiredLRPRecord>(*without);
+  if (Status s = AddRunInfo(process_guid, record.get()); !s.ok()) return s;
+  return DesiredLrpPtr(std::move(record));
+}
+
+Status DesiredLrps::ForEachDesiredLrp(
+    const DesiredLrpFilter& filter,
+    const std::function<void(const records::DesiredLRPRecord&, const std::string&)>& fn) const {
+  // Run infos read per store call: bounds the run infos held at once (~0.7 KB each).
+  constexpr size_t kChunk = 1024;
+  std::vector<DesiredLrpPtr> records = ctx_.model->DesiredLrps(filter);
+  std::vector<std::string> guids;
+  std::unordered_map<std::string_view, std::string*> by_guid;
+  for (size_t begin = 0; begin < records.size(); begin += kChunk) {
+    size_t end = std::min(records.size(), begin + kChunk);
+    guids.clear();
+    for (size_t i = begin; i < end; ++i) {
+      guids.push_back(records[i]->scheduling_info().desired_lrp_key().process_guid());
+    }
+    auto read = store_->ReadRunInfos(guids);
+    if (!read.ok()) return UnknownError(read.status().message());
+    by_guid.clear();
+    for (auto& stored : *read) {
+      if (stored.run_info.has_value()) by_guid[stored.process_guid] = &*stored.run_info;
+    }
+    for (size_t i = begin; i < end; ++i) {
+      auto it = by_guid.find(guids[i - begin]);
+      if (it != by_guid.end()) fn(*records[i], *it->second);
+      records[i].reset();  // done with it
+    }
+  }
+  return Status::Ok();
+}
+
 Status DesiredLrps::UpdateDesiredLrp(const std::string& process_guid,
                                      const models::DesiredLRPUpdate& update,
                                      const std::string& trace_id) {
   auto key_lock = ctx_.locks->Lock(process_guid);
   ProcessSnapshot process = ctx_.model->SnapshotProcess(process_guid);
   if (!process.desired) return NotFound();
-  const records::DesiredLRPRecord& before = *process.desired;
+  records::DesiredLRPRecord before = *process.desired;
+  if (Status s = AddRunInfo(process_guid, &before); !s.ok()) return s;
   auto after = domain::ApplyDesiredLrpUpdate(before, update);
   if (!after.ok()) return after.status();
   auto before_full = domain::DesiredLrpFromRecord(before);
@@ -99,10 +152,13 @@ Status DesiredLrps::RemoveDesiredLrp(const std::string& process_guid, const std:
   auto key_lock = ctx_.locks->Lock(process_guid);
   ProcessSnapshot process = ctx_.model->SnapshotProcess(process_guid);
   if (!process.desired) return NotFound();
+  records::DesiredLRPRecord before = *process.desired;
+  Status read = AddRunInfo(process_guid, &before);
+  if (!read.ok() && read.code() == ErrorCode::kUnknownError) return read;  // store unreadable
   Change change;
   change.mutations.push_back(storage::DeleteDesiredLrp{process_guid});
-  auto before_full = domain::DesiredLrpFromRecord(*process.desired);
-  if (before_full.ok()) {
+  auto before_full = domain::DesiredLrpFromRecord(before);
+  if (read.ok() && before_full.ok()) {
     change.events.push_back(domain::DesiredLrpRemovedEvent(*before_full, trace_id));
   }
   auto plan = domain::PlanStopInstances(process.RawActuals(), 0);

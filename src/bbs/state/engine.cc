@@ -20,7 +20,7 @@ Engine::Engine(storage::Store* store, const Clock* clock, GuidGenerator* guids,
       committer_(store, &model_, publisher, logger, options),
       outbound_(logger),
       domains_(Context()),
-      desired_lrps_(Context()),
+      desired_lrps_(Context(), store),
       actual_lrps_(Context()),
       tasks_(Context()),
       convergence_(Context(), &domains_, &actual_lrps_, &convergence_index_) {

@@ -201,6 +201,8 @@ void Model::Apply(const std::vector<std::vector<storage::Mutation>*>& batches) {
 }
 
 void Model::PutDesiredLocked(records::DesiredLRPRecord& record) {
+  // The run info is not kept: it stays in the store, read on demand (DesiredLrps::Read*).
+  record.clear_run_info();
   auto& entry = processes_[record.scheduling_info().desired_lrp_key().process_guid()];
   const std::string* domain = InternNameLocked(record.scheduling_info().desired_lrp_key().domain());
   if (entry.has_desired()) {

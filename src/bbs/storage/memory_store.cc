@@ -16,6 +16,7 @@ Status MemoryStore::Load(Snapshot* out) {
     snapshot.desired_lrps.reserve(desired_lrps_.size());
     for (const auto& [guid, record] : desired_lrps_) {
       snapshot.desired_lrps.push_back(record);
+      snapshot.desired_lrps.back().clear_run_info();
     }
     snapshot.actual_lrps.reserve(actual_lrps_.size());
     for (const auto& [key, lrp] : actual_lrps_) {
@@ -37,6 +38,29 @@ Status MemoryStore::Commit(std::span<const Mutation> mutations) {
   }
   commit_count_.fetch_add(1);
   return Status::Ok();
+}
+
+Result<std::vector<StoredRunInfo>> MemoryStore::ReadRunInfos(
+    std::span<const std::string> process_guids) {
+  std::vector<StoredRunInfo> out;
+  std::lock_guard<std::mutex> lock(mu_);
+  out.reserve(process_guids.size());
+  for (const std::string& guid : process_guids) {
+    if (auto it = desired_lrps_.find(guid); it != desired_lrps_.end()) {
+      out.push_back(StoredRunInfo{guid, it->second.run_info()});
+    }
+  }
+  return out;
+}
+
+Result<std::vector<StoredRunInfo>> MemoryStore::ReadAllRunInfos() {
+  std::vector<StoredRunInfo> out;
+  std::lock_guard<std::mutex> lock(mu_);
+  out.reserve(desired_lrps_.size());
+  for (const auto& [guid, record] : desired_lrps_) {
+    out.push_back(StoredRunInfo{guid, record.run_info()});
+  }
+  return out;
 }
 
 void MemoryStore::Apply(const Mutation& mutation) {
@@ -83,6 +107,21 @@ Status FaultyStore::Load(Snapshot* out) {
     return UnknownError("injected load failure");
   }
   return target_->Load(out);
+}
+
+Result<std::vector<StoredRunInfo>> FaultyStore::ReadRunInfos(
+    std::span<const std::string> process_guids) {
+  if (TakeFailure(&run_info_reads_to_fail_)) {
+    return UnknownError("injected run info read failure");
+  }
+  return target_->ReadRunInfos(process_guids);
+}
+
+Result<std::vector<StoredRunInfo>> FaultyStore::ReadAllRunInfos() {
+  if (TakeFailure(&run_info_reads_to_fail_)) {
+    return UnknownError("injected run info read failure");
+  }
+  return target_->ReadAllRunInfos();
 }
 
 Status FaultyStore::Commit(std::span<const Mutation> mutations) {

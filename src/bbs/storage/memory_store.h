@@ -21,6 +21,9 @@ class MemoryStore final : public Store {
 
   Status Load(Snapshot* out) override;
   Status Commit(std::span<const Mutation> mutations) override;
+  Result<std::vector<StoredRunInfo>> ReadRunInfos(
+      std::span<const std::string> process_guids) override;
+  Result<std::vector<StoredRunInfo>> ReadAllRunInfos() override;
 
   // Number of Commit calls so far, including empty ones (lets tests assert "no write").
   int64_t commit_count() const { return commit_count_.load(); }
@@ -50,12 +53,17 @@ class FaultyStore final : public Store {
   void FailNextCommits(int n) { commits_to_fail_.store(n); }
   // The next `n` Load calls fail (replaces any earlier count).
   void FailNextLoads(int n) { loads_to_fail_.store(n); }
+  // The next `n` run-info reads (ReadRunInfos, ReadAllRunInfos) fail.
+  void FailNextRunInfoReads(int n) { run_info_reads_to_fail_.store(n); }
 
   // Commit calls that were failed on purpose so far.
   int failed_commits() const { return failed_commits_.load(); }
 
   Status Load(Snapshot* out) override;
   Status Commit(std::span<const Mutation> mutations) override;
+  Result<std::vector<StoredRunInfo>> ReadRunInfos(
+      std::span<const std::string> process_guids) override;
+  Result<std::vector<StoredRunInfo>> ReadAllRunInfos() override;
 
  private:
   // Consumes one pending failure from `counter`; true if this call must fail.
@@ -64,6 +72,7 @@ class FaultyStore final : public Store {
   Store* target_;
   std::atomic<int> commits_to_fail_{0};
   std::atomic<int> loads_to_fail_{0};
+  std::atomic<int> run_info_reads_to_fail_{0};
   std::atomic<int> failed_commits_{0};
 };
 

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <variant>
@@ -55,6 +56,8 @@ using Mutation = std::variant<PutDomain, DeleteDomain, PutDesiredLrp, DeleteDesi
 // Everything a Store holds, as loaded at start-up. Order within each vector is unspecified.
 struct Snapshot {
   std::vector<PutDomain> domains;
+  // Without their run info (field run_info is empty): it stays in the store and is read on
+  // demand with Store::ReadRunInfos / ReadAllRunInfos.
   std::vector<records::DesiredLRPRecord> desired_lrps;
   std::vector<models::ActualLRP> actual_lrps;
   std::vector<models::Task> tasks;
@@ -65,12 +68,22 @@ struct Snapshot {
   std::function<void(Snapshot* part)> on_batch;
 };
 
+// The run info of one stored desired LRP (records::DesiredLRPRecord.run_info: the serialised
+// models::DesiredLRPRunInfo, decrypted).
+struct StoredRunInfo {
+  std::string process_guid;
+  // nullopt: the stored value does not decode (wrong key, corrupt); the backend logged it.
+  std::optional<std::string> run_info;
+};
+
 // Store persists BBS records. It holds no business logic: the state engine decides, the store
 // records. Implementations must make Commit atomic (all mutations or none) and durable (a
 // successful Commit survives kill -9 and, where the engine allows, power loss).
 //
 // Thread-safety: Load and Commit may be called from any thread, but never concurrently with
-// each other (the state engine has a single committer).
+// each other (the state engine has a single committer). ReadRunInfos and ReadAllRunInfos may be
+// called from any thread at any time after Open, concurrently with each other and with Commit
+// (not with Load).
 class Store {
  public:
   virtual ~Store() = default;
@@ -93,6 +106,20 @@ class Store {
                                std::span<const size_t> change_ends) {
     (void)change_ends;
     return Commit(mutations);
+  }
+
+  // The run info of each desired LRP of `process_guids` that the store holds (committed), in
+  // any order; a guid with no desired LRP is left out. A read sees every Commit that returned
+  // before it started. On failure (the store cannot be read) the error is UnknownError. The
+  // default (for test doubles) fails.
+  virtual Result<std::vector<StoredRunInfo>> ReadRunInfos(
+      std::span<const std::string> process_guids) {
+    (void)process_guids;
+    return UnknownError("this store does not read run infos");
+  }
+  // The run info of every desired LRP the store holds, in any order.
+  virtual Result<std::vector<StoredRunInfo>> ReadAllRunInfos() {
+    return UnknownError("this store does not read run infos");
   }
 };
 

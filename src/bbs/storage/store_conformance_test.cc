@@ -1,12 +1,16 @@
 // The suite every Store backend must pass. Adding a backend = one entry in kBackends.
 #include <sqlite3.h>
 
+#include <algorithm>
+#include <atomic>
 #include <climits>
 #include <filesystem>
 #include <functional>
 #include <memory>
 #include <ostream>
 #include <string>
+#include <thread>
+#include <utility>
 #include <vector>
 
 #include <fmt/format.h>
@@ -56,6 +60,30 @@ struct Backend {
 };
 
 void PrintTo(const Backend& backend, std::ostream* os) { *os << backend.name; }
+
+// `record` as Load returns it: without its run info (read with ReadRunInfos).
+records::DesiredLRPRecord Loaded(records::DesiredLRPRecord record) {
+  record.clear_run_info();
+  return record;
+}
+
+// A run info for the store: arbitrary bytes, binary included (the store does not parse it).
+std::string RunInfoOf(const std::string& process_guid, int version) {
+  return fmt::format("run-{}-v{}", process_guid, version) + std::string("\0\xff\x01", 3);
+}
+
+// The (guid, run info) pairs of `read`, sorted; an undecodable run info reads "<undecodable>".
+std::vector<std::pair<std::string, std::string>> Sorted(
+    const Result<std::vector<StoredRunInfo>>& read) {
+  std::vector<std::pair<std::string, std::string>> out;
+  EXPECT_THAT(read.ok() ? Status::Ok() : read.status(), IsOk());
+  if (!read.ok()) return out;
+  for (const StoredRunInfo& r : *read) {
+    out.emplace_back(r.process_guid, r.run_info.value_or("<undecodable>"));
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
 
 std::string SqlitePath(const std::string& dir) { return dir + "/bbs.db"; }
 
@@ -212,7 +240,10 @@ TEST_P(StoreConformanceTest, RoundTripsDomainsWithTheirExpiryTimes) {
 
 TEST_P(StoreConformanceTest, RoundTripsADesiredLrpWithEveryFieldSet) {
   records::DesiredLRPRecord record = FullDesiredLrp("pg-1", 1);
-  ExpectRoundTrip(PutDesiredLrp{record}, &Snapshot::desired_lrps, record);
+  ExpectRoundTrip(PutDesiredLrp{record}, &Snapshot::desired_lrps, Loaded(record));
+  const std::string guids[] = {"pg-1"};
+  EXPECT_THAT(Sorted(store_->ReadRunInfos(guids)),
+              ::testing::ElementsAre(::testing::Pair("pg-1", record.run_info())));
 }
 
 TEST_P(StoreConformanceTest, RoundTripsAnActualLrpWithEveryFieldSet) {
@@ -242,6 +273,8 @@ TEST_P(StoreConformanceTest, RoundTripsEmptyRecords) {
   google::protobuf::util::MessageDifferencer equivalent;
   equivalent.set_message_field_comparison(google::protobuf::util::MessageDifferencer::EQUIVALENT);
   EXPECT_TRUE(equivalent.Compare(snapshot.desired_lrps[0], record));
+  EXPECT_THAT(Sorted(store_->ReadAllRunInfos()),
+              ::testing::ElementsAre(::testing::Pair("pg-empty", "")));
   EXPECT_TRUE(equivalent.Compare(snapshot.actual_lrps[0], lrp));
   EXPECT_TRUE(equivalent.Compare(snapshot.tasks[0], task));
   // Upstream's routable column is a plain BOOL: an unset value may come back as false.
@@ -292,9 +325,11 @@ TEST_P(StoreConformanceTest, PutsOverwriteTheRecordWithTheSameKey) {
   Snapshot snapshot = Load();
   ASSERT_THAT(snapshot.domains, SizeIs(1));
   EXPECT_EQ(snapshot.domains[0].expire_time, 2);
-  EXPECT_THAT(snapshot.desired_lrps, ::testing::ElementsAre(EqualsProto(desired)));
+  EXPECT_THAT(snapshot.desired_lrps, ::testing::ElementsAre(EqualsProto(Loaded(desired))));
   EXPECT_THAT(snapshot.actual_lrps, ::testing::ElementsAre(EqualsProto(actual)));
   EXPECT_THAT(snapshot.tasks, ::testing::ElementsAre(EqualsProto(task)));
+  EXPECT_THAT(Sorted(store_->ReadAllRunInfos()),
+              ::testing::ElementsAre(::testing::Pair("pg", desired.run_info())));
 }
 
 TEST_P(StoreConformanceTest, DeletesRemoveOnlyTheNamedRecords) {
@@ -311,7 +346,10 @@ TEST_P(StoreConformanceTest, DeletesRemoveOnlyTheNamedRecords) {
   Snapshot snapshot = Load();
   ASSERT_THAT(snapshot.domains, SizeIs(1));
   EXPECT_EQ(snapshot.domains[0].domain, "d2");
-  EXPECT_THAT(snapshot.desired_lrps, ::testing::ElementsAre(EqualsProto(FullDesiredLrp("pg2", 2))));
+  EXPECT_THAT(snapshot.desired_lrps,
+              ::testing::ElementsAre(EqualsProto(Loaded(FullDesiredLrp("pg2", 2)))));
+  EXPECT_THAT(Sorted(store_->ReadAllRunInfos()),
+              ::testing::ElementsAre(::testing::Pair("pg2", FullDesiredLrp("pg2", 2).run_info())));
   ASSERT_THAT(snapshot.actual_lrps, SizeIs(1));
   EXPECT_THAT(snapshot.actual_lrps[0],
               EqualsProto(FullActualLrp("pg1", 1, ActualLRP::ORDINARY, 2)));
@@ -435,7 +473,10 @@ TEST_P(StoreConformanceTest, AReopenedStoreShowsEverythingCommitted) {
   ASSERT_THAT(snapshot.domains, SizeIs(1));
   EXPECT_EQ(snapshot.domains[0].domain, "d");
   EXPECT_EQ(snapshot.domains[0].expire_time, INT64_MAX);
-  EXPECT_THAT(snapshot.desired_lrps, ::testing::ElementsAre(EqualsProto(desired)));
+  EXPECT_THAT(snapshot.desired_lrps, ::testing::ElementsAre(EqualsProto(Loaded(desired))));
+  const std::string guids[] = {"pg"};
+  EXPECT_THAT(Sorted(store_->ReadRunInfos(guids)),
+              ::testing::ElementsAre(::testing::Pair("pg", desired.run_info())));
   EXPECT_THAT(snapshot.actual_lrps, ::testing::ElementsAre(EqualsProto(actual)));
   EXPECT_THAT(snapshot.tasks, ::testing::ElementsAre(EqualsProto(task)));
 }
@@ -467,6 +508,113 @@ TEST_P(StoreConformanceTest, ACommitThatFailsHalfWayAppliesNothing) {
   snapshot = Load();
   EXPECT_THAT(snapshot.domains, SizeIs(1));
   EXPECT_THAT(snapshot.tasks, SizeIs(1));
+}
+
+// --- The run-info reads ---
+
+records::DesiredLRPRecord WithRunInfo(const std::string& process_guid, int version) {
+  records::DesiredLRPRecord record = FullDesiredLrp(process_guid, version);
+  record.set_run_info(RunInfoOf(process_guid, version));
+  return record;
+}
+
+TEST_P(StoreConformanceTest, ReadsTheRunInfoOfEachNamedDesiredLrpThatExists) {
+  ASSERT_THAT(Commit({PutDesiredLrp{WithRunInfo("pg-1", 1)}, PutDesiredLrp{WithRunInfo("pg-2", 2)},
+                      PutDesiredLrp{WithRunInfo("pg-3", 3)}}),
+              IsOk());
+  const std::string guids[] = {"pg-3", "missing", "pg-1"};
+  EXPECT_THAT(Sorted(store_->ReadRunInfos(guids)),
+              ::testing::ElementsAre(::testing::Pair("pg-1", RunInfoOf("pg-1", 1)),
+                                     ::testing::Pair("pg-3", RunInfoOf("pg-3", 3))));
+  EXPECT_THAT(Sorted(store_->ReadRunInfos({})), ::testing::IsEmpty());
+  EXPECT_THAT(Sorted(store_->ReadAllRunInfos()),
+              ::testing::ElementsAre(::testing::Pair("pg-1", RunInfoOf("pg-1", 1)),
+                                     ::testing::Pair("pg-2", RunInfoOf("pg-2", 2)),
+                                     ::testing::Pair("pg-3", RunInfoOf("pg-3", 3))));
+}
+
+TEST_P(StoreConformanceTest, ReadsTheLatestRunInfoAndNoneOfADeletedDesiredLrp) {
+  ASSERT_THAT(
+      Commit({PutDesiredLrp{WithRunInfo("pg-1", 1)}, PutDesiredLrp{WithRunInfo("pg-2", 1)}}),
+      IsOk());
+  ASSERT_THAT(Commit({PutDesiredLrp{WithRunInfo("pg-1", 2)}, DeleteDesiredLrp{"pg-2"}}), IsOk());
+  const std::string guids[] = {"pg-1", "pg-2"};
+  EXPECT_THAT(Sorted(store_->ReadRunInfos(guids)),
+              ::testing::ElementsAre(::testing::Pair("pg-1", RunInfoOf("pg-1", 2))));
+  EXPECT_THAT(Sorted(store_->ReadAllRunInfos()),
+              ::testing::ElementsAre(::testing::Pair("pg-1", RunInfoOf("pg-1", 2))));
+  ASSERT_THAT(Commit({DeleteDesiredLrp{"pg-1"}}), IsOk());
+  EXPECT_THAT(Sorted(store_->ReadRunInfos(guids)), ::testing::IsEmpty());
+  EXPECT_THAT(Sorted(store_->ReadAllRunInfos()), ::testing::IsEmpty());
+}
+
+TEST_P(StoreConformanceTest, ReadsTheRunInfosOfThousandsOfDesiredLrpsAtOnce) {
+  constexpr int kCount = 2500;  // more than one statement's or transaction's worth
+  std::vector<Mutation> mutations;
+  std::vector<std::string> guids;
+  std::vector<std::pair<std::string, std::string>> want;
+  for (int i = 0; i < kCount; ++i) {
+    std::string guid = fmt::format("pg-{:05}", i);
+    records::DesiredLRPRecord record;
+    record.mutable_scheduling_info()->mutable_desired_lrp_key()->set_process_guid(guid);
+    record.set_run_info(RunInfoOf(guid, i));
+    mutations.push_back(PutDesiredLrp{std::move(record)});
+    guids.push_back(guid);
+    guids.push_back(guid + "-missing");
+    want.emplace_back(guid, RunInfoOf(guid, i));
+  }
+  ASSERT_THAT(store_->Commit(mutations), IsOk());
+  EXPECT_EQ(Sorted(store_->ReadRunInfos(guids)), want);
+  EXPECT_EQ(Sorted(store_->ReadAllRunInfos()), want);
+}
+
+// A read sees every commit that returned before it began, and reads run while commits do.
+TEST_P(StoreConformanceTest, ReadsRunInfosWhileCommitsRun) {
+  constexpr int kVersions = 60;
+  const std::string guids[] = {"pg-a", "pg-b"};
+  ASSERT_THAT(
+      Commit({PutDesiredLrp{WithRunInfo("pg-a", 0)}, PutDesiredLrp{WithRunInfo("pg-b", 0)}}),
+      IsOk());
+  std::atomic<bool> done{false};
+  std::atomic<int> reads{0};
+  std::vector<std::string> problems;
+  std::thread reader([&] {
+    int last = 0;
+    do {
+      auto read = store_->ReadRunInfos(guids);
+      if (!read.ok() || read->size() != 2) {
+        problems.push_back(read.ok() ? "a desired LRP went missing" : read.status().ToString());
+        return;
+      }
+      // Both are written by each commit: a read sees both at one version, never older ones.
+      std::vector<int> versions;
+      for (const StoredRunInfo& r : *read) {
+        int v = -1;
+        for (int i = last; i <= kVersions; ++i) {
+          if (r.run_info == RunInfoOf(r.process_guid, i)) v = i;
+        }
+        versions.push_back(v);
+      }
+      if (versions[0] < 0 || versions[0] != versions[1]) {
+        problems.push_back("a read saw two versions or an older one");
+        return;
+      }
+      last = versions[0];
+      reads.fetch_add(1);
+    } while (!done.load());
+  });
+  for (int v = 1; v <= kVersions; ++v) {
+    ASSERT_THAT(
+        Commit({PutDesiredLrp{WithRunInfo("pg-a", v)}, PutDesiredLrp{WithRunInfo("pg-b", v)}}),
+        IsOk());
+    EXPECT_THAT(Sorted(store_->ReadRunInfos(guids)),
+                ::testing::ElementsAre(::testing::Pair("pg-a", RunInfoOf("pg-a", v)),
+                                       ::testing::Pair("pg-b", RunInfoOf("pg-b", v))));
+  }
+  done.store(true);
+  reader.join();
+  EXPECT_THAT(problems, ::testing::IsEmpty());
+  EXPECT_GT(reads.load(), 0);
 }
 
 // Guards the helper the round-trip tests rely on: "every field set" must stay true as the

@@ -688,23 +688,27 @@ Status EtcdStore::Load(Snapshot* out) {
     Status status;
     etcdserverpb::RangeResponse response;
   };
-  auto fetch = [this](std::string key, std::string end, int64_t at) {
+  auto fetch = [this](std::string key, std::string end, int64_t at, bool keys_only) {
     auto page = std::make_unique<Page>();
     etcdserverpb::RangeRequest request;
     request.set_key(std::move(key));
     request.set_range_end(end);
     request.set_limit(options_.page_size);
     request.set_revision(at);
+    request.set_keys_only(keys_only);
     page->status = client_->Range(request, &page->response);
     return page;
   };
   // Each section is read on its own: etcd 3.4 walks its index from a range's start key to its
   // end for every read, so paging through everything at once costs O(keys^2 / page size).
+  // The run keys are read without their values (the run info stays in etcd: ReadRunInfos).
+  const std::string run_section = prefix + "desired_lrp/run/";
   for (const char* name :
        {"domain/", "desired_lrp/schedule/", "desired_lrp/run/", "actual/", "task/"}) {
     const std::string section = prefix + name;
     const std::string end = PrefixEnd(section);
-    std::unique_ptr<Page> page = fetch(section, end, revision);
+    const bool keys_only = section == run_section;
+    std::unique_ptr<Page> page = fetch(section, end, revision, keys_only);
     for (;;) {
       if (!page->status.ok()) {
         return page->status;
@@ -717,7 +721,7 @@ Status EtcdStore::Load(Snapshot* out) {
       if (response.more() && response.kvs_size() > 0) {
         std::string next = response.kvs(response.kvs_size() - 1).key();
         next.push_back('\0');
-        ahead = std::async(std::launch::async, fetch, std::move(next), end, revision);
+        ahead = std::async(std::launch::async, fetch, std::move(next), end, revision, keys_only);
       }
       for (const mvccpb::KeyValue& kv : response.kvs()) {
         std::string_view rest(kv.key());
@@ -770,8 +774,7 @@ Status EtcdStore::Load(Snapshot* out) {
           desired[std::string(rest)].schedule = std::move(record);
         } else if (rest.starts_with("desired_lrp/run/")) {
           rest.remove_prefix(16);
-          if (!decode(&model)) continue;
-          desired[std::string(rest)].run = std::move(model);
+          desired[std::string(rest)].run = std::string();  // present; the value stays in etcd
         } else if (rest.starts_with("actual/") &&
                    PresenceFromName(rest.substr(rest.rfind('/') + 1)).has_value()) {
           models::ActualLRP lrp;
@@ -799,13 +802,85 @@ Status EtcdStore::Load(Snapshot* out) {
                     {{"process_guid", guid}});
       continue;
     }
-    halves.schedule->set_run_info(std::move(*halves.run));
     out->desired_lrps.push_back(std::move(*halves.schedule));
   }
   if (skipped > 0) {
     logger_.Info("etcd-load-skipped-records", {{"count", skipped}});
   }
   return Status::Ok();
+}
+
+// --- Run-info reads ---
+
+StoredRunInfo EtcdStore::DecodeRunValue(std::string process_guid, std::string_view value) const {
+  StoredRunInfo out{std::move(process_guid), std::string()};
+  auto decoded = encoder_->DecodeModelBytes(value);
+  if (!decoded.ok()) {
+    logger_.Error("failed-to-decode-run-info", decoded.status().message(),
+                  {{"process_guid", out.process_guid}});
+    out.run_info.reset();
+    return out;
+  }
+  out.run_info = std::move(decoded).value();
+  return out;
+}
+
+Result<std::vector<StoredRunInfo>> EtcdStore::ReadRunInfos(
+    std::span<const std::string> process_guids) {
+  std::vector<StoredRunInfo> out;
+  out.reserve(process_guids.size());
+  const size_t chunk = static_cast<size_t>(std::max(1, options_.max_ops_per_txn));
+  for (size_t begin = 0; begin < process_guids.size(); begin += chunk) {
+    size_t end = std::min(process_guids.size(), begin + chunk);
+    // One transaction of range reads (no compares): the keys of a chunk at one revision.
+    etcdserverpb::TxnRequest txn;
+    for (size_t i = begin; i < end; ++i) {
+      txn.add_success()->mutable_request_range()->set_key(layout_.DesiredRun(process_guids[i]));
+    }
+    etcdserverpb::TxnResponse response;
+    if (Status s = client_->Txn(txn, &response); !s.ok()) {
+      logger_.Error("failed-to-read-run-info", s.message());
+      return UnknownError(s.message());
+    }
+    for (int i = 0; i < response.responses_size(); ++i) {
+      const auto& kvs = response.responses(i).response_range().kvs();
+      if (kvs.empty()) continue;
+      out.push_back(DecodeRunValue(process_guids[begin + static_cast<size_t>(i)], kvs[0].value()));
+    }
+  }
+  return out;
+}
+
+Result<std::vector<StoredRunInfo>> EtcdStore::ReadAllRunInfos() {
+  const std::string section = layout_.Records() + "desired_lrp/run/";
+  const std::string end = PrefixEnd(section);
+  std::vector<StoredRunInfo> out;
+  std::string key = section;
+  int64_t revision = 0;
+  for (;;) {
+    etcdserverpb::RangeRequest request;
+    request.set_key(key);
+    request.set_range_end(end);
+    request.set_limit(options_.page_size);
+    request.set_revision(revision);
+    etcdserverpb::RangeResponse response;
+    if (Status s = client_->Range(request, &response); !s.ok()) {
+      logger_.Error("failed-to-read-run-info", s.message());
+      return UnknownError(s.message());
+    }
+    if (revision == 0) {
+      revision = response.header().revision();
+    }
+    for (const mvccpb::KeyValue& kv : response.kvs()) {
+      out.push_back(DecodeRunValue(kv.key().substr(section.size()), kv.value()));
+    }
+    if (!response.more() || response.kvs_size() == 0) {
+      break;
+    }
+    key = response.kvs(response.kvs_size() - 1).key();
+    key.push_back('\0');
+  }
+  return out;
 }
 
 }  // namespace bbs::storage::etcd

@@ -65,9 +65,10 @@ struct KeyLayout {
 // With a fence, every transaction also compares the create revision of the lock key with the
 // fence's epoch and writes nothing if it changed (the process lost its lock): Unrecoverable.
 //
-// Load reads the records with paginated range reads at one revision.
-//
-// Thread-compatible, as the Store contract asks.
+// Load reads the records with paginated range reads at one revision; of the desired LRPs' run
+// keys it reads only the names (their values are read on demand: ReadRunInfos reads them in
+// transactions of at most `max_ops_per_txn` range reads, ReadAllRunInfos pages through them at
+// one revision). The client is thread-safe, so the run-info reads run concurrently with commits.
 class EtcdStore final : public Store {
  public:
   struct Options {
@@ -104,6 +105,9 @@ class EtcdStore final : public Store {
   Status Commit(std::span<const Mutation> mutations) override;
   Status CommitChanges(std::span<const Mutation> mutations,
                        std::span<const size_t> change_ends) override;
+  Result<std::vector<StoredRunInfo>> ReadRunInfos(
+      std::span<const std::string> process_guids) override;
+  Result<std::vector<StoredRunInfo>> ReadAllRunInfos() override;
 
   // Later commits write only while `key` exists with create revision `create_revision`;
   // otherwise they fail with Unrecoverable and write nothing. Options::fence, when set, wins.
@@ -123,6 +127,9 @@ class EtcdStore final : public Store {
   EtcdStore(Options options, std::unique_ptr<EtcdClient> client, Logger logger);
 
   Status EnsureVersion();
+  // A run key's value as the run-info reads return it (decrypted; nullopt, logged, if it does
+  // not decode).
+  StoredRunInfo DecodeRunValue(std::string process_guid, std::string_view value) const;
   Status EnsureEncryptionKey();
   // Rewrites every record value not already under the active label; returns how many.
   Result<size_t> Reencrypt();

@@ -401,6 +401,11 @@ TEST_F(EtcdStoreTest, ReencryptsEveryRecordWhenTheActiveKeyChanges) {
   Snapshot snapshot;
   ASSERT_THAT((*only_new)->Load(&snapshot), IsOk());
   ASSERT_THAT(snapshot.desired_lrps, SizeIs(1));
+  auto run_infos = (*only_new)->ReadAllRunInfos();
+  ASSERT_TRUE(run_infos.ok()) << run_infos.status().ToString();
+  ASSERT_THAT(*run_infos, SizeIs(1));
+  EXPECT_EQ((*run_infos)[0].run_info, desired.run_info());
+  desired.clear_run_info();  // Load leaves it in etcd (read above)
   EXPECT_THAT(snapshot.desired_lrps[0], EqualsProto(desired));
   EXPECT_THAT(snapshot.actual_lrps, SizeIs(1));
   EXPECT_THAT(snapshot.tasks, SizeIs(1));
@@ -419,8 +424,13 @@ TEST_F(EtcdStoreTest, LoadPagesThroughMoreKeysThanOneRangeRead) {
   Snapshot snapshot = Load();
   EXPECT_THAT(snapshot.desired_lrps, SizeIs(50));
   EXPECT_THAT(snapshot.actual_lrps, SizeIs(50));
-  EXPECT_THAT(*storage::testing::FindDesiredLrp(snapshot, "pg-17"),
-              EqualsProto(storage::testing::FullDesiredLrp("pg-17", 17)));
+  records::DesiredLRPRecord pg17 = storage::testing::FullDesiredLrp("pg-17", 17);
+  pg17.clear_run_info();  // read on demand
+  EXPECT_THAT(*storage::testing::FindDesiredLrp(snapshot, "pg-17"), EqualsProto(pg17));
+  // The run-info read of everything pages the same way.
+  auto run_infos = store_->ReadAllRunInfos();
+  ASSERT_TRUE(run_infos.ok()) << run_infos.status().ToString();
+  EXPECT_THAT(*run_infos, SizeIs(50));
 }
 
 TEST_F(EtcdStoreTest, ACommitAfterTheLockKeyChangedIsRefusedAndWritesNothing) {

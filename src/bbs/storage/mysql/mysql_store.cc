@@ -208,6 +208,9 @@ MysqlStore::~MysqlStore() {
   if (conn_ != nullptr) {
     mysql_close(conn_);
   }
+  if (read_conn_ != nullptr) {
+    mysql_close(read_conn_);
+  }
 }
 
 Result<std::unique_ptr<MysqlStore>> MysqlStore::Open(
@@ -445,7 +448,16 @@ Status MysqlStore::LoadOnce(Snapshot* out, std::vector<Mutation>* undecodable) {
     });
   }
   if (status.ok()) {
-    status = ReadRows(&rows);
+    // Without the run info: it stays in the table (ReadRunInfos).
+    status = QueryRows(conn_, sql::kLoadDesired, [&](const Row& row) {
+      sql::ReadDesiredRow(row, &rows.desired.emplace_back());
+    });
+  }
+  if (status.ok()) {
+    status = ReadActualRows(&rows.actual);
+  }
+  if (status.ok()) {
+    status = ReadTaskRows(&rows.tasks);
   }
   if (status.ok()) {
     status = Exec("COMMIT");
@@ -596,6 +608,100 @@ Status MysqlStore::AbortReencryption(const Status& failure) {
     Exec("ROLLBACK");
   }
   return conn_ != nullptr ? Status::Ok() : failure;  // upstream retries at the next start
+}
+
+}  // namespace bbs::storage
+
+namespace bbs::storage {
+
+// --- Run-info reads (their own connection) ---
+
+Status MysqlStore::ReadRunInfoRows(const std::function<std::string(st_mysql*)>& make_sql,
+                                   std::vector<std::pair<std::string, std::string>>* out) {
+  Status failure;
+  size_t first = out->size();
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    if (read_conn_ == nullptr) {
+      auto conn =
+          sql::ConnectMysql(options_.dsn,
+                            {Seconds(options_.connection_timeout), Seconds(options_.read_timeout),
+                             Seconds(options_.write_timeout)},
+                            {options_.ca_cert_file, options_.verify_identity}, 0, "mysql");
+      if (!conn.ok()) {
+        return conn.status();
+      }
+      read_conn_ = conn.value();
+    }
+    out->resize(first);
+    failure = QueryRows(read_conn_, make_sql(read_conn_).c_str(),
+                        [&](const Row& row) { out->emplace_back(row.Text(0), row.Text(1)); });
+    if (failure.ok()) {
+      return failure;
+    }
+    unsigned int error = mysql_errno(read_conn_);
+    mysql_close(read_conn_);  // may be mid-result; the next read connects afresh
+    read_conn_ = nullptr;
+    if (error != CR_SERVER_GONE_ERROR && error != CR_SERVER_LOST) {
+      break;  // the server answered with an error: retrying would not help
+    }
+  }
+  logger().Error("failed-to-read-run-info", failure.message());
+  return UnknownError(failure.message());
+}
+
+Result<std::vector<StoredRunInfo>> MysqlStore::ReadRunInfos(
+    std::span<const std::string> process_guids) {
+  constexpr size_t kChunk = 1000;  // guids per statement
+  std::vector<std::pair<std::string, std::string>> encoded;
+  encoded.reserve(process_guids.size());
+  {
+    std::lock_guard<std::mutex> lock(read_mu_);
+    for (size_t begin = 0; begin < process_guids.size(); begin += kChunk) {
+      size_t end = std::min(process_guids.size(), begin + kChunk);
+      Status s = ReadRunInfoRows(
+          [&](st_mysql* conn) {
+            std::string sql =
+                "SELECT process_guid, run_info FROM desired_lrps WHERE process_guid IN (";
+            for (size_t i = begin; i < end; ++i) {
+              if (i != begin) sql += ',';
+              sql += sql::QuoteMysql(conn, process_guids[i]);
+            }
+            return sql + ")";
+          },
+          &encoded);
+      if (!s.ok()) {
+        return s;
+      }
+    }
+  }
+  std::vector<StoredRunInfo> out;
+  out.reserve(encoded.size());
+  for (auto& [guid, text] : encoded) {
+    out.push_back(sql::DecodeRunInfoColumn(std::move(guid), text, encoder(), logger()));
+  }
+  return out;
+}
+
+Result<std::vector<StoredRunInfo>> MysqlStore::ReadAllRunInfos() {
+  std::vector<std::pair<std::string, std::string>> encoded;
+  {
+    std::lock_guard<std::mutex> lock(read_mu_);
+    if (Status s = ReadRunInfoRows(
+            [](st_mysql*) {
+              return std::string("SELECT process_guid, run_info FROM desired_lrps");
+            },
+            &encoded);
+        !s.ok()) {
+      return s;
+    }
+  }
+  std::vector<StoredRunInfo> out;
+  out.reserve(encoded.size());
+  for (auto& [guid, text] : encoded) {
+    out.push_back(sql::DecodeRunInfoColumn(std::move(guid), text, encoder(), logger()));
+    std::string().swap(text);
+  }
+  return out;
 }
 
 }  // namespace bbs::storage

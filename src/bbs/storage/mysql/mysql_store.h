@@ -3,6 +3,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
@@ -34,7 +35,9 @@ Result<MysqlDsn> ParseMysqlDsn(std::string_view dsn);
 // retried (3 tries in total, 500 ms apart, §10.5) on a fresh connection; nothing is
 // acknowledged that was not committed. Connections set group_concat_max_len like upstream.
 //
-// One connection (the Store contract has a single writer). Thread-compatible.
+// One connection for Load and Commit (the Store contract has a single writer); the run-info
+// reads have a second one of their own (opened on first use, reads one at a time), so they
+// never wait for a commit.
 class MysqlStore final : public sql::SqlStore {
  public:
   struct Options : sql::SqlStoreOptions {
@@ -54,10 +57,19 @@ class MysqlStore final : public sql::SqlStore {
   MysqlStore& operator=(const MysqlStore&) = delete;
   ~MysqlStore() override;
 
+  Result<std::vector<StoredRunInfo>> ReadRunInfos(
+      std::span<const std::string> process_guids) override;
+  Result<std::vector<StoredRunInfo>> ReadAllRunInfos() override;
+
  private:
   MysqlStore(Options options, Logger logger, std::shared_ptr<const encryption::Encoder> encoder);
 
   Status EnsureConnected();
+  // The run-info reads: runs the SELECT `sql` (of process_guid, run_info) on the reader
+  // connection (connecting it as needed, one retry on a lost connection) and appends its rows.
+  // `sql` is built by make_sql(reader connection), for quoting. REQUIRES: read_mu_ held.
+  Status ReadRunInfoRows(const std::function<std::string(st_mysql*)>& make_sql,
+                         std::vector<std::pair<std::string, std::string>>* out);
   // Runs `sql` (one or more statements) and discards its results. A failure on a lost
   // connection or a deadlock has code kDeadlock (retryable).
   Status Exec(const std::string& sql);
@@ -86,6 +98,8 @@ class MysqlStore final : public sql::SqlStore {
   Options options_;
   st_mysql* conn_ = nullptr;
   std::chrono::steady_clock::time_point connected_at_;
+  std::mutex read_mu_;
+  st_mysql* read_conn_ = nullptr;  // guarded by read_mu_
 };
 
 }  // namespace bbs::storage

@@ -154,6 +154,9 @@ PostgresStore::~PostgresStore() {
   if (conn_ != nullptr) {
     PQfinish(conn_);
   }
+  if (read_conn_ != nullptr) {
+    PQfinish(read_conn_);
+  }
 }
 
 Result<std::unique_ptr<PostgresStore>> PostgresStore::Open(
@@ -352,45 +355,6 @@ Status PostgresStore::CommitOnce(std::span<const Mutation> mutations) {
 
 // --- Load ---
 
-Status PostgresStore::LoadOnce(Snapshot* out, std::vector<Mutation>* undecodable) {
-  if (Status s = EnsureConnected(); !s.ok()) {
-    return Status(ErrorCode::kDeadlock, s.message());
-  }
-  Snapshot snapshot;
-  sql::RowSet rows;
-  // One snapshot of the four tables.
-  Status status = Exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
-  if (status.ok()) {
-    PgResult result(PQexec(conn_, "SELECT domain, expire_time FROM domains"));
-    if (PQresultStatus(result.get()) != PGRES_TUPLES_OK) {
-      status = Status(Retryable(result.get()) ? ErrorCode::kDeadlock : ErrorCode::kUnknownError,
-                      "postgres: " + OneLine(PQerrorMessage(conn_)));
-    } else {
-      for (int i = 0; i < PQntuples(result.get()); ++i) {
-        Row row(result.get(), i);
-        snapshot.domains.push_back(PutDomain{row.Text(0), row.Int64(1)});
-      }
-    }
-  }
-  if (status.ok()) {
-    status = ReadRows(&rows);
-  }
-  if (status.ok()) {
-    status = Exec("COMMIT");
-  }
-  if (!status.ok()) {
-    if (PQstatus(conn_) == CONNECTION_OK) {
-      Exec("ROLLBACK");
-      return status;
-    }
-    return Status(ErrorCode::kDeadlock, status.message());
-  }
-  sql::DecodeRows(rows.desired, rows.actual, rows.tasks, encoder(), logger(), &snapshot,
-                  undecodable);
-  *out = std::move(snapshot);
-  return Status::Ok();
-}
-
 namespace {
 
 Status QueryRows(pg_conn* conn, const char* sql, PgResult* out) {
@@ -418,6 +382,52 @@ Status ReadAll(pg_conn* conn, const char* sql, std::vector<T>* out, const Read& 
 }
 
 }  // namespace
+
+Status PostgresStore::LoadOnce(Snapshot* out, std::vector<Mutation>* undecodable) {
+  if (Status s = EnsureConnected(); !s.ok()) {
+    return Status(ErrorCode::kDeadlock, s.message());
+  }
+  Snapshot snapshot;
+  sql::RowSet rows;
+  // One snapshot of the four tables.
+  Status status = Exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+  if (status.ok()) {
+    PgResult result(PQexec(conn_, "SELECT domain, expire_time FROM domains"));
+    if (PQresultStatus(result.get()) != PGRES_TUPLES_OK) {
+      status = Status(Retryable(result.get()) ? ErrorCode::kDeadlock : ErrorCode::kUnknownError,
+                      "postgres: " + OneLine(PQerrorMessage(conn_)));
+    } else {
+      for (int i = 0; i < PQntuples(result.get()); ++i) {
+        Row row(result.get(), i);
+        snapshot.domains.push_back(PutDomain{row.Text(0), row.Int64(1)});
+      }
+    }
+  }
+  if (status.ok()) {
+    // Without the run info: it stays in the table (ReadRunInfos).
+    status = ReadAll(conn_, sql::kLoadDesired, &rows.desired, sql::ReadDesiredRow<Row>);
+  }
+  if (status.ok()) {
+    status = ReadActualRows(&rows.actual);
+  }
+  if (status.ok()) {
+    status = ReadTaskRows(&rows.tasks);
+  }
+  if (status.ok()) {
+    status = Exec("COMMIT");
+  }
+  if (!status.ok()) {
+    if (PQstatus(conn_) == CONNECTION_OK) {
+      Exec("ROLLBACK");
+      return status;
+    }
+    return Status(ErrorCode::kDeadlock, status.message());
+  }
+  sql::DecodeRows(rows.desired, rows.actual, rows.tasks, encoder(), logger(), &snapshot,
+                  undecodable);
+  *out = std::move(snapshot);
+  return Status::Ok();
+}
 
 Status PostgresStore::ReadDesiredRows(std::vector<sql::DesiredRow>* out) {
   return ReadAll(conn_, sql::kSelectDesired, out, sql::ReadDesiredRow<Row>);
@@ -542,6 +552,106 @@ Status PostgresStore::FinishReencryption(const sql::RowSet& rows) {
 Status PostgresStore::AbortReencryption(const Status&) {
   Exec("ROLLBACK");
   return Status::Ok();  // upstream logs and retries at the next start
+}
+
+}  // namespace bbs::storage
+
+namespace bbs::storage {
+
+// --- Run-info reads (their own connection) ---
+
+Status PostgresStore::ReadRunInfoRows(const std::string& sql,
+                                      const std::vector<std::string>& params,
+                                      std::vector<std::pair<std::string, std::string>>* out) {
+  std::vector<const char*> values;
+  values.reserve(params.size());
+  for (const std::string& p : params) {
+    values.push_back(p.c_str());
+  }
+  Status failure;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    if (read_conn_ == nullptr || PQstatus(read_conn_) != CONNECTION_OK) {
+      if (read_conn_ != nullptr) {
+        PQfinish(read_conn_);
+        read_conn_ = nullptr;
+      }
+      std::string timeout = std::to_string(std::max<int64_t>(
+          2,
+          std::chrono::duration_cast<std::chrono::seconds>(options_.connection_timeout).count()));
+      auto conn = sql::ConnectPostgres(
+          options_.url, "bbs",
+          {{"connect_timeout", timeout}, {"keepalives", "1"}, {"keepalives_idle", timeout}},
+          {options_.ca_cert_file, options_.verify_identity}, "postgres");
+      if (!conn.ok()) {
+        return conn.status();
+      }
+      read_conn_ = conn.value();
+    }
+    PgResult result(PQexecParams(read_conn_, sql.c_str(), static_cast<int>(values.size()), nullptr,
+                                 values.data(), nullptr, nullptr, 0));
+    if (PQresultStatus(result.get()) == PGRES_TUPLES_OK) {
+      int n = PQntuples(result.get());
+      for (int i = 0; i < n; ++i) {
+        Row row(result.get(), i);
+        out->emplace_back(row.Text(0), row.Text(1));
+      }
+      return Status::Ok();
+    }
+    failure = UnknownError("postgres: " + OneLine(PQerrorMessage(read_conn_)));
+    if (PQstatus(read_conn_) == CONNECTION_OK) {
+      break;  // the server answered with an error: retrying would not help
+    }
+  }
+  logger().Error("failed-to-read-run-info", failure.message());
+  return failure;
+}
+
+Result<std::vector<StoredRunInfo>> PostgresStore::ReadRunInfos(
+    std::span<const std::string> process_guids) {
+  // Up to this many guids per statement (PostgreSQL takes at most 65,535 parameters).
+  constexpr size_t kChunk = 1000;
+  std::vector<std::pair<std::string, std::string>> encoded;
+  encoded.reserve(process_guids.size());
+  {
+    std::lock_guard<std::mutex> lock(read_mu_);
+    for (size_t begin = 0; begin < process_guids.size(); begin += kChunk) {
+      size_t end = std::min(process_guids.size(), begin + kChunk);
+      std::string sql = "SELECT process_guid, run_info FROM desired_lrps WHERE process_guid IN (";
+      for (size_t i = begin; i < end; ++i) {
+        sql += fmt::format("{}${}", i == begin ? "" : ",", i - begin + 1);
+      }
+      sql += ")";
+      std::vector<std::string> params(process_guids.begin() + static_cast<ptrdiff_t>(begin),
+                                      process_guids.begin() + static_cast<ptrdiff_t>(end));
+      if (Status s = ReadRunInfoRows(sql, params, &encoded); !s.ok()) {
+        return s;
+      }
+    }
+  }
+  std::vector<StoredRunInfo> out;
+  out.reserve(encoded.size());
+  for (auto& [guid, text] : encoded) {
+    out.push_back(sql::DecodeRunInfoColumn(std::move(guid), text, encoder(), logger()));
+  }
+  return out;
+}
+
+Result<std::vector<StoredRunInfo>> PostgresStore::ReadAllRunInfos() {
+  std::vector<std::pair<std::string, std::string>> encoded;
+  {
+    std::lock_guard<std::mutex> lock(read_mu_);
+    if (Status s = ReadRunInfoRows("SELECT process_guid, run_info FROM desired_lrps", {}, &encoded);
+        !s.ok()) {
+      return s;
+    }
+  }
+  std::vector<StoredRunInfo> out;
+  out.reserve(encoded.size());
+  for (auto& [guid, text] : encoded) {
+    out.push_back(sql::DecodeRunInfoColumn(std::move(guid), text, encoder(), logger()));
+    std::string().swap(text);
+  }
+  return out;
 }
 
 }  // namespace bbs::storage

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
@@ -27,9 +28,10 @@ namespace bbs::storage {
 // connection, a deadlock or a serialization failure is retried (3 tries in total, 500 ms apart,
 // §10.5) on a fresh connection; nothing is acknowledged that was not committed.
 //
-// The Store contract (Load and Commit never concurrent) needs one connection, so the pool is
-// one connection: `max_open_database_connections` and `max_idle_database_connections` of 1 or
-// more are honoured trivially. Thread-compatible.
+// The Store contract (Load and Commit never concurrent) needs one connection for them; the
+// run-info reads have a second one of their own (opened on first use, reads one at a time), so
+// they never wait for a commit. `max_open_database_connections` and
+// `max_idle_database_connections` of 1 or more are honoured loosely (two connections).
 class PostgresStore final : public sql::SqlStore {
  public:
   struct Options : sql::SqlStoreOptions {
@@ -47,11 +49,20 @@ class PostgresStore final : public sql::SqlStore {
   PostgresStore& operator=(const PostgresStore&) = delete;
   ~PostgresStore() override;
 
+  Result<std::vector<StoredRunInfo>> ReadRunInfos(
+      std::span<const std::string> process_guids) override;
+  Result<std::vector<StoredRunInfo>> ReadAllRunInfos() override;
+
  private:
   struct Statement;
   PostgresStore(Options options, Logger logger, std::shared_ptr<const encryption::Encoder> encoder);
 
   Status EnsureConnected();
+  // The run-info reads: runs `sql` with `params` on the reader connection (connecting or
+  // reconnecting it as needed, one retry on a lost connection) and appends (guid, run_info
+  // column) of each row. REQUIRES: read_mu_ held.
+  Status ReadRunInfoRows(const std::string& sql, const std::vector<std::string>& params,
+                         std::vector<std::pair<std::string, std::string>>* out);
   Status Exec(const std::string& sql);
   // Runs `statements` as one transaction in one pipeline.
   Status RunPipeline(const std::vector<Statement>& statements);
@@ -74,6 +85,8 @@ class PostgresStore final : public sql::SqlStore {
   Options options_;
   pg_conn* conn_ = nullptr;
   std::chrono::steady_clock::time_point connected_at_;
+  std::mutex read_mu_;
+  pg_conn* read_conn_ = nullptr;  // guarded by read_mu_
 };
 
 }  // namespace bbs::storage

@@ -25,6 +25,12 @@ inline constexpr const char* kSelectDesired =
     "SELECT process_guid, domain, log_guid, annotation, instances, memory_mb, disk_mb, "
     "max_pids, rootfs, routes, volume_placement, modification_tag_epoch, modification_tag_index, "
     "run_info, placement_tags, metric_tags, update_strategy FROM desired_lrps";
+// The same columns for the start-up load, without the run info (an empty column: read on demand
+// by Store::ReadRunInfos).
+inline constexpr const char* kLoadDesired =
+    "SELECT process_guid, domain, log_guid, annotation, instances, memory_mb, disk_mb, "
+    "max_pids, rootfs, routes, volume_placement, modification_tag_epoch, modification_tag_index, "
+    "'', placement_tags, metric_tags, update_strategy FROM desired_lrps";
 inline constexpr const char* kSelectActual =
     "SELECT process_guid, instance_index, presence, evacuating, domain, state, instance_guid, "
     "cell_id, placement_error, since, net_info, modification_tag_epoch, modification_tag_index, "

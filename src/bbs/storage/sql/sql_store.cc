@@ -122,6 +122,23 @@ Status SqlStore::RunEncryptor() {
                            *encoder_, logger_);
 }
 
+StoredRunInfo DecodeRunInfoColumn(std::string process_guid, std::string_view encoded,
+                                  const encryption::Encoder& encoder, const Logger& logger) {
+  StoredRunInfo out{std::move(process_guid), std::string()};
+  if (encoded.empty()) {
+    return out;
+  }
+  Result<std::string> decoded = encoder.DecodeModelBytes(encoded);
+  if (!decoded.ok()) {
+    logger.Error("failed-to-decode-run-info", decoded.status().message(),
+                 {{"process_guid", out.process_guid}});
+    out.run_info.reset();
+    return out;
+  }
+  out.run_info = std::move(decoded).value();
+  return out;
+}
+
 Status RunEncryptor(const EncryptorSteps& steps, const encryption::Encoder& encoder,
                     const Logger& logger) {
   auto start = std::chrono::steady_clock::now();

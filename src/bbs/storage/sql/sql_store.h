@@ -41,6 +41,13 @@ struct RowSet {
   std::vector<TaskRow> tasks;
 };
 
+// A desired_lrps row's run_info column (`encoded`, an encrypted serialised model) as the run
+// info Store::ReadRunInfos returns: decrypted with whatever key its label names (so rows not
+// yet re-encrypted read too); an empty column is an empty run info. A value that does not
+// decode is logged ("failed-to-decode-run-info") and returned as nullopt.
+StoredRunInfo DecodeRunInfoColumn(std::string process_guid, std::string_view encoded,
+                                  const encryption::Encoder& encoder, const Logger& logger);
+
 // The encryptor (spec/behavior.md §10.3), the same for every SQL backend: when the stored key
 // label differs from the active one, every row is re-encrypted with the active key inside one
 // transaction and the label is written. A label that no key has is Unrecoverable; a row that

@@ -111,6 +111,17 @@ SELECT process_guid, domain, log_guid, annotation, instances, memory_mb, disk_mb
   rootfs, routes, volume_placement, modification_tag_epoch, modification_tag_index, run_info,
   placement_tags, metric_tags, update_strategy
 FROM desired_lrps)sql";
+// Load's read of the same columns without the run info (read on demand by ReadRunInfos): an
+// empty run_info column decodes to no run info.
+constexpr const char* kLoadDesired = R"sql(
+SELECT process_guid, domain, log_guid, annotation, instances, memory_mb, disk_mb, max_pids,
+  rootfs, routes, volume_placement, modification_tag_epoch, modification_tag_index, '',
+  placement_tags, metric_tags, update_strategy
+FROM desired_lrps)sql";
+// The run-info reads (their own connections).
+constexpr const char* kReadRunInfo = "SELECT run_info FROM desired_lrps WHERE process_guid = ?1";
+constexpr const char* kReadAllRunInfos = "SELECT process_guid, run_info FROM desired_lrps";
+constexpr const char* kReaderCacheSizePragma = "PRAGMA cache_size=-2048";
 
 enum ActualColumn : int {
   kActualProcessGuid,
@@ -276,6 +287,7 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(
   logger = logger.Session("sqlite-store");
   std::unique_ptr<SqliteStore> store(
       new SqliteStore(db, std::move(logger), std::move(encoder)));  // private ctor
+  store->path_ = path;
   for (Status (SqliteStore::*step)() :
        {&SqliteStore::Configure, &SqliteStore::CreateSchema, &SqliteStore::EmptyIndexes,
         &SqliteStore::PrepareStatements, &SqliteStore::MigrateIfLegacy,
@@ -285,6 +297,13 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(
       store->logger_.Error("failed-to-open", status.message(), {{"path", path}});
       return status;
     }
+  }
+  if (store->in_memory_) {
+    auto reader = store->OpenReader(/*on_main_connection=*/true);
+    if (!reader.ok()) {
+      return reader.status();
+    }
+    store->main_reader_ = std::move(reader).value();
   }
   return store;
 }
@@ -306,6 +325,7 @@ Status SqliteStore::Configure() {
   if (mode != "wal" && mode != "memory") {
     return UnknownError(fmt::format("sqlite: cannot enable WAL mode (journal_mode is '{}')", mode));
   }
+  in_memory_ = mode == "memory";
   journal.reset();
 
   if (Status s = Exec("PRAGMA synchronous=FULL"); !s.ok()) {
@@ -511,6 +531,7 @@ Status SqliteStore::PrepareStatements() {
       {&count_desired_, "SELECT COUNT(*) FROM desired_lrps"},
       {&count_actual_, "SELECT COUNT(*) FROM actual_lrps"},
       {&count_tasks_, "SELECT COUNT(*) FROM tasks"},
+      {&load_desired_, kLoadDesired},
   };
   for (const auto& [stmt, sql] : statements) {
     if (Status s = Prepare(sql, stmt); !s.ok()) {
@@ -623,6 +644,7 @@ Status SqliteStore::Commit(std::span<const Mutation> mutations) {
   if (mutations.empty()) {
     return Status::Ok();
   }
+  std::lock_guard<std::mutex> db_lock(db_mu_);
   if (Status s = Run(begin_immediate_.get(), "begin"); !s.ok()) {
     logger_.Error("failed-to-begin", s.message());
     Rollback();
@@ -762,6 +784,7 @@ Status SqliteStore::PutTaskRowRaw(const sql::TaskRow& row) {
 // --- Load ---
 
 Status SqliteStore::Load(Snapshot* out) {
+  std::unique_lock<std::mutex> db_lock(db_mu_);
   Snapshot snapshot;
   std::vector<sql::DesiredRow> desired;
   std::vector<sql::ActualRow> actual;
@@ -788,10 +811,12 @@ Status SqliteStore::Load(Snapshot* out) {
     status = LoadDomains(&snapshot);
   }
   if (status.ok()) {
-    status = ReadDesiredRows(&desired, &total, load_batch_rows_, [&] {
-      snapshot.desired_lrps.reserve(total);
-      decode();
-    });
+    // Without the run info: it stays in the file (ReadRunInfos).
+    status = ReadRowsInBatches(count_desired_.get(), load_desired_.get(), "read desired lrps",
+                               &desired, &total, load_batch_rows_, [&] {
+                                 snapshot.desired_lrps.reserve(total);
+                                 decode();
+                               });
   }
   if (status.ok()) {
     status = ReadActualRows(&actual, &total, load_batch_rows_, [&] {
@@ -813,6 +838,7 @@ Status SqliteStore::Load(Snapshot* out) {
     Rollback();
     return status;
   }
+  db_lock.unlock();  // Commit takes it
   if (!deletes.empty()) {
     // Upstream deletes a row it cannot decode when it reads it (§10.2).
     if (Status s = Commit(deletes); !s.ok()) {
@@ -821,7 +847,10 @@ Status SqliteStore::Load(Snapshot* out) {
   }
   // The full-table scans filled the page cache with table pages the writes never need again:
   // hand that memory back now instead of carrying it for the process's lifetime.
-  sqlite3_db_release_memory(db_);
+  {
+    std::lock_guard<std::mutex> relock(db_mu_);
+    sqlite3_db_release_memory(db_);
+  }
   logger_.Info("loaded", {{"domains", handed[0] + snapshot.domains.size()},
                           {"desired_lrps", handed[1] + snapshot.desired_lrps.size()},
                           {"actual_lrps", handed[2] + snapshot.actual_lrps.size()},
@@ -904,6 +933,177 @@ Status SqliteStore::ReadTaskRows(std::vector<sql::TaskRow>* out, size_t* total, 
                                  const std::function<void()>& flush) {
   return ReadRowsInBatches(count_tasks_.get(), select_tasks_.get(), "read tasks", out, total,
                            batch_rows, flush);
+}
+
+// --- Run-info reads ---
+
+struct SqliteStore::Reader {
+  sqlite3* db = nullptr;
+  bool owned = true;  // false: db is the store's main connection
+  Stmt begin, end, one, all;
+
+  Reader() = default;
+  Reader(const Reader&) = delete;
+  Reader& operator=(const Reader&) = delete;
+  ~Reader() {
+    begin.reset();
+    end.reset();
+    one.reset();
+    all.reset();
+    if (owned && db != nullptr) {
+      sqlite3_close_v2(db);
+    }
+  }
+  Status Fail(int rc, std::string_view what) const {
+    return UnknownError(fmt::format("sqlite: {}: {} ({})", what, sqlite3_errmsg(db), rc));
+  }
+  // Steps `stmt` to SQLITE_DONE, calling on_row() at each row; resets it.
+  template <typename OnRow>
+  Status Scan(sqlite3_stmt* stmt, std::string_view what, const OnRow& on_row) const {
+    ResetOnExit reset(stmt);
+    int rc;
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+      on_row();
+    }
+    return rc == SQLITE_DONE ? Status::Ok() : Fail(rc, what);
+  }
+  // Runs fn() inside one read transaction (one snapshot of the file).
+  Status InTransaction(const std::function<Status()>& fn) const {
+    if (Status s = Scan(begin.get(), "begin read", [] {}); !s.ok()) {
+      return s;
+    }
+    Status status = fn();
+    Status ended = Scan(end.get(), "end read", [] {});
+    if (!ended.ok() && !sqlite3_get_autocommit(db)) {
+      sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+    }
+    return status.ok() ? ended : status;
+  }
+};
+
+Result<std::unique_ptr<SqliteStore::Reader>> SqliteStore::OpenReader(bool on_main_connection) {
+  auto reader = std::make_unique<Reader>();
+  if (on_main_connection) {
+    reader->db = db_;
+    reader->owned = false;
+  } else {
+    int rc = sqlite3_open_v2(path_.c_str(), &reader->db,
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr);
+    if (rc != SQLITE_OK) {
+      return UnknownError(
+          fmt::format("sqlite: cannot open a reader: {}",
+                      reader->db != nullptr ? sqlite3_errmsg(reader->db) : sqlite3_errstr(rc)));
+    }
+    sqlite3_extended_result_codes(reader->db, 1);
+    sqlite3_busy_timeout(reader->db, kBusyTimeoutMs);
+    if (int rc = sqlite3_exec(reader->db, kReaderCacheSizePragma, nullptr, nullptr, nullptr);
+        rc != SQLITE_OK) {
+      return reader->Fail(rc, "configure reader");
+    }
+  }
+  const std::pair<Stmt*, const char*> statements[] = {
+      {&reader->begin, "BEGIN"},
+      {&reader->end, "COMMIT"},
+      {&reader->one, kReadRunInfo},
+      {&reader->all, kReadAllRunInfos},
+  };
+  for (const auto& [stmt, sql] : statements) {
+    sqlite3_stmt* prepared = nullptr;
+    int rc = sqlite3_prepare_v3(reader->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &prepared, nullptr);
+    if (rc != SQLITE_OK) {
+      sqlite3_finalize(prepared);
+      return reader->Fail(rc, "prepare reader");
+    }
+    stmt->reset(prepared);
+  }
+  return reader;
+}
+
+Status SqliteStore::WithReader(const std::function<Status(Reader&)>& fn) {
+  // At most this many idle readers are kept open (each holds its statements and a small cache).
+  constexpr size_t kMaxIdleReaders = 4;
+  if (main_reader_ != nullptr) {
+    std::lock_guard<std::mutex> db_lock(db_mu_);
+    return fn(*main_reader_);
+  }
+  std::unique_ptr<Reader> reader;
+  {
+    std::lock_guard<std::mutex> lock(readers_mu_);
+    if (!idle_readers_.empty()) {
+      reader = std::move(idle_readers_.back());
+      idle_readers_.pop_back();
+    }
+  }
+  if (reader == nullptr) {
+    auto opened = OpenReader(/*on_main_connection=*/false);
+    if (!opened.ok()) {
+      logger_.Error("failed-to-open-reader", opened.status().message());
+      return opened.status();
+    }
+    reader = std::move(opened).value();
+  }
+  Status status = fn(*reader);
+  if (!status.ok()) {
+    logger_.Error("failed-to-read-run-info", status.message());
+    return status;  // the reader is closed: the next read opens a fresh one
+  }
+  std::lock_guard<std::mutex> lock(readers_mu_);
+  if (idle_readers_.size() < kMaxIdleReaders) {
+    idle_readers_.push_back(std::move(reader));
+  }
+  return status;
+}
+
+std::vector<StoredRunInfo> SqliteStore::DecodeRunInfos(
+    std::vector<std::pair<std::string, std::string>> encoded) const {
+  std::vector<StoredRunInfo> out;
+  out.reserve(encoded.size());
+  for (auto& [guid, text] : encoded) {
+    out.push_back(sql::DecodeRunInfoColumn(std::move(guid), text, *encoder_, logger_));
+    std::string().swap(text);
+  }
+  return out;
+}
+
+Result<std::vector<StoredRunInfo>> SqliteStore::ReadRunInfos(
+    std::span<const std::string> process_guids) {
+  std::vector<std::pair<std::string, std::string>> encoded;
+  encoded.reserve(process_guids.size());
+  Status status = WithReader([&](Reader& reader) {
+    encoded.clear();
+    return reader.InTransaction([&] {
+      sqlite3_stmt* stmt = reader.one.get();
+      for (const std::string& guid : process_guids) {
+        BindText(stmt, 1, guid);
+        Status s = reader.Scan(stmt, "read run info",
+                               [&] { encoded.emplace_back(guid, ColumnBytes(stmt, 0)); });
+        if (!s.ok()) {
+          return s;
+        }
+      }
+      return Status::Ok();
+    });
+  });
+  if (!status.ok()) {
+    return status;
+  }
+  return DecodeRunInfos(std::move(encoded));
+}
+
+Result<std::vector<StoredRunInfo>> SqliteStore::ReadAllRunInfos() {
+  std::vector<std::pair<std::string, std::string>> encoded;
+  Status status = WithReader([&](Reader& reader) {
+    encoded.clear();
+    return reader.InTransaction([&] {
+      sqlite3_stmt* stmt = reader.all.get();
+      return reader.Scan(stmt, "read run infos",
+                         [&] { encoded.emplace_back(ColumnBytes(stmt, 0), ColumnBytes(stmt, 1)); });
+    });
+  });
+  if (!status.ok()) {
+    return status;
+  }
+  return DecodeRunInfos(std::move(encoded));
 }
 
 // --- Legacy rows (bbs before the upstream row format: unencrypted protobuf blobs) ---

@@ -2,6 +2,7 @@
 
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
@@ -31,8 +32,11 @@ namespace bbs::storage {
 // rewritten in the new format, in one transaction, when opened. When the stored key label
 // differs from the encoder's active label every row is re-encrypted at open (§10.3).
 //
-// Thread-compatible: the Store contract (never Load and Commit concurrently) is all the
-// synchronisation it needs; it owns one connection and its cached prepared statements.
+// Load and Commit use one connection and its cached prepared statements (the Store contract
+// never runs them concurrently). The run-info reads use their own connections (a small pool,
+// opened on demand), so they run concurrently with a Commit: WAL lets readers read the last
+// committed state while a writer writes. An in-memory database (":memory:") has only the one
+// connection; its reads then wait for a Commit to finish.
 class SqliteStore final : public Store {
  public:
   // The version of files written before the upstream row format.
@@ -53,6 +57,9 @@ class SqliteStore final : public Store {
 
   Status Load(Snapshot* out) override;
   Status Commit(std::span<const Mutation> mutations) override;
+  Result<std::vector<StoredRunInfo>> ReadRunInfos(
+      std::span<const std::string> process_guids) override;
+  Result<std::vector<StoredRunInfo>> ReadAllRunInfos() override;
 
   // Rows Load reads from a table before it decodes them and frees their text (default 16,384):
   // bounds how much encrypted text is in memory next to the decoded records at start-up.
@@ -65,7 +72,19 @@ class SqliteStore final : public Store {
   };
   using Stmt = std::unique_ptr<sqlite3_stmt, StmtDeleter>;
 
+  // A connection for the run-info reads and its statements.
+  struct Reader;
+
   SqliteStore(sqlite3* db, Logger logger, std::shared_ptr<const encryption::Encoder> encoder);
+
+  // A new reader connection on path_ (or, for an in-memory database, on db_).
+  Result<std::unique_ptr<Reader>> OpenReader(bool on_main_connection);
+  // Runs fn(Reader&) on an idle reader (opened if there is none), or, in memory, on the main
+  // connection while no Commit runs. Returns fn's status.
+  Status WithReader(const std::function<Status(Reader&)>& fn);
+  // Decrypts (guid, run_info column) pairs.
+  std::vector<StoredRunInfo> DecodeRunInfos(
+      std::vector<std::pair<std::string, std::string>> encoded) const;
 
   Status Configure();
   Status CreateSchema();
@@ -130,6 +149,12 @@ class SqliteStore final : public Store {
   Status CountRows(sqlite3_stmt* stmt, size_t* out);
 
   sqlite3* db_;
+  std::string path_;
+  bool in_memory_ = false;  // journal_mode "memory": a second connection would not see db_
+  std::mutex db_mu_;        // held by Load, Commit and the in-memory run-info reads
+  std::mutex readers_mu_;
+  std::vector<std::unique_ptr<Reader>> idle_readers_;  // guarded by readers_mu_
+  std::unique_ptr<Reader> main_reader_;                // in memory: statements on db_
   Logger logger_;
   std::shared_ptr<const encryption::Encoder> encoder_;
   bool legacy_rows_ = false;
@@ -141,6 +166,7 @@ class SqliteStore final : public Store {
   Stmt put_task_, delete_task_;
   Stmt select_domains_, select_desired_, select_actual_, select_tasks_;
   Stmt count_desired_, count_actual_, count_tasks_;
+  Stmt load_desired_;  // select_desired_ without the run_info column (Load)
   size_t load_batch_rows_ = 16384;
 };
 

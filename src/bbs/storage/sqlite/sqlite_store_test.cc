@@ -405,8 +405,17 @@ TEST_F(SqliteStoreTest, ReencryptsEveryRowWhenTheActiveKeyChanges) {
       EXPECT_EQ(encryption::Encoder::LabelOf(column).value(), "new");
     }
   }
-  // The old key can now be dropped.
-  Snapshot snapshot = OpenAndLoad(only_new);
+  // The old key can now be dropped; the run info (read on demand) is readable with the new one.
+  auto store = OpenWith(only_new);
+  ASSERT_NE(store, nullptr);
+  Snapshot snapshot;
+  ASSERT_THAT(store->Load(&snapshot), IsOk());
+  const std::string guids[] = {"pg"};
+  auto run_infos = store->ReadRunInfos(guids);
+  ASSERT_TRUE(run_infos.ok());
+  ASSERT_THAT(*run_infos, SizeIs(1));
+  EXPECT_EQ((*run_infos)[0].run_info, desired.run_info());
+  desired.clear_run_info();
   EXPECT_THAT(snapshot.desired_lrps, ::testing::ElementsAre(EqualsProto(desired)));
   EXPECT_THAT(snapshot.actual_lrps, ::testing::ElementsAre(EqualsProto(actual)));
   EXPECT_THAT(snapshot.tasks, ::testing::ElementsAre(EqualsProto(task)));
@@ -496,7 +505,15 @@ TEST_F(SqliteStoreTest, MigratesAFileWrittenBeforeTheUpstreamRowFormatWithoutLos
         Hex(task.task_definition().SerializeAsString()), task.rejection_count(),
         Quote(task.rejection_reason())));
   }
-  Snapshot snapshot = OpenAndLoad();
+  auto store = OpenWith(testing::TestEncoder());
+  ASSERT_NE(store, nullptr);
+  Snapshot snapshot;
+  ASSERT_THAT(store->Load(&snapshot), IsOk());
+  auto run_infos = store->ReadAllRunInfos();
+  ASSERT_TRUE(run_infos.ok());
+  ASSERT_THAT(*run_infos, SizeIs(1));
+  EXPECT_EQ((*run_infos)[0].run_info, desired.run_info());
+  desired.clear_run_info();  // read on demand, above
   EXPECT_THAT(snapshot.desired_lrps, ::testing::ElementsAre(EqualsProto(desired)));
   ASSERT_THAT(snapshot.actual_lrps, SizeIs(2));
   EXPECT_THAT(*testing::FindActualLrp(snapshot, "pg", 0, ActualLRP::EVACUATING),
