@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "bbs/api/encoding.h"
 #include "bbs/base/logger.h"
 #include "bbs/base/worker_pool.h"
 #include "bbs/events/hub.h"
@@ -26,7 +27,7 @@ struct Call {
 
 // A unary handler: decode -> validate -> engine -> encode. Always answers a protobuf body
 // (status 200, application/x-protobuf); failures travel in the response's `error` field.
-using UnaryHandler = std::function<std::string(const Call&)>;
+using UnaryHandler = std::function<Body(const Call&)>;
 
 // The model version a route speaks (api.md §3.4).
 enum class ModelFormat {
