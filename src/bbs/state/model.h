@@ -275,6 +275,16 @@ class Model {
     }
   };
 
+  // A part of a list being collected: the encoding (a whole record, or the range
+  // [offset, offset + size) of one).
+  struct PartRef {
+    const SharedBytes* bytes;
+    uint32_t offset;
+    uint32_t size;
+  };
+  // The list of the encodings `refs` points at, each shared. REQUIRES: the lock held.
+  static EncodedList MakeList(const std::vector<PartRef>& refs, int field_number);
+
   static ActualLrpPtr Decode(const StoredActual& row);
   static DesiredLrpPtr DecodeDesired(const ProcessEntry& entry);
   // The row (index, presence) of `entry`, or null.
