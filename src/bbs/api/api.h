@@ -26,7 +26,8 @@ struct Call {
 };
 
 // A unary handler: decode -> validate -> engine -> encode. Always answers a protobuf body
-// (status 200, application/x-protobuf); failures travel in the response's `error` field.
+// (status 200, application/x-protobuf); failures travel in the response's `error` field. The
+// body is the bytes, or for the big lists a source the server streams (api::Body).
 using UnaryHandler = std::function<Body(const Call&)>;
 
 // The model version a route speaks (api.md §3.4).

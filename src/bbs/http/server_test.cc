@@ -863,7 +863,7 @@ Router BigBodyRouter(size_t size, std::vector<std::shared_ptr<SourceProbe>> prob
   return router;
 }
 
-constexpr size_t kBigBody = (5 << 20) + 12'345;  // 20 chunks and a bit
+constexpr size_t kBigBody = (5 << 20) + 12'345;  // 5 chunks and a bit
 
 TEST_F(ServerTest, StreamsABodySourceWithItsExactLengthAndKeepsTheConnectionAlive) {
   auto first = std::make_shared<SourceProbe>();
@@ -880,7 +880,7 @@ TEST_F(ServerTest, StreamsABodySourceWithItsExactLengthAndKeepsTheConnectionAliv
     EXPECT_TRUE(probe->WaitReleased());
     EXPECT_EQ(probe->read.load(), kBigBody);
     EXPECT_GT(probe->reads.load(), 1) << "pulled in chunks, not whole";
-    EXPECT_LE(probe->largest_read.load(), size_t{256} << 10);
+    EXPECT_LE(probe->largest_read.load(), size_t{1} << 20);
   }
   auto echo = client.Send("POST", "/v1/echo", "after");
   ASSERT_TRUE(echo.ok()) << echo.status().ToString();
