@@ -5,17 +5,24 @@
 // concurrently. It reports per-operation latency and throughput, the server's peak RSS and
 // correctness checks; the exit code is non-zero only when a correctness check failed.
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cctype>
+#include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -30,6 +37,7 @@
 #include <thread>
 #include <vector>
 
+#include <google/protobuf/arena.h>
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
@@ -56,6 +64,7 @@ struct Options {
   std::string json_path;
   int pid = 0;
   std::string spawn_bbs;
+  int lists = 0;  // > 0: only time this many rounds of the two full lists, then exit
   uint64_t seed = 1;
   // "" = the Diego workload; "heartbeat" = populate, then only identical start heartbeats from
   // every worker for saturate_seconds.
@@ -123,7 +132,9 @@ class SharedRecorder {
 enum class Outcome { kOk, kRefused, kError };
 
 // Sends one protobuf request and parses the response into `response` (every unary response
-// carries `Error error = 1`). A BBS error of type `refusal` counts as an expected refusal.
+// carries `Error error = 1`). A BBS error of type `refusal` counts as an expected refusal. The
+// latency recorded is end to end: request, server, transfer and the full decode of the
+// response (for the big lists, pass a `response` allocated on a protobuf Arena).
 template <typename Response>
 Outcome Call(http::TestClient& client, Recorder& rec, const std::string& op, std::string_view path,
              const google::protobuf::MessageLite& request, Response* response,
@@ -132,13 +143,15 @@ Outcome Call(http::TestClient& client, Recorder& rec, const std::string& op, std
   std::string body = request.SerializeAsString();
   auto start = Clock::now();
   auto r = client.Send("POST", path, body, {{"Content-Type", "application/x-protobuf"}});
-  s.latency_ms.push_back(SecondsSince(start) * 1000.0);
   if (!r.ok()) {
+    s.latency_ms.push_back(SecondsSince(start) * 1000.0);
     ++s.errors;
     s.last_error = r.status().ToString();
     return Outcome::kError;
   }
-  if (r->status != 200 || !response->ParseFromString(r->body)) {
+  const bool parsed = r->status == 200 && response->ParseFromString(r->body);
+  s.latency_ms.push_back(SecondsSince(start) * 1000.0);
+  if (!parsed) {
     ++s.errors;
     s.last_error = "HTTP " + std::to_string(r->status);
     return Outcome::kError;
@@ -151,6 +164,134 @@ Outcome Call(http::TestClient& client, Recorder& rec, const std::string& op, std
     ++s.errors;
     s.last_error =
         models::Error::Type_Name(response->error().type()) + ": " + response->error().message();
+    return Outcome::kError;
+  }
+  return Outcome::kOk;
+}
+
+// The Arena of a full-list decode: blocks of up to 8 MiB (a 250k list decodes to a few hundred
+// MiB), so the arena asks malloc for big blocks rarely.
+google::protobuf::ArenaOptions ListArenaOptions() {
+  google::protobuf::ArenaOptions options;
+  options.start_block_size = 64 << 10;
+  options.max_block_size = 8 << 20;
+  return options;
+}
+
+// The client of the big list bodies over plain HTTP: a blocking keep-alive HTTP/1.1 connection
+// that POSTs an empty request and reads the body, whose length the head gives, straight into
+// one string with large recv() calls (the generic TestClient goes through Beast's parser in
+// 64 KiB steps, ~3x slower than curl on a 31 MB body). Only what a list response needs: a 200
+// with Content-Length.
+class ListClient {
+ public:
+  explicit ListClient(uint16_t port) : port_(port) {}
+  ~ListClient() { Close(); }
+  ListClient(const ListClient&) = delete;
+  ListClient& operator=(const ListClient&) = delete;
+
+  // POSTs an empty protobuf request to `path`; the response body into *body. False (with the
+  // reason in *error) on any failure.
+  bool Post(std::string_view path, std::string* body, std::string* error) {
+    if (fd_ < 0 && !Connect(error)) return false;
+    std::string request = "POST " + std::string(path) +
+                          " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port_) +
+                          "\r\nContent-Type: application/x-protobuf\r\nContent-Length: 0\r\n\r\n";
+    for (size_t sent = 0; sent < request.size();) {
+      ssize_t n = ::send(fd_, request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
+      if (n <= 0) return Fail("send", error);
+      sent += static_cast<size_t>(n);
+    }
+    size_t head_end;
+    while ((head_end = pending_.find("\r\n\r\n")) == std::string::npos) {
+      if (!RecvSome(error)) return false;
+    }
+    std::string head = pending_.substr(0, head_end + 2);
+    pending_.erase(0, head_end + 4);
+    for (char& c : head) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (head.compare(0, 13, "http/1.1 200 ") != 0) {
+      *error = "not 200: " + head.substr(0, head.find('\r'));
+      Close();
+      return false;
+    }
+    size_t at = head.find("\r\ncontent-length:");
+    if (at == std::string::npos) {
+      *error = "no Content-Length";
+      Close();
+      return false;
+    }
+    const size_t length = std::strtoull(head.c_str() + at + 17, nullptr, 10);
+    body->resize(length);
+    size_t got = std::min(length, pending_.size());
+    std::memcpy(body->data(), pending_.data(), got);
+    pending_.erase(0, got);
+    while (got < length) {
+      ssize_t n = ::recv(fd_, body->data() + got, length - got, 0);
+      if (n <= 0) return Fail("recv body", error);
+      got += static_cast<size_t>(n);
+    }
+    if (head.find("\r\nconnection: close") != std::string::npos) Close();
+    return true;
+  }
+
+ private:
+  bool Connect(std::string* error) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (fd_ < 0) return Fail("socket", error);
+    int one = 1;
+    ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    timeval timeout{120, 0};
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port_);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+      return Fail("connect", error);
+    }
+    pending_.clear();
+    return true;
+  }
+  bool RecvSome(std::string* error) {
+    char buf[16 << 10];
+    ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+    if (n <= 0) return Fail("recv head", error);
+    pending_.append(buf, static_cast<size_t>(n));
+    return true;
+  }
+  bool Fail(const char* what, std::string* error) {
+    *error = std::string(what) + ": " + (errno != 0 ? std::strerror(errno) : "closed");
+    Close();
+    return false;
+  }
+  void Close() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+    pending_.clear();
+  }
+
+  const uint16_t port_;
+  int fd_ = -1;
+  std::string pending_;  // bytes read past the end of the last head
+};
+
+// Call() for a full list over a ListClient: the latency is end to end, decode included.
+template <typename Response>
+Outcome CallList(ListClient& client, Recorder& rec, const std::string& op, std::string_view path,
+                 Response* response) {
+  OpSamples& s = rec.Op(op);
+  auto start = Clock::now();
+  std::string body, error;
+  const bool ok = client.Post(path, &body, &error) && response->ParseFromString(body);
+  s.latency_ms.push_back(SecondsSince(start) * 1000.0);
+  if (!ok) {
+    ++s.errors;
+    s.last_error = error.empty() ? "undecodable body" : error;
+    return Outcome::kError;
+  }
+  if (response->has_error()) {
+    ++s.errors;
+    s.last_error = response->error().message();
     return Outcome::kError;
   }
   return Outcome::kOk;
@@ -822,20 +963,31 @@ class Bench {
         http::TestClient client(port_, tls_, std::chrono::seconds(60));
         Recorder rec;
         std::this_thread::sleep_until(start + offset);
+        // A sync decodes the whole list, every message, as a real client would; on an Arena
+        // (as Go's decoder does not free per message either), so the decode is a pass of
+        // bump allocations rather than ~10 mallocs per record.
+        // Over plain HTTP the list bodies are read by a ListClient (see there); over TLS by
+        // the TestClient.
+        ListClient lists(port_);
+        auto list = [&](const std::string& op, std::string_view path, auto* resp) {
+          if (tls_) return Call(client, rec, op, path, models::DesiredLRPsRequest(), resp);
+          return CallList(lists, rec, op, path, resp);
+        };
         if (with_actuals) {
-          models::ActualLRPsRequest req;
-          models::ActualLRPsResponse resp;
-          if (Call(client, rec, who + ".actual_lrps", "/v1/actual_lrps/list", req, &resp) ==
-                  Outcome::kOk &&
-              resp.actual_lrps_size() != opt_.desired) {
+          google::protobuf::Arena arena(ListArenaOptions());
+          auto* resp = google::protobuf::Arena::CreateMessage<models::ActualLRPsResponse>(&arena);
+          if (list(who + ".actual_lrps", "/v1/actual_lrps/list", resp) == Outcome::kOk &&
+              resp->actual_lrps_size() != opt_.desired) {
             ++st.list_mismatches;
           }
         }
-        models::DesiredLRPsRequest req;
-        models::DesiredLRPSchedulingInfosResponse resp;
-        if (Call(client, rec, who + ".scheduling_infos", "/v1/desired_lrp_scheduling_infos/list",
-                 req, &resp) == Outcome::kOk &&
-            resp.desired_lrp_scheduling_infos_size() != opt_.desired) {
+        google::protobuf::Arena arena(ListArenaOptions());
+        auto* resp =
+            google::protobuf::Arena::CreateMessage<models::DesiredLRPSchedulingInfosResponse>(
+                &arena);
+        if (list(who + ".scheduling_infos", "/v1/desired_lrp_scheduling_infos/list", resp) ==
+                Outcome::kOk &&
+            resp->desired_lrp_scheduling_infos_size() != opt_.desired) {
           ++st.list_mismatches;
         }
         trial_rec.Merge(rec);
@@ -1007,6 +1159,65 @@ class Bench {
 }  // namespace
 }  // namespace bbs::bench
 
+namespace bbs::bench {
+
+// --lists N: N rounds of the two full lists of an already populated bbs, each timed in two
+// parts, receiving the whole response and decoding it (on an Arena, every message), so the
+// end-to-end figure of a sync can be taken apart without a populate.
+int TimeLists(int rounds, uint16_t port, const std::optional<http::TestClientTls>& tls) {
+  http::TestClient client(port, tls, std::chrono::seconds(120));
+  ListClient lists(port);
+  auto time = [&](const char* name, const char* path, auto make) {
+    std::vector<double> receive, decode;
+    size_t bytes = 0;
+    for (int i = 0; i < rounds; ++i) {
+      auto t0 = Clock::now();
+      std::string body, error;
+      if (tls) {
+        auto r = client.Send("POST", path, "", {{"Content-Type", "application/x-protobuf"}});
+        if (!r.ok() || r->status != 200) {
+          error = r.ok() ? "not 200" : r.status().ToString();
+        } else {
+          body = std::move(r->body);
+        }
+      } else {
+        lists.Post(path, &body, &error);
+      }
+      receive.push_back(SecondsSince(t0) * 1000.0);
+      if (!error.empty()) {
+        std::fprintf(stderr, "%s: %s\n", name, error.c_str());
+        return false;
+      }
+      bytes = body.size();
+      auto t1 = Clock::now();
+      {
+        google::protobuf::Arena arena(ListArenaOptions());
+        auto* message = make(&arena);
+        if (!message->ParseFromString(body)) return false;
+      }
+      decode.push_back(SecondsSince(t1) * 1000.0);
+    }
+    std::sort(receive.begin(), receive.end());
+    std::sort(decode.begin(), decode.end());
+    std::printf(
+        "%-16s %10zu bytes  receive min/p50 %7.1f / %7.1f ms  decode min/p50 %7.1f / %7.1f ms\n",
+        name, bytes, receive.front(), receive[receive.size() / 2], decode.front(),
+        decode[decode.size() / 2]);
+    return true;
+  };
+  bool ok = time("actual_lrps", "/v1/actual_lrps/list", [](google::protobuf::Arena* arena) {
+    return google::protobuf::Arena::CreateMessage<models::ActualLRPsResponse>(arena);
+  });
+  ok = ok && time("scheduling_infos", "/v1/desired_lrp_scheduling_infos/list",
+                  [](google::protobuf::Arena* arena) {
+                    return google::protobuf::Arena::CreateMessage<
+                        models::DesiredLRPSchedulingInfosResponse>(arena);
+                  });
+  return ok ? 0 : 1;
+}
+
+}  // namespace bbs::bench
+
 int main(int argc, char** argv) {
   bbs::bench::Options opt;
   CLI::App app{"bbs-bench: drives a running bbs with a simulated Diego deployment"};
@@ -1026,6 +1237,10 @@ int main(int argc, char** argv) {
   app.add_option("--spawn-bbs", opt.spawn_bbs,
                  "start this bbs binary on a temp dir and port 0 instead of using --address");
   app.add_option("--seed", opt.seed, "random seed");
+  app.add_option("--lists", opt.lists,
+                 "only time this many rounds of the two full lists (receive, then decode) of "
+                 "the already populated bbs at --address, then exit")
+      ->check(CLI::PositiveNumber);
   app.add_option("--saturate", opt.saturate,
                  "heartbeat: after populating, send only identical start heartbeats")
       ->check(CLI::IsMember({"heartbeat"}));
@@ -1084,6 +1299,7 @@ int main(int argc, char** argv) {
   if (!opt.ca_file.empty() || !opt.cert_file.empty()) {
     tls = bbs::http::TestClientTls{opt.ca_file, opt.cert_file, opt.key_file};
   }
+  if (opt.lists > 0) return bbs::bench::TimeLists(opt.lists, port, tls);
   bbs::bench::Bench bench(opt, port, pid, tls);
   return bench.Run();
 }

@@ -25,7 +25,7 @@ UnaryHandler Unary(Fn fn, std::function<std::string(const Status&)> on_error = E
                    std::function<void(Req*)> prepare = nullptr,
                    std::function<Status(const Req&)> validate = nullptr) {
   return [fn = std::move(fn), on_error = std::move(on_error), prepare = std::move(prepare),
-          validate = std::move(validate)](const Call& call) -> std::string {
+          validate = std::move(validate)](const Call& call) -> Body {
     Req req;
     bool decoded = call.json ? DecodeJsonRequest(call.body, &req) : req.ParseFromString(call.body);
     if (!decoded) return on_error(InvalidRequest());
@@ -167,18 +167,20 @@ state::DesiredLrpFilter FilterOf(const models::DesiredLRPsRequest& req, bool dom
   return filter;
 }
 
-http::Response Protobuf(std::string body) {
+http::Response Protobuf(Body body) {
   http::Response r;
   r.status = 200;
   r.content_type = "application/x-protobuf";
-  r.body = std::move(body);
+  r.body = std::move(body.bytes);
+  r.body_source = std::move(body.source);
   return r;
 }
 
-// A unary answer: `body` as is, or re-encoded as JSON when the request accepts JSON.
-http::Response Answer(const std::string& route, bool json, std::string body) {
+// A unary answer: `body` as is, or re-encoded as JSON when the request accepts JSON (a
+// streamed body is read whole first).
+http::Response Answer(const std::string& route, bool json, Body body) {
   if (!json) return Protobuf(std::move(body));
-  auto encoded = ResponseToJson(route, body);
+  auto encoded = ResponseToJson(route, body.TakeString());
   http::Response r;
   r.status = encoded.ok() ? 200 : 500;
   r.content_type = "application/json";
@@ -343,14 +345,14 @@ void Api::ForEachRoute(
           state::ActualLrpFilter filter{req.domain(), req.cell_id(), req.process_guid(),
                                         std::nullopt};
           if (req.has_index()) filter.index = req.index();
-          return engine->model().EncodedActualLrps(
-              filter, models::ActualLRPsResponse::kActualLrpsFieldNumber);
+          return ListBody(engine->model().ListActualLrps(
+              filter, models::ActualLRPsResponse::kActualLrpsFieldNumber));
         }));
   unary("POST", "/v1/actual_lrps/list_by_process_guids", "ActualLRPsByProcessGuids",
         Unary<models::ActualLRPsByProcessGuidsRequest>([engine](const auto& req, const Call&) {
           std::vector<std::string> guids(req.process_guids().begin(), req.process_guids().end());
-          return engine->model().EncodedActualLrpsByProcessGuids(
-              guids, models::ActualLRPsResponse::kActualLrpsFieldNumber);
+          return ListBody(engine->model().ListActualLrpsByProcessGuids(
+              guids, models::ActualLRPsResponse::kActualLrpsFieldNumber));
         }));
   unary("POST", "/v1/actual_lrp_groups/list", "ActualLRPGroups",
         Unary<models::ActualLRPGroupsRequest>([engine](const auto& req, const Call&) {
@@ -457,9 +459,9 @@ void Api::ForEachRoute(
         Unary<models::DesiredLRPsRequest>([engine](const auto& req, const Call&) {
           state::DesiredLrpFilter filter = FilterOf(req, false);
           filter.domain = req.domain();
-          return engine->model().EncodedSchedulingInfos(
+          return ListBody(engine->model().ListSchedulingInfos(
               filter,
-              models::DesiredLRPSchedulingInfosResponse::kDesiredLrpSchedulingInfosFieldNumber);
+              models::DesiredLRPSchedulingInfosResponse::kDesiredLrpSchedulingInfosFieldNumber));
         }));
   unary("POST", "/v1/desired_lrp_scheduling_infos/get_by_process_guid",
         "DesiredLRPSchedulingInfoByProcessGuid",

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "bbs/api/encoding.h"
 #include "bbs/base/logger.h"
 #include "bbs/base/worker_pool.h"
 #include "bbs/events/hub.h"
@@ -25,8 +26,9 @@ struct Call {
 };
 
 // A unary handler: decode -> validate -> engine -> encode. Always answers a protobuf body
-// (status 200, application/x-protobuf); failures travel in the response's `error` field.
-using UnaryHandler = std::function<std::string(const Call&)>;
+// (status 200, application/x-protobuf); failures travel in the response's `error` field. The
+// body is the bytes, or for the big lists a source the server streams (api::Body).
+using UnaryHandler = std::function<Body(const Call&)>;
 
 // The model version a route speaks (api.md §3.4).
 enum class ModelFormat {

@@ -127,6 +127,43 @@ TEST_F(ApiTest, ListedActualLrpsEncodeLikeTheResponseMessage) {
   EXPECT_EQ(resp.SerializeAsString(), body);
 }
 
+TEST_F(ApiTest, AListOfAMebibyteOrMoreIsStreamedWithTheSameBytesAndJsonStillBuildsItWhole) {
+  for (int i = 0; i < 130; ++i) {
+    models::DesiredLRP lrp = RunnableLrp("pg-" + std::to_string(i), 0);
+    lrp.set_annotation(std::string(9000, static_cast<char>('a' + i % 26)));
+    ASSERT_THAT(engine_.desired_lrps().DesireLrp(lrp, ""), IsOk());
+  }
+  const int field =
+      models::DesiredLRPSchedulingInfosResponse::kDesiredLrpSchedulingInfosFieldNumber;
+  const std::string expected = engine_.model().EncodedSchedulingInfos({}, field);
+  ASSERT_GE(expected.size(), kStreamedListBytes);
+
+  http::Request request;
+  http::Response streamed = Serve("POST /v1/desired_lrp_scheduling_infos/list", std::move(request));
+  EXPECT_EQ(streamed.status, 200);
+  EXPECT_EQ(streamed.content_type, "application/x-protobuf");
+  ASSERT_NE(streamed.body_source, nullptr);
+  ASSERT_EQ(streamed.body_source->size(), expected.size());
+  std::string got(expected.size(), '\0');
+  size_t done = 0;
+  while (done < got.size()) {
+    size_t n =
+        streamed.body_source->Read(got.data() + done, std::min<size_t>(65536, got.size() - done));
+    ASSERT_GT(n, 0u);
+    done += n;
+  }
+  EXPECT_TRUE(got == expected) << "the streamed body differs";
+  models::DesiredLRPSchedulingInfosResponse resp;
+  ASSERT_TRUE(resp.ParseFromString(got));
+  EXPECT_EQ(resp.desired_lrp_scheduling_infos_size(), 130);
+
+  http::Response json =
+      Serve("POST /v1/desired_lrp_scheduling_infos/list", "", "", "application/json");
+  EXPECT_EQ(json.status, 200);
+  EXPECT_EQ(json.body_source, nullptr);
+  EXPECT_EQ(json.body, wire::ModelJson(resp));
+}
+
 TEST_F(ApiTest, ActualLrpsByProcessGuidsRequiresAGuid) {
   models::ActualLRPsByProcessGuidsResponse resp;
   ASSERT_TRUE(resp.ParseFromString(Call("POST /v1/actual_lrps/list_by_process_guids", "")));

@@ -20,7 +20,39 @@ void AppendLengthDelimitedHeader(std::string* out, int field_number, size_t size
   AppendVarint(out, size);
 }
 
+// Streams an EncodedList: the HTTP server pulls its bytes chunk by chunk.
+class EncodedListSource final : public http::BodySource {
+ public:
+  explicit EncodedListSource(state::EncodedList list) : list_(std::move(list)) {}
+  size_t size() const override { return list_.size(); }
+  size_t Read(char* out, size_t capacity) override { return list_.Read(out, capacity); }
+  std::string ReadAll() { return list_.ReadAll(); }
+
+ private:
+  state::EncodedList list_;
+};
+
 }  // namespace
+
+std::string Body::TakeString() {
+  if (source) {
+    bytes.resize(source->size());
+    size_t done = 0;
+    while (done < bytes.size()) {
+      size_t n = source->Read(bytes.data() + done, bytes.size() - done);
+      if (n == 0) break;
+      done += n;
+    }
+    bytes.resize(done);
+    source.reset();
+  }
+  return std::move(bytes);
+}
+
+Body ListBody(state::EncodedList list) {
+  if (list.size() < kStreamedListBytes) return Body(list.ReadAll());
+  return Body(std::make_shared<EncodedListSource>(std::move(list)));
+}
 
 std::string ErrorResponse(const Status& status) {
   if (status.ok()) return std::string();

@@ -2,6 +2,7 @@
 
 namespace bbs::http {
 
+BodySource::~BodySource() = default;
 Stream::~Stream() = default;
 StreamWriter::~StreamWriter() = default;
 

@@ -64,15 +64,31 @@ class StreamWriter {
   virtual std::size_t queued_bytes() const { return 0; }
 };
 
+// The body of a large unary response, pulled by the server in chunks while it writes it, so
+// the whole body never exists at once. Its exact length is known up front: the response goes
+// out with the same Content-Length and bytes as if `body` held them. The server calls Read() on
+// the connection's I/O thread (so it must not block) until size() bytes have been read, and
+// releases the source when the body is written or the connection is gone.
+class BodySource {
+ public:
+  virtual ~BodySource();
+  // The exact number of bytes Read() yields in total.
+  virtual std::size_t size() const = 0;
+  // Copies the next min(capacity, bytes left) bytes to `out` and returns how many.
+  virtual std::size_t Read(char* out, std::size_t capacity) = 0;
+};
+
 // What a handler answers. A unary response is sent with `Content-Type` (omitted when empty),
 // `Content-Length` and `headers`, never chunked; the server writes Content-Length, Date and
-// Connection itself, so `headers` must not contain them. When `stream` is set the server
-// writes only the head (status, content type, `headers` as given and Date; no Content-Length)
-// and hands the connection to the stream.
+// Connection itself, so `headers` must not contain them. The body is `body`, or when
+// `body_source` is set the bytes it yields (then `body` is ignored). When `stream` is set the
+// server writes only the head (status, content type, `headers` as given and Date; no
+// Content-Length) and hands the connection to the stream.
 struct Response {
   int status = 200;
   std::string content_type;
   std::string body;
+  std::shared_ptr<BodySource> body_source;
   std::vector<std::pair<std::string, std::string>> headers;
   std::shared_ptr<Stream> stream;
 };

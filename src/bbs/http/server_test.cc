@@ -802,6 +802,179 @@ TEST_F(ServerTest, WritesOneAccessLogLinePerRequest) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Streamed unary bodies (Response::body_source).
+
+// The byte at `offset` of a PatternSource's body: not periodic in any chunk size.
+char PatternByte(size_t offset) {
+  return static_cast<char>('a' + (offset * 7 + offset / 251) % 26);
+}
+
+std::string Pattern(size_t size) {
+  std::string out(size, '\0');
+  for (size_t i = 0; i < size; ++i) out[i] = PatternByte(i);
+  return out;
+}
+
+// What the test sees of its PatternSources: bytes read, the largest single read, and when the
+// server released the source.
+struct SourceProbe {
+  std::atomic<size_t> read{0};
+  std::atomic<size_t> largest_read{0};
+  std::atomic<int> reads{0};
+  std::promise<void> released;
+  std::future<void> released_future = released.get_future();
+  bool WaitReleased() { return released_future.wait_for(kWait) == std::future_status::ready; }
+};
+
+class PatternSource final : public BodySource {
+ public:
+  PatternSource(size_t size, std::shared_ptr<SourceProbe> probe)
+      : size_(size), probe_(std::move(probe)) {}
+  ~PatternSource() override { probe_->released.set_value(); }
+  size_t size() const override { return size_; }
+  size_t Read(char* out, size_t capacity) override {
+    size_t n = std::min(capacity, size_ - offset_);
+    for (size_t i = 0; i < n; ++i) out[i] = PatternByte(offset_ + i);
+    offset_ += n;
+    probe_->read += n;
+    ++probe_->reads;
+    if (n > probe_->largest_read) probe_->largest_read = n;
+    return n;
+  }
+
+ private:
+  const size_t size_;
+  size_t offset_ = 0;
+  const std::shared_ptr<SourceProbe> probe_;
+};
+
+// A router whose POST /v1/big answers a PatternSource of `size` bytes (one per request, each
+// reported to the probe `probes` hands out in turn) and POST /v1/echo echoes.
+Router BigBodyRouter(size_t size, std::vector<std::shared_ptr<SourceProbe>> probes) {
+  Router router = EchoRouter();
+  auto next = std::make_shared<std::atomic<size_t>>(0);
+  router.Add("POST", "/v1/big", "Big", [size, probes, next](Request&&, Responder respond) {
+    Response response;
+    response.content_type = "application/x-protobuf";
+    response.body = "ignored when a source is set";
+    response.body_source = std::make_shared<PatternSource>(size, probes.at((*next)++));
+    respond(std::move(response));
+  });
+  return router;
+}
+
+constexpr size_t kBigBody = (5 << 20) + 12'345;  // 5 chunks and a bit
+
+TEST_F(ServerTest, StreamsABodySourceWithItsExactLengthAndKeepsTheConnectionAlive) {
+  auto first = std::make_shared<SourceProbe>();
+  auto second = std::make_shared<SourceProbe>();
+  TestClient& client = Serve(BigBodyRouter(kBigBody, {first, second}));
+  for (const auto& probe : {first, second}) {
+    auto response = client.Send("POST", "/v1/big");
+    ASSERT_TRUE(response.ok()) << response.status().ToString();
+    EXPECT_EQ(response->status, 200);
+    EXPECT_EQ(response->Header("Content-Length"), std::to_string(kBigBody));
+    EXPECT_EQ(response->Header("Content-Type"), "application/x-protobuf");
+    EXPECT_FALSE(response->HasHeader("Transfer-Encoding"));
+    EXPECT_TRUE(response->body == Pattern(kBigBody)) << "the body differs";
+    EXPECT_TRUE(probe->WaitReleased());
+    EXPECT_EQ(probe->read.load(), kBigBody);
+    EXPECT_GT(probe->reads.load(), 1) << "pulled in chunks, not whole";
+    EXPECT_LE(probe->largest_read.load(), size_t{1} << 20);
+  }
+  auto echo = client.Send("POST", "/v1/echo", "after");
+  ASSERT_TRUE(echo.ok()) << echo.status().ToString();
+  EXPECT_EQ(echo->body, "POST /v1/echo after");
+  EXPECT_EQ(client.connections(), 1);
+}
+
+TEST_F(ServerTest, AnswersHeadWithTheSourcesLengthAndNoBody) {
+  auto probe = std::make_shared<SourceProbe>();
+  Router router = BigBodyRouter(kBigBody, {probe});
+  router.Add("HEAD", "/v1/big", "BigHead", [probe](Request&&, Responder respond) {
+    Response response;
+    response.body_source = std::make_shared<PatternSource>(kBigBody, probe);
+    respond(std::move(response));
+  });
+  TestClient& client = Serve(std::move(router));
+  auto response = client.Send("HEAD", "/v1/big");
+  ASSERT_TRUE(response.ok()) << response.status().ToString();
+  EXPECT_EQ(response->Header("Content-Length"), std::to_string(kBigBody));
+  EXPECT_EQ(response->body, "");
+  EXPECT_TRUE(probe->WaitReleased());
+  EXPECT_EQ(probe->read.load(), 0u);
+  auto echo = client.Send("POST", "/v1/echo", "x");
+  ASSERT_TRUE(echo.ok()) << echo.status().ToString();
+  EXPECT_EQ(client.connections(), 1);
+}
+
+TEST_F(ServerTest, ASlowReaderGetsTheWholeStreamedBody) {
+  auto probe = std::make_shared<SourceProbe>();
+  TestClient& client = Serve(BigBodyRouter(kBigBody, {probe}));
+  ASSERT_TRUE(client.StartRequest("POST", "/v1/big").ok());
+  auto head = client.ReadUntil("\r\n\r\n");
+  ASSERT_TRUE(head.ok()) << head.status().ToString();
+  std::string body;
+  for (int i = 0; body.size() < kBigBody; ++i) {
+    auto some = client.ReadSome();
+    ASSERT_TRUE(some.ok()) << some.status().ToString();
+    ASSERT_FALSE(some->empty()) << "closed after " << body.size() << " bytes";
+    body += *some;
+    // A reader slower than the server: it pauses now and then while the server waits for it.
+    if (i % 64 == 0) std::this_thread::sleep_for(milliseconds(2));
+  }
+  EXPECT_TRUE(body == Pattern(kBigBody)) << "the body differs";
+  EXPECT_TRUE(probe->WaitReleased());
+  auto echo = client.Send("POST", "/v1/echo", "x");
+  ASSERT_TRUE(echo.ok()) << echo.status().ToString();
+  EXPECT_EQ(client.connections(), 1);
+}
+
+TEST_F(ServerTest, ReleasesTheSourceWhenTheClientClosesMidBody) {
+  auto probe = std::make_shared<SourceProbe>();
+  TestClient& client = Serve(BigBodyRouter(size_t{64} << 20, {probe}));
+  ASSERT_TRUE(client.StartRequest("POST", "/v1/big").ok());
+  ASSERT_TRUE(client.ReadUntil("\r\n\r\n").ok());
+  ASSERT_TRUE(client.ReadSome().ok());
+  client.Close();
+  ASSERT_TRUE(probe->WaitReleased());
+  EXPECT_LT(probe->read.load(), size_t{64} << 20) << "stopped reading the source";
+  TestClient other(server_->port());
+  auto echo = other.Send("POST", "/v1/echo", "still serving");
+  ASSERT_TRUE(echo.ok()) << echo.status().ToString();
+  EXPECT_EQ(echo->body, "POST /v1/echo still serving");
+}
+
+TEST_F(ServerTest, ClosesAStreamedBodyWhoseReaderStallsPastTheWriteTimeout) {
+  ServerOptions options = TestOptions();
+  options.write_timeout = milliseconds(200);
+  auto probe = std::make_shared<SourceProbe>();
+  TestClient& client = Serve(BigBodyRouter(size_t{256} << 20, {probe}), options);
+  ASSERT_TRUE(client.StartRequest("POST", "/v1/big").ok());
+  // The client reads nothing: once the socket buffers are full a chunk's write times out.
+  ASSERT_TRUE(probe->WaitReleased());
+  EXPECT_LT(probe->read.load(), size_t{256} << 20);
+  // The connection is closed: the client gets what the socket buffers held, then the end.
+  auto rest = client.ReadToEof();
+  if (rest.ok()) EXPECT_LT(rest->size(), size_t{256} << 20);
+}
+
+TEST_F(ServerTest, StopLetsAStreamedBodyFinishThenCloses) {
+  auto probe = std::make_shared<SourceProbe>();
+  TestClient& client = Serve(BigBodyRouter(kBigBody, {probe}));
+  ASSERT_TRUE(client.StartRequest("POST", "/v1/big").ok());
+  auto head = client.ReadUntil("\r\n\r\n");
+  ASSERT_TRUE(head.ok()) << head.status().ToString();
+  std::thread stopper([this] { server_->Stop(); });
+  auto rest = client.ReadToEof();
+  stopper.join();
+  ASSERT_TRUE(rest.ok()) << rest.status().ToString();
+  EXPECT_EQ(rest->size(), kBigBody);
+  EXPECT_TRUE(*rest == Pattern(kBigBody)) << "the body differs";
+  EXPECT_TRUE(probe->WaitReleased());
+}
+
+// ---------------------------------------------------------------------------------------------
 // Mutual TLS (api.md §1.1).
 
 class ServerTlsTest : public ::testing::Test {
@@ -959,6 +1132,20 @@ TEST_F(ServerTlsTest, StreamsOverTls) {
   auto rest = client.ReadToEof();
   ASSERT_TRUE(rest.ok()) << rest.status().ToString();
   EXPECT_EQ(*rest, "0\r\n\r\n");
+}
+
+TEST_F(ServerTlsTest, StreamsABodySourceOverTls) {
+  auto probe = std::make_shared<SourceProbe>();
+  auto server = StartServer(BigBodyRouter(kBigBody, {probe}), TlsOptions());
+  TestClient client(server->port(), GoodClient());
+  auto response = client.Send("POST", "/v1/big");
+  ASSERT_TRUE(response.ok()) << response.status().ToString();
+  EXPECT_EQ(response->Header("Content-Length"), std::to_string(kBigBody));
+  EXPECT_TRUE(response->body == Pattern(kBigBody)) << "the body differs";
+  EXPECT_TRUE(probe->WaitReleased());
+  auto echo = client.Send("POST", "/v1/echo", "x");
+  ASSERT_TRUE(echo.ok()) << echo.status().ToString();
+  EXPECT_EQ(client.connections(), 1);
 }
 
 TEST_F(ServerTlsTest, FailsToStartWithoutEveryFileOrWithAnUnreadableOne) {

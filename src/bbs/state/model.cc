@@ -49,31 +49,92 @@ char* PutVarint(char* p, uint64_t v) {
   return p;
 }
 
-// Concatenates `parts`, each framed as length-delimited field `field_number`, into one exactly
-// sized string. The parts are views (pointer + size) taken while walking the model, so this
-// pass reads the vector sequentially and touches each record's bytes once, prefetched a few
-// records ahead (the records are scattered over the heap: cache misses dominate a full list).
-std::string FrameFields(const std::vector<std::string_view>& parts, int field_number) {
-  const uint64_t tag = (static_cast<uint64_t>(field_number) << 3) | 2u;
-  const size_t tag_size = VarintSize(tag);
-  size_t total = 0;
-  for (std::string_view part : parts) total += tag_size + VarintSize(part.size()) + part.size();
-  std::string out;
-  out.resize(total);
-  char* p = out.data();
-  constexpr size_t kAhead = 8;
-  for (size_t i = 0; i < parts.size(); ++i) {
-    if (i + kAhead < parts.size()) __builtin_prefetch(parts[i + kAhead].data());
-    std::string_view part = parts[i];
-    p = PutVarint(p, tag);
-    p = PutVarint(p, part.size());
-    std::memcpy(p, part.data(), part.size());
-    p += part.size();
+// The encoding of `message` in one SharedBytes.
+SharedBytes Serialized(const google::protobuf::MessageLite& message) {
+  SharedBytes out(message.ByteSizeLong());
+  if (!out.empty()) {
+    message.SerializeWithCachedSizesToArray(reinterpret_cast<uint8_t*>(out.mutable_data()));
   }
   return out;
 }
 
 }  // namespace
+
+// --- SharedBytes, EncodedList ---
+
+SharedBytes::SharedBytes(size_t size) {
+  if (size == 0) return;
+  block_ = static_cast<Block*>(::operator new(sizeof(Block) + size));
+  new (&block_->refs) std::atomic<uint32_t>(1);
+  block_->size = static_cast<uint32_t>(size);
+}
+
+SharedBytes::SharedBytes(std::string_view bytes) : SharedBytes(bytes.size()) {
+  if (!bytes.empty()) std::memcpy(mutable_data(), bytes.data(), bytes.size());
+}
+
+void SharedBytes::Unref() {
+  if (block_ && block_->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+    block_->refs.~atomic();
+    ::operator delete(block_);
+  }
+  block_ = nullptr;
+}
+
+EncodedList::EncodedList(int field_number, std::vector<Part> parts) : parts_(std::move(parts)) {
+  const uint64_t tag = (static_cast<uint64_t>(field_number) << 3) | 2u;
+  tag_size_ = static_cast<uint8_t>(PutVarint(tag_.data(), tag) - tag_.data());
+  for (const Part& part : parts_) size_ += tag_size_ + VarintSize(part.size) + part.size;
+}
+
+size_t EncodedList::Read(char* out, size_t capacity) {
+  // The records are scattered over the heap (cache misses dominate a full list): each one's
+  // bytes are prefetched a few records ahead.
+  constexpr size_t kAhead = 8;
+  char* p = out;
+  char* const end = out + std::min(capacity, size_ - read_);
+  while (p < end) {
+    Part& part = parts_[next_];
+    char head[20];
+    std::memcpy(head, tag_.data(), tag_size_);
+    const size_t head_size = static_cast<size_t>(PutVarint(head + tag_size_, part.size) - head);
+    const size_t frame = head_size + part.size;
+    if (in_part_ == 0 && static_cast<size_t>(end - p) >= frame) {
+      // The common case: the whole frame fits.
+      if (next_ + kAhead < parts_.size()) {
+        const Part& ahead = parts_[next_ + kAhead];
+        __builtin_prefetch(ahead.bytes.data() + ahead.offset);
+      }
+      std::memcpy(p, head, head_size);
+      std::memcpy(p + head_size, part.bytes.data() + part.offset, part.size);
+      p += frame;
+    } else {
+      // A frame split between two reads: copy what fits, remember where it stopped.
+      size_t n = std::min(static_cast<size_t>(end - p), frame - in_part_);
+      for (size_t i = 0; i < n; ++i) {
+        const size_t at = in_part_ + i;
+        p[i] = at < head_size ? head[at] : part.bytes.data()[part.offset + at - head_size];
+      }
+      p += n;
+      in_part_ += n;
+      if (in_part_ < frame) break;
+      in_part_ = 0;
+    }
+    part.bytes = SharedBytes();  // copied: let a replaced record go
+    ++next_;
+  }
+  const size_t n = static_cast<size_t>(p - out);
+  read_ += n;
+  return n;
+}
+
+std::string EncodedList::ReadAll() {
+  std::string out;
+  out.resize(size_ - read_);
+  size_t n = Read(out.data(), out.size());
+  out.resize(n);
+  return out;
+}
 
 std::vector<models::ActualLRP> LrpSnapshot::RowValues() const {
   std::vector<models::ActualLRP> out;
@@ -94,14 +155,15 @@ std::vector<const models::ActualLRP*> ProcessSnapshot::RawActuals() const {
 
 ActualLrpPtr Model::Decode(const StoredActual& row) {
   auto lrp = std::make_shared<models::ActualLRP>();
-  lrp->ParseFromString(row.wire);  // cannot fail: the model serialised these bytes itself
+  // Cannot fail: the model serialised these bytes itself.
+  lrp->ParseFromArray(row.wire.data(), static_cast<int>(row.wire.size()));
   return lrp;
 }
 
 DesiredLrpPtr Model::DecodeDesired(const ProcessEntry& entry) {
   if (!entry.has_desired()) return nullptr;
   auto record = std::make_shared<records::DesiredLRPRecord>();
-  record->ParseFromString(entry.desired_wire);
+  record->ParseFromArray(entry.desired_wire.data(), static_cast<int>(entry.desired_wire.size()));
   return record;
 }
 
@@ -225,13 +287,15 @@ void Model::PutDesiredLocked(records::DesiredLRPRecord& record) {
     head[0] = static_cast<char>((records::DesiredLRPRecord::kSchedulingInfoFieldNumber << 3) | 2);
     offset = static_cast<size_t>(PutVarint(head + 1, scheduling_size) - head);
   }
-  std::string wire;
-  wire.resize(offset + scheduling_size + rest_size);
-  std::memcpy(wire.data(), head, offset);
+  SharedBytes wire(offset + scheduling_size + rest_size);
+  char* out = wire.mutable_data();
+  if (offset > 0) std::memcpy(out, head, offset);
   if (scheduling) {
-    scheduling->SerializeToArray(wire.data() + offset, static_cast<int>(scheduling_size));
+    scheduling->SerializeToArray(out + offset, static_cast<int>(scheduling_size));
   }
-  record.SerializeToArray(wire.data() + offset + scheduling_size, static_cast<int>(rest_size));
+  if (rest_size > 0) {
+    record.SerializeToArray(out + offset + scheduling_size, static_cast<int>(rest_size));
+  }
   if (scheduling) record.set_allocated_scheduling_info(scheduling);
   entry.desired_wire = std::move(wire);
   entry.scheduling_offset = static_cast<uint32_t>(offset);
@@ -263,7 +327,7 @@ void Model::PutActualLocked(models::ActualLRP& lrp) {
   row.running = lrp.state() == domain::kRunning;
   row.domain = InternNameLocked(lrp.actual_lrp_key().domain());
   row.cell = IndexCellLocked(guid, lrp.actual_lrp_instance_key().cell_id(), index, presence);
-  row.wire = lrp.SerializeAsString();
+  row.wire = Serialized(lrp);
 }
 
 void Model::ApplyLocked(storage::Mutation& mutation) {
@@ -282,7 +346,7 @@ void Model::ApplyLocked(storage::Mutation& mutation) {
           ProcessEntry& entry = it->second;
           ReleaseNameLocked(entry.desired_domain);
           entry.desired_domain = nullptr;
-          std::string().swap(entry.desired_wire);
+          entry.desired_wire = SharedBytes();
           entry.scheduling_offset = entry.scheduling_size = 0;
           --desired_count_;
           if (entry.actuals.empty()) processes_.erase(it);
@@ -413,29 +477,61 @@ std::vector<ActualLrpPtr> Model::ActualLrpsByProcessGuids(
   return out;
 }
 
-std::string Model::EncodedActualLrps(const ActualLrpFilter& filter, int field_number) const {
-  std::vector<std::string_view> parts;
+// Called under the shared lock after the walk that found the parts: taking a reference touches
+// each encoding's header, scattered over the heap, so the headers are prefetched a few records
+// ahead instead of missing the cache one by one during the walk.
+EncodedList Model::MakeList(const std::vector<PartRef>& refs, int field_number) {
+  constexpr size_t kAhead = 8;
+  std::vector<EncodedList::Part> parts;
+  parts.reserve(refs.size());
+  for (size_t i = 0; i < refs.size(); ++i) {
+    if (i + kAhead < refs.size()) __builtin_prefetch(refs[i + kAhead].bytes->data(), 1);
+    parts.push_back({*refs[i].bytes, refs[i].offset, refs[i].size});
+  }
+  return EncodedList(field_number, std::move(parts));
+}
+
+EncodedList Model::ListActualLrps(const ActualLrpFilter& filter, int field_number) const {
+  std::vector<PartRef> refs;
   std::shared_lock lock(mu_);
-  if (filter.process_guid.empty() && filter.cell_id.empty()) parts.reserve(actual_count_);
-  ForEachActualLocked(filter, [&](const StoredActual& row) { parts.emplace_back(row.wire); });
-  return FrameFields(parts, field_number);
+  if (filter.process_guid.empty() && filter.cell_id.empty()) refs.reserve(actual_count_);
+  ForEachActualLocked(filter, [&](const StoredActual& row) {
+    refs.push_back({&row.wire, 0, static_cast<uint32_t>(row.wire.size())});
+  });
+  return MakeList(refs, field_number);
+}
+
+EncodedList Model::ListActualLrpsByProcessGuids(const std::vector<std::string>& guids,
+                                                int field_number) const {
+  std::vector<PartRef> refs;
+  std::shared_lock lock(mu_);
+  ForEachActualByGuidsLocked(guids, [&](const StoredActual& row) {
+    refs.push_back({&row.wire, 0, static_cast<uint32_t>(row.wire.size())});
+  });
+  return MakeList(refs, field_number);
+}
+
+EncodedList Model::ListSchedulingInfos(const DesiredLrpFilter& filter, int field_number) const {
+  std::vector<PartRef> refs;
+  std::shared_lock lock(mu_);
+  if (filter.process_guids.empty()) refs.reserve(desired_count_);
+  ForEachDesiredLocked(filter, [&](const ProcessEntry& e) {
+    refs.push_back({&e.desired_wire, e.scheduling_offset, e.scheduling_size});
+  });
+  return MakeList(refs, field_number);
+}
+
+std::string Model::EncodedActualLrps(const ActualLrpFilter& filter, int field_number) const {
+  return ListActualLrps(filter, field_number).ReadAll();
 }
 
 std::string Model::EncodedActualLrpsByProcessGuids(const std::vector<std::string>& guids,
                                                    int field_number) const {
-  std::vector<std::string_view> parts;
-  std::shared_lock lock(mu_);
-  ForEachActualByGuidsLocked(guids, [&](const StoredActual& row) { parts.emplace_back(row.wire); });
-  return FrameFields(parts, field_number);
+  return ListActualLrpsByProcessGuids(guids, field_number).ReadAll();
 }
 
 std::string Model::EncodedSchedulingInfos(const DesiredLrpFilter& filter, int field_number) const {
-  std::vector<std::string_view> parts;
-  std::shared_lock lock(mu_);
-  if (filter.process_guids.empty()) parts.reserve(desired_count_);
-  ForEachDesiredLocked(filter,
-                       [&](const ProcessEntry& e) { parts.emplace_back(e.scheduling_wire()); });
-  return FrameFields(parts, field_number);
+  return ListSchedulingInfos(filter, field_number).ReadAll();
 }
 
 TaskPtr Model::Task(const std::string& task_guid) const {
@@ -577,7 +673,7 @@ domain::LrpConvergenceActions Model::CalculateLrpConvergence(
     input.slots.clear();
     for (size_t i = 0; i < entry.actuals.size(); ++i) {
       const StoredActual& stored = entry.actuals[i];
-      rows[i].ParseFromString(stored.wire);
+      rows[i].ParseFromArray(stored.wire.data(), static_cast<int>(stored.wire.size()));
       if (input.slots.empty() || input.slots.back().index != stored.index) {
         input.slots.emplace_back();
         input.slots.back().index = stored.index;
@@ -586,7 +682,8 @@ domain::LrpConvergenceActions Model::CalculateLrpConvergence(
     }
     domain::LrpProcessView view;
     if (entry.has_desired()) {
-      desired.ParseFromString(entry.desired_wire);
+      desired.ParseFromArray(entry.desired_wire.data(),
+                             static_cast<int>(entry.desired_wire.size()));
       view.desired = &desired;
     }
     view.first_slot = 0;

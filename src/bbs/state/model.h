@@ -1,6 +1,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -11,6 +12,7 @@
 #include <string_view>
 #include <tuple>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "bbs/domain/actual_lrp_lifecycle.h"
@@ -21,6 +23,84 @@
 #include "records/records.pb.h"
 
 namespace bbs::state {
+
+// Immutable bytes shared by reference count: one allocation holding the count, the size and
+// the bytes (8 bytes of header; a std::string costs 32 plus its own heap block). How the model
+// keeps each record's encoding, so a list can hold a record's bytes after the lock is gone
+// while a write replaces them. Copying shares; the count is atomic, so copies may be made and
+// dropped on any thread. The bytes are written only through mutable_data() right after
+// construction, before the value is shared.
+class SharedBytes {
+ public:
+  SharedBytes() = default;
+  // `size` uninitialised bytes (none allocated for 0).
+  explicit SharedBytes(size_t size);
+  explicit SharedBytes(std::string_view bytes);
+  SharedBytes(const SharedBytes& other) noexcept : block_(other.block_) { Ref(); }
+  SharedBytes(SharedBytes&& other) noexcept : block_(other.block_) { other.block_ = nullptr; }
+  SharedBytes& operator=(SharedBytes other) noexcept {
+    std::swap(block_, other.block_);
+    return *this;
+  }
+  ~SharedBytes() { Unref(); }
+
+  const char* data() const { return block_ ? reinterpret_cast<const char*>(block_ + 1) : ""; }
+  char* mutable_data() { return block_ ? reinterpret_cast<char*>(block_ + 1) : nullptr; }
+  size_t size() const { return block_ ? block_->size : 0; }
+  bool empty() const { return size() == 0; }
+  std::string_view view() const { return {data(), size()}; }
+
+ private:
+  struct Block {
+    std::atomic<uint32_t> refs;
+    uint32_t size;
+  };
+  void Ref() const {
+    if (block_) block_->refs.fetch_add(1, std::memory_order_relaxed);
+  }
+  void Unref();
+
+  Block* block_ = nullptr;
+};
+
+// The body of a list response taken at one moment: every matching record as one
+// length-delimited field (tag + length + the record's encoding), byte-identical to serialising
+// the response message. It holds references to the records' encodings (taken under the
+// model's shared lock), not a copy, and frames them as its bytes are read: a reader copies the
+// body chunk by chunk after the lock is gone, while writes go on replacing records (a replaced
+// encoding lives until the list has copied or dropped it). Read by one thread at a time.
+class EncodedList {
+ public:
+  EncodedList() = default;
+  EncodedList(EncodedList&&) = default;
+  EncodedList& operator=(EncodedList&&) = default;
+
+  // The body's exact size in bytes, and how many records it holds.
+  size_t size() const { return size_; }
+  size_t count() const { return parts_.size(); }
+  // Copies the next min(capacity, bytes left) bytes to `out` and returns how many. Each
+  // record's reference is dropped once its bytes are copied.
+  size_t Read(char* out, size_t capacity);
+  // The bytes not read yet, as one string.
+  std::string ReadAll();
+
+ private:
+  friend class Model;
+  struct Part {
+    SharedBytes bytes;  // the record's encoding, or a larger encoding it is part of
+    uint32_t offset;
+    uint32_t size;
+  };
+  EncodedList(int field_number, std::vector<Part> parts);
+
+  std::vector<Part> parts_;
+  std::array<char, 10> tag_{};
+  uint8_t tag_size_ = 0;
+  size_t size_ = 0;
+  size_t read_ = 0;     // bytes read so far
+  size_t next_ = 0;     // the part being copied
+  size_t in_part_ = 0;  // bytes of its frame (tag + length + bytes) copied so far
+};
 
 using ActualLrpPtr = std::shared_ptr<const models::ActualLRP>;
 using DesiredLrpPtr = std::shared_ptr<const records::DesiredLRPRecord>;
@@ -109,7 +189,8 @@ class Model {
       if (auto it = processes_.find(process_guid); it != processes_.end()) {
         for (int presence = 0; presence < 3; ++presence) {
           if (const StoredActual* row = FindRow(it->second, index, presence)) {
-            scratch[presence].ParseFromString(row->wire);  // the model's own bytes
+            // The model's own bytes.
+            scratch[presence].ParseFromArray(row->wire.data(), static_cast<int>(row->wire.size()));
             found[presence] = &scratch[presence];
           }
         }
@@ -128,13 +209,18 @@ class Model {
   // --- encoded reads (the full lists) ---
   // The body of a list response: every matching record as one length-delimited field
   // `field_number`, in the order ActualLrps(filter) / ActualLrpsByProcessGuids(guids) /
-  // DesiredLrps(filter) return them, copied from the encoding each record keeps since it was
-  // written (byte-identical to serialising the records one by one). Built under the shared lock
-  // in one exactly sized allocation; no record is serialised and no shared_ptr copied.
+  // DesiredLrps(filter) return them, made of the encoding each record keeps since it was
+  // written (byte-identical to serialising the records one by one). Under the shared lock
+  // these only take a reference to each matching encoding; no record is serialised or copied.
+  EncodedList ListActualLrps(const ActualLrpFilter& filter, int field_number) const;
+  EncodedList ListActualLrpsByProcessGuids(const std::vector<std::string>& guids,
+                                           int field_number) const;
+  // The scheduling infos (DesiredLRPSchedulingInfo) of the matching desired LRPs.
+  EncodedList ListSchedulingInfos(const DesiredLrpFilter& filter, int field_number) const;
+  // The same bodies as one string (List...().ReadAll()).
   std::string EncodedActualLrps(const ActualLrpFilter& filter, int field_number) const;
   std::string EncodedActualLrpsByProcessGuids(const std::vector<std::string>& guids,
                                               int field_number) const;
-  // The scheduling infos (DesiredLRPSchedulingInfo) of the matching desired LRPs.
   std::string EncodedSchedulingInfos(const DesiredLrpFilter& filter, int field_number) const;
 
   // Runs the pure LRP convergence calculator over the whole model under the shared lock,
@@ -159,21 +245,21 @@ class Model {
     bool running = false;               // state == RUNNING
     const std::string* cell = nullptr;  // null: no cell id
     const std::string* domain = nullptr;
-    std::string wire;  // the normalised models::ActualLRP, serialised
+    SharedBytes wire;  // the normalised models::ActualLRP, serialised
   };
   // A process guid's desired LRP (if any) and its actual rows, sorted by (index, presence).
   struct ProcessEntry {
     // The records::DesiredLRPRecord, serialised; its scheduling info's own encoding is the
     // bytes [scheduling_offset, scheduling_offset + scheduling_size) of it (field 1 comes
     // first). Empty when there is no desired LRP.
-    std::string desired_wire;
+    SharedBytes desired_wire;
     uint32_t scheduling_offset = 0;
     uint32_t scheduling_size = 0;
     const std::string* desired_domain = nullptr;  // null: no desired LRP
     std::vector<StoredActual> actuals;
     bool has_desired() const { return desired_domain != nullptr; }
     std::string_view scheduling_wire() const {
-      return std::string_view(desired_wire).substr(scheduling_offset, scheduling_size);
+      return desired_wire.view().substr(scheduling_offset, scheduling_size);
     }
   };
   // A row in the cell index: (process guid, index, presence). The guid points at the key of
@@ -188,6 +274,16 @@ class Model {
       return std::tie(index, presence) < std::tie(o.index, o.presence);
     }
   };
+
+  // A part of a list being collected: the encoding (a whole record, or the range
+  // [offset, offset + size) of one).
+  struct PartRef {
+    const SharedBytes* bytes;
+    uint32_t offset;
+    uint32_t size;
+  };
+  // The list of the encodings `refs` points at, each shared. REQUIRES: the lock held.
+  static EncodedList MakeList(const std::vector<PartRef>& refs, int field_number);
 
   static ActualLrpPtr Decode(const StoredActual& row);
   static DesiredLrpPtr DecodeDesired(const ProcessEntry& entry);

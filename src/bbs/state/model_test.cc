@@ -200,6 +200,71 @@ TEST_F(ModelEncodedListTest, AProcessRemovedEntirelyAndPutAgainIsListedByItsCell
   EXPECT_EQ(on_cell1.actual_lrps(1).actual_lrp_key().process_guid(), "pg-2");
 }
 
+// Reads `list` in reads of `chunk` bytes (the way the HTTP server pulls a streamed body).
+std::string ReadInChunks(EncodedList list, size_t chunk) {
+  std::string out;
+  std::string buffer(chunk, '\0');
+  const size_t size = list.size();
+  for (;;) {
+    size_t n = list.Read(buffer.data(), chunk);
+    if (n == 0) break;
+    EXPECT_LE(n, chunk);
+    out.append(buffer, 0, n);
+  }
+  EXPECT_EQ(out.size(), size);
+  return out;
+}
+
+TEST_F(ModelEncodedListTest, AListReadInChunksOfAnySizeGivesTheSameBytes) {
+  const std::string whole = model_.EncodedActualLrps({}, kActualField);
+  const std::string infos = model_.EncodedSchedulingInfos({}, kInfoField);
+  for (size_t chunk : {1, 2, 3, 7, 64, 100, 1000, 1 << 20}) {
+    SCOPED_TRACE("chunk " + std::to_string(chunk));
+    EXPECT_EQ(ReadInChunks(model_.ListActualLrps({}, kActualField), chunk), whole);
+    EXPECT_EQ(ReadInChunks(model_.ListSchedulingInfos({}, kInfoField), chunk), infos);
+  }
+  EncodedList list = model_.ListActualLrps({}, kActualField);
+  EXPECT_EQ(list.size(), whole.size());
+  EXPECT_EQ(list.count(), 3u);
+}
+
+TEST_F(ModelEncodedListTest, AListTakenBeforeWritesYieldsTheRecordsAsTheyWereWhenTaken) {
+  const std::string actuals_before = model_.EncodedActualLrps({}, kActualField);
+  const std::string infos_before = model_.EncodedSchedulingInfos({}, kInfoField);
+  EncodedList actuals = model_.ListActualLrps({}, kActualField);
+  EncodedList infos = model_.ListSchedulingInfos({}, kInfoField);
+  // Read a little of each, then change, replace and delete the records they hold.
+  std::string actuals_got(5, '\0');
+  ASSERT_EQ(actuals.Read(actuals_got.data(), actuals_got.size()), 5u);
+  auto moved = Running("pg-1", 0, "cell-3");
+  moved.set_crash_count(9);
+  Apply(&model_, {storage::PutActualLrp{moved},
+                  storage::DeleteActualLrp{"pg-1", 1, models::ActualLRP::ORDINARY},
+                  storage::PutDesiredLrp{Desired("pg-2", 7)}, storage::DeleteDesiredLrp{"pg-3"},
+                  storage::DeleteActualLrp{"pg-2", 0, models::ActualLRP::ORDINARY}});
+  EXPECT_NE(model_.EncodedActualLrps({}, kActualField), actuals_before);
+  actuals_got.resize(5);
+  actuals_got += actuals.ReadAll();
+  EXPECT_EQ(actuals_got, actuals_before);
+  EXPECT_EQ(infos.ReadAll(), infos_before);
+  ExpectListsMatchPerRecord(model_);
+}
+
+TEST(SharedBytes, CopiesShareTheBytesAndTheLastOneFreesThem) {
+  SharedBytes empty;
+  EXPECT_TRUE(empty.empty());
+  EXPECT_EQ(empty.view(), "");
+  SharedBytes a(std::string_view("encoded record"));
+  SharedBytes b = a;
+  EXPECT_EQ(b.data(), a.data()) << "shared, not copied";
+  a = SharedBytes();
+  EXPECT_EQ(b.view(), "encoded record");
+  SharedBytes c = std::move(b);
+  EXPECT_TRUE(b.empty());  // NOLINT(bugprone-use-after-move): moved-from is empty
+  EXPECT_EQ(c.view(), "encoded record");
+  EXPECT_LE(sizeof(SharedBytes), sizeof(void*));
+}
+
 // A desired LRP with a run part worth the name (actions, env, egress, metric tags), as the
 // desire route records it.
 records::DesiredLRPRecord FullDesired(const std::string& guid) {
