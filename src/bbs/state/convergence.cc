@@ -225,6 +225,7 @@ Convergence::LrpReport Convergence::ConvergeLrps(
   std::vector<Written> written;
   written.reserve(items.size());
   std::vector<Auction> auctions;
+  auctions.reserve(items.size());
   int64_t submitted_ns = 0;
   {
     std::vector<std::string> keys;
