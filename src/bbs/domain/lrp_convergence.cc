@@ -262,22 +262,51 @@ LrpDecision CreateMissing(const LrpRows& rows, const records::DesiredLRPRecord* 
   return d;
 }
 
+namespace {
+
+// The payloads of one creation's two events on one arena inside one allocation, freed with the
+// last event holding either: no malloc per message.
+struct PayloadArena {
+  static google::protobuf::ArenaOptions Options(char* block, size_t size) {
+    google::protobuf::ArenaOptions options;
+    options.initial_block = block;
+    options.initial_block_size = size;
+    return options;
+  }
+  PayloadArena() : arena(Options(block, sizeof(block))) {}
+  alignas(16) char block[2048];  // declared first: outlives the arena
+  google::protobuf::Arena arena;
+};
+
+}  // namespace
+
 std::vector<Event> CreatedLrpEvents(const models::ActualLRP& created, const std::string& trace_id) {
+  auto holder = std::make_shared<PayloadArena>();
   // The group hub: the group of the created row alone, resolved to that row (GroupOf, then
   // the group event's cell filter sees the resolved row's cell).
-  auto group = std::make_shared<models::ActualLRPCreatedEvent>();
+  auto* group =
+      google::protobuf::Arena::CreateMessage<models::ActualLRPCreatedEvent>(&holder->arena);
   if (created.presence() == models::ActualLRP::EVACUATING) {
     *group->mutable_actual_lrp_group()->mutable_evacuating() = created;
   } else {
     *group->mutable_actual_lrp_group()->mutable_instance() = created;
   }
+  // The instance hub: as ActualLrpInstanceCreatedEvent.
+  auto* instance =
+      google::protobuf::Arena::CreateMessage<models::ActualLRPInstanceCreatedEvent>(&holder->arena);
+  *instance->mutable_actual_lrp() = created;
+  instance->set_trace_id(trace_id);
+  const std::string& cell = created.actual_lrp_instance_key().cell_id();
   std::vector<Event> events;
   events.reserve(2);
   events.push_back(Event{EventFamily::kActualLrpGroup,
                          "actual_lrp_created",
-                         std::move(group),
-                         {created.actual_lrp_instance_key().cell_id()}});
-  events.push_back(ActualLrpInstanceCreatedEvent(created, trace_id));
+                         std::shared_ptr<const google::protobuf::Message>(holder, group),
+                         {cell}});
+  events.push_back(Event{EventFamily::kActualLrpInstance,
+                         "actual_lrp_instance_created",
+                         std::shared_ptr<const google::protobuf::Message>(holder, instance),
+                         {cell}});
   return events;
 }
 
