@@ -5,9 +5,11 @@
 #include <unordered_map>
 
 #include "bbs/domain/actual_lrp_factory.h"
+#include "bbs/domain/events.h"
 #include "bbs/domain/restart_policy.h"
 #include "bbs/models/conversion.h"
 #include "bbs/models/routes_json.h"
+#include "models/events.pb.h"
 
 namespace bbs::domain {
 namespace {
@@ -237,20 +239,75 @@ LrpDecision PruneEvacuating(const LrpRows& rows, const models::ActualLRPInstance
   return d;
 }
 
+std::optional<models::ActualLRP> MissingRow(const LrpRows& rows,
+                                            const records::DesiredLRPRecord* desired,
+                                            const LrpKey& key, int64_t now,
+                                            const std::function<std::string()>& epoch) {
+  if (rows.ordinary != nullptr || desired == nullptr ||
+      key.index >= desired->scheduling_info().instances()) {
+    return std::nullopt;
+  }
+  return NewUnclaimedActualLrp(key.process_guid, key.index,
+                               desired->scheduling_info().desired_lrp_key().domain(), now, epoch());
+}
+
 LrpDecision CreateMissing(const LrpRows& rows, const records::DesiredLRPRecord* desired,
                           const LrpKey& key, int64_t now,
                           const std::function<std::string()>& epoch) {
   LrpDecision d;
-  if (rows.ordinary != nullptr || desired == nullptr ||
-      key.index >= desired->scheduling_info().instances()) {
-    return d;
-  }
-  auto lrp =
-      NewUnclaimedActualLrp(key.process_guid, key.index,
-                            desired->scheduling_info().desired_lrp_key().domain(), now, epoch());
-  d.puts.push_back(lrp);
-  d.event_changes.push_back({std::nullopt, std::move(lrp)});
+  std::optional<models::ActualLRP> lrp = MissingRow(rows, desired, key, now, epoch);
+  if (!lrp) return d;
+  d.puts.push_back(*lrp);
+  d.event_changes.push_back({std::nullopt, std::move(*lrp)});
   return d;
+}
+
+namespace {
+
+// The payloads of one creation's two events on one arena inside one allocation, freed with the
+// last event holding either: no malloc per message.
+struct PayloadArena {
+  static google::protobuf::ArenaOptions Options(char* block, size_t size) {
+    google::protobuf::ArenaOptions options;
+    options.initial_block = block;
+    options.initial_block_size = size;
+    return options;
+  }
+  PayloadArena() : arena(Options(block, sizeof(block))) {}
+  alignas(16) char block[2048];  // declared first: outlives the arena
+  google::protobuf::Arena arena;
+};
+
+}  // namespace
+
+std::vector<Event> CreatedLrpEvents(const models::ActualLRP& created, const std::string& trace_id) {
+  auto holder = std::make_shared<PayloadArena>();
+  // The group hub: the group of the created row alone, resolved to that row (GroupOf, then
+  // the group event's cell filter sees the resolved row's cell).
+  auto* group =
+      google::protobuf::Arena::CreateMessage<models::ActualLRPCreatedEvent>(&holder->arena);
+  if (created.presence() == models::ActualLRP::EVACUATING) {
+    *group->mutable_actual_lrp_group()->mutable_evacuating() = created;
+  } else {
+    *group->mutable_actual_lrp_group()->mutable_instance() = created;
+  }
+  // The instance hub: as ActualLrpInstanceCreatedEvent.
+  auto* instance =
+      google::protobuf::Arena::CreateMessage<models::ActualLRPInstanceCreatedEvent>(&holder->arena);
+  *instance->mutable_actual_lrp() = created;
+  instance->set_trace_id(trace_id);
+  const std::string& cell = created.actual_lrp_instance_key().cell_id();
+  std::vector<Event> events;
+  events.reserve(2);
+  events.push_back(Event{EventFamily::kActualLrpGroup,
+                         "actual_lrp_created",
+                         std::shared_ptr<const google::protobuf::Message>(holder, group),
+                         {cell}});
+  events.push_back(Event{EventFamily::kActualLrpInstance,
+                         "actual_lrp_instance_created",
+                         std::shared_ptr<const google::protobuf::Message>(holder, instance),
+                         {cell}});
+  return events;
 }
 
 LrpDecision ReplaceWithSuspect(const LrpRows& rows, bool desired_exists, int64_t now,

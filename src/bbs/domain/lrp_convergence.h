@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "bbs/domain/actual_lrp_lifecycle.h"
+#include "bbs/domain/event.h"
 #include "models/actual_lrp.pb.h"
 #include "records/records.pb.h"
 
@@ -117,6 +118,16 @@ LrpDecision PruneEvacuating(const LrpRows& rows, const models::ActualLRPInstance
 LrpDecision CreateMissing(const LrpRows& rows, const records::DesiredLRPRecord* desired,
                           const LrpKey& key, int64_t now,
                           const std::function<std::string()>& epoch);
+// CreateMissing's row alone (its one put), or nullopt when it would write nothing.
+std::optional<models::ActualLRP> MissingRow(const LrpRows& rows,
+                                            const records::DesiredLRPRecord* desired,
+                                            const LrpKey& key, int64_t now,
+                                            const std::function<std::string()>& epoch);
+// The events of a row created where its index had no row at all (no ORDINARY, EVACUATING or
+// SUSPECT), e.g. create_missing's: the group created event, then the instance created event.
+// Equal to ComputeActualLrpEvents({}, {{nullopt, created}}, kStandard, trace_id), with one copy
+// of the row per event and nothing else.
+std::vector<Event> CreatedLrpEvents(const models::ActualLRP& created, const std::string& trace_id);
 // missing_cell_replace: a CLAIMED/RUNNING ORDINARY row on a vanished cell becomes SUSPECT and a
 // new UNCLAIMED ORDINARY row takes its place, unless a suspect exists already or the desired LRP
 // is gone. kInstanceOnly (behavior.md §1.6.4: no group events).

@@ -12,6 +12,7 @@
 #include "bbs/domain/actual_lrp_factory.h"
 #include "bbs/domain/desired_lrp_ops.h"
 #include "bbs/domain/lrp_convergence.h"
+#include "bbs/domain/lrp_event_calc.h"
 
 namespace bbs::domain {
 namespace {
@@ -176,6 +177,28 @@ TEST(CreateMissingTest, CreatesTheOrdinaryRowOnlyWhileTheDesiredLrpWantsIt) {
     if (!d.puts.empty()) {
       EXPECT_EQ(d.puts[0].actual_lrp_key().index(), c.index) << c.name;
       EXPECT_EQ(d.puts[0].actual_lrp_key().domain(), "cf-apps") << c.name;
+    }
+  }
+}
+
+TEST(CreatedLrpEventsTest, AreTheEventsTheGeneralCalculationGivesForARowCreatedOnAnEmptyIndex) {
+  models::ActualLRP created = NewUnclaimedActualLrp("pg", 3, "cf-apps", kNow, "new-epoch");
+  // Also a row with a cell (not what convergence creates, but the events must still agree).
+  models::ActualLRP placed = Row(kRunning, kOrdinary, "cell-7");
+  for (const models::ActualLRP& row : {created, placed}) {
+    for (const std::string trace_id : {"", "trace-1"}) {
+      std::vector<Event> want =
+          ComputeActualLrpEvents({}, {{std::nullopt, row}}, LrpEventMode::kStandard, trace_id);
+      std::vector<Event> got = CreatedLrpEvents(row, trace_id);
+      ASSERT_EQ(got.size(), want.size());
+      for (size_t i = 0; i < want.size(); ++i) {
+        EXPECT_EQ(got[i].family, want[i].family) << i;
+        EXPECT_EQ(got[i].type, want[i].type) << i;
+        EXPECT_EQ(got[i].payload->GetTypeName(), want[i].payload->GetTypeName()) << i;
+        EXPECT_EQ(got[i].payload->SerializeAsString(), want[i].payload->SerializeAsString()) << i;
+        EXPECT_EQ(got[i].cell_ids, want[i].cell_ids) << i;
+        EXPECT_EQ(got[i].unresolved_group, want[i].unresolved_group) << i;
+      }
     }
   }
 }

@@ -85,26 +85,36 @@ struct LrpItem {
   const std::string* guid;
   int32_t index;
   const models::ActualLRP* seen = nullptr;  // kPrune: the EVACUATING row the pass saw
+  const ProcessSnapshot* rows = nullptr;    // its process as the index read it, if kept
 };
 
-std::vector<LrpItem> LrpItemsOf(const domain::LrpConvergenceActions& a) {
+// The items of `a`, each with its process's rows from `rows` (may be null).
+std::vector<LrpItem> LrpItemsOf(const domain::LrpConvergenceActions& a,
+                                const ConvergenceIndex::PassRows* rows) {
+  using List = ConvergenceIndex::PassRows::List;
   std::vector<LrpItem> items;
   items.reserve(a.prune_evacuating.size() + a.create_missing.size() + a.unclaim_stale.size() +
                 a.missing_cell_replace.size() + a.missing_cell_unclaim.size() +
                 a.promote_suspect.size() + a.remove_suspect.size());
-  for (const auto& row : a.prune_evacuating) {
-    items.push_back({LrpItem::kPrune, &row.actual_lrp_key().process_guid(),
-                     row.actual_lrp_key().index(), &row});
-  }
-  auto add = [&](LrpItem::Kind kind, const std::vector<domain::LrpKey>& keys) {
-    for (const auto& k : keys) items.push_back({kind, &k.process_guid, k.index});
+  auto rows_of = [rows](List list, size_t i) {
+    return rows == nullptr ? nullptr : rows->RowsOf(list, i);
   };
-  add(LrpItem::kCreate, a.create_missing);
-  add(LrpItem::kUnclaimStale, a.unclaim_stale);
-  add(LrpItem::kReplace, a.missing_cell_replace);
-  add(LrpItem::kUnclaimMissing, a.missing_cell_unclaim);
-  add(LrpItem::kPromote, a.promote_suspect);
-  add(LrpItem::kRemoveSuspect, a.remove_suspect);
+  for (size_t i = 0; i < a.prune_evacuating.size(); ++i) {
+    const auto& row = a.prune_evacuating[i];
+    items.push_back({LrpItem::kPrune, &row.actual_lrp_key().process_guid(),
+                     row.actual_lrp_key().index(), &row, rows_of(List::kPruneEvacuating, i)});
+  }
+  auto add = [&](LrpItem::Kind kind, List list, const std::vector<domain::LrpKey>& keys) {
+    for (size_t i = 0; i < keys.size(); ++i) {
+      items.push_back({kind, &keys[i].process_guid, keys[i].index, nullptr, rows_of(list, i)});
+    }
+  };
+  add(LrpItem::kCreate, List::kCreateMissing, a.create_missing);
+  add(LrpItem::kUnclaimStale, List::kUnclaimStale, a.unclaim_stale);
+  add(LrpItem::kReplace, List::kMissingCellReplace, a.missing_cell_replace);
+  add(LrpItem::kUnclaimMissing, List::kMissingCellUnclaim, a.missing_cell_unclaim);
+  add(LrpItem::kPromote, List::kPromoteSuspect, a.promote_suspect);
+  add(LrpItem::kRemoveSuspect, List::kRemoveSuspect, a.remove_suspect);
   return items;
 }
 
@@ -135,16 +145,49 @@ LrpSnapshot SlotOf(const ProcessSnapshot& process, int32_t index) {
   return snap;
 }
 
-struct SlotRef {
-  std::string_view guid;
-  int32_t index;
-  bool operator==(const SlotRef&) const = default;
-};
-struct SlotRefHash {
-  size_t operator()(const SlotRef& s) const {
-    return std::hash<std::string_view>{}(s.guid) * 31 + static_cast<size_t>(s.index);
+// The slots (process guid, index) a pass wrote, kept as 64-bit hashes in one open-addressing
+// table sized for `capacity` slots (no allocation per slot). A collision only makes a slot look
+// written: its action then waits for the pass's commits and reads the slot again, which is
+// always correct.
+class WrittenSlots {
+ public:
+  explicit WrittenSlots(size_t capacity) {
+    size_t n = 16;
+    while (n < 2 * capacity) n <<= 1;
+    table_.assign(n, 0);
+    mask_ = n - 1;
   }
+  static uint64_t HashOf(std::string_view guid, int32_t index) {
+    uint64_t h = std::hash<std::string_view>{}(guid) ^
+                 (static_cast<uint64_t>(static_cast<uint32_t>(index)) + 1) * 0x9E3779B97F4A7C15ULL;
+    return h == 0 ? 1 : h;  // 0 marks a free entry
+  }
+  bool Contains(uint64_t h) const {
+    for (size_t i = h & mask_;; i = (i + 1) & mask_) {
+      if (table_[i] == h) return true;
+      if (table_[i] == 0) return false;
+    }
+  }
+  // REQUIRES: fewer than `capacity` distinct slots inserted.
+  void Insert(uint64_t h) {
+    for (size_t i = h & mask_;; i = (i + 1) & mask_) {
+      if (table_[i] == h) return;
+      if (table_[i] == 0) {
+        table_[i] = h;
+        return;
+      }
+    }
+  }
+
+ private:
+  std::vector<uint64_t> table_;
+  size_t mask_ = 0;
 };
+
+// Whether `snap` holds no row of its index (no ORDINARY, EVACUATING or SUSPECT).
+bool NoRows(const LrpSnapshot& snap) {
+  return snap.ordinary == nullptr && snap.evacuating == nullptr && snap.suspect == nullptr;
+}
 
 }  // namespace
 
@@ -174,13 +217,15 @@ Convergence::LrpReport Convergence::ConvergeLrps(
     std::future<Status> done;
   };
   struct Auction {
+    std::string_view guid;  // items[item]'s
     size_t item;
     DesiredLrpPtr desired;
   };
-  const std::vector<LrpItem> items = LrpItemsOf(actions);
+  const std::vector<LrpItem> items = LrpItemsOf(actions, index_ != nullptr ? &pass_rows : nullptr);
   std::vector<Written> written;
   written.reserve(items.size());
   std::vector<Auction> auctions;
+  auctions.reserve(items.size());
   int64_t submitted_ns = 0;
   {
     std::vector<std::string> keys;
@@ -189,7 +234,8 @@ Convergence::LrpReport Convergence::ConvergeLrps(
     auto held = ctx_.locks->LockMany(keys);
 
     std::vector<Change> decided;  // not submitted yet
-    size_t submitted = 0;         // written[0, submitted) have their futures
+    decided.reserve(items.size());
+    size_t submitted = 0;  // written[0, submitted) have their futures
     auto submit_decided = [&] {
       if (decided.empty()) return;
       std::vector<std::future<Status>> done = ctx_.committer->SubmitAll(std::move(decided));
@@ -205,26 +251,25 @@ Convergence::LrpReport Convergence::ConvergeLrps(
         if (!status.ok()) {
           ctx_.logger.Error("convergence-write-failed", status.ToString());
         } else if (w.auction) {
-          auctions.push_back({w.item, std::move(w.desired)});
+          auctions.push_back({*items[w.item].guid, w.item, std::move(w.desired)});
         }
       }
     };
     // Slots this pass wrote: a second action on one waits for the first's commit and reads
     // the slot again.
-    std::unordered_set<SlotRef, SlotRefHash> slots_written;
-    slots_written.reserve(items.size());
+    WrittenSlots slots_written(items.size());
     auto epoch = [this] { return ctx_.guids->NewGuid(); };
 
     for (size_t i = 0; i < items.size(); ++i) {
       const LrpItem& item = items[i];
-      const SlotRef slot{*item.guid, item.index};
-      const bool rewritten = slots_written.count(slot) > 0;
+      const uint64_t slot = WrittenSlots::HashOf(*item.guid, item.index);
+      const bool rewritten = slots_written.Contains(slot);
       // The rows the index read, unless the process changed since (then, or without an index,
       // the model's current rows).
       LrpSnapshot snap;
-      auto it = rewritten || index_ == nullptr ? pass_rows.end() : pass_rows.find(*item.guid);
-      if (it != pass_rows.end() && !index_->ChangedSincePass(*item.guid)) {
-        snap = SlotOf(it->second, item.index);
+      const ProcessSnapshot* seen = rewritten ? nullptr : item.rows;
+      if (seen != nullptr && !index_->ChangedSincePass(*item.guid)) {
+        snap = SlotOf(*seen, item.index);
       } else {
         if (rewritten) wait_all();
         snap = ctx_.model->SnapshotLrp(*item.guid, item.index);
@@ -234,14 +279,26 @@ Convergence::LrpReport Convergence::ConvergeLrps(
       std::optional<domain::LrpEventMode> mode;
       bool auction = false;
       domain::LrpDecision d;
+      std::optional<Change> change;  // set when decided without a domain::LrpDecision
       const int64_t at = ctx_.clock->NowNanos();
       switch (item.kind) {
         case LrpItem::kPrune:
           d = domain::PruneEvacuating(snap.rows(), item.seen->actual_lrp_instance_key());
           break;
         case LrpItem::kCreate:
-          d = domain::CreateMissing(snap.rows(), snap.desired.get(), key, at, epoch);
           auction = true;
+          if (NoRows(snap)) {
+            // The index had no row: the new row and its two events directly, without the
+            // decision's copies (CreateMissing + LrpChangeOf give the same change).
+            std::optional<models::ActualLRP> row =
+                domain::MissingRow(snap.rows(), snap.desired.get(), key, at, epoch);
+            if (!row) continue;
+            change.emplace();
+            change->events = domain::CreatedLrpEvents(*row, "");
+            change->mutations.push_back(storage::PutActualLrp{std::move(*row)});
+            break;
+          }
+          d = domain::CreateMissing(snap.rows(), snap.desired.get(), key, at, epoch);
           break;
         case LrpItem::kUnclaimStale:
           if (!snap.desired) continue;
@@ -249,7 +306,7 @@ Convergence::LrpReport Convergence::ConvergeLrps(
           auction = true;
           // Already UNCLAIMED: it only needs placing.
           if (d.status.code() == ErrorCode::kActualLrpCannotBeUnclaimed) {
-            auctions.push_back({i, snap.desired});
+            auctions.push_back({*item.guid, i, snap.desired});
             continue;
           }
           break;
@@ -270,10 +327,14 @@ Convergence::LrpReport Convergence::ConvergeLrps(
           mode = domain::LrpEventMode::kPerChange;
           break;
       }
-      if (!d.status.ok() || (d.puts.empty() && d.deletes.empty())) continue;
-      decided.push_back(LrpChangeOf(snap, d, "", mode));
+      if (change) {
+        decided.push_back(std::move(*change));
+      } else {
+        if (!d.status.ok() || (d.puts.empty() && d.deletes.empty())) continue;
+        decided.push_back(LrpChangeOf(snap, std::move(d), "", mode));
+      }
       written.push_back({i, std::move(snap.desired), auction, {}});
-      slots_written.insert(slot);
+      slots_written.Insert(slot);
     }
     submit_decided();
     submitted_ns = SteadyNanos() - started;
@@ -293,8 +354,8 @@ Convergence::LrpReport Convergence::ConvergeLrps(
 
   // One auction request for the whole pass: by process guid, each process's indices in the
   // order their actions were decided.
-  std::sort(auctions.begin(), auctions.end(), [&](const Auction& a, const Auction& b) {
-    int c = items[a.item].guid->compare(*items[b.item].guid);
+  std::sort(auctions.begin(), auctions.end(), [](const Auction& a, const Auction& b) {
+    int c = a.guid.compare(b.guid);
     return c < 0 || (c == 0 && a.item < b.item);
   });
   std::vector<clients::LrpStartRequest> requests;

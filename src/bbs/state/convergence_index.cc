@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <stdexcept>
 
 #include "bbs/domain/actual_lrp_factory.h"
 #include "bbs/domain/restart_policy.h"
@@ -42,11 +43,99 @@ int64_t DeadlineOf(const models::ActualLRP& ordinary, int64_t now) {
   return t > now ? t : kNever;
 }
 
+// The sizes of the per-index action lists, in PassRows::List order.
+std::array<size_t, 7> ListSizes(const domain::LrpConvergenceActions& a) {
+  return {a.prune_evacuating.size(),     a.create_missing.size(),       a.unclaim_stale.size(),
+          a.missing_cell_replace.size(), a.missing_cell_unclaim.size(), a.promote_suspect.size(),
+          a.remove_suspect.size()};
+}
+
+// A decoding chunk: once this much is allocated on it, it is kept or reused.
+constexpr size_t kChunkBytes = size_t{4} << 20;
+
+std::unique_ptr<google::protobuf::Arena> NewArena() {
+  google::protobuf::ArenaOptions options;
+  options.start_block_size = size_t{64} << 10;
+  options.max_block_size = size_t{1} << 20;
+  return std::make_unique<google::protobuf::Arena>(options);
+}
+
+// `from` copied onto `arena`, as a pointer that owns nothing.
+template <typename T>
+std::shared_ptr<const T> CopyOnto(const T& from, google::protobuf::Arena* arena) {
+  T* copy = google::protobuf::Arena::CreateMessage<T>(arena);
+  copy->CopyFrom(from);
+  return std::shared_ptr<const T>(std::shared_ptr<void>(), copy);
+}
+
 bool TimerLater(const std::pair<int64_t, uint32_t>& a, const std::pair<int64_t, uint32_t>& b) {
   return a.first > b.first;  // min-heap on the deadline
 }
 
 }  // namespace
+
+ConvergenceIndex::PassRows::PassRows() : current_(NewArena()) {}
+ConvergenceIndex::PassRows::~PassRows() = default;
+
+const ProcessSnapshot* ConvergenceIndex::PassRows::find(const std::string& guid) const {
+  if (by_guid_.size() != kept_rows_.size()) {
+    by_guid_.clear();
+    by_guid_.reserve(kept_rows_.size());
+    for (const ProcessSnapshot& snap : kept_rows_) {
+      // A kept process has a desired LRP or rows (else the index forgot it).
+      const std::string& g = snap.desired != nullptr
+                                 ? snap.desired->scheduling_info().desired_lrp_key().process_guid()
+                                 : snap.actuals.front()->actual_lrp_key().process_guid();
+      by_guid_.emplace(g, &snap);
+    }
+  }
+  auto it = by_guid_.find(guid);
+  return it == by_guid_.end() ? nullptr : it->second;
+}
+
+const ProcessSnapshot& ConvergenceIndex::PassRows::at(const std::string& guid) const {
+  const ProcessSnapshot* snap = find(guid);
+  if (snap == nullptr) throw std::out_of_range("no pass rows for " + guid);
+  return *snap;
+}
+
+void ConvergenceIndex::PassRows::Clear() {
+  kept_rows_.clear();
+  for (auto& rows : by_action_) rows.clear();
+  by_guid_.clear();
+  in_current_.clear();
+  current_kept_bytes_ = 0;
+  current_->Reset();
+  kept_.clear();
+  copies_.reset();
+}
+
+void ConvergenceIndex::PassRows::Keep(ProcessSnapshot snap, size_t bytes,
+                                      const std::array<size_t, kLists>& actions) {
+  ProcessSnapshot* kept = &kept_rows_.emplace_back(std::move(snap));
+  for (size_t l = 0; l < kLists; ++l) by_action_[l].insert(by_action_[l].end(), actions[l], kept);
+  in_current_.push_back(kept);
+  current_kept_bytes_ += bytes;
+}
+
+void ConvergenceIndex::PassRows::Recycle() {
+  if (current_->SpaceAllocated() < kChunkBytes) return;
+  if (current_kept_bytes_ * 2 >= current_->SpaceUsed()) {
+    // Mostly kept: keep the chunk whole.
+    kept_.push_back(std::move(current_));
+    current_ = NewArena();
+  } else {
+    // Mostly processes without actions: copy out the few kept, reuse the chunk.
+    if (!in_current_.empty() && copies_ == nullptr) copies_ = NewArena();
+    for (ProcessSnapshot* snap : in_current_) {
+      if (snap->desired) snap->desired = CopyOnto(*snap->desired, copies_.get());
+      for (ActualLrpPtr& row : snap->actuals) row = CopyOnto(*row, copies_.get());
+    }
+    current_->Reset();
+  }
+  in_current_.clear();
+  current_kept_bytes_ = 0;
+}
 
 std::vector<std::string> ConvergenceIndex::ProcessGuidsOf(
     const std::vector<std::vector<storage::Mutation>*>& batches) {
@@ -142,16 +231,18 @@ void ConvergenceIndex::AddCounts(const Counts& c, int sign) {
 
 void ConvergenceIndex::Forget(Record& r) {
   uint32_t id = static_cast<uint32_t>(&r - records_.data());
-  active_.erase(id);
   ids_.erase(ids_.find(*r.guid));
   r = Record{};
   free_ids_.push_back(id);
 }
 
 void ConvergenceIndex::Evaluate(uint32_t id, domain::LrpGroupedInput* in, bool own_cells,
-                                domain::LrpConvergenceActions* out, PassRows* pass_rows) {
+                                domain::LrpConvergenceActions* out, PassRows* pass_rows,
+                                bool keep) {
   Record& r = records_[id];
-  ProcessSnapshot snap = model_->SnapshotProcess(*r.guid);
+  google::protobuf::Arena* arena = pass_rows->arena();
+  const size_t used_before = arena->SpaceUsed();
+  ProcessSnapshot snap = model_->SnapshotProcessOnArena(*r.guid, arena);
 
   // Withdraw what the previous evaluation contributed.
   AddCounts(r.counts, -1);
@@ -164,6 +255,7 @@ void ConvergenceIndex::Evaluate(uint32_t id, domain::LrpGroupedInput* in, bool o
   r.counts = Counts{};
   r.deadline = kNever;
   if (!snap.desired && snap.actuals.empty()) {
+    r.active = false;
     Forget(r);
     return;
   }
@@ -216,6 +308,7 @@ void ConvergenceIndex::Evaluate(uint32_t id, domain::LrpGroupedInput* in, bool o
   view.slot_count = in->slots.size();
   domain::LrpConvergenceMetrics before = out->metrics;
   size_t actions_before = ActionCount(*out);
+  const std::array<size_t, PassRows::kLists> lists_before = ListSizes(*out);
   missing_scratch_.clear();  // the cells come from cell_counts_ instead
   domain::CalculateProcessConvergence(*in, view, out, &missing_scratch_);
   const domain::LrpConvergenceMetrics& after = out->metrics;
@@ -233,10 +326,12 @@ void ConvergenceIndex::Evaluate(uint32_t id, domain::LrpGroupedInput* in, bool o
 
   r.active = ActionCount(*out) > actions_before;
   if (r.active) {
-    active_.insert(id);
-    if (pass_rows != nullptr) pass_rows->insert_or_assign(*r.guid, std::move(snap));
-  } else {
-    active_.erase(id);
+    active_.push_back(id);
+    if (keep) {
+      std::array<size_t, PassRows::kLists> added = ListSizes(*out);
+      for (size_t l = 0; l < added.size(); ++l) added[l] -= lists_before[l];
+      pass_rows->Keep(std::move(snap), arena->SpaceUsed() - used_before, added);
+    }
   }
   if (r.deadline != kNever) {
     timers_.emplace_back(r.deadline, id);
@@ -249,7 +344,14 @@ domain::LrpConvergenceActions ConvergenceIndex::Calculate(
     PassRows* rows) {
   std::lock_guard pass_lock(pass_mu_);
   ++pass_;
-  if (rows != nullptr) rows->clear();
+  // Without `rows` the pass still decodes onto arenas; it keeps nothing.
+  PassRows own_rows;
+  const bool keep = rows != nullptr;
+  if (rows != nullptr) {
+    rows->Clear();
+  } else {
+    rows = &own_rows;
+  }
   std::unordered_set<std::string> dirty;
   bool full;
   {
@@ -321,14 +423,18 @@ domain::LrpConvergenceActions ConvergenceIndex::Calculate(
     // Processes whose actions are still due.
     for (uint32_t id : active_) Queue(id, &todo);
   }
+  // Every active record is queued: their evaluations make the list again.
+  active_.clear();
 
   domain::LrpGroupedInput in;
   in.now = now;
   in.fresh_domains.insert(fresh.begin(), fresh.end());
   if (!own_cells) in.present_cells.insert(present_cells->begin(), present_cells->end());
   domain::LrpConvergenceActions out;
-  if (rows != nullptr) rows->reserve(full ? active_.size() + 1024 : todo.size());
-  for (uint32_t id : todo) Evaluate(id, &in, own_cells, &out, rows);
+  for (uint32_t id : todo) {
+    Evaluate(id, &in, own_cells, &out, rows, keep);
+    rows->Recycle();
+  }
 
   // Timers of records re-evaluated since they were queued are stale: keep the heap bounded.
   if (timers_.size() > 2 * (ids_.size() + 1024)) {

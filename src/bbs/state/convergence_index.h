@@ -1,13 +1,19 @@
 #pragma once
 
+#include <array>
 #include <cstdint>
+#include <deque>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
+
+#include <google/protobuf/arena.h>
 
 #include "bbs/domain/lrp_convergence.h"
 #include "bbs/state/model.h"
@@ -62,7 +68,65 @@ class ConvergenceIndex {
   // actions were calculated from, its actuals sorted by index (ascending). Lets the caller
   // decide each action on these rows instead of reading them again, as long as the process has
   // not changed since (ChangedSincePass).
-  using PassRows = std::unordered_map<std::string, ProcessSnapshot>;
+  //
+  // The pass decodes every process it evaluates onto protobuf arenas (no malloc per message, no
+  // free per message: the arenas go at once): into a chunk that is reset once full when few of
+  // its processes had actions (those few are copied to a kept arena first), or kept whole when
+  // most of it is kept anyway. So it holds about the rows of the processes with actions, not of
+  // every process evaluated. The snapshots' pointers own nothing: they are valid while this
+  // object lives and until it is passed to the next Calculate.
+  class PassRows {
+   public:
+    PassRows();
+    ~PassRows();
+    PassRows(const PassRows&) = delete;
+    PassRows& operator=(const PassRows&) = delete;
+
+    // The rows of `guid`, or null when the pass found no action for it. (The first call after a
+    // pass builds a guid index.)
+    const ProcessSnapshot* find(const std::string& guid) const;
+    const ProcessSnapshot& at(const std::string& guid) const;
+    size_t size() const { return kept_rows_.size(); }
+
+    // The per-index action lists of domain::LrpConvergenceActions.
+    enum class List {
+      kPruneEvacuating,
+      kCreateMissing,
+      kUnclaimStale,
+      kMissingCellReplace,
+      kMissingCellUnclaim,
+      kPromoteSuspect,
+      kRemoveSuspect,
+    };
+    // The rows of the process behind entry `position` of the pass's list `list` (no lookup by
+    // guid), or null.
+    const ProcessSnapshot* RowsOf(List list, size_t position) const {
+      const auto& rows = by_action_[static_cast<size_t>(list)];
+      return position < rows.size() ? rows[position] : nullptr;
+    }
+
+   private:
+    friend class ConvergenceIndex;
+    static constexpr size_t kLists = 7;
+    void Clear();
+    // The arena the next process is decoded onto.
+    google::protobuf::Arena* arena() { return current_.get(); }
+    // Keeps `snap` (decoded onto arena(), `bytes` of it); `actions[l]` entries were appended to
+    // list l for it.
+    void Keep(ProcessSnapshot snap, size_t bytes, const std::array<size_t, kLists>& actions);
+    // After a process: once the chunk is full, either keeps it whole or copies out what is kept
+    // and reuses it.
+    void Recycle();
+
+    std::deque<ProcessSnapshot> kept_rows_;  // stable addresses
+    std::array<std::vector<const ProcessSnapshot*>, kLists> by_action_;
+    mutable std::unordered_map<std::string_view, const ProcessSnapshot*> by_guid_;  // by find
+    std::unique_ptr<google::protobuf::Arena> current_;  // the chunk decoding goes to
+    std::vector<ProcessSnapshot*> in_current_;          // kept snapshots living in current_
+    size_t current_kept_bytes_ = 0;
+    std::vector<std::unique_ptr<google::protobuf::Arena>> kept_;  // chunks kept whole
+    std::unique_ptr<google::protobuf::Arena> copies_;             // snapshots copied out of a chunk
+  };
   // The actions and metrics of one pass at `now`: equal (as sets) to
   // Model::CalculateLrpConvergence(now, present_cells) over the same model. `rows` (optional)
   // receives the rows of every process with actions.
@@ -103,10 +167,10 @@ class ConvergenceIndex {
   uint32_t IdOf(const std::string& guid);  // creates the record
   void Queue(uint32_t id, std::vector<uint32_t>* todo);
   void QueueGuid(const std::string& guid, std::vector<uint32_t>* todo);
-  // Re-reads the process and appends its actions to `out`; when it has actions and `rows` is
-  // set, keeps what it read there.
+  // Re-reads the process (onto `rows`' arena) and appends its actions to `out`; when it has
+  // actions and `keep`, keeps what it read in `rows`.
   void Evaluate(uint32_t id, domain::LrpGroupedInput* in, bool own_cells,
-                domain::LrpConvergenceActions* out, PassRows* rows);
+                domain::LrpConvergenceActions* out, PassRows* rows, bool keep);
   void Forget(Record& r);
   void AddCounts(const Counts& c, int sign);
 
@@ -122,7 +186,7 @@ class ConvergenceIndex {
   std::unordered_map<std::string, uint32_t> ids_;
   std::vector<Record> records_;
   std::vector<uint32_t> free_ids_;
-  std::unordered_set<uint32_t> active_;
+  std::vector<uint32_t> active_;  // the records with Record::active set (ids, distinct)
   // (deadline, id); stale entries (the record's deadline moved) are skipped when popped.
   std::vector<std::pair<int64_t, uint32_t>> timers_;
   std::unordered_map<std::string, uint32_t> names_;  // interned cells and domains

@@ -168,6 +168,59 @@ TEST_F(ConvergenceIndexTest, APassHandsBackTheRowsOfTheProcessesWithActionsSorte
   EXPECT_EQ(indices, (std::vector<int32_t>{0, 0, 2}));
 }
 
+// The pass decodes onto arenas in chunks, reusing a chunk once full when few of its processes
+// had actions: the rows it keeps must survive that, whether few or all processes have actions.
+TEST_F(ConvergenceIndexTest, TheRowsHandedBackStayIntactAcrossManyDecodedProcesses) {
+  constexpr int kProcesses = 6000;  // several MiB decoded: more than one chunk
+  PutRunningProcesses(kProcesses);
+  // Every 97th process scaled to 2: one missing index each.
+  std::vector<std::string> scaled;
+  for (int i = 0; i < kProcesses; i += 97) {
+    scaled.push_back("pg-" + std::to_string(i));
+    Apply({storage::PutDesiredLrp{DesiredRecord(scaled.back(), "d", 2, true)}});
+  }
+  auto expect_rows_are_the_models = [&](const ConvergenceIndex::PassRows& rows,
+                                        const std::vector<std::string>& guids) {
+    ASSERT_EQ(rows.size(), guids.size());
+    for (const auto& guid : guids) {
+      const ProcessSnapshot* kept = rows.find(guid);
+      ASSERT_NE(kept, nullptr) << guid;
+      ProcessSnapshot model = model_.SnapshotProcess(guid);
+      ASSERT_NE(kept->desired, nullptr) << guid;
+      EXPECT_EQ(kept->desired->SerializeAsString(), model.desired->SerializeAsString()) << guid;
+      ASSERT_EQ(kept->actuals.size(), model.actuals.size()) << guid;
+      for (size_t i = 0; i < model.actuals.size(); ++i) {
+        EXPECT_EQ(kept->actuals[i]->SerializeAsString(), model.actuals[i]->SerializeAsString())
+            << guid;
+      }
+    }
+    EXPECT_EQ(rows.find("pg-1"), nullptr);  // no action: not kept
+  };
+  std::set<std::string> cells{"cell-1"};
+  {
+    // The first pass evaluates everything: few processes have actions.
+    ConvergenceIndex::PassRows rows;
+    auto actions = index_.Calculate(now_, cells, nullptr, &rows);
+    EXPECT_EQ(actions.create_missing.size(), scaled.size());
+    expect_rows_are_the_models(rows, scaled);
+  }
+  // Now most of the evaluated processes have actions (all but pg-1 scaled to 2).
+  std::vector<std::string> all;
+  for (int i = 0; i < kProcesses; ++i) {
+    if (i == 1) continue;
+    all.push_back("pg-" + std::to_string(i));
+    Apply({storage::PutDesiredLrp{DesiredRecord(all.back(), "d", 2, true)}});
+  }
+  Apply({storage::PutDesiredLrp{DesiredRecord("pg-1", "d", 1, true)}});
+  ConvergenceIndex::PassRows rows;
+  auto actions = index_.Calculate(now_, cells, nullptr, &rows);
+  EXPECT_EQ(actions.create_missing.size(), all.size());
+  expect_rows_are_the_models(rows, all);
+  // The same object reused by the next pass holds that pass's rows only.
+  index_.Calculate(now_, cells, nullptr, &rows);
+  expect_rows_are_the_models(rows, all);
+}
+
 TEST_F(ConvergenceIndexTest, AProcessIsChangedSinceThePassOnlyOnceTheCommitterMarksIt) {
   PutRunningProcesses(2);
   index_.Calculate(now_, std::set<std::string>{"cell-1"});

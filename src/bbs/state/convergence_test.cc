@@ -13,6 +13,7 @@
 #include "bbs/domain/lrp_convergence_testing.h"
 #include "bbs/state/engine_testing.h"
 #include "bbs/storage/memory_store.h"
+#include "models/events.pb.h"
 
 namespace bbs::state {
 namespace {
@@ -43,6 +44,10 @@ class Events final : public domain::EventPublisher {
     std::vector<std::string> out;
     for (const auto& e : events_) out.push_back(e.type);
     return out;
+  }
+  std::vector<domain::Event> All() {
+    std::lock_guard lock(mu_);
+    return events_;
   }
 
  private:
@@ -125,6 +130,38 @@ TEST_F(ConvergenceTest, APassAuctionsEveryPlacedIndexInOneRequestOrderedByProces
             (std::vector<std::string>{"0 ORDINARY UNCLAIMED ", "1 ORDINARY UNCLAIMED "}));
   EXPECT_EQ(Rows("pg-b"),
             (std::vector<std::string>{"0 ORDINARY RUNNING cell-1", "1 ORDINARY UNCLAIMED "}));
+}
+
+TEST_F(ConvergenceTest, CreatedInstancesAreAnnouncedByTheirGroupAndInstanceEvents) {
+  // Index 0 has no row at all (its events are built directly); index 1 only an EVACUATING row
+  // on a present cell, which stays (its events come from ComputeActualLrpEvents).
+  Start({Desired("pg", 2), storage::PutActualLrp{Row("pg", 1, models::ActualLRP::EVACUATING,
+                                                     domain::kRunning, "cell-1", kStart)}});
+  engine_.convergence().ConvergeLrps(std::set<std::string>{"cell-1"});
+  // Read after the pass is over: the events own their payloads.
+  std::vector<domain::Event> events = events_.All();
+  ASSERT_EQ(events.size(), 4u);
+  for (size_t i : {0u, 2u}) {
+    const int32_t index = static_cast<int32_t>(i / 2);
+    ASSERT_EQ(events[i].type, "actual_lrp_created");
+    EXPECT_EQ(events[i].family, domain::EventFamily::kActualLrpGroup);
+    const auto& group = static_cast<const models::ActualLRPCreatedEvent&>(*events[i].payload);
+    EXPECT_EQ(group.actual_lrp_group().instance().actual_lrp_key().process_guid(), "pg");
+    EXPECT_EQ(group.actual_lrp_group().instance().actual_lrp_key().index(), index);
+    EXPECT_EQ(group.actual_lrp_group().instance().state(), domain::kUnclaimed);
+    EXPECT_FALSE(group.actual_lrp_group().has_evacuating());
+    ASSERT_EQ(events[i + 1].type, "actual_lrp_instance_created");
+    EXPECT_EQ(events[i + 1].family, domain::EventFamily::kActualLrpInstance);
+    const auto& instance =
+        static_cast<const models::ActualLRPInstanceCreatedEvent&>(*events[i + 1].payload);
+    EXPECT_EQ(instance.actual_lrp().SerializeAsString(),
+              group.actual_lrp_group().instance().SerializeAsString());
+    EXPECT_EQ(events[i + 1].cell_ids, std::vector<std::string>{""});
+  }
+  // The group event carries the created row alone (behavior.md §1.6.2: GroupOf the new row),
+  // also beside the evacuating row.
+  EXPECT_EQ(events[0].cell_ids, std::vector<std::string>{""});
+  EXPECT_EQ(events[2].cell_ids, std::vector<std::string>{""});
 }
 
 }  // namespace

@@ -695,4 +695,25 @@ domain::LrpConvergenceActions Model::CalculateLrpConvergence(
   return out;
 }
 
+ProcessSnapshot Model::SnapshotProcessOnArena(const std::string& process_guid,
+                                              google::protobuf::Arena* arena) const {
+  ProcessSnapshot snap;
+  std::shared_lock lock(mu_);
+  auto it = processes_.find(process_guid);
+  if (it == processes_.end()) return snap;
+  const ProcessEntry& entry = it->second;
+  if (entry.has_desired()) {
+    auto* desired = google::protobuf::Arena::CreateMessage<records::DesiredLRPRecord>(arena);
+    desired->ParseFromArray(entry.desired_wire.data(), static_cast<int>(entry.desired_wire.size()));
+    snap.desired = DesiredLrpPtr(std::shared_ptr<void>(), desired);
+  }
+  snap.actuals.reserve(entry.actuals.size());
+  for (const StoredActual& row : entry.actuals) {
+    auto* lrp = google::protobuf::Arena::CreateMessage<models::ActualLRP>(arena);
+    lrp->ParseFromArray(row.wire.data(), static_cast<int>(row.wire.size()));
+    snap.actuals.push_back(ActualLrpPtr(std::shared_ptr<void>(), lrp));
+  }
+  return snap;
+}
+
 }  // namespace bbs::state

@@ -230,6 +230,11 @@ class Model {
   domain::LrpConvergenceActions CalculateLrpConvergence(
       int64_t now, const std::optional<std::set<std::string>>& present_cells) const;
 
+  // SnapshotProcess decoded onto `arena` (convergence's pass, many processes dropped at once):
+  // the pointers own nothing (no control block) and stay valid as long as the arena does.
+  ProcessSnapshot SnapshotProcessOnArena(const std::string& process_guid,
+                                         google::protobuf::Arena* arena) const;
+
  private:
   // How the model keeps a record (docs/architecture.md "How the model stores a record"): only
   // its wire encoding, made once when the committer applies the write (a write replaces the
