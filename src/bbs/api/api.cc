@@ -228,13 +228,13 @@ http::Router Api::Router(events::Hub* hub, WorkerPool* pool, metrics::BbsMetrics
     }
     router.Add(method, path, name, std::move(handler));
   };
-  // Claims and starts are decided on the I/O thread when their key lock is free: a heartbeat
-  // that changes nothing is answered at once, from memory; a write goes from the I/O thread to
-  // the committer, whose completion releases the key lock and answers (design.md §3), with no
-  // worker-pool thread in between. Anything else (the lock taken, outbound work, a decode or
-  // validation error, JSON) goes through the pool as every route does.
-  // An inline handler answers through its Reply (now, or later from another thread) and
-  // returns true, or returns false having changed nothing.
+  // Claims, starts and desires are decided on the I/O thread when their key lock is free: a
+  // heartbeat that changes nothing is answered at once, from memory; a write goes from the I/O
+  // thread to the committer, whose completion releases the key lock and answers (design.md §3),
+  // with no worker-pool thread in between. Anything else (the lock taken, outbound work, a decode
+  // or validation error, JSON) goes through the pool as every route does. An inline handler answers
+  // through its Reply (now, or later from another thread) and returns true, or returns false having
+  // changed nothing.
   using InlineHandler = std::function<bool(const Call&, const Reply&)>;
   auto answer_status = [](const Reply& answer) {
     return [answer](Status s) { answer(ErrorResponse(s)); };
@@ -261,10 +261,22 @@ http::Router Api::Router(events::Hub* hub, WorkerPool* pool, metrics::BbsMetrics
     return engine->actual_lrps().TryClaimActualLrp(
         req.process_guid(), req.index(), req.actual_lrp_instance_key(), answer_status(answer));
   };
+  // The current desire route (not the seed one, whose requests are upgraded first).
+  auto inline_desire = [engine = engine_, answer_status,
+                        max_instances = max_instances_per_desired_lrp_](const Call& call,
+                                                                        const Reply& answer) {
+    thread_local models::DesireLRPRequest req;
+    if (call.json || !req.ParseFromString(call.body) || !wire::Validate(req, max_instances).ok()) {
+      return false;
+    }
+    return engine->desired_lrps().TryDesireLrp(req.desired_lrp(), call.trace_id,
+                                               answer_status(answer));
+  };
   const std::map<std::string, InlineHandler> inline_routes = {
       {"StartActualLRP", inline_start(true)},
       {"StartActualLRP_r0", inline_start(false)},
-      {"ClaimActualLRP", inline_claim}};
+      {"ClaimActualLRP", inline_claim},
+      {"DesireDesiredLRP", inline_desire}};
   ForEachRoute(
       [&](const char* method, const char* path, const char* name, UnaryHandler handler) {
         auto shared = std::make_shared<UnaryHandler>(std::move(handler));

@@ -367,6 +367,26 @@ TEST_F(ApiTest, ClaimsAndStartsAreAnsweredWithoutTheWorkerPoolWhenTheirKeyIsFree
   EXPECT_EQ(Serve("POST /v1/actual_lrps/claim", "{}", "application/json", "").status, 503);
 }
 
+TEST_F(ApiTest, DesiresAreAnsweredWithoutTheWorkerPoolWhenTheirKeyIsFree) {
+  pool_.Shutdown();  // from here on, a request that reaches the pool is refused (503)
+  models::DesireLRPRequest desire;
+  *desire.mutable_desired_lrp() = RunnableLrp("pg-new", 2);
+  EXPECT_EQ(Call("POST /v1/desired_lrp/desire.r2", desire.SerializeAsString()), "");
+  ASSERT_NE(engine_.model().DesiredLrp("pg-new"), nullptr);  // memory shows it before the answer
+  EXPECT_EQ(engine_.model().ActualLrps({"", "", "pg-new", std::nullopt}).size(), 2u);
+  // Desiring it again is refused with its error, still without the pool.
+  models::DesiredLRPLifecycleResponse exists;
+  ASSERT_TRUE(
+      exists.ParseFromString(Call("POST /v1/desired_lrp/desire.r2", desire.SerializeAsString())));
+  EXPECT_EQ(exists.error().type(), models::Error::ResourceExists);
+  // An invalid request (its error is the pool's to answer) takes the pool.
+  desire.mutable_desired_lrp()->set_process_guid("");
+  EXPECT_EQ(Serve("POST /v1/desired_lrp/desire.r2", desire.SerializeAsString(),
+                  "application/x-protobuf", "")
+                .status,
+            503);
+}
+
 TEST_F(ApiTest, EachStartHeartbeatAnsweredInlineIsJudgedOnItsOwnFieldsOnly) {
   ASSERT_THAT(engine_.desired_lrps().DesireLrp(RunnableLrp("pg-tags", 1), ""), IsOk());
   models::StartActualLRPRequest start;

@@ -160,5 +160,40 @@ TEST_F(ActualLrpsTest, ANonBlockingWriteThatIsRefusedOrChangesNothingAnswersAtOn
   EXPECT_TRUE(locks_.TryLock("pg").owns_lock());
 }
 
+TEST_F(ActualLrpsTest, ANonBlockingDesireHoldsTheKeyLockUntilMemoryShowsTheLrpAndItsInstances) {
+  const int before = store_.entered();
+  store_.Close();
+  std::promise<Status> answered;
+  std::future<Status> done = answered.get_future();
+  ASSERT_TRUE(desired_.TryDesireLrp(NewLrp("pg-2", 2), "",
+                                    [&](Status s) { answered.set_value(std::move(s)); }));
+  store_.WaitUntilEntered(before + 1);
+  EXPECT_FALSE(locks_.TryLock("pg-2").owns_lock());
+  EXPECT_EQ(model_.DesiredLrp("pg-2"), nullptr);
+  store_.Open();
+  EXPECT_THAT(done.get(), IsOk());
+  ASSERT_NE(model_.DesiredLrp("pg-2"), nullptr);
+  EXPECT_EQ(StateOf("pg-2", 0), "UNCLAIMED");
+  EXPECT_EQ(StateOf("pg-2", 1), "UNCLAIMED");
+  EXPECT_TRUE(locks_.TryLock("pg-2").owns_lock());
+}
+
+TEST_F(ActualLrpsTest, ANonBlockingDesireBacksOffWhileTheKeyIsLockedAndRefusesAnExistingLrp) {
+  {
+    KeyLocks::Held held = locks_.Lock("pg-2");
+    bool called = false;
+    EXPECT_FALSE(desired_.TryDesireLrp(NewLrp("pg-2", 1), "", [&](Status) { called = true; }));
+    EXPECT_FALSE(called);
+    EXPECT_EQ(model_.DesiredLrp("pg-2"), nullptr);
+  }
+  const int before = store_.entered();
+  std::optional<Status> exists;
+  ASSERT_TRUE(desired_.TryDesireLrp(NewLrp("pg", 1), "", [&](Status s) { exists = std::move(s); }));
+  ASSERT_TRUE(exists.has_value());
+  EXPECT_THAT(*exists, StatusIs(ErrorCode::kResourceExists));
+  EXPECT_EQ(store_.entered(), before);  // nothing written
+  EXPECT_TRUE(locks_.TryLock("pg").owns_lock());
+}
+
 }  // namespace
 }  // namespace bbs::state

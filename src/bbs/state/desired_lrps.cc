@@ -28,9 +28,9 @@ std::vector<int32_t> AppendCreations(std::vector<models::ActualLRP> lrps,
 
 }  // namespace
 
-Status DesiredLrps::DesireLrp(const models::DesiredLRP& lrp, const std::string& trace_id) {
+Result<DesiredLrps::Desire> DesiredLrps::DecideDesire(const models::DesiredLRP& lrp,
+                                                      const std::string& trace_id) {
   const std::string& guid = lrp.process_guid();
-  auto key_lock = ctx_.locks->Lock(guid);
   if (ctx_.model->DesiredLrp(guid)) return Exists();
   std::set<int32_t> existing_ordinary = ctx_.model->OrdinaryIndices(guid);
   int64_t now = ctx_.clock->NowNanos();
@@ -39,18 +39,49 @@ Status DesiredLrps::DesireLrp(const models::DesiredLRP& lrp, const std::string& 
   auto full = domain::DesiredLrpFromRecord(*record);
   if (!full.ok()) return full.status();
 
-  Change change;
-  change.events.push_back(domain::DesiredLrpCreatedEvent(*full, trace_id));
-  std::vector<int32_t> created =
-      AppendCreations(domain::NewInstances(*record, 0, existing_ordinary, now,
-                                           [this] { return ctx_.guids->NewGuid(); }),
-                      trace_id, &change);
-  auto desired = std::make_shared<const records::DesiredLRPRecord>(*record);
-  change.mutations.insert(change.mutations.begin(), storage::PutDesiredLrp{std::move(*record)});
-  Status s = ctx_.committer->Commit(std::move(change));
+  Desire d;
+  d.change.events.push_back(domain::DesiredLrpCreatedEvent(*full, trace_id));
+  d.created = AppendCreations(domain::NewInstances(*record, 0, existing_ordinary, now,
+                                                   [this] { return ctx_.guids->NewGuid(); }),
+                              trace_id, &d.change);
+  d.desired = std::make_shared<const records::DesiredLRPRecord>(*record);
+  d.change.mutations.insert(d.change.mutations.begin(), storage::PutDesiredLrp{std::move(*record)});
+  return d;
+}
+
+Status DesiredLrps::DesireLrp(const models::DesiredLRP& lrp, const std::string& trace_id) {
+  auto key_lock = ctx_.locks->Lock(lrp.process_guid());
+  auto d = DecideDesire(lrp, trace_id);
+  if (!d.ok()) return d.status();
+  Status s = ctx_.committer->Commit(std::move(d->change));
   key_lock.unlock();
-  if (s.ok()) ctx_.outbound->RequestLrpAuction(desired, std::move(created), trace_id);
+  if (s.ok()) ctx_.outbound->RequestLrpAuction(d->desired, std::move(d->created), trace_id);
   return s;
+}
+
+bool DesiredLrps::TryDesireLrp(const models::DesiredLRP& lrp, const std::string& trace_id,
+                               Done done) {
+  KeyLocks::Held lock = ctx_.locks->TryLock(lrp.process_guid());
+  if (!lock) return false;
+  auto d = DecideDesire(lrp, trace_id);
+  if (!d.ok()) {
+    lock.unlock();
+    done(d.status());
+    return true;
+  }
+  // The lock travels with the change and is released on the committer thread once memory
+  // shows the write; then the auction is queued (the auctioneer client only enqueues) and the
+  // answer goes out, in DesireLrp's order.
+  auto held = std::make_shared<KeyLocks::Held>(std::move(lock));
+  ctx_.committer->SubmitAsync(
+      std::move(d->change),
+      [this, held = std::move(held), desired = std::move(d->desired),
+       created = std::move(d->created), trace_id, done = std::move(done)](Status s) mutable {
+        held->unlock();
+        if (s.ok()) ctx_.outbound->RequestLrpAuction(desired, std::move(created), trace_id);
+        done(std::move(s));
+      });
+  return true;
 }
 
 Status DesiredLrps::AddRunInfo(const std::string& process_guid,

@@ -2,6 +2,7 @@
 
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "bbs/base/status.h"
 #include "bbs/state/write_context.h"
@@ -35,12 +36,29 @@ class DesiredLrps {
 
   // REQUIRES: `lrp` passed validation.
   Status DesireLrp(const models::DesiredLRP& lrp, const std::string& trace_id);
+  using Done = std::function<void(Status)>;
+  // DesireLrp without blocking: when the process's key lock is free now, decides, hands the
+  // change with the lock to the committer and returns true; `done` gets DesireLrp's outcome on
+  // the committer thread once memory shows the change (the lock released and the auction
+  // requested first), or at once when nothing is written. Returns false, having changed
+  // nothing, when the key lock is taken. REQUIRES: as DesireLrp; `done` must not block.
+  bool TryDesireLrp(const models::DesiredLRP& lrp, const std::string& trace_id, Done done);
   // REQUIRES: `update` passed validation.
   Status UpdateDesiredLrp(const std::string& process_guid, const models::DesiredLRPUpdate& update,
                           const std::string& trace_id);
   Status RemoveDesiredLrp(const std::string& process_guid, const std::string& trace_id);
 
  private:
+  // A desire decided: the change to commit, the record and the indices to auction.
+  struct Desire {
+    Change change;
+    DesiredLrpPtr desired;
+    std::vector<int32_t> created;
+  };
+  // The change that desires `lrp`: Exists if it is desired already. REQUIRES: the key lock of
+  // its process guid.
+  Result<Desire> DecideDesire(const models::DesiredLRP& lrp, const std::string& trace_id);
+
   // Reads the run info of `process_guid` into `record` (under the key lock, so the store and
   // the model agree): the errors of ReadDesiredLrp.
   Status AddRunInfo(const std::string& process_guid, records::DesiredLRPRecord* record) const;
