@@ -54,8 +54,8 @@ class SqliteStore final : public Store {
   Status Load(Snapshot* out) override;
   Status Commit(std::span<const Mutation> mutations) override;
 
-  // Rows Load reads from a table before it decodes them and frees their text (default 16,384):
-  // bounds how much encrypted text is in memory next to the decoded records at start-up.
+  // Rows per batch of Load's pipeline (sql::BatchLoader; default 2,048): bounds how much row
+  // text and how many decoded records are in memory at start-up (a few batches at a time).
   // REQUIRES: rows > 0.
   void set_load_batch_rows(size_t rows) { load_batch_rows_ = rows; }
 
@@ -141,7 +141,7 @@ class SqliteStore final : public Store {
   Stmt put_task_, delete_task_;
   Stmt select_domains_, select_desired_, select_actual_, select_tasks_;
   Stmt count_desired_, count_actual_, count_tasks_;
-  size_t load_batch_rows_ = 16384;
+  size_t load_batch_rows_ = 2048;
 };
 
 }  // namespace bbs::storage
