@@ -141,7 +141,7 @@ class SqliteStore final : public Store {
   Stmt put_task_, delete_task_;
   Stmt select_domains_, select_desired_, select_actual_, select_tasks_;
   Stmt count_desired_, count_actual_, count_tasks_;
-  size_t load_batch_rows_ = 2048;
+  size_t load_batch_rows_ = 1024;
 };
 
 }  // namespace bbs::storage
