@@ -57,6 +57,22 @@ EVP_CIPHER_CTX* ThreadContext(bool encrypt) {
   return ctx.get();
 }
 
+// A per-thread scratch buffer: kept between calls (the start-up decodes every stored value of
+// a thread through it), but released after a rare large value so that no thread keeps it.
+class Scratch {
+ public:
+  explicit Scratch(std::string& buffer) : buffer_(buffer) {}
+  Scratch(const Scratch&) = delete;
+  Scratch& operator=(const Scratch&) = delete;
+  ~Scratch() {
+    if (buffer_.capacity() > kKeepBytes) std::string().swap(buffer_);
+  }
+
+ private:
+  static constexpr size_t kKeepBytes = 64 * 1024;
+  std::string& buffer_;
+};
+
 const unsigned char* Bytes(std::string_view s) {
   return reinterpret_cast<const unsigned char*>(s.data());
 }
@@ -239,6 +255,7 @@ Status Encoder::DecodeValueInto(std::string_view encoded, std::string* plain) co
   thread_local std::string frame;
   thread_local Key context_key{};
   thread_local bool context_keyed = false;
+  Scratch release_if_large(frame);
   if (Status s = DecodeFrame(encoded, &frame); !s.ok()) return s;
   size_t label_size = static_cast<unsigned char>(frame[0]);
   if (frame.size() < 1 + label_size + kNonceSize + kTagSize) {
@@ -317,6 +334,7 @@ Status Encoder::DecodeModelBytesInto(std::string_view encoded, std::string* seri
 
 Status Encoder::DecodeModel(std::string_view encoded, google::protobuf::MessageLite* out) const {
   thread_local std::string plain;  // reused: see DecodeValueInto
+  Scratch release_if_large(plain);
   if (Status s = DecodeValueInto(encoded, &plain); !s.ok()) return s;
   if (!IsModelEnvelope(plain)) {
     return Undecodable("unsupported envelope format");

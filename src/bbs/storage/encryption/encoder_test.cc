@@ -102,6 +102,9 @@ TEST(EncoderTest, DecodesValuesOfAlternatingKeysAndEncodersOnOneThreadIntoReused
     EXPECT_FALSE(impostor->DecodeValueInto(under_old, &plain).ok());
     EXPECT_EQ(old_encoder->DecodeValue(under_old).value(), "written with old");
   }
+  std::string large(200 * 1024, 'x');  // past the per-thread buffers' kept size
+  EXPECT_EQ(encoder->DecodeValue(encoder->EncodeValue(large)).value(), large);
+  EXPECT_EQ(encoder->DecodeValue(under_new).value(), "new");
   std::string model = encoder->EncodeModelBytes("\x08\x01");
   EXPECT_FALSE(old_encoder->DecodeModelBytesInto(encoder->EncodeModelBytes("x"), &plain).ok());
   ASSERT_TRUE(encoder->DecodeModelBytesInto(model, &plain).ok());
