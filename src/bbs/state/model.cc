@@ -241,8 +241,10 @@ void Model::LoadLocked(storage::Snapshot* part) {
     ApplyLocked(m);
   }
   part->domains.clear();
-  part->desired_lrps.clear();
-  part->actual_lrps.clear();
+  if (!part->lrps_reused) {
+    part->desired_lrps.clear();
+    part->actual_lrps.clear();
+  }
   part->tasks.clear();
 }
 

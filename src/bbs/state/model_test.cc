@@ -452,6 +452,40 @@ TEST(ModelStorage, LoadingInPartsGivesTheModelOfOneLoad) {
   ExpectListsMatchPerRecord(parts);
 }
 
+TEST(ModelStorage, APartWithReusedRecordsIsCopiedAndLeftInPlaceForTheStore) {
+  // The SQLite load reuses its decoded records from batch to batch (lrps_reused): the model
+  // copies them and leaves them to the store, and what it keeps does not change when the store
+  // overwrites them for the next batch.
+  Model model;
+  storage::Snapshot part;
+  part.lrps_reused = true;
+  part.desired_lrps.push_back(Desired("pg-0", 1));
+  part.actual_lrps.push_back(Running("pg-0", 0, "cell-0"));
+  models::Task task;
+  task.set_task_guid("t-1");
+  part.tasks.push_back(task);
+  model.LoadPart(&part);
+  ASSERT_EQ(part.desired_lrps.size(), 1u);
+  ASSERT_EQ(part.actual_lrps.size(), 1u);
+  EXPECT_TRUE(part.tasks.empty());
+
+  part.desired_lrps[0] = Desired("pg-1", 1);
+  part.actual_lrps[0] = Running("pg-1", 0, "cell-1");
+  model.LoadPart(&part);
+  model.Load(storage::Snapshot{});
+  EXPECT_EQ(model.DesiredLrpCount(), 2u);
+  EXPECT_EQ(model.ActualLrpCount(), 2u);
+  EXPECT_EQ(model.TaskCount(), 1u);
+  ASSERT_NE(model.DesiredLrp("pg-0"), nullptr);
+  records::DesiredLRPRecord kept = Desired("pg-0", 1);
+  kept.clear_run_info();  // the model does not keep it
+  EXPECT_EQ(model.DesiredLrp("pg-0")->SerializeAsString(), kept.SerializeAsString());
+  auto rows = model.ActualLrps({"", "cell-0", "", std::nullopt});
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0]->actual_lrp_key().process_guid(), "pg-0");
+  ExpectListsMatchPerRecord(model);
+}
+
 TEST(ModelStorage, EveryReadHandsOutItsOwnCopy) {
   Model model;
   Apply(&model, {storage::PutDesiredLrp{Desired("pg-1", 1)},

@@ -66,6 +66,10 @@ struct Snapshot {
   // vectors), so the decoded records need not all be in memory at once. What is left in the
   // snapshot when Load returns was not handed over. Stores may ignore it.
   std::function<void(Snapshot* part)> on_batch;
+  // Set by the store in a part handed to on_batch when it reuses the LRP records' storage for
+  // its next batches: the callee then copies what it keeps of desired_lrps and actual_lrps (it
+  // may change them) and leaves both vectors as they are; it still takes domains and tasks.
+  bool lrps_reused = false;
 };
 
 // The run info of one stored desired LRP (records::DesiredLRPRecord.run_info: the serialised

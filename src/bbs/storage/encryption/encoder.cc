@@ -57,6 +57,22 @@ EVP_CIPHER_CTX* ThreadContext(bool encrypt) {
   return ctx.get();
 }
 
+// A per-thread scratch buffer: kept between calls (the start-up decodes every stored value of
+// a thread through it), but released after a rare large value so that no thread keeps it.
+class Scratch {
+ public:
+  explicit Scratch(std::string& buffer) : buffer_(buffer) {}
+  Scratch(const Scratch&) = delete;
+  Scratch& operator=(const Scratch&) = delete;
+  ~Scratch() {
+    if (buffer_.capacity() > kKeepBytes) std::string().swap(buffer_);
+  }
+
+ private:
+  static constexpr size_t kKeepBytes = 64 * 1024;
+  std::string& buffer_;
+};
+
 const unsigned char* Bytes(std::string_view s) {
   return reinterpret_cast<const unsigned char*>(s.data());
 }
@@ -227,7 +243,19 @@ Result<std::string> Encoder::LabelOf(std::string_view encoded) {
 }
 
 Result<std::string> Encoder::DecodeValue(std::string_view encoded) const {
-  std::string frame;
+  std::string plain;
+  if (Status s = DecodeValueInto(encoded, &plain); !s.ok()) return s;
+  return plain;
+}
+
+Status Encoder::DecodeValueInto(std::string_view encoded, std::string* plain) const {
+  // Per-thread scratch: the frame and the key last set on this thread's context. Setting the
+  // key (AES key schedule plus OpenSSL's parameter handling) costs more than decrypting a
+  // typical value, and at start-up every value of a thread is under the same key.
+  thread_local std::string frame;
+  thread_local Key context_key{};
+  thread_local bool context_keyed = false;
+  Scratch release_if_large(frame);
   if (Status s = DecodeFrame(encoded, &frame); !s.ok()) return s;
   size_t label_size = static_cast<unsigned char>(frame[0]);
   if (frame.size() < 1 + label_size + kNonceSize + kTagSize) {
@@ -241,22 +269,30 @@ Result<std::string> Encoder::DecodeValue(std::string_view encoded) const {
   const auto* nonce = Bytes(frame) + 1 + label_size;
   const auto* cipher = nonce + kNonceSize;
   size_t cipher_size = frame.size() - 1 - label_size - kNonceSize - kTagSize;
-  std::string plain(cipher_size, '\0');
+  plain->resize(cipher_size);
   std::array<unsigned char, kTagSize> tag;
   std::memcpy(tag.data(), cipher + cipher_size, kTagSize);
 
   EVP_CIPHER_CTX* ctx = ThreadContext(/*encrypt=*/false);
+  if (ctx == nullptr) {
+    return Undecodable("authentication failed");
+  }
+  const bool same_key = context_keyed && context_key == *key;
   int len = 0;
-  bool ok =
-      ctx != nullptr && EVP_DecryptInit_ex(ctx, nullptr, nullptr, key->data(), nonce) == 1 &&
-      EVP_DecryptUpdate(ctx, reinterpret_cast<unsigned char*>(plain.data()), &len, cipher,
-                        static_cast<int>(cipher_size)) == 1 &&
-      EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, kTagSize, tag.data()) == 1 &&
-      EVP_DecryptFinal_ex(ctx, reinterpret_cast<unsigned char*>(plain.data()) + len, &len) == 1;
+  bool ok = EVP_DecryptInit_ex(ctx, nullptr, nullptr, same_key ? nullptr : key->data(), nonce) == 1;
+  if (ok && !same_key) {
+    context_key = *key;
+    context_keyed = true;
+  }
+  ok = ok &&
+       EVP_DecryptUpdate(ctx, reinterpret_cast<unsigned char*>(plain->data()), &len, cipher,
+                         static_cast<int>(cipher_size)) == 1 &&
+       EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, kTagSize, tag.data()) == 1 &&
+       EVP_DecryptFinal_ex(ctx, reinterpret_cast<unsigned char*>(plain->data()) + len, &len) == 1;
   if (!ok) {
     return Undecodable("authentication failed");
   }
-  return plain;
+  return Status::Ok();
 }
 
 std::string Encoder::EncodeModelBytes(std::string_view serialized) const {
@@ -273,24 +309,37 @@ std::string Encoder::EncodeModel(const google::protobuf::MessageLite& message) c
 }
 
 Result<std::string> Encoder::DecodeModelBytes(std::string_view encoded) const {
-  Result<std::string> plain = DecodeValue(encoded);
-  if (!plain.ok()) {
-    return plain;
-  }
-  std::string& bytes = plain.value();
-  if (bytes.size() < 2 || bytes[0] != kProtoEnvelope) {
+  std::string bytes;
+  if (Status s = DecodeModelBytesInto(encoded, &bytes); !s.ok()) return s;
+  return bytes;
+}
+
+namespace {
+
+// The envelope of a decrypted model value; false if it is not [0x02][0x00]-shaped.
+bool IsModelEnvelope(std::string_view plain) {
+  return plain.size() >= 2 && plain[0] == kProtoEnvelope;
+}
+
+}  // namespace
+
+Status Encoder::DecodeModelBytesInto(std::string_view encoded, std::string* serialized) const {
+  if (Status s = DecodeValueInto(encoded, serialized); !s.ok()) return s;
+  if (!IsModelEnvelope(*serialized)) {
     return Undecodable("unsupported envelope format");
   }
-  bytes.erase(0, 2);
-  return plain;
+  serialized->erase(0, 2);
+  return Status::Ok();
 }
 
 Status Encoder::DecodeModel(std::string_view encoded, google::protobuf::MessageLite* out) const {
-  Result<std::string> bytes = DecodeModelBytes(encoded);
-  if (!bytes.ok()) {
-    return bytes.status();
+  thread_local std::string plain;  // reused: see DecodeValueInto
+  Scratch release_if_large(plain);
+  if (Status s = DecodeValueInto(encoded, &plain); !s.ok()) return s;
+  if (!IsModelEnvelope(plain)) {
+    return Undecodable("unsupported envelope format");
   }
-  if (!out->ParseFromString(bytes.value())) {
+  if (!out->ParseFromArray(plain.data() + 2, static_cast<int>(plain.size() - 2))) {
     return Undecodable(fmt::format("invalid {} protobuf", out->GetTypeName()));
   }
   return Status::Ok();

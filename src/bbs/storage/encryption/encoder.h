@@ -48,6 +48,9 @@ class Encoder {
   // The plaintext of `encoded`. Fails with kDeserialize if the prefix is not "02", the base64 or
   // the frame is malformed, the label is unknown, or authentication fails.
   Result<std::string> DecodeValue(std::string_view encoded) const;
+  // Same into `*plain` (its buffer reused; unspecified on failure): the start-up load decodes
+  // every stored value through here without allocating once the buffers are warm.
+  Status DecodeValueInto(std::string_view encoded, std::string* plain) const;
 
   // --- serialised model ---
   // Encodes already-serialized protobuf bytes (the envelope is added here).
@@ -56,6 +59,8 @@ class Encoder {
   // The protobuf bytes inside the envelope of `encoded`. Fails with kDeserialize like
   // DecodeValue, or if the envelope is not [0x02][0x00] (an unsupported legacy format).
   Result<std::string> DecodeModelBytes(std::string_view encoded) const;
+  // Same into `*serialized` (its buffer reused; unspecified on failure).
+  Status DecodeModelBytesInto(std::string_view encoded, std::string* serialized) const;
   // Decodes into `out` (cleared first). Fails with kDeserialize also if the bytes do not parse.
   Status DecodeModel(std::string_view encoded, google::protobuf::MessageLite* out) const;
 

@@ -85,6 +85,32 @@ TEST(EncoderTest, ReadsBlobsWrittenWithAnyConfiguredKeyAndWritesWithTheActiveOne
   EXPECT_EQ(Encoder::LabelOf(encoder->EncodeValue("x")).value(), "new");
 }
 
+TEST(EncoderTest, DecodesValuesOfAlternatingKeysAndEncodersOnOneThreadIntoReusedBuffers) {
+  // A thread keeps the key it last set on its cipher context: every switch must still use the
+  // key the value names, and a same-label key with another passphrase must still fail.
+  auto encoder = Make({{"old", "one"}, {"new", "two"}}, "new");
+  auto old_encoder = Make({{"old", "one"}}, "old");
+  auto impostor = Make({{"old", "not-one"}}, "old");
+  std::string under_old = old_encoder->EncodeValue("written with old");
+  std::string under_new = encoder->EncodeValue("new");
+  std::string plain = "a longer buffer left over from an earlier value";
+  for (int round = 0; round < 3; ++round) {
+    ASSERT_TRUE(encoder->DecodeValueInto(under_old, &plain).ok());
+    EXPECT_EQ(plain, "written with old");
+    ASSERT_TRUE(encoder->DecodeValueInto(under_new, &plain).ok());
+    EXPECT_EQ(plain, "new");
+    EXPECT_FALSE(impostor->DecodeValueInto(under_old, &plain).ok());
+    EXPECT_EQ(old_encoder->DecodeValue(under_old).value(), "written with old");
+  }
+  std::string large(200 * 1024, 'x');  // past the per-thread buffers' kept size
+  EXPECT_EQ(encoder->DecodeValue(encoder->EncodeValue(large)).value(), large);
+  EXPECT_EQ(encoder->DecodeValue(under_new).value(), "new");
+  std::string model = encoder->EncodeModelBytes("\x08\x01");
+  EXPECT_FALSE(old_encoder->DecodeModelBytesInto(encoder->EncodeModelBytes("x"), &plain).ok());
+  ASSERT_TRUE(encoder->DecodeModelBytesInto(model, &plain).ok());
+  EXPECT_EQ(plain, "\x08\x01");
+}
+
 TEST(EncoderTest, RejectsAnUnknownLabelATamperedBlobAndForeignFormats) {
   auto writer = Make({{"a", "one"}}, "a");
   auto reader = Make({{"b", "two"}}, "b");

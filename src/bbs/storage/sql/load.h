@@ -1,10 +1,15 @@
 #pragma once
 
 #include <chrono>
+#include <condition_variable>
+#include <deque>
 #include <functional>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
+#include <thread>
 #include <type_traits>
 #include <variant>
 #include <vector>
@@ -104,6 +109,7 @@ void ReadRow(const Columns& row, const ColumnMember<Row> (&columns)[N], Row* r) 
     std::visit(
         [&](auto member) {
           using Value = std::remove_reference_t<decltype(r->*member)>;
+          // Assigned in place (Text may return a view): a reused row keeps its buffers.
           if constexpr (std::is_same_v<Value, std::string>) {
             r->*member = row.Text(column);
           } else if constexpr (std::is_same_v<Value, int64_t>) {
@@ -111,7 +117,14 @@ void ReadRow(const Columns& row, const ColumnMember<Row> (&columns)[N], Row* r) 
           } else if constexpr (std::is_same_v<Value, bool>) {
             r->*member = row.Boolean(column);
           } else {
-            r->*member = row.Optional(column);
+            auto value = row.Optional(column);
+            if (!value.has_value()) {
+              (r->*member).reset();
+            } else if ((r->*member).has_value()) {
+              *(r->*member) = std::move(*value);
+            } else {
+              (r->*member).emplace(std::move(*value));
+            }
           }
         },
         columns[c]);
@@ -141,6 +154,79 @@ Result<int64_t> StoredVersion(const std::optional<std::string>& stored);
 void DecodeRows(std::vector<DesiredRow>& desired, std::vector<ActualRow>& actual,
                 std::vector<TaskRow>& tasks, const encryption::Encoder& encoder,
                 const Logger& logger, Snapshot* snapshot, std::vector<Mutation>* undecodable);
+
+// The start-up decode of an SQL backend as a pipeline: the backend's reading thread fills
+// batches of rows (Acquire, fill, Submit) while `workers` threads decode the submitted batches
+// and hand each one to `on_batch`, so reading, decrypting and building the model run on every
+// core at once. Rows and decoded records are reused from batch to batch: once warm, decoding a
+// row allocates (almost) nothing, and nothing is freed per record.
+//
+// Each decoded batch is handed to on_batch(part) with part->lrps_reused set: the callee copies
+// what it keeps of part->desired_lrps and part->actual_lrps (it may change them) and leaves
+// them in place; it takes the tasks and domains. With several workers on_batch is called from
+// several threads at once and batches arrive in no particular order; with one worker, in
+// submission order. A row that does not decode is logged ("failed-to-decode-…") and its delete
+// collected (§10.2); its key is read from the partly decoded record.
+class BatchLoader {
+ public:
+  // The rows of one batch. Only the first *_count rows of each vector are in use; the rest are
+  // kept (with their buffers) for the next batches.
+  struct Rows {
+    std::vector<DesiredRow> desired;
+    std::vector<ActualRow> actual;
+    std::vector<TaskRow> tasks;
+    size_t desired_count = 0, actual_count = 0, task_count = 0;
+    size_t size() const { return desired_count + actual_count + task_count; }
+    DesiredRow& NextDesired() { return Next(desired, desired_count); }
+    ActualRow& NextActual() { return Next(actual, actual_count); }
+    TaskRow& NextTask() { return Next(tasks, task_count); }
+
+   private:
+    template <typename Row>
+    static Row& Next(std::vector<Row>& rows, size_t& count) {
+      if (count == rows.size()) rows.emplace_back();
+      return rows[count++];
+    }
+  };
+
+  // REQUIRES: workers >= 1; on_batch callable from `workers` threads at once.
+  BatchLoader(const encryption::Encoder& encoder, const Logger& logger,
+              std::function<void(Snapshot* part)> on_batch, size_t workers);
+  BatchLoader(const BatchLoader&) = delete;
+  BatchLoader& operator=(const BatchLoader&) = delete;
+  ~BatchLoader();  // Finish()
+
+  // An empty batch to fill: blocks while every batch is being filled, queued or decoded.
+  Rows* Acquire();
+  // Queues a filled batch for decoding (an empty one is just released).
+  void Submit(Rows* rows);
+  // Waits until every submitted batch is decoded and handed over, and stops the workers.
+  void Finish();
+
+  // After Finish: records handed to on_batch (desired, actual, tasks) and the deletes of the
+  // rows that did not decode.
+  size_t desired_count() const { return handed_[0]; }
+  size_t actual_count() const { return handed_[1]; }
+  size_t task_count() const { return handed_[2]; }
+  std::vector<Mutation>& undecodable() { return undecodable_; }
+
+ private:
+  void Work();
+  void Decode(Rows& rows, Snapshot* part, std::vector<Mutation>* undecodable, size_t handed[3]);
+
+  const encryption::Encoder& encoder_;
+  const Logger& logger_;
+  std::function<void(Snapshot*)> on_batch_;
+  std::vector<std::unique_ptr<Rows>> batches_;
+  std::mutex mu_;
+  std::condition_variable changed_;
+  std::vector<Rows*> free_;            // guarded by mu_
+  std::deque<Rows*> queued_;           // guarded by mu_
+  bool stopping_ = false;              // guarded by mu_
+  size_t handed_[3] = {0, 0, 0};       // guarded by mu_
+  std::vector<Mutation> undecodable_;  // guarded by mu_
+  std::vector<std::thread> threads_;
+};
 
 // The whole start-up load of an SQL backend: runs `load_once` (one read of every table) up to
 // `tries` times while it fails with kDeadlock (a retryable conflict or lost connection),

@@ -51,11 +51,11 @@ Status DecryptJson(const std::optional<std::string>& column, std::string_view na
     *out = nullptr;
     return Status::Ok();
   }
-  Result<std::string> plain = encoder.DecodeValue(*column);
-  if (!plain.ok()) {
-    return BadColumn(name, plain.status());
+  thread_local std::string plain;  // reused from value to value (start-up decodes them all)
+  if (Status s = encoder.DecodeValueInto(*column, &plain); !s.ok()) {
+    return BadColumn(name, s);
   }
-  if (!ParseJson(plain.value(), out)) {
+  if (!ParseJson(plain, out)) {
     return BadJson(name);
   }
   return Status::Ok();
@@ -370,8 +370,71 @@ TaskRow EncodeTask(const models::Task& task, const Encoder& encoder) {
 
 // --- decode ---
 
-Status DecodeDesired(DesiredRow& row, const Encoder& encoder, records::DesiredLRPRecord* out) {
+namespace {
+
+// Clear() for a record the decode below fills again, reused from row to row (the start-up load):
+// proto3's Clear() deletes message fields, which would free and reallocate every key and its
+// strings' buffers per row. The sub-messages the decode always sets are kept (cleared) instead,
+// so the result is the same as Clear() followed by the decode.
+void ClearForDecode(records::DesiredLRPRecord* out) {
+  models::DesiredLRPSchedulingInfo* info =
+      out->has_scheduling_info() ? out->release_scheduling_info() : nullptr;
   out->Clear();
+  if (info == nullptr) return;
+  auto* key = info->has_desired_lrp_key() ? info->release_desired_lrp_key() : nullptr;
+  auto* resource =
+      info->has_desired_lrp_resource() ? info->release_desired_lrp_resource() : nullptr;
+  auto* tag = info->has_modification_tag() ? info->release_modification_tag() : nullptr;
+  auto* volume = info->has_volume_placement() ? info->release_volume_placement() : nullptr;
+  info->Clear();
+  if (key != nullptr) {
+    key->Clear();
+    info->set_allocated_desired_lrp_key(key);
+  }
+  if (resource != nullptr) {
+    resource->Clear();
+    info->set_allocated_desired_lrp_resource(resource);
+  }
+  if (tag != nullptr) {
+    tag->Clear();
+    info->set_allocated_modification_tag(tag);
+  }
+  if (volume != nullptr) {
+    volume->Clear();
+    info->set_allocated_volume_placement(volume);
+  }
+  out->set_allocated_scheduling_info(info);
+}
+
+void ClearForDecode(models::ActualLRP* out) {
+  auto* key = out->has_actual_lrp_key() ? out->release_actual_lrp_key() : nullptr;
+  auto* instance =
+      out->has_actual_lrp_instance_key() ? out->release_actual_lrp_instance_key() : nullptr;
+  auto* net = out->has_actual_lrp_net_info() ? out->release_actual_lrp_net_info() : nullptr;
+  auto* tag = out->has_modification_tag() ? out->release_modification_tag() : nullptr;
+  out->Clear();
+  if (key != nullptr) {
+    key->Clear();
+    out->set_allocated_actual_lrp_key(key);
+  }
+  if (instance != nullptr) {
+    instance->Clear();
+    out->set_allocated_actual_lrp_instance_key(instance);
+  }
+  if (net != nullptr) {
+    net->Clear();
+    out->set_allocated_actual_lrp_net_info(net);
+  }
+  if (tag != nullptr) {
+    tag->Clear();
+    out->set_allocated_modification_tag(tag);
+  }
+}
+
+}  // namespace
+
+Status DecodeDesired(DesiredRow& row, const Encoder& encoder, records::DesiredLRPRecord* out) {
+  ClearForDecode(out);
   auto* info = out->mutable_scheduling_info();
   auto* key = info->mutable_desired_lrp_key();
   key->set_process_guid(std::move(row.process_guid));
@@ -389,11 +452,11 @@ Status DecodeDesired(DesiredRow& row, const Encoder& encoder, records::DesiredLR
   out->set_update_strategy(static_cast<models::DesiredLRP::UpdateStrategy>(row.update_strategy));
 
   if (!row.routes.empty()) {
-    Result<std::string> routes = encoder.DecodeValue(row.routes);
-    if (!routes.ok()) {
-      return BadColumn("routes", routes.status());
+    thread_local std::string routes;  // reused from row to row
+    if (Status s = encoder.DecodeValueInto(row.routes, &routes); !s.ok()) {
+      return BadColumn("routes", s);
     }
-    std::string_view text = routes.value();
+    std::string_view text = routes;
     if (text != "null") {
       std::vector<std::pair<std::string, std::string_view>> members;
       if (!SplitJsonObject(text, &members)) {
@@ -411,11 +474,9 @@ Status DecodeDesired(DesiredRow& row, const Encoder& encoder, records::DesiredLR
     return s;
   }
   if (!row.run_info.empty()) {
-    Result<std::string> run_info = encoder.DecodeModelBytes(row.run_info);
-    if (!run_info.ok()) {
-      return BadColumn("run_info", run_info.status());
+    if (Status s = encoder.DecodeModelBytesInto(row.run_info, out->mutable_run_info()); !s.ok()) {
+      return BadColumn("run_info", s);
     }
-    out->set_run_info(std::move(run_info).value());
   }
   json value;
   if (row.placement_tags.has_value()) {
@@ -457,7 +518,7 @@ Status DecodeDesired(DesiredRow& row, const Encoder& encoder, records::DesiredLR
 }
 
 Status DecodeActual(ActualRow& row, const Encoder& encoder, models::ActualLRP* out) {
-  out->Clear();
+  ClearForDecode(out);
   auto* key = out->mutable_actual_lrp_key();
   key->set_process_guid(std::move(row.process_guid));
   key->set_index(static_cast<int32_t>(row.instance_index));

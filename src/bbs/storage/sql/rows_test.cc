@@ -84,5 +84,48 @@ TEST(RowsTest, ReadsNullAndEmptyOptionalColumnsAsEmpty) {
   EXPECT_EQ(lrp.metric_tags_size(), 0);
 }
 
+TEST(RowsTest, DecodingIntoAReusedRecordGivesWhatAFreshRecordGets) {
+  // The start-up load decodes row after row into the same records: nothing of an earlier row
+  // (routes, tags, net info, the presence of a sub-message) may survive into a later one.
+  auto encoder = testing::TestEncoder();
+  records::DesiredLRPRecord full = testing::FullDesiredLrp("pg-full", 3);
+  ASSERT_TRUE(full.scheduling_info().has_routes());
+  records::DesiredLRPRecord bare;
+  bare.mutable_scheduling_info()->mutable_desired_lrp_key()->set_process_guid("pg-bare");
+  DesiredRow bare_row = EncodeDesired(bare, *encoder).value();
+  bare_row.routes.clear();  // no routes column: no routes message
+  DesiredRow bare_copy = bare_row;
+  records::DesiredLRPRecord fresh;
+  ASSERT_TRUE(DecodeDesired(bare_copy, *encoder, &fresh).ok());
+  ASSERT_FALSE(fresh.scheduling_info().has_routes());
+
+  records::DesiredLRPRecord reused;
+  for (int round = 0; round < 2; ++round) {
+    DesiredRow full_row = EncodeDesired(full, *encoder).value();
+    ASSERT_TRUE(DecodeDesired(full_row, *encoder, &reused).ok());
+    EXPECT_THAT(reused, EqualsProto(full));
+    DesiredRow row = bare_row;
+    ASSERT_TRUE(DecodeDesired(row, *encoder, &reused).ok());
+    EXPECT_THAT(reused, EqualsProto(fresh));
+    EXPECT_EQ(reused.SerializeAsString(), fresh.SerializeAsString());
+  }
+
+  models::ActualLRP full_actual = testing::FullActualLrp("pg", 1, models::ActualLRP::SUSPECT, 3);
+  models::ActualLRP small_actual = testing::SmallActualLrp("pg", 0);
+  models::ActualLRP reused_actual;
+  for (int round = 0; round < 2; ++round) {
+    ActualRow full_row = EncodeActual(full_actual, *encoder);
+    ASSERT_TRUE(DecodeActual(full_row, *encoder, &reused_actual).ok());
+    EXPECT_THAT(reused_actual, EqualsProto(full_actual));
+    ActualRow small_row = EncodeActual(small_actual, *encoder);
+    ActualRow small_copy = small_row;
+    models::ActualLRP fresh_actual;
+    ASSERT_TRUE(DecodeActual(small_copy, *encoder, &fresh_actual).ok());
+    ASSERT_TRUE(DecodeActual(small_row, *encoder, &reused_actual).ok());
+    EXPECT_THAT(reused_actual, EqualsProto(fresh_actual));
+    EXPECT_EQ(reused_actual.SerializeAsString(), fresh_actual.SerializeAsString());
+  }
+}
+
 }  // namespace
 }  // namespace bbs::storage::sql

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <thread>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -247,9 +248,10 @@ class ResetOnExit {
 // One result row of a SELECT of load.h's column order, as sql::Read*Row reads it.
 struct Columns {
   sqlite3_stmt* stmt;
-  std::string Text(int c) const { return std::string(ColumnBytes(stmt, c)); }
-  std::optional<std::string> Optional(int c) const {
-    return IsNull(stmt, c) ? std::nullopt : std::optional<std::string>(Text(c));
+  // Views into SQLite's row, valid until the next step: ReadRow copies them into its row.
+  std::string_view Text(int c) const { return ColumnBytes(stmt, c); }
+  std::optional<std::string_view> Optional(int c) const {
+    return IsNull(stmt, c) ? std::nullopt : std::optional<std::string_view>(Text(c));
   }
   int64_t Int64(int c) const { return sqlite3_column_int64(stmt, c); }
   bool Boolean(int c) const { return sqlite3_column_int(stmt, c) != 0; }
@@ -785,51 +787,64 @@ Status SqliteStore::PutTaskRowRaw(const sql::TaskRow& row) {
 
 Status SqliteStore::Load(Snapshot* out) {
   std::unique_lock<std::mutex> db_lock(db_mu_);
+  // A pipeline (sql::BatchLoader): this thread steps through the tables and copies the rows
+  // into batches while worker threads decrypt and decode the batches and hand them to
+  // out->on_batch (the model), so the reading, the decoding and the model's building run at
+  // the same time on all cores. At most a few batches of row text are in memory next to the
+  // decoded records; rows and records are reused from batch to batch. Without an on_batch the
+  // records are collected into *out, in table order (one worker). What did not decode is
+  // deleted afterwards.
   Snapshot snapshot;
-  std::vector<sql::DesiredRow> desired;
-  std::vector<sql::ActualRow> actual;
-  std::vector<sql::TaskRow> tasks;
-  std::vector<Mutation> deletes;
-  // The rows are decoded batch by batch while the scan goes on, so the encrypted text of at
-  // most one batch is in memory next to the decoded records (reading every table first held
-  // all of it at once: the start-up's memory peak). Decrypting dominates: each batch is spread
-  // over the cores; what did not decode is deleted afterwards.
-  size_t handed[4] = {0, 0, 0, 0};  // records given to out->on_batch: domains, desired, ...
-  auto decode = [&] {
-    sql::DecodeRows(desired, actual, tasks, *encoder_, logger_, &snapshot, &deletes);
-    if (!out->on_batch) return;
-    handed[0] += snapshot.domains.size();
-    handed[1] += snapshot.desired_lrps.size();
-    handed[2] += snapshot.actual_lrps.size();
-    handed[3] += snapshot.tasks.size();
-    out->on_batch(&snapshot);
+  std::function<void(Snapshot*)> on_batch = out->on_batch;
+  size_t workers = std::clamp<size_t>(std::thread::hardware_concurrency(), 1, 8);
+  if (!on_batch) {
+    workers = 1;
+    on_batch = [&snapshot](Snapshot* part) {
+      for (auto& r : part->desired_lrps) snapshot.desired_lrps.push_back(std::move(r));
+      for (auto& a : part->actual_lrps) snapshot.actual_lrps.push_back(std::move(a));
+      for (auto& t : part->tasks) snapshot.tasks.push_back(std::move(t));
+    };
+  }
+  sql::BatchLoader loader(*encoder_, logger_, on_batch, workers);
+  sql::BatchLoader::Rows* batch = nullptr;
+  auto read_table = [&](sqlite3_stmt* stmt, std::string_view what, auto next_row) {
+    const Columns columns{stmt};
+    ResetOnExit reset(stmt);
+    int rc;
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+      if (batch == nullptr) batch = loader.Acquire();
+      ReadColumns(columns, &next_row(*batch));
+      if (batch->size() >= load_batch_rows_) {
+        loader.Submit(batch);
+        batch = nullptr;
+      }
+    }
+    return rc == SQLITE_DONE ? Status::Ok() : Error(rc, what);
   };
-  size_t total = 0;
   // One read transaction, so the four tables are read at the same point in time.
   Status status = Run(begin_read_.get(), "begin");
   if (status.ok()) {
     status = LoadDomains(&snapshot);
   }
   if (status.ok()) {
-    // Without the run info: it stays in the file (ReadRunInfos).
-    status = ReadRowsInBatches(count_desired_.get(), load_desired_.get(), "read desired lrps",
-                               &desired, &total, load_batch_rows_, [&] {
-                                 snapshot.desired_lrps.reserve(total);
-                                 decode();
-                               });
+    status = read_table(
+        load_desired_.get(), "read desired lrps",
+        [](sql::BatchLoader::Rows & rows) -> auto& { return rows.NextDesired(); });
   }
   if (status.ok()) {
-    status = ReadActualRows(&actual, &total, load_batch_rows_, [&] {
-      snapshot.actual_lrps.reserve(total);
-      decode();
-    });
+    status = read_table(
+        select_actual_.get(), "read actual lrps",
+        [](sql::BatchLoader::Rows & rows) -> auto& { return rows.NextActual(); });
   }
   if (status.ok()) {
-    status = ReadTaskRows(&tasks, &total, load_batch_rows_, [&] {
-      snapshot.tasks.reserve(total);
-      decode();
-    });
+    status = read_table(
+        select_tasks_.get(), "read tasks",
+        [](sql::BatchLoader::Rows & rows) -> auto& { return rows.NextTask(); });
   }
+  if (batch != nullptr) {
+    loader.Submit(batch);
+  }
+  loader.Finish();
   if (status.ok()) {
     status = Run(commit_.get(), "end read");
   }
@@ -839,6 +854,7 @@ Status SqliteStore::Load(Snapshot* out) {
     return status;
   }
   db_lock.unlock();  // Commit takes it
+  std::vector<Mutation>& deletes = loader.undecodable();
   if (!deletes.empty()) {
     // Upstream deletes a row it cannot decode when it reads it (§10.2).
     if (Status s = Commit(deletes); !s.ok()) {
@@ -851,11 +867,13 @@ Status SqliteStore::Load(Snapshot* out) {
     std::lock_guard<std::mutex> relock(db_mu_);
     sqlite3_db_release_memory(db_);
   }
-  logger_.Info("loaded", {{"domains", handed[0] + snapshot.domains.size()},
-                          {"desired_lrps", handed[1] + snapshot.desired_lrps.size()},
-                          {"actual_lrps", handed[2] + snapshot.actual_lrps.size()},
-                          {"tasks", handed[3] + snapshot.tasks.size()},
-                          {"undecodable", deletes.size()}});
+  bool handed = out->on_batch != nullptr;
+  logger_.Info("loaded",
+               {{"domains", snapshot.domains.size()},
+                {"desired_lrps", handed ? loader.desired_count() : snapshot.desired_lrps.size()},
+                {"actual_lrps", handed ? loader.actual_count() : snapshot.actual_lrps.size()},
+                {"tasks", handed ? loader.task_count() : snapshot.tasks.size()},
+                {"undecodable", deletes.size()}});
   snapshot.on_batch = std::move(out->on_batch);
   *out = std::move(snapshot);
   return Status::Ok();

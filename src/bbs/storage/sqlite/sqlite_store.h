@@ -61,8 +61,8 @@ class SqliteStore final : public Store {
       std::span<const std::string> process_guids) override;
   Result<std::vector<StoredRunInfo>> ReadAllRunInfos() override;
 
-  // Rows Load reads from a table before it decodes them and frees their text (default 16,384):
-  // bounds how much encrypted text is in memory next to the decoded records at start-up.
+  // Rows per batch of Load's pipeline (sql::BatchLoader; default 2,048): bounds how much row
+  // text and how many decoded records are in memory at start-up (a few batches at a time).
   // REQUIRES: rows > 0.
   void set_load_batch_rows(size_t rows) { load_batch_rows_ = rows; }
 
@@ -167,7 +167,7 @@ class SqliteStore final : public Store {
   Stmt select_domains_, select_desired_, select_actual_, select_tasks_;
   Stmt count_desired_, count_actual_, count_tasks_;
   Stmt load_desired_;  // select_desired_ without the run_info column (Load)
-  size_t load_batch_rows_ = 16384;
+  size_t load_batch_rows_ = 1024;
 };
 
 }  // namespace bbs::storage
