@@ -9,7 +9,7 @@ PKGS=(
   libcli11-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-format clang-tidy
-  libmariadb-dev prometheus-cpp-dev
+  libmariadb-dev prometheus-cpp-dev libjemalloc-dev
   postgresql mariadb-server etcd-server etcd-client openssl
 )
 # Benchmark-only tools (bench/heartbeat_ceiling.sh): `scripts/install-deps.sh --bench`. Kept out

@@ -58,9 +58,12 @@ int Fail(const Logger& logger, const char* event, const Status& error, int exit_
 }
 
 int Run(int argc, char** argv) {
+#ifndef BBS_JEMALLOC
   // Dozens of handler threads would each get a glibc malloc arena holding freed memory; a few
   // arenas keep the resident set close to the live data (measured: see docs/benchmarks.md).
+  // (The release daemon allocates with jemalloc instead: CMakeLists.txt BBS_JEMALLOC.)
   mallopt(M_ARENA_MAX, 4);
+#endif
   auto config = LoadConfig(argc, argv);
   if (!config.ok()) {
     std::fprintf(stderr, "bbs: %s\n", config.status().message().c_str());
