@@ -164,7 +164,7 @@ void BM_ConvergeLrps(benchmark::State& state) {
   state.counters["process_cpu_ms"] = static_cast<double>(process_cpu_ns) / passes / 1e6;
 }
 BENCHMARK(BM_ConvergeLrps)
-    ->ArgsProduct({{50'000, 250'000}, {0, 1}})
+    ->ArgsProduct({{10'000, 50'000, 250'000}, {0, 1}})
     ->ArgNames({"lrps", "tenth_broken"})
     ->Unit(benchmark::kMillisecond)
     ->Iterations(3);
