@@ -99,6 +99,19 @@ struct CommitInFlight {
   std::future<Status> first;
 };
 
+// A started committer on a MemoryStore behind a FaultyStore whose next commit fails.
+struct CommitterWhoseNextCommitFails {
+  CommitterWhoseNextCommitFails() {
+    committer.Start();
+    store.FailNextCommits(1);
+  }
+  storage::MemoryStore memory;
+  storage::FaultyStore store{&memory};
+  Model model;
+  CountingPublisher publisher;
+  Committer committer{&store, &model, &publisher, Logger(LogSink::Null(), "test"), {}};
+};
+
 TEST(CommitterTest, ChangesSubmittedWhileACommitRunsShareTheNextTransaction) {
   CommitInFlight t;
   auto& [store, model, publisher, committer, first] = t;
@@ -118,13 +131,8 @@ TEST(CommitterTest, ChangesSubmittedWhileACommitRunsShareTheNextTransaction) {
 }
 
 TEST(CommitterTest, AFailedChangeLeavesMemoryAndEventsUntouched) {
-  storage::MemoryStore memory;
-  storage::FaultyStore store(&memory);
-  Model model;
-  CountingPublisher publisher;
-  Committer committer(&store, &model, &publisher, Logger(LogSink::Null(), "test"), {});
-  committer.Start();
-  store.FailNextCommits(1);
+  CommitterWhoseNextCommitFails f;
+  auto& [memory, store, model, publisher, committer] = f;
   EXPECT_THAT(committer.Commit(PutDomain("a", "e-a")), ::testing::Not(IsOk()));
   EXPECT_EQ(model.DomainCount(), 0u);
   EXPECT_TRUE(publisher.types.empty());
@@ -218,13 +226,8 @@ TEST(CommitterTest, SubmitAsyncAnswersOnTheCommitterThreadOnceMemoryShowsTheChan
 }
 
 TEST(CommitterTest, SubmitAsyncOfAFailedChangeAnswersTheStoreError) {
-  storage::MemoryStore memory;
-  storage::FaultyStore store(&memory);
-  Model model;
-  CountingPublisher publisher;
-  Committer committer(&store, &model, &publisher, Logger(LogSink::Null(), "test"), {});
-  committer.Start();
-  store.FailNextCommits(1);
+  CommitterWhoseNextCommitFails f;
+  auto& [memory, store, model, publisher, committer] = f;
   std::promise<Status> answered;
   committer.SubmitAsync(PutDomain("a", "e-a"), [&](Status s) { answered.set_value(s); });
   EXPECT_THAT(answered.get_future().get(), ::testing::Not(IsOk()));

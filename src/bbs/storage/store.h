@@ -64,7 +64,8 @@ struct Snapshot {
   // Optional, set by the caller of Store::Load: a store that decodes in batches calls it with
   // its snapshot so far after each batch; the callee takes the records (and clears the
   // vectors), so the decoded records need not all be in memory at once. What is left in the
-  // snapshot when Load returns was not handed over. Stores may ignore it.
+  // snapshot when Load returns was not handed over. Stores may ignore it. A store may call it
+  // from several threads at once (each with its own part), so it must be thread-safe.
   std::function<void(Snapshot* part)> on_batch;
   // Set by the store in a part handed to on_batch when it reuses the LRP records' storage for
   // its next batches: the callee then copies what it keeps of desired_lrps and actual_lrps (it

@@ -674,12 +674,7 @@ Result<std::vector<StoredRunInfo>> MysqlStore::ReadRunInfos(
       }
     }
   }
-  std::vector<StoredRunInfo> out;
-  out.reserve(encoded.size());
-  for (auto& [guid, text] : encoded) {
-    out.push_back(sql::DecodeRunInfoColumn(std::move(guid), text, encoder(), logger()));
-  }
-  return out;
+  return sql::DecodeRunInfoColumns(std::move(encoded), encoder(), logger());
 }
 
 Result<std::vector<StoredRunInfo>> MysqlStore::ReadAllRunInfos() {
@@ -695,13 +690,7 @@ Result<std::vector<StoredRunInfo>> MysqlStore::ReadAllRunInfos() {
       return s;
     }
   }
-  std::vector<StoredRunInfo> out;
-  out.reserve(encoded.size());
-  for (auto& [guid, text] : encoded) {
-    out.push_back(sql::DecodeRunInfoColumn(std::move(guid), text, encoder(), logger()));
-    std::string().swap(text);
-  }
-  return out;
+  return sql::DecodeRunInfoColumns(std::move(encoded), encoder(), logger());
 }
 
 }  // namespace bbs::storage

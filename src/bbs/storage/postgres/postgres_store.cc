@@ -169,17 +169,21 @@ Result<std::unique_ptr<PostgresStore>> PostgresStore::Open(
   return store;
 }
 
+Result<pg_conn*> PostgresStore::OpenConnection() const {
+  std::string timeout = Int(std::max<int64_t>(
+      2, std::chrono::duration_cast<std::chrono::seconds>(options_.connection_timeout).count()));
+  return sql::ConnectPostgres(
+      options_.url, "bbs",
+      {{"connect_timeout", timeout}, {"keepalives", "1"}, {"keepalives_idle", timeout}},
+      {options_.ca_cert_file, options_.verify_identity}, "postgres");
+}
+
 Status PostgresStore::Connect() {
   if (conn_ != nullptr) {
     PQfinish(conn_);
     conn_ = nullptr;
   }
-  std::string timeout = Int(std::max<int64_t>(
-      2, std::chrono::duration_cast<std::chrono::seconds>(options_.connection_timeout).count()));
-  auto conn = sql::ConnectPostgres(
-      options_.url, "bbs",
-      {{"connect_timeout", timeout}, {"keepalives", "1"}, {"keepalives_idle", timeout}},
-      {options_.ca_cert_file, options_.verify_identity}, "postgres");
+  auto conn = OpenConnection();
   if (!conn.ok()) {
     return conn.status();
   }
@@ -575,13 +579,7 @@ Status PostgresStore::ReadRunInfoRows(const std::string& sql,
         PQfinish(read_conn_);
         read_conn_ = nullptr;
       }
-      std::string timeout = std::to_string(std::max<int64_t>(
-          2,
-          std::chrono::duration_cast<std::chrono::seconds>(options_.connection_timeout).count()));
-      auto conn = sql::ConnectPostgres(
-          options_.url, "bbs",
-          {{"connect_timeout", timeout}, {"keepalives", "1"}, {"keepalives_idle", timeout}},
-          {options_.ca_cert_file, options_.verify_identity}, "postgres");
+      auto conn = OpenConnection();
       if (!conn.ok()) {
         return conn.status();
       }
@@ -628,12 +626,7 @@ Result<std::vector<StoredRunInfo>> PostgresStore::ReadRunInfos(
       }
     }
   }
-  std::vector<StoredRunInfo> out;
-  out.reserve(encoded.size());
-  for (auto& [guid, text] : encoded) {
-    out.push_back(sql::DecodeRunInfoColumn(std::move(guid), text, encoder(), logger()));
-  }
-  return out;
+  return sql::DecodeRunInfoColumns(std::move(encoded), encoder(), logger());
 }
 
 Result<std::vector<StoredRunInfo>> PostgresStore::ReadAllRunInfos() {
@@ -645,13 +638,7 @@ Result<std::vector<StoredRunInfo>> PostgresStore::ReadAllRunInfos() {
       return s;
     }
   }
-  std::vector<StoredRunInfo> out;
-  out.reserve(encoded.size());
-  for (auto& [guid, text] : encoded) {
-    out.push_back(sql::DecodeRunInfoColumn(std::move(guid), text, encoder(), logger()));
-    std::string().swap(text);
-  }
-  return out;
+  return sql::DecodeRunInfoColumns(std::move(encoded), encoder(), logger());
 }
 
 }  // namespace bbs::storage

@@ -64,6 +64,9 @@ class PostgresStore final : public sql::SqlStore {
   Status ReadRunInfoRows(const std::string& sql, const std::vector<std::string>& params,
                          std::vector<std::pair<std::string, std::string>>* out);
   Status Exec(const std::string& sql);
+  // A new connection to options_.url with the store's timeouts and TLS (the writer's and the
+  // run-info reader's).
+  Result<pg_conn*> OpenConnection() const;
   // Runs `statements` as one transaction in one pipeline.
   Status RunPipeline(const std::vector<Statement>& statements);
 

@@ -139,6 +139,18 @@ StoredRunInfo DecodeRunInfoColumn(std::string process_guid, std::string_view enc
   return out;
 }
 
+std::vector<StoredRunInfo> DecodeRunInfoColumns(
+    std::vector<std::pair<std::string, std::string>> encoded, const encryption::Encoder& encoder,
+    const Logger& logger) {
+  std::vector<StoredRunInfo> out;
+  out.reserve(encoded.size());
+  for (auto& [guid, text] : encoded) {
+    out.push_back(DecodeRunInfoColumn(std::move(guid), text, encoder, logger));
+    std::string().swap(text);
+  }
+  return out;
+}
+
 Status RunEncryptor(const EncryptorSteps& steps, const encryption::Encoder& encoder,
                     const Logger& logger) {
   auto start = std::chrono::steady_clock::now();

@@ -7,6 +7,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "bbs/base/logger.h"
@@ -47,6 +48,11 @@ struct RowSet {
 // decode is logged ("failed-to-decode-run-info") and returned as nullopt.
 StoredRunInfo DecodeRunInfoColumn(std::string process_guid, std::string_view encoded,
                                   const encryption::Encoder& encoder, const Logger& logger);
+// DecodeRunInfoColumn of every (process guid, run_info column) pair, in order; each column's
+// text is freed once decoded.
+std::vector<StoredRunInfo> DecodeRunInfoColumns(
+    std::vector<std::pair<std::string, std::string>> encoded, const encryption::Encoder& encoder,
+    const Logger& logger);
 
 // The encryptor (spec/behavior.md §10.3), the same for every SQL backend: when the stored key
 // label differs from the active one, every row is re-encrypted with the active key inside one

@@ -1074,13 +1074,7 @@ Status SqliteStore::WithReader(const std::function<Status(Reader&)>& fn) {
 
 std::vector<StoredRunInfo> SqliteStore::DecodeRunInfos(
     std::vector<std::pair<std::string, std::string>> encoded) const {
-  std::vector<StoredRunInfo> out;
-  out.reserve(encoded.size());
-  for (auto& [guid, text] : encoded) {
-    out.push_back(sql::DecodeRunInfoColumn(std::move(guid), text, *encoder_, logger_));
-    std::string().swap(text);
-  }
-  return out;
+  return sql::DecodeRunInfoColumns(std::move(encoded), *encoder_, logger_);
 }
 
 Result<std::vector<StoredRunInfo>> SqliteStore::ReadRunInfos(

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -354,8 +355,10 @@ TEST_F(SqliteStoreTest, HandsEachDecodedBatchToOnBatchAndKeepsOnlyTheRest) {
   store->set_load_batch_rows(3);
   Snapshot handed;
   int calls = 0;
+  std::mutex handed_mu;  // on_batch is called from the loader's worker threads at once
   Snapshot streamed;
   streamed.on_batch = [&](Snapshot* part) {
+    std::lock_guard<std::mutex> lock(handed_mu);
     ++calls;
     for (auto& d : part->domains) handed.domains.push_back(d);
     for (auto& r : part->desired_lrps) handed.desired_lrps.push_back(std::move(r));
