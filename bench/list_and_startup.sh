@@ -10,29 +10,10 @@
 #   e.g. populate first with a hand-started bbs and
 #     bbs-bench --address 127.0.0.1:PORT --pid PID --desired 250000 --cells 1000 --workers 32
 set -euo pipefail
-BIN=$1 DB=$2 PORT=${3:-18810} N=${4:-3}
-LOG=$(mktemp)
-start=$(date +%s.%N)
-"$BIN" -address=127.0.0.1:"$PORT" -healthAddress=127.0.0.1:0 -databaseDriver=sqlite \
-  -databaseConnectionString="$DB" -logLevel=info >"$LOG" 2>&1 &
-PID=$!
-trap 'kill $PID 2>/dev/null; rm -f "$LOG"' EXIT
-until grep -q '"bbs.ready"' "$LOG"; do sleep 0.05; done
-ready=$(date +%s.%N)
-cpu() { awk '{print $14 + $15}' /proc/$PID/stat; }
-echo "start-up: wall $(echo "$ready - $start" | bc) s, $(grep -o '"load_ms":[0-9.]*' "$LOG"), \
-cpu $(echo "$(cpu) / 100" | bc -l | cut -c1-5) s, $(grep VmRSS /proc/$PID/status | tr -s ' '), \
-$(grep VmHWM /proc/$PID/status | tr -s ' '), loadavg $(cut -d' ' -f1 /proc/loadavg)"
+BIN=$1 DB=$2 N=${4:-3}
+source "$(dirname "$0")/server_timing.sh"
+start_bbs "$BIN" "$DB" "${3:-18810}"
 for path in actual_lrps/list desired_lrp_scheduling_infos/list; do
-  c0=$(cpu)
-  times=""
-  for _ in $(seq "$N"); do
-    times="$times $(curl -s -o /dev/null -w '%{time_starttransfer}/%{time_total}/%{size_download}' \
-      -X POST -H 'Content-Type: application/x-protobuf' --data-binary '' \
-      "http://127.0.0.1:$PORT/v1/$path")"
-  done
-  c1=$(cpu)
-  echo "$path: first/last byte/bytes:$times; server cpu per list $(((c1 - c0) * 10 / N)) ms," \
-    "loadavg $(cut -d' ' -f1 /proc/loadavg)"
+  time_route "$path" "" "$N"
 done
-echo "after the lists: $(grep VmRSS /proc/$PID/status | tr -s ' '), $(grep VmHWM /proc/$PID/status | tr -s ' ')"
+print_rss "after the lists"
